@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// rackboot's command line. Exit codes: 0 ok, 1 failure, 2 bad usage.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { COMMON_USAGE, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseCommandArgs, UsageError, type Command, type Io } from './cli/command.js';
+import { serve } from './cli/serve.js';
+import { inventoryCheck } from './cli/inventory-check.js';
+import { nodes } from './cli/nodes.js';
+import { doctor } from './cli/doctor.js';
+import { reservedCommands } from './cli/reserved.js';
+
+export const commands: Command[] = [serve, inventoryCheck, nodes, doctor, ...reservedCommands];
+
+function topHelp(): string {
+  const width = Math.max(...commands.map((c) => c.name.join(' ').length));
+  return [
+    'rackboot: bare-metal provisioning for Talos Linux clusters',
+    '',
+    'Usage: rackboot COMMAND [options]',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.join(' ').padEnd(width)}  ${c.summary}`),
+    '',
+    COMMON_USAGE,
+    '',
+    'Run rackboot COMMAND --help for a command\'s own options.',
+  ].join('\n');
+}
+
+/** Finds the command whose name is the longest prefix of argv. */
+function findCommand(argv: string[]): { cmd: Command; rest: string[] } | undefined {
+  const matches = commands.filter((c) => c.name.every((w, i) => argv[i] === w)).sort((a, b) => b.name.length - a.name.length);
+  const cmd = matches[0];
+  return cmd ? { cmd, rest: argv.slice(cmd.name.length) } : undefined;
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    (argv.length === 0 ? io.err : io.out)(topHelp());
+    return argv.length === 0 ? EXIT_USAGE : EXIT_OK;
+  }
+  const found = findCommand(argv);
+  if (!found) {
+    const group = commands.filter((c) => c.name[0] === argv[0] && c.name.length > 1);
+    io.err(group.length > 0
+      ? `rackboot ${argv[0]}: expected one of: ${group.map((c) => c.name.slice(1).join(' ')).join(', ')}`
+      : `rackboot: unknown command ${JSON.stringify(argv[0])}; run rackboot --help`);
+    return EXIT_USAGE;
+  }
+  const { cmd, rest } = found;
+  try {
+    const args = parseCommandArgs(cmd, rest);
+    if (args.values.help) {
+      io.out(`Usage: ${cmd.usage}\n\n${COMMON_USAGE}`);
+      return EXIT_OK;
+    }
+    return await cmd.run(args, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`rackboot ${cmd.name.join(' ')}: ${err.message}`);
+      io.err(`Usage: ${cmd.usage.split('\n')[0]}`);
+      return EXIT_USAGE;
+    }
+    io.err(`rackboot ${cmd.name.join(' ')}: ${(err as Error).message}`);
+    return EXIT_FAILURE;
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+if (invokedDirectly) {
+  const io: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
+  main(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`rackboot: ${(err as Error).stack ?? err}\n`);
+      process.exitCode = EXIT_FAILURE;
+    },
+  );
+}

@@ -1,0 +1,142 @@
+// `rackboot doctor`: everything that stops this box from serving, each with
+// how to fix it. It binds the ports it checks for a moment and releases them.
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatInventoryError, loadInventoryFile } from '../inventory/load.js';
+import { resolveProvisioningAddress } from '../net/interfaces.js';
+import { schematicId } from '../factory/schematic.js';
+import { splitHostPort, type Settings } from '../settings/settings.js';
+import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
+
+export interface Finding {
+  level: 'ok' | 'warn' | 'fail';
+  check: string;
+  detail: string;
+  fix?: string;
+}
+
+const CAP_NET_BIND_SERVICE = 10n;
+const CAP_NET_RAW = 13n;
+
+function effectiveCaps(): bigint {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? BigInt('0x' + m[1]) : 0n;
+  } catch {
+    return 0n;
+  }
+}
+
+async function udpPortFree(port: number, host: string): Promise<NodeJS.ErrnoException | undefined> {
+  return new Promise((resolve) => {
+    const s = createSocket({ type: 'udp4', reuseAddr: false });
+    s.once('error', (err) => (s.close(), resolve(err)));
+    s.bind({ port, address: host, exclusive: true }, () => s.close(() => resolve(undefined)));
+  });
+}
+
+async function tcpPortFree(port: number, host: string): Promise<NodeJS.ErrnoException | undefined> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', (err) => resolve(err));
+    s.listen({ port, host, exclusive: true }, () => s.close(() => resolve(undefined)));
+  });
+}
+
+function portFinding(name: string, port: number, proto: 'udp' | 'tcp', err: NodeJS.ErrnoException | undefined): Finding {
+  if (!err) return { level: 'ok', check: `${name} port ${proto}/${port}`, detail: 'free' };
+  if (err.code === 'EADDRINUSE') {
+    return { level: 'fail', check: `${name} port ${proto}/${port}`, detail: 'in use by another program', fix: `find it with: ss -${proto === 'udp' ? 'u' : 't'}lnp 'sport = :${port}' and stop it, or choose another port` };
+  }
+  if (err.code === 'EACCES') {
+    return { level: 'fail', check: `${name} port ${proto}/${port}`, detail: 'permission denied', fix: 'run as root, or grant CAP_NET_BIND_SERVICE (the systemd unit does this)' };
+  }
+  return { level: 'fail', check: `${name} port ${proto}/${port}`, detail: err.message };
+}
+
+export async function diagnose(settings: Settings): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const caps = effectiveCaps();
+  const root = process.geteuid?.() === 0;
+  const privileged = settings.dhcp.mode !== 'off' || (settings.tftp.enabled && settings.tftp.port < 1024);
+  if (privileged) {
+    const bind = root || (caps & (1n << CAP_NET_BIND_SERVICE)) !== 0n;
+    findings.push(bind
+      ? { level: 'ok', check: 'privileged ports', detail: root ? 'running as root' : 'CAP_NET_BIND_SERVICE' }
+      : { level: 'fail', check: 'privileged ports', detail: 'cannot bind ports 67/69', fix: 'run as root, or use systemd/rackboot.service (AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_RAW)' });
+    const raw = root || (caps & (1n << CAP_NET_RAW)) !== 0n;
+    if (settings.dhcp.mode !== 'off') {
+      findings.push(raw
+        ? { level: 'ok', check: 'interface binding', detail: 'may bind DHCP to one interface (CAP_NET_RAW)' }
+        : { level: 'warn', check: 'interface binding', detail: 'no CAP_NET_RAW: binding DHCP to the provisioning interface may be refused on older kernels', fix: 'grant CAP_NET_RAW' });
+    }
+  }
+
+  const net = resolveProvisioningAddress(settings);
+  if ('error' in net) {
+    findings.push({ level: privileged ? 'fail' : 'warn', check: 'provisioning interface', detail: net.error, fix: 'set interface (and serverAddress) in rackboot.yaml' });
+  } else {
+    findings.push({ level: 'ok', check: 'provisioning interface', detail: `${net.iface} ${net.address} (${net.how})` });
+  }
+
+  if (settings.dhcp.mode !== 'off') {
+    findings.push(portFinding('DHCP', 67, 'udp', await udpPortFree(67, '0.0.0.0')));
+    if (settings.dhcp.mode === 'proxy') findings.push(portFinding('proxyDHCP', 4011, 'udp', await udpPortFree(4011, '0.0.0.0')));
+  }
+  if (settings.tftp.enabled) findings.push(portFinding('TFTP', settings.tftp.port, 'udp', await udpPortFree(settings.tftp.port, '0.0.0.0')));
+  const http = splitHostPort(settings.http.listen);
+  findings.push(portFinding('HTTP', http.port, 'tcp', await tcpPortFree(http.port, http.host)));
+
+  if (settings.tftp.enabled) {
+    for (const bin of ['undionly.kpxe', settings.dhcp.efiBinary]) {
+      const path = join(settings.tftp.root, bin);
+      findings.push(existsSync(path)
+        ? { level: 'ok', check: `iPXE binary ${bin}`, detail: path }
+        : { level: 'fail', check: `iPXE binary ${bin}`, detail: `missing: ${path}`, fix: 'apt-get install ipxe, then run: bash .ci/setup app (copies them into the TFTP root)' });
+    }
+  }
+
+  const inv = loadInventoryFile(settings.inventory);
+  if (!inv.ok) {
+    for (const e of inv.errors) findings.push({ level: 'fail', check: 'inventory', detail: formatInventoryError(e), fix: 'fix the file; rackboot inventory check shows every problem' });
+  } else {
+    findings.push({ level: 'ok', check: 'inventory', detail: `${settings.inventory}: ${inv.inventory.nodes.length} nodes` });
+    const c = inv.inventory.cluster;
+    const id = schematicId(c.schematic);
+    const arches = new Set(['amd64']);
+    for (const arch of arches) {
+      const dir = join(settings.assetsDir, id, c.talosVersion);
+      const missing = [`kernel-${arch}`, `initramfs-${arch}.xz`].filter((f) => !existsSync(join(dir, f)));
+      findings.push(missing.length === 0
+        ? { level: 'ok', check: `boot assets ${arch}`, detail: dir }
+        : { level: 'fail', check: `boot assets ${arch}`, detail: `not cached: ${missing.join(', ')} in ${dir}`, fix: `rackboot assets fetch --version ${c.talosVersion} --arch ${arch} (or rackboot assets import --dir DIR offline)` });
+    }
+  }
+  return findings;
+}
+
+export const doctor: Command = {
+  name: ['doctor'],
+  summary: 'report what stops this box from serving, and how to fix it',
+  usage: `rackboot doctor [--json]
+
+Checks privileges for ports 67/69, the provisioning interface and address,
+ports in use, the iPXE binaries, the boot-asset cache and the inventory.
+Exits 1 if anything would stop the appliance from serving.`,
+  options: { json: { type: 'boolean' } },
+  async run(args, io) {
+    const settings = settingsFor(args, io);
+    if (!settings) return EXIT_FAILURE;
+    const findings = await diagnose(settings);
+    if (args.values.json) io.out(JSON.stringify(findings, null, 2));
+    else {
+      for (const f of findings) {
+        io.out(`${f.level.toUpperCase().padEnd(4)}  ${f.check}: ${f.detail}`);
+        if (f.fix) io.out(`      fix: ${f.fix}`);
+      }
+    }
+    return findings.some((f) => f.level === 'fail') ? EXIT_FAILURE : EXIT_OK;
+  },
+};

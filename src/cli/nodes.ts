@@ -1,0 +1,47 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadInventoryFile } from '../inventory/load.js';
+import { Store } from '../store/store.js';
+import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
+
+export const nodes: Command = {
+  name: ['nodes'],
+  summary: 'list nodes and their states',
+  usage: `rackboot nodes [--json]
+
+Lists the nodes in the store with their state. Works whether or not the
+daemon is running. Before the daemon has ever run, the inventory is loaded
+into the store first, so every node shows as registered.`,
+  options: { json: { type: 'boolean' } },
+  async run(args, io) {
+    const settings = settingsFor(args, io);
+    if (!settings) return EXIT_FAILURE;
+    const dbFile = join(settings.dataDir, 'rackboot.db');
+    const fresh = !existsSync(dbFile);
+    const store = new Store(dbFile);
+    try {
+      if (fresh || store.listNodes({ includeRemoved: true }).length === 0) {
+        const inv = loadInventoryFile(settings.inventory);
+        if (!inv.ok) {
+          io.err(`rackboot: the inventory ${settings.inventory} is invalid; run rackboot inventory check`);
+          return EXIT_FAILURE;
+        }
+        store.syncInventory(inv.inventory);
+      }
+      const list = store.listNodes();
+      if (args.values.json) {
+        io.out(JSON.stringify(list.map((n) => ({ name: n.name, mac: n.mac, role: n.role, state: n.state, ip: n.ip, uuid: n.uuid, lastSeen: n.lastSeen, stateReason: n.stateReason, markedForInstall: n.markedForInstall })), null, 2));
+        return EXIT_OK;
+      }
+      const rows = [['NAME', 'ROLE', 'STATE', 'MAC', 'IP', 'LAST SEEN', 'REASON']];
+      for (const n of list) {
+        rows.push([n.name, n.role, n.state, n.mac, n.ip ?? '-', n.lastSeen ? new Date(n.lastSeen).toISOString() : 'never', n.stateReason || '-']);
+      }
+      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+      for (const r of rows) io.out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+      return EXIT_OK;
+    } finally {
+      store.close();
+    }
+  },
+};

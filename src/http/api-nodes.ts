@@ -1,0 +1,22 @@
+// GET /api/nodes and GET /api/events: what the store knows, as JSON.
+import type { FastifyInstance } from 'fastify';
+import type { HttpContext } from './context.js';
+
+export function registerNodesApi(app: FastifyInstance, ctx: HttpContext): void {
+  app.get('/api/nodes', async () =>
+    ctx.store.listNodes().map((n) => ({
+      name: n.name, mac: n.mac, role: n.role, state: n.state, ip: n.ip, uuid: n.uuid, lastSeen: n.lastSeen,
+      stateReason: n.stateReason, stateSince: n.stateSince, failedStep: n.failedStep, markedForInstall: n.markedForInstall,
+    })),
+  );
+
+  app.get('/api/events', async (req, reply) => {
+    const q = req.query as Record<string, string | undefined>;
+    const limit = q.limit === undefined ? 200 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 5000) return reply.code(400).send({ message: 'limit must be an integer from 1 to 5000' });
+    if (q.node !== undefined && !ctx.store.getNode(q.node)) return reply.code(404).send({ message: `no such node: ${q.node}` });
+    return ctx.store.events({ node: q.node, limit });
+  });
+
+  app.get('/api/discovered', async () => ctx.store.listDiscovered());
+}

@@ -1,0 +1,36 @@
+// The HTTP service: a thin shell that registers one module per endpoint.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { HttpContext } from './context.js';
+import { registerBootIpxe } from './boot-ipxe.js';
+import { registerMachineIpxe } from './machine-ipxe.js';
+import { registerAssets } from './assets.js';
+import { registerNodesApi } from './api-nodes.js';
+import { registerInventoryApi } from './api-inventory.js';
+
+export function buildHttpServer(ctx: HttpContext): FastifyInstance {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: ctx.log.child({ svc: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: false,
+    // Slow or stalled clients must not pin a connection forever (slowloris).
+    connectionTimeout: 60_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 5_000,
+    bodyLimit: 1 << 20,
+    maxParamLength: 500,
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    reply.code(status).send({ message: status >= 500 ? 'internal error' : err.message });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ message: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` }));
+
+  app.get('/healthz', async () => ({ ok: true }));
+  registerBootIpxe(app, ctx);
+  registerMachineIpxe(app, ctx);
+  registerAssets(app, ctx);
+  registerNodesApi(app, ctx);
+  registerInventoryApi(app, ctx);
+  return app;
+}

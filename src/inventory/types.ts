@@ -1,0 +1,48 @@
+export type Role = 'controlplane' | 'worker';
+export type ConfigMode = 'push' | 'pull';
+/** A machine-config patch: an object is an RFC 7386 merge patch, an array an RFC 6902 JSON patch. */
+export type Patch = Record<string, unknown> | unknown[];
+
+export interface NodeSpec {
+  name: string;
+  /** Normalised `aa:bb:cc:dd:ee:ff`. */
+  mac: string;
+  role: Role;
+  ip?: string;
+  installDisk: string;
+  uuid?: string;
+  serial?: string;
+  /** True on the one control plane that bootstraps etcd. Resolved at load time. */
+  bootstrap: boolean;
+  configMode: ConfigMode;
+  patches: Patch[];
+}
+
+export interface ClusterSpec {
+  name: string;
+  controlPlaneEndpoint: string;
+  talosVersion: string;
+  kubernetesVersion?: string;
+  schematic: { extensions: string[]; extraKernelArgs: string[] };
+  cni: 'flannel' | 'none';
+  configMode: ConfigMode;
+  patches: { all: Patch[]; controlplane: Patch[]; worker: Patch[] };
+}
+
+export interface Inventory {
+  cluster: ClusterSpec;
+  nodes: NodeSpec[];
+}
+
+export interface InventoryError {
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+}
+
+export type LoadResult =
+  | { ok: true; inventory: Inventory; errors: [] }
+  | { ok: false; inventory?: undefined; errors: InventoryError[] };
+
+export const DEFAULT_INSTALL_DISK = '/dev/sda';

@@ -1,0 +1,84 @@
+// The shape of rackboot.yaml. README.md documents every key; keep the two together.
+const ipv4 = '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$';
+const cidr = ipv4.slice(0, -1) + '/([0-9]|[12][0-9]|3[0-2])$';
+const hostPort = '^(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):[0-9]{1,5}$';
+
+const pool = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['start', 'end'],
+  properties: { start: { type: 'string', pattern: ipv4 }, end: { type: 'string', pattern: ipv4 } },
+};
+
+export const settingsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    interface: { type: 'string', minLength: 1, description: 'Provisioning interface; DHCP and TFTP answer only here.' },
+    serverAddress: { type: 'string', pattern: ipv4 },
+    dataDir: { type: 'string', minLength: 1 },
+    inventory: { type: 'string', minLength: 1 },
+    assetsDir: { type: 'string', minLength: 1 },
+    logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] },
+    adminToken: { type: 'string', minLength: 16 },
+    dhcp: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        mode: { enum: ['full', 'proxy', 'off'] },
+        subnet: { type: 'string', pattern: cidr },
+        pool,
+        gateway: { type: 'string', pattern: ipv4 },
+        dns: { type: 'array', items: { type: 'string', pattern: ipv4 } },
+        domain: { type: 'string' },
+        leaseSeconds: { type: 'integer', minimum: 60, maximum: 604800 },
+        efiBinary: { enum: ['ipxe.efi', 'snponly.efi'] },
+        arm64Binary: { type: 'string', minLength: 1 },
+        bootFileForInstalled: { type: 'boolean' },
+        relays: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['subnet'],
+            properties: {
+              subnet: { type: 'string', pattern: cidr },
+              pool,
+              gateway: { type: 'string', pattern: ipv4 },
+              dns: { type: 'array', items: { type: 'string', pattern: ipv4 } },
+            },
+          },
+        },
+      },
+    },
+    tftp: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        root: { type: 'string', minLength: 1 },
+        port: { type: 'integer', minimum: 1, maximum: 65535 },
+        maxBlksize: { type: 'integer', minimum: 512, maximum: 65464 },
+        maxWindowsize: { type: 'integer', minimum: 1, maximum: 64 },
+        maxTransfers: { type: 'integer', minimum: 1, maximum: 10000 },
+      },
+    },
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        listen: { type: 'string', pattern: hostPort },
+        publicUrl: { type: 'string', pattern: '^http://[^/\\s]+$' },
+        allowAnonymousRead: { type: 'boolean' },
+      },
+    },
+    talos: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        consoles: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9,]+$' } },
+        extraKernelArgs: { type: 'array', items: { type: 'string', pattern: '^\\S+$' } },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,148 @@
+// rackboot.yaml: where the appliance listens and how it answers. Defaults are
+// safe on a shared network: DHCP runs in proxy mode and answers only PXE
+// clients whose MAC is in the inventory, handing out no addresses, until the
+// operator chooses `full` and a subnet.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { compileSchema, parseValidated, type PositionedError } from '../yaml/validated.js';
+import { settingsSchema } from './schema.js';
+
+export type DhcpMode = 'full' | 'proxy' | 'off';
+export interface Pool { start: string; end: string }
+export interface RelaySubnet { subnet: string; pool?: Pool; gateway?: string; dns?: string[] }
+
+export interface Settings {
+  /** Where the settings came from, or undefined when only defaults apply. */
+  file?: string;
+  interface?: string;
+  serverAddress?: string;
+  dataDir: string;
+  inventory: string;
+  assetsDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  adminToken?: string;
+  dhcp: {
+    mode: DhcpMode;
+    subnet?: string;
+    pool?: Pool;
+    gateway?: string;
+    dns: string[];
+    domain?: string;
+    leaseSeconds: number;
+    efiBinary: 'ipxe.efi' | 'snponly.efi';
+    arm64Binary: string;
+    /** When false, nodes that boot from disk get an address but no PXE boot file. */
+    bootFileForInstalled: boolean;
+    relays: RelaySubnet[];
+  };
+  tftp: { enabled: boolean; root: string; port: number; maxBlksize: number; maxWindowsize: number; maxTransfers: number };
+  http: { listen: string; publicUrl?: string; allowAnonymousRead: boolean };
+  talos: { consoles: string[]; extraKernelArgs: string[] };
+}
+
+/** Command-line flags that override the file. Paths are relative to the working directory. */
+export interface SettingsOverrides {
+  config?: string;
+  inventory?: string;
+  dataDir?: string;
+  httpListen?: string;
+  logLevel?: Settings['logLevel'];
+  noDhcp?: boolean;
+  noTftp?: boolean;
+}
+
+export class SettingsError extends Error {
+  constructor(readonly errors: PositionedError[]) {
+    super(errors.map((e) => `${e.file}:${e.line}:${e.col}: ${e.message}`).join('\n'));
+  }
+}
+
+const validateSettings = compileSchema(settingsSchema);
+
+/** The settings file used when --config is not given: $RACKBOOT_CONFIG, ./rackboot.yaml, then /etc/rackboot/rackboot.yaml. */
+export function defaultSettingsFile(cwd = process.cwd(), env = process.env): string | undefined {
+  if (env.RACKBOOT_CONFIG) return resolve(cwd, env.RACKBOOT_CONFIG);
+  for (const candidate of [resolve(cwd, 'rackboot.yaml'), '/etc/rackboot/rackboot.yaml']) {
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos'>> & {
+  dhcp?: Partial<Settings['dhcp']>;
+  tftp?: Partial<Settings['tftp']>;
+  http?: Partial<Settings['http']>;
+  talos?: Partial<Settings['talos']>;
+};
+
+export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()): Settings {
+  const file = over.config ? resolve(cwd, over.config) : defaultSettingsFile(cwd);
+  let raw: RawSettings = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new SettingsError([{ file, line: 0, col: 0, message: `cannot read settings: ${(err as Error).message}` }]);
+    }
+    const parsed = parseValidated<RawSettings>(text, file, validateSettings, { serverAddress: 'IPv4 address', subnet: 'CIDR subnet', listen: 'HOST:PORT' });
+    if (!parsed.ok) throw new SettingsError(parsed.errors);
+    raw = parsed.data;
+  }
+  const base = file ? dirname(file) : cwd;
+  const path = (p: string | undefined, fallback: string, from = base) => resolve(from, p ?? fallback);
+
+  const settings: Settings = {
+    file,
+    interface: raw.interface,
+    serverAddress: raw.serverAddress,
+    dataDir: over.dataDir ? resolve(cwd, over.dataDir) : path(raw.dataDir, './data'),
+    inventory: over.inventory ? resolve(cwd, over.inventory) : path(raw.inventory, './inventory/cluster.yaml'),
+    assetsDir: path(raw.assetsDir, './assets'),
+    logLevel: over.logLevel ?? raw.logLevel ?? 'info',
+    adminToken: raw.adminToken,
+    dhcp: {
+      mode: over.noDhcp ? 'off' : (raw.dhcp?.mode ?? 'proxy'),
+      subnet: raw.dhcp?.subnet,
+      pool: raw.dhcp?.pool,
+      gateway: raw.dhcp?.gateway,
+      dns: raw.dhcp?.dns ?? [],
+      domain: raw.dhcp?.domain,
+      leaseSeconds: raw.dhcp?.leaseSeconds ?? 3600,
+      efiBinary: raw.dhcp?.efiBinary ?? 'ipxe.efi',
+      arm64Binary: raw.dhcp?.arm64Binary ?? 'ipxe-arm64.efi',
+      bootFileForInstalled: raw.dhcp?.bootFileForInstalled ?? true,
+      relays: raw.dhcp?.relays ?? [],
+    },
+    tftp: {
+      enabled: over.noTftp ? false : (raw.tftp?.enabled ?? true),
+      root: path(raw.tftp?.root, './ipxe'),
+      port: raw.tftp?.port ?? 69,
+      maxBlksize: raw.tftp?.maxBlksize ?? 1468,
+      maxWindowsize: raw.tftp?.maxWindowsize ?? 16,
+      maxTransfers: raw.tftp?.maxTransfers ?? 64,
+    },
+    http: {
+      listen: over.httpListen ?? raw.http?.listen ?? '0.0.0.0:8080',
+      publicUrl: raw.http?.publicUrl,
+      allowAnonymousRead: raw.http?.allowAnonymousRead ?? false,
+    },
+    talos: { consoles: raw.talos?.consoles ?? ['ttyS0'], extraKernelArgs: raw.talos?.extraKernelArgs ?? [] },
+  };
+  const problems = crossCheck(settings, file ?? '(flags)');
+  if (problems.length > 0) throw new SettingsError(problems);
+  return settings;
+}
+
+function crossCheck(s: Settings, file: string): PositionedError[] {
+  const errors: string[] = [];
+  if (s.dhcp.mode === 'full' && !s.dhcp.subnet) errors.push('dhcp.mode is full but dhcp.subnet is not set: full mode is authoritative for one subnet and needs it');
+  if (s.dhcp.pool && !s.dhcp.subnet) errors.push('dhcp.pool needs dhcp.subnet');
+  if (!/^(\[[0-9a-fA-F:]+\]|[^:\s]+):[0-9]{1,5}$/.test(s.http.listen)) errors.push(`http.listen ${JSON.stringify(s.http.listen)} is not HOST:PORT`);
+  return errors.map((message) => ({ file, line: 0, col: 0, message }));
+}
+
+export function splitHostPort(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
+}

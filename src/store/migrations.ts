@@ -1,0 +1,68 @@
+// Schema migrations, applied in order and tracked by SQLite's user_version.
+// Append new steps; never edit a step that has shipped.
+export const migrations: string[] = [
+  // 1: the foundation tables.
+  `
+  CREATE TABLE nodes (
+    name TEXT PRIMARY KEY,
+    mac TEXT NOT NULL,
+    role TEXT NOT NULL,
+    ip TEXT,
+    uuid TEXT,
+    spec_json TEXT NOT NULL,
+    in_inventory INTEGER NOT NULL DEFAULT 1,
+    state TEXT NOT NULL DEFAULT 'registered',
+    state_reason TEXT NOT NULL DEFAULT '',
+    state_since INTEGER NOT NULL,
+    failed_step TEXT,
+    marked_for_install INTEGER NOT NULL DEFAULT 1,
+    last_seen INTEGER,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX nodes_mac ON nodes(mac);
+
+  -- Append-only: rows are inserted, never updated or deleted.
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    node TEXT,
+    mac TEXT,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL,
+    data_json TEXT
+  );
+  CREATE INDEX events_node ON events(node, id);
+  CREATE INDEX events_mac ON events(mac, id);
+  CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+  CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+
+  CREATE TABLE leases (
+    mac TEXT PRIMARY KEY,
+    ip TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    client_id TEXT,
+    hostname TEXT,
+    updated_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE discovered (
+    mac TEXT PRIMARY KEY,
+    uuid TEXT,
+    arch TEXT,
+    vendor_class TEXT,
+    user_class TEXT,
+    relay TEXT,
+    source TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    seen_count INTEGER NOT NULL DEFAULT 1
+  );
+
+  CREATE TABLE cluster_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  `,
+];

@@ -1,0 +1,262 @@
+// The appliance's memory: nodes, their append-only event log, leases,
+// discovered machines and cluster state, in one SQLite file (WAL mode).
+// Every state change is committed here before anything acts on it, so a
+// crash can lose an action but never the record of an intent.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Inventory, NodeSpec } from '../inventory/types.js';
+import type { NodeState } from '../lifecycle/states.js';
+import { migrations } from './migrations.js';
+
+export interface NodeRecord {
+  name: string;
+  mac: string;
+  role: NodeSpec['role'];
+  ip: string | null;
+  uuid: string | null;
+  spec: NodeSpec;
+  inInventory: boolean;
+  state: NodeState;
+  stateReason: string;
+  stateSince: number;
+  failedStep: string | null;
+  markedForInstall: boolean;
+  lastSeen: number | null;
+}
+
+export interface EventRecord {
+  id: number;
+  at: number;
+  node: string | null;
+  mac: string | null;
+  kind: string;
+  message: string;
+  data: unknown;
+}
+
+export interface DiscoveredRecord {
+  mac: string;
+  uuid: string | null;
+  arch: string | null;
+  vendorClass: string | null;
+  userClass: string | null;
+  relay: string | null;
+  source: string;
+  firstSeen: number;
+  lastSeen: number;
+  seenCount: number;
+}
+
+export interface Sighting {
+  mac: string;
+  source: 'dhcp' | 'http' | 'tftp';
+  uuid?: string;
+  arch?: string;
+  vendorClass?: string;
+  userClass?: string;
+  relay?: string;
+}
+
+export interface InventorySyncResult {
+  added: string[];
+  updated: string[];
+  removed: string[];
+}
+
+type Row = Record<string, unknown>;
+
+export class Store {
+  readonly db: Database.Database;
+  private readonly now: () => number;
+
+  constructor(file: string, opts: { now?: () => number } = {}) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a lease ACKed to a client must survive power loss, not just a crash.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.now = opts.now ?? Date.now;
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = current; v < migrations.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(migrations[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /**
+   * Makes the node table match the inventory in one transaction. New nodes
+   * are registered and marked for install: putting a machine in the
+   * inventory is the operator's intent to provision it. Nodes that leave the
+   * file keep their row and history, flagged as no longer in the inventory.
+   */
+  syncInventory(inv: Inventory): InventorySyncResult {
+    const result: InventorySyncResult = { added: [], updated: [], removed: [] };
+    const now = this.now();
+    this.db.transaction(() => {
+      const existing = new Map(
+        (this.db.prepare('SELECT name, spec_json, in_inventory FROM nodes').all() as Row[]).map((r) => [r.name as string, r]),
+      );
+      const insert = this.db.prepare(
+        `INSERT INTO nodes (name, mac, role, ip, uuid, spec_json, in_inventory, state, state_since, created_at)
+         VALUES (@name, @mac, @role, @ip, @uuid, @spec, 1, 'registered', @now, @now)`,
+      );
+      const update = this.db.prepare(
+        'UPDATE nodes SET mac=@mac, role=@role, ip=@ip, uuid=@uuid, spec_json=@spec, in_inventory=1 WHERE name=@name',
+      );
+      for (const node of inv.nodes) {
+        const spec = JSON.stringify(node);
+        const params = { name: node.name, mac: node.mac, role: node.role, ip: node.ip ?? null, uuid: node.uuid ?? null, spec, now };
+        const row = existing.get(node.name);
+        if (!row) {
+          insert.run(params);
+          this.insertEvent(node.name, node.mac, 'inventory', 'added to the inventory; registered and marked for install');
+          result.added.push(node.name);
+        } else if (row.spec_json !== spec || row.in_inventory !== 1) {
+          update.run(params);
+          this.insertEvent(node.name, node.mac, 'inventory', row.in_inventory === 1 ? 'inventory entry changed' : 'back in the inventory');
+          result.updated.push(node.name);
+        }
+      }
+      const names = new Set(inv.nodes.map((n) => n.name));
+      for (const [name, row] of existing) {
+        if (names.has(name) || row.in_inventory !== 1) continue;
+        this.db.prepare('UPDATE nodes SET in_inventory=0 WHERE name=?').run(name);
+        this.insertEvent(name, null, 'inventory', 'removed from the inventory; history kept');
+        result.removed.push(name);
+      }
+    })();
+    return result;
+  }
+
+  listNodes(opts: { includeRemoved?: boolean } = {}): NodeRecord[] {
+    const sql = opts.includeRemoved ? 'SELECT * FROM nodes ORDER BY rowid' : 'SELECT * FROM nodes WHERE in_inventory=1 ORDER BY rowid';
+    return (this.db.prepare(sql).all() as Row[]).map(toNode);
+  }
+
+  getNode(name: string): NodeRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM nodes WHERE name=?').get(name) as Row | undefined;
+    return row ? toNode(row) : undefined;
+  }
+
+  /** The inventory node that owns `mac`; removed nodes own nothing. */
+  nodeByMac(mac: string): NodeRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM nodes WHERE mac=? AND in_inventory=1').get(mac) as Row | undefined;
+    return row ? toNode(row) : undefined;
+  }
+
+  /**
+   * Writes a state change and its event in one transaction. Callers act on
+   * the new state only after this returns.
+   */
+  setState(name: string, state: NodeState, reason: string, extra: { failedStep?: string | null; markedForInstall?: boolean } = {}): NodeRecord {
+    const now = this.now();
+    this.db.transaction(() => {
+      const before = this.getNode(name);
+      if (!before) throw new Error(`no such node: ${name}`);
+      this.db
+        .prepare(
+          `UPDATE nodes SET state=@state, state_reason=@reason, state_since=@now, failed_step=@failedStep,
+           marked_for_install=@marked WHERE name=@name`,
+        )
+        .run({
+          name, state, reason, now,
+          failedStep: state === 'failed' ? (extra.failedStep ?? before.state) : null,
+          marked: (extra.markedForInstall ?? before.markedForInstall) ? 1 : 0,
+        });
+      this.insertEvent(name, before.mac, 'state', `${before.state} → ${state}: ${reason}`, { from: before.state, to: state, reason });
+    })();
+    return this.getNode(name)!;
+  }
+
+  touch(name: string): void {
+    this.db.prepare('UPDATE nodes SET last_seen=? WHERE name=?').run(this.now(), name);
+  }
+
+  appendEvent(ev: { node?: string | null; mac?: string | null; kind: string; message: string; data?: unknown }): void {
+    this.insertEvent(ev.node ?? null, ev.mac ?? null, ev.kind, ev.message, ev.data);
+  }
+
+  private insertEvent(node: string | null, mac: string | null, kind: string, message: string, data?: unknown): void {
+    this.db
+      .prepare('INSERT INTO events (at, node, mac, kind, message, data_json) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(this.now(), node, mac, kind, message, data === undefined ? null : JSON.stringify(data));
+  }
+
+  events(filter: { node?: string; mac?: string; limit?: number; afterId?: number } = {}): EventRecord[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.node !== undefined) (where.push('node = ?'), args.push(filter.node));
+    if (filter.mac !== undefined) (where.push('mac = ?'), args.push(filter.mac));
+    if (filter.afterId !== undefined) (where.push('id > ?'), args.push(filter.afterId));
+    const sql = `SELECT * FROM (SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+      ORDER BY id DESC LIMIT ?) ORDER BY id`;
+    args.push(Math.min(filter.limit ?? 200, 5000));
+    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => ({
+      id: r.id as number, at: r.at as number, node: r.node as string | null, mac: r.mac as string | null,
+      kind: r.kind as string, message: r.message as string,
+      data: r.data_json ? JSON.parse(r.data_json as string) : null,
+    }));
+  }
+
+  /** Records a machine we don't know; the operator decides whether it joins the inventory. */
+  recordDiscovered(s: Sighting): void {
+    const now = this.now();
+    this.db
+      .prepare(
+        `INSERT INTO discovered (mac, uuid, arch, vendor_class, user_class, relay, source, first_seen, last_seen)
+         VALUES (@mac, @uuid, @arch, @vendorClass, @userClass, @relay, @source, @now, @now)
+         ON CONFLICT(mac) DO UPDATE SET uuid=COALESCE(@uuid, uuid), arch=COALESCE(@arch, arch),
+           vendor_class=COALESCE(@vendorClass, vendor_class), user_class=COALESCE(@userClass, user_class),
+           relay=COALESCE(@relay, relay), source=@source, last_seen=@now, seen_count=seen_count+1`,
+      )
+      .run({
+        mac: s.mac, uuid: s.uuid ?? null, arch: s.arch ?? null, vendorClass: s.vendorClass ?? null,
+        userClass: s.userClass ?? null, relay: s.relay ?? null, source: s.source, now,
+      });
+  }
+
+  listDiscovered(): DiscoveredRecord[] {
+    return (this.db.prepare('SELECT * FROM discovered ORDER BY last_seen DESC').all() as Row[]).map((r) => ({
+      mac: r.mac as string, uuid: r.uuid as string | null, arch: r.arch as string | null,
+      vendorClass: r.vendor_class as string | null, userClass: r.user_class as string | null,
+      relay: r.relay as string | null, source: r.source as string, firstSeen: r.first_seen as number,
+      lastSeen: r.last_seen as number, seenCount: r.seen_count as number,
+    }));
+  }
+
+  getClusterState(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM cluster_state WHERE key=?').get(key) as Row | undefined)?.value as string | undefined;
+  }
+
+  setClusterState(key: string, value: string): void {
+    this.db
+      .prepare('INSERT INTO cluster_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at')
+      .run(key, value, this.now());
+  }
+}
+
+function toNode(r: Row): NodeRecord {
+  return {
+    name: r.name as string, mac: r.mac as string, role: r.role as NodeSpec['role'], ip: r.ip as string | null,
+    uuid: r.uuid as string | null, spec: JSON.parse(r.spec_json as string) as NodeSpec,
+    inInventory: r.in_inventory === 1, state: r.state as NodeState, stateReason: r.state_reason as string,
+    stateSince: r.state_since as number, failedStep: r.failed_step as string | null,
+    markedForInstall: r.marked_for_install === 1, lastSeen: r.last_seen as number | null,
+  };
+}
