@@ -51,6 +51,10 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
   const bound = http.server.address();
   const port = typeof bound === 'object' && bound ? bound.port : listen.port;
   ctx.publicUrl = settings.http.publicUrl ?? publicUrlFor(listen.host, port, net && !('error' in net) ? net.address : undefined);
+  // Services on the provisioning network (DHCP, TFTP) start here, after HTTP
+  // so the URLs they hand out already answer. Each pushes a Service onto
+  // `services`; close() stops them in reverse order before the store closes.
+
   log.info({ url: ctx.publicUrl, listen: `${listen.host}:${port}`, dhcp: settings.dhcp.mode, tftp: settings.tftp.enabled }, 'rackboot serving');
 
   let closing: Promise<void> | undefined;
