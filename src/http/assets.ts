@@ -55,11 +55,12 @@ export function registerAssets(app: FastifyInstance, ctx: HttpContext): void {
     const st = await stat(file).catch(() => undefined);
     if (!st?.isFile()) return notFound(reply, requested);
 
-    reply.header('accept-ranges', 'bytes').header('last-modified', st.mtime.toUTCString()).type('application/octet-stream');
+    reply.header('accept-ranges', 'bytes').header('last-modified', st.mtime.toUTCString());
     const range = parseRange(req.headers.range, st.size);
     if (range === 'unsatisfiable') {
       return reply.code(416).header('content-range', `bytes */${st.size}`).send({ message: 'range not satisfiable' });
     }
+    reply.type('application/octet-stream');
     if (range) {
       reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${st.size}`).header('content-length', range.end - range.start + 1);
       return reply.send(createReadStream(file, { start: range.start, end: range.end, highWaterMark: 1 << 20 }));

@@ -10,13 +10,12 @@ import { registerInventoryApi } from './api-inventory.js';
 export function buildHttpServer(ctx: HttpContext): FastifyInstance {
   const app: FastifyInstance = Fastify({
     loggerInstance: ctx.log.child({ svc: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: false,
     // Slow or stalled clients must not pin a connection forever (slowloris).
     connectionTimeout: 60_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
     bodyLimit: 1 << 20,
-    maxParamLength: 500,
+    routerOptions: { maxParamLength: 500 },
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {

@@ -1,0 +1,112 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { runCli, startCli } from '../helpers/cli.js';
+
+const dirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'rb-cli-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('rackboot CLI', () => {
+  it('--help lists every command, reserved ones included', () => {
+    const r = runCli(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of ['serve', 'inventory check', 'nodes', 'doctor', 'init', 'config', 'talosconfig', 'schematic', 'assets fetch', 'reimage', 'bootstrap', 'kubeconfig', 'lab']) {
+      expect(r.stdout).toContain(`  ${c} `);
+    }
+  });
+
+  it('no command is bad usage (exit 2)', () => {
+    expect(runCli([]).code).toBe(2);
+    expect(runCli(['frobnicate']).code).toBe(2);
+    expect(runCli(['serve', '--bogus']).code).toBe(2);
+    expect(runCli(['inventory']).stderr).toContain('expected one of: check');
+  });
+
+  it('every command has --help', () => {
+    for (const c of [['serve'], ['inventory', 'check'], ['nodes'], ['doctor']]) {
+      const r = runCli([...c, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`rackboot ${c.join(' ')}`);
+      expect(r.stdout).toContain('--data-dir DIR');
+    }
+  });
+
+  it('inventory check accepts the example and names the line of a duplicate MAC', () => {
+    expect(runCli(['inventory', 'check', 'inventory/cluster.yaml']).code).toBe(0);
+    const dir = tmp();
+    const bad = join(dir, 'dup.yaml');
+    const text = readFileSync('inventory/cluster.yaml', 'utf8').replace('mac: 52:54:00:12:34:12', 'mac: 52:54:00:12:34:01');
+    writeFileSync(bad, text);
+    const line = text.split('\n').findIndex((l) => l.includes('mac: 52:54:00:12:34:01') && !l.includes('#')) + 1;
+    const lastLine = text.split('\n').map((l, i) => [l, i + 1] as const).filter(([l]) => l.includes('mac: 52:54:00:12:34:01')).at(-1)![1];
+    const r = runCli(['inventory', 'check', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${bad}:${lastLine}:10: duplicate mac 52:54:00:12:34:01 (first used by node cp-1 on line ${line})`);
+  });
+
+  it('reserved commands say they are not built yet and fail', () => {
+    const r = runCli(['lab']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('not built yet');
+  });
+
+  it('an invalid settings file is refused with file:line', () => {
+    const dir = tmp();
+    const cfg = join(dir, 'rackboot.yaml');
+    writeFileSync(cfg, 'dhcp:\n  mode: everything\n');
+    const r = runCli(['nodes', '--config', cfg, '--data-dir', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${cfg}:2:9: dhcp.mode: must be one of "full", "proxy", "off"`);
+  });
+
+  it('nodes works without a daemon, as a table and as JSON', () => {
+    const dir = tmp();
+    const table = runCli(['nodes', '--data-dir', dir]);
+    expect(table.code).toBe(0);
+    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+ROLE\s+STATE/);
+    expect(table.stdout).toMatch(/cp-1\s+controlplane\s+registered\s+52:54:00:12:34:01/);
+    const json = JSON.parse(runCli(['nodes', '--json', '--data-dir', dir]).stdout) as Array<{ name: string; state: string }>;
+    expect(json.map((n) => n.name)).toEqual(['cp-1', 'cp-2', 'cp-3', 'worker-1', 'worker-2']);
+  });
+
+  it('serve runs on the example inventory, picks up an added node within 2 s, and exits 0 on SIGTERM', async () => {
+    const dir = tmp();
+    const inv = join(dir, 'cluster.yaml');
+    copyFileSync('inventory/cluster.yaml', inv);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const p = startCli(['serve', '--no-dhcp', '--no-tftp', '--http-listen', `127.0.0.1:${port}`, '--data-dir', dir, '--inventory', inv, '--log-level', 'warn']);
+    try {
+      const url = `http://127.0.0.1:${port}/api/nodes`;
+      let nodes: Array<{ name: string }> = [];
+      for (let i = 0; i < 100 && nodes.length === 0; i++) {
+        nodes = await request(url).then((r) => r.body.json() as Promise<Array<{ name: string }>>).catch(() => []);
+        if (nodes.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(nodes.map((n) => n.name)).toEqual(['cp-1', 'cp-2', 'cp-3', 'worker-1', 'worker-2']);
+
+      writeFileSync(inv, readFileSync(inv, 'utf8') + '  - name: worker-3\n    mac: 52:54:00:12:34:13\n    role: worker\n');
+      const t0 = Date.now();
+      let seen = false;
+      while (!seen && Date.now() - t0 < 2000) {
+        const list = (await request(url).then((r) => r.body.json())) as Array<{ name: string }>;
+        seen = list.some((n) => n.name === 'worker-3');
+        if (!seen) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(seen).toBe(true);
+    } finally {
+      p.kill('SIGTERM');
+    }
+    const code = await new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    expect(p.output()).not.toContain('"level":50');
+  });
+});

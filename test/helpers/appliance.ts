@@ -1,0 +1,64 @@
+// An in-process appliance for HTTP tests: a temp directory with the example
+// inventory, an assets cache, a store and the real HTTP server.
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadSettings, type Settings } from '../../src/settings/settings.js';
+import { Store } from '../../src/store/store.js';
+import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
+import { InventoryWatcher } from '../../src/inventory/watch.js';
+import { buildHttpServer } from '../../src/http/server.js';
+import type { HttpContext } from '../../src/http/context.js';
+import { schematicId } from '../../src/factory/schematic.js';
+
+export interface TestAppliance {
+  dir: string;
+  settings: Settings;
+  store: Store;
+  lifecycle: Lifecycle;
+  watcher: InventoryWatcher;
+  ctx: HttpContext;
+  app: ReturnType<typeof buildHttpServer>;
+  /** Directory where the example inventory's boot assets live. */
+  assetDir: string;
+  close(): Promise<void>;
+}
+
+export async function testAppliance(opts: { withAssets?: boolean; publicUrl?: string } = {}): Promise<TestAppliance> {
+  const dir = mkdtempSync(join(tmpdir(), 'rb-app-'));
+  const inventory = join(dir, 'cluster.yaml');
+  copyFileSync(new URL('../../inventory/cluster.yaml', import.meta.url), inventory);
+  const settingsFile = join(dir, 'rackboot.yaml');
+  writeFileSync(settingsFile, 'dhcp:\n  mode: off\ntftp:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:0\n');
+  const settings = loadSettings({ config: settingsFile, inventory });
+  const store = new Store(join(settings.dataDir, 'rackboot.db'));
+  const log = pino({ level: 'silent' });
+  const lifecycle = new Lifecycle(store);
+  const watcher = new InventoryWatcher(inventory, store, log);
+  watcher.reload();
+  const inv = watcher.inventory!;
+  const assetDir = join(settings.assetsDir, schematicId(inv.cluster.schematic), inv.cluster.talosVersion);
+  if (opts.withAssets !== false) {
+    mkdirSync(assetDir, { recursive: true });
+    writeFileSync(join(assetDir, 'kernel-amd64'), Buffer.alloc(100_000, 7));
+    writeFileSync(join(assetDir, 'initramfs-amd64.xz'), Buffer.from(Array.from({ length: 65_536 }, (_, i) => i % 251)));
+  }
+  const ctx: HttpContext = {
+    settings, store, lifecycle, log,
+    publicUrl: opts.publicUrl ?? 'http://10.77.0.1:8080',
+    inventory: () => watcher.inventory,
+    inventoryStatus: () => watcher.status,
+  };
+  const app = buildHttpServer(ctx);
+  await app.ready();
+  return {
+    dir, settings, store, lifecycle, watcher, ctx, app, assetDir,
+    async close() {
+      watcher.stop();
+      await app.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

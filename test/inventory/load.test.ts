@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { parseInventory } from '../../src/inventory/load.js';
+import { normalizeMac } from '../../src/inventory/mac.js';
+
+const example = readFileSync(new URL('../../inventory/cluster.yaml', import.meta.url), 'utf8');
+
+function errorsOf(text: string) {
+  const r = parseInventory(text, 'inv.yaml');
+  if (r.ok) throw new Error('expected errors');
+  return r.errors;
+}
+
+const minimal = (nodes: string) => `cluster:
+  name: c1
+  controlPlaneEndpoint: https://10.0.0.1:6443
+  talosVersion: v1.11.5
+nodes:
+${nodes}`;
+
+describe('inventory loader', () => {
+  it('loads the bundled example with normalised MACs and a resolved bootstrap node', () => {
+    const r = parseInventory(example, 'cluster.yaml');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.inventory.nodes.map((n) => n.mac)).toEqual([
+      '52:54:00:12:34:01', '52:54:00:12:34:02', '52:54:00:12:34:03', '52:54:00:12:34:11', '52:54:00:12:34:12',
+    ]);
+    expect(r.inventory.nodes.filter((n) => n.bootstrap).map((n) => n.name)).toEqual(['cp-1']);
+    expect(r.inventory.cluster.schematic.extensions).toEqual(['siderolabs/intel-ucode']);
+    expect(r.inventory.nodes[3]!.patches).toHaveLength(1);
+  });
+
+  it('reports YAML syntax errors with line and column', () => {
+    const errs = errorsOf('cluster:\n  name: [unclosed\nnodes: []\n');
+    expect(errs[0]!.line).toBeGreaterThan(1);
+    expect(errs[0]!.file).toBe('inv.yaml');
+  });
+
+  it('reports a duplicate key at its line', () => {
+    const errs = errorsOf(minimal('  - name: a\n    mac: 52:54:00:00:00:01\n    role: worker\n    role: controlplane\n'));
+    expect(errs[0]!.line).toBe(9);
+  });
+
+  it('reports unknown keys at the key, with line and column', () => {
+    const errs = errorsOf(minimal('  - name: a\n    mac: 52:54:00:00:00:01\n    role: worker\n    colour: red\n'));
+    expect(errs).toEqual([{ file: 'inv.yaml', line: 9, col: 5, message: 'nodes.0: unknown key "colour"' }]);
+  });
+
+  it('reports bad values where the value is', () => {
+    const errs = errorsOf(minimal('  - name: a\n    mac: not-a-mac\n    role: boss\n    ip: 10.0.0.300\n'));
+    expect(errs.map((e) => [e.line, e.col])).toEqual([[7, 10], [8, 11], [9, 9]]);
+    expect(errs[0]!.message).toContain('"not-a-mac" is not a valid MAC address');
+    expect(errs[1]!.message).toContain('must be one of "controlplane", "worker"');
+    expect(errs[2]!.message).toContain('IPv4 address');
+  });
+
+  it('reports missing required keys at the enclosing map', () => {
+    const errs = errorsOf('cluster:\n  name: c1\nnodes: []\n');
+    expect(errs.map((e) => e.message)).toEqual([
+      'cluster: missing required key "controlPlaneEndpoint"',
+      'cluster: missing required key "talosVersion"',
+    ]);
+    expect(errs[0]!.line).toBe(2);
+  });
+
+  it.each([
+    ['name', '  - name: a\n    mac: 52:54:00:00:00:01\n    role: worker\n  - name: a\n    mac: 52:54:00:00:00:02\n    role: worker\n', 9, 'duplicate name a'],
+    ['mac in another notation', '  - name: a\n    mac: 52:54:00:00:00:01\n    role: worker\n  - name: b\n    mac: 5254.0000.0001\n    role: worker\n', 10, 'duplicate mac 52:54:00:00:00:01'],
+    ['ip', '  - name: a\n    mac: 52:54:00:00:00:01\n    role: worker\n    ip: 10.0.0.5\n  - name: b\n    mac: 52:54:00:00:00:02\n    role: worker\n    ip: 10.0.0.5\n', 13, 'duplicate ip 10.0.0.5'],
+  ])('rejects a duplicate %s and names the first use', (_what, nodes, line, message) => {
+    const errs = errorsOf(minimal(nodes));
+    expect(errs).toHaveLength(1);
+    expect(errs[0]!.line).toBe(line);
+    expect(errs[0]!.message).toContain(message);
+    expect(errs[0]!.message).toMatch(/first used by node a on line \d+/);
+  });
+
+  it('allows bootstrap only on one control plane', () => {
+    const worker = errorsOf(minimal('  - name: a\n    mac: 52:54:00:00:00:01\n    role: worker\n    bootstrap: true\n'));
+    expect(worker[0]!.message).toContain('only allowed on a controlplane');
+    const two = errorsOf(minimal('  - name: a\n    mac: 52:54:00:00:00:01\n    role: controlplane\n    bootstrap: true\n  - name: b\n    mac: 52:54:00:00:00:02\n    role: controlplane\n    bootstrap: true\n'));
+    expect(two[0]!.line).toBe(13);
+  });
+
+  it('honours an explicit bootstrap flag over inventory order', () => {
+    const r = parseInventory(minimal('  - name: a\n    mac: 52:54:00:00:00:01\n    role: controlplane\n  - name: b\n    mac: 52:54:00:00:00:02\n    role: controlplane\n    bootstrap: true\n'), 'x');
+    expect(r.ok && r.inventory.nodes.map((n) => n.bootstrap)).toEqual([false, true]);
+  });
+});
+
+describe('normalizeMac', () => {
+  it.each([
+    ['52:54:00:AB:cd:01', '52:54:00:ab:cd:01'],
+    ['52-54-00-ab-cd-01', '52:54:00:ab:cd:01'],
+    ['5254.00ab.cd01', '52:54:00:ab:cd:01'],
+    ['525400ABCD01', '52:54:00:ab:cd:01'],
+  ])('%s → %s', (raw, want) => expect(normalizeMac(raw)).toBe(want));
+
+  it.each(['52:54:00:ab:cd', '52:54-00:ab:cd:01', 'zz:54:00:ab:cd:01', '', '52545400abcd01'])('rejects %j', (raw) => {
+    expect(normalizeMac(raw)).toBeUndefined();
+  });
+});
