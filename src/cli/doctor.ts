@@ -76,7 +76,8 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
 
   const net = resolveProvisioningAddress(settings);
   if ('error' in net) {
-    findings.push({ level: privileged ? 'fail' : 'warn', check: 'provisioning interface', detail: net.error, fix: 'set interface (and serverAddress) in rackboot.yaml' });
+    const needsNet = settings.dhcp.mode !== 'off' || settings.tftp.enabled;
+    findings.push({ level: needsNet ? 'fail' : 'warn', check: 'provisioning interface', detail: net.error, fix: 'set interface (and serverAddress) in rackboot.yaml' });
   } else {
     findings.push({ level: 'ok', check: 'provisioning interface', detail: `${net.iface} ${net.address} (${net.how})` });
   }

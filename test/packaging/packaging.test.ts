@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSettings } from '../../src/settings/settings.js';
+
+const unitPath = new URL('../../systemd/rackboot.service', import.meta.url).pathname;
+const unit = readFileSync(unitPath, 'utf8');
+
+function verify(path: string): { code: number; output: string } {
+  const r = spawnSync('systemd-analyze', ['verify', path], { encoding: 'utf8' });
+  return { code: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
+}
+
+describe('systemd unit', () => {
+  it('passes systemd-analyze verify', () => {
+    const r = verify(unitPath);
+    expect(r.output).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('systemd-analyze verify does catch a broken unit (so the check above means something)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rb-unit-'));
+    try {
+      const broken = join(dir, 'rackboot.service');
+      writeFileSync(broken, unit.replace(/^ExecStart=.*$/m, 'ExecStart=relative/node serve'));
+      expect(verify(broken).code).not.toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs as a dedicated user with only the capabilities it needs', () => {
+    const directives = Object.fromEntries(unit.split('\n').filter((l) => /^[A-Za-z]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    expect(directives.User).toBe('rackboot');
+    expect(directives.AmbientCapabilities!.split(' ').sort()).toEqual(['CAP_NET_BIND_SERVICE', 'CAP_NET_RAW']);
+    expect(directives.CapabilityBoundingSet).toBe(directives.AmbientCapabilities);
+    expect(directives.ProtectSystem).toBe('strict');
+    expect(directives.StateDirectory).toBe('rackboot');
+    expect(directives.NoNewPrivileges).toBe('yes');
+  });
+
+  it('ships a settings file that loads', () => {
+    const s = loadSettings({ config: new URL('../../systemd/rackboot.yaml', import.meta.url).pathname });
+    expect(s.dhcp.mode).toBe('proxy');
+    expect(s.dataDir).toBe('/var/lib/rackboot');
+    expect(s.inventory).toBe('/etc/rackboot/cluster.yaml');
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+  it('is multi-stage and runs as a non-root user with host networking documented', () => {
+    expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
+    expect(dockerfile).toMatch(/^USER rackboot$/m);
+    expect(dockerfile).toContain('--network host');
+  });
+
+  it('copies only files that exist in the repo', () => {
+    for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+      for (const src of m[1]!.split(' ')) {
+        expect(() => execFileSync('git', ['ls-files', '--error-unmatch', src], { cwd: new URL('../..', import.meta.url).pathname, stdio: 'pipe' }), src).not.toThrow();
+      }
+    }
+  });
+});

@@ -1,0 +1,89 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSettings, SettingsError } from '../../src/settings/settings.js';
+import { resolveProvisioningAddress } from '../../src/net/interfaces.js';
+
+const dirs: string[] = [];
+function settingsFile(text: string): string {
+  const d = mkdtempSync(join(tmpdir(), 'rb-settings-'));
+  dirs.push(d);
+  const f = join(d, 'rackboot.yaml');
+  writeFileSync(f, text);
+  return f;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function errorsOf(text: string) {
+  try {
+    loadSettings({ config: settingsFile(text) });
+  } catch (err) {
+    if (err instanceof SettingsError) return err.errors;
+    throw err;
+  }
+  throw new Error('expected a SettingsError');
+}
+
+describe('settings', () => {
+  it('defaults are safe on a shared network: proxy DHCP, no pool, relative to the working directory', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'rb-cwd-'));
+    dirs.push(cwd);
+    const s = loadSettings({}, cwd);
+    expect(s.file).toBeUndefined();
+    expect(s.dhcp.mode).toBe('proxy');
+    expect(s.dhcp.pool).toBeUndefined();
+    expect(s.dataDir).toBe(join(cwd, 'data'));
+    expect(s.inventory).toBe(join(cwd, 'inventory/cluster.yaml'));
+    expect(s.tftp).toMatchObject({ enabled: true, port: 69, maxBlksize: 1468 });
+    expect(s.http.allowAnonymousRead).toBe(false);
+  });
+
+  it('resolves paths relative to the settings file and lets flags win', () => {
+    const f = settingsFile('dataDir: state\ninventory: inv.yaml\nhttp:\n  listen: 127.0.0.1:9000\n');
+    const dir = f.slice(0, f.lastIndexOf('/'));
+    const s = loadSettings({ config: f });
+    expect(s.dataDir).toBe(join(dir, 'state'));
+    expect(s.inventory).toBe(join(dir, 'inv.yaml'));
+    const o = loadSettings({ config: f, dataDir: '/tmp/x', httpListen: '127.0.0.1:9001', noDhcp: true, noTftp: true });
+    expect([o.dataDir, o.http.listen, o.dhcp.mode, o.tftp.enabled]).toEqual(['/tmp/x', '127.0.0.1:9001', 'off', false]);
+  });
+
+  it.each([
+    ['dhcp:\n  mode: everything\n', 2, 'dhcp.mode: must be one of "full", "proxy", "off"'],
+    ['serverAddress: 10.0.0.256\n', 1, 'serverAddress: "10.0.0.256" is not a valid IPv4 address'],
+    ['tftp:\n  maxBlksize: 8\n', 2, 'tftp.maxBlksize: must be >= 512'],
+    ['colour: blue\n', 1, 'top level: unknown key "colour"'],
+    ['http:\n  listen: nowhere\n', 2, 'http.listen: "nowhere" is not a valid HOST:PORT'],
+  ])('refuses %j with file:line', (text, line, message) => {
+    const errs = errorsOf(text);
+    expect(errs[0]).toMatchObject({ line, message });
+  });
+
+  it('full mode without a subnet is refused with a reason', () => {
+    expect(errorsOf('dhcp:\n  mode: full\n')[0]!.message).toContain('needs it');
+  });
+});
+
+describe('resolveProvisioningAddress', () => {
+  const ifaces = {
+    lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }],
+    eno1: [{ address: '192.0.2.5', netmask: '255.255.255.0', family: 'IPv4', mac: '52:54:00:00:00:01', internal: false, cidr: '192.0.2.5/24' }],
+    eno2: [{ address: '10.77.0.1', netmask: '255.255.255.0', family: 'IPv4', mac: '52:54:00:00:00:02', internal: false, cidr: '10.77.0.1/24' }],
+  } as unknown as Parameters<typeof resolveProvisioningAddress>[1];
+
+  it('uses the configured interface', () => {
+    expect(resolveProvisioningAddress({ interface: 'eno2' }, ifaces)).toMatchObject({ iface: 'eno2', address: '10.77.0.1' });
+  });
+  it('finds the interface by serverAddress', () => {
+    expect(resolveProvisioningAddress({ serverAddress: '10.77.0.1' }, ifaces)).toMatchObject({ iface: 'eno2' });
+  });
+  it('refuses to guess between several interfaces', () => {
+    expect(resolveProvisioningAddress({}, ifaces)).toEqual({ error: expect.stringContaining('several interfaces') });
+  });
+  it('says when the interface is missing', () => {
+    expect(resolveProvisioningAddress({ interface: 'eth9' }, ifaces)).toEqual({ error: expect.stringContaining('does not exist') });
+  });
+});
