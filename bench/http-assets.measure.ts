@@ -1,0 +1,78 @@
+// HTTP assets: a 100 MB initramfs-sized file to 1 and to 50 concurrent
+// clients (wrk), rackboot against nginx with sendfile, in one namespace.
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Netns, missingPrerequisites, uniqueSuffix } from '../test/helpers/netns.js';
+import { CLI, REPO } from '../test/helpers/cli.js';
+import { median, quick, record } from './lib/results.js';
+
+const why = missingPrerequisites(['/usr/sbin/nginx', '/usr/bin/wrk']);
+const runs = quick ? 1 : 3;
+const seconds = quick ? 4 : 10;
+const SIZE = 100 * 1024 * 1024;
+
+let ns: Netns;
+let dir: string;
+let rackbootPid = 0;
+
+async function waitHttp(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if (ns.exec('curl', ['-sI', '-o', '/dev/null', '-w', '%{http_code}', url]) === '200') return;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} never answered`);
+}
+
+/** wrk's Transfer/sec in MB/s. */
+function wrk(url: string, connections: number): number {
+  const out = ns.exec('wrk', ['-t', String(Math.min(2, connections)), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '30s', url], { timeoutMs: (seconds + 60) * 1000 });
+  const m = /Transfer\/sec:\s+([\d.]+)(KB|MB|GB)/.exec(out);
+  if (!m) throw new Error(`cannot read wrk output:\n${out}`);
+  return Number(m[1]) * { KB: 1 / 1024, MB: 1, GB: 1024 }[m[2] as 'KB' | 'MB' | 'GB'];
+}
+
+function peakRssMb(pid: number): number {
+  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+describe.skipIf(why)('HTTP assets: rackboot vs nginx', () => {
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rb-bench-http-'));
+    const assets = join(dir, 'assets', 'bench');
+    mkdirSync(assets, { recursive: true });
+    const chunk = Buffer.alloc(1 << 20);
+    for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 31) & 0xff;
+    writeFileSync(join(assets, 'initramfs-amd64.xz'), Buffer.concat(Array.from({ length: SIZE / chunk.length }, () => chunk)));
+    writeFileSync(join(dir, 'rackboot.yaml'), `dhcp:\n  mode: off\ntftp:\n  enabled: false\nassetsDir: assets\nlogLevel: warn\ninventory: ${REPO}/inventory/cluster.yaml\nhttp:\n  listen: 127.0.0.1:18080\n`);
+    writeFileSync(join(dir, 'nginx.conf'), `user root;\nworker_processes auto;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx.err;\ndaemon off;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  server {\n    listen 127.0.0.1:18081;\n    location /assets/ { alias ${dir}/assets/; }\n  }\n}\n`);
+    ns = Netns.create(`rbb-http-${uniqueSuffix()}`);
+    const rb = ns.spawn(process.execPath, [CLI, 'serve', '--config', join(dir, 'rackboot.yaml'), '--data-dir', join(dir, 'data')]);
+    rackbootPid = rb.pid!;
+    ns.spawn('/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf')]);
+    await waitHttp('http://127.0.0.1:18080/healthz');
+    await waitHttp('http://127.0.0.1:18081/assets/bench/initramfs-amd64.xz');
+  });
+
+  afterAll(async () => {
+    await ns?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const clients of [1, 50]) {
+    it(`100 MB to ${clients} client(s)`, () => {
+      const ours: number[] = [];
+      const ref: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        ours.push(wrk('http://127.0.0.1:18080/assets/bench/initramfs-amd64.xz', clients));
+        ref.push(wrk('http://127.0.0.1:18081/assets/bench/initramfs-amd64.xz', clients));
+      }
+      record({ name: `http 100MB x${clients} clients`, unit: 'MB/s', ours: median(ours), reference: median(ref), referenceName: 'nginx', better: 'higher', targetRatio: 0.8 });
+      if (clients === 50) record({ name: 'http peak RSS at 50 clients', unit: 'MB', ours: peakRssMb(rackbootPid), better: 'lower', absolute: 150 });
+    });
+  }
+});

@@ -1,0 +1,30 @@
+// npm run bench [-- --quick]: runs every bench/*.measure.ts file (our server
+// and the reference servers side by side in namespaces the files create),
+// then prints medians and ratios and leaves bench/results/latest.json.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const quick = process.argv.includes('--quick');
+const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const results = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+rmSync(results, { force: true });
+
+const started = Date.now();
+const r = spawnSync('npx', ['vitest', 'run', '-c', 'vitest.bench.config.ts', ...only], {
+  stdio: 'inherit',
+  env: { ...process.env, BENCH_QUICK: quick ? '1' : '0' },
+});
+
+const rows = existsSync(results) ? JSON.parse(readFileSync(results, 'utf8')) : [];
+const fmt = (x) => (x === null || x === undefined ? '-' : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2));
+const table = [['measure', 'unit', 'rackboot', 'reference', 'ratio', 'target', 'holds']];
+for (const row of rows) {
+  table.push([row.name, row.unit, fmt(row.ours), row.reference === null ? '-' : `${fmt(row.reference)} (${row.referenceName})`,
+    row.ratio === null ? '-' : `${row.ratio.toFixed(2)}x`, row.target, row.holds === null ? '-' : row.holds ? 'yes' : 'NO']);
+}
+const widths = table[0].map((_, i) => Math.max(...table.map((t) => t[i].length)));
+console.log('');
+for (const t of table) console.log(t.map((c, i) => c.padEnd(widths[i])).join('  '));
+console.log(`\n${rows.length} measures in ${((Date.now() - started) / 1000).toFixed(0)} s${quick ? ' (quick)' : ''}; written to bench/results/latest.json`);
+process.exit(r.status ?? 1);
