@@ -19,20 +19,38 @@ export function talosArch(buildarch: string | undefined): 'amd64' | 'arm64' | un
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+export interface MachineQuery {
+  mac: string;
+  arch: 'amd64' | 'arm64';
+  /** iPXE's ${buildarch} as sent (x86_64, i386, arm64), for the record. */
+  buildarch: string;
+  uuid?: string;
+}
+
+/** Validates the query iPXE sends. Values are network input: only known shapes pass. */
+export function parseMachineQuery(q: Record<string, unknown>): MachineQuery | { error: string } {
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const mac = normalizeMac(str(q.mac) ?? '');
+  if (!mac) return { error: 'query parameter mac must be a MAC address' };
+  const buildarch = str(q.arch) || 'x86_64';
+  const arch = talosArch(buildarch);
+  if (!arch) return { error: `unsupported arch ${JSON.stringify(q.arch)}` };
+  const rawUuid = str(q.uuid)?.toLowerCase();
+  const uuid = rawUuid && UUID.test(rawUuid) ? rawUuid : undefined;
+  return { mac, arch, buildarch, uuid };
+}
+
 export function registerMachineIpxe(app: FastifyInstance, ctx: HttpContext): void {
   app.get('/ipxe', async (req, reply) => {
-    const q = req.query as Record<string, string | undefined>;
-    const mac = normalizeMac(q.mac ?? '');
-    if (!mac) return reply.code(400).send({ message: 'query parameter mac must be a MAC address' });
-    const arch = talosArch(q.arch);
-    if (!arch) return reply.code(400).send({ message: `unsupported arch ${JSON.stringify(q.arch)}` });
-    const uuid = q.uuid && UUID.test(q.uuid.toLowerCase()) ? q.uuid.toLowerCase() : undefined;
-    const self = `${ctx.publicUrl}/ipxe?mac=${mac}&arch=${q.arch ?? 'x86_64'}${uuid ? `&uuid=${uuid}` : ''}`;
+    const parsed = parseMachineQuery(req.query as Record<string, unknown>);
+    if ('error' in parsed) return reply.code(400).send({ message: parsed.error });
+    const { mac, arch, buildarch, uuid } = parsed;
+    const self = `${ctx.publicUrl}/ipxe?mac=${mac}&arch=${buildarch}${uuid ? `&uuid=${uuid}` : ''}`;
     reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store');
 
-    const action = ctx.lifecycle.sighted({ mac, source: 'http', uuid, arch: q.arch, relay: undefined });
+    const action = ctx.lifecycle.sighted({ mac, source: 'http', uuid, arch: buildarch });
     if (action.kind === 'unknown') {
-      req.log.info({ mac, uuid, arch: q.arch }, 'unknown machine asked for its script');
+      req.log.info({ mac, uuid, arch: buildarch }, 'unknown machine asked for its script');
       return unknownMachineScript(mac, self);
     }
     const node = action.node;

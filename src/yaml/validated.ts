@@ -29,7 +29,13 @@ export function parseValidated<T>(text: string, file: string, validate: Validate
   if (doc.errors.length > 0) {
     return { ok: false, errors: doc.errors.map((e) => at(e.pos[0], e.message.split('\n')[0] ?? e.message)) };
   }
-  const data = (doc.toJS({ maxAliasCount: 100 }) ?? {}) as unknown;
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    // Unresolved aliases and alias bombs surface only when the document is built.
+    return { ok: false, errors: [at(0, (err as Error).message)] };
+  }
   if (!validate(data)) {
     const errors = (validate.errors ?? []).map((e) => at(offsetOf(doc, e), describe(e, fieldNames)));
     return { ok: false, errors: dedupe(errors) };
