@@ -1,0 +1,105 @@
+// A two-namespace lab for real TFTP clients: rackboot's TFTP service runs
+// as a child process in the server namespace (bundled from the TypeScript
+// sources, since a process cannot change its own namespace), and clients
+// run in the client namespace across a veth pair.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
+import { build } from 'rolldown';
+import { linkNamespaces, Netns, uniqueSuffix } from '../helpers/netns.js';
+import type { TftpMetrics } from '../../src/tftp/clients.js';
+
+const repo = resolve(import.meta.dirname, '../..');
+
+/** Bundles serve-child.ts into the repo's test-output (so bare imports resolve from node_modules). */
+export async function bundleServer(suffix: string): Promise<{ file: string; dir: string }> {
+  const dir = join(repo, 'test-output', `tftp-${suffix}`);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'serve.mjs');
+  await build({ input: join(import.meta.dirname, 'serve-child.ts'), platform: 'node', external: [/^[^./]/], logLevel: 'silent', output: { file, format: 'esm' } });
+  return { file, dir };
+}
+
+export interface LabOptions {
+  root: string;
+  maxBlksize?: number;
+  maxWindowsize?: number;
+  maxTransfers?: number;
+  /** Third octet of 10.98.X.0/24, so concurrent labs are easy to tell apart in captures. */
+  net?: number;
+}
+
+export class TftpLab {
+  readonly suffix = uniqueSuffix();
+  readonly serverNs: Netns;
+  readonly clientNs: Netns;
+  readonly serverIf = `rbta${this.suffix}`;
+  readonly clientIf = `rbtb${this.suffix}`;
+  readonly serverIp: string;
+  readonly clientIp: string;
+  private child: ChildProcess | undefined;
+  private lines: string[] = [];
+  private waiters: Array<() => void> = [];
+  private bundleDir: string | undefined;
+  stderr = '';
+
+  constructor(opts: { net?: number } = {}) {
+    const net = opts.net ?? 98;
+    this.serverIp = `10.98.${net}.1`;
+    this.clientIp = `10.98.${net}.2`;
+    this.serverNs = Netns.create(`rbts${this.suffix}`);
+    this.clientNs = Netns.create(`rbtc${this.suffix}`);
+    linkNamespaces(this.serverNs, this.serverIf, this.clientNs, this.clientIf, { aCidr: `${this.serverIp}/24`, bCidr: `${this.clientIp}/24` });
+  }
+
+  async startServer(opts: LabOptions): Promise<void> {
+    const { file, dir } = await bundleServer(this.suffix);
+    this.bundleDir = dir;
+    const cfg = {
+      tftp: { enabled: true, root: opts.root, port: 69, maxBlksize: opts.maxBlksize ?? 1468, maxWindowsize: opts.maxWindowsize ?? 16, maxTransfers: opts.maxTransfers ?? 64 },
+      host: this.serverIp,
+    };
+    this.child = this.serverNs.spawn(process.execPath, [file, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    createInterface({ input: this.child.stdout! }).on('line', (l) => {
+      this.lines.push(l);
+      for (const w of this.waiters.splice(0)) w();
+    });
+    const ready = JSON.parse(await this.nextLine(10_000)) as { port: number };
+    if (ready.port !== 69) throw new Error(`server bound ${ready.port}`);
+  }
+
+  private async nextLine(ms: number): Promise<string> {
+    const deadline = Date.now() + ms;
+    while (this.lines.length === 0) {
+      if (Date.now() > deadline) throw new Error(`TFTP child said nothing; stderr: ${this.stderr}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 100);
+        this.waiters.push(() => (clearTimeout(t), r()));
+      });
+    }
+    return this.lines.shift()!;
+  }
+
+  async metrics(): Promise<TftpMetrics> {
+    this.child!.stdin!.write('metrics\n');
+    return JSON.parse(await this.nextLine(5000)) as TftpMetrics;
+  }
+
+  /** Runs a client command in the client namespace; returns its exit status and output instead of throwing. */
+  client(cmd: string, args: string[], timeoutMs = 60_000): { status: number; out: string } {
+    try {
+      return { status: 0, out: this.clientNs.exec(cmd, args, { timeoutMs }) };
+    } catch (err) {
+      const e = err as { status?: number; stdout?: string; stderr?: string };
+      return { status: e.status ?? -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+    }
+  }
+
+  async destroy(): Promise<void> {
+    await this.clientNs.destroy();
+    await this.serverNs.destroy();
+    if (this.bundleDir) rmSync(this.bundleDir, { recursive: true, force: true });
+  }
+}
