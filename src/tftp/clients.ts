@@ -4,13 +4,13 @@
 // first), because source addresses of UDP packets are cheap to forge.
 
 export const COUNTERS = [
-  'requests', 'completed', 'probes', 'aborted', 'timeouts', 'notFound', 'denied', 'writeRefused',
+  'requests', 'completed', 'unconfirmed', 'probes', 'aborted', 'timeouts', 'notFound', 'denied', 'writeRefused',
   'duplicateRequests', 'busy', 'malformed', 'unexpected', 'unknownTid', 'bytesSent', 'retransmissions',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];
 export type Counters = Record<CounterName, number>;
 
-export type TftpEventKind = 'served' | 'probe' | 'aborted' | 'timeout' | 'not-found' | 'denied' | 'write-refused' | 'busy';
+export type TftpEventKind = 'served' | 'unconfirmed' | 'probe' | 'aborted' | 'timeout' | 'not-found' | 'denied' | 'write-refused' | 'busy';
 
 export interface TftpEvent {
   at: number;

@@ -108,6 +108,12 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
         log.info(ctx, `TFTP transfer of ${a.file} aborted: ${end.detail}`);
         sighting(a, 'aborted', `TFTP transfer of ${a.file} to ${a.ip} aborted by the client`);
         break;
+      case 'unconfirmed':
+        clients.count(a.ip, 'unconfirmed');
+        clients.event(a.ip, 'unconfirmed', a.file, end.detail);
+        log.info(ctx, `TFTP sent all of ${a.file} but the final ACK never came (the client may have it): ${end.detail}`);
+        sighting(a, 'unconfirmed', `TFTP sent ${a.file} to ${a.ip}; final ACK missing`, a.size);
+        break;
       case 'timeout':
         clients.count(a.ip, 'timeouts');
         clients.event(a.ip, 'timeout', a.file, end.detail);

@@ -37,7 +37,13 @@ export type TransferOutcome =
   /** The client sent an ERROR. */
   | 'aborted'
   /** No progress after maxRetries retransmissions. */
-  | 'timeout';
+  | 'timeout'
+  /**
+   * Every block was sent but the last ACK never came. The client may well
+   * have the whole file: it sends the final ACK once and may exit
+   * (RFC 1350 §6), so that ACK's loss is indistinguishable from a dead client.
+   */
+  | 'unconfirmed';
 
 export interface Step {
   send: Uint8Array[];
@@ -120,8 +126,10 @@ export class Transfer {
     if (this.state === 'new' || this.state === 'done') return NOTHING;
     this.retries++;
     if (this.retries > this.p.maxRetries) {
+      const unconfirmed = this.state === 'data' && this.sentUpTo >= this.totalBlocks;
       this.state = 'done';
-      return { send: [], timer: 'stop', end: { outcome: 'timeout', detail: `no ACK after ${this.p.maxRetries} retransmissions (block ${this.acked + 1} of ${this.totalBlocks})` } };
+      const detail = `no ACK after ${this.p.maxRetries} retransmissions (block ${this.acked + 1} of ${this.totalBlocks})`;
+      return { send: [], timer: 'stop', end: { outcome: unconfirmed ? 'unconfirmed' : 'timeout', detail } };
     }
     if (!this.p.fixedTimeout) this.intervalMs = Math.min(this.intervalMs * 2, Math.max(MAX_BACKOFF_MS, this.p.timeoutMs));
     if (this.state === 'oack') return { send: [this.p.oack!], timer: this.intervalMs };

@@ -21,6 +21,9 @@ export async function bundleServer(suffix: string): Promise<{ file: string; dir:
   return { file, dir };
 }
 
+/** Per-frame probabilities, each direction, applied to IPv4 UDP only. */
+export interface Impairment { loss: number; reorder: number; seed?: number }
+
 export interface LabOptions {
   root: string;
   maxBlksize?: number;
@@ -44,13 +47,54 @@ export class TftpLab {
   private bundleDir: string | undefined;
   stderr = '';
 
-  constructor(opts: { net?: number } = {}) {
+  /** With `impair`: the namespace in the middle that forwards (and drops, and reorders) frames. */
+  readonly middleNs: Netns | undefined;
+  private impairer: ChildProcess | undefined;
+
+  constructor(opts: { net?: number; impair?: Impairment } = {}) {
     const net = opts.net ?? 98;
     this.serverIp = `10.98.${net}.1`;
     this.clientIp = `10.98.${net}.2`;
     this.serverNs = Netns.create(`rbts${this.suffix}`);
     this.clientNs = Netns.create(`rbtc${this.suffix}`);
-    linkNamespaces(this.serverNs, this.serverIf, this.clientNs, this.clientIf, { aCidr: `${this.serverIp}/24`, bCidr: `${this.clientIp}/24` });
+    try {
+      if (!opts.impair) {
+        linkNamespaces(this.serverNs, this.serverIf, this.clientNs, this.clientIf, { aCidr: `${this.serverIp}/24`, bCidr: `${this.clientIp}/24` });
+        return;
+      }
+      this.middleNs = Netns.create(`rbtm${this.suffix}`);
+      const [toServer, toClient] = [`rbtx${this.suffix}`, `rbty${this.suffix}`];
+      linkNamespaces(this.serverNs, this.serverIf, this.middleNs, toServer, { aCidr: `${this.serverIp}/24` });
+      linkNamespaces(this.clientNs, this.clientIf, this.middleNs, toClient, { aCidr: `${this.clientIp}/24` });
+      for (const i of [toServer, toClient]) this.middleNs.exec('ip', ['link', 'set', i, 'promisc', 'on']);
+      const i = opts.impair;
+      this.impairer = this.middleNs.spawn('/usr/bin/python3', [join(import.meta.dirname, 'impair.py'), toServer, toClient, String(i.loss), String(i.reorder), String(i.seed ?? 1)]);
+    } catch (err) {
+      void this.destroy();
+      throw err;
+    }
+  }
+
+  /** Waits for the userspace impairer to be forwarding. */
+  async impairerReady(): Promise<void> {
+    const p = this.impairer!;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('impair.py did not start')), 10_000);
+      p.stdout!.once('data', () => (clearTimeout(t), resolve()));
+      p.once('exit', (code) => (clearTimeout(t), reject(new Error(`impair.py exited ${code}`))));
+    });
+  }
+
+  /** Stops the impairer and returns what it did. */
+  async impairerStats(): Promise<{ forwarded: number; dropped: number; reordered: number }> {
+    const p = this.impairer!;
+    const text = new Promise<string>((resolve) => {
+      let s = '';
+      p.stdout!.on('data', (d: Buffer) => (s += d.toString()));
+      p.once('exit', () => resolve(s));
+    });
+    p.kill('SIGTERM');
+    return JSON.parse((await text).trim().split('\n').pop()!) as { forwarded: number; dropped: number; reordered: number };
   }
 
   async startServer(opts: LabOptions): Promise<void> {
@@ -99,6 +143,7 @@ export class TftpLab {
 
   async destroy(): Promise<void> {
     await this.clientNs.destroy();
+    await this.middleNs?.destroy();
     await this.serverNs.destroy();
     if (this.bundleDir) rmSync(this.bundleDir, { recursive: true, force: true });
   }

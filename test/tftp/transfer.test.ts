@@ -122,6 +122,14 @@ describe('TFTP transfer state machine', () => {
     expect(t.retransmissions).toBe(12);
   });
 
+  it('gives up as unconfirmed when every block went out but the final ACK never came', () => {
+    const t = make({ data: file(700), maxRetries: 1 });
+    t.start();
+    t.onAck(1);
+    t.onTimeout();
+    expect(t.onTimeout().end?.outcome).toBe('unconfirmed');
+  });
+
   it('resets the backoff when the client makes progress', () => {
     const t = make({ data: file(512 * 8), maxRetries: 2 });
     t.start();
