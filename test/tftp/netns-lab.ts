@@ -33,6 +33,55 @@ export interface LabOptions {
   net?: number;
 }
 
+/** rackboot's TFTP service as a child process inside a namespace. */
+export class TftpChild {
+  private lines: string[] = [];
+  private waiters: Array<() => void> = [];
+  stderr = '';
+
+  private constructor(private readonly proc: ChildProcess, private readonly bundleDir: string) {
+    proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      this.lines.push(l);
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  /** Starts it on `host`:69; the namespace's destroy() kills it. */
+  static async start(ns: Netns, host: string, opts: LabOptions, suffix: string): Promise<TftpChild> {
+    const { file, dir } = await bundleServer(suffix);
+    const cfg = {
+      tftp: { enabled: true, root: opts.root, port: 69, maxBlksize: opts.maxBlksize ?? 1468, maxWindowsize: opts.maxWindowsize ?? 16, maxTransfers: opts.maxTransfers ?? 64 },
+      host,
+    };
+    const child = new TftpChild(ns.spawn(process.execPath, [file, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'] }), dir);
+    const ready = JSON.parse(await child.nextLine(10_000)) as { port: number };
+    if (ready.port !== 69) throw new Error(`server bound ${ready.port}`);
+    return child;
+  }
+
+  private async nextLine(ms: number): Promise<string> {
+    const deadline = Date.now() + ms;
+    while (this.lines.length === 0) {
+      if (Date.now() > deadline) throw new Error(`TFTP child said nothing; stderr: ${this.stderr}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 100);
+        this.waiters.push(() => (clearTimeout(t), r()));
+      });
+    }
+    return this.lines.shift()!;
+  }
+
+  async metrics(): Promise<TftpMetrics> {
+    this.proc.stdin!.write('metrics\n');
+    return JSON.parse(await this.nextLine(5000)) as TftpMetrics;
+  }
+
+  dispose(): void {
+    rmSync(this.bundleDir, { recursive: true, force: true });
+  }
+}
+
 export class TftpLab {
   readonly suffix = uniqueSuffix();
   readonly serverNs: Netns;
@@ -41,11 +90,7 @@ export class TftpLab {
   readonly clientIf = `rbtb${this.suffix}`;
   readonly serverIp: string;
   readonly clientIp: string;
-  private child: ChildProcess | undefined;
-  private lines: string[] = [];
-  private waiters: Array<() => void> = [];
-  private bundleDir: string | undefined;
-  stderr = '';
+  private child: TftpChild | undefined;
 
   /** With `impair`: the namespace in the middle that forwards (and drops, and reorders) frames. */
   readonly middleNs: Netns | undefined;
@@ -98,37 +143,15 @@ export class TftpLab {
   }
 
   async startServer(opts: LabOptions): Promise<void> {
-    const { file, dir } = await bundleServer(this.suffix);
-    this.bundleDir = dir;
-    const cfg = {
-      tftp: { enabled: true, root: opts.root, port: 69, maxBlksize: opts.maxBlksize ?? 1468, maxWindowsize: opts.maxWindowsize ?? 16, maxTransfers: opts.maxTransfers ?? 64 },
-      host: this.serverIp,
-    };
-    this.child = this.serverNs.spawn(process.execPath, [file, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    createInterface({ input: this.child.stdout! }).on('line', (l) => {
-      this.lines.push(l);
-      for (const w of this.waiters.splice(0)) w();
-    });
-    const ready = JSON.parse(await this.nextLine(10_000)) as { port: number };
-    if (ready.port !== 69) throw new Error(`server bound ${ready.port}`);
+    this.child = await TftpChild.start(this.serverNs, this.serverIp, opts, this.suffix);
   }
 
-  private async nextLine(ms: number): Promise<string> {
-    const deadline = Date.now() + ms;
-    while (this.lines.length === 0) {
-      if (Date.now() > deadline) throw new Error(`TFTP child said nothing; stderr: ${this.stderr}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 100);
-        this.waiters.push(() => (clearTimeout(t), r()));
-      });
-    }
-    return this.lines.shift()!;
+  get stderr(): string {
+    return this.child?.stderr ?? '';
   }
 
-  async metrics(): Promise<TftpMetrics> {
-    this.child!.stdin!.write('metrics\n');
-    return JSON.parse(await this.nextLine(5000)) as TftpMetrics;
+  metrics(): Promise<TftpMetrics> {
+    return this.child!.metrics();
   }
 
   /** Runs a client command in the client namespace; returns its exit status and output instead of throwing. */
@@ -145,6 +168,6 @@ export class TftpLab {
     await this.clientNs.destroy();
     await this.middleNs?.destroy();
     await this.serverNs.destroy();
-    if (this.bundleDir) rmSync(this.bundleDir, { recursive: true, force: true });
+    this.child?.dispose();
   }
 }
