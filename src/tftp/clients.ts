@@ -5,7 +5,7 @@
 
 export const COUNTERS = [
   'requests', 'completed', 'unconfirmed', 'probes', 'aborted', 'timeouts', 'notFound', 'denied', 'writeRefused',
-  'duplicateRequests', 'busy', 'malformed', 'unexpected', 'unknownTid', 'bytesSent', 'retransmissions',
+  'duplicateRequests', 'busy', 'malformed', 'unexpected', 'bytesSent', 'retransmissions',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];
 export type Counters = Record<CounterName, number>;

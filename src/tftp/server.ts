@@ -1,7 +1,8 @@
 // The TFTP service: a thin socket shell around files.ts (what may be sent),
 // options.ts (how) and transfer.ts (the per-transfer state machine).
 // Read-only. Each transfer gets its own ephemeral-port socket (its TID,
-// RFC 1350 §4). Requests are answered from the listening socket only with
+// RFC 1350 §4), connected to the client's TID, so packets from strangers
+// are dropped by the kernel rather than answered with ERROR 5. Requests are answered from the listening socket only with
 // errors; an ERROR is never answered with an ERROR.
 
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
@@ -68,8 +69,8 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   const boundPort = main.address().port;
   log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers }, 'TFTP listening');
 
-  const sendError = (sock: Socket, to: RemoteInfo | Active, code: number, message: string) => {
-    sock.send(encodeError(code, message), to.port, 'address' in to ? to.address : to.ip);
+  const sendError = (sock: Socket, to: RemoteInfo, code: number, message: string) => {
+    sock.send(encodeError(code, message), to.port, to.address);
   };
 
   const sighting = (a: Active, outcome: string, message: string, bytes?: number) => {
@@ -125,7 +126,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
 
   function apply(key: string, a: Active, step: Step): void {
     for (const pkt of step.send) {
-      a.socket!.send(pkt, a.port, a.ip);
+      a.socket!.send(pkt);
       if (pkt[1] === 3) clients.count(a.ip, 'bytesSent', pkt.length - 4);
     }
     if (step.timer === 'stop') {
@@ -138,13 +139,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     if (step.end) finish(key, a, step.end);
   }
 
-  function onTransferPacket(key: string, a: Active, msg: Buffer, from: RemoteInfo): void {
-    if (from.address !== a.ip || from.port !== a.port) {
-      // RFC 1350 §4: a packet from a stranger gets ERROR 5 and the transfer goes on.
-      clients.count(from.address, 'unknownTid');
-      if (msg.length >= 2 && msg[1] !== 5) sendError(a.socket!, from, ERR.UNKNOWN_TID, 'Unknown transfer ID');
-      return;
-    }
+  function onTransferPacket(key: string, a: Active, msg: Buffer): void {
     const decoded = decodePacket(msg);
     if (!decoded.ok) return clients.count(a.ip, 'malformed');
     const pkt = decoded.packet;
@@ -168,21 +163,29 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     active.set(key, a);
     const sock = createSocket({ type: 'udp4' });
     a.socket = sock;
-    sock.on('message', (msg, from) => {
+    sock.on('message', (msg) => {
       try {
-        onTransferPacket(key, a, msg, from);
+        onTransferPacket(key, a, msg);
       } catch (err) {
         log.error({ err, client: key }, 'TFTP transfer packet handling failed');
       }
     });
-    sock.on('error', (err) => {
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      if (a.transfer!.finished) return;
+      // On a connected socket an ICMP port unreachable surfaces here: the client has exited.
+      if (err.code === 'ECONNREFUSED') return apply(key, a, a.transfer!.onPeerGone());
       log.warn({ err, client: key }, 'TFTP transfer socket error');
-      if (!a.transfer!.finished) apply(key, a, a.transfer!.onError(0, `socket error: ${err.message}`));
+      apply(key, a, a.transfer!.onError(0, `socket error: ${err.message}`));
     });
     sock.bind({ address: deps.host, port: 0 }, () => {
       if (closed || active.get(key) !== a) return;
-      log.debug({ client: key, file: pkt.filename, options: neg.oack, size: data.length }, 'TFTP transfer starts');
-      apply(key, a, a.transfer!.start());
+      // Connected to the client's TID (RFC 1350 §4): the kernel drops packets
+      // from any other address or port, and sends skip a per-packet lookup.
+      sock.connect(a.port, a.ip, () => {
+        if (closed || active.get(key) !== a) return;
+        log.debug({ client: key, file: pkt.filename, options: neg.oack, size: data.length }, 'TFTP transfer starts');
+        apply(key, a, a.transfer!.start());
+      });
     });
   }
 

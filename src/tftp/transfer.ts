@@ -122,6 +122,15 @@ export class Transfer {
     };
   }
 
+  /** The client's port is closed (ICMP port unreachable): it has exited. */
+  onPeerGone(): Step {
+    if (this.state === 'new' || this.state === 'done') return NOTHING;
+    const unconfirmed = this.state === 'data' && this.sentUpTo >= this.totalBlocks;
+    this.state = 'done';
+    const detail = `client port closed after block ${this.acked} of ${this.totalBlocks}`;
+    return { send: [], timer: 'stop', end: { outcome: unconfirmed ? 'unconfirmed' : 'aborted', detail } };
+  }
+
   onTimeout(): Step {
     if (this.state === 'new' || this.state === 'done') return NOTHING;
     this.retries++;

@@ -119,18 +119,34 @@ describe('TFTP server over loopback', () => {
     expect(svc.metrics().totals).toMatchObject({ aborted: 1, unexpected: 2 });
   });
 
-  it('answers a stranger on a transfer port with ERROR 5 and carries on', async () => {
+  it('ignores a stranger on a transfer port (connected to the client\'s TID) and carries on', async () => {
     const svc = await serve();
     const c = await client();
     const stranger = await client();
     c.send(encodeRequest('RRQ', 'ipxe.efi', 'octet'), svc.port);
     const [d1] = await c.waitFor(1);
     stranger.send(encodeAck(1), d1!.from);
-    const [err] = await stranger.waitFor(1);
-    expect(err!.packet).toMatchObject({ op: 'ERROR', code: 5 });
+    stranger.send(encodeError(0, 'x'), d1!.from);
+    expect(await stranger.quiet(150)).toBe(0);
+    expect(c.received.length).toBe(1);
     c.send(encodeAck(1), d1!.from);
     const got = await c.waitFor(2);
     expect(got[1]!.packet).toMatchObject({ op: 'DATA', block: 2 });
+    expect(svc.metrics().totals.aborted).toBe(0);
+  });
+
+  it('ends a transfer at once when the client\'s port closes (ICMP port unreachable)', async () => {
+    const svc = await serve();
+    const c = await client();
+    c.send(encodeRequest('RRQ', 'ipxe.efi', 'octet', [['blksize', '1468'], ['windowsize', '4']]), svc.port);
+    const [oack] = await c.waitFor(1);
+    c.send(encodeAck(0), oack!.from);
+    await c.waitFor(5); // all four blocks; the final ACK is "lost" and the client exits
+    c.close();
+    clients.splice(clients.indexOf(c), 1);
+    const deadline = Date.now() + 2000;
+    while (svc.metrics().activeTransfers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(svc.metrics().totals).toMatchObject({ unconfirmed: 1, timeouts: 0 });
   });
 
   it('bounds concurrent transfers and logs when the limit is reached', async () => {

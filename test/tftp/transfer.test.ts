@@ -130,6 +130,17 @@ describe('TFTP transfer state machine', () => {
     expect(t.onTimeout().end?.outcome).toBe('unconfirmed');
   });
 
+  it('ends when the client port closes: unconfirmed after the last block, aborted before', () => {
+    const a = make({ data: file(700) });
+    a.start();
+    a.onAck(1);
+    expect(a.onPeerGone().end?.outcome).toBe('unconfirmed');
+    const b = make({ data: file(7000) });
+    b.start();
+    expect(b.onPeerGone().end?.outcome).toBe('aborted');
+    expect(b.onPeerGone()).toEqual({ send: [], timer: 'keep' });
+  });
+
   it('resets the backoff when the client makes progress', () => {
     const t = make({ data: file(512 * 8), maxRetries: 2 });
     t.start();
