@@ -47,6 +47,9 @@ interface Active {
   socket?: Socket;
   transfer?: Transfer;
   timer?: NodeJS.Timeout;
+  timerMs?: number;
+  /** DATA payload bytes sent, retransmissions included; added to the client's counters at the end. */
+  bytesSent: number;
 }
 
 export async function startTftpService(deps: TftpServiceDeps): Promise<TftpService> {
@@ -89,6 +92,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     if (active.size < cfg.maxTransfers) limitReported = false;
     const t = a.transfer!;
     clients.count(a.ip, 'retransmissions', t.retransmissions);
+    clients.count(a.ip, 'bytesSent', a.bytesSent);
     const ms = Date.now() - a.startedAt;
     const ctx = { client: `${a.ip}:${a.port}`, file: a.file, ms };
     switch (end.outcome) {
@@ -127,14 +131,19 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   function apply(key: string, a: Active, step: Step): void {
     for (const pkt of step.send) {
       a.socket!.send(pkt);
-      if (pkt[1] === 3) clients.count(a.ip, 'bytesSent', pkt.length - 4);
+      if (pkt[1] === 3) a.bytesSent += pkt.length - 4;
     }
     if (step.timer === 'stop') {
       if (a.timer) clearTimeout(a.timer);
       a.timer = undefined;
     } else if (typeof step.timer === 'number') {
-      if (a.timer) clearTimeout(a.timer);
-      a.timer = setTimeout(() => apply(key, a, a.transfer!.onTimeout()), step.timer);
+      // One timer per transfer, re-armed per window: refresh() avoids a new timer object per ACK.
+      if (a.timer && a.timerMs === step.timer) a.timer.refresh();
+      else {
+        if (a.timer) clearTimeout(a.timer);
+        a.timer = setTimeout(() => apply(key, a, a.transfer!.onTimeout()), step.timer);
+        a.timerMs = step.timer;
+      }
     }
     if (step.end) finish(key, a, step.end);
   }
@@ -150,7 +159,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
 
   function startTransfer(key: string, rinfo: RemoteInfo, pkt: Extract<TftpPacket, { filename: string }>, data: Uint8Array): void {
     const neg = negotiate(pkt.options, data.length, cfg);
-    const a: Active = { ip: rinfo.address, port: rinfo.port, file: pkt.filename, size: data.length, startedAt: Date.now() };
+    const a: Active = { ip: rinfo.address, port: rinfo.port, file: pkt.filename, size: data.length, startedAt: Date.now(), bytesSent: 0 };
     a.transfer = new Transfer({
       data,
       blksize: neg.blksize,
