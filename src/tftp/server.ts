@@ -228,6 +228,12 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
       }
       return;
     }
+    // RFC 1350: "mail" is for WRQ only (and obsolete); a read in that mode is illegal.
+    if (pkt.mode === 'mail') {
+      clients.count(ip, 'denied');
+      clients.event(ip, 'denied', pkt.filename, 'mail mode');
+      return sendError(main, rinfo, ERR.ILLEGAL_OPERATION, 'Mode mail is not supported');
+    }
     const file = files.resolve(pkt.filename);
     if (!file.ok) {
       const denied = file.code === 'access-violation';

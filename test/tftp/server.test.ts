@@ -95,14 +95,15 @@ describe('TFTP server over loopback', () => {
     c.send(encodeRequest('RRQ', '../secret', 'octet'), svc.port);
     c.send(encodeRequest('RRQ', '/etc/passwd', 'octet'), svc.port);
     c.send(encodeRequest('RRQ', 'nope.efi', 'octet'), svc.port);
-    const got = await c.waitFor(4);
-    expect(got.map((r) => r.packet?.op === 'ERROR' && r.packet.code).sort()).toEqual([1, 2, 2, 2]);
+    c.send(encodeRequest('RRQ', 'ipxe.efi', 'mail'), svc.port);
+    const got = await c.waitFor(5);
+    expect(got.map((r) => r.packet?.op === 'ERROR' && r.packet.code).sort()).toEqual([1, 2, 2, 2, 4]);
     expect(got.some((r) => r.raw.includes('SECRET'))).toBe(false);
     c.send(encodeRequest('RRQ', 'boot.ipxe', 'octet'), svc.port);
-    const data = (await c.waitFor(5))[4]!;
+    const data = (await c.waitFor(6))[5]!;
     expect(data.packet).toMatchObject({ op: 'DATA', block: 1 });
     expect(Buffer.from((data.packet as { data: Uint8Array }).data).toString()).toContain('chain http://10.0.0.1:8080/ipxe');
-    expect(svc.metrics().totals).toMatchObject({ writeRefused: 1, denied: 2, notFound: 1 });
+    expect(svc.metrics().totals).toMatchObject({ writeRefused: 1, denied: 3, notFound: 1 });
   });
 
   it('never answers an ERROR with an ERROR, on the listening port or a transfer port', async () => {
