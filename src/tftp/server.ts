@@ -65,8 +65,9 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
 
   const main = createSocket({ type: 'udp4' });
   await new Promise<void>((resolve, reject) => {
-    main.once('error', reject);
-    main.bind({ address: deps.host, port: cfg.port }, () => (main.off('error', reject), resolve()));
+    const failed = (err: Error) => (main.close(), reject(err));
+    main.once('error', failed);
+    main.bind({ address: deps.host, port: cfg.port }, () => (main.off('error', failed), resolve()));
   });
   main.on('error', (err) => log.error({ err }, 'TFTP socket error'));
   const boundPort = main.address().port;

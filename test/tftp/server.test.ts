@@ -73,6 +73,14 @@ describe('TFTP server over loopback', () => {
     expect(m.clients[0]!.events.map((e) => e.kind)).toEqual(['probe', 'served']);
   });
 
+  it('fails to start, with the reason, when the port is taken', async () => {
+    const svc = await serve();
+    await expect(startTftpService({
+      settings: { tftp: { enabled: true, root, port: svc.port, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 8 } },
+      host: '127.0.0.1', log,
+    })).rejects.toThrow(/EADDRINUSE/);
+  });
+
   it('ignores a retransmitted RRQ from the same client and port', async () => {
     const svc = await serve();
     const c = await client();
