@@ -51,18 +51,19 @@ describe('TFTP server over loopback', () => {
     const svc = await serve();
     const c = await client();
     // CLIENTS.md: OVMF asks tsize=0 blksize=1468 windowsize=4, gets the OACK, aborts with ERROR 8.
-    c.send(encodeRequest('RRQ', 'ipxe.efi', 'octet', [['tsize', '0'], ['blksize', '1468'], ['windowsize', '4']]), svc.port);
+    // Literal bytes, not our encoder: opcode 1, "ipxe.efi", "octet", then the options in OVMF's order.
+    c.send(Buffer.from('\x00\x01ipxe.efi\x00octet\x00tsize\x000\x00blksize\x001468\x00windowsize\x004\x00', 'latin1'), svc.port);
     const [oack] = await c.waitFor(1);
-    expect(oack!.packet).toEqual({ op: 'OACK', options: [['tsize', '5000'], ['blksize', '1468'], ['windowsize', '4']] });
+    expect(oack!.raw.toString('latin1')).toBe('\x00\x06tsize\x005000\x00blksize\x001468\x00windowsize\x004\x00');
     expect(oack!.from).not.toBe(svc.port);
     c.send(Buffer.from('\x00\x05\x00\x08User aborted the transfer\x00', 'latin1'), oack!.from);
     expect(await c.quiet(500)).toBe(0); // no ERROR back, no retransmitted OACK
     // Its next RRQ comes without tsize.
-    c.send(encodeRequest('RRQ', 'ipxe.efi', 'octet', [['blksize', '1468'], ['windowsize', '4']]), svc.port);
+    c.send(Buffer.from('\x00\x01ipxe.efi\x00octet\x00blksize\x001468\x00windowsize\x004\x00', 'latin1'), svc.port);
     const got = await c.waitFor(2);
     expect(got[1]!.packet).toEqual({ op: 'OACK', options: [['blksize', '1468'], ['windowsize', '4']] });
     const tid = got[1]!.from;
-    c.send(encodeAck(0), tid);
+    c.send(Buffer.from([0, 4, 0, 0]), tid);
     await c.waitFor(6);
     expect(got.slice(2, 6).map((r) => r.packet?.op === 'DATA' && [r.packet.block, r.packet.data.length])).toEqual([[1, 1468], [2, 1468], [3, 1468], [4, 596]]);
     c.send(encodeAck(4), tid);
