@@ -9,6 +9,8 @@ import { InventoryWatcher } from './inventory/watch.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import { buildHttpServer } from './http/server.js';
 import { resolveProvisioningAddress } from './net/interfaces.js';
+import { startTftpService } from './tftp/server.js';
+import { chainScript } from './ipxe/scripts.js';
 
 export interface Daemon {
   store: Store;
@@ -54,6 +56,21 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
   // Services on the provisioning network (DHCP, TFTP) start here, after HTTP
   // so the URLs they hand out already answer. Each pushes a Service onto
   // `services`; close() stops them in reverse order before the store closes.
+  if (settings.tftp.enabled) {
+    const tftp = await startTftpService({
+      settings, store, log: log.child({ svc: 'tftp' }),
+      // Only the provisioning network gets TFTP, never every interface.
+      host: net && !('error' in net) ? net.address : '0.0.0.0',
+      // Firmware that cannot fetch HTTP can still get the chain script by name.
+      virtualFiles: { 'boot.ipxe': () => chainScript(ctx.publicUrl) },
+    }).catch(async (err: Error) => {
+      await http.close();
+      watcher.stop();
+      store.close();
+      throw new Error(`cannot start TFTP on port ${settings.tftp.port}: ${err.message}`);
+    });
+    services.push(tftp);
+  }
 
   log.info({ url: ctx.publicUrl, listen: `${listen.host}:${port}`, dhcp: settings.dhcp.mode, tftp: settings.tftp.enabled }, 'rackboot serving');
 

@@ -1,0 +1,276 @@
+// The TFTP service: a thin socket shell around files.ts (what may be sent),
+// options.ts (how) and transfer.ts (the per-transfer state machine).
+// Read-only. Each transfer gets its own ephemeral-port socket (its TID,
+// RFC 1350 §4), connected to the client's TID, so packets from strangers
+// are dropped by the kernel rather than answered with ERROR 5. Requests are answered from the listening socket only with
+// errors; an ERROR is never answered with an ERROR.
+
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { Logger } from '../log.js';
+import type { Settings } from '../settings/settings.js';
+import type { Store } from '../store/store.js';
+import { decodePacket, encodeError, encodeOack, ERR, toNetascii, type TftpPacket } from './codec.js';
+import { negotiate } from './options.js';
+import { Transfer, type Step } from './transfer.js';
+import { TftpFiles, type VirtualFiles } from './files.js';
+import { ClientTable, type TftpMetrics } from './clients.js';
+import { recordTftpSighting } from './sightings.js';
+
+export interface TftpServiceDeps {
+  settings: Pick<Settings, 'tftp'>;
+  /** Address to bind: the provisioning address when one is configured. */
+  host: string;
+  log: Logger;
+  store?: Store;
+  /** Generated files served by name, e.g. boot.ipxe for firmware that cannot fetch HTTP. */
+  virtualFiles?: VirtualFiles;
+  /** First retransmit interval when the client sets none (default 1000 ms). */
+  retransmitMs?: number;
+  /** Consecutive timeouts before a transfer is given up (default 5). */
+  maxRetries?: number;
+}
+
+export interface TftpService {
+  name: 'tftp';
+  /** The UDP port actually bound (differs from settings with port 0). */
+  port: number;
+  close(): Promise<void>;
+  metrics(): TftpMetrics;
+}
+
+interface Active {
+  ip: string;
+  port: number;
+  file: string;
+  size: number;
+  startedAt: number;
+  socket?: Socket;
+  transfer?: Transfer;
+  timer?: NodeJS.Timeout;
+  timerMs?: number;
+  /** DATA payload bytes sent, retransmissions included; added to the client's counters at the end. */
+  bytesSent: number;
+}
+
+export async function startTftpService(deps: TftpServiceDeps): Promise<TftpService> {
+  const { settings, log } = deps;
+  const cfg = settings.tftp;
+  const files = new TftpFiles(cfg.root, deps.virtualFiles ?? {});
+  const clients = new ClientTable();
+  const active = new Map<string, Active>();
+  const retransmitMs = deps.retransmitMs ?? 1000;
+  const maxRetries = deps.maxRetries ?? 5;
+  let limitReported = false;
+  let closed = false;
+
+  const main = createSocket({ type: 'udp4' });
+  await new Promise<void>((resolve, reject) => {
+    const failed = (err: Error) => (main.close(), reject(err));
+    main.once('error', failed);
+    main.bind({ address: deps.host, port: cfg.port }, () => (main.off('error', failed), resolve()));
+  });
+  main.on('error', (err) => log.error({ err }, 'TFTP socket error'));
+  const boundPort = main.address().port;
+  log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers }, 'TFTP listening');
+
+  const sendError = (sock: Socket, to: RemoteInfo, code: number, message: string) => {
+    sock.send(encodeError(code, message), to.port, to.address);
+  };
+
+  const sighting = (a: Active, outcome: string, message: string, bytes?: number) => {
+    if (!deps.store) return;
+    try {
+      recordTftpSighting(deps.store, { ip: a.ip, file: a.file, outcome, message, bytes, ms: Date.now() - a.startedAt });
+    } catch (err) {
+      log.warn({ err }, 'could not record TFTP event');
+    }
+  };
+
+  function finish(key: string, a: Active, end: NonNullable<Step['end']>): void {
+    if (a.timer) clearTimeout(a.timer);
+    a.socket?.close();
+    active.delete(key);
+    if (active.size < cfg.maxTransfers) limitReported = false;
+    const t = a.transfer!;
+    clients.count(a.ip, 'retransmissions', t.retransmissions);
+    clients.count(a.ip, 'bytesSent', a.bytesSent);
+    const ms = Date.now() - a.startedAt;
+    const ctx = { client: `${a.ip}:${a.port}`, file: a.file, ms };
+    switch (end.outcome) {
+      case 'complete':
+        clients.count(a.ip, 'completed');
+        clients.event(a.ip, 'served', a.file, end.detail);
+        log.info({ ...ctx, blocks: t.totalBlocks, retransmissions: t.retransmissions }, `TFTP served ${a.file}: ${end.detail}`);
+        sighting(a, 'complete', `TFTP served ${a.file} to ${a.ip}`, a.size);
+        break;
+      case 'probe':
+        clients.count(a.ip, 'probes');
+        clients.event(a.ip, 'probe', a.file, end.detail);
+        log.debug(ctx, `TFTP ${end.detail}`);
+        break;
+      case 'aborted':
+        clients.count(a.ip, 'aborted');
+        clients.event(a.ip, 'aborted', a.file, end.detail);
+        log.info(ctx, `TFTP transfer of ${a.file} aborted: ${end.detail}`);
+        sighting(a, 'aborted', `TFTP transfer of ${a.file} to ${a.ip} aborted by the client`);
+        break;
+      case 'unconfirmed':
+        clients.count(a.ip, 'unconfirmed');
+        clients.event(a.ip, 'unconfirmed', a.file, end.detail);
+        log.info(ctx, `TFTP sent all of ${a.file} but the final ACK never came (the client may have it): ${end.detail}`);
+        sighting(a, 'unconfirmed', `TFTP sent ${a.file} to ${a.ip}; final ACK missing`, a.size);
+        break;
+      case 'timeout':
+        clients.count(a.ip, 'timeouts');
+        clients.event(a.ip, 'timeout', a.file, end.detail);
+        log.warn(ctx, `TFTP transfer of ${a.file} gave up: ${end.detail}`);
+        sighting(a, 'timeout', `TFTP transfer of ${a.file} to ${a.ip} timed out`);
+        break;
+    }
+  }
+
+  function apply(key: string, a: Active, step: Step): void {
+    for (const pkt of step.send) {
+      a.socket!.send(pkt);
+      if (pkt[1] === 3) a.bytesSent += pkt.length - 4;
+    }
+    if (step.timer === 'stop') {
+      if (a.timer) clearTimeout(a.timer);
+      a.timer = undefined;
+    } else if (typeof step.timer === 'number') {
+      // One timer per transfer, re-armed per window: refresh() avoids a new timer object per ACK.
+      if (a.timer && a.timerMs === step.timer) a.timer.refresh();
+      else {
+        if (a.timer) clearTimeout(a.timer);
+        a.timer = setTimeout(() => apply(key, a, a.transfer!.onTimeout()), step.timer);
+        a.timerMs = step.timer;
+      }
+    }
+    if (step.end) finish(key, a, step.end);
+  }
+
+  function onTransferPacket(key: string, a: Active, msg: Buffer): void {
+    const decoded = decodePacket(msg);
+    if (!decoded.ok) return clients.count(a.ip, 'malformed');
+    const pkt = decoded.packet;
+    if (pkt.op === 'ACK') apply(key, a, a.transfer!.onAck(pkt.block));
+    else if (pkt.op === 'ERROR') apply(key, a, a.transfer!.onError(pkt.code, pkt.message));
+    else clients.count(a.ip, 'unexpected');
+  }
+
+  function startTransfer(key: string, rinfo: RemoteInfo, pkt: Extract<TftpPacket, { filename: string }>, data: Uint8Array): void {
+    const neg = negotiate(pkt.options, data.length, cfg);
+    const a: Active = { ip: rinfo.address, port: rinfo.port, file: pkt.filename, size: data.length, startedAt: Date.now(), bytesSent: 0 };
+    a.transfer = new Transfer({
+      data,
+      blksize: neg.blksize,
+      windowsize: neg.windowsize,
+      oack: neg.oack && encodeOack(neg.oack),
+      timeoutMs: neg.timeoutMs ?? retransmitMs,
+      fixedTimeout: neg.timeoutMs !== undefined,
+      maxRetries,
+    });
+    active.set(key, a);
+    const sock = createSocket({ type: 'udp4' });
+    a.socket = sock;
+    sock.on('message', (msg) => {
+      try {
+        onTransferPacket(key, a, msg);
+      } catch (err) {
+        log.error({ err, client: key }, 'TFTP transfer packet handling failed');
+      }
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      if (a.transfer!.finished) return;
+      // On a connected socket an ICMP port unreachable surfaces here: the client has exited.
+      if (err.code === 'ECONNREFUSED') return apply(key, a, a.transfer!.onPeerGone());
+      log.warn({ err, client: key }, 'TFTP transfer socket error');
+      apply(key, a, a.transfer!.onError(0, `socket error: ${err.message}`));
+    });
+    sock.bind({ address: deps.host, port: 0 }, () => {
+      if (closed || active.get(key) !== a) return;
+      // Connected to the client's TID (RFC 1350 §4): the kernel drops packets
+      // from any other address or port, and sends skip a per-packet lookup.
+      sock.connect(a.port, a.ip, () => {
+        if (closed || active.get(key) !== a) return;
+        log.debug({ client: key, file: pkt.filename, options: neg.oack, size: data.length }, 'TFTP transfer starts');
+        apply(key, a, a.transfer!.start());
+      });
+    });
+  }
+
+  function onRequest(msg: Buffer, rinfo: RemoteInfo): void {
+    const ip = rinfo.address;
+    const decoded = decodePacket(msg);
+    if (!decoded.ok) {
+      clients.count(ip, 'malformed');
+      log.debug({ client: `${ip}:${rinfo.port}`, reason: decoded.error.message }, 'TFTP malformed packet dropped');
+      return;
+    }
+    const pkt = decoded.packet;
+    if (pkt.op === 'WRQ') {
+      clients.count(ip, 'writeRefused');
+      clients.event(ip, 'write-refused', pkt.filename, 'WRQ refused');
+      log.info({ client: ip, file: pkt.filename }, 'TFTP write request refused (read-only)');
+      return sendError(main, rinfo, ERR.ACCESS_VIOLATION, 'Access violation: this server is read-only');
+    }
+    // Anything but a request on the listening port is a stray; never answer an ERROR.
+    if (pkt.op !== 'RRQ') return clients.count(ip, 'unexpected');
+    clients.count(ip, 'requests');
+    const key = `${ip}:${rinfo.port}`;
+    // A retransmitted RRQ (same client, same port) belongs to the transfer already running.
+    if (active.has(key)) return clients.count(ip, 'duplicateRequests');
+    if (active.size >= cfg.maxTransfers) {
+      clients.count(ip, 'busy');
+      clients.event(ip, 'busy', pkt.filename, `${active.size} transfers active`);
+      if (!limitReported) {
+        limitReported = true;
+        log.warn({ active: active.size, client: key, file: pkt.filename }, `TFTP transfer limit reached: ${active.size} transfers active (tftp.maxTransfers); new requests are dropped until one ends, clients retry`);
+      }
+      return;
+    }
+    // RFC 1350: "mail" is for WRQ only (and obsolete); a read in that mode is illegal.
+    if (pkt.mode === 'mail') {
+      clients.count(ip, 'denied');
+      clients.event(ip, 'denied', pkt.filename, 'mail mode');
+      return sendError(main, rinfo, ERR.ILLEGAL_OPERATION, 'Mode mail is not supported');
+    }
+    const file = files.resolve(pkt.filename);
+    if (!file.ok) {
+      const denied = file.code === 'access-violation';
+      clients.count(ip, denied ? 'denied' : 'notFound');
+      clients.event(ip, denied ? 'denied' : 'not-found', pkt.filename, file.reason);
+      log.info({ client: key, file: pkt.filename, reason: file.reason }, denied ? 'TFTP request refused' : 'TFTP file not found');
+      if (denied) return sendError(main, rinfo, ERR.ACCESS_VIOLATION, 'Access violation');
+      return sendError(main, rinfo, ERR.FILE_NOT_FOUND, file.code === 'too-large' ? 'File too large for TFTP' : 'File not found');
+    }
+    startTransfer(key, rinfo, pkt as Extract<TftpPacket, { filename: string }>, pkt.mode === 'netascii' ? toNetascii(file.data) : file.data);
+  }
+
+  main.on('message', (msg, rinfo) => {
+    try {
+      onRequest(msg, rinfo);
+    } catch (err) {
+      // A bug must cost one request, never the service.
+      clients.count(rinfo.address, 'malformed');
+      log.error({ err, client: `${rinfo.address}:${rinfo.port}` }, 'TFTP request handling failed');
+    }
+  });
+
+  return {
+    name: 'tftp',
+    port: boundPort,
+    metrics: () => ({ activeTransfers: active.size, cachedFiles: files.cachedFiles, ...clients.snapshot() }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const a of active.values()) {
+        if (a.timer) clearTimeout(a.timer);
+        a.socket?.close();
+      }
+      active.clear();
+      await new Promise<void>((resolve) => main.close(() => resolve()));
+      log.info('TFTP stopped');
+    },
+  };
+}
