@@ -70,12 +70,24 @@ export class FakeEtcd {
     return this.members.size > 0;
   }
 
+  /** Control planes configured before bootstrap; they join as soon as etcd exists, as Talos's do. */
+  private readonly waiting = new Set<string>();
+
   join(hostname: string): void {
     if (!this.members.has(hostname)) this.members.set(hostname, { id: (this.nextId++).toString(), hostname });
+    for (const w of this.waiting) if (!this.members.has(w)) this.members.set(w, { id: (this.nextId++).toString(), hostname: w });
+    this.waiting.clear();
+  }
+
+  /** A configured control plane: joins now if etcd exists, else when it is bootstrapped. */
+  controlPlaneUp(hostname: string): void {
+    if (this.exists) this.join(hostname);
+    else this.waiting.add(hostname);
   }
 
   leave(hostname: string): void {
     this.members.delete(hostname);
+    this.waiting.delete(hostname);
   }
 }
 

@@ -195,7 +195,7 @@ export class FakeTalosNode {
       this.later(this.opts.installDelayMs ?? 50, () => {
         this.config = parsed;
         this.serve('configured').then(() => {
-          if (parsed.type === 'controlplane' && this.opts.etcd.exists) this.opts.etcd.join(this.opts.hostname);
+          if (parsed.type === 'controlplane') this.opts.etcd.controlPlaneUp(this.opts.hostname);
         }, () => { this.mode = 'down'; });
       });
     }
