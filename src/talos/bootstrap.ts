@@ -15,6 +15,8 @@ import { isCode } from './errors.js';
 
 export const BOOTSTRAP_KEY = 'talos.bootstrap';
 export const BOOTSTRAP_NODE_KEY = 'talos.bootstrap.node';
+export const BOOTSTRAP_CLAIM_KEY = 'talos.bootstrap.claim';
+const CLAIM_MS = 60_000;
 
 export type BootstrapState = 'pending' | 'bootstrapping' | 'bootstrapped';
 export type BootstrapOutcome =
@@ -33,6 +35,28 @@ export function bootstrapState(store: Store): BootstrapState {
   return (store.getClusterState(BOOTSTRAP_KEY) as BootstrapState | undefined) ?? 'pending';
 }
 
+/**
+ * The daemon and `rackboot bootstrap` may run at once against the same store.
+ * Only the holder of an unexpired claim, taken in an immediate (write-locked)
+ * transaction, may go on to ask etcd and send Bootstrap.
+ */
+export function claimBootstrap(store: Store, owner: string, now = Date.now()): boolean {
+  return store.db.transaction(() => {
+    const raw = store.getClusterState(BOOTSTRAP_CLAIM_KEY);
+    const held = raw ? (JSON.parse(raw) as { owner: string; until: number }) : undefined;
+    if (held && held.owner !== owner && held.until > now) return false;
+    store.setClusterState(BOOTSTRAP_CLAIM_KEY, JSON.stringify({ owner, until: now + CLAIM_MS }));
+    return true;
+  }).immediate();
+}
+
+export function releaseBootstrap(store: Store, owner: string): void {
+  store.db.transaction(() => {
+    const raw = store.getClusterState(BOOTSTRAP_CLAIM_KEY);
+    if (raw && (JSON.parse(raw) as { owner: string }).owner === owner) store.setClusterState(BOOTSTRAP_CLAIM_KEY, JSON.stringify({ owner: '', until: 0 }));
+  }).immediate();
+}
+
 /** The control plane that bootstraps: the one recorded, else the inventory's `bootstrap: true` node. */
 export function bootstrapNode(store: Store): NodeRecord | undefined {
   const pinned = store.getClusterState(BOOTSTRAP_NODE_KEY);
@@ -41,6 +65,8 @@ export function bootstrapNode(store: Store): NodeRecord | undefined {
 }
 
 export class ClusterBootstrap {
+  private readonly owner = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+
   constructor(private readonly deps: BootstrapDeps) {}
 
   private record(node: NodeRecord | undefined, message: string, data?: unknown): void {
@@ -65,8 +91,11 @@ export class ClusterBootstrap {
     const endpoint = this.deps.endpointOf(node);
     if (!endpoint) return { kind: 'waiting', reason: `no address known for ${node.name}` };
 
+    if (!claimBootstrap(store, this.owner)) return { kind: 'waiting', reason: 'another rackboot process is bootstrapping' };
     const client = this.deps.connect(endpoint);
     try {
+      // Re-read under the claim: the other process may have finished meanwhile.
+      if (bootstrapState(store) === 'bootstrapped') return { kind: 'bootstrapped', node: node.name, sent: false };
       let members;
       try {
         members = await client.etcdMemberList();
@@ -91,6 +120,7 @@ export class ClusterBootstrap {
       return this.done(node, true, `etcd bootstrapped on ${node.name}`);
     } finally {
       client.close();
+      releaseBootstrap(store, this.owner);
     }
   }
 }
