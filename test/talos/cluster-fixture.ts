@@ -29,7 +29,12 @@ export interface Rack {
   close(): Promise<void>;
 }
 
-export async function makeRack(roles: Role[], opts: { firstHost?: number } = {}): Promise<Rack> {
+/**
+ * `hostPrefix`/`port`: where the fakes listen (default 127.0.0.11+ on free
+ * ports). With `port: 50000` the inventory carries each node's IP, so the
+ * real address lookup (IP:50000) finds them, as the CLI does.
+ */
+export async function makeRack(roles: Role[], opts: { hostPrefix?: string; firstHost?: number; port?: number } = {}): Promise<Rack> {
   const dir = mkdtempSync(join(tmpdir(), 'rackboot-talos-'));
   const dbFile = join(dir, 'rackboot.db');
   const pki = await makeTestPki();
@@ -41,13 +46,13 @@ export async function makeRack(roles: Role[], opts: { firstHost?: number } = {})
   let w = 0;
   for (const [i, role] of roles.entries()) {
     const name = role === 'controlplane' ? `cp${++cp}` : `w${++w}`;
-    const host = `127.0.0.${(opts.firstHost ?? 11) + i}`;
+    const host = `${opts.hostPrefix ?? '127.0.0.'}${(opts.firstHost ?? 11) + i}`;
     specs.push({
       name, mac: `52:54:00:00:00:${(0x10 + i).toString(16)}`, role, installDisk: '/dev/sda',
-      bootstrap: role === 'controlplane' && cp === 1, configMode: 'push', patches: [],
+      bootstrap: role === 'controlplane' && cp === 1, configMode: 'push', patches: [], ...(opts.port ? { ip: host } : {}),
     });
     fakes.set(name, new FakeTalosNode({
-      host, port: await freePort(host), hostname: name, etcd,
+      host, port: opts.port ?? (await freePort(host)), hostname: name, etcd,
       maintenanceCert: await pki.selfSigned([host]), serverCert: await pki.serverCert([host]),
       validate: 'validate' in schema ? schema.validate : undefined, installDelayMs: 20,
     }));
