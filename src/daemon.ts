@@ -54,6 +54,9 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
   // Services on the provisioning network (DHCP, TFTP) start here, after HTTP
   // so the URLs they hand out already answer. Each pushes a Service onto
   // `services`; close() stops them in reverse order before the store closes.
+  const { startTalosService } = await import('./talos/service.js');
+  const talos = startTalosService({ settings, store, log: log.child({ svc: 'talos' }) });
+  if (talos) services.push(talos);
 
   log.info({ url: ctx.publicUrl, listen: `${listen.host}:${port}`, dhcp: settings.dhcp.mode, tftp: settings.tftp.enabled }, 'rackboot serving');
 
