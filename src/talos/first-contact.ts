@@ -29,6 +29,8 @@ export class FirstContact {
   private closed = false;
   private readonly clients = new Set<TalosClient>();
   private readonly wakers = new Set<() => void>();
+  /** Nodes whose polling was already recorded: a node that takes minutes to boot gets one event, not one per pass. */
+  private readonly announced = new Set<string>();
 
   constructor(private readonly deps: FirstContactDeps) {}
 
@@ -71,7 +73,7 @@ export class FirstContact {
       if (client) (client.close(), this.clients.delete(client));
       await this.sleep(this.deps.pollIntervalMs ?? 2000);
     }
-    if (!this.closed) this.event(node, `maintenance API at ${endpoint} did not answer: ${lastError}`, { endpoint, error: lastError });
+    if (!this.closed) this.deps.log?.debug({ node: node.name, endpoint, error: lastError }, 'maintenance API did not answer yet');
     return undefined;
   }
 
@@ -81,7 +83,10 @@ export class FirstContact {
     let node = store.getNode(name);
     if (!node || !node.inInventory || !PUSH_STATES.includes(node.state)) return 'skipped';
     if (node.spec.configMode === 'pull') return 'skipped';
-    this.event(node, `first contact: polling the maintenance API at ${endpoint}`, { endpoint });
+    if (!this.announced.has(`${name}@${endpoint}`)) {
+      this.announced.add(`${name}@${endpoint}`);
+      this.event(node, `first contact: polling the maintenance API at ${endpoint}`, { endpoint });
+    }
     const client = await this.waitForMaintenance(node, endpoint);
     if (!client) return this.closed ? 'closed' : 'not-answering';
     try {
