@@ -17,8 +17,13 @@ export interface RetryPolicy {
 
 export const DEFAULT_POLICY: RetryPolicy = { timeoutMs: 10_000, retries: 3, backoffMs: 250, maxBackoffMs: 5_000 };
 
-/** Statuses that say "try again later", not "no". */
-const TRANSIENT = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.RESOURCE_EXHAUSTED, grpc.status.ABORTED]);
+/**
+ * Statuses that say "try again later", not "no". CANCELLED is here because a
+ * server torn down mid-call (apid restarting, the node rebooting) resets the
+ * stream with CANCEL; our own cancellations never reach the retry check,
+ * which looks at `closed` first.
+ */
+const TRANSIENT = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.RESOURCE_EXHAUSTED, grpc.status.ABORTED, grpc.status.CANCELLED]);
 
 interface Metadata { hostname?: string; error?: string; status?: { code?: number; message?: string } | null }
 export interface Reply<T> { messages: (T & { metadata?: Metadata | null })[] }

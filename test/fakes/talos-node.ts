@@ -19,8 +19,12 @@ export interface Faults {
   /** Fail the next N calls with a gRPC status. */
   status: Partial<Record<Method, { code: grpc.status; details: string; times: number }>>;
   kubeconfigChunkSize: number;
-  /** Reset the stream after this many chunks (times: how many calls are dropped). */
-  kubeconfigDrop?: { afterChunks: number; times: number };
+  /**
+   * Break the stream after this many chunks (times: how many calls). Soft
+   * ends the call with UNAVAILABLE; hard tears down the whole server, every
+   * connection with it, and serves again shortly after, like apid restarting.
+   */
+  kubeconfigDrop?: { afterChunks: number; times: number; hard?: boolean };
   unhealthy: string[];
 }
 
@@ -228,7 +232,12 @@ export class FakeTalosNode {
     for (let off = 0; off < archive.length; off += size) {
       if (drop && drop.times > 0 && chunks === drop.afterChunks) {
         drop.times--;
-        return call.emit('error', grpcError(grpc.status.UNAVAILABLE, 'connection dropped mid-stream'));
+        if (!drop.hard) return call.emit('error', grpcError(grpc.status.UNAVAILABLE, 'connection dropped mid-stream'));
+        const mode = this.mode as 'maintenance' | 'configured';
+        this.server?.forceShutdown();
+        this.server = undefined;
+        this.later(30, () => void this.serve(mode).catch(() => { this.mode = 'down'; }));
+        return;
       }
       call.write({ metadata: { hostname: this.opts.hostname, error: '' }, bytes: archive.subarray(off, off + size) });
       chunks++;

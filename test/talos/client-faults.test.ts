@@ -174,6 +174,19 @@ describe('kubeconfig stream', () => {
     }
   });
 
+  it('a connection torn down mid-stream (server gone, back shortly) is fetched again', async () => {
+    node.faults.kubeconfigDrop = { afterChunks: 2, times: 1, hard: true };
+    // grpc-js waits about a second before reconnecting to a server that went away.
+    const c = as(pki.admin, pki.osCa.crt, { timeoutMs: 2000, retries: 5, backoffMs: 200, maxBackoffMs: 1000 });
+    try {
+      const before = node.calls.Kubeconfig ?? 0;
+      expect((await c.kubeconfig()).toString()).toContain('kind: Config');
+      expect(node.calls.Kubeconfig! - before).toBe(2);
+    } finally {
+      c.close();
+    }
+  });
+
   it('a stream that keeps dropping fails with the status, never a partial kubeconfig', async () => {
     node.faults.kubeconfigDrop = { afterChunks: 2, times: 10 };
     const c = as(pki.admin);
