@@ -25,6 +25,8 @@ export interface Faults {
    * connection with it, and serves again shortly after, like apid restarting.
    */
   kubeconfigDrop?: { afterChunks: number; times: number; hard?: boolean };
+  /** End the stream normally but this many bytes short. */
+  kubeconfigTruncate?: number;
   unhealthy: string[];
 }
 
@@ -225,7 +227,8 @@ export class FakeTalosNode {
 
   private kubeconfig(call: grpc.ServerWritableStream<unknown, unknown>): void {
     if (this.config?.type !== 'controlplane') return call.emit('error', grpcError(grpc.status.FAILED_PRECONDITION, 'kubeconfig is only available on control plane nodes'));
-    const archive = kubeconfigArchive(fakeKubeconfig(this.opts.clusterName ?? 'rackboot', 'https://cp.example:6443'));
+    const full = kubeconfigArchive(fakeKubeconfig(this.opts.clusterName ?? 'rackboot', 'https://cp.example:6443'));
+    const archive = full.subarray(0, full.length - (this.faults.kubeconfigTruncate ?? 0));
     const size = Math.max(1, this.faults.kubeconfigChunkSize);
     const drop = this.faults.kubeconfigDrop;
     let chunks = 0;

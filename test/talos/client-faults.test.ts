@@ -187,6 +187,16 @@ describe('kubeconfig stream', () => {
     }
   });
 
+  it('a stream that ends cleanly but short is an ArchiveError, never a partial kubeconfig', async () => {
+    node.faults.kubeconfigTruncate = 40;
+    const c = as(pki.admin);
+    try {
+      await expect(c.kubeconfig()).rejects.toBeInstanceOf(ArchiveError);
+    } finally {
+      c.close();
+    }
+  });
+
   it('a stream that keeps dropping fails with the status, never a partial kubeconfig', async () => {
     node.faults.kubeconfigDrop = { afterChunks: 2, times: 10 };
     const c = as(pki.admin);
@@ -198,4 +208,3 @@ describe('kubeconfig stream', () => {
   });
 });
 
-export { ArchiveError };

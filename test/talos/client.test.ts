@@ -3,7 +3,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TalosClient } from '../../src/talos/client.js';
-import { PinMismatchError, TalosCallError, TalosNodeError } from '../../src/talos/errors.js';
+import { PinMismatchError, TalosCallError } from '../../src/talos/errors.js';
 import { makeTestPki, type TestPki } from '../fakes/pki.js';
 import { FakeEtcd, loadConfigSchema } from '../fakes/talos-cluster.js';
 import { FakeTalosNode } from '../fakes/talos-node.js';
