@@ -47,6 +47,18 @@ describe('who is refused', () => {
     }
   });
 
+  it('a cert of the right CA without the clientAuth usage is refused at the handshake', async () => {
+    const serverOnly = await pki.serverCert(['127.0.0.1']);
+    const c = as(serverOnly, pki.osCa.crt, { ...FAST, retries: 0 });
+    try {
+      const before = node.calls.Version ?? 0;
+      await expect(c.version()).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+      expect(node.calls.Version ?? 0).toBe(before);
+    } finally {
+      c.close();
+    }
+  });
+
   it('an os:reader cert of the right CA is denied, and nothing happens', async () => {
     const c = as(pki.reader);
     try {
