@@ -2,7 +2,7 @@
 // one: same protobuf names and numbers (rackboot's subset, loaded from
 // src/talos/proto), maintenance mode with a self-signed cert and no client
 // cert, configured mode with mTLS that admits only os:admin clients of the
-// config's OS CA. Faults (slow answers, dropped streams, metadata.error,
+// config's OS CA, roles checked per method as upstream. Faults (slow answers, dropped streams, metadata.error,
 // gRPC statuses) can be injected per method while it runs.
 import * as grpc from '@grpc/grpc-js';
 import { talosApi } from '../../src/talos/proto-load.js';
@@ -47,6 +47,18 @@ export interface FakeNodeOptions {
 }
 
 type Handler = (call: any, cb?: grpc.sendUnaryData<unknown>) => void;
+
+/**
+ * Roles allowed per method, as upstream machined's authorization rules have
+ * them (anything unlisted falls back to os:admin). Roles come from the
+ * client cert's Organization values.
+ */
+const READ = ['os:admin', 'os:operator', 'os:reader'];
+const ROLES: Record<Method, string[]> = {
+  ApplyConfiguration: ['os:admin'], Bootstrap: ['os:admin'], Kubeconfig: ['os:admin'], Reset: ['os:admin'], Upgrade: ['os:admin'],
+  Reboot: ['os:admin', 'os:operator'],
+  EtcdMemberList: [...READ, 'os:etcd:backup'], Hostname: READ, ServiceList: READ, Version: READ, Disks: READ,
+};
 const grpcError = (code: grpc.status, details: string) => Object.assign(new Error(details), { code, details });
 
 export class FakeTalosNode {
@@ -110,7 +122,7 @@ export class FakeTalosNode {
       if (mode === 'configured') {
         const o = call.getAuthContext?.()?.sslPeerCertificate?.subject?.O;
         const orgs = Array.isArray(o) ? o : o ? [o] : [];
-        if (!orgs.includes('os:admin')) {
+        if (!orgs.some((r: string) => ROLES[method].includes(r))) {
           this.refused.push(method);
           return fail(grpcError(grpc.status.PERMISSION_DENIED, `not authorized: roles ${JSON.stringify(orgs)}`));
         }

@@ -59,15 +59,19 @@ describe('who is refused', () => {
     }
   });
 
-  it('an os:reader cert of the right CA is denied, and nothing happens', async () => {
+  it('an os:reader cert of the right CA is denied every call that changes or reveals secrets, and nothing happens', async () => {
     const c = as(pki.reader);
     try {
+      // Read-only calls are open to os:reader upstream, and so here.
+      expect(await c.hostname()).toBe('cp1');
+      await expect(c.applyConfiguration(minimalMachineConfig({ type: 'controlplane', osCaPem: pki.osCa.crt }), 'NO_REBOOT')).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+      await expect(c.reboot()).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
       await expect(c.bootstrap()).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
       await expect(c.reset({ graceful: true, reboot: true, systemPartitionsToWipe: [] })).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
       await expect(c.kubeconfig()).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
       expect(node.resets).toHaveLength(0);
       expect(node.opts.etcd.exists).toBe(false);
-      expect(node.refused).toEqual(expect.arrayContaining(['Bootstrap', 'Reset', 'Kubeconfig']));
+      expect(node.refused).toEqual(expect.arrayContaining(['ApplyConfiguration', 'Reboot', 'Bootstrap', 'Reset', 'Kubeconfig']));
     } finally {
       c.close();
     }
