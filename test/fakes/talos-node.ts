@@ -1,9 +1,10 @@
 // A fake Talos node that speaks the machine API on the wire like the real
 // one: same protobuf names and numbers (rackboot's subset, loaded from
 // src/talos/proto), maintenance mode with a self-signed cert and no client
-// cert, configured mode with mTLS that admits only os:admin clients of the
-// config's OS CA, roles checked per method as upstream. Faults (slow answers, dropped streams, metadata.error,
-// gRPC statuses) can be injected per method while it runs.
+// cert, configured mode with mTLS that admits only clients of the config's
+// OS CA, with roles checked per method as upstream does. Faults (slow
+// answers, dropped streams, metadata.error, gRPC statuses) can be injected
+// per method while it runs.
 import * as grpc from '@grpc/grpc-js';
 import { talosApi } from '../../src/talos/proto-load.js';
 import type { CertAndKey } from './pki.js';
