@@ -7,9 +7,11 @@ import { serve } from './cli/serve.js';
 import { inventoryCheck } from './cli/inventory-check.js';
 import { nodes } from './cli/nodes.js';
 import { doctor } from './cli/doctor.js';
+import { bootstrap } from './cli/bootstrap.js';
+import { kubeconfig } from './cli/kubeconfig.js';
 import { reservedCommands } from './cli/reserved.js';
 
-export const commands: Command[] = [serve, inventoryCheck, nodes, doctor, ...reservedCommands];
+export const commands: Command[] = [serve, inventoryCheck, nodes, doctor, bootstrap, kubeconfig, ...reservedCommands];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.join(' ').length));

@@ -11,6 +11,7 @@ import { buildHttpServer } from './http/server.js';
 import { resolveProvisioningAddress } from './net/interfaces.js';
 import { startTftpService } from './tftp/server.js';
 import { chainScript } from './ipxe/scripts.js';
+import { startTalosService } from './talos/service.js';
 
 export interface Daemon {
   store: Store;
@@ -71,6 +72,8 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
     });
     services.push(tftp);
   }
+  const talos = startTalosService({ settings, store, log: log.child({ svc: 'talos' }) });
+  if (talos) services.push(talos);
 
   log.info({ url: ctx.publicUrl, listen: `${listen.host}:${port}`, dhcp: settings.dhcp.mode, tftp: settings.tftp.enabled }, 'rackboot serving');
 

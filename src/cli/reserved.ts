@@ -21,7 +21,5 @@ export const reservedCommands: Command[] = [
   reserved(['schematic'], 'print the Image Factory schematic and its ID', 'the Talos artifacts work'),
   reserved(['assets', 'fetch'], 'download Talos boot assets into the cache', 'the Talos artifacts work'),
   reserved(['reimage'], 'mark a node for reimage', 'the lifecycle work'),
-  reserved(['bootstrap'], 'bootstrap etcd on the first control plane, once', 'the Talos API work'),
-  reserved(['kubeconfig'], 'print the cluster kubeconfig', 'the Talos API work'),
   reserved(['lab'], 'run a virtual rack of QEMU machines', 'the end-to-end work'),
 ];

@@ -1,0 +1,50 @@
+// `rackboot bootstrap`: bootstraps etcd by hand, under the same guard as the
+// daemon (store record, claim, EtcdMemberList first), so it can never be the
+// second Bootstrap of a cluster.
+import { join } from 'node:path';
+import { Store } from '../store/store.js';
+import { ClusterBootstrap } from '../talos/bootstrap.js';
+import { TalosClient } from '../talos/client.js';
+import { storeEndpoints } from '../talos/endpoints.js';
+import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
+import { EXIT_FAILURE, EXIT_OK, UsageError, settingsFor, type Command } from './command.js';
+
+export const bootstrap: Command = {
+  name: ['bootstrap'],
+  summary: 'bootstrap etcd on the first control plane, once',
+  usage: `rackboot bootstrap [--talosconfig FILE] [--wait SECONDS]
+
+Bootstraps etcd on the control plane marked bootstrap (the first one in the
+inventory unless one says bootstrap: true), over mTLS with the admin
+identity from the talosconfig (default DATA_DIR/talosconfig). It does
+nothing if the store records the cluster as bootstrapped or if etcd already
+has members, so running it twice, or alongside the daemon, is safe. The node
+must be installed. --wait keeps trying for that many seconds.`,
+  options: { talosconfig: { type: 'string' }, wait: { type: 'string' } },
+  async run(args, io) {
+    const wait = args.values.wait === undefined ? 0 : Number(args.values.wait);
+    if (!Number.isFinite(wait) || wait < 0) throw new UsageError('--wait must be a number of seconds');
+    const settings = settingsFor(args, io);
+    if (!settings) return EXIT_FAILURE;
+    const admin = loadAdminIdentity((args.values.talosconfig as string | undefined) ?? talosconfigPath(settings.dataDir));
+    const store = new Store(join(settings.dataDir, 'rackboot.db'));
+    try {
+      const step = new ClusterBootstrap({ store, connect: (ep) => TalosClient.configured(ep, admin), endpointOf: storeEndpoints(store) });
+      const until = Date.now() + wait * 1000;
+      for (;;) {
+        const out = await step.step();
+        if (out.kind === 'bootstrapped') {
+          io.out(out.sent ? `etcd bootstrapped on ${out.node}` : `already bootstrapped${out.node ? ` (${out.node})` : ''}; Bootstrap not sent`);
+          return EXIT_OK;
+        }
+        if (Date.now() >= until) {
+          io.err(`rackboot bootstrap: not bootstrapped: ${out.reason}`);
+          return EXIT_FAILURE;
+        }
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    } finally {
+      store.close();
+    }
+  },
+};

@@ -1,0 +1,57 @@
+// `rackboot kubeconfig`: prints the cluster's kubeconfig, which the daemon
+// fetches into DATA_DIR/kubeconfig (0600) once the cluster is healthy.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Store } from '../store/store.js';
+import { bootstrapNode, bootstrapState } from '../talos/bootstrap.js';
+import { TalosClient } from '../talos/client.js';
+import { storeEndpoints } from '../talos/endpoints.js';
+import { kubeconfigPath, writeSecretFile } from '../talos/health.js';
+import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
+import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
+
+export const kubeconfig: Command = {
+  name: ['kubeconfig'],
+  summary: 'print the cluster kubeconfig',
+  usage: `rackboot kubeconfig [--fetch] [--talosconfig FILE]
+
+Prints DATA_DIR/kubeconfig. The daemon writes it once the cluster is
+healthy. --fetch asks the bootstrap control plane for a fresh copy over
+mTLS first (needs a bootstrapped cluster) and stores it with mode 0600.`,
+  options: { fetch: { type: 'boolean' }, talosconfig: { type: 'string' } },
+  async run(args, io) {
+    const settings = settingsFor(args, io);
+    if (!settings) return EXIT_FAILURE;
+    const file = kubeconfigPath(settings.dataDir);
+    if (args.values.fetch) {
+      const admin = loadAdminIdentity((args.values.talosconfig as string | undefined) ?? talosconfigPath(settings.dataDir));
+      const store = new Store(join(settings.dataDir, 'rackboot.db'));
+      try {
+        const node = bootstrapNode(store);
+        if (bootstrapState(store) !== 'bootstrapped' || !node) {
+          io.err('rackboot kubeconfig: the cluster is not bootstrapped yet');
+          return EXIT_FAILURE;
+        }
+        const ep = storeEndpoints(store)(node);
+        if (!ep) {
+          io.err(`rackboot kubeconfig: no address known for ${node.name}`);
+          return EXIT_FAILURE;
+        }
+        const client = TalosClient.configured(ep, admin);
+        try {
+          writeSecretFile(file, await client.kubeconfig());
+        } finally {
+          client.close();
+        }
+      } finally {
+        store.close();
+      }
+    }
+    if (!existsSync(file)) {
+      io.err(`rackboot kubeconfig: ${file} does not exist yet; the daemon writes it once the cluster is healthy (or use --fetch)`);
+      return EXIT_FAILURE;
+    }
+    io.out(readFileSync(file, 'utf8').replace(/\n$/, ''));
+    return EXIT_OK;
+  },
+};

@@ -1,0 +1,138 @@
+// A Talos machine API client, the calls rackboot makes and nothing more.
+// Construct with TalosClient.maintenance() for a node without config, or
+// TalosClient.configured() with the talosconfig admin identity.
+import { gunzipSync } from 'node:zlib';
+import * as grpc from '@grpc/grpc-js';
+import { configuredCredentials, maintenanceCredentials, type AdminIdentity } from './credentials.js';
+import { ArchiveError } from './errors.js';
+import { talosApi } from './proto-load.js';
+import { CallRunner, DEFAULT_POLICY, type RetryPolicy } from './rpc.js';
+import { tarFile } from './tar.js';
+
+export const TALOS_API_PORT = 50000;
+
+export type ApplyMode = 'REBOOT' | 'AUTO' | 'NO_REBOOT' | 'STAGED' | 'TRY';
+
+export interface VersionInfo { tag: string; sha: string; built: string; go_version: string; os: string; arch: string }
+export interface ServiceInfo { id: string; state: string; health: { unknown: boolean; healthy: boolean; last_message: string } | null }
+export interface EtcdMember { id: string; hostname: string; peer_urls: string[]; client_urls: string[]; is_learner: boolean }
+export interface Disk { size: string; model: string; device_name: string; name: string; serial: string; type: string; system_disk: boolean }
+export interface ApplyResult { mode: ApplyMode; modeDetails: string; warnings: string[] }
+
+export interface ResetOptions {
+  graceful: boolean;
+  reboot: boolean;
+  /** Partition labels on the system disk to wipe; empty upstream means "all". */
+  systemPartitionsToWipe: string[];
+}
+
+export function parseEndpoint(endpoint: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(endpoint) ?? /^([^:]+)(?::(\d+))?$/.exec(endpoint);
+  if (!m) throw new Error(`bad Talos endpoint ${JSON.stringify(endpoint)}`);
+  return { host: m[1]!, port: m[2] ? Number(m[2]) : TALOS_API_PORT };
+}
+
+function target(ep: { host: string; port: number }): string {
+  return ep.host.includes(':') ? `ipv6:[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
+}
+
+export class TalosClient {
+  private readonly machine: grpc.Client;
+  private readonly storage: grpc.Client;
+  private readonly calls: CallRunner;
+
+  private constructor(readonly endpoint: string, creds: grpc.ChannelCredentials, policy: RetryPolicy) {
+    const api = talosApi();
+    const t = target(parseEndpoint(endpoint));
+    // Talos serves one port for every service: both stubs share one channel.
+    this.machine = new api.MachineService(t, creds);
+    this.storage = new api.StorageService(t, creds, { channelOverride: this.machine.getChannel() });
+    this.calls = new CallRunner(policy);
+  }
+
+  /** Like `talosctl --insecure`: TLS without verifying the node, optionally pinned by SPKI sha256. */
+  static async maintenance(endpoint: string, opts: { pinSha256?: string; policy?: Partial<RetryPolicy> } = {}): Promise<TalosClient> {
+    const policy = { ...DEFAULT_POLICY, ...opts.policy };
+    const creds = await maintenanceCredentials(parseEndpoint(endpoint), { pinSha256: opts.pinSha256, timeoutMs: policy.timeoutMs });
+    return new TalosClient(endpoint, creds, policy);
+  }
+
+  /** mTLS with the admin identity; the node must present a cert from the OS CA. */
+  static configured(endpoint: string, id: AdminIdentity, opts: { policy?: Partial<RetryPolicy> } = {}): TalosClient {
+    return new TalosClient(endpoint, configuredCredentials(id), { ...DEFAULT_POLICY, ...opts.policy });
+  }
+
+  /** Cancels every call in flight and every pending retry, then closes the channel. */
+  close(): void {
+    this.calls.close();
+    this.machine.close();
+  }
+
+  async version(): Promise<{ version: VersionInfo; platform: { name: string; mode: string } | null }> {
+    const [m] = await this.calls.unary<object, { version: VersionInfo; platform: { name: string; mode: string } | null }>(this.machine, 'Version', {});
+    if (!m) throw new Error('Version: empty reply');
+    return { version: m.version, platform: m.platform };
+  }
+
+  async hostname(): Promise<string> {
+    const [m] = await this.calls.unary<object, { hostname: string }>(this.machine, 'Hostname', {});
+    return m?.hostname ?? '';
+  }
+
+  /** Mode is required: upstream's zero value is the deprecated REBOOT. */
+  async applyConfiguration(data: Buffer, mode: ApplyMode, opts: { dryRun?: boolean } = {}): Promise<ApplyResult> {
+    const [m] = await this.calls.unary<object, { mode: ApplyMode; mode_details: string; warnings: string[] }>(
+      this.machine, 'ApplyConfiguration', { data, mode, dry_run: opts.dryRun ?? false });
+    return { mode: m?.mode ?? mode, modeDetails: m?.mode_details ?? '', warnings: m?.warnings ?? [] };
+  }
+
+  /**
+   * Not retried: whether a lost reply means etcd was bootstrapped is for the
+   * caller to find out (EtcdMemberList), never to guess by calling again.
+   */
+  async bootstrap(): Promise<void> {
+    await this.calls.unary(this.machine, 'Bootstrap', { recover_etcd: false, recover_skip_hash_check: false }, { retry: false });
+  }
+
+  async etcdMemberList(opts: { queryLocal?: boolean } = {}): Promise<EtcdMember[]> {
+    const msgs = await this.calls.unary<object, { members: EtcdMember[] }>(this.machine, 'EtcdMemberList', { query_local: opts.queryLocal ?? false });
+    return msgs.flatMap((m) => m.members);
+  }
+
+  async serviceList(): Promise<ServiceInfo[]> {
+    const msgs = await this.calls.unary<object, { services: ServiceInfo[] }>(this.machine, 'ServiceList', {});
+    return msgs.flatMap((m) => m.services);
+  }
+
+  async disks(): Promise<Disk[]> {
+    const msgs = await this.calls.unary<object, { disks: Disk[] }>(this.storage, 'Disks', {});
+    return msgs.flatMap((m) => m.disks);
+  }
+
+  /** Not retried: a reset that went through must not be sent again. */
+  async reset(opts: ResetOptions): Promise<void> {
+    await this.calls.unary(this.machine, 'Reset', {
+      graceful: opts.graceful,
+      reboot: opts.reboot,
+      system_partitions_to_wipe: opts.systemPartitionsToWipe.map((label) => ({ label, wipe: true })),
+      user_disks_to_wipe: [],
+      mode: 'SYSTEM_DISK',
+    }, { retry: false });
+  }
+
+  async reboot(mode: 'DEFAULT' | 'POWERCYCLE' = 'DEFAULT'): Promise<void> {
+    await this.calls.unary(this.machine, 'Reboot', { mode }, { retry: false });
+  }
+
+  /** The gzip tar stream, concatenated; the archive has no end marker, which tarFile accepts. */
+  async kubeconfig(): Promise<Buffer> {
+    const gz = await this.calls.streamBytes(this.machine, 'Kubeconfig', {});
+    let tar: Buffer;
+    try {
+      tar = gunzipSync(gz);
+    } catch (err) {
+      throw new ArchiveError(`kubeconfig stream is not a complete gzip stream: ${(err as Error).message}`);
+    }
+    return tarFile(tar, 'kubeconfig');
+  }
+}

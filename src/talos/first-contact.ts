@@ -1,0 +1,126 @@
+// First contact, push mode: once a node runs Talos in maintenance mode we
+// find its API, optionally check that the install disk exists, and send its
+// machine config. Each step is an event, and each state is committed before
+// the step it names is attempted, so a restart resumes at the right place.
+import type { Logger } from '../log.js';
+import type { NodeRecord, Store } from '../store/store.js';
+import { TalosClient } from './client.js';
+import { ClientClosedError, TalosCallError } from './errors.js';
+import type { RetryPolicy } from './rpc.js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+
+export interface FirstContactDeps {
+  store: Store;
+  renderConfig: (nodeName: string) => Promise<Buffer>;
+  connect?: (endpoint: string) => Promise<TalosClient>;
+  /** Ask Disks for the inventory's installDisk before sending the config. */
+  checkInstallDisk?: boolean;
+  pollIntervalMs?: number;
+  pollTimeoutMs?: number;
+  policy?: Partial<RetryPolicy>;
+  log?: Logger;
+}
+
+export type FirstContactResult = 'installing' | 'failed' | 'not-answering' | 'skipped' | 'closed';
+
+const PUSH_STATES = ['booting', 'maintenance', 'configuring'];
+
+export class FirstContact {
+  private closed = false;
+  private readonly clients = new Set<TalosClient>();
+  private readonly wakers = new Set<() => void>();
+  /** Nodes whose polling was already recorded: a node that takes minutes to boot gets one event, not one per pass. */
+  private readonly announced = new Set<string>();
+
+  constructor(private readonly deps: FirstContactDeps) {}
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.clients) c.close();
+    for (const w of this.wakers) w();
+  }
+
+  private event(node: NodeRecord, message: string, data?: unknown): void {
+    this.deps.store.appendEvent({ node: node.name, mac: node.mac, kind: 'talos', message, data });
+    this.deps.log?.info({ node: node.name, ...(data as object) }, message);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => (clearTimeout(t), this.wakers.delete(wake), resolve());
+      const t = setTimeout(wake, ms);
+      this.wakers.add(wake);
+    });
+  }
+
+  /** Polls until the maintenance API answers: Version is Unimplemented there, which proves it is Talos in maintenance mode. */
+  private async waitForMaintenance(node: NodeRecord, endpoint: string): Promise<TalosClient | undefined> {
+    const connect = this.deps.connect ?? ((ep: string) => TalosClient.maintenance(ep, { policy: { retries: 0, ...this.deps.policy } }));
+    const deadline = Date.now() + (this.deps.pollTimeoutMs ?? 10 * 60_000);
+    let lastError = '';
+    while (!this.closed && Date.now() < deadline) {
+      let client: TalosClient | undefined;
+      try {
+        client = await connect(endpoint);
+        this.clients.add(client);
+        await client.version();
+        // A node that answers Version without a client cert is not in maintenance mode.
+        lastError = 'Version answered without a client certificate; not a maintenance-mode node';
+      } catch (err) {
+        if (err instanceof TalosCallError && err.code === GrpcStatus.UNIMPLEMENTED) return client;
+        lastError = (err as Error).message;
+      }
+      if (client) (client.close(), this.clients.delete(client));
+      await this.sleep(this.deps.pollIntervalMs ?? 2000);
+    }
+    if (!this.closed) this.deps.log?.debug({ node: node.name, endpoint, error: lastError }, 'maintenance API did not answer yet');
+    return undefined;
+  }
+
+  /** Runs the push for one node; safe to call again after a restart. */
+  async push(name: string, endpoint: string): Promise<FirstContactResult> {
+    const { store } = this.deps;
+    let node = store.getNode(name);
+    if (!node || !node.inInventory || !PUSH_STATES.includes(node.state)) return 'skipped';
+    if (node.spec.configMode === 'pull') return 'skipped';
+    if (!this.announced.has(`${name}@${endpoint}`)) {
+      this.announced.add(`${name}@${endpoint}`);
+      this.event(node, `first contact: polling the maintenance API at ${endpoint}`, { endpoint });
+    }
+    const client = await this.waitForMaintenance(node, endpoint);
+    if (!client) return this.closed ? 'closed' : 'not-answering';
+    try {
+      if (node.state === 'booting') node = store.setState(name, 'maintenance', `Talos maintenance API answers at ${endpoint}`);
+      else this.event(node, `Talos maintenance API answers at ${endpoint}`, { endpoint });
+
+      if (this.deps.checkInstallDisk) {
+        const disks = await client.disks();
+        const paths = disks.map((d) => `/dev/${d.device_name}`);
+        this.event(node, `disks: ${paths.join(', ') || 'none'}`, { disks: paths });
+        if (!paths.includes(node.spec.installDisk)) {
+          store.setState(name, 'failed', `install disk ${node.spec.installDisk} not found on the node (it has ${paths.join(', ') || 'no disks'})`);
+          return 'failed';
+        }
+      }
+
+      node = store.setState(name, 'configuring', `sending the machine config to ${endpoint}`);
+      const config = await this.deps.renderConfig(name);
+      const res = await client.applyConfiguration(config, 'AUTO');
+      this.event(node, `config applied (mode ${res.mode}${res.modeDetails ? `: ${res.modeDetails}` : ''})`, { mode: res.mode, warnings: res.warnings });
+      store.setState(name, 'installing', 'config accepted; Talos installs to disk and reboots');
+      return 'installing';
+    } catch (err) {
+      if (err instanceof ClientClosedError || this.closed) return 'closed';
+      if (err instanceof TalosCallError && err.code === GrpcStatus.INVALID_ARGUMENT) {
+        store.setState(name, 'failed', `Talos rejected the machine config: ${err.details}`);
+        return 'failed';
+      }
+      // The node stays in its state: the next pass tries again from here.
+      this.event(node, `first contact failed: ${(err as Error).message}`, { error: (err as Error).message });
+      return 'not-answering';
+    } finally {
+      client.close();
+      this.clients.delete(client);
+    }
+  }
+}

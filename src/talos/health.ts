@@ -1,0 +1,94 @@
+// After bootstrap: the cluster is healthy when etcd has one member per
+// control plane that is up, and every node that is up reports kubelet and
+// apid healthy. Then the kubeconfig is fetched into data/kubeconfig (0600)
+// and the healthy nodes are marked ready.
+import { chmodSync, existsSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { NodeRecord, Store } from '../store/store.js';
+import { bootstrapNode, bootstrapState } from './bootstrap.js';
+import type { TalosClient } from './client.js';
+import type { EndpointOf } from './endpoints.js';
+
+export const REQUIRED_SERVICES = ['apid', 'kubelet'];
+
+export interface HealthDeps {
+  store: Store;
+  connect: (endpoint: string) => TalosClient;
+  endpointOf: EndpointOf;
+  dataDir: string;
+  log?: Logger;
+}
+
+export type HealthOutcome =
+  | { kind: 'ready'; nodes: string[]; kubeconfig: string }
+  | { kind: 'waiting'; reason: string };
+
+export function kubeconfigPath(dataDir: string): string {
+  return join(dataDir, 'kubeconfig');
+}
+
+/** Written to a temporary file with mode 0600 first, then renamed: never readable by others, never half-written. */
+export function writeSecretFile(path: string, data: Buffer): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+const UP_STATES = ['installed', 'ready'];
+
+export class ClusterHealth {
+  constructor(private readonly deps: HealthDeps) {}
+
+  private async probe(node: NodeRecord): Promise<{ up: boolean; healthy: boolean; why: string }> {
+    const endpoint = this.deps.endpointOf(node);
+    if (!endpoint) return { up: false, healthy: false, why: 'no address' };
+    const client = this.deps.connect(endpoint);
+    try {
+      const services = await client.serviceList();
+      const bad = REQUIRED_SERVICES.filter((id) => !services.some((s) => s.id === id && s.health?.healthy));
+      return { up: true, healthy: bad.length === 0, why: bad.length ? `${bad.join(', ')} not healthy` : '' };
+    } catch (err) {
+      return { up: false, healthy: false, why: (err as Error).message };
+    } finally {
+      client.close();
+    }
+  }
+
+  async step(): Promise<HealthOutcome> {
+    const { store } = this.deps;
+    if (bootstrapState(store) !== 'bootstrapped') return { kind: 'waiting', reason: 'etcd not bootstrapped yet' };
+    const nodes = store.listNodes().filter((n) => UP_STATES.includes(n.state));
+    const probes = await Promise.all(nodes.map(async (n) => ({ node: n, ...(await this.probe(n)) })));
+    const up = probes.filter((p) => p.up);
+    const sick = up.filter((p) => !p.healthy);
+    if (sick.length) return { kind: 'waiting', reason: sick.map((p) => `${p.node.name}: ${p.why}`).join('; ') };
+    const cpsUp = up.filter((p) => p.node.role === 'controlplane');
+    if (cpsUp.length === 0) return { kind: 'waiting', reason: 'no control plane answers' };
+
+    const asker = cpsUp.find((p) => p.node.name === bootstrapNode(store)?.name) ?? cpsUp[0]!;
+    const client = this.deps.connect(this.deps.endpointOf(asker.node)!);
+    try {
+      const members = await client.etcdMemberList();
+      if (members.length !== cpsUp.length) {
+        return { kind: 'waiting', reason: `etcd has ${members.length} member(s), ${cpsUp.length} control plane(s) are up` };
+      }
+      const file = kubeconfigPath(this.deps.dataDir);
+      if (!existsSync(file)) {
+        writeSecretFile(file, await client.kubeconfig());
+        store.appendEvent({ node: asker.node.name, kind: 'kubeconfig', message: `kubeconfig fetched from ${asker.node.name} into ${file}` });
+      }
+      const ready: string[] = [];
+      for (const p of up) {
+        if (p.node.state !== 'ready') store.setState(p.node.name, 'ready', `healthy: ${REQUIRED_SERVICES.join(', ')} up; etcd has ${members.length} member(s)`);
+        ready.push(p.node.name);
+      }
+      return { kind: 'ready', nodes: ready, kubeconfig: file };
+    } catch (err) {
+      return { kind: 'waiting', reason: `health check failed: ${(err as Error).message}` };
+    } finally {
+      client.close();
+    }
+  }
+}

@@ -1,0 +1,149 @@
+// One pass over the cluster, repeated: push configs to nodes in maintenance,
+// notice installed nodes answering over mTLS, bootstrap once, wait for
+// health and fetch the kubeconfig, reset nodes marked for reimage. Every
+// decision is read from the store at the start of the pass, so dropping the
+// orchestrator at any moment and building a new one over the same store
+// resumes without repeating anything that must happen once.
+import type { Logger } from '../log.js';
+import { Lifecycle } from '../lifecycle/lifecycle.js';
+import type { Store } from '../store/store.js';
+import { ClusterBootstrap, type BootstrapOutcome } from './bootstrap.js';
+import { TalosClient } from './client.js';
+import type { AdminIdentity } from './credentials.js';
+import type { EndpointOf } from './endpoints.js';
+import { FirstContact } from './first-contact.js';
+import { ClusterHealth, type HealthOutcome } from './health.js';
+import { Reimager, type ResetOutcome } from './reset.js';
+import type { RetryPolicy } from './rpc.js';
+
+export interface OrchestratorDeps {
+  store: Store;
+  admin: AdminIdentity;
+  endpointOf: EndpointOf;
+  dataDir: string;
+  /** Push mode needs rendered configs; without it, push first contact is off. */
+  renderConfig?: (nodeName: string) => Promise<Buffer>;
+  checkInstallDisk?: boolean;
+  maintenancePinSha256?: (nodeName: string) => string | undefined;
+  policy?: Partial<RetryPolicy>;
+  pollIntervalMs?: number;
+  pollTimeoutMs?: number;
+  log?: Logger;
+}
+
+export interface PassReport {
+  pushed: string[];
+  installed: string[];
+  bootstrap: BootstrapOutcome;
+  health: HealthOutcome;
+  resets: ResetOutcome[];
+}
+
+export class TalosOrchestrator {
+  private readonly clients = new Set<TalosClient>();
+  private readonly firstContact: FirstContact | undefined;
+  private readonly bootstrap: ClusterBootstrap;
+  private readonly health: ClusterHealth;
+  private readonly reimager: Reimager;
+  private readonly lifecycle: Lifecycle;
+  private closed = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly deps: OrchestratorDeps) {
+    const connect = (endpoint: string) => this.track(TalosClient.configured(endpoint, deps.admin, { policy: deps.policy }));
+    const common = { store: deps.store, connect, endpointOf: deps.endpointOf, log: deps.log };
+    this.lifecycle = new Lifecycle(deps.store);
+    this.bootstrap = new ClusterBootstrap(common);
+    this.health = new ClusterHealth({ ...common, dataDir: deps.dataDir });
+    this.reimager = new Reimager({ ...common, connectMaintenance: (ep) => this.maintenance(ep) });
+    if (deps.renderConfig) {
+      this.firstContact = new FirstContact({
+        store: deps.store, renderConfig: deps.renderConfig, checkInstallDisk: deps.checkInstallDisk, policy: deps.policy,
+        pollIntervalMs: deps.pollIntervalMs, pollTimeoutMs: deps.pollTimeoutMs, log: deps.log,
+        connect: (ep) => this.maintenance(ep),
+      });
+    }
+  }
+
+  private track(c: TalosClient): TalosClient {
+    if (this.closed) c.close();
+    this.clients.add(c);
+    return c;
+  }
+
+  private async maintenance(endpoint: string): Promise<TalosClient> {
+    const node = this.deps.store.listNodes().find((n) => this.deps.endpointOf(n) === endpoint);
+    const pin = node ? this.deps.maintenancePinSha256?.(node.name) : undefined;
+    return this.track(await TalosClient.maintenance(endpoint, { pinSha256: pin, policy: { retries: 0, ...this.deps.policy } }));
+  }
+
+  /** An installing node that answers Version over mTLS has installed and rebooted into its config. */
+  private async noticeInstalled(): Promise<string[]> {
+    const done: string[] = [];
+    for (const n of this.deps.store.listNodes()) {
+      if (n.state !== 'installing' && n.state !== 'configuring') continue;
+      const ep = this.deps.endpointOf(n);
+      if (!ep) continue;
+      const c = this.track(TalosClient.configured(ep, this.deps.admin, { policy: { ...this.deps.policy, retries: 0 } }));
+      try {
+        const v = await c.version();
+        if (n.state === 'configuring') this.deps.store.setState(n.name, 'installing', 'the node answers over mTLS: its config was applied');
+        this.lifecycle.markInstalled(n.name, `Talos ${v.version.tag} answers over mTLS at ${ep}`);
+        done.push(n.name);
+      } catch {
+        /* not yet */
+      } finally {
+        c.close();
+        this.clients.delete(c);
+      }
+    }
+    return done;
+  }
+
+  async pass(): Promise<PassReport> {
+    const pushed: string[] = [];
+    const installed = await this.noticeInstalled();
+    if (this.firstContact) {
+      const candidates = this.deps.store.listNodes().filter((n) => ['booting', 'maintenance', 'configuring'].includes(n.state));
+      const results = await Promise.all(candidates.map(async (n) => {
+        const ep = this.deps.endpointOf(n);
+        return ep && !this.closed ? ((await this.firstContact!.push(n.name, ep)) === 'installing' ? n.name : undefined) : undefined;
+      }));
+      pushed.push(...results.filter((r): r is string => !!r));
+    }
+    const bootstrap = await this.bootstrap.step();
+    const health = await this.health.step();
+    const resets = await this.reimager.step();
+    for (const c of this.clients) if (!this.closed) c.close();
+    this.clients.clear();
+    return { pushed, installed, bootstrap, health, resets };
+  }
+
+  /** Runs passes every `intervalMs` until close(). */
+  start(intervalMs = 5000): void {
+    this.loop ??= (async () => {
+      while (!this.closed) {
+        try {
+          await this.pass();
+        } catch (err) {
+          this.deps.log?.error({ err }, 'talos pass failed');
+        }
+        if (this.closed) break;
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, intervalMs);
+          this.wake = () => (clearTimeout(t), r());
+        });
+      }
+    })();
+  }
+
+  /** Cancels every call in flight and stops the loop. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.firstContact?.close();
+    for (const c of this.clients) c.close();
+    this.wake?.();
+    await this.loop;
+  }
+}

@@ -1,0 +1,97 @@
+// Reimage: a node the operator marked `reimage-pending` gets Reset over mTLS
+// (reboot, wipe STATE and EPHEMERAL on the system disk), then goes to
+// `wiping` marked for install, so its next PXE boot installs it afresh.
+// Reset is graceful (leave etcd cleanly) unless the node is the last etcd
+// member or is unhealthy, where a graceful reset would refuse or hang.
+// Only nodes whose stored state is reimage-pending are ever reset.
+import type { Logger } from '../log.js';
+import type { NodeRecord, Store } from '../store/store.js';
+import { TalosClient } from './client.js';
+import type { EndpointOf } from './endpoints.js';
+import { REQUIRED_SERVICES } from './health.js';
+
+export const WIPE_PARTITIONS = ['STATE', 'EPHEMERAL'];
+
+export interface ResetDeps {
+  store: Store;
+  connect: (endpoint: string) => TalosClient;
+  /** For telling "already wiped" (maintenance API answers) from "down". */
+  connectMaintenance?: (endpoint: string) => Promise<TalosClient>;
+  endpointOf: EndpointOf;
+  log?: Logger;
+}
+
+export type ResetOutcome = { node: string; result: 'reset' | 'already-wiped' | 'waiting'; graceful?: boolean; reason?: string };
+
+export class Reimager {
+  constructor(private readonly deps: ResetDeps) {}
+
+  async step(): Promise<ResetOutcome[]> {
+    const out: ResetOutcome[] = [];
+    for (const n of this.deps.store.listNodes()) if (n.state === 'reimage-pending') out.push(await this.resetOne(n.name));
+    return out;
+  }
+
+  private event(node: NodeRecord, message: string, data?: unknown): void {
+    this.deps.store.appendEvent({ node: node.name, mac: node.mac, kind: 'reset', message, data });
+    this.deps.log?.info({ node: node.name }, message);
+  }
+
+  private async isInMaintenance(endpoint: string): Promise<boolean> {
+    const connect = this.deps.connectMaintenance ?? ((ep: string) => TalosClient.maintenance(ep, { policy: { retries: 0, timeoutMs: 3000 } }));
+    let c: TalosClient | undefined;
+    try {
+      c = await connect(endpoint);
+      await c.disks();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      c?.close();
+    }
+  }
+
+  async resetOne(name: string): Promise<ResetOutcome> {
+    const { store } = this.deps;
+    const node = store.getNode(name);
+    if (!node || node.state !== 'reimage-pending') return { node: name, result: 'waiting', reason: `not marked for reimage (${node?.state ?? 'unknown'})` };
+    const endpoint = this.deps.endpointOf(node);
+    if (!endpoint) return { node: name, result: 'waiting', reason: 'no address known' };
+    const client = this.deps.connect(endpoint);
+    try {
+      let graceful = true;
+      let why = 'healthy';
+      try {
+        const services = await client.serviceList();
+        const bad = REQUIRED_SERVICES.filter((id) => !services.some((s) => s.id === id && s.health?.healthy));
+        if (bad.length) (graceful = false), (why = `${bad.join(', ')} unhealthy`);
+      } catch (err) {
+        // A node that cannot list its services cannot leave etcd gracefully either.
+        if (await this.isInMaintenance(endpoint)) {
+          store.setState(name, 'wiping', 'already reset: the maintenance API answers', { markedForInstall: true });
+          return { node: name, result: 'already-wiped' };
+        }
+        graceful = false;
+        why = `unreachable over mTLS: ${(err as Error).message}`;
+      }
+      if (graceful && node.role === 'controlplane') {
+        const members = await client.etcdMemberList().catch(() => undefined);
+        if (!members) (graceful = false), (why = 'etcd member list unavailable');
+        else if (members.length === 1 && members[0]!.hostname) (graceful = false), (why = 'last etcd member');
+      }
+      // Re-read just before acting: an operator may have cleared the mark meanwhile.
+      if (store.getNode(name)?.state !== 'reimage-pending') return { node: name, result: 'waiting', reason: 'mark cleared' };
+      this.event(node, `resetting ${name} (graceful ${graceful}: ${why}; wiping ${WIPE_PARTITIONS.join(', ')}; reboot)`, { graceful, why, endpoint });
+      try {
+        await client.reset({ graceful, reboot: true, systemPartitionsToWipe: WIPE_PARTITIONS });
+      } catch (err) {
+        this.event(node, `Reset of ${name} failed: ${(err as Error).message}`, { error: (err as Error).message });
+        return { node: name, result: 'waiting', reason: (err as Error).message };
+      }
+      store.setState(name, 'wiping', `Reset sent (graceful ${graceful}); next PXE boot installs again`, { markedForInstall: true });
+      return { node: name, result: 'reset', graceful };
+    } finally {
+      client.close();
+    }
+  }
+}

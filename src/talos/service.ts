@@ -1,0 +1,43 @@
+// The daemon's Talos API service: runs orchestrator passes in the background
+// once rackboot has an admin identity (DATA_DIR/talosconfig). Push first
+// contact also needs a config renderer; without one only the steps after
+// install run (bootstrap, health, kubeconfig, reimage).
+import { existsSync } from 'node:fs';
+import type { Service } from '../daemon.js';
+import type { Logger } from '../log.js';
+import type { Settings } from '../settings/settings.js';
+import type { Store } from '../store/store.js';
+import { storeEndpoints } from './endpoints.js';
+import { TalosOrchestrator } from './orchestrator.js';
+import { loadAdminIdentity, talosconfigPath } from './talosconfig.js';
+
+export const PASS_INTERVAL_MS = 5000;
+
+export interface TalosServiceInput {
+  settings: Settings;
+  store: Store;
+  log: Logger;
+  renderConfig?: (nodeName: string) => Promise<Buffer>;
+  intervalMs?: number;
+}
+
+export function startTalosService(input: TalosServiceInput): Service | undefined {
+  const file = talosconfigPath(input.settings.dataDir);
+  if (!existsSync(file)) {
+    input.log.info({ file }, 'Talos API service off: no talosconfig yet');
+    return undefined;
+  }
+  const orchestrator = new TalosOrchestrator({
+    store: input.store,
+    admin: loadAdminIdentity(file),
+    endpointOf: storeEndpoints(input.store),
+    dataDir: input.settings.dataDir,
+    renderConfig: input.renderConfig,
+    checkInstallDisk: true,
+    pollTimeoutMs: 3000,
+    log: input.log,
+  });
+  orchestrator.start(input.intervalMs ?? PASS_INTERVAL_MS);
+  input.log.info({ push: !!input.renderConfig }, 'Talos API service started');
+  return { name: 'talos', close: () => orchestrator.close() };
+}

@@ -1,0 +1,60 @@
+// The daemon's Talos service: off without a talosconfig; with one, it runs
+// passes in the background (IP:50000 from the store) and stops on close().
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { createLogger } from '../../src/log.js';
+import { loadSettings } from '../../src/settings/settings.js';
+import { bootstrapState } from '../../src/talos/bootstrap.js';
+import { startTalosService } from '../../src/talos/service.js';
+import { makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
+import { waitFor } from './helpers.js';
+
+let rack: Rack | undefined;
+afterEach(async () => {
+  await rack?.close();
+  rack = undefined;
+});
+
+function quietLogger(lines: string[]) {
+  return createLogger({ level: 'info', destination: new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb(); } }) });
+}
+
+describe('Talos service', () => {
+  it('is off without a talosconfig, and says so', async () => {
+    rack = await makeRack([]);
+    const lines: string[] = [];
+    const settings = loadSettings({ dataDir: rack.dir, config: undefined }, rack.dir);
+    expect(startTalosService({ settings, store: rack.store, log: quietLogger(lines) })).toBeUndefined();
+    expect(lines.join('')).toContain('no talosconfig yet');
+  });
+
+  it('with a talosconfig, bootstraps an installed control plane in the background and fetches the kubeconfig', async () => {
+    rack = await makeRack(['controlplane'], { hostPrefix: '127.0.67.', firstHost: 1, port: 50000 });
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    writeFileSync(join(rack.dir, 'talosconfig'), stringify({
+      context: 'a', contexts: { a: { ca: b64(rack.pki.osCa.crt), crt: b64(rack.pki.admin.crt), key: b64(rack.pki.admin.key) } },
+    }));
+    // Config push needs a renderer the daemon does not have yet: install with the test orchestrator.
+    rack.fakes.get('cp1')!.faults.status.EtcdMemberList = { code: 14, details: 'not yet', times: 1e6 };
+    pxeBooted(rack, 'cp1');
+    const orch = rack.orchestrator();
+    for (let i = 0; i < 30 && rack.store.getNode('cp1')!.state !== 'installed'; i++) await orch.pass();
+    await orch.close();
+    rack.fakes.get('cp1')!.faults.status = {};
+
+    const settings = loadSettings({ dataDir: rack.dir }, rack.dir);
+    const svc = startTalosService({ settings, store: rack.store, log: quietLogger([]), intervalMs: 50 });
+    expect(svc?.name).toBe('talos');
+    try {
+      await waitFor(() => rack!.store.getNode('cp1')!.state === 'ready', 10_000, 'cp1 ready');
+    } finally {
+      await svc!.close();
+    }
+    expect(bootstrapState(rack.store)).toBe('bootstrapped');
+    expect(existsSync(join(rack.dir, 'kubeconfig'))).toBe(true);
+    expect(rack.totalBootstraps()).toBe(1);
+  });
+});
