@@ -8,6 +8,8 @@ import { Store } from './store/store.js';
 import { InventoryWatcher } from './inventory/watch.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import { buildHttpServer } from './http/server.js';
+import type { HttpContext } from './http/context.js';
+import { startLifecycleServices } from './lifecycle/service.js';
 import { resolveProvisioningAddress } from './net/interfaces.js';
 
 export interface Daemon {
@@ -27,7 +29,7 @@ export interface Service {
 
 export async function startDaemon(settings: Settings, log: Logger): Promise<Daemon> {
   const store = new Store(join(settings.dataDir, 'rackboot.db'));
-  const lifecycle = new Lifecycle(store);
+  const lifecycle = new Lifecycle(store, { log: log.child({ svc: 'lifecycle' }) });
   const watcher = new InventoryWatcher(settings.inventory, store, log.child({ svc: 'inventory' }));
   watcher.reload();
   watcher.start();
@@ -40,7 +42,7 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
     throw new Error(`cannot serve DHCP/TFTP: ${net.error}`);
   }
   const services: Service[] = [];
-  const ctx = {
+  const ctx: HttpContext = {
     settings, store, lifecycle, log,
     publicUrl: '',
     inventory: () => watcher.inventory,
@@ -54,6 +56,9 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
   // Services on the provisioning network (DHCP, TFTP) start here, after HTTP
   // so the URLs they hand out already answer. Each pushes a Service onto
   // `services`; close() stops them in reverse order before the store closes.
+  // Lifecycle: console receiver, timeout sweeper, reimage. The Talos API
+  // client's Reset goes in `resetter`, service counters in `metricsSources`.
+  services.push(...(await startLifecycleServices(ctx, log, { resetter: undefined, metricsSources: [] })));
 
   log.info({ url: ctx.publicUrl, listen: `${listen.host}:${port}`, dhcp: settings.dhcp.mode, tftp: settings.tftp.enabled }, 'rackboot serving');
 
