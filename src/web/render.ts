@@ -36,7 +36,7 @@ export function nodeRows(nodes: NodeView[], now = Date.now()): Safe {
 export function inventorySection(inv: ReturnType<typeof inventoryView>): Safe {
   if (inv.ok) return html`<p class="ok">Inventory <code>${inv.file}</code> loaded: ${inv.nodes} nodes. Last checked ${when(inv.checkedAt)}.</p>`;
   return html`<div class="error-box" role="alert"><strong>The last edit of <code>${inv.file}</code> was rejected</strong>${inv.loadedAt ? ' (the last good inventory stays live)' : ''}:
-<ul>${inv.errors.map((e) => html`<li><code>${e.file}:${e.line}:${e.col}</code> line ${e.line}: ${e.message}</li>`)}</ul></div>`;
+<ul>${inv.errors.map((e) => html`<li><strong>Line ${e.line}, column ${e.col}:</strong> ${e.message} <code class="muted small">${e.file}:${e.line}:${e.col}</code></li>`)}</ul></div>`;
 }
 
 export function clusterSection(c: ReturnType<typeof clusterView>): Safe {
@@ -61,7 +61,7 @@ ${a.files.map((f) => html`<tr><td>${f.arch}</td><td><code>${f.file}</code></td><
 export function discoveredSection(list: DiscoveredView[], snippet: string, now = Date.now()): Safe {
   if (list.length === 0) return html`<p class="muted">No unknown machines have asked to boot.</p>`;
   const flag = (d: DiscoveredView) => (d.uuidFlag ? html` <span class="badge warn">${d.uuidFlag === 'all-zero' ? 'all-zero UUID' : 'duplicate UUID'}</span>` : '');
-  return html`<div class="table-wrap"><table><thead><tr><th>MAC</th><th>UUID</th><th>Arch</th><th>Vendor class</th><th>Relay</th><th>First seen</th><th>Last seen</th></tr></thead><tbody>
+  return html`<div class="table-wrap"><table class="cards"><thead><tr><th>MAC</th><th>UUID</th><th>Arch</th><th>Vendor class</th><th>Relay</th><th>First seen</th><th>Last seen</th></tr></thead><tbody>
 ${list.map((d) => html`<tr><td data-label="MAC"><code>${d.mac}</code></td><td data-label="UUID"><code class="wrap">${d.uuid ?? '-'}</code>${flag(d)}</td><td data-label="Arch">${d.archName ?? '-'}</td><td data-label="Vendor class">${d.vendorClass ?? '-'}</td><td data-label="Relay">${d.relay ?? '-'}</td><td data-label="First seen">${ago(d.firstSeen, now)}</td><td data-label="Last seen">${ago(d.lastSeen, now)}</td></tr>`)}
 </tbody></table></div>
 <p>Paste under <code>nodes:</code> in the inventory, then choose names and roles (rackboot never edits the file itself):</p>

@@ -87,18 +87,18 @@ button.secondary { background:#fff; color:var(--fg); border-color:var(--line); }
 .error-box ul { margin:.4rem 0 0; padding-left:1.2rem; }
 .facts { display:grid; grid-template-columns:max-content 1fr; gap:.3rem 1rem; margin:0; } .facts dt { color:var(--muted); } .facts dd { margin:0; min-width:0; }
 .snippet { background:#0f1729; color:#e6edf7; padding:.8rem; border-radius:6px; overflow-x:auto; }
-ol.console { font:12px/1.4 ui-monospace, monospace; background:#0f1729; color:#d0e0f0; padding:.6rem .6rem .6rem 2.4rem; border-radius:6px; max-height:28rem; overflow:auto; margin:0; white-space:pre-wrap; overflow-wrap:anywhere; }
-ol.events { padding-left:1.2rem; margin:0; max-height:28rem; overflow:auto; } ol.events li { margin-bottom:.3rem; overflow-wrap:anywhere; } ol.events time { color:var(--muted); font-size:.8rem; }
+ol.console { list-style:none; font:12px/1.4 ui-monospace, monospace; background:#0f1729; color:#d0e0f0; padding:.6rem; border-radius:6px; max-height:28rem; overflow:auto; margin:0; white-space:pre-wrap; overflow-wrap:anywhere; }
+ol.events { list-style:none; padding-left:0; margin:0; max-height:28rem; overflow:auto; } ol.events li { margin-bottom:.3rem; overflow-wrap:anywhere; } ol.events time { color:var(--muted); font-size:.8rem; }
 #flash:empty { display:none; } #flash { max-width:1400px; margin:.8rem auto 0; padding:.5rem 1rem; border-radius:6px; background:#ecfdf3; }
 #flash.bad { background:#fef3f2; }
 .login { max-width:26rem; margin:3rem auto; } .login input { width:100%; font:inherit; padding:.5rem; margin:.3rem 0 .8rem; border:1px solid var(--line); border-radius:6px; }
 @media (max-width: 760px) {
   .grid { grid-template-columns:1fr; }
   main { padding:.5rem; }
-  table.nodes thead { display:none; }
-  table.nodes tr { display:block; border-bottom:2px solid var(--line); padding:.4rem 0; }
-  table.nodes td { display:flex; gap:.6rem; border:0; padding:.15rem .3rem; }
-  table.nodes td::before { content:attr(data-label); flex:0 0 6.5rem; color:var(--muted); font-size:.8rem; }
+  table.cards thead { display:none; }
+  table.cards tr { display:block; border-bottom:2px solid var(--line); padding:.4rem 0; }
+  table.cards td { display:block; position:relative; border:0; padding:.15rem .3rem .15rem 7rem; min-height:1.6rem; overflow-wrap:anywhere; }
+  table.cards td::before { content:attr(data-label); position:absolute; left:.3rem; width:6.3rem; color:var(--muted); font-size:.8rem; padding-top:.1rem; }
   td.last-event { max-width:none; }
 }
 `;

@@ -61,7 +61,7 @@ function send(res: ServerResponse, event: string, data: unknown): void {
 export function registerStream(app: FastifyInstance, ctx: HttpContext, opts: { intervalMs?: number } = {}): void {
   const feed = new ChangeFeed(ctx, opts.intervalMs ?? 500);
   const open = new Set<ServerResponse>();
-  app.addHook('onClose', async () => {
+  app.addHook('preClose', async () => {
     feed.stop();
     for (const res of open) res.end();
   });
