@@ -73,6 +73,11 @@ export class ConsoleReceiver implements MetricsSource {
     return socket.address().port;
   }
 
+  /** The bound UDP port, once listening. */
+  get port(): number | undefined {
+    return this.socket?.address().port;
+  }
+
   receive(msg: Buffer, from: string): void {
     this.counters.console_datagrams_total++;
     const objects = parseConsoleDatagram(msg);
