@@ -26,8 +26,8 @@ export async function startLifecycleServices(ctx: HttpContext, log: Logger, opts
       log.info({ port }, 'console receiver listening for talos.logging.kernel');
       services.push({ name: 'console', close: () => receiver.close() });
     } catch (err) {
-      // Provisioning works without the console; say so loudly rather than refuse to start.
-      log.error({ err, port: settings.console.port }, 'console receiver could not bind; node consoles are off');
+      // Provisioning works without the console: warn rather than refuse to start.
+      log.warn({ err, port: settings.console.port }, 'console receiver could not bind; node consoles are off');
       await receiver.close();
     }
   }

@@ -32,7 +32,8 @@ const REIMAGEABLE: readonly NodeState[] = ['registered', 'booting', 'maintenance
  * `failed` is reachable from every working state (a timeout or an error).
  */
 export const TRANSITIONS: Readonly<Record<NodeState, readonly NodeState[]>> = {
-  registered: ['booting', 'reimage-pending', 'failed'],
+  // registered → installed adopts a machine found already running Talos from its disk.
+  registered: ['booting', 'installed', 'reimage-pending', 'failed'],
   // A PXE boot seen while booting means the node rebooted before Talos came up; it stays booting.
   booting: ['maintenance', 'configuring', 'installing', 'installed', 'reimage-pending', 'failed'],
   maintenance: ['booting', 'configuring', 'reimage-pending', 'failed'],
