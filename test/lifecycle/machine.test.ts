@@ -48,6 +48,12 @@ describe('transition table', () => {
     }
   }
 
+  it('refuses the moves that would reinstall or resurrect a node behind the operator\'s back', () => {
+    for (const [from, to] of [['installed', 'booting'], ['ready', 'booting'], ['ready', 'maintenance'], ['installed', 'configuring'], ['wiping', 'reimage-pending'], ['wiping', 'installed'], ['failed', 'maintenance'], ['registered', 'ready']] as const) {
+      expect(isTransitionAllowed(from, to), `${from} → ${to}`).toBe(false);
+    }
+  });
+
   it('every state can fail or is terminal-for-failure, and failed records the step', () => {
     const { machine } = setup();
     for (const s of NODE_STATES) if (s !== 'failed' && s !== 'reimage-pending') expect(TRANSITIONS[s]).toContain('failed');
