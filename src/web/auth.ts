@@ -72,9 +72,14 @@ function isSecretPath(path: string): boolean {
   return path === '/api/cluster/kubeconfig' || path === '/api/cluster/talosconfig';
 }
 
+/** Failed logins allowed per address in a window before it must wait. */
+const LOGIN_FAILURES = 5;
+const LOGIN_WINDOW_MS = 10 * 60_000;
+
 export class AdminAuth {
   readonly repo: AdminRepository;
   private bearerCache: { token: string; hash: string } | undefined;
+  private readonly failures = new Map<string, { count: number; since: number }>();
 
   constructor(
     store: Store,
@@ -93,8 +98,23 @@ export class AdminAuth {
     return ok;
   }
 
-  login(token: string, reply: FastifyReply): boolean {
-    if (!this.checkToken(token)) return false;
+  /** True while `address` has used up its failed logins for the window. */
+  loginBlocked(address: string, now = Date.now()): boolean {
+    const f = this.failures.get(address);
+    if (f && now - f.since > LOGIN_WINDOW_MS) this.failures.delete(address);
+    return (this.failures.get(address)?.count ?? 0) >= LOGIN_FAILURES;
+  }
+
+  login(token: string, reply: FastifyReply, address: string): boolean {
+    if (!this.checkToken(token)) {
+      const f = this.failures.get(address) ?? { count: 0, since: Date.now() };
+      f.count++;
+      this.failures.set(address, f);
+      // Bounded: a flood from many addresses forgets the oldest first.
+      if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value!);
+      return false;
+    }
+    this.failures.delete(address);
     const { id } = this.repo.createSession(SESSION_TTL_MS);
     reply.header('set-cookie', `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}`);
     return true;

@@ -49,7 +49,8 @@ export function registerWeb(app: FastifyInstance, ctx: HttpContext): AdminAuth {
   app.post('/login', async (req, reply) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const next = safeNext(body.next);
-    if (typeof body.token === 'string' && auth.login(body.token, reply)) return reply.redirect(next, 303);
+    if (auth.loginBlocked(req.ip)) return page(reply).code(429).send(loginPage({ next, error: 'Too many failed logins from this address; wait ten minutes.' }));
+    if (typeof body.token === 'string' && auth.login(body.token, reply, req.ip)) return reply.redirect(next, 303);
     req.log.warn('admin login failed');
     return page(reply).code(401).send(loginPage({ next, error: 'That token is not right.' }));
   });

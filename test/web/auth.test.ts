@@ -75,6 +75,20 @@ describe('admin auth', () => {
     }
   });
 
+  it('stops an address after five failed logins', async () => {
+    const h = await harness();
+    try {
+      const attempt = (token: string) =>
+        h.app.inject({ method: 'POST', url: '/login', payload: `token=${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      for (let i = 0; i < 5; i++) expect((await attempt('guess-' + i)).statusCode).toBe(401);
+      const blocked = await attempt(ADMIN_TOKEN);
+      expect(blocked.statusCode).toBe(429);
+      expect(blocked.headers['set-cookie']).toBeUndefined();
+    } finally {
+      await h.close();
+    }
+  });
+
   it('anonymous read only when the settings allow it, and never the credentials', async () => {
     const h = await harness({ anonymousRead: true });
     try {
