@@ -9,9 +9,11 @@ import { nodes } from './cli/nodes.js';
 import { doctor } from './cli/doctor.js';
 import { bootstrap } from './cli/bootstrap.js';
 import { kubeconfig } from './cli/kubeconfig.js';
+import { reimage } from './cli/reimage.js';
+import { discovered } from './cli/discovered.js';
 import { reservedCommands } from './cli/reserved.js';
 
-export const commands: Command[] = [serve, inventoryCheck, nodes, doctor, bootstrap, kubeconfig, ...reservedCommands];
+export const commands: Command[] = [serve, inventoryCheck, nodes, doctor, bootstrap, kubeconfig, reimage, discovered, ...reservedCommands];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.join(' ').length));

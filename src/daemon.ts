@@ -8,6 +8,10 @@ import { Store } from './store/store.js';
 import { InventoryWatcher } from './inventory/watch.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import { buildHttpServer } from './http/server.js';
+import { flattenMetrics } from './http/metrics.js';
+import type { HttpContext } from './http/context.js';
+import { startLifecycleServices } from './lifecycle/service.js';
+import type { MetricsSource } from './lifecycle/ports.js';
 import { resolveProvisioningAddress } from './net/interfaces.js';
 import { startTftpService } from './tftp/server.js';
 import { chainScript } from './ipxe/scripts.js';
@@ -30,7 +34,7 @@ export interface Service {
 
 export async function startDaemon(settings: Settings, log: Logger): Promise<Daemon> {
   const store = new Store(join(settings.dataDir, 'rackboot.db'));
-  const lifecycle = new Lifecycle(store);
+  const lifecycle = new Lifecycle(store, { log: log.child({ svc: 'lifecycle' }) });
   const watcher = new InventoryWatcher(settings.inventory, store, log.child({ svc: 'inventory' }));
   watcher.reload();
   watcher.start();
@@ -43,7 +47,7 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
     throw new Error(`cannot serve DHCP/TFTP: ${net.error}`);
   }
   const services: Service[] = [];
-  const ctx = {
+  const ctx: HttpContext = {
     settings, store, lifecycle, log,
     publicUrl: '',
     inventory: () => watcher.inventory,
@@ -74,6 +78,10 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
   }
   const talos = startTalosService({ settings, store, log: log.child({ svc: 'talos' }) });
   if (talos) services.push(talos);
+  // Lifecycle: console receiver, timeout sweeper, reimage marking. The Reset
+  // itself is sent by the Talos service for nodes marked reimage-pending, so
+  // no resetter is passed here: one place sends Reset.
+  services.push(...(await startLifecycleServices(ctx, log, { resetter: undefined, metricsSources: metricsSources(services) })));
 
   log.info({ url: ctx.publicUrl, listen: `${listen.host}:${port}`, dhcp: settings.dhcp.mode, tftp: settings.tftp.enabled }, 'rackboot serving');
 
@@ -103,4 +111,11 @@ function publicUrlFor(host: string, port: number, provisioningAddress: string | 
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
   const h = wildcard ? (provisioningAddress ?? '127.0.0.1') : host.includes(':') ? `[${host}]` : host;
   return `http://${h}:${port}`;
+}
+
+/** Services that count things (DHCP, TFTP) feed /metrics. */
+function metricsSources(services: Service[]): MetricsSource[] {
+  return services
+    .filter((s): s is Service & { metrics(): unknown } => typeof (s as { metrics?: unknown }).metrics === 'function')
+    .map((s) => ({ metrics: () => flattenMetrics(s.name, s.metrics()) }));
 }

@@ -1,3 +1,4 @@
+// `reimage` and `discovered` are built (src/cli/reimage.ts, src/cli/discovered.ts).
 // Command names reserved so the CLI grows as one design. Each says plainly
 // that it is not built yet and which piece of work brings it.
 import { EXIT_FAILURE, type Command } from './command.js';
@@ -20,6 +21,5 @@ export const reservedCommands: Command[] = [
   reserved(['talosconfig'], 'write the admin talosconfig', 'the Talos artifacts work'),
   reserved(['schematic'], 'print the Image Factory schematic and its ID', 'the Talos artifacts work'),
   reserved(['assets', 'fetch'], 'download Talos boot assets into the cache', 'the Talos artifacts work'),
-  reserved(['reimage'], 'mark a node for reimage', 'the lifecycle work'),
   reserved(['lab'], 'run a virtual rack of QEMU machines', 'the end-to-end work'),
 ];

@@ -1,14 +1,11 @@
 // GET /api/nodes and GET /api/events: what the store knows, as JSON.
 import type { FastifyInstance } from 'fastify';
 import type { HttpContext } from './context.js';
+import { discoveredView } from '../lifecycle/discovery.js';
+import { nodesView } from '../web/views.js';
 
 export function registerNodesApi(app: FastifyInstance, ctx: HttpContext): void {
-  app.get('/api/nodes', async () =>
-    ctx.store.listNodes().map((n) => ({
-      name: n.name, mac: n.mac, role: n.role, state: n.state, ip: n.ip, uuid: n.uuid, lastSeen: n.lastSeen,
-      stateReason: n.stateReason, stateSince: n.stateSince, failedStep: n.failedStep, markedForInstall: n.markedForInstall,
-    })),
-  );
+  app.get('/api/nodes', async () => nodesView(ctx.store));
 
   app.get('/api/events', async (req, reply) => {
     const q = req.query as Record<string, string | undefined>;
@@ -18,5 +15,5 @@ export function registerNodesApi(app: FastifyInstance, ctx: HttpContext): void {
     return ctx.store.events({ node: q.node, limit });
   });
 
-  app.get('/api/discovered', async () => ctx.store.listDiscovered());
+  app.get('/api/discovered', async () => discoveredView(ctx.store));
 }

@@ -4,6 +4,9 @@ import type { Store } from '../store/store.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Inventory } from '../inventory/types.js';
 import type { InventoryStatus } from '../inventory/watch.js';
+import type { ConsoleLog } from '../console/buffer.js';
+import type { MetricsSource } from '../lifecycle/ports.js';
+import type { Reimager } from '../lifecycle/reimage.js';
 
 /** What the HTTP endpoints need from the rest of the appliance. */
 export interface HttpContext {
@@ -15,4 +18,12 @@ export interface HttpContext {
   publicUrl: string;
   inventory: () => Inventory | undefined;
   inventoryStatus: () => InventoryStatus;
+  /** Console lines per node (absent when the console receiver is off). */
+  console?: ConsoleLog;
+  /** Reimage with the Talos Reset attached; without one, reimage only marks. */
+  reimager?: Reimager;
+  /** Service counters for /metrics (DHCP, TFTP, console, …). */
+  metricsSources?: MetricsSource[];
+  /** Where a generated admin token is shown, once (default: stderr). */
+  announce?: (line: string) => void;
 }

@@ -17,6 +17,11 @@ export function talosArch(buildarch: string | undefined): 'amd64' | 'arm64' | un
   return undefined;
 }
 
+/** talos.logging.kernel target: the host nodes reach us at, on the console receiver's UDP port. */
+export function kernelLogUrl(publicUrl: string, port: number): string {
+  return `udp://${new URL(publicUrl).hostname}:${port}/`;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface MachineQuery {
@@ -48,7 +53,7 @@ export function registerMachineIpxe(app: FastifyInstance, ctx: HttpContext): voi
     const self = `${ctx.publicUrl}/ipxe?mac=${mac}&arch=${buildarch}${uuid ? `&uuid=${uuid}` : ''}`;
     reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store');
 
-    const action = ctx.lifecycle.sighted({ mac, source: 'http', uuid, arch: buildarch });
+    const action = ctx.lifecycle.scriptRequested({ mac, source: 'http', uuid, arch: buildarch });
     if (action.kind === 'unknown') {
       req.log.info({ mac, uuid, arch: buildarch }, 'unknown machine asked for its script');
       return unknownMachineScript(mac, self);
@@ -80,6 +85,7 @@ export function registerMachineIpxe(app: FastifyInstance, ctx: HttpContext): voi
       schematicArgs: inv.cluster.schematic.extraKernelArgs,
       settingsArgs: ctx.settings.talos.extraKernelArgs,
       configUrl: spec.configMode === 'pull' ? `${ctx.publicUrl}/config?mac=${mac}` : undefined,
+      kernelLogUrl: ctx.settings.console.enabled ? kernelLogUrl(ctx.publicUrl, ctx.settings.console.port) : undefined,
     });
     ctx.lifecycle.installBootServed(node, `iPXE script: install Talos ${version} (${arch}, ${spec.configMode})`);
     return installScript({

@@ -6,6 +6,10 @@ import { registerMachineIpxe } from './machine-ipxe.js';
 import { registerAssets } from './assets.js';
 import { registerNodesApi } from './api-nodes.js';
 import { registerInventoryApi } from './api-inventory.js';
+import { registerLifecycleApi } from './api-lifecycle.js';
+import { registerMetrics } from './metrics.js';
+import { registerWeb } from '../web/routes.js';
+import { registerStream } from '../web/stream.js';
 
 export function buildHttpServer(ctx: HttpContext): FastifyInstance {
   const app: FastifyInstance = Fastify({
@@ -25,11 +29,16 @@ export function buildHttpServer(ctx: HttpContext): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ message: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` }));
 
+  // The admin guard first: it protects /, /ui, /api/* and /metrics, and leaves the machines' endpoints open.
+  registerWeb(app, ctx);
+  registerMetrics(app, ctx);
   app.get('/healthz', async () => ({ ok: true }));
   registerBootIpxe(app, ctx);
   registerMachineIpxe(app, ctx);
   registerAssets(app, ctx);
   registerNodesApi(app, ctx);
   registerInventoryApi(app, ctx);
+  registerLifecycleApi(app, ctx);
+  registerStream(app, ctx);
   return app;
 }

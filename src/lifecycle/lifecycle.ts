@@ -1,20 +1,33 @@
 // Node lifecycle: turns what the services observe (a PXE request, a served
-// script, a Talos API answer) into persisted state changes. Services call
-// these methods and act only on what they return, after the store has
-// committed it.
+// script, a Talos API answer) into persisted state changes through the one
+// state machine. Services call these methods and act only on what they
+// return, after the store has committed it.
+import type { Logger } from '../log.js';
 import type { Store, NodeRecord, Sighting } from '../store/store.js';
 import { bootActionFor, type BootAction } from './boot.js';
+import { StateMachine, type Observation, type TransitionResult } from './machine.js';
 import { PROVISIONING_STATES } from './states.js';
 
 export class Lifecycle {
-  constructor(private readonly store: Store) {}
+  readonly machine: StateMachine;
+
+  constructor(
+    readonly store: Store,
+    opts: { log?: Logger } = {},
+  ) {
+    this.machine = new StateMachine(store, opts.log);
+  }
 
   /** What the machine with this MAC gets if it network-boots now. */
   bootActionForMac(mac: string): BootAction {
     return bootActionFor(this.store.nodeByMac(mac));
   }
 
-  /** A machine asked for its boot script or boot file; records it, and the sighting for unknown MACs. */
+  /**
+   * A machine was seen by DHCP, TFTP or HTTP: records it (as discovered when
+   * unknown) and returns what it gets. Changes no state: DHCP also sees
+   * Talos's own requests, which say nothing about where the node is.
+   */
   sighted(s: Sighting): BootAction {
     const action = this.bootActionForMac(s.mac);
     if (action.kind === 'unknown') {
@@ -26,6 +39,22 @@ export class Lifecycle {
     return action;
   }
 
+  /**
+   * iPXE asked for this machine's script. Only iPXE asks, so this is a real
+   * network boot: a node that was configuring or installing has finished its
+   * install (Talos reboots only after installing) and now boots from disk.
+   */
+  scriptRequested(s: Sighting): BootAction {
+    const action = this.sighted(s);
+    if (action.kind !== 'install') return action;
+    const { node } = action;
+    if (node.state === 'configuring' || node.state === 'installing') {
+      const r = this.machine.transition(node.name, 'installed', `network boot after ${node.state}: Talos rebooted from its install`, { markedForInstall: false });
+      if (r.ok) return bootActionFor(r.node);
+    }
+    return action;
+  }
+
   /** The node was handed the Talos kernel: it is booting into maintenance mode. */
   installBootServed(node: NodeRecord, detail: string): NodeRecord {
     if (!node.markedForInstall) throw new Error(`refusing install boot for ${node.name}: not marked for install`);
@@ -33,16 +62,24 @@ export class Lifecycle {
       this.store.appendEvent({ node: node.name, mac: node.mac, kind: 'http', message: detail });
       return node;
     }
-    return this.store.setState(node.name, 'booting', detail);
+    const r = this.machine.transition(node.name, 'booting', detail);
+    return r.node ?? node;
   }
 
   localBootServed(node: NodeRecord, detail: string): void {
     this.store.appendEvent({ node: node.name, mac: node.mac, kind: 'http', message: detail });
   }
 
+  /** A Talos API or config-endpoint observation about a node. */
+  observe(name: string, obs: Observation): TransitionResult {
+    return this.machine.observe(name, obs);
+  }
+
   /** Install finished: from now on the node boots from disk until it is marked again. */
   markInstalled(name: string, reason: string): NodeRecord {
-    return this.store.setState(name, 'installed', reason, { markedForInstall: false });
+    const r = this.machine.observe(name, { kind: 'install-finished', detail: reason });
+    if (!r.ok) throw new Error(r.error);
+    return r.node;
   }
 
   /** True while the node may fetch its machine config. */

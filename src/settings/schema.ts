@@ -72,6 +72,30 @@ export const settingsSchema = {
         allowAnonymousRead: { type: 'boolean' },
       },
     },
+    lifecycle: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        timeouts: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'Seconds a node may stay in a step before it is marked failed; 0 disables.',
+          properties: Object.fromEntries(
+            ['booting', 'maintenance', 'configuring', 'installing', 'installed', 'wiping', 'reimage-pending'].map((k) => [k, { type: 'integer', minimum: 0, maximum: 604800 }]),
+          ),
+        },
+        sweepSeconds: { type: 'integer', minimum: 1, maximum: 3600 },
+      },
+    },
+    console: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        port: { type: 'integer', minimum: 1, maximum: 65535 },
+        linesPerNode: { type: 'integer', minimum: 10, maximum: 100000 },
+      },
+    },
     talos: {
       type: 'object',
       additionalProperties: false,

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { compileSchema, parseValidated, type PositionedError } from '../yaml/validated.js';
 import { settingsSchema } from './schema.js';
+import { DEFAULT_TIMEOUTS, type StateTimeouts } from '../lifecycle/states.js';
 
 export type DhcpMode = 'full' | 'proxy' | 'off';
 export interface Pool { start: string; end: string }
@@ -38,6 +39,9 @@ export interface Settings {
   tftp: { enabled: boolean; root: string; port: number; maxBlksize: number; maxWindowsize: number; maxTransfers: number };
   http: { listen: string; publicUrl?: string; allowAnonymousRead: boolean };
   talos: { consoles: string[]; extraKernelArgs: string[] };
+  lifecycle: { timeouts: StateTimeouts; sweepSeconds: number };
+  /** The UDP receiver for Talos kernel logs (talos.logging.kernel). */
+  console: { enabled: boolean; port: number; linesPerNode: number };
 }
 
 /** Command-line flags that override the file. Paths are relative to the working directory. */
@@ -68,7 +72,9 @@ export function defaultSettingsFile(cwd = process.cwd(), env = process.env): str
   return undefined;
 }
 
-type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos'>> & {
+type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console'>> & {
+  lifecycle?: { timeouts?: Partial<StateTimeouts>; sweepSeconds?: number };
+  console?: Partial<Settings['console']>;
   dhcp?: Partial<Settings['dhcp']>;
   tftp?: Partial<Settings['tftp']>;
   http?: Partial<Settings['http']>;
@@ -128,6 +134,8 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
       allowAnonymousRead: raw.http?.allowAnonymousRead ?? false,
     },
     talos: { consoles: raw.talos?.consoles ?? ['ttyS0'], extraKernelArgs: raw.talos?.extraKernelArgs ?? [] },
+    lifecycle: { timeouts: { ...DEFAULT_TIMEOUTS, ...raw.lifecycle?.timeouts }, sweepSeconds: raw.lifecycle?.sweepSeconds ?? 15 },
+    console: { enabled: raw.console?.enabled ?? true, port: raw.console?.port ?? 5514, linesPerNode: raw.console?.linesPerNode ?? 500 },
   };
   const problems = crossCheck(settings, file ?? '(flags)');
   if (problems.length > 0) throw new SettingsError(problems);

@@ -65,4 +65,19 @@ export const migrations: string[] = [
     updated_at INTEGER NOT NULL
   );
   `,
+  // 2: admin web authentication: the admin token's hash and login sessions.
+  `
+  CREATE TABLE admin_token (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    hash TEXT NOT NULL,
+    source TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE admin_sessions (
+    id_hash TEXT PRIMARY KEY,
+    csrf TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  `,
 ];

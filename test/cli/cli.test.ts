@@ -86,9 +86,12 @@ describe('rackboot CLI', () => {
     const p = startCli(['serve', '--no-dhcp', '--no-tftp', '--http-listen', `127.0.0.1:${port}`, '--data-dir', dir, '--inventory', inv, '--log-level', 'warn']);
     try {
       const url = `http://127.0.0.1:${port}/api/nodes`;
+      // A fresh data dir: the daemon generates the admin token and prints it once.
+      const token = () => /admin token \(shown once, store it now\): (\S+)/.exec(p.output())?.[1] ?? '';
+      const auth = () => ({ headers: { authorization: `Bearer ${token()}` } });
       let nodes: Array<{ name: string }> = [];
       for (let i = 0; i < 100 && nodes.length === 0; i++) {
-        nodes = await request(url).then((r) => r.body.json() as Promise<Array<{ name: string }>>).catch(() => []);
+        nodes = await request(url, auth()).then((r) => r.body.json() as Promise<Array<{ name: string }>>).then((j) => (Array.isArray(j) ? j : [])).catch(() => []);
         if (nodes.length === 0) await new Promise((r) => setTimeout(r, 100));
       }
       expect(nodes.map((n) => n.name)).toEqual(['cp-1', 'cp-2', 'cp-3', 'worker-1', 'worker-2']);
@@ -97,7 +100,7 @@ describe('rackboot CLI', () => {
       const t0 = Date.now();
       let seen = false;
       while (!seen && Date.now() - t0 < 2000) {
-        const list = (await request(url).then((r) => r.body.json())) as Array<{ name: string }>;
+        const list = (await request(url, auth()).then((r) => r.body.json())) as Array<{ name: string }>;
         seen = list.some((n) => n.name === 'worker-3');
         if (!seen) await new Promise((r) => setTimeout(r, 50));
       }

@@ -12,6 +12,10 @@ import { buildHttpServer } from '../../src/http/server.js';
 import type { HttpContext } from '../../src/http/context.js';
 import { schematicId } from '../../src/factory/schematic.js';
 
+/** The admin token test appliances use; /api/* needs it (or a session). */
+export const TEST_ADMIN_TOKEN = 'appliance-test-admin-token';
+export const ADMIN_HEADERS = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+
 export interface TestAppliance {
   dir: string;
   settings: Settings;
@@ -30,7 +34,7 @@ export async function testAppliance(opts: { withAssets?: boolean; publicUrl?: st
   const inventory = join(dir, 'cluster.yaml');
   copyFileSync(new URL('../../inventory/cluster.yaml', import.meta.url), inventory);
   const settingsFile = join(dir, 'rackboot.yaml');
-  writeFileSync(settingsFile, 'dhcp:\n  mode: off\ntftp:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:0\n');
+  writeFileSync(settingsFile, `dhcp:\n  mode: off\ntftp:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:0\nadminToken: ${TEST_ADMIN_TOKEN}\n`);
   const settings = loadSettings({ config: settingsFile, inventory });
   const store = new Store(join(settings.dataDir, 'rackboot.db'));
   const log = pino({ level: 'silent' });

@@ -1,0 +1,51 @@
+import { discoveredView, inventorySnippet } from '../lifecycle/discovery.js';
+import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
+import { openStoreForCli } from './open-store.js';
+
+const FLAG_WORDS = { 'all-zero': 'ALL-ZERO UUID', duplicate: 'DUPLICATE UUID' } as const;
+
+export const discovered: Command = {
+  name: ['discovered'],
+  summary: 'list machines that asked to boot but are not in the inventory',
+  usage: `rackboot discovered [--json]
+
+Lists unknown MACs seen by DHCP, TFTP or HTTP with what they told us, and
+prints inventory entries ready to paste under nodes: (rackboot never edits
+the inventory file). A UUID that is all zeros or shared with another
+machine is flagged and left out of the snippet: it cannot identify one.`,
+  options: { json: { type: 'boolean' } },
+  async run(args, io) {
+    const settings = settingsFor(args, io);
+    if (!settings) return EXIT_FAILURE;
+    const store = openStoreForCli(settings, io);
+    if (!store) return EXIT_FAILURE;
+    try {
+      const list = discoveredView(store);
+      if (args.values.json) {
+        io.out(JSON.stringify(list, null, 2));
+        return EXIT_OK;
+      }
+      if (list.length === 0) {
+        io.out('No unknown machines have asked to boot.');
+        return EXIT_OK;
+      }
+      const rows = [['MAC', 'UUID', 'ARCH', 'VENDOR CLASS', 'RELAY', 'FIRST SEEN', 'LAST SEEN', 'SEEN']];
+      for (const d of list) {
+        const uuid = d.uuid ? (d.uuidFlag ? `${d.uuid} (${FLAG_WORDS[d.uuidFlag]})` : d.uuid) : '-';
+        rows.push([d.mac, uuid, d.archName ?? '-', d.vendorClass ?? '-', d.relay ?? '-', iso(d.firstSeen), iso(d.lastSeen), String(d.seenCount)]);
+      }
+      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+      for (const r of rows) io.out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+      io.out('');
+      io.out('# Paste under nodes: in the inventory (choose names and roles):');
+      io.out(inventorySnippet(list).trimEnd());
+      return EXIT_OK;
+    } finally {
+      store.close();
+    }
+  },
+};
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,47 @@
+import { Reimager, ReimageError } from '../lifecycle/reimage.js';
+import { StateMachine } from '../lifecycle/machine.js';
+import { EXIT_FAILURE, EXIT_OK, settingsFor, UsageError, type Command } from './command.js';
+import { openStoreForCli } from './open-store.js';
+
+export const reimage: Command = {
+  name: ['reimage'],
+  summary: 'mark a node for reimage (or cancel one)',
+  usage: `rackboot reimage NODE [--reason TEXT] [--cancel]
+
+Marks NODE reimage-pending: its next PXE boot installs Talos afresh, wiping
+the install disk. Works with or without a running daemon (it writes the
+store). A running daemon then asks the node's Talos API to Reset (wipe and
+reboot); if that API does not answer, power-cycle the node by hand.
+--cancel undoes a reimage that has not started (the node is still
+reimage-pending): it goes back to its previous state.`,
+  options: { reason: { type: 'string' }, cancel: { type: 'boolean' } },
+  async run(args, io) {
+    const [name, ...extra] = args.positionals;
+    if (!name || extra.length > 0) throw new UsageError('expected exactly one NODE');
+    if (args.values.cancel && args.values.reason !== undefined) throw new UsageError('--reason does not go with --cancel');
+    const settings = settingsFor(args, io);
+    if (!settings) return EXIT_FAILURE;
+    const store = openStoreForCli(settings, io);
+    if (!store) return EXIT_FAILURE;
+    try {
+      const reimager = new Reimager(new StateMachine(store));
+      if (args.values.cancel) {
+        const n = reimager.cancel(name, 'cli');
+        io.out(`${name}: reimage cancelled; back to ${n.state}`);
+      } else {
+        reimager.mark(name, (args.values.reason as string | undefined) ?? 'operator request', 'cli');
+        io.out(`${name}: reimage-pending. Its next PXE boot installs Talos afresh (wiping its install disk).`);
+        io.out('A running daemon asks its Talos API to reset it; if the node is hung, power-cycle it.');
+      }
+      return EXIT_OK;
+    } catch (err) {
+      if (err instanceof ReimageError) {
+        io.err(`rackboot reimage: ${err.message}`);
+        return EXIT_FAILURE;
+      }
+      throw err;
+    } finally {
+      store.close();
+    }
+  },
+};

@@ -1,0 +1,66 @@
+// The lifecycle JSON API: node detail, reimage and cancel, discovered
+// machines, cluster status and credential downloads, boot-asset cache
+// status. The page is built from the same view functions.
+import { createReadStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Reimager, ReimageError } from '../lifecycle/reimage.js';
+import { adminAccess } from '../web/auth.js';
+import { assetsView, clusterView, discoveredListView, nodeDetailView } from '../web/views.js';
+import type { HttpContext } from './context.js';
+
+export function registerLifecycleApi(app: FastifyInstance, ctx: HttpContext): void {
+  const reimager = () => (ctx.reimager ??= new Reimager(ctx.lifecycle.machine));
+
+  app.get('/api/nodes/:name', async (req, reply) => {
+    const d = nodeDetailView(ctx, (req.params as { name: string }).name);
+    return d ?? reply.code(404).send({ message: 'no such node' });
+  });
+  app.get('/api/nodes/:name/console', async (req, reply) => {
+    const name = (req.params as { name: string }).name;
+    if (!ctx.store.getNode(name)) return reply.code(404).send({ message: 'no such node' });
+    return (ctx.console?.lines(name) ?? []).map((l) => ({ at: l.at, msg: l.msg, fields: l.fields }));
+  });
+
+  app.post('/api/nodes/:name/reimage', async (req, reply) => {
+    const name = (req.params as { name: string }).name;
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const reason = typeof body.reason === 'string' && body.reason.trim() ? body.reason.trim().slice(0, 500) : 'operator request';
+    try {
+      const r = await reimager().reimage(name, reason, by(req));
+      return { node: r.node.name, state: r.node.state, reset: r.reset, error: r.error };
+    } catch (err) {
+      if (err instanceof ReimageError) return reply.code(err.status).send({ message: err.message });
+      throw err;
+    }
+  });
+  app.post('/api/nodes/:name/reimage/cancel', async (req, reply) => {
+    try {
+      const n = reimager().cancel((req.params as { name: string }).name, by(req));
+      return { node: n.name, state: n.state };
+    } catch (err) {
+      if (err instanceof ReimageError) return reply.code(err.status).send({ message: err.message });
+      throw err;
+    }
+  });
+
+  app.get('/api/discovered/snippet', async (_req, reply) => reply.type('text/yaml; charset=utf-8').send(discoveredListView(ctx.store).snippet));
+  app.get('/api/cluster', async () => clusterView(ctx));
+  app.get('/api/assets', async () => assetsView(ctx));
+
+  for (const file of ['kubeconfig', 'talosconfig'] as const) {
+    app.get(`/api/cluster/${file}`, async (_req, reply) => {
+      const path = join(ctx.settings.dataDir, file);
+      if (!existsSync(path)) return reply.code(404).send({ message: `${file} has not been written yet` });
+      return reply
+        .type('application/yaml')
+        .header('content-disposition', `attachment; filename="${file}"`)
+        .header('cache-control', 'no-store')
+        .send(createReadStream(path));
+    });
+  }
+}
+
+function by(req: import('fastify').FastifyRequest): string {
+  return adminAccess(req).via === 'bearer' ? 'api' : 'web';
+}

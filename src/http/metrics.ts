@@ -1,0 +1,77 @@
+// GET /metrics in the Prometheus text exposition format (version 0.0.4):
+// nodes by state, reimages, bootstrap state, HTTP requests and bytes, and
+// whatever the injected MetricsSources (DHCP, TFTP, console) count.
+import type { FastifyInstance } from 'fastify';
+import { NODE_STATES } from '../lifecycle/states.js';
+import { clusterView, stateCounts } from '../web/views.js';
+import type { HttpContext } from './context.js';
+
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})?$/;
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+export function registerMetrics(app: FastifyInstance, ctx: HttpContext): void {
+  const http = { requests: new Map<string, number>(), bytes: 0 };
+  app.addHook('onResponse', async (req, reply) => {
+    const key = `${req.method} ${reply.statusCode}`;
+    http.requests.set(key, (http.requests.get(key) ?? 0) + 1);
+    const len = Number(reply.getHeader('content-length'));
+    if (Number.isFinite(len)) http.bytes += len;
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    const lines: string[] = [];
+    const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: [string, number][]) => {
+      lines.push(`# HELP rackboot_${name} ${help}`, `# TYPE rackboot_${name} ${type}`);
+      for (const [labels, v] of samples) lines.push(`rackboot_${name}${labels} ${v}`);
+    };
+    const counts = stateCounts(ctx.store);
+    metric('nodes', 'gauge', 'Inventory nodes by lifecycle state.', NODE_STATES.map((s) => [`{state="${s}"}`, counts[s]]));
+    const count = (sql: string) => (ctx.store.db.prepare(sql).get() as { n: number }).n;
+    metric('reimages_total', 'counter', 'Reimages requested.', [['', count(`SELECT count(*) AS n FROM events WHERE kind='reimage' AND json_extract(data_json,'$.step')='requested'`)]]);
+    metric('node_failures_total', 'counter', 'Transitions into failed.', [['', count(`SELECT count(*) AS n FROM events WHERE kind='state' AND json_extract(data_json,'$.to')='failed'`)]]);
+    metric('discovered_machines', 'gauge', 'Unknown machines that asked to boot.', [['', count('SELECT count(*) AS n FROM discovered')]]);
+    const cluster = clusterView(ctx);
+    metric('cluster_bootstrapped', 'gauge', '1 once etcd was bootstrapped.', [['', cluster.bootstrapped ? 1 : 0]]);
+    metric('cluster_bootstrap_state', 'gauge', 'The bootstrap state, as a label.', [[`{state="${escapeLabel(cluster.bootstrap)}"}`, 1]]);
+    metric('http_requests_total', 'counter', 'HTTP responses by method and status.', [...http.requests].map(([k, v]) => {
+      const [method, code] = k.split(' ');
+      return [`{method="${escapeLabel(method!)}",code="${code}"}`, v];
+    }));
+    metric('http_response_bytes_total', 'counter', 'HTTP response bytes with a known length.', [['', http.bytes]]);
+    const seen = new Set<string>();
+    for (const source of ctx.metricsSources ?? []) {
+      for (const [key, value] of Object.entries(source.metrics())) {
+        if (!NAME.test(key) || !Number.isFinite(value)) continue;
+        const base = key.split('{')[0]!;
+        if (!seen.has(base)) {
+          seen.add(base);
+          lines.push(`# TYPE rackboot_${base} ${base.endsWith('_total') ? 'counter' : 'gauge'}`);
+        }
+        lines.push(`rackboot_${key} ${value}`);
+      }
+    }
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(lines.join('\n') + '\n');
+  });
+}
+
+/**
+ * Turns a service's nested counters into flat metric names: numbers under
+ * `totals` become `<prefix>_<name>_total` counters, other numbers gauges.
+ * Arrays (per-client detail) are left to the JSON API.
+ */
+export function flattenMetrics(prefix: string, value: unknown, out: Record<string, number> = {}, counter = false): Record<string, number> {
+  if (typeof value === 'number') {
+    if (Number.isFinite(value)) out[counter ? `${prefix}_total` : prefix] = value;
+    return out;
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return out;
+  for (const [key, v] of Object.entries(value)) {
+    const snake = key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().replace(/[^a-z0-9_]/g, '_');
+    if (key === 'totals') flattenMetrics(prefix, v, out, true);
+    else flattenMetrics(`${prefix}_${snake}`, v, out, counter);
+  }
+  return out;
+}

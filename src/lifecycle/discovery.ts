@@ -1,0 +1,47 @@
+// Unknown machines, as the operator needs to see them: what they told us,
+// which UUIDs cannot identify them (all zeros, or shared with another
+// machine), and an inventory entry ready to paste. The appliance never
+// writes the operator's inventory file itself.
+import { stringify } from 'yaml';
+import type { DiscoveredRecord, Store } from '../store/store.js';
+
+export type UuidFlag = 'all-zero' | 'duplicate' | null;
+
+export interface DiscoveredView extends DiscoveredRecord {
+  uuidFlag: UuidFlag;
+  /** Option 93 / iPXE buildarch in words, e.g. "x64 UEFI". */
+  archName: string | null;
+  snippet: string;
+}
+
+// RFC 4578 §2.1 and the IANA processor architecture registry.
+const ARCH_NAMES: Record<string, string> = {
+  '0': 'x86 BIOS', '6': 'x86 UEFI', '7': 'x64 UEFI', '9': 'x64 UEFI', '10': 'arm32 UEFI', '11': 'arm64 UEFI',
+  '16': 'x64 UEFI HTTP', '19': 'arm64 UEFI HTTP', i386: 'x86 (iPXE)', x86_64: 'x64 (iPXE)', arm64: 'arm64 (iPXE)',
+};
+
+const ZERO_UUID = /^[0-]+$/;
+
+export function discoveredView(store: Store): DiscoveredView[] {
+  const list = store.listDiscovered();
+  const uses = new Map<string, number>();
+  const all = [...list.map((d) => d.uuid), ...store.listNodes().map((n) => n.uuid)];
+  for (const u of all) if (u) uses.set(u.toLowerCase(), (uses.get(u.toLowerCase()) ?? 0) + 1);
+  return list.map((d) => {
+    const uuid = d.uuid?.toLowerCase() ?? null;
+    const uuidFlag: UuidFlag = !uuid ? null : ZERO_UUID.test(uuid) ? 'all-zero' : (uses.get(uuid) ?? 0) > 1 ? 'duplicate' : null;
+    return { ...d, uuidFlag, archName: d.arch ? (ARCH_NAMES[d.arch] ?? d.arch) : null, snippet: inventorySnippet([{ ...d, uuidFlag }]) };
+  });
+}
+
+/** YAML for the inventory's `nodes:` list. A flagged UUID is left out: it would not identify the machine. */
+export function inventorySnippet(list: (DiscoveredRecord & { uuidFlag: UuidFlag })[]): string {
+  const entries = list.map((d) => ({
+    name: `node-${d.mac.replace(/:/g, '')}`,
+    mac: d.mac,
+    role: 'worker',
+    ...(d.uuid && !d.uuidFlag ? { uuid: d.uuid } : {}),
+    installDisk: '/dev/sda',
+  }));
+  return stringify(entries, { indent: 2 });
+}

@@ -1,0 +1,110 @@
+// The node state machine: the only writer of node states. Every change goes
+// through transition(), which checks the TRANSITIONS table, commits the new
+// state and its event in one store transaction, and refuses (and logs)
+// anything the table does not allow.
+import type { Logger } from '../log.js';
+import type { NodeRecord, Store } from '../store/store.js';
+import { isTransitionAllowed, type NodeState } from './states.js';
+
+/** What the Talos API client and the config endpoint report about a node. */
+export type Observation =
+  /** Talos answered on 50000 without a machine config. */
+  | { kind: 'talos-maintenance'; detail?: string }
+  /** The node pulled its machine config from /config. */
+  | { kind: 'config-served'; detail?: string }
+  /** ApplyConfiguration was accepted (push mode). */
+  | { kind: 'config-applied'; detail?: string }
+  | { kind: 'install-started'; detail?: string }
+  /** Talos runs from disk with its config (configured mode answers over mTLS). */
+  | { kind: 'install-finished'; detail?: string }
+  /** mTLS API healthy; `etcdMember` is required for a control plane. */
+  | { kind: 'healthy'; etcdMember?: boolean; detail?: string }
+  | { kind: 'unhealthy'; detail: string }
+  /** A step failed; `step` defaults to the node's current state. */
+  | { kind: 'error'; detail: string; step?: string };
+
+export type TransitionResult =
+  | { ok: true; node: NodeRecord; changed: boolean }
+  | { ok: false; node: NodeRecord | undefined; error: string };
+
+/** Values of cluster_state 'bootstrap' that mean etcd was bootstrapped. */
+export const BOOTSTRAPPED = ['done', 'bootstrapped'];
+
+export class StateMachine {
+  constructor(
+    readonly store: Store,
+    private readonly log?: Logger,
+  ) {}
+
+  /**
+   * Moves `name` to `to`. Staying in the same state records an event only.
+   * Returns an error (and writes nothing but a 'rejected' event) when the
+   * table forbids the move.
+   */
+  transition(name: string, to: NodeState, reason: string, extra: { markedForInstall?: boolean; failedStep?: string } = {}): TransitionResult {
+    const node = this.store.getNode(name);
+    if (!node) return { ok: false, node, error: `no such node: ${name}` };
+    if (node.state === to && extra.markedForInstall === undefined) {
+      this.store.appendEvent({ node: name, mac: node.mac, kind: 'observation', message: `${to}: ${reason}` });
+      return { ok: true, node, changed: false };
+    }
+    if (node.state !== to && !isTransitionAllowed(node.state, to)) {
+      const error = `illegal transition ${node.state} → ${to} refused: ${reason}`;
+      this.log?.warn({ node: name, from: node.state, to }, error);
+      this.store.appendEvent({ node: name, mac: node.mac, kind: 'rejected', message: error, data: { from: node.state, to, reason } });
+      return { ok: false, node, error };
+    }
+    const after = this.store.setState(name, to, reason, extra);
+    this.log?.info({ node: name, from: node.state, to, reason }, 'node state changed');
+    return { ok: true, node: after, changed: true };
+  }
+
+  fail(name: string, reason: string, step?: string): TransitionResult {
+    return this.transition(name, 'failed', reason, step ? { failedStep: step } : {});
+  }
+
+  clusterBootstrapped(): boolean {
+    return BOOTSTRAPPED.includes(this.store.getClusterState('bootstrap') ?? '');
+  }
+
+  /** Applies a Talos API or config-endpoint observation. */
+  observe(name: string, obs: Observation): TransitionResult {
+    const node = this.store.getNode(name);
+    if (!node) return { ok: false, node, error: `no such node: ${name}` };
+    this.store.touch(name);
+    const d = (fallback: string) => obs.detail ?? fallback;
+    switch (obs.kind) {
+      case 'talos-maintenance':
+        return this.transition(name, 'maintenance', d('Talos API answers in maintenance mode'));
+      case 'config-served':
+      case 'config-applied':
+        return this.transition(name, 'configuring', d(obs.kind === 'config-served' ? 'machine config pulled' : 'machine config applied'));
+      case 'install-started':
+        return this.transition(name, 'installing', d('install started'));
+      case 'install-finished':
+        return this.transition(name, 'installed', d('Talos runs from disk'), { markedForInstall: false });
+      case 'healthy': {
+        if (node.role === 'controlplane' && !obs.etcdMember) {
+          return this.noteOnly(node, 'Talos API healthy; not an etcd member yet');
+        }
+        if (!this.clusterBootstrapped()) return this.noteOnly(node, 'Talos API healthy; waiting for the cluster bootstrap');
+        if (node.state === 'ready') return { ok: true, node, changed: false };
+        // A node seen healthy that we never saw install (it was installed before) is installed first.
+        if (node.state !== 'installed' && node.state !== 'failed') {
+          const r = this.transition(name, 'installed', 'Talos API healthy: runs from disk', { markedForInstall: false });
+          if (!r.ok) return r;
+        }
+        return this.transition(name, 'ready', d(node.role === 'controlplane' ? 'Talos API healthy and etcd member' : 'Talos API healthy'), { markedForInstall: false });
+      }
+      case 'unhealthy':
+        return node.state === 'ready' ? this.transition(name, 'installed', obs.detail) : this.noteOnly(node, obs.detail);
+      case 'error':
+        return this.fail(name, obs.detail, obs.step);
+    }
+  }
+
+  private noteOnly(node: NodeRecord, message: string): TransitionResult {
+    this.store.appendEvent({ node: node.name, mac: node.mac, kind: 'observation', message });
+    return { ok: true, node, changed: false };
+  }
+}

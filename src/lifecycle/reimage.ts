@@ -1,0 +1,101 @@
+// Reimage: the operator's "wipe this node and install it again". Marking is
+// a store write (so the CLI works without a daemon); the reset is an
+// attempt. When Talos's API answers, Reset wipes and reboots the node
+// (wiping); when it doesn't (dead disk, hung node), the mark alone makes
+// the next PXE boot install afresh, and the operator power-cycles it.
+import type { Logger } from '../log.js';
+import type { NodeRecord } from '../store/store.js';
+import type { StateMachine } from './machine.js';
+import type { NodeResetter } from './ports.js';
+import { canReimage, isNodeState, type NodeState } from './states.js';
+
+export type ResetOutcome = 'sent' | 'failed' | 'unavailable';
+
+export class ReimageError extends Error {
+  constructor(message: string, readonly status: 404 | 409) {
+    super(message);
+  }
+}
+
+interface RequestData { step: 'requested'; previousState: NodeState; previousMarked: boolean; reason: string; by: string }
+
+export class Reimager {
+  /** Request event ids whose reset this process already attempted. */
+  private readonly attempted = new Set<number>();
+
+  constructor(
+    private readonly machine: StateMachine,
+    private readonly resetter?: NodeResetter,
+    private readonly log?: Logger,
+  ) {}
+
+  /** Marks the node (reimage-pending, marked for install) and, if possible, resets it. */
+  async reimage(name: string, reason: string, by: string): Promise<{ node: NodeRecord; reset: ResetOutcome; error?: string }> {
+    this.mark(name, reason, by);
+    const outcome = await this.tryReset(name);
+    return { node: this.machine.store.getNode(name)!, ...outcome };
+  }
+
+  /** The store half of a reimage, on its own: what `rackboot reimage` does without a daemon. */
+  mark(name: string, reason: string, by: string): NodeRecord {
+    const store = this.machine.store;
+    const node = store.getNode(name);
+    if (!node || !node.inInventory) throw new ReimageError(`no such node in the inventory: ${name}`, 404);
+    if (!canReimage(node.state)) throw new ReimageError(`${name} is ${node.state}; a reimage is already under way`, 409);
+    const data: RequestData = { step: 'requested', previousState: node.state, previousMarked: node.markedForInstall, reason, by };
+    const r = this.machine.transition(name, 'reimage-pending', `reimage requested by ${by}: ${reason}`, { markedForInstall: true });
+    if (!r.ok) throw new ReimageError(r.error, 409);
+    store.appendEvent({ node: name, mac: node.mac, kind: 'reimage', message: `reimage requested by ${by}: ${reason}`, data });
+    return r.node;
+  }
+
+  /** Cancels a reimage that has not started: back to the previous state and mark. */
+  cancel(name: string, by: string): NodeRecord {
+    const store = this.machine.store;
+    const node = store.getNode(name);
+    if (!node) throw new ReimageError(`no such node: ${name}`, 404);
+    if (node.state !== 'reimage-pending') throw new ReimageError(`${name} is ${node.state}: only a pending reimage can be cancelled`, 409);
+    const req = this.lastRequest(name);
+    const previous = req && isNodeState(req.data.previousState) ? req.data.previousState : 'installed';
+    const r = this.machine.transition(name, previous, `reimage cancelled by ${by}`, { markedForInstall: req?.data.previousMarked ?? false });
+    if (!r.ok) throw new ReimageError(r.error, 409);
+    store.appendEvent({ node: name, mac: node.mac, kind: 'reimage', message: `reimage cancelled by ${by}`, data: { step: 'cancelled', by } });
+    return r.node;
+  }
+
+  /** Tries Reset once per request for every pending reimage (the CLI marks without resetting). */
+  async resetPending(): Promise<void> {
+    for (const node of this.machine.store.listNodes()) {
+      if (node.state === 'reimage-pending') await this.tryReset(node.name);
+    }
+  }
+
+  private async tryReset(name: string): Promise<{ reset: ResetOutcome; error?: string }> {
+    const store = this.machine.store;
+    const req = this.lastRequest(name);
+    if (!this.resetter || !req) return { reset: 'unavailable' };
+    if (this.attempted.has(req.id)) return { reset: 'unavailable' };
+    this.attempted.add(req.id);
+    try {
+      await this.resetter.reset(name);
+    } catch (err) {
+      const error = (err as Error).message;
+      this.log?.warn({ node: name, err }, 'Talos Reset failed; the next PXE boot installs afresh');
+      store.appendEvent({
+        node: name, kind: 'reimage', data: { step: 'reset-failed', error },
+        message: `Talos API reset failed (${error}); power-cycle the node: its next PXE boot installs afresh`,
+      });
+      return { reset: 'failed', error };
+    }
+    // The operator may have cancelled while the call was in flight; the transition table decides.
+    const r = this.machine.transition(name, 'wiping', 'Talos accepted Reset: wiping and rebooting');
+    return r.ok ? { reset: 'sent' } : { reset: 'failed', error: r.error };
+  }
+
+  private lastRequest(name: string): { id: number; data: RequestData } | undefined {
+    const row = this.machine.store.db
+      .prepare(`SELECT id, data_json FROM events WHERE node=? AND kind='reimage' AND json_extract(data_json, '$.step')='requested' ORDER BY id DESC LIMIT 1`)
+      .get(name) as { id: number; data_json: string } | undefined;
+    return row ? { id: row.id, data: JSON.parse(row.data_json) as RequestData } : undefined;
+  }
+}

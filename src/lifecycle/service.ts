@@ -1,0 +1,46 @@
+// The lifecycle's running parts in the daemon: the console receiver, the
+// timeout sweeper (which also retries Reset for reimages marked from the
+// CLI), and the reimager the HTTP API uses.
+import type { Service } from '../daemon.js';
+import type { HttpContext } from '../http/context.js';
+import type { Logger } from '../log.js';
+import { ConsoleLog } from '../console/buffer.js';
+import { ConsoleReceiver } from '../console/receiver.js';
+import { Reimager } from './reimage.js';
+import { startSweeper, sweepTimeouts } from './sweeper.js';
+import type { MetricsSource, NodeResetter } from './ports.js';
+
+export async function startLifecycleServices(ctx: HttpContext, log: Logger, opts: { resetter?: NodeResetter; metricsSources?: MetricsSource[] } = {}): Promise<Service[]> {
+  const { settings, store, lifecycle } = ctx;
+  const services: Service[] = [];
+  ctx.metricsSources = [...(ctx.metricsSources ?? []), ...(opts.metricsSources ?? [])];
+  ctx.reimager = new Reimager(lifecycle.machine, opts.resetter, log.child({ svc: 'reimage' }));
+
+  if (settings.console.enabled) {
+    const consoleLog = new ConsoleLog(settings.console.linesPerNode);
+    const receiver = new ConsoleReceiver(store, consoleLog);
+    try {
+      const port = await receiver.listen(settings.serverAddress ?? '0.0.0.0', settings.console.port);
+      ctx.console = consoleLog;
+      ctx.metricsSources.push(receiver);
+      log.info({ port }, 'console receiver listening for talos.logging.kernel');
+      services.push({ name: 'console', close: () => receiver.close() });
+    } catch (err) {
+      // Provisioning works without the console: warn rather than refuse to start.
+      log.warn({ err, port: settings.console.port }, 'console receiver could not bind; node consoles are off');
+      await receiver.close();
+    }
+  }
+
+  const reimager = ctx.reimager;
+  const sweeper = startSweeper(
+    settings.lifecycle.sweepSeconds,
+    async () => {
+      sweepTimeouts(lifecycle.machine, settings.lifecycle.timeouts, Date.now());
+      await reimager.resetPending();
+    },
+    (err) => log.error({ err }, 'lifecycle sweep failed'),
+  );
+  services.push({ name: 'lifecycle-sweeper', close: async () => sweeper.stop() });
+  return services;
+}

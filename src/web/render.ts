@@ -1,0 +1,95 @@
+// The page's fragments. Each is rendered on the server, for the first page
+// load and again for every live update (sent over SSE and swapped in by id),
+// so there is one renderer and it always escapes.
+import type { EventRecord } from '../store/store.js';
+import type { DiscoveredView } from '../lifecycle/discovery.js';
+import { html, type Safe } from './html.js';
+import { sinceText, type assetsView, type clusterView, type inventoryView, type NodeView } from './views.js';
+
+const when = (ms: number | null) => (ms === null ? 'never' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + 'Z');
+const ago = (ms: number | null, now: number) => html`<span data-since="${ms ?? ''}" title="${when(ms)}">${sinceText(ms, now)}</span>`;
+const nodeHref = (name: string) => `/ui/nodes/${encodeURIComponent(name)}`;
+
+export function actionButton(n: NodeView): Safe {
+  if (n.state === 'reimage-pending') return html`<button type="button" class="secondary" data-action="cancel" data-node="${n.name}">Cancel reimage</button>`;
+  if (n.state === 'wiping') return html``;
+  return html`<button type="button" class="danger" data-action="reimage" data-node="${n.name}">Reimage</button>`;
+}
+
+export function nodeRows(nodes: NodeView[], now = Date.now()): Safe {
+  if (nodes.length === 0) return html`<tr><td colspan="9" class="muted">No nodes: add machines to the inventory.</td></tr>`;
+  return html`${nodes.map(
+    (n) => html`<tr data-node="${n.name}" data-state="${n.state}">
+  <td data-label="Name"><a href="${nodeHref(n.name)}">${n.name}</a>${n.hostname ? html`<div class="muted small">hostname ${n.hostname}</div>` : ''}</td>
+  <td data-label="State"><span class="state state-${n.state}" title="${n.stateMeaning}">${n.state}</span>${n.failedText ? html`<div class="failed-text">${n.failedText}</div>` : ''}</td>
+  <td data-label="Role">${n.role}</td>
+  <td data-label="IP">${n.ip ?? '-'}</td>
+  <td data-label="MAC"><code>${n.mac}</code></td>
+  <td data-label="Last seen">${ago(n.lastSeen, now)}</td>
+  <td data-label="In state">${ago(n.stateSince, now)}</td>
+  <td data-label="Last event" class="last-event">${n.lastEvent?.message ?? '-'}</td>
+  <td data-label="">${actionButton(n)}</td>
+</tr>`,
+  )}`;
+}
+
+export function inventorySection(inv: ReturnType<typeof inventoryView>): Safe {
+  if (inv.ok) return html`<p class="ok">Inventory <code>${inv.file}</code> loaded: ${inv.nodes} nodes. Last checked ${when(inv.checkedAt)}.</p>`;
+  return html`<div class="error-box" role="alert"><strong>The last edit of <code>${inv.file}</code> was rejected</strong>${inv.loadedAt ? ' (the last good inventory stays live)' : ''}:
+<ul>${inv.errors.map((e) => html`<li><strong>Line ${e.line}, column ${e.col}:</strong> ${e.message} <code class="muted small">${e.file}:${e.line}:${e.col}</code></li>`)}</ul></div>`;
+}
+
+export function clusterSection(c: ReturnType<typeof clusterView>): Safe {
+  const dl = (name: 'kubeconfig' | 'talosconfig') =>
+    c.downloads[name] ? html`<a class="button" href="/api/cluster/${name}" download>${name}</a>` : html`<span class="muted">${name} not written yet</span>`;
+  return html`<dl class="facts">
+  <dt>Cluster</dt><dd>${c.name ?? '-'}</dd>
+  <dt>Bootstrap</dt><dd><span class="${c.bootstrapped ? 'ok' : 'muted'}">${c.bootstrap}</span></dd>
+  <dt>etcd members</dt><dd>${c.etcdMembers.length ? c.etcdMembers.join(', ') : 'none known'}</dd>
+  <dt>Downloads</dt><dd>${dl('kubeconfig')} ${dl('talosconfig')}</dd>
+</dl>`;
+}
+
+export function assetsSection(a: ReturnType<typeof assetsView>): Safe {
+  if (!a.schematic) return html`<p class="muted">No valid inventory: the boot assets it needs are unknown.</p>`;
+  return html`<p>Talos ${a.talosVersion}, schematic <code class="wrap">${a.schematic}</code></p>
+<table class="compact"><thead><tr><th>Arch</th><th>File</th><th>Cached</th></tr></thead><tbody>
+${a.files.map((f) => html`<tr><td>${f.arch}</td><td><code>${f.file}</code></td><td class="${f.present ? 'ok' : 'warn'}">${f.present ? `${((f.bytes ?? 0) / 1048576).toFixed(1)} MiB` : 'missing: run rackboot assets fetch'}</td></tr>`)}
+</tbody></table>`;
+}
+
+export function discoveredSection(list: DiscoveredView[], snippet: string, now = Date.now()): Safe {
+  if (list.length === 0) return html`<p class="muted">No unknown machines have asked to boot.</p>`;
+  const flag = (d: DiscoveredView) => (d.uuidFlag ? html` <span class="badge warn">${d.uuidFlag === 'all-zero' ? 'all-zero UUID' : 'duplicate UUID'}</span>` : '');
+  return html`<div class="table-wrap"><table class="cards"><thead><tr><th>MAC</th><th>UUID</th><th>Arch</th><th>Vendor class</th><th>Relay</th><th>First seen</th><th>Last seen</th></tr></thead><tbody>
+${list.map((d) => html`<tr><td data-label="MAC"><code>${d.mac}</code></td><td data-label="UUID"><code class="wrap">${d.uuid ?? '-'}</code>${flag(d)}</td><td data-label="Arch">${d.archName ?? '-'}</td><td data-label="Vendor class">${d.vendorClass ?? '-'}</td><td data-label="Relay">${d.relay ?? '-'}</td><td data-label="First seen">${ago(d.firstSeen, now)}</td><td data-label="Last seen">${ago(d.lastSeen, now)}</td></tr>`)}
+</tbody></table></div>
+<p>Paste under <code>nodes:</code> in the inventory, then choose names and roles (rackboot never edits the file itself):</p>
+<pre class="snippet" id="snippet">${snippet}</pre>`;
+}
+
+export function nodeSummary(n: NodeView, now = Date.now()): Safe {
+  return html`<dl class="facts">
+  <dt>State</dt><dd><span class="state state-${n.state}">${n.state}</span> <span class="muted">${n.stateMeaning}</span></dd>
+  ${n.failedText ? html`<dt>Failed</dt><dd class="failed-text">${n.failedText}</dd>` : ''}
+  <dt>Reason</dt><dd>${n.stateReason || '-'}</dd>
+  <dt>In state</dt><dd>${ago(n.stateSince, now)}</dd>
+  <dt>Role</dt><dd>${n.role}</dd>
+  <dt>IP</dt><dd>${n.ip ?? '-'}</dd>
+  <dt>MAC</dt><dd><code>${n.mac}</code></dd>
+  <dt>Hostname</dt><dd>${n.hostname ?? '-'}</dd>
+  <dt>UUID</dt><dd><code class="wrap">${n.uuid ?? '-'}</code></dd>
+  <dt>Marked for install</dt><dd>${n.markedForInstall ? 'yes: its next PXE boot installs' : 'no: it boots from disk'}</dd>
+  <dt>Last seen</dt><dd>${ago(n.lastSeen, now)}</dd>
+</dl>
+<p>${actionButton(n)}</p>`;
+}
+
+export function eventList(events: EventRecord[]): Safe {
+  if (events.length === 0) return html`<li class="muted">No events.</li>`;
+  return html`${events.map((e) => html`<li><time>${when(e.at)}</time> <span class="badge">${e.kind}</span> ${e.message}</li>`)}`;
+}
+
+export function consoleLines(lines: { at: number; msg: string }[]): Safe {
+  return html`${lines.map((l) => html`<li>${l.msg}</li>`)}`;
+}

@@ -1,0 +1,97 @@
+// GET /api/stream: Server-Sent Events for the page. A shared poller watches
+// a cheap fingerprint of the store (last event id, cluster state, discovered
+// machines, inventory check time, asset cache) and, when it moves, every
+// open stream gets freshly rendered fragments. Polling the store rather
+// than hooking writers also catches `rackboot reimage` run from a shell.
+import { EventEmitter } from 'node:events';
+import type { FastifyInstance } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import type { HttpContext } from '../http/context.js';
+import type { ConsoleLine } from '../console/buffer.js';
+import { nodeFragments, overviewFragments } from './pages.js';
+import { overviewData } from './routes.js';
+import { assetsView, nodeDetailView } from './views.js';
+
+class ChangeFeed extends EventEmitter {
+  private timer: NodeJS.Timeout | undefined;
+  private last = '';
+
+  constructor(private readonly ctx: HttpContext, private readonly intervalMs: number) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  fingerprint(): string {
+    const row = this.ctx.store.db
+      .prepare(`SELECT (SELECT ifnull(max(id),0) FROM events) AS e, (SELECT ifnull(max(updated_at),0) FROM cluster_state) AS c,
+        (SELECT ifnull(max(last_seen),0) || '/' || count(*) FROM discovered) AS d`)
+      .get() as Record<string, unknown>;
+    const assets = assetsView(this.ctx).files.map((f) => f.bytes ?? '-').join(',');
+    return `${row.e}|${row.c}|${row.d}|${this.ctx.inventoryStatus().checkedAt}|${assets}`;
+  }
+
+  subscribe(fn: () => void): () => void {
+    this.on('change', fn);
+    if (!this.timer) {
+      this.last = this.fingerprint();
+      this.timer = setInterval(() => {
+        try {
+          const now = this.fingerprint();
+          if (now !== this.last) (this.last = now), this.emit('change');
+        } catch { /* the store is closing */ }
+      }, this.intervalMs);
+      this.timer.unref();
+    }
+    return () => {
+      this.off('change', fn);
+      if (this.listenerCount('change') === 0) this.stop();
+    };
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+function send(res: ServerResponse, event: string, data: unknown): void {
+  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+export function registerStream(app: FastifyInstance, ctx: HttpContext, opts: { intervalMs?: number } = {}): void {
+  const feed = new ChangeFeed(ctx, opts.intervalMs ?? 500);
+  const open = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    feed.stop();
+    for (const res of open) res.end();
+  });
+
+  app.get('/api/stream', (req, reply) => {
+    const nodeName = (req.query as Record<string, string | undefined>).node;
+    if (nodeName !== undefined && !ctx.store.getNode(nodeName)) return reply.code(404).send({ message: `no such node: ${nodeName}` });
+    const fragments = () => {
+      if (nodeName === undefined) return overviewFragments(overviewData(ctx));
+      const d = nodeDetailView(ctx, nodeName)!;
+      return nodeFragments(d.node, d.events);
+    };
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    open.add(res);
+    send(res, 'fragments', fragments());
+    const unsubscribe = feed.subscribe(() => send(res, 'fragments', fragments()));
+    const onLine = (node: string, line: ConsoleLine) => {
+      if (node === nodeName) send(res, 'console', { at: line.at, msg: line.msg });
+    };
+    ctx.console?.on('line', onLine);
+    // Comments keep proxies and the server's idle timeout from closing a quiet stream.
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    heartbeat.unref();
+    req.raw.on('close', () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+      ctx.console?.off('line', onLine);
+      open.delete(res);
+    });
+  });
+}

@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseCommandArgs, type Command } from '../../src/cli/command.js';
+import { reimage } from '../../src/cli/reimage.js';
+import { discovered } from '../../src/cli/discovered.js';
+import { Store } from '../../src/store/store.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'rackboot-cli-lc-'));
+  writeFileSync(join(dir, 'cluster.yaml'), `cluster:
+  name: lab
+  controlPlaneEndpoint: https://10.0.0.10:6443
+  talosVersion: v1.11.5
+nodes:
+  - name: cp-1
+    mac: 52:54:00:00:00:01
+    role: controlplane
+`);
+  writeFileSync(join(dir, 'rackboot.yaml'), 'dataDir: ./data\ninventory: ./cluster.yaml\n');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(cmd: Command, argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await cmd.run(parseCommandArgs(cmd, [...argv, '--config', join(dir, 'rackboot.yaml')]), { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+function node() {
+  const s = new Store(join(dir, 'data', 'rackboot.db'));
+  try {
+    return s.getNode('cp-1')!;
+  } finally {
+    s.close();
+  }
+}
+
+describe('rackboot reimage', () => {
+  it('marks a node without a daemon, and --cancel undoes it', async () => {
+    const s = new Store(join(dir, 'data', 'rackboot.db'));
+    s.syncInventory((await import('../../src/inventory/load.js')).loadInventoryFile(join(dir, 'cluster.yaml')).inventory!);
+    s.setState('cp-1', 'ready', 'setup', { markedForInstall: false });
+    s.close();
+    const r = await run(reimage, ['cp-1', '--reason', 'disk swap']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/reimage-pending/);
+    expect(node()).toMatchObject({ state: 'reimage-pending', markedForInstall: true, stateReason: 'reimage requested by cli: disk swap' });
+    const c = await run(reimage, ['cp-1', '--cancel']);
+    expect(c.code).toBe(0);
+    expect(node()).toMatchObject({ state: 'ready', markedForInstall: false });
+  });
+
+  it('fails plainly for unknown nodes and a cancel with nothing pending', async () => {
+    expect((await run(reimage, ['nope'])).err).toMatch(/no such node in the inventory: nope/);
+    const c = await run(reimage, ['cp-1', '--cancel']);
+    expect(c.code).toBe(1);
+    expect(c.err).toMatch(/only a pending reimage can be cancelled/);
+  });
+});
+
+describe('rackboot discovered', () => {
+  it('lists unknown machines with flags and a snippet; --json gives the same data', async () => {
+    expect((await run(discovered, [])).out).toBe('No unknown machines have asked to boot.');
+    const s = new Store(join(dir, 'data', 'rackboot.db'));
+    s.recordDiscovered({ mac: 'de:ad:00:00:00:01', source: 'dhcp', uuid: '00000000-0000-0000-0000-000000000000', arch: '0' });
+    s.close();
+    const text = await run(discovered, []);
+    expect(text.out).toMatch(/de:ad:00:00:00:01 +00000000-0000-0000-0000-000000000000 \(ALL-ZERO UUID\) +x86 BIOS/);
+    expect(text.out).toMatch(/- name: node-dead00000001\n {2}mac: de:ad:00:00:00:01/);
+    const json = JSON.parse((await run(discovered, ['--json'])).out);
+    expect(json[0]).toMatchObject({ mac: 'de:ad:00:00:00:01', uuidFlag: 'all-zero' });
+  });
+});

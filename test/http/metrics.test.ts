@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, harness } from '../web/harness.js';
+import { Reimager } from '../../src/lifecycle/reimage.js';
+
+describe('/metrics', () => {
+  it('exposes nodes by state, reimages, bootstrap state, HTTP counters and injected sources', async () => {
+    const h = await harness();
+    try {
+      h.ctx.metricsSources = [{ metrics: () => ({ dhcp_offers_total: 7, 'tftp_bytes_total{file="ipxe.efi"}': 1024, 'bad name': 1, tftp_active: Number.NaN }) }];
+      h.store.setState('cp-1', 'ready', 'x', { markedForInstall: false });
+      await new Reimager(h.ctx.lifecycle.machine).reimage('cp-1', 'x', 'test');
+      h.store.setClusterState('bootstrap', 'done');
+      await h.app.inject({ url: '/healthz' });
+      const res = await h.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+      const body = res.body;
+      expect(body).toContain('# TYPE rackboot_nodes gauge');
+      expect(body).toContain('rackboot_nodes{state="reimage-pending"} 1');
+      expect(body).toContain('rackboot_nodes{state="registered"} 1');
+      expect(body).toContain('rackboot_nodes{state="ready"} 0');
+      expect(body).toContain('rackboot_reimages_total 1');
+      expect(body).toContain('rackboot_cluster_bootstrapped 1');
+      expect(body).toContain('rackboot_cluster_bootstrap_state{state="done"} 1');
+      expect(body).toMatch(/rackboot_http_requests_total\{method="GET",code="200"\} [1-9]/);
+      expect(body).toContain('# TYPE rackboot_dhcp_offers_total counter\nrackboot_dhcp_offers_total 7');
+      expect(body).toContain('rackboot_tftp_bytes_total{file="ipxe.efi"} 1024');
+      expect(body).not.toContain('bad name');
+      expect(body).not.toContain('tftp_active');
+      // Every sample line is NAME{labels} VALUE.
+      for (const line of body.trim().split('\n')) if (!line.startsWith('#')) expect(line).toMatch(/^[a-z_:]+(\{.*\})? -?[0-9.e+]+$/);
+    } finally {
+      await h.close();
+    }
+  });
+});

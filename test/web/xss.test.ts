@@ -1,0 +1,47 @@
+// Operator input (node names) and network input (DHCP hostnames, console
+// lines, event text) must render as text, on the first page load and in the
+// fragments live updates swap in.
+import { describe, expect, it } from 'vitest';
+import { harness, login } from './harness.js';
+import { inventory, nodeSpec } from '../lifecycle/fixtures.js';
+import { overviewFragments, nodeFragments } from '../../src/web/pages.js';
+import { overviewData } from '../../src/web/routes.js';
+import { nodeDetailView } from '../../src/web/views.js';
+
+const EVIL_NAME = 'x"><img src=x onerror=alert(1)>';
+const EVIL_HOST = '<script>alert("host")</script>';
+const EVIL_LINE = '</li><svg onload=alert(2)>';
+
+describe('escaping', () => {
+  it('renders hostile names, hostnames, console lines and events as text', async () => {
+    const h = await harness();
+    try {
+      // Straight into the store: the inventory loader would refuse this name, the store must not trust that.
+      const inv = inventory([nodeSpec(EVIL_NAME, 'de:ad:be:ef:00:01')]);
+      h.store.syncInventory({ ...inv, nodes: [...h.watcher.inventory!.nodes, ...inv.nodes] });
+      h.store.db.prepare("INSERT INTO leases (mac, ip, state, expires_at, hostname, updated_at) VALUES ('de:ad:be:ef:00:01', '10.0.0.50', 'bound', ?, ?, 0)").run(Date.now() + 60_000, EVIL_HOST);
+      h.store.appendEvent({ node: EVIL_NAME, kind: 'dhcp', message: `hostname ${EVIL_HOST}` });
+      h.ctx.console!.add(EVIL_NAME, { at: Date.now(), msg: EVIL_LINE, fields: {} });
+      const { cookie } = await login(h.app);
+
+      const overview = (await h.app.inject({ url: '/ui', headers: { cookie } })).body;
+      const detail = (await h.app.inject({ url: `/ui/nodes/${encodeURIComponent(EVIL_NAME)}`, headers: { cookie } })).body;
+      const fragments = [...Object.values(overviewFragments(overviewData(h.ctx)))].join('') + Object.values(nodeFragments(nodeDetailView(h.ctx, EVIL_NAME)!.node, nodeDetailView(h.ctx, EVIL_NAME)!.events)).join('');
+      for (const body of [overview, detail, fragments]) {
+        expect(body).not.toContain('<img src=x');
+        expect(body).not.toContain('<script>alert');
+        expect(body).not.toContain('<svg');
+      }
+      expect(overview).toContain('x&quot;&gt;&lt;img src=x onerror=alert(1)&gt;');
+      expect(overview).toContain('&lt;script&gt;alert(&quot;host&quot;)&lt;/script&gt;');
+      expect(detail).toContain('&lt;/li&gt;&lt;svg onload=alert(2)&gt;');
+      // The link to the node's page is URL-encoded, not just entity-escaped.
+      expect(overview).toContain(`href="/ui/nodes/${encodeURIComponent(EVIL_NAME).replace(/'/g, '&#39;')}"`);
+      // And the page forbids inline script outright.
+      const res = await h.app.inject({ url: '/ui', headers: { cookie } });
+      expect(res.headers['content-security-policy']).toContain("script-src 'self'");
+    } finally {
+      await h.close();
+    }
+  });
+});
