@@ -38,6 +38,8 @@ export interface Settings {
   tftp: { enabled: boolean; root: string; port: number; maxBlksize: number; maxWindowsize: number; maxTransfers: number };
   http: { listen: string; publicUrl?: string; allowAnonymousRead: boolean };
   talos: { consoles: string[]; extraKernelArgs: string[] };
+  /** Image Factory base URL, without a trailing slash. */
+  factory: { url: string };
 }
 
 /** Command-line flags that override the file. Paths are relative to the working directory. */
@@ -68,11 +70,12 @@ export function defaultSettingsFile(cwd = process.cwd(), env = process.env): str
   return undefined;
 }
 
-type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos'>> & {
+type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'factory'>> & {
   dhcp?: Partial<Settings['dhcp']>;
   tftp?: Partial<Settings['tftp']>;
   http?: Partial<Settings['http']>;
   talos?: Partial<Settings['talos']>;
+  factory?: Partial<Settings['factory']>;
 };
 
 export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()): Settings {
@@ -128,6 +131,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
       allowAnonymousRead: raw.http?.allowAnonymousRead ?? false,
     },
     talos: { consoles: raw.talos?.consoles ?? ['ttyS0'], extraKernelArgs: raw.talos?.extraKernelArgs ?? [] },
+    factory: { url: (raw.factory?.url ?? 'https://factory.talos.dev').replace(/\/+$/, '') },
   };
   const problems = crossCheck(settings, file ?? '(flags)');
   if (problems.length > 0) throw new SettingsError(problems);
