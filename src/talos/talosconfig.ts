@@ -1,0 +1,54 @@
+// The admin client config talosctl reads (~/.talos/config), in the format of
+// siderolabs/talos pkg/machinery/client/config: one context named after the
+// cluster, the control-plane endpoints, and base64 PEM ca/crt/key. The admin
+// certificate is minted from the OS CA as `talosctl gen config` mints it:
+// Ed25519, O=os:admin, ExtKeyUsage clientAuth only, valid one year.
+import { stringify } from 'yaml';
+import type { Inventory } from '../inventory/types.js';
+import { newClientCert } from './pki.js';
+import { b64, unb64, writeSecretFile, type SecretsBundle } from './secrets.js';
+
+export const ADMIN_ROLE = 'os:admin';
+
+export interface AdminCredentials {
+  /** PEM of the OS CA certificate: the trust root for the nodes' apid. */
+  caPem: string;
+  /** PEM of the admin client certificate. */
+  certPem: string;
+  /** PEM of its Ed25519 private key (ED25519 PRIVATE KEY label, as talosctl writes it). */
+  keyPem: string;
+  /** The same key labelled PRIVATE KEY (PKCS#8), which node:tls and OpenSSL read directly. */
+  tlsKeyPem: string;
+}
+
+/** Mints an admin client certificate for mTLS with the Talos API. Each call mints a new one. */
+export async function adminCredentials(secrets: SecretsBundle, now = new Date()): Promise<AdminCredentials> {
+  const os = { crt: unb64(secrets.certs.os.crt), key: unb64(secrets.certs.os.key) };
+  const cert = await newClientCert(os, [ADMIN_ROLE], now);
+  return { caPem: os.crt, certPem: cert.crt, keyPem: cert.key, tlsKeyPem: cert.key.replaceAll('ED25519 PRIVATE KEY-----', 'PRIVATE KEY-----') };
+}
+
+/** talosctl's endpoints: the control planes' addresses, else the control-plane endpoint's host. */
+export function controlPlaneEndpoints(inv: Inventory): string[] {
+  const ips = inv.nodes.filter((n) => n.role === 'controlplane' && n.ip).map((n) => n.ip!);
+  return ips.length > 0 ? ips : [new URL(inv.cluster.controlPlaneEndpoint).hostname];
+}
+
+export function talosconfigYaml(contextName: string, endpoints: string[], creds: AdminCredentials): string {
+  const doc = {
+    context: contextName,
+    contexts: {
+      [contextName]: { endpoints, ca: b64(creds.caPem), crt: b64(creds.certPem), key: b64(creds.keyPem) },
+    },
+  };
+  return stringify(doc, { indent: 4, indentSeq: true, lineWidth: 0 });
+}
+
+export async function renderTalosconfig(inv: Inventory, secrets: SecretsBundle, now = new Date()): Promise<string> {
+  return talosconfigYaml(inv.cluster.name, controlPlaneEndpoints(inv), await adminCredentials(secrets, now));
+}
+
+/** Writes the talosconfig mode 0600, replacing any earlier one atomically. */
+export async function writeTalosconfig(file: string, inv: Inventory, secrets: SecretsBundle): Promise<void> {
+  writeSecretFile(file, await renderTalosconfig(inv, secrets));
+}
