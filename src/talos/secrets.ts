@@ -8,6 +8,7 @@ import { randomBytes, randomInt, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import type { Logger } from '../log.js';
 import { newCa, newServiceAccountKey, parsePrivateKeyPem, type CertAndKeyPem } from './pki.js';
 
 /** Certificates and keys as they sit in the file: base64 of the PEM text. */
@@ -149,8 +150,15 @@ export function writeSecretFile(file: string, text: string): void {
 export type InitResult = { created: true; file: string } | { created: false; file: string; reason: string };
 
 /** `rackboot init`: creates the bundle once. A second run leaves the file as it is. */
-export async function initSecrets(dataDir: string, opts: { importFrom?: string; now?: Date } = {}): Promise<InitResult> {
+export async function initSecrets(dataDir: string, opts: { importFrom?: string; now?: Date; log?: Logger } = {}): Promise<InitResult> {
   const file = secretsPath(dataDir);
+  const result = await createOnce(file, opts);
+  // Names and outcomes only: the bundle's contents never reach a log line.
+  opts.log?.info({ file: result.file, created: result.created, imported: Boolean(opts.importFrom) }, result.created ? 'secrets bundle written (mode 0600)' : 'secrets bundle left as it was');
+  return result;
+}
+
+async function createOnce(file: string, opts: { importFrom?: string; now?: Date }): Promise<InitResult> {
   if (existsSync(file)) return { created: false, file, reason: `${file} already exists; it is never overwritten` };
   let text: string;
   if (opts.importFrom) {

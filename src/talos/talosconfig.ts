@@ -5,6 +5,7 @@
 // Ed25519, O=os:admin, ExtKeyUsage clientAuth only, valid one year.
 import { stringify } from 'yaml';
 import type { Inventory } from '../inventory/types.js';
+import type { Logger } from '../log.js';
 import { newClientCert } from './pki.js';
 import { b64, unb64, writeSecretFile, type SecretsBundle } from './secrets.js';
 
@@ -49,6 +50,7 @@ export async function renderTalosconfig(inv: Inventory, secrets: SecretsBundle, 
 }
 
 /** Writes the talosconfig mode 0600, replacing any earlier one atomically. */
-export async function writeTalosconfig(file: string, inv: Inventory, secrets: SecretsBundle): Promise<void> {
+export async function writeTalosconfig(file: string, inv: Inventory, secrets: SecretsBundle, log?: Logger): Promise<void> {
   writeSecretFile(file, await renderTalosconfig(inv, secrets));
+  log?.info({ file, context: inv.cluster.name }, 'talosconfig written (mode 0600)');
 }
