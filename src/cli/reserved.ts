@@ -15,7 +15,6 @@ function reserved(name: string[], summary: string, comesWith: string): Command {
 }
 
 export const reservedCommands: Command[] = [
-  reserved(['assets', 'fetch'], 'download Talos boot assets into the cache', 'the Talos artifacts work'),
   reserved(['reimage'], 'mark a node for reimage', 'the lifecycle work'),
   reserved(['bootstrap'], 'bootstrap etcd on the first control plane, once', 'the Talos API work'),
   reserved(['kubeconfig'], 'print the cluster kubeconfig', 'the Talos API work'),

@@ -17,6 +17,8 @@ export interface FakeFactory {
   /** Ignore Range (always answer 200 with the whole file). */
   noRange: boolean;
   registered: string[];
+  /** Answer POST /schematics with an ID that is not the body's hash. */
+  wrongId: boolean;
   close(): Promise<void>;
 }
 
@@ -25,7 +27,7 @@ const etagOf = (b: Buffer) => `"${createHash('sha256').update(b).digest('hex').s
 export async function startFakeFactory(files: Record<string, Buffer> = {}): Promise<FakeFactory> {
   const sockets = new Set<import('node:net').Socket>();
   const f: FakeFactory = {
-    url: '', files: new Map(Object.entries(files)), requests: [], dieMidFile: 0, stall: false, noRange: false, registered: [],
+    url: '', files: new Map(Object.entries(files)), requests: [], dieMidFile: 0, stall: false, noRange: false, registered: [], wrongId: false,
     close: () => new Promise<void>((r) => {
       for (const s of sockets) s.destroy();
       server.close(() => r());
@@ -40,7 +42,7 @@ export async function startFakeFactory(files: Record<string, Buffer> = {}): Prom
       req.on('end', () => {
         const body = Buffer.concat(chunks);
         f.registered.push(body.toString('utf8'));
-        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ id: createHash('sha256').update(body).digest('hex') }));
+        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ id: createHash('sha256').update(f.wrongId ? 'other' : body).digest('hex') }));
       });
       return;
     }
