@@ -1,12 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import type { ValidateFunction } from 'ajv';
-import { machineConfigYaml, renderMachineConfig, type RenderInput } from '../../src/talos/config/render.js';
-import { PatchError } from '../../src/talos/config/patch.js';
-import type { SecretsBundle } from '../../src/talos/secrets.js';
-import type { Inventory, NodeSpec } from '../../src/inventory/types.js';
-import { compileTalosSchema, missingSchemas, SCHEMA_VERSIONS } from './schema-helper.js';
-import { defaultSettings, exampleInventory, testSecrets } from './config-fixtures.js';
+import { machineConfigYaml, renderMachineConfig, type RenderInput } from '../../../src/talos/config/render.js';
+import { PatchError } from '../../../src/talos/config/patch.js';
+import type { SecretsBundle } from '../../../src/talos/secrets.js';
+import type { Inventory, NodeSpec } from '../../../src/inventory/types.js';
+import { compileTalosSchema, missingSchemas, SCHEMA_VERSIONS } from '../schema-helper.js';
+import { defaultSettings, exampleInventory, testSecrets } from '../config-fixtures.js';
 
 const noSchema = missingSchemas();
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
