@@ -56,8 +56,11 @@ function sortedKeys(value: unknown): unknown {
   return value;
 }
 
+// yaml.v3 double-quotes strings a YAML 1.1 reader would take for something
+// else (y/yes/on/off…, base-60 numbers like 1:20, timestamps); the npm yaml
+// encoder does the same in 1.1 mode, so such kernel args hash as upstream.
 export function schematicYaml(input: SchematicInput): string {
-  return stringify(schematicDocument(input), { indent: 4, indentSeq: true });
+  return stringify(schematicDocument(input), { indent: 4, indentSeq: true, version: '1.1' });
 }
 
 export function schematicId(input: SchematicInput): string {

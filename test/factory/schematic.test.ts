@@ -34,6 +34,11 @@ describe('schematic ID', () => {
       'customization:\n    extraKernelArgs:\n        - net.ifnames=0\n    systemExtensions:\n        officialExtensions:\n            - siderolabs/intel-ucode\n            - siderolabs/iscsi-tools\n',
     );
   });
+  it('quotes what yaml.v3 quotes (YAML 1.1 booleans, base-60 numbers, timestamps), and nothing else', () => {
+    expect(schematicYaml({ extensions: [], extraKernelArgs: ['on', 'Y', '1:20', '2001-01-01', 'console=ttyS0,115200', 'foo#bar'] })).toBe(
+      'customization:\n    extraKernelArgs:\n        - "on"\n        - "Y"\n        - "1:20"\n        - "2001-01-01"\n        - console=ttyS0,115200\n        - foo#bar\n',
+    );
+  });
   it('installer image follows the factory host', () => {
     expect(installerImage('https://factory.talos.dev', 'abc', 'v1.11.5')).toBe('factory.talos.dev/metal-installer/abc:v1.11.5');
     expect(installerImage('http://127.0.0.1:5000', 'abc', 'v1.11.5')).toBe('127.0.0.1:5000/metal-installer/abc:v1.11.5');
