@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import type { Inventory } from '../inventory/types.js';
 import type { Logger } from '../log.js';
 import { newClientCert } from './pki.js';
-import { b64, unb64, writeSecretFile, type SecretsBundle } from './secrets.js';
+import { b64, loadSecrets, unb64, writeSecretFile, type SecretsBundle } from './secrets.js';
 
 export const ADMIN_ROLE = 'os:admin';
 
@@ -27,6 +27,11 @@ export async function adminCredentials(secrets: SecretsBundle, now = new Date())
   const os = { crt: unb64(secrets.certs.os.crt), key: unb64(secrets.certs.os.key) };
   const cert = await newClientCert(os, [ADMIN_ROLE], now);
   return { caPem: os.crt, certPem: cert.crt, keyPem: cert.key, tlsKeyPem: cert.key.replaceAll('ED25519 PRIVATE KEY-----', 'PRIVATE KEY-----') };
+}
+
+/** adminCredentials() for the bundle in DATA_DIR/secrets.yaml; throws "run rackboot init" when there is none. */
+export async function loadAdminCredentials(dataDir: string, now = new Date()): Promise<AdminCredentials> {
+  return adminCredentials(loadSecrets(dataDir), now);
 }
 
 /** talosctl's endpoints: the control planes' addresses, else the control-plane endpoint's host. */

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { adminCredentials, renderTalosconfig, writeTalosconfig } from '../../src/talos/talosconfig.js';
+import { adminCredentials, loadAdminCredentials, renderTalosconfig, writeTalosconfig } from '../../src/talos/talosconfig.js';
+import { initSecrets } from '../../src/talos/secrets.js';
 import { parsePrivateKeyPem } from '../../src/talos/pki.js';
 import { unb64, type SecretsBundle } from '../../src/talos/secrets.js';
 import { exampleInventory, testSecrets } from './config-fixtures.js';
@@ -106,6 +107,13 @@ describe('talosconfig', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(parse(readFileSync(file, 'utf8')).context).toBe('rack1');
   });
+
+  it('loadAdminCredentials reads DATA_DIR/secrets.yaml, or says to run init', async () => {
+    await expect(loadAdminCredentials(join(dir, 'empty'))).rejects.toThrow(/run rackboot init/);
+    await initSecrets(join(dir, 'with-secrets'));
+    const creds = await loadAdminCredentials(join(dir, 'with-secrets'));
+    expect(new X509Certificate(creds.certPem).checkIssued(new X509Certificate(creds.caPem))).toBe(true);
+  }, 60_000);
 
   it('falls back to the control-plane endpoint host when no control plane has an address', async () => {
     const inv = exampleInventory();
