@@ -1,6 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,6 +109,15 @@ describe('rackboot init: secrets bundle', () => {
     expect(again.created).toBe(false);
     expect(readFileSync(join(dir, 'data', 'secrets.yaml'), 'utf8')).toBe(text);
   });
+
+  it('two inits racing: exactly one bundle is written, the other run reports it and writes nothing', async () => {
+    const racing = join(dir, 'race');
+    const [a, b] = await Promise.all([initSecrets(racing), initSecrets(racing)]);
+    expect([a.created, b.created].sort()).toEqual([false, true]);
+    const kept = readFileSync(join(racing, 'secrets.yaml'), 'utf8');
+    expect(() => parseSecrets(kept)).not.toThrow();
+    expect(readdirSync(racing)).toEqual(['secrets.yaml']); // no temp files left behind
+  }, 60_000);
 
   it('--import adopts an existing bundle unchanged, mode 0600', async () => {
     const src = join(dir, 'from-talosctl.yaml');
