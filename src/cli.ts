@@ -11,9 +11,19 @@ import { bootstrap } from './cli/bootstrap.js';
 import { kubeconfig } from './cli/kubeconfig.js';
 import { reimage } from './cli/reimage.js';
 import { discovered } from './cli/discovered.js';
+import { init } from './cli/init.js';
+import { config } from './cli/config.js';
+import { talosconfig } from './cli/talosconfig.js';
+import { schematic } from './cli/schematic.js';
+import { assetsFetch, assetsImport } from './cli/assets.js';
 import { reservedCommands } from './cli/reserved.js';
 
-export const commands: Command[] = [serve, inventoryCheck, nodes, doctor, bootstrap, kubeconfig, reimage, discovered, ...reservedCommands];
+export const commands: Command[] = [
+  serve, inventoryCheck, nodes, doctor,
+  init, config, talosconfig, schematic, assetsFetch, assetsImport,
+  bootstrap, kubeconfig, reimage, discovered,
+  ...reservedCommands,
+];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.join(' ').length));

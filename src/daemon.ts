@@ -16,6 +16,8 @@ import { resolveProvisioningAddress } from './net/interfaces.js';
 import { startTftpService } from './tftp/server.js';
 import { chainScript } from './ipxe/scripts.js';
 import { startTalosService } from './talos/service.js';
+import { nodeConfigText } from './talos/config/render.js';
+import { loadSecrets } from './talos/secrets.js';
 
 export interface Daemon {
   store: Store;
@@ -76,7 +78,16 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
     });
     services.push(tftp);
   }
-  const talos = startTalosService({ settings, store, log: log.child({ svc: 'talos' }) });
+  const talos = startTalosService({
+    settings, store, log: log.child({ svc: 'talos' }),
+    // Push: the node's config rendered from the live inventory and the secrets bundle.
+    renderConfig: async (name) => {
+      const inv = watcher.inventory;
+      const node = inv?.nodes.find((n) => n.name === name);
+      if (!inv || !node) throw new Error(`node ${name} is not in the live inventory`);
+      return Buffer.from(nodeConfigText({ cluster: inv.cluster, node, secrets: loadSecrets(settings.dataDir), settings }));
+    },
+  });
   if (talos) services.push(talos);
   // Lifecycle: console receiver, timeout sweeper, reimage marking. The Reset
   // itself is sent by the Talos service for nodes marked reimage-pending, so

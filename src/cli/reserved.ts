@@ -16,10 +16,5 @@ function reserved(name: string[], summary: string, comesWith: string): Command {
 }
 
 export const reservedCommands: Command[] = [
-  reserved(['init'], 'create the cluster secrets bundle', 'the Talos artifacts work'),
-  reserved(['config'], 'render a node\'s machine config', 'the Talos artifacts work'),
-  reserved(['talosconfig'], 'write the admin talosconfig', 'the Talos artifacts work'),
-  reserved(['schematic'], 'print the Image Factory schematic and its ID', 'the Talos artifacts work'),
-  reserved(['assets', 'fetch'], 'download Talos boot assets into the cache', 'the Talos artifacts work'),
   reserved(['lab'], 'run a virtual rack of QEMU machines', 'the end-to-end work'),
 ];

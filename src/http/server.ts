@@ -4,6 +4,7 @@ import type { HttpContext } from './context.js';
 import { registerBootIpxe } from './boot-ipxe.js';
 import { registerMachineIpxe } from './machine-ipxe.js';
 import { registerAssets } from './assets.js';
+import { registerMachineConfig } from './machine-config.js';
 import { registerNodesApi } from './api-nodes.js';
 import { registerInventoryApi } from './api-inventory.js';
 import { registerLifecycleApi } from './api-lifecycle.js';
@@ -36,6 +37,7 @@ export function buildHttpServer(ctx: HttpContext): FastifyInstance {
   registerBootIpxe(app, ctx);
   registerMachineIpxe(app, ctx);
   registerAssets(app, ctx);
+  registerMachineConfig(app, ctx);
   registerNodesApi(app, ctx);
   registerInventoryApi(app, ctx);
   registerLifecycleApi(app, ctx);

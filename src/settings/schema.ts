@@ -104,5 +104,12 @@ export const settingsSchema = {
         extraKernelArgs: { type: 'array', items: { type: 'string', pattern: '^\\S+$' } },
       },
     },
+    factory: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        url: { type: 'string', pattern: '^https?://[^/\\s]+(/[^\\s]*)?$', description: 'Image Factory base URL; tests and mirrors point it elsewhere.' },
+      },
+    },
   },
 } as const;

@@ -42,6 +42,8 @@ export interface Settings {
   lifecycle: { timeouts: StateTimeouts; sweepSeconds: number };
   /** The UDP receiver for Talos kernel logs (talos.logging.kernel). */
   console: { enabled: boolean; port: number; linesPerNode: number };
+  /** Image Factory base URL, without a trailing slash. */
+  factory: { url: string };
 }
 
 /** Command-line flags that override the file. Paths are relative to the working directory. */
@@ -72,13 +74,14 @@ export function defaultSettingsFile(cwd = process.cwd(), env = process.env): str
   return undefined;
 }
 
-type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console'>> & {
+type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory'>> & {
   lifecycle?: { timeouts?: Partial<StateTimeouts>; sweepSeconds?: number };
   console?: Partial<Settings['console']>;
   dhcp?: Partial<Settings['dhcp']>;
   tftp?: Partial<Settings['tftp']>;
   http?: Partial<Settings['http']>;
   talos?: Partial<Settings['talos']>;
+  factory?: Partial<Settings['factory']>;
 };
 
 export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()): Settings {
@@ -136,6 +139,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     talos: { consoles: raw.talos?.consoles ?? ['ttyS0'], extraKernelArgs: raw.talos?.extraKernelArgs ?? [] },
     lifecycle: { timeouts: { ...DEFAULT_TIMEOUTS, ...raw.lifecycle?.timeouts }, sweepSeconds: raw.lifecycle?.sweepSeconds ?? 15 },
     console: { enabled: raw.console?.enabled ?? true, port: raw.console?.port ?? 5514, linesPerNode: raw.console?.linesPerNode ?? 500 },
+    factory: { url: (raw.factory?.url ?? 'https://factory.talos.dev').replace(/\/+$/, '') },
   };
   const problems = crossCheck(settings, file ?? '(flags)');
   if (problems.length > 0) throw new SettingsError(problems);

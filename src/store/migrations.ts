@@ -80,4 +80,17 @@ export const migrations: string[] = [
     expires_at INTEGER NOT NULL
   );
   `,
+  // 3: the boot-asset cache (Talos kernel and initramfs per schematic, version, arch).
+  `
+  CREATE TABLE assets (
+    schematic TEXT NOT NULL,
+    version TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    source TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    PRIMARY KEY (schematic, version, name)
+  );
+  `,
 ];

@@ -1,60 +1,78 @@
-// rackboot bootstrap and rackboot kubeconfig against fake nodes listening on
-// their inventory IPs (127.0.66.x loopback) at the real port, 50000.
-import { statSync, writeFileSync } from 'node:fs';
+// rackboot init, config, talosconfig and schematic, run as the CLI runs them.
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { bootstrap } from '../../src/cli/bootstrap.js';
-import { parseCommandArgs, type Command } from '../../src/cli/command.js';
-import { kubeconfig } from '../../src/cli/kubeconfig.js';
-import { bootstrapState } from '../../src/talos/bootstrap.js';
-import { makeRack, pxeBooted, type Rack } from '../talos/cluster-fixture.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { init } from '../../src/cli/init.js';
+import { config } from '../../src/cli/config.js';
+import { talosconfig } from '../../src/cli/talosconfig.js';
+import { schematic } from '../../src/cli/schematic.js';
+import { runCommand, scratchSite } from './run-command.js';
 
-let rack: Rack | undefined;
-afterEach(async () => {
-  await rack?.close();
-  rack = undefined;
-});
+describe('talos artifact commands', () => {
+  let site: ReturnType<typeof scratchSite>;
+  beforeAll(() => { site = scratchSite(); });
+  afterAll(() => rmSync(site.dir, { recursive: true, force: true }));
 
-async function run(cmd: Command, argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await cmd.run(parseCommandArgs(cmd, argv), { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+  it('config and talosconfig before init say to run init', async () => {
+    const r = await runCommand(config, ['cp-1', '--config', site.config]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no secrets bundle at .*secrets\.yaml; run rackboot init/);
+  });
 
-describe('rackboot bootstrap / kubeconfig', () => {
-  it('bootstraps once by hand, refuses to do it again, then prints and fetches the kubeconfig', async () => {
-    rack = await makeRack(['controlplane'], { hostPrefix: '127.0.66.', firstHost: 1, port: 50000 });
-    const b64 = (s: string) => Buffer.from(s).toString('base64');
-    writeFileSync(join(rack.dir, 'talosconfig'), stringify({
-      context: 'admin@rackboot',
-      contexts: { 'admin@rackboot': { endpoints: ['127.0.66.1'], ca: b64(rack.pki.osCa.crt), crt: b64(rack.pki.admin.crt), key: b64(rack.pki.admin.key) } },
-    }));
-    const settings = join(rack.dir, 'rackboot.yaml');
-    writeFileSync(settings, `dataDir: ${rack.dir}\n`);
-    const common = ['--config', settings];
+  it('init creates the bundle once; a re-run keeps it; --import over it fails', async () => {
+    const first = await runCommand(init, ['--config', site.config]);
+    expect(first).toMatchObject({ code: 0 });
+    expect(first.out).toMatch(/created .*secrets\.yaml \(mode 0600\)/);
+    const file = join(site.dataDir, 'secrets.yaml');
+    const before = readFileSync(file, 'utf8');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const again = await runCommand(init, ['--config', site.config]);
+    expect(again.code).toBe(0);
+    expect(again.err).toMatch(/already exists; it is never overwritten/);
+    const other = join(site.dir, 'other.yaml');
+    writeFileSync(other, before);
+    expect((await runCommand(init, ['--config', site.config, '--import', other])).code).toBe(1);
+    expect(readFileSync(file, 'utf8')).toBe(before);
+  }, 60_000);
 
-    // Install cp1 with the daemon's machinery, but keep it from bootstrapping.
-    rack.fakes.get('cp1')!.faults.status.EtcdMemberList = { code: 14, details: 'not yet', times: 1e6 };
-    pxeBooted(rack, 'cp1');
-    const orch = rack.orchestrator({ endpointOf: (n) => `${n.ip}:50000` });
-    for (let i = 0; i < 30 && rack.store.getNode('cp1')!.state !== 'installed'; i++) await orch.pass();
-    await orch.close();
-    expect(rack.store.getNode('cp1')!.state).toBe('installed');
-    expect(await run(bootstrap, common)).toMatchObject({ code: 1, err: expect.stringContaining('not bootstrapped') });
-    rack.fakes.get('cp1')!.faults.status = {};
+  it('config NODE prints the node config; --out writes it 0600', async () => {
+    const r = await runCommand(config, ['worker-1', '--config', site.config]);
+    expect(r.code).toBe(0);
+    const docs = parseAllDocuments(r.out).map((d) => d.toJS());
+    expect(docs[0].machine.type).toBe('worker');
+    expect(docs[0].machine.network.hostname).toBe('worker-1');
+    const out = join(site.dir, 'cp-1.yaml');
+    const w = await runCommand(config, ['cp-1', '--config', site.config, '--out', out]);
+    expect(w.code).toBe(0);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    expect(parse(readFileSync(out, 'utf8')).machine.type).toBe('controlplane');
+  });
 
-    expect(await run(kubeconfig, common)).toMatchObject({ code: 1, err: expect.stringContaining('does not exist yet') });
-    expect(await run(bootstrap, common)).toEqual({ code: 0, out: 'etcd bootstrapped on cp1', err: '' });
-    expect(await run(bootstrap, common)).toEqual({ code: 0, out: 'already bootstrapped (cp1); Bootstrap not sent', err: '' });
-    expect(rack.totalBootstraps()).toBe(1);
-    expect(bootstrapState(rack.store)).toBe('bootstrapped');
+  it('config with an unknown node or no node fails plainly', async () => {
+    const r = await runCommand(config, ['nope', '--config', site.config]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('no node "nope"');
+    expect((await runCommand(config, ['--config', site.config])).code).toBe(2);
+  });
 
-    const fetched = await run(kubeconfig, [...common, '--fetch']);
-    expect(fetched.code).toBe(0);
-    expect(fetched.out).toMatch(/^apiVersion: v1\nkind: Config\n[\s\S]*current-context: admin@rackboot$/);
-    expect(statSync(join(rack.dir, 'kubeconfig')).mode & 0o777).toBe(0o600);
-    expect((await run(kubeconfig, common)).out).toBe(fetched.out);
+  it('talosconfig writes DATA_DIR/talosconfig 0600 by default, or prints with --out -', async () => {
+    const r = await runCommand(talosconfig, ['--config', site.config]);
+    expect(r.code).toBe(0);
+    const file = join(site.dataDir, 'talosconfig');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(parse(readFileSync(file, 'utf8')).context).toBe('rack1');
+    const p = await runCommand(talosconfig, ['--config', site.config, '--out', '-']);
+    expect(parse(p.out).contexts.rack1.endpoints).toEqual(['10.77.0.11', '10.77.0.12', '10.77.0.13']);
+  });
+
+  it('schematic: inventory by default, flags otherwise, --json', async () => {
+    const inv = await runCommand(schematic, ['--config', site.config]);
+    expect(inv.out).toBe('customization:\n    systemExtensions:\n        officialExtensions:\n            - siderolabs/intel-ucode\n\nID: 2d61dd07b20062062ea671b4d01873506103b67c0f7a4c3fb6cf4ee85585dcb8');
+    const flags = await runCommand(schematic, ['--kernel-arg', 'noapic', '--kernel-arg', 'nolapic', '--json']);
+    expect(JSON.parse(flags.out)).toEqual({ id: '9cba8e32753f91a16c1837ab8abf356af021706ef284aef07380780177d9a06c', yaml: 'customization:\n    extraKernelArgs:\n        - noapic\n        - nolapic\n' });
+    const ext = await runCommand(schematic, ['--extension', 'siderolabs/intel-ucode', '--json']);
+    expect(JSON.parse(ext.out).id).toBe('2d61dd07b20062062ea671b4d01873506103b67c0f7a4c3fb6cf4ee85585dcb8');
+    expect((await runCommand(schematic, ['--kernel-arg', 'a b'])).code).toBe(2);
   });
 });

@@ -1,7 +1,7 @@
 // A throwaway PKI shaped like a Talos cluster's: an Ed25519 OS CA, admin
 // and reader client certs (ExtKeyUsage exactly clientAuth), server certs for
 // node addresses, and a second unrelated CA to prove it is refused.
-import './reflect-polyfill.js';
+import '../../src/talos/reflect-metadata.js';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 

@@ -1,0 +1,37 @@
+import { resolve } from 'node:path';
+import { nodeConfigText } from '../talos/config/render.js';
+import { writeSecretFile } from '../talos/secrets.js';
+import { clusterInputs } from './cluster-inputs.js';
+import { EXIT_FAILURE, EXIT_OK, UsageError, type Command } from './command.js';
+
+export const config: Command = {
+  name: ['config'],
+  summary: "render a node's Talos machine config",
+  usage: `rackboot config NODE [--out FILE]
+
+Prints NODE's complete machine config (what \`talosctl gen config\` would give
+for its role and the inventory's Talos version, with the node's hostname,
+address and install disk, then the cluster, role and node patches in that
+order). It holds the cluster's secrets: --out writes it mode 0600.`,
+  options: { out: { type: 'string' } },
+  async run(args, io) {
+    const name = args.positionals[0];
+    if (!name || args.positionals.length > 1) throw new UsageError('give exactly one NODE name');
+    const inputs = clusterInputs(args, io, { secrets: true });
+    if (!inputs) return EXIT_FAILURE;
+    const node = inputs.inventory.nodes.find((n) => n.name === name);
+    if (!node) {
+      io.err(`rackboot config: no node ${JSON.stringify(name)} in ${inputs.settings.inventory} (nodes: ${inputs.inventory.nodes.map((n) => n.name).join(', ')})`);
+      return EXIT_FAILURE;
+    }
+    const text = nodeConfigText({ cluster: inputs.inventory.cluster, node, secrets: inputs.secrets!, settings: inputs.settings });
+    const out = args.values.out as string | undefined;
+    if (out) {
+      writeSecretFile(resolve(out), text);
+      io.out(`wrote ${resolve(out)} (mode 0600)`);
+    } else {
+      io.out(text.trimEnd());
+    }
+    return EXIT_OK;
+  },
+};

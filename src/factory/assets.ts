@@ -1,0 +1,130 @@
+// The local boot-asset cache: assets/<schematic>/<version>/kernel-<arch> and
+// initramfs-<arch>.xz, the files the iPXE scripts point nodes at. Filled from
+// Image Factory (`rackboot assets fetch`) or, on air-gapped sites, from a
+// directory of files fetched elsewhere (`rackboot assets import`). Every
+// file's size and sha256 go into the store's ledger.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { Agent, request } from 'undici';
+import { getAsset, recordAsset } from '../store/assets.js';
+import { describeNetworkError, downloadFile, sha256File } from './download.js';
+import { schematicId, schematicYaml, type SchematicInput } from './schematic.js';
+import type { ProgressEvent } from './progress.js';
+
+export const ARCHES = ['amd64', 'arm64'] as const;
+export type Arch = (typeof ARCHES)[number];
+
+export const assetNames = (arch: Arch): string[] => [`kernel-${arch}`, `initramfs-${arch}.xz`];
+export const assetDir = (assetsDir: string, schematic: string, version: string) => join(assetsDir, schematic, version);
+
+export interface Timeouts { connectTimeoutMs?: number; idleTimeoutMs?: number }
+
+/** POST /schematics: makes the factory know our schematic; its answer must be the ID we computed. */
+export async function registerSchematic(factoryUrl: string, input: SchematicInput, t: Timeouts = {}): Promise<string> {
+  const expected = schematicId(input);
+  const url = `${factoryUrl}/schematics`;
+  const agent = new Agent({ connect: { timeout: t.connectTimeoutMs ?? 10_000 }, headersTimeout: t.idleTimeoutMs ?? 30_000, bodyTimeout: t.idleTimeoutMs ?? 30_000 });
+  try {
+    const res = await request(url, { method: 'POST', body: schematicYaml(input), headers: { 'content-type': 'application/yaml', 'user-agent': 'rackboot' }, dispatcher: agent })
+      .catch((err: unknown) => { throw describeNetworkError(err, url); });
+    const text = await res.body.text();
+    if (res.statusCode !== 200 && res.statusCode !== 201) throw new Error(`${url}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+    const id = (JSON.parse(text) as { id?: string }).id;
+    if (id !== expected) throw new Error(`the factory named the schematic ${id}, but rackboot computed ${expected}; refusing to cache under either`);
+    return id;
+  } finally {
+    await agent.close().catch(() => undefined);
+  }
+}
+
+export interface FetchRequest extends Timeouts {
+  factoryUrl: string;
+  assetsDir: string;
+  db: Database.Database;
+  schematic: SchematicInput;
+  version: string;
+  arch: Arch;
+  register?: boolean;
+  onProgress?: (name: string) => { update(p: ProgressEvent): void; done(): void };
+}
+
+export interface CachedAsset { name: string; path: string; size: number; sha256: string; fetched: boolean }
+
+/** Is the file on disk the one the ledger recorded? */
+async function alreadyCached(db: Database.Database, schematic: string, version: string, name: string, path: string): Promise<CachedAsset | undefined> {
+  const rec = getAsset(db, schematic, version, name);
+  if (!rec || !existsSync(path) || statSync(path).size !== rec.size) return undefined;
+  return (await sha256File(path)) === rec.sha256 ? { name, path, size: rec.size, sha256: rec.sha256, fetched: false } : undefined;
+}
+
+export async function fetchAssets(r: FetchRequest): Promise<CachedAsset[]> {
+  const id = schematicId(r.schematic);
+  if (r.register) await registerSchematic(r.factoryUrl, r.schematic, r);
+  const out: CachedAsset[] = [];
+  for (const name of assetNames(r.arch)) {
+    const path = join(assetDir(r.assetsDir, id, r.version), name);
+    const cached = await alreadyCached(r.db, id, r.version, name, path);
+    if (cached) {
+      out.push(cached);
+      continue;
+    }
+    const url = `${r.factoryUrl}/image/${id}/${r.version}/${name}`;
+    const progress = r.onProgress?.(name);
+    const got = await downloadFile({ url, dest: path, connectTimeoutMs: r.connectTimeoutMs, idleTimeoutMs: r.idleTimeoutMs, onProgress: progress?.update });
+    progress?.done();
+    recordAsset(r.db, { schematic: id, version: r.version, name, size: got.size, sha256: got.sha256, source: url });
+    out.push({ name, path, size: got.size, sha256: got.sha256, fetched: true });
+  }
+  return out;
+}
+
+/** Reads a `sha256sum` listing (`<hex>  <name>` per line) if the directory has one. */
+function checksums(dir: string): Map<string, string> | undefined {
+  const file = ['sha256sum.txt', 'SHA256SUMS', 'sha256sums'].map((n) => join(dir, n)).find(existsSync);
+  if (!file) return undefined;
+  const sums = new Map<string, string>();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^([0-9a-fA-F]{64})\s+\*?(.+)$/.exec(line.trim());
+    if (m) sums.set(basename(m[2]!), m[1]!.toLowerCase());
+  }
+  return sums;
+}
+
+export interface ImportRequest { dir: string; assetsDir: string; db: Database.Database; schematic: string; version: string }
+
+/**
+ * Copies kernel-<arch> and initramfs-<arch>.xz from `dir` into the cache
+ * (temp file, then rename). Both files of an arch must be there; when the
+ * directory carries a sha256sum listing, every imported file must match it.
+ */
+export async function importAssets(r: ImportRequest): Promise<CachedAsset[]> {
+  const present = new Set(readdirSync(r.dir));
+  const arches = ARCHES.filter((a) => assetNames(a).some((n) => present.has(n)));
+  if (arches.length === 0) throw new Error(`${r.dir} has none of ${ARCHES.flatMap(assetNames).join(', ')}`);
+  for (const a of arches) {
+    const missing = assetNames(a).filter((n) => !present.has(n));
+    if (missing.length > 0) throw new Error(`${r.dir}: ${a} is incomplete, missing ${missing.join(', ')}`);
+  }
+  const sums = checksums(r.dir);
+  const out: CachedAsset[] = [];
+  for (const name of arches.flatMap(assetNames)) {
+    const src = join(r.dir, name);
+    const sha256 = await sha256File(src);
+    const want = sums?.get(name);
+    if (sums && want !== sha256) throw new Error(`${src}: sha256 ${sha256} does not match the listing (${want ?? 'not listed'})`);
+    const path = join(assetDir(r.assetsDir, r.schematic, r.version), name);
+    const tmp = `${path}.import-${process.pid}`;
+    mkdirSync(assetDir(r.assetsDir, r.schematic, r.version), { recursive: true });
+    try {
+      copyFileSync(src, tmp);
+      renameSync(tmp, path);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+    const size = statSync(path).size;
+    recordAsset(r.db, { schematic: r.schematic, version: r.version, name, size, sha256, source: `import:${r.dir}` });
+    out.push({ name, path, size, sha256, fetched: true });
+  }
+  return out;
+}

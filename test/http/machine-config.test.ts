@@ -1,0 +1,146 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import type { FastifyInstance } from 'fastify';
+import { createLogger } from '../../src/log.js';
+import { Store } from '../../src/store/store.js';
+import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
+import { buildHttpServer } from '../../src/http/server.js';
+import { loadSettings, type Settings } from '../../src/settings/settings.js';
+import { initSecrets } from '../../src/talos/secrets.js';
+import { loadInventoryFile } from '../../src/inventory/load.js';
+import type { Inventory } from '../../src/inventory/types.js';
+
+const CP1 = '52:54:00:12:34:01';
+const W1 = '52:54:00:12:34:11';
+
+describe('GET /config (pull)', () => {
+  let dir: string;
+  let inv: Inventory;
+  let store: Store;
+  let app: FastifyInstance;
+  let logs: string[];
+  let settings: Settings;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rb-pull-'));
+    await initSecrets(join(dir, 'data'));
+    const r = loadInventoryFile(new URL('../../inventory/cluster.yaml', import.meta.url).pathname);
+    if (!r.ok) throw new Error('example inventory invalid');
+    inv = r.inventory;
+  }, 60_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const build = (mode: Settings['dhcp']['mode']) => {
+    const base = loadSettings({ dataDir: join(dir, 'data') }, dir);
+    settings = { ...base, dhcp: { ...base.dhcp, mode, subnet: '10.77.0.0/24' } };
+    logs = [];
+    const destination = new Writable({ write(chunk, _enc, cb) { logs.push(chunk.toString()); cb(); } });
+    const log = createLogger({ level: 'debug', destination });
+    store = new Store(':memory:');
+    store.syncInventory(inv);
+    app = buildHttpServer({ settings, store, lifecycle: new Lifecycle(store), log, publicUrl: 'http://10.77.0.1:8080', inventory: () => inv, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }) });
+  };
+  const get = (query: string, remoteAddress = '10.77.0.11') => app.inject({ method: 'GET', url: `/config?${query}`, remoteAddress });
+  const lease = (mac: string, ip: string, state = 'bound', expiresAt = Date.now() + 60_000) =>
+    store.db.prepare('INSERT OR REPLACE INTO leases (mac, ip, state, expires_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(mac, ip, state, expiresAt, Date.now());
+  const refusalsLogged = () => logs.map((l) => JSON.parse(l)).filter((l) => String(l.msg).startsWith('machine config refused'));
+
+  afterEach(async () => {
+    await app.close();
+    store.close();
+  });
+
+  describe('proxy DHCP mode (no leases of ours)', () => {
+    beforeEach(() => build('proxy'));
+
+    it('unknown MAC: 404, reason in the log only', async () => {
+      const r = await get('mac=52:54:00:99:99:99');
+      expect(r.statusCode).toBe(404);
+      expect(r.body).toBe('not found\n');
+      expect(refusalsLogged()[0]).toMatchObject({ msg: 'machine config refused: unknown MAC 52:54:00:99:99:99', status: 404 });
+    });
+
+    it('not a MAC: 400', async () => {
+      expect((await get('mac=zz')).statusCode).toBe(400);
+      expect((await get('')).statusCode).toBe(400);
+    });
+
+    it('outside the provisioning window (registered, never booted): 403', async () => {
+      const r = await get(`mac=${CP1}`);
+      expect(r.statusCode).toBe(403);
+      expect(r.body).toBe('forbidden\n');
+      expect(refusalsLogged()[0].msg).toContain('outside its provisioning window (state registered');
+      expect(store.getNode('cp-1')!.state).toBe('registered');
+    });
+
+    it('after install (not marked any more): 403', async () => {
+      store.setState('cp-1', 'installed', 'test', { markedForInstall: false });
+      expect((await get(`mac=${CP1}`)).statusCode).toBe(403);
+      expect(refusalsLogged()[0].msg).toContain('not marked for install');
+    });
+
+    it('in the window: 200 with this node\'s own config, and the node moves to configuring with an event', async () => {
+      store.setState('worker-1', 'booting', 'test');
+      const r = await get(`mac=${W1.replaceAll(':', '-')}&uuid=00000000-0000-0000-0000-000000000000`, '10.77.0.21');
+      expect(r.statusCode).toBe(200);
+      expect(r.headers['content-type']).toBe('text/yaml; charset=utf-8');
+      const doc = parseAllDocuments(r.body)[0]!.toJS();
+      expect(doc.machine.network.hostname).toBe('worker-1');
+      expect(doc.machine.type).toBe('worker');
+      const node = store.getNode('worker-1')!;
+      expect(node.state).toBe('configuring');
+      expect(store.events({ node: 'worker-1' }).at(-1)!.message).toBe('booting → configuring: machine config served over HTTP to 10.77.0.21');
+      // a retry by Talos is served again without going backwards
+      expect((await get(`mac=${W1}`, '10.77.0.21')).statusCode).toBe(200);
+      expect(store.getNode('worker-1')!.state).toBe('configuring');
+    });
+
+    it('a uuid that contradicts the inventory: 403', async () => {
+      const withUuid = { ...inv, nodes: inv.nodes.map((n) => (n.name === 'cp-1' ? { ...n, uuid: '11223344-5566-7788-99aa-bbccddeeff01' } : n)) };
+      store.syncInventory(withUuid);
+      store.setState('cp-1', 'booting', 'test');
+      expect((await get(`mac=${CP1}&uuid=11223344-5566-7788-99aa-bbccddeeff02`)).statusCode).toBe(403);
+      expect(refusalsLogged()[0].msg).toContain('does not match');
+      expect((await get(`mac=${CP1}&uuid=11223344-5566-7788-99aa-bbccddeeff01`)).statusCode).toBe(200);
+    });
+  });
+
+  describe('full DHCP mode: only the leased address gets it', () => {
+    beforeEach(() => {
+      build('full');
+      store.setState('cp-1', 'booting', 'test');
+    });
+
+    it('no lease: 403', async () => {
+      expect((await get(`mac=${CP1}`)).statusCode).toBe(403);
+      expect(refusalsLogged()[0].msg).toContain('holds no bound lease');
+    });
+
+    it('wrong source IP (another machine asking with cp-1\'s MAC): 403, never the config', async () => {
+      lease(CP1, '10.77.0.11');
+      const r = await get(`mac=${CP1}`, '10.77.0.99');
+      expect(r.statusCode).toBe(403);
+      expect(r.body).not.toContain('machine');
+      expect(refusalsLogged()[0].msg).toBe(`machine config refused: request from 10.77.0.99, but ${CP1} is leased 10.77.0.11`);
+      expect(store.getNode('cp-1')!.state).toBe('booting');
+    });
+
+    it('expired or released lease: 403', async () => {
+      lease(CP1, '10.77.0.11', 'bound', Date.now() - 1);
+      expect((await get(`mac=${CP1}`)).statusCode).toBe(403);
+      lease(CP1, '10.77.0.11', 'released');
+      expect((await get(`mac=${CP1}`)).statusCode).toBe(403);
+    });
+
+    it('the leased address, also as an IPv4-mapped IPv6 peer: 200', async () => {
+      lease(CP1, '10.77.0.11');
+      const r = await get(`mac=${CP1}`, '::ffff:10.77.0.11');
+      expect(r.statusCode).toBe(200);
+      expect(parseAllDocuments(r.body)[0]!.toJS().machine.network.hostname).toBe('cp-1');
+    });
+  });
+});
