@@ -21,7 +21,7 @@ export function compileSchema(schema: object): ValidateFunction {
 
 export function parseValidated<T>(text: string, file: string, validate: ValidateFunction, fieldNames: Record<string, string> = {}): Validated<T> {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   const at = (offset: number | undefined, message: string): PositionedError => {
     const pos = lines.linePos(offset ?? 0);
     return { file, line: pos.line, col: pos.col, message };
