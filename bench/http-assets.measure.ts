@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Netns, missingPrerequisites, uniqueSuffix } from '../test/helpers/netns.js';
 import { CLI, REPO } from '../test/helpers/cli.js';
-import { median, quick, record } from './lib/results.js';
+import { median, quick, record } from './lib/results.mjs';
 
 const why = missingPrerequisites(['/usr/sbin/nginx', '/usr/bin/wrk']);
 const runs = quick ? 1 : 3;

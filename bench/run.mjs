@@ -2,7 +2,7 @@
 // and the reference servers side by side in namespaces the files create),
 // then prints medians and ratios and leaves bench/results/latest.json.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const quick = process.argv.includes('--quick');
@@ -11,10 +11,19 @@ const results = fileURLToPath(new URL('./results/latest.json', import.meta.url))
 rmSync(results, { force: true });
 
 const started = Date.now();
-const r = spawnSync('npx', ['vitest', 'run', '-c', 'vitest.bench.config.ts', ...only], {
+const r = spawnSync('npx', ['vitest', 'run', '-c', 'vitest.bench.config.ts', '--passWithNoTests', ...only], {
   stdio: 'inherit',
   env: { ...process.env, BENCH_QUICK: quick ? '1' : '0' },
 });
+
+// Standalone benches (plain scripts that drive reference daemons themselves).
+let status = r.status ?? 1;
+for (const script of readdirSync(fileURLToPath(new URL('.', import.meta.url))).filter((f) => f.endsWith('.mjs') && f !== 'run.mjs').sort()) {
+  if (only.length > 0 && !only.some((o) => script.includes(o))) continue;
+  console.log(`\n== bench/${script}`);
+  const s = spawnSync(process.execPath, [`bench/${script}`], { stdio: 'inherit', env: { ...process.env, BENCH_QUICK: quick ? '1' : '0' } });
+  if (s.status !== 0) status = s.status ?? 1;
+}
 
 const rows = existsSync(results) ? JSON.parse(readFileSync(results, 'utf8')) : [];
 const fmt = (x) => (x === null || x === undefined ? '-' : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2));
@@ -27,4 +36,4 @@ const widths = table[0].map((_, i) => Math.max(...table.map((t) => t[i].length))
 console.log('');
 for (const t of table) console.log(t.map((c, i) => c.padEnd(widths[i])).join('  '));
 console.log(`\n${rows.length} measures in ${((Date.now() - started) / 1000).toFixed(0)} s${quick ? ' (quick)' : ''}; written to bench/results/latest.json`);
-process.exit(r.status ?? 1);
+process.exit(status);

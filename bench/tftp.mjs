@@ -13,9 +13,10 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { median, quick, record } from './lib/results.mjs';
 
 const repo = resolve(import.meta.dirname, '..');
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const RUNS = Number(process.env.BENCH_RUNS ?? (quick ? 1 : 5));
 const CONCURRENT = 50;
 const sfx = `${process.pid.toString(36)}`.slice(-5);
 const S = `rbtbs${sfx}`, C = `rbtbc${sfx}`, SIF = `rbtba${sfx}`, CIF = `rbtbb${sfx}`;
@@ -26,7 +27,6 @@ const libPath = join(tools, 'root', 'usr', 'lib', 'x86_64-linux-gnu');
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 const inNs = (ns, cmd, args) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
 const sha = (b) => createHash('sha256').update(b).digest('hex');
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function fetchTools() {
@@ -151,6 +151,17 @@ function report(results) {
     ['no slower than dnsmasq at blksize 1468 (curl, 8 MiB)', big('dnsmasq', 'curl blksize 1468') / big('rackboot', 'curl blksize 1468') >= 1],
   ];
   for (const [t, ok] of targets) console.log(`${ok ? 'MET ' : 'MISS'} ${t}`);
+  // The shared table (bench/run.mjs): seconds, lower is better; targets from the TFTP issue.
+  const row = (_svc, wl, file, ref, targetRatio) => record({
+    name: `tftp ${wl} ${file}`, unit: 's', ours: results.rackboot[`${wl} | ${file}`], better: 'lower',
+    reference: results[ref][`${wl} | ${file}`], referenceName: ref, targetRatio,
+  });
+  row('tftp', 'atftp windowsize 8', 'big.bin', 'atftpd', 1);
+  row('tftp', 'atftp windowsize 8', 'big.bin', 'tftpd-hpa', 0.5);
+  row('tftp', 'curl blksize 1468', 'big.bin', 'dnsmasq', 1);
+  row('tftp', 'curl blksize 1468', 'ipxe.efi', 'tftpd-hpa');
+  record({ name: `tftp ${CONCURRENT} concurrent curl ipxe.efi`, unit: 's', ours: results.rackboot[`${CONCURRENT} concurrent curl | ipxe.efi`], better: 'lower',
+    reference: results.atftpd[`${CONCURRENT} concurrent curl | ipxe.efi`], referenceName: 'atftpd' });
   const dir = join(repo, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `tftp-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ runs: RUNS, results }, null, 2));

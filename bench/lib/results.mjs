@@ -1,0 +1,38 @@
+// Bench results: one row per measure, appended to bench/results/latest.json
+// so bench/run.mjs can print one table once every bench has run.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const RESULTS_FILE = fileURLToPath(new URL('../results/latest.json', import.meta.url));
+export const quick = process.env.BENCH_QUICK === '1';
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Records one comparison as {name, unit, ours, reference, referenceName,
+ * ratio, better, target, holds}. `targetRatio` is the ours/reference ratio
+ * that must hold (>= with better "higher", <= with "lower"); an absolute
+ * target passes `absolute` instead.
+ */
+export function record({ name, unit, ours, better, reference, referenceName, targetRatio, absolute }) {
+  const ratio = reference ? ours / reference : null;
+  let holds = null;
+  let target = '-';
+  if (targetRatio !== undefined && ratio !== null) {
+    holds = better === 'higher' ? ratio >= targetRatio : ratio <= targetRatio;
+    target = `${better === 'higher' ? '>=' : '<='} ${targetRatio}x ${referenceName}`;
+  } else if (absolute !== undefined) {
+    holds = better === 'higher' ? ours >= absolute : ours <= absolute;
+    target = `${better === 'higher' ? '>=' : '<='} ${absolute} ${unit}`;
+  }
+  const row = { name, unit, ours, reference: reference ?? null, referenceName: referenceName ?? null, ratio, better, target, holds };
+  mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
+  const rows = existsSync(RESULTS_FILE) ? JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) : [];
+  rows.push(row);
+  writeFileSync(RESULTS_FILE, JSON.stringify(rows, null, 2) + '\n');
+  return row;
+}
