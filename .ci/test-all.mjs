@@ -5,6 +5,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 
 mkdirSync('test-output', { recursive: true });
+// Type errors in src, tests or benches fail fast, before any suite runs.
+const typecheck = spawnSync('npm', ['run', '--silent', 'typecheck'], { stdio: 'inherit' });
+if (typecheck.status !== 0) {
+  console.log('tests: 0 passed, 1 failed, 0 skipped');
+  process.exit(1);
+}
 const suites = [{ name: 'unit', config: 'vitest.config.ts' }];
 if (existsSync('vitest.e2e.config.ts')) suites.push({ name: 'e2e', config: 'vitest.e2e.config.ts' });
 

@@ -5,7 +5,7 @@ import '../../src/talos/reflect-metadata.js';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const ED25519 = { name: 'Ed25519' } as const;
 
@@ -27,18 +27,18 @@ export interface TestPki {
   selfSigned(ips: string[]): Promise<CertAndKey>;
 }
 
-interface Signer { cert: x509.X509Certificate; keys: CryptoKeyPair }
+interface Signer { cert: x509.X509Certificate; keys: webcrypto.CryptoKeyPair }
 
 let serial = 1;
 const nextSerial = () => (serial++).toString(16).padStart(2, '0');
 
-async function keyPem(k: CryptoKey): Promise<string> {
-  const der = await webcrypto.subtle.exportKey('pkcs8', k as webcrypto.CryptoKey);
+async function keyPem(k: webcrypto.CryptoKey): Promise<string> {
+  const der = await webcrypto.subtle.exportKey('pkcs8', k);
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
 
-async function newKeys(): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(ED25519, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
+async function newKeys(): Promise<webcrypto.CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(ED25519, true, ['sign', 'verify'])) as unknown as webcrypto.CryptoKeyPair;
 }
 
 const validity = () => ({ notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000) });

@@ -239,7 +239,10 @@ export class FakeTalosNode {
   }
 
   private kubeconfig(call: grpc.ServerWritableStream<unknown, unknown>): void {
-    if (this.config?.type !== 'controlplane') return call.emit('error', grpcError(grpc.status.FAILED_PRECONDITION, 'kubeconfig is only available on control plane nodes'));
+    if (this.config?.type !== 'controlplane') {
+      call.emit('error', grpcError(grpc.status.FAILED_PRECONDITION, 'kubeconfig is only available on control plane nodes'));
+      return;
+    }
     const full = kubeconfigArchive(fakeKubeconfig(this.opts.clusterName ?? 'rackboot', 'https://cp.example:6443'));
     const archive = full.subarray(0, full.length - (this.faults.kubeconfigTruncate ?? 0));
     const size = Math.max(1, this.faults.kubeconfigChunkSize);
@@ -248,7 +251,10 @@ export class FakeTalosNode {
     for (let off = 0; off < archive.length; off += size) {
       if (drop && drop.times > 0 && chunks === drop.afterChunks) {
         drop.times--;
-        if (!drop.hard) return call.emit('error', grpcError(grpc.status.UNAVAILABLE, 'connection dropped mid-stream'));
+        if (!drop.hard) {
+          call.emit('error', grpcError(grpc.status.UNAVAILABLE, 'connection dropped mid-stream'));
+          return;
+        }
         const mode = this.mode as 'maintenance' | 'configured';
         this.server?.forceShutdown();
         this.server = undefined;

@@ -10,17 +10,7 @@ import { sweepTimeouts } from '../../src/lifecycle/sweeper.js';
 import { DEFAULT_TIMEOUTS } from '../../src/lifecycle/states.js';
 import type { Observation } from '../../src/lifecycle/machine.js';
 import { fakeClock, inventory, nodeSpec } from './fixtures.js';
-
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../helpers/fuzz.js';
 
 const OBSERVATIONS: Observation[] = [
   { kind: 'talos-maintenance' }, { kind: 'config-served' }, { kind: 'config-applied' }, { kind: 'install-started' },

@@ -6,7 +6,7 @@ import { Store } from '../../src/store/store.js';
 import { StateMachine } from '../../src/lifecycle/machine.js';
 import { sweepTimeouts } from '../../src/lifecycle/sweeper.js';
 import { bootActionFor } from '../../src/lifecycle/boot.js';
-import { DEFAULT_TIMEOUTS, NODE_STATES, type NodeState } from '../../src/lifecycle/states.js';
+import { DEFAULT_TIMEOUTS, NODE_STATES } from '../../src/lifecycle/states.js';
 import { fakeClock, inventory, nodeSpec } from './fixtures.js';
 
 const dirs: string[] = [];

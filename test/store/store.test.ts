@@ -1,11 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { Store } from '../../src/store/store.js';
 import { migrations } from '../../src/store/migrations.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/types.js';
+import { tempDirs } from '../helpers/tmp.js';
 
 function inventory(nodes: Array<[string, string]>): Inventory {
   const text = `cluster:\n  name: c\n  controlPlaneEndpoint: https://10.0.0.1:6443\n  talosVersion: v1.11.5\nnodes:\n${nodes
@@ -16,15 +15,7 @@ function inventory(nodes: Array<[string, string]>): Inventory {
   return r.inventory;
 }
 
-const dirs: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), 'rb-store-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('rb-store-');
 
 describe('Store', () => {
   it('migrates a new file to the latest schema in WAL mode', () => {

@@ -13,7 +13,7 @@ import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
 import { buildHttpServer } from '../../src/http/server.js';
 import { loadSettings } from '../../src/settings/settings.js';
 import { initSecrets, loadSecrets, unb64, type SecretsBundle } from '../../src/talos/secrets.js';
-import { adminCredentials, renderTalosconfig, writeTalosconfig } from '../../src/talos/talosconfig.js';
+import { adminCredentials, writeTalosconfig } from '../../src/talos/talosconfig.js';
 import { machineConfigYaml, renderMachineConfig } from '../../src/talos/config/render.js';
 import { exampleInventory } from './config-fixtures.js';
 

@@ -3,11 +3,11 @@
 // plain fields. Prints {"port":N} when listening; answers a "metrics" line
 // on stdin with the metrics as one JSON line; exits on SIGTERM.
 import { createInterface } from 'node:readline';
-import { pino } from 'pino';
+import { destination, pino } from 'pino';
 import { startTftpService } from '../../src/tftp/server.js';
 
 const cfg = JSON.parse(process.argv[2]!) as { tftp: { enabled: boolean; root: string; port: number; maxBlksize: number; maxWindowsize: number; maxTransfers: number }; host: string; logLevel?: string };
-const log = pino({ level: cfg.logLevel ?? 'warn' }, pino.destination(2));
+const log = pino({ level: cfg.logLevel ?? 'warn' }, destination(2));
 const svc = await startTftpService({ settings: { tftp: cfg.tftp }, host: cfg.host, log, virtualFiles: { 'boot.ipxe': () => '#!ipxe\necho virtual\n' } });
 process.stdout.write(JSON.stringify({ port: svc.port }) + '\n');
 createInterface({ input: process.stdin }).on('line', (line) => {

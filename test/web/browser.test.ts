@@ -66,13 +66,13 @@ describe('admin page in a real browser', () => {
       expect(await page.locator('tr[data-node="w-1"] td').first().innerText()).toContain('<script>alert("host")</script>');
 
       // Live update: the state changes in the same in-process server; the page does not reload.
-      await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+      await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
       h.ctx.lifecycle.installBootServed(h.store.getNode('w-1')!, 'iPXE script: install Talos');
       await expect.poll(() => stateOf(page, 'w-1').textContent(), { timeout: 10_000 }).toBe('booting');
       h.ctx.lifecycle.observe('w-1', { kind: 'error', detail: 'no install disk /dev/sda' });
       await expect.poll(() => stateOf(page, 'w-1').textContent(), { timeout: 10_000 }).toBe('failed');
       expect(await page.locator('tr[data-node="w-1"] .failed-text').textContent()).toContain('Failed while booting: no install disk /dev/sda');
-      expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(42);
+      expect(await page.evaluate(() => (globalThis as unknown as { marker: number }).marker)).toBe(42);
       await page.screenshot({ path: join(OUT, 'admin-1280.png'), fullPage: true });
 
       // Reimage through the button: dismissing the confirmation changes nothing...
@@ -113,7 +113,10 @@ describe('admin page in a real browser', () => {
       await page.setViewportSize({ width: 390, height: 844 });
       await page.goto(`${base}/ui`);
       await expect.poll(() => page.locator('#live').textContent()).toBe('live');
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      const overflow = await page.evaluate(() => {
+        const el = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+        return el.scrollWidth - el.clientWidth;
+      });
       expect(overflow).toBeLessThanOrEqual(0);
       await page.screenshot({ path: join(OUT, 'admin-phone.png'), fullPage: true });
       expect(dialogs.filter((d) => !d.startsWith('confirm: Reimage'))).toEqual([]);
