@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { formatInventoryError, loadInventoryFile } from '../inventory/load.js';
 import { resolveProvisioningAddress } from '../net/interfaces.js';
 import { schematicId } from '../factory/schematic.js';
+import { secretsPath } from '../talos/secrets.js';
+import { talosconfigPath } from '../talos/talosconfig.js';
 import { splitHostPort, type Settings } from '../settings/settings.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
 
@@ -98,6 +100,16 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
         : { level: 'fail', check: `iPXE binary ${bin}`, detail: `missing: ${path}`, fix: 'apt-get install ipxe, then run: bash .ci/setup app (copies them into the TFTP root)' });
     }
   }
+
+  // Without these the appliance still PXE-boots nodes, but cannot configure them.
+  const secrets = secretsPath(settings.dataDir);
+  const admin = talosconfigPath(settings.dataDir);
+  findings.push(existsSync(secrets)
+    ? { level: 'ok', check: 'cluster secrets', detail: secrets }
+    : { level: 'warn', check: 'cluster secrets', detail: `no secrets bundle at ${secrets}: nodes cannot be configured`, fix: 'rackboot init (or rackboot init --import FILE)' });
+  findings.push(existsSync(admin)
+    ? { level: 'ok', check: 'talosconfig', detail: admin }
+    : { level: 'warn', check: 'talosconfig', detail: `no ${admin}: push, bootstrap and reimage are off`, fix: 'rackboot talosconfig' });
 
   const inv = loadInventoryFile(settings.inventory);
   if (!inv.ok) {

@@ -26,6 +26,8 @@ describe('rackboot doctor', () => {
     expect(byCheck('iPXE binary undionly.kpxe')).toMatchObject({ level: 'fail', fix: expect.stringContaining('apt-get install ipxe') });
     expect(byCheck('boot assets amd64')).toMatchObject({ level: 'fail', fix: expect.stringContaining('rackboot assets fetch --version v1.11.5') });
     expect(byCheck('inventory')).toMatchObject({ level: 'ok' });
+    expect(byCheck('cluster secrets')).toMatchObject({ level: 'warn', fix: expect.stringContaining('rackboot init') });
+    expect(byCheck('talosconfig')).toMatchObject({ level: 'warn', fix: 'rackboot talosconfig' });
     for (const f of findings.filter((x) => x.level === 'fail')) expect(f.fix, f.check).toBeTruthy();
   });
 
