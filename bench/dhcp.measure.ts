@@ -97,7 +97,7 @@ describe.skipIf(why)('DHCP DORA rate: rackboot vs dnsmasq vs kea-dhcp4', () => {
 
   it('rackboot (full mode, durable leases)', async () => {
     const data = join(dir, 'rb');
-    const config = writeConfig(tempDir(), {
+    const config = writeConfig(dir, {
       interface: SRV_IF, serverAddress: '10.77.0.1', dataDir: data, logLevel: 'info',
       dhcp: { mode: 'full', subnet: '10.77.0.0/16', pool: { start: '10.77.1.0', end: '10.77.254.254' }, leaseSeconds: 3600 },
       http: { listen: '10.77.0.1:8080', publicUrl: 'http://10.77.0.1:8080' },
