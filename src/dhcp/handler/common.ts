@@ -128,6 +128,8 @@ export function addBootFile(ctx: HandlerContext, req: DhcpPacket, reply: Outgoin
   reply.file = boot.file.length <= 127 ? boot.file : '';
   reply.siaddr = ctx.serverAddress;
   if (boot.httpClient) reply.options.push([Opt.VENDOR_CLASS, enc.str('HTTPClient')]);
+  // A TFTP file: name the server in option 66 as well as siaddr, for ROMs that read only the option.
+  else if (!boot.file.includes('://')) reply.options.push([Opt.TFTP_SERVER, enc.str(ctx.serverAddress)]);
   // Option 67 too: some firmware reads only the option, and a URL may not fit `file`.
   reply.options.push([Opt.BOOTFILE, enc.str(boot.file)]);
   if (isIpxe(req.options)) reply.options.push([Opt.IPXE, enc.subs([[IPXE_NO_PXEDHCP, enc.u8(1)]])]);

@@ -31,6 +31,8 @@ describe('proxy mode', () => {
     expect(reply?.yiaddr).toBe('0.0.0.0');
     expect(reply?.siaddr).toBe(SERVER);
     expect(reply?.file).toBe('ipxe.efi');
+    expect(reply?.options.tftpServer).toBe(SERVER);
+    expect(reply?.options.bootfile).toBe('ipxe.efi');
     expect(reply?.options.serverId).toBe(SERVER);
     expect(reply?.options.vendorClass).toBe('PXEClient');
     expect(reply?.raw.get(97)).toEqual(Buffer.from([0, ...UUID_WIRE]));
