@@ -10,6 +10,7 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json ./
 COPY src ./src
+COPY native ./native
 COPY inventory ./inventory
 RUN npm run build && npm prune --omit=dev
 
@@ -24,6 +25,9 @@ RUN apt-get update \
 WORKDIR /opt/rackboot
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+# The DHCP interface binding (SO_BINDTODEVICE) addon, at the path the code loads it from.
+COPY --from=build /src/native/bindtodevice/build/Release/bindtodevice.node ./native/bindtodevice/build/Release/bindtodevice.node
+COPY --from=build /src/src/talos/proto ./src/talos/proto
 COPY --from=build /src/package.json ./
 COPY inventory ./inventory
 COPY systemd/rackboot.yaml /etc/rackboot/rackboot.yaml
