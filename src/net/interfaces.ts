@@ -1,6 +1,7 @@
 // Which interface and address the appliance serves on. Explicit settings
 // win; otherwise we pick the only sensible candidate and say so, and refuse
 // to guess between several.
+import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 
 export interface ProvisioningAddress {
@@ -13,6 +14,10 @@ export interface ProvisioningAddress {
 
 type Ifaces = ReturnType<typeof networkInterfaces>;
 
+function interfaceExists(name: string): boolean {
+  return /^[^/\0]{1,15}$/.test(name) && name !== '.' && name !== '..' && existsSync(`/sys/class/net/${name}`);
+}
+
 export function resolveProvisioningAddress(
   want: { interface?: string; serverAddress?: string },
   ifaces: Ifaces = networkInterfaces(),
@@ -20,7 +25,13 @@ export function resolveProvisioningAddress(
   const v4 = (name: string) => (ifaces[name] ?? []).filter((a) => a.family === 'IPv4');
   if (want.interface) {
     const addrs = v4(want.interface);
-    if (!ifaces[want.interface]) return { error: `interface ${want.interface} does not exist (set "interface" in rackboot.yaml)` };
+    if (!ifaces[want.interface]) {
+      // The OS lists only interfaces that are up with carrier; a switch port
+      // that comes up after us must not stop the appliance if we know our address.
+      if (!interfaceExists(want.interface)) return { error: `interface ${want.interface} does not exist (set "interface" in rackboot.yaml)` };
+      if (want.serverAddress) return { iface: want.interface, address: want.serverAddress, netmask: '', how: 'from the settings; the link is down for now' };
+      return { error: `interface ${want.interface} is down or has no carrier; bring it up, or set "serverAddress" so rackboot can start before the link does` };
+    }
     const chosen = want.serverAddress ? addrs.find((a) => a.address === want.serverAddress) : addrs[0];
     if (!chosen) {
       return { error: want.serverAddress ? `interface ${want.interface} has no address ${want.serverAddress}` : `interface ${want.interface} has no IPv4 address` };

@@ -87,3 +87,12 @@ describe('resolveProvisioningAddress', () => {
     expect(resolveProvisioningAddress({ interface: 'eth9' }, ifaces)).toEqual({ error: expect.stringContaining('does not exist') });
   });
 });
+
+describe('resolveProvisioningAddress with a link that is down', () => {
+  it('starts with the configured address when the interface exists but is not listed (no carrier)', () => {
+    // "lo" always exists in /sys/class/net; an empty listing stands for "down".
+    expect(resolveProvisioningAddress({ interface: 'lo', serverAddress: '10.77.0.1' }, {})).toMatchObject({ iface: 'lo', address: '10.77.0.1', how: expect.stringContaining('link is down') });
+    expect(resolveProvisioningAddress({ interface: 'lo' }, {})).toEqual({ error: expect.stringContaining('is down or has no carrier') });
+    expect(resolveProvisioningAddress({ interface: 'rb-nope0', serverAddress: '10.77.0.1' }, {})).toEqual({ error: expect.stringContaining('does not exist') });
+  });
+});
