@@ -9,6 +9,7 @@ import { InventoryWatcher } from './inventory/watch.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import { buildHttpServer } from './http/server.js';
 import { resolveProvisioningAddress } from './net/interfaces.js';
+import { startDhcpService } from './dhcp/server.js';
 
 export interface Daemon {
   store: Store;
@@ -54,6 +55,16 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
   // Services on the provisioning network (DHCP, TFTP) start here, after HTTP
   // so the URLs they hand out already answer. Each pushes a Service onto
   // `services`; close() stops them in reverse order before the store closes.
+  if (settings.dhcp.mode !== 'off' && net && !('error' in net)) {
+    try {
+      services.push(await startDhcpService({ settings, store, lifecycle, log, publicUrl: ctx.publicUrl, provisioning: net }));
+    } catch (err) {
+      await http.close();
+      watcher.stop();
+      store.close();
+      throw err;
+    }
+  }
 
   log.info({ url: ctx.publicUrl, listen: `${listen.host}:${port}`, dhcp: settings.dhcp.mode, tftp: settings.tftp.enabled }, 'rackboot serving');
 

@@ -4,6 +4,7 @@ import type { HttpContext } from './context.js';
 import { registerBootIpxe } from './boot-ipxe.js';
 import { registerMachineIpxe } from './machine-ipxe.js';
 import { registerAssets } from './assets.js';
+import { registerIpxeBinaries } from './ipxe-binaries.js';
 import { registerNodesApi } from './api-nodes.js';
 import { registerInventoryApi } from './api-inventory.js';
 
@@ -29,6 +30,7 @@ export function buildHttpServer(ctx: HttpContext): FastifyInstance {
   registerBootIpxe(app, ctx);
   registerMachineIpxe(app, ctx);
   registerAssets(app, ctx);
+  registerIpxeBinaries(app, ctx);
   registerNodesApi(app, ctx);
   registerInventoryApi(app, ctx);
   return app;
