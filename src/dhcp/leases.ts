@@ -58,10 +58,10 @@ export class Leases {
 
   /**
    * An address from `pool` for `mac`: its previous address if still free,
-   * else one never leased, else one whose lease has lapsed. `exclude` holds
+   * else one never leased, else one whose lease has lapsed. `excluded` says which
    * addresses offered to others and not yet requested.
    */
-  allocate(mac: string, pool: Pool, exclude: ReadonlySet<string>): string | undefined {
+  allocate(mac: string, pool: Pool, excluded: (ip: string) => boolean): string | undefined {
     const now = this.now();
     const lo = ipToInt(pool.start);
     const hi = ipToInt(pool.end);
@@ -69,12 +69,12 @@ export class Leases {
     const rows = this.q.all.all() as Row[];
     const reserved = new Set((this.q.reserved.all() as { ip: string }[]).map((r) => r.ip));
     const mine = rows.find((r) => r.mac === mac);
-    if (mine && mine.state !== 'declined' && inPool(mine.ip) && !exclude.has(mine.ip) && !reserved.has(mine.ip)) return mine.ip;
+    if (mine && mine.state !== 'declined' && inPool(mine.ip) && !excluded(mine.ip) && !reserved.has(mine.ip)) return mine.ip;
     const byIp = new Map(rows.map((r) => [r.ip, r]));
     let lapsed: string | undefined;
     for (let n = lo; n <= hi; n++) {
       const ip = intToIp(n);
-      if (exclude.has(ip) || reserved.has(ip)) continue;
+      if (reserved.has(ip) || excluded(ip)) continue;
       const r = byIp.get(ip);
       if (!r) return ip;
       if (lapsed === undefined && r.expires_at <= now) lapsed = ip;

@@ -6,7 +6,8 @@
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Settings } from '../settings/settings.js';
@@ -17,7 +18,7 @@ import { OfferBook, type HandlerContext, type Outcome } from './handler/common.j
 import { handleFull } from './handler/full.js';
 import { handleProxy, PROXY_PORT } from './handler/proxy.js';
 
-export const ADDON_PATH = '../../native/bindtodevice/build/Release/bindtodevice.node';
+export const ADDON_RELATIVE = 'native/bindtodevice/build/Release/bindtodevice.node';
 export const ADDON_BUILD = 'node "$(dirname "$(command -v npm)")/../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js" rebuild -C native/bindtodevice';
 
 export interface DhcpMetrics {
@@ -59,12 +60,24 @@ type OpenUdp4 = (ifname: string, port: number) => number;
 /** Loads the addon, or explains how to build it. */
 export function loadBindToDevice(): OpenUdp4 {
   try {
-    return (createRequire(import.meta.url)(ADDON_PATH) as { openUdp4: OpenUdp4 }).openUdp4;
+    return (createRequire(import.meta.url)(findAddon()) as { openUdp4: OpenUdp4 }).openUdp4;
   } catch (err) {
     throw new Error(
       `DHCP needs the bindtodevice addon to answer only on the provisioning interface, and it is not built ` +
         `(${(err as Error).message.split('\n')[0]}). Build it from the repository root with: ${ADDON_BUILD}`,
     );
+  }
+}
+
+/** The addon lives at the package root; this module runs from src/ or dist/ (or a test build below the root). */
+function findAddon(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, ADDON_RELATIVE);
+    if (existsSync(candidate)) return candidate;
+    const up = dirname(dir);
+    if (up === dir) return join(dirname(fileURLToPath(import.meta.url)), '..', '..', ADDON_RELATIVE);
+    dir = up;
   }
 }
 

@@ -48,21 +48,38 @@ export type Outcome =
 
 export const drop = (reason: DropReason, detail: string): Outcome => ({ kind: 'drop', reason, detail });
 
-/** Addresses offered and not yet requested, so two clients are never offered one address. */
+/**
+ * Addresses offered and not yet requested, so two clients are never offered
+ * one address. Bounded: the oldest hold goes first when a flood of MACs
+ * would otherwise grow it without limit.
+ */
 export class OfferBook {
-  private readonly held = new Map<string, { ip: string; until: number }>();
-  constructor(private readonly now: () => number, private readonly holdMs = 30_000) {}
-  hold(mac: string, ip: string): void { this.held.set(mac, { ip, until: this.now() + this.holdMs }); }
-  forget(mac: string): void { this.held.delete(mac); }
-  /** Addresses held for MACs other than `mac`. */
-  heldForOthers(mac: string): Set<string> {
-    const now = this.now();
-    const out = new Set<string>();
-    for (const [m, h] of this.held) {
-      if (h.until <= now) this.held.delete(m);
-      else if (m !== mac) out.add(h.ip);
-    }
-    return out;
+  private readonly byMac = new Map<string, { ip: string; until: number }>();
+  private readonly byIp = new Map<string, { mac: string; until: number }>();
+  constructor(private readonly now: () => number, private readonly holdMs = 30_000, private readonly max = 65_536) {}
+
+  hold(mac: string, ip: string): void {
+    this.forget(mac);
+    const until = this.now() + this.holdMs;
+    this.byMac.set(mac, { ip, until });
+    this.byIp.set(ip, { mac, until });
+    if (this.byMac.size > this.max) this.forget(this.byMac.keys().next().value!);
+  }
+
+  forget(mac: string): void {
+    const h = this.byMac.get(mac);
+    if (!h) return;
+    this.byMac.delete(mac);
+    if (this.byIp.get(h.ip)?.mac === mac) this.byIp.delete(h.ip);
+  }
+
+  /** True when `ip` is offered to a MAC other than `mac` and the offer still stands. */
+  heldForOther(ip: string, mac: string): boolean {
+    const h = this.byIp.get(ip);
+    if (!h || h.mac === mac) return false;
+    if (h.until > this.now()) return true;
+    this.forget(h.mac);
+    return false;
   }
 }
 

@@ -47,7 +47,7 @@ function mayHold(ctx: HandlerContext, mac: string, ip: string, action: BootActio
   const reserved = reservation(action, scope);
   if (reserved) return ip === reserved;
   if (!inSubnet(ip, scope.subnet) || !inPool(ip, scope.pool)) return false;
-  return !ctx.leases.heldByOther(ip, mac) && !ctx.offers.heldForOthers(mac).has(ip);
+  return !ctx.leases.heldByOther(ip, mac) && !ctx.offers.heldForOther(ip, mac);
 }
 
 function addNetworkOptions(ctx: HandlerContext, reply: OutgoingPacket, scope: Scope, withLease: boolean): void {
@@ -72,7 +72,7 @@ export function handleFull(ctx: HandlerContext, rx: Received): Outcome {
     case T.DISCOVER: return discover(ctx, req, scope);
     case T.REQUEST: return request(ctx, req, scope);
     case T.RELEASE: return release(ctx, req);
-    case T.DECLINE: return decline(ctx, req);
+    case T.DECLINE: return decline(ctx, req, scope);
     case T.INFORM: return inform(ctx, req, scope);
     default: return drop('unsupported-type', `message type ${req.options.messageType}`);
   }
@@ -81,7 +81,7 @@ export function handleFull(ctx: HandlerContext, rx: Received): Outcome {
 function discover(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
   const action = ctx.lifecycle.sighted(sightingOf(req));
   const ip = reservation(action, scope)
-    ?? (scope.pool ? ctx.leases.allocate(req.mac, scope.pool, ctx.offers.heldForOthers(req.mac)) : undefined);
+    ?? (scope.pool ? ctx.leases.allocate(req.mac, scope.pool, (ip) => ctx.offers.heldForOther(ip, req.mac)) : undefined);
   if (!ip) {
     return drop('no-address', action.kind === 'unknown' ? 'unknown MAC and no pool' : `${action.node.name} has no ip in this subnet and no pool is free`);
   }
@@ -144,9 +144,13 @@ function release(ctx: HandlerContext, req: DhcpPacket): Outcome {
   return released ? { kind: 'done', counter: 'release', detail: `released ${req.ciaddr}` } : drop('no-record', `no lease ${req.ciaddr} for ${req.mac}`);
 }
 
-function decline(ctx: HandlerContext, req: DhcpPacket): Outcome {
+function decline(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
   const ip = req.options.requestedIp;
   if (req.options.serverId !== ctx.serverAddress || !ip) return drop('other-server', 'decline without our server id or address');
+  // Only an address we could have given this client can be quarantined: a
+  // forged DECLINE must not fence off arbitrary addresses.
+  const lease = ctx.leases.get(req.mac);
+  if (lease?.ip !== ip && !inPool(ip, scope.pool)) return drop('no-record', `decline of ${ip}, which ${req.mac} does not hold`);
   ctx.leases.decline(req.mac, ip, DECLINE_QUARANTINE_SECONDS);
   const node = ctx.store.nodeByMac(req.mac);
   ctx.store.appendEvent({ node: node?.name ?? null, mac: req.mac, kind: 'dhcp', message: `declined ${ip}: address quarantined for ${DECLINE_QUARANTINE_SECONDS}s` });
