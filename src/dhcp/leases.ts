@@ -16,11 +16,18 @@ export interface Lease {
   hostname: string | null;
 }
 
+/** After a full pool scan finds nothing, skip scanning this long (or until an address is freed). */
+const EXHAUSTED_RETRY_MS = 1000;
+
 type Row = { mac: string; ip: string; state: Lease['state']; expires_at: number; client_id: string | null; hostname: string | null };
 const toLease = (r: Row): Lease => ({ mac: r.mac, ip: r.ip, state: r.state, expiresAt: r.expires_at, clientId: r.client_id, hostname: r.hostname });
 
 export class Leases {
   private readonly q;
+  /** Per pool, where the next free-address scan starts. */
+  private readonly cursors = new Map<string, number>();
+  /** Per pool, when a scan last found it full. */
+  private readonly exhaustedAt = new Map<string, number>();
 
   constructor(private readonly db: Database.Database, private readonly now: () => number = Date.now) {
     this.q = {
@@ -58,28 +65,39 @@ export class Leases {
 
   /**
    * An address from `pool` for `mac`: its previous address if still free,
-   * else one never leased, else one whose lease has lapsed. `excluded` says which
-   * addresses offered to others and not yet requested.
+   * else one never leased, else one whose lease has lapsed. `excluded` says
+   * which addresses are offered to others and not yet requested. The scan
+   * starts after the last address handed out, so a busy pool costs a few
+   * lookups per client, not one per address.
    */
   allocate(mac: string, pool: Pool, excluded: (ip: string) => boolean): string | undefined {
     const now = this.now();
     const lo = ipToInt(pool.start);
-    const hi = ipToInt(pool.end);
-    const inPool = (ip: string) => ipToInt(ip) >= lo && ipToInt(ip) <= hi;
-    const rows = this.q.all.all() as Row[];
+    const size = ipToInt(pool.end) - lo + 1;
+    if (size <= 0) return undefined;
     const reserved = new Set((this.q.reserved.all() as { ip: string }[]).map((r) => r.ip));
-    const mine = rows.find((r) => r.mac === mac);
-    if (mine && mine.state !== 'declined' && inPool(mine.ip) && !excluded(mine.ip) && !reserved.has(mine.ip)) return mine.ip;
-    const byIp = new Map(rows.map((r) => [r.ip, r]));
-    let lapsed: string | undefined;
-    for (let n = lo; n <= hi; n++) {
-      const ip = intToIp(n);
-      if (reserved.has(ip) || excluded(ip)) continue;
-      const r = byIp.get(ip);
-      if (!r) return ip;
-      if (lapsed === undefined && r.expires_at <= now) lapsed = ip;
-      else if (lapsed === undefined && r.state !== 'bound' && r.state !== 'declined') lapsed = ip;
+    const mine = this.q.byMac.get(mac) as Row | undefined;
+    if (mine && mine.state !== 'declined' && ipToInt(mine.ip) - lo >= 0 && ipToInt(mine.ip) - lo < size && !excluded(mine.ip) && !reserved.has(mine.ip)) {
+      return mine.ip;
     }
+    // A DISCOVER flood against a full pool must not cost a full scan each.
+    const full = this.exhaustedAt.get(pool.start);
+    if (full !== undefined && now - full < EXHAUSTED_RETRY_MS) return undefined;
+    let lapsed: string | undefined;
+    const cursor = this.cursors.get(pool.start) ?? 0;
+    for (let k = 0; k < size; k++) {
+      const offset = (cursor + k) % size;
+      const ip = intToIp(lo + offset);
+      if (reserved.has(ip) || excluded(ip)) continue;
+      const r = this.q.byIp.get(ip) as Row | undefined;
+      if (!r) {
+        this.cursors.set(pool.start, (offset + 1) % size);
+        return ip;
+      }
+      const free = r.expires_at <= now || (r.state !== 'bound' && r.state !== 'declined');
+      if (free && lapsed === undefined) lapsed = ip;
+    }
+    if (lapsed === undefined) this.exhaustedAt.set(pool.start, now);
     return lapsed;
   }
 
@@ -94,6 +112,7 @@ export class Leases {
   }
 
   release(mac: string, ip: string): boolean {
+    this.exhaustedAt.clear();
     return this.q.setState.run('released', this.now(), mac, ip).changes > 0;
   }
 
@@ -109,6 +128,8 @@ export class Leases {
   /** Marks lapsed leases expired and ends finished quarantines; returns how many rows changed. */
   sweep(): number {
     const now = this.now();
-    return this.q.expire.run({ now }).changes + this.q.unquarantine.run(now).changes;
+    const changed = this.q.expire.run({ now }).changes + this.q.unquarantine.run(now).changes;
+    if (changed) this.exhaustedAt.clear();
+    return changed;
   }
 }

@@ -147,6 +147,33 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   const dhcpPort = opts.ports?.dhcp ?? 67;
   const ports = settings.dhcp.mode === 'proxy' ? [dhcpPort, opts.ports?.proxy ?? PROXY_PORT] : [dhcpPort];
 
+  // Group commit: datagrams that arrive while the previous batch was being
+  // written are handled together in one transaction, and their replies go
+  // out only after it commits. One fsync covers the batch, so durable
+  // leases do not cap the rate at one client per disk flush.
+  const queue: Array<{ msg: Buffer; from: { address: string; port: number }; port: number; sock: dgram.Socket }> = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    const batch = queue.splice(0);
+    let outs: Array<ReturnType<typeof processDatagram>>;
+    try {
+      outs = store.db.transaction(() => batch.map((b) => processDatagram(ctx, metrics, b.msg, b.from, b.port)))();
+    } catch (err) {
+      metrics.drops['store-failed'] = (metrics.drops['store-failed'] ?? 0) + batch.length;
+      dlog.error({ err, packets: batch.length }, 'dhcp: store write failed; no replies sent for this batch');
+      return;
+    }
+    outs.forEach((out, i) => {
+      if (!out) return;
+      batch[i]!.sock.send(out.bytes, out.to.port, out.to.address, (err) => {
+        if (!err) return;
+        metrics.sendErrors++;
+        dlog.warn({ err, to: out.to }, 'dhcp: send failed');
+      });
+    });
+  };
+
   const sockets: dgram.Socket[] = [];
   try {
     for (const port of ports) {
@@ -158,13 +185,11 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
       });
       sock.on('error', (err) => dlog.error({ err, port }, 'dhcp socket error'));
       sock.on('message', (msg, rinfo) => {
-        const out = processDatagram(ctx, metrics, msg, { address: rinfo.address, port: rinfo.port }, port);
-        if (!out) return;
-        sock.send(out.bytes, out.to.port, out.to.address, (err) => {
-          if (!err) return;
-          metrics.sendErrors++;
-          dlog.warn({ err, to: out.to }, 'dhcp: send failed');
-        });
+        queue.push({ msg, from: { address: rinfo.address, port: rinfo.port }, port, sock });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
       });
       sockets.push(sock);
     }

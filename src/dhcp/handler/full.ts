@@ -25,12 +25,14 @@ interface Scope {
 /** The subnet a request belongs to: the relay's (by giaddr, RFC 2131 §4.3.1) or ours. */
 export function scopeFor(ctx: HandlerContext, req: DhcpPacket): Scope | undefined {
   const d = ctx.settings.dhcp;
+  const own = d.subnet ? { subnet: parseCidr(d.subnet), pool: d.pool, gateway: d.gateway, dns: d.dns } : undefined;
   if (req.giaddr !== ZERO) {
     const r = d.relays.find((x) => inSubnet(req.giaddr, parseCidr(x.subnet)));
-    return r ? { subnet: parseCidr(r.subnet), pool: r.pool, gateway: r.gateway ?? req.giaddr, dns: r.dns ?? d.dns } : undefined;
+    if (r) return { subnet: parseCidr(r.subnet), pool: r.pool, gateway: r.gateway ?? req.giaddr, dns: r.dns ?? d.dns };
+    // A relay agent sitting on our own subnet (perfdhcp works this way).
+    return own && inSubnet(req.giaddr, own.subnet) ? own : undefined;
   }
-  if (!d.subnet) return undefined;
-  return { subnet: parseCidr(d.subnet), pool: d.pool, gateway: d.gateway, dns: d.dns };
+  return own;
 }
 
 const inPool = (ip: string, pool: Pool | undefined) =>
