@@ -14,7 +14,7 @@ import type { Settings } from '../settings/settings.js';
 import type { Store } from '../store/store.js';
 import { BOOTREQUEST, encodeDhcp, MESSAGE_NAMES, parseDhcp } from './codec.js';
 import { Leases } from './leases.js';
-import { OfferBook, type HandlerContext, type Outcome } from './handler/common.js';
+import { OfferBook, type HandlerContext, type Outcome, type Via } from './handler/common.js';
 import { handleFull } from './handler/full.js';
 import { handleProxy, PROXY_PORT } from './handler/proxy.js';
 
@@ -58,9 +58,9 @@ export interface DhcpDeps {
 type OpenUdp4 = (ifname: string, port: number) => number;
 
 /** Loads the addon, or explains how to build it. */
-export function loadBindToDevice(): OpenUdp4 {
+export function loadBindToDevice(path = findAddon()): OpenUdp4 {
   try {
-    return (createRequire(import.meta.url)(findAddon()) as { openUdp4: OpenUdp4 }).openUdp4;
+    return (createRequire(import.meta.url)(path) as { openUdp4: OpenUdp4 }).openUdp4;
   } catch (err) {
     throw new Error(
       `DHCP needs the bindtodevice addon to answer only on the provisioning interface, and it is not built ` +
@@ -90,22 +90,22 @@ const COUNTER = { offer: 'offers', ack: 'acks', nak: 'naks', inform: 'informs', 
 
 /** Turns one datagram into at most one reply. Pure apart from the handler's store writes; never throws. */
 export function processDatagram(
-  ctx: HandlerContext, metrics: DhcpMetrics, msg: Buffer, from: { address: string; port: number }, localPort: number,
+  ctx: HandlerContext, metrics: DhcpMetrics, msg: Buffer, from: { address: string; port: number }, via: Via,
 ): { bytes: Buffer; to: { address: string; port: number }; outcome: Outcome } | undefined {
   metrics.received++;
   const parsed = parseDhcp(msg);
   if (!parsed.ok) {
     bump(metrics.parseErrors, parsed.error.kind);
-    ctx.log.debug({ from, port: localPort, error: parsed.error }, 'dhcp: unparseable packet dropped');
+    ctx.log.debug({ from, via, error: parsed.error }, 'dhcp: unparseable packet dropped');
     return undefined;
   }
   const req = parsed.packet;
-  const base = { mac: req.mac, xid: req.xid, type: MESSAGE_NAMES[req.options.messageType ?? 0] ?? req.options.messageType, port: localPort, from: `${from.address}:${from.port}` };
+  const base = { mac: req.mac, xid: req.xid, type: MESSAGE_NAMES[req.options.messageType ?? 0] ?? req.options.messageType, via, from: `${from.address}:${from.port}` };
   let outcome: Outcome;
   try {
     if (req.op !== BOOTREQUEST) outcome = { kind: 'drop', reason: 'not-request', detail: `op ${req.op}` };
     else if (req.options.messageType === undefined) outcome = { kind: 'drop', reason: 'not-request', detail: 'BOOTP without option 53' };
-    else outcome = ctx.settings.dhcp.mode === 'full' ? handleFull(ctx, { packet: req, from, localPort }) : handleProxy(ctx, { packet: req, from, localPort });
+    else outcome = ctx.settings.dhcp.mode === 'full' ? handleFull(ctx, { packet: req, from, via }) : handleProxy(ctx, { packet: req, from, via });
   } catch (err) {
     bump(metrics.drops, 'internal-error');
     ctx.log.error({ ...base, err }, 'dhcp: handler failed; packet dropped');
@@ -151,14 +151,14 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   // written are handled together in one transaction, and their replies go
   // out only after it commits. One fsync covers the batch, so durable
   // leases do not cap the rate at one client per disk flush.
-  const queue: Array<{ msg: Buffer; from: { address: string; port: number }; port: number; sock: dgram.Socket }> = [];
+  const queue: Array<{ msg: Buffer; from: { address: string; port: number }; via: Via; sock: dgram.Socket }> = [];
   let scheduled = false;
   const flush = () => {
     scheduled = false;
     const batch = queue.splice(0);
     let outs: Array<ReturnType<typeof processDatagram>>;
     try {
-      outs = store.db.transaction(() => batch.map((b) => processDatagram(ctx, metrics, b.msg, b.from, b.port)))();
+      outs = store.db.transaction(() => batch.map((b) => processDatagram(ctx, metrics, b.msg, b.from, b.via)))();
     } catch (err) {
       metrics.drops['store-failed'] = (metrics.drops['store-failed'] ?? 0) + batch.length;
       dlog.error({ err, packets: batch.length }, 'dhcp: store write failed; no replies sent for this batch');
@@ -176,7 +176,8 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
 
   const sockets: dgram.Socket[] = [];
   try {
-    for (const port of ports) {
+    for (const [i, port] of ports.entries()) {
+      const via: Via = i === 0 ? 'dhcp' : 'proxy';
       const fd = openUdp4(deps.provisioning.iface, port);
       const sock = dgram.createSocket({ type: 'udp4' });
       await new Promise<void>((resolve, reject) => {
@@ -185,7 +186,7 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
       });
       sock.on('error', (err) => dlog.error({ err, port }, 'dhcp socket error'));
       sock.on('message', (msg, rinfo) => {
-        queue.push({ msg, from: { address: rinfo.address, port: rinfo.port }, port, sock });
+        queue.push({ msg, from: { address: rinfo.address, port: rinfo.port }, via, sock });
         if (!scheduled) {
           scheduled = true;
           setImmediate(flush);

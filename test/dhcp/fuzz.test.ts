@@ -61,14 +61,14 @@ describe('fuzz: 100k+ random and mutated packets', () => {
         for (let k = 0; k < len; k++) buf[k] = int(256);
         if (i % 2 === 1 && len >= 240) buf.writeUInt32BE(0x63825363, 236);
         try {
-          if (processDatagram(ctx, randomMetrics, buf, { address: '0.0.0.0', port: 68 }, i % 3 === 0 ? 4011 : 67)) garbageReplies++;
+          if (processDatagram(ctx, randomMetrics, buf, { address: '0.0.0.0', port: 68 }, i % 3 === 0 ? 'proxy' : 'dhcp')) garbageReplies++;
         } catch { thrown++; }
       }
       t1 = Date.now();
       for (let i = 0; i < 30_000; i++) {
         const buf = mutate(captures[i % captures.length]!, r);
         try {
-          const out = processDatagram(ctx, mutatedMetrics, buf, { address: '10.77.0.50', port: i % 2 ? 68 : 4011 }, i % 4 === 0 ? 4011 : 67);
+          const out = processDatagram(ctx, mutatedMetrics, buf, { address: '10.77.0.50', port: i % 2 ? 68 : 4011 }, i % 4 === 0 ? 'proxy' : 'dhcp');
           if (out) {
             const p = parseDhcp(out.bytes);
             if (!p.ok || p.packet.op !== 2 || out.bytes.length > 1472) badReplies++;
@@ -88,7 +88,7 @@ describe('fuzz: 100k+ random and mutated packets', () => {
       expect(mutatedMetrics.drops['internal-error'] ?? 0).toBe(0);
       // The mutations really reach the decoder's error paths.
       expect(Object.keys(mutatedMetrics.parseErrors).length).toBeGreaterThanOrEqual(4);
-      expect(elapsed).toBeLessThan(20_000);
-    });
+      expect(elapsed).toBeLessThan(25_000);
+    }, 40_000);
   }
 });

@@ -32,10 +32,11 @@ export interface HandlerContext {
 export interface Received {
   packet: DhcpPacket;
   from: { address: string; port: number };
-  /** The local port it arrived on: 67, or 4011 for ProxyDHCP. */
-  localPort: number;
+  /** Which socket it arrived on: the DHCP port (67) or the ProxyDHCP port (4011). */
+  via: Via;
 }
 
+export type Via = 'dhcp' | 'proxy';
 export type ReplyKind = 'offer' | 'ack' | 'nak' | 'inform' | 'proxy-offer' | 'proxy-ack';
 export type DropReason =
   | 'not-request' | 'not-pxe' | 'unknown-mac' | 'no-boot-file' | 'other-server' | 'unknown-relay'

@@ -66,7 +66,7 @@ function addNetworkOptions(ctx: HandlerContext, reply: OutgoingPacket, scope: Sc
 
 export function handleFull(ctx: HandlerContext, rx: Received): Outcome {
   const req = rx.packet;
-  if (rx.localPort !== 67) return drop('wrong-port', `full mode does not serve port ${rx.localPort}`);
+  if (rx.via !== 'dhcp') return drop('wrong-port', 'full mode does not serve the ProxyDHCP port');
   if (!isEthernet(req)) return drop('not-request', `htype ${req.htype}/hlen ${req.hlen} is not Ethernet`);
   const scope = scopeFor(ctx, req);
   if (!scope) return drop('unknown-relay', `no subnet in settings.dhcp.relays contains giaddr ${req.giaddr}`);

@@ -21,11 +21,11 @@ export function handleProxy(ctx: HandlerContext, rx: Received): Outcome {
   if (!/^(PXEClient|HTTPClient)/.test(o.vendorClass ?? '')) return drop('not-pxe', `vendor class ${JSON.stringify(o.vendorClass ?? null)}`);
 
   let type: ReplyKind;
-  if (rx.localPort === PROXY_PORT && (o.messageType === T.REQUEST || o.messageType === T.INFORM)) type = 'proxy-ack';
-  else if (rx.localPort === 67 && o.messageType === T.DISCOVER) type = 'proxy-offer';
-  else if (rx.localPort === 67 && o.messageType === T.REQUEST && o.serverId === ctx.serverAddress) type = 'proxy-ack';
-  else if (rx.localPort === 67 && o.messageType === T.REQUEST) return drop('other-server', `REQUEST for ${o.serverId ?? 'the address server'}`);
-  else return drop('unsupported-type', `message type ${o.messageType} on port ${rx.localPort}`);
+  if (rx.via === 'proxy' && (o.messageType === T.REQUEST || o.messageType === T.INFORM)) type = 'proxy-ack';
+  else if (rx.via === 'dhcp' && o.messageType === T.DISCOVER) type = 'proxy-offer';
+  else if (rx.via === 'dhcp' && o.messageType === T.REQUEST && o.serverId === ctx.serverAddress) type = 'proxy-ack';
+  else if (rx.via === 'dhcp' && o.messageType === T.REQUEST) return drop('other-server', `REQUEST for ${o.serverId ?? 'the address server'}`);
+  else return drop('unsupported-type', `message type ${o.messageType} on the ${rx.via} port`);
 
   // Only DISCOVERs are recorded: they start every boot, and one row per boot is enough.
   const action = type === 'proxy-offer' ? ctx.lifecycle.sighted(sightingOf(req)) : ctx.lifecycle.bootActionForMac(req.mac);

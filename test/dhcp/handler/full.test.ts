@@ -20,7 +20,7 @@ afterEach(() => {
 });
 
 function send(buf: Buffer, from = CLIENT): { reply?: DhcpPacket; to?: { address: string; port: number } } {
-  const out = processDatagram(ctx, metrics, buf, from, 67);
+  const out = processDatagram(ctx, metrics, buf, from, 'dhcp');
   if (!out) return {};
   const p = parseDhcp(out.bytes);
   if (!p.ok) throw new Error(`our reply does not parse: ${p.error.detail}`);

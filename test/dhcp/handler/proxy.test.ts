@@ -15,8 +15,8 @@ function setup(dhcp = {}, inTftpRoot?: (f: string) => boolean) {
   metrics = newMetrics();
 }
 
-function send(buf: Buffer, localPort = 67, from = { address: '0.0.0.0', port: 68 }): { reply?: DhcpPacket; to?: { address: string; port: number } } {
-  const out = processDatagram(ctx, metrics, buf, from, localPort);
+function send(buf: Buffer, via: 'dhcp' | 'proxy' = 'dhcp', from = { address: '0.0.0.0', port: 68 }): { reply?: DhcpPacket; to?: { address: string; port: number } } {
+  const out = processDatagram(ctx, metrics, buf, from, via);
   if (!out) return {};
   const p = parseDhcp(out.bytes);
   if (!p.ok) throw new Error(p.error.detail);
@@ -42,7 +42,7 @@ describe('proxy mode', () => {
 
   it('answers OVMF\'s REQUEST from 4011 on 4011, to its ciaddr, with 65280 respected but capped at one frame', () => {
     setup();
-    const { reply, to } = send(ovmfProxyRequest('10.77.0.50', SERVER), 4011, { address: '10.77.0.50', port: 4011 });
+    const { reply, to } = send(ovmfProxyRequest('10.77.0.50', SERVER), 'proxy', { address: '10.77.0.50', port: 4011 });
     expect(reply?.options.messageType).toBe(5);
     expect(reply?.file).toBe('ipxe.efi');
     expect(to).toEqual({ address: '10.77.0.50', port: 4011 });
@@ -51,7 +51,7 @@ describe('proxy mode', () => {
 
   it('answers iPXE EFI\'s proxy REQUEST from 68 back to port 68, with the script URL and 175/176', () => {
     setup();
-    const { reply, to } = send(ipxeEfiProxyRequest('10.77.0.51'), 4011, { address: '10.77.0.51', port: 68 });
+    const { reply, to } = send(ipxeEfiProxyRequest('10.77.0.51'), 'proxy', { address: '10.77.0.51', port: 68 });
     expect(to).toEqual({ address: '10.77.0.51', port: 68 });
     expect(reply?.file).toBe(`${PUBLIC_URL}/boot.ipxe`);
     expect(reply?.options.ipxe?.get(176)).toEqual(Buffer.from([1]));

@@ -15,8 +15,15 @@ export const HERE = dirname(fileURLToPath(import.meta.url));
 export const CLIENT_SCRIPT = join(HERE, 'client-script.sh');
 export const EXCHANGE = join(HERE, 'udp-exchange.mjs');
 
-/** Compiles the CLI into dist/ (serialised across this repo's test files) and builds the addon if missing. */
+/**
+ * The built CLI (test/global-setup.ts compiles dist/ before any test file
+ * runs) with the bindtodevice addon, built here if missing (serialised
+ * across this repo's test files).
+ */
 export function buildCli(): string {
+  const cli = join(REPO, 'dist/cli.js');
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: test/global-setup.ts should have built it`);
+  if (existsSync(join(REPO, 'native/bindtodevice/build/Release/bindtodevice.node'))) return cli;
   const lock = join(REPO, '.rbd-build.lock');
   const deadline = Date.now() + 170_000;
   for (;;) {
@@ -25,14 +32,13 @@ export function buildCli(): string {
     execFileSync('sleep', ['0.5']);
   }
   try {
-    execFileSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', REPO], { cwd: REPO, stdio: 'pipe', timeout: 160_000 });
     if (!existsSync(join(REPO, 'native/bindtodevice/build/Release/bindtodevice.node'))) {
       execFileSync('sh', ['-c', ADDON_BUILD], { cwd: REPO, stdio: 'pipe', timeout: 120_000 });
     }
   } finally {
     rmdirSync(lock);
   }
-  return join(REPO, 'dist/cli.js');
+  return cli;
 }
 
 export interface NodeEntry { name: string; mac: string; ip?: string }
