@@ -18,6 +18,7 @@ import { chainScript } from './ipxe/scripts.js';
 import { startTalosService } from './talos/service.js';
 import { nodeConfigText } from './talos/config/render.js';
 import { loadSecrets } from './talos/secrets.js';
+import { startDhcpService } from './dhcp/server.js';
 
 export interface Daemon {
   store: Store;
@@ -77,6 +78,17 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
       throw new Error(`cannot start TFTP on port ${settings.tftp.port}: ${err.message}`);
     });
     services.push(tftp);
+  }
+  if (settings.dhcp.mode !== 'off' && net && !('error' in net)) {
+    try {
+      services.push(await startDhcpService({ settings, store, lifecycle, log, publicUrl: ctx.publicUrl, provisioning: net }));
+    } catch (err) {
+      for (const svc of services) await svc.close().catch(() => {});
+      await http.close();
+      watcher.stop();
+      store.close();
+      throw err;
+    }
   }
   const talos = startTalosService({
     settings, store, log: log.child({ svc: 'talos' }),

@@ -5,6 +5,7 @@ import { registerBootIpxe } from './boot-ipxe.js';
 import { registerMachineIpxe } from './machine-ipxe.js';
 import { registerAssets } from './assets.js';
 import { registerMachineConfig } from './machine-config.js';
+import { registerIpxeBinaries } from './ipxe-binaries.js';
 import { registerNodesApi } from './api-nodes.js';
 import { registerInventoryApi } from './api-inventory.js';
 import { registerLifecycleApi } from './api-lifecycle.js';
@@ -38,6 +39,7 @@ export function buildHttpServer(ctx: HttpContext): FastifyInstance {
   registerMachineIpxe(app, ctx);
   registerAssets(app, ctx);
   registerMachineConfig(app, ctx);
+  registerIpxeBinaries(app, ctx);
   registerNodesApi(app, ctx);
   registerInventoryApi(app, ctx);
   registerLifecycleApi(app, ctx);

@@ -1,0 +1,59 @@
+// Which first-stage binary (or URL) a PXE client gets, from what it says it
+// is: RFC 4578 §2.1 option 93 architecture types, option 60 and the iPXE
+// user class. Whether the machine gets anything at all is the Lifecycle's
+// call (BootAction); this module only maps client kind to file.
+import type { BootAction } from '../lifecycle/boot.js';
+import type { DhcpOptions } from './options.js';
+
+export interface BootFileSettings {
+  publicUrl: string;
+  efiBinary: string;
+  arm64Binary: string;
+  bootFileForInstalled: boolean;
+  /** True if the named file exists in the TFTP root. */
+  inTftpRoot: (file: string) => boolean;
+}
+
+export type BootFile =
+  | { kind: 'file'; file: string; /** UEFI HTTP boot: answer with option 60 `HTTPClient`. */ httpClient: boolean; why: string }
+  | { kind: 'none'; why: string };
+
+/** A client that network-boots: it names itself PXEClient/HTTPClient or sends an architecture. */
+export function isPxeClient(o: DhcpOptions): boolean {
+  return /^(PXEClient|HTTPClient)/.test(o.vendorClass ?? '') || (o.clientArch?.length ?? 0) > 0;
+}
+
+export function isIpxe(o: DhcpOptions): boolean {
+  return o.userClass?.includes('iPXE') ?? false;
+}
+
+export const ARCH_NAMES: Record<number, string> = {
+  0: 'x86 BIOS', 6: 'x86 UEFI', 7: 'x64 UEFI', 9: 'x64 UEFI', 10: 'arm32 UEFI', 11: 'arm64 UEFI',
+  16: 'x64 UEFI HTTP', 19: 'arm64 UEFI HTTP',
+};
+
+export function chooseBootFile(o: DhcpOptions, action: BootAction, s: BootFileSettings): BootFile {
+  if (!isPxeClient(o) && !isIpxe(o)) return { kind: 'none', why: 'not a PXE client' };
+  if (action.kind === 'local-disk' && !s.bootFileForInstalled) return { kind: 'none', why: `boots from disk (${action.reason})` };
+  // iPXE already runs: hand it the script, not iPXE again (that would loop).
+  if (isIpxe(o)) return { kind: 'file', file: `${s.publicUrl}/boot.ipxe`, httpClient: false, why: 'iPXE user class' };
+  const arch = o.clientArch?.[0] ?? 0;
+  switch (arch) {
+    case 0:
+      return { kind: 'file', file: 'undionly.kpxe', httpClient: false, why: 'BIOS (arch 0)' };
+    case 6: case 7: case 9:
+      return { kind: 'file', file: s.efiBinary, httpClient: false, why: `UEFI (arch ${arch})` };
+    case 11:
+      return s.inTftpRoot(s.arm64Binary)
+        ? { kind: 'file', file: s.arm64Binary, httpClient: false, why: 'arm64 UEFI (arch 11)' }
+        : { kind: 'none', why: `arm64 UEFI (arch 11) but ${s.arm64Binary} is not in the TFTP root` };
+    case 16:
+      return { kind: 'file', file: `${s.publicUrl}/ipxe/${s.efiBinary}`, httpClient: true, why: 'x64 UEFI HTTP boot (arch 16)' };
+    case 19:
+      return s.inTftpRoot(s.arm64Binary)
+        ? { kind: 'file', file: `${s.publicUrl}/ipxe/${s.arm64Binary}`, httpClient: true, why: 'arm64 UEFI HTTP boot (arch 19)' }
+        : { kind: 'none', why: `arm64 HTTP boot (arch 19) but ${s.arm64Binary} is not in the TFTP root` };
+    default:
+      return { kind: 'none', why: `unsupported client architecture ${arch}` };
+  }
+}

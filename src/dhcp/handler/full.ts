@@ -1,0 +1,173 @@
+// Full mode: authoritative for the provisioning subnet (and relayed subnets
+// in settings.dhcp.relays). RFC 2131 §4.3: DISCOVER/OFFER, REQUEST/ACK/NAK
+// in SELECTING, INIT-REBOOT, RENEWING and REBINDING, RELEASE, DECLINE,
+// INFORM. Who gets what comes from the Lifecycle and the inventory.
+import { MessageType as T, type DhcpPacket, type OutgoingPacket } from '../codec.js';
+import { enc, Opt } from '../options.js';
+import { inSubnet, ipToInt, parseCidr, ZERO, type Subnet } from '../ipv4.js';
+import type { Pool } from '../../settings/settings.js';
+import type { BootAction } from '../../lifecycle/boot.js';
+import {
+  addBootFile, bootFileFor, destination, drop, finish, isEthernet, nakFlags, replyLimit, replySkeleton, sightingOf,
+  type HandlerContext, type Outcome, type Received,
+} from './common.js';
+
+/** How long an address a client declined stays out of the pool. */
+const DECLINE_QUARANTINE_SECONDS = 600;
+
+interface Scope {
+  subnet: Subnet;
+  pool?: Pool;
+  gateway?: string;
+  dns: string[];
+}
+
+/** The subnet a request belongs to: the relay's (by giaddr, RFC 2131 §4.3.1) or ours. */
+export function scopeFor(ctx: HandlerContext, req: DhcpPacket): Scope | undefined {
+  const d = ctx.settings.dhcp;
+  const own = d.subnet ? { subnet: parseCidr(d.subnet), pool: d.pool, gateway: d.gateway, dns: d.dns } : undefined;
+  if (req.giaddr !== ZERO) {
+    const r = d.relays.find((x) => inSubnet(req.giaddr, parseCidr(x.subnet)));
+    if (r) return { subnet: parseCidr(r.subnet), pool: r.pool, gateway: r.gateway ?? req.giaddr, dns: r.dns ?? d.dns };
+    // A relay agent sitting on our own subnet (perfdhcp works this way).
+    return own && inSubnet(req.giaddr, own.subnet) ? own : undefined;
+  }
+  return own;
+}
+
+const inPool = (ip: string, pool: Pool | undefined) =>
+  pool !== undefined && ipToInt(ip) >= ipToInt(pool.start) && ipToInt(ip) <= ipToInt(pool.end);
+
+/** The inventory reservation in this scope, if the node has one there. */
+function reservation(action: BootAction, scope: Scope): string | undefined {
+  const ip = action.kind === 'unknown' ? undefined : action.node.ip ?? undefined;
+  return ip && inSubnet(ip, scope.subnet) ? ip : undefined;
+}
+
+/** Whether `mac` may hold `ip` now; undefined when we have no opinion (no record, outside any pool). */
+function mayHold(ctx: HandlerContext, mac: string, ip: string, action: BootAction, scope: Scope): boolean {
+  const reserved = reservation(action, scope);
+  if (reserved) return ip === reserved;
+  if (!inSubnet(ip, scope.subnet) || !inPool(ip, scope.pool)) return false;
+  return !ctx.leases.heldByOther(ip, mac) && !ctx.offers.heldForOther(ip, mac);
+}
+
+function addNetworkOptions(ctx: HandlerContext, reply: OutgoingPacket, scope: Scope, withLease: boolean): void {
+  const secs = ctx.settings.dhcp.leaseSeconds;
+  reply.options.push([Opt.SUBNET_MASK, enc.ip(scope.subnet.mask)]);
+  if (scope.gateway) reply.options.push([Opt.ROUTER, enc.ip(scope.gateway)]);
+  if (scope.dns.length) reply.options.push([Opt.DNS, enc.ips(scope.dns)]);
+  if (ctx.settings.dhcp.domain) reply.options.push([Opt.DOMAIN_NAME, enc.str(ctx.settings.dhcp.domain)]);
+  reply.options.push([Opt.BROADCAST, enc.ip(scope.subnet.broadcast)]);
+  if (withLease) {
+    reply.options.push([Opt.LEASE_TIME, enc.u32(secs)], [Opt.RENEWAL_TIME, enc.u32(Math.floor(secs / 2))], [Opt.REBINDING_TIME, enc.u32(Math.floor((secs * 7) / 8))]);
+  }
+}
+
+export function handleFull(ctx: HandlerContext, rx: Received): Outcome {
+  const req = rx.packet;
+  if (rx.via !== 'dhcp') return drop('wrong-port', 'full mode does not serve the ProxyDHCP port');
+  if (!isEthernet(req)) return drop('not-request', `htype ${req.htype}/hlen ${req.hlen} is not Ethernet`);
+  const scope = scopeFor(ctx, req);
+  if (!scope) return drop('unknown-relay', `no subnet in settings.dhcp.relays contains giaddr ${req.giaddr}`);
+  switch (req.options.messageType) {
+    case T.DISCOVER: return discover(ctx, req, scope);
+    case T.REQUEST: return request(ctx, req, scope);
+    case T.RELEASE: return release(ctx, req);
+    case T.DECLINE: return decline(ctx, req, scope);
+    case T.INFORM: return inform(ctx, req, scope);
+    default: return drop('unsupported-type', `message type ${req.options.messageType}`);
+  }
+}
+
+function discover(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
+  const action = ctx.lifecycle.sighted(sightingOf(req));
+  const ip = reservation(action, scope)
+    ?? (scope.pool ? ctx.leases.allocate(req.mac, scope.pool, (ip) => ctx.offers.heldForOther(ip, req.mac)) : undefined);
+  if (!ip) {
+    return drop('no-address', action.kind === 'unknown' ? 'unknown MAC and no pool' : `${action.node.name} has no ip in this subnet and no pool is free`);
+  }
+  ctx.offers.hold(req.mac, ip);
+  const reply = replySkeleton(req, T.OFFER, ctx.serverAddress);
+  reply.yiaddr = ip;
+  addNetworkOptions(ctx, reply, scope, true);
+  const boot = bootFileFor(ctx, req, action);
+  addBootFile(ctx, req, reply, boot);
+  return { kind: 'reply', type: 'offer', packet: finish(req, reply), to: destination(req, false), maxSize: replyLimit(req), detail: `offer ${ip}, ${describe(boot)}` };
+}
+
+function nak(ctx: HandlerContext, req: DhcpPacket, why: string): Outcome {
+  const reply = replySkeleton(req, T.NAK, ctx.serverAddress);
+  reply.flags = nakFlags(req);
+  reply.options.push([Opt.MESSAGE, enc.str(why)]);
+  return { kind: 'reply', type: 'nak', packet: finish(req, reply), to: destination(req, true), maxSize: replyLimit(req), detail: `nak: ${why}` };
+}
+
+function request(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
+  const o = req.options;
+  // SELECTING names its server; a REQUEST for another server means our offer was not taken.
+  if (o.serverId && o.serverId !== ctx.serverAddress) {
+    ctx.offers.forget(req.mac);
+    return drop('other-server', `client chose server ${o.serverId}`);
+  }
+  const selecting = o.serverId !== undefined;
+  const wanted = o.requestedIp ?? (req.ciaddr !== ZERO ? req.ciaddr : undefined);
+  if (!wanted) return nak(ctx, req, 'no requested address');
+  const action = ctx.lifecycle.bootActionForMac(req.mac);
+  if (!selecting) {
+    // INIT-REBOOT / RENEWING / REBINDING (RFC 2131 §4.3.2): NAK a wrong network;
+    // stay silent about clients we have no record of.
+    const known = reservation(action, scope) !== undefined || ctx.leases.get(req.mac) !== undefined;
+    if (!inSubnet(wanted, scope.subnet)) return nak(ctx, req, `${wanted} is not on this network`);
+    if (!known) return drop('no-record', `no record of ${req.mac} requesting ${wanted}`);
+  }
+  if (!mayHold(ctx, req.mac, wanted, action, scope)) return nak(ctx, req, `${wanted} is not available to this client`);
+
+  const lease = ctx.leases.bind(req.mac, wanted, ctx.settings.dhcp.leaseSeconds, {
+    clientId: o.clientId?.toString('hex'), hostname: o.hostname,
+  });
+  ctx.offers.forget(req.mac);
+  const reply = replySkeleton(req, T.ACK, ctx.serverAddress);
+  reply.yiaddr = wanted;
+  reply.ciaddr = req.ciaddr;
+  addNetworkOptions(ctx, reply, scope, true);
+  const boot = bootFileFor(ctx, req, action);
+  addBootFile(ctx, req, reply, boot);
+  const detail = `ack ${wanted} until ${new Date(lease.expiresAt).toISOString()}, ${describe(boot)}`;
+  if (action.kind !== 'unknown') {
+    ctx.store.appendEvent({ node: action.node.name, mac: req.mac, kind: 'dhcp', message: detail, data: sightingOf(req) });
+  }
+  return { kind: 'reply', type: 'ack', packet: finish(req, reply), to: destination(req, false), maxSize: replyLimit(req), detail };
+}
+
+function release(ctx: HandlerContext, req: DhcpPacket): Outcome {
+  if (req.options.serverId && req.options.serverId !== ctx.serverAddress) return drop('other-server', `release for ${req.options.serverId}`);
+  const released = ctx.leases.release(req.mac, req.ciaddr);
+  return released ? { kind: 'done', counter: 'release', detail: `released ${req.ciaddr}` } : drop('no-record', `no lease ${req.ciaddr} for ${req.mac}`);
+}
+
+function decline(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
+  const ip = req.options.requestedIp;
+  if (req.options.serverId !== ctx.serverAddress || !ip) return drop('other-server', 'decline without our server id or address');
+  // Only an address we could have given this client can be quarantined: a
+  // forged DECLINE must not fence off arbitrary addresses.
+  const lease = ctx.leases.get(req.mac);
+  if (lease?.ip !== ip && !inPool(ip, scope.pool)) return drop('no-record', `decline of ${ip}, which ${req.mac} does not hold`);
+  ctx.leases.decline(req.mac, ip, DECLINE_QUARANTINE_SECONDS);
+  const node = ctx.store.nodeByMac(req.mac);
+  ctx.store.appendEvent({ node: node?.name ?? null, mac: req.mac, kind: 'dhcp', message: `declined ${ip}: address quarantined for ${DECLINE_QUARANTINE_SECONDS}s` });
+  return { kind: 'done', counter: 'decline', detail: `declined ${ip}` };
+}
+
+function inform(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
+  if (req.ciaddr === ZERO) return drop('no-address', 'INFORM without ciaddr');
+  // RFC 2131 §4.3.5: no lease time and no yiaddr.
+  const reply = replySkeleton(req, T.ACK, ctx.serverAddress);
+  reply.ciaddr = req.ciaddr;
+  addNetworkOptions(ctx, reply, scope, false);
+  return { kind: 'reply', type: 'inform', packet: finish(req, reply), to: destination(req, false), maxSize: replyLimit(req), detail: `inform ${req.ciaddr}` };
+}
+
+function describe(boot: ReturnType<typeof bootFileFor>): string {
+  return boot.kind === 'file' ? `boot file ${boot.file} (${boot.why})` : `no boot file (${boot.why})`;
+}

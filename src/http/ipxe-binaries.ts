@@ -1,0 +1,19 @@
+// GET /ipxe/:file: the first-stage iPXE binaries from the TFTP root, read
+// only, for UEFI HTTP boot clients (option 93 types 16 and 19) that DHCP
+// points here. Same root-containment rules as /assets.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import type { HttpContext } from './context.js';
+import { resolveInside } from './assets.js';
+
+export function registerIpxeBinaries(app: FastifyInstance, ctx: HttpContext): void {
+  app.get('/ipxe/:file', async (req, reply) => {
+    const requested = (req.params as { file: string }).file;
+    const file = await resolveInside(ctx.settings.tftp.root, requested);
+    const st = file ? await stat(file).catch(() => undefined) : undefined;
+    if (!file || !st?.isFile()) return reply.code(404).send({ message: `no such boot binary: ${requested}` });
+    reply.type('application/octet-stream').header('content-length', st.size).header('last-modified', st.mtime.toUTCString());
+    return reply.send(createReadStream(file, { highWaterMark: 1 << 20 }));
+  });
+}
