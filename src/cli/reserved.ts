@@ -16,5 +16,4 @@ function reserved(name: string[], summary: string, comesWith: string): Command {
 }
 
 export const reservedCommands: Command[] = [
-  reserved(['lab'], 'run a virtual rack of QEMU machines', 'the end-to-end work'),
 ];
