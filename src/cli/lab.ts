@@ -36,7 +36,8 @@ Files and serial logs go to DIR (default ${DEFAULT_DIR}).`,
     for (const m of state.machines) io.out(`  ${m.name}  ${m.mac}  ${m.firmware.toUpperCase().padEnd(4)}  serial: ${m.serial}`);
     io.out('');
     io.out('watch it: rackboot lab status   (BIOS machines reach their kernel in ~15 s, UEFI in ~30 s)');
-    io.out(`API:      ip netns exec ${state.ns} curl ${state.url}/api/nodes`);
+    io.out(`API:      ip netns exec ${state.ns} curl -H 'Authorization: Bearer ${state.adminToken}' ${state.url}/api/nodes`);
+    io.out(`          (admin token also in ${state.dir}/rackboot.yaml)`);
     io.out('stop it:  rackboot lab down');
     return EXIT_OK;
   },

@@ -23,6 +23,8 @@ export interface ApplianceLayout {
   efiBinary?: 'ipxe.efi' | 'snponly.efi';
   talosVersion: string;
   nodes: LabNode[];
+  /** The admin API token (Authorization: Bearer) the lab and the tests read the API with. */
+  adminToken: string;
 }
 
 export interface AppliancePaths {
@@ -65,6 +67,7 @@ export function rackbootYaml(l: ApplianceLayout, p: AppliancePaths): string {
     inventory: p.inventory,
     assetsDir: p.assetsDir,
     logLevel: 'debug',
+    adminToken: l.adminToken,
     dhcp,
     tftp: { enabled: true, root: p.tftpRoot },
     http: { listen: `${l.serverAddress}:${l.httpPort}` },

@@ -3,6 +3,7 @@
 // address, and N QEMU machines on taps that PXE-boot through it. Offline
 // the machines boot the Talos stand-in, and the lab says so.
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +21,7 @@ const TALOS_VERSION = 'v1.11.5';
 const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
 
 export interface LabMachine { name: string; mac: string; firmware: Firmware; tap: string; serial: string; pid: number }
-export interface LabState { dir: string; ns: string; url: string; rackbootPid: number; machines: LabMachine[]; standin: StandinFiles; startedAt: string }
+export interface LabState { dir: string; ns: string; url: string; adminToken: string; rackbootPid: number; machines: LabMachine[]; standin: StandinFiles; startedAt: string }
 
 /** Said on every `lab up` and `lab status`: which parts are real and which are stand-ins. */
 export function standinNotice(s: StandinFiles): string[] {
@@ -83,9 +84,10 @@ export async function labUp(opts: { dir: string; nodes: number; say: (l: string)
   opts.say('building the Talos stand-in (first run downloads a Debian kernel package)…');
   const standin = buildStandin(process.env.RACKBOOT_E2E_CACHE ?? DEFAULT_STANDIN_CACHE);
   const machines = labMachines(opts.nodes, dir);
+  const adminToken = randomBytes(18).toString('hex');
   const paths = writeApplianceFiles({
     dir, bridge: BRIDGE, serverAddress: SERVER, subnet: '10.78.0.0/24', pool: { start: '10.78.0.100', end: '10.78.0.199' },
-    dhcpMode: 'full', httpPort: HTTP_PORT, talosVersion: TALOS_VERSION, nodes: machines.map(({ name, mac, role, configMode }) => ({ name, mac, role, configMode })),
+    dhcpMode: 'full', httpPort: HTTP_PORT, talosVersion: TALOS_VERSION, nodes: machines.map(({ name, mac, role, configMode }) => ({ name, mac, role, configMode })), adminToken,
   });
   for (const line of await prepareAppliance(paths, standin)) opts.say(line);
 
@@ -107,7 +109,7 @@ export async function labUp(opts: { dir: string; nodes: number; say: (l: string)
       const pid = spawnDetached(QEMU, qemuArgs({ firmware: m.firmware, mac: m.mac, tap: m.tap, serialFile: m.serial }), join(dir, `${m.name}.qemu.log`), dir);
       started.push({ name: m.name, mac: m.mac, firmware: m.firmware, tap: m.tap, serial: m.serial, pid });
     }
-    const state: LabState = { dir, ns: LAB_NS, url: `http://${SERVER}:${HTTP_PORT}`, rackbootPid, machines: started, standin, startedAt: new Date().toISOString() };
+    const state: LabState = { dir, ns: LAB_NS, url: `http://${SERVER}:${HTTP_PORT}`, adminToken, rackbootPid, machines: started, standin, startedAt: new Date().toISOString() };
     writeFileSync(stateFile(dir), JSON.stringify(state, null, 2));
     return state;
   } catch (err) {
@@ -164,7 +166,7 @@ export function labStatus(dir: string): { state: LabState; machines: MachineStat
   let nodes: { name: string; state: string }[] = [];
   let apiError: string | undefined;
   try {
-    nodes = JSON.parse(inNs('curl', '-sf', '-m', '3', `${state.url}/api/nodes`)) as typeof nodes;
+    nodes = JSON.parse(inNs('curl', '-sf', '-m', '3', '-H', `Authorization: Bearer ${state.adminToken}`, `${state.url}/api/nodes`)) as typeof nodes;
   } catch (err) {
     apiError = (err as Error).message.split('\n')[0];
   }

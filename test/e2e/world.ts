@@ -2,6 +2,7 @@
 // serving on the bridge address, a tcpdump capture of the bridge, and QEMU
 // machines on taps. Everything lives in namespaces made here; destroy()
 // kills every process started and deletes the namespaces, also on failure.
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { linkNamespaces, Netns, sh, uniqueSuffix } from '../helpers/netns.js';
@@ -40,6 +41,7 @@ export interface VmRun {
 
 export class World {
   readonly suffix = uniqueSuffix();
+  readonly adminToken = randomBytes(18).toString('hex');
   readonly ns: Netns;
   readonly bridge: string;
   readonly dir: string;
@@ -59,7 +61,7 @@ export class World {
     this.paths = writeApplianceFiles({
       dir: this.dir, bridge: this.bridge, serverAddress: SERVER, subnet: '10.77.0.0/24',
       pool: { start: '10.77.0.100', end: '10.77.0.199' }, dhcpMode: opts.dhcpMode, httpPort: HTTP_PORT,
-      efiBinary: opts.efiBinary, talosVersion: TALOS_VERSION, nodes: opts.nodes,
+      efiBinary: opts.efiBinary, talosVersion: TALOS_VERSION, nodes: opts.nodes, adminToken: this.adminToken,
     });
   }
 
@@ -143,7 +145,7 @@ export class World {
   }
 
   api<T>(path: string): T {
-    return JSON.parse(this.ns.exec('curl', ['-sf', '-m', '5', `http://${SERVER}:${HTTP_PORT}${path}`])) as T;
+    return JSON.parse(this.ns.exec('curl', ['-sf', '-m', '5', '-H', `Authorization: Bearer ${this.adminToken}`, `http://${SERVER}:${HTTP_PORT}${path}`])) as T;
   }
 
   /**

@@ -9,7 +9,7 @@ import { loadSettings } from '../../src/settings/settings.js';
 
 const layout = (over: Partial<ApplianceLayout> = {}): ApplianceLayout => ({
   dir: '/tmp/lab', bridge: 'rblabbr', serverAddress: '10.78.0.1', subnet: '10.78.0.0/24',
-  pool: { start: '10.78.0.100', end: '10.78.0.199' }, dhcpMode: 'full', httpPort: 8080, talosVersion: 'v1.11.5',
+  pool: { start: '10.78.0.100', end: '10.78.0.199' }, dhcpMode: 'full', httpPort: 8080, talosVersion: 'v1.11.5', adminToken: 'a-lab-token-of-32-characters-xxx',
   nodes: [{ name: 'lab-1', mac: '52:54:00:1a:b0:01', role: 'controlplane' }, { name: 'lab-2', mac: '52:54:00:1a:b0:02', role: 'worker', configMode: 'pull' }],
   ...over,
 });
@@ -27,6 +27,7 @@ describe('appliance files', () => {
     expect(s.interface).toBe('rblabbr');
     expect(s.tftp).toMatchObject({ enabled: true, root: p.tftpRoot });
     expect(s.http.listen).toBe('10.78.0.1:8080');
+    expect(s.adminToken).toBe('a-lab-token-of-32-characters-xxx');
   });
 
   it('proxy mode carries no subnet and the EFI binary choice', () => {

@@ -15,7 +15,7 @@ describe('prepareAppliance', () => {
     writeFileSync(join(dir, 'initrd'), 'an initramfs');
     const paths = writeApplianceFiles({
       dir: join(dir, 'lab'), bridge: 'br0', serverAddress: '10.78.0.1', subnet: '10.78.0.0/24', pool: { start: '10.78.0.100', end: '10.78.0.199' },
-      dhcpMode: 'full', httpPort: 8080, talosVersion: 'v1.11.5', nodes: [{ name: 'lab-1', mac: '52:54:00:1a:b0:01', role: 'controlplane' }],
+      dhcpMode: 'full', httpPort: 8080, talosVersion: 'v1.11.5', adminToken: 'a-lab-token-of-32-characters-xxx', nodes: [{ name: 'lab-1', mac: '52:54:00:1a:b0:01', role: 'controlplane' }],
     });
     const said = await prepareAppliance(paths, { kernel: join(dir, 'vmlinuz'), initramfs: join(dir, 'initrd'), kernelPackage: 'linux-image-test' });
     expect(said.join('\n')).toMatch(/secrets/);
