@@ -35,7 +35,7 @@ Files and serial logs go to DIR (default ${DEFAULT_DIR}).`,
     io.out(`appliance: ${state.url} (inside namespace ${state.ns}); its log: ${state.dir}/rackboot.log`);
     for (const m of state.machines) io.out(`  ${m.name}  ${m.mac}  ${m.firmware.toUpperCase().padEnd(4)}  serial: ${m.serial}`);
     io.out('');
-    io.out('watch it: rackboot lab status   (BIOS machines reach their kernel in ~15 s, UEFI in ~30 s)');
+    io.out('watch it: rackboot lab status   (under TCG a BIOS machine reaches its kernel in about 25 s, UEFI in about 35 s; several at once take longer)');
     io.out(`API:      ip netns exec ${state.ns} curl -H 'Authorization: Bearer ${state.adminToken}' ${state.url}/api/nodes`);
     io.out(`          (admin token also in ${state.dir}/rackboot.yaml)`);
     io.out('stop it:  rackboot lab down');
