@@ -82,7 +82,7 @@ export async function labUp(opts: { dir: string; nodes: number; say: (l: string)
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build rackboot first (npx tsc -p .)`);
   mkdirSync(dir, { recursive: true });
   opts.say('building the Talos stand-in (first run downloads a Debian kernel package)…');
-  const standin = buildStandin(process.env.RACKBOOT_E2E_CACHE ?? DEFAULT_STANDIN_CACHE);
+  const standin = buildStandin(process.env.RACKBOOT_STANDIN_CACHE ?? DEFAULT_STANDIN_CACHE);
   const machines = labMachines(opts.nodes, dir);
   const adminToken = randomBytes(18).toString('hex');
   const paths = writeApplianceFiles({

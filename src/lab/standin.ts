@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { standinInit } from './standin-init.js';
 
+/** Where the Debian kernel package and the built initramfs are kept (override: $RACKBOOT_STANDIN_CACHE). */
 export const DEFAULT_STANDIN_CACHE = '/var/cache/rackboot-e2e';
 const BUSYBOX = '/bin/busybox';
 /** The NIC drivers the lab and tests give their VMs: e1000 (BIOS) and virtio-net (UEFI). */

@@ -15,7 +15,7 @@ export default function setup(project: TestProject) {
   buildDhcpAddonIfMissing();
   const missing = standinPrerequisites();
   if (missing.length > 0) throw new Error(`cannot build the Talos stand-in: missing ${missing.join(', ')}`);
-  const standin = buildStandin(process.env.RACKBOOT_E2E_CACHE ?? DEFAULT_STANDIN_CACHE);
+  const standin = buildStandin(process.env.RACKBOOT_STANDIN_CACHE ?? DEFAULT_STANDIN_CACHE);
   project.provide('standin', standin);
   return () => {
     console.log('\n' + timingsTable() + '\n');
