@@ -16,13 +16,13 @@ import { config } from './cli/config.js';
 import { talosconfig } from './cli/talosconfig.js';
 import { schematic } from './cli/schematic.js';
 import { assetsFetch, assetsImport } from './cli/assets.js';
-import { reservedCommands } from './cli/reserved.js';
+import { labCommands } from './cli/lab.js';
 
 export const commands: Command[] = [
   serve, inventoryCheck, nodes, doctor,
   init, config, talosconfig, schematic, assetsFetch, assetsImport,
   bootstrap, kubeconfig, reimage, discovered,
-  ...reservedCommands,
+  ...labCommands,
 ];
 
 function topHelp(): string {

@@ -10,6 +10,7 @@ import { schematicId } from '../factory/schematic.js';
 import { secretsPath } from '../talos/secrets.js';
 import { talosconfigPath } from '../talos/talosconfig.js';
 import { splitHostPort, type Settings } from '../settings/settings.js';
+import { labFindings } from '../lab/prerequisites.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
 
 export interface Finding {
@@ -133,16 +134,22 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
 export const doctor: Command = {
   name: ['doctor'],
   summary: 'report what stops this box from serving, and how to fix it',
-  usage: `rackboot doctor [--json]
+  usage: `rackboot doctor [--json] [--lab]
 
 Checks privileges for ports 67/69, the provisioning interface and address,
 ports in use, the iPXE binaries, the boot-asset cache and the inventory.
-Exits 1 if anything would stop the appliance from serving.`,
-  options: { json: { type: 'boolean' } },
+Exits 1 if anything would stop the appliance from serving.
+With --lab, checks instead what rackboot lab needs: root, QEMU, OVMF,
+iPXE, and the tools that build the Talos stand-in.`,
+  options: { json: { type: 'boolean' }, lab: { type: 'boolean' } },
   async run(args, io) {
-    const settings = settingsFor(args, io);
-    if (!settings) return EXIT_FAILURE;
-    const findings = await diagnose(settings);
+    let findings: Finding[];
+    if (args.values.lab) findings = labFindings();
+    else {
+      const settings = settingsFor(args, io);
+      if (!settings) return EXIT_FAILURE;
+      findings = await diagnose(settings);
+    }
     if (args.values.json) io.out(JSON.stringify(findings, null, 2));
     else {
       for (const f of findings) {

@@ -1,0 +1,103 @@
+// The files a lab (or an e2e test) gives the appliance: rackboot.yaml, an
+// inventory, and the TFTP root with Debian's iPXE binaries.
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+
+export interface LabNode {
+  name: string;
+  mac: string;
+  role: 'controlplane' | 'worker';
+  configMode?: 'push' | 'pull';
+}
+
+export interface ApplianceLayout {
+  dir: string;
+  bridge: string;
+  serverAddress: string;
+  /** e.g. 10.77.0.0/24 */
+  subnet: string;
+  pool: { start: string; end: string };
+  dhcpMode: 'full' | 'proxy';
+  httpPort: number;
+  efiBinary?: 'ipxe.efi' | 'snponly.efi';
+  talosVersion: string;
+  nodes: LabNode[];
+  /** The admin API token (Authorization: Bearer) the lab and the tests read the API with. */
+  adminToken: string;
+}
+
+export interface AppliancePaths {
+  config: string;
+  inventory: string;
+  dataDir: string;
+  assetsDir: string;
+  tftpRoot: string;
+  log: string;
+}
+
+/** Debian's iPXE builds (package ipxe), named as rackboot's DHCP hands them out. */
+export const IPXE_BINARIES: Record<string, string> = {
+  'undionly.kpxe': '/usr/lib/ipxe/undionly.kpxe',
+  'ipxe.efi': '/usr/lib/ipxe/ipxe.efi',
+  'snponly.efi': '/usr/lib/ipxe/snponly.efi',
+};
+
+export const LAB_SCHEMATIC = { extensions: [] as string[], extraKernelArgs: [] as string[] };
+
+export function appliancePaths(dir: string): AppliancePaths {
+  return {
+    config: join(dir, 'rackboot.yaml'),
+    inventory: join(dir, 'inventory.yaml'),
+    dataDir: join(dir, 'data'),
+    assetsDir: join(dir, 'assets'),
+    tftpRoot: join(dir, 'tftp'),
+    log: join(dir, 'rackboot.log'),
+  };
+}
+
+export function rackbootYaml(l: ApplianceLayout, p: AppliancePaths): string {
+  const dhcp: Record<string, unknown> = { mode: l.dhcpMode };
+  if (l.dhcpMode === 'full') Object.assign(dhcp, { subnet: l.subnet, pool: l.pool, leaseSeconds: 600 });
+  if (l.efiBinary) dhcp.efiBinary = l.efiBinary;
+  return stringify({
+    interface: l.bridge,
+    serverAddress: l.serverAddress,
+    dataDir: p.dataDir,
+    inventory: p.inventory,
+    assetsDir: p.assetsDir,
+    logLevel: 'debug',
+    adminToken: l.adminToken,
+    dhcp,
+    tftp: { enabled: true, root: p.tftpRoot },
+    http: { listen: `${l.serverAddress}:${l.httpPort}` },
+    talos: { consoles: ['ttyS0'] },
+  });
+}
+
+export function inventoryYaml(l: ApplianceLayout): string {
+  const first = l.nodes.find((n) => n.role === 'controlplane');
+  return stringify({
+    cluster: {
+      name: 'lab',
+      controlPlaneEndpoint: `https://${first ? l.serverAddress.replace(/\.\d+$/, '.10') : l.serverAddress}:6443`,
+      talosVersion: l.talosVersion,
+      schematic: LAB_SCHEMATIC,
+      configMode: 'push',
+    },
+    nodes: l.nodes.map((n) => ({ name: n.name, mac: n.mac, role: n.role, ...(n.configMode ? { configMode: n.configMode } : {}) })),
+  });
+}
+
+/** Writes settings, inventory and the TFTP root; prepareAppliance() then adds secrets and assets. */
+export function writeApplianceFiles(l: ApplianceLayout): AppliancePaths {
+  const p = appliancePaths(l.dir);
+  for (const d of [l.dir, p.dataDir, p.assetsDir, p.tftpRoot]) mkdirSync(d, { recursive: true });
+  for (const [name, src] of Object.entries(IPXE_BINARIES)) {
+    if (!existsSync(src)) throw new Error(`missing ${src}: apt-get install ipxe`);
+    copyFileSync(src, join(p.tftpRoot, name));
+  }
+  writeFileSync(p.config, rackbootYaml(l, p));
+  writeFileSync(p.inventory, inventoryYaml(l));
+  return p;
+}

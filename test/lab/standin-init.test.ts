@@ -1,0 +1,52 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { kernelArgs } from '../../src/talos/kernel-args.js';
+import { MARKER_PREFIX, parseMarker, REQUIRED_TALOS_ARGS, standinInit } from '../../src/lab/standin-init.js';
+
+describe('stand-in marker', () => {
+  it('parses a success line out of a noisy serial log', () => {
+    const serial = `[    5.1] e1000 eth0 up\r\n${MARKER_PREFIX} result=ok missing=- ip=10.77.0.100 config=none mac=52:54:00:e2:00:01\r\n[ 6.0] reboot: Power down\n`;
+    expect(parseMarker(serial)).toEqual({ result: 'ok', missing: [], ip: '10.77.0.100', config: 'none', mac: '52:54:00:e2:00:01' });
+  });
+
+  it('parses a failure with missing arguments and a failed fetch', () => {
+    const m = parseMarker(`${MARKER_PREFIX} result=fail missing=pti=on,slab_nomerge ip=- config=fetch-failed mac=-\n`);
+    expect(m).toMatchObject({ result: 'fail', missing: ['pti=on', 'slab_nomerge'], config: 'fetch-failed' });
+  });
+
+  it('ignores the kernel echoing the init script and lines that only mention the marker', () => {
+    expect(parseMarker(`echo "${MARKER_PREFIX} result=$result"\n`)).toBeUndefined();
+    expect(parseMarker('no marker here')).toBeUndefined();
+  });
+});
+
+describe('stand-in /init', () => {
+  it('checks for every argument rackboot puts on a Talos v1.11 command line', () => {
+    const args = kernelArgs({ talosVersion: 'v1.11.5', arch: 'amd64', consoles: ['ttyS0'], schematicArgs: [], settingsArgs: [] });
+    for (const want of REQUIRED_TALOS_ARGS) expect(args).toContain(want);
+  });
+
+  it('loads the modules in the order given and is valid shell', () => {
+    const script = standinInit(['virtio.ko', 'e1000.ko']);
+    expect(script.startsWith('#!/bin/busybox sh\n')).toBe(true);
+    expect(script).toContain('for m in virtio.ko e1000.ko; do insmod');
+    const dir = mkdtempSync(join(tmpdir(), 'standin-init-'));
+    try {
+      writeFileSync(join(dir, 'init'), script);
+      // -n: parse only. Catches quoting mistakes from the template literal.
+      execFileSync('/bin/sh', ['-n', join(dir, 'init')]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps shell variables as shell variables (no template interpolation leaked)', () => {
+    const script = standinInit([]);
+    expect(script).toContain('missing="${missing#,}"');
+    expect(script).toContain('url="${word#talos.config=}"');
+    expect(script).not.toContain('undefined');
+  });
+});
