@@ -8,8 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { missingPrerequisites, Netns, uniqueSuffix } from '../test/helpers/netns.js';
-import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, waitFor, writeConfig } from '../test/dhcp/netns/harness.js';
-import { quick, record } from './lib/results.js';
+import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, writeConfig } from '../test/dhcp/netns/harness.js';
+import { quick, record } from './lib/results.mjs';
 
 const why = missingPrerequisites(['/usr/sbin/perfdhcp', '/usr/sbin/dnsmasq', '/usr/sbin/kea-dhcp4']);
 let x = uniqueSuffix();

@@ -5,6 +5,7 @@ import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
 import { Leases } from '../../src/dhcp/leases.js';
 import { OfferBook, type HandlerContext } from '../../src/dhcp/handler/common.js';
 import type { Settings } from '../../src/settings/settings.js';
+import { DEFAULT_TIMEOUTS } from '../../src/lifecycle/states.js';
 import type { Inventory, NodeSpec } from '../../src/inventory/types.js';
 
 export const SERVER = '10.77.0.1';
@@ -20,6 +21,9 @@ export function settingsWith(dhcp: Partial<Settings['dhcp']> = {}): Settings {
     tftp: { enabled: false, root: '/nonexistent', port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 },
     http: { listen: '0.0.0.0:8080', allowAnonymousRead: false },
     talos: { consoles: [], extraKernelArgs: [] },
+    lifecycle: { timeouts: { ...DEFAULT_TIMEOUTS }, sweepSeconds: 15 },
+    console: { enabled: false, port: 5514, linesPerNode: 500 },
+    factory: { url: 'https://factory.talos.dev' },
   };
 }
 

@@ -24,7 +24,7 @@ function mutate(base: Buffer, r: () => number): Buffer {
   const b = Buffer.from(base);
   const int = (n: number) => Math.floor(r() * n);
   switch (int(6)) {
-    case 0: for (let k = 1 + int(8); k > 0; k--) b[int(b.length)] ^= 1 << int(8); return b; // bit flips
+    case 0: for (let k = 1 + int(8); k > 0; k--) { const i = int(b.length); b[i] = b[i]! ^ (1 << int(8)); } return b; // bit flips
     case 1: for (let k = 1 + int(8); k > 0; k--) b[240 + int(b.length - 240)] = int(256); return b; // option bytes
     case 2: return b.subarray(0, int(b.length)); // truncation
     case 3: { const at = 240 + int(60); b[at + 1] = int(256); return b; } // an option length
