@@ -1,4 +1,4 @@
-// Read-only view of the DHCP engine's lease table for the config endpoint:
+// Read-only view of the DHCP engine's lease table (config endpoint, Talos API endpoints):
 // which address currently holds a bound, unexpired lease for a MAC. The DHCP
 // service writes the table; expires_at is in ms since the epoch, as every
 // timestamp in the store.

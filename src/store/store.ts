@@ -91,6 +91,18 @@ export class Store {
     }
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepared once per SQL text: DHCP calls the store per packet, and preparing dominated that cost. */
+  stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
   get schemaVersion(): number {
     return this.db.pragma('user_version', { simple: true }) as number;
   }
@@ -110,13 +122,13 @@ export class Store {
     const now = this.now();
     this.db.transaction(() => {
       const existing = new Map(
-        (this.db.prepare('SELECT name, spec_json, in_inventory FROM nodes').all() as Row[]).map((r) => [r.name as string, r]),
+        (this.stmt('SELECT name, spec_json, in_inventory FROM nodes').all() as Row[]).map((r) => [r.name as string, r]),
       );
-      const insert = this.db.prepare(
+      const insert = this.stmt(
         `INSERT INTO nodes (name, mac, role, ip, uuid, spec_json, in_inventory, state, state_since, created_at)
          VALUES (@name, @mac, @role, @ip, @uuid, @spec, 1, 'registered', @now, @now)`,
       );
-      const update = this.db.prepare(
+      const update = this.stmt(
         'UPDATE nodes SET mac=@mac, role=@role, ip=@ip, uuid=@uuid, spec_json=@spec, in_inventory=1 WHERE name=@name',
       );
       for (const node of inv.nodes) {
@@ -136,7 +148,7 @@ export class Store {
       const names = new Set(inv.nodes.map((n) => n.name));
       for (const [name, row] of existing) {
         if (names.has(name) || row.in_inventory !== 1) continue;
-        this.db.prepare('UPDATE nodes SET in_inventory=0 WHERE name=?').run(name);
+        this.stmt('UPDATE nodes SET in_inventory=0 WHERE name=?').run(name);
         this.insertEvent(name, null, 'inventory', 'removed from the inventory; history kept');
         result.removed.push(name);
       }
@@ -146,17 +158,17 @@ export class Store {
 
   listNodes(opts: { includeRemoved?: boolean } = {}): NodeRecord[] {
     const sql = opts.includeRemoved ? 'SELECT * FROM nodes ORDER BY rowid' : 'SELECT * FROM nodes WHERE in_inventory=1 ORDER BY rowid';
-    return (this.db.prepare(sql).all() as Row[]).map(toNode);
+    return (this.stmt(sql).all() as Row[]).map(toNode);
   }
 
   getNode(name: string): NodeRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM nodes WHERE name=?').get(name) as Row | undefined;
+    const row = this.stmt('SELECT * FROM nodes WHERE name=?').get(name) as Row | undefined;
     return row ? toNode(row) : undefined;
   }
 
   /** The inventory node that owns `mac`; removed nodes own nothing. */
   nodeByMac(mac: string): NodeRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM nodes WHERE mac=? AND in_inventory=1').get(mac) as Row | undefined;
+    const row = this.stmt('SELECT * FROM nodes WHERE mac=? AND in_inventory=1').get(mac) as Row | undefined;
     return row ? toNode(row) : undefined;
   }
 
@@ -185,7 +197,7 @@ export class Store {
   }
 
   touch(name: string): void {
-    this.db.prepare('UPDATE nodes SET last_seen=? WHERE name=?').run(this.now(), name);
+    this.stmt('UPDATE nodes SET last_seen=? WHERE name=?').run(this.now(), name);
   }
 
   appendEvent(ev: { node?: string | null; mac?: string | null; kind: string; message: string; data?: unknown }): void {
@@ -207,7 +219,7 @@ export class Store {
     const sql = `SELECT * FROM (SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
       ORDER BY id DESC LIMIT ?) ORDER BY id`;
     args.push(Math.min(filter.limit ?? 200, 5000));
-    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => ({
+    return (this.stmt(sql).all(...args) as Row[]).map((r) => ({
       id: r.id as number, at: r.at as number, node: r.node as string | null, mac: r.mac as string | null,
       kind: r.kind as string, message: r.message as string,
       data: r.data_json ? JSON.parse(r.data_json as string) : null,
@@ -232,7 +244,7 @@ export class Store {
   }
 
   listDiscovered(): DiscoveredRecord[] {
-    return (this.db.prepare('SELECT * FROM discovered ORDER BY last_seen DESC').all() as Row[]).map((r) => ({
+    return (this.stmt('SELECT * FROM discovered ORDER BY last_seen DESC').all() as Row[]).map((r) => ({
       mac: r.mac as string, uuid: r.uuid as string | null, arch: r.arch as string | null,
       vendorClass: r.vendor_class as string | null, userClass: r.user_class as string | null,
       relay: r.relay as string | null, source: r.source as string, firstSeen: r.first_seen as number,
@@ -241,7 +253,7 @@ export class Store {
   }
 
   getClusterState(key: string): string | undefined {
-    return (this.db.prepare('SELECT value FROM cluster_state WHERE key=?').get(key) as Row | undefined)?.value as string | undefined;
+    return (this.stmt('SELECT value FROM cluster_state WHERE key=?').get(key) as Row | undefined)?.value as string | undefined;
   }
 
   setClusterState(key: string, value: string): void {

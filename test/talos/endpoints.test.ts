@@ -11,7 +11,7 @@ afterEach(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-it('finds the Talos API at the inventory IP, else at the bound lease, else nowhere', () => {
+it('finds the Talos API at the inventory IP, else at the bound unexpired lease, else nowhere', () => {
   dir = mkdtempSync(join(tmpdir(), 'rb-ep-'));
   const store = new Store(join(dir, 'db'));
   try {
@@ -20,7 +20,10 @@ it('finds the Talos API at the inventory IP, else at the bound lease, else nowhe
       cluster: { name: 'c', controlPlaneEndpoint: 'https://x:6443', talosVersion: 'v1.11.5', schematic: { extensions: [], extraKernelArgs: [] }, cni: 'flannel', configMode: 'push', patches: { all: [], controlplane: [], worker: [] } },
       nodes: [node('a', '52:54:00:00:00:01', '10.0.0.5'), node('b', '52:54:00:00:00:02'), node('c', '52:54:00:00:00:03')],
     });
-    store.db.prepare("INSERT INTO leases (mac, ip, state, expires_at, updated_at) VALUES ('52:54:00:00:00:02', '10.0.0.77', 'bound', 0, 0)").run();
+    const lease = store.db.prepare("INSERT INTO leases (mac, ip, state, expires_at, updated_at) VALUES (?, ?, 'bound', ?, 0)");
+    lease.run('52:54:00:00:00:02', '10.0.0.77', Date.now() + 3_600_000);
+    // An expired lease says nothing about where the node is now.
+    lease.run('52:54:00:00:00:03', '10.0.0.78', Date.now() - 1);
     const ep = storeEndpoints(store);
     expect(ep(store.getNode('a')!)).toBe('10.0.0.5:50000');
     expect(ep(store.getNode('b')!)).toBe('10.0.0.77:50000');
