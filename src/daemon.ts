@@ -1,5 +1,6 @@
 // `rackboot serve`: wires the store, the inventory watcher and the services
 // together, and takes them down cleanly on SIGTERM/SIGINT.
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from './log.js';
@@ -19,6 +20,7 @@ import { startTalosService } from './talos/service.js';
 import { nodeConfigText } from './talos/config/render.js';
 import { loadSecrets } from './talos/secrets.js';
 import { startDhcpService } from './dhcp/server.js';
+import { startRouterAdvertService } from './ndp/service.js';
 
 export interface Daemon {
   store: Store;
@@ -82,6 +84,10 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
   if (settings.dhcp.mode !== 'off' && net && !('error' in net)) {
     try {
       services.push(await startDhcpService({ settings, store, lifecycle, log, publicUrl: ctx.publicUrl, provisioning: net }));
+      if (settings.dhcp.routerAdvertisement) {
+        const sourceMac = networkInterfaces()[net.iface]?.[0]?.mac;
+        services.push(startRouterAdvertService({ iface: net.iface, sourceMac, log: log.child({ svc: 'ndp' }) }));
+      }
     } catch (err) {
       for (const svc of services.reverse()) await svc.close().catch(() => undefined);
       await http.close();

@@ -5,10 +5,9 @@
 // reply (broadcast included) leaves by that interface only.
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Logger } from '../log.js';
+import { loadInterfaceSockets } from '../net/addon.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Settings } from '../settings/settings.js';
 import type { Store } from '../store/store.js';
@@ -18,8 +17,7 @@ import { OfferBook, type HandlerContext, type Outcome, type Via } from './handle
 import { handleFull } from './handler/full.js';
 import { handleProxy, PROXY_PORT } from './handler/proxy.js';
 
-export const ADDON_RELATIVE = 'native/bindtodevice/build/Release/bindtodevice.node';
-export const ADDON_BUILD = 'node "$(dirname "$(command -v npm)")/../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js" rebuild -C native/bindtodevice';
+export { ADDON_BUILD } from '../net/addon.js';
 
 export interface DhcpMetrics {
   received: number;
@@ -57,28 +55,9 @@ export interface DhcpDeps {
 
 type OpenUdp4 = (ifname: string, port: number) => number;
 
-/** Loads the addon, or explains how to build it. */
-export function loadBindToDevice(path = findAddon()): OpenUdp4 {
-  try {
-    return (createRequire(import.meta.url)(path) as { openUdp4: OpenUdp4 }).openUdp4;
-  } catch (err) {
-    throw new Error(
-      `DHCP needs the bindtodevice addon to answer only on the provisioning interface, and it is not built ` +
-        `(${(err as Error).message.split('\n')[0]}). Build it from the repository root with: ${ADDON_BUILD}`,
-    );
-  }
-}
-
-/** The addon lives at the package root; this module runs from src/ or dist/ (or a test build below the root). */
-function findAddon(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, ADDON_RELATIVE);
-    if (existsSync(candidate)) return candidate;
-    const up = dirname(dir);
-    if (up === dir) return join(dirname(fileURLToPath(import.meta.url)), '..', '..', ADDON_RELATIVE);
-    dir = up;
-  }
+/** Loads the addon's interface-bound UDP socket, or explains how to build it. */
+export function loadBindToDevice(path?: string): OpenUdp4 {
+  return loadInterfaceSockets('DHCP', path).openUdp4;
 }
 
 export function newMetrics(): DhcpMetrics {

@@ -35,6 +35,7 @@ export const settingsSchema = {
         efiBinary: { enum: ['ipxe.efi', 'snponly.efi'] },
         arm64Binary: { type: 'string', minLength: 1 },
         bootFileForInstalled: { type: 'boolean' },
+        routerAdvertisement: { type: 'boolean' },
         relays: {
           type: 'array',
           items: {

@@ -34,6 +34,8 @@ export interface Settings {
     arm64Binary: string;
     /** When false, nodes that boot from disk get an address but no PXE boot file. */
     bootFileForInstalled: boolean;
+    /** Answer IPv6 Router Solicitations with "no IPv6 here" so iPXE stops waiting for it. */
+    routerAdvertisement: boolean;
     relays: RelaySubnet[];
   };
   tftp: { enabled: boolean; root: string; port: number; maxBlksize: number; maxWindowsize: number; maxTransfers: number };
@@ -121,6 +123,8 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
       efiBinary: raw.dhcp?.efiBinary ?? 'ipxe.efi',
       arm64Binary: raw.dhcp?.arm64Binary ?? 'ipxe-arm64.efi',
       bootFileForInstalled: raw.dhcp?.bootFileForInstalled ?? true,
+      // Only where we own the network: beside a site's routers we stay quiet.
+      routerAdvertisement: raw.dhcp?.routerAdvertisement ?? ((over.noDhcp ? 'off' : (raw.dhcp?.mode ?? 'proxy')) === 'full'),
       relays: raw.dhcp?.relays ?? [],
     },
     tftp: {
