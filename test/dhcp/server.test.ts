@@ -21,7 +21,7 @@ afterEach(async () => {
 
 describe('bindtodevice addon', () => {
   it('explains how to build the addon when it is missing', () => {
-    expect(() => loadBindToDevice('/nonexistent/bindtodevice.node')).toThrow(/not built.*node-gyp\.js"? rebuild -C native\/bindtodevice/s);
+    expect(() => loadBindToDevice('/nonexistent/bindtodevice.node')).toThrow(/not built.*node-gyp\.js"? rebuild (--nodedir=\/usr )?-C native\/bindtodevice/s);
   });
 
   it.skipIf(missingPrerequisites([]))('refuses an interface that does not exist', () => {
