@@ -13,13 +13,34 @@ import { registerMetrics } from './metrics.js';
 import { registerWeb } from '../web/routes.js';
 import { registerStream } from '../web/stream.js';
 
-export function buildHttpServer(ctx: HttpContext): FastifyInstance {
+/** How long a client may hold a connection; tests shorten them. */
+export interface HttpLimits {
+  /** Socket idle time before it is closed. */
+  connectionTimeoutMs: number;
+  /** Whole request (headers and body) must arrive within this. */
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** How often Node checks requestTimeout; a request can overrun by up to this much. */
+  checkIntervalMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  connectionTimeoutMs: 60_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  // Node's default is 30 s, which lets a trickling client hold a socket for
+  // requestTimeout plus up to 30 s more.
+  checkIntervalMs: 2_000,
+};
+
+export function buildHttpServer(ctx: HttpContext, limits: HttpLimits = DEFAULT_HTTP_LIMITS): FastifyInstance {
   const app: FastifyInstance = Fastify({
     loggerInstance: ctx.log.child({ svc: 'http' }) as FastifyBaseLogger,
     // Slow or stalled clients must not pin a connection forever (slowloris).
-    connectionTimeout: 60_000,
-    requestTimeout: 30_000,
-    keepAliveTimeout: 5_000,
+    connectionTimeout: limits.connectionTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: { connectionsCheckingInterval: limits.checkIntervalMs },
     bodyLimit: 1 << 20,
     routerOptions: { maxParamLength: 500 },
   });
