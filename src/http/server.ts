@@ -12,6 +12,7 @@ import { registerLifecycleApi } from './api-lifecycle.js';
 import { registerMetrics } from './metrics.js';
 import { registerWeb } from '../web/routes.js';
 import { registerStream } from '../web/stream.js';
+import { isStoreWriteError, STORE_UNWRITABLE } from '../store/errors.js';
 
 /** How long a client may hold a connection; tests shorten them. */
 export interface HttpLimits {
@@ -46,6 +47,11 @@ export function buildHttpServer(ctx: HttpContext, limits: HttpLimits = DEFAULT_H
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    if (isStoreWriteError(err)) {
+      // Not the client's fault and not a bug: the operator has to free space or fix the mount.
+      req.log.error({ err }, STORE_UNWRITABLE);
+      return reply.code(503).header('retry-after', '30').send({ message: `${STORE_UNWRITABLE}; try again later` });
+    }
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
     if (status >= 500) req.log.error({ err }, 'request failed');
     reply.code(status).send({ message: status >= 500 ? 'internal error' : err.message });
