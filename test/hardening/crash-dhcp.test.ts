@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { missingPrerequisites, Netns, uniqueSuffix } from '../helpers/netns.js';
 import { MessageType } from '../../src/dhcp/codec.js';
-import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, waitFor, writeConfig } from '../dhcp/netns/harness.js';
+import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, writeConfig } from '../dhcp/netns/harness.js';
 import { dhcpFromPcap, messageType } from './pcap.js';
 
 const why = missingPrerequisites(['/usr/sbin/perfdhcp', '/usr/bin/tcpdump']);

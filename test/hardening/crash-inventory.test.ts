@@ -11,7 +11,7 @@ import { cleanupDir, REPO, tempDir, waitFor, writeConfig } from '../dhcp/netns/h
 
 const mac = (v: number, i: number) => `52:54:0${v}:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
 // Disjoint names and MACs, and a shared node whose entry differs: a half-applied edit shows in all three.
-const VERSIONS = [
+const VERSIONS: Array<{ nodes: Array<{ name: string; mac: string; ip?: string }> }> = [
   { nodes: [{ name: 'shared', mac: mac(1, 999), ip: '10.77.0.9' }, ...Array.from({ length: 4 }, (_, i) => ({ name: `small-${i}`, mac: mac(1, i) }))] },
   { nodes: [{ name: 'shared', mac: mac(1, 999), ip: '10.77.0.8' }, ...Array.from({ length: 400 }, (_, i) => ({ name: `large-${i}`, mac: mac(2, i) }))] },
 ];

@@ -46,7 +46,7 @@ const statusOf = (text: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] 
 
 async function healthy(): Promise<boolean> {
   const r = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2_000) });
-  return r.status === 200 && (await r.json()).ok === true;
+  return r.status === 200 && ((await r.json()) as { ok?: boolean }).ok === true;
 }
 
 describe('oversized requests', () => {
