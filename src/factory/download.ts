@@ -18,6 +18,13 @@ export interface DownloadOptions {
   connectTimeoutMs?: number;
   /** Longest silence allowed while waiting for headers or between body chunks. */
   idleTimeoutMs?: number;
+  /**
+   * A server trickling bytes is never idle, so the idle timeout misses it:
+   * fewer than minBytesPerSecond averaged over lowSpeedWindowMs aborts the
+   * attempt (curl's --speed-limit/--speed-time). 0 turns it off.
+   */
+  minBytesPerSecond?: number;
+  lowSpeedWindowMs?: number;
   /** Attempts in all; each one after the first resumes where the last stopped. */
   attempts?: number;
   retryDelayMs?: number;
@@ -52,6 +59,22 @@ export function describeNetworkError(err: unknown, url: string): DownloadError {
   }
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new DownloadError(`${host} went silent (${code}) while sending ${url}`, true);
   return new DownloadError(`download of ${url} failed: ${code ? `${code} ` : ''}${e.message ?? String(err)}`, true);
+}
+
+const DISK_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EFBIG']);
+
+/**
+ * A write error on our side is not the network's fault and a retry cannot
+ * fix it. The partial file is removed: after a failed write its tail is not
+ * known to be whole, and removing it gives the space back.
+ */
+function diskError(err: unknown, part: string): DownloadError | undefined {
+  const code = (err as { code?: string }).code;
+  if (!code || !DISK_CODES.has(code)) return undefined;
+  const what = code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : 'permission or I/O error';
+  rmSync(part, { force: true });
+  rmSync(`${part}.json`, { force: true });
+  return new DownloadError(`cannot write ${part}: ${what} (${code}). Free space or fix ${dirname(part)}, then rerun.`, false);
 }
 
 export async function sha256File(file: string): Promise<string> {
@@ -109,7 +132,12 @@ async function attempt(o: DownloadOptions, dispatcher: Dispatcher, part: string,
     throw new DownloadError(`${o.url}: HTTP ${res.statusCode}${res.statusCode === 404 ? ' (unknown schematic or version? register it with --register)' : ''}`, res.statusCode >= 500);
   }
   const validator = (res.headers.etag as string | undefined) ?? (res.headers['last-modified'] as string | undefined);
-  writeFileSync(metaFile, JSON.stringify({ url: o.url, validator } satisfies PartMeta));
+  try {
+    writeFileSync(metaFile, JSON.stringify({ url: o.url, validator } satisfies PartMeta));
+  } catch (err) {
+    await res.body.dump().catch(() => undefined);
+    throw diskError(err, part) ?? err;
+  }
   const resumedFrom = have;
   let received = have;
   const counter = new Transform({
@@ -119,10 +147,23 @@ async function attempt(o: DownloadOptions, dispatcher: Dispatcher, part: string,
       cb(null, chunk);
     },
   });
+  const minRate = o.minBytesPerSecond ?? 1024;
+  const windowMs = o.lowSpeedWindowMs ?? 30_000;
+  let windowStart = received;
+  const speedCheck = minRate > 0
+    ? setInterval(() => {
+      const got = received - windowStart;
+      windowStart = received;
+      if (got < (minRate * windowMs) / 1000) counter.destroy(new DownloadError(`${new URL(o.url).host} is trickling: ${got} bytes in ${windowMs / 1000} s while sending ${o.url}`, true));
+    }, windowMs)
+    : undefined;
   try {
     await pipeline(res.body, counter, createWriteStream(part, { flags: have > 0 ? 'a' : 'w' }));
   } catch (err) {
-    throw describeNetworkError(err, o.url);
+    if (err instanceof DownloadError) throw err;
+    throw diskError(err, part) ?? describeNetworkError(err, o.url);
+  } finally {
+    clearInterval(speedCheck);
   }
   const size = statSync(part).size;
   if (total !== undefined && size !== total) throw new DownloadError(`${o.url}: got ${size} of ${total} bytes`, true);

@@ -3,12 +3,13 @@
 // the store), local disk, or "unknown machine, retry later".
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeMac } from '../inventory/mac.js';
 import { errorScript, installScript, localDiskScript, unknownMachineScript } from '../ipxe/scripts.js';
 import { schematicId } from '../factory/schematic.js';
 import { kernelArgs } from '../talos/kernel-args.js';
 import type { HttpContext } from './context.js';
+import { isStoreWriteError, STORE_UNWRITABLE } from '../store/errors.js';
 
 /** iPXE's ${buildarch} → Talos's arch. BIOS undionly runs as i386 even on x86_64 machines. */
 export function talosArch(buildarch: string | undefined): 'amd64' | 'arm64' | undefined {
@@ -47,6 +48,20 @@ export function parseMachineQuery(q: Record<string, unknown>): MachineQuery | { 
 
 export function registerMachineIpxe(app: FastifyInstance, ctx: HttpContext): void {
   app.get('/ipxe', async (req, reply) => {
+    try {
+      return await machineScript(req, reply);
+    } catch (err) {
+      if (!isStoreWriteError(err)) throw err;
+      // A machine must not fall through to its next boot device because our
+      // disk is full: it waits and asks again, and nothing was recorded.
+      req.log.error({ err }, STORE_UNWRITABLE);
+      const q = parseMachineQuery(req.query as Record<string, unknown>);
+      const self = 'error' in q ? `${ctx.publicUrl}/boot.ipxe` : `${ctx.publicUrl}/ipxe?mac=${q.mac}&arch=${q.buildarch}${q.uuid ? `&uuid=${q.uuid}` : ''}`;
+      return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store').send(errorScript(`${STORE_UNWRITABLE}; retrying`, self));
+    }
+  });
+
+  async function machineScript(req: FastifyRequest, reply: FastifyReply): Promise<string | FastifyReply> {
     const parsed = parseMachineQuery(req.query as Record<string, unknown>);
     if ('error' in parsed) return reply.code(400).send({ message: parsed.error });
     const { mac, arch, buildarch, uuid } = parsed;
@@ -96,5 +111,5 @@ export function registerMachineIpxe(app: FastifyInstance, ctx: HttpContext): voi
       initrdUrl: `${ctx.publicUrl}/assets/${dir}/${initrd}`,
       kernelArgs: args,
     });
-  });
+  }
 }

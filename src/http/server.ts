@@ -12,19 +12,46 @@ import { registerLifecycleApi } from './api-lifecycle.js';
 import { registerMetrics } from './metrics.js';
 import { registerWeb } from '../web/routes.js';
 import { registerStream } from '../web/stream.js';
+import { isStoreWriteError, STORE_UNWRITABLE } from '../store/errors.js';
 
-export function buildHttpServer(ctx: HttpContext): FastifyInstance {
+/** How long a client may hold a connection; tests shorten them. */
+export interface HttpLimits {
+  /** Socket idle time before it is closed. */
+  connectionTimeoutMs: number;
+  /** Whole request (headers and body) must arrive within this. */
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** How often Node checks requestTimeout; a request can overrun by up to this much. */
+  checkIntervalMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  connectionTimeoutMs: 60_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  // Node's default is 30 s, which lets a trickling client hold a socket for
+  // requestTimeout plus up to 30 s more.
+  checkIntervalMs: 2_000,
+};
+
+export function buildHttpServer(ctx: HttpContext, limits: HttpLimits = DEFAULT_HTTP_LIMITS): FastifyInstance {
   const app: FastifyInstance = Fastify({
     loggerInstance: ctx.log.child({ svc: 'http' }) as FastifyBaseLogger,
     // Slow or stalled clients must not pin a connection forever (slowloris).
-    connectionTimeout: 60_000,
-    requestTimeout: 30_000,
-    keepAliveTimeout: 5_000,
+    connectionTimeout: limits.connectionTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: { connectionsCheckingInterval: limits.checkIntervalMs },
     bodyLimit: 1 << 20,
     routerOptions: { maxParamLength: 500 },
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    if (isStoreWriteError(err)) {
+      // Not the client's fault and not a bug: the operator has to free space or fix the mount.
+      req.log.error({ err }, STORE_UNWRITABLE);
+      return reply.code(503).header('retry-after', '30').send({ message: `${STORE_UNWRITABLE}; try again later` });
+    }
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
     if (status >= 500) req.log.error({ err }, 'request failed');
     reply.code(status).send({ message: status >= 500 ? 'internal error' : err.message });

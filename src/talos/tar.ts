@@ -46,6 +46,9 @@ function paxPath(data: Buffer): string | undefined {
     const m = /^(\d+) /.exec(rest);
     if (!m) return undefined;
     const len = Number(m[1]);
+    // A record's length counts its own digits, space and newline: anything
+    // shorter (0 would never advance) or past the data is malformed.
+    if (len <= m[0].length || len > rest.length) throw new ArchiveError(`bad pax record length ${m[1]}`);
     const record = rest.slice(m[0].length, len - 1);
     const eq = record.indexOf('=');
     if (record.slice(0, eq) === 'path') return record.slice(eq + 1);

@@ -134,9 +134,13 @@ export class AdminAuth {
     return session ? { via: 'session', csrf: session.csrf } : undefined;
   }
 
-  /** The onRequest guard. */
+  /**
+   * The guard. Identity is checked onRequest, before the body is read, so an
+   * anonymous client cannot make us buffer and parse a body at all; the CSRF
+   * token may travel in the body, so it is checked once the body is parsed.
+   */
   register(app: FastifyInstance): void {
-    app.addHook('preHandler', async (req, reply) => {
+    app.addHook('onRequest', async (req, reply) => {
       const path = req.url.split('?')[0]!;
       if (!isAdminPath(path)) return;
       const who = this.identify(req);
@@ -149,11 +153,13 @@ export class AdminAuth {
         if (reading && (path === '/' || path.startsWith('/ui'))) return reply.redirect(`/login?next=${encodeURIComponent(path)}`, 303);
         return reply.code(401).header('www-authenticate', 'Bearer realm="rackboot"').send({ message: 'log in first (or send Authorization: Bearer <admin token>)' });
       }
-      if (!reading && who.via === 'session') {
-        const sent = req.headers['x-csrf-token'] ?? (req.body as Record<string, unknown> | undefined)?._csrf;
-        if (typeof sent !== 'string' || !sameSecret(sent, who.csrf!)) return reply.code(403).send({ message: 'missing or wrong CSRF token' });
-      }
       access.set(req, who);
+    });
+    app.addHook('preHandler', async (req, reply) => {
+      const who = access.get(req);
+      if (!who || who.via !== 'session' || req.method === 'GET' || req.method === 'HEAD') return;
+      const sent = req.headers['x-csrf-token'] ?? (req.body as Record<string, unknown> | undefined)?._csrf;
+      if (typeof sent !== 'string' || !sameSecret(sent, who.csrf!)) return reply.code(403).send({ message: 'missing or wrong CSRF token' });
     });
   }
 }

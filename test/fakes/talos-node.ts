@@ -28,6 +28,8 @@ export interface Faults {
   kubeconfigDrop?: { afterChunks: number; times: number; hard?: boolean };
   /** End the stream normally but this many bytes short. */
   kubeconfigTruncate?: number;
+  /** Send this many chunks, then go silent with the stream open (times: how many calls). */
+  kubeconfigHang?: { afterChunks: number; times: number };
   unhealthy: string[];
 }
 
@@ -260,6 +262,11 @@ export class FakeTalosNode {
         this.server = undefined;
         this.later(30, () => void this.serve(mode).catch(() => { this.mode = 'down'; }));
         return;
+      }
+      const hang = this.faults.kubeconfigHang;
+      if (hang && hang.times > 0 && chunks === hang.afterChunks) {
+        hang.times--;
+        return; // neither more data nor an end: only the client's deadline ends this call
       }
       call.write({ metadata: { hostname: this.opts.hostname, error: '' }, bytes: archive.subarray(off, off + size) });
       chunks++;

@@ -1,0 +1,33 @@
+// Reads the DHCP messages out of a classic pcap file (tcpdump -w) so a test
+// can see what clients were really told, independent of the server's log.
+import { readFileSync } from 'node:fs';
+import { parseDhcp, type DhcpPacket } from '../../src/dhcp/codec.js';
+
+const LINKTYPE_ETHERNET = 1;
+
+export function dhcpFromPcap(file: string): DhcpPacket[] {
+  const buf = readFileSync(file);
+  if (buf.length < 24) return [];
+  const magic = buf.readUInt32LE(0);
+  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
+  if (!le && buf.readUInt32BE(0) !== 0xa1b2c3d4 && buf.readUInt32BE(0) !== 0xa1b23c4d) throw new Error(`${file}: not a pcap file`);
+  const u32 = (at: number) => (le ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
+  if (u32(20) !== LINKTYPE_ETHERNET) throw new Error(`${file}: link type ${u32(20)}, expected Ethernet`);
+  const out: DhcpPacket[] = [];
+  // A capture cut by the kill may end mid-record: stop at the last whole one.
+  for (let at = 24; at + 16 <= buf.length;) {
+    const incl = u32(at + 8);
+    const frame = buf.subarray(at + 16, at + 16 + incl);
+    at += 16 + incl;
+    if (frame.length < incl) break;
+    if (frame.length < 14 + 20 + 8 || frame.readUInt16BE(12) !== 0x0800) continue;
+    const ihl = (frame[14]! & 0x0f) * 4;
+    if (frame[14 + 9] !== 17) continue; // UDP only
+    const udp = 14 + ihl;
+    const parsed = parseDhcp(Buffer.from(frame.subarray(udp + 8)));
+    if (parsed.ok) out.push(parsed.packet);
+  }
+  return out;
+}
+
+export const messageType = (p: DhcpPacket): number | undefined => p.raw.get(53)?.[0];

@@ -1,0 +1,70 @@
+// The store turning read-only under a running appliance (PRAGMA query_only:
+// every write fails with SQLITE_READONLY, as on a read-only remount).
+// What needs no write keeps answering; what does fails clearly and records
+// nothing; machines are told to retry; it all recovers when writes return.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ADMIN_HEADERS, testAppliance, type TestAppliance } from '../helpers/appliance.js';
+
+let a: TestAppliance;
+const CP1 = '52:54:00:12:34:01';
+
+beforeEach(async () => { a = await testAppliance(); });
+afterEach(async () => { a.store.db.pragma('query_only = OFF'); await a.close(); });
+
+const readOnly = (on: boolean) => a.store.db.pragma(`query_only = ${on ? 'ON' : 'OFF'}`);
+
+describe('a read-only store', () => {
+  it('reads keep answering: health, node list, boot assets, the chain script', async () => {
+    readOnly(true);
+    expect((await a.app.inject({ url: '/healthz' })).statusCode).toBe(200);
+    const nodes = await a.app.inject({ url: '/api/nodes', headers: ADMIN_HEADERS });
+    expect(nodes.statusCode).toBe(200);
+    expect(nodes.json().map((n: { name: string }) => n.name)).toContain('cp-1');
+    const rel = a.assetDir.slice(a.settings.assetsDir.length + 1);
+    const kernel = await a.app.inject({ url: `/assets/${rel}/kernel-amd64` });
+    expect(kernel.statusCode).toBe(200);
+    expect(kernel.rawPayload.length).toBe(100_000);
+    expect((await a.app.inject({ url: '/boot.ipxe' })).body).toMatch(/^#!ipxe/);
+  });
+
+  it('a machine asking for its script is told to retry (never a 500 that makes it boot its next device), and nothing is recorded', async () => {
+    const before = a.store.getNode('cp-1')!;
+    const eventsBefore = a.store.events({ node: 'cp-1' }).length;
+    readOnly(true);
+    const res = await a.app.inject({ url: `/ipxe?mac=${CP1}&arch=x86_64` });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatch(/^#!ipxe/);
+    expect(res.body).toContain('cannot write its store');
+    expect(res.body).toMatch(new RegExp(`chain --autofree \\S+/ipxe\\?mac=${CP1}&arch=x86_64 \\|\\| goto retry`));
+    expect(res.body).not.toContain('kernel ');
+    readOnly(false);
+    expect(a.store.getNode('cp-1')!.state).toBe(before.state);
+    expect(a.store.events({ node: 'cp-1' })).toHaveLength(eventsBefore);
+    // Writable again: the same request installs, as it would have.
+    const again = await a.app.inject({ url: `/ipxe?mac=${CP1}&arch=x86_64` });
+    expect(again.body).toContain('kernel ');
+    expect(a.store.getNode('cp-1')!.state).toBe('booting');
+  });
+
+  it('an API write answers 503 with the cause and Retry-After, not a generic 500', async () => {
+    readOnly(true);
+    const res = await a.app.inject({ method: 'POST', url: '/api/nodes/worker-1/reimage', headers: { ...ADMIN_HEADERS, 'content-type': 'application/json' }, payload: '{"reason":"test"}' });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('30');
+    expect(res.json().message).toMatch(/cannot write its store/);
+  });
+
+  it('an inventory edit is refused with the reason, and the last good inventory stays live', async () => {
+    readOnly(true);
+    const file = a.watcher.file;
+    writeFileSync(file, readFileSync(file, 'utf8').replace('name: cp-1', 'name: cp-9'));
+    expect(a.watcher.reload()).toBe(false);
+    expect(a.watcher.status.ok).toBe(false);
+    expect(a.watcher.status.errors[0]!.message).toMatch(/inventory could not be stored: .*readonly/i);
+    expect(a.watcher.inventory!.nodes.map((n) => n.name)).toContain('cp-1');
+    readOnly(false);
+    expect(a.watcher.reload()).toBe(true);
+    expect(a.watcher.inventory!.nodes.map((n) => n.name)).toContain('cp-9');
+  });
+});
