@@ -63,10 +63,10 @@ export function registerAssets(app: FastifyInstance, ctx: HttpContext): void {
     reply.type('application/octet-stream');
     if (range) {
       reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${st.size}`).header('content-length', range.end - range.start + 1);
-      return reply.send(createReadStream(file, { start: range.start, end: range.end, highWaterMark: 1 << 16 }));
+      return reply.send(createReadStream(file, { start: range.start, end: range.end, highWaterMark: 1 << 18 }));
     }
     reply.header('content-length', st.size);
-    return reply.send(createReadStream(file, { highWaterMark: 1 << 16 }));
+    return reply.send(createReadStream(file, { highWaterMark: 1 << 18 }));
   });
 }
 
