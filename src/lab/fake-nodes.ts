@@ -46,7 +46,11 @@ export function startFakeNode(s: FakeNodeSpec): FakeNodeRecord {
   run('-n', ns, 'link', 'set', nodeSide, 'address', s.mac);
   run('-n', ns, 'addr', 'add', `${s.ip}/${s.prefixLength}`, 'dev', nodeSide);
   run('-n', ns, 'link', 'set', nodeSide, 'up');
-  if (s.bootUrl) run('netns', 'exec', ns, 'curl', '-sf', '-m', '5', '-o', '/dev/null', s.bootUrl);
+  if (s.bootUrl) {
+    run('netns', 'exec', ns, 'curl', '-sf', '-m', '5', '-o', '/dev/null', s.bootUrl);
+    // A bound lease, as the stand-in's udhcpc would leave: the pull endpoint serves only MACs holding one.
+    run('netns', 'exec', ns, '/bin/busybox', 'udhcpc', '-i', nodeSide, '-n', '-q', '-t', '5', '-s', '/bin/true');
+  }
   const statusFile = join(s.dir, `${s.name}.talos.json`);
   const args = [FAKE_MAIN, '--listen', `${s.ip}:${TALOS_API_PORT}`, '--hostname', s.name, '--secrets', s.secretsFile, '--status', statusFile];
   if (s.pullUrl) args.push('--pull-url', s.pullUrl);
