@@ -41,7 +41,7 @@ export function standinNotice(s: StandinFiles, vms = true): string[] {
     vms
       ? `STAND-IN kernel/initramfs: "Talos" is a Debian kernel (${s.kernelPackage}) with a busybox initramfs. It checks the Talos kernel`
         + '\n  arguments, takes a DHCP lease, fetches talos.config= for pull-mode nodes, prints a marker and powers off.'
-      : 'NO VMs: each machine\'s boot is stood in for by one fetch of its iPXE script from its own namespace.',
+      : 'NO VMs: each machine\'s boot is stood in for by one fetch of its iPXE script and one DHCP lease (busybox udhcpc) from its own namespace.',
     'FAKE Talos API: then a fake Talos node (rackboot\'s test fake, not Talos) takes over the machine\'s MAC and address',
     '  and answers the machine API on :50000: maintenance mode, then mTLS with a server cert minted from the lab\'s own OS CA.',
     '  It installs nothing and runs no etcd or Kubernetes; the kubeconfig it hands out is fake.',
