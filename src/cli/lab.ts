@@ -1,6 +1,7 @@
 // `rackboot lab up|down|status`: a virtual rack of QEMU machines that
 // PXE-boot through the appliance inside a network namespace.
-import { labDown, labStatus, labUp, standinNotice } from '../lab/lab.js';
+import { labDown, labUp, standinNotice } from '../lab/lab.js';
+import { labStatus } from '../lab/status.js';
 import { labFindings } from '../lab/prerequisites.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type Io } from './command.js';
 
@@ -17,23 +18,26 @@ function missingForLab(io: Io): boolean {
 export const labUpCommand: Command = {
   name: ['lab', 'up'],
   summary: 'start a virtual rack: QEMU machines PXE-booting through rackboot',
-  usage: `rackboot lab up [--nodes N] [--dir DIR]
+  usage: `rackboot lab up [--nodes N] [--dir DIR] [--no-vms]
 
 Creates network namespace rblab with a bridge (10.78.0.1/24), runs
 rackboot serve there (DHCP full mode, TFTP, HTTP on 10.78.0.1:8080) and
 powers on N QEMU machines (default 3; odd ones BIOS/iPXE, even ones UEFI/OVMF)
-that PXE-boot through it. Needs root; rackboot doctor --lab lists what is missing.
+that PXE-boot through it. When a machine's stand-in kernel has powered off,
+a fake Talos node takes over its MAC and address (namespace rblabnN) and
+answers the Talos API, so push, bootstrap, health and kubeconfig run.
+--no-vms skips QEMU: the fake nodes plug in at once. Needs root; rackboot doctor --lab lists what is missing.
 Files and serial logs go to DIR (default ${DEFAULT_DIR}).`,
-  options: { ...dirOption, nodes: { type: 'string' } },
+  options: { ...dirOption, nodes: { type: 'string' }, 'no-vms': { type: 'boolean' } },
   async run(args, io) {
     const nodes = Number(args.values.nodes ?? 3);
     if (!Number.isInteger(nodes) || nodes < 1 || nodes > 20) throw new UsageError('--nodes must be an integer from 1 to 20');
     if (missingForLab(io)) return EXIT_FAILURE;
-    const state = await labUp({ dir: dirOf(args.values), nodes, say: io.out });
-    for (const l of standinNotice(state.standin)) io.out(l);
+    const state = await labUp({ dir: dirOf(args.values), nodes, say: io.out, vms: !args.values['no-vms'] });
+    for (const l of standinNotice(state.standin, state.vms)) io.out(l);
     io.out('');
     io.out(`appliance: ${state.url} (inside namespace ${state.ns}); its log: ${state.dir}/rackboot.log`);
-    for (const m of state.machines) io.out(`  ${m.name}  ${m.mac}  ${m.firmware.toUpperCase().padEnd(4)}  serial: ${m.serial}`);
+    for (const m of state.machines) io.out(`  ${m.name}  ${m.mac}  ${m.ip}  ${m.role.padEnd(12)} ${m.configMode}  ${state.vms ? `${m.firmware.toUpperCase().padEnd(4)}  serial: ${m.serial}` : 'no VM'}`);
     io.out('');
     io.out('watch it: rackboot lab status   (under TCG a BIOS machine reaches its kernel in about 25 s, UEFI in about 35 s; several at once take longer)');
     io.out(`API:      ip netns exec ${state.ns} curl -H 'Authorization: Bearer ${state.adminToken}' ${state.url}/api/nodes`);
@@ -60,9 +64,17 @@ what its stand-in kernel reported on the serial console.`,
     io.out(`appliance ${s.state.url} in namespace ${s.state.ns}, started ${s.state.startedAt}`);
     if (s.apiError) io.out(`appliance API not answering: ${s.apiError}`);
     for (const m of s.machines) {
-      io.out(`  ${m.name.padEnd(7)} ${m.firmware.toUpperCase().padEnd(4)} ${(m.running ? 'powered on' : 'powered off').padEnd(11)} state ${m.state.padEnd(12)} ${m.marker}`);
+      const power = !s.state.vms ? 'no VM' : m.running ? 'powered on' : 'powered off';
+      io.out(`  ${m.name.padEnd(7)} ${m.ip.padEnd(11)} ${s.state.vms ? m.firmware.toUpperCase().padEnd(5) : ''}${power.padEnd(11)} state ${m.state.padEnd(12)} ${m.marker}`);
+      if (m.path.length) io.out(`          states: ${m.path.join(' → ')}`);
+      const t = m.talos;
+      io.out(t
+        ? `          fake Talos API: ${t.mode}${t.pulled ? ', config pulled' : ''}; calls ${Object.entries(t.calls).map(([k, v]) => `${k}×${v}`).join(' ') || 'none'}`
+        : '          fake Talos API: not started yet (waits for the stand-in to power off)');
     }
-    io.out('("stand-in": the kernel is Debian\'s with a busybox init, not Talos; see rackboot lab up)');
+    const c = s.cluster;
+    io.out(`cluster: bootstrap ${c.bootstrap}${c.bootstrapNode ? ` (on ${c.bootstrapNode})` : ''}; kubeconfig ${c.kubeconfig ? `fetched: ${c.kubeconfig} (from the fake: not a real cluster)` : 'not fetched yet'}`);
+    for (const l of standinNotice(s.state.standin, s.state.vms)) io.out(l);
     return EXIT_OK;
   },
 };

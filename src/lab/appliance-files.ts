@@ -9,6 +9,8 @@ export interface LabNode {
   mac: string;
   role: 'controlplane' | 'worker';
   configMode?: 'push' | 'pull';
+  /** A fixed address: DHCP reserves it and the Talos API is reached there. */
+  ip?: string;
 }
 
 export interface ApplianceLayout {
@@ -85,7 +87,7 @@ export function inventoryYaml(l: ApplianceLayout): string {
       schematic: LAB_SCHEMATIC,
       configMode: 'push',
     },
-    nodes: l.nodes.map((n) => ({ name: n.name, mac: n.mac, role: n.role, ...(n.configMode ? { configMode: n.configMode } : {}) })),
+    nodes: l.nodes.map((n) => ({ name: n.name, mac: n.mac, role: n.role, ...(n.configMode ? { configMode: n.configMode } : {}), ...(n.ip ? { ip: n.ip } : {}) })),
   });
 }
 

@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assetsImport } from '../cli/assets.js';
 import { init } from '../cli/init.js';
+import { talosconfig } from '../cli/talosconfig.js';
 import { EXIT_OK, parseCommandArgs, type Command } from '../cli/command.js';
 import type { AppliancePaths } from './appliance-files.js';
 import type { StandinFiles } from './standin.js';
@@ -38,4 +39,9 @@ export async function prepareAppliance(paths: AppliancePaths, standin: StandinFi
     ...(await runCommand(init, ['--config', paths.config])),
     ...(await runCommand(assetsImport, ['--config', paths.config, '--dir', stage])),
   ];
+}
+
+/** `rackboot talosconfig`: with DATA_DIR/talosconfig present the daemon starts its Talos API service. */
+export async function prepareTalosApi(paths: AppliancePaths): Promise<string[]> {
+  return runCommand(talosconfig, ['--config', paths.config]);
 }

@@ -83,7 +83,8 @@ export function parseTalosconfig(text: string, source = 'talosconfig'): AdminIde
     if (typeof v !== 'string' || v === '') throw new Error(`${source}: context ${name} has no ${k}`);
     return Buffer.from(v, 'base64').toString('utf8');
   };
-  return { ca: field('ca'), crt: field('crt'), key: field('key') };
+  // talosctl's ED25519 PRIVATE KEY label is PKCS#8 under another name; node:tls only reads PRIVATE KEY.
+  return { ca: field('ca'), crt: field('crt'), key: field('key').replaceAll('ED25519 PRIVATE KEY-----', 'PRIVATE KEY-----') };
 }
 
 export function loadAdminIdentity(file: string): AdminIdentity {

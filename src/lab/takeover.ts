@@ -1,0 +1,58 @@
+// Runs beside a lab (started detached by lab up, stopped by lab down): when
+// a machine's stand-in kernel has printed its marker and QEMU has exited, a
+// fake Talos node takes over the machine's MAC and address. Without VMs the
+// fake nodes start at once. Usage: node dist/lab/takeover.js LAB_DIR
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startFakeNode, type FakeNodeRecord } from './fake-nodes.js';
+import { alive, readLabState, type LabMachine, type LabState } from './lab.js';
+import { parseMarker } from './standin-init.js';
+
+const dir = process.argv[2];
+if (!dir) {
+  process.stderr.write('usage: takeover.js LAB_DIR\n');
+  process.exit(2);
+}
+const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
+const started = new Map<string, FakeNodeRecord>();
+const failed = new Set<string>();
+
+/** The address the fake takes: the one the stand-in leased, else the inventory's. */
+function takeoverAddress(state: LabState, m: LabMachine): string | undefined {
+  if (!state.vms) return m.ip;
+  if (alive(m.pid)) return undefined;
+  const marker = existsSync(m.serial) ? parseMarker(readFileSync(m.serial, 'latin1')) : undefined;
+  if (!marker) return undefined;
+  return marker.ip.split('/')[0] || m.ip;
+}
+
+function step(state: LabState): void {
+  for (const m of state.machines) {
+    if (started.has(m.name) || failed.has(m.name)) continue;
+    const addr = takeoverAddress(state, m);
+    if (!addr) continue;
+    try {
+      const rec = startFakeNode({
+        labNs: state.ns, bridge: state.bridge, index: m.index, name: m.name, mac: m.mac, ip: addr, prefixLength: 24,
+        secretsFile: join(state.dir, 'data', 'secrets.yaml'), dir: state.dir,
+        pullUrl: m.configMode === 'pull' ? `${state.url}/config?mac=${m.mac}` : undefined,
+        bootUrl: state.vms ? undefined : `${state.url}/ipxe?mac=${m.mac}&arch=x86_64`,
+      });
+      started.set(m.name, rec);
+      log(`${m.name}: fake Talos node started at ${addr}:50000 (pid ${rec.pid}, namespace ${rec.ns})`);
+    } catch (err) {
+      failed.add(m.name);
+      log(`${m.name}: could not start the fake Talos node: ${(err as Error).message}`);
+    }
+    writeFileSync(join(state.dir, 'fakes.json'), JSON.stringify([...started.values()], null, 2));
+  }
+}
+
+for (;;) {
+  const state = readLabState(dir);
+  if (!state) break;
+  step(state);
+  if (started.size + failed.size === state.machines.length) break;
+  await new Promise((r) => setTimeout(r, 1000));
+}
+log('every machine handled; takeover done');
