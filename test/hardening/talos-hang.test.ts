@@ -5,33 +5,19 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TalosClient } from '../../src/talos/client.js';
-import { makeTestPki, type TestPki } from '../fakes/pki.js';
-import { FakeEtcd } from '../fakes/talos-cluster.js';
+import type { TestPki } from '../fakes/pki.js';
 import { FakeTalosNode } from '../fakes/talos-node.js';
-import { minimalMachineConfig } from '../fakes/machine-config.js';
-import { freePort, waitFor } from '../talos/helpers.js';
+import { clearFaults, configuredFakeNode } from '../talos/helpers.js';
 
 const POLICY = { timeoutMs: 800, retries: 2, backoffMs: 20, maxBackoffMs: 50 };
-const HOST = '127.0.0.1';
 let pki: TestPki;
 let node: FakeTalosNode;
 
 beforeAll(async () => {
-  pki = await makeTestPki();
-  node = new FakeTalosNode({
-    host: HOST, port: await freePort(HOST), hostname: 'cp1', etcd: new FakeEtcd(),
-    maintenanceCert: await pki.selfSigned([HOST]), serverCert: await pki.serverCert([HOST]), installDelayMs: 5,
-  });
-  await node.start();
-  const m = await TalosClient.maintenance(node.endpoint, { policy: POLICY });
-  await m.applyConfiguration(minimalMachineConfig({ type: 'controlplane', osCaPem: pki.osCa.crt }), 'AUTO');
-  m.close();
-  await waitFor(() => node.mode === 'configured', 2000);
+  ({ pki, node } = await configuredFakeNode(POLICY));
 });
 afterAll(async () => node?.stop());
-afterEach(() => {
-  node.faults = { delayMs: {}, metadataError: {}, status: {}, kubeconfigChunkSize: 37, unhealthy: [] };
-});
+afterEach(() => clearFaults(node));
 
 const admin = () => TalosClient.configured(node.endpoint, { ca: pki.osCa.crt, crt: pki.admin.crt, key: pki.admin.key }, { policy: POLICY });
 

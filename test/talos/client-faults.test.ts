@@ -4,33 +4,20 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TalosClient } from '../../src/talos/client.js';
 import { ArchiveError, ClientClosedError, TalosCallError, TalosNodeError } from '../../src/talos/errors.js';
-import { makeTestPki, type TestPki } from '../fakes/pki.js';
-import { FakeEtcd } from '../fakes/talos-cluster.js';
+import type { TestPki } from '../fakes/pki.js';
 import { FakeTalosNode } from '../fakes/talos-node.js';
 import { minimalMachineConfig } from '../fakes/machine-config.js';
-import { freePort, waitFor } from './helpers.js';
+import { clearFaults, configuredFakeNode } from './helpers.js';
 
 const FAST = { timeoutMs: 1000, retries: 2, backoffMs: 20, maxBackoffMs: 50 };
-const HOST = '127.0.0.1';
 let pki: TestPki;
 let node: FakeTalosNode;
 
 beforeAll(async () => {
-  pki = await makeTestPki();
-  node = new FakeTalosNode({
-    host: HOST, port: await freePort(HOST), hostname: 'cp1', etcd: new FakeEtcd(),
-    maintenanceCert: await pki.selfSigned([HOST]), serverCert: await pki.serverCert([HOST]), installDelayMs: 5,
-  });
-  await node.start();
-  const m = await TalosClient.maintenance(node.endpoint, { policy: FAST });
-  await m.applyConfiguration(minimalMachineConfig({ type: 'controlplane', osCaPem: pki.osCa.crt }), 'AUTO');
-  m.close();
-  await waitFor(() => node.mode === 'configured', 2000);
+  ({ pki, node } = await configuredFakeNode(FAST));
 });
 afterAll(async () => node?.stop());
-afterEach(() => {
-  node.faults = { delayMs: {}, metadataError: {}, status: {}, kubeconfigChunkSize: 37, unhealthy: [] };
-});
+afterEach(() => clearFaults(node));
 
 const as = (id: { crt: string; key: string }, ca = pki.osCa.crt, policy = FAST) =>
   TalosClient.configured(node.endpoint, { ca, crt: id.crt, key: id.key }, { policy });
