@@ -1,11 +1,12 @@
 // GET /assets/*: the Talos kernel and initramfs from the local cache, with
 // Range support (iPXE and curl resume with it). Paths are resolved inside
 // the assets root and refused if they leave it, by name or by symlink.
-import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { HttpContext } from './context.js';
+import { BUFFERS_PER_TRANSFER, BufferPool, sendFileRange } from './send-file.js';
 
 /** Resolves `requested` under `root`, or returns undefined if it would leave the root. */
 export async function resolveInside(root: string, requested: string): Promise<string | undefined> {
@@ -47,7 +48,35 @@ export function parseRange(header: string | undefined, size: number): { start: n
   return { start, end };
 }
 
+// Each transfer holds BUFFERS_PER_TRANSFER chunks. Big chunks are what make
+// one client fast (fewer reads and writes per byte); a rack booting at once
+// must not hold 50 of them. The budget is split between the transfers open
+// when one starts.
+const TRANSFER_BUDGET = 16 << 20;
+const MIN_CHUNK = 64 << 10;
+const MAX_CHUNK = 1 << 20;
+
+/** Read size for a new transfer when `open` transfers (this one included) are running. */
+export function chunkSizeFor(open: number): number {
+  const share = TRANSFER_BUDGET / (BUFFERS_PER_TRANSFER * Math.max(1, open));
+  const pow2 = 2 ** Math.floor(Math.log2(share));
+  return Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, pow2));
+}
+
 export function registerAssets(app: FastifyInstance, ctx: HttpContext): void {
+  let open = 0;
+  const pool = new BufferPool(TRANSFER_BUDGET);
+  const send = (reply: FastifyReply, file: string, start: number, end: number) => {
+    reply.hijack();
+    // onResponse hooks (metrics) still run; they read the headers from the reply.
+    reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
+    if (reply.request.method === 'HEAD' || end < start) return void reply.raw.end();
+    open++;
+    sendFileRange(reply.raw, file, start, end, chunkSizeFor(open), pool)
+      .catch((err: unknown) => reply.log.error({ err, file }, 'asset transfer failed'))
+      .finally(() => open--);
+  };
+
   app.get('/assets/*', async (req, reply) => {
     const requested = (req.params as { '*': string })['*'];
     const file = await resolveInside(ctx.settings.assetsDir, requested);
@@ -63,10 +92,10 @@ export function registerAssets(app: FastifyInstance, ctx: HttpContext): void {
     reply.type('application/octet-stream');
     if (range) {
       reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${st.size}`).header('content-length', range.end - range.start + 1);
-      return reply.send(createReadStream(file, { start: range.start, end: range.end, highWaterMark: 1 << 18 }));
+      return send(reply, file, range.start, range.end);
     }
     reply.header('content-length', st.size);
-    return reply.send(createReadStream(file, { highWaterMark: 1 << 18 }));
+    return send(reply, file, 0, st.size - 1);
   });
 }
 

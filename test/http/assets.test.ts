@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { testAppliance, type TestAppliance } from '../helpers/appliance.js';
+import { ADMIN_HEADERS, testAppliance, type TestAppliance } from '../helpers/appliance.js';
 import { parseRange } from '../../src/http/assets.js';
 
 let a: TestAppliance;
@@ -49,6 +49,15 @@ describe('GET /assets/* over a real socket', () => {
     await res.body.dump();
     expect(res.statusCode).toBe(416);
     expect(res.headers['content-range']).toBe('bytes */65536');
+  });
+
+  it('counts streamed asset responses in /metrics', async () => {
+    await (await request(`${base}/assets/${rel}/initramfs-amd64.xz`)).body.dump();
+    await (await request(`${base}/assets/${rel}/initramfs-amd64.xz`, { headers: { range: 'bytes=0-99' } })).body.dump();
+    const metrics = await (await request(`${base}/metrics`, { headers: ADMIN_HEADERS })).body.text();
+    expect(metrics).toContain('rackboot_http_requests_total{method="GET",code="200"} 1');
+    expect(metrics).toContain('rackboot_http_requests_total{method="GET",code="206"} 1');
+    expect(metrics).toContain('rackboot_http_response_bytes_total 65636');
   });
 
   it('answers HEAD with the size and no body', async () => {
