@@ -45,13 +45,15 @@ export function flatVerdict(samples, quietFds) {
     `RSS, first third -> last third: ${line('median', rss.median)}, ${line('max', rss.max)}: ${rssFlat ? 'flat' : 'GROWS'}`,
     `fds: ${quietFds} after the load vs ${fdBaseline} (first-third min) (${quietFds >= fdBaseline ? '+' : ''}${quietFds - fdBaseline}, allowed +${FD_MARGIN}): ${fdsFlat ? 'flat' : 'GROWS'}`,
   ].join('\n');
-  /** For the results file: the larger growth over its allowance, in MB (<= 0 is flat). */
-  const rssExcessMb = Math.max(...Object.values(rss).map((st) => st.to - st.from - allowance(st.from)));
-  return { flat: rssFlat && fdsFlat, rssFlat, fdsFlat, rss, rssExcessMb, fdBaseline, quietFds, warmup, third, why };
+  for (const st of Object.values(rss)) st.allowedMb = allowance(st.from);
+  return { flat: rssFlat && fdsFlat, rssFlat, fdsFlat, rss, fdBaseline, quietFds, warmup, third, why };
 }
 
-/** Fixed-width table: one row per sample, one column per load type. */
-export function sampleTable(samples, loadNames) {
+/**
+ * Fixed-width table: one row per sample, one column per load type. Rows
+ * printed one at a time as the run goes pass `minWidth`, so they line up.
+ */
+export function sampleTable(samples, loadNames, minWidth = 0) {
   const head = ['elapsed', 'rss MB', 'heap MB', 'fds', ...loadNames, 'errors'];
   const clock = (secs) => `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}`;
   const rows = samples.map((s) => [
@@ -59,6 +61,6 @@ export function sampleTable(samples, loadNames) {
     s.rssMb.toFixed(1), s.heapMb === null ? '-' : s.heapMb.toFixed(1), String(s.fds),
     ...loadNames.map((n) => String(s.done[n] ?? 0)), String(s.errors),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const widths = head.map((h, i) => Math.max(minWidth, h.length, ...rows.map((r) => r[i].length)));
   return [head, ...rows].map((r) => r.map((c, i) => c.padStart(widths[i])).join('  ')).join('\n');
 }

@@ -12,14 +12,14 @@ describe('soak flatness verdict', () => {
     expect(v.fdsFlat).toBe(true);
     expect(v.flat).toBe(true);
     expect(v.fdBaseline).toBe(30);
-    expect(v.rssExcessMb!).toBeLessThanOrEqual(0);
+    expect(v.rss!.max.to - v.rss!.max.from).toBeLessThanOrEqual(v.rss!.max.allowedMb);
   });
 
   it('calls a slow steady rise a leak: 0.5 MB per sample is 30 MB over the run', () => {
     const v = flatVerdict(series(140, 0.5), 30);
     expect(v.rssFlat).toBe(false);
     expect(v.flat).toBe(false);
-    expect(v.rssExcessMb!).toBeGreaterThan(0);
+    expect(v.rss!.median.to - v.rss!.median.from).toBeGreaterThan(v.rss!.median.allowedMb);
     expect(v.why).toContain('GROWS');
   });
 
@@ -67,5 +67,11 @@ describe('soak flatness verdict', () => {
     expect(t[1]!.trim().split(/\s+/)).toEqual(['0:10', '141.5', '-', '29', '9', '0', '0']);
     expect(t[2]!.trim().split(/\s+/)).toEqual(['10:00', '150.0', '30.3', '31', '600', '1200', '2']);
     expect(new Set(t.map((l) => l.length)).size).toBe(1);
+  });
+
+  it('pads every column to minWidth, so rows printed one at a time line up', () => {
+    const row = (n: number) => sampleTable([{ elapsedS: 60 * n, rssMb: 150, heapMb: 30, fds: 30, done: { dhcp: 10 ** n }, errors: 0 }], ['dhcp'], 7).split('\n');
+    expect(row(1)[0]).toBe(row(5)[0]);
+    expect(row(1)[1]!.length).toBe(row(5)[1]!.length);
   });
 });
