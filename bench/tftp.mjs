@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { median, quick, record } from './lib/results.mjs';
+import { bundleTs } from './lib/bundle.mjs';
 
 const repo = resolve(import.meta.dirname, '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? (quick ? 1 : 5));
@@ -34,13 +35,6 @@ function fetchTools() {
   mkdirSync(tools, { recursive: true });
   sh('apt-get', ['download', 'tftpd-hpa', 'atftpd', 'libwrap0'], { cwd: tools });
   for (const deb of sh('sh', ['-c', 'ls *.deb'], { cwd: tools }).split('\n').filter(Boolean)) sh('dpkg-deb', ['-x', deb, 'root'], { cwd: tools });
-}
-
-async function bundleRackboot(dir) {
-  const { build } = await import('rolldown');
-  const file = join(dir, 'serve.mjs');
-  await build({ input: join(repo, 'test', 'tftp', 'serve-child.ts'), platform: 'node', external: [/^[^./]/], logLevel: 'silent', output: { file, format: 'esm' } });
-  return file;
 }
 
 /** Each server as [name, command, args]; all listen on SIP:69 in namespace S. */
@@ -88,7 +82,6 @@ async function main() {
   const outDir = join(work, 'out');
   mkdirSync(outDir);
   const bundleDir = join(repo, 'test-output', `bench-tftp-${sfx}`);
-  mkdirSync(bundleDir, { recursive: true });
   const procs = [];
   const results = {};
   try {
@@ -98,7 +91,7 @@ async function main() {
     inNs(C, 'ip', ['addr', 'add', `${CIP}/24`, 'dev', CIF]);
     inNs(S, 'ip', ['link', 'set', SIF, 'up']);
     inNs(C, 'ip', ['link', 'set', CIF, 'up']);
-    const bundle = await bundleRackboot(bundleDir);
+    const { serve: bundle } = await bundleTs({ serve: 'test/tftp/serve-child.ts' }, bundleDir);
     for (const [name, cmd, args] of servers(root, bundle)) {
       const p = spawn('ip', ['netns', 'exec', S, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LD_LIBRARY_PATH: libPath } });
       procs.push(p);

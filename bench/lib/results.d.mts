@@ -8,4 +8,4 @@ export interface BenchRow {
 export declare function record(row: {
   name: string; unit: string; ours: number; better: 'lower' | 'higher';
   reference?: number; referenceName?: string; targetRatio?: number; absolute?: number;
-}): BenchRow;
+}, file?: string): BenchRow;

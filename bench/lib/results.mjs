@@ -1,6 +1,8 @@
 // Bench results: one row per measure, appended to bench/results/latest.json
-// so bench/run.mjs can print one table once every bench has run.
+// so bench/run.mjs can print one table once every bench has run. Benches
+// outside that table (the soak) pass their own file.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const RESULTS_FILE = fileURLToPath(new URL('../results/latest.json', import.meta.url));
@@ -16,9 +18,9 @@ export function median(xs) {
  * Records one comparison as {name, unit, ours, reference, referenceName,
  * ratio, better, target, holds}. `targetRatio` is the ours/reference ratio
  * that must hold (>= with better "higher", <= with "lower"); an absolute
- * target passes `absolute` instead.
+ * target passes `absolute` instead. `file` defaults to RESULTS_FILE.
  */
-export function record({ name, unit, ours, better, reference, referenceName, targetRatio, absolute }) {
+export function record({ name, unit, ours, better, reference, referenceName, targetRatio, absolute }, file = RESULTS_FILE) {
   const ratio = reference ? ours / reference : null;
   let holds = null;
   let target = '-';
@@ -30,9 +32,9 @@ export function record({ name, unit, ours, better, reference, referenceName, tar
     target = `${better === 'higher' ? '>=' : '<='} ${absolute} ${unit}`;
   }
   const row = { name, unit, ours, reference: reference ?? null, referenceName: referenceName ?? null, ratio, better, target, holds };
-  mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
-  const rows = existsSync(RESULTS_FILE) ? JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) : [];
+  mkdirSync(dirname(file), { recursive: true });
+  const rows = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : [];
   rows.push(row);
-  writeFileSync(RESULTS_FILE, JSON.stringify(rows, null, 2) + '\n');
+  writeFileSync(file, JSON.stringify(rows, null, 2) + '\n');
   return row;
 }

@@ -1,6 +1,7 @@
 // GET /metrics in the Prometheus text exposition format (version 0.0.4):
-// nodes by state, reimages, bootstrap state, HTTP requests and bytes, and
-// whatever the injected MetricsSources (DHCP, TFTP, console) count.
+// nodes by state, reimages, bootstrap state, HTTP requests and bytes, the
+// process's heap, and whatever the injected MetricsSources (DHCP, TFTP,
+// console) count.
 import type { FastifyInstance } from 'fastify';
 import { NODE_STATES } from '../lifecycle/states.js';
 import { clusterView, stateCounts } from '../web/views.js';
@@ -41,6 +42,10 @@ export function registerMetrics(app: FastifyInstance, ctx: HttpContext): void {
       return [`{method="${escapeLabel(method!)}",code="${code}"}`, v];
     }));
     metric('http_response_bytes_total', 'counter', 'HTTP response bytes with a known length.', [['', http.bytes]]);
+    // The daemon's own memory, so a slow leak shows on a dashboard (and in bench/soak.mjs).
+    const mem = process.memoryUsage();
+    metric('process_heap_used_bytes', 'gauge', 'JavaScript heap in use.', [['', mem.heapUsed]]);
+    metric('process_external_bytes', 'gauge', 'Memory outside the JavaScript heap held by JavaScript objects (Buffers).', [['', mem.external]]);
     const seen = new Set<string>();
     for (const source of ctx.metricsSources ?? []) {
       for (const [key, value] of Object.entries(source.metrics())) {

@@ -22,6 +22,9 @@ describe('/metrics', () => {
       expect(body).toContain('rackboot_cluster_bootstrapped 1');
       expect(body).toContain('rackboot_cluster_bootstrap_state{state="done"} 1');
       expect(body).toMatch(/rackboot_http_requests_total\{method="GET",code="200"\} [1-9]/);
+      expect(body).toContain('# TYPE rackboot_process_heap_used_bytes gauge');
+      expect(Number(/^rackboot_process_heap_used_bytes (\d+)$/m.exec(body)?.[1])).toBeGreaterThan(1 << 20);
+      expect(Number(/^rackboot_process_external_bytes (\d+)$/m.exec(body)?.[1])).toBeGreaterThan(0);
       expect(body).toContain('# TYPE rackboot_dhcp_offers_total counter\nrackboot_dhcp_offers_total 7');
       expect(body).toContain('rackboot_tftp_bytes_total{file="ipxe.efi"} 1024');
       expect(body).not.toContain('bad name');
