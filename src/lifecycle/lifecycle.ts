@@ -31,8 +31,10 @@ export class Lifecycle {
   sighted(s: Sighting): BootAction {
     const action = this.bootActionForMac(s.mac);
     if (action.kind === 'unknown') {
-      this.store.recordDiscovered(s);
-      this.store.appendEvent({ mac: s.mac, kind: s.source, message: `unknown machine ${s.mac} asked to boot`, data: s });
+      // One event per machine, not per packet: the discovered list keeps the count and the last sighting.
+      if (this.store.recordDiscovered(s)) {
+        this.store.appendEvent({ mac: s.mac, kind: s.source, message: `unknown machine ${s.mac} asked to boot`, data: s });
+      }
     } else {
       this.store.touch(action.node.name);
     }

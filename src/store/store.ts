@@ -66,6 +66,9 @@ export interface InventorySyncResult {
 
 type Row = Record<string, unknown>;
 
+/** Unknown machines kept for the operator; the least recently seen go first. */
+export const DISCOVERED_LIMIT = 1000;
+
 export class Store {
   readonly db: Database.Database;
   private readonly now: () => number;
@@ -226,21 +229,29 @@ export class Store {
     }));
   }
 
-  /** Records a machine we don't know; the operator decides whether it joins the inventory. */
-  recordDiscovered(s: Sighting): void {
+  /**
+   * Records a machine we don't know; the operator decides whether it joins
+   * the inventory. Returns true the first time this MAC is seen. Only the
+   * DISCOVERED_LIMIT most recently seen machines are kept: anything on the
+   * wire can send DHCP from a new MAC, and that must not grow the store, the
+   * status page or the API without bound.
+   */
+  recordDiscovered(s: Sighting): boolean {
     const now = this.now();
-    this.db
-      .prepare(
-        `INSERT INTO discovered (mac, uuid, arch, vendor_class, user_class, relay, source, first_seen, last_seen)
-         VALUES (@mac, @uuid, @arch, @vendorClass, @userClass, @relay, @source, @now, @now)
-         ON CONFLICT(mac) DO UPDATE SET uuid=COALESCE(@uuid, uuid), arch=COALESCE(@arch, arch),
-           vendor_class=COALESCE(@vendorClass, vendor_class), user_class=COALESCE(@userClass, user_class),
-           relay=COALESCE(@relay, relay), source=@source, last_seen=@now, seen_count=seen_count+1`,
-      )
-      .run({
-        mac: s.mac, uuid: s.uuid ?? null, arch: s.arch ?? null, vendorClass: s.vendorClass ?? null,
-        userClass: s.userClass ?? null, relay: s.relay ?? null, source: s.source, now,
-      });
+    const { seen_count: seenCount } = this.stmt(
+      `INSERT INTO discovered (mac, uuid, arch, vendor_class, user_class, relay, source, first_seen, last_seen)
+       VALUES (@mac, @uuid, @arch, @vendorClass, @userClass, @relay, @source, @now, @now)
+       ON CONFLICT(mac) DO UPDATE SET uuid=COALESCE(@uuid, uuid), arch=COALESCE(@arch, arch),
+         vendor_class=COALESCE(@vendorClass, vendor_class), user_class=COALESCE(@userClass, user_class),
+         relay=COALESCE(@relay, relay), source=@source, last_seen=@now, seen_count=seen_count+1
+       RETURNING seen_count`,
+    ).get({
+      mac: s.mac, uuid: s.uuid ?? null, arch: s.arch ?? null, vendorClass: s.vendorClass ?? null,
+      userClass: s.userClass ?? null, relay: s.relay ?? null, source: s.source, now,
+    }) as { seen_count: number };
+    if (seenCount !== 1) return false;
+    this.stmt('DELETE FROM discovered WHERE mac NOT IN (SELECT mac FROM discovered ORDER BY last_seen DESC, first_seen DESC LIMIT ?)').run(DISCOVERED_LIMIT);
+    return true;
   }
 
   listDiscovered(): DiscoveredRecord[] {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { Store } from '../../src/store/store.js';
+import { DISCOVERED_LIMIT, Store } from '../../src/store/store.js';
+import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
 import { discoveredView } from '../../src/lifecycle/discovery.js';
 import { inventory, nodeSpec } from './fixtures.js';
 
@@ -17,6 +18,36 @@ describe('discovered machines', () => {
     expect(byMac.get('de:ad:00:00:00:03')).toMatchObject({ uuidFlag: null });
     expect(parse(byMac.get('de:ad:00:00:00:01')!.snippet)).toEqual([{ name: 'node-dead00000001', mac: 'de:ad:00:00:00:01', role: 'worker', installDisk: '/dev/sda' }]);
     expect(parse(byMac.get('de:ad:00:00:00:03')!.snippet)[0].uuid).toBe('99999999-2222-3333-4444-555555555555');
+    store.close();
+  });
+
+  it('writes one event per unknown machine, not one per packet, and counts the rest', () => {
+    const store = new Store(':memory:');
+    const lifecycle = new Lifecycle(store);
+    for (let i = 0; i < 50; i++) lifecycle.sighted({ mac: 'de:ad:00:00:00:01', source: i % 2 ? 'dhcp' : 'tftp' });
+    lifecycle.sighted({ mac: 'de:ad:00:00:00:02', source: 'dhcp' });
+    expect(store.events({ mac: 'de:ad:00:00:00:01' }).map((e) => e.message)).toEqual(['unknown machine de:ad:00:00:00:01 asked to boot']);
+    expect(store.events({ mac: 'de:ad:00:00:00:02' })).toHaveLength(1);
+    expect(store.listDiscovered().find((d) => d.mac === 'de:ad:00:00:00:01')!.seenCount).toBe(50);
+    store.close();
+  });
+
+  it(`keeps only the ${DISCOVERED_LIMIT} most recently seen unknown machines`, () => {
+    let now = 1_000_000;
+    const store = new Store(':memory:', { now: () => now });
+    const mac = (i: number) => `de:ad:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+    for (let i = 0; i < DISCOVERED_LIMIT + 20; i++) {
+      now += 1000;
+      expect(store.recordDiscovered({ mac: mac(i), source: 'dhcp' })).toBe(true);
+      // Machine 0 keeps asking, so it is never the least recently seen.
+      now += 1;
+      expect(store.recordDiscovered({ mac: mac(0), source: 'dhcp' })).toBe(false);
+    }
+    const kept = new Set(store.listDiscovered().map((d) => d.mac));
+    expect(kept.size).toBe(DISCOVERED_LIMIT);
+    expect(kept.has(mac(0))).toBe(true);
+    expect(kept.has(mac(DISCOVERED_LIMIT + 19))).toBe(true);
+    for (let i = 1; i <= 20; i++) expect(kept.has(mac(i))).toBe(false);
     store.close();
   });
 });
