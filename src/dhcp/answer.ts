@@ -56,7 +56,7 @@ export function answerBatch(ctx: HandlerContext, metrics: DhcpMetrics, batch: Da
   if (refused !== undefined) {
     const storeFailed = outcomes.filter((o) => o?.kind === 'drop' && o.reason === 'store-failed').length;
     ctx.log.error({ err: refused, packets: batch.length, answered: replies.filter(Boolean).length, storeFailed },
-      'dhcp: store write failed; answered what needs no write, dropped the rest as store-failed');
+      'dhcp: store write failed; only replies whose writes were stored, or that need none, were sent');
   }
   return replies;
 }
