@@ -14,6 +14,7 @@
 // counted as 'store-failed'. Handlers run again on each retry; what they
 // change in memory (offer holds, the pool cursor) is safe to repeat.
 import Database from 'better-sqlite3';
+import type { Logger } from '../log.js';
 import { BOOTREQUEST, encodeDhcp, MESSAGE_NAMES, parseDhcp, type DhcpPacket } from './codec.js';
 import { drop, type HandlerContext, type Outcome, type Via } from './handler/common.js';
 import { handleFull } from './handler/full.js';
@@ -48,15 +49,43 @@ interface Request { req: DhcpPacket; from: Peer; via: Via; base: Record<string, 
 const bump = (rec: Record<string, number>, key: string) => { rec[key] = (rec[key] ?? 0) + 1; };
 const COUNTER = { offer: 'offers', ack: 'acks', nak: 'naks', inform: 'informs', 'proxy-offer': 'proxyOffers', 'proxy-ack': 'proxyAcks' } as const;
 
-/** Answers datagrams that arrived together; entry i is the reply to batch[i], if any. Never throws. */
-export function answerBatch(ctx: HandlerContext, metrics: DhcpMetrics, batch: Datagram[]): Array<Reply | undefined> {
+/**
+ * Says that the store refuses DHCP's writes without a line per batch: on a
+ * full disk nearly every batch fails, and a line with a stack per packet
+ * would bury the cause. The first refusal is logged at once, later ones at
+ * most once per `everyMs`, each line with the counts since the previous one.
+ */
+export class StoreRefusals {
+  private loggedAt = -Infinity;
+  private since = { batches: 0, packets: 0, answered: 0, storeFailed: 0 };
+  constructor(private readonly log: Logger, private readonly now: () => number, private readonly everyMs = 10_000) {}
+
+  refused(err: unknown, batch: { packets: number; answered: number; storeFailed: number }): void {
+    const s = this.since;
+    s.batches++;
+    s.packets += batch.packets;
+    s.answered += batch.answered;
+    s.storeFailed += batch.storeFailed;
+    if (this.now() - this.loggedAt < this.everyMs) return;
+    this.log.error({ err, ...s }, 'dhcp: store write failed; only replies whose writes were stored, or that need none, were sent');
+    this.loggedAt = this.now();
+    this.since = { batches: 0, packets: 0, answered: 0, storeFailed: 0 };
+  }
+}
+
+/**
+ * Answers datagrams that arrived together; entry i is the reply to batch[i],
+ * if any. Never throws. `refusals` should live as long as the service.
+ */
+export function answerBatch(
+  ctx: HandlerContext, metrics: DhcpMetrics, batch: Datagram[], refusals = new StoreRefusals(ctx.log, ctx.now),
+): Array<Reply | undefined> {
   const requests = batch.map((d) => parse(ctx, metrics, d));
   const { outcomes, refused } = decideAll(ctx, requests);
   const replies = requests.map((r, i) => r && conclude(ctx, metrics, r, outcomes[i]!));
   if (refused !== undefined) {
     const storeFailed = outcomes.filter((o) => o?.kind === 'drop' && o.reason === 'store-failed').length;
-    ctx.log.error({ err: refused, packets: batch.length, answered: replies.filter(Boolean).length, storeFailed },
-      'dhcp: store write failed; only replies whose writes were stored, or that need none, were sent');
+    refusals.refused(refused, { packets: batch.length, answered: replies.filter(Boolean).length, storeFailed });
   }
   return replies;
 }

@@ -14,7 +14,7 @@ import type { Store } from '../store/store.js';
 import { Leases } from './leases.js';
 import { OfferBook, type HandlerContext, type Via } from './handler/common.js';
 import { PROXY_PORT } from './handler/proxy.js';
-import { answerBatch, newMetrics, type Datagram, type DhcpMetrics } from './answer.js';
+import { answerBatch, newMetrics, StoreRefusals, type Datagram, type DhcpMetrics } from './answer.js';
 
 export { ADDON_BUILD } from '../net/addon.js';
 
@@ -63,11 +63,12 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   // answered together (group commit, see answer.ts): one fsync covers the
   // batch, so durable leases do not cap the rate at one client per flush.
   const queue: Array<Datagram & { sock: dgram.Socket }> = [];
+  const refusals = new StoreRefusals(dlog, now);
   let scheduled = false;
   const flush = () => {
     scheduled = false;
     const batch = queue.splice(0);
-    answerBatch(ctx, metrics, batch).forEach((out, i) => {
+    answerBatch(ctx, metrics, batch, refusals).forEach((out, i) => {
       if (!out) return;
       batch[i]!.sock.send(out.bytes, out.to.port, out.to.address, (err) => {
         if (!err) return;

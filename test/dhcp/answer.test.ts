@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
-import { answerBatch, newMetrics, processDatagram, type DhcpMetrics } from '../../src/dhcp/answer.js';
+import { answerBatch, newMetrics, processDatagram, StoreRefusals, type DhcpMetrics } from '../../src/dhcp/answer.js';
 import { parseDhcp, type DhcpPacket } from '../../src/dhcp/codec.js';
 import type { Via } from '../../src/dhcp/handler/common.js';
 import {
@@ -38,9 +38,9 @@ function setup(dhcp: Parameters<typeof settingsWith>[0] = {}, onLine?: (line: Re
   metrics = newMetrics();
 }
 
-function answer(msgs: Array<Buffer | [Buffer, Via]>): Array<DhcpPacket | undefined> {
+function answer(msgs: Array<Buffer | [Buffer, Via]>, refusals?: StoreRefusals): Array<DhcpPacket | undefined> {
   const batch = msgs.map((m) => (Array.isArray(m) ? { msg: m[0], from: CLIENT, via: m[1] } : { msg: m, from: CLIENT, via: 'dhcp' as const }));
-  return answerBatch(ctx, metrics, batch).map((out) => {
+  return answerBatch(ctx, metrics, batch, refusals).map((out) => {
     if (!out) return undefined;
     const p = parseDhcp(out.bytes);
     if (!p.ok) throw new Error(`our reply does not parse: ${p.error.detail}`);
@@ -174,5 +174,24 @@ describe('ProxyDHCP with a read-only store', () => {
     expect([offer?.options.messageType, offer?.file, ack?.options.messageType, ack?.file]).toEqual([2, 'ipxe.efi', 5, 'ipxe.efi']);
     expect(metrics).toMatchObject({ proxyOffers: 1, proxyAcks: 1, drops: {} });
     expect(snapshot()).toEqual(before);
+  });
+});
+
+describe('reporting refusals', () => {
+  it('logs the first refused batch at once, then one line per 10 s with the counts since the last', () => {
+    setup();
+    ctx.store.db.pragma('query_only = ON');
+    const refusals = new StoreRefusals(ctx.log, ctx.now);
+    const errors = () => lines.filter((l) => l.level === 50).map((l) => [l.batches, l.packets, l.answered, l.storeFailed]);
+    answer([plainDiscover(MAC_UNKNOWN)], refusals);
+    expect(errors()).toEqual([[1, 1, 1, 0]]);
+    for (let i = 0; i < 5; i++) answer([plainDiscover(MAC_UNKNOWN), plainRequest(MAC_EFI, { server: SERVER, requested: '10.77.0.21' })], refusals);
+    ctx.clock.t += 9_999;
+    answer([plainDiscover(MAC_UNKNOWN)], refusals);
+    expect(errors()).toHaveLength(1);
+    ctx.clock.t += 1;
+    answer([plainDiscover(MAC_UNKNOWN)], refusals);
+    expect(errors()).toEqual([[1, 1, 1, 0], [7, 12, 7, 5]]);
+    expect(metrics.drops['store-failed']).toBe(5);
   });
 });
