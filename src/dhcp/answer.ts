@@ -7,12 +7,13 @@
 //
 // When that transaction fails (disk full, read-only store, I/O error), each
 // datagram is handled again in a transaction of its own, so one that can
-// still be stored is still answered in full. One whose writes fail even
-// alone is handled read-only (HandlerContext.readOnly): replies that need no
-// stored write still go out (OFFER, NAK, INFORM, the ProxyDHCP replies, a
-// renewal the stored lease already covers), and the rest are dropped and
-// counted as 'store-failed'. Handlers run again on each retry; what they
-// change in memory (offer holds, the pool cursor) is safe to repeat.
+// still be stored is still answered in full. Once one fails alone too, it
+// and the rest of the batch are handled read-only (HandlerContext.readOnly):
+// replies that need no stored write still go out (OFFER, NAK, INFORM, the
+// ProxyDHCP replies, a renewal the stored lease already covers), and the
+// rest are dropped and counted as 'store-failed'. Handlers run again on each
+// retry; what they change in memory (offer holds, the pool cursor) is safe
+// to repeat.
 import Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
 import { BOOTREQUEST, encodeDhcp, MESSAGE_NAMES, parseDhcp, type DhcpPacket } from './codec.js';
@@ -113,24 +114,42 @@ function decideAll(ctx: HandlerContext, requests: Array<Request | undefined>): {
   // Nothing parsed (garbage, a scan): no transaction to open.
   if (requests.every((r) => r === undefined)) return { outcomes: [] };
   const db = ctx.store.db;
+  // All transactions on this connection are synchronous, so one open now was
+  // left by a rollback that failed. Inside it our commit would only release
+  // a savepoint and make nothing durable: abandon it, or write nothing.
+  if (db.inTransaction) {
+    try {
+      db.exec('ROLLBACK');
+    } catch (err) {
+      return { outcomes: requests.map((r) => r && decideReadOnly(ctx, r)), refused: err };
+    }
+  }
   try {
     return { outcomes: db.transaction(() => requests.map((r) => r && decide(ctx, r)))() };
   } catch (err) {
-    // Alone, a datagram retried would fail exactly as the batch did.
-    const alone = requests.length > 1;
-    return { outcomes: requests.map((r) => r && (alone ? decideAlone(ctx, r) : decideReadOnly(ctx, r))), refused: err };
-  }
-}
-
-function decideAlone(ctx: HandlerContext, r: Request): Outcome {
-  try {
-    return ctx.store.db.transaction(() => decide(ctx, r))();
-  } catch {
-    return decideReadOnly(ctx, r);
+    // Each datagram alone, until one fails alone too: then the store refuses
+    // writes as such, and retrying the rest would only repeat the failure
+    // (or, on SQLITE_BUSY, the wait). A batch of one was alone already.
+    let refusing = requests.length === 1;
+    const outcomes = requests.map((r) => {
+      if (!r) return undefined;
+      if (!refusing) {
+        try {
+          return db.transaction(() => decide(ctx, r))();
+        } catch {
+          refusing = true;
+        }
+      }
+      return decideReadOnly(ctx, r);
+    });
+    return { outcomes, refused: err };
   }
 }
 
 function decideReadOnly(ctx: HandlerContext, r: Request): Outcome {
+  // Read-only answers (a renewal's stored lease above all) must rest on
+  // committed rows; a transaction a failed rollback left open is not that.
+  if (ctx.store.db.inTransaction) return drop('store-failed', 'a failed transaction is still open');
   try {
     return decide({ ...ctx, readOnly: true }, r);
   } catch (err) {

@@ -52,8 +52,9 @@ function answer(msgs: Array<Buffer | [Buffer, Via]>, refusals?: StoreRefusals): 
  * A full disk as WAL mode meets it: statements run, the commit fails with
  * SQLITE_FULL and nothing is kept. Fails the next `failures` top-level
  * transactions (set it to 0 to free space); counts the ones that commit.
+ * `rollback: false` leaves the failed transaction open, as a failed rollback would.
  */
-function diskFull(db: Database.Database, failures = Infinity): { commits: number; failures: number } {
+function diskFull(db: Database.Database, failures = Infinity, rollback = true): { commits: number; failures: number } {
   const real = db.transaction.bind(db);
   const disk = { commits: 0, failures };
   db.transaction = ((fn: (...a: unknown[]) => unknown) => {
@@ -63,7 +64,7 @@ function diskFull(db: Database.Database, failures = Infinity): { commits: number
       if (disk.failures <= 0) return (disk.commits++, wrapped(...args));
       disk.failures--;
       db.exec('BEGIN');
-      try { fn(...args); } finally { db.exec('ROLLBACK'); }
+      try { fn(...args); } finally { if (rollback) db.exec('ROLLBACK'); }
       throw new Database.SqliteError('database or disk is full', 'SQLITE_FULL');
     };
   }) as typeof db.transaction;
@@ -106,6 +107,28 @@ describe('the commit rule', () => {
     expect(ctx.leases.get(BIOS)).toMatchObject({ ip: '10.77.0.11', state: 'bound' });
     expect(metrics.drops).toEqual({});
     expect(lines.filter((l) => l.level === 50).map((l) => [l.msg, l.answered, l.storeFailed])).toEqual([[REFUSED, 2, 0]]);
+  });
+
+  it('once a packet fails alone too, tries no more transactions for the rest of the batch', () => {
+    setup();
+    const disk = diskFull(ctx.store.db, 2);
+    const [offer, ack, other] = answer([ipxeBiosDiscover(), ipxeBiosRequest(SERVER, '10.77.0.11'), plainDiscover(MAC_UNKNOWN)]);
+    expect([offer?.options.messageType, ack, other?.options.messageType]).toEqual([2, undefined, 2]);
+    expect([disk.failures, disk.commits]).toEqual([0, 0]);
+    expect(metrics.drops).toEqual({ 'store-failed': 1 });
+  });
+
+  it('answers nothing from a failed transaction left open, and abandons it before the next commit', () => {
+    setup();
+    diskFull(ctx.store.db, 1, false);
+    expect(answer([ipxeBiosRequest(SERVER, '10.77.0.11')])).toEqual([undefined]);
+    expect(metrics.drops).toEqual({ 'store-failed': 1 });
+    // The next batch abandons it before its own transaction, so that one is a real commit.
+    expect(answer([ipxeBiosRequest(SERVER, '10.77.0.11')])[0]?.options.messageType).toBe(5);
+    expect(ctx.store.db.inTransaction).toBe(false);
+    const reader = new Database(join(dir, 'rackboot.db'), { readonly: true });
+    expect(reader.prepare('SELECT ip FROM leases WHERE mac=?').get(BIOS)).toEqual({ ip: '10.77.0.11' });
+    reader.close();
   });
 });
 
