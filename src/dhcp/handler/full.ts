@@ -60,8 +60,10 @@ function addNetworkOptions(ctx: HandlerContext, reply: OutgoingPacket, scope: Sc
   if (ctx.settings.dhcp.domain) reply.options.push([Opt.DOMAIN_NAME, enc.str(ctx.settings.dhcp.domain)]);
   reply.options.push([Opt.BROADCAST, enc.ip(scope.subnet.broadcast)]);
   if (leaseSeconds !== undefined) {
-    const s = leaseSeconds;
-    reply.options.push([Opt.LEASE_TIME, enc.u32(s)], [Opt.RENEWAL_TIME, enc.u32(Math.floor(s / 2))], [Opt.REBINDING_TIME, enc.u32(Math.floor((s * 7) / 8))]);
+    reply.options.push(
+      [Opt.LEASE_TIME, enc.u32(leaseSeconds)], [Opt.RENEWAL_TIME, enc.u32(Math.floor(leaseSeconds / 2))],
+      [Opt.REBINDING_TIME, enc.u32(Math.floor((leaseSeconds * 7) / 8))],
+    );
   }
 }
 
