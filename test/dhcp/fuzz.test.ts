@@ -3,7 +3,7 @@
 // gets no reply, and every datagram is accounted for in the counters.
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDhcp } from '../../src/dhcp/codec.js';
-import { newMetrics, processDatagram, type DhcpMetrics } from '../../src/dhcp/server.js';
+import { newMetrics, processDatagram, type DhcpMetrics } from '../../src/dhcp/answer.js';
 import { ALL_CAPTURES } from './fixtures.js';
 import { makeContext, settingsWith, type TestContext } from './context.js';
 

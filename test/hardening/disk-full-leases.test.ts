@@ -1,8 +1,10 @@
 // The disk under the lease store fills up while `rackboot serve` hands out
 // leases. The data directory is a small tmpfs this test mounts; a filler
 // file takes the last byte. Expected: the daemon stays up and keeps
-// answering HTTP, no client is ACKed an address the store did not keep,
-// the database is intact, and leasing resumes once space is freed.
+// answering HTTP and every DISCOVER, clients that already hold a lease are
+// ACKed for no longer than the store keeps it, no client is ACKed an address
+// the store did not keep, the database is intact, and leasing resumes once
+// space is freed. What clients were told is read from a packet capture.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -22,6 +24,9 @@ let dir: string | undefined;
 let mnt: string | undefined;
 let rb: Rackboot | undefined;
 
+const REFUSED = 'dhcp: store write failed; only replies whose writes were stored, or that need none, were sent';
+
+/** perfdhcp as a relay agent; it draws client MACs from the first `clients` after its base MAC. */
 function perfdhcp(perf: Netns, clients: number): { sent: number[]; received: number[] } {
   let out: string;
   try {
@@ -66,40 +71,75 @@ describe.skipIf(why)('disk full under the lease store', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     rb = await Rackboot.start(srv, buildCli(), config, mnt!);
 
+    // Leases for the first 50 clients while there is space.
+    const before = perfdhcp(perf, 50);
+    expect(before.received[1]!).toBeGreaterThan(20);
+
     // Take every free byte.
     try { sh('dd', ['if=/dev/zero', `of=${join(mnt!, 'filler')}`, 'bs=64k'], { timeoutMs: 20_000 }); } catch { /* ENOSPC is the point */ }
     expect(sh('df', ['--output=avail', mnt!]).split('\n')[1]!.trim()).toBe('0');
 
+    const fullFrom = Date.now();
     const full = perfdhcp(perf, 200);
-    await waitFor(() => rb!.lines.some((l) => l.msg === 'dhcp: store write failed; no replies sent for this batch'), 5_000, 'no store failure was logged');
-    const failure = rb.lines.find((l) => l.msg === 'dhcp: store write failed; no replies sent for this batch')!;
-    expect(JSON.stringify(failure.err)).toMatch(/SQLITE_FULL|database or disk is full/);
+    const fullUntil = Date.now();
+    await waitFor(() => rb!.lines.some((l) => l.msg === REFUSED), 5_000, 'no store failure was logged');
+    expect(JSON.stringify(rb.lines.find((l) => l.msg === REFUSED)!.err)).toMatch(/SQLITE_FULL|database or disk is full/);
     console.log(`disk full: sent ${full.sent.join('/')}, answered ${full.received.join('/')} (DISCOVER-OFFER/REQUEST-ACK)`);
-    expect(full.received[0]!, 'DISCOVERs went unanswered while the disk was full').toBeLessThan(full.sent[0]!);
     // Still up, still answering what needs no write.
     expect(rb.proc.exitCode).toBeNull();
     expect(srv.exec('curl', ['-sf', '--max-time', '5', 'http://10.77.0.1:18080/healthz'])).toContain('"ok":true');
     expect(srv.exec('curl', ['-sf', '--max-time', '5', 'http://10.77.0.1:18080/boot.ipxe'])).toMatch(/^#!ipxe/);
 
     rmSync(join(mnt!, 'filler'));
+    const afterFrom = Date.now();
     const after = perfdhcp(perf, 200);
+    const afterUntil = Date.now();
     console.log(`space back: sent ${after.sent.join('/')}, answered ${after.received.join('/')}`);
     expect(after.received[1]!, 'leases are handed out again once space is back').toBeGreaterThan(0);
-    expect(after.received).toEqual(after.sent);
 
     rb.proc.kill('SIGTERM');
     await new Promise<void>((r) => (rb!.proc.exitCode !== null ? r() : rb!.proc.once('exit', () => r())));
     cap.kill('SIGINT');
     await new Promise<void>((r) => (cap.exitCode !== null ? r() : cap.once('exit', () => r())));
 
-    const acks = dhcpFromPcap(pcap).filter((p) => messageType(p) === MessageType.ACK);
-    expect(acks.length).toBeGreaterThan(0);
+    // What the daemon decided (its log, complete now it has exited), phase by phase.
+    const dhcp = (from: number, until: number) => rb!.dhcpLines().filter((l) => Number(l.time) >= from && Number(l.time) <= until);
+    const decidedWhileFull = dhcp(fullFrom, fullUntil);
+    const refusals = decidedWhileFull.filter((l) => l.msg === REFUSED);
+    const storeFailed = decidedWhileFull.filter((l) => l.drop === 'store-failed');
+    console.log(`daemon while full: ${decidedWhileFull.filter((l) => String(l.msg).startsWith('dhcp: offer')).length} offers, ${storeFailed.length} store-failed drops, ${refusals.length} error lines`);
+    // Every DISCOVER it received was offered an address; what was refused was a REQUEST for a binding.
+    expect(decidedWhileFull.filter((l) => l.type === 'DISCOVER' && !String(l.msg).startsWith('dhcp: offer'))).toEqual([]);
+    expect(storeFailed.length).toBeGreaterThan(0);
+    expect(storeFailed.every((l) => l.type === 'REQUEST')).toBe(true);
+    // The cause is logged once, then once per 10 s: not once per packet.
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(refusals.length).toBeLessThanOrEqual(Math.ceil((fullUntil - fullFrom) / 10_000) + 1);
+    // Space back: nothing refused, nothing dropped.
+    expect(dhcp(afterFrom, afterUntil).filter((l) => l.drop !== undefined || l.msg === REFUSED)).toEqual([]);
+
+    // What clients were told.
+    const wire = dhcpFromPcap(pcap);
+    const acks = wire.filter((p) => messageType(p) === MessageType.ACK);
+    const whileFull = wire.filter((p) => p.at >= fullFrom && p.at <= fullUntil);
+    const offersWhileFull = whileFull.filter((p) => messageType(p) === MessageType.OFFER);
+    const acksWhileFull = whileFull.filter((p) => messageType(p) === MessageType.ACK);
+    // A client that already held a lease is ACKed for what is left of it, never the full 600 s.
+    const shortened = acksWhileFull.filter((a) => a.options.leaseTime! < 600);
+    console.log(`on the wire while full: ${whileFull.filter((p) => messageType(p) === MessageType.DISCOVER).length} DISCOVERs, ${offersWhileFull.length} OFFERs, ${acksWhileFull.length} ACKs (${shortened.length} for the rest of a stored lease)`);
+    expect(offersWhileFull.length).toBeGreaterThanOrEqual(full.received[0]!);
+    expect(offersWhileFull.length).toBeGreaterThan(0);
+    expect(shortened.length).toBeGreaterThan(0);
+
     const db = new Database(join(mnt!, 'rackboot.db'), { readonly: true, fileMustExist: true });
     try {
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      const leases = new Map((db.prepare('SELECT mac, ip, state FROM leases').all() as Array<{ mac: string; ip: string; state: string }>).map((l) => [l.mac, l]));
-      const lastIpOf = new Map(acks.map((a) => [a.mac, a.yiaddr]));
-      const unstored = [...lastIpOf].filter(([mac, ip]) => leases.get(mac)?.ip !== ip || leases.get(mac)?.state !== 'bound');
+      // Every ACK on the wire, for its address and its whole lease time, is in the store (1 s for capture timing).
+      const leases = new Map((db.prepare('SELECT mac, ip, state, expires_at FROM leases').all() as Array<{ mac: string; ip: string; state: string; expires_at: number }>).map((l) => [l.mac, l]));
+      const unstored = acks.filter((a) => {
+        const l = leases.get(a.mac);
+        return l?.ip !== a.yiaddr || l.state !== 'bound' || l.expires_at + 1000 < a.at + a.options.leaseTime! * 1000;
+      }).map((a) => `${a.mac} ${a.yiaddr} for ${a.options.leaseTime}s`);
       expect(unstored).toEqual([]);
     } finally {
       db.close();

@@ -5,17 +5,20 @@ import { parseDhcp, type DhcpPacket } from '../../src/dhcp/codec.js';
 
 const LINKTYPE_ETHERNET = 1;
 
-export function dhcpFromPcap(file: string): DhcpPacket[] {
+/** The DHCP messages in a capture, each with its capture time (`at`, epoch ms). */
+export function dhcpFromPcap(file: string): Array<DhcpPacket & { at: number }> {
   const buf = readFileSync(file);
   if (buf.length < 24) return [];
   const magic = buf.readUInt32LE(0);
   const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
   if (!le && buf.readUInt32BE(0) !== 0xa1b2c3d4 && buf.readUInt32BE(0) !== 0xa1b23c4d) throw new Error(`${file}: not a pcap file`);
   const u32 = (at: number) => (le ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
+  const nano = (le ? magic : buf.readUInt32BE(0)) === 0xa1b23c4d;
   if (u32(20) !== LINKTYPE_ETHERNET) throw new Error(`${file}: link type ${u32(20)}, expected Ethernet`);
-  const out: DhcpPacket[] = [];
+  const out: Array<DhcpPacket & { at: number }> = [];
   // A capture cut by the kill may end mid-record: stop at the last whole one.
   for (let at = 24; at + 16 <= buf.length;) {
+    const when = u32(at) * 1000 + u32(at + 4) / (nano ? 1e6 : 1e3);
     const incl = u32(at + 8);
     const frame = buf.subarray(at + 16, at + 16 + incl);
     at += 16 + incl;
@@ -25,7 +28,7 @@ export function dhcpFromPcap(file: string): DhcpPacket[] {
     if (frame[14 + 9] !== 17) continue; // UDP only
     const udp = 14 + ihl;
     const parsed = parseDhcp(Buffer.from(frame.subarray(udp + 8)));
-    if (parsed.ok) out.push(parsed.packet);
+    if (parsed.ok) out.push({ ...parsed.packet, at: when });
   }
   return out;
 }

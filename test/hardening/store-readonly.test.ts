@@ -5,6 +5,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_HEADERS, testAppliance, type TestAppliance } from '../helpers/appliance.js';
+import { newMetrics, processDatagram } from '../../src/dhcp/answer.js';
+import { OfferBook, type HandlerContext } from '../../src/dhcp/handler/common.js';
+import { Leases } from '../../src/dhcp/leases.js';
+import { ipxeBiosDiscover, ipxeBiosRequest } from '../dhcp/fixtures.js';
 
 let a: TestAppliance;
 const CP1 = '52:54:00:12:34:01';
@@ -66,5 +70,26 @@ describe('a read-only store', () => {
     readOnly(false);
     expect(a.watcher.reload()).toBe(true);
     expect(a.watcher.inventory!.nodes.map((n) => n.name)).toContain('cp-9');
+  });
+
+  it('DHCP still offers, ACKs no binding it cannot store, and records nothing', () => {
+    const ctx: HandlerContext = {
+      settings: { ...a.settings, dhcp: { ...a.settings.dhcp, mode: 'full', subnet: '10.77.0.0/24' } }, store: a.store, lifecycle: a.lifecycle,
+      leases: new Leases(a.store.db), serverAddress: '10.77.0.1', publicUrl: a.ctx.publicUrl, inTftpRoot: () => false,
+      offers: new OfferBook(Date.now), log: a.ctx.log, now: Date.now,
+    };
+    const metrics = newMetrics();
+    const answer = (msg: Buffer) => processDatagram(ctx, metrics, msg, { address: '0.0.0.0', port: 68 }, 'dhcp')?.outcome;
+    const eventsBefore = a.store.events({ node: 'cp-1' }).length;
+    readOnly(true);
+    expect(answer(ipxeBiosDiscover())).toMatchObject({ type: 'offer', packet: { yiaddr: '10.77.0.11' } });
+    expect(answer(ipxeBiosRequest('10.77.0.1', '10.77.0.11'))).toBeUndefined();
+    expect(metrics.drops).toEqual({ 'store-failed': 1 });
+    readOnly(false);
+    expect(a.store.events({ node: 'cp-1' })).toHaveLength(eventsBefore);
+    expect(ctx.leases.get(CP1)).toBeUndefined();
+    // Writable again: the same REQUEST is ACKed.
+    expect(answer(ipxeBiosRequest('10.77.0.1', '10.77.0.11'))).toMatchObject({ type: 'ack' });
+    expect(ctx.leases.get(CP1)).toMatchObject({ ip: '10.77.0.11', state: 'bound' });
   });
 });

@@ -27,6 +27,12 @@ export interface HandlerContext {
   offers: OfferBook;
   log: Logger;
   now: () => number;
+  /**
+   * The store refused this packet's writes (disk full, read-only): answer
+   * from reads alone and write nothing. What needs a stored write is
+   * dropped as 'store-failed'; what is only history goes unrecorded.
+   */
+  readOnly?: boolean;
 }
 
 export interface Received {
@@ -40,7 +46,7 @@ export type Via = 'dhcp' | 'proxy';
 export type ReplyKind = 'offer' | 'ack' | 'nak' | 'inform' | 'proxy-offer' | 'proxy-ack';
 export type DropReason =
   | 'not-request' | 'not-pxe' | 'unknown-mac' | 'no-boot-file' | 'other-server' | 'unknown-relay'
-  | 'no-address' | 'unsupported-type' | 'no-record' | 'wrong-port' | 'encode-failed';
+  | 'no-address' | 'unsupported-type' | 'no-record' | 'wrong-port' | 'encode-failed' | 'internal-error' | 'store-failed';
 
 export type Outcome =
   | { kind: 'reply'; type: ReplyKind; packet: OutgoingPacket; to: { address: string; port: number }; maxSize: number; detail: string }
@@ -133,6 +139,19 @@ export function addBootFile(ctx: HandlerContext, req: DhcpPacket, reply: Outgoin
   // Option 67 too: some firmware reads only the option, and a URL may not fit `file`.
   reply.options.push([Opt.BOOTFILE, enc.str(boot.file)]);
   if (isIpxe(req.options)) reply.options.push([Opt.IPXE, enc.subs([[IPXE_NO_PXEDHCP, enc.u8(1)]])]);
+}
+
+/**
+ * Records that DHCP saw the machine and returns what it gets. Read-only, it
+ * only looks the machine up: the sighting is history, no reply depends on it.
+ */
+export function sight(ctx: HandlerContext, req: DhcpPacket): BootAction {
+  return ctx.readOnly ? ctx.lifecycle.bootActionForMac(req.mac) : ctx.lifecycle.sighted(sightingOf(req));
+}
+
+/** Appends a node event, except read-only: events are history, and no reply waits on them. */
+export function recordEvent(ctx: HandlerContext, ev: Parameters<Store['appendEvent']>[0]): void {
+  if (!ctx.readOnly) ctx.store.appendEvent(ev);
 }
 
 /** What the client told us, for the store (discovered machines and node events). */

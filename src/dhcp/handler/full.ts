@@ -8,7 +8,7 @@ import { inSubnet, ipToInt, parseCidr, ZERO, type Subnet } from '../ipv4.js';
 import type { Pool } from '../../settings/settings.js';
 import type { BootAction } from '../../lifecycle/boot.js';
 import {
-  addBootFile, bootFileFor, destination, drop, finish, isEthernet, nakFlags, replyLimit, replySkeleton, sightingOf,
+  addBootFile, bootFileFor, destination, drop, finish, isEthernet, nakFlags, recordEvent, replyLimit, replySkeleton, sight, sightingOf,
   type HandlerContext, type Outcome, type Received,
 } from './common.js';
 
@@ -52,15 +52,18 @@ function mayHold(ctx: HandlerContext, mac: string, ip: string, action: BootActio
   return !ctx.leases.heldByOther(ip, mac) && !ctx.offers.heldForOther(ip, mac);
 }
 
-function addNetworkOptions(ctx: HandlerContext, reply: OutgoingPacket, scope: Scope, withLease: boolean): void {
-  const secs = ctx.settings.dhcp.leaseSeconds;
+/** Options 1, 3, 6, 15, 28, and with `leaseSeconds` the lease time and its T1/T2 (51, 58, 59). */
+function addNetworkOptions(ctx: HandlerContext, reply: OutgoingPacket, scope: Scope, leaseSeconds?: number): void {
   reply.options.push([Opt.SUBNET_MASK, enc.ip(scope.subnet.mask)]);
   if (scope.gateway) reply.options.push([Opt.ROUTER, enc.ip(scope.gateway)]);
   if (scope.dns.length) reply.options.push([Opt.DNS, enc.ips(scope.dns)]);
   if (ctx.settings.dhcp.domain) reply.options.push([Opt.DOMAIN_NAME, enc.str(ctx.settings.dhcp.domain)]);
   reply.options.push([Opt.BROADCAST, enc.ip(scope.subnet.broadcast)]);
-  if (withLease) {
-    reply.options.push([Opt.LEASE_TIME, enc.u32(secs)], [Opt.RENEWAL_TIME, enc.u32(Math.floor(secs / 2))], [Opt.REBINDING_TIME, enc.u32(Math.floor((secs * 7) / 8))]);
+  if (leaseSeconds !== undefined) {
+    reply.options.push(
+      [Opt.LEASE_TIME, enc.u32(leaseSeconds)], [Opt.RENEWAL_TIME, enc.u32(Math.floor(leaseSeconds / 2))],
+      [Opt.REBINDING_TIME, enc.u32(Math.floor((leaseSeconds * 7) / 8))],
+    );
   }
 }
 
@@ -80,8 +83,12 @@ export function handleFull(ctx: HandlerContext, rx: Received): Outcome {
   }
 }
 
+// An OFFER needs no stored write, so it goes out even while the store
+// refuses writes: the hold on the address is in memory (OfferBook), and the
+// address is bound, durably, only when the REQUEST that follows is ACKed.
+// Only the sighting goes unrecorded then.
 function discover(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
-  const action = ctx.lifecycle.sighted(sightingOf(req));
+  const action = sight(ctx, req);
   const ip = reservation(action, scope)
     ?? (scope.pool ? ctx.leases.allocate(req.mac, scope.pool, (ip) => ctx.offers.heldForOther(ip, req.mac)) : undefined);
   if (!ip) {
@@ -90,7 +97,7 @@ function discover(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
   ctx.offers.hold(req.mac, ip);
   const reply = replySkeleton(req, T.OFFER, ctx.serverAddress);
   reply.yiaddr = ip;
-  addNetworkOptions(ctx, reply, scope, true);
+  addNetworkOptions(ctx, reply, scope, ctx.settings.dhcp.leaseSeconds);
   const boot = bootFileFor(ctx, req, action);
   addBootFile(ctx, req, reply, boot);
   return { kind: 'reply', type: 'offer', packet: finish(req, reply), to: destination(req, false), maxSize: replyLimit(req), detail: `offer ${ip}, ${describe(boot)}` };
@@ -122,26 +129,49 @@ function request(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
     if (!known) return drop('no-record', `no record of ${req.mac} requesting ${wanted}`);
   }
   if (!mayHold(ctx, req.mac, wanted, action, scope)) return nak(ctx, req, `${wanted} is not available to this client`);
+  if (ctx.readOnly) return ackStoredLease(ctx, req, scope, action, wanted);
 
   const lease = ctx.leases.bind(req.mac, wanted, ctx.settings.dhcp.leaseSeconds, {
     clientId: o.clientId?.toString('hex'), hostname: o.hostname,
   });
   ctx.offers.forget(req.mac);
+  return ack(ctx, req, scope, action, wanted, ctx.settings.dhcp.leaseSeconds, lease.expiresAt);
+}
+
+/**
+ * With the store refusing writes, the only lease that may be ACKed is one
+ * it already holds, bound to this client for this address, and only for the
+ * time it has left: the client then keeps the address no longer than the
+ * store keeps it for the client, so no other client can be given it
+ * meanwhile. A node that renews or reboots while the disk is full keeps its
+ * address; a new binding waits until the store takes writes again.
+ */
+function ackStoredLease(ctx: HandlerContext, req: DhcpPacket, scope: Scope, action: BootAction, wanted: string): Outcome {
+  const held = ctx.leases.get(req.mac);
+  const left = held?.state === 'bound' && held.ip === wanted ? Math.floor((held.expiresAt - ctx.now()) / 1000) : 0;
+  if (left < 1) return drop('store-failed', `the store refuses writes: cannot bind ${wanted} to ${req.mac}`);
+  const out = ack(ctx, req, scope, action, wanted, left, held!.expiresAt);
+  return { ...out, detail: `${out.detail} (the stored lease's last ${left}s: the store refuses writes)` };
+}
+
+function ack(ctx: HandlerContext, req: DhcpPacket, scope: Scope, action: BootAction, ip: string, seconds: number, expiresAt: number): Outcome {
   const reply = replySkeleton(req, T.ACK, ctx.serverAddress);
-  reply.yiaddr = wanted;
+  reply.yiaddr = ip;
   reply.ciaddr = req.ciaddr;
-  addNetworkOptions(ctx, reply, scope, true);
+  addNetworkOptions(ctx, reply, scope, seconds);
   const boot = bootFileFor(ctx, req, action);
   addBootFile(ctx, req, reply, boot);
-  const detail = `ack ${wanted} until ${new Date(lease.expiresAt).toISOString()}, ${describe(boot)}`;
+  const detail = `ack ${ip} until ${new Date(expiresAt).toISOString()}, ${describe(boot)}`;
   if (action.kind !== 'unknown') {
-    ctx.store.appendEvent({ node: action.node.name, mac: req.mac, kind: 'dhcp', message: detail, data: sightingOf(req) });
+    recordEvent(ctx, { node: action.node.name, mac: req.mac, kind: 'dhcp', message: detail, data: sightingOf(req) });
   }
   return { kind: 'reply', type: 'ack', packet: finish(req, reply), to: destination(req, false), maxSize: replyLimit(req), detail };
 }
 
 function release(ctx: HandlerContext, req: DhcpPacket): Outcome {
   if (req.options.serverId && req.options.serverId !== ctx.serverAddress) return drop('other-server', `release for ${req.options.serverId}`);
+  // Unstored, the lease stays bound until it expires: the address is idle meanwhile, never given twice.
+  if (ctx.readOnly) return drop('store-failed', `the store refuses writes: release of ${req.ciaddr} by ${req.mac} not recorded`);
   const released = ctx.leases.release(req.mac, req.ciaddr);
   return released ? { kind: 'done', counter: 'release', detail: `released ${req.ciaddr}` } : drop('no-record', `no lease ${req.ciaddr} for ${req.mac}`);
 }
@@ -153,6 +183,7 @@ function decline(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
   // forged DECLINE must not fence off arbitrary addresses.
   const lease = ctx.leases.get(req.mac);
   if (lease?.ip !== ip && !inPool(ip, scope.pool)) return drop('no-record', `decline of ${ip}, which ${req.mac} does not hold`);
+  if (ctx.readOnly) return drop('store-failed', `the store refuses writes: decline of ${ip} by ${req.mac} not recorded`);
   ctx.leases.decline(req.mac, ip, DECLINE_QUARANTINE_SECONDS);
   const node = ctx.store.nodeByMac(req.mac);
   ctx.store.appendEvent({ node: node?.name ?? null, mac: req.mac, kind: 'dhcp', message: `declined ${ip}: address quarantined for ${DECLINE_QUARANTINE_SECONDS}s` });
@@ -164,7 +195,7 @@ function inform(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
   // RFC 2131 §4.3.5: no lease time and no yiaddr.
   const reply = replySkeleton(req, T.ACK, ctx.serverAddress);
   reply.ciaddr = req.ciaddr;
-  addNetworkOptions(ctx, reply, scope, false);
+  addNetworkOptions(ctx, reply, scope);
   return { kind: 'reply', type: 'inform', packet: finish(req, reply), to: destination(req, false), maxSize: replyLimit(req), detail: `inform ${req.ciaddr}` };
 }
 

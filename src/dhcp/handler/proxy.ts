@@ -8,7 +8,7 @@ import { MessageType as T, type DhcpPacket } from '../codec.js';
 import { enc, Opt, PXE_DISCOVERY_CONTROL } from '../options.js';
 import { BROADCAST, ZERO } from '../ipv4.js';
 import {
-  addBootFile, bootFileFor, destination, drop, finish, isEthernet, replyLimit, replySkeleton, sightingOf,
+  addBootFile, bootFileFor, destination, drop, finish, isEthernet, recordEvent, replyLimit, replySkeleton, sight, sightingOf,
   type HandlerContext, type Outcome, type Received, type ReplyKind,
 } from './common.js';
 
@@ -28,7 +28,7 @@ export function handleProxy(ctx: HandlerContext, rx: Received): Outcome {
   else return drop('unsupported-type', `message type ${o.messageType} on the ${rx.via} port`);
 
   // Only DISCOVERs are recorded: they start every boot, and one row per boot is enough.
-  const action = type === 'proxy-offer' ? ctx.lifecycle.sighted(sightingOf(req)) : ctx.lifecycle.bootActionForMac(req.mac);
+  const action = type === 'proxy-offer' ? sight(ctx, req) : ctx.lifecycle.bootActionForMac(req.mac);
   // Safe default on a shared network: a proxy answers only machines the operator listed.
   if (action.kind === 'unknown') return drop('unknown-mac', `${req.mac} is not in the inventory`);
   const boot = bootFileFor(ctx, req, action);
@@ -44,7 +44,9 @@ export function handleProxy(ctx: HandlerContext, rx: Received): Outcome {
 
   const to = type === 'proxy-ack' ? ackDestination(req, rx) : destination(req, false);
   const detail = `${type} for ${action.node.name}: ${boot.file} (${boot.why})`;
-  if (type === 'proxy-ack') ctx.store.appendEvent({ node: action.node.name, mac: req.mac, kind: 'dhcp', message: detail, data: sightingOf(req) });
+  // Neither proxy reply needs a stored write (no address is handed out), so
+  // both go out while the store refuses writes; only the event is lost.
+  if (type === 'proxy-ack') recordEvent(ctx, { node: action.node.name, mac: req.mac, kind: 'dhcp', message: detail, data: sightingOf(req) });
   return { kind: 'reply', type, packet: finish(req, reply), to, maxSize: replyLimit(req), detail };
 }
 

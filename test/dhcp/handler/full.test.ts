@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDhcp, type DhcpPacket } from '../../../src/dhcp/codec.js';
-import { newMetrics, processDatagram, type DhcpMetrics } from '../../../src/dhcp/server.js';
+import { newMetrics, processDatagram, type DhcpMetrics } from '../../../src/dhcp/answer.js';
 import {
   ipxeBiosDiscover, ipxeBiosRequest, ipxeEfiDiscover, MAC_BIOS, MAC_UNKNOWN, message, ovmfDiscover, plainDiscover, plainRequest,
 } from '../fixtures.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseDhcp, type DhcpPacket } from '../../../src/dhcp/codec.js';
-import { newMetrics, processDatagram, type DhcpMetrics } from '../../../src/dhcp/server.js';
+import { newMetrics, processDatagram, type DhcpMetrics } from '../../../src/dhcp/answer.js';
 import {
   ipxeBiosDiscover, ipxeEfiProxyRequest, MAC_UNKNOWN, ovmfDiscover, ovmfProxyRequest, packet, plainDiscover, UUID_WIRE,
 } from '../fixtures.js';

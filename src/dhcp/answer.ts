@@ -1,0 +1,198 @@
+// From received datagrams to replies, under the rule DHCP must never break:
+// no client is ACKed an address the store has not durably kept.
+//
+// Group commit: datagrams that arrive together are handled in one
+// transaction, so one fsync covers them all, and their replies are released
+// (counted, logged, handed to the socket) only after it commits.
+//
+// When that transaction fails (disk full, read-only store, I/O error), each
+// datagram is handled again in a transaction of its own, so one that can
+// still be stored is still answered in full. Once one fails alone too, it
+// and the rest of the batch are handled read-only (HandlerContext.readOnly):
+// replies that need no stored write still go out (OFFER, NAK, INFORM, the
+// ProxyDHCP replies, a renewal the stored lease already covers), and the
+// rest are dropped and counted as 'store-failed'. Handlers run again on each
+// retry; what they change in memory (offer holds, the pool cursor) is safe
+// to repeat.
+import Database from 'better-sqlite3';
+import type { Logger } from '../log.js';
+import { BOOTREQUEST, encodeDhcp, MESSAGE_NAMES, parseDhcp, type DhcpPacket } from './codec.js';
+import { drop, type HandlerContext, type Outcome, type Via } from './handler/common.js';
+import { handleFull } from './handler/full.js';
+import { handleProxy } from './handler/proxy.js';
+
+export interface DhcpMetrics {
+  received: number;
+  offers: number;
+  acks: number;
+  naks: number;
+  informs: number;
+  proxyOffers: number;
+  proxyAcks: number;
+  releases: number;
+  declines: number;
+  drops: Record<string, number>;
+  parseErrors: Record<string, number>;
+  sendErrors: number;
+}
+
+export function newMetrics(): DhcpMetrics {
+  return { received: 0, offers: 0, acks: 0, naks: 0, informs: 0, proxyOffers: 0, proxyAcks: 0, releases: 0, declines: 0, drops: {}, parseErrors: {}, sendErrors: 0 };
+}
+
+type Peer = { address: string; port: number };
+export interface Datagram { msg: Buffer; from: Peer; via: Via }
+export interface Reply { bytes: Buffer; to: Peer; outcome: Extract<Outcome, { kind: 'reply' }> }
+
+/** A datagram that parsed, with the fields every log line about it carries. */
+interface Request { req: DhcpPacket; from: Peer; via: Via; base: Record<string, unknown> }
+
+const bump = (rec: Record<string, number>, key: string) => { rec[key] = (rec[key] ?? 0) + 1; };
+const COUNTER = { offer: 'offers', ack: 'acks', nak: 'naks', inform: 'informs', 'proxy-offer': 'proxyOffers', 'proxy-ack': 'proxyAcks' } as const;
+
+/**
+ * Says that the store refuses DHCP's writes without a line per batch: on a
+ * full disk nearly every batch fails, and a line with a stack per packet
+ * would bury the cause. The first refusal is logged at once, later ones at
+ * most once per `everyMs`, each line with the counts since the previous one.
+ */
+export class StoreRefusals {
+  private loggedAt = -Infinity;
+  private since = { batches: 0, packets: 0, answered: 0, storeFailed: 0 };
+  constructor(private readonly log: Logger, private readonly now: () => number, private readonly everyMs = 10_000) {}
+
+  refused(err: unknown, batch: { packets: number; answered: number; storeFailed: number }): void {
+    const s = this.since;
+    s.batches++;
+    s.packets += batch.packets;
+    s.answered += batch.answered;
+    s.storeFailed += batch.storeFailed;
+    if (this.now() - this.loggedAt < this.everyMs) return;
+    this.log.error({ err, ...s }, 'dhcp: store write failed; only replies whose writes were stored, or that need none, were sent');
+    this.loggedAt = this.now();
+    this.since = { batches: 0, packets: 0, answered: 0, storeFailed: 0 };
+  }
+}
+
+/**
+ * Answers datagrams that arrived together; entry i is the reply to batch[i],
+ * if any. Never throws. `refusals` should live as long as the service.
+ */
+export function answerBatch(
+  ctx: HandlerContext, metrics: DhcpMetrics, batch: Datagram[], refusals = new StoreRefusals(ctx.log, ctx.now),
+): Array<Reply | undefined> {
+  const requests = batch.map((d) => parse(ctx, metrics, d));
+  const { outcomes, refused } = decideAll(ctx, requests);
+  const replies = requests.map((r, i) => r && conclude(ctx, metrics, r, outcomes[i]!));
+  if (refused !== undefined) {
+    const storeFailed = outcomes.filter((o) => o?.kind === 'drop' && o.reason === 'store-failed').length;
+    refusals.refused(refused, { packets: batch.length, answered: replies.filter(Boolean).length, storeFailed });
+  }
+  return replies;
+}
+
+/** One datagram on its own: answerBatch with a batch of one. */
+export function processDatagram(ctx: HandlerContext, metrics: DhcpMetrics, msg: Buffer, from: Peer, via: Via): Reply | undefined {
+  return answerBatch(ctx, metrics, [{ msg, from, via }])[0];
+}
+
+function parse(ctx: HandlerContext, metrics: DhcpMetrics, d: Datagram): Request | undefined {
+  metrics.received++;
+  const parsed = parseDhcp(d.msg);
+  if (!parsed.ok) {
+    bump(metrics.parseErrors, parsed.error.kind);
+    ctx.log.debug({ from: d.from, via: d.via, error: parsed.error }, 'dhcp: unparseable packet dropped');
+    return undefined;
+  }
+  const req = parsed.packet;
+  const base = { mac: req.mac, xid: req.xid, type: MESSAGE_NAMES[req.options.messageType ?? 0] ?? req.options.messageType, via: d.via, from: `${d.from.address}:${d.from.port}` };
+  return { req, from: d.from, via: d.via, base };
+}
+
+/** Outcomes for the whole batch, and the store's error if the one transaction failed. */
+function decideAll(ctx: HandlerContext, requests: Array<Request | undefined>): { outcomes: Array<Outcome | undefined>; refused?: unknown } {
+  // Nothing parsed (garbage, a scan): no transaction to open.
+  if (requests.every((r) => r === undefined)) return { outcomes: [] };
+  const db = ctx.store.db;
+  // All transactions on this connection are synchronous, so one open now was
+  // left by a rollback that failed. Inside it our commit would only release
+  // a savepoint and make nothing durable: abandon it, or write nothing.
+  if (db.inTransaction) {
+    try {
+      db.exec('ROLLBACK');
+    } catch (err) {
+      return { outcomes: requests.map((r) => r && decideReadOnly(ctx, r)), refused: err };
+    }
+  }
+  try {
+    return { outcomes: db.transaction(() => requests.map((r) => r && decide(ctx, r)))() };
+  } catch (err) {
+    // Each datagram alone, until one fails alone too: then the store refuses
+    // writes as such, and retrying the rest would only repeat the failure
+    // (or, on SQLITE_BUSY, the wait). A batch of one was alone already.
+    let refusing = requests.length === 1;
+    const outcomes = requests.map((r) => {
+      if (!r) return undefined;
+      if (!refusing) {
+        try {
+          return db.transaction(() => decide(ctx, r))();
+        } catch {
+          refusing = true;
+        }
+      }
+      return decideReadOnly(ctx, r);
+    });
+    return { outcomes, refused: err };
+  }
+}
+
+function decideReadOnly(ctx: HandlerContext, r: Request): Outcome {
+  // Read-only answers (a renewal's stored lease above all) must rest on
+  // committed rows; a transaction a failed rollback left open is not that.
+  if (ctx.store.db.inTransaction) return drop('store-failed', 'a failed transaction is still open');
+  try {
+    return decide({ ...ctx, readOnly: true }, r);
+  } catch (err) {
+    return drop('store-failed', `the store cannot be read either: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The handler's outcome. A store error is rethrown so the transaction around
+ * it rolls back and nothing that relied on its writes is sent; any other
+ * error is a bug in handling this one packet, which is dropped.
+ */
+function decide(ctx: HandlerContext, { req, from, via, base }: Request): Outcome {
+  try {
+    if (req.op !== BOOTREQUEST) return drop('not-request', `op ${req.op}`);
+    if (req.options.messageType === undefined) return drop('not-request', 'BOOTP without option 53');
+    return ctx.settings.dhcp.mode === 'full' ? handleFull(ctx, { packet: req, from, via }) : handleProxy(ctx, { packet: req, from, via });
+  } catch (err) {
+    if (err instanceof Database.SqliteError) throw err;
+    ctx.log.error({ ...base, err }, 'dhcp: handler failed; packet dropped');
+    return drop('internal-error', `handler failed: ${(err as Error).message}`);
+  }
+}
+
+/** After the commit: counts and logs what is actually sent, and encodes it. */
+function conclude(ctx: HandlerContext, metrics: DhcpMetrics, { base }: Request, outcome: Outcome): Reply | undefined {
+  if (outcome.kind === 'drop') {
+    bump(metrics.drops, outcome.reason);
+    ctx.log.debug({ ...base, drop: outcome.reason }, `dhcp: ${outcome.detail}`);
+    return undefined;
+  }
+  if (outcome.kind === 'done') {
+    metrics[outcome.counter === 'release' ? 'releases' : 'declines']++;
+    ctx.log.debug(base, `dhcp: ${outcome.detail}`);
+    return undefined;
+  }
+  const encoded = encodeDhcp(outcome.packet, outcome.maxSize);
+  if (!encoded.ok) {
+    bump(metrics.drops, 'encode-failed');
+    ctx.log.warn({ ...base, error: encoded.error }, 'dhcp: reply does not fit the client; dropped');
+    return undefined;
+  }
+  metrics[COUNTER[outcome.type]]++;
+  ctx.log.debug({ ...base, to: `${outcome.to.address}:${outcome.to.port}` }, `dhcp: ${outcome.detail}`);
+  return { bytes: encoded.bytes, to: outcome.to, outcome };
+}
