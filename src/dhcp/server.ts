@@ -103,16 +103,18 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
     throw new Error(`DHCP cannot listen on ${deps.provisioning.iface}: ${(err as Error).message}`);
   }
 
-  const sweep = setInterval(() => {
+  // Also at start: a full disk must not keep DHCP from answering what it can.
+  const sweepLeases = () => {
     try {
       const n = ctx.leases.sweep();
       if (n) dlog.debug({ changed: n }, 'dhcp: expired leases reclaimed');
     } catch (err) {
       dlog.error({ err }, 'dhcp: lease sweep failed');
     }
-  }, 30_000);
+  };
+  const sweep = setInterval(sweepLeases, 30_000);
   sweep.unref();
-  ctx.leases.sweep();
+  sweepLeases();
   dlog.info({ mode: settings.dhcp.mode, iface: deps.provisioning.iface, address: deps.provisioning.address, ports }, 'dhcp serving');
 
   return {

@@ -65,4 +65,24 @@ describe.skipIf(missingPrerequisites([]))('startDhcpService on loopback', () => 
     c2.close();
     expect(svc.metrics().drops).toEqual({ 'unsupported-type': 1 });
   });
+
+  it('starts and answers what needs no write when the store refuses writes from the start', async () => {
+    store = new Store(':memory:');
+    store.syncInventory(inventoryOf(NODES));
+    // Like a full disk: every write fails, the lease sweep at start included.
+    store.db.pragma('query_only = ON');
+    const base = 40000 + Math.floor(Math.random() * 20000);
+    svc = await startDhcpService({
+      settings: settingsWith({ mode: 'proxy', subnet: undefined }), store, lifecycle: new Lifecycle(store),
+      log: pino({ level: 'silent' }), publicUrl: 'http://127.0.0.1:8080', provisioning: { iface: 'lo', address: '127.0.0.1' },
+    }, { ports: { dhcp: base, proxy: base + 1 } });
+    const client = dgram.createSocket('udp4');
+    await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
+    const reply = new Promise<Buffer>((r) => client.once('message', (m) => r(m)));
+    client.send(ovmfProxyRequest('127.0.0.1', '127.0.0.1'), base + 1, '127.0.0.1');
+    const p = parseDhcp(await reply);
+    client.close();
+    expect(p.ok && p.packet.file).toBe('ipxe.efi');
+    expect(store.events({ limit: 5000 }).filter((e) => e.kind === 'dhcp')).toEqual([]);
+  });
 });
