@@ -97,7 +97,7 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
     }
   }
   const talos = startTalosService({
-    settings, store, log: log.child({ svc: 'talos' }),
+    settings, store, states: lifecycle.machine, log: log.child({ svc: 'talos' }),
     // Push: the node's config rendered from the live inventory and the secrets bundle.
     renderConfig: async (name) => {
       const inv = watcher.inventory;

@@ -1,9 +1,11 @@
 // The node state machine: the only writer of node states. Every change goes
-// through transition(), which checks the TRANSITIONS table, commits the new
-// state and its event in one store transaction, and refuses (and logs)
-// anything the table does not allow.
+// through transition(), which checks the TRANSITIONS table (and, when the
+// caller says where it saw the node, that it is still there), commits the
+// new state and its event in one store transaction, and refuses (and logs)
+// anything else.
 import type { Logger } from '../log.js';
 import type { NodeRecord, Store } from '../store/store.js';
+import type { NodeStateWriter } from './ports.js';
 import { isTransitionAllowed, type NodeState } from './states.js';
 
 /** What the Talos API client and the config endpoint report about a node. */
@@ -27,10 +29,22 @@ export type TransitionResult =
   | { ok: true; node: NodeRecord; changed: boolean }
   | { ok: false; node: NodeRecord | undefined; error: string };
 
+export interface TransitionExtra {
+  markedForInstall?: boolean;
+  failedStep?: string;
+  /**
+   * The state the caller read before a slow step (a Talos call). If the node
+   * has moved since, the move is refused: the table alone would let, say, a
+   * reimage-pending node go on to installing, since cancelling a reimage
+   * returns to any earlier state.
+   */
+  from?: NodeState;
+}
+
 /** Values of cluster_state 'bootstrap' that mean etcd was bootstrapped. */
 export const BOOTSTRAPPED = ['done', 'bootstrapped'];
 
-export class StateMachine {
+export class StateMachine implements NodeStateWriter {
   constructor(
     readonly store: Store,
     private readonly log?: Logger,
@@ -39,24 +53,36 @@ export class StateMachine {
   /**
    * Moves `name` to `to`. Staying in the same state records an event only.
    * Returns an error (and writes nothing but a 'rejected' event) when the
-   * table forbids the move.
+   * table forbids the move, or when the node is no longer in `extra.from`.
    */
-  transition(name: string, to: NodeState, reason: string, extra: { markedForInstall?: boolean; failedStep?: string } = {}): TransitionResult {
+  transition(name: string, to: NodeState, reason: string, extra: TransitionExtra = {}): TransitionResult {
+    // Write-locked from the read to the write: `rackboot reimage` marks nodes from another process.
+    return this.store.db.transaction(() => this.checkedTransition(name, to, reason, extra)).immediate();
+  }
+
+  private checkedTransition(name: string, to: NodeState, reason: string, extra: TransitionExtra): TransitionResult {
     const node = this.store.getNode(name);
     if (!node) return { ok: false, node, error: `no such node: ${name}` };
-    if (node.state === to && extra.markedForInstall === undefined) {
+    const { from: expected, ...change } = extra;
+    if (expected !== undefined && node.state !== expected) {
+      return this.refuse(node, to, reason, `stale transition ${expected} → ${to} refused: ${name} is ${node.state} now: ${reason}`, { expected });
+    }
+    if (node.state === to && change.markedForInstall === undefined) {
       this.store.appendEvent({ node: name, mac: node.mac, kind: 'observation', message: `${to}: ${reason}` });
       return { ok: true, node, changed: false };
     }
     if (node.state !== to && !isTransitionAllowed(node.state, to)) {
-      const error = `illegal transition ${node.state} → ${to} refused: ${reason}`;
-      this.log?.warn({ node: name, from: node.state, to }, error);
-      this.store.appendEvent({ node: name, mac: node.mac, kind: 'rejected', message: error, data: { from: node.state, to, reason } });
-      return { ok: false, node, error };
+      return this.refuse(node, to, reason, `illegal transition ${node.state} → ${to} refused: ${reason}`);
     }
-    const after = this.store.setState(name, to, reason, extra);
+    const after = this.store.setState(name, to, reason, change);
     this.log?.info({ node: name, from: node.state, to, reason }, 'node state changed');
     return { ok: true, node: after, changed: true };
+  }
+
+  private refuse(node: NodeRecord, to: NodeState, reason: string, error: string, data: { expected?: NodeState } = {}): TransitionResult {
+    this.log?.warn({ node: node.name, from: node.state, to }, error);
+    this.store.appendEvent({ node: node.name, mac: node.mac, kind: 'rejected', message: error, data: { from: node.state, to, reason, ...data } });
+    return { ok: false, node, error };
   }
 
   fail(name: string, reason: string, step?: string): TransitionResult {

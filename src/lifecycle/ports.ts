@@ -1,6 +1,17 @@
-// What the lifecycle needs from services built elsewhere. The daemon injects
-// the real ones (the Talos API client, the DHCP and TFTP services); tests
-// inject fakes.
+// The narrow interfaces across the lifecycle's edge: what it needs from
+// services built elsewhere (the daemon injects the real ones, tests inject
+// fakes), and the one thing those services may do to node states.
+import type { TransitionExtra, TransitionResult } from './machine.js';
+import type { NodeState } from './states.js';
+
+/**
+ * Changes a node's state through the transition table (the StateMachine).
+ * Refusals are recorded and returned, never thrown: the caller decides what
+ * its step does when the node is no longer where it expected.
+ */
+export interface NodeStateWriter {
+  transition(name: string, to: NodeState, reason: string, extra?: TransitionExtra): TransitionResult;
+}
 
 /** Sends Talos's Reset (wipe and reboot) to a node over its mTLS API. */
 export interface NodeResetter {

@@ -2,14 +2,14 @@
 // find its API, optionally check that the install disk exists, and send its
 // machine config. Each step is an event, and each state is committed before
 // the step it names is attempted, so a restart resumes at the right place.
-import type { Logger } from '../log.js';
 import type { NodeRecord, Store } from '../store/store.js';
 import { TalosClient } from './client.js';
 import { ClientClosedError, TalosCallError } from './errors.js';
+import { moveNode, type NodeStateDeps } from './node-state.js';
 import type { RetryPolicy } from './rpc.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 
-export interface FirstContactDeps {
+export interface FirstContactDeps extends NodeStateDeps {
   store: Store;
   renderConfig: (nodeName: string) => Promise<Buffer>;
   connect?: (endpoint: string) => Promise<TalosClient>;
@@ -18,10 +18,10 @@ export interface FirstContactDeps {
   pollIntervalMs?: number;
   pollTimeoutMs?: number;
   policy?: Partial<RetryPolicy>;
-  log?: Logger;
 }
 
-export type FirstContactResult = 'installing' | 'failed' | 'not-answering' | 'skipped' | 'closed';
+/** `refused`: the node moved while we talked to it (an operator's reimage mark); the push stopped there. */
+export type FirstContactResult = 'installing' | 'failed' | 'not-answering' | 'skipped' | 'closed' | 'refused';
 
 const PUSH_STATES = ['booting', 'maintenance', 'configuring'];
 
@@ -90,30 +90,34 @@ export class FirstContact {
     const client = await this.waitForMaintenance(node, endpoint);
     if (!client) return this.closed ? 'closed' : 'not-answering';
     try {
-      if (node.state === 'booting') node = store.setState(name, 'maintenance', `Talos maintenance API answers at ${endpoint}`);
-      else this.event(node, `Talos maintenance API answers at ${endpoint}`, { endpoint });
+      if (node.state === 'booting') {
+        const r = moveNode(this.deps, node, 'maintenance', `Talos maintenance API answers at ${endpoint}`);
+        if (!r.ok) return 'refused';
+        node = r.node;
+      } else this.event(node, `Talos maintenance API answers at ${endpoint}`, { endpoint });
 
       if (this.deps.checkInstallDisk) {
         const disks = await client.disks();
         const paths = disks.map((d) => `/dev/${d.device_name}`);
         this.event(node, `disks: ${paths.join(', ') || 'none'}`, { disks: paths });
         if (!paths.includes(node.spec.installDisk)) {
-          store.setState(name, 'failed', `install disk ${node.spec.installDisk} not found on the node (it has ${paths.join(', ') || 'no disks'})`);
-          return 'failed';
+          const r = moveNode(this.deps, node, 'failed', `install disk ${node.spec.installDisk} not found on the node (it has ${paths.join(', ') || 'no disks'})`);
+          return r.ok ? 'failed' : 'refused';
         }
       }
 
-      node = store.setState(name, 'configuring', `sending the machine config to ${endpoint}`);
+      // Committed before the config leaves: a node marked for reimage by now gets no config at all.
+      const configuring = moveNode(this.deps, node, 'configuring', `sending the machine config to ${endpoint}`);
+      if (!configuring.ok) return 'refused';
+      node = configuring.node;
       const config = await this.deps.renderConfig(name);
       const res = await client.applyConfiguration(config, 'AUTO');
       this.event(node, `config applied (mode ${res.mode}${res.modeDetails ? `: ${res.modeDetails}` : ''})`, { mode: res.mode, warnings: res.warnings });
-      store.setState(name, 'installing', 'config accepted; Talos installs to disk and reboots');
-      return 'installing';
+      return moveNode(this.deps, node, 'installing', 'config accepted; Talos installs to disk and reboots').ok ? 'installing' : 'refused';
     } catch (err) {
       if (err instanceof ClientClosedError || this.closed) return 'closed';
       if (err instanceof TalosCallError && err.code === GrpcStatus.INVALID_ARGUMENT) {
-        store.setState(name, 'failed', `Talos rejected the machine config: ${err.details}`);
-        return 'failed';
+        return moveNode(this.deps, node, 'failed', `Talos rejected the machine config: ${err.details}`).ok ? 'failed' : 'refused';
       }
       // The node stays in its state: the next pass tries again from here.
       this.event(node, `first contact failed: ${(err as Error).message}`, { error: (err as Error).message });

@@ -4,20 +4,19 @@
 // and the healthy nodes are marked ready.
 import { chmodSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../log.js';
 import type { NodeRecord, Store } from '../store/store.js';
 import { bootstrapNode, bootstrapState } from './bootstrap.js';
 import type { TalosClient } from './client.js';
 import type { EndpointOf } from './endpoints.js';
+import { moveNode, type NodeStateDeps } from './node-state.js';
 
 export const REQUIRED_SERVICES = ['apid', 'kubelet'];
 
-export interface HealthDeps {
+export interface HealthDeps extends NodeStateDeps {
   store: Store;
   connect: (endpoint: string) => TalosClient;
   endpointOf: EndpointOf;
   dataDir: string;
-  log?: Logger;
 }
 
 export type HealthOutcome =
@@ -79,11 +78,10 @@ export class ClusterHealth {
         writeSecretFile(file, await client.kubeconfig());
         store.appendEvent({ node: asker.node.name, kind: 'kubeconfig', message: `kubeconfig fetched from ${asker.node.name} into ${file}` });
       }
+      const reason = `healthy: ${REQUIRED_SERVICES.join(', ')} up; etcd has ${members.length} member(s)`;
       const ready: string[] = [];
-      for (const p of up) {
-        if (p.node.state !== 'ready') store.setState(p.node.name, 'ready', `healthy: ${REQUIRED_SERVICES.join(', ')} up; etcd has ${members.length} member(s)`);
-        ready.push(p.node.name);
-      }
+      // A node marked for reimage while we probed stays marked, and is not reported ready.
+      for (const p of up) if (p.node.state === 'ready' || moveNode(this.deps, p.node, 'ready', reason).ok) ready.push(p.node.name);
       return { kind: 'ready', nodes: ready, kubeconfig: file };
     } catch (err) {
       return { kind: 'waiting', reason: `health check failed: ${(err as Error).message}` };

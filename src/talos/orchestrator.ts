@@ -4,20 +4,23 @@
 // decision is read from the store at the start of the pass, so dropping the
 // orchestrator at any moment and building a new one over the same store
 // resumes without repeating anything that must happen once.
+import type { NodeStateWriter } from '../lifecycle/ports.js';
 import type { Logger } from '../log.js';
-import { Lifecycle } from '../lifecycle/lifecycle.js';
-import type { Store } from '../store/store.js';
+import type { NodeRecord, Store } from '../store/store.js';
 import { ClusterBootstrap, type BootstrapOutcome } from './bootstrap.js';
 import { TalosClient } from './client.js';
 import type { AdminIdentity } from './credentials.js';
 import type { EndpointOf } from './endpoints.js';
 import { FirstContact } from './first-contact.js';
 import { ClusterHealth, type HealthOutcome } from './health.js';
+import { moveNode } from './node-state.js';
 import { Reimager, type ResetOutcome } from './reset.js';
 import type { RetryPolicy } from './rpc.js';
 
 export interface OrchestratorDeps {
   store: Store;
+  /** The lifecycle's state machine: every node state the Talos steps set goes through it. */
+  states: NodeStateWriter;
   admin: AdminIdentity;
   endpointOf: EndpointOf;
   dataDir: string;
@@ -45,21 +48,19 @@ export class TalosOrchestrator {
   private readonly bootstrap: ClusterBootstrap;
   private readonly health: ClusterHealth;
   private readonly reimager: Reimager;
-  private readonly lifecycle: Lifecycle;
   private closed = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
 
   constructor(private readonly deps: OrchestratorDeps) {
     const connect = (endpoint: string) => this.track(TalosClient.configured(endpoint, deps.admin, { policy: deps.policy }));
-    const common = { store: deps.store, connect, endpointOf: deps.endpointOf, log: deps.log };
-    this.lifecycle = new Lifecycle(deps.store);
+    const common = { store: deps.store, states: deps.states, connect, endpointOf: deps.endpointOf, log: deps.log };
     this.bootstrap = new ClusterBootstrap(common);
     this.health = new ClusterHealth({ ...common, dataDir: deps.dataDir });
     this.reimager = new Reimager({ ...common, connectMaintenance: (ep) => this.maintenance(ep) });
     if (deps.renderConfig) {
       this.firstContact = new FirstContact({
-        store: deps.store, renderConfig: deps.renderConfig, checkInstallDisk: deps.checkInstallDisk, policy: deps.policy,
+        store: deps.store, states: deps.states, renderConfig: deps.renderConfig, checkInstallDisk: deps.checkInstallDisk, policy: deps.policy,
         pollIntervalMs: deps.pollIntervalMs, pollTimeoutMs: deps.pollTimeoutMs, log: deps.log,
         connect: (ep) => this.maintenance(ep),
       });
@@ -86,19 +87,30 @@ export class TalosOrchestrator {
       const ep = this.deps.endpointOf(n);
       if (!ep) continue;
       const c = this.track(TalosClient.configured(ep, this.deps.admin, { policy: { ...this.deps.policy, retries: 0 } }));
+      let answered: string;
       try {
-        const v = await c.version();
-        if (n.state === 'configuring') this.deps.store.setState(n.name, 'installing', 'the node answers over mTLS: its config was applied');
-        this.lifecycle.markInstalled(n.name, `Talos ${v.version.tag} answers over mTLS at ${ep}`);
-        done.push(n.name);
+        answered = `Talos ${(await c.version()).version.tag} answers over mTLS at ${ep}`;
       } catch {
-        /* not yet */
+        continue; // not up from its disk yet
       } finally {
         c.close();
         this.clients.delete(c);
       }
+      // An mTLS answer is a sighting too, like a DHCP request.
+      this.deps.store.touch(n.name);
+      if (this.markInstalled(n, answered)) done.push(n.name);
     }
     return done;
+  }
+
+  /** Through installing (the path shows the step we inferred) to installed; false when the node moved meanwhile. */
+  private markInstalled(node: NodeRecord, reason: string): boolean {
+    if (node.state === 'configuring') {
+      const r = moveNode(this.deps, node, 'installing', 'the node answers over mTLS: its config was applied');
+      if (!r.ok) return false;
+      node = r.node;
+    }
+    return moveNode(this.deps, node, 'installed', reason, { markedForInstall: false }).ok;
   }
 
   async pass(): Promise<PassReport> {

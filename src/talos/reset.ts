@@ -4,24 +4,24 @@
 // Reset is graceful (leave etcd cleanly) unless the node is the last etcd
 // member or is unhealthy, where a graceful reset would refuse or hang.
 // Only nodes whose stored state is reimage-pending are ever reset.
-import type { Logger } from '../log.js';
 import type { NodeRecord, Store } from '../store/store.js';
 import { TalosClient } from './client.js';
 import type { EndpointOf } from './endpoints.js';
 import { REQUIRED_SERVICES } from './health.js';
+import { moveNode, type NodeStateDeps } from './node-state.js';
 
 export const WIPE_PARTITIONS = ['STATE', 'EPHEMERAL'];
 
-export interface ResetDeps {
+export interface ResetDeps extends NodeStateDeps {
   store: Store;
   connect: (endpoint: string) => TalosClient;
   /** For telling "already wiped" (maintenance API answers) from "down". */
   connectMaintenance?: (endpoint: string) => Promise<TalosClient>;
   endpointOf: EndpointOf;
-  log?: Logger;
 }
 
-export type ResetOutcome = { node: string; result: 'reset' | 'already-wiped' | 'waiting'; graceful?: boolean; reason?: string };
+/** `refused`: the node left reimage-pending (a cancel, say) while Reset was on its way; it keeps that state. */
+export type ResetOutcome = { node: string; result: 'reset' | 'already-wiped' | 'waiting' | 'refused'; graceful?: boolean; reason?: string };
 
 export class Reimager {
   constructor(private readonly deps: ResetDeps) {}
@@ -68,8 +68,8 @@ export class Reimager {
       } catch (err) {
         // A node that cannot list its services cannot leave etcd gracefully either.
         if (await this.isInMaintenance(endpoint)) {
-          store.setState(name, 'wiping', 'already reset: the maintenance API answers', { markedForInstall: true });
-          return { node: name, result: 'already-wiped' };
+          const r = moveNode(this.deps, node, 'wiping', 'already reset: the maintenance API answers', { markedForInstall: true });
+          return r.ok ? { node: name, result: 'already-wiped' } : { node: name, result: 'refused', reason: r.error };
         }
         graceful = false;
         why = `unreachable over mTLS: ${(err as Error).message}`;
@@ -88,7 +88,12 @@ export class Reimager {
         this.event(node, `Reset of ${name} failed: ${(err as Error).message}`, { error: (err as Error).message });
         return { node: name, result: 'waiting', reason: (err as Error).message };
       }
-      store.setState(name, 'wiping', `Reset sent (graceful ${graceful}); next PXE boot installs again`, { markedForInstall: true });
+      const r = moveNode(this.deps, node, 'wiping', `Reset sent (graceful ${graceful}); next PXE boot installs again`, { markedForInstall: true });
+      if (!r.ok) {
+        // Talos took the Reset, so the disk is wiped whatever the store says: tell the operator what to do.
+        this.event(node, `Reset of ${name} was accepted, but meanwhile it became ${r.node?.state}: Talos wipes it anyway; if its reimage was cancelled, mark it again`, { error: r.error });
+        return { node: name, result: 'refused', graceful, reason: r.error };
+      }
       return { node: name, result: 'reset', graceful };
     } finally {
       client.close();

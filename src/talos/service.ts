@@ -4,6 +4,7 @@
 // install run (bootstrap, health, kubeconfig, reimage).
 import { existsSync } from 'node:fs';
 import type { Service } from '../daemon.js';
+import type { NodeStateWriter } from '../lifecycle/ports.js';
 import type { Logger } from '../log.js';
 import type { Settings } from '../settings/settings.js';
 import type { Store } from '../store/store.js';
@@ -16,6 +17,8 @@ export const PASS_INTERVAL_MS = 5000;
 export interface TalosServiceInput {
   settings: Settings;
   store: Store;
+  /** The daemon's one state machine, shared with DHCP, HTTP and the sweeper. */
+  states: NodeStateWriter;
   log: Logger;
   renderConfig?: (nodeName: string) => Promise<Buffer>;
   intervalMs?: number;
@@ -29,6 +32,7 @@ export function startTalosService(input: TalosServiceInput): Service | undefined
   }
   const orchestrator = new TalosOrchestrator({
     store: input.store,
+    states: input.states,
     admin: loadAdminIdentity(file),
     endpointOf: storeEndpoints(input.store),
     dataDir: input.settings.dataDir,

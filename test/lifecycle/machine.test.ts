@@ -71,6 +71,35 @@ describe('transition table', () => {
   });
 });
 
+describe('a move from the state the caller read', () => {
+  it('goes through while the node is still there', () => {
+    const { machine } = setup();
+    force('w1', 'configuring', true);
+    const r = machine.transition('w1', 'installing', 'config accepted', { from: 'configuring' });
+    expect(r).toMatchObject({ ok: true, changed: true, node: { state: 'installing', stateReason: 'config accepted' } });
+  });
+
+  it('is refused and recorded once an operator moved the node, though the table alone allows it', () => {
+    const { machine } = setup();
+    force('w1', 'reimage-pending', true);
+    expect(isTransitionAllowed('reimage-pending', 'installing')).toBe(true);
+    const r = machine.transition('w1', 'installing', 'config accepted', { from: 'configuring' });
+    expect(r).toMatchObject({ ok: false, error: 'stale transition configuring → installing refused: w1 is reimage-pending now: config accepted' });
+    expect(store.getNode('w1')).toMatchObject({ state: 'reimage-pending', markedForInstall: true, stateReason: 'test setup' });
+    const last = store.events({ node: 'w1' }).at(-1)!;
+    expect(last.kind).toBe('rejected');
+    expect(last.data).toEqual({ from: 'reimage-pending', to: 'installing', reason: 'config accepted', expected: 'configuring' });
+  });
+
+  it('changes nothing else when refused: the mark stays as the operator left it', () => {
+    const { machine } = setup();
+    force('w1', 'ready', false);
+    const r = machine.transition('w1', 'wiping', 'Reset sent', { from: 'reimage-pending', markedForInstall: true });
+    expect(r.ok).toBe(false);
+    expect(store.getNode('w1')).toMatchObject({ state: 'ready', markedForInstall: false });
+  });
+});
+
 describe('observations drive the happy path', () => {
   it('push mode: PXE → maintenance → configuring → installing → network boot → installed → ready', () => {
     const { lifecycle } = setup();

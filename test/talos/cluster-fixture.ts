@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Inventory, NodeSpec, Role } from '../../src/inventory/types.js';
+import { StateMachine } from '../../src/lifecycle/machine.js';
 import { Store } from '../../src/store/store.js';
 import { TalosOrchestrator, type OrchestratorDeps } from '../../src/talos/orchestrator.js';
 import { makeTestPki, type TestPki } from '../fakes/pki.js';
@@ -70,6 +71,7 @@ export async function makeRack(roles: Role[], opts: { hostPrefix?: string; first
     store: new Store(dbFile),
     orchestrator: (extra = {}) => new TalosOrchestrator({
       store: rack.store,
+      states: new StateMachine(rack.store),
       admin: { ca: pki.osCa.crt, crt: pki.admin.crt, key: pki.admin.key },
       endpointOf: (n) => fakes.get(n.name)?.endpoint,
       dataDir: dir,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { StateMachine } from '../../src/lifecycle/machine.js';
 import { createLogger } from '../../src/log.js';
 import { loadSettings } from '../../src/settings/settings.js';
 import { bootstrapState } from '../../src/talos/bootstrap.js';
@@ -27,7 +28,7 @@ describe('Talos service', () => {
     rack = await makeRack([]);
     const lines: string[] = [];
     const settings = loadSettings({ dataDir: rack.dir, config: undefined }, rack.dir);
-    expect(startTalosService({ settings, store: rack.store, log: quietLogger(lines) })).toBeUndefined();
+    expect(startTalosService({ settings, store: rack.store, states: new StateMachine(rack.store), log: quietLogger(lines) })).toBeUndefined();
     expect(lines.join('')).toContain('no talosconfig yet');
   });
 
@@ -46,7 +47,7 @@ describe('Talos service', () => {
     rack.fakes.get('cp1')!.faults.status = {};
 
     const settings = loadSettings({ dataDir: rack.dir }, rack.dir);
-    const svc = startTalosService({ settings, store: rack.store, log: quietLogger([]), intervalMs: 50 });
+    const svc = startTalosService({ settings, store: rack.store, states: new StateMachine(rack.store), log: quietLogger([]), intervalMs: 50 });
     expect(svc?.name).toBe('talos');
     try {
       await waitFor(() => rack!.store.getNode('cp1')!.state === 'ready', 10_000, 'cp1 ready');
