@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { NodeRecord, Store } from '../store/store.js';
 import type { NodeStateWriter } from './ports.js';
 import { isTransitionAllowed, type NodeState } from './states.js';
+import { bootstrapState } from './cluster-state.js';
 
 /** What the Talos API client and the config endpoint report about a node. */
 export type Observation =
@@ -40,9 +41,6 @@ export interface TransitionExtra {
    */
   from?: NodeState;
 }
-
-/** Values of cluster_state 'bootstrap' that mean etcd was bootstrapped. */
-export const BOOTSTRAPPED = ['done', 'bootstrapped'];
 
 export class StateMachine implements NodeStateWriter {
   constructor(
@@ -90,7 +88,7 @@ export class StateMachine implements NodeStateWriter {
   }
 
   clusterBootstrapped(): boolean {
-    return BOOTSTRAPPED.includes(this.store.getClusterState('bootstrap') ?? '');
+    return bootstrapState(this.store) === 'bootstrapped';
   }
 
   /** Applies a Talos API or config-endpoint observation. */

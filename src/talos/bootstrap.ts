@@ -13,12 +13,11 @@ import type { TalosClient } from './client.js';
 import type { EndpointOf } from './endpoints.js';
 import { isCode } from './errors.js';
 
-export const BOOTSTRAP_KEY = 'talos.bootstrap';
-export const BOOTSTRAP_NODE_KEY = 'talos.bootstrap.node';
-export const BOOTSTRAP_CLAIM_KEY = 'talos.bootstrap.claim';
+import { BOOTSTRAP_CLAIM_KEY, BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY, bootstrapState } from '../lifecycle/cluster-state.js';
+
+export { BOOTSTRAP_CLAIM_KEY, BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY, bootstrapState };
 const CLAIM_MS = 60_000;
 
-export type BootstrapState = 'pending' | 'bootstrapping' | 'bootstrapped';
 export type BootstrapOutcome =
   | { kind: 'bootstrapped'; node: string; sent: boolean }
   | { kind: 'waiting'; reason: string };
@@ -29,10 +28,6 @@ export interface BootstrapDeps {
   connect: (endpoint: string) => TalosClient;
   endpointOf: EndpointOf;
   log?: Logger;
-}
-
-export function bootstrapState(store: Store): BootstrapState {
-  return (store.getClusterState(BOOTSTRAP_KEY) as BootstrapState | undefined) ?? 'pending';
 }
 
 /**

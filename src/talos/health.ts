@@ -5,6 +5,7 @@
 import { chmodSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeRecord, Store } from '../store/store.js';
+import { ETCD_MEMBERS_KEY } from '../lifecycle/cluster-state.js';
 import { bootstrapNode, bootstrapState } from './bootstrap.js';
 import type { TalosClient } from './client.js';
 import type { EndpointOf } from './endpoints.js';
@@ -70,6 +71,7 @@ export class ClusterHealth {
     const client = this.deps.connect(this.deps.endpointOf(asker.node)!);
     try {
       const members = await client.etcdMemberList();
+      store.setClusterState(ETCD_MEMBERS_KEY, JSON.stringify(members.map((m) => m.hostname).sort()));
       if (members.length !== cpsUp.length) {
         return { kind: 'waiting', reason: `etcd has ${members.length} member(s), ${cpsUp.length} control plane(s) are up` };
       }

@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { schematicId } from '../factory/schematic.js';
 import { discoveredView, inventorySnippet, type DiscoveredView } from '../lifecycle/discovery.js';
-import { BOOTSTRAPPED } from '../lifecycle/machine.js';
+import { bootstrapState, etcdMembers } from '../lifecycle/cluster-state.js';
 import { STATE_MEANING, NODE_STATES, type NodeState } from '../lifecycle/states.js';
 import { formatDuration } from '../lifecycle/sweeper.js';
 import type { HttpContext } from '../http/context.js';
@@ -68,16 +68,11 @@ export function discoveredListView(store: Store): { machines: DiscoveredView[]; 
 }
 
 export function clusterView(ctx: HttpContext) {
-  const bootstrap = ctx.store.getClusterState('bootstrap') ?? 'not started';
-  let etcdMembers: string[] = [];
-  try {
-    const raw: unknown = JSON.parse(ctx.store.getClusterState('etcd-members') ?? '[]');
-    if (Array.isArray(raw)) etcdMembers = raw.map(String);
-  } catch { /* unreadable: show none */ }
+  const bootstrap = bootstrapState(ctx.store);
   const file = (name: string) => existsSync(join(ctx.settings.dataDir, name));
   return {
     name: ctx.inventory()?.cluster.name ?? null,
-    bootstrap, bootstrapped: BOOTSTRAPPED.includes(bootstrap), etcdMembers,
+    bootstrap, bootstrapped: bootstrap === 'bootstrapped', etcdMembers: etcdMembers(ctx.store),
     downloads: { kubeconfig: file('kubeconfig'), talosconfig: file('talosconfig') },
   };
 }

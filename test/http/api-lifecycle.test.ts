@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, harness } from '../web/harness.js';
 import { Reimager } from '../../src/lifecycle/reimage.js';
 import { schematicId } from '../../src/factory/schematic.js';
+import { BOOTSTRAP_KEY, ETCD_MEMBERS_KEY } from '../../src/lifecycle/cluster-state.js';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
@@ -67,12 +68,12 @@ describe('lifecycle JSON API', () => {
       expect((await h.app.inject({ url: '/api/discovered/snippet', headers: auth })).body).toContain('mac: de:ad:00:00:00:09');
 
       expect((await h.app.inject({ url: '/api/cluster', headers: auth })).json()).toEqual({
-        name: 'lab', bootstrap: 'not started', bootstrapped: false, etcdMembers: [], downloads: { kubeconfig: false, talosconfig: false },
+        name: 'lab', bootstrap: 'pending', bootstrapped: false, etcdMembers: [], downloads: { kubeconfig: false, talosconfig: false },
       });
       expect((await h.app.inject({ url: '/api/cluster/kubeconfig', headers: auth })).statusCode).toBe(404);
       writeFileSync(join(h.settings.dataDir, 'kubeconfig'), 'apiVersion: v1\nkind: Config\n');
-      h.store.setClusterState('bootstrap', 'done');
-      h.store.setClusterState('etcd-members', JSON.stringify(['cp-1']));
+      h.store.setClusterState(BOOTSTRAP_KEY, 'bootstrapped');
+      h.store.setClusterState(ETCD_MEMBERS_KEY, JSON.stringify(['cp-1']));
       expect((await h.app.inject({ url: '/api/cluster', headers: auth })).json()).toMatchObject({ bootstrapped: true, etcdMembers: ['cp-1'], downloads: { kubeconfig: true } });
       const kc = await h.app.inject({ url: '/api/cluster/kubeconfig', headers: auth });
       expect(kc.body).toBe('apiVersion: v1\nkind: Config\n');

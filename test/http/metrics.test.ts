@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, harness } from '../web/harness.js';
 import { Reimager } from '../../src/lifecycle/reimage.js';
+import { BOOTSTRAP_KEY } from '../../src/lifecycle/cluster-state.js';
 
 describe('/metrics', () => {
   it('exposes nodes by state, reimages, bootstrap state, HTTP counters and injected sources', async () => {
@@ -9,7 +10,7 @@ describe('/metrics', () => {
       h.ctx.metricsSources = [{ metrics: () => ({ dhcp_offers_total: 7, 'tftp_bytes_total{file="ipxe.efi"}': 1024, 'bad name': 1, tftp_active: Number.NaN }) }];
       h.store.setState('cp-1', 'ready', 'x', { markedForInstall: false });
       await new Reimager(h.ctx.lifecycle.machine).reimage('cp-1', 'x', 'test');
-      h.store.setClusterState('bootstrap', 'done');
+      h.store.setClusterState(BOOTSTRAP_KEY, 'bootstrapped');
       await h.app.inject({ url: '/healthz' });
       const res = await h.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
       expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
@@ -20,7 +21,7 @@ describe('/metrics', () => {
       expect(body).toContain('rackboot_nodes{state="ready"} 0');
       expect(body).toContain('rackboot_reimages_total 1');
       expect(body).toContain('rackboot_cluster_bootstrapped 1');
-      expect(body).toContain('rackboot_cluster_bootstrap_state{state="done"} 1');
+      expect(body).toContain('rackboot_cluster_bootstrap_state{state="bootstrapped"} 1');
       expect(body).toMatch(/rackboot_http_requests_total\{method="GET",code="200"\} [1-9]/);
       expect(body).toContain('# TYPE rackboot_process_heap_used_bytes gauge');
       expect(Number(/^rackboot_process_heap_used_bytes (\d+)$/m.exec(body)?.[1])).toBeGreaterThan(1 << 20);

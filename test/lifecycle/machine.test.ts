@@ -4,6 +4,7 @@ import { StateMachine } from '../../src/lifecycle/machine.js';
 import { NODE_STATES, TRANSITIONS, isTransitionAllowed, type NodeState } from '../../src/lifecycle/states.js';
 import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
 import { fakeClock, inventory, nodeSpec } from './fixtures.js';
+import { BOOTSTRAP_KEY } from '../../src/lifecycle/cluster-state.js';
 
 let store: Store;
 afterEach(() => store?.close());
@@ -120,7 +121,7 @@ describe('observations drive the happy path', () => {
     expect(store.getNode('w1')).toMatchObject({ state: 'installed', markedForInstall: false });
     lifecycle.observe('w1', { kind: 'healthy' });
     expect(store.getNode('w1')!.state).toBe('installed'); // not bootstrapped yet
-    store.setClusterState('bootstrap', 'done');
+    store.setClusterState(BOOTSTRAP_KEY, 'bootstrapped');
     lifecycle.observe('w1', { kind: 'healthy' });
     expect(store.getNode('w1')!.state).toBe('ready');
     lifecycle.observe('w1', { kind: 'unhealthy', detail: 'API unreachable' });
@@ -129,7 +130,7 @@ describe('observations drive the happy path', () => {
 
   it('a control plane is ready only as an etcd member', () => {
     const { lifecycle } = setup();
-    store.setClusterState('bootstrap', 'done');
+    store.setClusterState(BOOTSTRAP_KEY, 'bootstrapped');
     force('cp1', 'installed', false);
     lifecycle.observe('cp1', { kind: 'healthy', etcdMember: false });
     expect(store.getNode('cp1')!.state).toBe('installed');

@@ -5,6 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { bootstrapState } from '../../src/talos/bootstrap.js';
 import { kubeconfigPath } from '../../src/talos/health.js';
 import { makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
+import { clusterView } from '../../src/web/views.js';
+import { StateMachine } from '../../src/lifecycle/machine.js';
+import type { HttpContext } from '../../src/http/context.js';
 
 let rack: Rack | undefined;
 afterEach(async () => {
@@ -35,6 +38,10 @@ describe('a 3 + 2 cluster', () => {
     expect(rack.etcd.bootstrapCalls).toBe(1);
     expect(rack.fakes.get('cp1')!.bootstrapCalls).toBe(1);
     expect(bootstrapState(rack.store)).toBe('bootstrapped');
+    // What the admin page and /metrics show comes from the same records.
+    const view = clusterView({ store: rack.store, inventory: () => undefined, settings: { dataDir: rack.dir } } as unknown as HttpContext);
+    expect(view).toMatchObject({ bootstrap: 'bootstrapped', bootstrapped: true, etcdMembers: ['cp1', 'cp2', 'cp3'], downloads: { kubeconfig: true } });
+    expect(new StateMachine(rack.store).clusterBootstrapped()).toBe(true);
     expect([...rack.etcd.members.keys()].sort()).toEqual(['cp1', 'cp2', 'cp3']);
     expect(rack.store.listNodes().map((n) => [n.name, n.state, n.markedForInstall])).toEqual(ALL.map((n) => [n, 'ready', false]));
     for (const f of rack.fakes.values()) expect(f.applied.map((a) => a.mode)).toEqual(['AUTO']);

@@ -1,0 +1,26 @@
+// The cluster-wide facts kept in the store's cluster_state table, under one
+// set of keys: the Talos bootstrap writes them, the state machine, the admin
+// page and /metrics read them. (They once read a key nothing wrote, so the
+// page never showed a real bootstrap.)
+import type { Store } from '../store/store.js';
+
+export const BOOTSTRAP_KEY = 'talos.bootstrap';
+export const BOOTSTRAP_NODE_KEY = 'talos.bootstrap.node';
+export const BOOTSTRAP_CLAIM_KEY = 'talos.bootstrap.claim';
+/** JSON list of etcd member hostnames, as last seen by the health check. */
+export const ETCD_MEMBERS_KEY = 'talos.etcd.members';
+
+export type BootstrapState = 'pending' | 'bootstrapping' | 'bootstrapped';
+
+export function bootstrapState(store: Store): BootstrapState {
+  return (store.getClusterState(BOOTSTRAP_KEY) as BootstrapState | undefined) ?? 'pending';
+}
+
+export function etcdMembers(store: Store): string[] {
+  try {
+    const raw: unknown = JSON.parse(store.getClusterState(ETCD_MEMBERS_KEY) ?? '[]');
+    return Array.isArray(raw) ? raw.map(String) : [];
+  } catch {
+    return []; // unreadable: show none
+  }
+}
