@@ -9,8 +9,8 @@
 import { open } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 
-/** Buffers per transfer: one being read while up to two are in the socket. */
-export const BUFFERS_PER_TRANSFER = 3;
+/** Buffers per transfer: one being read while the other is in the socket. A third bought one client more but cost fifty more memory than it was worth. */
+export const BUFFERS_PER_TRANSFER = 2;
 
 /** Idle buffers by size, kept for the next transfer up to `limit` bytes. */
 export class BufferPool {
