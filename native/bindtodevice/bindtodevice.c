@@ -69,6 +69,18 @@ static int get_int(napi_env env, napi_value v, int32_t *out) {
   return napi_get_value_int32(env, v, out) == napi_ok;
 }
 
+// For functions whose only argument is a file descriptor: throws a TypeError
+// naming `usage` and returns 0 when it is missing or not an integer.
+static int get_fd_arg(napi_env env, napi_callback_info info, const char *usage, int32_t *fd) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || !get_int(env, argv[0], fd)) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  return 1;
+}
+
 static napi_value open_icmp6(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -142,13 +154,8 @@ static napi_value send_icmp6(napi_env env, napi_callback_info info) {
 
 // recvIcmp6(fd) -> {data, from} or null when nothing is waiting (the socket is non-blocking).
 static napi_value recv_icmp6(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t fd = -1;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || !get_int(env, argv[0], &fd)) {
-    napi_throw_type_error(env, NULL, "recvIcmp6(fd)");
-    return NULL;
-  }
+  if (!get_fd_arg(env, info, "recvIcmp6(fd)", &fd)) return NULL;
   unsigned char buf[1500];
   struct sockaddr_in6 from;
   socklen_t flen = sizeof from;
@@ -174,13 +181,8 @@ static napi_value recv_icmp6(napi_env env, napi_callback_info info) {
 }
 
 static napi_value close_fd(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t fd = -1;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || !get_int(env, argv[0], &fd)) {
-    napi_throw_type_error(env, NULL, "closeFd(fd)");
-    return NULL;
-  }
+  if (!get_fd_arg(env, info, "closeFd(fd)", &fd)) return NULL;
   if (close(fd) < 0) return fail(env, "close", errno);
   return NULL;
 }
