@@ -182,8 +182,18 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     });
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (a.transfer!.finished) return;
-      // On a connected socket an ICMP port unreachable surfaces here: the client has exited.
-      if (err.code === 'ECONNREFUSED') return apply(key, a, a.transfer!.onPeerGone());
+      // On a connected socket an ICMP port unreachable surfaces here: the
+      // client has exited. Linux reports that error ahead of datagrams that
+      // arrived before it, such as the final ACK the client sent just before
+      // exiting, so decide only after those are read: libuv stops reading at
+      // the error and reads the rest in the next poll phase, which runs
+      // between the first immediate and the second.
+      if (err.code === 'ECONNREFUSED') {
+        setImmediate(() => setImmediate(() => {
+          if (!closed && active.get(key) === a) apply(key, a, a.transfer!.onPeerGone());
+        }));
+        return;
+      }
       log.warn({ err, client: key }, 'TFTP transfer socket error');
       apply(key, a, a.transfer!.onError(0, `socket error: ${err.message}`));
     });

@@ -6,7 +6,11 @@ without sch_netem. Standard library only (AF_PACKET raw sockets).
 usage: impair.py IF_A IF_B LOSS REORDER SEED
   LOSS, REORDER: probabilities (0..1) per UDP frame, each direction.
   A reordered frame is held back and sent after the next frame in the same
-  direction (or after 5 ms if none comes)."""
+  direction (or after 5 ms if none comes).
+On SIGTERM prints its counts as JSON, with the first four UDP payload bytes
+(hex) of every frame from IF_B towards IF_A that it dropped or held back:
+for TFTP that is the opcode and block number, so a test can tell which ACKs
+never arrived and which came late (ICMP is not held, so it can overtake)."""
 import json
 import random
 import signal
@@ -32,11 +36,16 @@ def open_raw(ifname):
 socks = {if_a: open_raw(if_a), if_b: open_raw(if_b)}
 other = {if_a: socks[if_b], if_b: socks[if_a]}
 held = {if_a: None, if_b: None}  # (frame, deadline) held back per source
-stats = {'forwarded': 0, 'dropped': 0, 'reordered': 0}
+stats = {'forwarded': 0, 'dropped': 0, 'reordered': 0, 'droppedTowardsA': [], 'heldTowardsA': []}
 
 
 def is_udp4(frame):
     return len(frame) >= 42 and frame[12:14] == b'\x08\x00' and frame[23] == 17
+
+
+def udp_payload_head(frame):
+    ihl = (frame[14] & 0x0f) * 4
+    return frame[14 + ihl + 8:14 + ihl + 12].hex()
 
 
 def zero_udp_checksum(frame):
@@ -45,8 +54,6 @@ def zero_udp_checksum(frame):
     ihl = (frame[14] & 0x0f) * 4
     off = 14 + ihl + 6
     return frame[:off] + b'\x00\x00' + frame[off + 2:]
-
-
 
 
 def report(_sig, _frame):
@@ -72,10 +79,14 @@ while True:
             frame = zero_udp_checksum(frame)
             if rng.random() < loss:
                 stats['dropped'] += 1
+                if src == if_b:
+                    stats['droppedTowardsA'].append(udp_payload_head(frame))
                 continue
             if held[src] is None and rng.random() < reorder:
                 held[src] = (frame, time.monotonic() + 0.005)
                 stats['reordered'] += 1
+                if src == if_b:
+                    stats['heldTowardsA'].append(udp_payload_head(frame))
                 continue
         out.send(frame)
         stats['forwarded'] += 1

@@ -72,18 +72,36 @@ describe.skipIf(why)('TFTP under packet loss and reordering', () => {
     fetched('c.bin', 'curl', (o) => ['-sS', '--tftp-blksize', '1468', '-o', o, `tftp://${lab!.serverIp}/c.bin`]);
   }, 180_000);
 
-  it('retransmitted and still counted every transfer as complete', async () => {
-    if (using === 'impair.py') {
-      const st = await lab!.impairerStats();
-      expect(st.dropped).toBeGreaterThan(0);
-      expect(st.reordered).toBeGreaterThan(0);
+  it('retransmitted, and ended as unconfirmed only a transfer whose final ACK the link dropped or delayed', async () => {
+    // A final ACK lost with the client gone is noticed on our next
+    // retransmission: 1 s for tftp-hpa and atftp, 6 s for curl's timeout=6.
+    let m = await lab!.metrics();
+    for (const deadline = Date.now() + 20_000; m.activeTransfers > 0 && Date.now() < deadline; m = await lab!.metrics()) {
+      await new Promise((r) => setTimeout(r, 100));
     }
-    const m = await lab!.metrics();
-    // A transfer whose final ACK was lost ends as unconfirmed once the
-    // retransmitted last block meets the exited client's closed port.
-    expect(m.totals.completed + m.totals.unconfirmed + m.activeTransfers).toBe(3);
-    expect(m.totals.completed).toBeGreaterThanOrEqual(2);
+    expect(m.activeTransfers).toBe(0);
+    expect(m.totals.completed + m.totals.unconfirmed).toBe(3);
     expect(m.totals).toMatchObject({ timeouts: 0, aborted: 0 });
     expect(m.totals.retransmissions).toBeGreaterThan(0);
+    if (using !== 'impair.py') {
+      // tc netem does not say what it dropped; all three final ACKs lost is 0.05^3.
+      expect(m.totals.completed).toBeGreaterThanOrEqual(1);
+      return;
+    }
+    const st = await lab!.impairerStats();
+    expect(st.dropped).toBeGreaterThan(0);
+    expect(st.reordered).toBeGreaterThan(0);
+    // The clients exit right after their final ACK. If the link drops it,
+    // our retransmitted last block meets a closed port and the transfer ends
+    // unconfirmed. If the link holds it back, the ICMP port unreachable for
+    // a block we resent on an earlier (reordered) ACK can overtake it, with
+    // the same outcome. Any other transfer must end completed.
+    const finalAck = (size: number, blksize: number) => {
+      const block = Math.floor(size / blksize) + 1;
+      return Buffer.from([0, 4, block >> 8, block & 0xff]).toString('hex');
+    };
+    const finalAcks = [finalAck(files['w.bin']!.length, 1468), finalAck(files['s.bin']!.length, 512), finalAck(files['c.bin']!.length, 1468)];
+    const droppedOrLate = finalAcks.filter((head) => st.droppedToServer.includes(head) || st.heldToServer.includes(head)).length;
+    expect(m.totals.unconfirmed).toBeLessThanOrEqual(droppedOrLate);
   });
 });

@@ -82,6 +82,14 @@ export class TftpChild {
   }
 }
 
+export interface ImpairerStats {
+  forwarded: number;
+  dropped: number;
+  reordered: number;
+  droppedToServer: string[];
+  heldToServer: string[];
+}
+
 export class TftpLab {
   readonly suffix = uniqueSuffix();
   readonly serverNs: Netns;
@@ -130,8 +138,8 @@ export class TftpLab {
     });
   }
 
-  /** Stops the impairer and returns what it did. */
-  async impairerStats(): Promise<{ forwarded: number; dropped: number; reordered: number }> {
+  /** Stops the impairer and returns what it did: the first four UDP payload bytes (hex) of each client frame it dropped or held back. */
+  async impairerStats(): Promise<ImpairerStats> {
     const p = this.impairer!;
     const text = new Promise<string>((resolve) => {
       let s = '';
@@ -139,7 +147,8 @@ export class TftpLab {
       p.once('exit', () => resolve(s));
     });
     p.kill('SIGTERM');
-    return JSON.parse((await text).trim().split('\n').pop()!) as { forwarded: number; dropped: number; reordered: number };
+    const st = JSON.parse((await text).trim().split('\n').pop()!) as Omit<ImpairerStats, 'droppedToServer' | 'heldToServer'> & { droppedTowardsA: string[]; heldTowardsA: string[] };
+    return { forwarded: st.forwarded, dropped: st.dropped, reordered: st.reordered, droppedToServer: st.droppedTowardsA, heldToServer: st.heldTowardsA };
   }
 
   async startServer(opts: LabOptions): Promise<void> {
