@@ -75,6 +75,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.err(`Usage: ${cmd.usage.split('\n')[0]}`);
       return EXIT_USAGE;
     }
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+      // The store waits 5 s for another writer (the daemon, or a second
+      // CLI) before giving up; the transaction that failed changed nothing.
+      io.err(`rackboot ${cmd.name.join(' ')}: the store is locked by another writer (a running daemon?) and stayed locked for 5 s; nothing was changed, try again`);
+      return EXIT_FAILURE;
+    }
     io.err(`rackboot ${cmd.name.join(' ')}: ${(err as Error).message}`);
     return EXIT_FAILURE;
   }
@@ -82,6 +88,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
 
 const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 if (invokedDirectly) {
+  // `rackboot nodes | head` closes the pipe early: that is the reader's choice, not a failure.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? EXIT_OK);
+  });
   const io: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
   main(process.argv.slice(2), io).then(
     (code) => {

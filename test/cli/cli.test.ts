@@ -64,6 +64,14 @@ describe('rackboot CLI', () => {
     expect(json.map((n) => n.name)).toEqual(['cp-1', 'cp-2', 'cp-3', 'worker-1', 'worker-2']);
   });
 
+  it('nodes into a reader that has already gone (| head) exits 0 without a stack trace', async () => {
+    const p = startCli(['nodes', '--data-dir', tmp()]);
+    p.stdout!.destroy(); // our end of the pipe closes before the CLI writes a line
+    const code = await new Promise<number | null>((resolve) => p.once('exit', resolve));
+    expect(p.output()).toBe('');
+    expect(code).toBe(0);
+  });
+
   it('serve runs on the example inventory, picks up an added node within 2 s, and exits 0 on SIGTERM', async () => {
     const dir = tmp();
     const inv = join(dir, 'cluster.yaml');

@@ -1,11 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseCommandArgs, type Command } from '../../src/cli/command.js';
 import { reimage } from '../../src/cli/reimage.js';
 import { discovered } from '../../src/cli/discovered.js';
+import { loadInventoryFile } from '../../src/inventory/load.js';
 import { Store } from '../../src/store/store.js';
+import { startCli } from '../helpers/cli.js';
 
 let dir: string;
 beforeEach(() => {
@@ -60,6 +62,47 @@ describe('rackboot reimage', () => {
     expect(c.code).toBe(1);
     expect(c.err).toMatch(/only a pending reimage can be cancelled/);
   });
+});
+
+describe('rackboot reimage beside a daemon that holds the store\'s write lock', () => {
+  /** The store as the daemon has it, with the inventory loaded, inside a write transaction. */
+  function daemonHoldingTheLock(): Store {
+    mkdirSync(join(dir, 'data'));
+    const s = new Store(join(dir, 'data', 'rackboot.db'));
+    s.syncInventory(loadInventoryFile(join(dir, 'cluster.yaml')).inventory!);
+    s.db.exec('BEGIN IMMEDIATE');
+    return s;
+  }
+
+  async function cliWhileHeld(holdMs: number): Promise<{ code: number | null; output: string; exitedAt: number; releasedAt: number; before: ReturnType<typeof node> }> {
+    const daemon = daemonHoldingTheLock();
+    const before = node();
+    const p = startCli(['reimage', 'cp-1', '--reason', 'disk swap', '--config', join(dir, 'rackboot.yaml')]);
+    let exitedAt = 0;
+    const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => ((exitedAt = Date.now()), resolve(code))));
+    await new Promise((r) => setTimeout(r, holdMs));
+    daemon.db.exec('COMMIT');
+    const releasedAt = Date.now();
+    daemon.close();
+    return { code: await exited, output: p.output(), exitedAt, releasedAt, before };
+  }
+
+  it('waits for the lock, then marks the node', async () => {
+    const r = await cliWhileHeld(1500);
+    expect(r.output).toMatch(/cp-1: reimage-pending/);
+    expect(r.code).toBe(0);
+    expect(r.exitedAt).toBeGreaterThanOrEqual(r.releasedAt);
+    expect(node()).toMatchObject({ state: 'reimage-pending', markedForInstall: true });
+  });
+
+  it('gives up after 5 s with a plain error and changes nothing', async () => {
+    const r = await cliWhileHeld(7000);
+    expect(r.code).toBe(1);
+    expect(r.output).toBe('rackboot reimage: the store is locked by another writer (a running daemon?) and stayed locked for 5 s; nothing was changed, try again\n');
+    expect(r.exitedAt).toBeLessThan(r.releasedAt);
+    expect(r.before.state).toBe('registered');
+    expect(node()).toEqual(r.before);
+  }, 15_000);
 });
 
 describe('rackboot discovered', () => {
