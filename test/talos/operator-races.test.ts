@@ -2,6 +2,8 @@
 // node states through the lifecycle's state machine, from the state it read
 // before the call, so the operator's later decision wins: the step's move is
 // refused and recorded, the pass goes on, and nothing throws out of it.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StateMachine } from '../../src/lifecycle/machine.js';
@@ -10,6 +12,7 @@ import type { NodeState } from '../../src/lifecycle/states.js';
 import { createLogger } from '../../src/log.js';
 import type { OrchestratorDeps, PassReport } from '../../src/talos/orchestrator.js';
 import type { FakeTalosNode } from '../fakes/talos-node.js';
+import { REPO, runCli } from '../helpers/cli.js';
 import { makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
 import { waitFor } from './helpers.js';
 
@@ -93,6 +96,30 @@ describe('first contact', () => {
     expect(fake.applied).toHaveLength(0);
     expect(statePath(rack, 'w1').slice(0, 2)).toEqual(['booting', 'reimage-pending']);
     expect(rejections(rack, 'w1')[0]).toMatch(/^stale transition booting → maintenance refused: w1 is reimage-pending now/);
+  });
+});
+
+describe('from another process', () => {
+  it('rackboot reimage, run as its own process while the config is on the way, wins', async () => {
+    const { r, fake } = await booted('worker');
+    rack = r;
+    fake.faults.delayMs.ApplyConfiguration = 300;
+    const config = join(r.dir, 'rackboot.yaml');
+    writeFileSync(config, `dataDir: ${r.dir}\ninventory: ${join(REPO, 'inventory/cluster.yaml')}\n`);
+    let cli: ReturnType<typeof runCli> | undefined;
+    // The CLI opens the same SQLite file; this process (the daemon's side)
+    // waits on the fake meanwhile, and reads the mark only inside its own
+    // write transaction when the Talos call returns.
+    const report = await passWhile(r, callArrives(fake, 'ApplyConfiguration'), () => {
+      cli = runCli(['reimage', 'w1', '--reason', 'disk swapped', '--config', config]);
+    });
+    expect(cli!.stderr).toBe('');
+    expect(cli!.code).toBe(0);
+    expect(report.pushed).toEqual([]);
+    expect(statePath(rack, 'w1')).toEqual(expect.arrayContaining(['configuring', 'reimage-pending']));
+    expect(statePath(rack, 'w1')).not.toContain('installing');
+    expect(rejections(rack, 'w1')).toContain('stale transition configuring → installing refused: w1 is reimage-pending now: config accepted; Talos installs to disk and reboots');
+    expect(rack.store.getNode('w1')).toMatchObject({ state: 'reimage-pending', markedForInstall: true, stateReason: 'reimage requested by cli: disk swapped' });
   });
 });
 
