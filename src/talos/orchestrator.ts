@@ -14,7 +14,7 @@ import type { EndpointOf } from './endpoints.js';
 import { FirstContact } from './first-contact.js';
 import { ClusterHealth, type HealthOutcome } from './health.js';
 import { moveNode } from './node-state.js';
-import { Reimager, type ResetOutcome } from './reset.js';
+import { ResetStep, type ResetOutcome } from './reset.js';
 import type { RetryPolicy } from './rpc.js';
 
 export interface OrchestratorDeps {
@@ -47,7 +47,7 @@ export class TalosOrchestrator {
   private readonly firstContact: FirstContact | undefined;
   private readonly bootstrap: ClusterBootstrap;
   private readonly health: ClusterHealth;
-  private readonly reimager: Reimager;
+  private readonly reset: ResetStep;
   private closed = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -57,7 +57,7 @@ export class TalosOrchestrator {
     const common = { store: deps.store, states: deps.states, connect, endpointOf: deps.endpointOf, log: deps.log };
     this.bootstrap = new ClusterBootstrap(common);
     this.health = new ClusterHealth({ ...common, dataDir: deps.dataDir });
-    this.reimager = new Reimager({ ...common, connectMaintenance: (ep) => this.maintenance(ep) });
+    this.reset = new ResetStep({ ...common, connectMaintenance: (ep) => this.maintenance(ep) });
     if (deps.renderConfig) {
       this.firstContact = new FirstContact({
         store: deps.store, states: deps.states, renderConfig: deps.renderConfig, checkInstallDisk: deps.checkInstallDisk, policy: deps.policy,
@@ -126,7 +126,7 @@ export class TalosOrchestrator {
     }
     const bootstrap = await this.bootstrap.step();
     const health = await this.health.step();
-    const resets = await this.reimager.step();
+    const resets = await this.reset.step();
     for (const c of this.clients) if (!this.closed) c.close();
     this.clients.clear();
     return { pushed, installed, bootstrap, health, resets };

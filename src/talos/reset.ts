@@ -23,7 +23,8 @@ export interface ResetDeps extends NodeStateDeps {
 /** `refused`: the node left reimage-pending (a cancel, say) while Reset was on its way; it keeps that state. */
 export type ResetOutcome = { node: string; result: 'reset' | 'already-wiped' | 'waiting' | 'refused'; graceful?: boolean; reason?: string };
 
-export class Reimager {
+/** The orchestrator's reset step; the operator's side that marks nodes is `Reimager` in src/lifecycle/reimage.ts. */
+export class ResetStep {
   constructor(private readonly deps: ResetDeps) {}
 
   async step(): Promise<ResetOutcome[]> {
