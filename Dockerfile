@@ -34,5 +34,6 @@ COPY systemd/rackboot.yaml /etc/rackboot/rackboot.yaml
 USER rackboot
 VOLUME ["/var/lib/rackboot"]
 EXPOSE 67/udp 69/udp 4011/udp 8080/tcp
-ENTRYPOINT ["node", "/opt/rackboot/dist/cli.js"]
+# Node flags as in systemd/rackboot.service (test/packaging checks they match).
+ENTRYPOINT ["node", "--max-semi-space-size=4", "/opt/rackboot/dist/cli.js"]
 CMD ["serve", "--config", "/etc/rackboot/rackboot.yaml"]

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { missingPrerequisites, Netns, uniqueSuffix } from '../test/helpers/netns.js';
 import { buildCli, cleanupDir, makeSwitch, plug, REPO, tempDir, waitFor } from '../test/dhcp/netns/harness.js';
 import { schematicId } from '../src/factory/schematic.js';
+import { daemonNodeFlags } from './lib/daemon-flags.mjs';
 import { quick, record } from './lib/results.mjs';
 
 const why = missingPrerequisites(['/usr/bin/busybox', '/usr/bin/curl', '/usr/lib/ipxe/undionly.kpxe']);
@@ -71,7 +72,7 @@ describe.skipIf(why)(`boot storm: ${MACHINES} machines`, () => {
       clients.push(ns);
       plug(sw, ns, `rbm${x}${i}`, `rbsc${x}${i}`, { mac: mac(i) });
     }
-    const p = srv.spawn(process.execPath, [cli, 'serve', '--config', join(dir, 'rackboot.yaml')], { cwd: REPO });
+    const p = srv.spawn(process.execPath, [...daemonNodeFlags(), cli, 'serve', '--config', join(dir, 'rackboot.yaml')], { cwd: REPO });
     p.stdout!.on('data', (d: Buffer) => (serverLog += d.toString()));
     p.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
     await waitFor(() => {

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '../../src/settings/settings.js';
+import { nodeFlagsOfUnit } from '../../bench/lib/daemon-flags.mjs';
 
 const unitPath = new URL('../../systemd/rackboot.service', import.meta.url).pathname;
 const unit = readFileSync(unitPath, 'utf8');
@@ -29,6 +30,14 @@ describe('systemd unit', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('gives node the flags the benches run the daemon with, and the Docker image the same', () => {
+    const flags = nodeFlagsOfUnit(unit);
+    expect(flags).toEqual(['--max-semi-space-size=4']);
+    const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8'))![1]!) as string[];
+    expect(entrypoint).toEqual(['node', ...flags, '/opt/rackboot/dist/cli.js']);
+    expect(() => nodeFlagsOfUnit(unit.replace(/^ExecStart=.*$/m, 'ExecStart=/opt/rackboot/bin/rackboot serve'))).toThrow(/no `node \.\.\. dist\/cli\.js`/);
   });
 
   it('runs as a dedicated user with only the capabilities it needs', () => {

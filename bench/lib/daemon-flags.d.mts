@@ -1,0 +1,2 @@
+export declare function nodeFlagsOfUnit(unitText: string): string[];
+export declare function daemonNodeFlags(): string[];
