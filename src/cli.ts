@@ -77,8 +77,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     if ((err as { code?: string }).code === 'SQLITE_BUSY') {
       // The store waits 5 s for another writer (the daemon, or a second
-      // CLI) before giving up; the transaction that failed changed nothing.
-      io.err(`rackboot ${cmd.name.join(' ')}: the store is locked by another writer (a running daemon?) and stayed locked for 5 s; nothing was changed, try again`);
+      // CLI) before giving up; the transaction that waited changed nothing.
+      io.err(`rackboot ${cmd.name.join(' ')}: the store stayed locked by another writer (a running daemon?) for 5 s, so the write that waited was not made; try again`);
       return EXIT_FAILURE;
     }
     io.err(`rackboot ${cmd.name.join(' ')}: ${(err as Error).message}`);

@@ -98,7 +98,7 @@ describe('rackboot reimage beside a daemon that holds the store\'s write lock', 
   it('gives up after 5 s with a plain error and changes nothing', async () => {
     const r = await cliWhileHeld(7000);
     expect(r.code).toBe(1);
-    expect(r.output).toBe('rackboot reimage: the store is locked by another writer (a running daemon?) and stayed locked for 5 s; nothing was changed, try again\n');
+    expect(r.output).toBe('rackboot reimage: the store stayed locked by another writer (a running daemon?) for 5 s, so the write that waited was not made; try again\n');
     expect(r.exitedAt).toBeLessThan(r.releasedAt);
     expect(r.before.state).toBe('registered');
     expect(node()).toEqual(r.before);
