@@ -38,6 +38,15 @@ export interface TftpService {
   metrics(): TftpMetrics;
 }
 
+/**
+ * How long a transfer whose client's port has closed (ICMP port unreachable)
+ * still waits for the final ACK before it ends unconfirmed. That ACK can be
+ * right behind the error: Linux reports a socket's pending error before the
+ * datagrams already queued on it, and the link, or the kernel across CPUs,
+ * can deliver the ICMP first.
+ */
+export const PEER_GONE_GRACE_MS = 100;
+
 interface Active {
   ip: string;
   port: number;
@@ -48,6 +57,8 @@ interface Active {
   transfer?: Transfer;
   timer?: NodeJS.Timeout;
   timerMs?: number;
+  /** Armed at the first ICMP port unreachable: PEER_GONE_GRACE_MS. */
+  peerGone?: NodeJS.Timeout;
   /** DATA payload bytes sent, retransmissions included; added to the client's counters at the end. */
   bytesSent: number;
 }
@@ -88,6 +99,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
 
   function finish(key: string, a: Active, end: NonNullable<Step['end']>): void {
     if (a.timer) clearTimeout(a.timer);
+    if (a.peerGone) clearTimeout(a.peerGone);
     a.socket?.close();
     active.delete(key);
     if (active.size < cfg.maxTransfers) limitReported = false;
@@ -183,15 +195,9 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (a.transfer!.finished) return;
       // On a connected socket an ICMP port unreachable surfaces here: the
-      // client has exited. Linux reports that error ahead of datagrams that
-      // arrived before it, such as the final ACK the client sent just before
-      // exiting, so decide only after those are read: libuv stops reading at
-      // the error and reads the rest in the next poll phase, which runs
-      // between the first immediate and the second.
+      // client has exited, perhaps with its final ACK still on the way.
       if (err.code === 'ECONNREFUSED') {
-        setImmediate(() => setImmediate(() => {
-          if (!closed && active.get(key) === a) apply(key, a, a.transfer!.onPeerGone());
-        }));
+        a.peerGone ??= setTimeout(() => apply(key, a, a.transfer!.onPeerGone()), PEER_GONE_GRACE_MS);
         return;
       }
       log.warn({ err, client: key }, 'TFTP transfer socket error');
@@ -276,6 +282,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
       closed = true;
       for (const a of active.values()) {
         if (a.timer) clearTimeout(a.timer);
+        if (a.peerGone) clearTimeout(a.peerGone);
         a.socket?.close();
       }
       active.clear();

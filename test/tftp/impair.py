@@ -8,9 +8,8 @@ usage: impair.py IF_A IF_B LOSS REORDER SEED
   A reordered frame is held back and sent after the next frame in the same
   direction (or after 5 ms if none comes).
 On SIGTERM prints its counts as JSON, with the first four UDP payload bytes
-(hex) of every frame from IF_B towards IF_A that it dropped or held back:
-for TFTP that is the opcode and block number, so a test can tell which ACKs
-never arrived and which came late (ICMP is not held, so it can overtake)."""
+(hex) of every frame from IF_B towards IF_A that it dropped: for TFTP that is
+the opcode and block number, so a test can tell which ACKs never arrived."""
 import json
 import random
 import signal
@@ -36,7 +35,7 @@ def open_raw(ifname):
 socks = {if_a: open_raw(if_a), if_b: open_raw(if_b)}
 other = {if_a: socks[if_b], if_b: socks[if_a]}
 held = {if_a: None, if_b: None}  # (frame, deadline) held back per source
-stats = {'forwarded': 0, 'dropped': 0, 'reordered': 0, 'droppedTowardsA': [], 'heldTowardsA': []}
+stats = {'forwarded': 0, 'dropped': 0, 'reordered': 0, 'droppedTowardsA': []}
 
 
 def is_udp4(frame):
@@ -85,8 +84,6 @@ while True:
             if held[src] is None and rng.random() < reorder:
                 held[src] = (frame, time.monotonic() + 0.005)
                 stats['reordered'] += 1
-                if src == if_b:
-                    stats['heldTowardsA'].append(udp_payload_head(frame))
                 continue
         out.send(frame)
         stats['forwarded'] += 1

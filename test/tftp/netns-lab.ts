@@ -87,7 +87,6 @@ export interface ImpairerStats {
   dropped: number;
   reordered: number;
   droppedToServer: string[];
-  heldToServer: string[];
 }
 
 export class TftpLab {
@@ -138,7 +137,7 @@ export class TftpLab {
     });
   }
 
-  /** Stops the impairer and returns what it did: the first four UDP payload bytes (hex) of each client frame it dropped or held back. */
+  /** Stops the impairer and returns what it did: `droppedToServer` holds the first four UDP payload bytes (hex) of each client frame it dropped. */
   async impairerStats(): Promise<ImpairerStats> {
     const p = this.impairer!;
     const text = new Promise<string>((resolve) => {
@@ -147,8 +146,8 @@ export class TftpLab {
       p.once('exit', () => resolve(s));
     });
     p.kill('SIGTERM');
-    const st = JSON.parse((await text).trim().split('\n').pop()!) as Omit<ImpairerStats, 'droppedToServer' | 'heldToServer'> & { droppedTowardsA: string[]; heldTowardsA: string[] };
-    return { forwarded: st.forwarded, dropped: st.dropped, reordered: st.reordered, droppedToServer: st.droppedTowardsA, heldToServer: st.heldTowardsA };
+    const st = JSON.parse((await text).trim().split('\n').pop()!) as Omit<ImpairerStats, 'droppedToServer'> & { droppedTowardsA: string[] };
+    return { forwarded: st.forwarded, dropped: st.dropped, reordered: st.reordered, droppedToServer: st.droppedTowardsA };
   }
 
   async startServer(opts: LabOptions): Promise<void> {

@@ -168,8 +168,8 @@ describe('TFTP server over loopback', () => {
     c.send(encodeAck(0), oack!.from);
     await c.waitFor(5);
     // The final ACK is queued at the server, the client exits, and an ICMP
-    // port unreachable for it arrives (on a real link: for blocks we resent
-    // on a late, reordered ACK) before the server reads its socket. Linux
+    // port unreachable arrives (on a real link: for blocks we resent on a
+    // late, reordered ACK) before the server reads its socket. Linux
     // reports a socket's pending error before its queued datagrams.
     // Connected, the send leaves at once (no address lookup); the server
     // cannot read until this synchronous block ends.
@@ -183,6 +183,29 @@ describe('TFTP server over loopback', () => {
     const deadline = Date.now() + 2000;
     while (svc.metrics().activeTransfers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(svc.metrics().totals).toMatchObject({ completed: 1, unconfirmed: 0, timeouts: 0, retransmissions: 0 });
+  });
+
+  it('counts a transfer complete when its final ACK comes a little after the ICMP port unreachable', async () => {
+    const svc = await serve();
+    const c = await client();
+    c.send(encodeRequest('RRQ', 'ipxe.efi', 'octet', [['blksize', '1468'], ['windowsize', '4']]), svc.port);
+    const [oack] = await c.waitFor(1);
+    c.send(encodeAck(0), oack!.from);
+    await c.waitFor(5);
+    const clientPort = c.port;
+    c.close();
+    clients.splice(clients.indexOf(c), 1);
+    // The link delivers the ICMP first and the final ACK 20 ms later (from
+    // the same port, so the connected transfer socket takes it).
+    const icmp = spawnSync('/usr/bin/python3', [join(import.meta.dirname, 'port-unreachable.py'), '127.0.0.1', String(oack!.from), '127.0.0.1', String(clientPort)], { encoding: 'utf8' });
+    expect(icmp.status, icmp.stderr).toBe(0);
+    await new Promise((r) => setTimeout(r, 20));
+    const late = await RawClient.open('127.0.0.1', clientPort);
+    clients.push(late);
+    late.send(encodeAck(4), oack!.from);
+    const deadline = Date.now() + 2000;
+    while (svc.metrics().activeTransfers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(svc.metrics().totals).toMatchObject({ completed: 1, unconfirmed: 0, timeouts: 0 });
   });
 
   it('bounds concurrent transfers and logs when the limit is reached', async () => {
