@@ -146,66 +146,69 @@ describe('TFTP server over loopback', () => {
     expect(svc.metrics().totals.aborted).toBe(0);
   });
 
-  it('ends a transfer at once when the client\'s port closes (ICMP port unreachable)', async () => {
-    const svc = await serve();
-    const c = await client();
-    c.send(encodeRequest('RRQ', 'ipxe.efi', 'octet', [['blksize', '1468'], ['windowsize', '4']]), svc.port);
-    const [oack] = await c.waitFor(1);
-    c.send(encodeAck(0), oack!.from);
-    await c.waitFor(5); // all four blocks; the final ACK is "lost" and the client exits
-    c.close();
-    clients.splice(clients.indexOf(c), 1);
-    const deadline = Date.now() + 2000;
-    while (svc.metrics().activeTransfers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(svc.metrics().totals).toMatchObject({ unconfirmed: 1, timeouts: 0 });
-  });
-
-  it('counts a transfer complete when its final ACK is queued behind an ICMP port unreachable', async () => {
-    const svc = await serve();
+  /** A windowsize-4 transfer of the 4-block file, sent up to its last block; the client has not sent the final ACK. */
+  async function allBlocksSent(svc: TftpService): Promise<{ c: RawClient; tid: number }> {
     const c = await client();
     c.send(encodeRequest('RRQ', 'ipxe.efi', 'octet', [['blksize', '1468'], ['windowsize', '4']]), svc.port);
     const [oack] = await c.waitFor(1);
     c.send(encodeAck(0), oack!.from);
     await c.waitFor(5);
+    return { c, tid: oack!.from };
+  }
+
+  function exits(c: RawClient): number {
+    const port = c.port;
+    c.close();
+    clients.splice(clients.indexOf(c), 1);
+    return port;
+  }
+
+  /** What the client's kernel sends when our datagram finds its port closed (port-unreachable.py; root). */
+  function portUnreachable(tid: number, clientPort: number): void {
+    const icmp = spawnSync('/usr/bin/python3', [join(import.meta.dirname, 'port-unreachable.py'), '127.0.0.1', String(tid), '127.0.0.1', String(clientPort)], { encoding: 'utf8' });
+    expect(icmp.status, icmp.stderr).toBe(0);
+  }
+
+  async function settled(svc: TftpService): Promise<ReturnType<TftpService['metrics']>> {
+    const deadline = Date.now() + 2000;
+    while (svc.metrics().activeTransfers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return svc.metrics();
+  }
+
+  it('ends a transfer when the client\'s port closes (ICMP port unreachable)', async () => {
+    const svc = await serve();
+    const { c } = await allBlocksSent(svc);
+    exits(c); // the final ACK is "lost"; our retransmission meets the closed port
+    expect((await settled(svc)).totals).toMatchObject({ unconfirmed: 1, timeouts: 0 });
+  });
+
+  it('counts a transfer complete when its final ACK is queued behind an ICMP port unreachable', async () => {
+    const svc = await serve();
+    const { c, tid } = await allBlocksSent(svc);
     // The final ACK is queued at the server, the client exits, and an ICMP
     // port unreachable arrives (on a real link: for blocks we resent on a
     // late, reordered ACK) before the server reads its socket. Linux
     // reports a socket's pending error before its queued datagrams.
     // Connected, the send leaves at once (no address lookup); the server
     // cannot read until this synchronous block ends.
-    await new Promise<void>((resolve) => c.socket.connect(oack!.from, '127.0.0.1', resolve));
-    const clientPort = c.port;
+    await new Promise<void>((resolve) => c.socket.connect(tid, '127.0.0.1', resolve));
     c.socket.send(encodeAck(4));
-    c.close();
-    clients.splice(clients.indexOf(c), 1);
-    const icmp = spawnSync('/usr/bin/python3', [join(import.meta.dirname, 'port-unreachable.py'), '127.0.0.1', String(oack!.from), '127.0.0.1', String(clientPort)], { encoding: 'utf8' });
-    expect(icmp.status, icmp.stderr).toBe(0);
-    const deadline = Date.now() + 2000;
-    while (svc.metrics().activeTransfers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(svc.metrics().totals).toMatchObject({ completed: 1, unconfirmed: 0, timeouts: 0, retransmissions: 0 });
+    portUnreachable(tid, exits(c));
+    expect((await settled(svc)).totals).toMatchObject({ completed: 1, unconfirmed: 0, timeouts: 0, retransmissions: 0 });
   });
 
   it('counts a transfer complete when its final ACK comes a little after the ICMP port unreachable', async () => {
     const svc = await serve();
-    const c = await client();
-    c.send(encodeRequest('RRQ', 'ipxe.efi', 'octet', [['blksize', '1468'], ['windowsize', '4']]), svc.port);
-    const [oack] = await c.waitFor(1);
-    c.send(encodeAck(0), oack!.from);
-    await c.waitFor(5);
-    const clientPort = c.port;
-    c.close();
-    clients.splice(clients.indexOf(c), 1);
+    const { c, tid } = await allBlocksSent(svc);
     // The link delivers the ICMP first and the final ACK 20 ms later (from
     // the same port, so the connected transfer socket takes it).
-    const icmp = spawnSync('/usr/bin/python3', [join(import.meta.dirname, 'port-unreachable.py'), '127.0.0.1', String(oack!.from), '127.0.0.1', String(clientPort)], { encoding: 'utf8' });
-    expect(icmp.status, icmp.stderr).toBe(0);
+    const clientPort = exits(c);
+    portUnreachable(tid, clientPort);
     await new Promise((r) => setTimeout(r, 20));
     const late = await RawClient.open('127.0.0.1', clientPort);
     clients.push(late);
-    late.send(encodeAck(4), oack!.from);
-    const deadline = Date.now() + 2000;
-    while (svc.metrics().activeTransfers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(svc.metrics().totals).toMatchObject({ completed: 1, unconfirmed: 0, timeouts: 0 });
+    late.send(encodeAck(4), tid);
+    expect((await settled(svc)).totals).toMatchObject({ completed: 1, unconfirmed: 0, timeouts: 0 });
   });
 
   it('bounds concurrent transfers and logs when the limit is reached', async () => {
