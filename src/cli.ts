@@ -17,6 +17,7 @@ import { talosconfig } from './cli/talosconfig.js';
 import { schematic } from './cli/schematic.js';
 import { assetsFetch, assetsImport } from './cli/assets.js';
 import { labCommands } from './cli/lab.js';
+import { BUSY_TIMEOUT_MS } from './store/store.js';
 
 export const commands: Command[] = [
   serve, inventoryCheck, nodes, doctor,
@@ -76,9 +77,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return EXIT_USAGE;
     }
     if ((err as { code?: string }).code === 'SQLITE_BUSY') {
-      // The store waits 5 s for another writer (the daemon, or a second
-      // CLI) before giving up; the transaction that waited changed nothing.
-      io.err(`rackboot ${cmd.name.join(' ')}: the store stayed locked by another writer (a running daemon?) for 5 s, so the write that waited was not made; try again`);
+      // The transaction that waited out BUSY_TIMEOUT_MS changed nothing.
+      io.err(`rackboot ${cmd.name.join(' ')}: the store stayed locked by another writer (a running daemon?) for ${BUSY_TIMEOUT_MS / 1000} s, so the write that waited was not made; try again`);
       return EXIT_FAILURE;
     }
     io.err(`rackboot ${cmd.name.join(' ')}: ${(err as Error).message}`);

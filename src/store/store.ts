@@ -69,6 +69,9 @@ type Row = Record<string, unknown>;
 /** Unknown machines kept for the operator; the least recently seen go first. */
 export const DISCOVERED_LIMIT = 1000;
 
+/** How long a write waits for another writer (the daemon, a CLI command) before SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 5000;
+
 export class Store {
   readonly db: Database.Database;
   private readonly now: () => number;
@@ -79,7 +82,7 @@ export class Store {
     this.db.pragma('journal_mode = WAL');
     // FULL: a lease ACKed to a client must survive power loss, not just a crash.
     this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.now = opts.now ?? Date.now;
     this.migrate();
   }

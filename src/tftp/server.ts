@@ -97,10 +97,15 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     }
   };
 
-  function finish(key: string, a: Active, end: NonNullable<Step['end']>): void {
+  /** Stops a transfer's timers and closes its socket. */
+  function release(a: Active): void {
     if (a.timer) clearTimeout(a.timer);
     if (a.peerGone) clearTimeout(a.peerGone);
     a.socket?.close();
+  }
+
+  function finish(key: string, a: Active, end: NonNullable<Step['end']>): void {
+    release(a);
     active.delete(key);
     if (active.size < cfg.maxTransfers) limitReported = false;
     const t = a.transfer!;
@@ -280,11 +285,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     async close() {
       if (closed) return;
       closed = true;
-      for (const a of active.values()) {
-        if (a.timer) clearTimeout(a.timer);
-        if (a.peerGone) clearTimeout(a.peerGone);
-        a.socket?.close();
-      }
+      for (const a of active.values()) release(a);
       active.clear();
       await new Promise<void>((resolve) => main.close(() => resolve()));
       log.info('TFTP stopped');

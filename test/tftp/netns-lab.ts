@@ -86,7 +86,8 @@ export interface ImpairerStats {
   forwarded: number;
   dropped: number;
   reordered: number;
-  droppedToServer: string[];
+  /** First four UDP payload bytes (hex) of each client frame dropped on its way to the server (impair.py's side A). */
+  droppedTowardsA: string[];
 }
 
 export class TftpLab {
@@ -137,7 +138,7 @@ export class TftpLab {
     });
   }
 
-  /** Stops the impairer and returns what it did: `droppedToServer` holds the first four UDP payload bytes (hex) of each client frame it dropped. */
+  /** Stops the impairer and returns what it did. */
   async impairerStats(): Promise<ImpairerStats> {
     const p = this.impairer!;
     const text = new Promise<string>((resolve) => {
@@ -146,8 +147,7 @@ export class TftpLab {
       p.once('exit', () => resolve(s));
     });
     p.kill('SIGTERM');
-    const st = JSON.parse((await text).trim().split('\n').pop()!) as Omit<ImpairerStats, 'droppedToServer'> & { droppedTowardsA: string[] };
-    return { forwarded: st.forwarded, dropped: st.dropped, reordered: st.reordered, droppedToServer: st.droppedTowardsA };
+    return JSON.parse((await text).trim().split('\n').pop()!) as ImpairerStats;
   }
 
   async startServer(opts: LabOptions): Promise<void> {
