@@ -5,20 +5,23 @@
 // one; nothing is faked. The other host is refused the script and the
 // config; the node gets its config once; a host that then takes the node's
 // address (with its own MAC, then with the node's MAC too) is refused.
+// A client behind a router (no neighbour entry) gets no script, and a
+// config only with the token a verified boot was given.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingPrerequisites, Netns, uniqueSuffix } from '../helpers/netns.js';
-import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, waitFor, writeConfig } from '../dhcp/netns/harness.js';
+import { linkNamespaces, missingPrerequisites, Netns, uniqueSuffix } from '../helpers/netns.js';
+import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, waitFor, writeConfig, type NodeEntry } from '../dhcp/netns/harness.js';
 import { loadInventoryFile } from '../../src/inventory/load.js';
 import { schematicId } from '../../src/factory/schematic.js';
 import { initSecrets } from '../../src/talos/secrets.js';
 
 const why = missingPrerequisites(['/usr/bin/curl']);
 const x = uniqueSuffix();
-const NS = { sw: `rbcw${x}`, srv: `rbcs${x}`, node: `rbcn${x}`, other: `rbco${x}` };
-const IF = { srv: `rbcs${x}`, node: `rbcn${x}`, other: `rbco${x}` };
+const NS = { sw: `rbcw${x}`, srv: `rbcs${x}`, node: `rbcn${x}`, other: `rbco${x}`, node2: `rbcm${x}`, rtr: `rbcr${x}`, far: `rbcf${x}` };
+const IF = { srv: `rbcs${x}`, node: `rbcn${x}`, other: `rbco${x}`, node2: `rbcm${x}`, rtr: `rbcr${x}`, rtrFar: `rbcq${x}`, far: `rbcf${x}` };
 const NODE = { name: 'pull-1', mac: '52:54:00:c0:00:01', ip: '10.77.0.21' };
+const NODE2 = { name: 'pull-2', mac: '52:54:00:c0:00:02', ip: '10.77.0.22' };
 const OTHER_MAC = '52:54:00:c0:00:99';
 const BASE = 'http://10.77.0.1:8080';
 
@@ -43,12 +46,20 @@ describe.skipIf(why)('/ipxe and /config on a real L2 (proxy mode)', () => {
     plug(sw, ns(NS.srv), IF.srv, `rbcS${x}`, { cidr: '10.77.0.1/24' });
     plug(sw, ns(NS.node), IF.node, `rbcN${x}`, { cidr: `${NODE.ip}/24`, mac: NODE.mac });
     plug(sw, ns(NS.other), IF.other, `rbcO${x}`, { cidr: '10.77.0.99/24', mac: OTHER_MAC });
+    plug(sw, ns(NS.node2), IF.node2, `rbcM${x}`, { cidr: `${NODE2.ip}/24`, mac: NODE2.mac });
+    // A router between the provisioning L2 and another subnet, where `far` lives.
+    plug(sw, ns(NS.rtr), IF.rtr, `rbcR${x}`, { cidr: '10.77.0.254/24' });
+    linkNamespaces(ns(NS.far), IF.far, ns(NS.rtr), IF.rtrFar, { aCidr: '10.88.0.5/24', bCidr: '10.88.0.1/24' });
+    ns(NS.rtr).exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    ns(NS.far).exec('ip', ['route', 'add', 'default', 'via', '10.88.0.1']);
+    ns(NS.srv).exec('ip', ['route', 'add', '10.88.0.0/24', 'via', '10.77.0.254']);
 
     const assetsDir = join(dir, 'assets');
+    const pullNodes: Array<NodeEntry & { configMode: 'pull' }> = [{ ...NODE, configMode: 'pull' }, { ...NODE2, configMode: 'pull' }];
     const config = writeConfig(dir, {
       interface: IF.srv, serverAddress: '10.77.0.1', assetsDir,
       dhcp: { mode: 'proxy' }, http: { listen: '10.77.0.1:8080', publicUrl: BASE },
-    }, [{ ...NODE, configMode: 'pull' } as typeof NODE]);
+    }, pullNodes);
     const inv = loadInventoryFile(join(dir, 'cluster.yaml'));
     if (!inv.ok) throw new Error('test inventory invalid');
     const assets = join(assetsDir, schematicId(inv.inventory.cluster.schematic), 'v1.11.5');
@@ -64,8 +75,8 @@ describe.skipIf(why)('/ipxe and /config on a real L2 (proxy mode)', () => {
     cleanupDir(dir);
   });
 
-  const state = () => rb.query<{ state: string }>('SELECT state FROM nodes WHERE name=?', NODE.name)[0]!.state;
-  const refusals = () => rb.query<{ message: string }>("SELECT message FROM events WHERE node=? AND message LIKE '%refused:%' ORDER BY id", NODE.name).map((e) => e.message);
+  const state = (name = NODE.name) => rb.query<{ state: string }>('SELECT state FROM nodes WHERE name=?', name)[0]!.state;
+  const refusals = (name = NODE.name) => rb.query<{ message: string }>("SELECT message FROM events WHERE node=? AND message LIKE '%refused:%' ORDER BY id", name).map((e) => e.message);
 
   it('refuses the node\'s script to another host on the L2, serves the config once to the node alone, and refuses a host that takes its address', async () => {
     const other = ns(NS.other);
@@ -116,5 +127,22 @@ describe.skipIf(why)('/ipxe and /config on a real L2 (proxy mode)', () => {
     expect(spoofed.status).toBe(403);
     expect(refusals().at(-1)).toContain('already served');
     expect(state()).toBe('configuring');
+  }, 60_000);
+
+  it('a routed client (no neighbour entry) gets no script, and the config only with the token of a verified boot', async () => {
+    const far = ns(NS.far);
+    expect(curl(far, `${BASE}/ipxe?mac=${NODE2.mac}&arch=x86_64`).status).toBe(403);
+    expect(state(NODE2.name)).toBe('registered');
+    expect(refusals(NODE2.name).at(-1)).toContain('request from 10.88.0.5: no neighbour entry shows');
+    expect(curl(far, `${BASE}/config?mac=${NODE2.mac}`).status).toBe(403);
+
+    // The machine boots on the L2; its config fetch then arrives routed (say its address moved behind a relay).
+    const script = curl(ns(NS.node2), `${BASE}/ipxe?mac=${NODE2.mac}&arch=x86_64`);
+    const configUrl = / talos\.config=(\S+)/.exec(script.body)?.[1];
+    expect(configUrl, script.body).toBeDefined();
+    const served = curl(far, configUrl!);
+    expect(served.status).toBe(200);
+    expect(served.body).toContain(`hostname: ${NODE2.name}`);
+    expect(curl(far, configUrl!).status).toBe(403);
   }, 60_000);
 });
