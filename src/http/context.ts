@@ -7,6 +7,7 @@ import type { InventoryStatus } from '../inventory/watch.js';
 import type { ConsoleLog } from '../console/buffer.js';
 import type { MetricsSource } from '../lifecycle/ports.js';
 import type { Reimager } from '../lifecycle/reimage.js';
+import type { RequesterIdentity } from '../net/neighbours.js';
 
 /** What the HTTP endpoints need from the rest of the appliance. */
 export interface HttpContext {
@@ -24,6 +25,8 @@ export interface HttpContext {
   reimager?: Reimager;
   /** Service counters for /metrics (DHCP, TFTP, console, …). */
   metricsSources?: MetricsSource[];
+  /** Who is behind a peer address on the provisioning network (default: the kernel's neighbour table; tests give a fake). */
+  requesterIdentity?: RequesterIdentity;
   /** Where a generated admin token is shown, once (default: stderr). */
   announce?: (line: string) => void;
 }

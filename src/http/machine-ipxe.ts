@@ -1,6 +1,8 @@
 // GET /ipxe?mac=…&uuid=…&arch=…&serial=…: the per-machine script. What the
 // machine gets is decided by the lifecycle module alone: install (marked in
-// the store), local disk, or "unknown machine, retry later".
+// the store), local disk, or "unknown machine, retry later". An inventory
+// node's script goes only to that machine (lifecycle/boot-access.ts): anyone
+// else gets 403 and moves nothing.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -9,6 +11,8 @@ import { errorScript, installScript, localDiskScript, unknownMachineScript } fro
 import { schematicId } from '../factory/schematic.js';
 import { kernelArgs } from '../talos/kernel-args.js';
 import type { HttpContext } from './context.js';
+import { bootAccessFor } from './machine-config.js';
+import { peerAddress } from '../lifecycle/boot-access.js';
 import { isStoreWriteError, STORE_UNWRITABLE } from '../store/errors.js';
 
 /** iPXE's ${buildarch} → Talos's arch. BIOS undionly runs as i386 even on x86_64 machines. */
@@ -47,6 +51,7 @@ export function parseMachineQuery(q: Record<string, unknown>): MachineQuery | { 
 }
 
 export function registerMachineIpxe(app: FastifyInstance, ctx: HttpContext): void {
+  const access = bootAccessFor(ctx);
   app.get('/ipxe', async (req, reply) => {
     try {
       return await machineScript(req, reply);
@@ -67,6 +72,15 @@ export function registerMachineIpxe(app: FastifyInstance, ctx: HttpContext): voi
     const { mac, arch, buildarch, uuid } = parsed;
     const self = `${ctx.publicUrl}/ipxe?mac=${mac}&arch=${buildarch}${uuid ? `&uuid=${uuid}` : ''}`;
     reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store');
+    const from = peerAddress(req.ip);
+    const known = ctx.store.nodeByMac(mac);
+    if (known) {
+      const why = access.scriptRefusal(known, from);
+      if (why) {
+        req.log.warn({ mac, node: known.name, from, status: 403 }, `iPXE script refused: ${why}`);
+        return reply.code(403).send('forbidden\n');
+      }
+    }
 
     const action = ctx.lifecycle.scriptRequested({ mac, source: 'http', uuid, arch: buildarch });
     if (action.kind === 'unknown') {
@@ -99,7 +113,8 @@ export function registerMachineIpxe(app: FastifyInstance, ctx: HttpContext): voi
       consoles: ctx.settings.talos.consoles,
       schematicArgs: inv.cluster.schematic.extraKernelArgs,
       settingsArgs: ctx.settings.talos.extraKernelArgs,
-      configUrl: spec.configMode === 'pull' ? `${ctx.publicUrl}/config?mac=${mac}` : undefined,
+      // The token proves a config fetch comes from the machine that got this script, this boot.
+      configUrl: spec.configMode === 'pull' ? `${ctx.publicUrl}/config?mac=${mac}&token=${access.issueToken(node, from)}` : undefined,
       kernelLogUrl: ctx.settings.console.enabled ? kernelLogUrl(ctx.publicUrl, ctx.settings.console.port) : undefined,
     });
     ctx.lifecycle.installBootServed(node, `iPXE script: install Talos ${version} (${arch}, ${spec.configMode})`);

@@ -22,7 +22,10 @@ export interface FakeNodeSpec {
   prefixLength: number;
   secretsFile: string;
   dir: string;
+  /** Where a pull node fetches its config; with bootUrl, the talos.config= URL of the served script wins (it carries the boot token). */
   pullUrl?: string;
+  /** A pull node whose stand-in kernel already spent this boot's token: the config, rendered for the lab. */
+  configFile?: string;
   /** Fetch this URL from the node's namespace first (the no-VM lab: what the firmware's script fetch would do). */
   bootUrl?: string;
 }
@@ -46,14 +49,18 @@ export function startFakeNode(s: FakeNodeSpec): FakeNodeRecord {
   run('-n', ns, 'link', 'set', nodeSide, 'address', s.mac);
   run('-n', ns, 'addr', 'add', `${s.ip}/${s.prefixLength}`, 'dev', nodeSide);
   run('-n', ns, 'link', 'set', nodeSide, 'up');
+  let pullUrl = s.pullUrl;
   if (s.bootUrl) {
-    run('netns', 'exec', ns, 'curl', '-sf', '-m', '5', '-o', '/dev/null', s.bootUrl);
-    // A bound lease, as the stand-in's udhcpc would leave: the pull endpoint serves only MACs holding one.
+    // A bound lease first, as iPXE takes one before it asks for its script: in full mode the
+    // script and the config go only to the address the node's MAC holds a lease for.
     run('netns', 'exec', ns, '/bin/busybox', 'udhcpc', '-i', nodeSide, '-n', '-q', '-t', '5', '-s', '/bin/true');
+    const script = run('netns', 'exec', ns, 'curl', '-sf', '-m', '5', s.bootUrl);
+    pullUrl = / talos\.config=(\S+)/.exec(script)?.[1] ?? pullUrl;
   }
   const statusFile = join(s.dir, `${s.name}.talos.json`);
   const args = [FAKE_MAIN, '--listen', `${s.ip}:${TALOS_API_PORT}`, '--hostname', s.name, '--secrets', s.secretsFile, '--status', statusFile];
-  if (s.pullUrl) args.push('--pull-url', s.pullUrl);
+  if (s.pullUrl) args.push('--pull-url', pullUrl!);
+  if (s.configFile) args.push('--config-file', s.configFile);
   const fd = openSync(join(s.dir, `${s.name}.talos.log`), 'a');
   try {
     const p = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { detached: true, stdio: ['ignore', fd, fd] });

@@ -7,6 +7,11 @@ import { join } from 'node:path';
 import { startFakeNode, type FakeNodeRecord } from './fake-nodes.js';
 import { alive, readLabState, type LabMachine, type LabState } from './lab.js';
 import { parseMarker } from './standin-init.js';
+import { appliancePaths } from './appliance-files.js';
+import { loadSettings } from '../settings/settings.js';
+import { loadInventoryFile } from '../inventory/load.js';
+import { nodeConfigText } from '../talos/config/render.js';
+import { loadSecrets, writeSecretFile } from '../talos/secrets.js';
 
 const dir = process.argv[2];
 if (!dir) {
@@ -26,6 +31,22 @@ function takeoverAddress(state: LabState, m: LabMachine): string | undefined {
   return marker.ip.split('/')[0] || m.ip;
 }
 
+/**
+ * A VM's stand-in kernel made the one config fetch its boot allows (the
+ * marker holds its hash), so the fake node that takes over starts with the
+ * same config rendered here, mode 0600 in the lab directory.
+ */
+function renderedConfigFile(state: LabState, m: LabMachine): string {
+  const settings = loadSettings({ config: appliancePaths(state.dir).config });
+  const inv = loadInventoryFile(settings.inventory);
+  if (!inv.ok) throw new Error(`lab inventory invalid: ${settings.inventory}`);
+  const node = inv.inventory.nodes.find((n) => n.name === m.name);
+  if (!node) throw new Error(`${m.name} is not in the lab inventory`);
+  const file = join(state.dir, `${m.name}.config.yaml`);
+  writeSecretFile(file, nodeConfigText({ cluster: inv.inventory.cluster, node, secrets: loadSecrets(settings.dataDir), settings }));
+  return file;
+}
+
 function step(state: LabState): void {
   for (const m of state.machines) {
     if (started.has(m.name) || failed.has(m.name)) continue;
@@ -35,7 +56,8 @@ function step(state: LabState): void {
       const rec = startFakeNode({
         labNs: state.ns, bridge: state.bridge, index: m.index, name: m.name, mac: m.mac, ip: addr, prefixLength: 24,
         secretsFile: join(state.dir, 'data', 'secrets.yaml'), dir: state.dir,
-        pullUrl: m.configMode === 'pull' ? `${state.url}/config?mac=${m.mac}` : undefined,
+        pullUrl: m.configMode === 'pull' && !state.vms ? `${state.url}/config?mac=${m.mac}` : undefined,
+        configFile: m.configMode === 'pull' && state.vms ? renderedConfigFile(state, m) : undefined,
         bootUrl: state.vms ? undefined : `${state.url}/ipxe?mac=${m.mac}&arch=x86_64`,
       });
       started.set(m.name, rec);

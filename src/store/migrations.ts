@@ -93,4 +93,17 @@ export const migrations: string[] = [
     PRIMARY KEY (schematic, version, name)
   );
   `,
+  // 4: one boot token per node: issued with a pull node's install script,
+  // spent by its first config fetch. Only the token's SHA-256 is kept.
+  `
+  CREATE TABLE boot_tokens (
+    node TEXT PRIMARY KEY,
+    mac TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    issued_at INTEGER NOT NULL,
+    issued_to TEXT NOT NULL,
+    served_at INTEGER,
+    served_to TEXT
+  );
+  `,
 ];

@@ -9,6 +9,7 @@ import { createLogger } from '../../src/log.js';
 import { loadSettings } from '../../src/settings/settings.js';
 import { Store } from '../../src/store/store.js';
 import { loadInventoryFile } from '../../src/inventory/load.js';
+import { FakeNeighbours } from '../../src/net/neighbours.js';
 import { closedPort, startFakeFactory, type FakeFactory } from '../factory/fake-factory.js';
 import { runCommand, scratchSite } from './run-command.js';
 
@@ -41,12 +42,12 @@ describe('rackboot assets', () => {
     if (!inv.ok) throw new Error('inventory');
     const store = new Store(':memory:');
     store.syncInventory(inv.inventory);
-    const app = buildHttpServer({ settings, store, lifecycle: new Lifecycle(store), log: createLogger({ level: 'silent' }), publicUrl: 'http://10.77.0.1:8080', inventory: () => inv.inventory, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }) });
+    const app = buildHttpServer({ settings, store, lifecycle: new Lifecycle(store), log: createLogger({ level: 'silent' }), publicUrl: 'http://10.77.0.1:8080', inventory: () => inv.inventory, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }), requesterIdentity: new FakeNeighbours({ '10.77.0.11': '52:54:00:12:34:01' }) });
     try {
       const served = await app.inject({ method: 'GET', url: `/assets/${ID}/v1.11.5/initramfs-amd64.xz` });
       expect(served.statusCode).toBe(200);
       expect(served.rawPayload.equals(initramfs)).toBe(true);
-      const script = await app.inject({ method: 'GET', url: '/ipxe?mac=52:54:00:12:34:01&arch=x86_64' });
+      const script = await app.inject({ method: 'GET', url: '/ipxe?mac=52:54:00:12:34:01&arch=x86_64', remoteAddress: '10.77.0.11' });
       expect(script.body).toContain(`kernel http://10.77.0.1:8080/assets/${ID}/v1.11.5/kernel-amd64 initrd=initramfs-amd64.xz talos.platform=metal`);
     } finally {
       await app.close();

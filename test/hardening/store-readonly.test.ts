@@ -36,7 +36,7 @@ describe('a read-only store', () => {
     const before = a.store.getNode('cp-1')!;
     const eventsBefore = a.store.events({ node: 'cp-1' }).length;
     readOnly(true);
-    const res = await a.app.inject({ url: `/ipxe?mac=${CP1}&arch=x86_64` });
+    const res = await a.app.inject({ url: `/ipxe?mac=${CP1}&arch=x86_64`, remoteAddress: '10.77.0.11' });
     expect(res.statusCode).toBe(200);
     expect(res.body).toMatch(/^#!ipxe/);
     expect(res.body).toContain('cannot write its store');
@@ -46,7 +46,7 @@ describe('a read-only store', () => {
     expect(a.store.getNode('cp-1')!.state).toBe(before.state);
     expect(a.store.events({ node: 'cp-1' })).toHaveLength(eventsBefore);
     // Writable again: the same request installs, as it would have.
-    const again = await a.app.inject({ url: `/ipxe?mac=${CP1}&arch=x86_64` });
+    const again = await a.app.inject({ url: `/ipxe?mac=${CP1}&arch=x86_64`, remoteAddress: '10.77.0.11' });
     expect(again.body).toContain('kernel ');
     expect(a.store.getNode('cp-1')!.state).toBe('booting');
   });

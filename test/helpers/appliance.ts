@@ -11,6 +11,7 @@ import { InventoryWatcher } from '../../src/inventory/watch.js';
 import { buildHttpServer } from '../../src/http/server.js';
 import type { HttpContext } from '../../src/http/context.js';
 import { schematicId } from '../../src/factory/schematic.js';
+import { FakeNeighbours } from '../../src/net/neighbours.js';
 
 /** The admin token test appliances use; /api/* needs it (or a session). */
 export const TEST_ADMIN_TOKEN = 'appliance-test-admin-token';
@@ -22,6 +23,8 @@ export interface TestAppliance {
   store: Store;
   lifecycle: Lifecycle;
   watcher: InventoryWatcher;
+  /** The provisioning L2 as the boot routes see it: each inventory node at its address. */
+  neighbours: FakeNeighbours;
   ctx: HttpContext;
   app: ReturnType<typeof buildHttpServer>;
   /** Directory where the example inventory's boot assets live. */
@@ -48,16 +51,18 @@ export async function testAppliance(opts: { withAssets?: boolean; publicUrl?: st
     writeFileSync(join(assetDir, 'kernel-amd64'), Buffer.alloc(100_000, 7));
     writeFileSync(join(assetDir, 'initramfs-amd64.xz'), Buffer.from(Array.from({ length: 65_536 }, (_, i) => i % 251)));
   }
+  const neighbours = new FakeNeighbours(Object.fromEntries(inv.nodes.filter((n) => n.ip).map((n) => [n.ip!, n.mac])));
   const ctx: HttpContext = {
     settings, store, lifecycle, log,
     publicUrl: opts.publicUrl ?? 'http://10.77.0.1:8080',
     inventory: () => watcher.inventory,
     inventoryStatus: () => watcher.status,
+    requesterIdentity: neighbours,
   };
   const app = buildHttpServer(ctx);
   await app.ready();
   return {
-    dir, settings, store, lifecycle, watcher, ctx, app, assetDir,
+    dir, settings, store, lifecycle, watcher, neighbours, ctx, app, assetDir,
     async close() {
       watcher.stop();
       await app.close();

@@ -5,6 +5,7 @@ import { ADMIN_TOKEN, harness } from '../web/harness.js';
 import { Reimager } from '../../src/lifecycle/reimage.js';
 import { schematicId } from '../../src/factory/schematic.js';
 import { BOOTSTRAP_KEY, ETCD_MEMBERS_KEY } from '../../src/lifecycle/cluster-state.js';
+import { FakeNeighbours } from '../../src/net/neighbours.js';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
@@ -100,7 +101,8 @@ describe('lifecycle JSON API', () => {
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'kernel-amd64'), 'k');
       writeFileSync(join(dir, 'initramfs-amd64.xz'), 'i');
-      const script = (await h.app.inject({ url: '/ipxe?mac=52:54:00:00:00:02&arch=x86_64' })).body;
+      h.ctx.requesterIdentity = new FakeNeighbours({ '10.0.0.12': '52:54:00:00:00:02' });
+      const script = (await h.app.inject({ url: '/ipxe?mac=52:54:00:00:00:02&arch=x86_64', remoteAddress: '10.0.0.12' })).body;
       expect(script).toContain('talos.logging.kernel=udp://10.0.0.1:5514/');
       expect(h.store.getNode('w-1')!.state).toBe('booting');
     } finally {

@@ -29,7 +29,7 @@ describe('JSON API', () => {
   });
 
   it('GET /api/events filters by node and rejects bad input with a JSON message', async () => {
-    await a.app.inject('/ipxe?mac=52:54:00:12:34:01&arch=x86_64');
+    await a.app.inject({ url: '/ipxe?mac=52:54:00:12:34:01&arch=x86_64', remoteAddress: '10.77.0.11' });
     const events = (await a.app.inject({ url: '/api/events?node=cp-1', headers: ADMIN_HEADERS })).json() as Array<{ node: string; kind: string; message: string }>;
     expect(events.every((e) => e.node === 'cp-1')).toBe(true);
     expect(events.map((e) => e.kind)).toEqual(['inventory', 'state']);

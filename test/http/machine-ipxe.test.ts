@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testAppliance, type TestAppliance } from '../helpers/appliance.js';
+import { initSecrets } from '../../src/talos/secrets.js';
 
 let a: TestAppliance;
 beforeEach(async () => {
@@ -7,7 +8,8 @@ beforeEach(async () => {
 });
 afterEach(async () => a.close());
 
-const get = (url: string) => a.app.inject({ method: 'GET', url });
+/** From cp-1's address unless told otherwise: the fake neighbour table puts each node at its inventory address. */
+const get = (url: string, from = '10.77.0.11') => a.app.inject({ method: 'GET', url, remoteAddress: from });
 
 describe('GET /boot.ipxe', () => {
   it('chains to the per-machine script, trying every NIC', async () => {
@@ -39,13 +41,13 @@ describe('GET /ipxe', () => {
   it('adds talos.config= for a pull-mode node', async () => {
     const inv = a.watcher.inventory!;
     a.store.syncInventory({ ...inv, nodes: inv.nodes.map((n) => (n.name === 'worker-1' ? { ...n, configMode: 'pull' as const } : n)) });
-    const res = await get('/ipxe?mac=52:54:00:12:34:11&arch=x86_64');
-    expect(res.body).toContain('talos.config=http://10.77.0.1:8080/config?mac=52:54:00:12:34:11');
+    const res = await get('/ipxe?mac=52:54:00:12:34:11&arch=x86_64', '10.77.0.21');
+    expect(res.body).toMatch(/ talos\.config=http:\/\/10\.77\.0\.1:8080\/config\?mac=52:54:00:12:34:11&token=[0-9a-f]{32} /);
   });
 
   it('sends an installed node to its local disk, never to the installer', async () => {
     a.lifecycle.markInstalled('cp-2', 'install finished');
-    const res = await get('/ipxe?mac=52:54:00:12:34:02&arch=x86_64');
+    const res = await get('/ipxe?mac=52:54:00:12:34:02&arch=x86_64', '10.77.0.12');
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain('boots from local disk');
     expect(res.body).toContain('sanboot --no-describe --drive 0x80');
@@ -73,7 +75,7 @@ describe('GET /ipxe', () => {
   it('explains missing boot assets instead of sending a kernel that 404s', async () => {
     const b = await testAppliance({ withAssets: false });
     try {
-      const res = await b.app.inject({ method: 'GET', url: '/ipxe?mac=52:54:00:12:34:01&arch=x86_64' });
+      const res = await b.app.inject({ method: 'GET', url: '/ipxe?mac=52:54:00:12:34:01&arch=x86_64', remoteAddress: '10.77.0.11' });
       expect(res.body).toContain('are not cached');
       expect(res.body).not.toMatch(/^kernel /m);
       expect(b.store.getNode('cp-1')!.state).toBe('registered');
@@ -100,4 +102,56 @@ describe('GET /ipxe', () => {
     }
     expect(a.store.getNode('cp-1')!.markedForInstall).toBe(false);
   });
+});
+
+describe('GET /ipxe from an address that is not the machine', () => {
+  const CP1 = '52:54:00:12:34:01';
+  const refusals = (name: string) => a.store.events({ node: name }).filter((e) => e.message.startsWith('iPXE script refused')).map((e) => e.message);
+
+  it('another host on the L2 asking with cp-1\'s MAC: 403, no script, no state change, an event with the reason', async () => {
+    a.neighbours.set('10.77.0.99', '52:54:00:99:99:99');
+    const res = await get(`/ipxe?mac=${CP1}&arch=x86_64`, '10.77.0.99');
+    expect(res.statusCode).toBe(403);
+    expect(res.body).toBe('forbidden\n');
+    const node = a.store.getNode('cp-1')!;
+    expect(node.state).toBe('registered');
+    expect(node.lastSeen).toBeNull();
+    expect(refusals('cp-1')).toEqual([`iPXE script refused: request from 10.77.0.99, whose neighbour entry carries 52:54:00:99:99:99, not cp-1's ${CP1}`]);
+  });
+
+  it('a routed address (no neighbour entry) in proxy/off mode: 403', async () => {
+    const res = await get(`/ipxe?mac=${CP1}&arch=x86_64`, '10.99.0.5');
+    expect(res.statusCode).toBe(403);
+    expect(a.store.getNode('cp-1')!.state).toBe('registered');
+    expect(refusals('cp-1')[0]).toContain('a routed address cannot be tied to cp-1');
+  });
+
+  it('a stranger cannot declare a configuring node installed (what a real network boot after configuring means)', async () => {
+    a.store.setState('cp-1', 'booting', 'test');
+    a.store.setState('cp-1', 'configuring', 'test');
+    a.neighbours.set('10.77.0.99', '52:54:00:99:99:99');
+    expect((await get(`/ipxe?mac=${CP1}&arch=x86_64`, '10.77.0.99')).statusCode).toBe(403);
+    const node = a.store.getNode('cp-1')!;
+    expect(node.state).toBe('configuring');
+    expect(node.markedForInstall).toBe(true);
+  });
+
+  it('pull: the token in the machine\'s install script opens /config once; a stranger\'s /ipxe gets no token', async () => {
+    const inv = a.watcher.inventory!;
+    a.store.syncInventory({ ...inv, nodes: inv.nodes.map((n) => (n.name === 'worker-1' ? { ...n, configMode: 'pull' as const } : n)) });
+    await initSecrets(a.settings.dataDir);
+    a.neighbours.set('10.77.0.99', '52:54:00:99:99:99');
+    const stranger = await get('/ipxe?mac=52:54:00:12:34:11&arch=x86_64', '10.77.0.99');
+    expect(stranger.statusCode).toBe(403);
+    expect(stranger.body).not.toContain('token=');
+    const script = (await get('/ipxe?mac=52:54:00:12:34:11&arch=x86_64', '10.77.0.21')).body;
+    const url = / talos\.config=(\S+)/.exec(script)![1]!;
+    const path = url.replace('http://10.77.0.1:8080', '');
+    expect((await get(path, '10.77.0.99')).statusCode).toBe(403);
+    const first = await get(path, '10.77.0.21');
+    expect(first.statusCode).toBe(200);
+    expect(first.body).toContain('hostname: worker-1');
+    expect((await get(path, '10.77.0.21')).statusCode).toBe(403);
+    expect(a.store.getNode('worker-1')!.state).toBe('configuring');
+  }, 60_000);
 });

@@ -16,6 +16,8 @@ import { initSecrets, loadSecrets, unb64, type SecretsBundle } from '../../src/t
 import { adminCredentials, writeTalosconfig } from '../../src/talos/talosconfig.js';
 import { machineConfigYaml, renderMachineConfig } from '../../src/talos/config/render.js';
 import { exampleInventory } from './config-fixtures.js';
+import { FakeNeighbours } from '../../src/net/neighbours.js';
+import { issueBootToken } from '../../src/store/boot-tokens.js';
 
 /** Every string that must never appear in a log: blobs as stored, decoded PEM bodies line by line, tokens, secrets. */
 function secretNeedles(s: SecretsBundle, extra: string[]): string[] {
@@ -44,10 +46,12 @@ describe('no secret in any log line', () => {
     const admin = await adminCredentials(secrets);
 
     const store = new Store(':memory:');
-    store.syncInventory(inv);
+    store.syncInventory({ ...inv, nodes: inv.nodes.map((n) => ({ ...n, configMode: 'pull' as const })) });
     store.setState('cp-1', 'booting', 'test');
-    const app = buildHttpServer({ settings, store, lifecycle: new Lifecycle(store), log, publicUrl: 'http://127.0.0.1', inventory: () => inv, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }) });
-    const served = await app.inject({ method: 'GET', url: '/config?mac=52:54:00:12:34:01', remoteAddress: '10.77.0.11' });
+    const requesterIdentity = new FakeNeighbours({ '10.77.0.11': '52:54:00:12:34:01' });
+    const app = buildHttpServer({ settings, store, lifecycle: new Lifecycle(store), log, publicUrl: 'http://127.0.0.1', inventory: () => inv, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }), requesterIdentity });
+    const bootToken = issueBootToken(store.db, store.getNode('cp-1')!, '10.77.0.11');
+    const served = await app.inject({ method: 'GET', url: `/config?mac=52:54:00:12:34:01&token=${bootToken}`, remoteAddress: '10.77.0.11' });
     expect(served.statusCode).toBe(200);
     expect(served.body).toContain(secrets.trustdinfo.token); // the node does get its secrets…
     await app.inject({ method: 'GET', url: '/config?mac=52:54:00:12:34:02' }); // …a refusal is logged too
@@ -64,7 +68,8 @@ describe('no secret in any log line', () => {
     expect(text).toContain('machine config served');
     expect(text).toContain('machine config refused');
     expect(text).toContain('[redacted]');
-    const needles = secretNeedles(secrets, [admin.keyPem]);
+    expect(text).toContain('/config?mac=52:54:00:12:34:01&token=[redacted]'); // the request line keeps its URL, not the boot token
+    const needles = [...secretNeedles(secrets, [admin.keyPem]), bootToken];
     expect(needles.length).toBeGreaterThan(30);
     const leaked = needles.filter((n) => text.includes(n));
     expect(leaked).toEqual([]);

@@ -2,7 +2,9 @@
 // path). It serves the machine API on --listen in maintenance mode; once a
 // config is pushed it serves mTLS with a server cert minted from the lab's
 // own OS CA (--secrets), as a node whose trustd issued it would. With
-// --pull-url it fetches its config first, as Talos does for talos.config=.
+// --pull-url it fetches its config first, as Talos does for talos.config=;
+// with --config-file it starts with that config (a pull node whose stand-in
+// kernel already made this boot's one fetch).
 // It writes what it did (mode, calls per method) to --status as JSON, for
 // `rackboot lab status` and the lab test. SIGTERM stops it.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -21,11 +23,12 @@ const { values } = parseArgs({
     secrets: { type: 'string' },
     status: { type: 'string' },
     'pull-url': { type: 'string' },
+    'config-file': { type: 'string' },
     'install-delay-ms': { type: 'string', default: '2000' },
   },
 });
 if (!values.listen || !values.hostname || !values.secrets || !values.status) {
-  process.stderr.write('usage: main.js --listen IP:PORT --hostname NAME --secrets DATA_DIR/secrets.yaml --status FILE [--pull-url URL] [--install-delay-ms MS]\n');
+  process.stderr.write('usage: main.js --listen IP:PORT --hostname NAME --secrets DATA_DIR/secrets.yaml --status FILE [--pull-url URL | --config-file FILE] [--install-delay-ms MS]\n');
   process.exit(2);
 }
 const i = values.listen.lastIndexOf(':');
@@ -41,7 +44,8 @@ const node = new FakeTalosNode({
 });
 
 let pulled = false;
-if (values['pull-url']) {
+if (values['config-file']) node.config = parseMachineConfig(readFileSync(values['config-file']), undefined);
+else if (values['pull-url']) {
   // Talos retries talos.config= with backoff until it answers 200.
   for (;;) {
     try {

@@ -1,0 +1,78 @@
+// Who is behind a peer address on the provisioning network: the kernel's
+// neighbour (ARP) table says which MAC answered for it. A TCP peer on our
+// own link always has a complete entry by the time its request arrives (our
+// SYN-ACK could not have reached it otherwise); a routed peer has none, as
+// only its router's address is a neighbour. The boot-access policy asks
+// this through RequesterIdentity; tests give it a FakeNeighbours instead.
+import { readFileSync } from 'node:fs';
+import { normalizeMac } from '../inventory/mac.js';
+
+export interface RequesterIdentity {
+  /** The MAC the provisioning network shows for `address`, or undefined when no neighbour entry holds it (a routed peer). */
+  neighbourMac(address: string): string | undefined;
+}
+
+export interface NeighbourEntry {
+  address: string;
+  mac: string;
+  device: string;
+}
+
+/** ATF_COM in /proc/net/arp's Flags column: the entry is resolved. */
+const ATF_COM = 0x2;
+
+/**
+ * Parses /proc/net/arp: a header line, then one line per entry
+ * (address, HW type, flags, HW address, mask, device). Incomplete and
+ * malformed lines are left out.
+ */
+export function parseArpTable(text: string): NeighbourEntry[] {
+  const entries: NeighbourEntry[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const [address, , flags, hw, , device] = line.trim().split(/\s+/);
+    if (!address || !flags || !hw || !device) continue;
+    const mac = normalizeMac(hw);
+    if (!mac || mac === '00:00:00:00:00:00' || (Number.parseInt(flags, 16) & ATF_COM) === 0) continue;
+    entries.push({ address, mac, device });
+  }
+  return entries;
+}
+
+/** The real table, read at each request from the daemon's own network namespace. */
+export class KernelNeighbours implements RequesterIdentity {
+  constructor(private readonly opts: { iface?: () => string | undefined; file?: string } = {}) {}
+
+  neighbourMac(address: string): string | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.opts.file ?? '/proc/net/arp', 'utf8');
+    } catch {
+      return undefined;
+    }
+    const iface = this.opts.iface?.();
+    return parseArpTable(text).find((e) => e.address === address && (!iface || e.device === iface))?.mac;
+  }
+}
+
+/** A neighbour table a test writes: address → MAC. */
+export class FakeNeighbours implements RequesterIdentity {
+  private readonly entries = new Map<string, string>();
+
+  constructor(entries: Record<string, string> = {}) {
+    for (const [address, mac] of Object.entries(entries)) this.set(address, mac);
+  }
+
+  set(address: string, mac: string): this {
+    this.entries.set(address, normalizeMac(mac) ?? mac);
+    return this;
+  }
+
+  delete(address: string): this {
+    this.entries.delete(address);
+    return this;
+  }
+
+  neighbourMac(address: string): string | undefined {
+    return this.entries.get(address);
+  }
+}
