@@ -11,6 +11,7 @@ import { nodeConfigText } from '../talos/config/render.js';
 import { loadSecrets } from '../talos/secrets.js';
 import type { NodeRecord } from '../store/store.js';
 import type { HttpContext } from './context.js';
+import { kernelLogUrl } from './machine-ipxe.js';
 
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
@@ -55,7 +56,8 @@ export function registerMachineConfig(app: FastifyInstance, ctx: HttpContext): v
     if (!inv) return refuse(req, reply, 503, 'no valid inventory loaded', { mac, node: node.name });
     let text: string;
     try {
-      text = nodeConfigText({ cluster: inv.cluster, node: node.spec, secrets: loadSecrets(ctx.settings.dataDir), settings: ctx.settings });
+      const kernelLog = ctx.settings.console.enabled ? kernelLogUrl(ctx.publicUrl, ctx.settings.console.port) : undefined;
+      text = nodeConfigText({ cluster: inv.cluster, node: node.spec, secrets: loadSecrets(ctx.settings.dataDir), settings: ctx.settings, kernelLogUrl: kernelLog });
     } catch (err) {
       const reason = `cannot render the config: ${(err as Error).message}`;
       ctx.store.appendEvent({ node: node.name, mac, kind: 'config', message: reason });

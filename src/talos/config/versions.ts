@@ -1,9 +1,37 @@
 // What `talosctl gen config` does differently per Talos release (its
-// "version contract"), reduced to the switches rackboot's configs depend on.
+// "version contract", siderolabs/talos pkg/machinery/config/contract.go and
+// generate/, v1.11.5, v1.12.0, v1.13.0), reduced to the switches rackboot's
+// configs depend on, and the range of releases rackboot supports.
 
 export interface TalosRelease {
   major: number;
   minor: number;
+}
+
+/** The Talos releases rackboot renders configs and boot command lines for. */
+export const SUPPORTED_RANGE = { from: { major: 1, minor: 11 }, to: { major: 1, minor: 13 }, text: 'v1.11.0 – v1.13.x' } as const;
+
+/**
+ * What differs per supported release, each from upstream source at that tag.
+ * The installer is the factory's unified metal installer for all of them
+ * (quirks.SupportsUnifiedInstaller, Talos ≥ 1.10): <factory>/metal-installer/<schematic>:<version>.
+ */
+export const RELEASE_QUIRKS: Readonly<Record<string, string>> = {
+  'v1.11': 'single v1alpha1 document; GRUB (BIOS) installs build their command line on the host from machine.install.extraKernelArgs, so rackboot puts the serial consoles there',
+  'v1.12': 'network, hostname and registries in their own documents; machine.install.grubUseUKICmdline: true (GRUB takes the installer UKI\'s command line, so consoles must be in the schematic, and install.extraKernelArgs is refused); apiServer.certSANs no longer filled from the endpoint; kernel default module.sig_enforce=1',
+  'v1.13': 'as v1.12, and the kernel default proc_mem.force_override=never; the maintenance API is the regular API (os:reader without a client certificate)',
+};
+
+/** Undefined when rackboot supports the release, else why not (for the inventory loader's FILE:LINE message). */
+export function unsupportedTalosVersion(v: string): string | undefined {
+  const m = /^v?(\d+)\.(\d+)\./.exec(v);
+  if (!m) return `${v} is not a Talos version (vMAJOR.MINOR.PATCH)`;
+  const r = { major: Number(m[1]), minor: Number(m[2]) };
+  const { from, to } = SUPPORTED_RANGE;
+  const below = r.major < from.major || (r.major === from.major && r.minor < from.minor);
+  const above = r.major > to.major || (r.major === to.major && r.minor > to.minor);
+  if (!below && !above) return undefined;
+  return `Talos ${v} is not supported: rackboot supports ${SUPPORTED_RANGE.text} (its configs, kernel arguments and maintenance handling are checked against those releases' source)`;
 }
 
 export function parseTalosVersion(v: string): TalosRelease {
@@ -14,9 +42,10 @@ export function parseTalosVersion(v: string): TalosRelease {
 
 const atLeast = (r: TalosRelease, major: number, minor: number) => r.major > major || (r.major === major && r.minor >= minor);
 
-/** The Kubernetes version `talosctl gen config` picks when none is given (constants.DefaultKubernetesVersion). */
+/** The Kubernetes version `talosctl gen config` picks when none is given (constants.DefaultKubernetesVersion at the .0 release; later patches of a release move it on). */
 export function defaultKubernetesVersion(talosVersion: string): string {
   const r = parseTalosVersion(talosVersion);
+  if (atLeast(r, 1, 13)) return '1.36.0';
   if (atLeast(r, 1, 12)) return '1.35.0';
   if (atLeast(r, 1, 11)) return '1.34.1';
   if (atLeast(r, 1, 10)) return '1.33.5';
@@ -39,6 +68,10 @@ export interface Contract {
    * are no longer emitted — the v1.12 schema rejects them.
    */
   multidoc: boolean;
+  /** ≥1.12: machine.install.grubUseUKICmdline: true (VersionContract.GrubUseUKICmdlineDefault). */
+  grubUseUKICmdline: boolean;
+  /** ≤1.11: apiServer.certSANs starts with the endpoint's host (VersionContract.PopulateClusterSANsFromEndpoint). */
+  apiServerSANsFromEndpoint: boolean;
 }
 
 export function contractFor(talosVersion: string): Contract {
@@ -49,5 +82,7 @@ export function contractFor(talosVersion: string): Contract {
     hostDNSForwardKubeDNS: atLeast(r, 1, 8),
     excludeFromExternalLB: atLeast(r, 1, 8),
     multidoc: atLeast(r, 1, 12),
+    grubUseUKICmdline: atLeast(r, 1, 12),
+    apiServerSANsFromEndpoint: !atLeast(r, 1, 12),
   };
 }
