@@ -12,11 +12,10 @@
 //   apiServer.admissionControl (by name), and ExtensionServiceConfig's
 //   configFiles (by mountPath);
 // - `$patch: delete` in an object deletes that key from the config; in a
-//   list item it deletes the config's items whose first other key has that
-//   value; at the top of a typed document it deletes the document. Deletes
+//   list item it deletes the config's first item with the same value for
+//   the item's first other key; at the top of a typed document it deletes the document. Deletes
 //   run before the rest of the patch document merges.
-import type { Json } from './patch.js';
-import { PatchError } from './patch.js';
+import { PatchError, type Json } from './patch.js';
 
 type Obj = { [k: string]: Json };
 export type ConfigDoc = Obj;
@@ -129,10 +128,10 @@ function applyDelete(doc: Obj, d: Deletion, id: string): void {
     node = node[key]!;
   }
   if (!Array.isArray(node)) throw new PatchError(`$patch: delete: ${where}: not a list`);
-  const before = node.length;
-  const kept = node.filter((item) => !(isObject(item) && item[d.key!] !== undefined && String(item[d.key!]) === d.value));
-  if (kept.length === before) throw new PatchError(`$patch: delete: ${where}: no item with ${d.key}: ${d.value}`);
-  node.splice(0, node.length, ...kept);
+  // Upstream removes the first item that matches (selector.go deleteStructFrom).
+  const i = node.findIndex((item) => isObject(item) && item[d.key!] !== undefined && String(item[d.key!]) === d.value);
+  if (i < 0) throw new PatchError(`$patch: delete: ${where}: lookup failed (no item with ${d.key}: ${d.value})`);
+  node.splice(i, 1);
 }
 
 /** Applies one strategic merge patch (its documents in order) to a config's documents; returns new documents. */
