@@ -11,26 +11,17 @@ export interface TalosRelease {
 /** The Talos releases rackboot renders configs and boot command lines for. */
 export const SUPPORTED_RANGE = { from: { major: 1, minor: 11 }, to: { major: 1, minor: 13 }, text: 'v1.11.0 – v1.13.x' } as const;
 
-/**
- * What differs per supported release, each from upstream source at that tag.
- * The installer is the factory's unified metal installer for all of them
- * (quirks.SupportsUnifiedInstaller, Talos ≥ 1.10): <factory>/metal-installer/<schematic>:<version>.
- */
-export const RELEASE_QUIRKS: Readonly<Record<string, string>> = {
-  'v1.11': 'single v1alpha1 document; GRUB (BIOS) installs build their command line on the host from machine.install.extraKernelArgs, so rackboot puts the serial consoles there',
-  'v1.12': 'network, hostname and registries in their own documents; machine.install.grubUseUKICmdline: true (GRUB takes the installer UKI\'s command line, so consoles must be in the schematic, and install.extraKernelArgs is refused); apiServer.certSANs no longer filled from the endpoint; kernel default module.sig_enforce=1',
-  'v1.13': 'as v1.12, and the kernel default proc_mem.force_override=never; the maintenance API is the regular API (os:reader without a client certificate)',
-};
+// Per release (the README's version table): v1.11 one v1alpha1 document,
+// consoles kept on GRUB installs via install.extraKernelArgs; v1.12 network
+// documents, grubUseUKICmdline, no endpoint SAN; v1.13 as v1.12. All use the
+// factory's unified metal installer (quirks.SupportsUnifiedInstaller, ≥ 1.10).
 
 /** Undefined when rackboot supports the release, else why not (for the inventory loader's FILE:LINE message). */
 export function unsupportedTalosVersion(v: string): string | undefined {
-  const m = /^v?(\d+)\.(\d+)\./.exec(v);
-  if (!m) return `${v} is not a Talos version (vMAJOR.MINOR.PATCH)`;
-  const r = { major: Number(m[1]), minor: Number(m[2]) };
+  if (!/^v?\d+\.\d+\./.test(v)) return `${v} is not a Talos version (vMAJOR.MINOR.PATCH)`;
+  const r = parseTalosVersion(v);
   const { from, to } = SUPPORTED_RANGE;
-  const below = r.major < from.major || (r.major === from.major && r.minor < from.minor);
-  const above = r.major > to.major || (r.major === to.major && r.minor > to.minor);
-  if (!below && !above) return undefined;
+  if (atLeast(r, from.major, from.minor) && !atLeast(r, to.major, to.minor + 1)) return undefined;
   return `Talos ${v} is not supported: rackboot supports ${SUPPORTED_RANGE.text} (its configs, kernel arguments and maintenance handling are checked against those releases' source)`;
 }
 
