@@ -18,6 +18,7 @@ import { startTftpService } from './tftp/server.js';
 import { chainScript } from './ipxe/scripts.js';
 import { startTalosService } from './talos/service.js';
 import { nodeConfigText } from './talos/config/render.js';
+import { kernelLogUrl } from './http/machine-ipxe.js';
 import { loadSecrets } from './talos/secrets.js';
 import { startDhcpService } from './dhcp/server.js';
 import { startRouterAdvertService } from './ndp/service.js';
@@ -103,7 +104,8 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
       const inv = watcher.inventory;
       const node = inv?.nodes.find((n) => n.name === name);
       if (!inv || !node) throw new Error(`node ${name} is not in the live inventory`);
-      return Buffer.from(nodeConfigText({ cluster: inv.cluster, node, secrets: loadSecrets(settings.dataDir), settings }));
+      const kernelLog = settings.console.enabled ? kernelLogUrl(ctx.publicUrl, settings.console.port) : undefined;
+      return Buffer.from(nodeConfigText({ cluster: inv.cluster, node, secrets: loadSecrets(settings.dataDir), settings, kernelLogUrl: kernelLog }));
     },
   });
   if (talos) services.push(talos);

@@ -6,19 +6,24 @@ import { openStoreForCli } from './open-store.js';
 export const reimage: Command = {
   name: ['reimage'],
   summary: 'mark a node for reimage (or cancel one)',
-  usage: `rackboot reimage NODE [--reason TEXT] [--cancel]
+  usage: `rackboot reimage NODE [--reason TEXT] [--destroy-etcd] [--cancel]
 
 Marks NODE reimage-pending: its next PXE boot installs Talos afresh, wiping
 the install disk. Works with or without a running daemon (it writes the
 store). A running daemon then asks the node's Talos API to Reset (wipe and
 reboot); if that API does not answer, power-cycle the node by hand.
 --cancel undoes a reimage that has not started (the node is still
-reimage-pending): it goes back to its previous state.`,
-  options: { reason: { type: 'string' }, cancel: { type: 'boolean' } },
+reimage-pending): it goes back to its previous state.
+--destroy-etcd confirms reimaging the cluster's last etcd member (no other
+control plane is ready): that wipes etcd and every Kubernetes object, and
+the cluster is bootstrapped again from the same secrets once NODE is back.
+Without it such a reimage is refused.`,
+  options: { reason: { type: 'string' }, cancel: { type: 'boolean' }, 'destroy-etcd': { type: 'boolean' } },
   async run(args, io) {
     const [name, ...extra] = args.positionals;
     if (!name || extra.length > 0) throw new UsageError('expected exactly one NODE');
     if (args.values.cancel && args.values.reason !== undefined) throw new UsageError('--reason does not go with --cancel');
+    if (args.values.cancel && args.values['destroy-etcd']) throw new UsageError('--destroy-etcd does not go with --cancel');
     const settings = settingsFor(args, io);
     if (!settings) return EXIT_FAILURE;
     const store = openStoreForCli(settings, io);
@@ -29,8 +34,10 @@ reimage-pending): it goes back to its previous state.`,
         const n = reimager.cancel(name, 'cli');
         io.out(`${name}: reimage cancelled; back to ${n.state}`);
       } else {
-        reimager.mark(name, (args.values.reason as string | undefined) ?? 'operator request', 'cli');
+        const destroyEtcd = args.values['destroy-etcd'] === true;
+        const { etcdDestroyed } = reimager.mark(name, (args.values.reason as string | undefined) ?? 'operator request', 'cli', { destroyEtcd });
         io.out(`${name}: reimage-pending. Its next PXE boot installs Talos afresh (wiping its install disk).`);
+        if (etcdDestroyed) io.out(`etcd goes with it: once ${name} is installed again, the cluster is bootstrapped afresh from the same secrets.`);
         io.out('A running daemon asks its Talos API to reset it; if the node is hung, power-cycle it.');
       }
       return EXIT_OK;

@@ -27,8 +27,9 @@ export function registerLifecycleApi(app: FastifyInstance, ctx: HttpContext): vo
     const body = (req.body ?? {}) as Record<string, unknown>;
     const reason = typeof body.reason === 'string' && body.reason.trim() ? body.reason.trim().slice(0, 500) : 'operator request';
     try {
-      const r = await reimager().reimage(name, reason, by(req));
-      return { node: r.node.name, state: r.node.state, reset: r.reset, error: r.error };
+      // Reimaging the last etcd member needs `destroyEtcd: true` (the page's checkbox).
+      const r = await reimager().reimage(name, reason, by(req), { destroyEtcd: body.destroyEtcd === true });
+      return { node: r.node.name, state: r.node.state, reset: r.reset, error: r.error, ...(r.etcdDestroyed ? { etcdDestroyed: true } : {}) };
     } catch (err) {
       if (err instanceof ReimageError) return reply.code(err.status).send({ message: err.message });
       throw err;

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { compileSchema, formatPositionedError, parseValidated } from '../yaml/validated.js';
 import { normalizeMac } from './mac.js';
+import { unsupportedTalosVersion } from '../talos/config/versions.js';
 import { DEFAULT_INSTALL_DISK, type Inventory, type InventoryError, type LoadResult, type NodeSpec, type Patch } from './types.js';
 
 const schemaUrl = new URL('../../inventory/cluster.schema.json', import.meta.url);
@@ -52,7 +53,9 @@ function checkSemantics(raw: RawInventory, file: string, locate: Locate): LoadRe
   const cluster = raw.cluster;
   const nodes: NodeSpec[] = [];
   const seen = { name: new Map<string, number>(), mac: new Map<string, number>(), ip: new Map<string, number>(), uuid: new Map<string, number>() };
-  
+  const unsupported = unsupportedTalosVersion(cluster.talosVersion);
+  if (unsupported) errors.push(at(['cluster', 'talosVersion'], unsupported));
+
   (raw.nodes ?? []).forEach((n, i) => {
     const mac = normalizeMac(n.mac)!; // the schema pattern guarantees a MAC
     const keys = { name: n.name, mac, ip: n.ip, uuid: n.uuid?.toLowerCase() } as const;

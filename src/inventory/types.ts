@@ -1,7 +1,11 @@
 export type Role = 'controlplane' | 'worker';
 export type ConfigMode = 'push' | 'pull';
-/** A machine-config patch: an object is an RFC 7386 merge patch, an array an RFC 6902 JSON patch. */
-export type Patch = Record<string, unknown> | unknown[];
+/**
+ * A machine-config patch, applied as talosctl applies it: an object is a
+ * strategic merge patch document, an array an RFC 6902 JSON patch, a string
+ * patch YAML text (one or more documents, or a JSON patch list).
+ */
+export type Patch = Record<string, unknown> | unknown[] | string;
 
 export interface NodeSpec {
   name: string;

@@ -9,6 +9,8 @@ export const BOOTSTRAP_NODE_KEY = 'talos.bootstrap.node';
 export const BOOTSTRAP_CLAIM_KEY = 'talos.bootstrap.claim';
 /** JSON list of etcd member hostnames, as last seen by the health check. */
 export const ETCD_MEMBERS_KEY = 'talos.etcd.members';
+/** 'true' once etcd was destroyed (src/lifecycle/etcd-loss.ts): the next healthy cluster's kubeconfig replaces the stored one. */
+export const KUBECONFIG_STALE_KEY = 'talos.kubeconfig.stale';
 
 export type BootstrapState = 'pending' | 'bootstrapping' | 'bootstrapped';
 

@@ -3,11 +3,13 @@
 // attempt. When Talos's API answers, Reset wipes and reboots the node
 // (wiping); when it doesn't (dead disk, hung node), the mark alone makes
 // the next PXE boot install afresh, and the operator power-cycles it.
+// Reimaging the last etcd member needs `destroyEtcd` (src/lifecycle/etcd-loss.ts).
 import type { Logger } from '../log.js';
 import type { NodeRecord } from '../store/store.js';
 import type { StateMachine } from './machine.js';
 import type { NodeResetter } from './ports.js';
 import { canReimage, isNodeState, type NodeState } from './states.js';
+import { forgetBootstrap, isLastEtcdMember, restoreBootstrap, type BootstrapRecords } from './etcd-loss.js';
 
 export type ResetOutcome = 'sent' | 'failed' | 'unavailable';
 
@@ -17,7 +19,16 @@ export class ReimageError extends Error {
   }
 }
 
-interface RequestData { step: 'requested'; previousState: NodeState; previousMarked: boolean; reason: string; by: string }
+interface RequestData {
+  step: 'requested'; previousState: NodeState; previousMarked: boolean; reason: string; by: string;
+  /** Set when this reimage destroys the last etcd member: the bootstrap records it cleared. */
+  bootstrapBefore?: BootstrapRecords;
+}
+
+export interface ReimageOptions {
+  /** The operator's confirmation that reimaging the last etcd member, and so losing the cluster's state, is meant. */
+  destroyEtcd?: boolean;
+}
 
 export class Reimager {
   /** Request event ids whose reset this process already attempted. */
@@ -30,23 +41,42 @@ export class Reimager {
   ) {}
 
   /** Marks the node (reimage-pending, marked for install) and, if possible, resets it. */
-  async reimage(name: string, reason: string, by: string): Promise<{ node: NodeRecord; reset: ResetOutcome; error?: string }> {
-    this.mark(name, reason, by);
+  async reimage(name: string, reason: string, by: string, opts: ReimageOptions = {}): Promise<{ node: NodeRecord; reset: ResetOutcome; error?: string; etcdDestroyed: boolean }> {
+    const etcdDestroyed = this.mark(name, reason, by, opts).etcdDestroyed;
     const outcome = await this.tryReset(name);
-    return { node: this.machine.store.getNode(name)!, ...outcome };
+    return { node: this.machine.store.getNode(name)!, ...outcome, etcdDestroyed };
   }
 
-  /** The store half of a reimage, on its own: what `rackboot reimage` does without a daemon. */
-  mark(name: string, reason: string, by: string): NodeRecord {
+  /**
+   * The store half of a reimage, on its own: what `rackboot reimage` does
+   * without a daemon. Checks and marks in one write-locked transaction, so
+   * two operators reimaging the last two control planes at once cannot both
+   * see the other as the member that stays.
+   */
+  mark(name: string, reason: string, by: string, opts: ReimageOptions = {}): { node: NodeRecord; etcdDestroyed: boolean } {
     const store = this.machine.store;
-    const node = store.getNode(name);
-    if (!node || !node.inInventory) throw new ReimageError(`no such node in the inventory: ${name}`, 404);
-    if (!canReimage(node.state)) throw new ReimageError(`${name} is ${node.state}; a reimage is already under way`, 409);
-    const data: RequestData = { step: 'requested', previousState: node.state, previousMarked: node.markedForInstall, reason, by };
-    const r = this.machine.transition(name, 'reimage-pending', `reimage requested by ${by}: ${reason}`, { markedForInstall: true });
-    if (!r.ok) throw new ReimageError(r.error, 409);
-    store.appendEvent({ node: name, mac: node.mac, kind: 'reimage', message: `reimage requested by ${by}: ${reason}`, data });
-    return r.node;
+    return store.db.transaction(() => {
+      const node = store.getNode(name);
+      if (!node || !node.inInventory) throw new ReimageError(`no such node in the inventory: ${name}`, 404);
+      if (!canReimage(node.state)) throw new ReimageError(`${name} is ${node.state}; a reimage is already under way`, 409);
+      const last = isLastEtcdMember(store, node);
+      if (last && !opts.destroyEtcd) {
+        throw new ReimageError(
+          `${name} is the last etcd member (no other control plane is ready): reimaging it wipes etcd, and with it every Kubernetes object of the cluster. ` +
+            `The cluster is then bootstrapped again from the same secrets. To do that, confirm it: rackboot reimage ${name} --destroy-etcd, or tick "destroy etcd" on the page`,
+          409,
+        );
+      }
+      const data: RequestData = { step: 'requested', previousState: node.state, previousMarked: node.markedForInstall, reason, by };
+      const r = this.machine.transition(name, 'reimage-pending', `reimage requested by ${by}: ${reason}`, { markedForInstall: true });
+      if (!r.ok) throw new ReimageError(r.error, 409);
+      if (last) data.bootstrapBefore = forgetBootstrap(store, name);
+      const message = last
+        ? `reimage requested by ${by}: ${reason}; etcd is destroyed with it (last member, confirmed): the cluster is bootstrapped again on ${name} from the same secrets`
+        : `reimage requested by ${by}: ${reason}`;
+      store.appendEvent({ node: name, mac: node.mac, kind: 'reimage', message, data });
+      return { node: r.node, etcdDestroyed: last };
+    }).immediate();
   }
 
   /** Cancels a reimage that has not started: back to the previous state and mark. */
@@ -59,6 +89,8 @@ export class Reimager {
     const previous = req && isNodeState(req.data.previousState) ? req.data.previousState : 'installed';
     const r = this.machine.transition(name, previous, `reimage cancelled by ${by}`, { markedForInstall: req?.data.previousMarked ?? false });
     if (!r.ok) throw new ReimageError(r.error, 409);
+    // Nothing was wiped yet (the node is still reimage-pending): its etcd and the cluster stand.
+    if (req?.data.bootstrapBefore) restoreBootstrap(store, req.data.bootstrapBefore);
     store.appendEvent({ node: name, mac: node.mac, kind: 'reimage', message: `reimage cancelled by ${by}`, data: { step: 'cancelled', by } });
     return r.node;
   }

@@ -1,11 +1,12 @@
 // After bootstrap: the cluster is healthy when etcd has one member per
 // control plane that is up, and every node that is up reports kubelet and
 // apid healthy. Then the kubeconfig is fetched into data/kubeconfig (0600)
-// and the healthy nodes are marked ready.
+// (again when the store marks it stale: etcd was destroyed and bootstrapped
+// afresh) and the healthy nodes are marked ready.
 import { chmodSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeRecord, Store } from '../store/store.js';
-import { ETCD_MEMBERS_KEY } from '../lifecycle/cluster-state.js';
+import { ETCD_MEMBERS_KEY, KUBECONFIG_STALE_KEY } from '../lifecycle/cluster-state.js';
 import { bootstrapNode, bootstrapState } from './bootstrap.js';
 import type { TalosClient } from './client.js';
 import type { EndpointOf } from './endpoints.js';
@@ -76,8 +77,10 @@ export class ClusterHealth {
         return { kind: 'waiting', reason: `etcd has ${members.length} member(s), ${cpsUp.length} control plane(s) are up` };
       }
       const file = kubeconfigPath(this.deps.dataDir);
-      if (!existsSync(file)) {
+      const stale = store.getClusterState(KUBECONFIG_STALE_KEY) === 'true';
+      if (!existsSync(file) || stale) {
         writeSecretFile(file, await client.kubeconfig());
+        if (stale) store.setClusterState(KUBECONFIG_STALE_KEY, 'false');
         store.appendEvent({ node: asker.node.name, kind: 'kubeconfig', message: `kubeconfig fetched from ${asker.node.name} into ${file}` });
       }
       const reason = `healthy: ${REQUIRED_SERVICES.join(', ')} up; etcd has ${members.length} member(s)`;

@@ -13,7 +13,11 @@ const nodeHref = (name: string) => `/ui/nodes/${encodeURIComponent(name)}`;
 export function actionButton(n: NodeView): Safe {
   if (n.state === 'reimage-pending') return html`<button type="button" class="secondary" data-action="cancel" data-node="${n.name}">Cancel reimage</button>`;
   if (n.state === 'wiping') return html``;
-  return html`<button type="button" class="danger" data-action="reimage" data-node="${n.name}">Reimage</button>`;
+  // Reimaging the last etcd member is refused unless this is ticked (src/lifecycle/etcd-loss.ts).
+  const destroyEtcd = n.role === 'controlplane'
+    ? html` <label class="small" title="Needed when this is the last etcd member: the cluster's state is lost and it is bootstrapped again"><input type="checkbox" data-destroy-etcd="${n.name}"> destroy etcd</label>`
+    : '';
+  return html`<button type="button" class="danger" data-action="reimage" data-node="${n.name}">Reimage</button>${destroyEtcd}`;
 }
 
 export function nodeRows(nodes: NodeView[], now = Date.now()): Safe {

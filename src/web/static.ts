@@ -24,8 +24,11 @@ export const APP_JS = String.raw`'use strict';
     var node = b.dataset.node;
     var base = node ? '/api/nodes/' + encodeURIComponent(node) : '';
     if (b.dataset.action === 'reimage') {
-      if (!confirm('Reimage ' + node + '? Its install disk is wiped and Talos is installed afresh.')) return;
-      post(base + '/reimage', { reason: 'requested from the web page' }).then(function (j) {
+      var box = b.parentNode.querySelector('input[data-destroy-etcd]');
+      var destroyEtcd = !!(box && box.checked);
+      if (!confirm('Reimage ' + node + '? Its install disk is wiped and Talos is installed afresh.'
+        + (destroyEtcd ? ' If it is the last etcd member, the cluster\'s state is destroyed and bootstrapped again.' : ''))) return;
+      post(base + '/reimage', { reason: 'requested from the web page', destroyEtcd: destroyEtcd }).then(function (j) {
         say(j.reset === 'sent' ? node + ': Talos accepted Reset; it is wiping and will reinstall.'
           : node + ': marked for reimage. The Talos API did not take the reset: power-cycle the node and it installs afresh.');
       }, function (e) { say(node + ': ' + e.message, true); });

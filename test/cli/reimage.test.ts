@@ -8,6 +8,7 @@ import { discovered } from '../../src/cli/discovered.js';
 import { loadInventoryFile } from '../../src/inventory/load.js';
 import { Store } from '../../src/store/store.js';
 import { startCli } from '../helpers/cli.js';
+import { BOOTSTRAP_KEY } from '../../src/lifecycle/cluster-state.js';
 
 let dir: string;
 beforeEach(() => {
@@ -61,6 +62,32 @@ describe('rackboot reimage', () => {
     const c = await run(reimage, ['cp-1', '--cancel']);
     expect(c.code).toBe(1);
     expect(c.err).toMatch(/only a pending reimage can be cancelled/);
+  });
+});
+
+describe('rackboot reimage of the last etcd member', () => {
+  it('is refused without --destroy-etcd, naming why; with it, the bootstrap is cleared for a fresh one', async () => {
+    const s = new Store(join(dir, 'data', 'rackboot.db'));
+    s.syncInventory(loadInventoryFile(join(dir, 'cluster.yaml')).inventory!);
+    s.setState('cp-1', 'ready', 'setup', { markedForInstall: false });
+    s.setClusterState(BOOTSTRAP_KEY, 'bootstrapped');
+    s.close();
+    const refused = await run(reimage, ['cp-1']);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/^rackboot reimage: cp-1 is the last etcd member \(no other control plane is ready\): reimaging it wipes etcd/);
+    expect(refused.err).toMatch(/rackboot reimage cp-1 --destroy-etcd/);
+    expect(node().state).toBe('ready');
+    const ok = await run(reimage, ['cp-1', '--destroy-etcd']);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/etcd goes with it: once cp-1 is installed again, the cluster is bootstrapped afresh from the same secrets/);
+    expect(node().state).toBe('reimage-pending');
+    const after = new Store(join(dir, 'data', 'rackboot.db'));
+    try {
+      expect(after.getClusterState(BOOTSTRAP_KEY)).toBe('pending');
+    } finally {
+      after.close();
+    }
+    await expect(run(reimage, ['cp-1', '--cancel', '--destroy-etcd'])).rejects.toThrow('--destroy-etcd does not go with --cancel');
   });
 });
 

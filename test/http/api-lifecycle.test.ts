@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, harness } from '../web/harness.js';
 import { Reimager } from '../../src/lifecycle/reimage.js';
+import { actionButton } from '../../src/web/render.js';
+import { nodeDetailView } from '../../src/web/views.js';
 import { schematicId } from '../../src/factory/schematic.js';
 import { BOOTSTRAP_KEY, ETCD_MEMBERS_KEY } from '../../src/lifecycle/cluster-state.js';
 import { FakeNeighbours } from '../../src/net/neighbours.js';
@@ -34,6 +36,30 @@ describe('lifecycle JSON API', () => {
       expect(cancel.json()).toEqual({ node: 'w-1', state: 'installed' });
       expect(h.store.getNode('w-1')!.markedForInstall).toBe(false);
       expect((await h.app.inject({ method: 'POST', url: '/api/nodes/cp-1/reimage/cancel', headers: auth })).statusCode).toBe(409);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('reimaging the last etcd member needs destroyEtcd: true, as the page\'s checkbox sends it', async () => {
+    const h = await harness();
+    try {
+      for (const n of ['cp-1', 'w-1']) h.store.setState(n, 'ready', 'setup', { markedForInstall: false });
+      h.store.setClusterState(BOOTSTRAP_KEY, 'bootstrapped');
+      h.store.setClusterState(ETCD_MEMBERS_KEY, JSON.stringify(['cp-1']));
+      h.ctx.reimager = new Reimager(h.ctx.lifecycle.machine);
+      // The page offers the checkbox beside a control plane's Reimage button, not a worker's.
+      const button = (name: string) => String(actionButton(nodeDetailView(h.ctx, name)!.node));
+      expect(button('cp-1')).toMatch(/data-action="reimage" data-node="cp-1">Reimage<\/button> <label [^>]*><input type="checkbox" data-destroy-etcd="cp-1"> destroy etcd<\/label>/);
+      expect(button('w-1')).not.toContain('data-destroy-etcd');
+      const refused = await h.app.inject({ method: 'POST', url: '/api/nodes/cp-1/reimage', headers: auth, payload: { reason: 'x' } });
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json().message).toMatch(/cp-1 is the last etcd member .*tick "destroy etcd" on the page/);
+      // Only a JSON true confirms.
+      expect((await h.app.inject({ method: 'POST', url: '/api/nodes/cp-1/reimage', headers: auth, payload: { destroyEtcd: 'yes' } })).statusCode).toBe(409);
+      const ok = await h.app.inject({ method: 'POST', url: '/api/nodes/cp-1/reimage', headers: auth, payload: { destroyEtcd: true } });
+      expect(ok.json()).toEqual({ node: 'cp-1', state: 'reimage-pending', reset: 'unavailable', etcdDestroyed: true });
+      expect(h.store.getClusterState(BOOTSTRAP_KEY)).toBe('pending');
     } finally {
       await h.close();
     }

@@ -31,6 +31,25 @@ describe('inventory loader', () => {
     expect(r.inventory.nodes[3]!.patches).toHaveLength(1);
   });
 
+  it('accepts Talos v1.11.0 – v1.13.x and refuses others at the talosVersion line, naming the range', () => {
+    const at = (v: string) => minimal('  - name: cp-1\n    mac: 52:54:00:00:00:01\n    role: controlplane\n').replace('v1.11.5', v);
+    for (const v of ['v1.11.0', 'v1.12.11', 'v1.13.0-beta.1', 'v1.13.9']) expect(parseInventory(at(v), 'inv.yaml').ok, v).toBe(true);
+    for (const v of ['v1.10.7', 'v1.14.0', 'v2.0.0']) {
+      expect(errorsOf(at(v))).toEqual([{ file: 'inv.yaml', line: 4, col: 17, message: `Talos ${v} is not supported: rackboot supports v1.11.0 – v1.13.x (its configs, kernel arguments and maintenance handling are checked against those releases' source)` }]);
+    }
+  });
+
+  it('takes patches as objects, JSON patch lists, or patch text as Talos docs print it', () => {
+    const r = parseInventory(minimal('  - name: cp-1\n    mac: 52:54:00:00:00:01\n    role: controlplane\n    patches:\n      - machine: {}\n      - [{ op: add, path: /machine/x, value: 1 }]\n      - |\n        apiVersion: v1alpha1\n        kind: SideroLinkConfig\n        $patch: delete\n'), 'inv.yaml');
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.inventory.nodes[0]!.patches.map((p) => typeof p === 'string' ? 'text' : Array.isArray(p) ? 'json' : 'object')).toEqual(['object', 'json', 'text']);
+  });
+
+  it('the v1.12 example loads too', () => {
+    const r = parseInventory(readFileSync(new URL('../../inventory/cluster-v1.12.yaml', import.meta.url), 'utf8'), 'cluster-v1.12.yaml');
+    expect(r.ok && r.inventory.cluster.talosVersion).toBe('v1.12.0');
+  });
+
   it('reports YAML syntax errors with line and column', () => {
     const errs = errorsOf('cluster:\n  name: [unclosed\nnodes: []\n');
     expect(errs[0]!.line).toBeGreaterThan(1);

@@ -4,6 +4,7 @@ import { StateMachine } from '../../src/lifecycle/machine.js';
 import { Reimager, ReimageError } from '../../src/lifecycle/reimage.js';
 import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
 import type { NodeResetter } from '../../src/lifecycle/ports.js';
+import { BOOTSTRAP_CLAIM_KEY, BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY, ETCD_MEMBERS_KEY, KUBECONFIG_STALE_KEY, bootstrapState } from '../../src/lifecycle/cluster-state.js';
 import { fakeClock, inventory, nodeSpec } from './fixtures.js';
 
 let store: Store;
@@ -87,5 +88,81 @@ describe('cancel and guards', () => {
     await reimager.reimage('w1', 'x', 'cli');
     await expect(reimager.reimage('w1', 'again', 'cli')).rejects.toBeInstanceOf(ReimageError);
     expect(() => reimager.cancel('w2', 'cli')).toThrow(/only a pending reimage/);
+  });
+});
+
+describe('reimaging the last etcd member', () => {
+  function cluster(cps: number) {
+    store?.close();
+    store = new Store(':memory:', { now: fakeClock().now });
+    const names = Array.from({ length: cps }, (_, i) => `cp${i + 1}`);
+    store.syncInventory(inventory([...names.map((n, i) => nodeSpec(n, `aa:bb:cc:00:01:0${i}`, 'controlplane', { bootstrap: i === 0 })), nodeSpec('w1', 'aa:bb:cc:00:02:01')]));
+    for (const n of [...names, 'w1']) store.setState(n, 'ready', 'setup', { markedForInstall: false });
+    store.setClusterState(BOOTSTRAP_KEY, 'bootstrapped');
+    store.setClusterState(BOOTSTRAP_NODE_KEY, 'cp1');
+    store.setClusterState(ETCD_MEMBERS_KEY, JSON.stringify(names));
+    return new Reimager(new StateMachine(store));
+  }
+
+  it('is refused without destroyEtcd, naming why, and changes nothing', () => {
+    const reimager = cluster(1);
+    expect(() => reimager.mark('cp1', 'new disk', 'cli')).toThrow(/cp1 is the last etcd member .*wipes etcd.*--destroy-etcd/);
+    expect(store.getNode('cp1')!.state).toBe('ready');
+    expect(bootstrapState(store)).toBe('bootstrapped');
+    expect(store.events({ node: 'cp1' }).some((e) => e.kind === 'reimage')).toBe(false);
+  });
+
+  it('with destroyEtcd clears the bootstrap, pins it to the node and marks the kubeconfig stale; cancel puts it back', async () => {
+    const reimager = cluster(1);
+    const r = await reimager.reimage('cp1', 'new disk', 'cli', { destroyEtcd: true });
+    expect(r).toMatchObject({ etcdDestroyed: true, reset: 'unavailable' });
+    expect(store.getNode('cp1')).toMatchObject({ state: 'reimage-pending', markedForInstall: true });
+    expect(bootstrapState(store)).toBe('pending');
+    expect(store.getClusterState(BOOTSTRAP_NODE_KEY)).toBe('cp1');
+    expect(JSON.parse(store.getClusterState(BOOTSTRAP_CLAIM_KEY)!)).toEqual({ owner: '', until: 0 });
+    expect(store.getClusterState(ETCD_MEMBERS_KEY)).toBe('[]');
+    expect(store.getClusterState(KUBECONFIG_STALE_KEY)).toBe('true');
+    expect(store.events({ node: 'cp1' }).at(-1)!.message).toMatch(/etcd is destroyed with it \(last member, confirmed\)/);
+    reimager.cancel('cp1', 'cli');
+    expect(store.getNode('cp1')!.state).toBe('ready');
+    expect(bootstrapState(store)).toBe('bootstrapped');
+    expect(store.getClusterState(ETCD_MEMBERS_KEY)).toBe('["cp1"]');
+    expect(store.getClusterState(KUBECONFIG_STALE_KEY)).toBe('false');
+  });
+
+  it('one of three control planes needs no confirmation and keeps the bootstrap; the last one standing does', async () => {
+    const reimager = cluster(3);
+    expect((await reimager.reimage('cp2', 'x', 'cli')).etcdDestroyed).toBe(false);
+    expect(bootstrapState(store)).toBe('bootstrapped');
+    expect(store.getClusterState(BOOTSTRAP_NODE_KEY)).toBe('cp1');
+    await reimager.reimage('cp1', 'x', 'cli');
+    expect(bootstrapState(store)).toBe('bootstrapped');
+    // cp1 and cp2 are on their way to being wiped: cp3 holds the only copy.
+    await expect(reimager.reimage('cp3', 'x', 'cli')).rejects.toThrow(/cp3 is the last etcd member/);
+    // A destroyEtcd on a node that is not the last member is a permission, not an order.
+    const again = cluster(3);
+    expect((await again.reimage('cp3', 'x', 'cli', { destroyEtcd: true })).etcdDestroyed).toBe(false);
+    expect(bootstrapState(store)).toBe('bootstrapped');
+  });
+
+  it('an installed control plane not yet seen in etcd does not count as a member that stays', async () => {
+    const reimager = cluster(2);
+    store.setState('cp2', 'installed', 'joining', { markedForInstall: false });
+    store.setClusterState(ETCD_MEMBERS_KEY, JSON.stringify(['cp1']));
+    await expect(reimager.reimage('cp1', 'x', 'cli')).rejects.toThrow(/last etcd member/);
+    store.setClusterState(ETCD_MEMBERS_KEY, JSON.stringify(['cp1', 'cp2']));
+    expect((await reimager.reimage('cp1', 'x', 'cli')).etcdDestroyed).toBe(false);
+  });
+
+  it('needs no confirmation before any bootstrap, for a node that never ran etcd, or for a worker', async () => {
+    let reimager = cluster(1);
+    expect((await reimager.reimage('w1', 'x', 'cli')).etcdDestroyed).toBe(false);
+    store.setClusterState(BOOTSTRAP_KEY, 'pending');
+    store.setClusterState(ETCD_MEMBERS_KEY, '[]');
+    expect((await reimager.reimage('cp1', 'x', 'cli')).etcdDestroyed).toBe(false);
+    reimager = cluster(1);
+    store.setState('cp1', 'maintenance', 'setup');
+    expect((await reimager.reimage('cp1', 'x', 'cli')).etcdDestroyed).toBe(false);
+    expect(bootstrapState(store)).toBe('bootstrapped');
   });
 });

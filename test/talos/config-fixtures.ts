@@ -10,8 +10,8 @@ export function testSecrets(): Promise<SecretsBundle> {
   return cached;
 }
 
-export function exampleInventory(): Inventory {
-  const r = loadInventoryFile(new URL('../../inventory/cluster.yaml', import.meta.url).pathname);
+export function exampleInventory(file = 'cluster.yaml'): Inventory {
+  const r = loadInventoryFile(new URL(`../../inventory/${file}`, import.meta.url).pathname);
   if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
   return r.inventory;
 }

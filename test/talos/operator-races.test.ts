@@ -146,7 +146,7 @@ describe('health', () => {
     // Back to installed (its kubelet restarted, say); the next health step would make it ready again.
     r.store.setState('cp1', 'installed', 'test: kubelet restarted');
     fake.faults.delayMs.ServiceList = 300;
-    const report = await passWhile(r, callArrives(fake, 'ServiceList'), () => operator(r).mark('cp1', 'new disk', 'test'));
+    const report = await passWhile(r, callArrives(fake, 'ServiceList'), () => operator(r).mark('cp1', 'new disk', 'test', { destroyEtcd: true }));
     expect(report.health).toMatchObject({ kind: 'ready', nodes: [] });
     const path = statePath(rack, 'cp1');
     expect(path.slice(path.lastIndexOf('installed'))).not.toContain('ready');
@@ -160,7 +160,7 @@ describe('reset', () => {
     rack = r;
     await passUntil(r, 'cp1', 'ready');
     cp1.faults.delayMs.Reset = 300;
-    operator(r).mark('cp1', 'new disk', 'test');
+    operator(r).mark('cp1', 'new disk', 'test', { destroyEtcd: true });
     const report = await passWhile(r, callArrives(cp1, 'Reset'), () => operator(r).cancel('cp1', 'test'));
     expect(report.resets).toEqual([{
       node: 'cp1', result: 'refused', graceful: false,

@@ -71,6 +71,18 @@ export class FakeEtcd {
     this.members.delete(hostname);
     this.waiting.delete(hostname);
   }
+
+  /**
+   * The member's data directory (/var/lib/etcd on EPHEMERAL, upstream
+   * pkg/machinery/constants/constants.go v1.12.0) was wiped without leaving
+   * etcd first. The only member takes the whole cluster's state with it;
+   * one of several stays listed by the others, as etcd keeps a member until
+   * it is removed.
+   */
+  dataWiped(hostname: string): void {
+    this.waiting.delete(hostname);
+    if (this.members.size === 1 && this.members.has(hostname)) this.members.clear();
+  }
 }
 
 /** One ustar header block (POSIX.1-1988), enough for a regular file. */

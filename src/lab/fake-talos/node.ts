@@ -187,7 +187,11 @@ export class FakeTalosNode {
       Kubeconfig: this.wrap('Kubeconfig', mode, (call) => this.kubeconfig(call)),
       Reset: this.wrap('Reset', mode, (call, cb) => {
         this.resets.push(call.request);
+        // Upstream v1.12.0 internal/app/machined/pkg/runtime/v1alpha1/v1alpha1_sequencer.go (Sequencer.Reset): only a graceful reset of a
+        // control plane runs LeaveEtcd; any reset wiping EPHEMERAL (or the whole system disk) loses /var/lib/etcd.
+        const labels = (call.request.system_partitions_to_wipe ?? []).map((p: { label: string }) => p.label);
         if (call.request.graceful) this.opts.etcd.leave(this.opts.hostname);
+        else if (labels.length === 0 || labels.includes('EPHEMERAL')) this.opts.etcd.dataWiped(this.opts.hostname);
         cb!(null, { messages: [{ metadata: md(), actor_id: 'reset-1' }] });
         // Wiped STATE: the node reboots with no config, into maintenance mode.
         this.later(20, () => {

@@ -18,6 +18,17 @@ export interface BaseInput {
   cni: 'flannel' | 'none';
   secrets: SecretsBundle;
   contract: Contract;
+  /** machine.install.extraKernelArgs (only where the contract keeps the host-built GRUB command line). */
+  installExtraKernelArgs?: string[];
+}
+
+/** machine.install in the InstallConfig field order: disk, extraKernelArgs, image, wipe, grubUseUKICmdline. */
+function install(i: BaseInput): Record<string, Json> {
+  const out: Record<string, Json> = { disk: i.installDisk };
+  if (i.installExtraKernelArgs?.length && !i.contract.grubUseUKICmdline) out.extraKernelArgs = [...i.installExtraKernelArgs];
+  Object.assign(out, { image: i.installImage, wipe: false });
+  if (i.contract.grubUseUKICmdline) out.grubUseUKICmdline = true;
+  return out;
 }
 
 export const DEFAULT_POD_SUBNET = '10.244.0.0/16';
@@ -64,7 +75,7 @@ export function baseConfig(i: BaseInput): Record<string, Json> {
     certSANs: [],
     kubelet: { image: `ghcr.io/siderolabs/kubelet:${k8s}`, defaultRuntimeSeccompProfileEnabled: true, disableManifestsDirectory: true },
     network: {},
-    install: { disk: i.installDisk, image: i.installImage, wipe: false },
+    install: install(i),
     registries: {},
     features: features(i.contract),
   };
@@ -92,7 +103,8 @@ export function baseConfig(i: BaseInput): Record<string, Json> {
     serviceAccount: { key: s.certs.k8sserviceaccount.key },
     apiServer: {
       image: `registry.k8s.io/kube-apiserver:${k8s}`,
-      certSANs: [new URL(i.controlPlaneEndpoint).hostname],
+      // From 1.12 on, gen config no longer copies the endpoint's host here (an empty list is left out).
+      ...(i.contract.apiServerSANsFromEndpoint ? { certSANs: [new URL(i.controlPlaneEndpoint).hostname] } : {}),
       ...(i.contract.multidoc ? {} : { disablePodSecurityPolicy: true }),
       admissionControl: [podSecurity],
       auditPolicy,

@@ -1,6 +1,11 @@
-// Machine-config patches as the inventory writes them: an object is an
-// RFC 7386 JSON Merge Patch, an array is an RFC 6902 JSON Patch. Both work on
-// plain JSON values and return new ones; the input is never mutated.
+// Machine-config patches as the inventory writes them, applied as talosctl
+// applies `--config-patch` (configpatcher/apply.go): an object is a
+// strategic merge patch document (strategic.ts), a list an RFC 6902 JSON
+// Patch, and a string is patch text as a Talos doc prints it: YAML, one or
+// more documents (strategic), or a YAML list (JSON Patch). Like talosctl,
+// a JSON Patch works only on a single-document config. Inputs are never mutated.
+import { parseAllDocuments } from 'yaml';
+import { strategicMerge, type ConfigDoc } from './strategic.js';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -8,17 +13,6 @@ export class PatchError extends Error {}
 
 const isObject = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const clone = <T>(v: T): T => structuredClone(v);
-
-/** RFC 7386 §2: objects merge key by key, null removes a key, anything else replaces. */
-export function mergePatch(target: Json, patch: Json): Json {
-  if (!isObject(patch)) return clone(patch);
-  const out: Record<string, Json> = isObject(target) ? { ...target } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k] ?? null, v);
-  }
-  return out;
-}
 
 /** RFC 6901 JSON Pointer → reference tokens (~1 is '/', ~0 is '~'). */
 function tokens(pointer: string): string[] {
@@ -117,15 +111,42 @@ export function jsonPatch(target: Json, ops: unknown[]): Json {
 export interface NamedPatch {
   /** Where the patch came from, e.g. cluster.patches.all[0] or nodes[cp-1].patches[1]. */
   source: string;
-  patch: Record<string, unknown> | unknown[];
+  patch: Record<string, unknown> | unknown[] | string;
 }
 
-/** Applies patches in order. An error names the patch and the node it was applied for. */
-export function applyPatches(doc: Json, patches: NamedPatch[], nodeName: string): Json {
-  let out = doc;
+type Parsed = { json: unknown[] } | { strategic: ConfigDoc[] };
+
+/** A string patch as talosctl reads a patch file: YAML documents, or one YAML list (a JSON Patch). */
+function parsePatchText(text: string): Parsed {
+  const values: unknown[] = [];
+  for (const d of parseAllDocuments(text)) {
+    if (d.errors.length > 0) throw new PatchError(`not YAML: ${d.errors[0]!.message}`);
+    const v = d.toJS() as unknown;
+    if (v !== null && v !== undefined) values.push(v);
+  }
+  if (values.length === 1 && Array.isArray(values[0])) return { json: values[0] };
+  if (values.some((v) => !isObject(v))) throw new PatchError('each document of a patch must be a mapping (or the whole patch one list of JSON Patch operations)');
+  return { strategic: values as ConfigDoc[] };
+}
+
+function parsed(patch: NamedPatch['patch']): Parsed {
+  if (typeof patch === 'string') return parsePatchText(patch);
+  return Array.isArray(patch) ? { json: patch } : { strategic: [patch as ConfigDoc] };
+}
+
+/** Applies patches in order to a config's documents. An error names the patch and the node it was applied for. */
+export function applyPatches(docs: ConfigDoc[], patches: NamedPatch[], nodeName: string): ConfigDoc[] {
+  let out = docs;
   for (const p of patches) {
     try {
-      out = Array.isArray(p.patch) ? jsonPatch(out, p.patch) : mergePatch(out, p.patch as Json);
+      const patch = parsed(p.patch);
+      if ('json' in patch) {
+        // configpatcher/json6902.go: refused for multi-document configs.
+        if (out.length !== 1) throw new PatchError('JSON6902 patches are not supported for multi-document machine configuration (Talos ≥ 1.12 configs have several documents): write it as a strategic merge patch');
+        out = [jsonPatch(out[0]!, patch.json) as ConfigDoc];
+      } else {
+        out = strategicMerge(out, patch.strategic);
+      }
     } catch (err) {
       throw new PatchError(`patch ${p.source} failed for node ${nodeName}: ${(err as Error).message}`);
     }

@@ -1,6 +1,7 @@
 // `rackboot config NODE`: the node's complete machine config. The base
-// document for its role, its own hostname/address/install disk, then the
-// inventory's patches in order: cluster-wide, role, node.
+// document for its role, its own hostname/address/install disk, what keeps
+// its console and kernel log after the install, then the inventory's
+// patches in order (cluster-wide, role, node), merged as talosctl merges them.
 import { stringify } from 'yaml';
 import type { ClusterSpec, NodeSpec } from '../../inventory/types.js';
 import type { Settings } from '../../settings/settings.js';
@@ -9,13 +10,38 @@ import type { SecretsBundle } from '../secrets.js';
 import { baseConfig } from './base.js';
 import { legacyNodeNetwork, nodeNetworkDocuments } from './network.js';
 import { applyPatches, type Json, type NamedPatch } from './patch.js';
+import { consoleArgs } from '../kernel-args.js';
 import { contractFor, defaultKubernetesVersion } from './versions.js';
 
 export interface RenderInput {
   cluster: ClusterSpec;
   node: Pick<NodeSpec, 'name' | 'mac' | 'role' | 'ip' | 'installDisk' | 'patches'>;
   secrets: SecretsBundle;
-  settings: Pick<Settings, 'dhcp' | 'factory'>;
+  settings: Pick<Settings, 'dhcp' | 'factory'> & { talos?: Settings['talos'] };
+  /**
+   * The appliance's talos.logging.kernel target (udp://host:port/), when the
+   * console receiver is on: a KmsgLogConfig document keeps the installed
+   * node sending its kernel log there (the PXE command line does not survive the install).
+   */
+  kernelLogUrl?: string;
+}
+
+/** A KmsgLogConfig document (runtime/kmsg_log.go, present in every supported release; url tcp:// or udp://, host:port). */
+export const KMSG_LOG_NAME = 'rackboot-console';
+
+/**
+ * The consoles an installed node should keep, for releases whose GRUB builds
+ * the command line on the host from machine.install.extraKernelArgs
+ * (cmd/installer/pkg/install/install.go: extra args replace the defaults'
+ * consoles). Nothing when they are just the default tty0. Render does not
+ * know the node's arch: amd64's consoles are assumed.
+ */
+function installConsoles(input: RenderInput): string[] {
+  const consoles = consoleArgs({
+    talosVersion: input.cluster.talosVersion, arch: 'amd64', consoles: input.settings.talos?.consoles ?? [],
+    schematicArgs: input.cluster.schematic.extraKernelArgs, settingsArgs: input.settings.talos?.extraKernelArgs ?? [],
+  });
+  return consoles.join(' ') === 'console=tty0' ? [] : consoles;
 }
 
 export function patchesFor(cluster: ClusterSpec, node: RenderInput['node']): NamedPatch[] {
@@ -27,9 +53,10 @@ export function patchesFor(cluster: ClusterSpec, node: RenderInput['node']): Nam
 }
 
 /**
- * The node's config documents: the v1alpha1 document first (patched), then
- * for Talos ≥ 1.12 its network documents. Patches apply to the v1alpha1
- * document, as `talosctl gen config --config-patch` does for plain patches.
+ * The node's config documents: the v1alpha1 document first, for Talos ≥ 1.12
+ * its network documents, the KmsgLogConfig when there is a console receiver,
+ * then the inventory's patches over all of them, as `talosctl gen config
+ * --config-patch` applies patches to the documents it generated.
  */
 export function renderMachineConfig(input: RenderInput): Record<string, unknown>[] {
   const { cluster, node, secrets, settings } = input;
@@ -44,12 +71,14 @@ export function renderMachineConfig(input: RenderInput): Record<string, unknown>
     cni: cluster.cni,
     secrets,
     contract,
+    installExtraKernelArgs: installConsoles(input),
   });
   const machine = doc.machine as Record<string, Json>;
   if (contract.multidoc) delete machine.network;
   else machine.network = legacyNodeNetwork(node, settings);
-  const patched = applyPatches(doc, patchesFor(cluster, node), node.name) as Record<string, unknown>;
-  return contract.multidoc ? [patched, ...nodeNetworkDocuments(node, settings)] : [patched];
+  const docs: Record<string, Json>[] = [doc, ...(contract.multidoc ? nodeNetworkDocuments(node, settings) : [])];
+  if (input.kernelLogUrl) docs.push({ apiVersion: 'v1alpha1', kind: 'KmsgLogConfig', name: KMSG_LOG_NAME, url: input.kernelLogUrl });
+  return applyPatches(docs, patchesFor(cluster, node), node.name);
 }
 
 /** YAML as talosctl writes it (Go yaml, 4-space indent, documents separated by ---), without its doc comments. */

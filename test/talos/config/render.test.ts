@@ -41,14 +41,24 @@ describe('machine config', () => {
     for (const node of inv.nodes) expectValid(renderAll(node), ['v1.11']);
   });
 
-  it.skipIf(noSchema)('every node of the example inventory moved to Talos v1.12 validates against the v1.12 schema', () => {
-    // machine.time is a legacy field from 1.12 on: the example's time patch becomes a TimeSyncConfig document's job.
-    const cluster = { ...inv.cluster, talosVersion: 'v1.12.0', patches: { ...inv.cluster.patches, all: [] } };
-    for (const node of inv.nodes) {
-      const docs = renderAll(node, cluster);
+  it.skipIf(noSchema)('every node of the v1.12 example inventory, with its KmsgLogConfig, validates against the v1.12 schema', () => {
+    const v112 = exampleInventory('cluster-v1.12.yaml');
+    expect(v112.cluster.talosVersion).toBe('v1.12.0');
+    expect(v112.nodes.map((n) => n.name)).toEqual(inv.nodes.map((n) => n.name));
+    for (const node of v112.nodes) {
+      const docs = renderMachineConfig({ cluster: v112.cluster, node, secrets, settings, kernelLogUrl: 'udp://10.77.0.1:5514/' }) as Doc[];
       expectValid(docs, ['v1.12']);
-      expectValid([docs[0]!], ['v1.11']); // the v1alpha1 document alone is also valid for 1.11
+      expect(docs.map((d) => d.kind)).toEqual([undefined, 'HostnameConfig', 'LinkAliasConfig', 'LinkConfig', 'ResolverConfig', 'KmsgLogConfig', 'TimeSyncConfig']);
+      expect(docs[0]!.machine.install.grubUseUKICmdline).toBe(true);
+      expect(docs.at(-1)).toEqual({ apiVersion: 'v1alpha1', kind: 'TimeSyncConfig', ntp: { servers: ['10.77.0.1'] } });
     }
+  });
+
+  it.skipIf(noSchema)('v1.12 configs use grubUseUKICmdline, which the v1.11 schema does not know', () => {
+    const cluster = { ...inv.cluster, talosVersion: 'v1.12.0', patches: { all: [], controlplane: [], worker: [] } };
+    const doc = render(inv.nodes[0]!, cluster);
+    expect(validators['v1.11']!(parse(machineConfigYaml([doc])))).toBe(false);
+    expect(validators['v1.11']!.errors).toContainEqual(expect.objectContaining({ instancePath: '/machine/install', params: { additionalProperty: 'grubUseUKICmdline' } }));
   });
 
   it.skipIf(noSchema)('v1.11 configs use fields the v1.12 schema has removed, so they are checked against their own version', () => {
@@ -65,21 +75,22 @@ describe('machine config', () => {
   });
 
   describe('matrix', () => {
-    const versions = ['v1.11.5', 'v1.12.0'];
+    // v1.13 has no published schema here; its configs are checked against v1.12's, whose generation it shares.
+    const versions = ['v1.11.5', 'v1.12.0', 'v1.13.0'];
     const cnis = ['flannel', 'none'] as const;
     const roles = ['controlplane', 'worker'] as const;
     const ips = [undefined, '10.77.0.50'];
     for (const talosVersion of versions) for (const cni of cnis) for (const role of roles) for (const ip of ips) {
       it.skipIf(noSchema)(`${talosVersion} ${cni} ${role} ${ip ? 'static' : 'dhcp'}`, () => {
-        const v112 = talosVersion === 'v1.12.0';
+        const v112 = talosVersion !== 'v1.11.5';
         const cluster = { ...inv.cluster, talosVersion, cni, kubernetesVersion: v112 ? undefined : inv.cluster.kubernetesVersion, patches: { all: [], controlplane: [], worker: [] } };
         const node: NodeSpec = { name: 'n-1', mac: '52:54:00:aa:bb:cc', role, ip, installDisk: '/dev/vda', bootstrap: false, configMode: 'pull', patches: [] };
         const docs = renderAll(node, cluster);
         expectValid(docs, v112 ? ['v1.12'] : ['v1.11']);
-        if (v112) expectValid([docs[0]!], ['v1.11']);
         const doc = docs[0]!;
         expect(doc.machine.type).toBe(role);
-        expect(doc.machine.kubelet.image).toBe(v112 ? 'ghcr.io/siderolabs/kubelet:v1.35.0' : 'ghcr.io/siderolabs/kubelet:v1.34.1');
+        expect(doc.machine.kubelet.image).toBe(`ghcr.io/siderolabs/kubelet:v${{ 'v1.11.5': '1.34.1', 'v1.12.0': '1.35.0', 'v1.13.0': '1.36.0' }[talosVersion]}`);
+        expect(doc.machine.install.grubUseUKICmdline).toBe(v112 ? true : undefined);
         expect(doc.machine.features.kubePrism).toEqual({ enabled: true, port: 7445 });
         expect(doc.cluster.network.cni).toEqual(cni === 'none' ? { name: 'none' } : undefined);
         if (v112) {
@@ -120,7 +131,8 @@ describe('machine config', () => {
     expect(doc.machine.token).toBe(secrets.trustdinfo.token);
     expect(doc.machine.ca).toEqual(secrets.certs.os);
     expect(doc.machine.features.kubePrism).toEqual({ enabled: true, port: 7445 });
-    expect(doc.machine.install).toEqual({ disk: '/dev/sda', image: 'factory.talos.dev/metal-installer/2d61dd07b20062062ea671b4d01873506103b67c0f7a4c3fb6cf4ee85585dcb8:v1.11.5', wipe: false });
+    // The settings' serial console (ttyS0 by default) beside tty0, for the host-built GRUB command line of v1.11.
+    expect(doc.machine.install).toEqual({ disk: '/dev/sda', extraKernelArgs: ['console=tty0', 'console=ttyS0'], image: 'factory.talos.dev/metal-installer/2d61dd07b20062062ea671b4d01873506103b67c0f7a4c3fb6cf4ee85585dcb8:v1.11.5', wipe: false });
     expect(doc.machine.kubelet.image).toBe('ghcr.io/siderolabs/kubelet:v1.34.1');
     expect(doc.machine.network).toEqual({
       hostname: 'cp-1',
@@ -139,6 +151,35 @@ describe('machine config', () => {
     // patches: cluster-wide, then role
     expect(doc.machine.time).toEqual({ servers: ['10.77.0.1'] });
     expect(doc.cluster.allowSchedulingOnControlPlanes).toBe(false);
+  });
+
+  describe('what keeps the console and kernel log after the install', () => {
+    const bare = { all: [], controlplane: [], worker: [] };
+    it('v1.11: the PXE consoles in machine.install.extraKernelArgs, by the schematic\'s rules; none when only tty0', () => {
+      const noSerial = { ...settings, talos: { consoles: [], extraKernelArgs: [] } };
+      expect(renderAll(inv.nodes[0]!, { ...inv.cluster, patches: bare }, noSerial)[0]!.machine.install).not.toHaveProperty('extraKernelArgs');
+      const schematic = { extensions: [], extraKernelArgs: ['console=ttyS1,115200'] };
+      expect(render(inv.nodes[0]!, { ...inv.cluster, schematic, patches: bare }).machine.install.extraKernelArgs).toEqual(['console=ttyS1,115200']);
+    });
+
+    it('v1.12 and later: grubUseUKICmdline true as talosctl writes it, no extraKernelArgs (the schema refuses them), no endpoint SAN', () => {
+      for (const talosVersion of ['v1.12.0', 'v1.13.0']) {
+        const doc = render(inv.nodes[0]!, { ...inv.cluster, talosVersion, patches: bare });
+        expect(doc.machine.install).toEqual({ disk: '/dev/sda', image: expect.stringContaining(`:${talosVersion}`), wipe: false, grubUseUKICmdline: true });
+        expect(doc.cluster.apiServer).not.toHaveProperty('certSANs');
+        expect(Object.keys(doc.cluster.apiServer)).toEqual(['image', 'admissionControl', 'auditPolicy']);
+      }
+    });
+
+    it('a KmsgLogConfig document for the console receiver, on every version; none without one', () => {
+      for (const talosVersion of ['v1.11.5', 'v1.12.0']) {
+        const cluster = { ...inv.cluster, talosVersion, patches: bare };
+        const docs = renderMachineConfig({ cluster, node: inv.nodes[3]!, secrets, settings, kernelLogUrl: 'udp://10.77.0.1:5514/' }) as Doc[];
+        expect(docs.at(-1)).toEqual({ apiVersion: 'v1alpha1', kind: 'KmsgLogConfig', name: 'rackboot-console', url: 'udp://10.77.0.1:5514/' });
+        if (!noSchema) expectValid(docs, [talosVersion.slice(0, 5)]);
+        expect(renderAll(inv.nodes[3]!, cluster).some((d) => d.kind === 'KmsgLogConfig')).toBe(false);
+      }
+    });
   });
 
   it('worker: CA certificates without keys, no control-plane secrets, its own patch', () => {
