@@ -1,6 +1,8 @@
 import { createLogger } from '../log.js';
 import { startDaemon } from '../daemon.js';
-import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
+import { ListenerBindError } from '../net/listener.js';
+import { loadSettings, type SettingsOverrides } from '../settings/settings.js';
+import { EXIT_FAILURE, EXIT_OK, settingsFor, settingsOverrides, type Command } from './command.js';
 
 export const serve: Command = {
   name: ['serve'],
@@ -9,29 +11,51 @@ export const serve: Command = {
 
 Runs the daemon. Flags override the settings file. Started from the repo
 root with no flags, it serves the bundled example inventory with ./data.
-SIGTERM or SIGINT stops it cleanly.`,
+SIGTERM or SIGINT stops it cleanly. SIGHUP reloads: the inventory, the
+settings that can change live (the log names those that need a restart).
+A port that cannot be bound stops it with one line naming the address.
+A generated admin token is written to DATA/admin-token (mode 0600), and
+printed only when stdout is a terminal.`,
   options: { 'http-listen': { type: 'string' }, 'no-dhcp': { type: 'boolean' }, 'no-tftp': { type: 'boolean' } },
   async run(args, io) {
-    const settings = settingsFor(args, io, {
+    const flags: SettingsOverrides = {
       httpListen: args.values['http-listen'] as string | undefined,
       noDhcp: args.values['no-dhcp'] as boolean | undefined,
       noTftp: args.values['no-tftp'] as boolean | undefined,
-    });
+    };
+    const settings = settingsFor(args, io, flags);
     if (!settings) return EXIT_FAILURE;
     const log = createLogger({ level: settings.logLevel });
     let daemon;
     try {
-      daemon = await startDaemon(settings, log);
+      daemon = await startDaemon(settings, log, {
+        reloadSettings: () => loadSettings({ ...settingsOverrides(args), ...flags }),
+        screen: { isTTY: Boolean(process.stdout.isTTY), out: io.out },
+      });
     } catch (err) {
+      if (err instanceof ListenerBindError) {
+        // The one line an operator needs; a stack would only bury it.
+        io.err(`rackboot: ${err.message}`);
+        return EXIT_FAILURE;
+      }
       log.fatal({ err }, 'rackboot could not start');
       io.err(`rackboot: ${(err as Error).message}`);
       io.err('rackboot: run `rackboot doctor` to see what is missing');
       log.flush?.();
       return EXIT_FAILURE;
     }
+    const reload = () => {
+      try {
+        daemon.reload();
+      } catch (err) {
+        log.error({ err }, 'reload failed; the daemon keeps running as it was');
+      }
+    };
+    process.on('SIGHUP', reload);
     const stopped = new Promise<void>((resolveStop) => {
       const stop = (signal: string) => {
         log.info({ signal }, 'shutting down');
+        process.off('SIGHUP', reload);
         daemon.close().then(resolveStop, (err) => {
           log.error({ err }, 'shutdown failed');
           resolveStop();
