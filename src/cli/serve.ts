@@ -2,7 +2,18 @@ import { createLogger } from '../log.js';
 import { startDaemon } from '../daemon.js';
 import { ListenerBindError } from '../net/listener.js';
 import { loadSettings, type SettingsOverrides } from '../settings/settings.js';
-import { EXIT_FAILURE, EXIT_OK, settingsFor, settingsOverrides, type Command } from './command.js';
+import { EXIT_FAILURE, EXIT_OK, settingsFor, settingsOverrides, type Command, type ParsedArgs } from './command.js';
+
+/** The flags that change what `serve` listens on; `doctor` takes them too, to check the same ports. */
+export const LISTEN_OPTIONS = { 'http-listen': { type: 'string' }, 'no-dhcp': { type: 'boolean' }, 'no-tftp': { type: 'boolean' } } as const;
+
+export function listenFlags(args: ParsedArgs): SettingsOverrides {
+  return {
+    httpListen: args.values['http-listen'] as string | undefined,
+    noDhcp: args.values['no-dhcp'] as boolean | undefined,
+    noTftp: args.values['no-tftp'] as boolean | undefined,
+  };
+}
 
 export const serve: Command = {
   name: ['serve'],
@@ -16,13 +27,9 @@ settings that can change live (the log names those that need a restart).
 A port that cannot be bound stops it with one line naming the address.
 A generated admin token is written to DATA/admin-token (mode 0600), and
 printed only when stdout is a terminal.`,
-  options: { 'http-listen': { type: 'string' }, 'no-dhcp': { type: 'boolean' }, 'no-tftp': { type: 'boolean' } },
+  options: LISTEN_OPTIONS,
   async run(args, io) {
-    const flags: SettingsOverrides = {
-      httpListen: args.values['http-listen'] as string | undefined,
-      noDhcp: args.values['no-dhcp'] as boolean | undefined,
-      noTftp: args.values['no-tftp'] as boolean | undefined,
-    };
+    const flags = listenFlags(args);
     const settings = settingsFor(args, io, flags);
     if (!settings) return EXIT_FAILURE;
     const log = createLogger({ level: settings.logLevel });
