@@ -77,7 +77,10 @@ describe('rackboot CLI', () => {
     const inv = join(dir, 'cluster.yaml');
     copyFileSync('inventory/cluster.yaml', inv);
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const p = startCli(['serve', '--no-dhcp', '--no-tftp', '--http-listen', `127.0.0.1:${port}`, '--data-dir', dir, '--inventory', inv, '--log-level', 'warn']);
+    // No console receiver: its fixed port would be shared with other daemons tests run beside this one.
+    const cfg = join(dir, 'rackboot.yaml');
+    writeFileSync(cfg, 'console:\n  enabled: false\n');
+    const p = startCli(['serve', '--config', cfg, '--no-dhcp', '--no-tftp', '--http-listen', `127.0.0.1:${port}`, '--data-dir', dir, '--inventory', inv, '--log-level', 'warn']);
     try {
       const url = `http://127.0.0.1:${port}/api/nodes`;
       // A fresh data dir: the daemon generates the admin token into DATA/admin-token.

@@ -122,7 +122,9 @@ describe('rackboot serve as a process', () => {
     const dir = tmp();
     const data = join(dir, 'state', 'data');
     const port = await freePort();
-    daemon = serveUnderUmask022(['--no-dhcp', '--no-tftp', '--http-listen', `127.0.0.1:${port}`, '--data-dir', data, '--inventory', join(REPO, 'inventory/cluster.yaml')]);
+    const cfg = join(dir, 'rackboot.yaml');
+    writeFileSync(cfg, 'console:\n  enabled: false\n');
+    daemon = serveUnderUmask022(['--config', cfg, '--no-dhcp', '--no-tftp', '--http-listen', `127.0.0.1:${port}`, '--data-dir', data, '--inventory', join(REPO, 'inventory/cluster.yaml')]);
     await until('serving', () => daemon!.output().includes('rackboot serving'));
     expect(mode(data)).toBe('700');
     for (const f of ['rackboot.db', 'rackboot.db-wal', 'rackboot.db-shm', 'admin-token']) {
