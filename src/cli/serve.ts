@@ -1,5 +1,5 @@
 import { createLogger } from '../log.js';
-import { startDaemon } from '../daemon.js';
+import { startDaemon, type Daemon } from '../daemon.js';
 import { ListenerBindError } from '../net/listener.js';
 import { loadSettings, type SettingsOverrides } from '../settings/settings.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, settingsOverrides, type Command, type ParsedArgs } from './command.js';
@@ -33,13 +33,30 @@ printed only when stdout is a terminal.`,
     const settings = settingsFor(args, io, flags);
     if (!settings) return EXIT_FAILURE;
     const log = createLogger({ level: settings.logLevel });
-    let daemon;
+    // SIGHUP's default action ends the process: take it over before starting,
+    // so a `systemctl reload` during start-up or shutdown never kills us.
+    let daemon: Daemon | undefined;
+    let phase: 'starting' | 'serving' | 'stopping' = 'starting';
+    let reloadWanted = false;
+    const reload = () => {
+      if (phase !== 'serving' || !daemon) {
+        reloadWanted = phase === 'starting';
+        return;
+      }
+      try {
+        daemon.reload();
+      } catch (err) {
+        log.error({ err }, 'reload failed; the daemon keeps running as it was');
+      }
+    };
+    process.on('SIGHUP', reload);
     try {
       daemon = await startDaemon(settings, log, {
         reloadSettings: () => loadSettings({ ...settingsOverrides(args), ...flags }),
         screen: { isTTY: Boolean(process.stdout.isTTY), out: io.out },
       });
     } catch (err) {
+      process.off('SIGHUP', reload);
       if (err instanceof ListenerBindError) {
         // The one line an operator needs; a stack would only bury it.
         io.err(`rackboot: ${err.message}`);
@@ -51,19 +68,14 @@ printed only when stdout is a terminal.`,
       log.flush?.();
       return EXIT_FAILURE;
     }
-    const reload = () => {
-      try {
-        daemon.reload();
-      } catch (err) {
-        log.error({ err }, 'reload failed; the daemon keeps running as it was');
-      }
-    };
-    process.on('SIGHUP', reload);
+    phase = 'serving';
+    if (reloadWanted) reload();
+    const running = daemon;
     const stopped = new Promise<void>((resolveStop) => {
       const stop = (signal: string) => {
         log.info({ signal }, 'shutting down');
-        process.off('SIGHUP', reload);
-        daemon.close().then(resolveStop, (err) => {
+        phase = 'stopping';
+        running.close().then(resolveStop, (err) => {
           log.error({ err }, 'shutdown failed');
           resolveStop();
         });
