@@ -18,11 +18,11 @@ export class ListenerBindError extends Error {
 }
 
 const REASONS: Record<string, string> = {
-  EADDRINUSE: 'address already in use (another program holds it; find it with ss -lnp)',
-  EACCES: 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)',
-  EPERM: 'operation not permitted (binding to an interface needs CAP_NET_RAW)',
-  EADDRNOTAVAIL: 'address not available (no interface on this host has it)',
-  ENODEV: 'no such interface',
+  EADDRINUSE: 'address already in use (EADDRINUSE): another program holds it; find it with ss -lnp',
+  EACCES: 'permission denied (EACCES): ports below 1024 need root or CAP_NET_BIND_SERVICE',
+  EPERM: 'operation not permitted (EPERM): binding to an interface needs CAP_NET_RAW',
+  EADDRNOTAVAIL: 'address not available (EADDRNOTAVAIL): no interface on this host has it',
+  ENODEV: 'no such interface (ENODEV)',
 };
 
 /** A short reason for a failed bind: by errno code, else the first line of the message. */

@@ -46,7 +46,7 @@ function expectOneLineNaming(r: { code: number; stdout: string; stderr: string }
   const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
   expect(lines, r.stderr).toHaveLength(1);
   expect(lines[0]).toMatch(address);
-  expect(lines[0]).toContain('address already in use');
+  expect(lines[0]).toContain('address already in use (EADDRINUSE)');
   expect(`${r.stdout}${r.stderr}`).not.toMatch(/\bat \S+ \(|\n\s+at /);
 }
 
