@@ -46,7 +46,12 @@ export function provideAdminToken(store: Store, settingsToken: string | undefine
   const file = adminTokenPath(dataDir);
   const generated = ensureAdminToken(store, settingsToken);
   if (generated) {
-    writeSecretFile(file, generated + '\n');
+    try {
+      writeSecretFile(file, generated + '\n');
+    } catch (err) {
+      // Only the hash is stored: without the file nobody holds this token.
+      throw new Error(`generated an admin token but could not write it to ${file} (${(err as Error).message}); set adminToken in the settings and start again`);
+    }
     log.warn({ file }, 'generated an admin token (first start); it is in this file, readable only by this user');
     if (screen.isTTY) screen.out(`rackboot: generated admin token (also in ${file}): ${generated}`);
     return;
