@@ -1,5 +1,5 @@
 // `rackboot serve`: wires the store, the inventory watcher and the services
-// together, and takes them down cleanly on SIGTERM/SIGINT.
+// together, takes them down cleanly on SIGTERM/SIGINT, and reloads on SIGHUP.
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -22,6 +22,9 @@ import { kernelLogUrl } from './http/machine-ipxe.js';
 import { loadSecrets } from './talos/secrets.js';
 import { startDhcpService } from './dhcp/server.js';
 import { startRouterAdvertService } from './ndp/service.js';
+import { bindListener, listenerAddress } from './net/listener.js';
+import { makeDataDirPrivate, provideAdminToken, type TokenAnnouncer } from './data-dir.js';
+import { reloadDaemon, type ReloadReport } from './reload.js';
 
 export interface Daemon {
   store: Store;
@@ -29,6 +32,8 @@ export interface Daemon {
   watcher: InventoryWatcher;
   /** The HTTP address actually bound (useful with port 0). */
   httpAddress: { host: string; port: number };
+  /** SIGHUP: live settings, the inventory, the log (see reload.ts). */
+  reload(): ReloadReport;
   close(): Promise<void>;
 }
 
@@ -38,21 +43,43 @@ export interface Service {
   close(): Promise<void>;
 }
 
-export async function startDaemon(settings: Settings, log: Logger): Promise<Daemon> {
+export interface DaemonOptions {
+  /** Reads the settings again (same file, same flags) for a reload. */
+  reloadSettings?: () => Settings;
+  /** Where a generated admin token may be shown; by default nowhere (it is in DATA/admin-token). */
+  screen?: TokenAnnouncer;
+}
+
+export async function startDaemon(settings: Settings, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
+  // Whatever has started is stopped, newest first, if a later step fails:
+  // a listener that cannot bind must not leave a watcher keeping us alive.
+  const undo: Array<() => unknown> = [];
+  try {
+    return await start(settings, log, opts, undo);
+  } catch (err) {
+    for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo: Array<() => unknown>): Promise<Daemon> {
+  makeDataDirPrivate(settings.dataDir, log);
   const store = new Store(join(settings.dataDir, 'rackboot.db'));
+  undo.push(() => store.close());
+  provideAdminToken(store, settings.adminToken, settings.dataDir, log, opts.screen ?? { isTTY: false, out: () => undefined });
   const lifecycle = new Lifecycle(store, { log: log.child({ svc: 'lifecycle' }) });
   const watcher = new InventoryWatcher(settings.inventory, store, log.child({ svc: 'inventory' }));
   watcher.reload();
   watcher.start();
+  undo.push(() => watcher.stop());
 
   const listen = splitHostPort(settings.http.listen);
   const net = needsProvisioningNetwork(settings) || !settings.http.publicUrl ? resolveProvisioningAddress(settings) : undefined;
-  if (net && 'error' in net && needsProvisioningNetwork(settings)) {
-    watcher.stop();
-    store.close();
-    throw new Error(`cannot serve DHCP/TFTP: ${net.error}`);
-  }
+  if (net && 'error' in net && needsProvisioningNetwork(settings)) throw new Error(`cannot serve DHCP/TFTP: ${net.error}`);
   const services: Service[] = [];
+  undo.push(async () => {
+    for (const svc of services.reverse()) await svc.close().catch(() => undefined);
+  });
   const ctx: HttpContext = {
     settings, store, lifecycle, log,
     publicUrl: '',
@@ -60,7 +87,8 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
     inventoryStatus: () => watcher.status,
   };
   const http = buildHttpServer(ctx);
-  await http.listen({ host: listen.host, port: listen.port });
+  undo.push(() => http.close());
+  await bindListener('HTTP', listenerAddress('tcp', listen.host, listen.port), () => http.listen({ host: listen.host, port: listen.port }));
   const bound = http.server.address();
   const port = typeof bound === 'object' && bound ? bound.port : listen.port;
   ctx.publicUrl = settings.http.publicUrl ?? publicUrlFor(listen.host, port, net && !('error' in net) ? net.address : undefined);
@@ -68,33 +96,19 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
   // so the URLs they hand out already answer. Each pushes a Service onto
   // `services`; close() stops them in reverse order before the store closes.
   if (settings.tftp.enabled) {
-    const tftp = await startTftpService({
+    services.push(await startTftpService({
       settings, store, log: log.child({ svc: 'tftp' }),
       // Only the provisioning network gets TFTP, never every interface.
       host: net && !('error' in net) ? net.address : '0.0.0.0',
       // Firmware that cannot fetch HTTP can still get the chain script by name.
       virtualFiles: { 'boot.ipxe': () => chainScript(ctx.publicUrl) },
-    }).catch(async (err: Error) => {
-      await http.close();
-      watcher.stop();
-      store.close();
-      throw new Error(`cannot start TFTP on port ${settings.tftp.port}: ${err.message}`);
-    });
-    services.push(tftp);
+    }));
   }
   if (settings.dhcp.mode !== 'off' && net && !('error' in net)) {
-    try {
-      services.push(await startDhcpService({ settings, store, lifecycle, log, publicUrl: ctx.publicUrl, provisioning: net }));
-      if (settings.dhcp.routerAdvertisement) {
-        const sourceMac = networkInterfaces()[net.iface]?.[0]?.mac;
-        services.push(startRouterAdvertService({ iface: net.iface, sourceMac, log: log.child({ svc: 'ndp' }) }));
-      }
-    } catch (err) {
-      for (const svc of services.reverse()) await svc.close().catch(() => undefined);
-      await http.close();
-      watcher.stop();
-      store.close();
-      throw err;
+    services.push(await startDhcpService({ settings, store, lifecycle, log, publicUrl: ctx.publicUrl, provisioning: net }));
+    if (settings.dhcp.routerAdvertisement) {
+      const sourceMac = networkInterfaces()[net.iface]?.[0]?.mac;
+      services.push(startRouterAdvertService({ iface: net.iface, sourceMac, log: log.child({ svc: 'ndp' }) }));
     }
   }
   const talos = startTalosService({
@@ -120,6 +134,7 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
   return {
     store, http, watcher,
     httpAddress: { host: listen.host, port },
+    reload: () => reloadDaemon({ settings, log, watcher, reloadSettings: opts.reloadSettings }),
     close() {
       closing ??= (async () => {
         watcher.stop();

@@ -20,12 +20,36 @@ export function censor(value: unknown, path: readonly unknown[]): unknown {
 
 export type { Logger };
 
+// A pino child copies its parent's level when it is made, so a level changed
+// on reload must reach the long-lived children (one per service) too.
+// Per-request children are made from those at request time and need nothing.
+const descendants = new WeakMap<Logger, Set<WeakRef<Logger>>>();
+
 export function createLogger(opts: { level?: LevelWithSilent; pretty?: boolean; destination?: DestinationStream } = {}): Logger {
   const level = opts.level ?? 'info';
-  const base = { level, redact: { paths: REDACT_PATHS, censor } };
-  if (opts.destination) return pino(base, opts.destination);
-  if (opts.pretty ?? process.stdout.isTTY) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+  const children = new Set<WeakRef<Logger>>();
+  const gone = new FinalizationRegistry<WeakRef<Logger>>((ref) => children.delete(ref));
+  const onChild = (child: Logger) => {
+    if ('reqId' in child.bindings()) return;
+    const ref = new WeakRef(child);
+    children.add(ref);
+    gone.register(child, ref);
+  };
+  const base = { level, redact: { paths: REDACT_PATHS, censor }, onChild };
+  let root: Logger;
+  if (opts.destination) root = pino(base, opts.destination);
+  else if (opts.pretty ?? process.stdout.isTTY) {
+    root = pino({ ...base, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+  } else root = pino(base);
+  descendants.set(root, children);
+  return root;
+}
+
+/** Sets the level of a logger made by createLogger and of every child made from it. */
+export function setLogLevel(root: Logger, level: LevelWithSilent): void {
+  root.level = level;
+  for (const ref of descendants.get(root) ?? []) {
+    const child = ref.deref();
+    if (child) child.level = level;
   }
-  return pino(base);
 }

@@ -1,5 +1,6 @@
 import { discoveredView, inventorySnippet } from '../lifecycle/discovery.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
+import { printable, printableJson, printTable } from './printable.js';
 import { openStoreForCli } from './open-store.js';
 
 const FLAG_WORDS = { 'all-zero': 'ALL-ZERO UUID', duplicate: 'DUPLICATE UUID' } as const;
@@ -22,7 +23,7 @@ machine is flagged and left out of the snippet: it cannot identify one.`,
     try {
       const list = discoveredView(store);
       if (args.values.json) {
-        io.out(JSON.stringify(list, null, 2));
+        io.out(printableJson(list));
         return EXIT_OK;
       }
       if (list.length === 0) {
@@ -34,11 +35,10 @@ machine is flagged and left out of the snippet: it cannot identify one.`,
         const uuid = d.uuid ? (d.uuidFlag ? `${d.uuid} (${FLAG_WORDS[d.uuidFlag]})` : d.uuid) : '-';
         rows.push([d.mac, uuid, d.archName ?? '-', d.vendorClass ?? '-', d.relay ?? '-', iso(d.firstSeen), iso(d.lastSeen), String(d.seenCount)]);
       }
-      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-      for (const r of rows) io.out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+      printTable(rows, io.out);
       io.out('');
       io.out('# Paste under nodes: in the inventory (choose names and roles):');
-      io.out(inventorySnippet(list).trimEnd());
+      for (const line of inventorySnippet(list).trimEnd().split('\n')) io.out(printable(line));
       return EXIT_OK;
     } finally {
       store.close();

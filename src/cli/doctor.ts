@@ -12,6 +12,7 @@ import { talosconfigPath } from '../talos/talosconfig.js';
 import { splitHostPort, type Settings } from '../settings/settings.js';
 import { labFindings } from '../lab/prerequisites.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
+import { LISTEN_OPTIONS, listenFlags } from './serve.js';
 
 export interface Finding {
   level: 'ok' | 'warn' | 'fail';
@@ -48,36 +49,63 @@ async function tcpPortFree(port: number, host: string): Promise<NodeJS.ErrnoExce
   });
 }
 
-function portFinding(name: string, port: number, proto: 'udp' | 'tcp', err: NodeJS.ErrnoException | undefined): Finding {
-  if (!err) return { level: 'ok', check: `${name} port ${proto}/${port}`, detail: 'free' };
+function portFinding(name: string, port: number, proto: 'udp' | 'tcp', err: NodeJS.ErrnoException | undefined, host: string): Finding {
+  if (!err) return { level: 'ok', check: `${name} port ${proto}/${port}`, detail: `free on ${host}` };
   if (err.code === 'EADDRINUSE') {
-    return { level: 'fail', check: `${name} port ${proto}/${port}`, detail: 'in use by another program', fix: `find it with: ss -${proto === 'udp' ? 'u' : 't'}lnp 'sport = :${port}' and stop it, or choose another port` };
+    return { level: 'fail', check: `${name} port ${proto}/${port}`, detail: `in use by another program on ${host}`, fix: `find it with: ss -${proto === 'udp' ? 'u' : 't'}lnp 'sport = :${port}' and stop it, or choose another port` };
   }
   if (err.code === 'EACCES') {
     return { level: 'fail', check: `${name} port ${proto}/${port}`, detail: 'permission denied', fix: 'run as root, or grant CAP_NET_BIND_SERVICE (the systemd unit does this)' };
   }
-  return { level: 'fail', check: `${name} port ${proto}/${port}`, detail: err.message };
+  return { level: 'fail', check: `${name} port ${proto}/${port}`, detail: `${host}: ${err.message}` };
+}
+
+/** A socket `serve` would open with these settings; doctor checks each one. */
+export interface PlannedListener {
+  service: string;
+  proto: 'tcp' | 'udp';
+  host: string;
+  port: number;
+}
+
+/**
+ * Every port `serve` would bind with these settings, on the address it would
+ * bind it (a listener added to the daemon is added here too).
+ * DHCP binds the wildcard on the provisioning interface.
+ */
+export function plannedListeners(settings: Settings, provisioningAddress: string | undefined): PlannedListener[] {
+  const out: PlannedListener[] = [];
+  if (settings.dhcp.mode !== 'off') {
+    out.push({ service: 'DHCP', proto: 'udp', host: '0.0.0.0', port: 67 });
+    if (settings.dhcp.mode === 'proxy') out.push({ service: 'proxyDHCP', proto: 'udp', host: '0.0.0.0', port: 4011 });
+  }
+  if (settings.tftp.enabled) out.push({ service: 'TFTP', proto: 'udp', host: provisioningAddress ?? '0.0.0.0', port: settings.tftp.port });
+  const http = splitHostPort(settings.http.listen);
+  out.push({ service: 'HTTP', proto: 'tcp', host: http.host, port: http.port });
+  if (settings.console.enabled) out.push({ service: 'console', proto: 'udp', host: settings.serverAddress ?? '0.0.0.0', port: settings.console.port });
+  return out;
 }
 
 export async function diagnose(settings: Settings): Promise<Finding[]> {
   const findings: Finding[] = [];
   const caps = effectiveCaps();
   const root = process.geteuid?.() === 0;
-  const privileged = settings.dhcp.mode !== 'off' || (settings.tftp.enabled && settings.tftp.port < 1024);
-  if (privileged) {
+  const net = resolveProvisioningAddress(settings);
+  const listeners = plannedListeners(settings, 'error' in net ? undefined : net.address);
+  const privilegedPorts = [...new Set(listeners.filter((l) => l.port > 0 && l.port < 1024).map((l) => `${l.proto}/${l.port}`))];
+  if (privilegedPorts.length > 0) {
     const bind = root || (caps & (1n << CAP_NET_BIND_SERVICE)) !== 0n;
     findings.push(bind
-      ? { level: 'ok', check: 'privileged ports', detail: root ? 'running as root' : 'CAP_NET_BIND_SERVICE' }
-      : { level: 'fail', check: 'privileged ports', detail: 'cannot bind ports 67/69', fix: 'run as root, or use systemd/rackboot.service (AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_RAW)' });
+      ? { level: 'ok', check: 'privileged ports', detail: `${privilegedPorts.join(', ')}: ${root ? 'running as root' : 'CAP_NET_BIND_SERVICE'}` }
+      : { level: 'fail', check: 'privileged ports', detail: `cannot bind ${privilegedPorts.join(', ')}`, fix: 'run as root, or use systemd/rackboot.service (AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_RAW)' });
+  }
+  if (settings.dhcp.mode !== 'off') {
     const raw = root || (caps & (1n << CAP_NET_RAW)) !== 0n;
-    if (settings.dhcp.mode !== 'off') {
-      findings.push(raw
-        ? { level: 'ok', check: 'interface binding', detail: 'may bind DHCP to one interface (CAP_NET_RAW)' }
-        : { level: 'warn', check: 'interface binding', detail: 'no CAP_NET_RAW: binding DHCP to the provisioning interface may be refused on older kernels', fix: 'grant CAP_NET_RAW' });
-    }
+    findings.push(raw
+      ? { level: 'ok', check: 'interface binding', detail: 'may bind DHCP to one interface (CAP_NET_RAW)' }
+      : { level: 'warn', check: 'interface binding', detail: 'no CAP_NET_RAW: binding DHCP to the provisioning interface may be refused on older kernels', fix: 'grant CAP_NET_RAW' });
   }
 
-  const net = resolveProvisioningAddress(settings);
   if ('error' in net) {
     const needsNet = settings.dhcp.mode !== 'off' || settings.tftp.enabled;
     findings.push({ level: needsNet ? 'fail' : 'warn', check: 'provisioning interface', detail: net.error, fix: 'set interface (and serverAddress) in rackboot.yaml' });
@@ -85,13 +113,10 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
     findings.push({ level: 'ok', check: 'provisioning interface', detail: `${net.iface} ${net.address} (${net.how})` });
   }
 
-  if (settings.dhcp.mode !== 'off') {
-    findings.push(portFinding('DHCP', 67, 'udp', await udpPortFree(67, '0.0.0.0')));
-    if (settings.dhcp.mode === 'proxy') findings.push(portFinding('proxyDHCP', 4011, 'udp', await udpPortFree(4011, '0.0.0.0')));
+  for (const l of listeners) {
+    const err = l.proto === 'udp' ? await udpPortFree(l.port, l.host) : await tcpPortFree(l.port, l.host);
+    findings.push(portFinding(l.service, l.port, l.proto, err, l.host));
   }
-  if (settings.tftp.enabled) findings.push(portFinding('TFTP', settings.tftp.port, 'udp', await udpPortFree(settings.tftp.port, '0.0.0.0')));
-  const http = splitHostPort(settings.http.listen);
-  findings.push(portFinding('HTTP', http.port, 'tcp', await tcpPortFree(http.port, http.host)));
 
   if (settings.tftp.enabled) {
     for (const bin of ['undionly.kpxe', settings.dhcp.efiBinary]) {
@@ -134,19 +159,21 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
 export const doctor: Command = {
   name: ['doctor'],
   summary: 'report what stops this box from serving, and how to fix it',
-  usage: `rackboot doctor [--json] [--lab]
+  usage: `rackboot doctor [--json] [--lab] [--http-listen HOST:PORT] [--no-dhcp] [--no-tftp]
 
-Checks privileges for ports 67/69, the provisioning interface and address,
-ports in use, the iPXE binaries, the boot-asset cache and the inventory.
+Checks, for the settings and flags \`serve\` would run with, every port it
+would bind (DHCP, proxyDHCP, TFTP, HTTP, console) on the address it would
+bind it, the privileges those ports need, the provisioning interface and
+address, the iPXE binaries, the boot-asset cache and the inventory.
 Exits 1 if anything would stop the appliance from serving.
 With --lab, checks instead what rackboot lab needs: root, QEMU, OVMF,
 iPXE, and the tools that build the Talos stand-in.`,
-  options: { json: { type: 'boolean' }, lab: { type: 'boolean' } },
+  options: { json: { type: 'boolean' }, lab: { type: 'boolean' }, ...LISTEN_OPTIONS },
   async run(args, io) {
     let findings: Finding[];
     if (args.values.lab) findings = labFindings();
     else {
-      const settings = settingsFor(args, io);
+      const settings = settingsFor(args, io, listenFlags(args));
       if (!settings) return EXIT_FAILURE;
       findings = await diagnose(settings);
     }

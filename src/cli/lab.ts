@@ -4,6 +4,7 @@ import { labDown, labUp, standinNotice } from '../lab/lab.js';
 import { labStatus } from '../lab/status.js';
 import { labFindings } from '../lab/prerequisites.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type Io } from './command.js';
+import { printable } from './printable.js';
 
 const DEFAULT_DIR = '/var/tmp/rackboot-lab';
 const dirOption = { dir: { type: 'string' } } as const;
@@ -62,10 +63,10 @@ what its stand-in kernel reported on the serial console.`,
       return EXIT_FAILURE;
     }
     io.out(`appliance ${s.state.url} in namespace ${s.state.ns}, started ${s.state.startedAt}`);
-    if (s.apiError) io.out(`appliance API not answering: ${s.apiError}`);
+    if (s.apiError) io.out(`appliance API not answering: ${printable(s.apiError)}`);
     for (const m of s.machines) {
       const power = !s.state.vms ? 'no VM' : m.running ? 'powered on' : 'powered off';
-      io.out(`  ${m.name.padEnd(7)} ${m.ip.padEnd(11)} ${s.state.vms ? m.firmware.toUpperCase().padEnd(5) : ''}${power.padEnd(11)} state ${m.state.padEnd(12)} ${m.marker}`);
+      io.out(`  ${m.name.padEnd(7)} ${m.ip.padEnd(11)} ${s.state.vms ? m.firmware.toUpperCase().padEnd(5) : ''}${power.padEnd(11)} state ${printable(m.state).padEnd(12)} ${printable(m.marker)}`);
       if (m.path.length) io.out(`          states: ${m.path.join(' → ')}`);
       const t = m.talos;
       io.out(t

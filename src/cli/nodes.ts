@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { loadInventoryFile } from '../inventory/load.js';
 import { Store } from '../store/store.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
+import { printableJson, printTable } from './printable.js';
 
 export const nodes: Command = {
   name: ['nodes'],
@@ -30,15 +31,14 @@ into the store first, so every node shows as registered.`,
       }
       const list = store.listNodes();
       if (args.values.json) {
-        io.out(JSON.stringify(list.map((n) => ({ name: n.name, mac: n.mac, role: n.role, state: n.state, ip: n.ip, uuid: n.uuid, lastSeen: n.lastSeen, stateReason: n.stateReason, markedForInstall: n.markedForInstall })), null, 2));
+        io.out(printableJson(list.map((n) => ({ name: n.name, mac: n.mac, role: n.role, state: n.state, ip: n.ip, uuid: n.uuid, lastSeen: n.lastSeen, stateReason: n.stateReason, markedForInstall: n.markedForInstall }))));
         return EXIT_OK;
       }
       const rows = [['NAME', 'ROLE', 'STATE', 'MAC', 'IP', 'LAST SEEN', 'REASON']];
       for (const n of list) {
         rows.push([n.name, n.role, n.state, n.mac, n.ip ?? '-', n.lastSeen ? new Date(n.lastSeen).toISOString() : 'never', n.stateReason || '-']);
       }
-      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-      for (const r of rows) io.out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+      printTable(rows, io.out);
       return EXIT_OK;
     } finally {
       store.close();

@@ -5,6 +5,7 @@
 // address we cannot tie to a node, is dropped and counted.
 import { createSocket, type Socket } from 'node:dgram';
 import type { Store } from '../store/store.js';
+import { bindListener, listenerAddress } from '../net/listener.js';
 import type { MetricsSource } from '../lifecycle/ports.js';
 import type { ConsoleLog } from './buffer.js';
 
@@ -61,13 +62,13 @@ export class ConsoleReceiver implements MetricsSource {
     const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => this.receive(msg, rinfo.address));
-    await new Promise<void>((resolve, reject) => {
+    await bindListener('console receiver', listenerAddress('udp', host, port), () => new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(port, host, () => {
         socket.off('error', reject);
         resolve();
       });
-    });
+    }));
     // A socket error after bind must not take the daemon down.
     socket.on('error', () => {});
     return socket.address().port;

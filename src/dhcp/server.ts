@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { loadInterfaceSockets } from '../net/addon.js';
+import { bindListener, listenerAddress } from '../net/listener.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Settings } from '../settings/settings.js';
 import type { Store } from '../store/store.js';
@@ -82,11 +83,14 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   try {
     for (const [i, port] of ports.entries()) {
       const via: Via = i === 0 ? 'dhcp' : 'proxy';
-      const fd = openUdp4(deps.provisioning.iface, port);
-      const sock = dgram.createSocket({ type: 'udp4' });
-      await new Promise<void>((resolve, reject) => {
-        sock.once('error', reject);
-        sock.bind({ fd }, () => (sock.off('error', reject), resolve()));
+      const sock = await bindListener(via === 'dhcp' ? 'DHCP' : 'proxyDHCP', listenerAddress('udp', '0.0.0.0', port, deps.provisioning.iface), async () => {
+        const fd = openUdp4(deps.provisioning.iface, port);
+        const s = dgram.createSocket({ type: 'udp4' });
+        await new Promise<void>((resolve, reject) => {
+          s.once('error', reject);
+          s.bind({ fd }, () => (s.off('error', reject), resolve()));
+        });
+        return s;
       });
       sock.on('error', (err) => dlog.error({ err, port }, 'dhcp socket error'));
       sock.on('message', (msg, rinfo) => {
@@ -100,7 +104,7 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
     }
   } catch (err) {
     for (const s of sockets) s.close();
-    throw new Error(`DHCP cannot listen on ${deps.provisioning.iface}: ${(err as Error).message}`);
+    throw err;
   }
 
   // Also at start: a full disk must not keep DHCP from answering what it can.

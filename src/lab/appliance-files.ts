@@ -3,6 +3,7 @@
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { writeSecretFile } from '../talos/secrets.js';
 
 export interface LabNode {
   name: string;
@@ -99,7 +100,8 @@ export function writeApplianceFiles(l: ApplianceLayout): AppliancePaths {
     if (!existsSync(src)) throw new Error(`missing ${src}: apt-get install ipxe`);
     copyFileSync(src, join(p.tftpRoot, name));
   }
-  writeFileSync(p.config, rackbootYaml(l, p));
+  // It carries the admin token: readable by the lab's user only, whatever the umask.
+  writeSecretFile(p.config, rackbootYaml(l, p));
   writeFileSync(p.inventory, inventoryYaml(l));
   return p;
 }

@@ -7,7 +7,7 @@
 // against it. The lab says plainly which parts are stand-ins.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeApplianceFiles, type LabNode } from './appliance-files.js';
 import { builtPath } from './built.js';
@@ -15,6 +15,7 @@ import { stopFakeNodes } from './fake-nodes.js';
 import { prepareAppliance, prepareTalosApi } from './prepare.js';
 import { qemuArgs, QEMU, type Firmware } from './qemu.js';
 import { buildStandin, DEFAULT_STANDIN_CACHE, type StandinFiles } from './standin.js';
+import { writeSecretFile } from '../talos/secrets.js';
 
 export const LAB_NS = 'rblab';
 const SERVER = '10.78.0.1';
@@ -51,6 +52,11 @@ export function standinNotice(s: StandinFiles, vms = true): string[] {
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 const inNs = (ns: string, ...args: string[]) => ip('netns', 'exec', ns, ...args);
 const stateFile = (dir: string) => join(dir, 'lab.json');
+
+/** lab.json holds the admin token, so it is written 0600 like the settings. */
+export function writeLabState(state: LabState): void {
+  writeSecretFile(stateFile(state.dir), JSON.stringify(state, null, 2));
+}
 
 export function readLabState(dir: string): LabState | undefined {
   try { return JSON.parse(readFileSync(stateFile(dir), 'utf8')) as LabState; } catch { return undefined; }
@@ -133,7 +139,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     dir, ns, bridge, url: `http://${SERVER}:${HTTP_PORT}`, adminToken, rackbootPid: 0, takeoverPid: 0, vms,
     machines: machines.map((m) => ({ ...m, pid: 0 })), standin, startedAt: new Date().toISOString(),
   };
-  const save = () => writeFileSync(stateFile(dir), JSON.stringify(state, null, 2));
+  const save = () => writeLabState(state);
   save();
   try {
     inNs(ns, 'ip', 'link', 'set', 'lo', 'up');

@@ -26,9 +26,10 @@ export async function startLifecycleServices(ctx: HttpContext, log: Logger, opts
       log.info({ port }, 'console receiver listening for talos.logging.kernel');
       services.push({ name: 'console', close: () => receiver.close() });
     } catch (err) {
-      // Provisioning works without the console: warn rather than refuse to start.
-      log.warn({ err, port: settings.console.port }, 'console receiver could not bind; node consoles are off');
+      // Like every listener: a port the settings ask for and cannot have stops
+      // the start (console.enabled: false turns the receiver off).
       await receiver.close();
+      throw err;
     }
   }
 

@@ -4,6 +4,7 @@
 // (dhcp.mode full) by default: beside a site's own routers it stays quiet.
 import type { Logger } from '../log.js';
 import { loadInterfaceSockets } from '../net/addon.js';
+import { bindListenerSync, listenerAddress } from '../net/listener.js';
 import { encodeRouterAdvertisement, isRouterSolicitation } from './router-advert.js';
 
 const ALL_NODES = 'ff02::1';
@@ -16,7 +17,7 @@ export interface RouterAdvertService {
 
 export function startRouterAdvertService(deps: { iface: string; sourceMac?: string; log: Logger; pollMs?: number; intervalMs?: number }): RouterAdvertService {
   const addon = loadInterfaceSockets('IPv6 router advertisement');
-  const { fd, ifindex } = addon.openIcmp6(deps.iface);
+  const { fd, ifindex } = bindListenerSync('IPv6 router advertisement', listenerAddress('icmpv6', 'ff02::2', undefined, deps.iface), () => addon.openIcmp6(deps.iface));
   const ra = encodeRouterAdvertisement({ sourceMac: deps.sourceMac });
   const counters = { solicitations: 0, advertisements: 0, sendErrors: 0 };
   const advertise = (why: string) => {

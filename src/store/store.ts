@@ -3,7 +3,7 @@
 // Every state change is committed here before anything acts on it, so a
 // crash can lose an action but never the record of an intent.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import type { NodeState } from '../lifecycle/states.js';
@@ -72,14 +72,39 @@ export const DISCOVERED_LIMIT = 1000;
 /** How long a write waits for another writer (the daemon, a CLI command) before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
 
+/**
+ * The store holds leases, sessions and the admin token's hash: its directory
+ * is created 0700 and the file 0600 whatever the umask (the mode given to
+ * mkdir/open is only ever narrowed by the umask, never widened).
+ */
+function createPrivately(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+/** Drops group and other access from a file we own; a read-only file system keeps what it has. */
+function tightenToOwner(file: string): void {
+  try {
+    const mode = statSync(file).mode & 0o777;
+    if (mode & 0o077) chmodSync(file, mode & 0o700);
+  } catch { /* absent, or not ours to change */ }
+}
+
 export class Store {
   readonly db: Database.Database;
   private readonly now: () => number;
 
   constructor(file: string, opts: { now?: () => number } = {}) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    if (file !== ':memory:') createPrivately(file);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
+    // SQLite gives -wal and -shm the main file's mode; a store from before
+    // these modes were set is tightened here too.
+    if (file !== ':memory:') for (const f of [file, `${file}-wal`, `${file}-shm`]) tightenToOwner(f);
     // FULL: a lease ACKed to a client must survive power loss, not just a crash.
     this.db.pragma('synchronous = FULL');
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);

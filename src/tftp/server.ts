@@ -9,6 +9,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from '../log.js';
 import type { Settings } from '../settings/settings.js';
 import type { Store } from '../store/store.js';
+import { bindListener, listenerAddress } from '../net/listener.js';
 import { decodePacket, encodeError, encodeOack, ERR, toNetascii, type TftpPacket } from './codec.js';
 import { negotiate } from './options.js';
 import { Transfer, type Step } from './transfer.js';
@@ -75,11 +76,11 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   let closed = false;
 
   const main = createSocket({ type: 'udp4' });
-  await new Promise<void>((resolve, reject) => {
+  await bindListener('TFTP', listenerAddress('udp', deps.host, cfg.port), () => new Promise<void>((resolve, reject) => {
     const failed = (err: Error) => (main.close(), reject(err));
     main.once('error', failed);
     main.bind({ address: deps.host, port: cfg.port }, () => (main.off('error', failed), resolve()));
-  });
+  }));
   main.on('error', (err) => log.error({ err }, 'TFTP socket error'));
   const boundPort = main.address().port;
   log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers }, 'TFTP listening');

@@ -27,20 +27,21 @@ export function adminAccess(req: FastifyRequest): AdminAccess {
 
 /**
  * Makes sure an admin token exists. A token in the settings wins (and
- * replaces a generated one); otherwise one is generated once, and
- * `announce` is the only place it is ever shown.
+ * replaces a generated one); otherwise one is generated once and returned
+ * (the daemon files it, see data-dir.ts), and passed to `announce` if given.
  */
-export function ensureAdminToken(store: Store, settingsToken: string | undefined, announce: (line: string) => void): void {
+export function ensureAdminToken(store: Store, settingsToken: string | undefined, announce?: (line: string) => void): string | undefined {
   const repo = new AdminRepository(store);
   const current = repo.tokenHash();
   if (settingsToken) {
     if (!current || !verifyToken(settingsToken, current.hash)) repo.setTokenHash(hashToken(settingsToken), 'settings');
-    return;
+    return undefined;
   }
-  if (current) return;
+  if (current) return undefined;
   const token = randomBytes(24).toString('base64url');
   repo.setTokenHash(hashToken(token), 'generated');
-  announce(`rackboot: generated admin token (shown once, store it now): ${token}`);
+  announce?.(`rackboot: generated admin token (shown once, store it now): ${token}`);
+  return token;
 }
 
 export function parseCookies(header: string | undefined): Record<string, string> {

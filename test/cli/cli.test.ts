@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { runCli, startCli } from '../helpers/cli.js';
@@ -77,11 +77,14 @@ describe('rackboot CLI', () => {
     const inv = join(dir, 'cluster.yaml');
     copyFileSync('inventory/cluster.yaml', inv);
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const p = startCli(['serve', '--no-dhcp', '--no-tftp', '--http-listen', `127.0.0.1:${port}`, '--data-dir', dir, '--inventory', inv, '--log-level', 'warn']);
+    // No console receiver: its fixed port would be shared with other daemons tests run beside this one.
+    const cfg = join(dir, 'rackboot.yaml');
+    writeFileSync(cfg, 'console:\n  enabled: false\n');
+    const p = startCli(['serve', '--config', cfg, '--no-dhcp', '--no-tftp', '--http-listen', `127.0.0.1:${port}`, '--data-dir', dir, '--inventory', inv, '--log-level', 'warn']);
     try {
       const url = `http://127.0.0.1:${port}/api/nodes`;
-      // A fresh data dir: the daemon generates the admin token and prints it once.
-      const token = () => /admin token \(shown once, store it now\): (\S+)/.exec(p.output())?.[1] ?? '';
+      // A fresh data dir: the daemon generates the admin token into DATA/admin-token.
+      const token = () => (existsSync(join(dir, 'admin-token')) ? readFileSync(join(dir, 'admin-token'), 'utf8').trim() : '');
       const auth = () => ({ headers: { authorization: `Bearer ${token()}` } });
       let nodes: Array<{ name: string }> = [];
       for (let i = 0; i < 100 && nodes.length === 0; i++) {

@@ -45,7 +45,8 @@ function storedVersion(dataDir: string): number | string {
 
 describe('kill -9 during inventory reloads', () => {
   it('the store holds the old or the new inventory after every kill, never half', async () => {
-    const config = writeConfig(dir, { dhcp: { mode: 'off' }, tftp: { enabled: false }, http: { listen: '127.0.0.1:0', publicUrl: 'http://127.0.0.1:1' } }, []);
+    // No console receiver: its fixed port would be shared with other daemons tests run beside this one.
+    const config = writeConfig(dir, { dhcp: { mode: 'off' }, tftp: { enabled: false }, console: { enabled: false }, http: { listen: '127.0.0.1:0', publicUrl: 'http://127.0.0.1:1' } }, []);
     const inventory = join(dir, 'cluster.yaml');
     writeFileSync(inventory, inventoryText(0));
     const dataDir = join(dir, 'data');

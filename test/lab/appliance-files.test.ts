@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { appliancePaths, inventoryYaml, rackbootYaml, type ApplianceLayout } from '../../src/lab/appliance-files.js';
+import { appliancePaths, inventoryYaml, rackbootYaml, writeApplianceFiles, type ApplianceLayout } from '../../src/lab/appliance-files.js';
+import { readLabState, writeLabState, type LabState } from '../../src/lab/lab.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { loadSettings } from '../../src/settings/settings.js';
 
@@ -45,5 +46,25 @@ describe('appliance files', () => {
     expect(r.ok, JSON.stringify(r.errors)).toBe(true);
     expect(r.inventory!.nodes.map((n) => [n.name, n.configMode, n.bootstrap])).toEqual([['lab-1', 'push', true], ['lab-2', 'pull', false]]);
     expect(parse(inventoryYaml(layout())).cluster.schematic).toEqual({ extensions: [], extraKernelArgs: [] });
+  });
+});
+
+describe('files holding the lab admin token', () => {
+  it('rackboot.yaml and lab.json are 0600 under umask 022, also when they already existed 0644', () => {
+    dir = mkdtempSync(join(tmpdir(), 'lab-files-'));
+    const lab = join(dir, 'lab');
+    const old = process.umask(0o022);
+    try {
+      mkdirSync(lab);
+      writeFileSync(join(lab, 'rackboot.yaml'), 'old', { mode: 0o644 });
+      const p = writeApplianceFiles(layout({ dir: lab }));
+      expect(statSync(p.config).mode & 0o777).toBe(0o600);
+      expect(readFileSync(p.config, 'utf8')).toContain('a-lab-token-of-32-characters-xxx');
+      writeLabState({ dir: lab, adminToken: 'a-lab-token-of-32-characters-xxx' } as LabState);
+      expect(statSync(join(lab, 'lab.json')).mode & 0o777).toBe(0o600);
+      expect(readLabState(lab)?.adminToken).toBe('a-lab-token-of-32-characters-xxx');
+    } finally {
+      process.umask(old);
+    }
   });
 });

@@ -50,6 +50,41 @@ describe('systemd unit', () => {
     expect(directives.NoNewPrivileges).toBe('yes');
   });
 
+  it('is sandboxed: systemd-analyze security scores it at or below 1.5 (README, Running it as a service)', () => {
+    const exposure = (path: string) => {
+      const r = spawnSync('systemd-analyze', ['security', '--offline=yes', path], { encoding: 'utf8' });
+      const m = /Overall exposure level for rackboot\.service: (\d+\.\d+)/.exec(`${r.stdout}${r.stderr}`);
+      if (!m) throw new Error(`no exposure level in: ${r.stdout}${r.stderr}`);
+      return Number(m[1]);
+    };
+    expect(exposure(unitPath)).toBeLessThanOrEqual(1.5);
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(`exposure level ${exposure(unitPath).toFixed(1)}`);
+    // The score moves when the sandbox does, so the bound above means something.
+    const dir = mkdtempSync(join(tmpdir(), 'rb-unit-'));
+    try {
+      const loose = join(dir, 'rackboot.service');
+      writeFileSync(loose, unit.replace(/^(SystemCallFilter|ProtectProc|ProcSubset)=.*$/gm, ''));
+      expect(exposure(loose)).toBeGreaterThan(1.5);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reloads with SIGHUP, filters system calls, hides other processes, and bounds memory and tasks', () => {
+    const lines = unit.split('\n').filter((l) => /^[A-Za-z]+=/.test(l));
+    const all = (k: string) => lines.filter((l) => l.startsWith(`${k}=`)).map((l) => l.slice(k.length + 1));
+    expect(all('ExecReload')).toEqual(['/bin/kill -HUP $MAINPID']);
+    expect(all('SystemCallFilter')).toContain('@system-service');
+    expect(all('SystemCallErrorNumber')).toEqual(['EPERM']);
+    expect(all('ProtectProc')).toEqual(['invisible']);
+    expect(all('ProcSubset')).toEqual(['pid']);
+    expect(all('MemoryMax')).toHaveLength(1);
+    expect(all('TasksMax')).toHaveLength(1);
+    // Interface-bound UDP and raw ICMPv6 need no packet sockets.
+    expect(all('RestrictAddressFamilies')[0]!.split(' ')).not.toContain('AF_PACKET');
+  });
+
   it('ships a settings file that loads', () => {
     const s = loadSettings({ config: new URL('../../systemd/rackboot.yaml', import.meta.url).pathname });
     expect(s.dhcp.mode).toBe('proxy');

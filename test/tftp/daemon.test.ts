@@ -23,6 +23,7 @@ serverAddress: 127.0.0.1
 dhcp: { mode: 'off' }
 tftp: { root: ./ipxe, port: ${port} }
 http: { listen: '127.0.0.1:0' }
+console: { enabled: false }
 inventory: ./cluster.yaml
 `);
 });

@@ -80,7 +80,7 @@ describe('TFTP server over loopback', () => {
     await expect(startTftpService({
       settings: { tftp: { enabled: true, root, port: svc.port, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 8 } },
       host: '127.0.0.1', log,
-    })).rejects.toThrow(/EADDRINUSE/);
+    })).rejects.toThrow(`TFTP cannot listen on udp 127.0.0.1:${svc.port}: address already in use (EADDRINUSE)`);
   });
 
   it('ignores a retransmitted RRQ from the same client and port', async () => {
