@@ -47,6 +47,11 @@ export class FakeEtcd {
   readonly members = new Map<string, EtcdMember>();
   private nextId = 0x1000n;
   bootstrapCalls = 0;
+  /**
+   * Control planes that were bootstrapped while etcd already ran elsewhere:
+   * upstream Talos would start a second, separate etcd cluster on each.
+   */
+  readonly splitBrains: string[] = [];
 
   get exists(): boolean {
     return this.members.size > 0;
@@ -65,6 +70,10 @@ export class FakeEtcd {
   controlPlaneUp(hostname: string): void {
     if (this.exists) this.join(hostname);
     else this.waiting.add(hostname);
+  }
+
+  splitBrain(hostname: string): void {
+    this.splitBrains.push(hostname);
   }
 
   leave(hostname: string): void {
