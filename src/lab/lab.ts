@@ -31,6 +31,8 @@ export interface LabState {
   /** false: no QEMU; fake nodes plug in directly with the inventory MACs and addresses (tests, slow hosts). */
   vms: boolean;
   machines: LabMachine[]; standin: StandinFiles; startedAt: string;
+  /** The inventory's Talos version: the fake nodes behave as that version's profile (fake-talos/profiles.ts). */
+  talosVersion?: string;
 }
 
 /** Said on every `lab up` and `lab status`: which parts are real and which are stand-ins. */
@@ -132,6 +134,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   const state: LabState = {
     dir, ns, bridge, url: `http://${SERVER}:${HTTP_PORT}`, adminToken, rackbootPid: 0, takeoverPid: 0, vms,
     machines: machines.map((m) => ({ ...m, pid: 0 })), standin, startedAt: new Date().toISOString(),
+    talosVersion: TALOS_VERSION,
   };
   const save = () => writeFileSync(stateFile(dir), JSON.stringify(state, null, 2));
   save();

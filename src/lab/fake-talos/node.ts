@@ -165,16 +165,16 @@ export class FakeTalosNode implements NodeApi {
     return (call, cb) => {
       this.calls[method] = (this.calls[method] ?? 0) + 1;
       const fail = (e: Error) => (cb ? cb(e as grpc.ServiceError) : call.emit('error', e));
-      const refusal = this.gate(method, mode, call);
-      if (refusal) {
-        this.refused.push(method);
-        return fail(grpcError(refusal.code, refusal.details));
-      }
       const run = () => {
         const st = this.faults.status[method];
         if (st && st.times > 0) {
           st.times--;
           return fail(grpcError(st.code, st.details));
+        }
+        const refusal = this.gate(method, mode, call);
+        if (refusal) {
+          this.refused.push(method);
+          return fail(grpcError(refusal.code, refusal.details));
         }
         const mdErr = this.faults.metadataError[method];
         if (mdErr !== undefined) {
