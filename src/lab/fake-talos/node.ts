@@ -165,13 +165,14 @@ export class FakeTalosNode implements NodeApi {
     return (call, cb) => {
       this.calls[method] = (this.calls[method] ?? 0) + 1;
       const fail = (e: Error) => (cb ? cb(e as grpc.ServiceError) : call.emit('error', e));
+      // Decided now, while the caller's TLS session is known; applied after any injected delay, as a server-side refusal is.
+      const refusal = this.gate(method, mode, call);
       const run = () => {
         const st = this.faults.status[method];
         if (st && st.times > 0) {
           st.times--;
           return fail(grpcError(st.code, st.details));
         }
-        const refusal = this.gate(method, mode, call);
         if (refusal) {
           this.refused.push(method);
           return fail(grpcError(refusal.code, refusal.details));
