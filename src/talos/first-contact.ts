@@ -127,7 +127,9 @@ export class FirstContact {
       return moveNode(this.deps, node, 'installing', 'config accepted; Talos installs to disk and reboots').ok ? 'installing' : 'refused';
     } catch (err) {
       if (err instanceof ClientClosedError || this.closed) return 'closed';
-      if (err instanceof TalosCallError && err.code === GrpcStatus.INVALID_ARGUMENT) {
+      // Talos ≤ v1.12's maintenance service answers an unparsable config with a plain error (Unknown, "failed to parse config").
+      if (err instanceof TalosCallError && (err.code === GrpcStatus.INVALID_ARGUMENT
+        || (err.code === GrpcStatus.UNKNOWN && err.details.startsWith('failed to parse config')))) {
         return moveNode(this.deps, node, 'failed', `Talos rejected the machine config: ${err.details}`).ok ? 'failed' : 'refused';
       }
       // The node stays in its state: the next pass tries again from here.

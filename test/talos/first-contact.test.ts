@@ -41,6 +41,19 @@ describe.each(ALL_PROFILES)('first contact with Talos %s', (profile) => {
     expect(rack.fakes.get('w1')!.applied.map((a) => a.mode)).toEqual(['AUTO']);
   });
 
+  it('a config Talos cannot even parse fails the node, whichever code that version answers with', async () => {
+    rack = await makeRack(['worker'], { profile });
+    pxeBooted(rack, 'w1');
+    const orch = rack.orchestrator({ renderConfig: async () => Buffer.from('version: v1alpha1\nmachine: [unclosed\n') });
+    try {
+      await orch.pass();
+    } finally {
+      await orch.close();
+    }
+    expect(rack.store.getNode('w1')).toMatchObject({ state: 'failed', stateReason: expect.stringContaining('Talos rejected the machine config: failed to parse config') });
+    expect(rack.fakes.get('w1')!.applied).toHaveLength(0);
+  });
+
   it('resolves a by-id install disk from the serial the node reports', async () => {
     rack = await makeRack(['worker'], { profile });
     const events = await firstContact(rack, '/dev/disk/by-id/ata-QEMU_HARDDISK_QM00001');

@@ -3,7 +3,7 @@
 // Talos versions comes from the node's profile (profiles.ts, where every
 // behaviour names its upstream file and tag); the rest cite their source here.
 import * as grpc from '@grpc/grpc-js';
-import { fakeKubeconfig, kubeconfigArchive, type FakeEtcd, type ParsedConfig } from './cluster.js';
+import { ConfigParseError, fakeKubeconfig, kubeconfigArchive, type FakeEtcd, type ParsedConfig } from './cluster.js';
 import type { Faults, FakeDisk, FakeNodeOptions } from './node.js';
 import type { ApplyMode, Method, Profile, Refusal } from './profiles.js';
 
@@ -62,7 +62,11 @@ export function maintenanceHandlers(n: NodeApi): Record<Method, Handler> {
       try {
         parsed = n.parse(req.data);
       } catch (err) {
-        return cb!(fail({ code: grpc.status.INVALID_ARGUMENT, details: `configuration validation failed: ${(err as Error).message}` }) as grpc.ServiceError);
+        const unparsable = n.profile.maintenanceApplyUnparsable;
+        const refusal = err instanceof ConfigParseError
+          ? { code: unparsable.code, details: `${unparsable.details}: ${(err as Error).message}` }
+          : { code: grpc.status.INVALID_ARGUMENT, details: `configuration validation failed: ${(err as Error).message}` };
+        return cb!(fail(refusal) as grpc.ServiceError);
       }
       // replyMode undefined: the field is left unset, which reads as REBOOT (the enum's zero value).
       const reply = { warnings: [], mode_details: rule.modeDetails, ...(rule.replyMode ? { mode: rule.replyMode } : {}) };

@@ -102,6 +102,16 @@ export const BEHAVIOURS = {
     },
   } satisfies Row<Record<ApplyMode, MaintenanceApply>>,
 
+  /** ApplyConfiguration in maintenance with bytes that are not a config at all (configloader.NewFromBytes fails). */
+  maintenanceApplyUnparsable: {
+    source: 'internal/app/maintenance/server.go@v1.11.5,v1.12.11 ("failed to parse config", a plain error: Unknown); v1alpha1_server.go@v1.13.0 (InvalidArgument)',
+    values: {
+      'v1.11': { code: status.UNKNOWN, details: 'failed to parse config' },
+      'v1.12': { code: status.UNKNOWN, details: 'failed to parse config' },
+      'v1.13+': { code: status.INVALID_ARGUMENT, details: 'failed to parse config' },
+    },
+  } satisfies Row<Refusal>,
+
   /** A configured control plane's EtcdMemberList (query_local) before its etcd runs: never an empty list. */
   etcdMemberListBeforeEtcd: {
     source: 'v1alpha1_server.go EtcdMemberList + internal/pkg/etcd/etcd.go NewLocalClient (localhost:2379) @v1.11.5,v1.12.11,v1.13.0',
