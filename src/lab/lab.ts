@@ -46,7 +46,8 @@ export function standinNotice(s: StandinFiles, vms = true): string[] {
       : 'NO VMs: each machine\'s boot is stood in for by one fetch of its iPXE script and one DHCP lease (busybox udhcpc) from its own namespace.',
     'FAKE Talos API: then a fake Talos node (rackboot\'s test fake, not Talos) takes over the machine\'s MAC and address',
     '  and answers the machine API on :50000: maintenance mode, then mTLS with a server cert minted from the lab\'s own OS CA.',
-    '  It installs nothing and runs no etcd or Kubernetes; the kubeconfig it hands out is fake.',
+    '  It answers as upstream Talos of the inventory\'s version does (src/lab/fake-talos/profiles.ts, read from upstream source),',
+    '  but installs nothing and runs no etcd or Kubernetes; the kubeconfig it hands out is fake.',
   ];
 }
 
