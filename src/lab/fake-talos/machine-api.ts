@@ -7,7 +7,6 @@ import { ConfigParseError, fakeKubeconfig, kubeconfigArchive, type FakeEtcd, typ
 import type { Faults, FakeDisk, FakeNodeOptions } from './node.js';
 import type { ApplyMode, Method, Profile, Refusal } from './profiles.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Handler = (call: any, cb?: grpc.sendUnaryData<unknown>) => void;
 
 /** What the handlers need of the node. */
