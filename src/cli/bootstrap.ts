@@ -1,6 +1,7 @@
 // `rackboot bootstrap`: bootstraps etcd by hand, under the same guard as the
-// daemon (store record, claim, EtcdMemberList first), so it can never be the
-// second Bootstrap of a cluster.
+// daemon (store record, claim, then the node's own etcd state and every other
+// control plane's, src/talos/bootstrap.ts), so it can never be the second
+// Bootstrap of a cluster.
 import { join } from 'node:path';
 import { Store } from '../store/store.js';
 import { ClusterBootstrap } from '../talos/bootstrap.js';
@@ -16,10 +17,12 @@ export const bootstrap: Command = {
 
 Bootstraps etcd on the control plane marked bootstrap (the first one in the
 inventory unless one says bootstrap: true), over mTLS with the admin
-identity from the talosconfig (default DATA_DIR/talosconfig). It does
+identity from the talosconfig (default DATA_DIR/talosconfig). It sends
+Bootstrap only when that node's etcd waits for it (etcd service not started,
+no member list) and no other installed control plane runs etcd. It does
 nothing if the store records the cluster as bootstrapped or if etcd already
-has members, so running it twice, or alongside the daemon, is safe. The node
-must be installed. --wait keeps trying for that many seconds.`,
+has members anywhere, so running it twice, or alongside the daemon, is safe.
+The node must be installed. --wait keeps trying for that many seconds.`,
   options: { talosconfig: { type: 'string' }, wait: { type: 'string' } },
   async run(args, io) {
     const wait = args.values.wait === undefined ? 0 : Number(args.values.wait);

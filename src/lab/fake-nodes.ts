@@ -26,6 +26,8 @@ export interface FakeNodeSpec {
   pullUrl?: string;
   /** A pull node whose stand-in kernel already spent this boot's token: the config, rendered for the lab. */
   configFile?: string;
+  /** The inventory's Talos version: picks the fake's version profile (default the newest). */
+  talosVersion?: string;
   /** Fetch this URL from the node's namespace first (the no-VM lab: what the firmware's script fetch would do). */
   bootUrl?: string;
 }
@@ -61,6 +63,7 @@ export function startFakeNode(s: FakeNodeSpec): FakeNodeRecord {
   const args = [FAKE_MAIN, '--listen', `${s.ip}:${TALOS_API_PORT}`, '--hostname', s.name, '--secrets', s.secretsFile, '--status', statusFile];
   if (s.pullUrl) args.push('--pull-url', pullUrl!);
   if (s.configFile) args.push('--config-file', s.configFile);
+  if (s.talosVersion) args.push('--talos-version', s.talosVersion);
   const fd = openSync(join(s.dir, `${s.name}.talos.log`), 'a');
   try {
     const p = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { detached: true, stdio: ['ignore', fd, fd] });

@@ -32,6 +32,8 @@ export interface LabState {
   /** false: no QEMU; fake nodes plug in directly with the inventory MACs and addresses (tests, slow hosts). */
   vms: boolean;
   machines: LabMachine[]; standin: StandinFiles; startedAt: string;
+  /** The inventory's Talos version: the fake nodes behave as that version's profile (fake-talos/profiles.ts). */
+  talosVersion?: string;
 }
 
 /** Said on every `lab up` and `lab status`: which parts are real and which are stand-ins. */
@@ -45,7 +47,8 @@ export function standinNotice(s: StandinFiles, vms = true): string[] {
       : 'NO VMs: each machine\'s boot is stood in for by one fetch of its iPXE script and one DHCP lease (busybox udhcpc) from its own namespace.',
     'FAKE Talos API: then a fake Talos node (rackboot\'s test fake, not Talos) takes over the machine\'s MAC and address',
     '  and answers the machine API on :50000: maintenance mode, then mTLS with a server cert minted from the lab\'s own OS CA.',
-    '  It installs nothing and runs no etcd or Kubernetes; the kubeconfig it hands out is fake.',
+    '  It answers as upstream Talos of the inventory\'s version does (src/lab/fake-talos/profiles.ts, read from upstream source),',
+    '  but installs nothing and runs no etcd or Kubernetes; the kubeconfig it hands out is fake.',
   ];
 }
 
@@ -138,6 +141,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   const state: LabState = {
     dir, ns, bridge, url: `http://${SERVER}:${HTTP_PORT}`, adminToken, rackbootPid: 0, takeoverPid: 0, vms,
     machines: machines.map((m) => ({ ...m, pid: 0 })), standin, startedAt: new Date().toISOString(),
+    talosVersion: TALOS_VERSION,
   };
   const save = () => writeLabState(state);
   save();

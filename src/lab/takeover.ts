@@ -55,7 +55,7 @@ function step(state: LabState): void {
     try {
       const rec = startFakeNode({
         labNs: state.ns, bridge: state.bridge, index: m.index, name: m.name, mac: m.mac, ip: addr, prefixLength: 24,
-        secretsFile: join(state.dir, 'data', 'secrets.yaml'), dir: state.dir,
+        secretsFile: join(state.dir, 'data', 'secrets.yaml'), dir: state.dir, talosVersion: state.talosVersion,
         pullUrl: m.configMode === 'pull' && !state.vms ? `${state.url}/config?mac=${m.mac}` : undefined,
         configFile: m.configMode === 'pull' && state.vms ? renderedConfigFile(state, m) : undefined,
         bootUrl: state.vms ? undefined : `${state.url}/ipxe?mac=${m.mac}&arch=x86_64`,

@@ -1,17 +1,27 @@
-// Bootstrap etcd exactly once per cluster. The guarantee rests on the store:
-// "bootstrapping" is committed before Bootstrap is sent and "bootstrapped"
-// as soon as it succeeds. Whenever the record says anything but
-// "bootstrapped", etcd is asked first (EtcdMemberList): if it has members,
-// the cluster is bootstrapped and Bootstrap is never sent. So a crash before,
-// during or after the call, or an operator's `talosctl bootstrap`, never
-// leads to a second Bootstrap. The node is pinned in the store too, so an
-// inventory edit cannot move the bootstrap to another machine.
+// Bootstrap etcd exactly once per cluster, designed from what upstream Talos
+// exposes before and after a bootstrap (etcd-status.ts):
+// - The store decides first: "bootstrapped" ends it; the bootstrap node is
+//   pinned; a claim (immediate transaction) lets one process at a time on.
+// - The pinned node is asked what its etcd is. Members: already
+//   bootstrapped, recorded, never sent. etcd starting or running, or no
+//   answer: wait. Only "etcd service not started, member list fails" (a
+//   control plane waiting for `talosctl bootstrap`) lets it go on.
+// - Every other installed control plane is asked too: if one already runs
+//   etcd the cluster exists (bootstrapped elsewhere, e.g. by hand), and a
+//   Bootstrap here would start a second, separate etcd (split brain): it is
+//   recorded as bootstrapped and never sent. One that does not answer
+//   blocks the bootstrap until it does.
+// - "bootstrapping" is committed before the call. After a restart that
+//   recorded intent means the node is asked again, as above, never that the
+//   call is repeated blindly; Bootstrap's own refusal on a non-empty etcd
+//   data dir (AlreadyExists) is recorded as bootstrapped.
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
 import type { NodeRecord, Store } from '../store/store.js';
 import type { TalosClient } from './client.js';
 import type { EndpointOf } from './endpoints.js';
 import { isCode } from './errors.js';
+import { describeEtcd, etcdStatus } from './etcd-status.js';
 
 import { BOOTSTRAP_CLAIM_KEY, BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY, bootstrapState } from '../lifecycle/cluster-state.js';
 
@@ -75,6 +85,34 @@ export class ClusterBootstrap {
     return { kind: 'bootstrapped', node: node.name, sent };
   }
 
+  /**
+   * Whether etcd already runs on another control plane (the cluster exists:
+   * bootstrapping the pinned node would split it), or whether one cannot be
+   * asked (it might run etcd: wait). Nodes not yet installed run no etcd.
+   */
+  private async otherControlPlanes(pinned: NodeRecord): Promise<{ kind: 'none' } | { kind: 'running' | 'unknown'; reason: string }> {
+    const others = this.deps.store.listNodes().filter((n) => n.role === 'controlplane' && n.name !== pinned.name && (n.state === 'installed' || n.state === 'ready'));
+    const unknown: string[] = [];
+    for (const other of others) {
+      const endpoint = this.deps.endpointOf(other);
+      if (!endpoint) {
+        unknown.push(`${other.name}: no address known`);
+        continue;
+      }
+      const client = this.deps.connect(endpoint);
+      try {
+        const s = await etcdStatus(client);
+        if (s.kind === 'members') {
+          return { kind: 'running', reason: `etcd already runs on ${other.name} (${s.names.length} member(s)); not sending Bootstrap to ${pinned.name}, which would start a second cluster` };
+        }
+        if (s.kind === 'unknown' || s.kind === 'starting') unknown.push(`${other.name}: ${describeEtcd(s)}`);
+      } finally {
+        client.close();
+      }
+    }
+    return unknown.length ? { kind: 'unknown', reason: `cannot rule out etcd on another control plane: ${unknown.join('; ')}` } : { kind: 'none' };
+  }
+
   /** One attempt; call again until it says bootstrapped. */
   async step(): Promise<BootstrapOutcome> {
     const { store } = this.deps;
@@ -91,24 +129,23 @@ export class ClusterBootstrap {
     try {
       // Re-read under the claim: the other process may have finished meanwhile.
       if (bootstrapState(store) === 'bootstrapped') return { kind: 'bootstrapped', node: node.name, sent: false };
-      let members;
-      try {
-        members = await client.etcdMemberList();
-      } catch (err) {
-        return { kind: 'waiting', reason: `${node.name} does not answer over mTLS yet: ${(err as Error).message}` };
+      const own = await etcdStatus(client);
+      if (own.kind === 'members') {
+        return this.done(node, false, `etcd already has ${own.names.length} member(s) on ${node.name}; not sending Bootstrap`);
       }
-      if (members.length > 0) {
-        return this.done(node, false, `etcd already has ${members.length} member(s) on ${node.name}; not sending Bootstrap`);
-      }
+      if (own.kind !== 'not-started') return { kind: 'waiting', reason: `${node.name}: ${describeEtcd(own)}` };
+      const elsewhere = await this.otherControlPlanes(node);
+      if (elsewhere.kind !== 'none') return elsewhere.kind === 'running' ? this.done(node, false, elsewhere.reason) : { kind: 'waiting', reason: elsewhere.reason };
+
       store.setClusterState(BOOTSTRAP_NODE_KEY, node.name);
       store.setClusterState(BOOTSTRAP_KEY, 'bootstrapping');
-      this.record(node, `bootstrapping etcd on ${node.name} (${endpoint})`, { endpoint, resumed: state === 'bootstrapping' });
+      this.record(node, `bootstrapping etcd on ${node.name} (${endpoint}): ${describeEtcd(own)}`, { endpoint, resumed: state === 'bootstrapping' });
       try {
         await client.bootstrap();
       } catch (err) {
-        // etcd says it already exists: the earlier call went through.
+        // Upstream refuses a non-empty etcd data dir: an earlier call went through.
         if (isCode(err, GrpcStatus.ALREADY_EXISTS)) return this.done(node, true, `etcd on ${node.name} already bootstrapped (AlreadyExists)`);
-        // Outcome unknown; "bootstrapping" stays recorded, and the next step asks etcd before anything else.
+        // Outcome unknown (or refused, e.g. FailedPrecondition "time is not in sync yet"); "bootstrapping" stays recorded, and the next step asks the node first.
         this.record(node, `Bootstrap on ${node.name} failed: ${(err as Error).message}`, { error: (err as Error).message });
         return { kind: 'waiting', reason: `Bootstrap failed: ${(err as Error).message}` };
       }

@@ -16,7 +16,7 @@ export type ApplyMode = 'REBOOT' | 'AUTO' | 'NO_REBOOT' | 'STAGED' | 'TRY';
 export interface VersionInfo { tag: string; sha: string; built: string; go_version: string; os: string; arch: string }
 export interface ServiceInfo { id: string; state: string; health: { unknown: boolean; healthy: boolean; last_message: string } | null }
 export interface EtcdMember { id: string; hostname: string; peer_urls: string[]; client_urls: string[]; is_learner: boolean }
-export interface Disk { size: string; model: string; device_name: string; name: string; serial: string; type: string; system_disk: boolean }
+export interface Disk { size: string; model: string; device_name: string; name: string; serial: string; wwid: string; bus_path: string; type: string; system_disk: boolean }
 export interface ApplyResult { mode: ApplyMode; modeDetails: string; warnings: string[] }
 
 export interface ResetOptions {
@@ -94,8 +94,14 @@ export class TalosClient {
     await this.calls.unary(this.machine, 'Bootstrap', { recover_etcd: false, recover_skip_hash_check: false }, { retry: false });
   }
 
-  async etcdMemberList(opts: { queryLocal?: boolean } = {}): Promise<EtcdMember[]> {
-    const msgs = await this.calls.unary<object, { members: EtcdMember[] }>(this.machine, 'EtcdMemberList', { query_local: opts.queryLocal ?? false });
+  /**
+   * `queryLocal`: ask this node's own etcd. `retry: false`: before etcd runs
+   * upstream answers Unavailable (connection refused to its local etcd),
+   * which is an answer, not a transport fault to retry.
+   */
+  async etcdMemberList(opts: { queryLocal?: boolean; retry?: boolean } = {}): Promise<EtcdMember[]> {
+    const msgs = await this.calls.unary<object, { members: EtcdMember[] }>(this.machine, 'EtcdMemberList', { query_local: opts.queryLocal ?? false },
+      opts.retry === false ? { retry: false } : {});
     return msgs.flatMap((m) => m.members);
   }
 

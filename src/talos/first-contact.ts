@@ -8,6 +8,10 @@ import { ClientClosedError, TalosCallError } from './errors.js';
 import { moveNode, type NodeStateDeps } from './node-state.js';
 import type { RetryPolicy } from './rpc.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import { devicePath, matchInstallDisk } from './install-disk.js';
+import { appliedModeText, probeMaintenance, type MaintenanceProbe } from './maintenance-probe.js';
+
+type MaintenanceFound = Extract<MaintenanceProbe, { maintenance: true }>;
 
 export interface FirstContactDeps extends NodeStateDeps {
   store: Store;
@@ -53,8 +57,8 @@ export class FirstContact {
     });
   }
 
-  /** Polls until the maintenance API answers: Version is Unimplemented there, which proves it is Talos in maintenance mode. */
-  private async waitForMaintenance(node: NodeRecord, endpoint: string): Promise<TalosClient | undefined> {
+  /** Polls until the node answers as Talos in maintenance mode (maintenance-probe.ts: how each version shows it). */
+  private async waitForMaintenance(node: NodeRecord, endpoint: string): Promise<{ client: TalosClient; probe: MaintenanceFound } | undefined> {
     const connect = this.deps.connect ?? ((ep: string) => TalosClient.maintenance(ep, { policy: { retries: 0, ...this.deps.policy } }));
     const deadline = Date.now() + (this.deps.pollTimeoutMs ?? 10 * 60_000);
     let lastError = '';
@@ -63,11 +67,10 @@ export class FirstContact {
       try {
         client = await connect(endpoint);
         this.clients.add(client);
-        await client.version();
-        // A node that answers Version without a client cert is not in maintenance mode.
-        lastError = 'Version answered without a client certificate; not a maintenance-mode node';
+        const probe = await probeMaintenance(client);
+        if (probe.maintenance) return { client, probe };
+        lastError = probe.why;
       } catch (err) {
-        if (err instanceof TalosCallError && err.code === GrpcStatus.UNIMPLEMENTED) return client;
         lastError = (err as Error).message;
       }
       if (client) (client.close(), this.clients.delete(client));
@@ -87,23 +90,29 @@ export class FirstContact {
       this.announced.add(`${name}@${endpoint}`);
       this.event(node, `first contact: polling the maintenance API at ${endpoint}`, { endpoint });
     }
-    const client = await this.waitForMaintenance(node, endpoint);
-    if (!client) return this.closed ? 'closed' : 'not-answering';
+    const found = await this.waitForMaintenance(node, endpoint);
+    if (!found) return this.closed ? 'closed' : 'not-answering';
+    const { client, probe } = found;
     try {
+      const answers = `Talos maintenance API answers at ${endpoint}: ${probe.how}`;
       if (node.state === 'booting') {
-        const r = moveNode(this.deps, node, 'maintenance', `Talos maintenance API answers at ${endpoint}`);
+        const r = moveNode(this.deps, node, 'maintenance', answers);
         if (!r.ok) return 'refused';
         node = r.node;
-      } else this.event(node, `Talos maintenance API answers at ${endpoint}`, { endpoint });
+      } else this.event(node, answers, { endpoint, api: probe.api });
 
       if (this.deps.checkInstallDisk) {
         const disks = await client.disks();
-        const paths = disks.map((d) => `/dev/${d.device_name}`);
+        const paths = disks.map(devicePath);
         this.event(node, `disks: ${paths.join(', ') || 'none'}`, { disks: paths });
-        if (!paths.includes(node.spec.installDisk)) {
+        const match = matchInstallDisk(node.spec.installDisk, disks);
+        if (match.kind === 'absent') {
           const r = moveNode(this.deps, node, 'failed', `install disk ${node.spec.installDisk} not found on the node (it has ${paths.join(', ') || 'no disks'})`);
           return r.ok ? 'failed' : 'refused';
         }
+        this.event(node, match.kind === 'found'
+          ? `install disk ${node.spec.installDisk} is ${match.device} (${match.via})`
+          : `install disk not checked: ${match.why}`, { installDisk: node.spec.installDisk, match });
       }
 
       // Committed before the config leaves: a node marked for reimage by now gets no config at all.
@@ -112,11 +121,15 @@ export class FirstContact {
       node = configuring.node;
       const config = await this.deps.renderConfig(name);
       const res = await client.applyConfiguration(config, 'AUTO');
-      this.event(node, `config applied (mode ${res.mode}${res.modeDetails ? `: ${res.modeDetails}` : ''})`, { mode: res.mode, warnings: res.warnings });
+      const applied = appliedModeText('AUTO', res.mode, probe.api);
+      this.event(node, `config applied: ${applied}${res.modeDetails ? ` (${res.modeDetails})` : ''}`,
+        { requested: 'AUTO', reported: probe.api === 'maintenance-service' && res.mode === 'REBOOT' ? null : res.mode, warnings: res.warnings });
       return moveNode(this.deps, node, 'installing', 'config accepted; Talos installs to disk and reboots').ok ? 'installing' : 'refused';
     } catch (err) {
       if (err instanceof ClientClosedError || this.closed) return 'closed';
-      if (err instanceof TalosCallError && err.code === GrpcStatus.INVALID_ARGUMENT) {
+      // Talos ≤ v1.12's maintenance service answers an unparsable config with a plain error (Unknown, "failed to parse config").
+      if (err instanceof TalosCallError && (err.code === GrpcStatus.INVALID_ARGUMENT
+        || (err.code === GrpcStatus.UNKNOWN && err.details.startsWith('failed to parse config')))) {
         return moveNode(this.deps, node, 'failed', `Talos rejected the machine config: ${err.details}`).ok ? 'failed' : 'refused';
       }
       // The node stays in its state: the next pass tries again from here.

@@ -3,7 +3,8 @@
 //     --listen 127.0.0.2:50000 --hostname cp1 --pki-dir /tmp/fake-pki
 // It writes a fresh throwaway PKI into --pki-dir (os-ca.crt, admin.crt,
 // admin.key, talosconfig) and serves maintenance mode until a config whose
-// machine.ca.crt is that os-ca.crt is applied. SIGTERM/SIGINT stop it.
+// machine.ca.crt is that os-ca.crt is applied. --profile v1.11|v1.12|v1.13+
+// picks the Talos version it behaves as (default the newest). SIGTERM/SIGINT stop it.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,6 +12,7 @@ import { stringify } from 'yaml';
 import { makeTestPki } from './pki.js';
 import { FakeEtcd, loadConfigSchema } from './talos-cluster.js';
 import { FakeTalosNode } from './talos-node.js';
+import { isProfileName, NEWEST_PROFILE } from '../../src/lab/fake-talos/profiles.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,11 +20,12 @@ const { values } = parseArgs({
     hostname: { type: 'string', default: 'talos-fake' },
     'pki-dir': { type: 'string' },
     'install-delay-ms': { type: 'string', default: '500' },
+    profile: { type: 'string', default: NEWEST_PROFILE },
     help: { type: 'boolean', short: 'h' },
   },
 });
-if (values.help || !values['pki-dir']) {
-  process.stdout.write('usage: talos-node-main.ts --pki-dir DIR [--listen HOST:PORT] [--hostname NAME] [--install-delay-ms MS]\n');
+if (values.help || !values['pki-dir'] || !isProfileName(values.profile!)) {
+  process.stdout.write('usage: talos-node-main.ts --pki-dir DIR [--listen HOST:PORT] [--hostname NAME] [--install-delay-ms MS] [--profile v1.11|v1.12|v1.13+]\n');
   process.exit(values.help ? 0 : 2);
 }
 const listen = values.listen!;
@@ -44,12 +47,12 @@ writeFileSync(join(dir, 'talosconfig'), stringify({
 const schema = loadConfigSchema();
 if ('missing' in schema) process.stderr.write(`warning: ${schema.missing}; applied configs are not schema-checked\n`);
 const node = new FakeTalosNode({
-  host, port, hostname: values.hostname!, etcd: new FakeEtcd(),
+  host, port, hostname: values.hostname!, etcd: new FakeEtcd(), profile: isProfileName(values.profile!) ? values.profile : NEWEST_PROFILE,
   maintenanceCert: await pki.selfSigned([host]), serverCert: await pki.serverCert([host]),
   validate: 'validate' in schema ? schema.validate : undefined, installDelayMs: Number(values['install-delay-ms']),
 });
 await node.start();
-process.stdout.write(`fake talos node ${values.hostname} listening on ${host}:${port} (maintenance); pki in ${dir}\n`);
+process.stdout.write(`fake talos node ${values.hostname} listening on ${host}:${port} (maintenance, Talos ${node.profile.name} profile); pki in ${dir}\n`);
 const stop = () => void node.stop().then(() => process.exit(0));
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);

@@ -28,15 +28,18 @@ it('serves maintenance mode, takes a config, then answers the admin from its tal
   const host = '127.0.68.1';
   const port = await freePort(host);
   proc = spawn(process.execPath, ['--import', './test/fakes/ts-register.mjs', 'test/fakes/talos-node-main.ts',
-    '--listen', `${host}:${port}`, '--hostname', 'lab-cp1', '--pki-dir', dir, '--install-delay-ms', '50'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    '--listen', `${host}:${port}`, '--hostname', 'lab-cp1', '--pki-dir', dir, '--install-delay-ms', '50', '--profile', 'v1.12'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   await waitFor(() => out.includes('listening on'), 20_000, `the fake to start: ${out}`);
+  expect(out).toContain('Talos v1.12 profile');
 
   const m = await TalosClient.maintenance(`${host}:${port}`, { policy: { retries: 0 } });
   try {
-    expect((await m.disks())[0]!.device_name).toBe('sda');
+    expect((await m.disks())[0]!.device_name).toBe('/dev/sda');
+    // v1.12's maintenance service: Version is Unimplemented without a client certificate.
+    await expect(m.version()).rejects.toMatchObject({ code: 12 });
     await m.applyConfiguration(minimalMachineConfig({ type: 'controlplane', osCaPem: readFileSync(join(dir, 'os-ca.crt'), 'utf8') }), 'AUTO');
   } finally {
     m.close();

@@ -38,6 +38,8 @@ it.skipIf(why)('push and pull nodes go maintenance → … → ready with one Bo
   expect(s!.machines.map((m) => m.state), show).toEqual(['ready', 'ready', 'ready']);
 
   const byName = new Map(s!.machines.map((m) => [m.name, m]));
+  // The fakes behave as the inventory's Talos version (the lab's inventory says v1.11.5).
+  for (const m of s!.machines) expect(m.talos!.profile).toBe('v1.11');
   // Push nodes pass through every state on the happy path, in order.
   for (const name of ['lab-1', 'lab-2']) {
     const path = byName.get(name)!.path;

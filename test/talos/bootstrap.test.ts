@@ -1,12 +1,16 @@
-// The bootstrap guard on its own: an existing etcd is never bootstrapped
-// again, and two processes stepping at once send one Bootstrap between them.
+// The bootstrap guard on its own, against every Talos profile: an existing
+// etcd is never bootstrapped again, a control plane waiting for its bootstrap
+// (etcd service Preparing, member list failing, as upstream) gets exactly one,
+// a cluster whose etcd runs on another control plane is never split, and two
+// processes stepping at once send one Bootstrap between them.
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { bootstrapState, ClusterBootstrap } from '../../src/talos/bootstrap.js';
 import { TalosClient } from '../../src/talos/client.js';
 import { parseTalosconfig } from '../../src/talos/talosconfig.js';
 import { Store } from '../../src/store/store.js';
-import { FAST, makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
+import { BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY } from '../../src/lifecycle/cluster-state.js';
+import { ALL_PROFILES, FAST, makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
 
 let rack: Rack | undefined;
 afterEach(async () => {
@@ -32,11 +36,11 @@ function stepper(r: Rack, store: Store): ClusterBootstrap {
   return new ClusterBootstrap({ store, connect: (ep) => TalosClient.configured(ep, admin, { policy: FAST }), endpointOf: (n) => r.fakes.get(n.name)?.endpoint });
 }
 
-describe('bootstrap guard', () => {
+describe.each(ALL_PROFILES)('bootstrap guard, Talos %s', (profile) => {
   it('an etcd bootstrapped by hand is recorded, not bootstrapped again', async () => {
-    rack = await makeRack(['controlplane']);
+    rack = await makeRack(['controlplane'], { profile });
     // Hold the orchestrator's own bootstrap back until cp1 is installed.
-    rack.fakes.get('cp1')!.faults.status.EtcdMemberList = { code: 14, details: 'not yet', times: 1e6 };
+    rack.fakes.get('cp1')!.faults.status.ServiceList = { code: 14, details: 'not yet', times: 1e6 };
     await installed(rack, 'cp1');
     rack.fakes.get('cp1')!.faults.status = {};
     rack.etcd.join('cp1');
@@ -46,8 +50,8 @@ describe('bootstrap guard', () => {
   });
 
   it('two processes stepping at once send one Bootstrap between them', async () => {
-    rack = await makeRack(['controlplane']);
-    rack.fakes.get('cp1')!.faults.status.EtcdMemberList = { code: 14, details: 'not yet', times: 1e6 };
+    rack = await makeRack(['controlplane'], { profile });
+    rack.fakes.get('cp1')!.faults.status.ServiceList = { code: 14, details: 'not yet', times: 1e6 };
     await installed(rack, 'cp1');
     rack.fakes.get('cp1')!.faults.status = {};
     rack.fakes.get('cp1')!.faults.delayMs.Bootstrap = 200;
@@ -62,6 +66,70 @@ describe('bootstrap guard', () => {
     } finally {
       other.close();
     }
+  });
+
+  it('sends Bootstrap to a control plane whose etcd waits for it (member list fails, never empty), once', async () => {
+    rack = await makeRack(['controlplane'], { profile });
+    rack.fakes.get('cp1')!.faults.status.ServiceList = { code: 14, details: 'not yet', times: 1e6 };
+    await installed(rack, 'cp1');
+    rack.fakes.get('cp1')!.faults.status = {};
+    const admin = { ca: rack.pki.osCa.crt, crt: rack.pki.admin.crt, key: rack.pki.admin.key };
+    const c = TalosClient.configured(rack.fakes.get('cp1')!.endpoint, admin, { policy: FAST });
+    try {
+      // What upstream shows before a bootstrap: an error, not an empty list; etcd Preparing.
+      await expect(c.etcdMemberList({ queryLocal: true, retry: false })).rejects.toThrow();
+      expect((await c.serviceList()).find((s) => s.id === 'etcd')).toMatchObject({ state: 'Preparing' });
+    } finally {
+      c.close();
+    }
+    expect(await stepper(rack, rack.store).step()).toEqual({ kind: 'bootstrapped', node: 'cp1', sent: true });
+    expect(await stepper(rack, rack.store).step()).toMatchObject({ kind: 'bootstrapped', sent: false });
+    expect(rack.totalBootstraps()).toBe(1);
+  });
+
+  it('a recorded intent whose etcd is already starting is waited on, not sent again', async () => {
+    rack = await makeRack(['controlplane'], { profile });
+    rack.fakes.get('cp1')!.faults.status.ServiceList = { code: 14, details: 'not yet', times: 1e6 };
+    await installed(rack, 'cp1');
+    rack.fakes.get('cp1')!.faults.status = {};
+    rack.store.setClusterState(BOOTSTRAP_NODE_KEY, 'cp1');
+    rack.store.setClusterState(BOOTSTRAP_KEY, 'bootstrapping');
+    // The earlier Bootstrap went through and etcd is coming up: Running, no member list answered yet.
+    rack.fakes.get('cp1')!.opts.etcd.join('cp1');
+    rack.fakes.get('cp1')!.faults.status.EtcdMemberList = { code: 14, details: 'etcdserver: no leader', times: 1 };
+    const out = await stepper(rack, rack.store).step();
+    expect(out).toMatchObject({ kind: 'waiting', reason: expect.stringContaining('etcd service Running but no member list yet') });
+    expect(rack.totalBootstraps()).toBe(0);
+    expect(await stepper(rack, rack.store).step()).toEqual({ kind: 'bootstrapped', node: 'cp1', sent: false });
+    expect(rack.totalBootstraps()).toBe(0);
+  });
+
+  it('never bootstraps the pinned node when another control plane already runs etcd (no split brain)', async () => {
+    rack = await makeRack(['controlplane', 'controlplane'], { profile });
+    for (const n of ['cp1', 'cp2']) rack.fakes.get(n)!.faults.status.ServiceList = { code: 14, details: 'not yet', times: 1e6 };
+    await installed(rack, 'cp1', 'cp2');
+    for (const n of ['cp1', 'cp2']) rack.fakes.get(n)!.faults.status = {};
+    // Someone ran `talosctl bootstrap` on cp2; cp1 has not joined yet (its data dir is empty).
+    rack.etcd.members.set('cp2', { id: '9', hostname: 'cp2' });
+    const out = await stepper(rack, rack.store).step();
+    expect(out).toEqual({ kind: 'bootstrapped', node: 'cp1', sent: false });
+    expect(rack.totalBootstraps()).toBe(0);
+    expect(rack.etcd.splitBrains).toEqual([]);
+    expect(rack.store.events().some((e) => e.kind === 'bootstrap' && e.message.startsWith('etcd already runs on cp2'))).toBe(true);
+  });
+
+  it('waits while another installed control plane cannot say whether it runs etcd', async () => {
+    rack = await makeRack(['controlplane', 'controlplane'], { profile });
+    for (const n of ['cp1', 'cp2']) rack.fakes.get(n)!.faults.status.ServiceList = { code: 14, details: 'not yet', times: 1e6 };
+    await installed(rack, 'cp1', 'cp2');
+    rack.fakes.get('cp1')!.faults.status = {};
+    const out = await stepper(rack, rack.store).step();
+    expect(out).toMatchObject({ kind: 'waiting', reason: expect.stringContaining('cannot rule out etcd on another control plane: cp2') });
+    expect(rack.totalBootstraps()).toBe(0);
+    rack.fakes.get('cp2')!.faults.status = {};
+    expect(await stepper(rack, rack.store).step()).toEqual({ kind: 'bootstrapped', node: 'cp1', sent: true });
+    expect(rack.totalBootstraps()).toBe(1);
+    expect(rack.etcd.splitBrains).toEqual([]);
   });
 });
 

@@ -11,11 +11,16 @@ import { makeTestPki, type TestPki } from '../fakes/pki.js';
 import { FakeEtcd, loadConfigSchema } from '../fakes/talos-cluster.js';
 import { FakeTalosNode } from '../fakes/talos-node.js';
 import { minimalMachineConfig } from '../fakes/machine-config.js';
+import { NEWEST_PROFILE, PROFILES, profile as profileOf, type ProfileName } from '../../src/lab/fake-talos/profiles.js';
 import { freePort } from './helpers.js';
 
 export const FAST = { timeoutMs: 1500, retries: 1, backoffMs: 10, maxBackoffMs: 20 };
 
+/** Every Talos version profile the fake node has: lifecycle tests run against each (describe.each). */
+export const ALL_PROFILES = [...PROFILES];
+
 export interface Rack {
+  profile: ProfileName;
   dir: string;
   dbFile: string;
   store: Store;
@@ -35,7 +40,8 @@ export interface Rack {
  * ports). With `port: 50000` the inventory carries each node's IP, so the
  * real address lookup (IP:50000) finds them, as the CLI does.
  */
-export async function makeRack(roles: Role[], opts: { hostPrefix?: string; firstHost?: number; port?: number } = {}): Promise<Rack> {
+export async function makeRack(roles: Role[], opts: { hostPrefix?: string; firstHost?: number; port?: number; profile?: ProfileName } = {}): Promise<Rack> {
+  const profile = opts.profile ?? NEWEST_PROFILE;
   const dir = mkdtempSync(join(tmpdir(), 'rackboot-talos-'));
   const dbFile = join(dir, 'rackboot.db');
   const pki = await makeTestPki();
@@ -53,21 +59,21 @@ export async function makeRack(roles: Role[], opts: { hostPrefix?: string; first
       bootstrap: role === 'controlplane' && cp === 1, configMode: 'push', patches: [], ...(opts.port ? { ip: host } : {}),
     });
     fakes.set(name, new FakeTalosNode({
-      host, port: opts.port ?? (await freePort(host)), hostname: name, etcd,
+      host, port: opts.port ?? (await freePort(host)), hostname: name, etcd, profile,
       maintenanceCert: await pki.selfSigned([host]), serverCert: await pki.serverCert([host]),
       validate: 'validate' in schema ? schema.validate : undefined, installDelayMs: 20,
     }));
   }
   const inventory: Inventory = {
     cluster: {
-      name: 'rackboot', controlPlaneEndpoint: 'https://cp.example:6443', talosVersion: 'v1.11.5',
+      name: 'rackboot', controlPlaneEndpoint: 'https://cp.example:6443', talosVersion: profileOf(profile).versionTag,
       schematic: { extensions: [], extraKernelArgs: [] }, cni: 'flannel', configMode: 'push',
       patches: { all: [], controlplane: [], worker: [] },
     },
     nodes: specs,
   };
   const rack: Rack = {
-    dir, dbFile, pki, etcd, fakes,
+    profile, dir, dbFile, pki, etcd, fakes,
     store: new Store(dbFile),
     orchestrator: (extra = {}) => new TalosOrchestrator({
       store: rack.store,

@@ -4,7 +4,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bootstrapState } from '../../src/talos/bootstrap.js';
 import { kubeconfigPath } from '../../src/talos/health.js';
-import { makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
+import { ALL_PROFILES, makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
 import { clusterView } from '../../src/web/views.js';
 import { StateMachine } from '../../src/lifecycle/machine.js';
 import type { HttpContext } from '../../src/http/context.js';
@@ -18,9 +18,9 @@ afterEach(async () => {
 const ROLES = ['controlplane', 'controlplane', 'controlplane', 'worker', 'worker'] as const;
 const ALL = ['cp1', 'cp2', 'cp3', 'w1', 'w2'];
 
-describe('a 3 + 2 cluster', () => {
+describe.each(ALL_PROFILES)('a 3 + 2 cluster of Talos %s nodes', (profile) => {
   it('goes from first contact to ready with exactly one Bootstrap', async () => {
-    rack = await makeRack([...ROLES]);
+    rack = await makeRack([...ROLES], { profile });
     pxeBooted(rack, ...ALL);
     const orch = rack.orchestrator();
     try {
@@ -37,6 +37,7 @@ describe('a 3 + 2 cluster', () => {
     expect(rack.totalBootstraps()).toBe(1);
     expect(rack.etcd.bootstrapCalls).toBe(1);
     expect(rack.fakes.get('cp1')!.bootstrapCalls).toBe(1);
+    expect(rack.etcd.splitBrains).toEqual([]);
     expect(bootstrapState(rack.store)).toBe('bootstrapped');
     // What the admin page and /metrics show comes from the same records.
     const view = clusterView({ store: rack.store, inventory: () => undefined, settings: { dataDir: rack.dir } } as unknown as HttpContext);
@@ -56,11 +57,12 @@ describe('a 3 + 2 cluster', () => {
     const talosSteps = rack.store.events({ node: 'w1' }).filter((e) => e.kind === 'talos').map((e) => e.message);
     expect(talosSteps.some((m) => m.startsWith('first contact: polling'))).toBe(true);
     expect(talosSteps.some((m) => m.startsWith('disks: /dev/sda'))).toBe(true);
-    expect(talosSteps.some((m) => m.startsWith('config applied'))).toBe(true);
+    expect(talosSteps.some((m) => m.startsWith('config applied: requested AUTO'))).toBe(true);
+    expect(talosSteps.some((m) => m.startsWith('install disk /dev/sda is /dev/sda'))).toBe(true);
   });
 
   it('marks a node failed when its install disk is missing, and sends it no config', async () => {
-    rack = await makeRack(['worker']);
+    rack = await makeRack(['worker'], { profile });
     rack.fakes.get('w1')!.opts.disks = [{ device_name: 'nvme0n1', size: 1e12, model: 'NVMe' }];
     pxeBooted(rack, 'w1');
     const orch = rack.orchestrator();
@@ -77,7 +79,7 @@ describe('a 3 + 2 cluster', () => {
   });
 
   it('marks a node failed when Talos rejects its config', async () => {
-    rack = await makeRack(['worker']);
+    rack = await makeRack(['worker'], { profile });
     pxeBooted(rack, 'w1');
     const orch = rack.orchestrator({ renderConfig: async () => Buffer.from('version: v1alpha1\nmachine:\n  type: router\n') });
     try {

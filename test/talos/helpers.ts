@@ -33,6 +33,7 @@ export async function configuredFakeNode(policy: { timeoutMs: number; retries: n
     host, port: await freePort(host), hostname: 'cp1', etcd: new FakeEtcd(),
     maintenanceCert: await pki.selfSigned([host]), serverCert: await pki.serverCert([host]), installDelayMs: 5,
   });
+  node.faults.kubeconfigChunkSize = 37;
   await node.start();
   const m = await TalosClient.maintenance(node.endpoint, { policy });
   await m.applyConfiguration(minimalMachineConfig({ type: 'controlplane', osCaPem: pki.osCa.crt }), 'AUTO');

@@ -39,7 +39,7 @@ describe('Talos service', () => {
       context: 'a', contexts: { a: { ca: b64(rack.pki.osCa.crt), crt: b64(rack.pki.admin.crt), key: b64(rack.pki.admin.key) } },
     }));
     // Config push needs a renderer the daemon does not have yet: install with the test orchestrator.
-    rack.fakes.get('cp1')!.faults.status.EtcdMemberList = { code: 14, details: 'not yet', times: 1e6 };
+    rack.fakes.get('cp1')!.faults.status.ServiceList = { code: 14, details: 'not yet', times: 1e6 };
     pxeBooted(rack, 'cp1');
     const orch = rack.orchestrator();
     for (let i = 0; i < 30 && rack.store.getNode('cp1')!.state !== 'installed'; i++) await orch.pass();

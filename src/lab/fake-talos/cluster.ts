@@ -12,6 +12,11 @@ export interface CertAndKey {
   key: string;
 }
 
+/** The config could not be read at all (not YAML, no documents), as opposed to read but invalid. */
+export class ConfigParseError extends Error {
+  override name = 'ConfigParseError';
+}
+
 export interface ParsedConfig {
   type: 'controlplane' | 'worker';
   /** PEM of machine.ca.crt: the CA whose os:admin clients this node accepts. */
@@ -22,10 +27,10 @@ export interface ParsedConfig {
 /** Parses and validates a machine config like Talos does before accepting it. */
 export function parseMachineConfig(data: Buffer, validate: ConfigValidator | undefined): ParsedConfig {
   const docs = parseAllDocuments(data.toString('utf8'));
-  if (docs.length === 0) throw new Error('empty config');
+  if (docs.length === 0) throw new ConfigParseError('empty config');
   let machine: ParsedConfig | undefined;
   for (const d of docs) {
-    if (d.errors.length) throw new Error(`config is not YAML: ${d.errors[0]!.message}`);
+    if (d.errors.length) throw new ConfigParseError(`config is not YAML: ${d.errors[0]!.message}`);
     const obj = d.toJS() as Record<string, any>;
     const problem = validate?.(obj);
     if (problem) throw new Error(`config does not match the schema: ${problem}`);
@@ -47,6 +52,11 @@ export class FakeEtcd {
   readonly members = new Map<string, EtcdMember>();
   private nextId = 0x1000n;
   bootstrapCalls = 0;
+  /**
+   * Control planes that were bootstrapped while etcd already ran elsewhere:
+   * upstream Talos would start a second, separate etcd cluster on each.
+   */
+  readonly splitBrains: string[] = [];
 
   get exists(): boolean {
     return this.members.size > 0;
@@ -65,6 +75,10 @@ export class FakeEtcd {
   controlPlaneUp(hostname: string): void {
     if (this.exists) this.join(hostname);
     else this.waiting.add(hostname);
+  }
+
+  splitBrain(hostname: string): void {
+    this.splitBrains.push(hostname);
   }
 
   leave(hostname: string): void {

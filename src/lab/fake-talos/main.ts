@@ -5,6 +5,8 @@
 // --pull-url it fetches its config first, as Talos does for talos.config=;
 // with --config-file it starts with that config (a pull node whose stand-in
 // kernel already made this boot's one fetch).
+// --talos-version (or --profile v1.11|v1.12|v1.13+) picks the version profile
+// it behaves as (profiles.ts); default the newest.
 // It writes what it did (mode, calls per method) to --status as JSON, for
 // `rackboot lab status` and the lab test. SIGTERM stops it.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -13,8 +15,9 @@ import { parseSecrets } from '../../talos/secrets.js';
 import { maintenanceCert, osCaServerCert } from './certs.js';
 import { FakeEtcd, parseMachineConfig } from './cluster.js';
 import { FakeTalosNode } from './node.js';
+import { isProfileName, profileFor } from './profiles.js';
 
-export interface FakeNodeStatus { hostname: string; mode: string; calls: Record<string, number>; pulled: boolean; updatedAt: string }
+export interface FakeNodeStatus { hostname: string; mode: string; profile: string; calls: Record<string, number>; pulled: boolean; updatedAt: string }
 
 const { values } = parseArgs({
   options: {
@@ -25,12 +28,19 @@ const { values } = parseArgs({
     'pull-url': { type: 'string' },
     'config-file': { type: 'string' },
     'install-delay-ms': { type: 'string', default: '2000' },
+    'talos-version': { type: 'string' },
+    profile: { type: 'string' },
   },
 });
 if (!values.listen || !values.hostname || !values.secrets || !values.status) {
-  process.stderr.write('usage: main.js --listen IP:PORT --hostname NAME --secrets DATA_DIR/secrets.yaml --status FILE [--pull-url URL | --config-file FILE] [--install-delay-ms MS]\n');
+  process.stderr.write('usage: main.js --listen IP:PORT --hostname NAME --secrets DATA_DIR/secrets.yaml --status FILE [--pull-url URL | --config-file FILE] [--install-delay-ms MS] [--talos-version vX.Y.Z | --profile v1.11|v1.12|v1.13+]\n');
   process.exit(2);
 }
+if (values.profile !== undefined && !isProfileName(values.profile)) {
+  process.stderr.write(`unknown --profile ${values.profile}: v1.11, v1.12 or v1.13+\n`);
+  process.exit(2);
+}
+const profile = values.profile !== undefined && isProfileName(values.profile) ? values.profile : profileFor(values['talos-version']);
 const i = values.listen.lastIndexOf(':');
 const host = values.listen.slice(0, i);
 const port = Number(values.listen.slice(i + 1));
@@ -38,7 +48,7 @@ const statusFile = values.status;
 const secrets = parseSecrets(readFileSync(values.secrets, 'utf8'));
 
 const node = new FakeTalosNode({
-  host, port, hostname: values.hostname, etcd: new FakeEtcd(), clusterName: 'lab',
+  host, port, hostname: values.hostname, etcd: new FakeEtcd(), clusterName: 'lab', profile,
   maintenanceCert: await maintenanceCert([host]), serverCert: await osCaServerCert(secrets, [host]),
   installDelayMs: Number(values['install-delay-ms']),
 });
@@ -64,7 +74,7 @@ else if (values['pull-url']) {
 }
 
 function writeStatus(): void {
-  const s: FakeNodeStatus = { hostname: values.hostname!, mode: node.mode, calls: node.calls, pulled, updatedAt: new Date().toISOString() };
+  const s: FakeNodeStatus = { hostname: values.hostname!, mode: node.mode, profile, calls: node.calls, pulled, updatedAt: new Date().toISOString() };
   writeFileSync(`${statusFile}.tmp`, JSON.stringify(s));
   renameSync(`${statusFile}.tmp`, statusFile);
 }
@@ -72,7 +82,7 @@ function writeStatus(): void {
 await node.start();
 writeStatus();
 const timer = setInterval(writeStatus, 500);
-process.stdout.write(`fake talos node ${values.hostname} on ${host}:${port} (${node.mode})\n`);
+process.stdout.write(`fake talos node ${values.hostname} on ${host}:${port} (${node.mode}, Talos ${profile} profile)\n`);
 const stop = () => {
   clearInterval(timer);
   writeStatus();
