@@ -9,7 +9,7 @@ import { Store } from './store/store.js';
 import { InventoryWatcher } from './inventory/watch.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import { buildHttpServer } from './http/server.js';
-import { flattenMetrics } from './http/metrics.js';
+import { flattenMetrics } from './http/admin/metrics.js';
 import type { HttpContext } from './http/context.js';
 import { startLifecycleServices } from './lifecycle/service.js';
 import type { MetricsSource } from './lifecycle/ports.js';

@@ -1,10 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, harness } from '../web/harness.js';
-import { Reimager } from '../../src/lifecycle/reimage.js';
-import { schematicId } from '../../src/factory/schematic.js';
-import { BOOTSTRAP_KEY, ETCD_MEMBERS_KEY } from '../../src/lifecycle/cluster-state.js';
+import { ADMIN_TOKEN, harness } from './harness.js';
+import { Reimager } from '../../../src/lifecycle/reimage.js';
+import { schematicId } from '../../../src/factory/schematic.js';
+import { BOOTSTRAP_KEY, ETCD_MEMBERS_KEY } from '../../../src/lifecycle/cluster-state.js';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 

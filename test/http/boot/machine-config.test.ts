@@ -5,14 +5,14 @@ import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { FastifyInstance } from 'fastify';
-import { createLogger } from '../../src/log.js';
-import { Store } from '../../src/store/store.js';
-import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
-import { buildHttpServer } from '../../src/http/server.js';
-import { loadSettings, type Settings } from '../../src/settings/settings.js';
-import { initSecrets } from '../../src/talos/secrets.js';
-import { loadInventoryFile } from '../../src/inventory/load.js';
-import type { Inventory } from '../../src/inventory/types.js';
+import { createLogger } from '../../../src/log.js';
+import { Store } from '../../../src/store/store.js';
+import { Lifecycle } from '../../../src/lifecycle/lifecycle.js';
+import { buildHttpServer } from '../../../src/http/server.js';
+import { loadSettings, type Settings } from '../../../src/settings/settings.js';
+import { initSecrets } from '../../../src/talos/secrets.js';
+import { loadInventoryFile } from '../../../src/inventory/load.js';
+import type { Inventory } from '../../../src/inventory/types.js';
 
 const CP1 = '52:54:00:12:34:01';
 const W1 = '52:54:00:12:34:11';
@@ -28,7 +28,7 @@ describe('GET /config (pull)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rb-pull-'));
     await initSecrets(join(dir, 'data'));
-    const r = loadInventoryFile(new URL('../../inventory/cluster.yaml', import.meta.url).pathname);
+    const r = loadInventoryFile(new URL('../../../inventory/cluster.yaml', import.meta.url).pathname);
     if (!r.ok) throw new Error('example inventory invalid');
     inv = r.inventory;
   }, 60_000);

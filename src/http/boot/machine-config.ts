@@ -5,12 +5,12 @@
 // address its MAC holds a bound lease for. Every refusal is logged with its
 // reason; the reply says only as much as a stranger may know.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { normalizeMac } from '../inventory/mac.js';
-import { boundLeaseAddress } from '../store/bound-lease.js';
-import { nodeConfigText } from '../talos/config/render.js';
-import { loadSecrets } from '../talos/secrets.js';
-import type { NodeRecord } from '../store/store.js';
-import type { HttpContext } from './context.js';
+import { normalizeMac } from '../../inventory/mac.js';
+import { boundLeaseAddress } from '../../store/bound-lease.js';
+import { nodeConfigText } from '../../talos/config/render.js';
+import { loadSecrets } from '../../talos/secrets.js';
+import type { NodeRecord } from '../../store/store.js';
+import type { HttpContext } from '../context.js';
 
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 

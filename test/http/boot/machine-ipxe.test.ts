@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { testAppliance, type TestAppliance } from '../helpers/appliance.js';
+import { testAppliance, type TestAppliance } from '../../helpers/appliance.js';
 
 let a: TestAppliance;
 beforeEach(async () => {
