@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Logger } from './log.js';
 import type { Store } from './store/store.js';
 import { writeSecretFile } from './talos/secrets.js';
-import { ensureAdminToken } from './web/auth.js';
+import { ensureAdminToken } from './http/admin/auth.js';
 
 export const ADMIN_TOKEN_FILE = 'admin-token';
 

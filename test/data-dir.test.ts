@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { adminTokenPath, makeDataDirPrivate, provideAdminToken } from '../src/data-dir.js';
 import { Store } from '../src/store/store.js';
-import { AdminAuth } from '../src/web/auth.js';
+import { AdminAuth } from '../src/http/admin/auth.js';
 import { tempDirs } from './helpers/tmp.js';
 
 const tmp = tempDirs('rb-datadir-');

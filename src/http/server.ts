@@ -1,17 +1,17 @@
 // The HTTP service: a thin shell that registers one module per endpoint.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { HttpContext } from './context.js';
-import { registerBootIpxe } from './boot-ipxe.js';
-import { registerMachineIpxe } from './machine-ipxe.js';
-import { registerAssets } from './assets.js';
-import { registerMachineConfig } from './machine-config.js';
-import { registerIpxeBinaries } from './ipxe-binaries.js';
-import { registerNodesApi } from './api-nodes.js';
-import { registerInventoryApi } from './api-inventory.js';
-import { registerLifecycleApi } from './api-lifecycle.js';
-import { registerMetrics } from './metrics.js';
-import { registerWeb } from '../web/routes.js';
-import { registerStream } from '../web/stream.js';
+import { registerBootIpxe } from './boot/boot-ipxe.js';
+import { registerMachineIpxe } from './boot/machine-ipxe.js';
+import { registerAssets } from './boot/assets.js';
+import { registerMachineConfig } from './boot/machine-config.js';
+import { registerIpxeBinaries } from './boot/ipxe-binaries.js';
+import { registerNodesApi } from './admin/api-nodes.js';
+import { registerInventoryApi } from './admin/api-inventory.js';
+import { registerLifecycleApi } from './admin/api-lifecycle.js';
+import { registerMetrics } from './admin/metrics.js';
+import { registerWeb } from './admin/page-routes.js';
+import { registerStream } from './admin/stream.js';
 import { isStoreWriteError, STORE_UNWRITABLE } from '../store/errors.js';
 
 /** How long a client may hold a connection; tests shorten them. */

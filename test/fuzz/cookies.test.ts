@@ -1,7 +1,7 @@
 // Fuzz of the Cookie header parser the admin guard uses: never throws,
 // never lets a cookie name reach Object.prototype.
 import { describe, expect, it } from 'vitest';
-import { parseCookies } from '../../src/web/auth.js';
+import { parseCookies } from '../../src/http/admin/auth.js';
 import { FUZZ_SEED, mutateText, prng } from '../helpers/fuzz.js';
 
 const CASES = 100_000;

@@ -1,7 +1,7 @@
 // Fuzz of the Range header parser for /assets (RFC 9110 §14.1.2): never
 // throws, and any range it grants lies inside the file.
 import { describe, expect, it } from 'vitest';
-import { parseRange } from '../../src/http/assets.js';
+import { parseRange } from '../../src/http/boot/assets.js';
 import { FUZZ_SEED, mutateText, prng } from '../helpers/fuzz.js';
 
 const CASES = 100_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseMachineQuery } from '../../src/http/machine-ipxe.js';
+import { parseMachineQuery } from '../../src/http/boot/machine-ipxe.js';
 import { FUZZ_SEED, mutateText, prng } from '../helpers/fuzz.js';
 
 const CASES = 100_000;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { harness } from '../web/harness.js';
+import { harness } from '../http/admin/harness.js';
 import { startLifecycleServices } from '../../src/lifecycle/service.js';
 import { ConsoleReceiver } from '../../src/console/receiver.js';
 import { loadSettings, SettingsError } from '../../src/settings/settings.js';

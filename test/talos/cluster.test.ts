@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { bootstrapState } from '../../src/talos/bootstrap.js';
 import { kubeconfigPath } from '../../src/talos/health.js';
 import { ALL_PROFILES, makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
-import { clusterView } from '../../src/web/views.js';
+import { clusterView } from '../../src/http/admin/views.js';
 import { StateMachine } from '../../src/lifecycle/machine.js';
 import type { HttpContext } from '../../src/http/context.js';
 

@@ -1,13 +1,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, harness } from '../web/harness.js';
-import { Reimager } from '../../src/lifecycle/reimage.js';
-import { actionButton } from '../../src/web/render.js';
-import { nodeDetailView } from '../../src/web/views.js';
-import { schematicId } from '../../src/factory/schematic.js';
-import { BOOTSTRAP_KEY, ETCD_MEMBERS_KEY } from '../../src/lifecycle/cluster-state.js';
-import { FakeNeighbours } from '../../src/net/neighbours.js';
+import { ADMIN_TOKEN, harness } from './harness.js';
+import { Reimager } from '../../../src/lifecycle/reimage.js';
+import { actionButton } from '../../../src/http/admin/render.js';
+import { nodeDetailView } from '../../../src/http/admin/views.js';
+import { schematicId } from '../../../src/factory/schematic.js';
+import { BOOTSTRAP_KEY, ETCD_MEMBERS_KEY } from '../../../src/lifecycle/cluster-state.js';
+import { FakeNeighbours } from '../../../src/net/neighbours.js';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 

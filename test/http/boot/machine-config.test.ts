@@ -5,16 +5,16 @@ import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { FastifyInstance } from 'fastify';
-import { createLogger } from '../../src/log.js';
-import { Store } from '../../src/store/store.js';
-import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
-import { buildHttpServer } from '../../src/http/server.js';
-import { loadSettings, type Settings } from '../../src/settings/settings.js';
-import { initSecrets } from '../../src/talos/secrets.js';
-import { loadInventoryFile } from '../../src/inventory/load.js';
-import type { Inventory } from '../../src/inventory/types.js';
-import { FakeNeighbours } from '../../src/net/neighbours.js';
-import { issueBootToken } from '../../src/store/boot-tokens.js';
+import { createLogger } from '../../../src/log.js';
+import { Store } from '../../../src/store/store.js';
+import { Lifecycle } from '../../../src/lifecycle/lifecycle.js';
+import { buildHttpServer } from '../../../src/http/server.js';
+import { loadSettings, type Settings } from '../../../src/settings/settings.js';
+import { initSecrets } from '../../../src/talos/secrets.js';
+import { loadInventoryFile } from '../../../src/inventory/load.js';
+import type { Inventory } from '../../../src/inventory/types.js';
+import { FakeNeighbours } from '../../../src/net/neighbours.js';
+import { issueBootToken } from '../../../src/store/boot-tokens.js';
 
 const CP1 = '52:54:00:12:34:01';
 const W1 = '52:54:00:12:34:11';
@@ -31,7 +31,7 @@ describe('GET /config (pull)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rb-pull-'));
     await initSecrets(join(dir, 'data'));
-    const r = loadInventoryFile(new URL('../../inventory/cluster.yaml', import.meta.url).pathname);
+    const r = loadInventoryFile(new URL('../../../inventory/cluster.yaml', import.meta.url).pathname);
     if (!r.ok) throw new Error('example inventory invalid');
     // Every node pulls here; one test turns cp-2 back to push.
     inv = { ...r.inventory, nodes: r.inventory.nodes.map((n) => ({ ...n, configMode: 'pull' as const })) };

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { missingPrerequisites } from '../helpers/netns.js';
+import { missingPrerequisites } from '../../helpers/netns.js';
 import { ADMIN_TOKEN, harness, inventoryYaml, type Harness } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';

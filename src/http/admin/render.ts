@@ -1,8 +1,8 @@
 // The page's fragments. Each is rendered on the server, for the first page
 // load and again for every live update (sent over SSE and swapped in by id),
 // so there is one renderer and it always escapes.
-import type { EventRecord } from '../store/store.js';
-import type { DiscoveredView } from '../lifecycle/discovery.js';
+import type { EventRecord } from '../../store/store.js';
+import type { DiscoveredView } from '../../lifecycle/discovery.js';
 import { html, type Safe } from './html.js';
 import { sinceText, type assetsView, type clusterView, type inventoryView, type NodeView } from './views.js';
 

@@ -2,13 +2,13 @@
 // page never shows something the API cannot give a script, and vice versa.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { schematicId } from '../factory/schematic.js';
-import { discoveredView, inventorySnippet, type DiscoveredView } from '../lifecycle/discovery.js';
-import { bootstrapState, etcdMembers } from '../lifecycle/cluster-state.js';
-import { STATE_MEANING, NODE_STATES, type NodeState } from '../lifecycle/states.js';
-import { formatDuration } from '../lifecycle/sweeper.js';
-import type { HttpContext } from '../http/context.js';
-import type { EventRecord, NodeRecord, Store } from '../store/store.js';
+import { schematicId } from '../../factory/schematic.js';
+import { discoveredView, inventorySnippet, type DiscoveredView } from '../../lifecycle/discovery.js';
+import { bootstrapState, etcdMembers } from '../../lifecycle/cluster-state.js';
+import { STATE_MEANING, NODE_STATES, type NodeState } from '../../lifecycle/states.js';
+import { formatDuration } from '../../lifecycle/sweeper.js';
+import type { HttpContext } from '../context.js';
+import type { EventRecord, NodeRecord, Store } from '../../store/store.js';
 
 export interface NodeView {
   name: string; mac: string; role: string; ip: string | null; uuid: string | null;

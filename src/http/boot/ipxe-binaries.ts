@@ -4,7 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import type { HttpContext } from './context.js';
+import type { HttpContext } from '../context.js';
 import { resolveInside } from './assets.js';
 
 export function registerIpxeBinaries(app: FastifyInstance, ctx: HttpContext): void {

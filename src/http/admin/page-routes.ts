@@ -1,7 +1,7 @@
 // The admin page: /ui (overview), /ui/nodes/:name, /login, /logout and the
 // static script and stylesheet. The guard in auth.ts runs first.
 import type { FastifyInstance } from 'fastify';
-import type { HttpContext } from '../http/context.js';
+import type { HttpContext } from '../context.js';
 import { AdminAuth, adminAccess, ensureAdminToken } from './auth.js';
 import { loginPage, nodePage, overviewPage, type OverviewData } from './pages.js';
 import { APP_JS, STYLE_CSS } from './static.js';

@@ -3,10 +3,10 @@
 // fragments live updates swap in.
 import { describe, expect, it } from 'vitest';
 import { harness, login } from './harness.js';
-import { inventory, nodeSpec } from '../lifecycle/fixtures.js';
-import { overviewFragments, nodeFragments } from '../../src/web/pages.js';
-import { overviewData } from '../../src/web/routes.js';
-import { nodeDetailView } from '../../src/web/views.js';
+import { inventory, nodeSpec } from '../../lifecycle/fixtures.js';
+import { overviewFragments, nodeFragments } from '../../../src/http/admin/pages.js';
+import { overviewData } from '../../../src/http/admin/page-routes.js';
+import { nodeDetailView } from '../../../src/http/admin/views.js';
 
 const EVIL_NAME = 'x"><img src=x onerror=alert(1)>';
 const EVIL_HOST = '<script>alert("host")</script>';

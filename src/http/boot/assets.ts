@@ -5,7 +5,7 @@ import { realpath, stat } from 'node:fs/promises';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { HttpContext } from './context.js';
+import type { HttpContext } from '../context.js';
 import { BUFFERS_PER_TRANSFER, BufferPool, sendFileRange } from './send-file.js';
 
 /** Resolves `requested` under `root`, or returns undefined if it would leave the root. */

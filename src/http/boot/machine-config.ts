@@ -5,12 +5,12 @@
 // refusal is an event with its reason; the reply says only as much as a
 // stranger may know.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { normalizeMac } from '../inventory/mac.js';
-import { BootAccess, peerAddress } from '../lifecycle/boot-access.js';
-import { KernelNeighbours } from '../net/neighbours.js';
-import { nodeConfigText } from '../talos/config/render.js';
-import { loadSecrets } from '../talos/secrets.js';
-import type { HttpContext } from './context.js';
+import { normalizeMac } from '../../inventory/mac.js';
+import { BootAccess, peerAddress } from '../../lifecycle/boot-access.js';
+import { KernelNeighbours } from '../../net/neighbours.js';
+import { nodeConfigText } from '../../talos/config/render.js';
+import { loadSecrets } from '../../talos/secrets.js';
+import type { HttpContext } from '../context.js';
 import { kernelLogUrl } from './machine-ipxe.js';
 
 /** The boot-access policy over this context's store, settings and neighbour table. */

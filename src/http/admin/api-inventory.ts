@@ -1,6 +1,6 @@
 // GET /api/inventory: is the live inventory the file on disk, and if not, why.
 import type { FastifyInstance } from 'fastify';
-import type { HttpContext } from './context.js';
+import type { HttpContext } from '../context.js';
 
 export function registerInventoryApi(app: FastifyInstance, ctx: HttpContext): void {
   app.get('/api/inventory', async () => {

@@ -2,7 +2,7 @@
 import { html, Safe } from './html.js';
 import { assetsSection, clusterSection, consoleLines, discoveredSection, eventList, inventorySection, nodeRows, nodeSummary } from './render.js';
 import type { assetsView, clusterView, discoveredListView, inventoryView, NodeView } from './views.js';
-import type { EventRecord } from '../store/store.js';
+import type { EventRecord } from '../../store/store.js';
 
 function layout(title: string, body: Safe, opts: { csrf?: string; signedIn: boolean; page: string }): string {
   return html`<!doctype html>

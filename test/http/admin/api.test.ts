@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'undici';
-import { ADMIN_HEADERS, testAppliance, type TestAppliance } from '../helpers/appliance.js';
+import { ADMIN_HEADERS, testAppliance, type TestAppliance } from '../../helpers/appliance.js';
 
 let a: TestAppliance;
 beforeEach(async () => {

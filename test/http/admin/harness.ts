@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { loadSettings, type Settings } from '../../src/settings/settings.js';
-import { Store } from '../../src/store/store.js';
-import { InventoryWatcher } from '../../src/inventory/watch.js';
-import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
-import { buildHttpServer } from '../../src/http/server.js';
-import type { HttpContext } from '../../src/http/context.js';
-import { ConsoleLog } from '../../src/console/buffer.js';
+import { loadSettings, type Settings } from '../../../src/settings/settings.js';
+import { Store } from '../../../src/store/store.js';
+import { InventoryWatcher } from '../../../src/inventory/watch.js';
+import { Lifecycle } from '../../../src/lifecycle/lifecycle.js';
+import { buildHttpServer } from '../../../src/http/server.js';
+import type { HttpContext } from '../../../src/http/context.js';
+import { ConsoleLog } from '../../../src/console/buffer.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 

@@ -6,14 +6,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { normalizeMac } from '../inventory/mac.js';
-import { errorScript, installScript, localDiskScript, unknownMachineScript } from '../ipxe/scripts.js';
-import { schematicId } from '../factory/schematic.js';
-import { kernelArgs } from '../talos/kernel-args.js';
-import type { HttpContext } from './context.js';
+import { normalizeMac } from '../../inventory/mac.js';
+import { errorScript, installScript, localDiskScript, unknownMachineScript } from '../../ipxe/scripts.js';
+import { schematicId } from '../../factory/schematic.js';
+import { kernelArgs } from '../../talos/kernel-args.js';
+import type { HttpContext } from '../context.js';
 import { bootAccessFor } from './machine-config.js';
-import { peerAddress } from '../lifecycle/boot-access.js';
-import { isStoreWriteError, STORE_UNWRITABLE } from '../store/errors.js';
+import { peerAddress } from '../../lifecycle/boot-access.js';
+import { isStoreWriteError, STORE_UNWRITABLE } from '../../store/errors.js';
 
 /** iPXE's ${buildarch} → Talos's arch. BIOS undionly runs as i386 even on x86_64 machines. */
 export function talosArch(buildarch: string | undefined): 'amd64' | 'arm64' | undefined {

@@ -3,9 +3,9 @@
 // process's heap, and whatever the injected MetricsSources (DHCP, TFTP,
 // console) count.
 import type { FastifyInstance } from 'fastify';
-import { NODE_STATES } from '../lifecycle/states.js';
-import { clusterView, stateCounts } from '../web/views.js';
-import type { HttpContext } from './context.js';
+import { NODE_STATES } from '../../lifecycle/states.js';
+import { clusterView, stateCounts } from './views.js';
+import type { HttpContext } from '../context.js';
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})?$/;
 

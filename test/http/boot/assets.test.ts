@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { ADMIN_HEADERS, testAppliance, type TestAppliance } from '../helpers/appliance.js';
-import { parseRange } from '../../src/http/assets.js';
+import { ADMIN_HEADERS, testAppliance, type TestAppliance } from '../../helpers/appliance.js';
+import { parseRange } from '../../../src/http/boot/assets.js';
 
 let a: TestAppliance;
 let base: string;

@@ -1,8 +1,8 @@
 // GET /boot.ipxe: the first script for every iPXE client (DHCP hands its URL
 // to clients whose user class is iPXE). It only finds the per-machine script.
 import type { FastifyInstance } from 'fastify';
-import { chainScript } from '../ipxe/scripts.js';
-import type { HttpContext } from './context.js';
+import { chainScript } from '../../ipxe/scripts.js';
+import type { HttpContext } from '../context.js';
 
 export function registerBootIpxe(app: FastifyInstance, ctx: HttpContext): void {
   app.get('/boot.ipxe', async (_req, reply) => {

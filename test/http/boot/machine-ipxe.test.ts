@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { testAppliance, type TestAppliance } from '../helpers/appliance.js';
-import { initSecrets } from '../../src/talos/secrets.js';
+import { testAppliance, type TestAppliance } from '../../helpers/appliance.js';
+import { initSecrets } from '../../../src/talos/secrets.js';
 
 let a: TestAppliance;
 beforeEach(async () => {

@@ -4,10 +4,10 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Reimager, ReimageError } from '../lifecycle/reimage.js';
-import { adminAccess } from '../web/auth.js';
-import { assetsView, clusterView, discoveredListView, nodeDetailView } from '../web/views.js';
-import type { HttpContext } from './context.js';
+import { Reimager, ReimageError } from '../../lifecycle/reimage.js';
+import { adminAccess } from './auth.js';
+import { assetsView, clusterView, discoveredListView, nodeDetailView } from './views.js';
+import type { HttpContext } from '../context.js';
 
 export function registerLifecycleApi(app: FastifyInstance, ctx: HttpContext): void {
   const reimager = () => (ctx.reimager ??= new Reimager(ctx.lifecycle.machine));

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { testAppliance, type TestAppliance } from '../helpers/appliance.js';
+import { testAppliance, type TestAppliance } from '../../helpers/appliance.js';
 
 let a: TestAppliance;
 beforeEach(async () => {

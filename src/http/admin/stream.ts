@@ -6,10 +6,10 @@
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import type { HttpContext } from '../http/context.js';
-import type { ConsoleLine } from '../console/buffer.js';
+import type { HttpContext } from '../context.js';
+import type { ConsoleLine } from '../../console/buffer.js';
 import { nodeFragments, overviewFragments } from './pages.js';
-import { overviewData } from './routes.js';
+import { overviewData } from './page-routes.js';
 import { assetsView, nodeDetailView } from './views.js';
 
 class ChangeFeed extends EventEmitter {

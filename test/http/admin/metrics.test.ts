@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, harness } from '../web/harness.js';
-import { Reimager } from '../../src/lifecycle/reimage.js';
-import { BOOTSTRAP_KEY } from '../../src/lifecycle/cluster-state.js';
+import { ADMIN_TOKEN, harness } from './harness.js';
+import { Reimager } from '../../../src/lifecycle/reimage.js';
+import { BOOTSTRAP_KEY } from '../../../src/lifecycle/cluster-state.js';
 
 describe('/metrics', () => {
   it('exposes nodes by state, reimages, bootstrap state, HTTP counters and injected sources', async () => {

@@ -1,8 +1,8 @@
 // GET /api/nodes and GET /api/events: what the store knows, as JSON.
 import type { FastifyInstance } from 'fastify';
-import type { HttpContext } from './context.js';
-import { discoveredView } from '../lifecycle/discovery.js';
-import { nodesView } from '../web/views.js';
+import type { HttpContext } from '../context.js';
+import { discoveredView } from '../../lifecycle/discovery.js';
+import { nodesView } from './views.js';
 
 export function registerNodesApi(app: FastifyInstance, ctx: HttpContext): void {
   app.get('/api/nodes', async () => nodesView(ctx.store));

@@ -7,8 +7,8 @@
 // surface below is guarded.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AdminRepository, hashToken, verifyToken } from '../store/admin.js';
-import type { Store } from '../store/store.js';
+import { AdminRepository, hashToken, verifyToken } from '../../store/admin.js';
+import type { Store } from '../../store/store.js';
 
 export const SESSION_COOKIE = 'rackboot_session';
 const SESSION_TTL_MS = 12 * 3600_000;

@@ -3,10 +3,10 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { BUFFERS_PER_TRANSFER, BufferPool, sendFileRange } from '../../src/http/send-file.js';
-import { chunkSizeFor } from '../../src/http/assets.js';
-import { prng } from '../helpers/fuzz.js';
-import { tempDirs } from '../helpers/tmp.js';
+import { BUFFERS_PER_TRANSFER, BufferPool, sendFileRange } from '../../../src/http/boot/send-file.js';
+import { chunkSizeFor } from '../../../src/http/boot/assets.js';
+import { prng } from '../../helpers/fuzz.js';
+import { tempDirs } from '../../helpers/tmp.js';
 
 const tempDir = tempDirs('rb-sendfile-');
 let server: Server | undefined;
