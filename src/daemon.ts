@@ -8,7 +8,8 @@ import { splitHostPort, type Settings } from './settings/settings.js';
 import { Store } from './store/store.js';
 import { InventoryWatcher } from './inventory/watch.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
-import { buildHttpServer } from './http/server.js';
+import { buildAdminServer, buildBootServer } from './http/server.js';
+import { adminTlsMaterial } from './http/admin/tls.js';
 import { flattenMetrics } from './http/admin/metrics.js';
 import type { HttpContext } from './http/context.js';
 import { startLifecycleServices } from './lifecycle/service.js';
@@ -24,10 +25,15 @@ import { startRouterAdvertService } from './ndp/service.js';
 
 export interface Daemon {
   store: Store;
+  /** The boot plane (plain HTTP). */
   http: FastifyInstance;
+  /** The admin plane (HTTPS). */
+  admin: FastifyInstance;
   watcher: InventoryWatcher;
   /** The HTTP address actually bound (useful with port 0). */
   httpAddress: { host: string; port: number };
+  /** The admin listener's address actually bound, and its certificate's SHA-256 fingerprint. */
+  adminAddress: { host: string; port: number; fingerprint: string };
   close(): Promise<void>;
 }
 
@@ -58,10 +64,28 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
     inventory: () => watcher.inventory,
     inventoryStatus: () => watcher.status,
   };
-  const http = buildHttpServer(ctx);
-  await http.listen({ host: listen.host, port: listen.port });
+  const http = buildBootServer(ctx);
+  const adminListen = splitHostPort(settings.http.adminListen);
+  let admin: FastifyInstance | undefined;
+  let adminFingerprint = '';
+  try {
+    const tls = await adminTlsMaterial(settings);
+    adminFingerprint = tls.fingerprint;
+    if (tls.generated) log.warn({ cert: tls.certFile, sha256: tls.fingerprint }, 'generated a self-signed certificate for the admin listener; compare this fingerprint in the browser');
+    admin = buildAdminServer(ctx, { tls });
+    await http.listen({ host: listen.host, port: listen.port });
+    await admin.listen({ host: adminListen.host, port: adminListen.port });
+  } catch (err) {
+    await http.close();
+    await admin?.close();
+    watcher.stop();
+    store.close();
+    throw err;
+  }
   const bound = http.server.address();
   const port = typeof bound === 'object' && bound ? bound.port : listen.port;
+  const adminBound = admin.server.address();
+  const adminPort = typeof adminBound === 'object' && adminBound ? adminBound.port : adminListen.port;
   ctx.publicUrl = settings.http.publicUrl ?? publicUrlFor(listen.host, port, net && !('error' in net) ? net.address : undefined);
   // Services on the provisioning network (DHCP, TFTP) start here, after HTTP
   // so the URLs they hand out already answer. Each pushes a Service onto
@@ -75,6 +99,7 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
       virtualFiles: { 'boot.ipxe': () => chainScript(ctx.publicUrl) },
     }).catch(async (err: Error) => {
       await http.close();
+      await admin.close();
       watcher.stop();
       store.close();
       throw new Error(`cannot start TFTP on port ${settings.tftp.port}: ${err.message}`);
@@ -91,6 +116,7 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
     } catch (err) {
       for (const svc of services.reverse()) await svc.close().catch(() => undefined);
       await http.close();
+      await admin.close();
       watcher.stop();
       store.close();
       throw err;
@@ -112,17 +138,19 @@ export async function startDaemon(settings: Settings, log: Logger): Promise<Daem
   // no resetter is passed here: one place sends Reset.
   services.push(...(await startLifecycleServices(ctx, log, { resetter: undefined, metricsSources: metricsSources(services) })));
 
-  log.info({ url: ctx.publicUrl, listen: `${listen.host}:${port}`, dhcp: settings.dhcp.mode, tftp: settings.tftp.enabled }, 'rackboot serving');
+  log.info({ url: ctx.publicUrl, listen: `${listen.host}:${port}`, admin: `https://${hostForUrl(adminListen.host)}:${adminPort}/ui`, adminSha256: adminFingerprint, dhcp: settings.dhcp.mode, tftp: settings.tftp.enabled }, 'rackboot serving');
 
   let closing: Promise<void> | undefined;
   return {
-    store, http, watcher,
+    store, http, admin, watcher,
     httpAddress: { host: listen.host, port },
+    adminAddress: { host: adminListen.host, port: adminPort, fingerprint: adminFingerprint },
     close() {
       closing ??= (async () => {
         watcher.stop();
         for (const svc of services.reverse()) await svc.close().catch((err) => log.error({ err, svc: svc.name }, 'close failed'));
         await http.close();
+        await admin.close();
         store.close();
         log.info('rackboot stopped');
       })();
@@ -140,6 +168,10 @@ function publicUrlFor(host: string, port: number, provisioningAddress: string | 
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
   const h = wildcard ? (provisioningAddress ?? '127.0.0.1') : host.includes(':') ? `[${host}]` : host;
   return `http://${h}:${port}`;
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Services that count things (DHCP, TFTP) feed /metrics. */

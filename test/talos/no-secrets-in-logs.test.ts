@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { Store } from '../../src/store/store.js';
 import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
-import { buildHttpServer } from '../../src/http/server.js';
+import { buildBootServer } from '../../src/http/server.js';
 import { loadSettings } from '../../src/settings/settings.js';
 import { initSecrets, loadSecrets, unb64, type SecretsBundle } from '../../src/talos/secrets.js';
 import { adminCredentials, writeTalosconfig } from '../../src/talos/talosconfig.js';
@@ -46,7 +46,7 @@ describe('no secret in any log line', () => {
     const store = new Store(':memory:');
     store.syncInventory(inv);
     store.setState('cp-1', 'booting', 'test');
-    const app = buildHttpServer({ settings, store, lifecycle: new Lifecycle(store), log, publicUrl: 'http://127.0.0.1', inventory: () => inv, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }) });
+    const app = buildBootServer({ settings, store, lifecycle: new Lifecycle(store), log, publicUrl: 'http://127.0.0.1', inventory: () => inv, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }) });
     const served = await app.inject({ method: 'GET', url: '/config?mac=52:54:00:12:34:01', remoteAddress: '10.77.0.11' });
     expect(served.statusCode).toBe(200);
     expect(served.body).toContain(secrets.trustdinfo.token); // the node does get its secrets…

@@ -11,6 +11,7 @@ import { nodeConfigText } from '../../talos/config/render.js';
 import { loadSecrets } from '../../talos/secrets.js';
 import type { NodeRecord } from '../../store/store.js';
 import type { HttpContext } from '../context.js';
+import { PUBLIC } from '../access.js';
 
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
@@ -39,7 +40,7 @@ function refusal(ctx: HttpContext, node: NodeRecord, from: string, uuid: string 
 }
 
 export function registerMachineConfig(app: FastifyInstance, ctx: HttpContext): void {
-  app.get('/config', async (req, reply) => {
+  app.get('/config', PUBLIC, async (req, reply) => {
     const q = req.query as Record<string, string | undefined>;
     const mac = normalizeMac(q.mac ?? '');
     if (!mac) return refuse(req, reply, 400, 'query parameter mac must be a MAC address', { mac: q.mac });

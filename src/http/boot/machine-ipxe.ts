@@ -10,6 +10,7 @@ import { schematicId } from '../../factory/schematic.js';
 import { kernelArgs } from '../../talos/kernel-args.js';
 import type { HttpContext } from '../context.js';
 import { isStoreWriteError, STORE_UNWRITABLE } from '../../store/errors.js';
+import { PUBLIC } from '../access.js';
 
 /** iPXE's ${buildarch} → Talos's arch. BIOS undionly runs as i386 even on x86_64 machines. */
 export function talosArch(buildarch: string | undefined): 'amd64' | 'arm64' | undefined {
@@ -47,7 +48,7 @@ export function parseMachineQuery(q: Record<string, unknown>): MachineQuery | { 
 }
 
 export function registerMachineIpxe(app: FastifyInstance, ctx: HttpContext): void {
-  app.get('/ipxe', async (req, reply) => {
+  app.get('/ipxe', PUBLIC, async (req, reply) => {
     try {
       return await machineScript(req, reply);
     } catch (err) {

@@ -100,7 +100,7 @@ describe('lifecycle JSON API', () => {
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'kernel-amd64'), 'k');
       writeFileSync(join(dir, 'initramfs-amd64.xz'), 'i');
-      const script = (await h.app.inject({ url: '/ipxe?mac=52:54:00:00:00:02&arch=x86_64' })).body;
+      const script = (await h.boot.inject({ url: '/ipxe?mac=52:54:00:00:00:02&arch=x86_64' })).body;
       expect(script).toContain('talos.logging.kernel=udp://10.0.0.1:5514/');
       expect(h.store.getNode('w-1')!.state).toBe('booting');
     } finally {

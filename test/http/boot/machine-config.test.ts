@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { createLogger } from '../../../src/log.js';
 import { Store } from '../../../src/store/store.js';
 import { Lifecycle } from '../../../src/lifecycle/lifecycle.js';
-import { buildHttpServer } from '../../../src/http/server.js';
+import { buildBootServer } from '../../../src/http/server.js';
 import { loadSettings, type Settings } from '../../../src/settings/settings.js';
 import { initSecrets } from '../../../src/talos/secrets.js';
 import { loadInventoryFile } from '../../../src/inventory/load.js';
@@ -42,7 +42,7 @@ describe('GET /config (pull)', () => {
     const log = createLogger({ level: 'debug', destination });
     store = new Store(':memory:');
     store.syncInventory(inv);
-    app = buildHttpServer({ settings, store, lifecycle: new Lifecycle(store), log, publicUrl: 'http://10.77.0.1:8080', inventory: () => inv, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }) });
+    app = buildBootServer({ settings, store, lifecycle: new Lifecycle(store), log, publicUrl: 'http://10.77.0.1:8080', inventory: () => inv, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }) });
   };
   const get = (query: string, remoteAddress = '10.77.0.11') => app.inject({ method: 'GET', url: `/config?${query}`, remoteAddress });
   const lease = (mac: string, ip: string, state = 'bound', expiresAt = Date.now() + 60_000) =>
