@@ -5,15 +5,16 @@ import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
 export const serve: Command = {
   name: ['serve'],
   summary: 'run the appliance (DHCP, TFTP, HTTP)',
-  usage: `rackboot serve [--config FILE] [--inventory FILE] [--data-dir DIR] [--http-listen HOST:PORT] [--no-dhcp] [--no-tftp]
+  usage: `rackboot serve [--config FILE] [--inventory FILE] [--data-dir DIR] [--http-listen HOST:PORT] [--admin-listen HOST:PORT] [--no-dhcp] [--no-tftp]
 
 Runs the daemon. Flags override the settings file. Started from the repo
 root with no flags, it serves the bundled example inventory with ./data.
 SIGTERM or SIGINT stops it cleanly.`,
-  options: { 'http-listen': { type: 'string' }, 'no-dhcp': { type: 'boolean' }, 'no-tftp': { type: 'boolean' } },
+  options: { 'http-listen': { type: 'string' }, 'admin-listen': { type: 'string' }, 'no-dhcp': { type: 'boolean' }, 'no-tftp': { type: 'boolean' } },
   async run(args, io) {
     const settings = settingsFor(args, io, {
       httpListen: args.values['http-listen'] as string | undefined,
+      adminListen: args.values['admin-listen'] as string | undefined,
       noDhcp: args.values['no-dhcp'] as boolean | undefined,
       noTftp: args.values['no-tftp'] as boolean | undefined,
     });

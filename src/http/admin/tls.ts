@@ -28,8 +28,13 @@ export interface AdminTlsMaterial {
 /** Where the certificate and key are read from (the operator's files or the generated pair). */
 export function adminTlsFiles(settings: Settings): { cert: string; key: string; selfSigned: boolean } {
   if (settings.http.adminTls) return { ...settings.http.adminTls, selfSigned: false };
-  const dir = join(settings.dataDir, 'admin-tls');
-  return { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem'), selfSigned: true };
+  return { ...selfSignedFiles(settings.dataDir), selfSigned: true };
+}
+
+/** Where the self-signed pair lives in a data directory. */
+export function selfSignedFiles(dataDir: string): { cert: string; key: string } {
+  const dir = join(dataDir, 'admin-tls');
+  return { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
 }
 
 export function certFingerprint(certPem: string): string {
