@@ -38,6 +38,8 @@ export interface AdminGate {
   identify(req: FastifyRequest): AdminAccess | 'throttled' | undefined;
   /** Seconds a throttled client should wait. */
   retryAfterSeconds(): number;
+  /** Resolves when a throttled answer may go out (a held answer slows a flood to a trickle). */
+  holdThrottled(): Promise<void>;
 }
 
 export interface RouteRecord {
@@ -91,6 +93,7 @@ export function installAccessGuard(app: FastifyInstance, gate?: AdminGate): void
     if (!gate) return reply.code(403).send({ message: 'admin endpoints are not served on this listener' });
     const who = gate.identify(req);
     if (who === 'throttled') {
+      await gate.holdThrottled();
       return reply.code(429).header('retry-after', String(gate.retryAfterSeconds())).send({ message: 'too many wrong admin tokens; wait and try again' });
     }
     const reading = req.method === 'GET' || req.method === 'HEAD';

@@ -14,6 +14,7 @@ import { registerLifecycleApi } from './admin/api-lifecycle.js';
 import { countResponses, registerMetrics } from './admin/metrics.js';
 import { adminAuth, registerWeb } from './admin/page-routes.js';
 import { installAccessGuard, PUBLIC } from './access.js';
+import type { FailureBudget } from './admin/failure-budget.js';
 import { registerStream } from './admin/stream.js';
 import { isStoreWriteError, STORE_UNWRITABLE } from '../store/errors.js';
 
@@ -89,9 +90,9 @@ export function buildBootServer(ctx: HttpContext, limits: HttpLimits = DEFAULT_H
 }
 
 /** The admin plane on `http.adminListen`, over TLS: the page, the JSON API, /metrics. */
-export function buildAdminServer(ctx: HttpContext, opts: { tls?: AdminTls; limits?: HttpLimits } = {}): FastifyInstance {
+export function buildAdminServer(ctx: HttpContext, opts: { tls?: AdminTls; limits?: HttpLimits; budget?: FailureBudget } = {}): FastifyInstance {
   const app = baseServer(ctx, 'admin', opts.limits ?? DEFAULT_HTTP_LIMITS, opts.tls);
-  const auth = adminAuth(ctx, { secureCookies: opts.tls !== undefined });
+  const auth = adminAuth(ctx, { secureCookies: opts.tls !== undefined, budget: opts.budget });
   installAccessGuard(app, auth);
   app.get('/healthz', PUBLIC, async () => ({ ok: true }));
   registerWeb(app, ctx, auth);

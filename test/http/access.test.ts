@@ -11,6 +11,7 @@ import { connect as tcpConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registeredRoutes, type RouteRecord } from '../../src/http/access.js';
 import { adminTlsMaterial } from '../../src/http/admin/tls.js';
+import { FailureBudget } from '../../src/http/admin/failure-budget.js';
 import { ADMIN_TOKEN, harness, login, type Harness } from './admin/harness.js';
 
 const SECRET = 'SECRET-MARKER-7f3a';
@@ -23,7 +24,9 @@ beforeAll(async () => {
   const probe = await harness();
   const tls = await adminTlsMaterial(probe.settings);
   await probe.close();
-  h = await harness({ tls });
+  // Hundreds of wrong tokens are sent here on purpose: a budget that never runs out keeps
+  // them quick 401s (the budget and its held 429s are tested in admin/auth and admin/token-flood).
+  h = await harness({ tls, budget: new FailureBudget(1e9, 1e9) });
   for (const file of ['kubeconfig', 'talosconfig']) writeFileSync(join(h.settings.dataDir, file), `${file}: ${SECRET}\n`, { mode: 0o600 });
   await h.app.listen({ host: '127.0.0.1', port: 0 });
   await h.boot.listen({ host: '127.0.0.1', port: 0 });

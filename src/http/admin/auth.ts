@@ -16,6 +16,9 @@ export { adminAccess, type AdminAccess };
 
 export const SESSION_COOKIE = 'rackboot_session';
 const SESSION_TTL_MS = 12 * 3600_000;
+/** How long a throttled wrong token waits for its 429, and how many may wait at once. */
+const THROTTLE_HOLD_MS = 1_000;
+const MAX_HELD = 1_024;
 
 /**
  * Makes sure an admin token exists. A token in the settings wins (and
@@ -58,14 +61,17 @@ export class AdminAuth implements AdminGate {
   readonly repo: AdminRepository;
   private readonly budget: FailureBudget;
   private readonly cookieFlags: string;
+  private readonly holdMs: number;
+  private held = 0;
 
   constructor(
     store: Store,
     readonly allowAnonymousRead: boolean,
-    opts: { secureCookies?: boolean; budget?: FailureBudget } = {},
+    opts: { secureCookies?: boolean; budget?: FailureBudget; throttleHoldMs?: number } = {},
   ) {
     this.repo = new AdminRepository(store);
     this.budget = opts.budget ?? new FailureBudget();
+    this.holdMs = opts.throttleHoldMs ?? THROTTLE_HOLD_MS;
     this.cookieFlags = `HttpOnly; SameSite=Strict; Path=/${opts.secureCookies ? '; Secure' : ''}`;
   }
 
@@ -90,6 +96,22 @@ export class AdminAuth implements AdminGate {
 
   retryAfterSeconds(): number {
     return Math.max(1, this.budget.retryAfterSeconds());
+  }
+
+  /**
+   * Holds a throttled answer for a while: a flooding client on a keep-alive
+   * connection then sends one guess a second instead of thousands, and a
+   * held request costs only a timer. Past MAX_HELD answers go out at once,
+   * so holding cannot grow memory without bound.
+   */
+  async holdThrottled(): Promise<void> {
+    if (this.held >= MAX_HELD || this.holdMs <= 0) return;
+    this.held++;
+    try {
+      await new Promise((r) => setTimeout(r, this.holdMs));
+    } finally {
+      this.held--;
+    }
   }
 
   login(token: string, reply: FastifyReply): TokenCheck {

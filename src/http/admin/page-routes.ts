@@ -24,7 +24,7 @@ function safeNext(next: unknown): string {
 }
 
 /** The admin's recogniser for this store; makes the admin token first if there is none. */
-export function adminAuth(ctx: HttpContext, opts: { secureCookies: boolean }): AdminAuth {
+export function adminAuth(ctx: HttpContext, opts: ConstructorParameters<typeof AdminAuth>[2]): AdminAuth {
   ensureAdminToken(ctx.store, ctx.settings.adminToken, ctx.announce ?? ((l) => process.stderr.write(l + '\n')));
   return new AdminAuth(ctx.store, ctx.settings.http.allowAnonymousRead, opts);
 }
@@ -57,6 +57,7 @@ export function registerWeb(app: FastifyInstance, ctx: HttpContext, auth: AdminA
     if (check === 'ok') return reply.redirect(next, 303);
     req.log.warn({ throttled: check === 'throttled' }, 'admin login failed');
     if (check === 'throttled') {
+      await auth.holdThrottled();
       return page(reply).code(429).header('retry-after', String(auth.retryAfterSeconds())).send(loginPage({ next, error: 'Too many wrong tokens were tried; wait a few seconds. The right token is never refused.' }));
     }
     return page(reply).code(401).send(loginPage({ next, error: 'That token is not right.' }));

@@ -2,6 +2,7 @@ import { randomBytes, scryptSync } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, harness, login } from './harness.js';
+import { FailureBudget } from '../../../src/http/admin/failure-budget.js';
 
 describe('admin auth', () => {
   it('guards the admin surface and leaves the machines\' endpoints open', async () => {
@@ -82,7 +83,8 @@ describe('admin auth', () => {
   });
 
   it('wrong tokens spend one budget for every address; the right token always passes', async () => {
-    const h = await harness();
+    // The default burst of 20, refilled slowly enough that the held answers below do not refill it.
+    const h = await harness({ budget: new FailureBudget(20, 0.01) });
     try {
       const attempt = (token: string, remoteAddress: string) =>
         h.app.inject({ method: 'POST', url: '/login', remoteAddress, payload: `token=${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
@@ -90,8 +92,11 @@ describe('admin auth', () => {
       // Bearer and login draw on the same budget; a new source address buys nothing.
       for (let i = 0; i < 10; i++) expect((await attempt('guess-' + i, `10.0.0.${i + 1}`)).statusCode).toBe(401);
       for (let i = 0; i < 10; i++) expect((await bearer('guess-' + i, `10.0.1.${i + 1}`)).statusCode).toBe(401);
+      const t0 = Date.now();
       const throttled = await attempt('guess-x', '10.0.2.1');
       expect(throttled.statusCode).toBe(429);
+      // A throttled answer is held, so a flooding connection gets about one guess a second.
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
       expect(Number(throttled.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(throttled.headers['set-cookie']).toBeUndefined();
       expect((await bearer('guess-y', '10.0.2.2')).statusCode).toBe(429);

@@ -11,6 +11,7 @@ import { Store } from '../../../src/store/store.js';
 import { InventoryWatcher } from '../../../src/inventory/watch.js';
 import { Lifecycle } from '../../../src/lifecycle/lifecycle.js';
 import { buildAdminServer, buildBootServer, type AdminTls } from '../../../src/http/server.js';
+import type { FailureBudget } from '../../../src/http/admin/failure-budget.js';
 import type { HttpContext } from '../../../src/http/context.js';
 import { ConsoleLog } from '../../../src/console/buffer.js';
 
@@ -46,7 +47,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function harness(opts: { token?: string | null; anonymousRead?: boolean; dir?: string; watch?: boolean; tls?: AdminTls } = {}): Promise<Harness> {
+export async function harness(opts: { token?: string | null; anonymousRead?: boolean; dir?: string; watch?: boolean; tls?: AdminTls; budget?: FailureBudget } = {}): Promise<Harness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'rackboot-web-'));
   const token = opts.token === undefined ? ADMIN_TOKEN : opts.token;
   writeFileSync(join(dir, 'cluster.yaml'), inventoryYaml());
@@ -66,7 +67,7 @@ export async function harness(opts: { token?: string | null; anonymousRead?: boo
     inventory: () => watcher.inventory, inventoryStatus: () => watcher.status,
     console: new ConsoleLog(50), announce: (l) => announced.push(l),
   };
-  const app = buildAdminServer(ctx, { tls: opts.tls });
+  const app = buildAdminServer(ctx, { tls: opts.tls, budget: opts.budget });
   const boot = buildBootServer(ctx);
   await app.ready();
   await boot.ready();
