@@ -11,6 +11,7 @@ import { secretsPath } from '../talos/secrets.js';
 import { talosconfigPath } from '../talos/talosconfig.js';
 import { splitHostPort, type Settings } from '../settings/settings.js';
 import { labFindings } from '../lab/prerequisites.js';
+import { adminCertificateFinding } from '../http/admin/tls.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
 
 export interface Finding {
@@ -92,6 +93,7 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
   if (settings.tftp.enabled) findings.push(portFinding('TFTP', settings.tftp.port, 'udp', await udpPortFree(settings.tftp.port, '0.0.0.0')));
   const http = splitHostPort(settings.http.listen);
   findings.push(portFinding('HTTP', http.port, 'tcp', await tcpPortFree(http.port, http.host)));
+  findings.push(adminCertificateFinding(settings));
 
   if (settings.tftp.enabled) {
     for (const bin of ['undionly.kpxe', settings.dhcp.efiBinary]) {

@@ -87,3 +87,20 @@ async function selfSigned(settings: Settings, now: Date): Promise<{ cert: string
   const key = `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
   return { cert: cert.toString('pem') + '\n', key };
 }
+
+/** For `rackboot doctor`: which certificate the admin listener uses and its fingerprint. */
+export function adminCertificateFinding(settings: Settings): { level: 'ok' | 'warn' | 'fail'; check: string; detail: string; fix?: string } {
+  const files = adminTlsFiles(settings);
+  const check = 'admin TLS certificate';
+  if (!existsSync(files.cert) || !existsSync(files.key)) {
+    return files.selfSigned
+      ? { level: 'ok', check, detail: `none yet: rackboot serve makes a self-signed one in ${join(files.cert, '..')} and logs its SHA-256 fingerprint` }
+      : { level: 'fail', check, detail: `http.adminTls names ${files.cert} and ${files.key}, and one is missing`, fix: 'put the certificate and key there, or remove http.adminTls to use a self-signed one' };
+  }
+  try {
+    const fingerprint = certFingerprint(readFileSync(files.cert, 'utf8'));
+    return { level: 'ok', check, detail: `${files.cert}${files.selfSigned ? ' (self-signed)' : ''} SHA-256 ${fingerprint}` };
+  } catch (err) {
+    return { level: 'fail', check, detail: `${files.cert}: ${(err as Error).message}`, fix: 'replace it with a PEM certificate' };
+  }
+}
