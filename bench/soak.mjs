@@ -141,7 +141,7 @@ async function main() {
 
   const started = Date.now();
   const env = {
-    clientNs: cl.name, perfNs: perf.name, perfIf: `rbkq${x}`, server: SERVER, httpUrl: HTTP, token: TOKEN,
+    clientNs: cl.name, perfNs: perf.name, perfIf: `rbkq${x}`, server: SERVER, httpUrl: HTTP, adminUrl: `https://${SERVER}:8443`, token: TOKEN,
     nodeMacs: Array.from({ length: NODES }, (_, i) => mac(i)), kpxeSize: statSync(KPXE).size, assets,
     inventory: { file: inventoryFile, good: (k) => inventoryText(k % 4 === 0 ? '/dev/sdb' : '/dev/sda', false), bad: () => inventoryText('/dev/sda', true) },
     deadline: started + MINUTES * 60_000, dhcp: { rate: 20, renewRate: 4, releaseRate: 2, clients: 200 },
