@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { connect as tcpConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registeredRoutes, type RouteRecord } from '../../src/http/access.js';
+import Fastify from 'fastify';
+import { ADMIN, installAccessGuard, registeredRoutes, type RouteRecord } from '../../src/http/access.js';
 import { adminTlsMaterial } from '../../src/http/admin/tls.js';
 import { FailureBudget } from '../../src/http/admin/failure-budget.js';
 import { ADMIN_TOKEN, harness, login, type Harness } from './admin/harness.js';
@@ -186,6 +187,30 @@ describe('route access', () => {
       }
     }
   }, 60_000);
+
+  it('with the token, what the router maps to a route: percent-escapes, query and fragment do; case, slashes and dot segments do not', async () => {
+    const status = async (target: string) => (await send('admin', 'GET', target, { authorization: `Bearer ${ADMIN_TOKEN}` })).status;
+    // These reach the handler, so only the guard (not the router) keeps the anonymous out.
+    for (const t of ['/%61pi/nodes', '/api/%6eodes', '/%61%70%69/%6E%6F%64%65%73', '/api/nodes?x=/login', '/api/nodes#/login']) expect(await status(t), t).toBe(200);
+    // The router is case-sensitive and forgives no extra slash or dot segment: these are 404 for everyone.
+    for (const t of ['/API/nodes', '/api/NODES', '/api/nodes/', '//api/nodes', '/api//nodes', '/./api/nodes', '/x/../api/nodes', '/%2e/api/nodes', '/api%2Fnodes']) expect(await status(t), t).toBe(404);
+  });
+
+  it('a route that declares no access is refused to everyone, the admin included', async () => {
+    const app = Fastify();
+    installAccessGuard(app, { allowAnonymousRead: true, identify: () => ({ via: 'bearer' }), retryAfterSeconds: () => 1, holdThrottled: async () => {} });
+    app.get('/forgotten', async () => ({ leaked: true }));
+    app.get('/declared', ADMIN, async () => ({ ok: true }));
+    try {
+      expect(registeredRoutes(app).find((r) => r.url === '/forgotten')?.access).toBeUndefined();
+      const res = await app.inject({ url: '/forgotten' });
+      expect(res.statusCode).toBe(403);
+      expect(res.body).not.toContain('leaked');
+      expect((await app.inject({ url: '/declared' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
 
   it('not found stays 404 and carries no data', async () => {
     const a = await send('admin', 'GET', '/api/nope', { authorization: `Bearer ${ADMIN_TOKEN}` });
