@@ -113,7 +113,8 @@ describe.skipIf(why)(`boot storm: ${MACHINES} machines`, () => {
     })));
     const seconds = (Date.now() - started) / 1000;
     const failures = results.filter((c) => c !== 0).length;
-    const metrics = srv.exec('curl', ['-sf', '-H', `authorization: Bearer ${TOKEN}`, `http://${SERVER}:8080/metrics`]);
+    // /metrics is on the admin plane: HTTPS on the server namespace's loopback (self-signed, so -k).
+    const metrics = srv.exec('curl', ['-sfk', '-H', `authorization: Bearer ${TOKEN}`, 'https://127.0.0.1:8443/metrics']);
     const drops = [...metrics.matchAll(/^rackboot_dhcp_drops_\S*\s+(\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
     const floor = (MACHINES * perMachineMB) / linkMBps;
     console.log(`boot storm: ${MACHINES} machines in ${seconds.toFixed(1)} s; floor ${floor.toFixed(1)} s at ${linkMBps.toFixed(0)} MB/s; ${failures} failed; ${drops} DHCP drops`);

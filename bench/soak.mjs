@@ -88,7 +88,8 @@ async function main() {
     interface: `rbkp${x}`, serverAddress: SERVER, dataDir: join(dir, 'data'), inventory: inventoryFile, assetsDir: join(dir, 'assets'),
     logLevel: 'warn', adminToken: TOKEN,
     dhcp: { mode: 'full', subnet: '10.81.0.0/16', pool: { start: '10.81.1.0', end: '10.81.1.255' }, leaseSeconds: 120 },
-    tftp: { root: join(dir, 'ipxe') }, http: { listen: `${SERVER}:8080` },
+    // The clients read /metrics from their namespace, so the admin plane listens on the server address here.
+    tftp: { root: join(dir, 'ipxe') }, http: { listen: `${SERVER}:8080`, adminListen: `${SERVER}:8443` },
   }));
   mkdirSync(join(dir, 'import'));
   writeFileSync(join(dir, 'import', 'kernel-amd64'), randomBytes(3 << 20));
@@ -134,13 +135,13 @@ async function main() {
   }, 30_000, () => `rackboot did not start: ${logTail.join('\n')}`);
   const pid = daemon.pid;
   if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'node') throw new Error(`pid ${pid} is not the daemon`);
-  const metrics = async () => (await runIn(cl.name, 'curl', ['-sSf', '-H', `authorization: Bearer ${TOKEN}`, `${HTTP}/metrics`], 30_000)).stdout;
+  const metrics = async () => (await runIn(cl.name, 'curl', ['-sSfk', '-H', `authorization: Bearer ${TOKEN}`, `https://${SERVER}:8443/metrics`], 30_000)).stdout;
   const countedBad = (m) => ({ dhcp: metricSum(m, 'rackboot_dhcp_parse_errors_'), tftp: metricSum(m, 'rackboot_tftp_malformed_total') });
   const badBefore = countedBad(await metrics());
 
   const started = Date.now();
   const env = {
-    clientNs: cl.name, perfNs: perf.name, perfIf: `rbkq${x}`, server: SERVER, httpUrl: HTTP, token: TOKEN,
+    clientNs: cl.name, perfNs: perf.name, perfIf: `rbkq${x}`, server: SERVER, httpUrl: HTTP, adminUrl: `https://${SERVER}:8443`, token: TOKEN,
     nodeMacs: Array.from({ length: NODES }, (_, i) => mac(i)), kpxeSize: statSync(KPXE).size, assets,
     inventory: { file: inventoryFile, good: (k) => inventoryText(k % 4 === 0 ? '/dev/sdb' : '/dev/sda', false), bad: () => inventoryText('/dev/sda', true) },
     deadline: started + MINUTES * 60_000, dhcp: { rate: 20, renewRate: 4, releaseRate: 2, clients: 200 },

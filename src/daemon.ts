@@ -8,7 +8,8 @@ import { splitHostPort, type Settings } from './settings/settings.js';
 import { Store } from './store/store.js';
 import { InventoryWatcher } from './inventory/watch.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
-import { buildHttpServer } from './http/server.js';
+import { buildAdminServer, buildBootServer } from './http/server.js';
+import { adminTlsMaterial } from './http/admin/tls.js';
 import { flattenMetrics } from './http/admin/metrics.js';
 import type { HttpContext } from './http/context.js';
 import { startLifecycleServices } from './lifecycle/service.js';
@@ -28,12 +29,17 @@ import { reloadDaemon, type ReloadReport } from './reload.js';
 
 export interface Daemon {
   store: Store;
+  /** The boot plane (plain HTTP). */
   http: FastifyInstance;
+  /** The admin plane (HTTPS). */
+  admin: FastifyInstance;
   watcher: InventoryWatcher;
   /** The HTTP address actually bound (useful with port 0). */
   httpAddress: { host: string; port: number };
   /** SIGHUP: live settings, the inventory, the log (see reload.ts). */
   reload(): ReloadReport;
+  /** The admin listener's address actually bound, and its certificate's SHA-256 fingerprint. */
+  adminAddress: { host: string; port: number; fingerprint: string };
   close(): Promise<void>;
 }
 
@@ -86,11 +92,20 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
     inventory: () => watcher.inventory,
     inventoryStatus: () => watcher.status,
   };
-  const http = buildHttpServer(ctx);
+  const http = buildBootServer(ctx);
   undo.push(() => http.close());
   await bindListener('HTTP', listenerAddress('tcp', listen.host, listen.port), () => http.listen({ host: listen.host, port: listen.port }));
+  const adminListen = splitHostPort(settings.http.adminListen);
+  const tls = await adminTlsMaterial(settings);
+  const adminFingerprint = tls.fingerprint;
+  if (tls.generated) log.warn({ cert: tls.certFile, sha256: tls.fingerprint }, 'generated a self-signed certificate for the admin listener; compare this fingerprint in the browser');
+  const admin = buildAdminServer(ctx, { tls });
+  undo.push(() => admin.close());
+  await bindListener('admin HTTPS', listenerAddress('tcp', adminListen.host, adminListen.port), () => admin.listen({ host: adminListen.host, port: adminListen.port }));
   const bound = http.server.address();
   const port = typeof bound === 'object' && bound ? bound.port : listen.port;
+  const adminBound = admin.server.address();
+  const adminPort = typeof adminBound === 'object' && adminBound ? adminBound.port : adminListen.port;
   ctx.publicUrl = settings.http.publicUrl ?? publicUrlFor(listen.host, port, net && !('error' in net) ? net.address : undefined);
   // Services on the provisioning network (DHCP, TFTP) start here, after HTTP
   // so the URLs they hand out already answer. Each pushes a Service onto
@@ -128,18 +143,20 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   // no resetter is passed here: one place sends Reset.
   services.push(...(await startLifecycleServices(ctx, log, { resetter: undefined, metricsSources: metricsSources(services) })));
 
-  log.info({ url: ctx.publicUrl, listen: `${listen.host}:${port}`, dhcp: settings.dhcp.mode, tftp: settings.tftp.enabled }, 'rackboot serving');
+  log.info({ url: ctx.publicUrl, listen: `${listen.host}:${port}`, admin: `https://${hostForUrl(adminListen.host)}:${adminPort}/ui`, adminSha256: adminFingerprint, dhcp: settings.dhcp.mode, tftp: settings.tftp.enabled }, 'rackboot serving');
 
   let closing: Promise<void> | undefined;
   return {
-    store, http, watcher,
+    store, http, admin, watcher,
     httpAddress: { host: listen.host, port },
     reload: () => reloadDaemon({ settings, log, watcher, reloadSettings: opts.reloadSettings }),
+    adminAddress: { host: adminListen.host, port: adminPort, fingerprint: adminFingerprint },
     close() {
       closing ??= (async () => {
         watcher.stop();
         for (const svc of services.reverse()) await svc.close().catch((err) => log.error({ err, svc: svc.name }, 'close failed'));
         await http.close();
+        await admin.close();
         store.close();
         log.info('rackboot stopped');
       })();
@@ -157,6 +174,10 @@ function publicUrlFor(host: string, port: number, provisioningAddress: string | 
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
   const h = wildcard ? (provisioningAddress ?? '127.0.0.1') : host.includes(':') ? `[${host}]` : host;
   return `http://${h}:${port}`;
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Services that count things (DHCP, TFTP) feed /metrics. */

@@ -52,7 +52,7 @@ export function perfdhcpStats(out) {
 }
 
 /**
- * env: {clientNs, perfNs, perfIf, server, httpUrl, token, nodeMacs, kpxeSize,
+ * env: {clientNs, perfNs, perfIf, server, httpUrl, adminUrl, token, nodeMacs, kpxeSize,
  * assets: [{url, size}], inventory: {file, good(k), bad()}, deadline, dhcp: {rate, clients}}.
  * Returns {done, errors, failures, stop()}; stop() waits for every loop to end.
  */
@@ -66,7 +66,8 @@ export function startLoad(env) {
     failures.push({ at: new Date().toISOString(), load, message: message.slice(0, 300) });
   };
   const client = (args, timeoutMs) => runIn(env.clientNs, args[0], args.slice(1), timeoutMs);
-  const auth = ['-H', `authorization: Bearer ${env.token}`];
+  // The admin plane is HTTPS with a self-signed certificate (-k: the soak measures load, not trust).
+  const auth = ['-k', '-H', `authorization: Bearer ${env.token}`];
 
   /**
    * Repeats `once` with a jittered pause. `once` returns what went wrong (a
@@ -129,19 +130,19 @@ export function startLoad(env) {
       return Math.random() < 0.5 ? fetchCheck(a.url, '206 1000', ['-r', '1000-1999']) : fetchCheck(a.url, '206 4096', ['-r', '-4096']);
     }),
     loop('api', 3000, async () => {
-      const r = await client(['curl', '-sSf', ...auth, `${env.httpUrl}/api/nodes`], 30_000);
+      const r = await client(['curl', '-sSf', ...auth, `${env.adminUrl}/api/nodes`], 30_000);
       if (r.code !== 0) return `/api/nodes: curl exit ${r.code} ${r.stderr.trim()}`;
       const nodes = JSON.parse(r.stdout);
       return nodes.length === env.nodeMacs.length ? undefined : `/api/nodes lists ${nodes.length} nodes, want ${env.nodeMacs.length}`;
     }),
     loop('metrics', 5000, async () => {
-      const r = await client(['curl', '-sSf', ...auth, `${env.httpUrl}/metrics`], 30_000);
+      const r = await client(['curl', '-sSf', ...auth, `${env.adminUrl}/metrics`], 30_000);
       return r.code === 0 && r.stdout.includes('rackboot_dhcp_acks') ? undefined : `/metrics: curl exit ${r.code} ${r.stderr.trim()}`;
     }),
     // Two page-like watchers that open the admin event stream and drop it after 0.5-4 s.
     ...[0, 1].map(() => loop('sse', 500, async () => {
       const seconds = (0.5 + Math.random() * 3.5).toFixed(1);
-      const r = await client(['curl', '-sSN', ...auth, '--max-time', seconds, `${env.httpUrl}/api/stream`], 30_000);
+      const r = await client(['curl', '-sSN', ...auth, '--max-time', seconds, `${env.adminUrl}/api/stream`], 30_000);
       // 28: curl's own --max-time, i.e. we dropped a stream that was still open.
       return r.code === 28 && r.stdout.startsWith('event: fragments\n') ? undefined : `/api/stream: curl exit ${r.code} ${r.stderr.trim()} ${r.stdout.slice(0, 80)}`;
     })),
@@ -165,7 +166,7 @@ export function startLoad(env) {
  */
 async function inventoryEdits(env, done, fail, left) {
   const status = async () => {
-    const r = await runIn(env.clientNs, 'curl', ['-sSf', '-H', `authorization: Bearer ${env.token}`, `${env.httpUrl}/api/inventory`], 30_000);
+    const r = await runIn(env.clientNs, 'curl', ['-sSfk', '-H', `authorization: Bearer ${env.token}`, `${env.adminUrl}/api/inventory`], 30_000);
     return r.code === 0 ? JSON.parse(r.stdout) : { curlError: `${r.code} ${r.stderr.trim()}` };
   };
   for (let k = 0; ; k++) {

@@ -11,6 +11,7 @@ import { secretsPath } from '../talos/secrets.js';
 import { talosconfigPath } from '../talos/talosconfig.js';
 import { splitHostPort, type Settings } from '../settings/settings.js';
 import { labFindings } from '../lab/prerequisites.js';
+import { adminCertificateFinding } from '../http/admin/tls.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
 import { LISTEN_OPTIONS, listenFlags } from './serve.js';
 
@@ -82,6 +83,8 @@ export function plannedListeners(settings: Settings, provisioningAddress: string
   if (settings.tftp.enabled) out.push({ service: 'TFTP', proto: 'udp', host: provisioningAddress ?? '0.0.0.0', port: settings.tftp.port });
   const http = splitHostPort(settings.http.listen);
   out.push({ service: 'HTTP', proto: 'tcp', host: http.host, port: http.port });
+  const admin = splitHostPort(settings.http.adminListen);
+  out.push({ service: 'admin HTTPS', proto: 'tcp', host: admin.host, port: admin.port });
   if (settings.console.enabled) out.push({ service: 'console', proto: 'udp', host: settings.serverAddress ?? '0.0.0.0', port: settings.console.port });
   return out;
 }
@@ -117,6 +120,7 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
     const err = l.proto === 'udp' ? await udpPortFree(l.port, l.host) : await tcpPortFree(l.port, l.host);
     findings.push(portFinding(l.service, l.port, l.proto, err, l.host));
   }
+  findings.push(adminCertificateFinding(settings));
 
   if (settings.tftp.enabled) {
     for (const bin of ['undionly.kpxe', settings.dhcp.efiBinary]) {

@@ -41,7 +41,7 @@ Files and serial logs go to DIR (default ${DEFAULT_DIR}).`,
     for (const m of state.machines) io.out(`  ${m.name}  ${m.mac}  ${m.ip}  ${m.role.padEnd(12)} ${m.configMode}  ${state.vms ? `${m.firmware.toUpperCase().padEnd(4)}  serial: ${m.serial}` : 'no VM'}`);
     io.out('');
     io.out('watch it: rackboot lab status   (under TCG a BIOS machine reaches its kernel in about 25 s, UEFI in about 35 s; several at once take longer)');
-    io.out(`API:      ip netns exec ${state.ns} curl -H 'Authorization: Bearer ${state.adminToken}' ${state.url}/api/nodes`);
+    io.out(`API:      ip netns exec ${state.ns} curl --cacert ${state.adminCert} -H 'Authorization: Bearer ${state.adminToken}' ${state.adminUrl}/api/nodes`);
     io.out(`          (admin token also in ${state.dir}/rackboot.yaml)`);
     io.out('stop it:  rackboot lab down');
     return EXIT_OK;

@@ -5,11 +5,12 @@ import { loadSettings, type SettingsOverrides } from '../settings/settings.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, settingsOverrides, type Command, type ParsedArgs } from './command.js';
 
 /** The flags that change what `serve` listens on; `doctor` takes them too, to check the same ports. */
-export const LISTEN_OPTIONS = { 'http-listen': { type: 'string' }, 'no-dhcp': { type: 'boolean' }, 'no-tftp': { type: 'boolean' } } as const;
+export const LISTEN_OPTIONS = { 'http-listen': { type: 'string' }, 'admin-listen': { type: 'string' }, 'no-dhcp': { type: 'boolean' }, 'no-tftp': { type: 'boolean' } } as const;
 
 export function listenFlags(args: ParsedArgs): SettingsOverrides {
   return {
     httpListen: args.values['http-listen'] as string | undefined,
+    adminListen: args.values['admin-listen'] as string | undefined,
     noDhcp: args.values['no-dhcp'] as boolean | undefined,
     noTftp: args.values['no-tftp'] as boolean | undefined,
   };
@@ -18,7 +19,7 @@ export function listenFlags(args: ParsedArgs): SettingsOverrides {
 export const serve: Command = {
   name: ['serve'],
   summary: 'run the appliance (DHCP, TFTP, HTTP)',
-  usage: `rackboot serve [--config FILE] [--inventory FILE] [--data-dir DIR] [--http-listen HOST:PORT] [--no-dhcp] [--no-tftp]
+  usage: `rackboot serve [--config FILE] [--inventory FILE] [--data-dir DIR] [--http-listen HOST:PORT] [--admin-listen HOST:PORT] [--no-dhcp] [--no-tftp]
 
 Runs the daemon. Flags override the settings file. Started from the repo
 root with no flags, it serves the bundled example inventory with ./data.

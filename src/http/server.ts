@@ -1,4 +1,6 @@
-// The HTTP service: a thin shell that registers one module per endpoint.
+// The HTTP services: two thin shells that register one module per endpoint.
+// The boot plane (./boot) serves the machines; the admin plane (./admin)
+// serves the operator. Both go through the same per-route access guard.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { HttpContext } from './context.js';
 import { registerBootIpxe } from './boot/boot-ipxe.js';
@@ -9,8 +11,10 @@ import { registerIpxeBinaries } from './boot/ipxe-binaries.js';
 import { registerNodesApi } from './admin/api-nodes.js';
 import { registerInventoryApi } from './admin/api-inventory.js';
 import { registerLifecycleApi } from './admin/api-lifecycle.js';
-import { registerMetrics } from './admin/metrics.js';
-import { registerWeb } from './admin/page-routes.js';
+import { countResponses, registerMetrics } from './admin/metrics.js';
+import { adminAuth, registerWeb } from './admin/page-routes.js';
+import { installAccessGuard, PUBLIC } from './access.js';
+import type { FailureBudget } from './admin/failure-budget.js';
 import { registerStream } from './admin/stream.js';
 import { isStoreWriteError, STORE_UNWRITABLE } from '../store/errors.js';
 
@@ -34,17 +38,24 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   checkIntervalMs: 2_000,
 };
 
-export function buildHttpServer(ctx: HttpContext, limits: HttpLimits = DEFAULT_HTTP_LIMITS): FastifyInstance {
-  const app: FastifyInstance = Fastify({
-    loggerInstance: ctx.log.child({ svc: 'http' }) as FastifyBaseLogger,
+/** The admin listener's certificate and key (PEM); without them it is plain HTTP (in-process tests only). */
+export interface AdminTls {
+  cert: string;
+  key: string;
+}
+
+function baseServer(ctx: HttpContext, svc: string, limits: HttpLimits, tls?: AdminTls): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: ctx.log.child({ svc }) as FastifyBaseLogger,
     // Slow or stalled clients must not pin a connection forever (slowloris).
     connectionTimeout: limits.connectionTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     http: { connectionsCheckingInterval: limits.checkIntervalMs },
+    ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
     bodyLimit: 1 << 20,
     routerOptions: { maxParamLength: 500 },
-  });
+  }) as unknown as FastifyInstance;
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     if (isStoreWriteError(err)) {
@@ -57,16 +68,35 @@ export function buildHttpServer(ctx: HttpContext, limits: HttpLimits = DEFAULT_H
     reply.code(status).send({ message: status >= 500 ? 'internal error' : err.message });
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ message: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` }));
+  countResponses(app, ctx);
+  return app;
+}
 
-  // The admin guard first: it protects /, /ui, /api/* and /metrics, and leaves the machines' endpoints open.
-  registerWeb(app, ctx);
-  registerMetrics(app, ctx);
-  app.get('/healthz', async () => ({ ok: true }));
+/**
+ * The boot plane, plain HTTP on `http.listen` because firmware and stock
+ * iPXE speak nothing else: only public routes, and the guard refuses any
+ * other route that might ever be registered here.
+ */
+export function buildBootServer(ctx: HttpContext, limits: HttpLimits = DEFAULT_HTTP_LIMITS): FastifyInstance {
+  const app = baseServer(ctx, 'http', limits);
+  installAccessGuard(app);
+  app.get('/healthz', PUBLIC, async () => ({ ok: true }));
   registerBootIpxe(app, ctx);
   registerMachineIpxe(app, ctx);
   registerAssets(app, ctx);
   registerMachineConfig(app, ctx);
   registerIpxeBinaries(app, ctx);
+  return app;
+}
+
+/** The admin plane on `http.adminListen`, over TLS: the page, the JSON API, /metrics. */
+export function buildAdminServer(ctx: HttpContext, opts: { tls?: AdminTls; limits?: HttpLimits; budget?: FailureBudget } = {}): FastifyInstance {
+  const app = baseServer(ctx, 'admin', opts.limits ?? DEFAULT_HTTP_LIMITS, opts.tls);
+  const auth = adminAuth(ctx, { secureCookies: opts.tls !== undefined, budget: opts.budget });
+  installAccessGuard(app, auth);
+  app.get('/healthz', PUBLIC, async () => ({ ok: true }));
+  registerWeb(app, ctx, auth);
+  registerMetrics(app, ctx);
   registerNodesApi(app, ctx);
   registerInventoryApi(app, ctx);
   registerLifecycleApi(app, ctx);

@@ -46,6 +46,9 @@ export const IPXE_BINARIES: Record<string, string> = {
   'snponly.efi': '/usr/lib/ipxe/snponly.efi',
 };
 
+/** Where the lab's admin plane listens, inside the lab namespace. */
+export const LAB_ADMIN_LISTEN = '127.0.0.1:8443';
+
 export const LAB_SCHEMATIC = { extensions: [] as string[], extraKernelArgs: [] as string[] };
 
 export function appliancePaths(dir: string): AppliancePaths {
@@ -73,7 +76,8 @@ export function rackbootYaml(l: ApplianceLayout, p: AppliancePaths): string {
     adminToken: l.adminToken,
     dhcp,
     tftp: { enabled: true, root: p.tftpRoot },
-    http: { listen: `${l.serverAddress}:${l.httpPort}` },
+    // The admin plane stays on the lab namespace's loopback, off the PXE bridge.
+    http: { listen: `${l.serverAddress}:${l.httpPort}`, adminListen: LAB_ADMIN_LISTEN },
     talos: { consoles: ['ttyS0'] },
   });
 }

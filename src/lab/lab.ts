@@ -9,7 +9,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeApplianceFiles, type LabNode } from './appliance-files.js';
+import { LAB_ADMIN_LISTEN, writeApplianceFiles, type LabNode } from './appliance-files.js';
+import { selfSignedFiles } from '../http/admin/tls.js';
 import { builtPath } from './built.js';
 import { stopFakeNodes } from './fake-nodes.js';
 import { prepareAppliance, prepareTalosApi } from './prepare.js';
@@ -29,6 +30,8 @@ export const labBridge = (ns: string) => `${ns}br`;
 export interface LabMachine { index: number; name: string; mac: string; ip: string; role: LabNode['role']; configMode: 'push' | 'pull'; firmware: Firmware; tap: string; serial: string; pid: number }
 export interface LabState {
   dir: string; ns: string; bridge: string; url: string; adminToken: string; rackbootPid: number; takeoverPid: number;
+  /** The admin plane (HTTPS on the namespace's loopback) and the self-signed certificate curl pins. */
+  adminUrl: string; adminCert: string;
   /** false: no QEMU; fake nodes plug in directly with the inventory MACs and addresses (tests, slow hosts). */
   vms: boolean;
   machines: LabMachine[]; standin: StandinFiles; startedAt: string;
@@ -140,6 +143,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   // Written first, so lab down finds the namespace even if a later step fails.
   const state: LabState = {
     dir, ns, bridge, url: `http://${SERVER}:${HTTP_PORT}`, adminToken, rackbootPid: 0, takeoverPid: 0, vms,
+    adminUrl: `https://${LAB_ADMIN_LISTEN}`, adminCert: selfSignedFiles(paths.dataDir).cert,
     machines: machines.map((m) => ({ ...m, pid: 0 })), standin, startedAt: new Date().toISOString(),
     talosVersion: TALOS_VERSION,
   };
@@ -220,7 +224,7 @@ export async function labDown(opts: { dir: string; say: (l: string) => void; ns?
 
 /** curl inside the lab namespace (the appliance listens only there). */
 export function curlInLab(state: LabState, path: string): string {
-  return inNs(state.ns, 'curl', '-sf', '-m', '3', '-H', `Authorization: Bearer ${state.adminToken}`, `${state.url}${path}`);
+  return inNs(state.ns, 'curl', '-sf', '-m', '3', '--cacert', state.adminCert, '-H', `Authorization: Bearer ${state.adminToken}`, `${state.adminUrl}${path}`);
 }
 
 export { ours };

@@ -2,15 +2,31 @@
 // timeout sweeper (which also retries Reset for reimages marked from the
 // CLI), and the reimager the HTTP API uses.
 import type { Service } from '../daemon.js';
-import type { HttpContext } from '../http/context.js';
 import type { Logger } from '../log.js';
+import type { Settings } from '../settings/settings.js';
+import type { Store } from '../store/store.js';
+import type { Lifecycle } from './lifecycle.js';
 import { ConsoleLog } from '../console/buffer.js';
 import { ConsoleReceiver } from '../console/receiver.js';
 import { Reimager } from './reimage.js';
 import { startSweeper, sweepTimeouts } from './sweeper.js';
 import type { MetricsSource, NodeResetter } from './ports.js';
 
-export async function startLifecycleServices(ctx: HttpContext, log: Logger, opts: { resetter?: NodeResetter; metricsSources?: MetricsSource[] } = {}): Promise<Service[]> {
+/**
+ * What the lifecycle services read, and the slots where they leave the
+ * console log, the reimager and their counters for whoever serves them
+ * (the HTTP context has this shape; the lifecycle does not know HTTP).
+ */
+export interface LifecycleHost {
+  readonly settings: Settings;
+  readonly store: Store;
+  readonly lifecycle: Lifecycle;
+  console?: ConsoleLog;
+  reimager?: Reimager;
+  metricsSources?: MetricsSource[];
+}
+
+export async function startLifecycleServices(ctx: LifecycleHost, log: Logger, opts: { resetter?: NodeResetter; metricsSources?: MetricsSource[] } = {}): Promise<Service[]> {
   const { settings, store, lifecycle } = ctx;
   const services: Service[] = [];
   ctx.metricsSources = [...(ctx.metricsSources ?? []), ...(opts.metricsSources ?? [])];

@@ -69,6 +69,13 @@ export const settingsSchema = {
       additionalProperties: false,
       properties: {
         listen: { type: 'string', pattern: hostPort },
+        adminListen: { type: 'string', pattern: hostPort },
+        adminTls: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['cert', 'key'],
+          properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } },
+        },
         publicUrl: { type: 'string', pattern: '^http://[^/\\s]+$' },
         allowAnonymousRead: { type: 'boolean' },
       },

@@ -39,7 +39,16 @@ export interface Settings {
     relays: RelaySubnet[];
   };
   tftp: { enabled: boolean; root: string; port: number; maxBlksize: number; maxWindowsize: number; maxTransfers: number };
-  http: { listen: string; publicUrl?: string; allowAnonymousRead: boolean };
+  http: {
+    /** The boot plane: plain HTTP for firmware and iPXE, public routes only. */
+    listen: string;
+    /** The admin plane (page, API, /metrics) over TLS: loopback or a management address. */
+    adminListen: string;
+    /** Certificate and key files; absent: a self-signed pair in <dataDir>/admin-tls. */
+    adminTls?: { cert: string; key: string };
+    publicUrl?: string;
+    allowAnonymousRead: boolean;
+  };
   talos: { consoles: string[]; extraKernelArgs: string[] };
   lifecycle: { timeouts: StateTimeouts; sweepSeconds: number };
   /** The UDP receiver for Talos kernel logs (talos.logging.kernel). */
@@ -54,6 +63,7 @@ export interface SettingsOverrides {
   inventory?: string;
   dataDir?: string;
   httpListen?: string;
+  adminListen?: string;
   logLevel?: Settings['logLevel'];
   noDhcp?: boolean;
   noTftp?: boolean;
@@ -137,6 +147,8 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     },
     http: {
       listen: over.httpListen ?? raw.http?.listen ?? '0.0.0.0:8080',
+      adminListen: over.adminListen ?? raw.http?.adminListen ?? '127.0.0.1:8443',
+      adminTls: raw.http?.adminTls && { cert: path(raw.http.adminTls.cert, ''), key: path(raw.http.adminTls.key, '') },
       publicUrl: raw.http?.publicUrl,
       allowAnonymousRead: raw.http?.allowAnonymousRead ?? false,
     },
@@ -154,7 +166,14 @@ function crossCheck(s: Settings, file: string): PositionedError[] {
   const errors: string[] = [];
   if (s.dhcp.mode === 'full' && !s.dhcp.subnet) errors.push('dhcp.mode is full but dhcp.subnet is not set: full mode is authoritative for one subnet and needs it');
   if (s.dhcp.pool && !s.dhcp.subnet) errors.push('dhcp.pool needs dhcp.subnet');
-  if (!/^(\[[0-9a-fA-F:]+\]|[^:\s]+):[0-9]{1,5}$/.test(s.http.listen)) errors.push(`http.listen ${JSON.stringify(s.http.listen)} is not HOST:PORT`);
+  for (const [name, value] of [['http.listen', s.http.listen], ['http.adminListen', s.http.adminListen]] as const) {
+    if (!/^(\[[0-9a-fA-F:]+\]|[^:\s]+):[0-9]{1,5}$/.test(value)) errors.push(`${name} ${JSON.stringify(value)} is not HOST:PORT`);
+  }
+  const boot = splitHostPort(s.http.listen);
+  const admin = splitHostPort(s.http.adminListen);
+  if (boot.port !== 0 && boot.port === admin.port && (boot.host === admin.host || [boot.host, admin.host].some((h) => h === '0.0.0.0' || h === '::' || h === ''))) {
+    errors.push(`http.adminListen ${s.http.adminListen} overlaps http.listen ${s.http.listen}: the admin plane needs its own port`);
+  }
   return errors.map((message) => ({ file, line: 0, col: 0, message }));
 }
 

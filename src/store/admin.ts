@@ -1,7 +1,12 @@
-// Admin authentication records: the admin token is kept only as a salted
-// scrypt hash, and sessions only by the SHA-256 of their cookie value, so
-// a copy of the database logs nobody in.
-import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+// Admin authentication records: the admin token is kept only as a keyed
+// hash (HMAC-SHA-256 under a random key of its own), and sessions only by
+// the SHA-256 of their cookie value, so a copy of the database logs nobody
+// in. Tokens are long and random, so a fast keyed hash is enough, and a
+// wrong token costs microseconds rather than a slow KDF on the event loop.
+// Stores written before that hold a salted scrypt hash ("scrypt$..."): it
+// is still verified (behind the failure budget) and replaced by the keyed
+// hash the first time the right token is shown.
+import { createHash, createHmac, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import type { Store } from './store.js';
 
 export interface AdminSession {
@@ -10,16 +15,27 @@ export interface AdminSession {
   expiresAt: number;
 }
 
-export function hashToken(token: string, salt = randomBytes(16)): string {
-  return `scrypt$${salt.toString('hex')}$${scryptSync(token, salt, 32).toString('hex')}`;
+const HMAC = 'hmac-sha256';
+
+export function hashToken(token: string, key = randomBytes(32)): string {
+  return `${HMAC}$${key.toString('hex')}$${createHmac('sha256', key).update(token).digest('hex')}`;
 }
 
+/** True when `stored` is a hash from before the keyed one (slow to check). */
+export function isLegacyTokenHash(stored: string): boolean {
+  return stored.startsWith('scrypt$');
+}
+
+/** Checks a token against a stored hash of either kind; constant-time compare. */
 export function verifyToken(token: string, stored: string): boolean {
-  const [kind, salt, hash] = stored.split('$');
-  if (kind !== 'scrypt' || !salt || !hash) return false;
+  const [kind, key, hash] = stored.split('$');
+  if (!key || !hash) return false;
   const want = Buffer.from(hash, 'hex');
-  const got = scryptSync(token, Buffer.from(salt, 'hex'), want.length);
-  return timingSafeEqual(want, got);
+  let got: Buffer;
+  if (kind === HMAC) got = createHmac('sha256', Buffer.from(key, 'hex')).update(token).digest();
+  else if (kind === 'scrypt') got = scryptSync(token, Buffer.from(key, 'hex'), want.length);
+  else return false;
+  return got.length === want.length && timingSafeEqual(want, got);
 }
 
 function sha256(text: string): string {
@@ -42,6 +58,11 @@ export class AdminRepository {
       .run(hash, source, this.now());
     // A new token ends every session made with the old one.
     this.store.db.prepare('DELETE FROM admin_sessions').run();
+  }
+
+  /** Replaces the stored hash of the same token (a legacy hash's upgrade): sessions stay. */
+  upgradeTokenHash(hash: string): void {
+    this.store.db.prepare('UPDATE admin_token SET hash=? WHERE id=1').run(hash);
   }
 
   /** Creates a session; returns the cookie value (kept nowhere but the cookie) and its CSRF token. */

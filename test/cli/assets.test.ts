@@ -3,7 +3,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assetsFetch, assetsImport } from '../../src/cli/assets.js';
-import { buildHttpServer } from '../../src/http/server.js';
+import { buildBootServer } from '../../src/http/server.js';
 import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
 import { createLogger } from '../../src/log.js';
 import { loadSettings } from '../../src/settings/settings.js';
@@ -42,7 +42,7 @@ describe('rackboot assets', () => {
     if (!inv.ok) throw new Error('inventory');
     const store = new Store(':memory:');
     store.syncInventory(inv.inventory);
-    const app = buildHttpServer({ settings, store, lifecycle: new Lifecycle(store), log: createLogger({ level: 'silent' }), publicUrl: 'http://10.77.0.1:8080', inventory: () => inv.inventory, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }), requesterIdentity: new FakeNeighbours({ '10.77.0.11': '52:54:00:12:34:01' }) });
+    const app = buildBootServer({ settings, store, lifecycle: new Lifecycle(store), log: createLogger({ level: 'silent' }), publicUrl: 'http://10.77.0.1:8080', inventory: () => inv.inventory, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }), requesterIdentity: new FakeNeighbours({ '10.77.0.11': '52:54:00:12:34:01' }) });
     try {
       const served = await app.inject({ method: 'GET', url: `/assets/${ID}/v1.11.5/initramfs-amd64.xz` });
       expect(served.statusCode).toBe(200);

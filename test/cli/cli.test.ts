@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { runCli, startCli } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tmp.js';
 
@@ -80,15 +80,18 @@ describe('rackboot CLI', () => {
     // No console receiver: its fixed port would be shared with other daemons tests run beside this one.
     const cfg = join(dir, 'rackboot.yaml');
     writeFileSync(cfg, 'console:\n  enabled: false\n');
-    const p = startCli(['serve', '--config', cfg, '--no-dhcp', '--no-tftp', '--http-listen', `127.0.0.1:${port}`, '--data-dir', dir, '--inventory', inv, '--log-level', 'warn']);
+    const p = startCli(['serve', '--config', cfg, '--no-dhcp', '--no-tftp', '--http-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${port + 1}`, '--data-dir', dir, '--inventory', inv, '--log-level', 'warn']);
     try {
-      const url = `http://127.0.0.1:${port}/api/nodes`;
+      // The API is on the admin plane: HTTPS with the certificate made at first start, pinned here.
+      const url = `https://127.0.0.1:${port + 1}/api/nodes`;
+      let agent: Agent | undefined;
+      const dispatcher = () => (agent ??= new Agent({ connect: { ca: readFileSync(join(dir, 'admin-tls', 'cert.pem'), 'utf8') } }));
       // A fresh data dir: the daemon generates the admin token into DATA/admin-token.
       const token = () => (existsSync(join(dir, 'admin-token')) ? readFileSync(join(dir, 'admin-token'), 'utf8').trim() : '');
-      const auth = () => ({ headers: { authorization: `Bearer ${token()}` } });
+      const auth = () => ({ headers: { authorization: `Bearer ${token()}` }, dispatcher: dispatcher() });
       let nodes: Array<{ name: string }> = [];
       for (let i = 0; i < 100 && nodes.length === 0; i++) {
-        nodes = await request(url, auth()).then((r) => r.body.json() as Promise<Array<{ name: string }>>).then((j) => (Array.isArray(j) ? j : [])).catch(() => []);
+        nodes = await Promise.resolve().then(() => request(url, auth())).then((r) => r.body.json() as Promise<Array<{ name: string }>>).then((j) => (Array.isArray(j) ? j : [])).catch(() => []);
         if (nodes.length === 0) await new Promise((r) => setTimeout(r, 100));
       }
       expect(nodes.map((n) => n.name)).toEqual(['cp-1', 'cp-2', 'cp-3', 'worker-1', 'worker-2']);
@@ -102,6 +105,7 @@ describe('rackboot CLI', () => {
         if (!seen) await new Promise((r) => setTimeout(r, 50));
       }
       expect(seen).toBe(true);
+      await agent?.close();
     } finally {
       p.kill('SIGTERM');
     }

@@ -19,7 +19,7 @@ export function settingsWith(dhcp: Partial<Settings['dhcp']> = {}): Settings {
       arm64Binary: 'ipxe-arm64.efi', bootFileForInstalled: true, routerAdvertisement: false, relays: [], ...dhcp,
     },
     tftp: { enabled: false, root: '/nonexistent', port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 },
-    http: { listen: '0.0.0.0:8080', allowAnonymousRead: false },
+    http: { listen: '0.0.0.0:8080', adminListen: '127.0.0.1:8443', allowAnonymousRead: false },
     talos: { consoles: [], extraKernelArgs: [] },
     lifecycle: { timeouts: { ...DEFAULT_TIMEOUTS }, sweepSeconds: 15 },
     console: { enabled: false, port: 5514, linesPerNode: 500 },

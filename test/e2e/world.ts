@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { linkNamespaces, Netns, sh, uniqueSuffix } from '../helpers/netns.js';
-import { writeApplianceFiles, type AppliancePaths, type LabNode } from '../../src/lab/appliance-files.js';
+import { LAB_ADMIN_LISTEN, writeApplianceFiles, type AppliancePaths, type LabNode } from '../../src/lab/appliance-files.js';
+import { selfSignedFiles } from '../../src/http/admin/tls.js';
 import { prepareAppliance } from '../../src/lab/prepare.js';
 import { qemuArgs, QEMU, type Firmware } from '../../src/lab/qemu.js';
 import type { StandinFiles } from '../../src/lab/standin.js';
@@ -145,7 +146,9 @@ export class World {
   }
 
   api<T>(path: string): T {
-    return JSON.parse(this.ns.exec('curl', ['-sf', '-m', '5', '-H', `Authorization: Bearer ${this.adminToken}`, `http://${SERVER}:${HTTP_PORT}${path}`])) as T;
+    // The admin plane: HTTPS on the namespace's loopback, pinned to the self-signed certificate.
+    const cert = selfSignedFiles(this.paths.dataDir).cert;
+    return JSON.parse(this.ns.exec('curl', ['-sf', '-m', '5', '--cacert', cert, '-H', `Authorization: Bearer ${this.adminToken}`, `https://${LAB_ADMIN_LISTEN}${path}`])) as T;
   }
 
   /**

@@ -46,7 +46,7 @@ function storedVersion(dataDir: string): number | string {
 describe('kill -9 during inventory reloads', () => {
   it('the store holds the old or the new inventory after every kill, never half', async () => {
     // No console receiver: its fixed port would be shared with other daemons tests run beside this one.
-    const config = writeConfig(dir, { dhcp: { mode: 'off' }, tftp: { enabled: false }, console: { enabled: false }, http: { listen: '127.0.0.1:0', publicUrl: 'http://127.0.0.1:1' } }, []);
+    const config = writeConfig(dir, { dhcp: { mode: 'off' }, tftp: { enabled: false }, console: { enabled: false }, http: { listen: '127.0.0.1:0', adminListen: '127.0.0.1:0', publicUrl: 'http://127.0.0.1:1' } }, []);
     const inventory = join(dir, 'cluster.yaml');
     writeFileSync(inventory, inventoryText(0));
     const dataDir = join(dir, 'data');

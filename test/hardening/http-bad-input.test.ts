@@ -5,20 +5,20 @@ import { connect, type Socket } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildHttpServer, type HttpLimits } from '../../src/http/server.js';
+import { buildBootServer, type HttpLimits } from '../../src/http/server.js';
 import { ADMIN_HEADERS, testAppliance, type TestAppliance } from '../helpers/appliance.js';
 
 const SHORT: HttpLimits = { connectionTimeoutMs: 3_000, requestTimeoutMs: 1_000, keepAliveTimeoutMs: 500, checkIntervalMs: 200 };
 
 let a: TestAppliance;
-let server: ReturnType<typeof buildHttpServer>;
+let server: ReturnType<typeof buildBootServer>;
 let port: number;
 
 beforeAll(async () => {
   a = await testAppliance();
   // A secret just outside the assets root: traversal must never reach it.
   writeFileSync(join(a.settings.dataDir, 'secret.txt'), 'TOPSECRET');
-  server = buildHttpServer(a.ctx, SHORT);
+  server = buildBootServer(a.ctx, SHORT);
   await server.listen({ host: '127.0.0.1', port: 0 });
   port = (server.server.address() as { port: number }).port;
 });
@@ -74,7 +74,7 @@ describe('oversized requests', () => {
   });
 
   it('a body over the 1 MiB limit is refused with 413 before it is parsed', async () => {
-    const res = await a.app.inject({ method: 'POST', url: '/api/nodes/cp-1/reimage', headers: { ...ADMIN_HEADERS, 'content-type': 'application/json' }, payload: `{"reason":"${'r'.repeat(2 << 20)}"}` });
+    const res = await a.admin.inject({ method: 'POST', url: '/api/nodes/cp-1/reimage', headers: { ...ADMIN_HEADERS, 'content-type': 'application/json' }, payload: `{"reason":"${'r'.repeat(2 << 20)}"}` });
     expect(res.statusCode).toBe(413);
     expect(a.store.getNode('cp-1')!.state).not.toBe('reimage-pending');
   });
@@ -143,7 +143,7 @@ describe('malformed JSON to the API', () => {
     '['.repeat(100_000), '{"reason":"\ud800"}', '\u0000\u0001\u0002', '',
   ];
   it.each(bodies.map((b) => [b.slice(0, 40), b]))('POST reimage with %j answers 4xx or a clean result, never a 500', async (_label, body) => {
-    const res = await a.app.inject({ method: 'POST', url: '/api/nodes/cp-1/reimage/cancel', headers: { ...ADMIN_HEADERS, 'content-type': 'application/json' }, payload: body });
+    const res = await a.admin.inject({ method: 'POST', url: '/api/nodes/cp-1/reimage/cancel', headers: { ...ADMIN_HEADERS, 'content-type': 'application/json' }, payload: body });
     expect(res.statusCode).toBeLessThan(500);
     expect(() => res.json()).not.toThrow();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -152,7 +152,7 @@ describe('malformed JSON to the API', () => {
   it('bytes that are not UTF-8, or a lying content-type, are refused without touching the node', async () => {
     const before = a.store.getNode('worker-1')!.state;
     for (const [type, payload] of [['application/json', Buffer.from([0xff, 0xfe, 0x7b, 0x00])], ['application/json; charset=utf-16', Buffer.from('{"reason":"x"}', 'utf16le')], ['text/xml', '<a/>']] as const) {
-      const res = await a.app.inject({ method: 'POST', url: '/api/nodes/worker-1/reimage', headers: { ...ADMIN_HEADERS, 'content-type': type }, payload });
+      const res = await a.admin.inject({ method: 'POST', url: '/api/nodes/worker-1/reimage', headers: { ...ADMIN_HEADERS, 'content-type': type }, payload });
       expect(res.statusCode, type).toBeGreaterThanOrEqual(400);
       expect(res.statusCode, type).toBeLessThan(500);
     }
@@ -160,7 +160,7 @@ describe('malformed JSON to the API', () => {
   });
 
   it('malformed JSON without the admin token is refused with 401 before the body is parsed', async () => {
-    const res = await a.app.inject({ method: 'POST', url: '/api/nodes/cp-1/reimage', headers: { 'content-type': 'application/json' }, payload: '{' });
+    const res = await a.admin.inject({ method: 'POST', url: '/api/nodes/cp-1/reimage', headers: { 'content-type': 'application/json' }, payload: '{' });
     expect(res.statusCode).toBe(401);
   });
 });

@@ -22,7 +22,7 @@ describe('a read-only store', () => {
   it('reads keep answering: health, node list, boot assets, the chain script', async () => {
     readOnly(true);
     expect((await a.app.inject({ url: '/healthz' })).statusCode).toBe(200);
-    const nodes = await a.app.inject({ url: '/api/nodes', headers: ADMIN_HEADERS });
+    const nodes = await a.admin.inject({ url: '/api/nodes', headers: ADMIN_HEADERS });
     expect(nodes.statusCode).toBe(200);
     expect(nodes.json().map((n: { name: string }) => n.name)).toContain('cp-1');
     const rel = a.assetDir.slice(a.settings.assetsDir.length + 1);
@@ -53,7 +53,7 @@ describe('a read-only store', () => {
 
   it('an API write answers 503 with the cause and Retry-After, not a generic 500', async () => {
     readOnly(true);
-    const res = await a.app.inject({ method: 'POST', url: '/api/nodes/worker-1/reimage', headers: { ...ADMIN_HEADERS, 'content-type': 'application/json' }, payload: '{"reason":"test"}' });
+    const res = await a.admin.inject({ method: 'POST', url: '/api/nodes/worker-1/reimage', headers: { ...ADMIN_HEADERS, 'content-type': 'application/json' }, payload: '{"reason":"test"}' });
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('30');
     expect(res.json().message).toMatch(/cannot write its store/);

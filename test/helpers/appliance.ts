@@ -8,12 +8,13 @@ import { loadSettings, type Settings } from '../../src/settings/settings.js';
 import { Store } from '../../src/store/store.js';
 import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
 import { InventoryWatcher } from '../../src/inventory/watch.js';
-import { buildHttpServer } from '../../src/http/server.js';
+import { buildAdminServer, buildBootServer } from '../../src/http/server.js';
+import type { FastifyInstance } from 'fastify';
 import type { HttpContext } from '../../src/http/context.js';
 import { schematicId } from '../../src/factory/schematic.js';
 import { FakeNeighbours } from '../../src/net/neighbours.js';
 
-/** The admin token test appliances use; /api/* needs it (or a session). */
+/** The admin token test appliances use; the admin plane needs it (or a session). */
 export const TEST_ADMIN_TOKEN = 'appliance-test-admin-token';
 export const ADMIN_HEADERS = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 
@@ -26,7 +27,10 @@ export interface TestAppliance {
   /** The provisioning L2 as the boot routes see it: each inventory node at its address. */
   neighbours: FakeNeighbours;
   ctx: HttpContext;
-  app: ReturnType<typeof buildHttpServer>;
+  /** The boot plane: the machines' public routes. */
+  app: FastifyInstance;
+  /** The admin plane (plain HTTP in process; the daemon serves it over TLS). */
+  admin: FastifyInstance;
   /** Directory where the example inventory's boot assets live. */
   assetDir: string;
   close(): Promise<void>;
@@ -59,13 +63,16 @@ export async function testAppliance(opts: { withAssets?: boolean; publicUrl?: st
     inventoryStatus: () => watcher.status,
     requesterIdentity: neighbours,
   };
-  const app = buildHttpServer(ctx);
+  const app = buildBootServer(ctx);
+  const admin = buildAdminServer(ctx);
   await app.ready();
+  await admin.ready();
   return {
-    dir, settings, store, lifecycle, watcher, neighbours, ctx, app, assetDir,
+    dir, settings, store, lifecycle, watcher, neighbours, ctx, app, admin, assetDir,
     async close() {
       watcher.stop();
       await app.close();
+      await admin.close();
       store.close();
       rmSync(dir, { recursive: true, force: true });
     },

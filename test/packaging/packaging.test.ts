@@ -90,6 +90,8 @@ describe('systemd unit', () => {
     expect(s.dhcp.mode).toBe('proxy');
     expect(s.dataDir).toBe('/var/lib/rackboot');
     expect(s.inventory).toBe('/etc/rackboot/cluster.yaml');
+    // The admin plane stays off the PXE network.
+    expect(s.http.adminListen).toBe('127.0.0.1:8443');
   });
 });
 

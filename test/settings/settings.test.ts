@@ -39,6 +39,20 @@ describe('settings', () => {
     expect(s.inventory).toBe(join(cwd, 'inventory/cluster.yaml'));
     expect(s.tftp).toMatchObject({ enabled: true, port: 69, maxBlksize: 1468 });
     expect(s.http.allowAnonymousRead).toBe(false);
+    // The admin plane is on loopback unless the operator names a management address.
+    expect(s.http.adminListen).toBe('127.0.0.1:8443');
+    expect(s.http.adminTls).toBeUndefined();
+  });
+
+  it('the admin plane: its own port, certificate files relative to the settings file, a flag wins', () => {
+    const f = settingsFile('http:\n  adminListen: 192.168.1.5:9443\n  adminTls:\n    cert: tls/admin.crt\n    key: tls/admin.key\n');
+    const dir = f.slice(0, f.lastIndexOf('/'));
+    const s = loadSettings({ config: f });
+    expect(s.http.adminListen).toBe('192.168.1.5:9443');
+    expect(s.http.adminTls).toEqual({ cert: join(dir, 'tls/admin.crt'), key: join(dir, 'tls/admin.key') });
+    expect(loadSettings({ config: f, adminListen: '127.0.0.1:0' }).http.adminListen).toBe('127.0.0.1:0');
+    expect(errorsOf('http:\n  listen: 0.0.0.0:8080\n  adminListen: 127.0.0.1:8080\n')[0]!.message).toContain('needs its own port');
+    expect(errorsOf('http:\n  adminTls:\n    cert: a.pem\n')[0]!.message).toContain('key');
   });
 
   it('resolves paths relative to the settings file and lets flags win', () => {

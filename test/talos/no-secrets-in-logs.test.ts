@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { Store } from '../../src/store/store.js';
 import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
-import { buildHttpServer } from '../../src/http/server.js';
+import { buildBootServer } from '../../src/http/server.js';
 import { loadSettings } from '../../src/settings/settings.js';
 import { initSecrets, loadSecrets, unb64, type SecretsBundle } from '../../src/talos/secrets.js';
 import { adminCredentials, writeTalosconfig } from '../../src/talos/talosconfig.js';
@@ -49,7 +49,7 @@ describe('no secret in any log line', () => {
     store.syncInventory({ ...inv, nodes: inv.nodes.map((n) => ({ ...n, configMode: 'pull' as const })) });
     store.setState('cp-1', 'booting', 'test');
     const requesterIdentity = new FakeNeighbours({ '10.77.0.11': '52:54:00:12:34:01' });
-    const app = buildHttpServer({ settings, store, lifecycle: new Lifecycle(store), log, publicUrl: 'http://127.0.0.1', inventory: () => inv, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }), requesterIdentity });
+    const app = buildBootServer({ settings, store, lifecycle: new Lifecycle(store), log, publicUrl: 'http://127.0.0.1', inventory: () => inv, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }), requesterIdentity });
     const bootToken = issueBootToken(store.db, store.getNode('cp-1')!, '10.77.0.11');
     const served = await app.inject({ method: 'GET', url: `/config?mac=52:54:00:12:34:01&token=${bootToken}`, remoteAddress: '10.77.0.11' });
     expect(served.statusCode).toBe(200);

@@ -22,7 +22,7 @@ beforeAll(() => {
 serverAddress: 127.0.0.1
 dhcp: { mode: 'off' }
 tftp: { root: ./ipxe, port: ${port} }
-http: { listen: '127.0.0.1:0' }
+http: { listen: '127.0.0.1:0', adminListen: '127.0.0.1:0' }
 console: { enabled: false }
 inventory: ./cluster.yaml
 `);

@@ -8,21 +8,22 @@ import { Reimager, ReimageError } from '../../lifecycle/reimage.js';
 import { adminAccess } from './auth.js';
 import { assetsView, clusterView, discoveredListView, nodeDetailView } from './views.js';
 import type { HttpContext } from '../context.js';
+import { ADMIN, ADMIN_SECRET } from '../access.js';
 
 export function registerLifecycleApi(app: FastifyInstance, ctx: HttpContext): void {
   const reimager = () => (ctx.reimager ??= new Reimager(ctx.lifecycle.machine));
 
-  app.get('/api/nodes/:name', async (req, reply) => {
+  app.get('/api/nodes/:name', ADMIN, async (req, reply) => {
     const d = nodeDetailView(ctx, (req.params as { name: string }).name);
     return d ?? reply.code(404).send({ message: 'no such node' });
   });
-  app.get('/api/nodes/:name/console', async (req, reply) => {
+  app.get('/api/nodes/:name/console', ADMIN, async (req, reply) => {
     const name = (req.params as { name: string }).name;
     if (!ctx.store.getNode(name)) return reply.code(404).send({ message: 'no such node' });
     return (ctx.console?.lines(name) ?? []).map((l) => ({ at: l.at, msg: l.msg, fields: l.fields }));
   });
 
-  app.post('/api/nodes/:name/reimage', async (req, reply) => {
+  app.post('/api/nodes/:name/reimage', ADMIN, async (req, reply) => {
     const name = (req.params as { name: string }).name;
     const body = (req.body ?? {}) as Record<string, unknown>;
     const reason = typeof body.reason === 'string' && body.reason.trim() ? body.reason.trim().slice(0, 500) : 'operator request';
@@ -35,7 +36,7 @@ export function registerLifecycleApi(app: FastifyInstance, ctx: HttpContext): vo
       throw err;
     }
   });
-  app.post('/api/nodes/:name/reimage/cancel', async (req, reply) => {
+  app.post('/api/nodes/:name/reimage/cancel', ADMIN, async (req, reply) => {
     try {
       const n = reimager().cancel((req.params as { name: string }).name, by(req));
       return { node: n.name, state: n.state };
@@ -45,12 +46,12 @@ export function registerLifecycleApi(app: FastifyInstance, ctx: HttpContext): vo
     }
   });
 
-  app.get('/api/discovered/snippet', async (_req, reply) => reply.type('text/yaml; charset=utf-8').send(discoveredListView(ctx.store).snippet));
-  app.get('/api/cluster', async () => clusterView(ctx));
-  app.get('/api/assets', async () => assetsView(ctx));
+  app.get('/api/discovered/snippet', ADMIN, async (_req, reply) => reply.type('text/yaml; charset=utf-8').send(discoveredListView(ctx.store).snippet));
+  app.get('/api/cluster', ADMIN, async () => clusterView(ctx));
+  app.get('/api/assets', ADMIN, async () => assetsView(ctx));
 
   for (const file of ['kubeconfig', 'talosconfig'] as const) {
-    app.get(`/api/cluster/${file}`, async (_req, reply) => {
+    app.get(`/api/cluster/${file}`, ADMIN_SECRET, async (_req, reply) => {
       const path = join(ctx.settings.dataDir, file);
       if (!existsSync(path)) return reply.code(404).send({ message: `${file} has not been written yet` });
       return reply

@@ -3,11 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import type { HttpContext } from '../context.js';
 import { discoveredView } from '../../lifecycle/discovery.js';
 import { nodesView } from './views.js';
+import { ADMIN } from '../access.js';
 
 export function registerNodesApi(app: FastifyInstance, ctx: HttpContext): void {
-  app.get('/api/nodes', async () => nodesView(ctx.store));
+  app.get('/api/nodes', ADMIN, async () => nodesView(ctx.store));
 
-  app.get('/api/events', async (req, reply) => {
+  app.get('/api/events', ADMIN, async (req, reply) => {
     const q = req.query as Record<string, string | undefined>;
     const limit = q.limit === undefined ? 200 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 5000) return reply.code(400).send({ message: 'limit must be an integer from 1 to 5000' });
@@ -15,5 +16,5 @@ export function registerNodesApi(app: FastifyInstance, ctx: HttpContext): void {
     return ctx.store.events({ node: q.node, limit });
   });
 
-  app.get('/api/discovered', async () => discoveredView(ctx.store));
+  app.get('/api/discovered', ADMIN, async () => discoveredView(ctx.store));
 }

@@ -3,27 +3,22 @@
 // exchanged at /login for a session cookie (HttpOnly, SameSite=Strict).
 // State-changing requests carry the session's CSRF token. Scripts may send
 // the token as a Bearer header instead: no ambient credential, so no CSRF.
-// Machines' endpoints (/ipxe, /assets, /config, …) stay open: only the admin
-// surface below is guarded.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AdminRepository, hashToken, verifyToken } from '../../store/admin.js';
+// Which routes need the admin is declared on each route (see ../access.ts);
+// this file only recognises the admin.
+import { randomBytes } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AdminRepository, hashToken, isLegacyTokenHash, verifyToken } from '../../store/admin.js';
 import type { Store } from '../../store/store.js';
+import { adminAccess, type AdminAccess, type AdminGate } from '../access.js';
+import { FailureBudget } from './failure-budget.js';
+
+export { adminAccess, type AdminAccess };
 
 export const SESSION_COOKIE = 'rackboot_session';
 const SESSION_TTL_MS = 12 * 3600_000;
-
-export interface AdminAccess {
-  via: 'session' | 'bearer' | 'anonymous';
-  csrf?: string;
-}
-
-const access = new WeakMap<FastifyRequest, AdminAccess>();
-
-/** Who is asking, once the guard has let the request through. */
-export function adminAccess(req: FastifyRequest): AdminAccess {
-  return access.get(req) ?? { via: 'anonymous' };
-}
+/** How long a throttled wrong token waits for its 429, and how many may wait at once. */
+const THROTTLE_HOLD_MS = 1_000;
+const MAX_HELD = 1_024;
 
 /**
  * Makes sure an admin token exists. A token in the settings wins (and
@@ -34,7 +29,10 @@ export function ensureAdminToken(store: Store, settingsToken: string | undefined
   const repo = new AdminRepository(store);
   const current = repo.tokenHash();
   if (settingsToken) {
-    if (!current || !verifyToken(settingsToken, current.hash)) repo.setTokenHash(hashToken(settingsToken), 'settings');
+    // One scrypt at start for a store from before keyed hashes; same token, so sessions stay.
+    if (current && verifyToken(settingsToken, current.hash)) {
+      if (isLegacyTokenHash(current.hash)) repo.upgradeTokenHash(hashToken(settingsToken));
+    } else repo.setTokenHash(hashToken(settingsToken), 'settings');
     return undefined;
   }
   if (current) return undefined;
@@ -57,110 +55,88 @@ export function parseCookies(header: string | undefined): Record<string, string>
   return out;
 }
 
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
+/** What checking a token found: right, wrong, or wrong once too often. */
+export type TokenCheck = 'ok' | 'wrong' | 'throttled';
 
-/** Paths the guard protects; everything else belongs to the machines. */
-export function isAdminPath(path: string): boolean {
-  return path === '/' || path === '/metrics' || path === '/logout' || path.startsWith('/api/') || path === '/ui' || (path.startsWith('/ui/') && !path.startsWith('/ui/static/'));
-}
-
-/** Downloads that carry cluster credentials: never anonymous. */
-function isSecretPath(path: string): boolean {
-  return path === '/api/cluster/kubeconfig' || path === '/api/cluster/talosconfig';
-}
-
-/** Failed logins allowed per address in a window before it must wait. */
-const LOGIN_FAILURES = 5;
-const LOGIN_WINDOW_MS = 10 * 60_000;
-
-export class AdminAuth {
+export class AdminAuth implements AdminGate {
   readonly repo: AdminRepository;
-  private bearerCache: { token: string; hash: string } | undefined;
-  private readonly failures = new Map<string, { count: number; since: number }>();
+  private readonly budget: FailureBudget;
+  private readonly cookieFlags: string;
+  private readonly holdMs: number;
+  private held = 0;
 
   constructor(
     store: Store,
-    private readonly allowAnonymousRead: boolean,
+    readonly allowAnonymousRead: boolean,
+    opts: { secureCookies?: boolean; budget?: FailureBudget; throttleHoldMs?: number } = {},
   ) {
     this.repo = new AdminRepository(store);
+    this.budget = opts.budget ?? new FailureBudget();
+    this.holdMs = opts.throttleHoldMs ?? THROTTLE_HOLD_MS;
+    this.cookieFlags = `HttpOnly; SameSite=Strict; Path=/${opts.secureCookies ? '; Secure' : ''}`;
   }
 
-  checkToken(token: string): boolean {
+  /**
+   * The right token always passes. A wrong one spends the failure budget;
+   * once it is spent, wrong tokens are answered 429 until it refills. A
+   * legacy scrypt hash is only computed while the budget lasts, and is
+   * replaced by the keyed hash on the first match.
+   */
+  checkToken(token: string): TokenCheck {
     const stored = this.repo.tokenHash();
-    if (!stored) return false;
-    // scrypt is slow on purpose; remember the last good bearer token for this hash.
-    if (this.bearerCache && this.bearerCache.hash === stored.hash && sameSecret(this.bearerCache.token, token)) return true;
-    const ok = verifyToken(token, stored.hash);
-    if (ok) this.bearerCache = { token, hash: stored.hash };
-    return ok;
+    if (!stored) return this.budget.spend() ? 'wrong' : 'throttled';
+    if (isLegacyTokenHash(stored.hash)) {
+      if (!this.budget.available()) return 'throttled';
+      if (verifyToken(token, stored.hash)) {
+        this.repo.upgradeTokenHash(hashToken(token));
+        return 'ok';
+      }
+    } else if (verifyToken(token, stored.hash)) return 'ok';
+    return this.budget.spend() ? 'wrong' : 'throttled';
   }
 
-  /** True while `address` has used up its failed logins for the window. */
-  loginBlocked(address: string, now = Date.now()): boolean {
-    const f = this.failures.get(address);
-    if (f && now - f.since > LOGIN_WINDOW_MS) this.failures.delete(address);
-    return (this.failures.get(address)?.count ?? 0) >= LOGIN_FAILURES;
+  retryAfterSeconds(): number {
+    return Math.max(1, this.budget.retryAfterSeconds());
   }
 
-  login(token: string, reply: FastifyReply, address: string): boolean {
-    if (!this.checkToken(token)) {
-      const f = this.failures.get(address) ?? { count: 0, since: Date.now() };
-      f.count++;
-      this.failures.set(address, f);
-      // Bounded: a flood from many addresses forgets the oldest first.
-      if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value!);
-      return false;
+  /**
+   * Holds a throttled answer for a while: a flooding client on a keep-alive
+   * connection then sends one guess a second instead of thousands, and a
+   * held request costs only a timer. Past MAX_HELD answers go out at once,
+   * so holding cannot grow memory without bound.
+   */
+  async holdThrottled(): Promise<void> {
+    if (this.held >= MAX_HELD || this.holdMs <= 0) return;
+    this.held++;
+    try {
+      await new Promise((r) => setTimeout(r, this.holdMs));
+    } finally {
+      this.held--;
     }
-    this.failures.delete(address);
+  }
+
+  login(token: string, reply: FastifyReply): TokenCheck {
+    const check = this.checkToken(token);
+    if (check !== 'ok') return check;
     const { id } = this.repo.createSession(SESSION_TTL_MS);
-    reply.header('set-cookie', `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}`);
-    return true;
+    reply.header('set-cookie', `${SESSION_COOKIE}=${id}; ${this.cookieFlags}; Max-Age=${SESSION_TTL_MS / 1000}`);
+    return 'ok';
   }
 
   logout(req: FastifyRequest, reply: FastifyReply): void {
     const id = parseCookies(req.headers.cookie)[SESSION_COOKIE];
     if (id) this.repo.deleteSession(id);
-    reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
+    reply.header('set-cookie', `${SESSION_COOKIE}=; ${this.cookieFlags}; Max-Age=0`);
   }
 
-  private identify(req: FastifyRequest): AdminAccess | undefined {
+  identify(req: FastifyRequest): AdminAccess | 'throttled' | undefined {
     const auth = req.headers.authorization;
-    if (auth?.startsWith('Bearer ')) return this.checkToken(auth.slice(7).trim()) ? { via: 'bearer' } : undefined;
+    if (auth?.startsWith('Bearer ')) {
+      const check = this.checkToken(auth.slice(7).trim());
+      return check === 'ok' ? { via: 'bearer' } : check === 'throttled' ? 'throttled' : undefined;
+    }
     const id = parseCookies(req.headers.cookie)[SESSION_COOKIE];
     const session = id ? this.repo.session(id) : undefined;
     return session ? { via: 'session', csrf: session.csrf } : undefined;
-  }
-
-  /**
-   * The guard. Identity is checked onRequest, before the body is read, so an
-   * anonymous client cannot make us buffer and parse a body at all; the CSRF
-   * token may travel in the body, so it is checked once the body is parsed.
-   */
-  register(app: FastifyInstance): void {
-    app.addHook('onRequest', async (req, reply) => {
-      const path = req.url.split('?')[0]!;
-      if (!isAdminPath(path)) return;
-      const who = this.identify(req);
-      const reading = req.method === 'GET' || req.method === 'HEAD';
-      if (!who) {
-        if (reading && this.allowAnonymousRead && !isSecretPath(path)) {
-          access.set(req, { via: 'anonymous' });
-          return;
-        }
-        if (reading && (path === '/' || path.startsWith('/ui'))) return reply.redirect(`/login?next=${encodeURIComponent(path)}`, 303);
-        return reply.code(401).header('www-authenticate', 'Bearer realm="rackboot"').send({ message: 'log in first (or send Authorization: Bearer <admin token>)' });
-      }
-      access.set(req, who);
-    });
-    app.addHook('preHandler', async (req, reply) => {
-      const who = access.get(req);
-      if (!who || who.via !== 'session' || req.method === 'GET' || req.method === 'HEAD') return;
-      const sent = req.headers['x-csrf-token'] ?? (req.body as Record<string, unknown> | undefined)?._csrf;
-      if (typeof sent !== 'string' || !sameSecret(sent, who.csrf!)) return reply.code(403).send({ message: 'missing or wrong CSRF token' });
-    });
   }
 }

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { NODE_STATES } from '../../lifecycle/states.js';
 import { clusterView, stateCounts } from './views.js';
 import type { HttpContext } from '../context.js';
+import { ADMIN } from '../access.js';
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})?$/;
 
@@ -13,16 +14,29 @@ function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-export function registerMetrics(app: FastifyInstance, ctx: HttpContext): void {
-  const http = { requests: new Map<string, number>(), bytes: 0 };
+/** HTTP responses of both planes, counted for /metrics. */
+export interface HttpCounters {
+  requests: Map<string, number>;
+  bytes: number;
+}
+
+const countersByContext = new WeakMap<HttpContext, HttpCounters>();
+
+/** Counts `app`'s responses into the counters shared by every server of `ctx`. */
+export function countResponses(app: FastifyInstance, ctx: HttpContext): void {
+  let http = countersByContext.get(ctx);
+  if (!http) countersByContext.set(ctx, (http = { requests: new Map(), bytes: 0 }));
+  const counters = http;
   app.addHook('onResponse', async (req, reply) => {
     const key = `${req.method} ${reply.statusCode}`;
-    http.requests.set(key, (http.requests.get(key) ?? 0) + 1);
+    counters.requests.set(key, (counters.requests.get(key) ?? 0) + 1);
     const len = Number(reply.getHeader('content-length'));
-    if (Number.isFinite(len)) http.bytes += len;
+    if (Number.isFinite(len)) counters.bytes += len;
   });
+}
 
-  app.get('/metrics', async (_req, reply) => {
+export function registerMetrics(app: FastifyInstance, ctx: HttpContext): void {
+  app.get('/metrics', ADMIN, async (_req, reply) => {
     const lines: string[] = [];
     const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: [string, number][]) => {
       lines.push(`# HELP rackboot_${name} ${help}`, `# TYPE rackboot_${name} ${type}`);
@@ -35,6 +49,7 @@ export function registerMetrics(app: FastifyInstance, ctx: HttpContext): void {
     metric('node_failures_total', 'counter', 'Transitions into failed.', [['', count(`SELECT count(*) AS n FROM events WHERE kind='state' AND json_extract(data_json,'$.to')='failed'`)]]);
     metric('discovered_machines', 'gauge', 'Unknown machines that asked to boot.', [['', count('SELECT count(*) AS n FROM discovered')]]);
     const cluster = clusterView(ctx);
+    const http = countersByContext.get(ctx) ?? { requests: new Map<string, number>(), bytes: 0 };
     metric('cluster_bootstrapped', 'gauge', '1 once etcd was bootstrapped.', [['', cluster.bootstrapped ? 1 : 0]]);
     metric('cluster_bootstrap_state', 'gauge', 'The bootstrap state, as a label.', [[`{state="${escapeLabel(cluster.bootstrap)}"}`, 1]]);
     metric('http_requests_total', 'counter', 'HTTP responses by method and status.', [...http.requests].map(([k, v]) => {

@@ -11,6 +11,7 @@ import type { ConsoleLine } from '../../console/buffer.js';
 import { nodeFragments, overviewFragments } from './pages.js';
 import { overviewData } from './page-routes.js';
 import { assetsView, nodeDetailView } from './views.js';
+import { ADMIN } from '../access.js';
 
 class ChangeFeed extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
@@ -66,7 +67,7 @@ export function registerStream(app: FastifyInstance, ctx: HttpContext, opts: { i
     for (const res of open) res.end();
   });
 
-  app.get('/api/stream', (req, reply) => {
+  app.get('/api/stream', ADMIN, (req, reply) => {
     const nodeName = (req.query as Record<string, string | undefined>).node;
     if (nodeName !== undefined && !ctx.store.getNode(nodeName)) return reply.code(404).send({ message: `no such node: ${nodeName}` });
     const fragments = () => {
@@ -74,6 +75,8 @@ export function registerStream(app: FastifyInstance, ctx: HttpContext, opts: { i
       const d = nodeDetailView(ctx, nodeName)!;
       return nodeFragments(d.node, d.events);
     };
+    // HEAD gets the head of a stream, not a stream that never ends.
+    if (req.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-store').send();
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });

@@ -7,6 +7,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { HttpContext } from '../context.js';
 import { BUFFERS_PER_TRANSFER, BufferPool, sendFileRange } from './send-file.js';
+import { PUBLIC } from '../access.js';
 
 /** Resolves `requested` under `root`, or returns undefined if it would leave the root. */
 export async function resolveInside(root: string, requested: string): Promise<string | undefined> {
@@ -82,7 +83,7 @@ export function registerAssets(app: FastifyInstance, ctx: HttpContext): void {
       .finally(() => open--);
   };
 
-  app.get('/assets/*', async (req, reply) => {
+  app.get('/assets/*', PUBLIC, async (req, reply) => {
     const requested = (req.params as { '*': string })['*'];
     const file = await resolveInside(ctx.settings.assetsDir, requested);
     if (!file) return notFound(reply, requested);

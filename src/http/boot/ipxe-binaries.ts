@@ -6,9 +6,10 @@ import { stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { HttpContext } from '../context.js';
 import { resolveInside } from './assets.js';
+import { PUBLIC } from '../access.js';
 
 export function registerIpxeBinaries(app: FastifyInstance, ctx: HttpContext): void {
-  app.get('/ipxe/:file', async (req, reply) => {
+  app.get('/ipxe/:file', PUBLIC, async (req, reply) => {
     const requested = (req.params as { file: string }).file;
     const file = await resolveInside(ctx.settings.tftp.root, requested);
     const st = file ? await stat(file).catch(() => undefined) : undefined;

@@ -12,6 +12,7 @@ import { nodeConfigText } from '../../talos/config/render.js';
 import { loadSecrets } from '../../talos/secrets.js';
 import type { HttpContext } from '../context.js';
 import { kernelLogUrl } from './machine-ipxe.js';
+import { PUBLIC } from '../access.js';
 
 /** The boot-access policy over this context's store, settings and neighbour table. */
 export function bootAccessFor(ctx: HttpContext): BootAccess {
@@ -31,7 +32,7 @@ function refuse(req: FastifyRequest, reply: FastifyReply, code: 400 | 403 | 404 
 
 export function registerMachineConfig(app: FastifyInstance, ctx: HttpContext): void {
   const access = bootAccessFor(ctx);
-  app.get('/config', async (req, reply) => {
+  app.get('/config', PUBLIC, async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
     const mac = normalizeMac(str(q.mac) ?? '');

@@ -14,6 +14,7 @@ import type { HttpContext } from '../context.js';
 import { bootAccessFor } from './machine-config.js';
 import { peerAddress } from '../../lifecycle/boot-access.js';
 import { isStoreWriteError, STORE_UNWRITABLE } from '../../store/errors.js';
+import { PUBLIC } from '../access.js';
 
 /** iPXE's ${buildarch} → Talos's arch. BIOS undionly runs as i386 even on x86_64 machines. */
 export function talosArch(buildarch: string | undefined): 'amd64' | 'arm64' | undefined {
@@ -52,7 +53,7 @@ export function parseMachineQuery(q: Record<string, unknown>): MachineQuery | { 
 
 export function registerMachineIpxe(app: FastifyInstance, ctx: HttpContext): void {
   const access = bootAccessFor(ctx);
-  app.get('/ipxe', async (req, reply) => {
+  app.get('/ipxe', PUBLIC, async (req, reply) => {
     try {
       return await machineScript(req, reply);
     } catch (err) {

@@ -128,7 +128,7 @@ describe('lifecycle JSON API', () => {
       writeFileSync(join(dir, 'kernel-amd64'), 'k');
       writeFileSync(join(dir, 'initramfs-amd64.xz'), 'i');
       h.ctx.requesterIdentity = new FakeNeighbours({ '10.0.0.12': '52:54:00:00:00:02' });
-      const script = (await h.app.inject({ url: '/ipxe?mac=52:54:00:00:00:02&arch=x86_64', remoteAddress: '10.0.0.12' })).body;
+      const script = (await h.boot.inject({ url: '/ipxe?mac=52:54:00:00:00:02&arch=x86_64', remoteAddress: '10.0.0.12' })).body;
       expect(script).toContain('talos.logging.kernel=udp://10.0.0.1:5514/');
       expect(h.store.getNode('w-1')!.state).toBe('booting');
     } finally {

@@ -1,6 +1,8 @@
+import { randomBytes, scryptSync } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, harness, login } from './harness.js';
+import { FailureBudget } from '../../../src/http/admin/failure-budget.js';
 
 describe('admin auth', () => {
   it('guards the admin surface and leaves the machines\' endpoints open', async () => {
@@ -13,8 +15,13 @@ describe('admin auth', () => {
       expect(ui.statusCode).toBe(303);
       expect(ui.headers.location).toBe('/login?next=%2Fui%2Fnodes%2Fcp-1');
       expect((await h.app.inject({ url: '/healthz' })).statusCode).toBe(200);
-      expect((await h.app.inject({ url: '/boot.ipxe' })).statusCode).toBe(200);
-      expect((await h.app.inject({ url: '/ipxe?mac=52:54:00:00:00:99' })).statusCode).toBe(200);
+      expect((await h.boot.inject({ url: '/healthz' })).statusCode).toBe(200);
+      expect((await h.boot.inject({ url: '/boot.ipxe' })).statusCode).toBe(200);
+      expect((await h.boot.inject({ url: '/ipxe?mac=52:54:00:00:00:99' })).statusCode).toBe(200);
+      // The boot plane carries no admin route at all, with or without the token.
+      for (const url of ['/api/nodes', '/metrics', '/ui', '/login', '/api/cluster/talosconfig']) {
+        expect((await h.boot.inject({ url, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).statusCode, url).toBe(404);
+      }
       expect((await h.app.inject({ url: '/login' })).statusCode).toBe(200);
       expect((await h.app.inject({ url: '/ui/static/app.js' })).statusCode).toBe(200);
     } finally {
@@ -75,17 +82,57 @@ describe('admin auth', () => {
     }
   });
 
-  it('stops an address after five failed logins', async () => {
-    const h = await harness();
+  it('wrong tokens spend one budget for every address; the right token always passes', async () => {
+    // The default burst of 20, refilled slowly enough that the held answers below do not refill it.
+    const h = await harness({ budget: new FailureBudget(20, 0.01) });
     try {
-      const attempt = (token: string) =>
-        h.app.inject({ method: 'POST', url: '/login', payload: `token=${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-      for (let i = 0; i < 5; i++) expect((await attempt('guess-' + i)).statusCode).toBe(401);
-      const blocked = await attempt(ADMIN_TOKEN);
-      expect(blocked.statusCode).toBe(429);
-      expect(blocked.headers['set-cookie']).toBeUndefined();
+      const attempt = (token: string, remoteAddress: string) =>
+        h.app.inject({ method: 'POST', url: '/login', remoteAddress, payload: `token=${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const bearer = (token: string, remoteAddress: string) => h.app.inject({ url: '/api/nodes', remoteAddress, headers: { authorization: `Bearer ${token}` } });
+      // Bearer and login draw on the same budget; a new source address buys nothing.
+      for (let i = 0; i < 10; i++) expect((await attempt('guess-' + i, `10.0.0.${i + 1}`)).statusCode).toBe(401);
+      for (let i = 0; i < 10; i++) expect((await bearer('guess-' + i, `10.0.1.${i + 1}`)).statusCode).toBe(401);
+      const t0 = Date.now();
+      const throttled = await attempt('guess-x', '10.0.2.1');
+      expect(throttled.statusCode).toBe(429);
+      // A throttled answer is held, so a flooding connection gets about one guess a second.
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+      expect(Number(throttled.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(throttled.headers['set-cookie']).toBeUndefined();
+      expect((await bearer('guess-y', '10.0.2.2')).statusCode).toBe(429);
+      // …while the operator, from the very address that typed wrong, still gets in.
+      const ok = await attempt(ADMIN_TOKEN, '10.0.0.1');
+      expect(ok.statusCode).toBe(303);
+      expect(String(ok.headers['set-cookie'])).toContain('rackboot_session=');
+      expect((await bearer(ADMIN_TOKEN, '10.0.1.1')).statusCode).toBe(200);
     } finally {
       await h.close();
+    }
+  });
+
+  it('a store from before keyed hashes: the scrypt hash still opens once, then is replaced by the keyed one', async () => {
+    const first = await harness({ token: null });
+    const dir = first.dir;
+    const token = 'legacy-generated-token-0123456789';
+    const salt = randomBytes(16);
+    const legacy = `scrypt$${salt.toString('hex')}$${scryptSync(token, salt, 32).toString('hex')}`;
+    first.store.db.prepare('UPDATE admin_token SET hash=? WHERE id=1').run(legacy);
+    await first.app.close();
+    await first.boot.close();
+    first.watcher.stop();
+    first.store.close();
+    const again = await harness({ token: null, dir });
+    try {
+      expect(again.announced).toEqual([]);
+      expect((await again.app.inject({ url: '/api/nodes', headers: { authorization: 'Bearer wrong-token-0123456789' } })).statusCode).toBe(401);
+      expect((again.store.db.prepare('SELECT hash FROM admin_token').get() as { hash: string }).hash).toBe(legacy);
+      await login(again.app, token);
+      const stored = (again.store.db.prepare('SELECT hash FROM admin_token').get() as { hash: string }).hash;
+      expect(stored).toMatch(/^hmac-sha256\$[0-9a-f]{64}\$[0-9a-f]{64}$/);
+      expect((await again.app.inject({ url: '/api/nodes', headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(200);
+    } finally {
+      await again.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -112,11 +159,12 @@ describe('admin auth', () => {
       token = /: (\S+)$/.exec(first.announced[0]!)![1]!;
       const stored = first.store.db.prepare('SELECT hash, source FROM admin_token').get() as { hash: string; source: string };
       expect(stored.source).toBe('generated');
-      expect(stored.hash).toMatch(/^scrypt\$[0-9a-f]{32}\$[0-9a-f]{64}$/);
+      expect(stored.hash).toMatch(/^hmac-sha256\$[0-9a-f]{64}\$[0-9a-f]{64}$/);
       expect(stored.hash).not.toContain(token);
       await login(first.app, token);
     } finally {
       await first.app.close();
+      await first.boot.close();
       first.watcher.stop();
       first.store.close();
     }

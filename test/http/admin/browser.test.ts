@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { missingPrerequisites } from '../../helpers/netns.js';
+import { adminTlsMaterial } from '../../../src/http/admin/tls.js';
 import { ADMIN_TOKEN, harness, inventoryYaml, type Harness } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -19,7 +20,9 @@ async function launch(): Promise<{ context: BrowserContext; profile: string }> {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    // The admin listener's certificate is the self-signed one made at first start.
+    ignoreHTTPSErrors: true,
+    args: ['--ignore-certificate-errors', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1280, height: 900 },
   });
   return { context, profile };
@@ -31,16 +34,21 @@ describe('admin page in a real browser', () => {
   it.skipIf(why)('logs in, updates live, reimages with confirmation and CSRF, shows inventory errors and the console', async () => {
     mkdirSync(OUT, { recursive: true });
     let h: Harness | undefined;
+    let dir: string | undefined;
     let browser: { context: BrowserContext; profile: string } | undefined;
     try {
-      h = await harness({ watch: true });
+      dir = mkdtempSync(join(tmpdir(), 'rackboot-web-'));
+      const probe = await harness({ dir });
+      const tls = await adminTlsMaterial(probe.settings);
+      await probe.close();
+      h = await harness({ watch: true, dir, tls });
       h.store.setState('cp-1', 'ready', 'healthy', { markedForInstall: false });
       h.store.db.prepare("INSERT INTO leases (mac, ip, state, expires_at, hostname, updated_at) VALUES ('52:54:00:00:00:02', '10.0.0.52', 'bound', ?, ?, 0)")
         .run(Date.now() + 3600_000, '<script>alert("host")</script>');
       h.ctx.lifecycle.sighted({ mac: 'de:ad:be:ef:00:07', source: 'dhcp', uuid: '00000000-0000-0000-0000-000000000000', arch: '7', vendorClass: 'PXEClient:Arch:00007:UNDI:003000' });
       await h.app.listen({ host: '127.0.0.1', port: 0 });
       const addr = h.app.server.address();
-      const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+      const base = `https://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
 
       browser = await launch();
       const page = await browser.context.newPage();
@@ -60,6 +68,8 @@ describe('admin page in a real browser', () => {
       await page.fill('#token', ADMIN_TOKEN);
       await page.click('button[type=submit]');
       await page.waitForURL(`${base}/ui`);
+      // Over TLS the session cookie is Secure: it never travels over plain HTTP.
+      expect((await browser.context.cookies(base)).find((c) => c.name === 'rackboot_session')).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Strict' });
       await expect.poll(() => page.locator('#live').textContent()).toBe('live');
       expect(await stateOf(page, 'w-1').textContent()).toBe('registered');
       // The hostile hostname is text on the page, and nothing ran.
@@ -124,6 +134,7 @@ describe('admin page in a real browser', () => {
       await browser?.context.close().catch(() => {});
       if (browser) rmSync(browser.profile, { recursive: true, force: true });
       await h?.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
 });

@@ -1,6 +1,6 @@
 // An in-process appliance for web and API tests: a temp settings file,
 // inventory, data and assets directories, the real store, inventory watcher
-// and HTTP server. Nothing listens unless a test calls listen().
+// and both HTTP planes. Nothing listens unless a test calls listen().
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,8 @@ import { loadSettings, type Settings } from '../../../src/settings/settings.js';
 import { Store } from '../../../src/store/store.js';
 import { InventoryWatcher } from '../../../src/inventory/watch.js';
 import { Lifecycle } from '../../../src/lifecycle/lifecycle.js';
-import { buildHttpServer } from '../../../src/http/server.js';
+import { buildAdminServer, buildBootServer, type AdminTls } from '../../../src/http/server.js';
+import type { FailureBudget } from '../../../src/http/admin/failure-budget.js';
 import type { HttpContext } from '../../../src/http/context.js';
 import { ConsoleLog } from '../../../src/console/buffer.js';
 
@@ -38,12 +39,15 @@ export interface Harness {
   store: Store;
   watcher: InventoryWatcher;
   ctx: HttpContext;
+  /** The admin plane. */
   app: FastifyInstance;
+  /** The boot plane. */
+  boot: FastifyInstance;
   announced: string[];
   close(): Promise<void>;
 }
 
-export async function harness(opts: { token?: string | null; anonymousRead?: boolean; dir?: string; watch?: boolean } = {}): Promise<Harness> {
+export async function harness(opts: { token?: string | null; anonymousRead?: boolean; dir?: string; watch?: boolean; tls?: AdminTls; budget?: FailureBudget } = {}): Promise<Harness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'rackboot-web-'));
   const token = opts.token === undefined ? ADMIN_TOKEN : opts.token;
   writeFileSync(join(dir, 'cluster.yaml'), inventoryYaml());
@@ -63,13 +67,16 @@ export async function harness(opts: { token?: string | null; anonymousRead?: boo
     inventory: () => watcher.inventory, inventoryStatus: () => watcher.status,
     console: new ConsoleLog(50), announce: (l) => announced.push(l),
   };
-  const app = buildHttpServer(ctx);
+  const app = buildAdminServer(ctx, { tls: opts.tls, budget: opts.budget });
+  const boot = buildBootServer(ctx);
   await app.ready();
+  await boot.ready();
   return {
-    dir, settings, store, watcher, ctx, app, announced,
+    dir, settings, store, watcher, ctx, app, boot, announced,
     async close() {
       watcher.stop();
       await app.close();
+      await boot.close();
       store.close();
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },

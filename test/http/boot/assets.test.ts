@@ -51,13 +51,14 @@ describe('GET /assets/* over a real socket', () => {
     expect(res.headers['content-range']).toBe('bytes */65536');
   });
 
-  it('counts streamed asset responses in /metrics', async () => {
+  it('counts streamed asset responses in the admin plane\'s /metrics', async () => {
     await (await request(`${base}/assets/${rel}/initramfs-amd64.xz`)).body.dump();
     await (await request(`${base}/assets/${rel}/initramfs-amd64.xz`, { headers: { range: 'bytes=0-99' } })).body.dump();
-    const metrics = await (await request(`${base}/metrics`, { headers: ADMIN_HEADERS })).body.text();
+    const metrics = (await a.admin.inject({ url: '/metrics', headers: ADMIN_HEADERS })).body;
     expect(metrics).toContain('rackboot_http_requests_total{method="GET",code="200"} 1');
     expect(metrics).toContain('rackboot_http_requests_total{method="GET",code="206"} 1');
     expect(metrics).toContain('rackboot_http_response_bytes_total 65636');
+    expect((await request(`${base}/metrics`, { headers: ADMIN_HEADERS })).statusCode).toBe(404);
   });
 
   it('answers HEAD with the size and no body', async () => {

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { createLogger } from '../../../src/log.js';
 import { Store } from '../../../src/store/store.js';
 import { Lifecycle } from '../../../src/lifecycle/lifecycle.js';
-import { buildHttpServer } from '../../../src/http/server.js';
+import { buildBootServer } from '../../../src/http/server.js';
 import { loadSettings, type Settings } from '../../../src/settings/settings.js';
 import { initSecrets } from '../../../src/talos/secrets.js';
 import { loadInventoryFile } from '../../../src/inventory/load.js';
@@ -48,7 +48,7 @@ describe('GET /config (pull)', () => {
     store.syncInventory(inv);
     // The provisioning L2 as the kernel would show it: each node at its inventory address.
     neighbours = new FakeNeighbours({ '10.77.0.11': CP1, '10.77.0.21': W1 });
-    app = buildHttpServer({ settings, store, lifecycle: new Lifecycle(store), log, publicUrl: 'http://10.77.0.1:8080', inventory: () => inv, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }), requesterIdentity: neighbours });
+    app = buildBootServer({ settings, store, lifecycle: new Lifecycle(store), log, publicUrl: 'http://10.77.0.1:8080', inventory: () => inv, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }), requesterIdentity: neighbours });
   };
   const get = (query: string, remoteAddress = '10.77.0.11') => app.inject({ method: 'GET', url: `/config?${query}`, remoteAddress });
   /** What serving the install script to the machine does: a token for this boot. */
