@@ -102,8 +102,9 @@ describe('rackboot doctor', () => {
       { service: 'proxyDHCP', proto: 'udp', host: '0.0.0.0', port: 4011 },
       { service: 'TFTP', proto: 'udp', host: '10.9.0.1', port: 1069 },
       { service: 'HTTP', proto: 'tcp', host: '10.9.0.1', port: 8081 },
+      { service: 'admin HTTPS', proto: 'tcp', host: '127.0.0.1', port: 8443 },
       { service: 'console', proto: 'udp', host: '10.9.0.1', port: 5515 },
     ]);
-    expect(plannedListeners(loadSettings({ config: cfg, noDhcp: true, noTftp: true }), '10.9.0.1').map((l) => l.service)).toEqual(['HTTP', 'console']);
+    expect(plannedListeners(loadSettings({ config: cfg, noDhcp: true, noTftp: true }), '10.9.0.1').map((l) => l.service)).toEqual(['HTTP', 'admin HTTPS', 'console']);
   });
 });

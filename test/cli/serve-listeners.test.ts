@@ -59,12 +59,20 @@ describe('serve cannot bind a listener', () => {
     expectOneLineNaming(r, new RegExp(`^rackboot: HTTP cannot listen on tcp 127\\.0\\.0\\.1:${port}: `));
   });
 
+  it('admin HTTPS (tcp): one line with the address, exit 1', async () => {
+    const port = await holdTcp();
+    const dir = tmp();
+    const cfg = settingsFile(dir, `dhcp:\n  mode: off\ntftp:\n  enabled: false\nconsole:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:0\n`);
+    const r = runCli(['serve', '--config', cfg, '--admin-listen', `127.0.0.1:${port}`]);
+    expectOneLineNaming(r, new RegExp(`^rackboot: admin HTTPS cannot listen on tcp 127\\.0\\.0\\.1:${port}: `));
+  });
+
   it('TFTP (udp): one line with the address, exit 1', async () => {
     const port = await holdUdp();
     const http = await holdTcp();
     holders.pop()!.close(); // a free TCP port for HTTP
     const dir = tmp();
-    const cfg = settingsFile(dir, `interface: lo\nserverAddress: 127.0.0.1\ndhcp:\n  mode: off\ntftp:\n  port: ${port}\n  root: ${dir}\nconsole:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:${http}\n`);
+    const cfg = settingsFile(dir, `interface: lo\nserverAddress: 127.0.0.1\ndhcp:\n  mode: off\ntftp:\n  port: ${port}\n  root: ${dir}\nconsole:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:${http}\n  adminListen: 127.0.0.1:0\n`);
     const r = runCli(['serve', '--config', cfg]);
     expectOneLineNaming(r, new RegExp(`^rackboot: TFTP cannot listen on udp 127\\.0\\.0\\.1:${port}: `));
   });
@@ -74,7 +82,7 @@ describe('serve cannot bind a listener', () => {
     const http = await holdTcp();
     holders.pop()!.close();
     const dir = tmp();
-    const cfg = settingsFile(dir, `serverAddress: 127.0.0.1\ndhcp:\n  mode: off\ntftp:\n  enabled: false\nconsole:\n  port: ${port}\nhttp:\n  listen: 127.0.0.1:${http}\n`);
+    const cfg = settingsFile(dir, `serverAddress: 127.0.0.1\ndhcp:\n  mode: off\ntftp:\n  enabled: false\nconsole:\n  port: ${port}\nhttp:\n  listen: 127.0.0.1:${http}\n  adminListen: 127.0.0.1:0\n`);
     const r = runCli(['serve', '--config', cfg]);
     expectOneLineNaming(r, new RegExp(`^rackboot: console receiver cannot listen on udp 127\\.0\\.0\\.1:${port}: `));
   });

@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { copyFileSync, existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { CLI, REPO } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tmp.js';
 
@@ -36,6 +36,12 @@ async function freePort(): Promise<number> {
   const { port } = s.address() as { port: number };
   await new Promise((r) => s.close(r));
   return port;
+}
+
+/** A GET on the admin plane (HTTPS), trusting the certificate the daemon made in its data directory. */
+function adminGet(dataDir: string, port: number, path: string, token: string) {
+  const dispatcher = new Agent({ connect: { ca: readFileSync(join(dataDir, 'admin-tls', 'cert.pem'), 'utf8') } });
+  return request(`https://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${token}` }, dispatcher });
 }
 
 /** `rackboot serve` under umask 022, output captured (so stdout is a pipe, not a terminal). */
@@ -69,7 +75,8 @@ describe('rackboot serve as a process', () => {
     const port = await freePort();
     const cfg = join(dir, 'rackboot.yaml');
     const tftpPort = await freeUdpPort();
-    const settings = (level: string, listen: string) => `dataDir: ${dir}/data\ninventory: ${inv}\nlogLevel: ${level}\ninterface: lo\nserverAddress: 127.0.0.1\ndhcp:\n  mode: off\ntftp:\n  port: ${tftpPort}\n  root: ${dir}\nconsole:\n  enabled: false\nhttp:\n  listen: ${listen}\n`;
+    const adminPort = await freePort();
+    const settings = (level: string, listen: string) => `dataDir: ${dir}/data\ninventory: ${inv}\nlogLevel: ${level}\ninterface: lo\nserverAddress: 127.0.0.1\ndhcp:\n  mode: off\ntftp:\n  port: ${tftpPort}\n  root: ${dir}\nconsole:\n  enabled: false\nhttp:\n  listen: ${listen}\n  adminListen: 127.0.0.1:${adminPort}\n`;
     // A malformed TFTP packet is logged at debug by the TFTP service's logger, made at start.
     const malformed = async () => {
       const s = createSocket('udp4');
@@ -82,7 +89,7 @@ describe('rackboot serve as a process', () => {
     daemon = serveUnderUmask022(['--config', cfg]);
     await until('serving', () => daemon!.output().includes('rackboot serving'));
     const token = readFileSync(join(dir, 'data', 'admin-token'), 'utf8').trim();
-    const names = async () => ((await request(`http://127.0.0.1:${port}/api/nodes`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.body.json())) as Array<{ name: string }>).map((n) => n.name);
+    const names = async () => ((await adminGet(join(dir, 'data'), adminPort, '/api/nodes', token).then((r) => r.body.json())) as Array<{ name: string }>).map((n) => n.name);
     expect(await names()).toContain('worker-2');
 
     writeFileSync(inv, readFileSync(inv, 'utf8').replace('name: worker-2', 'name: worker-9'));
@@ -122,9 +129,10 @@ describe('rackboot serve as a process', () => {
     const dir = tmp();
     const data = join(dir, 'state', 'data');
     const port = await freePort();
+    const adminPort = await freePort();
     const cfg = join(dir, 'rackboot.yaml');
     writeFileSync(cfg, 'console:\n  enabled: false\n');
-    daemon = serveUnderUmask022(['--config', cfg, '--no-dhcp', '--no-tftp', '--http-listen', `127.0.0.1:${port}`, '--data-dir', data, '--inventory', join(REPO, 'inventory/cluster.yaml')]);
+    daemon = serveUnderUmask022(['--config', cfg, '--no-dhcp', '--no-tftp', '--http-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`, '--data-dir', data, '--inventory', join(REPO, 'inventory/cluster.yaml')]);
     await until('serving', () => daemon!.output().includes('rackboot serving'));
     expect(mode(data)).toBe('700');
     for (const f of ['rackboot.db', 'rackboot.db-wal', 'rackboot.db-shm', 'admin-token']) {
@@ -133,7 +141,7 @@ describe('rackboot serve as a process', () => {
     }
     const token = readFileSync(join(data, 'admin-token'), 'utf8').trim();
     expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
-    const ok = await request(`http://127.0.0.1:${port}/api/nodes`, { headers: { authorization: `Bearer ${token}` } });
+    const ok = await adminGet(data, adminPort, '/api/nodes', token);
     expect(ok.statusCode).toBe(200);
     await ok.body.dump();
     expect(daemon.output()).not.toContain(token);

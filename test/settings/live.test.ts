@@ -30,7 +30,7 @@ describe('settings a reload may change', () => {
 
   it('a key it does not know (a new setting) needs a restart', () => {
     const running = base();
-    const next = { ...base(), http: { ...base().http, adminListen: '127.0.0.1:8443' } };
+    const next = { ...base(), http: { ...base().http, adminListen: '127.0.0.1:9443' } };
     expect(diffSettings(running, next)).toEqual({ live: [], needRestart: ['http.adminListen'] });
     expect(diffSettings(running, base())).toEqual({ live: [], needRestart: [] });
   });
