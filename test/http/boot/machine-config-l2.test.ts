@@ -10,11 +10,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linkNamespaces, missingPrerequisites, Netns, uniqueSuffix } from '../helpers/netns.js';
-import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, waitFor, writeConfig, type NodeEntry } from '../dhcp/netns/harness.js';
-import { loadInventoryFile } from '../../src/inventory/load.js';
-import { schematicId } from '../../src/factory/schematic.js';
-import { initSecrets } from '../../src/talos/secrets.js';
+import { linkNamespaces, missingPrerequisites, Netns, uniqueSuffix } from '../../helpers/netns.js';
+import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, waitFor, writeConfig, type NodeEntry } from '../../dhcp/netns/harness.js';
+import { loadInventoryFile } from '../../../src/inventory/load.js';
+import { schematicId } from '../../../src/factory/schematic.js';
+import { initSecrets } from '../../../src/talos/secrets.js';
 
 const why = missingPrerequisites(['/usr/bin/curl']);
 const x = uniqueSuffix();
