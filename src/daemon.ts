@@ -19,7 +19,8 @@ import { startTftpService } from './tftp/server.js';
 import { chainScript } from './ipxe/scripts.js';
 import { startTalosService } from './talos/service.js';
 import { nodeConfigText } from './talos/config/render.js';
-import { kernelLogUrl } from './http/boot/machine-ipxe.js';
+import { kernelLogTarget } from './talos/kernel-args.js';
+import { publicUrlFor } from './net/public-url.js';
 import { loadSecrets } from './talos/secrets.js';
 import { startDhcpService } from './dhcp/server.js';
 import { startRouterAdvertService } from './ndp/service.js';
@@ -133,8 +134,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
       const inv = watcher.inventory;
       const node = inv?.nodes.find((n) => n.name === name);
       if (!inv || !node) throw new Error(`node ${name} is not in the live inventory`);
-      const kernelLog = settings.console.enabled ? kernelLogUrl(ctx.publicUrl, settings.console.port) : undefined;
-      return Buffer.from(nodeConfigText({ cluster: inv.cluster, node, secrets: loadSecrets(settings.dataDir), settings, kernelLogUrl: kernelLog }));
+      return Buffer.from(nodeConfigText({ cluster: inv.cluster, node, secrets: loadSecrets(settings.dataDir), settings, kernelLogUrl: kernelLogTarget(settings.console, ctx.publicUrl) }));
     },
   });
   if (talos) services.push(talos);
@@ -170,12 +170,6 @@ function needsProvisioningNetwork(s: Settings): boolean {
 }
 
 /** The URL nodes use: the listen address unless it is a wildcard, then our provisioning address. */
-function publicUrlFor(host: string, port: number, provisioningAddress: string | undefined): string {
-  const wildcard = host === '0.0.0.0' || host === '::' || host === '';
-  const h = wildcard ? (provisioningAddress ?? '127.0.0.1') : host.includes(':') ? `[${host}]` : host;
-  return `http://${h}:${port}`;
-}
-
 function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { nodeConfigText } from '../talos/config/render.js';
+import { kernelLogTarget } from '../talos/kernel-args.js';
+import { configuredPublicUrl } from '../net/public-url.js';
 import { writeSecretFile } from '../talos/secrets.js';
 import { clusterInputs } from './cluster-inputs.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command } from './command.js';
@@ -24,7 +26,9 @@ order). It holds the cluster's secrets: --out writes it mode 0600.`,
       io.err(`rackboot config: no node ${JSON.stringify(name)} in ${inputs.settings.inventory} (nodes: ${inputs.inventory.nodes.map((n) => n.name).join(', ')})`);
       return EXIT_FAILURE;
     }
-    const text = nodeConfigText({ cluster: inputs.inventory.cluster, node, secrets: inputs.secrets!, settings: inputs.settings });
+    // The same document the node gets, KmsgLogConfig included.
+    const kernelLogUrl = kernelLogTarget(inputs.settings.console, configuredPublicUrl(inputs.settings));
+    const text = nodeConfigText({ cluster: inputs.inventory.cluster, node, secrets: inputs.secrets!, settings: inputs.settings, kernelLogUrl });
     const out = args.values.out as string | undefined;
     if (out) {
       writeSecretFile(resolve(out), text);

@@ -19,7 +19,7 @@ function missingForLab(io: Io): boolean {
 export const labUpCommand: Command = {
   name: ['lab', 'up'],
   summary: 'start a virtual rack: QEMU machines PXE-booting through rackboot',
-  usage: `rackboot lab up [--nodes N] [--dir DIR] [--no-vms]
+  usage: `rackboot lab up [--nodes N] [--dir DIR] [--no-vms] [--talos-version V]
 
 Creates network namespace rblab with a bridge (10.78.0.1/24), runs
 rackboot serve there (DHCP full mode, TFTP, HTTP on 10.78.0.1:8080) and
@@ -27,14 +27,16 @@ powers on N QEMU machines (default 3; odd ones BIOS/iPXE, even ones UEFI/OVMF)
 that PXE-boot through it. When a machine's stand-in kernel has powered off,
 a fake Talos node takes over its MAC and address (namespace rblabnN) and
 answers the Talos API, so push, bootstrap, health and kubeconfig run.
---no-vms skips QEMU: the fake nodes plug in at once. Needs root; rackboot doctor --lab lists what is missing.
+--no-vms skips QEMU: the fake nodes plug in at once. --talos-version sets the
+lab inventory's Talos version (default v1.11.5): the configs rackboot renders
+and the version profile the fake nodes answer as. Needs root; rackboot doctor --lab lists what is missing.
 Files and serial logs go to DIR (default ${DEFAULT_DIR}).`,
-  options: { ...dirOption, nodes: { type: 'string' }, 'no-vms': { type: 'boolean' } },
+  options: { ...dirOption, nodes: { type: 'string' }, 'no-vms': { type: 'boolean' }, 'talos-version': { type: 'string' } },
   async run(args, io) {
     const nodes = Number(args.values.nodes ?? 3);
     if (!Number.isInteger(nodes) || nodes < 1 || nodes > 20) throw new UsageError('--nodes must be an integer from 1 to 20');
     if (missingForLab(io)) return EXIT_FAILURE;
-    const state = await labUp({ dir: dirOf(args.values), nodes, say: io.out, vms: !args.values['no-vms'] });
+    const state = await labUp({ dir: dirOf(args.values), nodes, say: io.out, vms: !args.values['no-vms'], talosVersion: args.values['talos-version'] as string | undefined });
     for (const l of standinNotice(state.standin, state.vms)) io.out(l);
     io.out('');
     io.out(`appliance: ${state.url} (inside namespace ${state.ns}); its log: ${state.dir}/rackboot.log`);

@@ -17,11 +17,12 @@ import { prepareAppliance, prepareTalosApi } from './prepare.js';
 import { qemuArgs, QEMU, type Firmware } from './qemu.js';
 import { buildStandin, DEFAULT_STANDIN_CACHE, type StandinFiles } from './standin.js';
 import { writeSecretFile } from '../talos/secrets.js';
+import { unsupportedTalosVersion } from '../talos/config/versions.js';
 
 export const LAB_NS = 'rblab';
 const SERVER = '10.78.0.1';
 const HTTP_PORT = 8080;
-const TALOS_VERSION = 'v1.11.5';
+const DEFAULT_TALOS_VERSION = 'v1.11.5';
 const CLI = builtPath('cli.js');
 const TAKEOVER = builtPath('lab/takeover.js');
 export const labBridge = (ns: string) => `${ns}br`;
@@ -115,6 +116,8 @@ export interface LabUpOptions {
   ns?: string;
   /** Default true. false skips QEMU: fake nodes plug in at once with the inventory MACs and addresses. */
   vms?: boolean;
+  /** The lab inventory's Talos version (default v1.11.5): the configs rackboot renders, and the fake nodes' version profile. */
+  talosVersion?: string;
 }
 
 export async function labUp(opts: LabUpOptions): Promise<LabState> {
@@ -129,9 +132,12 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   const standin = buildStandin(process.env.RACKBOOT_STANDIN_CACHE ?? DEFAULT_STANDIN_CACHE);
   const machines = labMachines(opts.nodes, dir, ns);
   const adminToken = randomBytes(18).toString('hex');
+  const talosVersion = opts.talosVersion ?? DEFAULT_TALOS_VERSION;
+  const unsupported = unsupportedTalosVersion(talosVersion);
+  if (unsupported) throw new Error(unsupported);
   const paths = writeApplianceFiles({
     dir, bridge, serverAddress: SERVER, subnet: '10.78.0.0/24', pool: { start: '10.78.0.100', end: '10.78.0.199' },
-    dhcpMode: 'full', httpPort: HTTP_PORT, talosVersion: TALOS_VERSION, adminToken,
+    dhcpMode: 'full', httpPort: HTTP_PORT, talosVersion, adminToken,
     nodes: machines.map(({ name, mac, role, configMode, ip: addr }) => ({ name, mac, role, configMode, ip: addr })),
   });
   for (const line of await prepareAppliance(paths, standin)) opts.say(line);
@@ -145,7 +151,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     dir, ns, bridge, url: `http://${SERVER}:${HTTP_PORT}`, adminToken, rackbootPid: 0, takeoverPid: 0, vms,
     adminUrl: `https://${LAB_ADMIN_LISTEN}`, adminCert: selfSignedFiles(paths.dataDir).cert,
     machines: machines.map((m) => ({ ...m, pid: 0 })), standin, startedAt: new Date().toISOString(),
-    talosVersion: TALOS_VERSION,
+    talosVersion,
   };
   const save = () => writeLabState(state);
   save();
@@ -182,8 +188,10 @@ async function waitHttp(ns: string, pid: number, log: string): Promise<void> {
     if (!alive(pid)) throw new Error(`rackboot serve exited: ${existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-10).join('\n') : ''}`);
     try {
       inNs(ns, 'curl', '-sf', '-m', '2', `http://${SERVER}:${HTTP_PORT}/healthz`);
-      return;
-    } catch { await new Promise((r) => setTimeout(r, 200)); }
+      // HTTP answers before DHCP and TFTP are bound; "rackboot serving" is logged once every listener is.
+      if (readFileSync(log, 'utf8').includes('"msg":"rackboot serving"')) return;
+    } catch { /* not answering yet */ }
+    await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error('rackboot serve did not answer HTTP within 20 s');
 }

@@ -66,6 +66,16 @@ export interface KernelArgsInput {
   kernelLogUrl?: string;
 }
 
+/**
+ * talos.logging.kernel (on the PXE command line) and KmsgLogConfig (in the
+ * machine config): the host nodes reach us at, on the console receiver's
+ * UDP port; undefined while the receiver is off. One function, so the script,
+ * the pushed and pulled configs and `rackboot config` all name the same target.
+ */
+export function kernelLogTarget(console: { enabled: boolean; port: number }, publicUrl: string): string | undefined {
+  return console.enabled ? `udp://${new URL(publicUrl).hostname}:${console.port}/` : undefined;
+}
+
 function composed(input: KernelArgsInput): Cmdline {
   const c = defaults(input.talosVersion, input.arch);
   for (const raw of input.consoles) {

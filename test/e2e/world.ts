@@ -119,7 +119,9 @@ export class World {
       if (this.rackboot?.exitCode !== null) throw new Error(`rackboot serve exited (${this.rackboot?.exitCode}): ${tail(this.paths.log)}`);
       try {
         this.ns.exec('curl', ['-sf', '-m', '2', `http://${SERVER}:${HTTP_PORT}/healthz`]);
-        return;
+        // HTTP answers before DHCP and TFTP are bound; "rackboot serving" is logged once every listener is.
+        if (readFileSync(this.paths.log, 'utf8').includes('"msg":"rackboot serving"')) return;
+        await sleep(200);
       } catch { await sleep(200); }
     }
     throw new Error(`rackboot HTTP did not answer within 20 s: ${tail(this.paths.log)}`);

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeMac } from '../../inventory/mac.js';
 import { errorScript, installScript, localDiskScript, unknownMachineScript } from '../../ipxe/scripts.js';
 import { schematicId } from '../../factory/schematic.js';
-import { kernelArgs } from '../../talos/kernel-args.js';
+import { kernelArgs, kernelLogTarget } from '../../talos/kernel-args.js';
 import type { HttpContext } from '../context.js';
 import { bootAccessFor } from './machine-config.js';
 import { peerAddress } from '../../lifecycle/boot-access.js';
@@ -21,11 +21,6 @@ export function talosArch(buildarch: string | undefined): 'amd64' | 'arm64' | un
   if (!buildarch || buildarch === 'x86_64' || buildarch === 'i386' || buildarch === 'amd64') return 'amd64';
   if (buildarch === 'arm64' || buildarch === 'aarch64') return 'arm64';
   return undefined;
-}
-
-/** talos.logging.kernel target: the host nodes reach us at, on the console receiver's UDP port. */
-export function kernelLogUrl(publicUrl: string, port: number): string {
-  return `udp://${new URL(publicUrl).hostname}:${port}/`;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -116,7 +111,7 @@ export function registerMachineIpxe(app: FastifyInstance, ctx: HttpContext): voi
       settingsArgs: ctx.settings.talos.extraKernelArgs,
       // The token proves a config fetch comes from the machine that got this script, this boot.
       configUrl: spec.configMode === 'pull' ? `${ctx.publicUrl}/config?mac=${mac}&token=${access.issueToken(node, from)}` : undefined,
-      kernelLogUrl: ctx.settings.console.enabled ? kernelLogUrl(ctx.publicUrl, ctx.settings.console.port) : undefined,
+      kernelLogUrl: kernelLogTarget(ctx.settings.console, ctx.publicUrl),
     });
     ctx.lifecycle.installBootServed(node, `iPXE script: install Talos ${version} (${arch}, ${spec.configMode})`);
     return installScript({
