@@ -46,7 +46,17 @@ describe('talos artifact commands', () => {
     const w = await runCommand(config, ['cp-1', '--config', site.config, '--out', out]);
     expect(w.code).toBe(0);
     expect(statSync(out).mode & 0o777).toBe(0o600);
-    expect(parse(readFileSync(out, 'utf8')).machine.type).toBe('controlplane');
+    expect(parseAllDocuments(readFileSync(out, 'utf8'))[0]!.toJS().machine.type).toBe('controlplane');
+  });
+
+  it('config NODE prints the document the node gets: the KmsgLogConfig names the host nodes reach us at', async () => {
+    // The same site (its secrets from the init above), with a public URL and console port of its own.
+    const withUrl = join(site.dir, 'public-url.yaml');
+    writeFileSync(withUrl, `${readFileSync(site.config, 'utf8')}http:\n  publicUrl: http://10.9.0.1:8080\nconsole:\n  port: 5600\n`);
+    const r = await runCommand(config, ['worker-1', '--config', withUrl]);
+    expect(r.code).toBe(0);
+    const docs = parseAllDocuments(r.out).map((d) => d.toJS());
+    expect(docs.find((d) => d.kind === 'KmsgLogConfig')).toMatchObject({ url: 'udp://10.9.0.1:5600/' });
   });
 
   it('config with an unknown node or no node fails plainly', async () => {
