@@ -117,10 +117,7 @@ describe('admin auth', () => {
     const salt = randomBytes(16);
     const legacy = `scrypt$${salt.toString('hex')}$${scryptSync(token, salt, 32).toString('hex')}`;
     first.store.db.prepare('UPDATE admin_token SET hash=? WHERE id=1').run(legacy);
-    await first.app.close();
-    await first.boot.close();
-    first.watcher.stop();
-    first.store.close();
+    await first.close({ keepDir: true });
     const again = await harness({ token: null, dir });
     try {
       expect(again.announced).toEqual([]);
@@ -163,10 +160,7 @@ describe('admin auth', () => {
       expect(stored.hash).not.toContain(token);
       await login(first.app, token);
     } finally {
-      await first.app.close();
-      await first.boot.close();
-      first.watcher.stop();
-      first.store.close();
+      await first.close({ keepDir: true });
     }
     const again = await harness({ token: null, dir });
     try {

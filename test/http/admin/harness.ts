@@ -44,7 +44,8 @@ export interface Harness {
   /** The boot plane. */
   boot: FastifyInstance;
   announced: string[];
-  close(): Promise<void>;
+  /** Stops everything; keepDir leaves the data directory for a second harness to start on. */
+  close(opts?: { keepDir?: boolean }): Promise<void>;
 }
 
 export async function harness(opts: { token?: string | null; anonymousRead?: boolean; dir?: string; watch?: boolean; tls?: AdminTls; budget?: FailureBudget } = {}): Promise<Harness> {
@@ -73,12 +74,12 @@ export async function harness(opts: { token?: string | null; anonymousRead?: boo
   await boot.ready();
   return {
     dir, settings, store, watcher, ctx, app, boot, announced,
-    async close() {
+    async close(how = {}) {
       watcher.stop();
       await app.close();
       await boot.close();
       store.close();
-      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir && !how.keepDir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
