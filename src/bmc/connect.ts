@@ -19,7 +19,7 @@ export function bmcFor(node: string, spec: NodeBmcSpec, opts: BmcConnectOptions)
     const timeoutMs = opts.timeoutMs ?? 20_000;
     // ipmitool's own retries fit inside the whole-call limit.
     const retrySeconds = Math.max(1, Math.floor(timeoutMs / 4000));
-    return new IpmiBmc({ host: address.host, port: address.port, username: spec.username, password, retrySeconds, retries: 3, timeoutMs });
+    return new IpmiBmc({ host: address.host, port: address.port, username: spec.username, password, retrySeconds, retries: 3, timeoutMs, cipherSuite: spec.ipmiCipherSuite });
   }
   return new RedfishBmc({
     host: address.host, port: address.port, tls: address.tls, systemPath: address.systemPath,

@@ -17,9 +17,16 @@ export interface IpmiOptions {
   retrySeconds?: number;
   retries?: number;
   timeoutMs?: number;
-  /** ipmitool binary; tests may point elsewhere. */
-  ipmitool?: string;
+  /**
+   * RMCP+ cipher suite (-C). Unset, ipmitool asks the BMC for its suites and
+   * picks the strongest; a BMC that does not answer that query (ipmi_sim,
+   * some older firmware) costs a timeout per call, so the suite can be fixed.
+   */
+  cipherSuite?: number;
 }
+
+/** IPMI 2.0 user passwords are at most 20 bytes (the spec's Set User Password). */
+export const IPMI_PASSWORD_MAX = 20;
 
 /** Commands per action: ipmitool's words for IPMI Chassis Control (IPMI 2.0 §28.3). */
 const CHASSIS_CONTROL: Record<Exclude<PowerAction, 'cycle'>, string> = { on: 'on', off: 'off', soft: 'soft' };
@@ -57,29 +64,33 @@ export class IpmiBmc implements Bmc {
   argv(command: string[]): string[] {
     const o = this.opts;
     return ['-I', 'lanplus', '-H', o.host, '-p', String(o.port), '-U', o.username, '-E', '-v',
-      '-N', String(o.retrySeconds ?? 2), '-R', String(o.retries ?? 3), ...command];
+      '-N', String(o.retrySeconds ?? 2), '-R', String(o.retries ?? 3),
+      ...(o.cipherSuite !== undefined ? ['-C', String(o.cipherSuite)] : []), ...command];
   }
 
   private run(command: string[]): Promise<string> {
     const o = this.opts;
+    if (Buffer.byteLength(o.password) > IPMI_PASSWORD_MAX) {
+      return Promise.reject(new BmcError('config', `${this.describe}: IPMI 2.0 passwords are at most ${IPMI_PASSWORD_MAX} bytes; store the BMC's real password`));
+    }
     const timeout = o.timeoutMs ?? ((o.retrySeconds ?? 2) * (o.retries ?? 3) + 5) * 1000;
     return new Promise((resolve, reject) => {
-      const child = execFile(o.ipmitool ?? 'ipmitool', this.argv(command), {
+      const child = execFile('ipmitool', this.argv(command), {
         // A bare environment: nothing of the daemon's leaks in, and the password only here.
         env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', IPMI_PASSWORD: o.password },
         timeout, killSignal: 'SIGKILL', encoding: 'utf8', maxBuffer: 1 << 20,
       }, (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
-        reject(this.classify(err as NodeJS.ErrnoException & { killed?: boolean }, stderr, command));
+        reject(this.classify(err as NodeJS.ErrnoException & { killed?: boolean }, stderr, command, timeout));
       });
       child.stdin?.end();
     });
   }
 
-  private classify(err: NodeJS.ErrnoException & { killed?: boolean }, stderr: string, command: string[]): BmcError {
+  private classify(err: NodeJS.ErrnoException & { killed?: boolean }, stderr: string, command: string[], timeoutMs: number): BmcError {
     const what = `${this.describe} (${command.join(' ')})`;
     if (err.code === 'ENOENT') return new BmcError('config', `ipmitool is not installed (apt-get install ipmitool); needed for ${this.describe}`);
-    if (err.killed) return new BmcError('network', `${what}: no answer within ${Math.round((this.opts.timeoutMs ?? 0) / 1000) || 'the'} s timeout`);
+    if (err.killed) return new BmcError('network', `${what}: no answer within ${Math.round(timeoutMs / 1000)} s`);
     if (/RAKP \d+ (HMAC is invalid|message indicates an error)|unauthorized name|invalid (role|password)|Activate Session error/i.test(stderr)) {
       return new BmcError('credentials', `${what}: the BMC refused user ${JSON.stringify(this.opts.username)} or its password (${meaningful(stderr)})`);
     }

@@ -78,6 +78,9 @@ function checkSemantics(raw: RawInventory, file: string, locate: Locate): LoadRe
         if (n.bmc.tlsFingerprint && !(address.protocol === 'redfish' && address.tls)) {
           errors.push(at(['nodes', i, 'bmc', 'tlsFingerprint'], 'tlsFingerprint only applies to a redfish:// (TLS) address'));
         }
+        if (n.bmc.ipmiCipherSuite !== undefined && address.protocol !== 'ipmi') {
+          errors.push(at(['nodes', i, 'bmc', 'ipmiCipherSuite'], 'ipmiCipherSuite only applies to an ipmi:// address'));
+        }
       } catch (err) {
         if (!(err instanceof BmcAddressError)) throw err;
         errors.push(at(['nodes', i, 'bmc', 'address'], `bmc.address: ${err.message}`));

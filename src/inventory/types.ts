@@ -30,6 +30,8 @@ export interface NodeBmcSpec {
   passwordFile?: string;
   /** Pinned SHA-256 fingerprint of a Redfish BMC's TLS certificate. */
   tlsFingerprint?: string;
+  /** IPMI RMCP+ cipher suite, for BMCs that do not answer ipmitool's suite discovery. */
+  ipmiCipherSuite?: number;
 }
 
 export interface ClusterSpec {
