@@ -21,6 +21,8 @@ export interface RedfishFakeOptions {
   /** Reset answers 204 and does nothing: a BMC that accepts commands and ignores them. */
   ignoreResets?: boolean;
   machine?: ProcessMachine;
+  /** Another client changes the system right after each of our first N GETs of it (so our ETag goes stale). */
+  concurrentWrites?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -64,6 +66,11 @@ export class RedfishFake {
     await new Promise((r) => this.server.close(r));
   }
 
+  /** Forgets every session, as a BMC does when sessions time out or it restarts. */
+  expireSessions(): void {
+    this.sessions.clear();
+  }
+
   /** Firmware consuming a one-time boot override: the next start uses it, then it is disabled. */
   private powerOn(): void {
     const once = this.boot.BootSourceOverrideEnabled !== 'Disabled' && this.boot.BootSourceOverrideTarget === 'Pxe';
@@ -104,7 +111,12 @@ export class RedfishFake {
     const resource = this.resource(path);
     if (method === 'GET') {
       if (!resource) return send(404, error('ResourceMissingAtURI', `The resource at the URI ${path} was not found.`));
-      return send(200, resource, path === SYSTEM ? { ETag: this.etag } : {});
+      const etag = this.etag;
+      if (path === SYSTEM && (this.opts.concurrentWrites ?? 0) > 0) {
+        this.opts.concurrentWrites!--;
+        this.generation++;
+      }
+      return send(200, resource, path === SYSTEM ? { ETag: etag } : {});
     }
     if (method === 'DELETE' && path.startsWith('/redfish/v1/SessionService/Sessions/')) {
       const id = path.split('/').pop()!;
