@@ -30,8 +30,12 @@ export async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-/** `machine` is the body of a shell script run as the machine; $1 is the boot device. */
-export async function startIpmiSim(dir: string, opts: { machine?: string; username?: string; password?: string } = {}): Promise<IpmiSim> {
+/**
+ * `machine` is the body of a shell script run as the machine; $1 is the boot device.
+ * `vmPort`: ipmi_sim also listens there for a VM's BMC link (QEMU's
+ * ipmi-bmc-extern over a socket chardev, ipmi_sim's "VM" serial codec).
+ */
+export async function startIpmiSim(dir: string, opts: { machine?: string; username?: string; password?: string; vmPort?: number } = {}): Promise<IpmiSim> {
   const username = opts.username ?? 'admin';
   const password = opts.password ?? 'sim-pass-7f3a';
   const port = await freeUdpPort();
@@ -52,7 +56,7 @@ set_working_mc 0x20
     guid a1b2c3d4e5f60718293a4b5c6d7e8f90
   endlan
   chassis_control "${CHASSIS_CONTROL} ${machineDir}"
-  user 2 true "${username}" "${password}" admin 10 md5
+${opts.vmPort ? `  serial 15 127.0.0.1 ${opts.vmPort} codec VM\n` : ''}  user 2 true "${username}" "${password}" admin 10 md5
 `);
   // The BMC must be declared before it is added, or ipmi_sim 2.0.33 crashes on mc_add.
   writeFileSync(join(dir, 'sim.emu'), 'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nmc_enable 0x20\n');
