@@ -29,6 +29,9 @@ export interface OperateOptions {
   /** Set the next boot to PXE before an on or cycle. */
   pxeFirst?: boolean;
   timeoutMs?: number;
+  /** How long an on or off may take to show in the power state before the BMC is said to have ignored it. */
+  settleMs?: number;
+  pollMs?: number;
 }
 
 export async function operateNode(store: Store | undefined, node: NodeSpec, request: PowerRequest, opts: OperateOptions): Promise<PowerOutcome> {
@@ -50,7 +53,13 @@ export async function operateNode(store: Store | undefined, node: NodeSpec, requ
       const pxe = opts.pxeFirst && (request === 'on' || request === 'cycle');
       if (pxe) await bmc.pxeOnce(spec.bootMode);
       await bmc.power(request);
-      outcome = { node: node.name, ok: true, message: `power ${request}${pxe ? ` after setting PXE (${spec.bootMode}) once` : ''}` };
+      const expected = request === 'on' ? 'on' : request === 'off' ? 'off' : undefined;
+      const state = expected ? await settle(bmc, expected, opts.settleMs ?? 30_000, opts.pollMs ?? 1000) : undefined;
+      if (expected && state !== expected) {
+        outcome = { node: node.name, ok: false, fault: 'bmc', state, message: `${FAULT_LABEL.bmc}: ${bmc.describe} accepted power ${request} but the machine still reports ${state} after ${Math.round((opts.settleMs ?? 30_000) / 1000)} s (a BMC that ignores commands?)` };
+      } else {
+        outcome = { node: node.name, ok: true, state, message: `power ${request}${pxe ? ` after setting PXE (${spec.bootMode}) once` : ''}` };
+      }
     }
   } catch (err) {
     if (!(err instanceof BmcError)) throw err;
@@ -67,6 +76,16 @@ export async function operateNode(store: Store | undefined, node: NodeSpec, requ
     });
   }
   return outcome;
+}
+
+/** Polls the power state until it is `expected` or the time is up; returns the last state read. */
+async function settle(bmc: { powerStatus(): Promise<PowerState> }, expected: PowerState, settleMs: number, pollMs: number): Promise<PowerState> {
+  const deadline = Date.now() + settleMs;
+  for (;;) {
+    const state = await bmc.powerStatus();
+    if (state === expected || Date.now() + pollMs > deadline) return state;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
 }
 
 /** The node's recent power actions from the audit trail, for the loop guards. */

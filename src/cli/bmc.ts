@@ -46,14 +46,16 @@ The inventory never holds BMC passwords.`,
 export const power: Command = {
   name: ['power'],
   summary: 'power a node through its BMC, read its power state, or set its next boot to PXE',
-  usage: `rackboot power NODE|--all on|off|soft|cycle|status|pxe-once [--pxe]
+  usage: `rackboot power NODE|--all on|off|soft|cycle|status|pxe-once [--pxe] [--timeout-seconds N] [--settle-seconds N]
 
 on, off (hard), soft (ACPI shutdown request), cycle (off then on; on when
 off), status, or pxe-once (next boot only from the network, in the node's
 bmc.bootMode). --pxe sets PXE-once before an on or cycle. --all acts on every
 inventory node that has a bmc, ${PARALLEL} BMCs at a time. Every action and
-pxe-once is recorded in the node's events. Exit 1 if any node failed.`,
-  options: { all: { type: 'boolean' }, pxe: { type: 'boolean' }, 'timeout-seconds': { type: 'string' } },
+pxe-once is recorded in the node's events. After on or off the power state
+is read until it shows (up to --settle-seconds, default 30): a BMC that
+accepts a command and ignores it is a failure. Exit 1 if any node failed.`,
+  options: { all: { type: 'boolean' }, pxe: { type: 'boolean' }, 'timeout-seconds': { type: 'string' }, 'settle-seconds': { type: 'string' } },
   async run(args, io) {
     const all = args.values.all === true;
     const pos = args.positionals;
@@ -65,6 +67,9 @@ pxe-once is recorded in the node's events. Exit 1 if any node failed.`,
     const timeoutText = args.values['timeout-seconds'] as string | undefined;
     const timeoutMs = timeoutText === undefined ? undefined : Number(timeoutText) * 1000;
     if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError('--timeout-seconds must be a positive number');
+    const settleText = args.values['settle-seconds'] as string | undefined;
+    const settleMs = settleText === undefined ? undefined : Number(settleText) * 1000;
+    if (settleMs !== undefined && !(settleMs >= 0)) throw new UsageError('--settle-seconds must be a number >= 0');
     const ctx = load(args, io);
     if (!ctx) return EXIT_FAILURE;
     const nodes = all ? ctx.inventory.nodes.filter((n) => n.bmc) : [findNode(ctx.inventory, name!)];
@@ -75,10 +80,10 @@ pxe-once is recorded in the node's events. Exit 1 if any node failed.`,
     const store = request === 'status' ? undefined : openStoreForCli(ctx.settings, io);
     if (request !== 'status' && !store) return EXIT_FAILURE;
     try {
-      const opts = { dataDir: ctx.settings.dataDir, actor: 'cli', pxeFirst: args.values.pxe === true, timeoutMs };
+      const opts = { dataDir: ctx.settings.dataDir, actor: 'cli', pxeFirst: args.values.pxe === true, timeoutMs, settleMs, pollMs: 250 };
       const outcomes = await operateMany(nodes, PARALLEL, (n) => operateNode(store, n, request, opts));
       for (const o of outcomes) {
-        if (o.ok) io.out(`${o.node}: ${o.state ?? o.message}`);
+        if (o.ok) io.out(`${o.node}: ${request === 'status' ? o.state : o.message}`);
         else io.err(`${o.node}: ${o.message}`);
       }
       return outcomes.every((o) => o.ok) ? EXIT_OK : EXIT_FAILURE;

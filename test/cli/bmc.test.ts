@@ -130,6 +130,18 @@ describe('rackboot power', () => {
     expect(status.out.split('\n').sort()).toEqual(['ipmi: on', 'rf: on']);
   });
 
+  it('a BMC that accepts power on and ignores it is a failure, not a success', async () => {
+    const fake = await new RedfishFake({ ignoreResets: true }).start();
+    cleanups.push(() => fake.stop());
+    const s = site(node('n1', '52:54:00:00:00:01', `address: redfish+http://127.0.0.1:${fake.port}\nusername: ${fake.username}`));
+    writePassword(join(s.dataDir, 'bmc', 'n1.password'), fake.password);
+    const r = await runCommand(power, ['n1', 'on', '--settle-seconds', '1', '--config', s.config]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^n1: the BMC refused or failed the request: .* accepted power on but the machine still reports off after 1 s \(a BMC that ignores commands\?\)$/);
+    expect(fake.resets).toEqual(['On']);
+    expect(powerEvents(s.dataDir, 'n1').map((e) => e.data)).toEqual([{ request: 'on', actor: 'cli', ok: false, fault: 'bmc', pxeFirst: false }]);
+  });
+
   it('says what is wrong with its arguments', async () => {
     const s = site('  - name: plain\n    mac: 52:54:00:00:00:04\n    role: worker\n');
     expect(await runCommand(power, ['plain', 'explode', '--config', s.config])).toMatchObject({ code: 2, err: expect.stringMatching(/ACTION must be one of on, off, soft, cycle, status, pxe-once/) });
