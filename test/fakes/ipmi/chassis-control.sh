@@ -10,7 +10,10 @@
 # consumes a "valid for next boot" flag.
 dir=$1; op=$2; shift 2
 pidfile="$dir/machine.pid"
-running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+# A killed machine can linger as a zombie (its parent, this script, is gone
+# and whoever inherits it may not reap at once): a zombie is powered off.
+alive() { [ -r "/proc/$1/stat" ] && ! sed 's/.*) //' "/proc/$1/stat" | grep -q '^Z'; }
+running() { [ -f "$pidfile" ] && alive "$(cat "$pidfile")"; }
 start() {
   running && return 0
   boot=$(cat "$dir/boot" 2>/dev/null || echo default)
@@ -23,7 +26,7 @@ stop() {
   if running; then
     pid=$(cat "$pidfile")
     kill "$pid" 2>/dev/null
-    i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+    i=0; while alive "$pid" && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
     kill -9 "$pid" 2>/dev/null
     echo "stop" >> "$dir/events"
   fi

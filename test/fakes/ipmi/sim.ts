@@ -35,10 +35,10 @@ export async function freeUdpPort(): Promise<number> {
  * `vmPort`: ipmi_sim also listens there for a VM's BMC link (QEMU's
  * ipmi-bmc-extern over a socket chardev, ipmi_sim's "VM" serial codec).
  */
-export async function startIpmiSim(dir: string, opts: { machine?: string; username?: string; password?: string; vmPort?: number } = {}): Promise<IpmiSim> {
+export async function startIpmiSim(dir: string, opts: { machine?: string; username?: string; password?: string; vmPort?: number; port?: number; netns?: string } = {}): Promise<IpmiSim> {
   const username = opts.username ?? 'admin';
   const password = opts.password ?? 'sim-pass-7f3a';
-  const port = await freeUdpPort();
+  const port = opts.port ?? (await freeUdpPort());
   const machineDir = join(dir, 'machine');
   mkdirSync(join(dir, 'state'), { recursive: true });
   mkdirSync(machineDir, { recursive: true });
@@ -60,7 +60,10 @@ ${opts.vmPort ? `  serial 15 127.0.0.1 ${opts.vmPort} codec VM\n` : ''}  user 2 
 `);
   // The BMC must be declared before it is added, or ipmi_sim 2.0.33 crashes on mc_add.
   writeFileSync(join(dir, 'sim.emu'), 'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nmc_enable 0x20\n');
-  const proc: ChildProcess = spawn('ipmi_sim', ['-c', join(dir, 'lan.conf'), '-f', join(dir, 'sim.emu'), '-s', join(dir, 'state'), '-n'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = ['ipmi_sim', '-c', join(dir, 'lan.conf'), '-f', join(dir, 'sim.emu'), '-s', join(dir, 'state'), '-n'];
+  // In a namespace, `ip netns exec` execs ipmi_sim in place, so the pid is ipmi_sim's.
+  const [cmd, ...args] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...argv] : argv;
+  const proc: ChildProcess = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout!.on('data', (d: Buffer) => (output += d));
   proc.stderr!.on('data', (d: Buffer) => (output += d));
@@ -69,7 +72,10 @@ ${opts.vmPort ? `  serial 15 127.0.0.1 ${opts.vmPort} codec VM\n` : ''}  user 2 
   const machinePid = () => {
     if (!existsSync(pidFile)) return undefined;
     const pid = Number(readFileSync(pidFile, 'utf8'));
-    try { process.kill(pid, 0); return pid; } catch { return undefined; }
+    try {
+      // A zombie (killed, not yet reaped) is a machine that is off.
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').startsWith('Z') ? undefined : pid;
+    } catch { return undefined; }
   };
   return {
     port, dir, username, password,
@@ -86,12 +92,14 @@ ${opts.vmPort ? `  serial 15 127.0.0.1 ${opts.vmPort} codec VM\n` : ''}  user 2 
   };
 }
 
-/** ipmi_sim has bound its port once /proc/net/udp lists it. */
+/** ipmi_sim has bound its port once its own network namespace's UDP table lists it. */
 async function waitForUdpListener(port: number, proc: ChildProcess, output: () => string): Promise<void> {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
   for (let i = 0; i < 100; i++) {
     if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`ipmi_sim exited (${proc.exitCode ?? proc.signalCode}): ${output()}`);
-    if (readFileSync('/proc/net/udp', 'utf8').includes(`:${hex} `)) return;
+    try {
+      if (readFileSync(`/proc/${proc.pid}/net/udp`, 'utf8').includes(`:${hex} `)) return;
+    } catch { /* still exec'ing */ }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`ipmi_sim did not bind 127.0.0.1:${port}: ${output()}`);
