@@ -123,9 +123,10 @@ async function readSecret(prompt: string): Promise<string> {
     }
     return text.split(/\r?\n/)[0] ?? '';
   }
-  process.stderr.write(prompt);
+  // Echo goes off before the prompt shows, so nothing typed after seeing it is echoed.
   stdin.setRawMode(true);
   stdin.resume();
+  process.stderr.write(prompt);
   try {
     return await new Promise<string>((resolve, reject) => {
       let text = '';

@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 const client = (s: IpmiSim, over: Partial<ConstructorParameters<typeof IpmiBmc>[0]> = {}) =>
-  new IpmiBmc({ host: '127.0.0.1', port: s.port, username: s.username, password: s.password, retrySeconds: 1, retries: 2, cipherSuite: 3, ...over });
+  new IpmiBmc({ host: '127.0.0.1', port: s.port, username: s.username, password: s.password, retrySeconds: 2, retries: 2, cipherSuite: 3, ...over });
 
 async function until(check: () => boolean, ms = 3000): Promise<void> {
   for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (check()) return;

@@ -1,6 +1,6 @@
 // rackboot bmc password and rackboot power, against real peers: the Redfish
 // fake, ipmi_sim, and a BMC that accepts connections and never answers.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -74,6 +74,27 @@ describe('rackboot bmc password', () => {
     expect(long.status).toBe(1);
     expect(long.stderr).toMatch(/IPMI 2.0 passwords are at most 20 bytes; nothing stored/);
     expect(readFileSync(file, 'utf8')).toBe(`${secret}\n`);
+  });
+
+  it('on a terminal, prompts and reads without echo', async () => {
+    const s = site(node('n1', '52:54:00:00:00:01', 'address: ipmi://127.0.0.1\nusername: admin'));
+    const secret = 'tty-Secret-42';
+    // util-linux script(1) gives the command a pseudo-terminal; what it prints is what a person would see.
+    const child = spawn('script', ['-q', '-c', `${process.execPath} ${CLI} bmc password n1 --config ${s.config}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    let typed = false;
+    child.stdout!.on('data', (d: Buffer) => {
+      screen += d;
+      if (!typed && screen.includes('BMC password for n1 (admin at ipmi://127.0.0.1): ')) {
+        typed = true;
+        child.stdin!.write(`${secret}\r`);
+      }
+    });
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(code).toBe(0);
+    expect(screen).toContain('n1: BMC password stored in');
+    expect(screen).not.toContain(secret);
+    expect(readFileSync(join(s.dataDir, 'bmc', 'n1.password'), 'utf8')).toBe(`${secret}\n`);
   });
 });
 
