@@ -91,7 +91,8 @@ async function settle(bmc: { powerStatus(): Promise<PowerState> }, expected: Pow
 /** The node's recent power actions from the audit trail, for the loop guards. */
 export function powerAttempts(store: Store, node: string): PowerAttempt[] {
   return store.events({ node, limit: 5000 })
-    .filter((e) => e.kind === POWER_EVENT && (e.data as { request?: string } | null)?.request !== 'pxe-once')
+    // A denial sent nothing to the BMC, and a boot-device change is not a power action.
+    .filter((e) => e.kind === POWER_EVENT && (e.data as { request?: string } | null)?.request !== 'pxe-once' && !(e.data as { denied?: boolean } | null)?.denied)
     .map((e) => ({ at: e.at, ok: (e.data as { ok?: boolean } | null)?.ok === true }));
 }
 
