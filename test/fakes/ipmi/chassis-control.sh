@@ -8,6 +8,8 @@
 # records its pid; "power off" kills it; power state is whether that pid lives.
 # A boot device set over IPMI applies to the next start only, as firmware
 # consumes a "valid for next boot" flag.
+# A file STATE_DIR/ignore-power makes it a BMC that accepts power commands
+# and does nothing.
 dir=$1; op=$2; shift 2
 pidfile="$dir/machine.pid"
 # A killed machine can linger as a zombie (its parent, this script, is gone
@@ -45,7 +47,7 @@ case $op in
     while [ $# -ge 2 ]; do
       p=$1; v=$2; shift 2
       case $p in
-        power) if [ "$v" = 1 ]; then start; else stop; fi ;;
+        power) [ -e "$dir/ignore-power" ] || { if [ "$v" = 1 ]; then start; else stop; fi; } ;;
         reset) echo "reset" >> "$dir/events"; stop; start ;;
         boot) echo "$v" > "$dir/boot"; echo "boot $v" >> "$dir/events" ;;
         identify) ;;

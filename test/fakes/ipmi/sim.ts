@@ -19,6 +19,8 @@ export interface IpmiSim {
   /** Lines the chassis-control hook appended: "boot pxe", "start boot=pxe", "stop", "reset". */
   events(): string[];
   machinePid(): number | undefined;
+  /** From now on the BMC accepts power commands and ignores them. */
+  ignorePower(): void;
   stop(): Promise<void>;
 }
 
@@ -81,6 +83,7 @@ ${opts.vmPort ? `  serial 15 127.0.0.1 ${opts.vmPort} codec VM\n` : ''}  user 2 
     port, dir, username, password,
     events: () => (existsSync(join(machineDir, 'events')) ? readFileSync(join(machineDir, 'events'), 'utf8').trim().split('\n') : []),
     machinePid,
+    ignorePower: () => writeFileSync(join(machineDir, 'ignore-power'), ''),
     async stop() {
       const pid = machinePid();
       if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
