@@ -12,7 +12,7 @@ export interface BmcConnectOptions {
   timeoutMs?: number;
 }
 
-export function bmcFor(node: string, spec: NodeBmcSpec, opts: BmcConnectOptions): Bmc & { close?: () => Promise<void> } {
+export function bmcFor(node: string, spec: NodeBmcSpec, opts: BmcConnectOptions): Bmc {
   const address = parseBmcAddress(spec.address);
   const password = readPassword(passwordPath(opts.dataDir, node, spec.passwordFile), node);
   if (address.protocol === 'ipmi') {

@@ -15,6 +15,8 @@ export interface Bmc {
   power(action: PowerAction): Promise<void>;
   /** Makes the next boot (only) a network boot in the given firmware mode. */
   pxeOnce(mode: BootMode): Promise<void>;
+  /** Ends any session held with the BMC (Redfish); a no-op where there is none. */
+  close?(): Promise<void>;
 }
 
 /**
