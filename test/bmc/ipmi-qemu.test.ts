@@ -35,6 +35,8 @@ exec qemu-system-x86_64 -nodefaults -display none -machine pc,accel=tcg -m 64 -b
     await bmc.power('on');
     await until(() => sim!.machinePid() !== undefined);
     const pid = sim.machinePid()!;
+    const isQemu = (p: number) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('qemu-system-x86_64');
+    await until(() => isQemu(pid)); // the machine script execs QEMU
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['qemu-system-x86_64', 'order=n']));
     await until(async () => (await qmp(qmpSocket, 'query-status')).status === 'running');
     // QEMU's BMC link reached the simulator: a TCP connection from QEMU to the VM port.
@@ -45,7 +47,7 @@ exec qemu-system-x86_64 -nodefaults -display none -machine pc,accel=tcg -m 64 -b
     expect(await bmc.powerStatus()).toBe('off');
     // The PXE flag was for one boot: the next power on boots from disk.
     await bmc.power('on');
-    await until(() => sim!.machinePid() !== undefined);
+    await until(() => sim!.machinePid() !== undefined && isQemu(sim!.machinePid()!));
     expect(readFileSync(`/proc/${sim.machinePid()!}/cmdline`, 'utf8').split('\0')).toContain('order=c');
     expect(sim.events()).toEqual(['boot pxe', 'start boot=pxe', 'stop', 'start boot=default']);
   }, 60_000);
