@@ -17,6 +17,7 @@ import { talosconfig } from './cli/talosconfig.js';
 import { schematic } from './cli/schematic.js';
 import { assetsFetch, assetsImport } from './cli/assets.js';
 import { labCommands } from './cli/lab.js';
+import { bmcCommands } from './cli/bmc.js';
 import { BUSY_TIMEOUT_MS } from './store/store.js';
 
 export const commands: Command[] = [
@@ -24,6 +25,7 @@ export const commands: Command[] = [
   init, config, talosconfig, schematic, assetsFetch, assetsImport,
   bootstrap, kubeconfig, reimage, discovered,
   ...labCommands,
+  ...bmcCommands,
 ];
 
 function topHelp(): string {

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { compileSchema, formatPositionedError, parseValidated } from '../yaml/validated.js';
 import { normalizeMac } from './mac.js';
 import { unsupportedTalosVersion } from '../talos/config/versions.js';
-import { DEFAULT_INSTALL_DISK, type Inventory, type InventoryError, type LoadResult, type NodeSpec, type Patch } from './types.js';
+import { BmcAddressError, parseBmcAddress } from '../bmc/address.js';
+import { DEFAULT_INSTALL_DISK, type Inventory, type InventoryError, type LoadResult, type NodeBmcSpec, type NodeSpec, type Patch } from './types.js';
 
 const schemaUrl = new URL('../../inventory/cluster.schema.json', import.meta.url);
 export const inventorySchema = JSON.parse(readFileSync(schemaUrl, 'utf8')) as object;
@@ -29,11 +30,14 @@ export function parseInventory(text: string, file: string): LoadResult {
   return checkSemantics(parsed.data, file, parsed.locate);
 }
 
-const FIELD_NAMES = { mac: 'MAC address', ip: 'IPv4 address', uuid: 'UUID', name: 'name (lower-case DNS label)', installDisk: 'disk path (/dev/...)' };
+const FIELD_NAMES = { mac: 'MAC address', ip: 'IPv4 address', uuid: 'UUID', name: 'name (lower-case DNS label)', installDisk: 'disk path (/dev/...)',
+  address: 'BMC address (ipmi://HOST[:PORT], redfish://HOST[:PORT][/redfish/v1/Systems/ID] or redfish+http://…)',
+  tlsFingerprint: 'SHA-256 fingerprint (64 hex digits, colons optional)', passwordFile: 'absolute file path' };
 
 interface RawNode {
   name: string; mac: string; role: NodeSpec['role']; ip?: string; installDisk?: string;
   uuid?: string; serial?: string; bootstrap?: boolean; configMode?: NodeSpec['configMode']; patches?: Patch[];
+  bmc?: Omit<NodeBmcSpec, 'bootMode'> & { bootMode?: NodeBmcSpec['bootMode'] };
 }
 interface RawInventory {
   cluster: {
@@ -71,10 +75,25 @@ function checkSemantics(raw: RawInventory, file: string, locate: Locate): LoadRe
     if (n.bootstrap && n.role !== 'controlplane') {
       errors.push(at(['nodes', i, 'bootstrap'], `bootstrap: true is only allowed on a controlplane node`));
     }
+    if (n.bmc) {
+      try {
+        const address = parseBmcAddress(n.bmc.address);
+        if (n.bmc.tlsFingerprint && !(address.protocol === 'redfish' && address.tls)) {
+          errors.push(at(['nodes', i, 'bmc', 'tlsFingerprint'], 'tlsFingerprint only applies to a redfish:// (TLS) address'));
+        }
+        if (n.bmc.ipmiCipherSuite !== undefined && address.protocol !== 'ipmi') {
+          errors.push(at(['nodes', i, 'bmc', 'ipmiCipherSuite'], 'ipmiCipherSuite only applies to an ipmi:// address'));
+        }
+      } catch (err) {
+        if (!(err instanceof BmcAddressError)) throw err;
+        errors.push(at(['nodes', i, 'bmc', 'address'], `bmc.address: ${err.message}`));
+      }
+    }
     nodes.push({
       name: n.name, mac, role: n.role, ip: n.ip, installDisk: n.installDisk ?? DEFAULT_INSTALL_DISK,
       uuid: n.uuid?.toLowerCase(), serial: n.serial, bootstrap: n.bootstrap ?? false,
       configMode: n.configMode ?? cluster.configMode ?? 'push', patches: n.patches ?? [],
+      ...(n.bmc ? { bmc: { ...n.bmc, bootMode: n.bmc.bootMode ?? 'uefi' } } : {}),
     });
   });
 

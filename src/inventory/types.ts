@@ -20,6 +20,22 @@ export interface NodeSpec {
   bootstrap: boolean;
   configMode: ConfigMode;
   patches: Patch[];
+  /** The node's BMC, when rackboot may power it and set its boot device. */
+  bmc?: NodeBmcSpec;
+}
+
+/** A node's BMC. The password is never here: it lives in a 0600 file (see src/bmc/credentials.ts). */
+export interface NodeBmcSpec {
+  /** ipmi://HOST[:PORT], redfish://HOST[:PORT][/redfish/v1/Systems/ID] or redfish+http://… (validated at load). */
+  address: string;
+  username: string;
+  bootMode: 'uefi' | 'legacy';
+  /** Where the password is read from, instead of DATA_DIR/bmc/NODE.password. */
+  passwordFile?: string;
+  /** Pinned SHA-256 fingerprint of a Redfish BMC's TLS certificate. */
+  tlsFingerprint?: string;
+  /** IPMI RMCP+ cipher suite, for BMCs that do not answer ipmitool's suite discovery. */
+  ipmiCipherSuite?: number;
 }
 
 export interface ClusterSpec {

@@ -120,3 +120,30 @@ describe('normalizeMac', () => {
     expect(normalizeMac(raw)).toBeUndefined();
   });
 });
+
+describe('inventory bmc field', () => {
+  const node = (bmc: string) => minimal(`  - name: n1
+    mac: 52:54:00:00:00:01
+    role: controlplane
+    bmc:
+${bmc}`);
+
+  it('loads a BMC with uefi as the default boot mode, and no password in the spec', () => {
+    const r = parseInventory(node('      address: redfish://10.9.0.1/redfish/v1/Systems/1\n      username: admin\n      tlsFingerprint: ' + 'ab'.repeat(32) + '\n'), 'inv.yaml');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.inventory.nodes[0]!.bmc).toEqual({ address: 'redfish://10.9.0.1/redfish/v1/Systems/1', username: 'admin', bootMode: 'uefi', tlsFingerprint: 'ab'.repeat(32) });
+  });
+
+  it('reports a bad address, a password key and a misplaced fingerprint at their lines', () => {
+    expect(errorsOf(node('      address: ipmi://10.9.0.1:99999\n      username: admin\n'))).toEqual([
+      { file: 'inv.yaml', line: 10, col: 16, message: 'bmc.address: port "99999" is not a number from 1 to 65535' },
+    ]);
+    const pw = errorsOf(node('      address: ipmi://10.9.0.1\n      username: admin\n      password: hunter2\n'));
+    expect(pw[0]).toMatchObject({ line: 12, message: expect.stringMatching(/unknown key "password"/) });
+    const fp = errorsOf(node('      address: ipmi://10.9.0.1\n      username: admin\n      tlsFingerprint: ' + 'ab'.repeat(32) + '\n'));
+    expect(fp[0]).toMatchObject({ line: 12, message: 'tlsFingerprint only applies to a redfish:// (TLS) address' });
+    const scheme = errorsOf(node('      address: http://10.9.0.1\n      username: admin\n'));
+    expect(scheme[0]).toMatchObject({ line: 10, message: expect.stringMatching(/is not a valid BMC address/) });
+  });
+});
