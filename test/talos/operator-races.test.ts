@@ -121,7 +121,17 @@ describe.each(ALL_PROFILES)('Talos %s', (profile) => {
       expect(statePath(rack, 'w1')).toEqual(expect.arrayContaining(['configuring', 'reimage-pending']));
       expect(statePath(rack, 'w1')).not.toContain('installing');
       expect(rejections(rack, 'w1')).toContain('stale transition configuring → installing refused: w1 is reimage-pending now: config accepted; Talos installs to disk and reboots');
-      expect(rack.store.getNode('w1')).toMatchObject({ state: 'reimage-pending', markedForInstall: true, stateReason: 'reimage requested by cli: disk swapped' });
+      // The CLI's mark moved the node out of configuring…
+      const moves = rack.store.events({ node: 'w1' }).filter((e) => e.kind === 'state').map((e) => e.data as { from: string; to: string; reason: string });
+      expect(moves).toContainEqual({ from: 'configuring', to: 'reimage-pending', reason: 'reimage requested by cli: disk swapped' });
+      // …and the same pass's reset step (it runs after first contact) acted on that mark. Whether it finds the
+      // node still in maintenance (already wiped), switching (waits) or installed (Reset) depends on how far
+      // the fake's install got by then; the node stays marked for install in every case.
+      expect(report.resets.map((o) => o.node)).toEqual(['w1']);
+      const node = rack.store.getNode('w1')!;
+      expect(node.markedForInstall).toBe(true);
+      if (node.state === 'wiping') expect(['already-wiped', 'reset']).toContain(report.resets[0]!.result);
+      else expect(node).toMatchObject({ state: 'reimage-pending', stateReason: 'reimage requested by cli: disk swapped' });
     });
   });
 
