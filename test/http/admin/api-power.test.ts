@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, harness, inventoryYaml, login, type Harness } from './harness.js';
 import { passwordPath, writePassword } from '../../../src/bmc/credentials.js';
 import { RedfishFake } from '../../fakes/redfish/service.js';
+import { powerMonitor } from '../../../src/http/admin/views.js';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -183,5 +184,28 @@ describe('power API', () => {
     const js = (await h.app.inject({ url: '/ui/static/app.js' })).body;
     expect(js).toContain("post(base + '/power'");
     expect(js).toMatch(/'x-csrf-token': csrf/);
+  });
+
+  it('the live page gets new fragments when a node\'s power reading changes, with no store event behind it', async () => {
+    const f = await redfish();
+    const h = await withBmcs([{ name: 'rf-1', address: `redfish+http://127.0.0.1:${f.port}`, password: f.password }]);
+    await h.app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (h.app.server.address() as { port: number }).port;
+    const abort = new AbortController();
+    cleanup.push(async () => abort.abort());
+    const stream = await fetch(`http://127.0.0.1:${port}/api/stream`, { headers: auth, signal: abort.signal });
+    const reader = stream.body!.getReader();
+    const decoder = new TextDecoder();
+    const nextFragments = async (): Promise<Record<string, string>> => {
+      let text = '';
+      while (!text.endsWith('\n\n')) text += decoder.decode((await reader.read()).value);
+      return JSON.parse(text.split('data: ')[1]!);
+    };
+    expect((await nextFragments())['nodes-body']).toContain('not read yet');
+    const eventsBefore = h.store.events({ limit: 1000 }).length;
+    f.machine.start('default');
+    await powerMonitor(h.ctx).read(h.watcher.inventory!.nodes.find((n) => n.name === 'rf-1')!);
+    expect(h.store.events({ limit: 1000 })).toHaveLength(eventsBefore);
+    expect((await nextFragments())['nodes-body']).toMatch(/<span class="power power-on" [^>]*>on<\/span>/);
   });
 });
