@@ -127,6 +127,18 @@ describe('power API', () => {
     expect(powerEvents(h, 'rf-1').map((e) => (e.data as { actor: string }).actor)).toEqual(['web']);
   });
 
+  it('runs one action per node at a time: a second click while the first is under way gets 409 and sends nothing', async () => {
+    const f = await redfish({ delayMs: 150 });
+    const h = await withBmcs([{ name: 'rf-1', address: `redfish+http://127.0.0.1:${f.port}`, password: f.password }]);
+    const post = () => h.app.inject({ method: 'POST', url: '/api/nodes/rf-1/power', headers: auth, payload: { action: 'on' } });
+    const [first, second] = await Promise.all([post(), new Promise((r) => setTimeout(r, 50)).then(post)]);
+    expect(first.statusCode).toBe(200);
+    expect(second.statusCode).toBe(409);
+    expect(second.json().message).toBe('a power action on rf-1 is already running; wait for it to finish');
+    expect(f.resets).toEqual(['On']);
+    expect((await post()).statusCode).toBe(200);
+  });
+
   it('a BMC that does not answer fails in bounded time as a network fault; a refused password as credentials; both audited', async () => {
     const silent = await silentPeer();
     const f = await redfish();
