@@ -6,7 +6,7 @@ import type { DiscoveredView } from '../../lifecycle/discovery.js';
 import { html, type Safe } from './html.js';
 import { sinceText, type assetsView, type clusterView, type inventoryView, type NodeView } from './views.js';
 import type { PowerView } from '../../bmc/power-monitor.js';
-import type { BmcFault } from '../../bmc/types.js';
+import { FAULT_LABEL, type BmcFault } from '../../bmc/types.js';
 
 const when = (ms: number | null) => (ms === null ? 'never' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + 'Z');
 const ago = (ms: number | null, now: number) => html`<span data-since="${ms ?? ''}" title="${when(ms)}">${sinceText(ms, now)}</span>`;
@@ -28,13 +28,16 @@ const FAULT_WORD: Record<BmcFault, string> = {
   bmc: 'BMC error', config: 'rackboot configuration',
 };
 
+/** The message without the fault's long label in front, which the page says in its own words. */
+const withoutLabel = (message: string, fault: BmcFault) => (message.startsWith(`${FAULT_LABEL[fault]}: `) ? message.slice(FAULT_LABEL[fault].length + 2) : message);
+
 /** Power state, when it was read and whether the BMC answered; BMC-provided text is escaped like all else. */
 export function powerCell(p: PowerView | null, now = Date.now()): Safe {
   if (!p) return html`<span class="muted" title="no bmc in the inventory">no BMC</span>`;
   if (p.readAt === null) return html`<span class="power power-unknown" title="${p.address}">not read yet</span>`;
   if (!p.fault) return html`<span class="power power-${p.state}" title="${p.address}">${p.state}</span> <span class="muted small">read ${ago(p.readAt, now)}</span>`;
   return html`<span class="power power-unknown" title="${p.address}">unknown</span> <span class="muted small">read ${ago(p.readAt, now)}</span>
-<div class="bmc-fault" data-fault="${p.fault}"><strong>${FAULT_WORD[p.fault]}</strong>: ${p.error}</div>${p.lastKnown ? html`<div class="muted small">last known ${p.lastKnown.state}, ${ago(p.lastKnown.at, now)}</div>` : ''}`;
+<div class="bmc-fault" data-fault="${p.fault}"><strong>${FAULT_WORD[p.fault]}</strong>: ${withoutLabel(p.error ?? '', p.fault)}</div>${p.lastKnown ? html`<div class="muted small">last known ${p.lastKnown.state}, ${ago(p.lastKnown.at, now)}</div>` : ''}`;
 }
 
 /** On, off, cycle and PXE-once for a node with a BMC (the page's script asks to confirm and sends the CSRF token). */
