@@ -13,6 +13,7 @@ import { adminTlsMaterial } from './http/admin/tls.js';
 import { flattenMetrics } from './http/admin/metrics.js';
 import type { HttpContext } from './http/context.js';
 import { startLifecycleServices } from './lifecycle/service.js';
+import { PowerMonitor } from './bmc/power-monitor.js';
 import type { MetricsSource } from './lifecycle/ports.js';
 import { resolveProvisioningAddress } from './net/interfaces.js';
 import { startTftpService } from './tftp/server.js';
@@ -93,6 +94,10 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
     inventory: () => watcher.inventory,
     inventoryStatus: () => watcher.status,
   };
+  // The page's power column: every BMC read in the background, each read bounded (src/bmc/power-monitor.ts).
+  const power = new PowerMonitor({ dataDir: settings.dataDir, nodes: () => watcher.inventory?.nodes ?? [], timeoutMs: settings.bmc.timeoutSeconds * 1000 });
+  ctx.power = power;
+  undo.push(() => power.stop());
   const http = buildBootServer(ctx);
   undo.push(() => http.close());
   await bindListener('HTTP', listenerAddress('tcp', listen.host, listen.port), () => http.listen({ host: listen.host, port: listen.port }));
@@ -142,6 +147,8 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   // itself is sent by the Talos service for nodes marked reimage-pending, so
   // no resetter is passed here: one place sends Reset.
   services.push(...(await startLifecycleServices(ctx, log, { resetter: undefined, metricsSources: metricsSources(services) })));
+  power.start(settings.bmc.pollSeconds * 1000);
+  services.push({ name: 'bmc-poller', close: () => power.stop() });
 
   log.info({ url: ctx.publicUrl, listen: `${listen.host}:${port}`, admin: `https://${hostForUrl(adminListen.host)}:${adminPort}/ui`, adminSha256: adminFingerprint, dhcp: settings.dhcp.mode, tftp: settings.tftp.enabled }, 'rackboot serving');
 

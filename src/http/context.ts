@@ -8,6 +8,7 @@ import type { ConsoleLog } from '../console/buffer.js';
 import type { MetricsSource } from '../lifecycle/ports.js';
 import type { Reimager } from '../lifecycle/reimage.js';
 import type { RequesterIdentity } from '../net/neighbours.js';
+import type { PowerMonitor } from '../bmc/power-monitor.js';
 
 /** What the HTTP endpoints need from the rest of the appliance. */
 export interface HttpContext {
@@ -23,6 +24,8 @@ export interface HttpContext {
   console?: ConsoleLog;
   /** Reimage with the Talos Reset attached; without one, reimage only marks. */
   reimager?: Reimager;
+  /** Power state read from the nodes' BMCs (the daemon polls; made on first use otherwise). */
+  power?: PowerMonitor;
   /** Service counters for /metrics (DHCP, TFTP, console, …). */
   metricsSources?: MetricsSource[];
   /** Who is behind a peer address on the provisioning network (default: the kernel's neighbour table; tests give a fake). */

@@ -95,6 +95,14 @@ export const settingsSchema = {
         sweepSeconds: { type: 'integer', minimum: 1, maximum: 3600 },
       },
     },
+    bmc: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        pollSeconds: { type: 'integer', minimum: 0, maximum: 86400, description: 'How often the daemon reads every BMC\'s power state for the page; 0 turns it off.' },
+        timeoutSeconds: { type: 'integer', minimum: 1, maximum: 300, description: 'Limit for one BMC read or request from the daemon and the API.' },
+      },
+    },
     console: {
       type: 'object',
       additionalProperties: false,

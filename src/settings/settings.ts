@@ -51,6 +51,8 @@ export interface Settings {
   };
   talos: { consoles: string[]; extraKernelArgs: string[] };
   lifecycle: { timeouts: StateTimeouts; sweepSeconds: number };
+  /** The page's power-state poller and the API's BMC requests (per-node BMC details are in the inventory). */
+  bmc: { pollSeconds: number; timeoutSeconds: number };
   /** The UDP receiver for Talos kernel logs (talos.logging.kernel). */
   console: { enabled: boolean; port: number; linesPerNode: number };
   /** Image Factory base URL, without a trailing slash. */
@@ -86,7 +88,8 @@ export function defaultSettingsFile(cwd = process.cwd(), env = process.env): str
   return undefined;
 }
 
-type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory'>> & {
+type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory' | 'bmc'>> & {
+  bmc?: Partial<Settings['bmc']>;
   lifecycle?: { timeouts?: Partial<StateTimeouts>; sweepSeconds?: number };
   console?: Partial<Settings['console']>;
   dhcp?: Partial<Settings['dhcp']>;
@@ -154,6 +157,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     },
     talos: { consoles: raw.talos?.consoles ?? ['ttyS0'], extraKernelArgs: raw.talos?.extraKernelArgs ?? [] },
     lifecycle: { timeouts: { ...DEFAULT_TIMEOUTS, ...raw.lifecycle?.timeouts }, sweepSeconds: raw.lifecycle?.sweepSeconds ?? 15 },
+    bmc: { pollSeconds: raw.bmc?.pollSeconds ?? 60, timeoutSeconds: raw.bmc?.timeoutSeconds ?? 10 },
     console: { enabled: raw.console?.enabled ?? true, port: raw.console?.port ?? 5514, linesPerNode: raw.console?.linesPerNode ?? 500 },
     factory: { url: (raw.factory?.url ?? 'https://factory.talos.dev').replace(/\/+$/, '') },
   };

@@ -23,6 +23,7 @@ export function settingsWith(dhcp: Partial<Settings['dhcp']> = {}): Settings {
     talos: { consoles: [], extraKernelArgs: [] },
     lifecycle: { timeouts: { ...DEFAULT_TIMEOUTS }, sweepSeconds: 15 },
     console: { enabled: false, port: 5514, linesPerNode: 500 },
+    bmc: { pollSeconds: 0, timeoutSeconds: 10 },
     factory: { url: 'https://factory.talos.dev' },
   };
 }

@@ -2,11 +2,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { HttpContext } from '../context.js';
 import { discoveredView } from '../../lifecycle/discovery.js';
-import { nodesView } from './views.js';
+import { nodesView, powerLookup } from './views.js';
 import { ADMIN } from '../access.js';
 
 export function registerNodesApi(app: FastifyInstance, ctx: HttpContext): void {
-  app.get('/api/nodes', ADMIN, async () => nodesView(ctx.store));
+  app.get('/api/nodes', ADMIN, async () => nodesView(ctx.store, powerLookup(ctx)));
 
   app.get('/api/events', ADMIN, async (req, reply) => {
     const q = req.query as Record<string, string | undefined>;

@@ -6,14 +6,14 @@ import { ADMIN, ADMIN_PAGE, PUBLIC } from '../access.js';
 import { AdminAuth, adminAccess, ensureAdminToken } from './auth.js';
 import { loginPage, nodePage, overviewPage, type OverviewData } from './pages.js';
 import { APP_JS, STYLE_CSS } from './static.js';
-import { assetsView, clusterView, discoveredListView, inventoryView, nodeDetailView, nodesView } from './views.js';
+import { assetsView, clusterView, discoveredListView, inventoryView, nodeDetailView, nodesView, powerLookup } from './views.js';
 
 // The page runs only our own script and styles; nothing inline, nothing remote.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 export function overviewData(ctx: HttpContext): OverviewData {
   return {
-    nodes: nodesView(ctx.store), inventory: inventoryView(ctx), cluster: clusterView(ctx),
+    nodes: nodesView(ctx.store, powerLookup(ctx)), inventory: inventoryView(ctx), cluster: clusterView(ctx),
     assets: assetsView(ctx), discovered: discoveredListView(ctx.store),
   };
 }

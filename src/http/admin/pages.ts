@@ -44,7 +44,7 @@ export function overviewPage(d: OverviewData, opts: { csrf?: string; signedIn: b
   return layout('Nodes', html`
 <section id="inventory-card" class="card"><h2>Inventory</h2><div id="inventory">${raw('inventory')}</div></section>
 <section id="nodes" class="card"><h2>Nodes</h2>
-<div class="table-wrap"><table id="nodes-table" class="cards"><thead><tr><th>Name</th><th>State</th><th>Role</th><th>IP</th><th>MAC</th><th>Last seen</th><th>In state</th><th>Last event</th><th></th></tr></thead>
+<div class="table-wrap"><table id="nodes-table" class="cards"><thead><tr><th>Name</th><th>State</th><th>Role</th><th>IP</th><th>MAC</th><th>Power</th><th>Last seen</th><th>In state</th><th>Last event</th><th></th></tr></thead>
 <tbody id="nodes-body">${raw('nodes-body')}</tbody></table></div></section>
 <div class="grid">
 <section id="cluster" class="card"><h2>Cluster</h2><div id="cluster-body">${raw('cluster-body')}</div></section>

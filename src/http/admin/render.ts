@@ -5,6 +5,8 @@ import type { EventRecord } from '../../store/store.js';
 import type { DiscoveredView } from '../../lifecycle/discovery.js';
 import { html, type Safe } from './html.js';
 import { sinceText, type assetsView, type clusterView, type inventoryView, type NodeView } from './views.js';
+import type { PowerView } from '../../bmc/power-monitor.js';
+import { FAULT_LABEL, type BmcFault } from '../../bmc/types.js';
 
 const when = (ms: number | null) => (ms === null ? 'never' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + 'Z');
 const ago = (ms: number | null, now: number) => html`<span data-since="${ms ?? ''}" title="${when(ms)}">${sinceText(ms, now)}</span>`;
@@ -20,8 +22,34 @@ export function actionButton(n: NodeView): Safe {
   return html`<button type="button" class="danger" data-action="reimage" data-node="${n.name}">Reimage</button>${destroyEtcd}`;
 }
 
+/** Who was at fault when the BMC could not be read, in a word the operator can act on. */
+const FAULT_WORD: Record<BmcFault, string> = {
+  network: 'BMC unreachable (network)', credentials: 'BMC refused the credentials', certificate: 'BMC certificate not trusted',
+  bmc: 'BMC error', config: 'rackboot configuration',
+};
+
+/** The message without the fault's long label in front, which the page says in its own words. */
+const withoutLabel = (message: string, fault: BmcFault) => (message.startsWith(`${FAULT_LABEL[fault]}: `) ? message.slice(FAULT_LABEL[fault].length + 2) : message);
+
+/** Power state, when it was read and whether the BMC answered; BMC-provided text is escaped like all else. */
+export function powerCell(p: PowerView | null, now = Date.now()): Safe {
+  if (!p) return html`<span class="muted" title="no bmc in the inventory">no BMC</span>`;
+  if (p.readAt === null) return html`<span class="power power-unknown" title="${p.address}">not read yet</span>`;
+  if (!p.fault) return html`<span class="power power-${p.state}" title="${p.address}">${p.state}</span> <span class="muted small">read ${ago(p.readAt, now)}</span>`;
+  return html`<span class="power power-unknown" title="${p.address}">unknown</span> <span class="muted small">read ${ago(p.readAt, now)}</span>
+<div class="bmc-fault" data-fault="${p.fault}"><strong>${FAULT_WORD[p.fault]}</strong>: ${withoutLabel(p.error ?? '', p.fault)}</div>${p.lastKnown ? html`<div class="muted small">last known ${p.lastKnown.state}, ${ago(p.lastKnown.at, now)}</div>` : ''}`;
+}
+
+/** On, off, cycle and PXE-once for a node with a BMC (the page's script asks to confirm and sends the CSRF token). */
+export function powerButtons(n: NodeView): Safe {
+  if (!n.power) return html``;
+  const b = (action: string, label: string, cls: string) => html`<button type="button" class="${cls}" data-action="power" data-power="${action}" data-node="${n.name}">${label}</button>`;
+  return html`<p class="power-actions">${b('on', 'Power on', 'secondary')} ${b('off', 'Power off', 'danger')} ${b('cycle', 'Power cycle', 'danger')} ${b('pxe-once', 'Next boot: PXE', 'secondary')}
+<label class="small" title="Set the next boot to PXE (once) before powering on or cycling"><input type="checkbox" data-power-pxe="${n.name}"> PXE first</label></p>`;
+}
+
 export function nodeRows(nodes: NodeView[], now = Date.now()): Safe {
-  if (nodes.length === 0) return html`<tr><td colspan="9" class="muted">No nodes: add machines to the inventory.</td></tr>`;
+  if (nodes.length === 0) return html`<tr><td colspan="10" class="muted">No nodes: add machines to the inventory.</td></tr>`;
   return html`${nodes.map(
     (n) => html`<tr data-node="${n.name}" data-state="${n.state}">
   <td data-label="Name"><a href="${nodeHref(n.name)}">${n.name}</a>${n.hostname ? html`<div class="muted small">hostname ${n.hostname}</div>` : ''}</td>
@@ -29,6 +57,7 @@ export function nodeRows(nodes: NodeView[], now = Date.now()): Safe {
   <td data-label="Role">${n.role}</td>
   <td data-label="IP">${n.ip ?? '-'}</td>
   <td data-label="MAC"><code>${n.mac}</code></td>
+  <td data-label="Power" class="power-cell">${powerCell(n.power, now)}</td>
   <td data-label="Last seen">${ago(n.lastSeen, now)}</td>
   <td data-label="In state">${ago(n.stateSince, now)}</td>
   <td data-label="Last event" class="last-event">${n.lastEvent?.message ?? '-'}</td>
@@ -85,7 +114,10 @@ export function nodeSummary(n: NodeView, now = Date.now()): Safe {
   <dt>UUID</dt><dd><code class="wrap">${n.uuid ?? '-'}</code></dd>
   <dt>Marked for install</dt><dd>${n.markedForInstall ? 'yes: its next PXE boot installs' : 'no: it boots from disk'}</dd>
   <dt>Last seen</dt><dd>${ago(n.lastSeen, now)}</dd>
+  <dt>Power</dt><dd class="power-cell">${powerCell(n.power, now)}</dd>
+  ${n.power ? html`<dt>BMC</dt><dd><code class="wrap">${n.power.address}</code> ${n.power.reachable === true ? html`<span class="ok">answering</span>` : n.power.reachable === false ? html`<span class="bad">not answering</span>` : ''}</dd>` : ''}
 </dl>
+${powerButtons(n)}
 <p>${actionButton(n)}</p>`;
 }
 

@@ -32,6 +32,16 @@ export const APP_JS = String.raw`'use strict';
         say(j.reset === 'sent' ? node + ': Talos accepted Reset; it is wiping and will reinstall.'
           : node + ': marked for reimage. The Talos API did not take the reset: power-cycle the node and it installs afresh.');
       }, function (e) { say(node + ': ' + e.message, true); });
+    } else if (b.dataset.action === 'power') {
+      var action = b.dataset.power;
+      var pxeBox = document.querySelector('input[data-power-pxe]');
+      var pxe = !!(pxeBox && pxeBox.checked) && (action === 'on' || action === 'cycle');
+      if ((action === 'off' || action === 'cycle') && !confirm((action === 'off' ? 'Power off ' : 'Power-cycle ') + node + '? It stops at once, without shutting down.')) return;
+      b.disabled = true;
+      say(node + ': asking its BMC (' + action + ')…');
+      post(base + '/power', pxe ? { action: action, pxe: true } : { action: action }).then(function (j) {
+        say(node + ': ' + j.message + (j.state ? ' (now ' + j.state + ')' : ''));
+      }, function (e) { say(node + ': ' + e.message, true); }).then(function () { b.disabled = false; });
     } else if (b.dataset.action === 'cancel') {
       post(base + '/reimage/cancel').then(function () { say(node + ': reimage cancelled.'); }, function (e) { say(node + ': ' + e.message, true); });
     } else if (b.dataset.action === 'logout') {
@@ -82,6 +92,10 @@ code { font-family:ui-monospace, Menlo, Consolas, monospace; font-size:.88em; } 
 .state-ready { background:#dcfae6; color:#067647; } .state-installed { background:#e0eaff; color:#1849a9; }
 .state-failed { background:#fee4e2; color:#b42318; } .state-reimage-pending, .state-wiping { background:#fef0c7; color:#93370d; }
 .state-booting, .state-maintenance, .state-configuring, .state-installing { background:#f4ebff; color:#6941c6; }
+.power { display:inline-block; padding:0 .45rem; border-radius:4px; font-size:.82rem; font-weight:600; background:#eef2f6; }
+.power-on { background:#dcfae6; color:#067647; } .power-off { background:#eef2f6; color:#344054; } .power-unknown { background:#fef0c7; color:#93370d; }
+.bmc-fault { color:var(--bad); font-size:.82rem; margin-top:.2rem; max-width:22rem; overflow-wrap:anywhere; }
+.power-actions button { margin:0 .2rem .3rem 0; }
 .failed-text { color:var(--bad); font-size:.85rem; margin-top:.3rem; max-width:26rem; }
 .badge { display:inline-block; padding:0 .4rem; border-radius:4px; background:#eef2f6; font-size:.78rem; } .badge.warn { background:#fef0c7; }
 button, .button { font:inherit; padding:.35rem .8rem; border-radius:6px; border:1px solid var(--accent); background:var(--accent); color:#fff; cursor:pointer; text-decoration:none; display:inline-block; }

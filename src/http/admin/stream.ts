@@ -28,7 +28,7 @@ class ChangeFeed extends EventEmitter {
         (SELECT ifnull(max(last_seen),0) || '/' || count(*) FROM discovered) AS d`)
       .get() as Record<string, unknown>;
     const assets = assetsView(this.ctx).files.map((f) => f.bytes ?? '-').join(',');
-    return `${row.e}|${row.c}|${row.d}|${this.ctx.inventoryStatus().checkedAt}|${assets}`;
+    return `${row.e}|${row.c}|${row.d}|${this.ctx.inventoryStatus().checkedAt}|${assets}|${this.ctx.power?.version ?? 0}`;
   }
 
   subscribe(fn: () => void): () => void {

@@ -9,6 +9,7 @@ import { STATE_MEANING, NODE_STATES, type NodeState } from '../../lifecycle/stat
 import { formatDuration } from '../../lifecycle/sweeper.js';
 import type { HttpContext } from '../context.js';
 import type { EventRecord, NodeRecord, Store } from '../../store/store.js';
+import { PowerMonitor, type PowerView } from '../../bmc/power-monitor.js';
 
 export interface NodeView {
   name: string; mac: string; role: string; ip: string | null; uuid: string | null;
@@ -20,6 +21,23 @@ export interface NodeView {
   failedText: string | null;
   markedForInstall: boolean; lastSeen: number | null;
   lastEvent: { at: number; kind: string; message: string } | null;
+  /** Power state and BMC reachability as last read; null when the inventory gives the node no BMC. */
+  power: PowerView | null;
+}
+
+/** A node's power as the monitor last read it (null: no BMC in the inventory). */
+export type PowerLookup = (name: string) => PowerView | null;
+
+/** The context's power monitor, made on first use so the API works without the daemon's poller. */
+export function powerMonitor(ctx: HttpContext): PowerMonitor {
+  return (ctx.power ??= new PowerMonitor({ dataDir: ctx.settings.dataDir, nodes: () => ctx.inventory()?.nodes ?? [], timeoutMs: ctx.settings.bmc.timeoutSeconds * 1000 }));
+}
+
+export function powerLookup(ctx: HttpContext): PowerLookup {
+  return (name) => {
+    const spec = ctx.inventory()?.nodes.find((n) => n.name === name);
+    return spec ? powerMonitor(ctx).view(spec) : null;
+  };
 }
 
 /** What the operator should do about a failed node. */
@@ -31,7 +49,7 @@ export function failedAdvice(node: Pick<NodeRecord, 'failedStep' | 'stateReason'
   return `Failed while ${step}: ${node.stateReason || 'no reason recorded'}. ${todo}`;
 }
 
-export function nodeView(store: Store, n: NodeRecord): NodeView {
+export function nodeView(store: Store, n: NodeRecord, power: PowerLookup = () => null): NodeView {
   const lease = store.db.prepare('SELECT ip, hostname FROM leases WHERE mac=?').get(n.mac) as { ip: string; hostname: string | null } | undefined;
   const last = store.events({ node: n.name, limit: 1 })[0];
   return {
@@ -40,18 +58,19 @@ export function nodeView(store: Store, n: NodeRecord): NodeView {
     failedStep: n.failedStep, failedText: n.state === 'failed' ? failedAdvice(n) : null,
     markedForInstall: n.markedForInstall, lastSeen: n.lastSeen,
     lastEvent: last ? { at: last.at, kind: last.kind, message: last.message } : null,
+    power: power(n.name),
   };
 }
 
-export function nodesView(store: Store): NodeView[] {
-  return store.listNodes().map((n) => nodeView(store, n));
+export function nodesView(store: Store, power?: PowerLookup): NodeView[] {
+  return store.listNodes().map((n) => nodeView(store, n, power));
 }
 
 export function nodeDetailView(ctx: HttpContext, name: string): { node: NodeView; events: EventRecord[]; console: { at: number; msg: string }[] } | undefined {
   const n = ctx.store.getNode(name);
   if (!n) return undefined;
   return {
-    node: nodeView(ctx.store, n),
+    node: nodeView(ctx.store, n, powerLookup(ctx)),
     events: ctx.store.events({ node: name, limit: 100 }).reverse(),
     console: (ctx.console?.lines(name) ?? []).map((l) => ({ at: l.at, msg: l.msg })),
   };

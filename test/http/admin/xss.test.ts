@@ -1,8 +1,12 @@
 // Operator input (node names) and network input (DHCP hostnames, console
 // lines, event text) must render as text, on the first page load and in the
 // fragments live updates swap in.
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { harness, login } from './harness.js';
+import { ADMIN_TOKEN, harness, inventoryYaml, login } from './harness.js';
+import { passwordPath, writePassword } from '../../../src/bmc/credentials.js';
 import { inventory, nodeSpec } from '../../lifecycle/fixtures.js';
 import { overviewFragments, nodeFragments } from '../../../src/http/admin/pages.js';
 import { overviewData } from '../../../src/http/admin/page-routes.js';
@@ -42,6 +46,38 @@ describe('escaping', () => {
       expect(res.headers['content-security-policy']).toContain("script-src 'self'");
     } finally {
       await h.close();
+    }
+  });
+
+  it('renders a BMC\'s own error text as text, on the overview, the node page and the live fragments', async () => {
+    const EVIL_BMC = '<img src=x onerror=alert(3)>';
+    // A BMC that answers every request with a Redfish error whose message is markup.
+    const bmc = createServer((_req, res) => {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'Base.1.8.InternalError', message: EVIL_BMC } }));
+    });
+    await new Promise<void>((r) => bmc.listen(0, '127.0.0.1', r));
+    const h = await harness();
+    try {
+      const port = (bmc.address() as { port: number }).port;
+      writeFileSync(join(h.dir, 'cluster.yaml'), inventoryYaml(`  - name: evil-bmc\n    mac: 52:54:00:00:04:01\n    role: worker\n    bmc:\n      address: redfish+http://127.0.0.1:${port}\n      username: root\n`));
+      expect(h.watcher.reload()).toBe(true);
+      writePassword(passwordPath(h.settings.dataDir, 'evil-bmc'), 'pw');
+      const status = await h.app.inject({ url: '/api/nodes/evil-bmc/power', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      expect(status.json().error).toContain(EVIL_BMC); // JSON carries it as data
+      const { cookie } = await login(h.app);
+      const overview = (await h.app.inject({ url: '/ui', headers: { cookie } })).body;
+      const detail = (await h.app.inject({ url: '/ui/nodes/evil-bmc', headers: { cookie } })).body;
+      const d = nodeDetailView(h.ctx, 'evil-bmc')!;
+      const fragments = Object.values(overviewFragments(overviewData(h.ctx))).join('') + Object.values(nodeFragments(d.node, d.events)).join('');
+      for (const body of [overview, detail, fragments]) {
+        expect(body).not.toContain('<img src=x');
+        expect(body).toContain('answered 500: &lt;img src=x onerror=alert(3)&gt;');
+        expect(body).toMatch(/<strong>BMC error<\/strong>: redfish\+http:\/\/127\.0\.0\.1:\d+: GET \/redfish\/v1\/ answered 500: &lt;img/);
+      }
+    } finally {
+      await h.close();
+      await new Promise((r) => bmc.close(r));
     }
   });
 });
