@@ -153,6 +153,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   services.push(...(await startLifecycleServices(ctx, log, {
     resetter: undefined, metricsSources: metricsSources(services),
     stuck: { retry: (n, reason) => autoPower.stuckRetry(n, reason), clockStart: (n) => stepClockStart(store, n) },
+    resetFallback: autoPower,
   })));
 
   log.info({ url: ctx.publicUrl, listen: `${listen.host}:${port}`, admin: `https://${hostForUrl(adminListen.host)}:${adminPort}/ui`, adminSha256: adminFingerprint, dhcp: settings.dhcp.mode, tftp: settings.tftp.enabled }, 'rackboot serving');
