@@ -80,6 +80,22 @@ describe('reimage fallback through the BMC', () => {
     expect(power).toEqual([{ request: 'cycle', actor: 'reimage-fallback', ok: true, pxeFirst: true }]);
   });
 
+  it('a node whose Reset hangs past the call\'s deadline is power-cycled the same way', async () => {
+    const bmc = await redfish();
+    const rack = await rackMarked(['worker'], { w1: `redfish+http://127.0.0.1:${bmc.port}` });
+    const fake = rack.fakes.get('w1')!;
+    delete fake.faults.status.Reset;
+    fake.faults.delayMs.Reset = 5000; // longer than the client's 1.5 s deadline: a hung node
+    writePassword(join(rack.dir, 'bmc', 'w1.password'), bmc.password);
+    const auto = autoPower(rack, { resetFallbackAttempts: 1, resetFallbackSeconds: 0 });
+    const orch = rack.orchestrator({ resetFallback: auto });
+    cleanups.push(() => orch.close());
+    expect((await orch.pass()).resets).toEqual([{ node: 'w1', result: 'waiting', reason: expect.stringMatching(/deadline|timed? ?out/i) }]);
+    await auto.idle();
+    expect(bmc.resets).toEqual(['PowerCycle']);
+    expect(bmc.machine.log.at(-1)).toBe('start boot=pxe');
+  });
+
   it('a node without a BMC keeps the power-cycle-by-hand message, once', async () => {
     const rack = await rackMarked(['worker'], {});
     const auto = autoPower(rack, { resetFallbackAttempts: 1, resetFallbackSeconds: 0 });
