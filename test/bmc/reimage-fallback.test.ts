@@ -1,14 +1,18 @@
 // The reimage fallback, end to end over loopback: orchestrator passes
 // against fake Talos nodes whose Reset fails, and a Redfish fake as the BMC.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AutoPower } from '../../src/bmc/auto-power.js';
+import type { NodeBmcSpec } from '../../src/inventory/types.js';
 import { writePassword } from '../../src/bmc/credentials.js';
 import { StateMachine } from '../../src/lifecycle/machine.js';
 import { Reimager } from '../../src/lifecycle/reimage.js';
 import { DEFAULT_POWER_SETTINGS, type PowerSettings } from '../../src/settings/settings.js';
+import { startIpmiSim } from '../fakes/ipmi/sim.js';
 import { RedfishFake } from '../fakes/redfish/service.js';
 import { makeRack, pxeBooted, type Rack } from '../talos/cluster-fixture.js';
 import { waitFor } from '../talos/helpers.js';
@@ -28,8 +32,9 @@ async function redfish(): Promise<RedfishFake> {
 }
 
 /** A rack whose nodes are installed, then marked for reimage, with Reset refused by Talos. */
-async function rackMarked(roles: ('worker' | 'controlplane')[], bmc: Record<string, string>): Promise<Rack> {
-  const rack = await makeRack(roles, { bmc: (name) => (bmc[name] ? { address: bmc[name]!, username: 'root', bootMode: 'uefi' } : undefined) });
+async function rackMarked(roles: ('worker' | 'controlplane')[], bmc: Record<string, string | NodeBmcSpec>): Promise<Rack> {
+  const specOf = (b: string | NodeBmcSpec | undefined): NodeBmcSpec | undefined => (typeof b === 'string' ? { address: b, username: 'root', bootMode: 'uefi' } : b);
+  const rack = await makeRack(roles, { bmc: (name) => specOf(bmc[name]) });
   cleanups.push(() => rack.close());
   pxeBooted(rack, ...rack.fakes.keys());
   const orch = rack.orchestrator();
@@ -94,6 +99,23 @@ describe('reimage fallback through the BMC', () => {
     await auto.idle();
     expect(bmc.resets).toEqual(['PowerCycle']);
     expect(bmc.machine.log.at(-1)).toBe('start boot=pxe');
+  });
+
+  it('works the same through IPMI (ipmi_sim, a real IPMI 2.0 BMC)', async () => {
+    const sim = await startIpmiSim(mkdtempSync(join(tmpdir(), 'rackboot-fallback-ipmi-')));
+    cleanups.push(() => sim.stop());
+    // Cipher suite 3 named: ipmi_sim does not answer ipmitool's query for its suites.
+    const rack = await rackMarked(['worker'], { w1: { address: `ipmi://127.0.0.1:${sim.port}`, username: sim.username, bootMode: 'uefi', ipmiCipherSuite: 3 } });
+    writePassword(join(rack.dir, 'bmc', 'w1.password'), sim.password);
+    const auto = autoPower(rack, { resetFallbackAttempts: 1, resetFallbackSeconds: 0 });
+    const orch = rack.orchestrator({ resetFallback: auto });
+    cleanups.push(() => orch.close());
+    await orch.pass();
+    await auto.idle();
+    await waitFor(() => sim.machinePid() !== undefined, 5000, 'the machine to start');
+    // The machine was off: cycle powers it on, from the network this once.
+    expect(sim.events()).toEqual(['boot pxe', 'start boot=pxe']);
+    expect(steps(rack, 'w1')).toEqual(['requested', 'bmc-fallback', 'bmc-cycled']);
   });
 
   it('a node without a BMC keeps the power-cycle-by-hand message, once', async () => {
