@@ -18,7 +18,9 @@ import type { MetricsSource } from './lifecycle/ports.js';
 import { resolveProvisioningAddress } from './net/interfaces.js';
 import { startTftpService } from './tftp/server.js';
 import { chainScript } from './ipxe/scripts.js';
-import { startTalosService } from './talos/service.js';
+import { startTalosService, talosInstallingProbe } from './talos/service.js';
+import { AutoPower } from './bmc/auto-power.js';
+import { stepClockStart } from './bmc/auto-policy.js';
 import { nodeConfigText } from './talos/config/render.js';
 import { kernelLogTarget } from './talos/kernel-args.js';
 import { publicUrlFor } from './net/public-url.js';
@@ -132,8 +134,15 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
       services.push(startRouterAdvertService({ iface: net.iface, sourceMac, log: log.child({ svc: 'ndp' }) }));
     }
   }
+  // The automatic BMC paths: reimage fallback (asked by the Talos service
+  // after its reset step) and the stuck-provisioning retry (by the sweeper).
+  const autoPower = new AutoPower(store, {
+    dataDir: settings.dataDir, settings: () => ctx.settings.power,
+    installing: talosInstallingProbe(store, settings.dataDir), log: log.child({ svc: 'bmc' }),
+  });
+  services.push({ name: 'bmc-auto', close: () => autoPower.close() });
   const talos = startTalosService({
-    settings, store, states: lifecycle.machine, log: log.child({ svc: 'talos' }),
+    settings, store, states: lifecycle.machine, log: log.child({ svc: 'talos' }), resetFallback: autoPower,
     // Push: the node's config rendered from the live inventory and the secrets bundle.
     renderConfig: async (name) => {
       const inv = watcher.inventory;
@@ -146,7 +155,11 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   // Lifecycle: console receiver, timeout sweeper, reimage marking. The Reset
   // itself is sent by the Talos service for nodes marked reimage-pending, so
   // no resetter is passed here: one place sends Reset.
-  services.push(...(await startLifecycleServices(ctx, log, { resetter: undefined, metricsSources: metricsSources(services) })));
+  services.push(...(await startLifecycleServices(ctx, log, {
+    resetter: undefined, metricsSources: metricsSources(services),
+    stuck: { retry: (n, reason) => autoPower.stuckRetry(n, reason), clockStart: (n) => stepClockStart(store, n) },
+    resetFallback: autoPower,
+  })));
   power.start(settings.bmc.pollSeconds * 1000);
   services.push({ name: 'bmc-poller', close: () => power.stop() });
 

@@ -7,6 +7,7 @@ import { IPMI_PASSWORD_MAX } from '../bmc/ipmi.js';
 import { operateMany, operateNode, POWER_REQUESTS, type PowerRequest } from '../bmc/operate.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, UsageError, type Command, type Io, type ParsedArgs } from './command.js';
 import { openStoreForCli } from './open-store.js';
+import { powerOnInWaves } from '../bmc/power-service.js';
 import type { Settings } from '../settings/settings.js';
 
 /** BMCs asked at once by `power --all`; each call has its own timeout. */
@@ -47,6 +48,7 @@ export const power: Command = {
   name: ['power'],
   summary: 'power a node through its BMC, read its power state, or set its next boot to PXE',
   usage: `rackboot power NODE|--all on|off|soft|cycle|status|pxe-once [--pxe] [--timeout-seconds N] [--settle-seconds N]
+       rackboot power on --registered
 
 on, off (hard), soft (ACPI shutdown request), cycle (off then on; on when
 off), status, or pxe-once (next boot only from the network, in the node's
@@ -54,9 +56,15 @@ bmc.bootMode). --pxe sets PXE-once before an on or cycle. --all acts on every
 inventory node that has a bmc, ${PARALLEL} BMCs at a time. Every action and
 pxe-once is recorded in the node's events. After on or off the power state
 is read until it shows (up to --settle-seconds, default 30): a BMC that
-accepts a command and ignores it is a failure. Exit 1 if any node failed.`,
-  options: { all: { type: 'boolean' }, pxe: { type: 'boolean' }, 'timeout-seconds': { type: 'string' }, 'settle-seconds': { type: 'string' } },
+accepts a command and ignores it is a failure. Exit 1 if any node failed.
+
+on --registered powers on, PXE first, every node the store still has as
+registered (never seen on the network), power.waveSize at a time with
+power.waveIntervalSeconds between waves, so a rack does not draw its inrush
+current at once. A registered node without a bmc is named, to power by hand.`,
+  options: { all: { type: 'boolean' }, registered: { type: 'boolean' }, pxe: { type: 'boolean' }, 'timeout-seconds': { type: 'string' }, 'settle-seconds': { type: 'string' } },
   async run(args, io) {
+    if (args.values.registered === true) return powerOnRegistered(args, io);
     const all = args.values.all === true;
     const pos = args.positionals;
     if (pos.length !== (all ? 1 : 2)) throw new UsageError('expected NODE ACTION, or --all ACTION');
@@ -94,6 +102,36 @@ accepts a command and ignores it is a failure. Exit 1 if any node failed.`,
 };
 
 export const bmcCommands: Command[] = [bmcPassword, power];
+
+/** `rackboot power on --registered`: PXE-once + on for every node still registered, in waves. */
+async function powerOnRegistered(args: ParsedArgs, io: Io): Promise<number> {
+  if (args.values.all === true || args.positionals.join(' ') !== 'on') throw new UsageError('--registered goes only with on, and no NODE or --all');
+  const ctx = load(args, io);
+  if (!ctx) return EXIT_FAILURE;
+  const store = openStoreForCli(ctx.settings, io);
+  if (!store) return EXIT_FAILURE;
+  try {
+    const registered = new Set(store.listNodes().filter((n) => n.state === 'registered').map((n) => n.name));
+    const nodes = ctx.inventory.nodes.filter((n) => registered.has(n.name));
+    const byHand = nodes.filter((n) => !n.bmc);
+    for (const n of byHand) io.err(`${n.name}: registered, but no bmc in the inventory; power it on by hand`);
+    const withBmc = nodes.filter((n) => n.bmc);
+    if (nodes.length === 0) {
+      io.out('no node is still registered; nothing to power on');
+      return EXIT_OK;
+    }
+    const { waveSize, waveIntervalSeconds, bmcTimeoutSeconds } = ctx.settings.power;
+    const opts = { dataDir: ctx.settings.dataDir, actor: 'cli', pxeFirst: true, timeoutMs: bmcTimeoutSeconds * 1000, pollMs: 250 };
+    const outcomes = await powerOnInWaves(withBmc, { waveSize, intervalMs: waveIntervalSeconds * 1000 }, (n) => operateNode(store, n, 'on', opts));
+    for (const o of outcomes) {
+      if (o.ok) io.out(`${o.node}: ${o.message}`);
+      else io.err(`${o.node}: ${o.message}`);
+    }
+    return byHand.length === 0 && outcomes.every((o) => o.ok) ? EXIT_OK : EXIT_FAILURE;
+  } finally {
+    store.close();
+  }
+}
 
 function load(args: ParsedArgs, io: Io): { settings: Settings; inventory: Inventory } | undefined {
   const settings = settingsFor(args, io);

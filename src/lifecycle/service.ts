@@ -9,7 +9,7 @@ import type { Lifecycle } from './lifecycle.js';
 import { ConsoleLog } from '../console/buffer.js';
 import { ConsoleReceiver } from '../console/receiver.js';
 import { Reimager } from './reimage.js';
-import { startSweeper, sweepTimeouts } from './sweeper.js';
+import { startSweeper, sweepTimeouts, type StuckRetry } from './sweeper.js';
 import type { MetricsSource, NodeResetter } from './ports.js';
 
 /**
@@ -26,7 +26,7 @@ export interface LifecycleHost {
   metricsSources?: MetricsSource[];
 }
 
-export async function startLifecycleServices(ctx: LifecycleHost, log: Logger, opts: { resetter?: NodeResetter; metricsSources?: MetricsSource[] } = {}): Promise<Service[]> {
+export async function startLifecycleServices(ctx: LifecycleHost, log: Logger, opts: { resetter?: NodeResetter; metricsSources?: MetricsSource[]; stuck?: StuckRetry; resetFallback?: { reimageFallbacks(): void } } = {}): Promise<Service[]> {
   const { settings, store, lifecycle } = ctx;
   const services: Service[] = [];
   ctx.metricsSources = [...(ctx.metricsSources ?? []), ...(opts.metricsSources ?? [])];
@@ -53,8 +53,12 @@ export async function startLifecycleServices(ctx: LifecycleHost, log: Logger, op
   const sweeper = startSweeper(
     settings.lifecycle.sweepSeconds,
     async () => {
-      sweepTimeouts(lifecycle.machine, settings.lifecycle.timeouts, Date.now());
+      sweepTimeouts(lifecycle.machine, settings.lifecycle.timeouts, Date.now(), opts.stuck);
       await reimager.resetPending();
+      // Also here, not only after the Talos service's reset step: a reimage
+      // with no Talos service (no talosconfig yet) or no address still falls
+      // back by time. The fallback starts the work and returns.
+      opts.resetFallback?.reimageFallbacks();
     },
     (err) => log.error({ err }, 'lifecycle sweep failed'),
   );

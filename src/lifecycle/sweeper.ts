@@ -3,6 +3,7 @@
 // says "stuck installing for 30 min" instead of showing a node that is
 // quietly never coming back. Timeouts count from state_since in the store,
 // so they survive a daemon restart.
+import type { NodeRecord } from '../store/store.js';
 import type { StateMachine } from './machine.js';
 import { STATE_MEANING, type StateTimeouts } from './states.js';
 
@@ -13,13 +14,24 @@ export function formatDuration(ms: number): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
-/** Fails every node stuck past its state's timeout; returns their names. */
-export function sweepTimeouts(machine: StateMachine, timeouts: StateTimeouts, now: number): string[] {
+/** What the daemon adds through nodes' BMCs: one retry before failing (src/bmc/auto-power.ts). */
+export interface StuckRetry {
+  /** True when a retry was given instead of failing the node now. */
+  retry(node: NodeRecord, reason: string): boolean;
+  /** When the step's clock starts: the state change, or a retry given since. */
+  clockStart(node: NodeRecord): number;
+}
+
+/** Fails every node stuck past its state's timeout, unless `stuck` gives it a retry; returns the failed names. */
+export function sweepTimeouts(machine: StateMachine, timeouts: StateTimeouts, now: number, stuck?: StuckRetry): string[] {
   const failed: string[] = [];
   for (const node of machine.store.listNodes()) {
     const limit = timeouts[node.state];
     if (!limit || now - node.stateSince <= limit * 1000) continue;
+    const since = stuck ? stuck.clockStart(node) : node.stateSince;
+    if (now - since <= limit * 1000) continue;
     const reason = `timed out: ${formatDuration(now - node.stateSince)} in ${node.state} (${STATE_MEANING[node.state]}); the limit is ${formatDuration(limit * 1000)}`;
+    if (stuck?.retry(node, reason)) continue;
     const r = machine.fail(node.name, reason, node.state);
     if (r.ok) failed.push(node.name);
   }

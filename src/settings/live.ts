@@ -16,6 +16,13 @@ export const LIVE_KEYS = [
   'dhcp.domain',
   'dhcp.gateway',
   'dhcp.leaseSeconds',
+  // Read by the automatic BMC paths at every decision (src/bmc/auto-power.ts); the waves are read by the CLI.
+  'power.resetFallbackSeconds',
+  'power.resetFallbackAttempts',
+  'power.stuckRetry',
+  'power.bmcTimeoutSeconds',
+  'power.waveSize',
+  'power.waveIntervalSeconds',
 ] as const;
 
 export interface SettingsChange {

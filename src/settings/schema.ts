@@ -103,6 +103,18 @@ export const settingsSchema = {
         timeoutSeconds: { type: 'integer', minimum: 1, maximum: 300, description: 'Limit for one BMC read or request from the daemon and the API.' },
       },
     },
+    power: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        resetFallbackSeconds: { type: 'integer', minimum: 0, maximum: 86400 },
+        resetFallbackAttempts: { type: 'integer', minimum: 1, maximum: 100 },
+        stuckRetry: { type: 'boolean' },
+        waveSize: { type: 'integer', minimum: 1, maximum: 1000 },
+        waveIntervalSeconds: { type: 'integer', minimum: 0, maximum: 3600 },
+        bmcTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 300 },
+      },
+    },
     console: {
       type: 'object',
       additionalProperties: false,

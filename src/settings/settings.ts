@@ -12,6 +12,24 @@ export type DhcpMode = 'full' | 'proxy' | 'off';
 export interface Pool { start: string; end: string }
 export interface RelaySubnet { subnet: string; pool?: Pool; gateway?: string; dns?: string[] }
 
+export interface PowerSettings {
+  /** Reimage: PXE-once + power-cycle through the BMC once Talos has not taken Reset for this long (0: never). */
+  resetFallbackSeconds: number;
+  /** …or after this many failed Reset attempts, whichever comes first. */
+  resetFallbackAttempts: number;
+  /** A node past a provisioning step's timeout gets one PXE-once + power-cycle before it is failed. */
+  stuckRetry: boolean;
+  /** `rackboot power on --registered`: nodes per wave, and the pause between waves. */
+  waveSize: number;
+  waveIntervalSeconds: number;
+  /** Limit on each BMC call by the automatic paths. */
+  bmcTimeoutSeconds: number;
+}
+
+export const DEFAULT_POWER_SETTINGS: PowerSettings = {
+  resetFallbackSeconds: 120, resetFallbackAttempts: 3, stuckRetry: true, waveSize: 4, waveIntervalSeconds: 10, bmcTimeoutSeconds: 20,
+};
+
 export interface Settings {
   /** Where the settings came from, or undefined when only defaults apply. */
   file?: string;
@@ -53,6 +71,8 @@ export interface Settings {
   lifecycle: { timeouts: StateTimeouts; sweepSeconds: number };
   /** The page's power-state poller and the API's BMC requests (per-node BMC details are in the inventory). */
   bmc: { pollSeconds: number; timeoutSeconds: number };
+  /** What rackboot does through nodes' BMCs on its own (README "BMC control"). */
+  power: PowerSettings;
   /** The UDP receiver for Talos kernel logs (talos.logging.kernel). */
   console: { enabled: boolean; port: number; linesPerNode: number };
   /** Image Factory base URL, without a trailing slash. */
@@ -88,8 +108,9 @@ export function defaultSettingsFile(cwd = process.cwd(), env = process.env): str
   return undefined;
 }
 
-type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory' | 'bmc'>> & {
+type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory' | 'bmc' | 'power'>> & {
   bmc?: Partial<Settings['bmc']>;
+  power?: Partial<PowerSettings>;
   lifecycle?: { timeouts?: Partial<StateTimeouts>; sweepSeconds?: number };
   console?: Partial<Settings['console']>;
   dhcp?: Partial<Settings['dhcp']>;
@@ -158,6 +179,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     talos: { consoles: raw.talos?.consoles ?? ['ttyS0'], extraKernelArgs: raw.talos?.extraKernelArgs ?? [] },
     lifecycle: { timeouts: { ...DEFAULT_TIMEOUTS, ...raw.lifecycle?.timeouts }, sweepSeconds: raw.lifecycle?.sweepSeconds ?? 15 },
     bmc: { pollSeconds: raw.bmc?.pollSeconds ?? 60, timeoutSeconds: raw.bmc?.timeoutSeconds ?? 10 },
+    power: { ...DEFAULT_POWER_SETTINGS, ...raw.power },
     console: { enabled: raw.console?.enabled ?? true, port: raw.console?.port ?? 5514, linesPerNode: raw.console?.linesPerNode ?? 500 },
     factory: { url: (raw.factory?.url ?? 'https://factory.talos.dev').replace(/\/+$/, '') },
   };

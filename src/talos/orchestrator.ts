@@ -31,6 +31,8 @@ export interface OrchestratorDeps {
   policy?: Partial<RetryPolicy>;
   pollIntervalMs?: number;
   pollTimeoutMs?: number;
+  /** Powers through the BMC nodes whose Reset Talos did not take (src/bmc/auto-power.ts); returns at once. */
+  resetFallback?: { reimageFallbacks(): void };
   log?: Logger;
 }
 
@@ -127,6 +129,7 @@ export class TalosOrchestrator {
     const bootstrap = await this.bootstrap.step();
     const health = await this.health.step();
     const resets = await this.reset.step();
+    if (!this.closed) this.deps.resetFallback?.reimageFallbacks();
     for (const c of this.clients) if (!this.closed) c.close();
     this.clients.clear();
     return { pushed, installed, bootstrap, health, resets };

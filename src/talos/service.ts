@@ -7,7 +7,8 @@ import type { Service } from '../daemon.js';
 import type { NodeStateWriter } from '../lifecycle/ports.js';
 import type { Logger } from '../log.js';
 import type { Settings } from '../settings/settings.js';
-import type { Store } from '../store/store.js';
+import type { NodeRecord, Store } from '../store/store.js';
+import { TalosClient } from './client.js';
 import { storeEndpoints } from './endpoints.js';
 import { TalosOrchestrator } from './orchestrator.js';
 import { loadAdminIdentity, talosconfigPath } from './talosconfig.js';
@@ -21,7 +22,39 @@ export interface TalosServiceInput {
   states: NodeStateWriter;
   log: Logger;
   renderConfig?: (nodeName: string) => Promise<Buffer>;
+  /** The BMC fallback for reimages Talos does not take (src/bmc/auto-power.ts). */
+  resetFallback?: { reimageFallbacks(): void };
   intervalMs?: number;
+}
+
+/**
+ * The loop guards' "the node's Talos API reports it is installing": the
+ * store has it installing (its config was accepted) and its Talos API still
+ * answers, without or with our client certificate. A node that answers is
+ * working on it; power-cycling it would cut the install short.
+ */
+export function talosInstallingProbe(store: Store, dataDir: string): (node: NodeRecord) => Promise<boolean> {
+  const endpointOf = storeEndpoints(store);
+  return async (node) => {
+    const ep = endpointOf(node);
+    if (node.state !== 'installing' || !ep) return false;
+    const policy = { retries: 0, timeoutMs: 3000 };
+    const answers = async (open: () => Promise<TalosClient> | TalosClient) => {
+      let c: TalosClient | undefined;
+      try {
+        c = await open();
+        await c.version();
+        return true;
+      } catch {
+        return false;
+      } finally {
+        c?.close();
+      }
+    };
+    const file = talosconfigPath(dataDir);
+    return (await answers(() => TalosClient.maintenance(ep, { policy }))) ||
+      (existsSync(file) && (await answers(() => TalosClient.configured(ep, loadAdminIdentity(file), { policy }))));
+  };
 }
 
 export function startTalosService(input: TalosServiceInput): Service | undefined {
@@ -39,6 +72,7 @@ export function startTalosService(input: TalosServiceInput): Service | undefined
     renderConfig: input.renderConfig,
     checkInstallDisk: true,
     pollTimeoutMs: 3000,
+    resetFallback: input.resetFallback,
     log: input.log,
   });
   orchestrator.start(input.intervalMs ?? PASS_INTERVAL_MS);

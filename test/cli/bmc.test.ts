@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { power } from '../../src/cli/bmc.js';
 import { writePassword } from '../../src/bmc/credentials.js';
 import { Store } from '../../src/store/store.js';
+import { loadInventoryFile } from '../../src/inventory/load.js';
 import { startIpmiSim, type IpmiSim } from '../fakes/ipmi/sim.js';
 import { RedfishFake } from '../fakes/redfish/service.js';
 import { CLI } from '../helpers/cli.js';
@@ -161,6 +162,31 @@ describe('rackboot power', () => {
     expect(r.err).toMatch(/^n1: the BMC refused or failed the request: .* accepted power on but the machine still reports off after 1 s \(a BMC that ignores commands\?\)$/);
     expect(fake.resets).toEqual(['On']);
     expect(powerEvents(s.dataDir, 'n1').map((e) => e.data)).toEqual([{ request: 'on', actor: 'cli', ok: false, fault: 'bmc', pxeFirst: false }]);
+  });
+
+  it('on --registered powers on, PXE first, only the nodes still registered, in waves of power.waveSize', async () => {
+    const fakes = await Promise.all([0, 1, 2, 3].map(() => new RedfishFake().start()));
+    for (const f of fakes) cleanups.push(async () => { await f.machine.stop(); await f.stop(); });
+    const names = ['a', 'b', 'c', 'seen'];
+    const s = site(names.map((n, i) => node(n, `52:54:00:00:01:0${i}`, `address: redfish+http://127.0.0.1:${fakes[i]!.port}\nusername: root`)).join('') +
+      '  - name: nobmc\n    mac: 52:54:00:00:01:09\n    role: worker\n');
+    writeFileSync(s.config, 'dataDir: ./data\ninventory: ./cluster.yaml\npower:\n  waveSize: 2\n  waveIntervalSeconds: 1\n');
+    names.forEach((n, i) => writePassword(join(s.dataDir, 'bmc', `${n}.password`), fakes[i]!.password));
+    const inv = loadInventoryFile(join(s.dir, 'cluster.yaml'));
+    if (!inv.ok) throw new Error('inventory');
+    const store = new Store(join(s.dataDir, 'rackboot.db'));
+    store.syncInventory(inv.inventory);
+    store.setState('seen', 'booting', 'PXE boot seen (test)', { markedForInstall: true });
+    store.close();
+
+    const r = await runCommand(power, ['on', '--registered', '--config', s.config]);
+    expect(r.err).toBe('nobmc: registered, but no bmc in the inventory; power it on by hand');
+    expect(r.code).toBe(1);
+    expect(r.out.split('\n')).toEqual(['a', 'b', 'c'].map((n) => `${n}: power on after setting PXE (uefi) once`));
+    expect(fakes.map((f) => f.machine.log)).toEqual([['start boot=pxe'], ['start boot=pxe'], ['start boot=pxe'], []]);
+    const at = (n: string) => powerEvents(s.dataDir, n)[0]!.at;
+    expect(at('c') - Math.max(at('a'), at('b'))).toBeGreaterThanOrEqual(1000); // the second wave waited
+    expect(await runCommand(power, ['a', 'on', '--registered', '--config', s.config])).toMatchObject({ code: 2, err: '--registered goes only with on, and no NODE or --all' });
   });
 
   it('says what is wrong with its arguments', async () => {

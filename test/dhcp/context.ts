@@ -4,7 +4,7 @@ import { Store } from '../../src/store/store.js';
 import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
 import { Leases } from '../../src/dhcp/leases.js';
 import { OfferBook, type HandlerContext } from '../../src/dhcp/handler/common.js';
-import type { Settings } from '../../src/settings/settings.js';
+import { DEFAULT_POWER_SETTINGS, type Settings } from '../../src/settings/settings.js';
 import { DEFAULT_TIMEOUTS } from '../../src/lifecycle/states.js';
 import type { Inventory, NodeSpec } from '../../src/inventory/types.js';
 
@@ -22,6 +22,7 @@ export function settingsWith(dhcp: Partial<Settings['dhcp']> = {}): Settings {
     http: { listen: '0.0.0.0:8080', adminListen: '127.0.0.1:8443', allowAnonymousRead: false },
     talos: { consoles: [], extraKernelArgs: [] },
     lifecycle: { timeouts: { ...DEFAULT_TIMEOUTS }, sweepSeconds: 15 },
+    power: { ...DEFAULT_POWER_SETTINGS },
     console: { enabled: false, port: 5514, linesPerNode: 500 },
     bmc: { pollSeconds: 0, timeoutSeconds: 10 },
     factory: { url: 'https://factory.talos.dev' },

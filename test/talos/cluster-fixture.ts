@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Inventory, NodeSpec, Role } from '../../src/inventory/types.js';
+import type { Inventory, NodeBmcSpec, NodeSpec, Role } from '../../src/inventory/types.js';
 import { StateMachine } from '../../src/lifecycle/machine.js';
 import { Store } from '../../src/store/store.js';
 import { TalosOrchestrator, type OrchestratorDeps } from '../../src/talos/orchestrator.js';
@@ -40,7 +40,7 @@ export interface Rack {
  * ports). With `port: 50000` the inventory carries each node's IP, so the
  * real address lookup (IP:50000) finds them, as the CLI does.
  */
-export async function makeRack(roles: Role[], opts: { hostPrefix?: string; firstHost?: number; port?: number; profile?: ProfileName } = {}): Promise<Rack> {
+export async function makeRack(roles: Role[], opts: { hostPrefix?: string; firstHost?: number; port?: number; profile?: ProfileName; bmc?: (name: string) => NodeBmcSpec | undefined } = {}): Promise<Rack> {
   const profile = opts.profile ?? NEWEST_PROFILE;
   const dir = mkdtempSync(join(tmpdir(), 'rackboot-talos-'));
   const dbFile = join(dir, 'rackboot.db');
@@ -58,6 +58,8 @@ export async function makeRack(roles: Role[], opts: { hostPrefix?: string; first
       name, mac: `52:54:00:00:00:${(0x10 + i).toString(16)}`, role, installDisk: '/dev/sda',
       bootstrap: role === 'controlplane' && cp === 1, configMode: 'push', patches: [], ...(opts.port ? { ip: host } : {}),
     });
+    const bmc = opts.bmc?.(name);
+    if (bmc) specs[specs.length - 1]!.bmc = bmc;
     fakes.set(name, new FakeTalosNode({
       host, port: opts.port ?? (await freePort(host)), hostname: name, etcd, profile,
       maintenanceCert: await pki.selfSigned([host]), serverCert: await pki.serverCert([host]),
