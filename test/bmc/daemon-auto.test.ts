@@ -51,7 +51,8 @@ describe('the daemon\'s automatic BMC paths', () => {
     const { bmc, daemon } = await daemonWithBmc('');
     daemon.store.setState('w1', 'booting', 'served the Talos kernel (test)', { markedForInstall: true });
     await expect.poll(() => bmc.resets, { timeout: 8000 }).toEqual(['PowerCycle']);
-    expect(bmc.machine.log).toEqual(['start boot=default', 'stop', 'start boot=pxe']);
+    // The fake records the Reset before it stops and starts the machine.
+    await expect.poll(() => bmc.machine.log, { timeout: 5000 }).toEqual(['start boot=default', 'stop', 'start boot=pxe']);
     expect(daemon.store.getNode('w1')!.state).toBe('booting');
     await expect.poll(() => daemon.store.getNode('w1')!.state, { timeout: 8000 }).toBe('failed');
     expect(bmc.resets).toEqual(['PowerCycle']);
@@ -64,7 +65,8 @@ describe('the daemon\'s automatic BMC paths', () => {
     daemon.store.setState('w1', 'installed', 'installed (test)', { markedForInstall: false });
     new Reimager(new StateMachine(daemon.store)).mark('w1', 'hung node', 'test');
     await expect.poll(() => bmc.resets, { timeout: 8000 }).toEqual(['PowerCycle']);
-    expect(bmc.machine.log).toEqual(['start boot=default', 'stop', 'start boot=pxe']);
+    // The fake records the Reset before it stops and starts the machine.
+    await expect.poll(() => bmc.machine.log, { timeout: 5000 }).toEqual(['start boot=default', 'stop', 'start boot=pxe']);
     expect(daemon.store.getNode('w1')).toMatchObject({ state: 'reimage-pending', markedForInstall: true });
     await expect.poll(() => daemon.store.events({ node: 'w1' }).filter((e) => e.kind === 'reimage').map((e) => (e.data as { step: string }).step), { timeout: 5000 })
       .toEqual(['requested', 'bmc-fallback', 'bmc-cycled']);
