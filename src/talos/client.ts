@@ -36,6 +36,25 @@ function target(ep: { host: string; port: number }): string {
   return ep.host.includes(':') ? `ipv6:[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
 }
 
+/**
+ * For probes: whether the API `open` reaches answers `ask`. Every failure
+ * (connect, TLS, a gRPC error) is "no", and the client is closed either way.
+ * Pick a call that answers in the mode probed: Disks answers in maintenance
+ * on every supported version (Version is Unimplemented there up to v1.12).
+ */
+export async function talosAnswers(open: () => Promise<TalosClient> | TalosClient, ask: (c: TalosClient) => Promise<unknown>): Promise<boolean> {
+  let c: TalosClient | undefined;
+  try {
+    c = await open();
+    await ask(c);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    c?.close();
+  }
+}
+
 export class TalosClient {
   private readonly machine: grpc.Client;
   private readonly storage: grpc.Client;

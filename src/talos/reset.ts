@@ -5,7 +5,7 @@
 // member or is unhealthy, where a graceful reset would refuse or hang.
 // Only nodes whose stored state is reimage-pending are ever reset.
 import type { NodeRecord, Store } from '../store/store.js';
-import { TalosClient } from './client.js';
+import { TalosClient, talosAnswers } from './client.js';
 import type { EndpointOf } from './endpoints.js';
 import { REQUIRED_SERVICES } from './health.js';
 import { moveNode, type NodeStateDeps } from './node-state.js';
@@ -40,16 +40,7 @@ export class ResetStep {
 
   private async isInMaintenance(endpoint: string): Promise<boolean> {
     const connect = this.deps.connectMaintenance ?? ((ep: string) => TalosClient.maintenance(ep, { policy: { retries: 0, timeoutMs: 3000 } }));
-    let c: TalosClient | undefined;
-    try {
-      c = await connect(endpoint);
-      await c.disks();
-      return true;
-    } catch {
-      return false;
-    } finally {
-      c?.close();
-    }
+    return talosAnswers(() => connect(endpoint), (c) => c.disks());
   }
 
   async resetOne(name: string): Promise<ResetOutcome> {

@@ -8,8 +8,8 @@ import type { NodeStateWriter } from '../lifecycle/ports.js';
 import type { Logger } from '../log.js';
 import type { Settings } from '../settings/settings.js';
 import type { NodeRecord, Store } from '../store/store.js';
-import { TalosClient } from './client.js';
-import { storeEndpoints } from './endpoints.js';
+import { TalosClient, talosAnswers } from './client.js';
+import { storeEndpoints, type EndpointOf } from './endpoints.js';
 import { TalosOrchestrator } from './orchestrator.js';
 import { loadAdminIdentity, talosconfigPath } from './talosconfig.js';
 
@@ -33,27 +33,14 @@ export interface TalosServiceInput {
  * answers, without or with our client certificate. A node that answers is
  * working on it; power-cycling it would cut the install short.
  */
-export function talosInstallingProbe(store: Store, dataDir: string): (node: NodeRecord) => Promise<boolean> {
-  const endpointOf = storeEndpoints(store);
+export function talosInstallingProbe(store: Store, dataDir: string, endpointOf: EndpointOf = storeEndpoints(store)): (node: NodeRecord) => Promise<boolean> {
   return async (node) => {
     const ep = endpointOf(node);
     if (node.state !== 'installing' || !ep) return false;
     const policy = { retries: 0, timeoutMs: 3000 };
-    const answers = async (open: () => Promise<TalosClient> | TalosClient) => {
-      let c: TalosClient | undefined;
-      try {
-        c = await open();
-        await c.version();
-        return true;
-      } catch {
-        return false;
-      } finally {
-        c?.close();
-      }
-    };
     const file = talosconfigPath(dataDir);
-    return (await answers(() => TalosClient.maintenance(ep, { policy }))) ||
-      (existsSync(file) && (await answers(() => TalosClient.configured(ep, loadAdminIdentity(file), { policy }))));
+    return (await talosAnswers(() => TalosClient.maintenance(ep, { policy }), (c) => c.disks())) ||
+      (existsSync(file) && (await talosAnswers(() => TalosClient.configured(ep, loadAdminIdentity(file), { policy }), (c) => c.version())));
   };
 }
 

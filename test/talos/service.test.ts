@@ -9,8 +9,8 @@ import { StateMachine } from '../../src/lifecycle/machine.js';
 import { createLogger } from '../../src/log.js';
 import { loadSettings } from '../../src/settings/settings.js';
 import { bootstrapState } from '../../src/talos/bootstrap.js';
-import { startTalosService } from '../../src/talos/service.js';
-import { makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
+import { startTalosService, talosInstallingProbe } from '../../src/talos/service.js';
+import { ALL_PROFILES, makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
 import { waitFor } from './helpers.js';
 
 let rack: Rack | undefined;
@@ -57,5 +57,21 @@ describe('Talos service', () => {
     expect(bootstrapState(rack.store)).toBe('bootstrapped');
     expect(existsSync(join(rack.dir, 'kubeconfig'))).toBe(true);
     expect(rack.totalBootstraps()).toBe(1);
+  });
+});
+
+describe.each(ALL_PROFILES)('the BMC guards\' "Talos reports installing" probe, Talos %s', (profile) => {
+  it('counts a node the store has installing as installing while its maintenance API answers, and not once it is gone', async () => {
+    rack = await makeRack(['worker'], { profile });
+    const fake = rack.fakes.get('w1')!;
+    const probe = talosInstallingProbe(rack.store, rack.dir, (n) => rack!.fakes.get(n.name)?.endpoint);
+    rack.store.setState('w1', 'installing', 'config applied (test)', { markedForInstall: true });
+    // Up to v1.12 the maintenance API answers Version with Unimplemented (profiles.ts): it still answers.
+    expect(await probe(rack.store.getNode('w1')!)).toBe(true);
+    rack.store.setState('w1', 'booting', 'test');
+    expect(await probe(rack.store.getNode('w1')!)).toBe(false);
+    rack.store.setState('w1', 'installing', 'test');
+    await fake.stop();
+    expect(await probe(rack.store.getNode('w1')!)).toBe(false);
   });
 });
