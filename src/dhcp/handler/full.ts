@@ -87,10 +87,18 @@ export function handleFull(ctx: HandlerContext, rx: Received): Outcome {
 // refuses writes: the hold on the address is in memory (OfferBook), and the
 // address is bound, durably, only when the REQUEST that follows is ACKed.
 // Only the sighting goes unrecorded then.
+//
+// RFC 2131 §4.3.1 says which address to offer: the client's current
+// binding, else its last one if still free, else the address it asked for
+// (option 50) "if that address is valid and not already allocated", else a
+// new one. Ours: an inventory reservation first (it is the binding the
+// operator chose), then the offer still held for this client, so a
+// retransmitted DISCOVER (OVMF sends several, same xid) gets the same
+// address, then the lease, the requested address and a fresh one
+// (Leases.allocate).
 function discover(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
   const action = sight(ctx, req);
-  const ip = reservation(action, scope)
-    ?? (scope.pool ? ctx.leases.allocate(req.mac, scope.pool, (ip) => ctx.offers.heldForOther(ip, req.mac)) : undefined);
+  const ip = reservation(action, scope) ?? poolOffer(ctx, req, scope);
   if (!ip) {
     return drop('no-address', action.kind === 'unknown' ? 'unknown MAC and no pool' : `${action.node.name} has no ip in this subnet and no pool is free`);
   }
@@ -101,6 +109,14 @@ function discover(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
   const boot = bootFileFor(ctx, req, action);
   addBootFile(ctx, req, reply, boot);
   return { kind: 'reply', type: 'offer', packet: finish(req, reply), to: destination(req, false), maxSize: replyLimit(req), detail: `offer ${ip}, ${describe(boot)}` };
+}
+
+function poolOffer(ctx: HandlerContext, req: DhcpPacket, scope: Scope): string | undefined {
+  if (!scope.pool) return undefined;
+  const held = ctx.offers.heldFor(req.mac);
+  if (held && inPool(held, scope.pool) && !ctx.leases.heldByOther(held, req.mac)) return held;
+  const requested = req.options.requestedIp;
+  return ctx.leases.allocate(req.mac, scope.pool, (ip) => ctx.offers.heldForOther(ip, req.mac), requested);
 }
 
 function nak(ctx: HandlerContext, req: DhcpPacket, why: string): Outcome {
