@@ -86,6 +86,12 @@ export class OfferBook {
     return h && h.until > this.now() ? h.ip : undefined;
   }
 
+  /** The address last offered to `mac`, even once the hold lapsed (until another MAC is offered it). */
+  lastOffered(mac: string): string | undefined {
+    const ip = this.byMac.get(mac)?.ip;
+    return ip !== undefined && !this.heldForOther(ip, mac) ? ip : undefined;
+  }
+
   /** True when `ip` is offered to a MAC other than `mac` and the offer still stands. */
   heldForOther(ip: string, mac: string): boolean {
     const h = this.byIp.get(ip);
