@@ -14,14 +14,17 @@ import {
 
 const why = missingPrerequisites(['/usr/sbin/dhclient', '/usr/bin/busybox', '/usr/sbin/perfdhcp', '/usr/bin/tcpdump']);
 const x = uniqueSuffix();
-const NS = { sw: `rbdw${x}`, srv: `rbds${x}`, dhc: `rbdc${x}`, udh: `rbdu${x}`, two: `rbd2${x}`, rej: `rbdj${x}`, other: `rbdo${x}`, rel: `rbdr${x}`, perf: `rbdf${x}` };
-const IF = { srv: `rbdp${x}`, srv2: `rbdx${x}`, dhc: `rbdc${x}`, udh: `rbdu${x}`, two: `rbd2${x}`, rej: `rbdj${x}`, other: `rbdy${x}`, rel: `rbdr${x}`, perf: `rbdf${x}` };
+const NS = { sw: `rbdw${x}`, srv: `rbds${x}`, dhc: `rbdc${x}`, udh: `rbdu${x}`, two: `rbd2${x}`, rej: `rbdj${x}`, other: `rbdo${x}`, rel: `rbdr${x}`, perf: `rbdf${x}`, ask: `rbda${x}` };
+const IF = { srv: `rbdp${x}`, srv2: `rbdx${x}`, dhc: `rbdc${x}`, udh: `rbdu${x}`, two: `rbd2${x}`, rej: `rbdj${x}`, other: `rbdy${x}`, rel: `rbdr${x}`, perf: `rbdf${x}`, ask: `rbda${x}` };
 const NODES = [
   { name: 'cp-1', mac: '52:54:00:12:34:01', ip: '10.77.0.11' },
   { name: 'cp-2', mac: '52:54:00:12:34:02', ip: '10.77.0.12' },
   { name: 'cp-3', mac: '52:54:00:12:34:03', ip: '10.77.0.13' },
   { name: 'w-1', mac: '52:54:00:12:34:04', ip: '10.77.0.14' },
 ];
+
+/** Not in the inventory: it gets pool addresses. */
+const ASKING_MAC = '52:54:00:12:34:77';
 
 const spaces: Netns[] = [];
 let dir: string | undefined;
@@ -42,6 +45,7 @@ describe.skipIf(why)('full mode with real DHCP clients in namespaces', () => {
     plug(sw, ns(NS.two), IF.two, `rbd2B${x}`, { cidr: '10.77.0.2/24' });
     plug(sw, ns(NS.rel), IF.rel, `rbdR${x}`, { cidr: '10.88.0.1/24' });
     plug(sw, ns(NS.perf), IF.perf, `rbdF${x}`, { cidr: '10.77.0.5/24' });
+    plug(sw, ns(NS.ask), IF.ask, `rbdA${x}`, { mac: ASKING_MAC });
     linkNamespaces(ns(NS.srv), IF.srv2, ns(NS.other), IF.other, { aCidr: '10.99.0.1/24' });
     ns(NS.other).exec('ip', ['link', 'set', IF.other, 'address', NODES[3]!.mac]);
     ns(NS.srv).exec('ip', ['route', 'add', '10.88.0.0/24', 'dev', IF.srv]);
@@ -122,6 +126,18 @@ describe.skipIf(why)('full mode with real DHCP clients in namespaces', () => {
     expect(rb.dhcpLines(mac).some((l) => String(l.msg).includes('dhcp: ack'))).toBe(false);
     expect(rb.lease(mac)).toBeUndefined();
     udhcpd.kill('SIGTERM');
+  }, 60_000);
+
+  it('udhcpc -r: a DISCOVER asking for a free pool address gets it (option 50), and its lease comes before a new wish (RFC 2131 §4.3.1)', async () => {
+    const run = async (wish: string) => {
+      const p = ns(NS.ask).spawn('busybox', ['udhcpc', '-f', '-n', '-q', '-i', IF.ask, '-r', wish, '-s', CLIENT_SCRIPT, '-t', '5', '-T', '2']);
+      expect(await new Promise<number | null>((r) => p.once('exit', (c) => r(c)))).toBe(0);
+    };
+    await run('10.77.0.130');
+    expect(eventsOf(IF.ask)).toContain('bound 10.77.0.130');
+    expect(rb.lease(ASKING_MAC)).toMatchObject({ ip: '10.77.0.130', state: 'bound' });
+    await run('10.77.0.131');
+    expect(eventsOf(IF.ask).filter((e) => e.startsWith('bound'))).toEqual(['bound 10.77.0.130', 'bound 10.77.0.130']);
   }, 60_000);
 
   it('a client on the server\'s second, non-provisioning interface gets nothing', async () => {
