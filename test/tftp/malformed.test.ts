@@ -2,7 +2,8 @@
 // (illegal operation), not silence; strays that are not requests stay
 // unanswered; error replies are budgeted per client address.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -78,6 +79,19 @@ describe('malformed requests over loopback', () => {
     const data = got[errors]!;
     expect(data.packet).toMatchObject({ op: 'DATA', block: 1 });
     c!.send(encodeAck(1), data.from);
+  });
+});
+
+describe.skipIf(!existsSync('/usr/bin/curl'))('a real client', () => {
+  it('curl with no filename (it sends an RRQ with an empty one) is told at once: ERROR 4, curl exit 71', async () => {
+    const port = await start();
+    const t0 = Date.now();
+    // Async spawn: the service runs in this process and must answer meanwhile.
+    const curl = spawn('curl', ['-s', '--max-time', '8', `tftp://127.0.0.1:${port}/`]);
+    const code = await new Promise<number | null>((r) => curl.once('exit', (c) => r(c)));
+    expect(code).toBe(71); // CURLE_TFTP_ILLEGAL: "Illegal TFTP operation"
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(svc!.metrics().totals.malformed).toBe(1);
   });
 });
 
