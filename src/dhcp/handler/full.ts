@@ -107,8 +107,8 @@ export function handleFull(ctx: HandlerContext, rx: Received): Outcome {
 // new one. Ours: an inventory reservation first (it is the binding the
 // operator chose), then the address last offered to this client unless
 // someone has it now, so a retransmitted DISCOVER (OVMF sends several,
-// same xid) gets the same address, then the lease, the requested address and a fresh one
-// (Leases.allocate).
+// same xid) gets the same address, then the lease, the requested address
+// and a fresh one (Leases.allocate).
 function discover(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
   const action = sight(ctx, req);
   const ip = reservation(action, scope) ?? poolOffer(ctx, req, scope);
