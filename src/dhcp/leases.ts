@@ -65,12 +65,13 @@ export class Leases {
 
   /**
    * An address from `pool` for `mac`: its previous address if still free,
-   * else one never leased, else one whose lease has lapsed. `excluded` says
+   * else `requested` (the client's option 50) if in the pool and free, else
+   * one never leased, else one whose lease has lapsed. `excluded` says
    * which addresses are offered to others and not yet requested. The scan
    * starts after the last address handed out, so a busy pool costs a few
    * lookups per client, not one per address.
    */
-  allocate(mac: string, pool: Pool, excluded: (ip: string) => boolean): string | undefined {
+  allocate(mac: string, pool: Pool, excluded: (ip: string) => boolean, requested?: string): string | undefined {
     const now = this.now();
     const lo = ipToInt(pool.start);
     const size = ipToInt(pool.end) - lo + 1;
@@ -79,6 +80,10 @@ export class Leases {
     const mine = this.q.byMac.get(mac) as Row | undefined;
     if (mine && mine.state !== 'declined' && ipToInt(mine.ip) - lo >= 0 && ipToInt(mine.ip) - lo < size && !excluded(mine.ip) && !reserved.has(mine.ip)) {
       return mine.ip;
+    }
+    if (requested !== undefined && ipToInt(requested) - lo >= 0 && ipToInt(requested) - lo < size && !reserved.has(requested) && !excluded(requested)) {
+      const r = this.q.byIp.get(requested) as Row | undefined;
+      if (!r || r.mac === mac || (r.state !== 'declined' && (r.state !== 'bound' || r.expires_at <= now))) return requested;
     }
     // A DISCOVER flood against a full pool must not cost a full scan each.
     const full = this.exhaustedAt.get(pool.start);

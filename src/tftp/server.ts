@@ -11,6 +11,7 @@ import type { Settings } from '../settings/settings.js';
 import type { Store } from '../store/store.js';
 import { bindListener, listenerAddress } from '../net/listener.js';
 import { decodePacket, encodeError, encodeOack, ERR, toNetascii, type TftpPacket } from './codec.js';
+import { ErrorBudget, replyToMalformed } from './malformed.js';
 import { negotiate } from './options.js';
 import { Transfer, type Step } from './transfer.js';
 import { TftpFiles, type VirtualFiles } from './files.js';
@@ -85,7 +86,10 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   const boundPort = main.address().port;
   log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers }, 'TFTP listening');
 
+  const errorBudget = new ErrorBudget();
+  /** ERRORs from the listening port answer unverified source addresses: budgeted per client. */
   const sendError = (sock: Socket, to: RemoteInfo, code: number, message: string) => {
+    if (sock === main && !errorBudget.allow(to.address)) return;
     sock.send(encodeError(code, message), to.port, to.address);
   };
 
@@ -226,7 +230,9 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     const decoded = decodePacket(msg);
     if (!decoded.ok) {
       clients.count(ip, 'malformed');
-      log.debug({ client: `${ip}:${rinfo.port}`, reason: decoded.error.message }, 'TFTP malformed packet dropped');
+      const reply = replyToMalformed(msg, decoded.error.kind);
+      log.debug({ client: `${ip}:${rinfo.port}`, reason: decoded.error.message, error: reply?.code }, reply ? 'TFTP malformed request refused' : 'TFTP malformed packet dropped');
+      if (reply) sendError(main, rinfo, reply.code, reply.message);
       return;
     }
     const pkt = decoded.packet;

@@ -80,6 +80,18 @@ export class OfferBook {
     if (this.byIp.get(h.ip)?.mac === mac) this.byIp.delete(h.ip);
   }
 
+  /** The address offered to `mac`, while that offer still stands. */
+  heldFor(mac: string): string | undefined {
+    const h = this.byMac.get(mac);
+    return h && h.until > this.now() ? h.ip : undefined;
+  }
+
+  /** The address last offered to `mac`, even once the hold lapsed (until another MAC is offered it). */
+  lastOffered(mac: string): string | undefined {
+    const ip = this.byMac.get(mac)?.ip;
+    return ip !== undefined && !this.heldForOther(ip, mac) ? ip : undefined;
+  }
+
   /** True when `ip` is offered to a MAC other than `mac` and the offer still stands. */
   heldForOther(ip: string, mac: string): boolean {
     const h = this.byIp.get(ip);

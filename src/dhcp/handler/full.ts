@@ -52,6 +52,19 @@ function mayHold(ctx: HandlerContext, mac: string, ip: string, action: BootActio
   return !ctx.leases.heldByOther(ip, mac) && !ctx.offers.heldForOther(ip, mac);
 }
 
+/**
+ * Whether `ip` is this client's: its reservation, else its lease (any state
+ * but declined) or, with `offerCounts`, the offer held for it; and nobody
+ * else's meanwhile.
+ */
+function isClients(ctx: HandlerContext, mac: string, ip: string, action: BootAction, scope: Scope, offerCounts: boolean): boolean {
+  const reserved = reservation(action, scope);
+  if (reserved) return ip === reserved;
+  const lease = ctx.leases.get(mac);
+  const mine = (lease !== undefined && lease.state !== 'declined' && lease.ip === ip) || (offerCounts && ctx.offers.heldFor(mac) === ip);
+  return mine && mayHold(ctx, mac, ip, action, scope);
+}
+
 /** Options 1, 3, 6, 15, 28, and with `leaseSeconds` the lease time and its T1/T2 (51, 58, 59). */
 function addNetworkOptions(ctx: HandlerContext, reply: OutgoingPacket, scope: Scope, leaseSeconds?: number): void {
   reply.options.push([Opt.SUBNET_MASK, enc.ip(scope.subnet.mask)]);
@@ -75,7 +88,7 @@ export function handleFull(ctx: HandlerContext, rx: Received): Outcome {
   if (!scope) return drop('unknown-relay', `no subnet in settings.dhcp.relays contains giaddr ${req.giaddr}`);
   switch (req.options.messageType) {
     case T.DISCOVER: return discover(ctx, req, scope);
-    case T.REQUEST: return request(ctx, req, scope);
+    case T.REQUEST: return request(ctx, req, scope, rx.from);
     case T.RELEASE: return release(ctx, req);
     case T.DECLINE: return decline(ctx, req, scope);
     case T.INFORM: return inform(ctx, req, scope);
@@ -87,10 +100,18 @@ export function handleFull(ctx: HandlerContext, rx: Received): Outcome {
 // refuses writes: the hold on the address is in memory (OfferBook), and the
 // address is bound, durably, only when the REQUEST that follows is ACKed.
 // Only the sighting goes unrecorded then.
+//
+// RFC 2131 §4.3.1 says which address to offer: the client's current
+// binding, else its last one if still free, else the address it asked for
+// (option 50) "if that address is valid and not already allocated", else a
+// new one. Ours: an inventory reservation first (it is the binding the
+// operator chose), then the address last offered to this client unless
+// someone has it now, so a retransmitted DISCOVER (OVMF sends several,
+// same xid) gets the same address, then the lease, the requested address
+// and a fresh one (Leases.allocate).
 function discover(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
   const action = sight(ctx, req);
-  const ip = reservation(action, scope)
-    ?? (scope.pool ? ctx.leases.allocate(req.mac, scope.pool, (ip) => ctx.offers.heldForOther(ip, req.mac)) : undefined);
+  const ip = reservation(action, scope) ?? poolOffer(ctx, req, scope);
   if (!ip) {
     return drop('no-address', action.kind === 'unknown' ? 'unknown MAC and no pool' : `${action.node.name} has no ip in this subnet and no pool is free`);
   }
@@ -103,6 +124,14 @@ function discover(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
   return { kind: 'reply', type: 'offer', packet: finish(req, reply), to: destination(req, false), maxSize: replyLimit(req), detail: `offer ${ip}, ${describe(boot)}` };
 }
 
+function poolOffer(ctx: HandlerContext, req: DhcpPacket, scope: Scope): string | undefined {
+  if (!scope.pool) return undefined;
+  const held = ctx.offers.lastOffered(req.mac);
+  if (held && inPool(held, scope.pool) && !ctx.leases.heldByOther(held, req.mac)) return held;
+  const requested = req.options.requestedIp;
+  return ctx.leases.allocate(req.mac, scope.pool, (ip) => ctx.offers.heldForOther(ip, req.mac), requested);
+}
+
 function nak(ctx: HandlerContext, req: DhcpPacket, why: string): Outcome {
   const reply = replySkeleton(req, T.NAK, ctx.serverAddress);
   reply.flags = nakFlags(req);
@@ -110,7 +139,22 @@ function nak(ctx: HandlerContext, req: DhcpPacket, why: string): Outcome {
   return { kind: 'reply', type: 'nak', packet: finish(req, reply), to: destination(req, true), maxSize: replyLimit(req), detail: `nak: ${why}` };
 }
 
-function request(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
+// RFC 2131 §4.3.2, per client state:
+// - SELECTING (option 54 names us): the address must be the one we offered
+//   (or the client's reservation or lease): "the server SHOULD respond with
+//   a DHCPNAK" to an invalid requested address.
+// - INIT-REBOOT (option 50, no 54, no ciaddr): "the server SHOULD send a
+//   DHCPNAK message to the client if the 'requested IP address' is
+//   incorrect", and it "MUST remain silent" with no record of the client.
+//   We NAK any address that is not the client's reservation, lease or
+//   offer, free ones included: the client goes back to INIT, and its
+//   DISCOVER gets its binding (or, with none, the address it asks for if
+//   free; §4.3.1). dnsmasq instead ACKs a free address here and moves the
+//   lease; we do not, so a lease never moves without a DISCOVER.
+// - RENEWING / REBINDING (ciaddr, no option 50): only the client's own
+//   binding is extended, and only when the packet comes from that address
+//   (or through a relay); the ACK goes to ciaddr, which is then the sender.
+function request(ctx: HandlerContext, req: DhcpPacket, scope: Scope, from: Received['from']): Outcome {
   const o = req.options;
   // SELECTING names its server; a REQUEST for another server means our offer was not taken.
   if (o.serverId && o.serverId !== ctx.serverAddress) {
@@ -118,23 +162,27 @@ function request(ctx: HandlerContext, req: DhcpPacket, scope: Scope): Outcome {
     return drop('other-server', `client chose server ${o.serverId}`);
   }
   const selecting = o.serverId !== undefined;
+  const renewing = !selecting && o.requestedIp === undefined && req.ciaddr !== ZERO;
   const wanted = o.requestedIp ?? (req.ciaddr !== ZERO ? req.ciaddr : undefined);
   if (!wanted) return nak(ctx, req, 'no requested address');
   const action = ctx.lifecycle.bootActionForMac(req.mac);
   if (!selecting) {
-    // INIT-REBOOT / RENEWING / REBINDING (RFC 2131 §4.3.2): NAK a wrong network;
-    // stay silent about clients we have no record of.
     const known = reservation(action, scope) !== undefined || ctx.leases.get(req.mac) !== undefined;
     if (!inSubnet(wanted, scope.subnet)) return nak(ctx, req, `${wanted} is not on this network`);
     if (!known) return drop('no-record', `no record of ${req.mac} requesting ${wanted}`);
   }
-  if (!mayHold(ctx, req.mac, wanted, action, scope)) return nak(ctx, req, `${wanted} is not available to this client`);
+  if (renewing && req.giaddr === ZERO && from.address !== ZERO && from.address !== req.ciaddr) {
+    return nak(ctx, req, `ciaddr ${req.ciaddr} is not the sender ${from.address}`);
+  }
+  if (!isClients(ctx, req.mac, wanted, action, scope, !renewing)) return nak(ctx, req, `${wanted} is not this client's address`);
   if (ctx.readOnly) return ackStoredLease(ctx, req, scope, action, wanted);
 
   const lease = ctx.leases.bind(req.mac, wanted, ctx.settings.dhcp.leaseSeconds, {
     clientId: o.clientId?.toString('hex'), hostname: o.hostname,
   });
-  ctx.offers.forget(req.mac);
+  // The offer stays in the book (it lapses by itself): if the store then
+  // fails to commit this binding, the packet is decided again read-only and
+  // must still find the offer it was answering.
   return ack(ctx, req, scope, action, wanted, ctx.settings.dhcp.leaseSeconds, lease.expiresAt);
 }
 

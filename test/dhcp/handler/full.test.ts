@@ -146,6 +146,7 @@ describe('full mode: pool, unknown machines, decline, release, restart', () => {
     setup({ pool: { start: '10.77.0.100', end: '10.77.0.100' }, leaseSeconds: 60 });
     const a = [2, 0, 0, 0, 0, 0xa];
     const b = [2, 0, 0, 0, 0, 0xb];
+    send(plainDiscover(a));
     send(plainRequest(a, { requested: '10.77.0.100', server: SERVER }));
     send(message(7, a, { server: SERVER, ciaddr: '10.77.0.100' }));
     expect(metrics.releases).toBe(1);
@@ -167,6 +168,7 @@ describe('full mode: pool, unknown machines, decline, release, restart', () => {
     const file = join(dir, 'rackboot.db');
     setup({ pool: { start: '10.77.0.100', end: '10.77.0.110' } }, { file });
     const mac = [2, 0, 0, 0, 0, 0x33];
+    send(plainDiscover(mac, 0x33, [[50, [10, 77, 0, 105]]]));
     send(plainRequest(mac, { requested: '10.77.0.105', server: SERVER }));
     ctx.store.close();
     setup({ pool: { start: '10.77.0.100', end: '10.77.0.110' } }, { file });

@@ -14,14 +14,17 @@ import {
 
 const why = missingPrerequisites(['/usr/sbin/dhclient', '/usr/bin/busybox', '/usr/sbin/perfdhcp', '/usr/bin/tcpdump']);
 const x = uniqueSuffix();
-const NS = { sw: `rbdw${x}`, srv: `rbds${x}`, dhc: `rbdc${x}`, udh: `rbdu${x}`, two: `rbd2${x}`, rej: `rbdj${x}`, other: `rbdo${x}`, rel: `rbdr${x}`, perf: `rbdf${x}` };
-const IF = { srv: `rbdp${x}`, srv2: `rbdx${x}`, dhc: `rbdc${x}`, udh: `rbdu${x}`, two: `rbd2${x}`, rej: `rbdj${x}`, other: `rbdy${x}`, rel: `rbdr${x}`, perf: `rbdf${x}` };
+const NS = { sw: `rbdw${x}`, srv: `rbds${x}`, dhc: `rbdc${x}`, udh: `rbdu${x}`, two: `rbd2${x}`, rej: `rbdj${x}`, other: `rbdo${x}`, rel: `rbdr${x}`, perf: `rbdf${x}`, ask: `rbda${x}` };
+const IF = { srv: `rbdp${x}`, srv2: `rbdx${x}`, dhc: `rbdc${x}`, udh: `rbdu${x}`, two: `rbd2${x}`, rej: `rbdj${x}`, other: `rbdy${x}`, rel: `rbdr${x}`, perf: `rbdf${x}`, ask: `rbda${x}` };
 const NODES = [
   { name: 'cp-1', mac: '52:54:00:12:34:01', ip: '10.77.0.11' },
   { name: 'cp-2', mac: '52:54:00:12:34:02', ip: '10.77.0.12' },
   { name: 'cp-3', mac: '52:54:00:12:34:03', ip: '10.77.0.13' },
   { name: 'w-1', mac: '52:54:00:12:34:04', ip: '10.77.0.14' },
 ];
+
+/** Not in the inventory: it gets pool addresses. */
+const ASKING_MAC = '52:54:00:12:34:77';
 
 const spaces: Netns[] = [];
 let dir: string | undefined;
@@ -42,6 +45,7 @@ describe.skipIf(why)('full mode with real DHCP clients in namespaces', () => {
     plug(sw, ns(NS.two), IF.two, `rbd2B${x}`, { cidr: '10.77.0.2/24' });
     plug(sw, ns(NS.rel), IF.rel, `rbdR${x}`, { cidr: '10.88.0.1/24' });
     plug(sw, ns(NS.perf), IF.perf, `rbdF${x}`, { cidr: '10.77.0.5/24' });
+    plug(sw, ns(NS.ask), IF.ask, `rbdA${x}`, { mac: ASKING_MAC });
     linkNamespaces(ns(NS.srv), IF.srv2, ns(NS.other), IF.other, { aCidr: '10.99.0.1/24' });
     ns(NS.other).exec('ip', ['link', 'set', IF.other, 'address', NODES[3]!.mac]);
     ns(NS.srv).exec('ip', ['route', 'add', '10.88.0.0/24', 'dev', IF.srv]);
@@ -122,6 +126,42 @@ describe.skipIf(why)('full mode with real DHCP clients in namespaces', () => {
     expect(rb.dhcpLines(mac).some((l) => String(l.msg).includes('dhcp: ack'))).toBe(false);
     expect(rb.lease(mac)).toBeUndefined();
     udhcpd.kill('SIGTERM');
+  }, 60_000);
+
+  /** udhcpc -r: asks for `wish` in its DISCOVER (option 50), takes what it is offered, and exits. */
+  const udhcpcAsking = async (wish: string) => {
+    const p = ns(NS.ask).spawn('busybox', ['udhcpc', '-f', '-n', '-q', '-i', IF.ask, '-r', wish, '-s', CLIENT_SCRIPT, '-t', '5', '-T', '2']);
+    expect(await new Promise<number | null>((r) => p.once('exit', (c) => r(c)))).toBe(0);
+  };
+
+  it('udhcpc -r: a DISCOVER asking for a free pool address gets it (option 50), and its lease comes before a new wish (RFC 2131 §4.3.1)', async () => {
+    rmSync(`/tmp/rbd-events.${IF.ask}`, { force: true });
+    const run = udhcpcAsking;
+    await run('10.77.0.130');
+    expect(eventsOf(IF.ask)).toContain('bound 10.77.0.130');
+    expect(rb.lease(ASKING_MAC)).toMatchObject({ ip: '10.77.0.130', state: 'bound' });
+    await run('10.77.0.131');
+    expect(eventsOf(IF.ask).filter((e) => e.startsWith('bound'))).toEqual(['bound 10.77.0.130', 'bound 10.77.0.130']);
+  }, 60_000);
+
+  it('dhclient in INIT-REBOOT asking for a free address that is not its lease gets a NAK, then its own lease by DISCOVER (RFC 2131 §4.3.2)', async () => {
+    await udhcpcAsking('10.77.0.130'); // the MAC holds .130
+    rmSync(`/tmp/rbd-events.${IF.ask}`, { force: true });
+    // A lease file that says the client holds the free .131: dhclient starts in INIT-REBOOT with option 50 = .131.
+    const leases = join(dir!, 'ask.leases');
+    writeFileSync(leases, `lease {\n  interface "${IF.ask}";\n  fixed-address 10.77.0.131;\n  option subnet-mask 255.255.255.0;\n`
+      + '  option dhcp-server-identifier 10.77.0.1;\n  option dhcp-lease-time 3600;\n'
+      + '  renew 4 2037/01/01 00:00:00;\n  rebind 4 2037/01/01 00:00:00;\n  expire 4 2037/01/01 00:00:00;\n}\n');
+    const p = ns(NS.ask).spawn('dhclient', ['-4', '-d', '-v', '-lf', leases, '-pf', join(dir!, 'ask.pid'), '-sf', CLIENT_SCRIPT, IF.ask]);
+    try {
+      await waitFor(() => eventsOf(IF.ask).some((e) => /^(BOUND|REBOOT) /.test(e)), 30_000, () => `dhclient events: ${eventsOf(IF.ask).join(', ')}`);
+      expect(eventsOf(IF.ask).filter((e) => /^(BOUND|REBOOT) /.test(e))).toEqual(['BOUND 10.77.0.130']);
+      expect(rb.dhcpLines(ASKING_MAC).some((l) => String(l.msg).startsWith('dhcp: nak: 10.77.0.131'))).toBe(true);
+      expect(rb.lease(ASKING_MAC)).toMatchObject({ ip: '10.77.0.130', state: 'bound' });
+      expect(rb.query('SELECT * FROM leases WHERE ip=?', '10.77.0.131')).toEqual([]);
+    } finally {
+      p.kill();
+    }
   }, 60_000);
 
   it('a client on the server\'s second, non-provisioning interface gets nothing', async () => {
