@@ -18,7 +18,11 @@ afterEach(async () => {
   rack = undefined;
 });
 
+const NOT_YET = { code: 14, details: 'not yet', times: 1e6 };
+
+/** Takes the nodes to installed with the orchestrator's own bootstrap held back (their ServiceList fails, so its guard waits), then lets them answer. */
 async function installed(r: Rack, ...names: string[]): Promise<void> {
+  for (const n of names) r.fakes.get(n)!.faults.status.ServiceList = NOT_YET;
   pxeBooted(r, ...names);
   const orch = r.orchestrator();
   try {
@@ -29,6 +33,7 @@ async function installed(r: Rack, ...names: string[]): Promise<void> {
   } finally {
     await orch.close();
   }
+  for (const n of names) r.fakes.get(n)!.faults.status = {};
 }
 
 function stepper(r: Rack, store: Store): ClusterBootstrap {
@@ -39,10 +44,7 @@ function stepper(r: Rack, store: Store): ClusterBootstrap {
 describe.each(ALL_PROFILES)('bootstrap guard, Talos %s', (profile) => {
   it('an etcd bootstrapped by hand is recorded, not bootstrapped again', async () => {
     rack = await makeRack(['controlplane'], { profile });
-    // Hold the orchestrator's own bootstrap back until cp1 is installed.
-    rack.fakes.get('cp1')!.faults.status.ServiceList = { code: 14, details: 'not yet', times: 1e6 };
     await installed(rack, 'cp1');
-    rack.fakes.get('cp1')!.faults.status = {};
     rack.etcd.join('cp1');
     const out = await stepper(rack, rack.store).step();
     expect(out).toEqual({ kind: 'bootstrapped', node: 'cp1', sent: false });
@@ -51,9 +53,7 @@ describe.each(ALL_PROFILES)('bootstrap guard, Talos %s', (profile) => {
 
   it('two processes stepping at once send one Bootstrap between them', async () => {
     rack = await makeRack(['controlplane'], { profile });
-    rack.fakes.get('cp1')!.faults.status.ServiceList = { code: 14, details: 'not yet', times: 1e6 };
     await installed(rack, 'cp1');
-    rack.fakes.get('cp1')!.faults.status = {};
     rack.fakes.get('cp1')!.faults.delayMs.Bootstrap = 200;
     const other = new Store(rack.dbFile);
     try {
@@ -70,9 +70,7 @@ describe.each(ALL_PROFILES)('bootstrap guard, Talos %s', (profile) => {
 
   it('sends Bootstrap to a control plane whose etcd waits for it (member list fails, never empty), once', async () => {
     rack = await makeRack(['controlplane'], { profile });
-    rack.fakes.get('cp1')!.faults.status.ServiceList = { code: 14, details: 'not yet', times: 1e6 };
     await installed(rack, 'cp1');
-    rack.fakes.get('cp1')!.faults.status = {};
     const admin = { ca: rack.pki.osCa.crt, crt: rack.pki.admin.crt, key: rack.pki.admin.key };
     const c = TalosClient.configured(rack.fakes.get('cp1')!.endpoint, admin, { policy: FAST });
     try {
@@ -89,9 +87,7 @@ describe.each(ALL_PROFILES)('bootstrap guard, Talos %s', (profile) => {
 
   it('a recorded intent whose etcd is already starting is waited on, not sent again', async () => {
     rack = await makeRack(['controlplane'], { profile });
-    rack.fakes.get('cp1')!.faults.status.ServiceList = { code: 14, details: 'not yet', times: 1e6 };
     await installed(rack, 'cp1');
-    rack.fakes.get('cp1')!.faults.status = {};
     rack.store.setClusterState(BOOTSTRAP_NODE_KEY, 'cp1');
     rack.store.setClusterState(BOOTSTRAP_KEY, 'bootstrapping');
     // The earlier Bootstrap went through and etcd is coming up: Running, no member list answered yet.
@@ -106,9 +102,7 @@ describe.each(ALL_PROFILES)('bootstrap guard, Talos %s', (profile) => {
 
   it('never bootstraps the pinned node when another control plane already runs etcd (no split brain)', async () => {
     rack = await makeRack(['controlplane', 'controlplane'], { profile });
-    for (const n of ['cp1', 'cp2']) rack.fakes.get(n)!.faults.status.ServiceList = { code: 14, details: 'not yet', times: 1e6 };
     await installed(rack, 'cp1', 'cp2');
-    for (const n of ['cp1', 'cp2']) rack.fakes.get(n)!.faults.status = {};
     // Someone ran `talosctl bootstrap` on cp2; cp1 has not joined yet (its data dir is empty).
     rack.etcd.members.set('cp2', { id: '9', hostname: 'cp2' });
     const out = await stepper(rack, rack.store).step();
@@ -120,9 +114,8 @@ describe.each(ALL_PROFILES)('bootstrap guard, Talos %s', (profile) => {
 
   it('waits while another installed control plane cannot say whether it runs etcd', async () => {
     rack = await makeRack(['controlplane', 'controlplane'], { profile });
-    for (const n of ['cp1', 'cp2']) rack.fakes.get(n)!.faults.status.ServiceList = { code: 14, details: 'not yet', times: 1e6 };
     await installed(rack, 'cp1', 'cp2');
-    rack.fakes.get('cp1')!.faults.status = {};
+    rack.fakes.get('cp2')!.faults.status.ServiceList = NOT_YET;
     const out = await stepper(rack, rack.store).step();
     expect(out).toMatchObject({ kind: 'waiting', reason: expect.stringContaining('cannot rule out etcd on another control plane: cp2') });
     expect(rack.totalBootstraps()).toBe(0);
