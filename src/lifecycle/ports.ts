@@ -22,3 +22,8 @@ export interface NodeResetter {
 export interface MetricsSource {
   metrics(): Record<string, number>;
 }
+
+/** The BMC fallback for reimages Talos does not take (src/bmc/auto-power.ts); checked after each reset step and each sweep. */
+export interface ResetFallback {
+  reimageFallbacks(): void;
+}

@@ -10,7 +10,7 @@ import { ConsoleLog } from '../console/buffer.js';
 import { ConsoleReceiver } from '../console/receiver.js';
 import { Reimager } from './reimage.js';
 import { startSweeper, sweepTimeouts, type StuckRetry } from './sweeper.js';
-import type { MetricsSource, NodeResetter } from './ports.js';
+import type { MetricsSource, NodeResetter, ResetFallback } from './ports.js';
 
 /**
  * What the lifecycle services read, and the slots where they leave the
@@ -26,7 +26,7 @@ export interface LifecycleHost {
   metricsSources?: MetricsSource[];
 }
 
-export async function startLifecycleServices(ctx: LifecycleHost, log: Logger, opts: { resetter?: NodeResetter; metricsSources?: MetricsSource[]; stuck?: StuckRetry; resetFallback?: { reimageFallbacks(): void } } = {}): Promise<Service[]> {
+export async function startLifecycleServices(ctx: LifecycleHost, log: Logger, opts: { resetter?: NodeResetter; metricsSources?: MetricsSource[]; stuck?: StuckRetry; resetFallback?: ResetFallback } = {}): Promise<Service[]> {
   const { settings, store, lifecycle } = ctx;
   const services: Service[] = [];
   ctx.metricsSources = [...(ctx.metricsSources ?? []), ...(opts.metricsSources ?? [])];

@@ -4,7 +4,7 @@
 // decision is read from the store at the start of the pass, so dropping the
 // orchestrator at any moment and building a new one over the same store
 // resumes without repeating anything that must happen once.
-import type { NodeStateWriter } from '../lifecycle/ports.js';
+import type { NodeStateWriter, ResetFallback } from '../lifecycle/ports.js';
 import type { Logger } from '../log.js';
 import type { NodeRecord, Store } from '../store/store.js';
 import { ClusterBootstrap, type BootstrapOutcome } from './bootstrap.js';
@@ -32,7 +32,7 @@ export interface OrchestratorDeps {
   pollIntervalMs?: number;
   pollTimeoutMs?: number;
   /** Powers through the BMC nodes whose Reset Talos did not take (src/bmc/auto-power.ts); returns at once. */
-  resetFallback?: { reimageFallbacks(): void };
+  resetFallback?: ResetFallback;
   log?: Logger;
 }
 

@@ -4,7 +4,7 @@
 // install run (bootstrap, health, kubeconfig, reimage).
 import { existsSync } from 'node:fs';
 import type { Service } from '../daemon.js';
-import type { NodeStateWriter } from '../lifecycle/ports.js';
+import type { NodeStateWriter, ResetFallback } from '../lifecycle/ports.js';
 import type { Logger } from '../log.js';
 import type { Settings } from '../settings/settings.js';
 import type { NodeRecord, Store } from '../store/store.js';
@@ -23,7 +23,7 @@ export interface TalosServiceInput {
   log: Logger;
   renderConfig?: (nodeName: string) => Promise<Buffer>;
   /** The BMC fallback for reimages Talos does not take (src/bmc/auto-power.ts). */
-  resetFallback?: { reimageFallbacks(): void };
+  resetFallback?: ResetFallback;
   intervalMs?: number;
 }
 
