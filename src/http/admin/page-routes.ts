@@ -6,14 +6,15 @@ import { ADMIN, ADMIN_PAGE, PUBLIC } from '../access.js';
 import { AdminAuth, adminAccess, ensureAdminToken } from './auth.js';
 import { loginPage, nodePage, overviewPage, type OverviewData } from './pages.js';
 import { APP_JS, STYLE_CSS } from './static.js';
-import { assetsView, clusterView, discoveredListView, inventoryView, nodeDetailView, nodesView, powerLookup } from './views.js';
+import { assetsView, clusterView, discoveredListView, inventoryView, nodeDetailView, powerLookup } from './views.js';
+import { nodeListing, parseNodeQuery, type NodeQuery } from './overview.js';
 
 // The page runs only our own script and styles; nothing inline, nothing remote.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-export function overviewData(ctx: HttpContext): OverviewData {
+export function overviewData(ctx: HttpContext, query: NodeQuery = { page: 1, pageSize: 50 }): OverviewData {
   return {
-    nodes: nodesView(ctx.store, powerLookup(ctx)), inventory: inventoryView(ctx), cluster: clusterView(ctx),
+    nodes: nodeListing(ctx.store, query, powerLookup(ctx)), inventory: inventoryView(ctx), cluster: clusterView(ctx),
     assets: assetsView(ctx), discovered: discoveredListView(ctx.store),
   };
 }
@@ -40,7 +41,9 @@ export function registerWeb(app: FastifyInstance, ctx: HttpContext, auth: AdminA
   app.get('/', ADMIN_PAGE, async (_req, reply) => reply.redirect('/ui', 303));
   app.get('/ui', ADMIN_PAGE, async (req, reply) => {
     const who = adminAccess(req);
-    return page(reply).send(overviewPage(overviewData(ctx), { csrf: who.csrf, signedIn: who.via === 'session' }));
+    const q = parseNodeQuery(req.query as Record<string, unknown>);
+    if (!q.ok) return reply.code(400).send({ message: q.error });
+    return page(reply).send(overviewPage(overviewData(ctx, q.query), { csrf: who.csrf, signedIn: who.via === 'session' }));
   });
   app.get('/ui/nodes/:name', ADMIN_PAGE, async (req, reply) => {
     const d = nodeDetailView(ctx, (req.params as { name: string }).name);

@@ -1,6 +1,8 @@
 // Whole pages: the layout, the overview, a node's detail and the login form.
 import { html, Safe } from './html.js';
-import { assetsSection, clusterSection, consoleLines, discoveredSection, eventList, inventorySection, nodeRows, nodeSummary } from './render.js';
+import { assetsSection, clusterSection, consoleLines, discoveredSection, eventList, inventorySection, nodeSummary } from './render.js';
+import { filterForm, nodeRows, pager, stateCountsSection } from './render-overview.js';
+import { nodeQueryString, type NodeListing } from './overview.js';
 import type { assetsView, clusterView, discoveredListView, inventoryView, NodeView } from './views.js';
 import type { EventRecord } from '../../store/store.js';
 
@@ -20,7 +22,7 @@ ${opts.signedIn ? html`<button type="button" class="secondary" data-action="logo
 }
 
 export interface OverviewData {
-  nodes: NodeView[];
+  nodes: NodeListing;
   inventory: ReturnType<typeof inventoryView>;
   cluster: ReturnType<typeof clusterView>;
   assets: ReturnType<typeof assetsView>;
@@ -30,7 +32,9 @@ export interface OverviewData {
 /** The fragments live updates replace, by element id. */
 export function overviewFragments(d: OverviewData): Record<string, string> {
   return {
-    'nodes-body': nodeRows(d.nodes).value,
+    counts: stateCountsSection(d.nodes).value,
+    'nodes-body': nodeRows(d.nodes.nodes).value,
+    pager: pager(d.nodes).value,
     inventory: inventorySection(d.inventory).value,
     'cluster-body': clusterSection(d.cluster).value,
     'assets-body': assetsSection(d.assets).value,
@@ -43,9 +47,12 @@ export function overviewPage(d: OverviewData, opts: { csrf?: string; signedIn: b
   const raw = (id: string) => new Safe(f[id]!);
   return layout('Nodes', html`
 <section id="inventory-card" class="card"><h2>Inventory</h2><div id="inventory">${raw('inventory')}</div></section>
-<section id="nodes" class="card"><h2>Nodes</h2>
-<div class="table-wrap"><table id="nodes-table" class="cards"><thead><tr><th>Name</th><th>State</th><th>Role</th><th>IP</th><th>MAC</th><th>Power</th><th>Last seen</th><th>In state</th><th>Last event</th><th></th></tr></thead>
-<tbody id="nodes-body">${raw('nodes-body')}</tbody></table></div></section>
+<section id="nodes" class="card" data-query="${nodeQueryString(d.nodes.query)}"><h2>Nodes</h2>
+<nav id="counts" class="counts" aria-label="nodes per state">${raw('counts')}</nav>
+${filterForm(d.nodes.query)}
+<div class="table-wrap"><table id="nodes-table" class="cards"><thead><tr><th>Name</th><th>State</th><th>Progress: booting → maintenance → configuring → installing → installed → ready</th><th>Role</th><th>IP</th><th>MAC</th><th>Power</th><th>Last event</th><th></th></tr></thead>
+<tbody id="nodes-body">${raw('nodes-body')}</tbody></table></div>
+<nav id="pager" class="pager" aria-label="pages">${raw('pager')}</nav></section>
 <div class="grid">
 <section id="cluster" class="card"><h2>Cluster</h2><div id="cluster-body">${raw('cluster-body')}</div></section>
 <section id="assets" class="card"><h2>Boot assets</h2><div id="assets-body">${raw('assets-body')}</div></section>

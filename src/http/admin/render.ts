@@ -9,12 +9,14 @@ import type { PowerView } from '../../bmc/power-monitor.js';
 import { FAULT_LABEL, type BmcFault } from '../../bmc/types.js';
 
 const when = (ms: number | null) => (ms === null ? 'never' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + 'Z');
-const ago = (ms: number | null, now: number) => html`<span data-since="${ms ?? ''}" title="${when(ms)}">${sinceText(ms, now)}</span>`;
-const nodeHref = (name: string) => `/ui/nodes/${encodeURIComponent(name)}`;
+export const ago = (ms: number | null, now: number) => html`<span data-since="${ms ?? ''}" title="${when(ms)}">${sinceText(ms, now)}</span>`;
+export const nodeHref = (name: string) => `/ui/nodes/${encodeURIComponent(name)}`;
 
 export function actionButton(n: NodeView): Safe {
   if (n.state === 'reimage-pending') return html`<button type="button" class="secondary" data-action="cancel" data-node="${n.name}">Cancel reimage</button>`;
   if (n.state === 'wiping') return html``;
+  // Nothing to wipe on a node that never installed: a stuck first install is retried by power-cycling it.
+  if (!n.installedOnce) return html``;
   // Reimaging the last etcd member is refused unless this is ticked (src/lifecycle/etcd-loss.ts).
   const destroyEtcd = n.role === 'controlplane'
     ? html` <label class="small" title="Needed when this is the last etcd member: the cluster's state is lost and it is bootstrapped again"><input type="checkbox" data-destroy-etcd="${n.name}"> destroy etcd</label>`
@@ -46,24 +48,6 @@ export function powerButtons(n: NodeView): Safe {
   const b = (action: string, label: string, cls: string) => html`<button type="button" class="${cls}" data-action="power" data-power="${action}" data-node="${n.name}">${label}</button>`;
   return html`<p class="power-actions">${b('on', 'Power on', 'secondary')} ${b('off', 'Power off', 'danger')} ${b('cycle', 'Power cycle', 'danger')} ${b('pxe-once', 'Next boot: PXE', 'secondary')}
 <label class="small" title="Set the next boot to PXE (once) before powering on or cycling"><input type="checkbox" data-power-pxe="${n.name}"> PXE first</label></p>`;
-}
-
-export function nodeRows(nodes: NodeView[], now = Date.now()): Safe {
-  if (nodes.length === 0) return html`<tr><td colspan="10" class="muted">No nodes: add machines to the inventory.</td></tr>`;
-  return html`${nodes.map(
-    (n) => html`<tr data-node="${n.name}" data-state="${n.state}">
-  <td data-label="Name"><a href="${nodeHref(n.name)}">${n.name}</a>${n.hostname ? html`<div class="muted small">hostname ${n.hostname}</div>` : ''}</td>
-  <td data-label="State"><span class="state state-${n.state}" title="${n.stateMeaning}">${n.state}</span>${n.failedText ? html`<div class="failed-text">${n.failedText}</div>` : ''}</td>
-  <td data-label="Role">${n.role}</td>
-  <td data-label="IP">${n.ip ?? '-'}</td>
-  <td data-label="MAC"><code>${n.mac}</code></td>
-  <td data-label="Power" class="power-cell">${powerCell(n.power, now)}</td>
-  <td data-label="Last seen">${ago(n.lastSeen, now)}</td>
-  <td data-label="In state">${ago(n.stateSince, now)}</td>
-  <td data-label="Last event" class="last-event">${n.lastEvent?.message ?? '-'}</td>
-  <td data-label="">${actionButton(n)}</td>
-</tr>`,
-  )}`;
 }
 
 export function inventorySection(inv: ReturnType<typeof inventoryView>): Safe {

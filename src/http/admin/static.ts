@@ -50,7 +50,8 @@ export const APP_JS = String.raw`'use strict';
   });
   if (page === 'login' || !window.EventSource) return;
   var nodeEl = document.getElementById('node');
-  var url = '/api/stream' + (nodeEl ? '?node=' + encodeURIComponent(nodeEl.dataset.node) : '');
+  var nodesEl = document.getElementById('nodes');
+  var url = '/api/stream' + (nodeEl ? '?node=' + encodeURIComponent(nodeEl.dataset.node) : nodesEl ? nodesEl.dataset.query : '');
   var es = new EventSource(url);
   es.onopen = function () { live.textContent = 'live'; live.className = 'good'; };
   es.onerror = function () { live.textContent = 'reconnecting…'; live.className = 'bad'; };
@@ -109,6 +110,14 @@ ol.events { list-style:none; padding-left:0; margin:0; max-height:28rem; overflo
 #flash:empty { display:none; } #flash { max-width:1400px; margin:.8rem auto 0; padding:.5rem 1rem; border-radius:6px; background:#ecfdf3; }
 #flash.bad { background:#fef3f2; }
 .login { max-width:26rem; margin:3rem auto; } .login input { width:100%; font:inherit; padding:.5rem; margin:.3rem 0 .8rem; border:1px solid var(--line); border-radius:6px; }
+.counts { display:flex; flex-wrap:wrap; gap:.4rem; margin-bottom:.6rem; } .counts a.count { padding:.15rem .6rem; border-radius:999px; background:#eef2f6; color:var(--fg); text-decoration:none; font-size:.85rem; } .counts a.active { outline:2px solid var(--accent); }
+#filter { display:flex; flex-wrap:wrap; gap:.6rem; align-items:center; margin-bottom:.6rem; } #filter select, #filter input { font:inherit; padding:.3rem; border:1px solid var(--line); border-radius:6px; margin-left:.3rem; }
+.pager { display:flex; flex-wrap:wrap; gap:.8rem; margin-top:.6rem; align-items:center; }
+ol.stages { list-style:none; display:flex; gap:2px; margin:0; padding:0; min-width:18rem; }
+ol.stages li { flex:1; min-width:0; padding:.1rem .2rem; font-size:.7rem; line-height:1.2; border-top:6px solid #e4e7ec; color:var(--muted); white-space:nowrap; overflow:hidden; }
+ol.stages .st-name { display:block; overflow:hidden; text-overflow:ellipsis; } ol.stages .st-time { display:block; color:var(--fg); }
+ol.stages .st-done { border-top-color:#32d583; } ol.stages .st-current { border-top-color:#7a5af8; font-weight:600; } ol.stages .st-failed { border-top-color:var(--bad); color:var(--bad); } ol.stages .st-skipped { border-top-color:#a6f4c5; }
+pre.config { background:#0f1729; color:#e6edf7; padding:.8rem; border-radius:6px; overflow:auto; max-height:32rem; font-size:12px; }
 @media (max-width: 760px) {
   .grid { grid-template-columns:1fr; }
   main { padding:.5rem; }

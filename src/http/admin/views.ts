@@ -7,6 +7,7 @@ import { discoveredView, inventorySnippet, type DiscoveredView } from '../../lif
 import { bootstrapState, etcdMembers } from '../../lifecycle/cluster-state.js';
 import { STATE_MEANING, NODE_STATES, type NodeState } from '../../lifecycle/states.js';
 import { formatDuration } from '../../lifecycle/sweeper.js';
+import { everInstalled, stageTimeline, type StageTiming, type StateChange } from '../../lifecycle/stages.js';
 import type { HttpContext } from '../context.js';
 import type { EventRecord, NodeRecord, Store } from '../../store/store.js';
 import { PowerMonitor, type PowerView } from '../../bmc/power-monitor.js';
@@ -23,6 +24,10 @@ export interface NodeView {
   lastEvent: { at: number; kind: string; message: string } | null;
   /** Power state and BMC reachability as last read; null when the inventory gives the node no BMC. */
   power: PowerView | null;
+  /** The install stages of its current run, with the time each took. */
+  stages: StageTiming[];
+  /** Talos was installed on it at some point: only then is there something for Reimage to wipe. */
+  installedOnce: boolean;
 }
 
 /** A node's power as the monitor last read it (null: no BMC in the inventory). */
@@ -49,9 +54,30 @@ export function failedAdvice(node: Pick<NodeRecord, 'failedStep' | 'stateReason'
   return `Failed while ${step}: ${node.stateReason || 'no reason recorded'}. ${todo}`;
 }
 
-export function nodeView(store: Store, n: NodeRecord, power: PowerLookup = () => null): NodeView {
-  const lease = store.db.prepare('SELECT ip, hostname FROM leases WHERE mac=?').get(n.mac) as { ip: string; hostname: string | null } | undefined;
+/** Every state change of the named nodes, oldest first, in one query. */
+export function stateHistories(store: Store, names: readonly string[]): Map<string, StateChange[]> {
+  const out = new Map<string, StateChange[]>();
+  // SQLite allows 32766 parameters; a page is far smaller, but chunk anyway.
+  for (let i = 0; i < names.length; i += 500) {
+    const chunk = names.slice(i, i + 500);
+    const rows = store.db
+      .prepare(`SELECT node, at, data_json FROM events WHERE kind = 'state' AND node IN (${chunk.map(() => '?').join(',')}) ORDER BY id`)
+      .all(...chunk) as { node: string; at: number; data_json: string | null }[];
+    for (const r of rows) {
+      const d = r.data_json ? (JSON.parse(r.data_json) as { from?: NodeState; to?: NodeState }) : {};
+      if (!d.from || !d.to) continue;
+      let list = out.get(r.node);
+      if (!list) out.set(r.node, (list = []));
+      list.push({ at: r.at, from: d.from, to: d.to });
+    }
+  }
+  return out;
+}
+
+export function nodeView(store: Store, n: NodeRecord, power: PowerLookup = () => null, opts: { history?: StateChange[]; now?: number } = {}): NodeView {
+  const lease = store.stmt('SELECT ip, hostname FROM leases WHERE mac=?').get(n.mac) as { ip: string; hostname: string | null } | undefined;
   const last = store.events({ node: n.name, limit: 1 })[0];
+  const history = opts.history ?? stateHistories(store, [n.name]).get(n.name) ?? [];
   return {
     name: n.name, mac: n.mac, role: n.role, ip: n.ip ?? lease?.ip ?? null, uuid: n.uuid, hostname: lease?.hostname ?? null,
     state: n.state, stateMeaning: STATE_MEANING[n.state], stateReason: n.stateReason, stateSince: n.stateSince,
@@ -59,11 +85,9 @@ export function nodeView(store: Store, n: NodeRecord, power: PowerLookup = () =>
     markedForInstall: n.markedForInstall, lastSeen: n.lastSeen,
     lastEvent: last ? { at: last.at, kind: last.kind, message: last.message } : null,
     power: power(n.name),
+    stages: stageTimeline(n, history, opts.now ?? Date.now()),
+    installedOnce: everInstalled(n.state, history),
   };
-}
-
-export function nodesView(store: Store, power?: PowerLookup): NodeView[] {
-  return store.listNodes().map((n) => nodeView(store, n, power));
 }
 
 export function nodeDetailView(ctx: HttpContext, name: string): { node: NodeView; events: EventRecord[]; console: { at: number; msg: string }[] } | undefined {
