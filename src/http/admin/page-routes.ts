@@ -5,7 +5,7 @@ import type { HttpContext } from '../context.js';
 import { ADMIN, ADMIN_PAGE, PUBLIC } from '../access.js';
 import { AdminAuth, adminAccess, ensureAdminToken } from './auth.js';
 import { loginPage, nodePage, overviewPage, type OverviewData } from './pages.js';
-import { APP_JS, STYLE_CSS } from './static.js';
+import { APP_JS, FAVICON_SVG, STYLE_CSS } from './static.js';
 import { assetsView, clusterView, discoveredListView, inventoryView, nodeDetailView, powerLookup } from './views.js';
 import { nodeListing, parseNodeQuery, type NodeQuery } from './overview.js';
 
@@ -70,6 +70,10 @@ export function registerWeb(app: FastifyInstance, ctx: HttpContext, auth: AdminA
     return { ok: true };
   });
 
+  // Browsers ask for an icon on every page load; without one each load logged a 404.
+  for (const url of ['/favicon.svg', '/favicon.ico']) {
+    app.get(url, PUBLIC, async (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').header('x-content-type-options', 'nosniff').send(FAVICON_SVG));
+  }
   app.get('/ui/static/app.js', PUBLIC, async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(APP_JS));
   app.get('/ui/static/style.css', PUBLIC, async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(STYLE_CSS));
 }

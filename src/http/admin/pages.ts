@@ -10,7 +10,7 @@ function layout(title: string, body: Safe, opts: { csrf?: string; signedIn: bool
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="csrf-token" content="${opts.csrf ?? ''}"><title>${title} · rackboot</title>
-<link rel="stylesheet" href="/ui/static/style.css"></head>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/ui/static/style.css"></head>
 <body data-page="${opts.page}">
 <header><a class="brand" href="/ui">rackboot</a><nav><a href="/ui#nodes">Nodes</a><a href="/ui#cluster">Cluster</a><a href="/ui#discovered">Discovered</a></nav>
 ${opts.signedIn ? html`<button type="button" class="secondary" data-action="logout">Log out</button>` : ''}</header>

@@ -105,9 +105,19 @@ ${powerButtons(n)}
 <p>${actionButton(n)}</p>`;
 }
 
+/** Who caused an event, where its writer recorded it (reimage: `by`, power: `actor`). */
+function actorIn(data: unknown): string | undefined {
+  const d = data as { by?: unknown; actor?: unknown } | null;
+  const who = d?.by ?? d?.actor;
+  return typeof who === 'string' ? who : undefined;
+}
+
 export function eventList(events: EventRecord[]): Safe {
   if (events.length === 0) return html`<li class="muted">No events.</li>`;
-  return html`${events.map((e) => html`<li><time>${when(e.at)}</time> <span class="badge">${e.kind}</span> ${e.message}</li>`)}`;
+  return html`${events.map((e) => {
+    const who = actorIn(e.data);
+    return html`<li><time>${when(e.at)}</time> <span class="badge">${e.kind}</span> ${e.message}${who ? html` <span class="badge actor" data-actor="${who}">by ${who}</span>` : ''}</li>`;
+  })}`;
 }
 
 export function consoleLines(lines: { at: number; msg: string }[]): Safe {

@@ -128,3 +128,6 @@ pre.config { background:#0f1729; color:#e6edf7; padding:.8rem; border-radius:6px
   td.last-event { max-width:none; }
 }
 `;
+
+/** A rack with one lit unit, 16×16; SVG, so a few hundred bytes and no binary in the repo. */
+export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect x="1" y="1" width="14" height="14" rx="2" fill="#151b2b"/><rect x="3" y="3.5" width="10" height="2" fill="#667085"/><rect x="3" y="7" width="10" height="2" fill="#32d583"/><rect x="3" y="10.5" width="10" height="2" fill="#667085"/></svg>`;

@@ -103,3 +103,10 @@ export function rackNodes(count: number): string {
   }
   return out;
 }
+
+/** The actor events name for the one login session in the store: "session:" and the start of its id's hash. */
+export function sessionActor(h: Pick<Harness, 'store'>): string {
+  const rows = h.store.db.prepare('SELECT id_hash FROM admin_sessions').all() as { id_hash: string }[];
+  if (rows.length !== 1) throw new Error(`expected one session, found ${rows.length}`);
+  return `session:${rows[0]!.id_hash.slice(0, 8)}`;
+}
