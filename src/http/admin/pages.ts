@@ -5,6 +5,8 @@ import { filterForm, nodeRows, pager, stateCountsSection } from './render-overvi
 import { nodeQueryString, type NodeListing } from './overview.js';
 import type { assetsView, clusterView, discoveredListView, inventoryView, NodeView } from './views.js';
 import type { EventRecord } from '../../store/store.js';
+import type { NodeDetail } from './views.js';
+import { configSection } from './render-node.js';
 
 function layout(title: string, body: Safe, opts: { csrf?: string; signedIn: boolean; page: string }): string {
   return html`<!doctype html>
@@ -64,16 +66,18 @@ export function nodeFragments(node: NodeView, events: EventRecord[]): Record<str
   return { 'node-summary': nodeSummary(node).value, 'node-events': eventList(events).value };
 }
 
-export function nodePage(node: NodeView, events: EventRecord[], console: { at: number; msg: string }[], opts: { csrf?: string; signedIn: boolean }): string {
-  const f = nodeFragments(node, events);
+export function nodePage(d: NodeDetail, opts: { csrf?: string; signedIn: boolean }): string {
+  const f = nodeFragments(d.node, d.events);
   const raw = (id: string) => new Safe(f[id]!);
+  const node = d.node;
   return layout(node.name, html`
 <p><a href="/ui">← all nodes</a></p>
 <section class="card" data-node="${node.name}" id="node"><h2>${node.name}</h2><div id="node-summary">${raw('node-summary')}</div></section>
 <div class="grid">
-<section class="card"><h2>Console</h2><ol id="console" class="console">${consoleLines(console)}</ol></section>
+<section class="card"><h2>Console</h2><ol id="console" class="console">${consoleLines(d.console)}${d.consoleEmpty ? html`<li class="console-empty">${d.consoleEmpty}</li>` : ''}</ol></section>
 <section class="card"><h2>Events</h2><ol id="node-events" class="events">${raw('node-events')}</ol></section>
-</div>`, { ...opts, page: 'node' });
+</div>
+${configSection(d.config)}`, { ...opts, page: 'node' });
 }
 
 export function loginPage(opts: { next: string; error?: string }): string {

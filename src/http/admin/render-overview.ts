@@ -2,21 +2,11 @@
 // page of node rows with their stage progress, and the pager. Rendered on
 // the server for the first load and for every live update.
 import { NODE_STATES } from '../../lifecycle/states.js';
-import { formatDuration } from '../../lifecycle/sweeper.js';
 import { html, type Safe } from './html.js';
 import { nodeQueryString, type NodeListing, type NodeQuery } from './overview.js';
 import { actionButton, ago, nodeHref, powerCell } from './render.js';
 import type { NodeView } from './views.js';
-
-const STAGE_WORD = { done: 'took', current: 'so far', failed: 'failed after', skipped: 'skipped', todo: 'not reached' } as const;
-
-/** One segment per stage; its width is fixed, its colour says done/current/failed, its text how long. */
-export function stageBar(n: Pick<NodeView, 'stages'>): Safe {
-  return html`<ol class="stages" aria-label="install progress">${n.stages.map((s) => {
-    const took = s.ms === null ? '' : formatDuration(s.ms);
-    return html`<li class="st st-${s.status}" data-stage="${s.stage}" title="${s.stage}: ${STAGE_WORD[s.status]}${took ? ` ${took}` : ''}"><span class="st-name">${s.stage}</span><span class="st-time">${took || '·'}</span></li>`;
-  })}</ol>`;
-}
+import { stageBar } from './render-node.js';
 
 export function nodeRows(nodes: NodeView[], now = Date.now()): Safe {
   if (nodes.length === 0) return html`<tr><td colspan="9" class="muted">No nodes match.</td></tr>`;

@@ -7,6 +7,7 @@ import { html, type Safe } from './html.js';
 import { sinceText, type assetsView, type clusterView, type inventoryView, type NodeView } from './views.js';
 import type { PowerView } from '../../bmc/power-monitor.js';
 import { FAULT_LABEL, type BmcFault } from '../../bmc/types.js';
+import { stageBar } from './render-node.js';
 
 const when = (ms: number | null) => (ms === null ? 'never' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + 'Z');
 export const ago = (ms: number | null, now: number) => html`<span data-since="${ms ?? ''}" title="${when(ms)}">${sinceText(ms, now)}</span>`;
@@ -94,7 +95,8 @@ export function nodeSummary(n: NodeView, now = Date.now()): Safe {
   <dt>Role</dt><dd>${n.role}</dd>
   <dt>IP</dt><dd>${n.ip ?? '-'}</dd>
   <dt>MAC</dt><dd><code>${n.mac}</code></dd>
-  <dt>Hostname</dt><dd>${n.hostname ?? '-'}</dd>
+  <dt>Progress</dt><dd class="progress">${stageBar(n)}</dd>
+  <dt>Hostname</dt><dd>${n.hostname === null ? html`<span class="muted">not reported yet</span>` : html`${n.hostname} <span class="muted small">as its DHCP client reports it${n.hostname === n.name ? '' : `; its config names it ${n.name}`}</span>`}</dd>
   <dt>UUID</dt><dd><code class="wrap">${n.uuid ?? '-'}</code></dd>
   <dt>Marked for install</dt><dd>${n.markedForInstall ? 'yes: its next PXE boot installs' : 'no: it boots from disk'}</dd>
   <dt>Last seen</dt><dd>${ago(n.lastSeen, now)}</dd>

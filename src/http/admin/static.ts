@@ -62,6 +62,8 @@ export const APP_JS = String.raw`'use strict';
   es.addEventListener('console', function (e) {
     var line = JSON.parse(e.data);
     var list = document.getElementById('console');
+    var empty = list.querySelector('.console-empty');
+    if (empty) list.removeChild(empty);
     var li = document.createElement('li');
     li.textContent = line.msg;
     list.appendChild(li);
@@ -117,6 +119,7 @@ ol.stages { list-style:none; display:flex; gap:2px; margin:0; padding:0; min-wid
 ol.stages li { flex:1; min-width:0; padding:.1rem .2rem; font-size:.7rem; line-height:1.2; border-top:6px solid #e4e7ec; color:var(--muted); white-space:nowrap; overflow:hidden; }
 ol.stages .st-name { display:block; overflow:hidden; text-overflow:ellipsis; } ol.stages .st-time { display:block; color:var(--fg); }
 ol.stages .st-done { border-top-color:#32d583; } ol.stages .st-current { border-top-color:#7a5af8; font-weight:600; } ol.stages .st-failed { border-top-color:var(--bad); color:var(--bad); } ol.stages .st-skipped { border-top-color:#a6f4c5; }
+ol.console li.console-empty { color:#98a2b3; font-style:italic; }
 pre.config { background:#0f1729; color:#e6edf7; padding:.8rem; border-radius:6px; overflow:auto; max-height:32rem; font-size:12px; }
 @media (max-width: 760px) {
   .grid { grid-template-columns:1fr; }

@@ -11,6 +11,7 @@ import { everInstalled, stageTimeline, type StageTiming, type StateChange } from
 import type { HttpContext } from '../context.js';
 import type { EventRecord, NodeRecord, Store } from '../../store/store.js';
 import { PowerMonitor, type PowerView } from '../../bmc/power-monitor.js';
+import { consoleEmptyReason, nodeConfigView, type NodeConfigView } from './node-detail.js';
 
 export interface NodeView {
   name: string; mac: string; role: string; ip: string | null; uuid: string | null;
@@ -90,13 +91,27 @@ export function nodeView(store: Store, n: NodeRecord, power: PowerLookup = () =>
   };
 }
 
-export function nodeDetailView(ctx: HttpContext, name: string): { node: NodeView; events: EventRecord[]; console: { at: number; msg: string }[] } | undefined {
+export interface NodeDetail {
+  node: NodeView;
+  events: EventRecord[];
+  console: { at: number; msg: string }[];
+  /** Why the console is empty, when it is. */
+  consoleEmpty: string | null;
+  config: NodeConfigView;
+}
+
+export function nodeDetailView(ctx: HttpContext, name: string): NodeDetail | undefined {
   const n = ctx.store.getNode(name);
   if (!n) return undefined;
+  const console = (ctx.console?.lines(name) ?? []).map((l) => ({ at: l.at, msg: l.msg }));
+  const capture = ctx.console && ctx.settings.console.enabled
+    ? { on: true as const, port: ctx.settings.console.port, startedAt: ctx.console.startedAt, lines: console.length }
+    : { on: false as const };
   return {
     node: nodeView(ctx.store, n, powerLookup(ctx)),
     events: ctx.store.events({ node: name, limit: 100 }).reverse(),
-    console: (ctx.console?.lines(name) ?? []).map((l) => ({ at: l.at, msg: l.msg })),
+    console, consoleEmpty: consoleEmptyReason(n, capture) ?? null,
+    config: nodeConfigView(ctx, n),
   };
 }
 
