@@ -52,7 +52,7 @@ export function overviewPage(d: OverviewData, opts: { csrf?: string; signedIn: b
 <section id="nodes" class="card" data-query="${nodeQueryString(d.nodes.query)}"><h2>Nodes</h2>
 <nav id="counts" class="counts" aria-label="nodes per state">${raw('counts')}</nav>
 ${filterForm(d.nodes.query)}
-<div class="table-wrap"><table id="nodes-table" class="cards"><thead><tr><th>Name</th><th>State</th><th>Progress: booting → maintenance → configuring → installing → installed → ready</th><th>Role</th><th>IP</th><th>MAC</th><th>Power</th><th>Last event</th><th></th></tr></thead>
+<div class="table-wrap"><table id="nodes-table" class="cards"><thead><tr><th>Name</th><th>State</th><th title="booting → maintenance → configuring → installing → installed → ready, and the time each took">Progress</th><th>IP / MAC</th><th>Power</th><th>Last event</th><th></th></tr></thead>
 <tbody id="nodes-body">${raw('nodes-body')}</tbody></table></div>
 <nav id="pager" class="pager" aria-label="pages">${raw('pager')}</nav></section>
 <div class="grid">

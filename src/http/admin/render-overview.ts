@@ -9,23 +9,20 @@ import type { NodeView } from './views.js';
 import { stageBar } from './render-node.js';
 
 export function nodeRows(nodes: NodeView[], now = Date.now()): Safe {
-  if (nodes.length === 0) return html`<tr><td colspan="9" class="muted">No nodes match.</td></tr>`;
+  if (nodes.length === 0) return html`<tr><td colspan="7" class="muted">No nodes match.</td></tr>`;
   return html`${nodes.map(
     (n) => html`<tr data-node="${n.name}" data-state="${n.state}">
-  <td data-label="Name"><a href="${nodeHref(n.name)}">${n.name}</a>${n.hostname ? html`<div class="muted small">hostname ${n.hostname}</div>` : ''}</td>
-  <td data-label="State"><span class="state state-${n.state}" title="${n.stateMeaning}">${n.state}</span> <span class="muted small">${ago(n.stateSince, now)}</span>${n.failedText ? html`<div class="failed-text">${n.failedText}</div>` : ''}</td>
+  <td data-label="Name" class="nowrap"><a href="${nodeHref(n.name)}">${n.name}</a> <span class="muted small">${n.role}</span>${n.hostname ? html`<div class="muted small">hostname ${n.hostname}</div>` : ''}</td>
+  <td data-label="State"><span class="state state-${n.state}" title="${n.stateMeaning}">${n.state}</span> <span class="muted small nowrap">${ago(n.stateSince, now)}</span>${n.failedText ? html`<div class="failed-text clamp" title="${n.failedText}">${n.failedText}</div>` : ''}</td>
   <td data-label="Progress" class="progress">${stageBar(n)}</td>
-  <td data-label="Role">${n.role}</td>
-  <td data-label="IP">${n.ip ?? '-'}</td>
-  <td data-label="MAC"><code>${n.mac}</code></td>
+  <td data-label="Address" class="nowrap">${n.ip ?? '-'}<div><code class="small">${n.mac}</code></div></td>
   <td data-label="Power" class="power-cell">${powerCell(n.power, now)}</td>
-  <td data-label="Last event" class="last-event">${n.lastEvent?.message ?? '-'} <span class="muted small">${n.lastEvent ? ago(n.lastEvent.at, now) : ''}</span></td>
+  <td data-label="Last event" class="last-event"><div class="clamp small" title="${n.lastEvent?.message ?? ''}">${n.lastEvent?.message ?? '-'}</div>${n.lastEvent ? html`<span class="muted small">${ago(n.lastEvent.at, now)}</span>` : ''}</td>
   <td data-label="">${actionButton(n)}</td>
 </tr>`,
   )}`;
 }
 
-/** Counts per state over the whole inventory; each links to the overview filtered to it. */
 export function stateCountsSection(p: NodeListing): Safe {
   const link = (state: NodeQuery['state'], label: string, count: number) =>
     html`<a class="count${p.query.state === state ? ' active' : ''}${state ? ` state-${state}` : ''}" data-count="${state ?? 'all'}" href="/ui${nodeQueryString({ ...p.query, state, page: 1 })}#nodes"><strong>${count}</strong> ${label}</a>`;

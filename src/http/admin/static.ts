@@ -88,7 +88,7 @@ footer { text-align:center; padding:1rem; }
 .table-wrap { overflow-x:auto; }
 table { border-collapse:collapse; width:100%; } th, td { text-align:left; padding:.45rem .5rem; border-bottom:1px solid var(--line); vertical-align:top; }
 th { font-size:.8rem; text-transform:uppercase; letter-spacing:.03em; color:var(--muted); }
-td.last-event { max-width:22rem; overflow-wrap:anywhere; }
+td.last-event { max-width:18rem; overflow-wrap:anywhere; }
 code { font-family:ui-monospace, Menlo, Consolas, monospace; font-size:.88em; } .wrap { overflow-wrap:anywhere; }
 .muted { color:var(--muted); } .small { font-size:.82rem; } .ok, .good { color:var(--good); } .warn { color:var(--warn); } .bad { color:var(--bad); }
 .state { display:inline-block; padding:.1rem .5rem; border-radius:999px; font-size:.82rem; font-weight:600; background:#eef2f6; white-space:nowrap; }
@@ -115,7 +115,9 @@ ol.events { list-style:none; padding-left:0; margin:0; max-height:28rem; overflo
 .counts { display:flex; flex-wrap:wrap; gap:.4rem; margin-bottom:.6rem; } .counts a.count { padding:.15rem .6rem; border-radius:999px; background:#eef2f6; color:var(--fg); text-decoration:none; font-size:.85rem; } .counts a.active { outline:2px solid var(--accent); }
 #filter { display:flex; flex-wrap:wrap; gap:.6rem; align-items:center; margin-bottom:.6rem; } #filter select, #filter input { font:inherit; padding:.3rem; border:1px solid var(--line); border-radius:6px; margin-left:.3rem; }
 .pager { display:flex; flex-wrap:wrap; gap:.8rem; margin-top:.6rem; align-items:center; }
-ol.stages { list-style:none; display:flex; gap:2px; margin:0; padding:0; min-width:18rem; }
+ol.stages { list-style:none; display:flex; gap:2px; margin:0; padding:0; min-width:20rem; }
+.nowrap { white-space:nowrap; } .clamp { display:-webkit-box; -webkit-line-clamp:2; -webkit-box-orient:vertical; overflow:hidden; }
+td.progress { width:24rem; }
 ol.stages li { flex:1; min-width:0; padding:.1rem .2rem; font-size:.7rem; line-height:1.2; border-top:6px solid #e4e7ec; color:var(--muted); white-space:nowrap; overflow:hidden; }
 ol.stages .st-name { display:block; overflow:hidden; text-overflow:ellipsis; } ol.stages .st-time { display:block; color:var(--fg); }
 ol.stages .st-done { border-top-color:#32d583; } ol.stages .st-current { border-top-color:#7a5af8; font-weight:600; } ol.stages .st-failed { border-top-color:var(--bad); color:var(--bad); } ol.stages .st-skipped { border-top-color:#a6f4c5; }
