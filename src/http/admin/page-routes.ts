@@ -12,10 +12,13 @@ import { nodeListing, parseNodeQuery, type NodeQuery } from './overview.js';
 // The page runs only our own script and styles; nothing inline, nothing remote.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/** Unknown machines listed on the overview; the API and `rackboot discovered` give all of them. */
+export const DISCOVERED_ON_PAGE = 50;
+
 export function overviewData(ctx: HttpContext, query: NodeQuery = { page: 1, pageSize: 50 }): OverviewData {
   return {
     nodes: nodeListing(ctx.store, query, powerLookup(ctx)), inventory: inventoryView(ctx), cluster: clusterView(ctx),
-    assets: assetsView(ctx), discovered: discoveredListView(ctx.store),
+    assets: assetsView(ctx), discovered: discoveredListView(ctx.store, DISCOVERED_ON_PAGE),
   };
 }
 

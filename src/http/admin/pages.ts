@@ -40,7 +40,7 @@ export function overviewFragments(d: OverviewData): Record<string, string> {
     inventory: inventorySection(d.inventory).value,
     'cluster-body': clusterSection(d.cluster).value,
     'assets-body': assetsSection(d.assets).value,
-    'discovered-body': discoveredSection(d.discovered.machines, d.discovered.snippet).value,
+    'discovered-body': discoveredSection(d.discovered.machines, d.discovered.snippet, d.discovered.total).value,
   };
 }
 

@@ -76,12 +76,15 @@ ${a.files.map((f) => html`<tr><td>${f.arch}</td><td><code>${f.file}</code></td><
 </tbody></table>`;
 }
 
-export function discoveredSection(list: DiscoveredView[], snippet: string, now = Date.now()): Safe {
+export function discoveredSection(list: DiscoveredView[], snippet: string, total = list.length, now = Date.now()): Safe {
   if (list.length === 0) return html`<p class="muted">No unknown machines have asked to boot.</p>`;
+  const more = total > list.length
+    ? html`<p class="muted" data-discovered-total="${total}">The ${list.length} most recently seen of ${total}; all of them: <code>rackboot discovered</code> or <code>GET /api/discovered</code>.</p>`
+    : '';
   const flag = (d: DiscoveredView) => (d.uuidFlag ? html` <span class="badge warn">${d.uuidFlag === 'all-zero' ? 'all-zero UUID' : 'duplicate UUID'}</span>` : '');
   return html`<div class="table-wrap"><table class="cards"><thead><tr><th>MAC</th><th>UUID</th><th>Arch</th><th>Vendor class</th><th>Relay</th><th>First seen</th><th>Last seen</th></tr></thead><tbody>
 ${list.map((d) => html`<tr><td data-label="MAC"><code>${d.mac}</code></td><td data-label="UUID"><code class="wrap">${d.uuid ?? '-'}</code>${flag(d)}</td><td data-label="Arch">${d.archName ?? '-'}</td><td data-label="Vendor class">${d.vendorClass ?? '-'}</td><td data-label="Relay">${d.relay ?? '-'}</td><td data-label="First seen">${ago(d.firstSeen, now)}</td><td data-label="Last seen">${ago(d.lastSeen, now)}</td></tr>`)}
-</tbody></table></div>
+</tbody></table></div>${more}
 <p>Paste under <code>nodes:</code> in the inventory, then choose names and roles (rackboot never edits the file itself):</p>
 <pre class="snippet" id="snippet">${snippet}</pre>`;
 }

@@ -120,9 +120,11 @@ export function inventoryView(ctx: HttpContext) {
   return { ok: s.ok, file: s.file, errors: s.errors, loadedAt: s.loadedAt, checkedAt: s.checkedAt, nodes: ctx.inventory()?.nodes.length ?? 0 };
 }
 
-export function discoveredListView(store: Store): { machines: DiscoveredView[]; snippet: string } {
-  const machines = discoveredView(store);
-  return { machines, snippet: machines.length ? inventorySnippet(machines) : '' };
+/** The unknown machines, most recently seen first; `limit` keeps the page small (the store keeps up to 1000). */
+export function discoveredListView(store: Store, limit?: number): { machines: DiscoveredView[]; snippet: string; total: number } {
+  const all = discoveredView(store);
+  const machines = limit === undefined ? all : all.slice(0, limit);
+  return { machines, snippet: machines.length ? inventorySnippet(machines) : '', total: all.length };
 }
 
 export function clusterView(ctx: HttpContext) {

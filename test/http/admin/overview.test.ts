@@ -52,6 +52,22 @@ describe('rack overview', () => {
     }
   });
 
+  it('lists only the 50 most recently seen unknown machines on the page; the API has all of them', async () => {
+    const h = await harness();
+    try {
+      for (let i = 0; i < 300; i++) h.ctx.lifecycle.sighted({ mac: `de:ad:be:ef:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, source: 'dhcp' });
+      const body = (await h.app.inject({ url: '/ui', headers: auth })).body;
+      const section = /<section id="discovered"[\s\S]*?<\/section>/.exec(body)![0];
+      expect(section.match(/<tr><td data-label="MAC">/g)).toHaveLength(50);
+      expect(section).toContain('<p class="muted" data-discovered-total="300">The 50 most recently seen of 300;');
+      expect(section.match(/- name: node-/g)).toHaveLength(50);
+      expect((await h.app.inject({ url: '/api/discovered', headers: auth })).json()).toHaveLength(300);
+      expect((await h.app.inject({ url: '/api/discovered/snippet', headers: auth })).body.match(/- name: node-/g)).toHaveLength(300);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('the page shows one page of rows, counts that link to a filter, a pager that keeps the filter, and stage progress', async () => {
     const h = await rack(5000);
     try {
