@@ -74,7 +74,10 @@ export interface NodeListing {
 
 interface Lease { ip: string; hostname: string | null }
 
-function matches(n: NodeRecord, lease: Lease | undefined, needle: string): boolean {
+/** What filter, search and counts need of every node; whole records are read only for the page. */
+type NodeKey = Pick<NodeRecord, 'name' | 'mac' | 'ip' | 'state'>;
+
+function matches(n: NodeKey, lease: Lease | undefined, needle: string): boolean {
   const compact = needle.replace(/[:-]/g, '');
   return n.name.toLowerCase().includes(needle)
     || n.mac.includes(needle) || (compact.length >= 2 && n.mac.replace(/:/g, '').includes(compact))
@@ -83,7 +86,8 @@ function matches(n: NodeRecord, lease: Lease | undefined, needle: string): boole
 }
 
 export function nodeListing(store: Store, query: NodeQuery, power?: PowerLookup, now = Date.now()): NodeListing {
-  const all = store.listNodes();
+  // In the store's order (listNodes'), without parsing 5,000 specs.
+  const all = store.stmt('SELECT name, mac, ip, state FROM nodes WHERE in_inventory=1 ORDER BY rowid').all() as NodeKey[];
   const counts = Object.fromEntries(NODE_STATES.map((s) => [s, 0])) as Record<NodeState, number>;
   for (const n of all) counts[n.state]++;
   let picked = query.state ? all.filter((n) => n.state === query.state) : all;
@@ -94,7 +98,7 @@ export function nodeListing(store: Store, query: NodeQuery, power?: PowerLookup,
   }
   const total = picked.length;
   const pages = Math.max(1, Math.ceil(total / query.pageSize));
-  const slice = picked.slice((query.page - 1) * query.pageSize, query.page * query.pageSize);
+  const slice = picked.slice((query.page - 1) * query.pageSize, query.page * query.pageSize).map((k) => store.getNode(k.name)).filter((n): n is NodeRecord => !!n);
   const histories = stateHistories(store, slice.map((n) => n.name));
   return {
     query, total, pages, counts, inventoryTotal: all.length,

@@ -115,10 +115,10 @@ ol.events { list-style:none; padding-left:0; margin:0; max-height:28rem; overflo
 .counts { display:flex; flex-wrap:wrap; gap:.4rem; margin-bottom:.6rem; } .counts a.count { padding:.15rem .6rem; border-radius:999px; background:#eef2f6; color:var(--fg); text-decoration:none; font-size:.85rem; } .counts a.active { outline:2px solid var(--accent); }
 #filter { display:flex; flex-wrap:wrap; gap:.6rem; align-items:center; margin-bottom:.6rem; } #filter select, #filter input { font:inherit; padding:.3rem; border:1px solid var(--line); border-radius:6px; margin-left:.3rem; }
 .pager { display:flex; flex-wrap:wrap; gap:.8rem; margin-top:.6rem; align-items:center; }
-ol.stages { list-style:none; display:flex; gap:2px; margin:0; padding:0; min-width:20rem; }
+ol.stages { list-style:none; display:grid; grid-template-columns:repeat(6, minmax(0, 1fr)); gap:2px; margin:0; padding:0; min-width:20rem; }
 .nowrap { white-space:nowrap; } .clamp { display:-webkit-box; -webkit-line-clamp:2; -webkit-box-orient:vertical; overflow:hidden; }
 td.progress { width:24rem; }
-ol.stages li { flex:1; min-width:0; padding:.1rem .2rem; font-size:.7rem; line-height:1.2; border-top:6px solid #e4e7ec; color:var(--muted); white-space:nowrap; overflow:hidden; }
+ol.stages li { min-width:0; padding:.1rem .2rem; font-size:.7rem; line-height:1.2; border-top:6px solid #e4e7ec; color:var(--muted); white-space:nowrap; overflow:hidden; }
 ol.stages .st-name { display:block; overflow:hidden; text-overflow:ellipsis; } ol.stages .st-time { display:block; color:var(--fg); }
 ol.stages .st-done { border-top-color:#32d583; } ol.stages .st-current { border-top-color:#7a5af8; font-weight:600; } ol.stages .st-failed { border-top-color:var(--bad); color:var(--bad); } ol.stages .st-skipped { border-top-color:#a6f4c5; }
 ol.console li.console-empty { color:#98a2b3; font-style:italic; }
@@ -131,6 +131,7 @@ pre.config { background:#0f1729; color:#e6edf7; padding:.8rem; border-radius:6px
   table.cards td { display:block; position:relative; border:0; padding:.15rem .3rem .15rem 7rem; min-height:1.6rem; overflow-wrap:anywhere; }
   table.cards td::before { content:attr(data-label); position:absolute; left:.3rem; width:6.3rem; color:var(--muted); font-size:.8rem; padding-top:.1rem; }
   td.last-event { max-width:none; }
+  ol.stages { min-width:0; } td.progress { width:auto; } .nowrap { white-space:normal; } .failed-text { max-width:none; }
 }
 `;
 
