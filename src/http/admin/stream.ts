@@ -10,7 +10,7 @@ import type { HttpContext } from '../context.js';
 import type { ConsoleLine } from '../../console/buffer.js';
 import { nodeFragments, overviewFragments } from './pages.js';
 import { overviewData } from './page-routes.js';
-import { assetsView, nodeDetailView } from './views.js';
+import { assetsView, nodeLiveView } from './views.js';
 import { ADMIN } from '../access.js';
 import { parseNodeQuery } from './overview.js';
 
@@ -76,8 +76,8 @@ export function registerStream(app: FastifyInstance, ctx: HttpContext, opts: { i
     if (!q.ok) return reply.code(400).send({ message: q.error });
     const fragments = () => {
       if (nodeName === undefined) return overviewFragments(overviewData(ctx, q.query));
-      const d = nodeDetailView(ctx, nodeName)!;
-      return nodeFragments(d.node, d.events);
+      const d = nodeLiveView(ctx, nodeName);
+      return d ? nodeFragments(d.node, d.events) : {};
     };
     // HEAD gets the head of a stream, not a stream that never ends.
     if (req.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-store').send();

@@ -100,16 +100,23 @@ export interface NodeDetail {
   config: NodeConfigView;
 }
 
-export function nodeDetailView(ctx: HttpContext, name: string): NodeDetail | undefined {
+/** What a node page's live updates re-render: its summary and events (not the config, not the console). */
+export function nodeLiveView(ctx: HttpContext, name: string): Pick<NodeDetail, 'node' | 'events'> | undefined {
   const n = ctx.store.getNode(name);
   if (!n) return undefined;
+  return { node: nodeView(ctx.store, n, powerLookup(ctx)), events: ctx.store.events({ node: name, limit: 100 }).reverse() };
+}
+
+export function nodeDetailView(ctx: HttpContext, name: string): NodeDetail | undefined {
+  const n = ctx.store.getNode(name);
+  const live = nodeLiveView(ctx, name);
+  if (!n || !live) return undefined;
   const console = (ctx.console?.lines(name) ?? []).map((l) => ({ at: l.at, msg: l.msg }));
   const capture = ctx.console && ctx.settings.console.enabled
     ? { on: true as const, port: ctx.settings.console.port, startedAt: ctx.console.startedAt, lines: console.length }
     : { on: false as const };
   return {
-    node: nodeView(ctx.store, n, powerLookup(ctx)),
-    events: ctx.store.events({ node: name, limit: 100 }).reverse(),
+    ...live,
     console, consoleEmpty: consoleEmptyReason(n, capture) ?? null,
     config: nodeConfigView(ctx, n),
   };
