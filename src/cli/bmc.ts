@@ -7,6 +7,7 @@ import { IPMI_PASSWORD_MAX } from '../bmc/ipmi.js';
 import { operateMany, operateNode, POWER_REQUESTS, type PowerRequest } from '../bmc/operate.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, UsageError, type Command, type Io, type ParsedArgs } from './command.js';
 import { openStoreForCli } from './open-store.js';
+import { cliActor } from './actor.js';
 import { powerOnInWaves } from '../bmc/power-service.js';
 import type { Settings } from '../settings/settings.js';
 
@@ -88,7 +89,7 @@ current at once. A registered node without a bmc is named, to power by hand.`,
     const store = request === 'status' ? undefined : openStoreForCli(ctx.settings, io);
     if (request !== 'status' && !store) return EXIT_FAILURE;
     try {
-      const opts = { dataDir: ctx.settings.dataDir, actor: 'cli', pxeFirst: args.values.pxe === true, timeoutMs, settleMs, pollMs: 250 };
+      const opts = { dataDir: ctx.settings.dataDir, actor: cliActor(), pxeFirst: args.values.pxe === true, timeoutMs, settleMs, pollMs: 250 };
       const outcomes = await operateMany(nodes, PARALLEL, (n) => operateNode(store, n, request, opts));
       for (const o of outcomes) {
         if (o.ok) io.out(`${o.node}: ${request === 'status' ? o.state : o.message}`);
@@ -121,7 +122,7 @@ async function powerOnRegistered(args: ParsedArgs, io: Io): Promise<number> {
       return EXIT_OK;
     }
     const { waveSize, waveIntervalSeconds, bmcTimeoutSeconds } = ctx.settings.power;
-    const opts = { dataDir: ctx.settings.dataDir, actor: 'cli', pxeFirst: true, timeoutMs: bmcTimeoutSeconds * 1000, pollMs: 250 };
+    const opts = { dataDir: ctx.settings.dataDir, actor: cliActor(), pxeFirst: true, timeoutMs: bmcTimeoutSeconds * 1000, pollMs: 250 };
     const outcomes = await powerOnInWaves(withBmc, { waveSize, intervalMs: waveIntervalSeconds * 1000 }, (n) => operateNode(store, n, 'on', opts));
     for (const o of outcomes) {
       if (o.ok) io.out(`${o.node}: ${o.message}`);

@@ -2,6 +2,7 @@ import { Reimager, ReimageError } from '../lifecycle/reimage.js';
 import { StateMachine } from '../lifecycle/machine.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, UsageError, type Command } from './command.js';
 import { openStoreForCli } from './open-store.js';
+import { cliActor } from './actor.js';
 
 export const reimage: Command = {
   name: ['reimage'],
@@ -31,11 +32,11 @@ Without it such a reimage is refused.`,
     try {
       const reimager = new Reimager(new StateMachine(store));
       if (args.values.cancel) {
-        const n = reimager.cancel(name, 'cli');
+        const n = reimager.cancel(name, cliActor());
         io.out(`${name}: reimage cancelled; back to ${n.state}`);
       } else {
         const destroyEtcd = args.values['destroy-etcd'] === true;
-        const { etcdDestroyed } = reimager.mark(name, (args.values.reason as string | undefined) ?? 'operator request', 'cli', { destroyEtcd });
+        const { etcdDestroyed } = reimager.mark(name, (args.values.reason as string | undefined) ?? 'operator request', cliActor(), { destroyEtcd });
         io.out(`${name}: reimage-pending. Its next PXE boot installs Talos afresh (wiping its install disk).`);
         if (etcdDestroyed) io.out(`etcd goes with it: once ${name} is installed again, the cluster is bootstrapped afresh from the same secrets.`);
         io.out('A running daemon asks its Talos API to reset it; if the node is hung, power-cycle it.');

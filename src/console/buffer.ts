@@ -13,6 +13,8 @@ export interface ConsoleLine {
 
 export class ConsoleLog extends EventEmitter {
   private readonly byNode = new Map<string, ConsoleLine[]>();
+  /** Lines are kept in memory only: nothing from before this moment is here. */
+  readonly startedAt = Date.now();
 
   constructor(
     readonly linesPerNode: number,

@@ -29,6 +29,17 @@ export const ADMIN_PAGE = { config: { access: 'admin' as Access, loginRedirect: 
 export interface AdminAccess {
   via: 'session' | 'bearer' | 'anonymous';
   csrf?: string;
+  /** For a session: the start of its id's SHA-256 (the store's key for it), never the id itself. */
+  sessionTag?: string;
+}
+
+/**
+ * Who did it, for the events an admin request records: "token" for the
+ * admin token, "session:<tag>" for a login session, "anonymous" for an
+ * open read (which cannot change anything, so should never be recorded).
+ */
+export function actorOf(who: AdminAccess): string {
+  return who.via === 'bearer' ? 'token' : who.via === 'session' ? `session:${who.sessionTag ?? '?'}` : 'anonymous';
 }
 
 /** How the admin plane recognises the admin; the boot plane has none. */

@@ -50,7 +50,8 @@ export function labStatus(dir: string): LabStatus | undefined {
   let nodes: { name: string; state: string }[] = [];
   let apiError: string | undefined;
   try {
-    nodes = JSON.parse(curlInLab(state, '/api/nodes')) as typeof nodes;
+    // /api/nodes is paginated; a lab has a handful of machines, far below one full page.
+    nodes = (JSON.parse(curlInLab(state, '/api/nodes?pageSize=500')) as { nodes: typeof nodes }).nodes;
   } catch (err) {
     apiError = (err as Error).message.split('\n')[0];
   }

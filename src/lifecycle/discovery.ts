@@ -25,7 +25,9 @@ const ZERO_UUID = /^[0-]+$/;
 export function discoveredView(store: Store): DiscoveredView[] {
   const list = store.listDiscovered();
   const uses = new Map<string, number>();
-  const all = [...list.map((d) => d.uuid), ...store.listNodes().map((n) => n.uuid)];
+  // Only the inventory's UUIDs, not whole node records: this runs on every overview render.
+  const nodeUuids = (store.stmt('SELECT uuid FROM nodes WHERE in_inventory=1 AND uuid IS NOT NULL').all() as { uuid: string }[]).map((r) => r.uuid);
+  const all = [...list.map((d) => d.uuid), ...nodeUuids];
   for (const u of all) if (u) uses.set(u.toLowerCase(), (uses.get(u.toLowerCase()) ?? 0) + 1);
   return list.map((d) => {
     const uuid = d.uuid?.toLowerCase() ?? null;

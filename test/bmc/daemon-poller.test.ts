@@ -28,7 +28,7 @@ describe('the daemon\'s power poller', () => {
     const pinned = new Agent({ connect: { ca: readFileSync(join(dir, 'data', 'admin-tls', 'cert.pem'), 'utf8') } });
     const powerOf = async () => {
       const res = await request(`https://127.0.0.1:${daemon.adminAddress.port}/api/nodes`, { headers: { authorization: `Bearer ${TOKEN}` }, dispatcher: pinned });
-      const nodes = (await res.body.json()) as { name: string; power: { state: string; readAt: number | null } | null }[];
+      const { nodes } = (await res.body.json()) as { nodes: { name: string; power: { state: string; readAt: number | null } | null }[] };
       return nodes.find((n) => n.name === 'rf-1')!.power!;
     };
     const waitFor = async (state: string) => {

@@ -6,6 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { power } from '../../src/cli/bmc.js';
+import { cliActor } from '../../src/cli/actor.js';
 import { writePassword } from '../../src/bmc/credentials.js';
 import { Store } from '../../src/store/store.js';
 import { loadInventoryFile } from '../../src/inventory/load.js';
@@ -116,10 +117,10 @@ describe('rackboot power', () => {
     expect(fake.bootOverride).toMatchObject({ BootSourceOverrideEnabled: 'Once', BootSourceOverrideMode: 'Legacy' });
     const events = powerEvents(s.dataDir, 'n1');
     expect(events.map((e) => e.data)).toEqual([
-      { request: 'on', actor: 'cli', ok: true, pxeFirst: true },
-      { request: 'pxe-once', actor: 'cli', ok: true, pxeFirst: false },
+      { request: 'on', actor: cliActor(), ok: true, pxeFirst: true },
+      { request: 'pxe-once', actor: cliActor(), ok: true, pxeFirst: false },
     ]);
-    expect(events[0]!.message).toBe(`power on by cli through redfish+http://127.0.0.1:${fake.port}: done`);
+    expect(events[0]!.message).toBe(`power on by ${cliActor()} through redfish+http://127.0.0.1:${fake.port}: done`);
     expect(JSON.stringify(events)).not.toContain(fake.password);
   });
 
@@ -146,7 +147,7 @@ describe('rackboot power', () => {
     expect(r.err).toMatch(/^hung: network fault \(the BMC did not answer\): .*no answer to GET \/redfish\/v1\/ within 2 s$/);
     expect(fake.machine.log).toEqual(['start boot=pxe']);
     expect(sim.events()).toEqual(['boot pxe', 'start boot=pxe']);
-    expect(powerEvents(s.dataDir, 'hung').map((e) => e.data)).toEqual([{ request: 'cycle', actor: 'cli', ok: false, fault: 'network', pxeFirst: true }]);
+    expect(powerEvents(s.dataDir, 'hung').map((e) => e.data)).toEqual([{ request: 'cycle', actor: cliActor(), ok: false, fault: 'network', pxeFirst: true }]);
     expect(powerEvents(s.dataDir, 'plain')).toEqual([]);
     const status = await runCommand(power, ['--all', 'status', '--timeout-seconds', '2', '--config', s.config]);
     expect(status.out.split('\n').sort()).toEqual(['ipmi: on', 'rf: on']);
@@ -161,7 +162,7 @@ describe('rackboot power', () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^n1: the BMC refused or failed the request: .* accepted power on but the machine still reports off after 1 s \(a BMC that ignores commands\?\)$/);
     expect(fake.resets).toEqual(['On']);
-    expect(powerEvents(s.dataDir, 'n1').map((e) => e.data)).toEqual([{ request: 'on', actor: 'cli', ok: false, fault: 'bmc', pxeFirst: false }]);
+    expect(powerEvents(s.dataDir, 'n1').map((e) => e.data)).toEqual([{ request: 'on', actor: cliActor(), ok: false, fault: 'bmc', pxeFirst: false }]);
   });
 
   it('on --registered powers on, PXE first, only the nodes still registered, in waves of power.waveSize', async () => {

@@ -91,7 +91,7 @@ describe('rackboot CLI', () => {
       const auth = () => ({ headers: { authorization: `Bearer ${token()}` }, dispatcher: dispatcher() });
       let nodes: Array<{ name: string }> = [];
       for (let i = 0; i < 100 && nodes.length === 0; i++) {
-        nodes = await Promise.resolve().then(() => request(url, auth())).then((r) => r.body.json() as Promise<Array<{ name: string }>>).then((j) => (Array.isArray(j) ? j : [])).catch(() => []);
+        nodes = await Promise.resolve().then(() => request(url, auth())).then((r) => r.body.json() as Promise<{ nodes?: Array<{ name: string }> }>).then((j) => j.nodes ?? []).catch(() => []);
         if (nodes.length === 0) await new Promise((r) => setTimeout(r, 100));
       }
       expect(nodes.map((n) => n.name)).toEqual(['cp-1', 'cp-2', 'cp-3', 'worker-1', 'worker-2']);
@@ -100,7 +100,7 @@ describe('rackboot CLI', () => {
       const t0 = Date.now();
       let seen = false;
       while (!seen && Date.now() - t0 < 2000) {
-        const list = (await request(url, auth()).then((r) => r.body.json())) as Array<{ name: string }>;
+        const list = ((await request(url, auth()).then((r) => r.body.json())) as { nodes: Array<{ name: string }> }).nodes;
         seen = list.some((n) => n.name === 'worker-3');
         if (!seen) await new Promise((r) => setTimeout(r, 50));
       }

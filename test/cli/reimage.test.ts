@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseCommandArgs, type Command } from '../../src/cli/command.js';
 import { reimage } from '../../src/cli/reimage.js';
+import { cliActor } from '../../src/cli/actor.js';
 import { discovered } from '../../src/cli/discovered.js';
 import { loadInventoryFile } from '../../src/inventory/load.js';
 import { Store } from '../../src/store/store.js';
@@ -51,7 +52,8 @@ describe('rackboot reimage', () => {
     const r = await run(reimage, ['cp-1', '--reason', 'disk swap']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/reimage-pending/);
-    expect(node()).toMatchObject({ state: 'reimage-pending', markedForInstall: true, stateReason: 'reimage requested by cli: disk swap' });
+    expect(node()).toMatchObject({ state: 'reimage-pending', markedForInstall: true, stateReason: `reimage requested by ${cliActor()}: disk swap` });
+    expect(cliActor()).toMatch(/^cli:[^\s:]+/);
     const c = await run(reimage, ['cp-1', '--cancel']);
     expect(c.code).toBe(0);
     expect(node()).toMatchObject({ state: 'ready', markedForInstall: false });

@@ -43,7 +43,7 @@ describe.skipIf(why)('e2e, DHCP full mode', () => {
     expect(t.discover).toBeDefined();
     expect(t.ack).toBeDefined();
     expect(kernelRequests(world, run).filter((r) => r.status === 200)).toHaveLength(1);
-    const nodes = world.api<{ name: string; state: string }[]>('/api/nodes');
+    const { nodes } = world.api<{ nodes: { name: string; state: string }[] }>('/api/nodes');
     expect(nodes.find((n) => n.name === NODES.bios.name)?.state).toBe('booting');
   });
 
@@ -94,7 +94,7 @@ describe.skipIf(why)('e2e, DHCP full mode', () => {
     expect(run.serial).toContain(`this machine (${UNKNOWN_MAC}) is not in the inventory`);
     const discovered = world.api<{ mac: string }[]>('/api/discovered');
     expect(discovered.map((d) => d.mac)).toContain(UNKNOWN_MAC);
-    const nodes = world.api<{ mac: string }[]>('/api/nodes');
+    const { nodes } = world.api<{ nodes: { mac: string }[] }>('/api/nodes');
     expect(nodes.map((n) => n.mac)).not.toContain(UNKNOWN_MAC);
     expect(kernelRequests(world, run)).toHaveLength(0);
   });

@@ -24,7 +24,7 @@ describe('a read-only store', () => {
     expect((await a.app.inject({ url: '/healthz' })).statusCode).toBe(200);
     const nodes = await a.admin.inject({ url: '/api/nodes', headers: ADMIN_HEADERS });
     expect(nodes.statusCode).toBe(200);
-    expect(nodes.json().map((n: { name: string }) => n.name)).toContain('cp-1');
+    expect(nodes.json().nodes.map((n: { name: string }) => n.name)).toContain('cp-1');
     const rel = a.assetDir.slice(a.settings.assetsDir.length + 1);
     const kernel = await a.app.inject({ url: `/assets/${rel}/kernel-amd64` });
     expect(kernel.statusCode).toBe(200);

@@ -130,8 +130,8 @@ describe('route access', () => {
     expect(boot.filter((r) => r.access !== 'public')).toEqual([]);
     // The machines' endpoints and the login form are public; nothing else on the admin plane is.
     expect(admin.filter((r) => r.access === 'public').map((r) => `${r.method} ${r.url}`).sort()).toEqual([
-      'GET /healthz', 'GET /login', 'GET /ui/static/app.js', 'GET /ui/static/style.css',
-      'HEAD /healthz', 'HEAD /login', 'HEAD /ui/static/app.js', 'HEAD /ui/static/style.css', 'POST /login',
+      'GET /favicon.ico', 'GET /favicon.svg', 'GET /healthz', 'GET /login', 'GET /ui/static/app.js', 'GET /ui/static/style.css',
+      'HEAD /favicon.ico', 'HEAD /favicon.svg', 'HEAD /healthz', 'HEAD /login', 'HEAD /ui/static/app.js', 'HEAD /ui/static/style.css', 'POST /login',
     ]);
     expect(admin.filter((r) => r.access === 'admin-secret').map((r) => `${r.method} ${r.url}`).sort()).toEqual([
       'GET /api/cluster/kubeconfig', 'GET /api/cluster/talosconfig', 'HEAD /api/cluster/kubeconfig', 'HEAD /api/cluster/talosconfig',

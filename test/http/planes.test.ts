@@ -29,7 +29,7 @@ describe('the daemon\'s two planes', () => {
       expect((await request(`${boot}/api/nodes`, { headers: { authorization: `Bearer ${TOKEN}` } })).statusCode).toBe(404);
       const nodes = await request(`${admin}/api/nodes`, { headers: { authorization: `Bearer ${TOKEN}` }, dispatcher: pinned });
       expect(nodes.statusCode).toBe(200);
-      expect(((await nodes.body.json()) as unknown[]).length).toBe(5);
+      expect(((await nodes.body.json()) as { nodes: unknown[] }).nodes.length).toBe(5);
       // The admin port speaks only TLS: a plain HTTP request gets no page.
       await expect(request(`http://127.0.0.1:${daemon.adminAddress.port}/ui`, { headersTimeout: 2_000, bodyTimeout: 2_000 }).then((r) => r.statusCode)).rejects.toThrow();
     } finally {

@@ -8,7 +8,7 @@ import { Reimager, ReimageError } from '../../lifecycle/reimage.js';
 import { adminAccess } from './auth.js';
 import { assetsView, clusterView, discoveredListView, nodeDetailView } from './views.js';
 import type { HttpContext } from '../context.js';
-import { ADMIN, ADMIN_SECRET } from '../access.js';
+import { ADMIN, ADMIN_SECRET, actorOf } from '../access.js';
 
 export function registerLifecycleApi(app: FastifyInstance, ctx: HttpContext): void {
   const reimager = () => (ctx.reimager ??= new Reimager(ctx.lifecycle.machine));
@@ -64,5 +64,5 @@ export function registerLifecycleApi(app: FastifyInstance, ctx: HttpContext): vo
 }
 
 function by(req: import('fastify').FastifyRequest): string {
-  return adminAccess(req).via === 'bearer' ? 'api' : 'web';
+  return actorOf(adminAccess(req));
 }

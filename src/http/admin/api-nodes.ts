@@ -1,12 +1,19 @@
-// GET /api/nodes and GET /api/events: what the store knows, as JSON.
+// GET /api/nodes (paginated) and GET /api/events: what the store knows, as JSON.
 import type { FastifyInstance } from 'fastify';
 import type { HttpContext } from '../context.js';
 import { discoveredView } from '../../lifecycle/discovery.js';
-import { nodesView, powerLookup } from './views.js';
+import { powerLookup } from './views.js';
+import { nodeListing, parseNodeQuery } from './overview.js';
 import { ADMIN } from '../access.js';
 
 export function registerNodesApi(app: FastifyInstance, ctx: HttpContext): void {
-  app.get('/api/nodes', ADMIN, async () => nodesView(ctx.store, powerLookup(ctx)));
+  // One page at a time (?state=&q=&page=&pageSize=), with the total that matched and counts per state.
+  app.get('/api/nodes', ADMIN, async (req, reply) => {
+    const q = parseNodeQuery(req.query as Record<string, unknown>);
+    if (!q.ok) return reply.code(400).send({ message: q.error });
+    const p = nodeListing(ctx.store, q.query, powerLookup(ctx));
+    return { total: p.total, page: p.query.page, pageSize: p.query.pageSize, pages: p.pages, counts: p.counts, nodes: p.nodes };
+  });
 
   app.get('/api/events', ADMIN, async (req, reply) => {
     const q = req.query as Record<string, string | undefined>;

@@ -9,7 +9,7 @@ import type { HttpContext } from '../context.js';
 import type { NodeSpec } from '../../inventory/types.js';
 import { operateNode, type PowerOutcome } from '../../bmc/operate.js';
 import type { PowerAction } from '../../bmc/types.js';
-import { ADMIN } from '../access.js';
+import { ADMIN, actorOf } from '../access.js';
 import { adminAccess } from './auth.js';
 import { powerMonitor } from './views.js';
 
@@ -61,7 +61,7 @@ export function registerPowerApi(app: FastifyInstance, ctx: HttpContext, opts: {
     let outcome: PowerOutcome;
     try {
       outcome = await operateNode(ctx.store, spec, action, {
-        dataDir: ctx.settings.dataDir, actor: adminAccess(req).via === 'bearer' ? 'api' : 'web', pxeFirst: body.pxe === true,
+        dataDir: ctx.settings.dataDir, actor: actorOf(adminAccess(req)), pxeFirst: body.pxe === true,
         timeoutMs: ctx.settings.bmc.timeoutSeconds * 1000, settleMs: opts.settleMs ?? SETTLE_MS, pollMs: opts.pollMs ?? 1000,
       });
     } finally {

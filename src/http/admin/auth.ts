@@ -5,7 +5,7 @@
 // the token as a Bearer header instead: no ambient credential, so no CSRF.
 // Which routes need the admin is declared on each route (see ../access.ts);
 // this file only recognises the admin.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AdminRepository, hashToken, isLegacyTokenHash, verifyToken } from '../../store/admin.js';
 import type { Store } from '../../store/store.js';
@@ -16,6 +16,8 @@ export { adminAccess, type AdminAccess };
 
 export const SESSION_COOKIE = 'rackboot_session';
 const SESSION_TTL_MS = 12 * 3600_000;
+/** Hex digits of a session's id hash that name it in events: enough to tell sessions apart, useless as a credential. */
+const SESSION_TAG_LENGTH = 8;
 /** How long a throttled wrong token waits for its 429, and how many may wait at once. */
 const THROTTLE_HOLD_MS = 1_000;
 const MAX_HELD = 1_024;
@@ -137,6 +139,6 @@ export class AdminAuth implements AdminGate {
     }
     const id = parseCookies(req.headers.cookie)[SESSION_COOKIE];
     const session = id ? this.repo.session(id) : undefined;
-    return session ? { via: 'session', csrf: session.csrf } : undefined;
+    return session ? { via: 'session', csrf: session.csrf, sessionTag: createHash('sha256').update(id!).digest('hex').slice(0, SESSION_TAG_LENGTH) } : undefined;
   }
 }

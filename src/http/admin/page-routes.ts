@@ -5,16 +5,20 @@ import type { HttpContext } from '../context.js';
 import { ADMIN, ADMIN_PAGE, PUBLIC } from '../access.js';
 import { AdminAuth, adminAccess, ensureAdminToken } from './auth.js';
 import { loginPage, nodePage, overviewPage, type OverviewData } from './pages.js';
-import { APP_JS, STYLE_CSS } from './static.js';
-import { assetsView, clusterView, discoveredListView, inventoryView, nodeDetailView, nodesView, powerLookup } from './views.js';
+import { APP_JS, FAVICON_SVG, STYLE_CSS } from './static.js';
+import { assetsView, clusterView, discoveredListView, inventoryView, nodeDetailView, powerLookup } from './views.js';
+import { nodeListing, parseNodeQuery, type NodeQuery } from './overview.js';
 
 // The page runs only our own script and styles; nothing inline, nothing remote.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-export function overviewData(ctx: HttpContext): OverviewData {
+/** Unknown machines listed on the overview; the API and `rackboot discovered` give all of them. */
+export const DISCOVERED_ON_PAGE = 50;
+
+export function overviewData(ctx: HttpContext, query: NodeQuery = { page: 1, pageSize: 50 }): OverviewData {
   return {
-    nodes: nodesView(ctx.store, powerLookup(ctx)), inventory: inventoryView(ctx), cluster: clusterView(ctx),
-    assets: assetsView(ctx), discovered: discoveredListView(ctx.store),
+    nodes: nodeListing(ctx.store, query, powerLookup(ctx)), inventory: inventoryView(ctx), cluster: clusterView(ctx),
+    assets: assetsView(ctx), discovered: discoveredListView(ctx.store, DISCOVERED_ON_PAGE),
   };
 }
 
@@ -40,13 +44,15 @@ export function registerWeb(app: FastifyInstance, ctx: HttpContext, auth: AdminA
   app.get('/', ADMIN_PAGE, async (_req, reply) => reply.redirect('/ui', 303));
   app.get('/ui', ADMIN_PAGE, async (req, reply) => {
     const who = adminAccess(req);
-    return page(reply).send(overviewPage(overviewData(ctx), { csrf: who.csrf, signedIn: who.via === 'session' }));
+    const q = parseNodeQuery(req.query as Record<string, unknown>);
+    if (!q.ok) return reply.code(400).send({ message: q.error });
+    return page(reply).send(overviewPage(overviewData(ctx, q.query), { csrf: who.csrf, signedIn: who.via === 'session' }));
   });
   app.get('/ui/nodes/:name', ADMIN_PAGE, async (req, reply) => {
     const d = nodeDetailView(ctx, (req.params as { name: string }).name);
     if (!d) return reply.code(404).send({ message: 'no such node' });
     const who = adminAccess(req);
-    return page(reply).send(nodePage(d.node, d.events, d.console, { csrf: who.csrf, signedIn: who.via === 'session' }));
+    return page(reply).send(nodePage(d, { csrf: who.csrf, signedIn: who.via === 'session' }));
   });
 
   app.get('/login', PUBLIC, async (req, reply) => page(reply).send(loginPage({ next: safeNext((req.query as Record<string, unknown>).next) })));
@@ -67,6 +73,10 @@ export function registerWeb(app: FastifyInstance, ctx: HttpContext, auth: AdminA
     return { ok: true };
   });
 
+  // Browsers ask for an icon on every page load; without one each load logged a 404.
+  for (const url of ['/favicon.svg', '/favicon.ico']) {
+    app.get(url, PUBLIC, async (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').header('x-content-type-options', 'nosniff').send(FAVICON_SVG));
+  }
   app.get('/ui/static/app.js', PUBLIC, async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(APP_JS));
   app.get('/ui/static/style.css', PUBLIC, async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(STYLE_CSS));
 }

@@ -7,14 +7,17 @@ import { html, type Safe } from './html.js';
 import { sinceText, type assetsView, type clusterView, type inventoryView, type NodeView } from './views.js';
 import type { PowerView } from '../../bmc/power-monitor.js';
 import { FAULT_LABEL, type BmcFault } from '../../bmc/types.js';
+import { stageBar } from './render-node.js';
 
 const when = (ms: number | null) => (ms === null ? 'never' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + 'Z');
-const ago = (ms: number | null, now: number) => html`<span data-since="${ms ?? ''}" title="${when(ms)}">${sinceText(ms, now)}</span>`;
-const nodeHref = (name: string) => `/ui/nodes/${encodeURIComponent(name)}`;
+export const ago = (ms: number | null, now: number) => html`<span data-since="${ms ?? ''}" title="${when(ms)}">${sinceText(ms, now)}</span>`;
+export const nodeHref = (name: string) => `/ui/nodes/${encodeURIComponent(name)}`;
 
 export function actionButton(n: NodeView): Safe {
   if (n.state === 'reimage-pending') return html`<button type="button" class="secondary" data-action="cancel" data-node="${n.name}">Cancel reimage</button>`;
   if (n.state === 'wiping') return html``;
+  // Nothing to wipe on a node that never installed: a stuck first install is retried by power-cycling it.
+  if (!n.installedOnce) return html``;
   // Reimaging the last etcd member is refused unless this is ticked (src/lifecycle/etcd-loss.ts).
   const destroyEtcd = n.role === 'controlplane'
     ? html` <label class="small" title="Needed when this is the last etcd member: the cluster's state is lost and it is bootstrapped again"><input type="checkbox" data-destroy-etcd="${n.name}"> destroy etcd</label>`
@@ -48,24 +51,6 @@ export function powerButtons(n: NodeView): Safe {
 <label class="small" title="Set the next boot to PXE (once) before powering on or cycling"><input type="checkbox" data-power-pxe="${n.name}"> PXE first</label></p>`;
 }
 
-export function nodeRows(nodes: NodeView[], now = Date.now()): Safe {
-  if (nodes.length === 0) return html`<tr><td colspan="10" class="muted">No nodes: add machines to the inventory.</td></tr>`;
-  return html`${nodes.map(
-    (n) => html`<tr data-node="${n.name}" data-state="${n.state}">
-  <td data-label="Name"><a href="${nodeHref(n.name)}">${n.name}</a>${n.hostname ? html`<div class="muted small">hostname ${n.hostname}</div>` : ''}</td>
-  <td data-label="State"><span class="state state-${n.state}" title="${n.stateMeaning}">${n.state}</span>${n.failedText ? html`<div class="failed-text">${n.failedText}</div>` : ''}</td>
-  <td data-label="Role">${n.role}</td>
-  <td data-label="IP">${n.ip ?? '-'}</td>
-  <td data-label="MAC"><code>${n.mac}</code></td>
-  <td data-label="Power" class="power-cell">${powerCell(n.power, now)}</td>
-  <td data-label="Last seen">${ago(n.lastSeen, now)}</td>
-  <td data-label="In state">${ago(n.stateSince, now)}</td>
-  <td data-label="Last event" class="last-event">${n.lastEvent?.message ?? '-'}</td>
-  <td data-label="">${actionButton(n)}</td>
-</tr>`,
-  )}`;
-}
-
 export function inventorySection(inv: ReturnType<typeof inventoryView>): Safe {
   if (inv.ok) return html`<p class="ok">Inventory <code>${inv.file}</code> loaded: ${inv.nodes} nodes. Last checked ${when(inv.checkedAt)}.</p>`;
   return html`<div class="error-box" role="alert"><strong>The last edit of <code>${inv.file}</code> was rejected</strong>${inv.loadedAt ? ' (the last good inventory stays live)' : ''}:
@@ -91,12 +76,15 @@ ${a.files.map((f) => html`<tr><td>${f.arch}</td><td><code>${f.file}</code></td><
 </tbody></table>`;
 }
 
-export function discoveredSection(list: DiscoveredView[], snippet: string, now = Date.now()): Safe {
+export function discoveredSection(list: DiscoveredView[], snippet: string, total = list.length, now = Date.now()): Safe {
   if (list.length === 0) return html`<p class="muted">No unknown machines have asked to boot.</p>`;
+  const more = total > list.length
+    ? html`<p class="muted" data-discovered-total="${total}">The ${list.length} most recently seen of ${total}; all of them: <code>rackboot discovered</code> or <code>GET /api/discovered</code>.</p>`
+    : '';
   const flag = (d: DiscoveredView) => (d.uuidFlag ? html` <span class="badge warn">${d.uuidFlag === 'all-zero' ? 'all-zero UUID' : 'duplicate UUID'}</span>` : '');
   return html`<div class="table-wrap"><table class="cards"><thead><tr><th>MAC</th><th>UUID</th><th>Arch</th><th>Vendor class</th><th>Relay</th><th>First seen</th><th>Last seen</th></tr></thead><tbody>
 ${list.map((d) => html`<tr><td data-label="MAC"><code>${d.mac}</code></td><td data-label="UUID"><code class="wrap">${d.uuid ?? '-'}</code>${flag(d)}</td><td data-label="Arch">${d.archName ?? '-'}</td><td data-label="Vendor class">${d.vendorClass ?? '-'}</td><td data-label="Relay">${d.relay ?? '-'}</td><td data-label="First seen">${ago(d.firstSeen, now)}</td><td data-label="Last seen">${ago(d.lastSeen, now)}</td></tr>`)}
-</tbody></table></div>
+</tbody></table></div>${more}
 <p>Paste under <code>nodes:</code> in the inventory, then choose names and roles (rackboot never edits the file itself):</p>
 <pre class="snippet" id="snippet">${snippet}</pre>`;
 }
@@ -110,7 +98,8 @@ export function nodeSummary(n: NodeView, now = Date.now()): Safe {
   <dt>Role</dt><dd>${n.role}</dd>
   <dt>IP</dt><dd>${n.ip ?? '-'}</dd>
   <dt>MAC</dt><dd><code>${n.mac}</code></dd>
-  <dt>Hostname</dt><dd>${n.hostname ?? '-'}</dd>
+  <dt>Progress</dt><dd class="progress">${stageBar(n)}</dd>
+  <dt>Hostname</dt><dd>${n.hostname === null ? html`<span class="muted">not reported yet</span>` : html`${n.hostname} <span class="muted small">as its DHCP client reports it${n.hostname === n.name ? '' : `; its config names it ${n.name}`}</span>`}</dd>
   <dt>UUID</dt><dd><code class="wrap">${n.uuid ?? '-'}</code></dd>
   <dt>Marked for install</dt><dd>${n.markedForInstall ? 'yes: its next PXE boot installs' : 'no: it boots from disk'}</dd>
   <dt>Last seen</dt><dd>${ago(n.lastSeen, now)}</dd>
@@ -121,9 +110,19 @@ ${powerButtons(n)}
 <p>${actionButton(n)}</p>`;
 }
 
+/** Who caused an event, where its writer recorded it (reimage: `by`, power: `actor`). */
+function actorIn(data: unknown): string | undefined {
+  const d = data as { by?: unknown; actor?: unknown } | null;
+  const who = d?.by ?? d?.actor;
+  return typeof who === 'string' ? who : undefined;
+}
+
 export function eventList(events: EventRecord[]): Safe {
   if (events.length === 0) return html`<li class="muted">No events.</li>`;
-  return html`${events.map((e) => html`<li><time>${when(e.at)}</time> <span class="badge">${e.kind}</span> ${e.message}</li>`)}`;
+  return html`${events.map((e) => {
+    const who = actorIn(e.data);
+    return html`<li><time>${when(e.at)}</time> <span class="badge">${e.kind}</span> ${e.message}${who ? html` <span class="badge actor" data-actor="${who}">by ${who}</span>` : ''}</li>`;
+  })}`;
 }
 
 export function consoleLines(lines: { at: number; msg: string }[]): Safe {

@@ -50,7 +50,8 @@ export const APP_JS = String.raw`'use strict';
   });
   if (page === 'login' || !window.EventSource) return;
   var nodeEl = document.getElementById('node');
-  var url = '/api/stream' + (nodeEl ? '?node=' + encodeURIComponent(nodeEl.dataset.node) : '');
+  var nodesEl = document.getElementById('nodes');
+  var url = '/api/stream' + (nodeEl ? '?node=' + encodeURIComponent(nodeEl.dataset.node) : nodesEl ? nodesEl.dataset.query : '');
   var es = new EventSource(url);
   es.onopen = function () { live.textContent = 'live'; live.className = 'good'; };
   es.onerror = function () { live.textContent = 'reconnecting…'; live.className = 'bad'; };
@@ -61,6 +62,8 @@ export const APP_JS = String.raw`'use strict';
   es.addEventListener('console', function (e) {
     var line = JSON.parse(e.data);
     var list = document.getElementById('console');
+    var empty = list.querySelector('.console-empty');
+    if (empty) list.removeChild(empty);
     var li = document.createElement('li');
     li.textContent = line.msg;
     list.appendChild(li);
@@ -85,7 +88,7 @@ footer { text-align:center; padding:1rem; }
 .table-wrap { overflow-x:auto; }
 table { border-collapse:collapse; width:100%; } th, td { text-align:left; padding:.45rem .5rem; border-bottom:1px solid var(--line); vertical-align:top; }
 th { font-size:.8rem; text-transform:uppercase; letter-spacing:.03em; color:var(--muted); }
-td.last-event { max-width:22rem; overflow-wrap:anywhere; }
+td.last-event { max-width:18rem; overflow-wrap:anywhere; }
 code { font-family:ui-monospace, Menlo, Consolas, monospace; font-size:.88em; } .wrap { overflow-wrap:anywhere; }
 .muted { color:var(--muted); } .small { font-size:.82rem; } .ok, .good { color:var(--good); } .warn { color:var(--warn); } .bad { color:var(--bad); }
 .state { display:inline-block; padding:.1rem .5rem; border-radius:999px; font-size:.82rem; font-weight:600; background:#eef2f6; white-space:nowrap; }
@@ -109,6 +112,17 @@ ol.events { list-style:none; padding-left:0; margin:0; max-height:28rem; overflo
 #flash:empty { display:none; } #flash { max-width:1400px; margin:.8rem auto 0; padding:.5rem 1rem; border-radius:6px; background:#ecfdf3; }
 #flash.bad { background:#fef3f2; }
 .login { max-width:26rem; margin:3rem auto; } .login input { width:100%; font:inherit; padding:.5rem; margin:.3rem 0 .8rem; border:1px solid var(--line); border-radius:6px; }
+.counts { display:flex; flex-wrap:wrap; gap:.4rem; margin-bottom:.6rem; } .counts a.count { padding:.15rem .6rem; border-radius:999px; background:#eef2f6; color:var(--fg); text-decoration:none; font-size:.85rem; } .counts a.active { outline:2px solid var(--accent); }
+#filter { display:flex; flex-wrap:wrap; gap:.6rem; align-items:center; margin-bottom:.6rem; } #filter select, #filter input { font:inherit; padding:.3rem; border:1px solid var(--line); border-radius:6px; margin-left:.3rem; }
+.pager { display:flex; flex-wrap:wrap; gap:.8rem; margin-top:.6rem; align-items:center; }
+ol.stages { list-style:none; display:grid; grid-template-columns:repeat(6, minmax(0, 1fr)); gap:2px; margin:0; padding:0; min-width:20rem; }
+.nowrap { white-space:nowrap; } .clamp { display:-webkit-box; -webkit-line-clamp:2; -webkit-box-orient:vertical; overflow:hidden; }
+td.progress { width:24rem; }
+ol.stages li { min-width:0; padding:.1rem .2rem; font-size:.7rem; line-height:1.2; border-top:6px solid #e4e7ec; color:var(--muted); white-space:nowrap; overflow:hidden; }
+ol.stages .st-name { display:block; overflow:hidden; text-overflow:ellipsis; } ol.stages .st-time { display:block; color:var(--fg); }
+ol.stages .st-done { border-top-color:#32d583; } ol.stages .st-current { border-top-color:#7a5af8; font-weight:600; } ol.stages .st-failed { border-top-color:var(--bad); color:var(--bad); } ol.stages .st-skipped { border-top-color:#a6f4c5; }
+ol.console li.console-empty { color:#98a2b3; font-style:italic; }
+pre.config { background:#0f1729; color:#e6edf7; padding:.8rem; border-radius:6px; overflow:auto; max-height:32rem; font-size:12px; }
 @media (max-width: 760px) {
   .grid { grid-template-columns:1fr; }
   main { padding:.5rem; }
@@ -117,5 +131,9 @@ ol.events { list-style:none; padding-left:0; margin:0; max-height:28rem; overflo
   table.cards td { display:block; position:relative; border:0; padding:.15rem .3rem .15rem 7rem; min-height:1.6rem; overflow-wrap:anywhere; }
   table.cards td::before { content:attr(data-label); position:absolute; left:.3rem; width:6.3rem; color:var(--muted); font-size:.8rem; padding-top:.1rem; }
   td.last-event { max-width:none; }
+  ol.stages { min-width:0; } td.progress { width:auto; } .nowrap { white-space:normal; } .failed-text { max-width:none; }
 }
 `;
+
+/** A rack with one lit unit, 16×16; SVG, so a few hundred bytes and no binary in the repo. */
+export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect x="1" y="1" width="14" height="14" rx="2" fill="#151b2b"/><rect x="3" y="3.5" width="10" height="2" fill="#667085"/><rect x="3" y="7" width="10" height="2" fill="#32d583"/><rect x="3" y="10.5" width="10" height="2" fill="#667085"/></svg>`;

@@ -10,8 +10,9 @@ import type { HttpContext } from '../context.js';
 import type { ConsoleLine } from '../../console/buffer.js';
 import { nodeFragments, overviewFragments } from './pages.js';
 import { overviewData } from './page-routes.js';
-import { assetsView, nodeDetailView } from './views.js';
+import { assetsView, nodeLiveView } from './views.js';
 import { ADMIN } from '../access.js';
+import { parseNodeQuery } from './overview.js';
 
 class ChangeFeed extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
@@ -70,10 +71,13 @@ export function registerStream(app: FastifyInstance, ctx: HttpContext, opts: { i
   app.get('/api/stream', ADMIN, (req, reply) => {
     const nodeName = (req.query as Record<string, string | undefined>).node;
     if (nodeName !== undefined && !ctx.store.getNode(nodeName)) return reply.code(404).send({ message: `no such node: ${nodeName}` });
+    // The overview's stream renders the page the browser shows: same filter, search and page.
+    const q = parseNodeQuery(req.query as Record<string, unknown>);
+    if (!q.ok) return reply.code(400).send({ message: q.error });
     const fragments = () => {
-      if (nodeName === undefined) return overviewFragments(overviewData(ctx));
-      const d = nodeDetailView(ctx, nodeName)!;
-      return nodeFragments(d.node, d.events);
+      if (nodeName === undefined) return overviewFragments(overviewData(ctx, q.query));
+      const d = nodeLiveView(ctx, nodeName);
+      return d ? nodeFragments(d.node, d.events) : {};
     };
     // HEAD gets the head of a stream, not a stream that never ends.
     if (req.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-store').send();

@@ -7,9 +7,11 @@ import { discoveredView, inventorySnippet, type DiscoveredView } from '../../lif
 import { bootstrapState, etcdMembers } from '../../lifecycle/cluster-state.js';
 import { STATE_MEANING, NODE_STATES, type NodeState } from '../../lifecycle/states.js';
 import { formatDuration } from '../../lifecycle/sweeper.js';
+import { everInstalled, stageTimeline, type StageTiming, type StateChange } from '../../lifecycle/stages.js';
 import type { HttpContext } from '../context.js';
 import type { EventRecord, NodeRecord, Store } from '../../store/store.js';
 import { PowerMonitor, type PowerView } from '../../bmc/power-monitor.js';
+import { consoleEmptyReason, nodeConfigView, type NodeConfigView } from './node-detail.js';
 
 export interface NodeView {
   name: string; mac: string; role: string; ip: string | null; uuid: string | null;
@@ -23,6 +25,10 @@ export interface NodeView {
   lastEvent: { at: number; kind: string; message: string } | null;
   /** Power state and BMC reachability as last read; null when the inventory gives the node no BMC. */
   power: PowerView | null;
+  /** The install stages of its current run, with the time each took. */
+  stages: StageTiming[];
+  /** Talos was installed on it at some point: only then is there something for Reimage to wipe. */
+  installedOnce: boolean;
 }
 
 /** A node's power as the monitor last read it (null: no BMC in the inventory). */
@@ -49,9 +55,30 @@ export function failedAdvice(node: Pick<NodeRecord, 'failedStep' | 'stateReason'
   return `Failed while ${step}: ${node.stateReason || 'no reason recorded'}. ${todo}`;
 }
 
-export function nodeView(store: Store, n: NodeRecord, power: PowerLookup = () => null): NodeView {
-  const lease = store.db.prepare('SELECT ip, hostname FROM leases WHERE mac=?').get(n.mac) as { ip: string; hostname: string | null } | undefined;
+/** Every state change of the named nodes, oldest first, in one query. */
+export function stateHistories(store: Store, names: readonly string[]): Map<string, StateChange[]> {
+  const out = new Map<string, StateChange[]>();
+  // SQLite allows 32766 parameters; a page is far smaller, but chunk anyway.
+  for (let i = 0; i < names.length; i += 500) {
+    const chunk = names.slice(i, i + 500);
+    const rows = store.db
+      .prepare(`SELECT node, at, data_json FROM events WHERE kind = 'state' AND node IN (${chunk.map(() => '?').join(',')}) ORDER BY id`)
+      .all(...chunk) as { node: string; at: number; data_json: string | null }[];
+    for (const r of rows) {
+      const d = r.data_json ? (JSON.parse(r.data_json) as { from?: NodeState; to?: NodeState }) : {};
+      if (!d.from || !d.to) continue;
+      let list = out.get(r.node);
+      if (!list) out.set(r.node, (list = []));
+      list.push({ at: r.at, from: d.from, to: d.to });
+    }
+  }
+  return out;
+}
+
+export function nodeView(store: Store, n: NodeRecord, power: PowerLookup = () => null, opts: { history?: StateChange[]; now?: number } = {}): NodeView {
+  const lease = store.stmt('SELECT ip, hostname FROM leases WHERE mac=?').get(n.mac) as { ip: string; hostname: string | null } | undefined;
   const last = store.events({ node: n.name, limit: 1 })[0];
+  const history = opts.history ?? stateHistories(store, [n.name]).get(n.name) ?? [];
   return {
     name: n.name, mac: n.mac, role: n.role, ip: n.ip ?? lease?.ip ?? null, uuid: n.uuid, hostname: lease?.hostname ?? null,
     state: n.state, stateMeaning: STATE_MEANING[n.state], stateReason: n.stateReason, stateSince: n.stateSince,
@@ -59,20 +86,39 @@ export function nodeView(store: Store, n: NodeRecord, power: PowerLookup = () =>
     markedForInstall: n.markedForInstall, lastSeen: n.lastSeen,
     lastEvent: last ? { at: last.at, kind: last.kind, message: last.message } : null,
     power: power(n.name),
+    stages: stageTimeline(n, history, opts.now ?? Date.now()),
+    installedOnce: everInstalled(n.state, history),
   };
 }
 
-export function nodesView(store: Store, power?: PowerLookup): NodeView[] {
-  return store.listNodes().map((n) => nodeView(store, n, power));
+export interface NodeDetail {
+  node: NodeView;
+  events: EventRecord[];
+  console: { at: number; msg: string }[];
+  /** Why the console is empty, when it is. */
+  consoleEmpty: string | null;
+  config: NodeConfigView;
 }
 
-export function nodeDetailView(ctx: HttpContext, name: string): { node: NodeView; events: EventRecord[]; console: { at: number; msg: string }[] } | undefined {
+/** What a node page's live updates re-render: its summary and events (not the config, not the console). */
+export function nodeLiveView(ctx: HttpContext, name: string): Pick<NodeDetail, 'node' | 'events'> | undefined {
   const n = ctx.store.getNode(name);
   if (!n) return undefined;
+  return { node: nodeView(ctx.store, n, powerLookup(ctx)), events: ctx.store.events({ node: name, limit: 100 }).reverse() };
+}
+
+export function nodeDetailView(ctx: HttpContext, name: string): NodeDetail | undefined {
+  const n = ctx.store.getNode(name);
+  const live = nodeLiveView(ctx, name);
+  if (!n || !live) return undefined;
+  const console = (ctx.console?.lines(name) ?? []).map((l) => ({ at: l.at, msg: l.msg }));
+  const capture = ctx.console && ctx.settings.console.enabled
+    ? { on: true as const, port: ctx.settings.console.port, startedAt: ctx.console.startedAt, lines: console.length }
+    : { on: false as const };
   return {
-    node: nodeView(ctx.store, n, powerLookup(ctx)),
-    events: ctx.store.events({ node: name, limit: 100 }).reverse(),
-    console: (ctx.console?.lines(name) ?? []).map((l) => ({ at: l.at, msg: l.msg })),
+    ...live,
+    console, consoleEmpty: consoleEmptyReason(n, capture) ?? null,
+    config: nodeConfigView(ctx, n),
   };
 }
 
@@ -81,9 +127,11 @@ export function inventoryView(ctx: HttpContext) {
   return { ok: s.ok, file: s.file, errors: s.errors, loadedAt: s.loadedAt, checkedAt: s.checkedAt, nodes: ctx.inventory()?.nodes.length ?? 0 };
 }
 
-export function discoveredListView(store: Store): { machines: DiscoveredView[]; snippet: string } {
-  const machines = discoveredView(store);
-  return { machines, snippet: machines.length ? inventorySnippet(machines) : '' };
+/** The unknown machines, most recently seen first; `limit` keeps the page small (the store keeps up to 1000). */
+export function discoveredListView(store: Store, limit?: number): { machines: DiscoveredView[]; snippet: string; total: number } {
+  const all = discoveredView(store);
+  const machines = limit === undefined ? all : all.slice(0, limit);
+  return { machines, snippet: machines.length ? inventorySnippet(machines) : '', total: all.length };
 }
 
 export function clusterView(ctx: HttpContext) {

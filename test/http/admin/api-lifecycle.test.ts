@@ -71,7 +71,7 @@ describe('lifecycle JSON API', () => {
       h.store.setState('w-1', 'installing', 'setup', { markedForInstall: true });
       h.ctx.lifecycle.observe('w-1', { kind: 'error', detail: 'install disk /dev/sda not found' });
       h.ctx.console!.add('w-1', { at: 1, msg: 'installer: no disk', fields: { msg: 'installer: no disk' } });
-      const list = (await h.app.inject({ url: '/api/nodes', headers: auth })).json();
+      const list = (await h.app.inject({ url: '/api/nodes', headers: auth })).json().nodes;
       const w1 = list.find((n: { name: string }) => n.name === 'w-1');
       expect(w1).toMatchObject({ state: 'failed', failedStep: 'installing', stateReason: 'install disk /dev/sda not found' });
       expect(w1.failedText).toBe('Failed while installing: install disk /dev/sda not found. It is still marked for install: fix the cause (see its console and events), then power-cycle it to try again.');

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, harness, inventoryYaml, login, type Harness } from './harness.js';
+import { ADMIN_TOKEN, harness, inventoryYaml, login, sessionActor, type Harness } from './harness.js';
 import { passwordPath, writePassword } from '../../../src/bmc/credentials.js';
 import { RedfishFake } from '../../fakes/redfish/service.js';
 import { powerMonitor } from '../../../src/http/admin/views.js';
@@ -78,18 +78,18 @@ describe('power API', () => {
 
     const events = powerEvents(h, 'rf-1');
     expect(events.map((e) => e.message)).toEqual([
-      `pxe-once by api through redfish+http://127.0.0.1:${f.port}: done`,
-      `power on by api through redfish+http://127.0.0.1:${f.port}: done`,
-      `power cycle by api through redfish+http://127.0.0.1:${f.port}: done`,
-      `power off by api through redfish+http://127.0.0.1:${f.port}: done`,
+      `pxe-once by token through redfish+http://127.0.0.1:${f.port}: done`,
+      `power on by token through redfish+http://127.0.0.1:${f.port}: done`,
+      `power cycle by token through redfish+http://127.0.0.1:${f.port}: done`,
+      `power off by token through redfish+http://127.0.0.1:${f.port}: done`,
     ]);
-    expect(events[2]!.data).toMatchObject({ request: 'cycle', actor: 'api', ok: true, pxeFirst: true });
+    expect(events[2]!.data).toMatchObject({ request: 'cycle', actor: 'token', ok: true, pxeFirst: true });
 
     const status = await h.app.inject({ url: '/api/nodes/rf-1/power', headers: auth });
     expect(status.json()).toMatchObject({ node: 'rf-1', address: `redfish+http://127.0.0.1:${f.port}`, state: 'off', reachable: true, fault: null, error: null });
     expect(Date.now() - status.json().readAt).toBeLessThan(5000);
     // The node views carry the same reading; a status read is not an audited action.
-    expect((await h.app.inject({ url: '/api/nodes', headers: auth })).json().find((n: { name: string }) => n.name === 'rf-1').power).toMatchObject({ state: 'off', reachable: true });
+    expect((await h.app.inject({ url: '/api/nodes', headers: auth })).json().nodes.find((n: { name: string }) => n.name === 'rf-1').power).toMatchObject({ state: 'off', reachable: true });
     expect((await h.app.inject({ url: '/api/nodes/cp-1', headers: auth })).json().node.power).toBeNull();
     expect(powerEvents(h, 'rf-1')).toHaveLength(4);
   });
@@ -120,11 +120,11 @@ describe('power API', () => {
     expect((await post(auth, { action: 'on' }, 'nope')).statusCode).toBe(404);
     expect(f.resets).toEqual([]);
 
-    // The page's way: session cookie and its CSRF token; the event names the web as the actor.
+    // The page's way: session cookie and its CSRF token; the event names the session by its stored hash's start.
     const ok = await post({ cookie, 'x-csrf-token': csrf }, { action: 'on' });
     expect(ok.statusCode).toBe(200);
     expect(f.resets).toEqual(['On']);
-    expect(powerEvents(h, 'rf-1').map((e) => (e.data as { actor: string }).actor)).toEqual(['web']);
+    expect(powerEvents(h, 'rf-1').map((e) => (e.data as { actor: string }).actor)).toEqual([sessionActor(h)]);
   });
 
   it('runs one action per node at a time: a second click while the first is under way gets 409 and sends nothing', async () => {
@@ -169,10 +169,10 @@ describe('power API', () => {
     expect(nopw.json()).toMatchObject({ fault: 'config' });
     expect(nopw.json().message).toMatch(/run: rackboot bmc password nopw/);
 
-    expect(powerEvents(h, 'hung')[0]!.data).toMatchObject({ request: 'on', actor: 'api', ok: false, fault: 'network' });
+    expect(powerEvents(h, 'hung')[0]!.data).toMatchObject({ request: 'on', actor: 'token', ok: false, fault: 'network' });
     expect(powerEvents(h, 'badpw')[0]!.data).toMatchObject({ ok: false, fault: 'credentials' });
     // What the actions found out shows on the node views too.
-    const views = (await h.app.inject({ url: '/api/nodes', headers: auth })).json() as { name: string; power: { reachable: boolean | null; fault: string | null } }[];
+    const views = (await h.app.inject({ url: '/api/nodes', headers: auth })).json().nodes as { name: string; power: { reachable: boolean | null; fault: string | null } }[];
     expect(views.find((n) => n.name === 'hung')!.power).toMatchObject({ reachable: false, fault: 'network' });
     expect(views.find((n) => n.name === 'badpw')!.power).toMatchObject({ reachable: true, fault: 'credentials' });
   });

@@ -16,7 +16,9 @@ describe('JSON API', () => {
   });
 
   it('GET /api/nodes lists the inventory nodes with their state, over inject and a real socket', async () => {
-    const viaInject = (await a.admin.inject({ url: '/api/nodes', headers: ADMIN_HEADERS })).json() as Array<Record<string, unknown>>;
+    const listing = (await a.admin.inject({ url: '/api/nodes', headers: ADMIN_HEADERS })).json() as { total: number; nodes: Array<Record<string, unknown>> };
+    expect(listing).toMatchObject({ total: 5, page: 1, pageSize: 50, pages: 1 });
+    const viaInject = listing.nodes;
     expect(viaInject.map((n) => n.name)).toEqual(['cp-1', 'cp-2', 'cp-3', 'worker-1', 'worker-2']);
     expect(viaInject[0]).toMatchObject({ name: 'cp-1', mac: '52:54:00:12:34:01', role: 'controlplane', state: 'registered', ip: '10.77.0.11', uuid: null, lastSeen: null });
 
@@ -25,7 +27,7 @@ describe('JSON API', () => {
     expect((await request(`http://127.0.0.1:${port}/api/nodes`)).statusCode).toBe(401);
     const res = await request(`http://127.0.0.1:${port}/api/nodes`, { headers: ADMIN_HEADERS });
     expect(res.headers['content-type']).toContain('application/json');
-    expect(await res.body.json()).toEqual(viaInject);
+    expect(await res.body.json()).toEqual(listing);
   });
 
   it('GET /api/events filters by node and rejects bad input with a JSON message', async () => {

@@ -12,7 +12,7 @@ import { missingPrerequisites } from '../../helpers/netns.js';
 import { adminTlsMaterial } from '../../../src/http/admin/tls.js';
 import { passwordPath, writePassword } from '../../../src/bmc/credentials.js';
 import { RedfishFake } from '../../fakes/redfish/service.js';
-import { ADMIN_TOKEN, harness, inventoryYaml, type Harness } from './harness.js';
+import { ADMIN_TOKEN, harness, inventoryYaml, sessionActor, type Harness } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const why = missingPrerequisites([CHROMIUM]);
@@ -72,7 +72,7 @@ describe('power buttons in a real browser', () => {
       await expect.poll(() => page.locator('#flash').textContent()).toBe('rf-1: power cycle after setting PXE (uefi) once');
       expect(f.resets).toEqual(['On', 'PowerCycle']);
       expect(f.machine.log).toEqual(['start boot=default', 'stop', 'start boot=pxe']);
-      expect(h.store.events({ node: 'rf-1', limit: 10 }).filter((e) => e.kind === 'power').map((e) => (e.data as { actor: string }).actor)).toEqual(['web', 'web']);
+      expect(h.store.events({ node: 'rf-1', limit: 10 }).filter((e) => e.kind === 'power').map((e) => (e.data as { actor: string }).actor)).toEqual([sessionActor(h), sessionActor(h)]);
     } finally {
       await context?.close().catch(() => {});
       rmSync(profile, { recursive: true, force: true });

@@ -93,3 +93,20 @@ export async function login(app: FastifyInstance, token = ADMIN_TOKEN): Promise<
   const csrf = /<meta name="csrf-token" content="([^"]*)">/.exec(page.body)![1]!;
   return { cookie, csrf };
 }
+
+/** Inventory entries for `count` workers named rack-00001…, MACs 52:54:01:…, IPs in 10.1.0.0/16. */
+export function rackNodes(count: number): string {
+  let out = '';
+  for (let i = 1; i <= count; i++) {
+    const hex = i.toString(16).padStart(6, '0');
+    out += `  - name: rack-${String(i).padStart(5, '0')}\n    mac: 52:54:01:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}\n    role: worker\n    ip: 10.1.${i >> 8}.${i & 255}\n`;
+  }
+  return out;
+}
+
+/** The actor events name for the one login session in the store: "session:" and the start of its id's hash. */
+export function sessionActor(h: Pick<Harness, 'store'>): string {
+  const rows = h.store.db.prepare('SELECT id_hash FROM admin_sessions').all() as { id_hash: string }[];
+  if (rows.length !== 1) throw new Error(`expected one session, found ${rows.length}`);
+  return `session:${rows[0]!.id_hash.slice(0, 8)}`;
+}

@@ -37,6 +37,11 @@ describe('escaping', () => {
         expect(body).not.toContain('<svg');
       }
       expect(overview).toContain('x&quot;&gt;&lt;img src=x onerror=alert(1)&gt;');
+      // The search text comes back in the form, the pager's links and the stream's query: as text.
+      const searched = (await h.app.inject({ url: `/ui?q=${encodeURIComponent(EVIL_NAME)}`, headers: { cookie } })).body;
+      expect(searched).not.toContain('<img src=x');
+      expect(searched).toContain('name="q" value="x&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"');
+      expect(searched).toContain(`<tr data-node="x&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"`);
       expect(overview).toContain('&lt;script&gt;alert(&quot;host&quot;)&lt;/script&gt;');
       expect(detail).toContain('&lt;/li&gt;&lt;svg onload=alert(2)&gt;');
       // The link to the node's page is URL-encoded, not just entity-escaped.
