@@ -16,6 +16,7 @@ export type ApplyMode = 'REBOOT' | 'AUTO' | 'NO_REBOOT' | 'STAGED' | 'TRY';
 export interface VersionInfo { tag: string; sha: string; built: string; go_version: string; os: string; arch: string }
 export interface ServiceInfo { id: string; state: string; health: { unknown: boolean; healthy: boolean; last_message: string } | null }
 export interface EtcdMember { id: string; hostname: string; peer_urls: string[]; client_urls: string[]; is_learner: boolean }
+export interface EtcdMemberStatus { member_id: string; protocol_version: string; leader: string; raft_index: string; raft_term: string; errors: string[]; is_learner: boolean }
 export interface Disk { size: string; model: string; device_name: string; name: string; serial: string; wwid: string; bus_path: string; type: string; system_disk: boolean }
 export interface ApplyResult { mode: ApplyMode; modeDetails: string; warnings: string[] }
 
@@ -122,6 +123,28 @@ export class TalosClient {
     const msgs = await this.calls.unary<object, { members: EtcdMember[] }>(this.machine, 'EtcdMemberList', { query_local: opts.queryLocal ?? false },
       opts.retry === false ? { retry: false } : {});
     return msgs.flatMap((m) => m.members);
+  }
+
+  // day2-rollout: etcd health and membership (quorum gate, node removal).
+  /** This node's own etcd member: its id and the leader it sees ("0": none). */
+  async etcdStatus(): Promise<EtcdMemberStatus> {
+    const [m] = await this.calls.unary<object, { member_status: EtcdMemberStatus | null }>(this.machine, 'EtcdStatus', {}, { retry: false });
+    if (!m?.member_status) throw new Error('EtcdStatus: empty reply');
+    return m.member_status;
+  }
+
+  /** Not retried: the answer names the new leader, and a second call would find none to give. */
+  async etcdForfeitLeadership(): Promise<string> {
+    const [m] = await this.calls.unary<object, { member: string }>(this.machine, 'EtcdForfeitLeadership', {}, { retry: false });
+    return m?.member ?? '';
+  }
+
+  async etcdLeaveCluster(): Promise<void> {
+    await this.calls.unary(this.machine, 'EtcdLeaveCluster', {}, { retry: false });
+  }
+
+  async etcdRemoveMemberById(memberId: string): Promise<void> {
+    await this.calls.unary(this.machine, 'EtcdRemoveMemberByID', { member_id: memberId }, { retry: false });
   }
 
   async serviceList(): Promise<ServiceInfo[]> {
