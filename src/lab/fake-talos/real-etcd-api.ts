@@ -15,7 +15,9 @@
 //   leadership, only one member"); when the local member leads, MoveLeader to
 //   the first other member and answer that member's name; else answer "";
 // - EtcdLeaveCluster removes the local member by ID (already gone counts as
-//   done), then stops etcd and removes its data directory;
+//   done), retrying while etcd answers "unhealthy cluster" (the leader has
+//   not yet been connected to a quorum long enough) for up to 5 minutes
+//   (here: seconds), then stops etcd and removes its data directory;
 // - EtcdRemoveMemberByID removes that member; an unknown ID is NotFound.
 // Connection failures to etcd surface as Unavailable, etcd's own refusals as
 // Unknown (a plain Go error through gRPC).
@@ -99,7 +101,15 @@ export function realEtcdHandlers(n: RealEtcdNode): Record<string, Handler> {
       const id = await localId();
       const via = await anyLedMember(etcd);
       const members = await etcd.memberList(via);
-      if (members.some((m) => m.id === id)) await etcd.removeMember(via, id);
+      for (let tries = 0; members.some((m) => m.id === id); tries++) {
+        try {
+          await etcd.removeMember(via, id);
+          break;
+        } catch (e) {
+          if (!/unhealthy cluster|server stopped/.test((e as Error).message) || tries >= 50) throw e;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
       await etcd.kill(me);
       return {};
     }),

@@ -16,8 +16,14 @@ export const ETCD_BINARY = process.env.RACKBOOT_ETCD ?? '/usr/bin/etcd';
 export interface RealMember { id: string; name: string; peerURLs: string[]; clientURLs: string[]; isLearner: boolean }
 export interface RealStatus { memberId: string; leader: string; version: string; raftIndex: string; raftTerm: string; errors: string[]; isLearner: boolean }
 
+/** etcd could not be reached at all. */
 export class EtcdUnavailable extends Error {
   override name = 'EtcdUnavailable';
+}
+
+/** etcd answered with an error (its message, e.g. "etcdserver: unhealthy cluster"). */
+export class EtcdRefused extends Error {
+  override name = 'EtcdRefused';
 }
 
 function freePort(): Promise<number> {
@@ -47,7 +53,7 @@ async function gateway<T>(clientUrl: string, path: string, body: object, timeout
     try {
       message = (JSON.parse(text) as { error?: string; message?: string }).message ?? message;
     } catch { /* not JSON: keep the text */ }
-    throw new EtcdUnavailable(`etcd at ${clientUrl}${path}: ${message}`);
+    throw new EtcdRefused(`etcd at ${clientUrl}${path}: ${message}`);
   }
   return JSON.parse(text) as T;
 }
