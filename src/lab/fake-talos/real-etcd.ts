@@ -129,6 +129,14 @@ export class RealEtcdCluster {
     await new Promise<void>((resolve) => { p.once('exit', () => resolve()); p.kill('SIGKILL'); });
   }
 
+  /** Starts a killed member again on its own data directory (a reboot): it rejoins with what it had. */
+  restart(name: string): void {
+    const s = this.slots.get(name);
+    if (!s || this.running(name)) return;
+    const initial = [...this.slots.values()].map((x) => `${x.name}=${x.peerUrl}`).join(',');
+    this.spawn(s, initial);
+  }
+
   /** A linearizable read through this member: succeeds only while it is part of a quorum. */
   async quorumRead(name: string): Promise<void> {
     await gateway(this.clientUrl(name), '/v3/kv/range', { key: Buffer.from('health').toString('base64') }, 2000);
