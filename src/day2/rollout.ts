@@ -26,13 +26,6 @@ import {
 } from '../store/rollouts.js';
 import { checkQuorum, type ControlPlane } from './quorum-gate.js';
 
-export const DEFAULT_INSTALLER_REGISTRY = 'factory.talos.dev';
-
-/** The installer image for a schematic and version, as the Image Factory names it. */
-export function installerImage(schematic: string, version: string, registry = DEFAULT_INSTALLER_REGISTRY): string {
-  return `${registry.replace(/\/+$/, '')}/metal-installer/${schematic}:${version}`;
-}
-
 /** Whether a node on `version` has the LifecycleService (talosctl: ">1.13.0-alpha.2"). */
 export function usesLifecycleService(version: string): boolean {
   const m = /^v?(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?/.exec(version);

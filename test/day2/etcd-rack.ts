@@ -22,7 +22,7 @@ export interface EtcdRack {
 }
 
 /** `controlPlanes` cp1..cpN with etcd members, `workers` w1..wM without; hosts from 127.0.0.`firstHost`. */
-export async function makeEtcdRack(controlPlanes: number, workers = 0, opts: { firstHost?: number; profile?: (name: string) => ProfileName | undefined } = {}): Promise<EtcdRack> {
+export async function makeEtcdRack(controlPlanes: number, workers = 0, opts: { firstHost?: number; port?: number; profile?: (name: string) => ProfileName | undefined } = {}): Promise<EtcdRack> {
   const cpNames = Array.from({ length: controlPlanes }, (_, i) => `cp${i + 1}`);
   const names = [...cpNames, ...Array.from({ length: workers }, (_, i) => `w${i + 1}`)];
   const pki = await makeTestPki();
@@ -41,7 +41,7 @@ export async function makeEtcdRack(controlPlanes: number, workers = 0, opts: { f
     for (const [i, name] of names.entries()) {
       const host = `127.0.0.${(opts.firstHost ?? 61) + i}`;
       const node = new FakeTalosNode({
-        host, port: await freePort(host), hostname: name, etcd: new FakeEtcd(), realEtcd: etcd, profile: opts.profile?.(name),
+        host, port: opts.port ?? (await freePort(host)), hostname: name, etcd: new FakeEtcd(), realEtcd: etcd, profile: opts.profile?.(name),
         maintenanceCert: await pki.selfSigned([host]), serverCert: await pki.serverCert([host]), installDelayMs: 5,
       });
       fakes.set(name, node);

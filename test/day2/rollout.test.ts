@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { planUpgrade, resumeRollout } from '../../src/day2/rollout-plan.js';
-import { installerImage, UpgradeRollout, usesLifecycleService, type RolloutDeps } from '../../src/day2/rollout.js';
+import { UpgradeRollout, usesLifecycleService, type RolloutDeps } from '../../src/day2/rollout.js';
+import { installerImage } from '../../src/factory/schematic.js';
 import { fakeUpgrade } from '../../src/lab/fake-talos/upgrade.js';
 import { getRollout, rolloutNodes } from '../../src/store/rollouts.js';
 import { Store } from '../../src/store/store.js';
@@ -12,7 +13,7 @@ import { makeEtcdRack, type EtcdRack } from './etcd-rack.js';
 
 const TARGET = 'v1.13.2';
 const SCHEMATIC = 'a'.repeat(64);
-const IMAGE = installerImage(SCHEMATIC, TARGET);
+const IMAGE = installerImage('https://factory.talos.dev', SCHEMATIC, TARGET);
 
 interface Env { rack: EtcdRack; dir: string; store: Store; assets: string[] }
 let env: Env | undefined;
