@@ -56,3 +56,11 @@ export function resumeRollout(db: Database.Database): RolloutRecord {
   }
   return getRollout(db, r.id)!;
 }
+
+/** The operator's pause: a running rollout stops before its next node (the node in progress finishes its step). */
+export function pauseRollout(db: Database.Database, reason = 'paused by the operator'): RolloutRecord {
+  const r = activeRollout(db);
+  if (!r) throw new Error('no rollout to pause');
+  if (r.state === 'running') setRolloutState(db, r.id, 'paused', reason);
+  return getRollout(db, r.id)!;
+}

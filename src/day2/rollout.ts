@@ -22,7 +22,7 @@ import type { Logger } from '../log.js';
 import type { TalosClient } from '../talos/client.js';
 import { REQUIRED_SERVICES } from '../talos/health.js';
 import {
-  getRollout, markAssetsReady, rolloutNodes, setNodeStep, setRolloutState, type RolloutNodeRecord, type RolloutRecord,
+  claimRollout, getRollout, markAssetsReady, releaseRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutNodeRecord, type RolloutRecord,
 } from '../store/rollouts.js';
 import { checkQuorum, type ControlPlane } from './quorum-gate.js';
 
@@ -54,6 +54,10 @@ export interface RolloutDeps {
   checkpoint?: (node: string, step: string) => void;
 }
 
+export class RolloutBusyError extends Error {
+  override name = 'RolloutBusyError';
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class UpgradeRollout {
@@ -79,12 +83,29 @@ export class UpgradeRollout {
       .flatMap((n) => { const endpoint = this.deps.endpointOf(n.node); return endpoint ? [{ name: n.node, endpoint }] : []; });
   }
 
-  /** Runs until the rollout is done or paused; returns it as stored then. */
+  /**
+   * Runs until the rollout is done or paused (by a failure, or by the
+   * operator between nodes); returns it as stored then. Refused while
+   * another process runs it.
+   */
   async run(id: number): Promise<RolloutRecord> {
     const { db } = this.deps;
     const r = getRollout(db, id);
     if (!r) throw new Error(`no rollout ${id}`);
     if (r.state !== 'running') return r;
+    const claim = claimRollout(db, id);
+    if (!claim.ok) throw new RolloutBusyError(`rollout ${id} is being run by process ${claim.holder}`);
+    try {
+      return await this.drive(r);
+    } finally {
+      releaseRollout(db, id);
+    }
+  }
+
+  private async drive(r: RolloutRecord): Promise<RolloutRecord> {
+    const { db } = this.deps;
+    const id = r.id;
+    const stillRunning = () => getRollout(db, id)!.state === 'running';
     const pause = (reason: string) => {
       this.deps.log?.warn({ rollout: id, reason }, 'rollout paused');
       setRolloutState(db, id, 'paused', reason);
@@ -100,12 +121,14 @@ export class UpgradeRollout {
     }
     const nodes = rolloutNodes(db, id);
     for (const n of nodes.filter((x) => x.role === 'controlplane')) {
+      if (!stillRunning()) return getRollout(db, id)!;
       const problem = await this.node(r, n);
       if (problem) return pause(`${n.node}: ${problem}`);
     }
     const workers = nodes.filter((x) => x.role === 'worker');
     const width = Math.max(1, this.deps.parallelism);
     for (let i = 0; i < workers.length; i += width) {
+      if (!stillRunning()) return getRollout(db, id)!;
       const problems = (await Promise.all(workers.slice(i, i + width).map(async (n) => {
         const p = await this.node(r, n);
         return p ? `${n.node}: ${p}` : undefined;

@@ -108,7 +108,8 @@ export const migrations: string[] = [
   `,
   // day2-rollout: Talos upgrade rollouts. A rollout is paused with a reason
   // or runs; each node row records where that node is, so a restart resumes
-  // there. 'calling' is written before the upgrade call is sent.
+  // there. 'calling' is written before the upgrade call is sent. driver_pid:
+  // the process running it (daemon or CLI), so two never run it at once.
   `
   CREATE TABLE rollouts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -119,6 +120,7 @@ export const migrations: string[] = [
     state TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT '',
     assets_ready INTEGER NOT NULL DEFAULT 0,
+    driver_pid INTEGER,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
   );

@@ -112,3 +112,31 @@ export function setNodeStep(db: Database.Database, id: number, node: string, sta
       started_at = COALESCE(?, started_at), finished_at = COALESCE(?, finished_at) WHERE rollout_id = ? AND node = ?`)
     .run(state, extra.reason ?? '', extra.versionAfter ?? null, extra.started ?? null, extra.finished ?? null, id, node);
 }
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Takes the rollout for this process. Refused while another live process
+ * (or another run in this one) holds it; a dead holder's claim is taken over.
+ * Returns the pid that holds it when refused.
+ */
+export function claimRollout(db: Database.Database, id: number, pid = process.pid): { ok: true } | { ok: false; holder: number } {
+  return db.transaction(() => {
+    const row = db.prepare('SELECT driver_pid FROM rollouts WHERE id = ?').get(id) as { driver_pid: number | null } | undefined;
+    const holder = row?.driver_pid;
+    if (holder && alive(holder)) return { ok: false as const, holder };
+    db.prepare('UPDATE rollouts SET driver_pid = ? WHERE id = ?').run(pid, id);
+    return { ok: true as const };
+  }).immediate();
+}
+
+export function releaseRollout(db: Database.Database, id: number, pid = process.pid): void {
+  db.prepare('UPDATE rollouts SET driver_pid = NULL WHERE id = ? AND driver_pid = ?').run(id, pid);
+}

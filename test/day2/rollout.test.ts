@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { planUpgrade, resumeRollout } from '../../src/day2/rollout-plan.js';
-import { UpgradeRollout, usesLifecycleService, type RolloutDeps } from '../../src/day2/rollout.js';
+import { pauseRollout, planUpgrade, resumeRollout } from '../../src/day2/rollout-plan.js';
+import { RolloutBusyError, UpgradeRollout, usesLifecycleService, type RolloutDeps } from '../../src/day2/rollout.js';
 import { installerImage } from '../../src/factory/schematic.js';
 import { fakeUpgrade } from '../../src/lab/fake-talos/upgrade.js';
 import { getRollout, rolloutNodes } from '../../src/store/rollouts.js';
@@ -107,6 +107,22 @@ describe('upgrade rollout', () => {
     expect(r.reason).toMatch(/^cp2: installer exited with code 3/);
     expect(rolloutNodes(e.store.db, id).map((n) => n.state)).toEqual(['done', 'failed', 'pending']);
     expect(upgradesOf(e)).toEqual({ cp1: 1, cp2: 1, cp3: 0 });
+  }, 90_000);
+
+  it('refuses a second runner while one runs; an operator pause stops the rollout before the next node', async () => {
+    const e = await setup(3, 0, 131);
+    const id = await plan(e);
+    const first = new UpgradeRollout(deps(e)).run(id);
+    await expect(new UpgradeRollout(deps(e)).run(id)).rejects.toBeInstanceOf(RolloutBusyError);
+    await new Promise((r) => setTimeout(r, 50));
+    pauseRollout(e.store.db);
+    const r = await first;
+    expect(r).toMatchObject({ state: 'paused', reason: 'paused by the operator' });
+    expect(upgradesOf(e)).toEqual({ cp1: 1, cp2: 0, cp3: 0 });
+    expect(rolloutNodes(e.store.db, id).map((n) => n.state)).toEqual(['done', 'pending', 'pending']);
+    resumeRollout(e.store.db);
+    expect((await new UpgradeRollout(deps(e)).run(id)).state).toBe('done');
+    expect(upgradesOf(e)).toEqual({ cp1: 1, cp2: 1, cp3: 1 });
   }, 90_000);
 
   it('restarted at every persisted step, upgrades each node exactly once', async () => {
