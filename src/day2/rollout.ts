@@ -60,8 +60,24 @@ export class RolloutBusyError extends Error {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Thrown out of a run when its owner stops it: nothing more is written, the rollout stays running for the next start. */
+class Stopped extends Error {}
+
 export class UpgradeRollout {
+  private stopped = false;
+
   constructor(private readonly deps: RolloutDeps) {}
+
+  /** Stops a run at its next wait, as a crash would, without recording anything (the daemon is closing). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async wait(ms: number): Promise<void> {
+    if (this.stopped) throw new Stopped();
+    await sleep(ms);
+    if (this.stopped) throw new Stopped();
+  }
 
   private async ask<T>(node: string, fn: (c: TalosClient) => Promise<T>): Promise<T> {
     const ep = this.deps.endpointOf(node);
@@ -97,6 +113,9 @@ export class UpgradeRollout {
     if (!claim.ok) throw new RolloutBusyError(`rollout ${id} is being run by process ${claim.holder}`);
     try {
       return await this.drive(r);
+    } catch (err) {
+      if (err instanceof Stopped) return getRollout(db, id)!;
+      throw err;
     } finally {
       releaseRollout(db, id);
     }
@@ -252,7 +271,7 @@ export class UpgradeRollout {
         if ((await this.version(node)) === version) return true;
       } catch { /* rebooting */ }
       if (Date.now() > end) return false;
-      await sleep(this.deps.pollMs);
+      await this.wait(this.deps.pollMs);
     }
   }
 
@@ -274,7 +293,7 @@ export class UpgradeRollout {
       }
       if (!why) return undefined;
       if (Date.now() > end) return why;
-      await sleep(this.deps.pollMs);
+      await this.wait(this.deps.pollMs);
     }
   }
 }
