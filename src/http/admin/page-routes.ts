@@ -6,6 +6,7 @@ import { ADMIN, ADMIN_PAGE, PUBLIC } from '../access.js';
 import { AdminAuth, adminAccess, ensureAdminToken } from './auth.js';
 import { loginPage, nodePage, overviewPage, type OverviewData } from './pages.js';
 import { APP_JS, STYLE_CSS } from './static.js';
+import { rolloutView } from './rollout.js';
 import { assetsView, clusterView, discoveredListView, inventoryView, nodeDetailView, nodesView, powerLookup } from './views.js';
 
 // The page runs only our own script and styles; nothing inline, nothing remote.
@@ -15,6 +16,7 @@ export function overviewData(ctx: HttpContext): OverviewData {
   return {
     nodes: nodesView(ctx.store, powerLookup(ctx)), inventory: inventoryView(ctx), cluster: clusterView(ctx),
     assets: assetsView(ctx), discovered: discoveredListView(ctx.store),
+    rollout: rolloutView(ctx.store),
   };
 }
 
