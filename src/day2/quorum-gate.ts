@@ -61,6 +61,12 @@ export interface ControlPlane { name: string; endpoint: string }
 
 /** Asks the control planes about etcd and judges. Never throws: an unreachable cluster is a refusal. */
 export async function checkQuorum(cps: ControlPlane[], connect: (endpoint: string) => TalosClient, opts: GateOptions = {}): Promise<QuorumVerdict> {
+  const seen = await etcdHealth(cps, connect);
+  return 'error' in seen ? { ok: false, reason: seen.error, members: [] } : judgeQuorum(seen.members, opts);
+}
+
+/** Every etcd member with its health, as the control planes' Talos APIs report them. */
+export async function etcdHealth(cps: ControlPlane[], connect: (endpoint: string) => TalosClient): Promise<{ members: MemberHealth[] } | { error: string }> {
   let list: { id: string; hostname: string }[] | undefined;
   const errors: string[] = [];
   for (const cp of cps) {
@@ -74,7 +80,7 @@ export async function checkQuorum(cps: ControlPlane[], connect: (endpoint: strin
       c.close();
     }
   }
-  if (!list) return { ok: false, reason: `no control plane lists the etcd members (${errors.join('; ') || 'none in the inventory'})`, members: [] };
+  if (!list) return { error: `no control plane lists the etcd members (${errors.join('; ') || 'none in the inventory'})` };
   const members = await Promise.all(list.map(async (m): Promise<MemberHealth> => {
     const id = String(m.id);
     const cp = cps.find((x) => x.name === m.hostname);
@@ -93,5 +99,25 @@ export async function checkQuorum(cps: ControlPlane[], connect: (endpoint: strin
       c.close();
     }
   }));
-  return judgeQuorum(members, opts);
+  return { members };
+}
+
+/**
+ * Whether `name` can leave etcd: the removal itself is a change etcd commits
+ * with a quorum of today's members, and the members left must still have a
+ * healthy majority among themselves. (Taking a member out of 2 leaves 1,
+ * which is its own majority; out of 3 with one dead leaves 1 of 2: refused.)
+ */
+export function judgeRemoval(members: MemberHealth[], name: string): QuorumVerdict {
+  const no = (reason: string): QuorumVerdict => ({ ok: false, reason, members });
+  const n = members.length;
+  const healthy = members.filter((m) => m.healthy).length;
+  if (healthy < Math.floor(n / 2) + 1) return no(`etcd has no quorum now (${healthy} of ${n} members healthy)`);
+  const rest = members.filter((m) => m.name !== name);
+  const restHealthy = rest.filter((m) => m.healthy).length;
+  if (rest.length === 0) return no(`${name} is the only etcd member: removing it destroys the cluster's etcd`);
+  if (restHealthy < Math.floor(rest.length / 2) + 1) {
+    return no(`without ${name} ${restHealthy} of ${rest.length} etcd members are healthy, not a majority: ${rest.filter((m) => !m.healthy).map((m) => `${m.name} (${m.problem ?? 'unhealthy'})`).join('; ')}`);
+  }
+  return { ok: true, members };
 }

@@ -137,5 +137,13 @@ export const migrations: string[] = [
     finished_at INTEGER,
     PRIMARY KEY (rollout_id, node)
   );
+  -- Node removals (rackboot remove): the mark that allows its Reset, and how far it got.
+  CREATE TABLE removals (
+    node TEXT PRIMARY KEY,
+    step TEXT NOT NULL,
+    force INTEGER NOT NULL,
+    requested_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
   `,
 ];
