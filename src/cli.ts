@@ -18,6 +18,8 @@ import { schematic } from './cli/schematic.js';
 import { assetsFetch, assetsImport } from './cli/assets.js';
 import { labCommands } from './cli/lab.js';
 import { bmcCommands } from './cli/bmc.js';
+import { upgrade } from './cli/upgrade.js'; // day2-rollout
+import { remove } from './cli/remove.js'; // day2-rollout
 import { BUSY_TIMEOUT_MS } from './store/store.js';
 
 export const commands: Command[] = [
@@ -26,6 +28,7 @@ export const commands: Command[] = [
   bootstrap, kubeconfig, reimage, discovered,
   ...labCommands,
   ...bmcCommands,
+  upgrade, remove, // day2-rollout
 ];
 
 function topHelp(): string {

@@ -19,6 +19,7 @@ import { resolveProvisioningAddress } from './net/interfaces.js';
 import { startTftpService } from './tftp/server.js';
 import { chainScript } from './ipxe/scripts.js';
 import { startTalosService, talosInstallingProbe } from './talos/service.js';
+import { startRolloutService } from './day2/rollout-service.js';
 import { AutoPower } from './bmc/auto-power.js';
 import { stepClockStart } from './bmc/auto-policy.js';
 import { nodeConfigText } from './talos/config/render.js';
@@ -152,6 +153,9 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
     },
   });
   if (talos) services.push(talos);
+  // day2-rollout: a running upgrade rollout continues after a restart.
+  const rollouts = startRolloutService({ settings, store, log: log.child({ svc: 'rollout' }), schematic: () => watcher.inventory?.cluster.schematic });
+  if (rollouts) services.push(rollouts);
   // Lifecycle: console receiver, timeout sweeper, reimage marking. The Reset
   // itself is sent by the Talos service for nodes marked reimage-pending, so
   // no resetter is passed here: one place sends Reset.

@@ -11,6 +11,7 @@ import { registerIpxeBinaries } from './boot/ipxe-binaries.js';
 import { registerNodesApi } from './admin/api-nodes.js';
 import { registerInventoryApi } from './admin/api-inventory.js';
 import { registerLifecycleApi } from './admin/api-lifecycle.js';
+import { registerRolloutApi } from './admin/rollout.js';
 import { registerPowerApi } from './admin/api-power.js';
 import { countResponses, registerMetrics } from './admin/metrics.js';
 import { adminAuth, registerWeb } from './admin/page-routes.js';
@@ -102,6 +103,7 @@ export function buildAdminServer(ctx: HttpContext, opts: { tls?: AdminTls; limit
   registerInventoryApi(app, ctx);
   registerLifecycleApi(app, ctx);
   registerPowerApi(app, ctx);
+  registerRolloutApi(app, ctx); // day2-rollout
   registerStream(app, ctx);
   return app;
 }

@@ -139,5 +139,14 @@ export const settingsSchema = {
         url: { type: 'string', pattern: '^https?://[^/\\s]+(/[^\\s]*)?$', description: 'Image Factory base URL; tests and mirrors point it elsewhere.' },
       },
     },
+    // day2-rollout: Talos upgrade rollouts.
+    upgrade: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        parallelism: { type: 'integer', minimum: 1, maximum: 64, description: 'Workers upgraded at once (control planes always one at a time).' },
+        returnSeconds: { type: 'integer', minimum: 10, maximum: 7200, description: 'How long a node may take to come back on the new version and healthy.' },
+      },
+    },
   },
 } as const;

@@ -106,4 +106,44 @@ export const migrations: string[] = [
     served_to TEXT
   );
   `,
+  // day2-rollout: Talos upgrade rollouts. A rollout is paused with a reason
+  // or runs; each node row records where that node is, so a restart resumes
+  // there. 'calling' is written before the upgrade call is sent. driver_pid:
+  // the process running it (daemon or CLI), so two never run it at once.
+  `
+  CREATE TABLE rollouts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    target_version TEXT NOT NULL,
+    schematic TEXT NOT NULL,
+    image TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    assets_ready INTEGER NOT NULL DEFAULT 0,
+    driver_pid INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE rollout_nodes (
+    rollout_id INTEGER NOT NULL REFERENCES rollouts(id),
+    node TEXT NOT NULL,
+    role TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    version_before TEXT NOT NULL DEFAULT '',
+    version_after TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    started_at INTEGER,
+    finished_at INTEGER,
+    PRIMARY KEY (rollout_id, node)
+  );
+  -- Node removals (rackboot remove): the mark that allows its Reset, and how far it got.
+  CREATE TABLE removals (
+    node TEXT PRIMARY KEY,
+    step TEXT NOT NULL,
+    force INTEGER NOT NULL,
+    requested_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  `,
 ];

@@ -4,7 +4,7 @@
 import { gunzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { configuredCredentials, maintenanceCredentials, type AdminIdentity } from './credentials.js';
-import { ArchiveError } from './errors.js';
+import { ArchiveError, TalosCallError } from './errors.js';
 import { talosApi } from './proto-load.js';
 import { CallRunner, DEFAULT_POLICY, type RetryPolicy } from './rpc.js';
 import { tarFile } from './tar.js';
@@ -16,6 +16,7 @@ export type ApplyMode = 'REBOOT' | 'AUTO' | 'NO_REBOOT' | 'STAGED' | 'TRY';
 export interface VersionInfo { tag: string; sha: string; built: string; go_version: string; os: string; arch: string }
 export interface ServiceInfo { id: string; state: string; health: { unknown: boolean; healthy: boolean; last_message: string } | null }
 export interface EtcdMember { id: string; hostname: string; peer_urls: string[]; client_urls: string[]; is_learner: boolean }
+export interface EtcdMemberStatus { member_id: string; protocol_version: string; leader: string; raft_index: string; raft_term: string; errors: string[]; is_learner: boolean }
 export interface Disk { size: string; model: string; device_name: string; name: string; serial: string; wwid: string; bus_path: string; type: string; system_disk: boolean }
 export interface ApplyResult { mode: ApplyMode; modeDetails: string; warnings: string[] }
 
@@ -58,6 +59,7 @@ export async function talosAnswers(open: () => Promise<TalosClient> | TalosClien
 export class TalosClient {
   private readonly machine: grpc.Client;
   private readonly storage: grpc.Client;
+  private readonly lifecycle: grpc.Client;
   private readonly calls: CallRunner;
 
   private constructor(readonly endpoint: string, creds: grpc.ChannelCredentials, policy: RetryPolicy) {
@@ -66,6 +68,7 @@ export class TalosClient {
     // Talos serves one port for every service: both stubs share one channel.
     this.machine = new api.MachineService(t, creds);
     this.storage = new api.StorageService(t, creds, { channelOverride: this.machine.getChannel() });
+    this.lifecycle = new api.LifecycleService(t, creds, { channelOverride: this.machine.getChannel() });
     this.calls = new CallRunner(policy);
   }
 
@@ -122,6 +125,62 @@ export class TalosClient {
     const msgs = await this.calls.unary<object, { members: EtcdMember[] }>(this.machine, 'EtcdMemberList', { query_local: opts.queryLocal ?? false },
       opts.retry === false ? { retry: false } : {});
     return msgs.flatMap((m) => m.members);
+  }
+
+  // day2-rollout: Talos upgrades.
+  /**
+   * The legacy MachineService/Upgrade (every version up to v1.13): the node
+   * validates the image, checks etcd itself for a control plane, answers,
+   * then installs and reboots on its own. Not retried: a lost reply may
+   * mean the upgrade runs; the caller asks the node its version instead.
+   */
+  async upgradeLegacy(image: string): Promise<string> {
+    const [m] = await this.calls.unary<object, { ack: string }>(this.machine, 'Upgrade',
+      { image, preserve: false, stage: false, force: false, reboot_mode: 'DEFAULT' }, { retry: false });
+    return m?.ack ?? '';
+  }
+
+  /**
+   * LifecycleService/Upgrade (v1.13+): streams progress, ends with the
+   * installer's exit code; it installs only, the caller reboots. Not
+   * retried. Resolves the exit code and the progress lines.
+   */
+  lifecycleUpgrade(image: string, timeoutMs = 15 * 60_000): Promise<{ exitCode: number | undefined; messages: string[] }> {
+    return new Promise((resolve, reject) => {
+      const messages: string[] = [];
+      let exitCode: number | undefined;
+      const fn = (this.lifecycle as unknown as Record<string, (r: object, md: grpc.Metadata, o: grpc.CallOptions) => grpc.ClientReadableStream<any>>).Upgrade!.bind(this.lifecycle);
+      const call = fn({ containerd: { driver: 'CONTAINERD', namespace: 'NS_SYSTEM' }, source: { image_name: image } }, new grpc.Metadata(), { deadline: Date.now() + timeoutMs });
+      call.on('data', (d: { progress?: { response?: string; message?: string; exit_code?: number } }) => {
+        const p = d.progress;
+        if (p?.response === 'exit_code') exitCode = p.exit_code;
+        else if (p?.response === 'message' && p.message) messages.push(p.message);
+      });
+      call.on('error', (err: grpc.ServiceError) => reject(new TalosCallError('LifecycleService/Upgrade', err.code, err.details ?? err.message)));
+      call.on('status', (st: grpc.StatusObject) => { if (st.code === grpc.status.OK) resolve({ exitCode, messages }); });
+    });
+  }
+
+  // day2-rollout: etcd health and membership (quorum gate, node removal).
+  /** This node's own etcd member: its id and the leader it sees ("0": none). */
+  async etcdStatus(): Promise<EtcdMemberStatus> {
+    const [m] = await this.calls.unary<object, { member_status: EtcdMemberStatus | null }>(this.machine, 'EtcdStatus', {}, { retry: false });
+    if (!m?.member_status) throw new Error('EtcdStatus: empty reply');
+    return m.member_status;
+  }
+
+  /** Not retried: the answer names the new leader, and a second call would find none to give. */
+  async etcdForfeitLeadership(): Promise<string> {
+    const [m] = await this.calls.unary<object, { member: string }>(this.machine, 'EtcdForfeitLeadership', {}, { retry: false });
+    return m?.member ?? '';
+  }
+
+  async etcdLeaveCluster(): Promise<void> {
+    await this.calls.unary(this.machine, 'EtcdLeaveCluster', {}, { retry: false });
+  }
+
+  async etcdRemoveMemberById(memberId: string): Promise<void> {
+    await this.calls.unary(this.machine, 'EtcdRemoveMemberByID', { member_id: memberId }, { retry: false });
   }
 
   async serviceList(): Promise<ServiceInfo[]> {

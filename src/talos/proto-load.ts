@@ -13,13 +13,14 @@ type ServiceCtor = grpc.ServiceClientConstructor;
 export interface TalosApi {
   MachineService: ServiceCtor;
   StorageService: ServiceCtor;
+  LifecycleService: ServiceCtor;
 }
 
 let cached: TalosApi | undefined;
 
 export function talosApi(): TalosApi {
   if (cached) return cached;
-  const def = protoLoader.loadSync(['machine.proto', 'storage.proto'], {
+  const def = protoLoader.loadSync(['machine.proto', 'storage.proto', 'lifecycle.proto'], {
     includeDirs: [PROTO_DIR],
     // Field names as written in the .proto (snake_case), enums as names,
     // 64-bit integers as strings, defaults filled in: replies always have
@@ -32,9 +33,9 @@ export function talosApi(): TalosApi {
     oneofs: true,
   });
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    machine: { MachineService: ServiceCtor };
+    machine: { MachineService: ServiceCtor; LifecycleService: ServiceCtor };
     storage: { StorageService: ServiceCtor };
   };
-  cached = { MachineService: pkg.machine.MachineService, StorageService: pkg.storage.StorageService };
+  cached = { MachineService: pkg.machine.MachineService, StorageService: pkg.storage.StorageService, LifecycleService: pkg.machine.LifecycleService };
   return cached;
 }

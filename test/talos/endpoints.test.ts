@@ -37,8 +37,11 @@ it('loads the proto subset from src/talos/proto relative to the module', () => {
   expect(PROTO_DIR.endsWith('/src/talos/proto/')).toBe(true);
   const api = talosApi();
   expect(Object.keys(api.MachineService.service).sort()).toEqual(
-    ['ApplyConfiguration', 'Bootstrap', 'EtcdMemberList', 'Hostname', 'Kubeconfig', 'Reboot', 'Reset', 'ServiceList', 'Upgrade', 'Version']);
+    ['ApplyConfiguration', 'Bootstrap', 'EtcdForfeitLeadership', 'EtcdLeaveCluster', 'EtcdMemberList', 'EtcdRemoveMemberByID', 'EtcdStatus',
+      'Hostname', 'Kubeconfig', 'Reboot', 'Reset', 'ServiceList', 'Upgrade', 'Version']);
   expect(api.MachineService.service.Kubeconfig!.path).toBe('/machine.MachineService/Kubeconfig');
   expect(api.MachineService.service.Kubeconfig!.responseStream).toBe(true);
   expect(api.StorageService.service.Disks!.path).toBe('/storage.StorageService/Disks');
+  expect(api.LifecycleService.service.Upgrade!.path).toBe('/machine.LifecycleService/Upgrade');
+  expect(api.LifecycleService.service.Upgrade!.responseStream).toBe(true);
 });

@@ -6,6 +6,7 @@ import { ADMIN, ADMIN_PAGE, PUBLIC } from '../access.js';
 import { AdminAuth, adminAccess, ensureAdminToken } from './auth.js';
 import { loginPage, nodePage, overviewPage, type OverviewData } from './pages.js';
 import { APP_JS, FAVICON_SVG, STYLE_CSS } from './static.js';
+import { rolloutView } from './rollout.js';
 import { assetsView, clusterView, discoveredListView, inventoryView, nodeDetailView, powerLookup } from './views.js';
 import { nodeListing, parseNodeQuery, type NodeQuery } from './overview.js';
 
@@ -19,6 +20,7 @@ export function overviewData(ctx: HttpContext, query: NodeQuery = { page: 1, pag
   return {
     nodes: nodeListing(ctx.store, query, powerLookup(ctx)), inventory: inventoryView(ctx), cluster: clusterView(ctx),
     assets: assetsView(ctx), discovered: discoveredListView(ctx.store, DISCOVERED_ON_PAGE),
+    rollout: rolloutView(ctx.store),
   };
 }
 

@@ -7,6 +7,7 @@ import type { assetsView, clusterView, discoveredListView, inventoryView, NodeVi
 import type { EventRecord } from '../../store/store.js';
 import type { NodeDetail } from './views.js';
 import { configSection } from './render-node.js';
+import { rolloutSection, type RolloutView } from './rollout.js';
 
 function layout(title: string, body: Safe, opts: { csrf?: string; signedIn: boolean; page: string }): string {
   return html`<!doctype html>
@@ -29,6 +30,7 @@ export interface OverviewData {
   cluster: ReturnType<typeof clusterView>;
   assets: ReturnType<typeof assetsView>;
   discovered: ReturnType<typeof discoveredListView>;
+  rollout: RolloutView | null;
 }
 
 /** The fragments live updates replace, by element id. */
@@ -41,6 +43,7 @@ export function overviewFragments(d: OverviewData): Record<string, string> {
     'cluster-body': clusterSection(d.cluster).value,
     'assets-body': assetsSection(d.assets).value,
     'discovered-body': discoveredSection(d.discovered.machines, d.discovered.snippet, d.discovered.total).value,
+    'rollout-body': rolloutSection(d.rollout).value,
   };
 }
 
@@ -59,6 +62,7 @@ ${filterForm(d.nodes.query)}
 <section id="cluster" class="card"><h2>Cluster</h2><div id="cluster-body">${raw('cluster-body')}</div></section>
 <section id="assets" class="card"><h2>Boot assets</h2><div id="assets-body">${raw('assets-body')}</div></section>
 </div>
+<section id="rollout" class="card"><h2>Upgrade rollout</h2><div id="rollout-body">${raw('rollout-body')}</div></section>
 <section id="discovered" class="card"><h2>Discovered machines</h2><div id="discovered-body">${raw('discovered-body')}</div></section>`, { ...opts, page: 'overview' });
 }
 

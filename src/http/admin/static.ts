@@ -44,6 +44,10 @@ export const APP_JS = String.raw`'use strict';
       }, function (e) { say(node + ': ' + e.message, true); }).then(function () { b.disabled = false; });
     } else if (b.dataset.action === 'cancel') {
       post(base + '/reimage/cancel').then(function () { say(node + ': reimage cancelled.'); }, function (e) { say(node + ': ' + e.message, true); });
+    } else if (b.dataset.action === 'rollout') {
+      var op = b.dataset.op;
+      post('/api/rollout/' + op).then(function () { say(op === 'pause' ? 'Rollout pauses before its next node.' : 'Rollout resumed; the daemon continues it.'); },
+        function (e) { say('Rollout: ' + e.message, true); });
     } else if (b.dataset.action === 'logout') {
       post('/logout').then(function () { location.href = '/login'; }, function () { location.href = '/login'; });
     }

@@ -11,6 +11,9 @@ import * as grpc from '@grpc/grpc-js';
 import { talosApi } from '../../talos/proto-load.js';
 import { parseMachineConfig, type FakeEtcd, type CertAndKey, type ConfigValidator, type ParsedConfig } from './cluster.js';
 import { configuredHandlers, maintenanceHandlers, type Handler, type NodeApi } from './machine-api.js';
+import { realEtcdHandlers, REAL_ETCD_ROLES } from './real-etcd-api.js';
+import { hasLifecycleService, lifecycleUpgrade, upgradeHandlers, UPGRADE_ROLES } from './upgrade.js';
+import type { RealEtcdCluster } from './real-etcd.js';
 import { NEWEST_PROFILE, profile, type ApplyMode, type Method, type Profile, type ProfileName, type Refusal } from './profiles.js';
 
 export type { Method } from './profiles.js';
@@ -55,6 +58,8 @@ export interface FakeNodeOptions {
   disks?: FakeDisk[];
   /** Time between an accepted config and the API answering over mTLS (the "install"). */
   installDelayMs?: number;
+  /** day2-rollout: a real etcd cluster with a member named after this hostname answers the etcd calls (real-etcd-api.ts). */
+  realEtcd?: RealEtcdCluster;
 }
 
 /**
@@ -136,11 +141,15 @@ export class FakeTalosNode implements NodeApi {
       : grpc.ServerCredentials.createSsl(Buffer.from(this.config!.osCaPem), [{ private_key: Buffer.from(this.opts.serverCert.key), cert_chain: Buffer.from(this.opts.serverCert.crt) }], true);
     const server = new grpc.Server();
     const api = talosApi();
-    const handlers = mode === 'maintenance' ? maintenanceHandlers(this) : configuredHandlers(this);
+    const configured = mode === 'configured' ? configuredHandlers(this) : undefined;
+    const handlers = configured ? { ...configured, ...realEtcdHandlers(this), ...upgradeHandlers(this, configured) } : maintenanceHandlers(this);
     const wrapped = Object.fromEntries(Object.entries(handlers).map(([m, fn]) => [m, this.wrap(m as Method, mode, fn)]));
     const { Disks, ...machine } = wrapped;
     server.addService(api.MachineService.service, machine);
     server.addService(api.StorageService.service, { Disks: Disks! });
+    if (configured && hasLifecycleService(this.opts.profile)) {
+      server.addService(api.LifecycleService.service, { Upgrade: this.wrap('LifecycleUpgrade' as Method, mode, lifecycleUpgrade(this)) });
+    }
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(this.endpoint, creds, (err) => (err ? reject(err) : resolve())));
     this.server = server;
@@ -156,7 +165,7 @@ export class FakeTalosNode implements NodeApi {
     }
     const o = call.getAuthContext?.()?.sslPeerCertificate?.subject?.O;
     const orgs = Array.isArray(o) ? o : o ? [o] : [];
-    if (orgs.some((r: string) => ROLES[method].includes(r))) return undefined;
+    if (orgs.some((r: string) => (ROLES[method] ?? REAL_ETCD_ROLES[method] ?? UPGRADE_ROLES[method]!).includes(r))) return undefined;
     return { code: grpc.status.PERMISSION_DENIED, details: `not authorized: roles ${JSON.stringify(orgs)}` };
   }
 

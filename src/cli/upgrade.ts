@@ -1,0 +1,111 @@
+// `rackboot upgrade`: rolls the inventory's talosVersion onto installed
+// nodes, one step at a time, through the persisted rollout (src/day2/).
+import { planUpgrade, resumeRollout } from '../day2/rollout-plan.js';
+import { UpgradeRollout } from '../day2/rollout.js';
+import { fetchAssets } from '../factory/assets.js';
+import { installerImage, schematicId } from '../factory/schematic.js';
+import { activeRollout, latestRollout, rolloutNodes } from '../store/rollouts.js';
+import type { Store } from '../store/store.js';
+import { TalosClient } from '../talos/client.js';
+import { storeEndpoints } from '../talos/endpoints.js';
+import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
+import { clusterInputs } from './cluster-inputs.js';
+import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type Io } from './command.js';
+import { openStoreForCli } from './open-store.js';
+
+const UPGRADABLE = ['installed', 'ready'];
+
+function printRollout(store: Store, io: Io): void {
+  const r = latestRollout(store.db);
+  if (!r) {
+    io.out('no rollout');
+    return;
+  }
+  io.out(`rollout ${r.id}: Talos ${r.targetVersion} (${r.image}) ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
+  for (const n of rolloutNodes(store.db, r.id)) {
+    const took = n.startedAt && n.finishedAt ? ` ${Math.round((n.finishedAt - n.startedAt) / 1000)}s` : '';
+    io.out(`  ${n.node.padEnd(16)} ${n.role.padEnd(12)} ${n.state.padEnd(9)} ${n.versionBefore} -> ${n.versionAfter || r.targetVersion}${took}${n.reason ? `  (${n.reason})` : ''}`);
+  }
+}
+
+export const upgrade: Command = {
+  name: ['upgrade'],
+  summary: 'roll the inventory\'s Talos version onto installed nodes',
+  usage: `rackboot upgrade (--all | NODE...) [--talosconfig FILE] [--allow-single-etcd]
+rackboot upgrade --resume [--talosconfig FILE] [--allow-single-etcd]
+rackboot upgrade --status
+
+Upgrades installed nodes to the inventory's talosVersion with the installer
+<factory host>/metal-installer/<schematic>:<version> (settings factory.url,
+so a mirror is used when configured). First the boot assets of the target
+are fetched (a node reimaged mid-rollout then installs the new version);
+then control planes one at a time, each only after the etcd quorum gate
+passes (every member started and healthy, a majority left without it; a
+2-member etcd is refused), then workers upgrade.parallelism at a time.
+After each node rackboot waits until it answers on the new version with
+apid and kubelet healthy (and etcd passing the gate) before the next.
+A failure pauses the rollout with the reason; --resume continues it (and
+sends again the upgrades of nodes marked failed). The rollout is kept in the
+store: after an interruption --resume picks up where it was, asking nodes
+their version instead of sending an upgrade twice.
+--allow-single-etcd lets a one-member etcd through the gate (etcd is down
+while that node reboots). --status prints the latest rollout.`,
+  options: {
+    all: { type: 'boolean' }, resume: { type: 'boolean' }, status: { type: 'boolean' },
+    talosconfig: { type: 'string' }, 'allow-single-etcd': { type: 'boolean' },
+  },
+  async run(args, io) {
+    const { all, resume, status } = args.values;
+    const picked = args.positionals;
+    const modes = [Boolean(all), Boolean(resume), Boolean(status), picked.length > 0].filter(Boolean).length;
+    if (modes !== 1) throw new UsageError('give exactly one of --all, NODE..., --resume, --status');
+    const inputs = clusterInputs(args, io, { secrets: false });
+    if (!inputs) return EXIT_FAILURE;
+    const { settings, inventory } = inputs;
+    const store = openStoreForCli(settings, io);
+    if (!store) return EXIT_FAILURE;
+    try {
+      if (status) {
+        printRollout(store, io);
+        return EXIT_OK;
+      }
+      const admin = loadAdminIdentity((args.values.talosconfig as string | undefined) ?? talosconfigPath(settings.dataDir));
+      const connect = (ep: string) => TalosClient.configured(ep, admin);
+      const endpoints = storeEndpoints(store);
+      const endpointOf = (name: string) => { const n = store.getNode(name); return n ? endpoints(n) : undefined; };
+      let id: number;
+      if (resume) {
+        id = resumeRollout(store.db).id;
+      } else {
+        const open = activeRollout(store.db);
+        if (open) throw new Error(`rollout ${open.id} is ${open.state}${open.reason ? ` (${open.reason})` : ''}; continue it with --resume`);
+        const nodes = store.listNodes().filter((n) => (all ? UPGRADABLE.includes(n.state) : picked.includes(n.name)));
+        for (const name of picked) {
+          const n = store.getNode(name);
+          if (!n) throw new Error(`${name} is not in the inventory`);
+          if (!UPGRADABLE.includes(n.state)) throw new Error(`${name} is ${n.state}, not installed`);
+        }
+        const schematic = schematicId(inventory.cluster.schematic);
+        const version = inventory.cluster.talosVersion;
+        id = await planUpgrade({ db: store.db, connect, endpointOf }, nodes.map((n) => ({ name: n.name, role: n.role })),
+          { version, schematic, image: installerImage(settings.factory.url, schematic, version) });
+      }
+      const rollout = new UpgradeRollout({
+        db: store.db, connect, endpointOf,
+        fetchAssets: async (version) => {
+          await fetchAssets({ factoryUrl: settings.factory.url, assetsDir: settings.assetsDir, db: store.db, schematic: inventory.cluster.schematic, version, arch: 'amd64' });
+        },
+        parallelism: settings.upgrade.parallelism, returnTimeoutMs: settings.upgrade.returnSeconds * 1000, pollMs: 2000,
+        allowSingleMember: args.values['allow-single-etcd'] === true,
+      });
+      const r = await rollout.run(id);
+      printRollout(store, io);
+      return r.state === 'done' ? EXIT_OK : EXIT_FAILURE;
+    } catch (err) {
+      io.err(`rackboot upgrade: ${(err as Error).message}`);
+      return EXIT_FAILURE;
+    } finally {
+      store.close();
+    }
+  },
+};

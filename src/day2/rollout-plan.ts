@@ -1,0 +1,66 @@
+// Starting and resuming an upgrade rollout (the rows day2/rollout.ts runs).
+import type Database from 'better-sqlite3';
+import type { TalosClient } from '../talos/client.js';
+import { activeRollout, createRollout, getRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutRecord } from '../store/rollouts.js';
+
+export interface PlanDeps {
+  db: Database.Database;
+  connect: (endpoint: string) => TalosClient;
+  endpointOf: (node: string) => string | undefined;
+}
+
+export interface UpgradeTarget { version: string; schematic: string; image: string }
+
+/**
+ * Records a rollout of `nodes` (control planes first, in the order given,
+ * then workers) to `target`, with each node's version now. Every node must
+ * answer: a rollout is never planned around a node whose version is unknown.
+ */
+export async function planUpgrade(deps: PlanDeps, nodes: { name: string; role: 'controlplane' | 'worker' }[], target: UpgradeTarget): Promise<number> {
+  const open = activeRollout(deps.db);
+  if (open) throw new Error(`rollout ${open.id} (${open.kind} to ${open.targetVersion}) is ${open.state}: \`rackboot upgrade --resume\` it first`);
+  if (nodes.length === 0) throw new Error('no installed nodes to upgrade');
+  const ordered = [...nodes.filter((n) => n.role === 'controlplane'), ...nodes.filter((n) => n.role === 'worker')];
+  const rows = [];
+  for (const n of ordered) {
+    const ep = deps.endpointOf(n.name);
+    if (!ep) throw new Error(`${n.name}: no address known`);
+    const c = deps.connect(ep);
+    let version: string;
+    try {
+      version = (await c.version()).version.tag;
+    } catch (err) {
+      throw new Error(`${n.name} does not answer its version: ${(err as Error).message}`);
+    } finally {
+      c.close();
+    }
+    rows.push({ node: n.name, role: n.role, versionBefore: version, done: version === target.version });
+  }
+  return createRollout(deps.db, { kind: 'talos', targetVersion: target.version, schematic: target.schematic, image: target.image, nodes: rows });
+}
+
+/**
+ * The operator's --resume: a paused rollout runs again, and nodes marked
+ * failed (refused, installer failed, or unknown whether the call got
+ * through) go back to pending, so their upgrade is sent again. A running
+ * rollout is left as it is.
+ */
+export function resumeRollout(db: Database.Database): RolloutRecord {
+  const r = activeRollout(db);
+  if (!r) throw new Error('no rollout to resume');
+  if (r.state === 'paused') {
+    db.transaction(() => {
+      for (const n of rolloutNodes(db, r.id)) if (n.state === 'failed') setNodeStep(db, r.id, n.node, 'pending', { reason: `resumed after: ${n.reason}` });
+      setRolloutState(db, r.id, 'running');
+    })();
+  }
+  return getRollout(db, r.id)!;
+}
+
+/** The operator's pause: a running rollout stops before its next node (the node in progress finishes its step). */
+export function pauseRollout(db: Database.Database, reason = 'paused by the operator'): RolloutRecord {
+  const r = activeRollout(db);
+  if (!r) throw new Error('no rollout to pause');
+  if (r.state === 'running') setRolloutState(db, r.id, 'paused', reason);
+  return getRollout(db, r.id)!;
+}

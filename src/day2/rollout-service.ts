@@ -1,0 +1,80 @@
+// The daemon's side of upgrade rollouts: a rollout the store has running
+// and nobody drives (the daemon restarted mid-rollout, or the page resumed
+// it) is picked up here and run from its recorded steps. Paused rollouts
+// stay paused; only the operator resumes them.
+import { existsSync } from 'node:fs';
+import type { Service } from '../daemon.js';
+import { fetchAssets } from '../factory/assets.js';
+import type { SchematicInput } from '../factory/schematic.js';
+import type { Logger } from '../log.js';
+import type { Settings } from '../settings/settings.js';
+import { activeRollout } from '../store/rollouts.js';
+import type { Store } from '../store/store.js';
+import { TalosClient } from '../talos/client.js';
+import { storeEndpoints } from '../talos/endpoints.js';
+import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
+import { RolloutBusyError, UpgradeRollout, type RolloutDeps } from './rollout.js';
+
+export interface RolloutServiceInput {
+  settings: Settings;
+  store: Store;
+  log: Logger;
+  /** The live inventory's schematic, for fetching the target's boot assets. */
+  schematic: () => SchematicInput | undefined;
+  intervalMs?: number;
+  /** Tests: overrides of the rollout's dependencies. */
+  deps?: Partial<RolloutDeps>;
+}
+
+export function startRolloutService(input: RolloutServiceInput): Service | undefined {
+  const file = talosconfigPath(input.settings.dataDir);
+  if (!existsSync(file)) return undefined;
+  const admin = loadAdminIdentity(file);
+  const { store, settings, log } = input;
+  const endpoints = storeEndpoints(store);
+  const rollout = new UpgradeRollout({
+    db: store.db,
+    connect: (ep) => TalosClient.configured(ep, admin),
+    endpointOf: (name) => { const n = store.getNode(name); return n ? endpoints(n) : undefined; },
+    fetchAssets: async (version) => {
+      const schematic = input.schematic();
+      if (!schematic) throw new Error('no valid inventory loaded');
+      await fetchAssets({ factoryUrl: settings.factory.url, assetsDir: settings.assetsDir, db: store.db, schematic, version, arch: 'amd64' });
+    },
+    parallelism: settings.upgrade.parallelism,
+    returnTimeoutMs: settings.upgrade.returnSeconds * 1000,
+    pollMs: 2000,
+    log,
+    ...input.deps,
+  });
+  let busy: Promise<void> | undefined;
+  let closed = false;
+  const pass = async () => {
+    if (busy || closed) return;
+    const r = activeRollout(store.db);
+    if (!r || r.state !== 'running') return;
+    busy = (async () => {
+      try {
+        log.info({ rollout: r.id, target: r.targetVersion }, 'running upgrade rollout');
+        const after = await rollout.run(r.id);
+        log.info({ rollout: r.id, state: after.state, reason: after.reason }, 'upgrade rollout stopped');
+      } catch (err) {
+        if (!(err instanceof RolloutBusyError)) log.error({ err, rollout: r.id }, 'upgrade rollout failed');
+      }
+    })();
+    await busy;
+    busy = undefined;
+  };
+  const timer = setInterval(() => void pass(), input.intervalMs ?? 5000);
+  void pass();
+  return {
+    name: 'rollout',
+    close: async () => {
+      closed = true;
+      clearInterval(timer);
+      // The run stops at its next wait; what it recorded is where the next start resumes.
+      rollout.stop();
+      await busy;
+    },
+  };
+}

@@ -1,0 +1,299 @@
+// A Talos upgrade rolled node by node, from the store's rollout rows
+// (store/rollouts.ts). The order: boot assets for the target first (a node
+// reimaged mid-rollout then installs the new version), control planes one
+// at a time, each behind the etcd quorum gate, then workers in batches of
+// `parallelism`. After each node: it must answer on the target version, its
+// apid and kubelet be healthy, and for a control plane etcd pass the gate
+// again, before the next. Any failure pauses the rollout with the reason.
+//
+// Never twice: 'calling' is committed before the upgrade call. A rollout
+// that finds a node at 'calling' (a restart between commit and answer) asks
+// the node its version and watches it for the reboot window; only a node
+// that came back on the target counts as upgraded. One that stays on its old
+// version is marked failed ("unknown whether it got the call") and the
+// rollout pauses: only the operator's --resume sends the call again.
+//
+// The upgrade call follows talosctl (cmd/talosctl/cmd/talos/upgrade.go,
+// v1.13.0): LifecycleService/Upgrade for nodes newer than v1.13.0-alpha.2,
+// which only installs, then MachineService/Reboot; the legacy
+// MachineService/Upgrade (install + reboot on its own) below.
+import type Database from 'better-sqlite3';
+import type { Logger } from '../log.js';
+import type { TalosClient } from '../talos/client.js';
+import { REQUIRED_SERVICES } from '../talos/health.js';
+import {
+  claimRollout, getRollout, markAssetsReady, releaseRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutNodeRecord, type RolloutRecord,
+} from '../store/rollouts.js';
+import { checkQuorum, type ControlPlane } from './quorum-gate.js';
+
+/** Whether a node on `version` has the LifecycleService (talosctl: ">1.13.0-alpha.2"). */
+export function usesLifecycleService(version: string): boolean {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?/.exec(version);
+  if (!m) return false;
+  const [maj, min, patch] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (maj !== 1) return maj > 1;
+  if (min !== 13) return min > 13;
+  if (patch > 0 || !m[4]) return true;
+  const pre = /^-alpha\.(\d+)/.exec(m[4]);
+  return m[4].startsWith('-beta') || m[4].startsWith('-rc') || (pre !== null && Number(pre[1]) > 2);
+}
+
+export interface RolloutDeps {
+  db: Database.Database;
+  connect: (endpoint: string) => TalosClient;
+  endpointOf: (node: string) => string | undefined;
+  /** Fetches the target's kernel and initramfs into the cache. */
+  fetchAssets: (version: string, schematic: string) => Promise<void>;
+  parallelism: number;
+  /** How long a node may stay off the API / away from the target after its upgrade call. */
+  returnTimeoutMs: number;
+  pollMs: number;
+  allowSingleMember?: boolean;
+  log?: Logger;
+  /** Tests: called at each persisted step; a throw here is a crash at that point. */
+  checkpoint?: (node: string, step: string) => void;
+}
+
+export class RolloutBusyError extends Error {
+  override name = 'RolloutBusyError';
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Thrown out of a run when its owner stops it: nothing more is written, the rollout stays running for the next start. */
+class Stopped extends Error {}
+
+export class UpgradeRollout {
+  private stopped = false;
+
+  constructor(private readonly deps: RolloutDeps) {}
+
+  /** Stops a run at its next wait, as a crash would, without recording anything (the daemon is closing). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async wait(ms: number): Promise<void> {
+    if (this.stopped) throw new Stopped();
+    await sleep(ms);
+    if (this.stopped) throw new Stopped();
+  }
+
+  private async ask<T>(node: string, fn: (c: TalosClient) => Promise<T>): Promise<T> {
+    const ep = this.deps.endpointOf(node);
+    if (!ep) throw new Error(`no address known for ${node}`);
+    const c = this.deps.connect(ep);
+    try {
+      return await fn(c);
+    } finally {
+      c.close();
+    }
+  }
+
+  private version(node: string): Promise<string> {
+    return this.ask(node, async (c) => (await c.version()).version.tag);
+  }
+
+  private controlPlanes(id: number): ControlPlane[] {
+    return rolloutNodes(this.deps.db, id).filter((n) => n.role === 'controlplane')
+      .flatMap((n) => { const endpoint = this.deps.endpointOf(n.node); return endpoint ? [{ name: n.node, endpoint }] : []; });
+  }
+
+  /**
+   * Runs until the rollout is done or paused (by a failure, or by the
+   * operator between nodes); returns it as stored then. Refused while
+   * another process runs it.
+   */
+  async run(id: number): Promise<RolloutRecord> {
+    const { db } = this.deps;
+    const r = getRollout(db, id);
+    if (!r) throw new Error(`no rollout ${id}`);
+    if (r.state !== 'running') return r;
+    const claim = claimRollout(db, id);
+    if (!claim.ok) throw new RolloutBusyError(`rollout ${id} is being run by process ${claim.holder}`);
+    try {
+      return await this.drive(r);
+    } catch (err) {
+      if (err instanceof Stopped) return getRollout(db, id)!;
+      throw err;
+    } finally {
+      releaseRollout(db, id);
+    }
+  }
+
+  private async drive(r: RolloutRecord): Promise<RolloutRecord> {
+    const { db } = this.deps;
+    const id = r.id;
+    const stillRunning = () => getRollout(db, id)!.state === 'running';
+    const pause = (reason: string) => {
+      this.deps.log?.warn({ rollout: id, reason }, 'rollout paused');
+      setRolloutState(db, id, 'paused', reason);
+      return getRollout(db, id)!;
+    };
+    if (!r.assetsReady) {
+      try {
+        await this.deps.fetchAssets(r.targetVersion, r.schematic);
+      } catch (err) {
+        return pause(`boot assets for ${r.targetVersion} could not be fetched: ${(err as Error).message}`);
+      }
+      markAssetsReady(db, id);
+    }
+    const nodes = rolloutNodes(db, id);
+    for (const n of nodes.filter((x) => x.role === 'controlplane')) {
+      if (!stillRunning()) return getRollout(db, id)!;
+      const problem = await this.node(r, n);
+      if (problem) return pause(`${n.node}: ${problem}`);
+    }
+    const workers = nodes.filter((x) => x.role === 'worker');
+    const width = Math.max(1, this.deps.parallelism);
+    for (let i = 0; i < workers.length; i += width) {
+      if (!stillRunning()) return getRollout(db, id)!;
+      const problems = (await Promise.all(workers.slice(i, i + width).map(async (n) => {
+        const p = await this.node(r, n);
+        return p ? `${n.node}: ${p}` : undefined;
+      }))).filter(Boolean);
+      if (problems.length) return pause(problems.join('; '));
+    }
+    setRolloutState(db, id, 'done');
+    return getRollout(db, id)!;
+  }
+
+  /** Moves one node through its steps; a string is why it stopped. */
+  private async node(r: RolloutRecord, n: RolloutNodeRecord): Promise<string | undefined> {
+    const { db } = this.deps;
+    const cp = n.role === 'controlplane';
+    let step = n.state;
+    const mark = (s: RolloutNodeRecord['state'], extra: Parameters<typeof setNodeStep>[4] = {}) => {
+      setNodeStep(db, r.id, n.node, s, extra);
+      step = s;
+      this.deps.checkpoint?.(n.node, s);
+    };
+    if (step === 'done') return undefined;
+    if (step === 'failed') return n.reason || 'failed';
+    if (step === 'pending') {
+      if (cp) {
+        const gate = await checkQuorum(this.controlPlanes(r.id), this.deps.connect, { takingDown: n.node, allowSingleMember: this.deps.allowSingleMember });
+        if (!gate.ok) {
+          setNodeStep(db, r.id, n.node, 'pending', { reason: `quorum gate: ${gate.reason}` });
+          return `quorum gate: ${gate.reason}`;
+        }
+      }
+      let current: string;
+      try {
+        current = await this.version(n.node);
+      } catch (err) {
+        setNodeStep(db, r.id, n.node, 'pending', { reason: `does not answer: ${(err as Error).message}` });
+        return `does not answer: ${(err as Error).message}`;
+      }
+      if (current === r.targetVersion) {
+        mark('done', { versionAfter: current, finished: Date.now(), reason: 'already on the target version' });
+        return undefined;
+      }
+      mark('calling', { started: Date.now() });
+      const lifecycle = usesLifecycleService(current);
+      let installed: { exitCode: number | undefined; messages: string[] } | undefined;
+      try {
+        if (lifecycle) installed = await this.ask(n.node, (c) => c.lifecycleUpgrade(r.image));
+        else await this.ask(n.node, (c) => c.upgradeLegacy(r.image));
+      } catch (err) {
+        const why = `upgrade refused: ${(err as Error).message}`;
+        mark('failed', { reason: why, finished: Date.now() });
+        return why;
+      }
+      this.deps.checkpoint?.(n.node, 'sent');
+      if (installed && installed.exitCode !== 0) {
+        const why = `installer exited with code ${installed.exitCode ?? 'none'}: ${installed.messages.slice(-3).join(' / ')}`;
+        mark('failed', { reason: why, finished: Date.now() });
+        return why;
+      }
+      mark(lifecycle ? 'installed' : 'called');
+    }
+    if (step === 'calling') {
+      // A restart between 'calling' and its answer: only the node can say whether the call got through.
+      if (!(await this.callReached(r, n))) {
+        const why = `unknown whether the upgrade call reached it (rackboot stopped while sending it) and it stays on its old version; check it, then \`rackboot upgrade --resume\` sends it again`;
+        mark('failed', { reason: why, finished: Date.now() });
+        return why;
+      }
+      mark('called');
+    }
+    if (step === 'installed') {
+      try {
+        const now = await this.version(n.node);
+        if (now !== r.targetVersion) await this.ask(n.node, (c) => c.reboot());
+      } catch (err) {
+        setNodeStep(db, r.id, n.node, 'installed', { reason: `reboot after install: ${(err as Error).message}` });
+        return `reboot after install: ${(err as Error).message}`;
+      }
+      mark('called');
+    }
+    // called: back on the target and healthy.
+    if (!(await this.reaches(n.node, r.targetVersion))) {
+      const why = `not back on ${r.targetVersion} within ${this.deps.returnTimeoutMs} ms`;
+      setNodeStep(db, r.id, n.node, 'called', { reason: why });
+      return why;
+    }
+    const unhealthy = await this.healthy(r, n);
+    if (unhealthy) {
+      setNodeStep(db, r.id, n.node, 'called', { reason: unhealthy });
+      return unhealthy;
+    }
+    mark('done', { versionAfter: r.targetVersion, finished: Date.now() });
+    return undefined;
+  }
+
+  /**
+   * After a restart at 'calling': did the node get the upgrade? The legacy
+   * call reboots on its own, so watching for the target within the window
+   * tells. A LifecycleService install only shows after a reboot: the node is
+   * rebooted once (the gate cleared it to go down) and watched the same way.
+   */
+  private async callReached(r: RolloutRecord, n: RolloutNodeRecord): Promise<boolean> {
+    let before: string;
+    try {
+      before = n.versionBefore || (await this.version(n.node));
+    } catch {
+      return this.reaches(n.node, r.targetVersion);
+    }
+    if (usesLifecycleService(before)) {
+      try {
+        if ((await this.version(n.node)) !== r.targetVersion) await this.ask(n.node, (c) => c.reboot());
+      } catch { /* rebooting already, or down: watch below */ }
+    }
+    return this.reaches(n.node, r.targetVersion);
+  }
+
+  /** Whether the node answers on `version` within the return window. */
+  private async reaches(node: string, version: string): Promise<boolean> {
+    const end = Date.now() + this.deps.returnTimeoutMs;
+    for (;;) {
+      try {
+        if ((await this.version(node)) === version) return true;
+      } catch { /* rebooting */ }
+      if (Date.now() > end) return false;
+      await this.wait(this.deps.pollMs);
+    }
+  }
+
+  /** apid and kubelet healthy, and for a control plane etcd passing the gate; polled within the return window. */
+  private async healthy(r: RolloutRecord, n: RolloutNodeRecord): Promise<string | undefined> {
+    const end = Date.now() + this.deps.returnTimeoutMs;
+    let why = '';
+    for (;;) {
+      try {
+        const services = await this.ask(n.node, (c) => c.serviceList());
+        const sick = REQUIRED_SERVICES.filter((id) => !services.find((s) => s.id === id)?.health?.healthy);
+        why = sick.length ? `services not healthy: ${sick.join(', ')}` : '';
+      } catch (err) {
+        why = `ServiceList: ${(err as Error).message}`;
+      }
+      if (!why && n.role === 'controlplane') {
+        const gate = await checkQuorum(this.controlPlanes(r.id), this.deps.connect, { allowSingleMember: this.deps.allowSingleMember });
+        why = gate.ok ? '' : `etcd after the upgrade: ${gate.reason}`;
+      }
+      if (!why) return undefined;
+      if (Date.now() > end) return why;
+      await this.wait(this.deps.pollMs);
+    }
+  }
+}

@@ -1,0 +1,71 @@
+// `rackboot upgrade` end to end in-process: a site whose inventory names fake
+// nodes on 127.0.0.x:50000 (control planes over a real etcd), a fake Image
+// Factory for the boot assets, the talosconfig the nodes trust.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { upgrade } from '../../src/cli/upgrade.js';
+import { fakeUpgrade } from '../../src/lab/fake-talos/upgrade.js';
+import { schematicId } from '../../src/factory/schematic.js';
+import { Store } from '../../src/store/store.js';
+import { talosconfigYaml } from '../../src/talos/talosconfig.js';
+import { makeEtcdRack, type EtcdRack } from '../day2/etcd-rack.js';
+import { startFakeFactory, type FakeFactory } from '../factory/fake-factory.js';
+import { runCommand } from './run-command.js';
+
+const TARGET = 'v1.13.3';
+const SCHEMATIC = { extensions: [], extraKernelArgs: [] };
+let cleanup: (() => Promise<void>) | undefined;
+afterEach(async () => { await cleanup?.(); cleanup = undefined; });
+
+async function site(rack: EtcdRack, factory: FakeFactory, extra = ''): Promise<{ config: string; dataDir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'rb-upgrade-'));
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir);
+  const nodes = [...rack.fakes].map(([name, f], i) => `  - name: ${name}\n    mac: 52:54:00:00:01:${(0x10 + i).toString(16)}\n    role: ${name.startsWith('cp') ? 'controlplane' : 'worker'}\n    ip: ${f.opts.host}\n    installDisk: /dev/sda\n`).join('');
+  writeFileSync(join(dir, 'inventory.yaml'), `cluster:\n  name: rack\n  controlPlaneEndpoint: https://127.0.0.1:6443\n  talosVersion: ${TARGET}\n  schematic:\n    extensions: []\n  cni: flannel\n  configMode: push\nnodes:\n${nodes}`);
+  const config = join(dir, 'rackboot.yaml');
+  writeFileSync(config, `dataDir: ${dataDir}\ninventory: ${join(dir, 'inventory.yaml')}\nassetsDir: ${join(dir, 'assets')}\nfactory:\n  url: ${factory.url}\nupgrade:\n  returnSeconds: 10\n${extra}`);
+  writeFileSync(join(dataDir, 'talosconfig'), talosconfigYaml('rack', ['127.0.0.1'], { caPem: rack.pki.osCa.crt, certPem: rack.pki.admin.crt, keyPem: rack.pki.admin.key, tlsKeyPem: rack.pki.admin.key }), { mode: 0o600 });
+  const prev = cleanup;
+  cleanup = async () => { await prev?.(); rmSync(dir, { recursive: true, force: true }); };
+  return { config, dataDir };
+}
+
+it('upgrade --all fetches the assets, rolls every installed node once, and --status shows it; a paused rollout needs --resume', async () => {
+  const rack = await makeEtcdRack(3, 1, { firstHost: 141, port: 50000 });
+  const id = schematicId(SCHEMATIC);
+  const factory = await startFakeFactory({ [`/image/${id}/${TARGET}/kernel-amd64`]: Buffer.from('k'), [`/image/${id}/${TARGET}/initramfs-amd64.xz`]: Buffer.from('i') });
+  cleanup = async () => { await factory.close(); await rack.close(); };
+  const s = await site(rack, factory);
+  const store = new Store(join(s.dataDir, 'rackboot.db'));
+  const { loadInventoryFile } = await import('../../src/inventory/load.js');
+  const inv = loadInventoryFile(join(s.config, '..', 'inventory.yaml'));
+  if (!inv.ok) throw new Error('inventory invalid');
+  store.syncInventory(inv.inventory);
+  for (const n of ['cp1', 'cp2', 'cp3', 'w1']) store.setState(n, 'installed', 'test');
+  store.close();
+
+  // A dead etcd member: the rollout pauses before touching anything, and a new run refuses without --resume.
+  await rack.etcd.kill('cp2');
+  const paused = await runCommand(upgrade, ['--config', s.config, '--all']);
+  expect(paused.code).toBe(1);
+  expect(paused.out).toMatch(/paused: cp1: quorum gate: etcd member\(s\) not healthy: cp2/);
+  const again = await runCommand(upgrade, ['--config', s.config, '--all']);
+  expect(again.err).toMatch(/is paused .*--resume/);
+  rack.etcd.restart('cp2');
+  await rack.etcd.waitHealthy(['cp1', 'cp2', 'cp3'], 10_000);
+
+  const done = await runCommand(upgrade, ['--config', s.config, '--resume']);
+  expect(done.err).toBe('');
+  expect(done.code).toBe(0);
+  expect(factory.requests.filter((r) => r.path.includes(`/${TARGET}/`)).map((r) => r.path).sort()).toEqual([`/image/${id}/${TARGET}/initramfs-amd64.xz`, `/image/${id}/${TARGET}/kernel-amd64`]);
+  expect(Object.fromEntries([...rack.fakes].map(([n, f]) => [n, fakeUpgrade(f).upgrades]))).toEqual({
+    cp1: [`${new URL(factory.url).host}/metal-installer/${id}:${TARGET}`], cp2: [expect.any(String)], cp3: [expect.any(String)], w1: [expect.any(String)],
+  });
+  const st = await runCommand(upgrade, ['--config', s.config, '--status']);
+  expect(st.out).toMatch(/rollout \d+: Talos v1\.13\.3 .* done/);
+  expect(st.out).toMatch(/cp1 +controlplane +done +v1\.13\.0 -> v1\.13\.3/);
+  expect((await runCommand(upgrade, ['--config', s.config])).code).toBe(2);
+}, 120_000);

@@ -1,0 +1,56 @@
+// The daemon's rollout service: a rollout the store has running continues
+// after a daemon restart, from its recorded steps, upgrading nobody twice.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { planUpgrade } from '../../src/day2/rollout-plan.js';
+import { startRolloutService } from '../../src/day2/rollout-service.js';
+import { fakeUpgrade } from '../../src/lab/fake-talos/upgrade.js';
+import { createLogger } from '../../src/log.js';
+import { loadSettings } from '../../src/settings/settings.js';
+import { getRollout, rolloutNodes } from '../../src/store/rollouts.js';
+import { Store } from '../../src/store/store.js';
+import { talosconfigYaml } from '../../src/talos/talosconfig.js';
+import { waitFor } from '../talos/helpers.js';
+import { makeEtcdRack, type EtcdRack } from './etcd-rack.js';
+
+let cleanup: (() => Promise<void>) | undefined;
+afterEach(async () => { await cleanup?.(); cleanup = undefined; });
+
+it('a daemon closed mid-rollout leaves it running; the next daemon finishes it, each node upgraded once', async () => {
+  const rack: EtcdRack = await makeEtcdRack(3, 1, { firstHost: 151 });
+  const dir = mkdtempSync(join(tmpdir(), 'rb-rollout-svc-'));
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir);
+  writeFileSync(join(dir, 'rackboot.yaml'), `dataDir: ${dataDir}\ninventory: ${join(dir, 'none.yaml')}\nassetsDir: ${join(dir, 'assets')}\n`);
+  writeFileSync(join(dataDir, 'talosconfig'), talosconfigYaml('rack', ['127.0.0.1'], { caPem: rack.pki.osCa.crt, certPem: rack.pki.admin.crt, keyPem: rack.pki.admin.key, tlsKeyPem: rack.pki.admin.key }), { mode: 0o600 });
+  const settings = loadSettings({ config: join(dir, 'rackboot.yaml') });
+  let store = new Store(join(dataDir, 'rackboot.db'));
+  cleanup = async () => { store.close(); await rack.close(); rmSync(dir, { recursive: true, force: true }); };
+  const endpointOf = (n: string) => rack.fakes.get(n)?.endpoint;
+  const assets: string[] = [];
+  const deps = { connect: rack.connect, endpointOf, fetchAssets: async (v: string) => { assets.push(v); }, pollMs: 50, returnTimeoutMs: 3000 };
+  const id = await planUpgrade({ db: store.db, connect: rack.connect, endpointOf },
+    [...rack.fakes.keys()].map((name) => ({ name, role: name.startsWith('cp') ? 'controlplane' as const : 'worker' as const })),
+    { version: 'v1.13.4', schematic: 'b'.repeat(64), image: `factory.talos.dev/metal-installer/${'b'.repeat(64)}:v1.13.4` });
+  const log = createLogger({ level: 'silent' });
+
+  const first = startRolloutService({ settings, store, log, schematic: () => undefined, intervalMs: 50, deps })!;
+  await waitFor(() => rolloutNodes(store.db, id)[1]!.state !== 'pending', 20_000, 'cp2 under way');
+  await first.close();
+  expect(getRollout(store.db, id)!.state).toBe('running');
+  expect(rolloutNodes(store.db, id).at(-1)!.state).toBe('pending');
+
+  store.close();
+  store = new Store(join(dataDir, 'rackboot.db'));
+  const second = startRolloutService({ settings, store, log, schematic: () => undefined, intervalMs: 50, deps })!;
+  try {
+    await waitFor(() => getRollout(store.db, id)!.state !== 'running', 30_000, 'rollout finished');
+  } finally {
+    await second.close();
+  }
+  expect(getRollout(store.db, id)!.state).toBe('done');
+  expect(assets).toEqual(['v1.13.4']);
+  expect(Object.fromEntries([...rack.fakes].map(([n, f]) => [n, fakeUpgrade(f).upgrades.length]))).toEqual({ cp1: 1, cp2: 1, cp3: 1, w1: 1 });
+}, 90_000);
