@@ -41,7 +41,7 @@ export interface Daemon {
   /** The HTTP address actually bound (useful with port 0). */
   httpAddress: { host: string; port: number };
   /** SIGHUP: live settings, the inventory, the log (see reload.ts). */
-  reload(): ReloadReport;
+  reload(): Promise<ReloadReport>;
   /** The admin listener's address actually bound, and its certificate's SHA-256 fingerprint. */
   adminAddress: { host: string; port: number; fingerprint: string };
   close(): Promise<void>;
