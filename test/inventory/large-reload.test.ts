@@ -130,7 +130,7 @@ describe.skipIf(missingPrerequisites([]))('DHCP during a 5,000-node reload', () 
     cleanup.push(() => svc.close());
     const client = dgram.createSocket('udp4');
     await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
-    cleanup.push(() => client.close());
+    cleanup.push(() => void client.close());
     const sentAt = new Map<number, number>();
     const latencies: number[] = [];
     client.on('message', (m) => {
