@@ -2,9 +2,10 @@
 // renaming it over the original, which replaces the inode a plain file
 // watch would follow, so we watch the directory and also poll the file's
 // identity (inode, size, mtime) as a backstop for filesystems without
-// inotify. A valid edit goes into the store in one transaction; an invalid
-// one is rejected and the last good inventory stays live. Log lines carry
-// counts and a few names, never a list of every node.
+// inotify. A valid edit goes into the store (only what changed; see
+// store/inventory-sync.ts); an invalid one is rejected and the last good
+// inventory stays live. Log lines carry counts and a few names, never a list
+// of every node.
 import { EventEmitter } from 'node:events';
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
