@@ -164,6 +164,17 @@ export class Store {
     return (this.stmt(sql).all() as Row[]).map(toNode);
   }
 
+  /**
+   * Inventory nodes in these states. Periodic passes ask for the few nodes
+   * they act on: reading all 5,000 nodes of a large inventory (and parsing
+   * each spec) held the event loop 20-50 ms per call.
+   */
+  nodesInStates(states: readonly NodeState[]): NodeRecord[] {
+    if (states.length === 0) return [];
+    const rows = this.stmt('SELECT * FROM nodes WHERE in_inventory=1 AND state IN (SELECT value FROM json_each(?)) ORDER BY rowid').all(JSON.stringify(states)) as Row[];
+    return rows.map(toNode);
+  }
+
   getNode(name: string): NodeRecord | undefined {
     const row = this.stmt('SELECT * FROM nodes WHERE name=?').get(name) as Row | undefined;
     return row ? toNode(row) : undefined;
