@@ -38,5 +38,8 @@ for (const row of rows) {
 const widths = table[0].map((_, i) => Math.max(...table.map((t) => t[i].length)));
 console.log('');
 for (const t of table) console.log(t.map((c, i) => c.padEnd(widths[i])).join('  '));
-console.log(`\n${rows.length} measures in ${((Date.now() - started) / 1000).toFixed(0)} s${quick ? ' (quick)' : ''}; written to bench/results/latest.json`);
+const targeted = rows.filter((row) => row.holds !== null);
+const missed = targeted.filter((row) => !row.holds);
+console.log(`\ntargets: ${targeted.length - missed.length} of ${targeted.length} hold${missed.length ? `; missed: ${missed.map((row) => `${row.name} (${fmt(row.ours)} ${row.unit}, target ${row.target})`).join('; ')}` : ''}`);
+console.log(`${rows.length} measures in ${((Date.now() - started) / 1000).toFixed(0)} s${quick ? ' (quick)' : ''}; written to bench/results/latest.json`);
 process.exit(status);

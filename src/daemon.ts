@@ -31,6 +31,7 @@ import { startRouterAdvertService } from './ndp/service.js';
 import { bindListener, listenerAddress } from './net/listener.js';
 import { makeDataDirPrivate, provideAdminToken, type TokenAnnouncer } from './data-dir.js';
 import { reloadDaemon, type ReloadReport } from './reload.js';
+import { watchEventLoop } from './loop-watch.js';
 
 export interface Daemon {
   store: Store;
@@ -42,7 +43,7 @@ export interface Daemon {
   /** The HTTP address actually bound (useful with port 0). */
   httpAddress: { host: string; port: number };
   /** SIGHUP: live settings, the inventory, the log (see reload.ts). */
-  reload(): ReloadReport;
+  reload(): Promise<ReloadReport>;
   /** The admin listener's address actually bound, and its certificate's SHA-256 fingerprint. */
   adminAddress: { host: string; port: number; fingerprint: string };
   close(): Promise<void>;
@@ -75,6 +76,8 @@ export async function startDaemon(settings: Settings, log: Logger, opts: DaemonO
 
 async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo: Array<() => unknown>): Promise<Daemon> {
   makeDataDirPrivate(settings.dataDir, log);
+  const stopLoopWatch = watchEventLoop(log);
+  undo.push(stopLoopWatch);
   const store = new Store(join(settings.dataDir, 'rackboot.db'));
   undo.push(() => store.close());
   provideAdminToken(store, settings.adminToken, settings.dataDir, log, opts.screen ?? { isTTY: false, out: () => undefined });
@@ -182,6 +185,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
         await http.close();
         await admin.close();
         store.close();
+        stopLoopWatch();
         log.info('rackboot stopped');
       })();
       return closing;

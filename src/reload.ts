@@ -5,7 +5,8 @@
 // even if the file watcher saw no change (a filesystem without inotify, an
 // edit that kept size and mtime). Logs go to stdout (the journal under
 // systemd, docker's log driver in a container): there is no file of ours to
-// reopen, and the reload says so.
+// reopen, and the reload says so. The inventory is read off the event loop
+// (see inventory/watch.ts), so the report comes once that is done.
 import type { Logger } from './log.js';
 import { setLogLevel } from './log.js';
 import type { InventoryWatcher } from './inventory/watch.js';
@@ -20,7 +21,7 @@ export interface ReloadReport {
   inventoryOk: boolean;
 }
 
-export function reloadDaemon(d: { settings: Settings; log: Logger; watcher: InventoryWatcher; reloadSettings?: () => Settings }): ReloadReport {
+export async function reloadDaemon(d: { settings: Settings; log: Logger; watcher: InventoryWatcher; reloadSettings?: () => Settings }): Promise<ReloadReport> {
   const { settings, log } = d;
   const report: ReloadReport = { settingsOk: true, applied: [], needRestart: [], inventoryOk: false };
   if (d.reloadSettings) {
@@ -37,7 +38,7 @@ export function reloadDaemon(d: { settings: Settings; log: Logger; watcher: Inve
       log.error({ errors: lines }, 'reload: the settings are invalid; the running settings stay as they were');
     }
   }
-  report.inventoryOk = d.watcher.reload();
+  report.inventoryOk = await d.watcher.reloadInBackground();
   if (report.needRestart.length > 0) log.warn({ needRestart: report.needRestart }, 'reload: these changed settings take effect only after a restart');
   log.info({ ...report, log: 'stdout (nothing to reopen)' }, 'reloaded');
   return report;

@@ -57,8 +57,8 @@ export class AutoPower {
 
   /** After a reset step: PXE-cycle every reimage-pending node Talos has not reset in time. Returns at once. */
   reimageFallbacks(): void {
-    for (const node of this.store.listNodes()) {
-      if (node.state !== 'reimage-pending' || this.inFlight.has(node.name)) continue;
+    for (const node of this.store.nodesInStates(['reimage-pending'])) {
+      if (this.inFlight.has(node.name)) continue;
       const d = decideResetFallback(this.store, node, this.now(), this.opts.settings());
       if (d.act === 'by-hand') {
         this.store.appendEvent({

@@ -44,11 +44,7 @@ printed only when stdout is a terminal.`,
         reloadWanted = phase === 'starting';
         return;
       }
-      try {
-        daemon.reload();
-      } catch (err) {
-        log.error({ err }, 'reload failed; the daemon keeps running as it was');
-      }
+      daemon.reload().catch((err) => log.error({ err }, 'reload failed; the daemon keeps running as it was'));
     };
     process.on('SIGHUP', reload);
     try {

@@ -2,15 +2,28 @@
 // renaming it over the original, which replaces the inode a plain file
 // watch would follow, so we watch the directory and also poll the file's
 // identity (inode, size, mtime) as a backstop for filesystems without
-// inotify. A valid edit goes into the store in one transaction; an invalid
-// one is rejected and the last good inventory stays live.
+// inotify. A valid edit goes into the store (only what changed; see
+// store/inventory-sync.ts); an invalid one is rejected and the last good
+// inventory stays live. Log lines carry counts and a few names, never a list
+// of every node.
 import { EventEmitter } from 'node:events';
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from '../log.js';
 import type { Store, InventorySyncResult } from '../store/store.js';
 import { formatInventoryError, loadInventoryFile } from './load.js';
-import type { Inventory, InventoryError } from './types.js';
+import { loadInventoryOffThread, NoParseWorker } from './parse-off-thread.js';
+import type { Inventory, InventoryError, LoadResult } from './types.js';
+
+/** Error lines logged for one rejected file; the rest are counted. */
+export const LOGGED_ERRORS = 20;
+/** Node names logged per kind of change; the rest are counted. */
+export const LOGGED_NAMES = 10;
+
+/** A list of node names for a log line: the count and the first few, never thousands. */
+export function namesInBrief(names: string[]): { count: number; first: string[] } {
+  return { count: names.length, first: names.slice(0, LOGGED_NAMES) };
+}
 
 export interface InventoryStatus {
   ok: boolean;
@@ -48,31 +61,89 @@ export class InventoryWatcher extends EventEmitter {
     return this.state;
   }
 
-  /** Loads the file now. Returns true when it was valid and applied. */
+  /**
+   * Loads the file now, blocking: for the first load, before anything is
+   * served. Returns true when it was valid and applied.
+   */
   reload(): boolean {
     this.identity = this.fileIdentity();
     const result = loadInventoryFile(this.file);
-    const now = Date.now();
-    if (!result.ok) {
-      this.state = { ...this.state, ok: false, errors: result.errors, checkedAt: now };
-      for (const e of result.errors) this.log.error({ file: this.file }, `inventory rejected: ${formatInventoryError(e)}`);
-      if (this.live) this.log.warn('the last good inventory stays live');
-      this.emit('rejected', result.errors);
-      return false;
-    }
+    if (!result.ok) return this.rejected(result.errors);
     let changes: InventorySyncResult;
     try {
       changes = this.store.syncInventory(result.inventory);
     } catch (err) {
-      const message = `inventory could not be stored: ${(err as Error).message}`;
-      this.state = { ...this.state, ok: false, errors: [{ file: this.file, line: 0, col: 0, message }], checkedAt: now };
-      this.log.error({ err }, message);
-      return false;
+      return this.notStored(err);
     }
-    this.live = result.inventory;
+    return this.applied(result.inventory, changes);
+  }
+
+  /**
+   * Loads the file while the daemon serves: parsed in a worker thread and
+   * stored in slices (see parse-off-thread.ts, store/inventory-sync.ts), so
+   * DHCP and TFTP keep answering during a reload of thousands of nodes.
+   * Reloads asked for while one runs are folded into one more after it.
+   */
+  reloadInBackground(): Promise<boolean> {
+    if (this.running) {
+      this.again ??= this.running.then(() => {
+        this.again = undefined;
+        return this.reloadInBackground();
+      });
+      return this.again;
+    }
+    this.running = this.loadInBackground().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private running: Promise<boolean> | undefined;
+  private again: Promise<boolean> | undefined;
+
+  private async loadInBackground(): Promise<boolean> {
+    this.identity = this.fileIdentity();
+    let result: LoadResult;
+    try {
+      result = await loadInventoryOffThread(this.file);
+    } catch (err) {
+      if (!(err instanceof NoParseWorker)) throw err;
+      this.log.warn({ err: err.message }, 'parsing the inventory on the main thread');
+      result = loadInventoryFile(this.file);
+    }
+    if (!result.ok) return this.rejected(result.errors);
+    let changes: InventorySyncResult;
+    try {
+      changes = await this.store.syncInventoryInSlices(result.inventory);
+    } catch (err) {
+      return this.notStored(err);
+    }
+    return this.applied(result.inventory, changes);
+  }
+
+  private rejected(errors: InventoryError[]): false {
+    this.state = { ...this.state, ok: false, errors, checkedAt: Date.now() };
+    // One line per error, but not thousands: a file with an error on every node says how many more.
+    for (const e of errors.slice(0, LOGGED_ERRORS)) this.log.error({ file: this.file }, `inventory rejected: ${formatInventoryError(e)}`);
+    if (errors.length > LOGGED_ERRORS) this.log.error({ file: this.file, errors: errors.length }, `inventory rejected: ${errors.length - LOGGED_ERRORS} more errors (all of them: rackboot inventory check, or GET /api/inventory)`);
+    if (this.live) this.log.warn('the last good inventory stays live');
+    this.emit('rejected', errors);
+    return false;
+  }
+
+  private notStored(err: unknown): false {
+    const message = `inventory could not be stored: ${(err as Error).message}`;
+    this.state = { ...this.state, ok: false, errors: [{ file: this.file, line: 0, col: 0, message }], checkedAt: Date.now() };
+    this.log.error({ err }, message);
+    return false;
+  }
+
+  private applied(inventory: Inventory, changes: InventorySyncResult): true {
+    const now = Date.now();
+    this.live = inventory;
     this.state = { ok: true, file: this.file, errors: [], loadedAt: now, checkedAt: now };
-    this.log.info({ nodes: result.inventory.nodes.length, ...changes }, 'inventory loaded');
-    this.emit('applied', result.inventory, changes);
+    this.log.info({ nodes: inventory.nodes.length, added: namesInBrief(changes.added), updated: namesInBrief(changes.updated), removed: namesInBrief(changes.removed) }, 'inventory loaded');
+    this.emit('applied', inventory, changes);
     return true;
   }
 
@@ -105,7 +176,7 @@ export class InventoryWatcher extends EventEmitter {
     this.debounce = setTimeout(() => {
       this.debounce = undefined;
       if (this.fileIdentity() === this.identity) return;
-      this.reload();
+      this.reloadInBackground().catch((err) => this.log.error({ err }, 'inventory reload failed; the last good inventory stays live'));
     }, this.opts.debounceMs ?? 150);
     this.debounce.unref();
   }

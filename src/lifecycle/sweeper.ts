@@ -5,7 +5,7 @@
 // so they survive a daemon restart.
 import type { NodeRecord } from '../store/store.js';
 import type { StateMachine } from './machine.js';
-import { STATE_MEANING, type StateTimeouts } from './states.js';
+import { STATE_MEANING, type NodeState, type StateTimeouts } from './states.js';
 
 export function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);
@@ -25,7 +25,8 @@ export interface StuckRetry {
 /** Fails every node stuck past its state's timeout, unless `stuck` gives it a retry; returns the failed names. */
 export function sweepTimeouts(machine: StateMachine, timeouts: StateTimeouts, now: number, stuck?: StuckRetry): string[] {
   const failed: string[] = [];
-  for (const node of machine.store.listNodes()) {
+  const timed = (Object.keys(timeouts) as NodeState[]).filter((s) => timeouts[s]);
+  for (const node of machine.store.nodesInStates(timed)) {
     const limit = timeouts[node.state];
     if (!limit || now - node.stateSince <= limit * 1000) continue;
     const since = stuck ? stuck.clockStart(node) : node.stateSince;

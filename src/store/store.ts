@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import type { NodeState } from '../lifecycle/states.js';
 import { migrations } from './migrations.js';
+import { syncInventoryInSlices, syncInventoryNow, type InventorySyncResult, type SyncTarget } from './inventory-sync.js';
 
 export interface NodeRecord {
   name: string;
@@ -58,11 +59,7 @@ export interface Sighting {
   relay?: string;
 }
 
-export interface InventorySyncResult {
-  added: string[];
-  updated: string[];
-  removed: string[];
-}
+export type { InventorySyncResult };
 
 type Row = Record<string, unknown>;
 
@@ -147,49 +144,35 @@ export class Store {
    * are registered and marked for install: putting a machine in the
    * inventory is the operator's intent to provision it. Nodes that leave the
    * file keep their row and history, flagged as no longer in the inventory.
+   * Only changed nodes are written (see inventory-sync.ts).
    */
   syncInventory(inv: Inventory): InventorySyncResult {
-    const result: InventorySyncResult = { added: [], updated: [], removed: [] };
-    const now = this.now();
-    this.db.transaction(() => {
-      const existing = new Map(
-        (this.stmt('SELECT name, spec_json, in_inventory FROM nodes').all() as Row[]).map((r) => [r.name as string, r]),
-      );
-      const insert = this.stmt(
-        `INSERT INTO nodes (name, mac, role, ip, uuid, spec_json, in_inventory, state, state_since, created_at)
-         VALUES (@name, @mac, @role, @ip, @uuid, @spec, 1, 'registered', @now, @now)`,
-      );
-      const update = this.stmt(
-        'UPDATE nodes SET mac=@mac, role=@role, ip=@ip, uuid=@uuid, spec_json=@spec, in_inventory=1 WHERE name=@name',
-      );
-      for (const node of inv.nodes) {
-        const spec = JSON.stringify(node);
-        const params = { name: node.name, mac: node.mac, role: node.role, ip: node.ip ?? null, uuid: node.uuid ?? null, spec, now };
-        const row = existing.get(node.name);
-        if (!row) {
-          insert.run(params);
-          this.insertEvent(node.name, node.mac, 'inventory', 'added to the inventory; registered and marked for install');
-          result.added.push(node.name);
-        } else if (row.spec_json !== spec || row.in_inventory !== 1) {
-          update.run(params);
-          this.insertEvent(node.name, node.mac, 'inventory', row.in_inventory === 1 ? 'inventory entry changed' : 'back in the inventory');
-          result.updated.push(node.name);
-        }
-      }
-      const names = new Set(inv.nodes.map((n) => n.name));
-      for (const [name, row] of existing) {
-        if (names.has(name) || row.in_inventory !== 1) continue;
-        this.stmt('UPDATE nodes SET in_inventory=0 WHERE name=?').run(name);
-        this.insertEvent(name, null, 'inventory', 'removed from the inventory; history kept');
-        result.removed.push(name);
-      }
-    })();
-    return result;
+    return syncInventoryNow(this.syncTarget, inv);
+  }
+
+  /** The same, staged in slices that yield to the event loop: for a reload while serving. */
+  syncInventoryInSlices(inv: Inventory): Promise<InventorySyncResult> {
+    return syncInventoryInSlices(this.syncTarget, inv);
+  }
+
+  private get syncTarget(): SyncTarget {
+    return { db: this.db, stmt: (sql) => this.stmt(sql), now: this.now };
   }
 
   listNodes(opts: { includeRemoved?: boolean } = {}): NodeRecord[] {
     const sql = opts.includeRemoved ? 'SELECT * FROM nodes ORDER BY rowid' : 'SELECT * FROM nodes WHERE in_inventory=1 ORDER BY rowid';
     return (this.stmt(sql).all() as Row[]).map(toNode);
+  }
+
+  /**
+   * Inventory nodes in these states. Periodic passes ask for the few nodes
+   * they act on: reading all 5,000 nodes of a large inventory (and parsing
+   * each spec) held the event loop 20-50 ms per call.
+   */
+  nodesInStates(states: readonly NodeState[]): NodeRecord[] {
+    if (states.length === 0) return [];
+    const rows = this.stmt('SELECT * FROM nodes WHERE in_inventory=1 AND state IN (SELECT value FROM json_each(?)) ORDER BY rowid').all(JSON.stringify(states)) as Row[];
+    return rows.map(toNode);
   }
 
   getNode(name: string): NodeRecord | undefined {

@@ -11,6 +11,7 @@ import { bootstrapNode, bootstrapState } from './bootstrap.js';
 import type { TalosClient } from './client.js';
 import type { EndpointOf } from './endpoints.js';
 import { moveNode, type NodeStateDeps } from './node-state.js';
+import type { NodeState } from '../lifecycle/states.js';
 
 export const REQUIRED_SERVICES = ['apid', 'kubelet'];
 
@@ -37,7 +38,7 @@ export function writeSecretFile(path: string, data: Buffer): void {
   renameSync(tmp, path);
 }
 
-const UP_STATES = ['installed', 'ready'];
+const UP_STATES: readonly NodeState[] = ['installed', 'ready'];
 
 export class ClusterHealth {
   constructor(private readonly deps: HealthDeps) {}
@@ -60,7 +61,7 @@ export class ClusterHealth {
   async step(): Promise<HealthOutcome> {
     const { store } = this.deps;
     if (bootstrapState(store) !== 'bootstrapped') return { kind: 'waiting', reason: 'etcd not bootstrapped yet' };
-    const nodes = store.listNodes().filter((n) => UP_STATES.includes(n.state));
+    const nodes = store.nodesInStates(UP_STATES);
     const probes = await Promise.all(nodes.map(async (n) => ({ node: n, ...(await this.probe(n)) })));
     const up = probes.filter((p) => p.up);
     const sick = up.filter((p) => !p.healthy);

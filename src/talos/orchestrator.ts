@@ -84,8 +84,7 @@ export class TalosOrchestrator {
   /** An installing node that answers Version over mTLS has installed and rebooted into its config. */
   private async noticeInstalled(): Promise<string[]> {
     const done: string[] = [];
-    for (const n of this.deps.store.listNodes()) {
-      if (n.state !== 'installing' && n.state !== 'configuring') continue;
+    for (const n of this.deps.store.nodesInStates(['installing', 'configuring'])) {
       const ep = this.deps.endpointOf(n);
       if (!ep) continue;
       const c = this.track(TalosClient.configured(ep, this.deps.admin, { policy: { ...this.deps.policy, retries: 0 } }));
@@ -119,7 +118,7 @@ export class TalosOrchestrator {
     const pushed: string[] = [];
     const installed = await this.noticeInstalled();
     if (this.firstContact) {
-      const candidates = this.deps.store.listNodes().filter((n) => ['booting', 'maintenance', 'configuring'].includes(n.state));
+      const candidates = this.deps.store.nodesInStates(['booting', 'maintenance', 'configuring']);
       const results = await Promise.all(candidates.map(async (n) => {
         const ep = this.deps.endpointOf(n);
         return ep && !this.closed ? ((await this.firstContact!.push(n.name, ep)) === 'installing' ? n.name : undefined) : undefined;

@@ -29,7 +29,7 @@ export class ResetStep {
 
   async step(): Promise<ResetOutcome[]> {
     const out: ResetOutcome[] = [];
-    for (const n of this.deps.store.listNodes()) if (n.state === 'reimage-pending') out.push(await this.resetOne(n.name));
+    for (const n of this.deps.store.nodesInStates(['reimage-pending'])) out.push(await this.resetOne(n.name));
     return out;
   }
 

@@ -7,6 +7,7 @@ import { NODE_STATES } from '../../lifecycle/states.js';
 import { clusterView, stateCounts } from './views.js';
 import type { HttpContext } from '../context.js';
 import { ADMIN } from '../access.js';
+import { loopStats, STALL_MS } from '../../loop-watch.js';
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})?$/;
 
@@ -61,6 +62,11 @@ export function registerMetrics(app: FastifyInstance, ctx: HttpContext): void {
     const mem = process.memoryUsage();
     metric('process_heap_used_bytes', 'gauge', 'JavaScript heap in use.', [['', mem.heapUsed]]);
     metric('process_external_bytes', 'gauge', 'Memory outside the JavaScript heap held by JavaScript objects (Buffers).', [['', mem.external]]);
+    // Stalls and CPU, for the bench's reload and storm breakdowns (src/loop-watch.ts).
+    const loop = loopStats();
+    metric('process_cpu_seconds_total', 'counter', 'User and system CPU time of the daemon.', [['', loop.cpuSeconds]]);
+    metric('event_loop_delay_max_seconds', 'gauge', 'The longest event-loop delay in the last 10 s.', [['', loop.maxDelay10s]]);
+    metric('event_loop_stalls_total', 'counter', `Seconds in which the event loop was held for more than ${STALL_MS} ms.`, [['', loop.stalls]]);
     const seen = new Set<string>();
     for (const source of ctx.metricsSources ?? []) {
       for (const [key, value] of Object.entries(source.metrics())) {

@@ -25,6 +25,9 @@ describe('/metrics', () => {
       expect(body).toMatch(/rackboot_http_requests_total\{method="GET",code="200"\} [1-9]/);
       expect(body).toContain('# TYPE rackboot_process_heap_used_bytes gauge');
       expect(Number(/^rackboot_process_heap_used_bytes (\d+)$/m.exec(body)?.[1])).toBeGreaterThan(1 << 20);
+      expect(Number(/^rackboot_process_cpu_seconds_total ([\d.]+)$/m.exec(body)?.[1])).toBeGreaterThan(0);
+      expect(body).toMatch(/^rackboot_event_loop_delay_max_seconds [\d.e-]+$/m);
+      expect(body).toMatch(/^rackboot_event_loop_stalls_total \d+$/m);
       expect(Number(/^rackboot_process_external_bytes (\d+)$/m.exec(body)?.[1])).toBeGreaterThan(0);
       expect(body).toContain('# TYPE rackboot_dhcp_offers_total counter\nrackboot_dhcp_offers_total 7');
       expect(body).toContain('rackboot_tftp_bytes_total{file="ipxe.efi"} 1024');
