@@ -1,4 +1,7 @@
-#!/bin/sh
+// ipmi_sim's chassis_control hook, written next to each BMC's state by
+// writeIpmiSimFiles(): a shell script, kept as text here because the build
+// (tsc) ships only .js files. What it does is said in its own header.
+export const CHASSIS_CONTROL_SCRIPT = `#!/bin/sh
 # ipmi_sim's chassis_control hook for a test machine: ipmi_sim runs
 #   chassis-control.sh STATE_DIR get power|boot ...     (prints PARM:VALUE lines)
 #   chassis-control.sh STATE_DIR set power 1|0 | reset 1 | boot pxe|default|... ...
@@ -56,3 +59,4 @@ case $op in
     done ;;
   *) echo "unknown operation $op"; exit 1 ;;
 esac
+`;
