@@ -105,7 +105,7 @@ export async function startIpmiSim(dir: string, opts: IpmiSimOptions = {}): Prom
   let output = '';
   proc.stdout!.on('data', (d: Buffer) => (output += d));
   proc.stderr!.on('data', (d: Buffer) => (output += d));
-  await waitForUdpListener(f.port, proc.pid!, () => proc.exitCode !== null || proc.signalCode !== null, () => output);
+  await waitForUdpListener(f.address, f.port, proc.pid!, () => proc.exitCode !== null || proc.signalCode !== null, () => output);
   const { machineDir, port, username, password } = f;
   return {
     port, dir, username, password,
@@ -123,15 +123,16 @@ export async function startIpmiSim(dir: string, opts: IpmiSimOptions = {}): Prom
   };
 }
 
-/** ipmi_sim has bound its port once its own network namespace's UDP table lists it. */
-export async function waitForUdpListener(port: number, pid: number, exited: () => boolean, output: () => string): Promise<void> {
-  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+/** ipmi_sim has bound ADDRESS:PORT once its own network namespace's UDP table lists it (/proc/net/udp: little-endian address). */
+export async function waitForUdpListener(address: string, port: number, pid: number, exited: () => boolean, output: () => string): Promise<void> {
+  const addr = address.split('.').reverse().map((o) => Number(o).toString(16).toUpperCase().padStart(2, '0')).join('');
+  const hex = `${addr}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   for (let i = 0; i < 100; i++) {
     if (exited()) throw new Error(`ipmi_sim exited: ${output()}`);
     try {
-      if (readFileSync(`/proc/${pid}/net/udp`, 'utf8').includes(`:${hex} `)) return;
+      if (readFileSync(`/proc/${pid}/net/udp`, 'utf8').includes(` ${hex} `)) return;
     } catch { /* still exec'ing */ }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`ipmi_sim did not bind port ${port}: ${output()}`);
+  throw new Error(`ipmi_sim did not bind ${address}:${port}: ${output()}`);
 }

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFakeNode, type FakeNodeRecord } from './fake-nodes.js';
-import { alive, readLabState, type LabMachine, type LabState } from './lab.js';
+import { machineRunning, readLabState, type LabMachine, type LabState } from './lab.js';
 import { parseMarker } from './standin-init.js';
 import { appliancePaths } from './appliance-files.js';
 import { loadSettings } from '../settings/settings.js';
@@ -25,7 +25,7 @@ const failed = new Set<string>();
 /** The address the fake takes: the one the stand-in leased, else the inventory's. */
 function takeoverAddress(state: LabState, m: LabMachine): string | undefined {
   if (!state.vms) return m.ip;
-  if (alive(m.pid)) return undefined;
+  if (machineRunning(m)) return undefined;
   const marker = existsSync(m.serial) ? parseMarker(readFileSync(m.serial, 'latin1')) : undefined;
   if (!marker) return undefined;
   return marker.ip.split('/')[0] || m.ip;
