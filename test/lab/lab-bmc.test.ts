@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { labDown, labUp, machineRunning, type LabState } from '../../src/lab/lab.js';
 import { labMachinePid } from '../../src/lab/lab-bmc.js';
 import { labStatus } from '../../src/lab/status.js';
+import { MARKER_PREFIX } from '../../src/lab/standin-init.js';
 import { standinPrerequisites } from '../../src/lab/standin.js';
 import { missingPrerequisites, sh, uniqueSuffix } from '../helpers/netns.js';
 import { until } from '../helpers/qmp.js';
@@ -84,4 +85,30 @@ describe.skipIf(why)('lab machines behind BMCs', () => {
     // QEMU's BMC link reached the simulator (it retries every 10 s until ipmi_sim answers).
     await until(() => sh('ip', ['netns', 'exec', ns, 'ss', '-tnH', 'state', 'established', '( dport = :9002 )']).trim().split('\n').filter(Boolean).length === 2, 15_000);
   }, 120_000);
+});
+
+describe.skipIf(why)('a lab machine power-cycled through its BMC', () => {
+  const fakePid = (name: string): number | undefined => {
+    try { return (JSON.parse(readFileSync(join(dir, 'fakes.json'), 'utf8')) as { name: string; pid: number }[]).find((f) => f.name === name)?.pid; } catch { return undefined; }
+  };
+  const fakeNs = () => `${ns}n1`;
+  const nsExists = (name: string) => sh('ip', ['netns', 'list']).split('\n').some((l) => l.split(' ')[0] === name);
+
+  it('boots again from the network, and that boot replaces the fake Talos node that had taken its place', async () => {
+    if (!state) throw new Error('the lab did not come up');
+    const m = state.machines[0]!;
+    // The first boot: the stand-in powers QEMU off, then a fake node takes the machine's MAC and address.
+    await until(() => fakePid(m.name) !== undefined && nsExists(fakeNs()), 120_000);
+    const first = fakePid(m.name)!;
+    expect(machineRunning(m)).toBe(false);
+
+    execFileSync('ip', ['netns', 'exec', ns, process.execPath, join(import.meta.dirname, '../../dist/cli.js'), 'power', m.name, 'cycle', '--pxe', '--config', join(dir, 'rackboot.yaml')], { encoding: 'utf8' });
+    expect(labStatus(dir)!.machines[0]!.bmc!.chassis).toEqual(['boot pxe', 'start boot=pxe', 'boot pxe', 'start boot=pxe']);
+    // While the new boot runs, the old fake node is gone: one MAC on the bridge.
+    await until(() => machineRunning(m) && !nsExists(fakeNs()), 10_000);
+    // The new boot's stand-in brings a fresh fake node.
+    await until(() => (fakePid(m.name) ?? first) !== first && nsExists(fakeNs()), 120_000);
+    const serial = readFileSync(m.serial, 'latin1');
+    expect(serial.split(/\r?\n/).filter((l) => l.startsWith(MARKER_PREFIX + ' ')), 'two boots, two stand-in markers').toHaveLength(2);
+  }, 260_000);
 });
