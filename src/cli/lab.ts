@@ -23,8 +23,10 @@ export const labUpCommand: Command = {
 
 Creates network namespace rblab with a bridge (10.78.0.1/24), runs
 rackboot serve there (DHCP full mode, TFTP, HTTP on 10.78.0.1:8080) and
-powers on N QEMU machines (default 3; odd ones BIOS/iPXE, even ones UEFI/OVMF)
-that PXE-boot through it. When a machine's stand-in kernel has powered off,
+N QEMU machines (default 3; odd ones BIOS/iPXE, even ones UEFI/OVMF) that
+PXE-boot through it. Each machine has an IPMI BMC (OpenIPMI ipmi_sim at
+ipmi://127.0.1.N in the namespace, password in DIR/data/bmc/) that starts and
+stops its QEMU; lab up powers them on with rackboot power on --registered. When a machine's stand-in kernel has powered off,
 a fake Talos node takes over its MAC and address (namespace rblabnN) and
 answers the Talos API, so push, bootstrap, health and kubeconfig run.
 --no-vms skips QEMU: the fake nodes plug in at once. --talos-version sets the
@@ -40,11 +42,12 @@ Files and serial logs go to DIR (default ${DEFAULT_DIR}).`,
     for (const l of standinNotice(state.standin, state.vms)) io.out(l);
     io.out('');
     io.out(`appliance: ${state.url} (inside namespace ${state.ns}); its log: ${state.dir}/rackboot.log`);
-    for (const m of state.machines) io.out(`  ${m.name}  ${m.mac}  ${m.ip}  ${m.role.padEnd(12)} ${m.configMode}  ${state.vms ? `${m.firmware.toUpperCase().padEnd(4)}  serial: ${m.serial}` : 'no VM'}`);
+    for (const m of state.machines) io.out(`  ${m.name}  ${m.mac}  ${m.ip}  ${m.role.padEnd(12)} ${m.configMode}  ${state.vms ? `${m.firmware.toUpperCase().padEnd(4)}  BMC ${m.bmc?.address ?? 'none'}  serial: ${m.serial}` : 'no VM'}`);
     io.out('');
     io.out('watch it: rackboot lab status   (under TCG a BIOS machine reaches its kernel in about 25 s, UEFI in about 35 s; several at once take longer)');
     io.out(`API:      ip netns exec ${state.ns} curl --cacert ${state.adminCert} -H 'Authorization: Bearer ${state.adminToken}' ${state.adminUrl}/api/nodes`);
     io.out(`          (admin token also in ${state.dir}/rackboot.yaml)`);
+    if (state.vms) io.out(`power:    ip netns exec ${state.ns} rackboot power lab-1 status --config ${state.dir}/rackboot.yaml   (cycle, off, on, pxe-once)`);
     io.out('stop it:  rackboot lab down');
     return EXIT_OK;
   },
@@ -55,8 +58,9 @@ export const labStatusCommand: Command = {
   summary: 'show the virtual rack\'s machines and their states',
   usage: `rackboot lab status [--dir DIR]
 
-Shows each lab machine: whether QEMU still runs, its state in rackboot, and
-what its stand-in kernel reported on the serial console.`,
+Shows each lab machine: whether QEMU still runs, its state in rackboot, its
+BMC (whether ipmi_sim runs, and the power and boot-device changes it made),
+and what its stand-in kernel reported on the serial console.`,
   options: dirOption,
   async run(args, io) {
     const s = labStatus(dirOf(args.values));
@@ -70,6 +74,7 @@ what its stand-in kernel reported on the serial console.`,
       const power = !s.state.vms ? 'no VM' : m.running ? 'powered on' : 'powered off';
       io.out(`  ${m.name.padEnd(7)} ${m.ip.padEnd(11)} ${s.state.vms ? m.firmware.toUpperCase().padEnd(5) : ''}${power.padEnd(11)} state ${printable(m.state).padEnd(12)} ${printable(m.marker)}`);
       if (m.path.length) io.out(`          states: ${m.path.join(' → ')}`);
+      if (m.bmc) io.out(`          BMC ${m.bmc.address} (ipmi_sim ${m.bmc.up ? 'running' : 'NOT running'}); chassis: ${m.bmc.chassis.join(' → ') || 'nothing yet'}`);
       const t = m.talos;
       io.out(t
         ? `          fake Talos API: ${t.mode}${t.pulled ? ', config pulled' : ''}; calls ${Object.entries(t.calls).map(([k, v]) => `${k}×${v}`).join(' ') || 'none'}`
@@ -87,7 +92,8 @@ export const labDownCommand: Command = {
   summary: 'stop the virtual rack and delete its namespace',
   usage: `rackboot lab down [--dir DIR]
 
-Stops the lab's QEMU machines and rackboot (by the PIDs lab up recorded) and
+Stops the lab's QEMU machines, their BMCs (ipmi_sim) and rackboot (by the
+PIDs lab up recorded) and
 deletes network namespace rblab. Files in DIR are kept.`,
   options: dirOption,
   async run(args, io) {

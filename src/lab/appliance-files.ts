@@ -4,6 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { writeSecretFile } from '../talos/secrets.js';
+import type { NodeBmcSpec } from '../inventory/types.js';
 
 export interface LabNode {
   name: string;
@@ -12,6 +13,8 @@ export interface LabNode {
   configMode?: 'push' | 'pull';
   /** A fixed address: DHCP reserves it and the Talos API is reached there. */
   ip?: string;
+  /** Its BMC (the lab's ipmi_sim); the password goes to a file in the data directory, never here. */
+  bmc?: NodeBmcSpec;
 }
 
 export interface ApplianceLayout {
@@ -28,6 +31,8 @@ export interface ApplianceLayout {
   nodes: LabNode[];
   /** The admin API token (Authorization: Bearer) the lab and the tests read the API with. */
   adminToken: string;
+  /** More settings sections, e.g. `power` or `lifecycle` (an e2e's short fallback times). */
+  settings?: Record<string, unknown>;
 }
 
 export interface AppliancePaths {
@@ -79,6 +84,7 @@ export function rackbootYaml(l: ApplianceLayout, p: AppliancePaths): string {
     // The admin plane stays on the lab namespace's loopback, off the PXE bridge.
     http: { listen: `${l.serverAddress}:${l.httpPort}`, adminListen: LAB_ADMIN_LISTEN },
     talos: { consoles: ['ttyS0'] },
+    ...l.settings,
   });
 }
 
@@ -92,7 +98,7 @@ export function inventoryYaml(l: ApplianceLayout): string {
       schematic: LAB_SCHEMATIC,
       configMode: 'push',
     },
-    nodes: l.nodes.map((n) => ({ name: n.name, mac: n.mac, role: n.role, ...(n.configMode ? { configMode: n.configMode } : {}), ...(n.ip ? { ip: n.ip } : {}) })),
+    nodes: l.nodes.map((n) => ({ name: n.name, mac: n.mac, role: n.role, ...(n.configMode ? { configMode: n.configMode } : {}), ...(n.ip ? { ip: n.ip } : {}), ...(n.bmc ? { bmc: n.bmc } : {}) })),
   });
 }
 

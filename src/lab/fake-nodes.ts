@@ -79,16 +79,18 @@ export function readFakeStatus(file: string): FakeNodeStatus | undefined {
   try { return JSON.parse(readFileSync(file, 'utf8')) as FakeNodeStatus; } catch { return undefined; }
 }
 
+/** Kills what runs in one fake node's namespace and deletes it; false when there was none. */
+export function stopFakeNode(labNs: string, index: number): boolean {
+  const ns = fakeNodeNs(labNs, index);
+  if (!run('netns', 'list').split('\n').some((l) => l.split(' ')[0] === ns)) return false;
+  for (const pid of run('netns', 'pids', ns).split(/\s+/).filter(Boolean)) {
+    try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+  }
+  run('netns', 'del', ns);
+  return true;
+}
+
 /** Kills what runs in each fake node's namespace and deletes it. */
 export function stopFakeNodes(labNs: string, count: number, say: (l: string) => void): void {
-  const existing = new Set(run('netns', 'list').split('\n').map((l) => l.split(' ')[0]));
-  for (let i = 1; i <= count; i++) {
-    const ns = fakeNodeNs(labNs, i);
-    if (!existing.has(ns)) continue;
-    for (const pid of run('netns', 'pids', ns).split(/\s+/).filter(Boolean)) {
-      try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
-    }
-    run('netns', 'del', ns);
-    say(`deleted namespace ${ns}`);
-  }
+  for (let i = 1; i <= count; i++) if (stopFakeNode(labNs, i)) say(`deleted namespace ${fakeNodeNs(labNs, i)}`);
 }

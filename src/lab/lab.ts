@@ -1,11 +1,13 @@
 // `rackboot lab`: a virtual rack. A network namespace holds a bridge, the
 // appliance (the real `rackboot serve`, DHCP full mode) on the bridge
-// address, and N QEMU machines on taps that PXE-boot through it. Offline
+// address, and N QEMU machines on taps that PXE-boot through it, each behind
+// its own IPMI BMC (lab-bmc.ts) that rackboot powers it on through. Offline
 // the machines boot the Talos stand-in; once a machine's stand-in has powered
 // off, a fake Talos node takes over its network identity and answers the
 // machine API, so push, bootstrap, health and kubeconfig run for real
 // against it. The lab says plainly which parts are stand-ins.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -14,9 +16,11 @@ import { selfSignedFiles } from '../http/admin/tls.js';
 import { builtPath } from './built.js';
 import { stopFakeNodes } from './fake-nodes.js';
 import { prepareAppliance, prepareTalosApi } from './prepare.js';
-import { qemuArgs, QEMU, type Firmware } from './qemu.js';
+import type { Firmware } from './qemu.js';
 import { buildStandin, DEFAULT_STANDIN_CACHE, type StandinFiles } from './standin.js';
 import { writeSecretFile } from '../talos/secrets.js';
+import { passwordPath, writePassword } from '../bmc/credentials.js';
+import { LAB_BMC_USER, LAB_CIPHER_SUITE, labMachinePid, newBmcPassword, startLabBmc, labBmcHost, type LabBmc } from './lab-bmc.js';
 import { unsupportedTalosVersion } from '../talos/config/versions.js';
 
 export const LAB_NS = 'rblab';
@@ -27,8 +31,14 @@ const CLI = builtPath('cli.js');
 const TAKEOVER = builtPath('lab/takeover.js');
 export const labBridge = (ns: string) => `${ns}br`;
 
-/** pid is 0 when the lab runs without VMs. */
-export interface LabMachine { index: number; name: string; mac: string; ip: string; role: LabNode['role']; configMode: 'push' | 'pull'; firmware: Firmware; tap: string; serial: string; pid: number }
+/** pid is 0 when the lab runs without VMs, and when the machine's BMC starts its QEMU (bmc). */
+export interface LabMachine { index: number; name: string; mac: string; ip: string; role: LabNode['role']; configMode: 'push' | 'pull'; firmware: Firmware; tap: string; serial: string; pid: number; bmc?: LabBmc }
+
+/** Whether the machine's QEMU runs: the one its BMC powered on, or (older labs) the one lab up started. */
+export function machineRunning(m: LabMachine): boolean {
+  if (m.bmc) return labMachinePid(m.bmc) !== undefined;
+  return m.pid > 0 && ours(m.pid, m.tap);
+}
 export interface LabState {
   dir: string; ns: string; bridge: string; url: string; adminToken: string; rackbootPid: number; takeoverPid: number;
   /** The admin plane (HTTPS on the namespace's loopback) and the self-signed certificate curl pins. */
@@ -138,8 +148,14 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   const paths = writeApplianceFiles({
     dir, bridge, serverAddress: SERVER, subnet: '10.78.0.0/24', pool: { start: '10.78.0.100', end: '10.78.0.199' },
     dhcpMode: 'full', httpPort: HTTP_PORT, talosVersion, adminToken,
-    nodes: machines.map(({ name, mac, role, configMode, ip: addr }) => ({ name, mac, role, configMode, ip: addr })),
+    nodes: machines.map(({ index, name, mac, role, configMode, ip: addr, firmware }) => ({
+      name, mac, role, configMode, ip: addr,
+      ...(vms ? { bmc: { address: `ipmi://${labBmcHost(index)}`, username: LAB_BMC_USER, bootMode: firmware === 'uefi' ? 'uefi' as const : 'legacy' as const, ipmiCipherSuite: LAB_CIPHER_SUITE } } : {}),
+    })),
   });
+  // As an operator would with rackboot bmc password: one 0600 file per node in the data directory.
+  const passwords = new Map(machines.map((m) => [m.name, newBmcPassword()]));
+  if (vms) for (const [name, pw] of passwords) writePassword(passwordPath(paths.dataDir, name), pw);
   for (const line of await prepareAppliance(paths, standin)) opts.say(line);
   for (const line of await prepareTalosApi(paths)) opts.say(line);
   for (const m of machines) rmSync(join(dir, `${m.name}.talos.json`), { force: true });
@@ -169,9 +185,16 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
       inNs(ns, 'ip', 'link', 'set', m.tap, 'master', bridge);
       inNs(ns, 'ip', 'link', 'set', m.tap, 'up');
       rmSync(m.serial, { force: true });
-      m.pid = spawnDetached(ns, QEMU, qemuArgs({ firmware: m.firmware, mac: m.mac, tap: m.tap, serialFile: m.serial }), join(dir, `${m.name}.qemu.log`), dir);
+      const bmcDir = join(dir, 'bmc', m.name);
+      rmSync(bmcDir, { recursive: true, force: true });
+      m.bmc = await startLabBmc({
+        ns, dir: bmcDir, index: m.index, password: passwords.get(m.name)!, log: join(dir, `${m.name}.bmc.log`),
+        vm: { firmware: m.firmware, mac: m.mac, tap: m.tap, serialFile: m.serial },
+      });
       save();
     }
+    // The machines are off until rackboot powers them on through their BMCs: the command an operator runs for a rack.
+    if (vms) for (const line of await powerOnRegistered(ns, paths.config)) opts.say(line);
     // The takeover runs on after lab up returns: it starts each fake node when its machine is done with the stand-in.
     state.takeoverPid = spawnDetached(undefined, process.execPath, [TAKEOVER, dir], join(dir, 'takeover.log'), dir);
     save();
@@ -179,6 +202,19 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   } catch (err) {
     await labDown({ dir, say: () => {} });
     throw err;
+  }
+}
+
+const execFileAsync = promisify(execFile);
+
+/** `rackboot power on --registered` inside the lab namespace, where the BMCs are. */
+async function powerOnRegistered(ns: string, config: string): Promise<string[]> {
+  try {
+    const { stdout, stderr } = await execFileAsync('ip', ['netns', 'exec', ns, process.execPath, CLI, 'power', 'on', '--registered', '--config', config], { encoding: 'utf8' });
+    return `${stdout}${stderr}`.split('\n').filter(Boolean).map((l) => `rackboot power on --registered: ${l}`);
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`rackboot power on --registered failed: ${e.stdout ?? ''}${e.stderr ?? e.message}`);
   }
 }
 
@@ -211,6 +247,7 @@ export async function labDown(opts: { dir: string; say: (l: string) => void; ns?
   const pids = state ? [
     { pid: state.takeoverPid, needle: 'takeover' },
     ...state.machines.map((m) => ({ pid: m.pid, needle: m.tap })),
+    ...state.machines.flatMap((m) => (m.bmc ? [{ pid: labMachinePid(m.bmc) ?? 0, needle: m.tap }, { pid: m.bmc.pid, needle: 'ipmi_sim' }] : [])),
     { pid: state.rackbootPid, needle: 'serve' },
   ].filter((p) => p.pid > 0) : [];
   for (const { pid, needle } of pids) {

@@ -20,6 +20,14 @@ export function labFindings(): Finding[] {
   findings.push(existsSync('/usr/bin/apt-get')
     ? { level: 'ok', check: 'stand-in kernel source', detail: 'apt-get download linux-image-…-amd64 (Debian archive, about 70 MB, cached)' }
     : { level: 'fail', check: 'stand-in kernel source', detail: 'no apt-get: the stand-in kernel comes from a Debian package', fix: 'run the lab on Debian or Ubuntu' });
+  for (const [what, path, pkg, why] of [
+    ['ipmi_sim', '/usr/bin/ipmi_sim', 'openipmi', 'each lab machine\'s BMC'],
+    ['ipmitool', '/usr/bin/ipmitool', 'ipmitool', 'rackboot drives IPMI BMCs with it'],
+  ] as const) {
+    findings.push(existsSync(path)
+      ? { level: 'ok', check: what, detail: `${path} (${why})` }
+      : { level: 'fail', check: what, detail: `missing: ${path} (${why})`, fix: `apt-get install ${pkg}` });
+  }
   findings.push(existsSync('/usr/bin/curl')
     ? { level: 'ok', check: 'curl', detail: 'lab status reads the appliance API inside the namespace with it' }
     : { level: 'fail', check: 'curl', detail: 'missing: /usr/bin/curl', fix: 'apt-get install curl' });

@@ -17,6 +17,14 @@ export interface VmSpec {
   memoryMb?: number;
   /** A raw disk image; without one the machine has no disk. */
   disk?: string;
+  /** Default network. BIOS only: disk first is `-boot c` (a UEFI machine keeps the firmware's own order). */
+  bootFrom?: 'network' | 'disk';
+  /** Its BMC: QEMU joins an external BMC (ipmi_sim's VM port) and shows it to the guest as a KCS interface. */
+  bmcLink?: { host: string; port: number };
+  /** A QMP socket (unix), for freezing or inspecting the machine. */
+  qmpSocket?: string;
+  /** Append to serialFile instead of truncating it: a machine its BMC power-cycles keeps its earlier boots' lines. */
+  appendSerial?: boolean;
 }
 
 export function qemuArgs(vm: VmSpec): string[] {
@@ -30,12 +38,20 @@ export function qemuArgs(vm: VmSpec): string[] {
     '-accel', 'tcg',
     '-m', String(vm.memoryMb ?? 512),
     '-nographic', '-monitor', 'none', '-no-reboot',
-    ...(vm.firmware === 'uefi' ? ['-bios', OVMF] : ['-boot', 'n']),
+    ...(vm.firmware === 'uefi' ? ['-bios', OVMF] : ['-boot', vm.bootFrom === 'disk' ? 'c' : 'n']),
     ...(vm.uuid ? ['-uuid', vm.uuid] : []),
     '-netdev', `tap,id=n0,ifname=${vm.tap},script=no,downscript=no`,
     '-device', nic,
     ...(vm.disk ? ['-drive', `file=${vm.disk},format=raw,if=ide`] : []),
-    '-serial', `file:${vm.serialFile}`,
+    ...(vm.appendSerial
+      ? ['-chardev', `file,id=serial0,path=${vm.serialFile},append=on`, '-serial', 'chardev:serial0']
+      : ['-serial', `file:${vm.serialFile}`]),
+    // reconnect: QEMU keeps retrying its BMC link instead of failing when the BMC restarts.
+    ...(vm.bmcLink
+      ? ['-chardev', `socket,id=ipmi0,host=${vm.bmcLink.host},port=${vm.bmcLink.port},reconnect=10`,
+        '-device', 'ipmi-bmc-extern,id=bmc0,chardev=ipmi0', '-device', 'isa-ipmi-kcs,bmc=bmc0']
+      : []),
+    ...(vm.qmpSocket ? ['-qmp', `unix:${vm.qmpSocket},server=on,wait=off`] : []),
   ];
 }
 

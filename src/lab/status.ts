@@ -7,7 +7,8 @@ import Database from 'better-sqlite3';
 import { BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY } from '../talos/bootstrap.js';
 import { readFakeStatus } from './fake-nodes.js';
 import type { FakeNodeStatus } from './fake-talos/main.js';
-import { curlInLab, ours, readLabState, type LabState } from './lab.js';
+import { curlInLab, machineRunning, ours, readLabState, type LabState } from './lab.js';
+import { labChassisEvents } from './lab-bmc.js';
 import type { Firmware } from './qemu.js';
 import { parseMarker } from './standin-init.js';
 
@@ -17,6 +18,8 @@ export interface MachineStatus {
   path: string[];
   marker: string;
   talos: FakeNodeStatus | undefined;
+  /** The machine's BMC: whether its ipmi_sim runs, and what its chassis hook did (power and boot device), in order. */
+  bmc?: { address: string; up: boolean; chassis: string[] };
 }
 
 export interface ClusterStatus { bootstrap: string; bootstrapNode: string | undefined; kubeconfig: string | undefined }
@@ -61,12 +64,13 @@ export function labStatus(dir: string): LabStatus | undefined {
     const serial = existsSync(m.serial) ? readFileSync(m.serial, 'latin1') : '';
     const marker = parseMarker(serial);
     return {
-      name: m.name, firmware: m.firmware, ip: m.ip, running: m.pid > 0 && ours(m.pid, m.tap),
+      name: m.name, firmware: m.firmware, ip: m.ip, running: machineRunning(m),
       state: nodes.find((n) => n.name === m.name)?.state ?? '?',
       path: store.paths.get(m.name) ?? [],
       marker: !state.vms ? '(no VM in this lab)'
         : marker ? `stand-in kernel ran: ${marker.result}, ip ${marker.ip}${marker.config !== 'none' ? `, pulled config sha256 ${marker.config.slice(0, 12)}…` : ''}` : '(no marker yet)',
       talos: readFakeStatus(join(state.dir, `${m.name}.talos.json`)),
+      bmc: m.bmc ? { address: m.bmc.address, up: ours(m.bmc.pid, 'ipmi_sim'), chassis: labChassisEvents(m.bmc) } : undefined,
     };
   });
   const kubeconfig = join(dataDir, 'kubeconfig');

@@ -1,11 +1,14 @@
 // Runs beside a lab (started detached by lab up, stopped by lab down): when
 // a machine's stand-in kernel has printed its marker and QEMU has exited, a
 // fake Talos node takes over the machine's MAC and address. Without VMs the
-// fake nodes start at once. Usage: node dist/lab/takeover.js LAB_DIR
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// fake nodes start at once. When a machine's BMC powers its QEMU on again
+// (a power-cycle, a reimage through the BMC), that new boot replaces the
+// fake node, and the next stand-in marker brings a fresh one.
+// Usage: node dist/lab/takeover.js LAB_DIR
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startFakeNode, type FakeNodeRecord } from './fake-nodes.js';
-import { alive, readLabState, type LabMachine, type LabState } from './lab.js';
+import { startFakeNode, stopFakeNode, type FakeNodeRecord } from './fake-nodes.js';
+import { machineRunning, readLabState, type LabMachine, type LabState } from './lab.js';
 import { parseMarker } from './standin-init.js';
 import { appliancePaths } from './appliance-files.js';
 import { loadSettings } from '../settings/settings.js';
@@ -21,12 +24,15 @@ if (!dir) {
 const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
 const started = new Map<string, FakeNodeRecord>();
 const failed = new Set<string>();
+/** Per machine: how much of its serial log (appended across boots) earlier boots wrote; only a marker past it counts. */
+const serialSeen = new Map<string, number>();
+const serialText = (m: LabMachine) => (existsSync(m.serial) ? readFileSync(m.serial, 'latin1') : '');
 
-/** The address the fake takes: the one the stand-in leased, else the inventory's. */
+/** The address the fake takes: the one this boot's stand-in leased, else the inventory's. */
 function takeoverAddress(state: LabState, m: LabMachine): string | undefined {
   if (!state.vms) return m.ip;
-  if (alive(m.pid)) return undefined;
-  const marker = existsSync(m.serial) ? parseMarker(readFileSync(m.serial, 'latin1')) : undefined;
+  if (machineRunning(m)) return undefined;
+  const marker = parseMarker(serialText(m).slice(serialSeen.get(m.name) ?? 0));
   if (!marker) return undefined;
   return marker.ip.split('/')[0] || m.ip;
 }
@@ -47,8 +53,18 @@ function renderedConfigFile(state: LabState, m: LabMachine): string {
   return file;
 }
 
+/** A machine its BMC powered on again: that boot replaces its fake node (same MAC and address). */
+function replacedByNewBoot(state: LabState, m: LabMachine): void {
+  if (!state.vms || !m.bmc || !(started.has(m.name) || failed.has(m.name)) || !machineRunning(m)) return;
+  if (stopFakeNode(state.ns, m.index)) log(`${m.name}: powered on again through its BMC; its fake Talos node is stopped`);
+  rmSync(join(state.dir, `${m.name}.talos.json`), { force: true });
+  started.delete(m.name);
+  failed.delete(m.name);
+}
+
 function step(state: LabState): void {
   for (const m of state.machines) {
+    replacedByNewBoot(state, m);
     if (started.has(m.name) || failed.has(m.name)) continue;
     const addr = takeoverAddress(state, m);
     if (!addr) continue;
@@ -61,6 +77,7 @@ function step(state: LabState): void {
         bootUrl: state.vms ? undefined : `${state.url}/ipxe?mac=${m.mac}&arch=x86_64`,
       });
       started.set(m.name, rec);
+      serialSeen.set(m.name, serialText(m).length);
       log(`${m.name}: fake Talos node started at ${addr}:50000 (pid ${rec.pid}, namespace ${rec.ns})`);
     } catch (err) {
       failed.add(m.name);
@@ -74,7 +91,8 @@ for (;;) {
   const state = readLabState(dir);
   if (!state) break;
   step(state);
-  if (started.size + failed.size === state.machines.length) break;
+  // Without BMCs nothing boots again: done once every machine is handled.
+  if (!state.vms && started.size + failed.size === state.machines.length) break;
   await new Promise((r) => setTimeout(r, 1000));
 }
-log('every machine handled; takeover done');
+log('takeover done');

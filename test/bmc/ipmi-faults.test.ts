@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startIpmiSim, type IpmiSim } from '../fakes/ipmi/sim.js';
+import { startIpmiSim, type IpmiSim } from '../../src/lab/ipmi-sim.js';
 import { Netns, uniqueSuffix } from '../helpers/netns.js';
 import { tempDirs } from '../helpers/tmp.js';
 

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IpmiBmc } from '../../src/bmc/ipmi.js';
-import { startIpmiSim, type IpmiSim } from '../fakes/ipmi/sim.js';
+import { startIpmiSim, type IpmiSim } from '../../src/lab/ipmi-sim.js';
 import { tempDirs } from '../helpers/tmp.js';
 import { freeTcpPort, qmp, until } from '../helpers/qmp.js';
 

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IpmiBmc } from '../../src/bmc/ipmi.js';
 import { BmcError } from '../../src/bmc/types.js';
-import { freeUdpPort, startIpmiSim, type IpmiSim } from '../fakes/ipmi/sim.js';
+import { freeUdpPort, startIpmiSim, type IpmiSim } from '../../src/lab/ipmi-sim.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const tmp = tempDirs('rackboot-ipmi-');

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writePassword } from '../../src/bmc/credentials.js';
 import { operateNode } from '../../src/bmc/operate.js';
 import type { NodeSpec } from '../../src/inventory/types.js';
-import { startIpmiSim, type IpmiSim } from '../fakes/ipmi/sim.js';
+import { startIpmiSim, type IpmiSim } from '../../src/lab/ipmi-sim.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const tmp = tempDirs('rackboot-operate-');

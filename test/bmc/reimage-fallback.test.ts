@@ -12,7 +12,7 @@ import { writePassword } from '../../src/bmc/credentials.js';
 import { StateMachine } from '../../src/lifecycle/machine.js';
 import { Reimager } from '../../src/lifecycle/reimage.js';
 import { DEFAULT_POWER_SETTINGS, type PowerSettings } from '../../src/settings/settings.js';
-import { startIpmiSim } from '../fakes/ipmi/sim.js';
+import { startIpmiSim } from '../../src/lab/ipmi-sim.js';
 import { RedfishFake } from '../fakes/redfish/service.js';
 import { makeRack, pxeBooted, type Rack } from '../talos/cluster-fixture.js';
 import { waitFor } from '../talos/helpers.js';

@@ -10,7 +10,7 @@ import { cliActor } from '../../src/cli/actor.js';
 import { writePassword } from '../../src/bmc/credentials.js';
 import { Store } from '../../src/store/store.js';
 import { loadInventoryFile } from '../../src/inventory/load.js';
-import { startIpmiSim, type IpmiSim } from '../fakes/ipmi/sim.js';
+import { startIpmiSim, type IpmiSim } from '../../src/lab/ipmi-sim.js';
 import { RedfishFake } from '../fakes/redfish/service.js';
 import { CLI } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tmp.js';

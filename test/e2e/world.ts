@@ -26,6 +26,8 @@ export interface WorldOptions {
   nodes: LabNode[];
   efiBinary?: 'ipxe.efi' | 'snponly.efi';
   standin: StandinFiles;
+  /** More settings sections for rackboot.yaml (e.g. short power.* fallback times). */
+  settings?: Record<string, unknown>;
 }
 
 export interface VmRun {
@@ -63,6 +65,7 @@ export class World {
       dir: this.dir, bridge: this.bridge, serverAddress: SERVER, subnet: '10.77.0.0/24',
       pool: { start: '10.77.0.100', end: '10.77.0.199' }, dhcpMode: opts.dhcpMode, httpPort: HTTP_PORT,
       efiBinary: opts.efiBinary, talosVersion: TALOS_VERSION, nodes: opts.nodes, adminToken: this.adminToken,
+      settings: opts.settings,
     });
   }
 

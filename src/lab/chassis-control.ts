@@ -1,11 +1,15 @@
-#!/bin/sh
-# ipmi_sim's chassis_control hook for a test machine: ipmi_sim runs
+// ipmi_sim's chassis_control hook, written next to each BMC's state by
+// writeIpmiSimFiles(): a shell script, kept as text here because the build
+// (tsc) ships only .js files. What it does is said in its own header.
+export const CHASSIS_CONTROL_SCRIPT = `#!/bin/sh
+# ipmi_sim's chassis_control hook for a lab or test machine: ipmi_sim runs
 #   chassis-control.sh STATE_DIR get power|boot ...     (prints PARM:VALUE lines)
 #   chassis-control.sh STATE_DIR set power 1|0 | reset 1 | boot pxe|default|... ...
 # (the interface of OpenIPMI's lanserv/ipmi_sim_chassiscontrol example).
 # The machine is a process: "power on" starts STATE_DIR/machine (the test's
 # stand-in or QEMU launcher) with the pending boot device as its argument and
-# records its pid; "power off" kills it; power state is whether that pid lives.
+# records its pid (its output goes to STATE_DIR/machine.log); "power off"
+# kills it; power state is whether that pid lives.
 # A boot device set over IPMI applies to the next start only, as firmware
 # consumes a "valid for next boot" flag.
 # A file STATE_DIR/ignore-power makes it a BMC that accepts power commands
@@ -21,7 +25,7 @@ start() {
   boot=$(cat "$dir/boot" 2>/dev/null || echo default)
   echo default > "$dir/boot"
   echo "start boot=$boot" >> "$dir/events"
-  setsid "$dir/machine" "$boot" > /dev/null 2>&1 < /dev/null &
+  setsid "$dir/machine" "$boot" >> "$dir/machine.log" 2>&1 < /dev/null &
   echo $! > "$pidfile"
 }
 stop() {
@@ -56,3 +60,4 @@ case $op in
     done ;;
   *) echo "unknown operation $op"; exit 1 ;;
 esac
+`;
