@@ -106,4 +106,16 @@ export const migrations: string[] = [
     served_to TEXT
   );
   `,
+  // branch hardware: a node's hardware facts as last read from Talos
+  // maintenance mode (src/talos/hardware.ts), one row per node, replaced on
+  // every read; read_at says how old they are.
+  `
+  CREATE TABLE node_hardware (
+    node TEXT PRIMARY KEY,
+    mac TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    facts_json TEXT NOT NULL,
+    read_at INTEGER NOT NULL
+  );
+  `,
 ];

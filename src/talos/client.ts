@@ -17,6 +17,8 @@ export interface VersionInfo { tag: string; sha: string; built: string; go_versi
 export interface ServiceInfo { id: string; state: string; health: { unknown: boolean; healthy: boolean; last_message: string } | null }
 export interface EtcdMember { id: string; hostname: string; peer_urls: string[]; client_urls: string[]; is_learner: boolean }
 export interface Disk { size: string; model: string; device_name: string; name: string; serial: string; wwid: string; bus_path: string; type: string; system_disk: boolean }
+/** A COSI resource as the state API sends it (resource.proto); the spec is read from its YAML. */
+export interface CosiResource { metadata: { namespace: string; type: string; id: string; version: string; phase: string } | null; spec: { yaml_spec: string } | null }
 export interface ApplyResult { mode: ApplyMode; modeDetails: string; warnings: string[] }
 
 export interface ResetOptions {
@@ -58,6 +60,7 @@ export async function talosAnswers(open: () => Promise<TalosClient> | TalosClien
 export class TalosClient {
   private readonly machine: grpc.Client;
   private readonly storage: grpc.Client;
+  private readonly state: grpc.Client;
   private readonly calls: CallRunner;
 
   private constructor(readonly endpoint: string, creds: grpc.ChannelCredentials, policy: RetryPolicy) {
@@ -66,6 +69,7 @@ export class TalosClient {
     // Talos serves one port for every service: both stubs share one channel.
     this.machine = new api.MachineService(t, creds);
     this.storage = new api.StorageService(t, creds, { channelOverride: this.machine.getChannel() });
+    this.state = new api.ResourceState(t, creds, { channelOverride: this.machine.getChannel() });
     this.calls = new CallRunner(policy);
   }
 
@@ -132,6 +136,12 @@ export class TalosClient {
   async disks(): Promise<Disk[]> {
     const msgs = await this.calls.unary<object, { disks: Disk[] }>(this.storage, 'Disks', {});
     return msgs.flatMap((m) => m.disks);
+  }
+
+  /** Every resource of `type` in `namespace` (COSI State/List, what `talosctl get TYPE` calls). */
+  async listResources(namespace: string, type: string): Promise<CosiResource[]> {
+    const msgs = await this.calls.streamMessages<object, { resource: CosiResource | null }>(this.state, 'List', { namespace, type });
+    return msgs.flatMap((m) => (m.resource ? [m.resource] : []));
   }
 
   /** Not retried: a reset that went through must not be sent again. */

@@ -9,6 +9,7 @@ import { moveNode, type NodeStateDeps } from './node-state.js';
 import type { RetryPolicy } from './rpc.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { devicePath, matchInstallDisk } from './install-disk.js';
+import { collectHardware } from './hardware-collect.js';
 import { appliedModeText, probeMaintenance, type MaintenanceProbe } from './maintenance-probe.js';
 
 type MaintenanceFound = Extract<MaintenanceProbe, { maintenance: true }>;
@@ -100,6 +101,8 @@ export class FirstContact {
         if (!r.ok) return 'refused';
         node = r.node;
       } else this.event(node, answers, { endpoint, api: probe.api });
+
+      await collectHardware(store, node, client, endpoint);
 
       if (this.deps.checkInstallDisk) {
         const disks = await client.disks();

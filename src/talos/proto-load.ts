@@ -13,13 +13,15 @@ type ServiceCtor = grpc.ServiceClientConstructor;
 export interface TalosApi {
   MachineService: ServiceCtor;
   StorageService: ServiceCtor;
+  /** The COSI state API (resource.proto): `talosctl get`'s read calls. */
+  ResourceState: ServiceCtor;
 }
 
 let cached: TalosApi | undefined;
 
 export function talosApi(): TalosApi {
   if (cached) return cached;
-  const def = protoLoader.loadSync(['machine.proto', 'storage.proto'], {
+  const def = protoLoader.loadSync(['machine.proto', 'storage.proto', 'resource.proto'], {
     includeDirs: [PROTO_DIR],
     // Field names as written in the .proto (snake_case), enums as names,
     // 64-bit integers as strings, defaults filled in: replies always have
@@ -34,7 +36,8 @@ export function talosApi(): TalosApi {
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
     machine: { MachineService: ServiceCtor };
     storage: { StorageService: ServiceCtor };
+    cosi: { resource: { State: ServiceCtor } };
   };
-  cached = { MachineService: pkg.machine.MachineService, StorageService: pkg.storage.StorageService };
+  cached = { MachineService: pkg.machine.MachineService, StorageService: pkg.storage.StorageService, ResourceState: pkg.cosi.resource.State };
   return cached;
 }

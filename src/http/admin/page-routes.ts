@@ -46,7 +46,7 @@ export function registerWeb(app: FastifyInstance, ctx: HttpContext, auth: AdminA
     const d = nodeDetailView(ctx, (req.params as { name: string }).name);
     if (!d) return reply.code(404).send({ message: 'no such node' });
     const who = adminAccess(req);
-    return page(reply).send(nodePage(d.node, d.events, d.console, { csrf: who.csrf, signedIn: who.via === 'session' }));
+    return page(reply).send(nodePage(d.node, d.events, d.console, { csrf: who.csrf, signedIn: who.via === 'session' }, d.hardware));
   });
 
   app.get('/login', PUBLIC, async (req, reply) => page(reply).send(loginPage({ next: safeNext((req.query as Record<string, unknown>).next) })));

@@ -3,6 +3,8 @@ import { html, Safe } from './html.js';
 import { assetsSection, clusterSection, consoleLines, discoveredSection, eventList, inventorySection, nodeRows, nodeSummary } from './render.js';
 import type { assetsView, clusterView, discoveredListView, inventoryView, NodeView } from './views.js';
 import type { EventRecord } from '../../store/store.js';
+import type { HardwareRecord } from '../../store/hardware.js';
+import { hardwarePanel } from './render-hardware.js';
 
 function layout(title: string, body: Safe, opts: { csrf?: string; signedIn: boolean; page: string }): string {
   return html`<!doctype html>
@@ -57,12 +59,13 @@ export function nodeFragments(node: NodeView, events: EventRecord[]): Record<str
   return { 'node-summary': nodeSummary(node).value, 'node-events': eventList(events).value };
 }
 
-export function nodePage(node: NodeView, events: EventRecord[], console: { at: number; msg: string }[], opts: { csrf?: string; signedIn: boolean }): string {
+export function nodePage(node: NodeView, events: EventRecord[], console: { at: number; msg: string }[], opts: { csrf?: string; signedIn: boolean }, hardware: HardwareRecord | null = null): string {
   const f = nodeFragments(node, events);
   const raw = (id: string) => new Safe(f[id]!);
   return layout(node.name, html`
 <p><a href="/ui">← all nodes</a></p>
 <section class="card" data-node="${node.name}" id="node"><h2>${node.name}</h2><div id="node-summary">${raw('node-summary')}</div></section>
+<section class="card" id="hardware"><h2>Hardware</h2>${hardwarePanel(hardware)}</section>
 <div class="grid">
 <section class="card"><h2>Console</h2><ol id="console" class="console">${consoleLines(console)}</ol></section>
 <section class="card"><h2>Events</h2><ol id="node-events" class="events">${raw('node-events')}</ol></section>

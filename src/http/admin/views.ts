@@ -10,6 +10,7 @@ import { formatDuration } from '../../lifecycle/sweeper.js';
 import type { HttpContext } from '../context.js';
 import type { EventRecord, NodeRecord, Store } from '../../store/store.js';
 import { PowerMonitor, type PowerView } from '../../bmc/power-monitor.js';
+import { nodeHardware, type HardwareRecord } from '../../store/hardware.js';
 
 export interface NodeView {
   name: string; mac: string; role: string; ip: string | null; uuid: string | null;
@@ -66,13 +67,14 @@ export function nodesView(store: Store, power?: PowerLookup): NodeView[] {
   return store.listNodes().map((n) => nodeView(store, n, power));
 }
 
-export function nodeDetailView(ctx: HttpContext, name: string): { node: NodeView; events: EventRecord[]; console: { at: number; msg: string }[] } | undefined {
+export function nodeDetailView(ctx: HttpContext, name: string): { node: NodeView; events: EventRecord[]; console: { at: number; msg: string }[]; hardware: HardwareRecord | null } | undefined {
   const n = ctx.store.getNode(name);
   if (!n) return undefined;
   return {
     node: nodeView(ctx.store, n, powerLookup(ctx)),
     events: ctx.store.events({ node: name, limit: 100 }).reverse(),
     console: (ctx.console?.lines(name) ?? []).map((l) => ({ at: l.at, msg: l.msg })),
+    hardware: nodeHardware(ctx.store.db, name) ?? null,
   };
 }
 

@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { talosApi } from '../../talos/proto-load.js';
 import { parseMachineConfig, type FakeEtcd, type CertAndKey, type ConfigValidator, type ParsedConfig } from './cluster.js';
 import { configuredHandlers, maintenanceHandlers, type Handler, type NodeApi } from './machine-api.js';
+import type { FakeMachine } from './resources.js';
 import { NEWEST_PROFILE, profile, type ApplyMode, type Method, type Profile, type ProfileName, type Refusal } from './profiles.js';
 
 export type { Method } from './profiles.js';
@@ -37,7 +38,7 @@ export interface Faults {
 }
 
 /** A disk as the node's block.Disk resource has it: `id` is the kernel name (sda), never a path. */
-export interface FakeDisk { device_name: string; size: number; model: string; serial?: string; wwid?: string; bus_path?: string }
+export interface FakeDisk { device_name: string; size: number; model: string; serial?: string; wwid?: string; bus_path?: string; transport?: string; rotational?: boolean }
 
 export interface FakeNodeOptions {
   host: string;
@@ -53,6 +54,8 @@ export interface FakeNodeOptions {
   clusterName?: string;
   validate?: ConfigValidator;
   disks?: FakeDisk[];
+  /** The rest of the machine its hardware resources describe (resources.ts). */
+  machine?: FakeMachine;
   /** Time between an accepted config and the API answering over mTLS (the "install"). */
   installDelayMs?: number;
 }
@@ -68,6 +71,7 @@ const ROLES: Record<Method, string[]> = {
   ApplyConfiguration: ['os:admin'], Bootstrap: ['os:admin'], Kubeconfig: ['os:admin'], Reset: ['os:admin'], Upgrade: ['os:admin'],
   Reboot: ['os:admin', 'os:operator'],
   EtcdMemberList: [...READ, 'os:etcd:backup'], Hostname: READ, ServiceList: READ, Version: READ, Disks: READ,
+  ResourceGet: READ, ResourceList: READ, // machined.go: /cosi.resource.State/Get and /List
 };
 export const grpcError = (code: grpc.status, details: string) => Object.assign(new Error(details), { code, details });
 
@@ -138,9 +142,10 @@ export class FakeTalosNode implements NodeApi {
     const api = talosApi();
     const handlers = mode === 'maintenance' ? maintenanceHandlers(this) : configuredHandlers(this);
     const wrapped = Object.fromEntries(Object.entries(handlers).map(([m, fn]) => [m, this.wrap(m as Method, mode, fn)]));
-    const { Disks, ...machine } = wrapped;
+    const { Disks, ResourceGet, ResourceList, ...machine } = wrapped;
     server.addService(api.MachineService.service, machine);
     server.addService(api.StorageService.service, { Disks: Disks! });
+    server.addService(api.ResourceState.service, { Get: ResourceGet!, List: ResourceList! });
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(this.endpoint, creds, (err) => (err ? reject(err) : resolve())));
     this.server = server;

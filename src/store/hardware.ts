@@ -1,0 +1,20 @@
+// Per-node hardware facts (src/talos/hardware.ts), kept with when and from
+// where they were read. A new read replaces the old: the page shows what the
+// machine looked like the last time it was in maintenance mode.
+import type Database from 'better-sqlite3';
+import type { HardwareFacts } from '../talos/hardware.js';
+
+export interface HardwareRecord { node: string; mac: string; endpoint: string; readAt: number; facts: HardwareFacts }
+
+export function recordHardware(db: Database.Database, r: HardwareRecord): void {
+  db.prepare(
+    `INSERT INTO node_hardware (node, mac, endpoint, facts_json, read_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT(node) DO UPDATE SET mac=excluded.mac, endpoint=excluded.endpoint, facts_json=excluded.facts_json, read_at=excluded.read_at`,
+  ).run(r.node, r.mac, r.endpoint, JSON.stringify(r.facts), r.readAt);
+}
+
+export function nodeHardware(db: Database.Database, node: string): HardwareRecord | undefined {
+  const row = db.prepare('SELECT * FROM node_hardware WHERE node = ?').get(node) as Record<string, unknown> | undefined;
+  if (!row) return undefined;
+  return { node: row.node as string, mac: row.mac as string, endpoint: row.endpoint as string, readAt: row.read_at as number, facts: JSON.parse(row.facts_json as string) as HardwareFacts };
+}
