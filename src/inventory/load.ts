@@ -30,12 +30,12 @@ export function parseInventory(text: string, file: string): LoadResult {
   return checkSemantics(parsed.data, file, parsed.locate);
 }
 
-const FIELD_NAMES = { mac: 'MAC address', ip: 'IPv4 address', uuid: 'UUID', name: 'name (lower-case DNS label)', installDisk: 'disk path (/dev/...)',
+const FIELD_NAMES = { mac: 'MAC address', ip: 'IPv4 address', uuid: 'UUID', name: 'name (lower-case DNS label)', installDisk: 'disk path (/dev/...)', size: 'size condition (">= 400GB", "<= 2TB", "480GB")',
   address: 'BMC address (ipmi://HOST[:PORT], redfish://HOST[:PORT][/redfish/v1/Systems/ID] or redfish+http://…)',
   tlsFingerprint: 'SHA-256 fingerprint (64 hex digits, colons optional)', passwordFile: 'absolute file path' };
 
 interface RawNode {
-  name: string; mac: string; role: NodeSpec['role']; ip?: string; installDisk?: string;
+  name: string; mac: string; role: NodeSpec['role']; ip?: string; installDisk?: NodeSpec['installDisk'];
   uuid?: string; serial?: string; bootstrap?: boolean; configMode?: NodeSpec['configMode']; patches?: Patch[];
   bmc?: Omit<NodeBmcSpec, 'bootMode'> & { bootMode?: NodeBmcSpec['bootMode'] };
 }

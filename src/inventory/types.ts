@@ -13,7 +13,8 @@ export interface NodeSpec {
   mac: string;
   role: Role;
   ip?: string;
-  installDisk: string;
+  /** A /dev path, or a selector resolved against the node's reported disks (src/talos/disk-selector.ts). */
+  installDisk: string | DiskSelector;
   uuid?: string;
   serial?: string;
   /** True on the one control plane that bootstraps etcd. Resolved at load time. */
@@ -36,6 +37,19 @@ export interface NodeBmcSpec {
   tlsFingerprint?: string;
   /** IPMI RMCP+ cipher suite, for BMCs that do not answer ipmitool's suite discovery. */
   ipmiCipherSuite?: number;
+}
+
+/** Picks a disk by what it is; every key given must match. */
+export interface DiskSelector {
+  /** Exact, or a glob with `*`. */
+  model?: string;
+  serial?: string;
+  wwid?: string;
+  /** As block.Disk's transport reads: nvme, sata, sas, scsi, virtio, usb, mmc, … */
+  transport?: string;
+  rotational?: boolean;
+  /** `>= 400GB`, `<= 2TB`, `480GB`; decimal units as disks are sold, KiB/MiB/GiB/TiB binary. */
+  size?: string;
 }
 
 export interface ClusterSpec {

@@ -4,7 +4,11 @@
 import type Database from 'better-sqlite3';
 import type { HardwareFacts } from '../talos/hardware.js';
 
-export interface HardwareRecord { node: string; mac: string; endpoint: string; readAt: number; facts: HardwareFacts }
+export interface HardwareRecord {
+  node: string; mac: string; endpoint: string; readAt: number; facts: HardwareFacts;
+  /** Where the inventory's install-disk selector pointed the last time it was resolved. */
+  installDisk?: { path: string; at: number } | null;
+}
 
 export function recordHardware(db: Database.Database, r: HardwareRecord): void {
   db.prepare(
@@ -16,5 +20,13 @@ export function recordHardware(db: Database.Database, r: HardwareRecord): void {
 export function nodeHardware(db: Database.Database, node: string): HardwareRecord | undefined {
   const row = db.prepare('SELECT * FROM node_hardware WHERE node = ?').get(node) as Record<string, unknown> | undefined;
   if (!row) return undefined;
-  return { node: row.node as string, mac: row.mac as string, endpoint: row.endpoint as string, readAt: row.read_at as number, facts: JSON.parse(row.facts_json as string) as HardwareFacts };
+  return {
+    node: row.node as string, mac: row.mac as string, endpoint: row.endpoint as string, readAt: row.read_at as number, facts: JSON.parse(row.facts_json as string) as HardwareFacts,
+    installDisk: row.install_disk ? { path: row.install_disk as string, at: row.install_disk_at as number } : null,
+  };
+}
+
+/** Records the disk a selector resolved to; the facts row it was resolved from must exist. */
+export function recordInstallDisk(db: Database.Database, node: string, path: string, at: number): void {
+  db.prepare('UPDATE node_hardware SET install_disk = ?, install_disk_at = ? WHERE node = ?').run(path, at, node);
 }

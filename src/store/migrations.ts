@@ -115,7 +115,10 @@ export const migrations: string[] = [
     mac TEXT NOT NULL,
     endpoint TEXT NOT NULL,
     facts_json TEXT NOT NULL,
-    read_at INTEGER NOT NULL
+    read_at INTEGER NOT NULL,
+    -- the disk an install-disk selector resolved to, and when
+    install_disk TEXT,
+    install_disk_at INTEGER
   );
   `,
 ];

@@ -49,3 +49,28 @@ it('a node that refuses the resource API still gets its config, and the event sa
   expect(events.some((m) => m.startsWith('hardware facts not read: ') && m.includes('is not supported'))).toBe(true);
   expect(rack.store.getNode('w1')!.state).toBe('installing');
 });
+
+it('resolves an install-disk selector against the facts, records the choice, and the config names that disk', async () => {
+  rack = await makeRack(['worker']);
+  rack.fakes.get('w1')!.opts.disks = THREE_DISKS;
+  rack.store.db.prepare("UPDATE nodes SET spec_json=json_set(spec_json,'$.installDisk',json(?)) WHERE name='w1'").run(JSON.stringify({ rotational: true, size: '>= 1.5TB' }));
+  const events = await pass(rack);
+  expect(events).toContain('install disk selector {rotational: true, size: ">= 1.5TB"} chose /dev/vda (2.0 TB, serial DATA-A, virtio, rotational)');
+  expect(nodeHardware(rack.store.db, 'w1')!.installDisk?.path).toBe('/dev/vda');
+  const sent = rack.fakes.get('w1')!.applied.map((a) => a.data.toString());
+  expect(sent).toHaveLength(1);
+  expect(sent[0]).toMatch(/disk: \/dev\/vda/);
+});
+
+it('an ambiguous selector fails the node with the candidates and sends no config', async () => {
+  rack = await makeRack(['worker']);
+  rack.fakes.get('w1')!.opts.disks = THREE_DISKS;
+  rack.store.db.prepare("UPDATE nodes SET spec_json=json_set(spec_json,'$.installDisk',json(?)) WHERE name='w1'").run(JSON.stringify({ rotational: true }));
+  await pass(rack);
+  const n = rack.store.getNode('w1')!;
+  expect(n.state).toBe('failed');
+  expect(n.stateReason).toBe('install disk selector {rotational: true} matches 2 disks: /dev/sda (1.0 TB, model SLOWDISK, serial DATA-B, scsi, rotational); '
+    + '/dev/vda (2.0 TB, serial DATA-A, virtio, rotational); add serial or wwid to pick one');
+  expect(rack.fakes.get('w1')!.applied).toHaveLength(0);
+  expect(nodeHardware(rack.store.db, 'w1')!.installDisk).toBeNull();
+});

@@ -22,6 +22,7 @@ export function hardwarePanel(hw: HardwareRecord | null): Safe {
 <dt>UUID</dt><dd><code>${dash(sys?.uuid ?? '')}</code></dd>
 <dt>CPU</dt><dd>${f.processors.length} socket(s), ${cores} cores, ${threads} threads${f.processors[0] ? html` · ${f.processors[0].productName}` : ''}</dd>
 <dt>Memory</dt><dd>${mem} MiB in ${f.memory.length} module(s)</dd>
+${hw.installDisk ? html`<dt>Install disk</dt><dd><code>${hw.installDisk.path}</code> <span class="muted small">chosen by the inventory's selector, ${iso(hw.installDisk.at)}</span></dd>` : ''}
 </dl>
 <h3>Disks</h3>
 <div class="table-wrap"><table class="hw-disks"><thead><tr><th>Device</th><th>Size</th><th>Model</th><th>Serial</th><th>WWID</th><th>Transport</th><th>Rotational</th></tr></thead><tbody>

@@ -2,7 +2,7 @@
 // from maintenance mode, escaped, with the time they were read.
 import { expect, it } from 'vitest';
 import { harness, login } from './harness.js';
-import { recordHardware } from '../../../src/store/hardware.js';
+import { recordHardware, recordInstallDisk } from '../../../src/store/hardware.js';
 import type { HardwareFacts } from '../../../src/talos/hardware.js';
 
 const READ_AT = Date.UTC(2026, 11, 2, 10, 0, 0);
@@ -35,6 +35,10 @@ it('shows disks, links and system facts with the time read, and says so when not
     expect(page).toContain('1 socket(s), 16 cores, 32 threads');
     expect(page).toContain('<td>25000 Mbit/s</td><td>link up (up)</td>');
     expect(page).not.toContain('<b>PM9A3');
+    expect(page).not.toContain('Install disk');
+    recordInstallDisk(h.store.db, 'cp-1', '/dev/nvme0n1', READ_AT + 1000);
+    const chosen = (await h.app.inject({ url: '/ui/nodes/cp-1', headers: { cookie } })).body;
+    expect(chosen).toContain('<dt>Install disk</dt><dd><code>/dev/nvme0n1</code> <span class="muted small">chosen by the inventory\'s selector, 2026-12-02 10:00:01Z</span>');
 
     const api = (await h.app.inject({ url: '/api/nodes/cp-1', headers: { cookie } })).json() as { hardware: { readAt: number; facts: HardwareFacts } };
     expect(api.hardware.readAt).toBe(READ_AT);
