@@ -36,7 +36,7 @@ const FIELD_NAMES = { mac: 'MAC address', ip: 'IPv4 address', uuid: 'UUID', name
 
 interface RawNode {
   name: string; mac: string; role: NodeSpec['role']; ip?: string; installDisk?: NodeSpec['installDisk'];
-  uuid?: string; serial?: string; bootstrap?: boolean; configMode?: NodeSpec['configMode']; patches?: Patch[];
+  uuid?: string; serial?: string; bootstrap?: boolean; configMode?: NodeSpec['configMode']; patches?: Patch[]; wipe?: NodeSpec['wipe'];
   bmc?: Omit<NodeBmcSpec, 'bootMode'> & { bootMode?: NodeBmcSpec['bootMode'] };
 }
 interface RawInventory {
@@ -94,6 +94,7 @@ function checkSemantics(raw: RawInventory, file: string, locate: Locate): LoadRe
       uuid: n.uuid?.toLowerCase(), serial: n.serial, bootstrap: n.bootstrap ?? false,
       configMode: n.configMode ?? cluster.configMode ?? 'push', patches: n.patches ?? [],
       ...(n.bmc ? { bmc: { ...n.bmc, bootMode: n.bmc.bootMode ?? 'uefi' } } : {}),
+      ...(n.wipe ? { wipe: n.wipe } : {}),
     });
   });
 

@@ -21,6 +21,8 @@ export interface NodeSpec {
   bootstrap: boolean;
   configMode: ConfigMode;
   patches: Patch[];
+  /** Data disks a reimage wipes too; without it a reimage wipes the system disk only. */
+  wipe?: { userDisks: DiskSelector[] };
   /** The node's BMC, when rackboot may power it and set its boot device. */
   bmc?: NodeBmcSpec;
 }

@@ -26,6 +26,8 @@ export interface ResetOptions {
   reboot: boolean;
   /** Partition labels on the system disk to wipe; empty upstream means "all". */
   systemPartitionsToWipe: string[];
+  /** Data disks (/dev paths) to wipe too; empty: the system disk only. */
+  userDisksToWipe?: string[];
 }
 
 export function parseEndpoint(endpoint: string): { host: string; port: number } {
@@ -150,8 +152,10 @@ export class TalosClient {
       graceful: opts.graceful,
       reboot: opts.reboot,
       system_partitions_to_wipe: opts.systemPartitionsToWipe.map((label) => ({ label, wipe: true })),
-      user_disks_to_wipe: [],
-      mode: 'SYSTEM_DISK',
+      // Upstream refuses user disks with mode SYSTEM_DISK; ALL wipes the system disk plus exactly the listed disks
+      // (v1alpha1_server.go Reset, v1.11.0..v1.13.0): no disk is wiped for not being listed.
+      user_disks_to_wipe: opts.userDisksToWipe ?? [],
+      mode: opts.userDisksToWipe?.length ? 'ALL' : 'SYSTEM_DISK',
     }, { retry: false });
   }
 

@@ -74,10 +74,10 @@ export const describeDisk = (d: DiskFact) =>
   `${d.devPath} (${prettySize(d.size)}${d.model ? `, model ${d.model}` : ''}${d.serial ? `, serial ${d.serial}` : ''}${d.transport ? `, ${d.transport}` : ''}${d.rotational ? ', rotational' : ''})`;
 
 /** The operator-facing sentence for a refusal, candidates included. */
-export function refusalText(s: DiskSelector, m: Exclude<SelectorMatch, { kind: 'one' }>): string {
-  if (m.kind === 'many') return `install disk selector ${describeSelector(s)} matches ${m.matches.length} disks: ${m.matches.map(describeDisk).join('; ')}; add serial or wwid to pick one`;
-  if (m.candidates.length === 0) return `install disk selector ${describeSelector(s)} matches nothing: the node reported no disks`;
-  return `install disk selector ${describeSelector(s)} matches no disk; candidates: ${m.candidates.map((c) => `${describeDisk(c.disk)}: ${c.why}`).join('; ')}`;
+export function refusalText(s: DiskSelector, m: Exclude<SelectorMatch, { kind: 'one' }>, what = 'install disk selector'): string {
+  if (m.kind === 'many') return `${what} ${describeSelector(s)} matches ${m.matches.length} disks: ${m.matches.map(describeDisk).join('; ')}; add serial or wwid to pick one`;
+  if (m.candidates.length === 0) return `${what} ${describeSelector(s)} matches nothing: the node reported no disks`;
+  return `${what} ${describeSelector(s)} matches no disk; candidates: ${m.candidates.map((c) => `${describeDisk(c.disk)}: ${c.why}`).join('; ')}`;
 }
 
 export class SelectorNotExpressible extends Error {}

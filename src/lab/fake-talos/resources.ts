@@ -140,3 +140,29 @@ export function resourceHandlers(resources: () => Res[]): { ResourceGet: Handler
     },
   };
 }
+
+/**
+ * Reset's checks of what to wipe, on a configured node, before anything is
+ * wiped (internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go
+ * Reset, v1.12.0; the same at v1.11.0 and v1.13.0). Plain errors upstream,
+ * so the caller sees gRPC Unknown. With mode ALL or USER_DISKS exactly the
+ * listed disks are wiped besides the system disk; none is wiped unlisted.
+ */
+export function resetWipeRefusal(req: { mode?: string; user_disks_to_wipe?: string[]; system_partitions_to_wipe?: unknown[] },
+  disks: FakeDisk[] | undefined, systemDisk: string | undefined): Error | undefined {
+  const plain = (details: string) => Object.assign(new Error(details), { code: grpc.status.UNKNOWN, details });
+  const mode = req.mode ?? 'ALL';
+  const users = req.user_disks_to_wipe ?? [];
+  if (users.length > 0) {
+    if (mode === 'SYSTEM_DISK') return plain("reset failed: invalid input, wipe mode SYSTEM_DISK doesn't support UserDisksToWipe parameter");
+    const paths = new Set((disks ?? DEFAULT_DISKS).map((d) => `/dev/${d.device_name}`));
+    for (const dev of users) {
+      if (!paths.has(dev)) return plain(`reset user disk failed: device ${dev} wasn't found`);
+      if (dev === systemDisk) return plain(`reset user disk failed: device ${dev} is the system disk`);
+    }
+  }
+  if ((req.system_partitions_to_wipe ?? []).length > 0 && mode === 'USER_DISKS') {
+    return plain("reset failed: invalid input, wipe mode USER_DISKS doesn't support SystemPartitionsToWipe parameter");
+  }
+  return undefined;
+}
