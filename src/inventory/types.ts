@@ -9,8 +9,10 @@ export type Patch = Record<string, unknown> | unknown[] | string;
 
 export interface NodeSpec {
   name: string;
-  /** Normalised `aa:bb:cc:dd:ee:ff`. */
+  /** Normalised `aa:bb:cc:dd:ee:ff`: the provisioning NIC (the inventory's mac, else the first of macs). */
   mac: string;
+  /** Every MAC of a multi-NIC machine, `mac` first; any of them matches (DHCP, boot script, config). Unset: `mac` only. */
+  macs?: string[];
   role: Role;
   ip?: string;
   /** A /dev path, or a selector resolved against the node's reported disks (src/talos/disk-selector.ts). */

@@ -109,7 +109,7 @@ export function nodeSummary(n: NodeView, now = Date.now()): Safe {
   <dt>In state</dt><dd>${ago(n.stateSince, now)}</dd>
   <dt>Role</dt><dd>${n.role}</dd>
   <dt>IP</dt><dd>${n.ip ?? '-'}</dd>
-  <dt>MAC</dt><dd><code>${n.mac}</code></dd>
+  <dt>MAC</dt><dd><code>${n.mac}</code>${n.macs.length > 1 ? html` <span class="muted small">(NICs: ${n.macs.map((m, i) => html`${i ? ', ' : ''}<code>${m}</code>`)}; booted via <code data-boot-mac>${n.bootMac ?? 'not yet'}</code>)</span>` : ''}</dd>
   <dt>Hostname</dt><dd>${n.hostname ?? '-'}</dd>
   <dt>UUID</dt><dd><code class="wrap">${n.uuid ?? '-'}</code></dd>
   <dt>Marked for install</dt><dd>${n.markedForInstall ? 'yes: its next PXE boot installs' : 'no: it boots from disk'}</dd>

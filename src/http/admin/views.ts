@@ -14,6 +14,10 @@ import { nodeHardware, type HardwareRecord } from '../../store/hardware.js';
 
 export interface NodeView {
   name: string; mac: string; role: string; ip: string | null; uuid: string | null;
+  /** Every NIC of a multi-NIC node (inventory macs); just `mac` otherwise. */
+  macs: string[];
+  /** Which of them holds the node's most recent lease: the NIC it booted from. */
+  bootMac: string | null;
   /** The hostname the node's DHCP client sent (network input). */
   hostname: string | null;
   state: NodeState; stateMeaning: string; stateReason: string; stateSince: number;
@@ -51,10 +55,12 @@ export function failedAdvice(node: Pick<NodeRecord, 'failedStep' | 'stateReason'
 }
 
 export function nodeView(store: Store, n: NodeRecord, power: PowerLookup = () => null): NodeView {
-  const lease = store.db.prepare('SELECT ip, hostname FROM leases WHERE mac=?').get(n.mac) as { ip: string; hostname: string | null } | undefined;
+  const macs = n.spec.macs?.length ? n.spec.macs : [n.mac];
+  const lease = store.db.prepare(`SELECT mac, ip, hostname FROM leases WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY updated_at DESC LIMIT 1`)
+    .get(...macs) as { mac: string; ip: string; hostname: string | null } | undefined;
   const last = store.events({ node: n.name, limit: 1 })[0];
   return {
-    name: n.name, mac: n.mac, role: n.role, ip: n.ip ?? lease?.ip ?? null, uuid: n.uuid, hostname: lease?.hostname ?? null,
+    name: n.name, mac: n.mac, macs, bootMac: lease?.mac ?? null, role: n.role, ip: n.ip ?? lease?.ip ?? null, uuid: n.uuid, hostname: lease?.hostname ?? null,
     state: n.state, stateMeaning: STATE_MEANING[n.state], stateReason: n.stateReason, stateSince: n.stateSince,
     failedStep: n.failedStep, failedText: n.state === 'failed' ? failedAdvice(n) : null,
     markedForInstall: n.markedForInstall, lastSeen: n.lastSeen,
