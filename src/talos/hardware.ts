@@ -54,20 +54,23 @@ export type RawResources = Record<HardwareKind, CosiResource[]>;
 
 export class HardwareFactsError extends Error {}
 
+// Parsed with the failsafe schema, every scalar is the text Talos wrote: a
+// serial such as 0123 or a wwid such as 0x5000c5 stays exactly that, and each
+// field is converted by the type upstream gives it.
 type Spec = Record<string, unknown>;
-const str = (s: Spec, k: string) => (typeof s[k] === 'string' ? (s[k] as string) : typeof s[k] === 'number' ? String(s[k]) : '');
-const num = (s: Spec, k: string) => (typeof s[k] === 'number' && Number.isFinite(s[k]) ? (s[k] as number) : 0);
-const bool = (s: Spec, k: string) => s[k] === true;
+const str = (s: Spec, k: string) => (typeof s[k] === 'string' ? (s[k] as string) : '');
+const num = (s: Spec, k: string) => (typeof s[k] === 'string' && /^\d+$/.test(s[k] as string) ? Number(s[k]) : 0);
+const bool = (s: Spec, k: string) => s[k] === 'true';
 
 function specOf(r: CosiResource): { id: string; spec: Spec } {
   const id = r.metadata?.id ?? '';
   let spec: unknown;
   try {
-    spec = parseYaml(r.spec?.yaml_spec ?? '');
+    spec = parseYaml(r.spec?.yaml_spec ?? '', { schema: 'failsafe' });
   } catch (err) {
     throw new HardwareFactsError(`${r.metadata?.type ?? 'resource'} ${id}: spec is not YAML: ${(err as Error).message}`);
   }
-  if (spec === null || spec === undefined) spec = {};
+  if (spec === null || spec === undefined || spec === '') spec = {};
   if (typeof spec !== 'object' || Array.isArray(spec)) throw new HardwareFactsError(`${r.metadata?.type ?? 'resource'} ${id}: spec is not a mapping`);
   return { id, spec: spec as Spec };
 }

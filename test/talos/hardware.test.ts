@@ -83,6 +83,11 @@ describe('hardwareFacts (decoding)', () => {
     expect(f.disks[0]).toMatchObject({ devPath: '/dev/sdb', size: 0, rotational: false, model: '7' });
   });
 
+  it('keeps serials and wwids exactly as written, even when they look like numbers', () => {
+    const f = hardwareFacts({ ...empty, disks: [res('Disks.block.talos.dev', 'sdd', 'size: 480103981056\nserial: 0123\nwwid: 0x5000c500a1b2c3d4\nmodel: 1e3\nrotational: true\n')] });
+    expect(f.disks[0]).toMatchObject({ size: 480103981056, serial: '0123', wwid: '0x5000c500a1b2c3d4', model: '1e3', rotational: true });
+  });
+
   it('says which resource has a spec that is not a mapping', () => {
     expect(() => hardwareFacts({ ...empty, disks: [res('Disks.block.talos.dev', 'sdc', '- a\n- b\n')] })).toThrow(HardwareFactsError);
     expect(() => hardwareFacts({ ...empty, disks: [res('Disks.block.talos.dev', 'sdc', 'a: [\n')] })).toThrow(/sdc: spec is not YAML/);
