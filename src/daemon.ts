@@ -148,11 +148,11 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   const talos = startTalosService({
     settings, store, states: lifecycle.machine, log: log.child({ svc: 'talos' }), resetFallback: autoPower,
     // Push: the node's config rendered from the live inventory and the secrets bundle.
-    renderConfig: async (name) => {
+    renderConfig: async (name, chosen) => {
       const inv = watcher.inventory;
       const node = inv?.nodes.find((n) => n.name === name);
       if (!inv || !node) throw new Error(`node ${name} is not in the live inventory`);
-      return Buffer.from(nodeConfigText({ cluster: inv.cluster, node, secrets: loadSecrets(settings.dataDir), settings, kernelLogUrl: kernelLogTarget(settings.console, ctx.publicUrl) }));
+      return Buffer.from(nodeConfigText({ cluster: inv.cluster, node, secrets: loadSecrets(settings.dataDir), settings, kernelLogUrl: kernelLogTarget(settings.console, ctx.publicUrl), chosenInstallDisk: chosen?.installDisk }));
     },
   });
   if (talos) services.push(talos);

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { nodeConfigText } from '../talos/config/render.js';
+import { SelectorNotExpressible } from '../talos/disk-selector.js';
 import { kernelLogTarget } from '../talos/kernel-args.js';
 import { configuredPublicUrl } from '../net/public-url.js';
 import { writeSecretFile } from '../talos/secrets.js';
@@ -28,7 +29,14 @@ order). It holds the cluster's secrets: --out writes it mode 0600.`,
     }
     // The same document the node gets, KmsgLogConfig included.
     const kernelLogUrl = kernelLogTarget(inputs.settings.console, configuredPublicUrl(inputs.settings));
-    const text = nodeConfigText({ cluster: inputs.inventory.cluster, node, secrets: inputs.secrets!, settings: inputs.settings, kernelLogUrl });
+    let text: string;
+    try {
+      text = nodeConfigText({ cluster: inputs.inventory.cluster, node, secrets: inputs.secrets!, settings: inputs.settings, kernelLogUrl });
+    } catch (err) {
+      if (!(err instanceof SelectorNotExpressible)) throw err;
+      io.err(`rackboot config: ${name}: ${err.message}`);
+      return EXIT_FAILURE;
+    }
     const out = args.values.out as string | undefined;
     if (out) {
       writeSecretFile(resolve(out), text);

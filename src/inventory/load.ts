@@ -30,13 +30,13 @@ export function parseInventory(text: string, file: string): LoadResult {
   return checkSemantics(parsed.data, file, parsed.locate);
 }
 
-const FIELD_NAMES = { mac: 'MAC address', ip: 'IPv4 address', uuid: 'UUID', name: 'name (lower-case DNS label)', installDisk: 'disk path (/dev/...)',
+const FIELD_NAMES = { mac: 'MAC address', ip: 'IPv4 address', uuid: 'UUID', name: 'name (lower-case DNS label)', installDisk: 'disk path (/dev/...)', size: 'size condition (">= 400GB", "<= 2TB", "480GB")',
   address: 'BMC address (ipmi://HOST[:PORT], redfish://HOST[:PORT][/redfish/v1/Systems/ID] or redfish+http://…)',
   tlsFingerprint: 'SHA-256 fingerprint (64 hex digits, colons optional)', passwordFile: 'absolute file path' };
 
 interface RawNode {
-  name: string; mac: string; role: NodeSpec['role']; ip?: string; installDisk?: string;
-  uuid?: string; serial?: string; bootstrap?: boolean; configMode?: NodeSpec['configMode']; patches?: Patch[];
+  name: string; mac?: string; macs?: string[]; role: NodeSpec['role']; ip?: string; installDisk?: NodeSpec['installDisk'];
+  uuid?: string; serial?: string; bootstrap?: boolean; configMode?: NodeSpec['configMode']; patches?: Patch[]; wipe?: NodeSpec['wipe'];
   bmc?: Omit<NodeBmcSpec, 'bootMode'> & { bootMode?: NodeBmcSpec['bootMode'] };
 }
 interface RawInventory {
@@ -61,9 +61,12 @@ function checkSemantics(raw: RawInventory, file: string, locate: Locate): LoadRe
   if (unsupported) errors.push(at(['cluster', 'talosVersion'], unsupported));
 
   (raw.nodes ?? []).forEach((n, i) => {
-    const mac = normalizeMac(n.mac)!; // the schema pattern guarantees a MAC
-    const keys = { name: n.name, mac, ip: n.ip, uuid: n.uuid?.toLowerCase() } as const;
-    for (const field of ['name', 'mac', 'ip', 'uuid'] as const) {
+    // The schema guarantees mac or macs, each a MAC.
+    const extra = (n.macs ?? []).map((m) => normalizeMac(m)!);
+    const mac = n.mac !== undefined ? normalizeMac(n.mac)! : extra[0]!;
+    const macs = n.macs ? [...new Set([mac, ...extra])] : undefined;
+    const keys = { name: n.name, ip: n.ip, uuid: n.uuid?.toLowerCase() } as const;
+    for (const field of ['name', 'ip', 'uuid'] as const) {
       const value = keys[field];
       if (value === undefined) continue;
       const first = seen[field].get(value);
@@ -71,6 +74,18 @@ function checkSemantics(raw: RawInventory, file: string, locate: Locate): LoadRe
         const firstLine = locate(['nodes', first, field]).line;
         errors.push(at(['nodes', i, field], `duplicate ${field} ${value} (first used by node ${raw.nodes![first]!.name} on line ${firstLine})`));
       } else seen[field].set(value, i);
+    }
+    // A MAC names one machine: no two nodes may share one, through mac or macs.
+    const macPaths: [string, (string | number)[]][] = [
+      ...(n.mac !== undefined ? [[mac, ['nodes', i, 'mac']] as [string, (string | number)[]]] : []),
+      ...extra.map((m, j) => [m, ['nodes', i, 'macs', j]] as [string, (string | number)[]]),
+    ];
+    for (const [value, path] of macPaths) {
+      const first = seen.mac.get(value);
+      if (first !== undefined && first !== i) {
+        const firstLine = locate(raw.nodes![first]!.mac !== undefined && normalizeMac(raw.nodes![first]!.mac!) === value ? ['nodes', first, 'mac'] : ['nodes', first, 'macs']).line;
+        errors.push(at(path, `duplicate mac ${value} (first used by node ${raw.nodes![first]!.name} on line ${firstLine})`));
+      } else seen.mac.set(value, i);
     }
     if (n.bootstrap && n.role !== 'controlplane') {
       errors.push(at(['nodes', i, 'bootstrap'], `bootstrap: true is only allowed on a controlplane node`));
@@ -90,10 +105,11 @@ function checkSemantics(raw: RawInventory, file: string, locate: Locate): LoadRe
       }
     }
     nodes.push({
-      name: n.name, mac, role: n.role, ip: n.ip, installDisk: n.installDisk ?? DEFAULT_INSTALL_DISK,
+      name: n.name, mac, ...(macs ? { macs } : {}), role: n.role, ip: n.ip, installDisk: n.installDisk ?? DEFAULT_INSTALL_DISK,
       uuid: n.uuid?.toLowerCase(), serial: n.serial, bootstrap: n.bootstrap ?? false,
       configMode: n.configMode ?? cluster.configMode ?? 'push', patches: n.patches ?? [],
       ...(n.bmc ? { bmc: { ...n.bmc, bootMode: n.bmc.bootMode ?? 'uefi' } } : {}),
+      ...(n.wipe ? { wipe: n.wipe } : {}),
     });
   });
 

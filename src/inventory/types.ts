@@ -9,17 +9,22 @@ export type Patch = Record<string, unknown> | unknown[] | string;
 
 export interface NodeSpec {
   name: string;
-  /** Normalised `aa:bb:cc:dd:ee:ff`. */
+  /** Normalised `aa:bb:cc:dd:ee:ff`: the provisioning NIC (the inventory's mac, else the first of macs). */
   mac: string;
+  /** Every MAC of a multi-NIC machine, `mac` first; any of them matches (DHCP, boot script, config). Unset: `mac` only. */
+  macs?: string[];
   role: Role;
   ip?: string;
-  installDisk: string;
+  /** A /dev path, or a selector resolved against the node's reported disks (src/talos/disk-selector.ts). */
+  installDisk: string | DiskSelector;
   uuid?: string;
   serial?: string;
   /** True on the one control plane that bootstraps etcd. Resolved at load time. */
   bootstrap: boolean;
   configMode: ConfigMode;
   patches: Patch[];
+  /** Data disks a reimage wipes too; without it a reimage wipes the system disk only. */
+  wipe?: { userDisks: DiskSelector[] };
   /** The node's BMC, when rackboot may power it and set its boot device. */
   bmc?: NodeBmcSpec;
 }
@@ -36,6 +41,19 @@ export interface NodeBmcSpec {
   tlsFingerprint?: string;
   /** IPMI RMCP+ cipher suite, for BMCs that do not answer ipmitool's suite discovery. */
   ipmiCipherSuite?: number;
+}
+
+/** Picks a disk by what it is; every key given must match. */
+export interface DiskSelector {
+  /** Exact, or a glob with `*`. */
+  model?: string;
+  serial?: string;
+  wwid?: string;
+  /** As block.Disk's transport reads: nvme, sata, sas, scsi, virtio, usb, mmc, … */
+  transport?: string;
+  rotational?: boolean;
+  /** `>= 400GB`, `<= 2TB`, `480GB`; decimal units as disks are sold, KiB/MiB/GiB/TiB binary. */
+  size?: string;
 }
 
 export interface ClusterSpec {

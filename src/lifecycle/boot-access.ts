@@ -41,12 +41,18 @@ export class BootAccess {
 
   /** Whether the peer at `from` is `node`'s machine, as far as the provisioning network can tell. */
   identify(node: NodeRecord, from: string): Identification {
+    // A multi-NIC node (inventory macs) is its machine through any of its NICs.
+    const macs = node.spec.macs?.length ? node.spec.macs : [node.mac];
+    const named = macs.join(' or ');
     const seen = this.d.identity().neighbourMac(from);
-    if (seen && seen !== node.mac) return { ok: false, reason: `request from ${from}, whose neighbour entry carries ${seen}, not ${node.name}'s ${node.mac}` };
+    if (seen && !macs.includes(seen)) return { ok: false, reason: `request from ${from}, whose neighbour entry carries ${seen}, not ${node.name}'s ${named}` };
     if (this.d.dhcpMode() === 'full') {
-      const leased = boundLeaseAddress(this.d.store.db, node.mac);
-      if (!leased) return { ok: false, reason: `node ${node.name} (${node.mac}) holds no bound lease` };
-      if (leased !== from) return { ok: false, reason: `request from ${from}, but ${node.mac} is leased ${leased}` };
+      const leases = macs.flatMap((m) => {
+        const ip = boundLeaseAddress(this.d.store.db, m);
+        return ip ? [{ mac: m, ip }] : [];
+      });
+      if (leases.length === 0) return { ok: false, reason: `node ${node.name} (${named}) holds no bound lease` };
+      if (!leases.some((l) => l.ip === from)) return { ok: false, reason: `request from ${from}, but ${leases.map((l) => `${l.mac} is leased ${l.ip}`).join(', ')}` };
       return { ok: true, how: 'lease' };
     }
     return { ok: true, how: seen ? 'neighbour' : 'routed' };

@@ -146,4 +146,19 @@ export const migrations: string[] = [
     updated_at INTEGER NOT NULL
   );
   `,
+  // branch hardware: a node's hardware facts as last read from Talos
+  // maintenance mode (src/talos/hardware.ts), one row per node, replaced on
+  // every read; read_at says how old they are.
+  `
+  CREATE TABLE node_hardware (
+    node TEXT PRIMARY KEY,
+    mac TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    facts_json TEXT NOT NULL,
+    read_at INTEGER NOT NULL,
+    -- the disk an install-disk selector resolved to, and when
+    install_disk TEXT,
+    install_disk_at INTEGER
+  );
+  `,
 ];

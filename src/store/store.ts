@@ -180,9 +180,10 @@ export class Store {
     return row ? toNode(row) : undefined;
   }
 
-  /** The inventory node that owns `mac`; removed nodes own nothing. */
+  /** The inventory node that owns `mac`, as its provisioning MAC or one of its `macs`; removed nodes own nothing. */
   nodeByMac(mac: string): NodeRecord | undefined {
-    const row = this.stmt('SELECT * FROM nodes WHERE mac=? AND in_inventory=1').get(mac) as Row | undefined;
+    const row = (this.stmt('SELECT * FROM nodes WHERE mac=? AND in_inventory=1').get(mac)
+      ?? this.stmt("SELECT * FROM nodes WHERE in_inventory=1 AND EXISTS (SELECT 1 FROM json_each(spec_json, '$.macs') WHERE value=?)").get(mac)) as Row | undefined;
     return row ? toNode(row) : undefined;
   }
 

@@ -18,6 +18,8 @@ export interface ServiceInfo { id: string; state: string; health: { unknown: boo
 export interface EtcdMember { id: string; hostname: string; peer_urls: string[]; client_urls: string[]; is_learner: boolean }
 export interface EtcdMemberStatus { member_id: string; protocol_version: string; leader: string; raft_index: string; raft_term: string; errors: string[]; is_learner: boolean }
 export interface Disk { size: string; model: string; device_name: string; name: string; serial: string; wwid: string; bus_path: string; type: string; system_disk: boolean }
+/** A COSI resource as the state API sends it (resource.proto); the spec is read from its YAML. */
+export interface CosiResource { metadata: { namespace: string; type: string; id: string; version: string; phase: string } | null; spec: { yaml_spec: string } | null }
 export interface ApplyResult { mode: ApplyMode; modeDetails: string; warnings: string[] }
 
 export interface ResetOptions {
@@ -25,6 +27,8 @@ export interface ResetOptions {
   reboot: boolean;
   /** Partition labels on the system disk to wipe; empty upstream means "all". */
   systemPartitionsToWipe: string[];
+  /** Data disks (/dev paths) to wipe too; empty: the system disk only. */
+  userDisksToWipe?: string[];
 }
 
 export function parseEndpoint(endpoint: string): { host: string; port: number } {
@@ -60,6 +64,7 @@ export class TalosClient {
   private readonly machine: grpc.Client;
   private readonly storage: grpc.Client;
   private readonly lifecycle: grpc.Client;
+  private readonly state: grpc.Client;
   private readonly calls: CallRunner;
 
   private constructor(readonly endpoint: string, creds: grpc.ChannelCredentials, policy: RetryPolicy) {
@@ -69,6 +74,7 @@ export class TalosClient {
     this.machine = new api.MachineService(t, creds);
     this.storage = new api.StorageService(t, creds, { channelOverride: this.machine.getChannel() });
     this.lifecycle = new api.LifecycleService(t, creds, { channelOverride: this.machine.getChannel() });
+    this.state = new api.ResourceState(t, creds, { channelOverride: this.machine.getChannel() });
     this.calls = new CallRunner(policy);
   }
 
@@ -193,14 +199,22 @@ export class TalosClient {
     return msgs.flatMap((m) => m.disks);
   }
 
+  /** Every resource of `type` in `namespace` (COSI State/List, what `talosctl get TYPE` calls). */
+  async listResources(namespace: string, type: string): Promise<CosiResource[]> {
+    const msgs = await this.calls.streamMessages<object, { resource: CosiResource | null }>(this.state, 'List', { namespace, type });
+    return msgs.flatMap((m) => (m.resource ? [m.resource] : []));
+  }
+
   /** Not retried: a reset that went through must not be sent again. */
   async reset(opts: ResetOptions): Promise<void> {
     await this.calls.unary(this.machine, 'Reset', {
       graceful: opts.graceful,
       reboot: opts.reboot,
       system_partitions_to_wipe: opts.systemPartitionsToWipe.map((label) => ({ label, wipe: true })),
-      user_disks_to_wipe: [],
-      mode: 'SYSTEM_DISK',
+      // Upstream refuses user disks with mode SYSTEM_DISK; ALL wipes the system disk plus exactly the listed disks
+      // (v1alpha1_server.go Reset, v1.11.0..v1.13.0): no disk is wiped for not being listed.
+      user_disks_to_wipe: opts.userDisksToWipe ?? [],
+      mode: opts.userDisksToWipe?.length ? 'ALL' : 'SYSTEM_DISK',
     }, { retry: false });
   }
 

@@ -9,13 +9,17 @@ import { moveNode, type NodeStateDeps } from './node-state.js';
 import type { RetryPolicy } from './rpc.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { devicePath, matchInstallDisk } from './install-disk.js';
+import { collectHardware } from './hardware-collect.js';
+import { describeDisk, describeSelector, refusalText, selectDisk } from './disk-selector.js';
+import { recordInstallDisk } from '../store/hardware.js';
 import { appliedModeText, probeMaintenance, type MaintenanceProbe } from './maintenance-probe.js';
 
 type MaintenanceFound = Extract<MaintenanceProbe, { maintenance: true }>;
 
 export interface FirstContactDeps extends NodeStateDeps {
   store: Store;
-  renderConfig: (nodeName: string) => Promise<Buffer>;
+  /** `chosen.installDisk`: the disk an install-disk selector resolved to, for the config to name. */
+  renderConfig: (nodeName: string, chosen?: { installDisk: string }) => Promise<Buffer>;
   connect?: (endpoint: string) => Promise<TalosClient>;
   /** Ask Disks for the inventory's installDisk before sending the config. */
   checkInstallDisk?: boolean;
@@ -101,25 +105,42 @@ export class FirstContact {
         node = r.node;
       } else this.event(node, answers, { endpoint, api: probe.api });
 
-      if (this.deps.checkInstallDisk) {
+      const facts = await collectHardware(store, node, client, endpoint);
+
+      let chosen: { installDisk: string } | undefined;
+      const wanted = node.spec.installDisk;
+      if (typeof wanted !== 'string') {
+        if (!facts) {
+          const r = moveNode(this.deps, node, 'failed', `install disk selector ${describeSelector(wanted)} cannot be resolved: the node's disks could not be read (see the events)`);
+          return r.ok ? 'failed' : 'refused';
+        }
+        const match = selectDisk(wanted, facts.disks);
+        if (match.kind !== 'one') {
+          const r = moveNode(this.deps, node, 'failed', refusalText(wanted, match));
+          return r.ok ? 'failed' : 'refused';
+        }
+        chosen = { installDisk: match.disk.devPath };
+        recordInstallDisk(store.db, node.name, match.disk.devPath, Date.now());
+        this.event(node, `install disk selector ${describeSelector(wanted)} chose ${describeDisk(match.disk)}`, { selector: wanted, disk: match.disk });
+      } else if (this.deps.checkInstallDisk) {
         const disks = await client.disks();
         const paths = disks.map(devicePath);
         this.event(node, `disks: ${paths.join(', ') || 'none'}`, { disks: paths });
-        const match = matchInstallDisk(node.spec.installDisk, disks);
+        const match = matchInstallDisk(wanted, disks);
         if (match.kind === 'absent') {
-          const r = moveNode(this.deps, node, 'failed', `install disk ${node.spec.installDisk} not found on the node (it has ${paths.join(', ') || 'no disks'})`);
+          const r = moveNode(this.deps, node, 'failed', `install disk ${wanted} not found on the node (it has ${paths.join(', ') || 'no disks'})`);
           return r.ok ? 'failed' : 'refused';
         }
         this.event(node, match.kind === 'found'
-          ? `install disk ${node.spec.installDisk} is ${match.device} (${match.via})`
-          : `install disk not checked: ${match.why}`, { installDisk: node.spec.installDisk, match });
+          ? `install disk ${wanted} is ${match.device} (${match.via})`
+          : `install disk not checked: ${match.why}`, { installDisk: wanted, match });
       }
 
       // Committed before the config leaves: a node marked for reimage by now gets no config at all.
       const configuring = moveNode(this.deps, node, 'configuring', `sending the machine config to ${endpoint}`);
       if (!configuring.ok) return 'refused';
       node = configuring.node;
-      const config = await this.deps.renderConfig(name);
+      const config = await this.deps.renderConfig(name, chosen);
       const res = await client.applyConfiguration(config, 'AUTO');
       const applied = appliedModeText('AUTO', res.mode, probe.api);
       this.event(node, `config applied: ${applied}${res.modeDetails ? ` (${res.modeDetails})` : ''}`,

@@ -25,7 +25,7 @@ export interface OrchestratorDeps {
   endpointOf: EndpointOf;
   dataDir: string;
   /** Push mode needs rendered configs; without it, push first contact is off. */
-  renderConfig?: (nodeName: string) => Promise<Buffer>;
+  renderConfig?: (nodeName: string, chosen?: { installDisk: string }) => Promise<Buffer>;
   checkInstallDisk?: boolean;
   maintenancePinSha256?: (nodeName: string) => string | undefined;
   policy?: Partial<RetryPolicy>;

@@ -14,13 +14,15 @@ export interface TalosApi {
   MachineService: ServiceCtor;
   StorageService: ServiceCtor;
   LifecycleService: ServiceCtor;
+  /** The COSI state API (resource.proto): `talosctl get`'s read calls. */
+  ResourceState: ServiceCtor;
 }
 
 let cached: TalosApi | undefined;
 
 export function talosApi(): TalosApi {
   if (cached) return cached;
-  const def = protoLoader.loadSync(['machine.proto', 'storage.proto', 'lifecycle.proto'], {
+  const def = protoLoader.loadSync(['machine.proto', 'storage.proto', 'lifecycle.proto', 'resource.proto'], {
     includeDirs: [PROTO_DIR],
     // Field names as written in the .proto (snake_case), enums as names,
     // 64-bit integers as strings, defaults filled in: replies always have
@@ -35,7 +37,11 @@ export function talosApi(): TalosApi {
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
     machine: { MachineService: ServiceCtor; LifecycleService: ServiceCtor };
     storage: { StorageService: ServiceCtor };
+    cosi: { resource: { State: ServiceCtor } };
   };
-  cached = { MachineService: pkg.machine.MachineService, StorageService: pkg.storage.StorageService, LifecycleService: pkg.machine.LifecycleService };
+  cached = {
+    MachineService: pkg.machine.MachineService, StorageService: pkg.storage.StorageService,
+    LifecycleService: pkg.machine.LifecycleService, ResourceState: pkg.cosi.resource.State,
+  };
   return cached;
 }

@@ -1,5 +1,6 @@
 // Reimage: a node the operator marked `reimage-pending` gets Reset over mTLS
-// (reboot, wipe STATE and EPHEMERAL on the system disk), then goes to
+// (reboot, wipe STATE and EPHEMERAL on the system disk, and only the data
+// disks the inventory lists under wipe.userDisks), then goes to
 // `wiping` marked for install, so its next PXE boot installs it afresh.
 // Reset is graceful (leave etcd cleanly) unless the node is the last etcd
 // member or is unhealthy, where a graceful reset would refuse or hang.
@@ -9,6 +10,8 @@ import { TalosClient, talosAnswers } from './client.js';
 import type { EndpointOf } from './endpoints.js';
 import { REQUIRED_SERVICES } from './health.js';
 import { moveNode, type NodeStateDeps } from './node-state.js';
+import { nodeHardware } from '../store/hardware.js';
+import { userDisksToWipe } from './wipe-policy.js';
 
 export const WIPE_PARTITIONS = ['STATE', 'EPHEMERAL'];
 
@@ -25,6 +28,9 @@ export type ResetOutcome = { node: string; result: 'reset' | 'already-wiped' | '
 
 /** The orchestrator's reset step; the operator's side that marks nodes is `Reimager` in src/lifecycle/reimage.ts. */
 export class ResetStep {
+  /** Why a node's reset is held, as last told: a hold that lasts many passes is one event, not one per pass. */
+  private readonly held = new Map<string, string>();
+
   constructor(private readonly deps: ResetDeps) {}
 
   async step(): Promise<ResetOutcome[]> {
@@ -71,11 +77,21 @@ export class ResetStep {
         if (!members) (graceful = false), (why = 'etcd member list unavailable');
         else if (members.length === 1 && members[0]!.hostname) (graceful = false), (why = 'last etcd member');
       }
+      // Data disks are wiped only when the inventory lists them (wipe-policy.ts).
+      const installDisk = typeof node.spec.installDisk === 'string' ? node.spec.installDisk : nodeHardware(store.db, name)?.installDisk?.path;
+      const plan = await userDisksToWipe(node.spec, client, installDisk).catch((err: Error) => ({ ok: false as const, why: `wipe.userDisks: cannot list the node's disks: ${err.message}` }));
+      if (!plan.ok) {
+        if (this.held.get(name) !== plan.why) this.event(node, `reset of ${name} held: ${plan.why}`, { why: plan.why });
+        this.held.set(name, plan.why);
+        return { node: name, result: 'waiting', reason: plan.why };
+      }
+      this.held.delete(name);
       // Re-read just before acting: an operator may have cleared the mark meanwhile.
       if (store.getNode(name)?.state !== 'reimage-pending') return { node: name, result: 'waiting', reason: 'mark cleared' };
-      this.event(node, `resetting ${name} (graceful ${graceful}: ${why}; wiping ${WIPE_PARTITIONS.join(', ')}; reboot)`, { graceful, why, endpoint });
+      const data = plan.paths.length ? ` and data disks ${plan.paths.join(', ')}` : '';
+      this.event(node, `resetting ${name} (graceful ${graceful}: ${why}; wiping ${WIPE_PARTITIONS.join(', ')}${data}; reboot)`, { graceful, why, endpoint, userDisks: plan.paths });
       try {
-        await client.reset({ graceful, reboot: true, systemPartitionsToWipe: WIPE_PARTITIONS });
+        await client.reset({ graceful, reboot: true, systemPartitionsToWipe: WIPE_PARTITIONS, userDisksToWipe: plan.paths });
       } catch (err) {
         this.event(node, `Reset of ${name} failed: ${(err as Error).message}`, { error: (err as Error).message });
         return { node: name, result: 'waiting', reason: (err as Error).message };

@@ -101,6 +101,28 @@ export class CallRunner {
     }), opts.retry ?? true);
   }
 
+  /** Collects every message of a server stream (COSI List); a broken stream is retried from the start. */
+  streamMessages<Req, T>(client: grpc.Client, method: string, req: Req): Promise<T[]> {
+    const fn = (client as unknown as Record<string, Fn>)[method]!.bind(client) as unknown as (
+      r: Req, md: grpc.Metadata, o: grpc.CallOptions) => grpc.ClientReadableStream<T>;
+    return this.withRetries(method, () => new Promise<T[]>((resolve, reject) => {
+      const out: T[] = [];
+      const call = fn(req, new grpc.Metadata(), { deadline: Date.now() + this.policy.timeoutMs });
+      this.active.add(call);
+      let failed = false;
+      call.on('data', (m: T) => out.push(m));
+      call.on('error', (err) => {
+        this.active.delete(call);
+        if (!failed) reject(toCallError(method, err));
+        failed = true;
+      });
+      call.on('status', (s: grpc.StatusObject) => {
+        this.active.delete(call);
+        if (s.code === grpc.status.OK && !failed) resolve(out);
+      });
+    }));
+  }
+
   /** Collects a server stream of common.Data into one buffer; a broken stream is retried from the start. */
   streamBytes<Req>(client: grpc.Client, method: string, req: Req, opts: { timeoutMs?: number } = {}): Promise<Buffer> {
     const fn = (client as unknown as Record<string, Fn>)[method]!.bind(client) as unknown as (

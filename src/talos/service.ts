@@ -21,7 +21,7 @@ export interface TalosServiceInput {
   /** The daemon's one state machine, shared with DHCP, HTTP and the sweeper. */
   states: NodeStateWriter;
   log: Logger;
-  renderConfig?: (nodeName: string) => Promise<Buffer>;
+  renderConfig?: (nodeName: string, chosen?: { installDisk: string }) => Promise<Buffer>;
   /** The BMC fallback for reimages Talos does not take (src/bmc/auto-power.ts). */
   resetFallback?: ResetFallback;
   intervalMs?: number;

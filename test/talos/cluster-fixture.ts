@@ -83,9 +83,10 @@ export async function makeRack(roles: Role[], opts: { hostPrefix?: string; first
       admin: { ca: pki.osCa.crt, crt: pki.admin.crt, key: pki.admin.key },
       endpointOf: (n) => fakes.get(n.name)?.endpoint,
       dataDir: dir,
-      renderConfig: async (name) => {
+      renderConfig: async (name, chosen) => {
         const n = rack.store.getNode(name)!;
-        return minimalMachineConfig({ type: n.role, osCaPem: pki.osCa.crt, installDisk: n.spec.installDisk, hostname: name });
+        const installDisk = chosen?.installDisk ?? (typeof n.spec.installDisk === 'string' ? n.spec.installDisk : undefined);
+        return minimalMachineConfig({ type: n.role, osCaPem: pki.osCa.crt, installDisk, hostname: name });
       },
       checkInstallDisk: true,
       policy: FAST,

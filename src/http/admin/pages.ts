@@ -8,6 +8,7 @@ import type { EventRecord } from '../../store/store.js';
 import type { NodeDetail } from './views.js';
 import { configSection } from './render-node.js';
 import { rolloutSection, type RolloutView } from './rollout.js';
+import { hardwarePanel } from './render-hardware.js';
 
 function layout(title: string, body: Safe, opts: { csrf?: string; signedIn: boolean; page: string }): string {
   return html`<!doctype html>
@@ -77,6 +78,7 @@ export function nodePage(d: NodeDetail, opts: { csrf?: string; signedIn: boolean
   return layout(node.name, html`
 <p><a href="/ui">← all nodes</a></p>
 <section class="card" data-node="${node.name}" id="node"><h2>${node.name}</h2><div id="node-summary">${raw('node-summary')}</div></section>
+<section class="card" id="hardware"><h2>Hardware</h2>${hardwarePanel(d.hardware)}</section>
 <div class="grid">
 <section class="card"><h2>Console</h2><ol id="console" class="console">${consoleLines(d.console)}${d.consoleEmpty ? html`<li class="console-empty">${d.consoleEmpty}</li>` : ''}</ol></section>
 <section class="card"><h2>Events</h2><ol id="node-events" class="events">${raw('node-events')}</ol></section>

@@ -97,7 +97,7 @@ export function nodeSummary(n: NodeView, now = Date.now()): Safe {
   <dt>In state</dt><dd>${ago(n.stateSince, now)}</dd>
   <dt>Role</dt><dd>${n.role}</dd>
   <dt>IP</dt><dd>${n.ip ?? '-'}</dd>
-  <dt>MAC</dt><dd><code>${n.mac}</code></dd>
+  <dt>MAC</dt><dd><code>${n.mac}</code>${n.macs.length > 1 ? html` <span class="muted small">(NICs: ${n.macs.map((m, i) => html`${i ? ', ' : ''}<code>${m}</code>`)}; booted via <code data-boot-mac>${n.bootMac ?? 'not yet'}</code>)</span>` : ''}</dd>
   <dt>Progress</dt><dd class="progress">${stageBar(n)}</dd>
   <dt>Hostname</dt><dd>${n.hostname === null ? html`<span class="muted">not reported yet</span>` : html`${n.hostname} <span class="muted small">as its DHCP client reports it${n.hostname === n.name ? '' : `; its config names it ${n.name}`}</span>`}</dd>
   <dt>UUID</dt><dd><code class="wrap">${n.uuid ?? '-'}</code></dd>

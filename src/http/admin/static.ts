@@ -103,6 +103,8 @@ code { font-family:ui-monospace, Menlo, Consolas, monospace; font-size:.88em; } 
 .power-on { background:#dcfae6; color:#067647; } .power-off { background:#eef2f6; color:#344054; } .power-unknown { background:#fef0c7; color:#93370d; }
 .bmc-fault { color:var(--bad); font-size:.82rem; margin-top:.2rem; max-width:22rem; overflow-wrap:anywhere; }
 .power-actions button { margin:0 .2rem .3rem 0; }
+.facts { display:grid; grid-template-columns:max-content 1fr; gap:.2rem .8rem; margin:0 0 .6rem; } .facts dt { color:var(--muted); } .facts dd { margin:0; }
+#hardware h3 { font-size:.95rem; margin:.8rem 0 .3rem; }
 .failed-text { color:var(--bad); font-size:.85rem; margin-top:.3rem; max-width:26rem; }
 .badge { display:inline-block; padding:0 .4rem; border-radius:4px; background:#eef2f6; font-size:.78rem; } .badge.warn { background:#fef0c7; }
 button, .button { font:inherit; padding:.35rem .8rem; border-radius:6px; border:1px solid var(--accent); background:var(--accent); color:#fff; cursor:pointer; text-decoration:none; display:inline-block; }

@@ -12,9 +12,14 @@ import type { HttpContext } from '../context.js';
 import type { EventRecord, NodeRecord, Store } from '../../store/store.js';
 import { PowerMonitor, type PowerView } from '../../bmc/power-monitor.js';
 import { consoleEmptyReason, nodeConfigView, type NodeConfigView } from './node-detail.js';
+import { nodeHardware, type HardwareRecord } from '../../store/hardware.js';
 
 export interface NodeView {
   name: string; mac: string; role: string; ip: string | null; uuid: string | null;
+  /** Every NIC of a multi-NIC node (inventory macs); just `mac` otherwise. */
+  macs: string[];
+  /** Which of them holds the node's most recent lease: the NIC it booted from. */
+  bootMac: string | null;
   /** The hostname the node's DHCP client sent (network input). */
   hostname: string | null;
   state: NodeState; stateMeaning: string; stateReason: string; stateSince: number;
@@ -76,11 +81,13 @@ export function stateHistories(store: Store, names: readonly string[]): Map<stri
 }
 
 export function nodeView(store: Store, n: NodeRecord, power: PowerLookup = () => null, opts: { history?: StateChange[]; now?: number } = {}): NodeView {
-  const lease = store.stmt('SELECT ip, hostname FROM leases WHERE mac=?').get(n.mac) as { ip: string; hostname: string | null } | undefined;
+  const macs = n.spec.macs?.length ? n.spec.macs : [n.mac];
+  const lease = store.db.prepare(`SELECT mac, ip, hostname FROM leases WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY updated_at DESC LIMIT 1`)
+    .get(...macs) as { mac: string; ip: string; hostname: string | null } | undefined;
   const last = store.events({ node: n.name, limit: 1 })[0];
   const history = opts.history ?? stateHistories(store, [n.name]).get(n.name) ?? [];
   return {
-    name: n.name, mac: n.mac, role: n.role, ip: n.ip ?? lease?.ip ?? null, uuid: n.uuid, hostname: lease?.hostname ?? null,
+    name: n.name, mac: n.mac, macs, bootMac: lease?.mac ?? null, role: n.role, ip: n.ip ?? lease?.ip ?? null, uuid: n.uuid, hostname: lease?.hostname ?? null,
     state: n.state, stateMeaning: STATE_MEANING[n.state], stateReason: n.stateReason, stateSince: n.stateSince,
     failedStep: n.failedStep, failedText: n.state === 'failed' ? failedAdvice(n) : null,
     markedForInstall: n.markedForInstall, lastSeen: n.lastSeen,
@@ -98,6 +105,7 @@ export interface NodeDetail {
   /** Why the console is empty, when it is. */
   consoleEmpty: string | null;
   config: NodeConfigView;
+  hardware: HardwareRecord | null;
 }
 
 /** What a node page's live updates re-render: its summary and events (not the config, not the console). */
@@ -119,6 +127,7 @@ export function nodeDetailView(ctx: HttpContext, name: string): NodeDetail | und
     ...live,
     console, consoleEmpty: consoleEmptyReason(n, capture) ?? null,
     config: nodeConfigView(ctx, n),
+    hardware: nodeHardware(ctx.store.db, name) ?? null,
   };
 }
 

@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ConfigParseError, fakeKubeconfig, kubeconfigArchive, type FakeEtcd, type ParsedConfig } from './cluster.js';
 import type { Faults, FakeDisk, FakeNodeOptions } from './node.js';
 import type { ApplyMode, Method, Profile, Refusal } from './profiles.js';
+import { machineResources, resetWipeRefusal, resourceHandlers } from './resources.js';
 
 export type Handler = (call: any, cb?: grpc.sendUnaryData<unknown>) => void;
 
@@ -78,6 +79,7 @@ export function maintenanceHandlers(n: NodeApi): Record<Method, Handler> {
     ServiceList: (_c, cb) => cb!(null, { messages: [{ metadata: md(n), services: ['apid', 'machined', 'udevd'].map((id) => ({
       id, state: 'Running', events: { events: [] }, health: { unknown: false, healthy: true, last_message: '' } })) }] }),
     Disks: disks(n),
+    ...resourceHandlers(() => machineResources(n.opts.disks, n.opts.machine)),
   };
 }
 
@@ -138,6 +140,8 @@ export function configuredHandlers(n: NodeApi): Record<Method, Handler> {
     ServiceList: (_c, cb) => cb!(null, { messages: [{ metadata: md(n), services: services(n) }] }),
     Kubeconfig: (call) => kubeconfig(n, call),
     Reset: (call, cb) => {
+      const wipeRefusal = resetWipeRefusal(call.request, n.opts.disks, n.config?.installDisk);
+      if (wipeRefusal) return cb!(wipeRefusal as grpc.ServiceError);
       n.resets.push(call.request);
       // profiles.ts resetEtcd: only a graceful reset leaves etcd; a reset that wipes EPHEMERAL
       // (the default, or named in system_partitions_to_wipe) loses /var/lib/etcd with it.
@@ -150,6 +154,7 @@ export function configuredHandlers(n: NodeApi): Record<Method, Handler> {
     },
     Reboot: (_c, cb) => cb!(null, { messages: [{ metadata: md(n), actor_id: 'reboot-1' }] }),
     Disks: disks(n),
+    ...resourceHandlers(() => machineResources(n.opts.disks, n.opts.machine)),
   };
 }
 

@@ -14,6 +14,7 @@ import { configuredHandlers, maintenanceHandlers, type Handler, type NodeApi } f
 import { realEtcdHandlers, REAL_ETCD_ROLES } from './real-etcd-api.js';
 import { hasLifecycleService, lifecycleUpgrade, upgradeHandlers, UPGRADE_ROLES } from './upgrade.js';
 import type { RealEtcdCluster } from './real-etcd.js';
+import type { FakeMachine } from './resources.js';
 import { NEWEST_PROFILE, profile, type ApplyMode, type Method, type Profile, type ProfileName, type Refusal } from './profiles.js';
 
 export type { Method } from './profiles.js';
@@ -40,7 +41,7 @@ export interface Faults {
 }
 
 /** A disk as the node's block.Disk resource has it: `id` is the kernel name (sda), never a path. */
-export interface FakeDisk { device_name: string; size: number; model: string; serial?: string; wwid?: string; bus_path?: string }
+export interface FakeDisk { device_name: string; size: number; model: string; serial?: string; wwid?: string; bus_path?: string; transport?: string; rotational?: boolean }
 
 export interface FakeNodeOptions {
   host: string;
@@ -56,6 +57,8 @@ export interface FakeNodeOptions {
   clusterName?: string;
   validate?: ConfigValidator;
   disks?: FakeDisk[];
+  /** The rest of the machine its hardware resources describe (resources.ts). */
+  machine?: FakeMachine;
   /** Time between an accepted config and the API answering over mTLS (the "install"). */
   installDelayMs?: number;
   /** day2-rollout: a real etcd cluster with a member named after this hostname answers the etcd calls (real-etcd-api.ts). */
@@ -73,6 +76,7 @@ const ROLES: Record<Method, string[]> = {
   ApplyConfiguration: ['os:admin'], Bootstrap: ['os:admin'], Kubeconfig: ['os:admin'], Reset: ['os:admin'], Upgrade: ['os:admin'],
   Reboot: ['os:admin', 'os:operator'],
   EtcdMemberList: [...READ, 'os:etcd:backup'], Hostname: READ, ServiceList: READ, Version: READ, Disks: READ,
+  ResourceGet: READ, ResourceList: READ, // machined.go: /cosi.resource.State/Get and /List
 };
 export const grpcError = (code: grpc.status, details: string) => Object.assign(new Error(details), { code, details });
 
@@ -144,12 +148,13 @@ export class FakeTalosNode implements NodeApi {
     const configured = mode === 'configured' ? configuredHandlers(this) : undefined;
     const handlers = configured ? { ...configured, ...realEtcdHandlers(this), ...upgradeHandlers(this, configured) } : maintenanceHandlers(this);
     const wrapped = Object.fromEntries(Object.entries(handlers).map(([m, fn]) => [m, this.wrap(m as Method, mode, fn)]));
-    const { Disks, ...machine } = wrapped;
+    const { Disks, ResourceGet, ResourceList, ...machine } = wrapped;
     server.addService(api.MachineService.service, machine);
     server.addService(api.StorageService.service, { Disks: Disks! });
     if (configured && hasLifecycleService(this.opts.profile)) {
       server.addService(api.LifecycleService.service, { Upgrade: this.wrap('LifecycleUpgrade' as Method, mode, lifecycleUpgrade(this)) });
     }
+    server.addService(api.ResourceState.service, { Get: ResourceGet!, List: ResourceList! });
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(this.endpoint, creds, (err) => (err ? reject(err) : resolve())));
     this.server = server;

@@ -32,7 +32,7 @@ export type ProfileName = (typeof PROFILES)[number];
 export const NEWEST_PROFILE: ProfileName = 'v1.13+';
 
 export type Method = 'ApplyConfiguration' | 'Bootstrap' | 'EtcdMemberList' | 'Hostname' | 'Kubeconfig' | 'Reboot' | 'Reset'
-  | 'ServiceList' | 'Upgrade' | 'Version' | 'Disks';
+  | 'ServiceList' | 'Upgrade' | 'Version' | 'Disks' | 'ResourceGet' | 'ResourceList';
 export type ApplyMode = 'REBOOT' | 'AUTO' | 'NO_REBOOT' | 'STAGED' | 'TRY';
 
 /** A gRPC status a call ends with. */
@@ -56,6 +56,7 @@ const same = <T>(v: T): Record<ProfileName, T> => ({ 'v1.11': v, 'v1.12': v, 'v1
 const MAINTENANCE_SERVER_CALLS: Record<Method, MaintenanceCall> = {
   ApplyConfiguration: 'answers', // no role check in the handler
   Disks: 'answers', // storaged.Server registered with MaintenanceMode: true
+  ResourceGet: 'answers', ResourceList: 'answers', // the COSI state server, behind access.go's filter (resources.ts)
   Version: unimplemented('API is not implemented in maintenance mode'), // assertAdminRole
   Reset: unimplemented('API is not implemented in maintenance mode'),
   Upgrade: unimplemented('API is not implemented in maintenance mode'),
@@ -70,7 +71,7 @@ const MAINTENANCE_SERVER_CALLS: Record<Method, MaintenanceCall> = {
 /** v1.13+: machined's rules for an os:reader client; the handlers run when the rule admits it. */
 const APID_READONLY_CALLS: Record<Method, MaintenanceCall> = {
   ApplyConfiguration: 'answers', // rules admit os:reader "for maintenance only, verified in the handler"
-  Disks: 'answers', Version: 'answers', Hostname: 'answers', ServiceList: 'answers',
+  Disks: 'answers', Version: 'answers', Hostname: 'answers', ServiceList: 'answers', ResourceGet: 'answers', ResourceList: 'answers',
   EtcdMemberList: unimplemented('machine type is not set, cannot use member list API'), // machinehelper.CheckControlplane without a config
   Bootstrap: notAuthorized, Kubeconfig: notAuthorized, Reset: notAuthorized, Upgrade: notAuthorized, Reboot: notAuthorized,
 };

@@ -13,7 +13,8 @@ export interface BaseInput {
   clusterName: string;
   controlPlaneEndpoint: string;
   kubernetesVersion: string;
-  installDisk: string;
+  /** A /dev path, or upstream's machine.install.diskSelector when rackboot could not resolve the inventory's selector first. */
+  installDisk: string | { diskSelector: Record<string, Json> };
   installImage: string;
   cni: 'flannel' | 'none';
   secrets: SecretsBundle;
@@ -24,7 +25,7 @@ export interface BaseInput {
 
 /** machine.install in the InstallConfig field order: disk, extraKernelArgs, image, wipe, grubUseUKICmdline. */
 function install(i: BaseInput): Record<string, Json> {
-  const out: Record<string, Json> = { disk: i.installDisk };
+  const out: Record<string, Json> = typeof i.installDisk === 'string' ? { disk: i.installDisk } : { diskSelector: i.installDisk.diskSelector };
   if (i.installExtraKernelArgs?.length && !i.contract.grubUseUKICmdline) out.extraKernelArgs = [...i.installExtraKernelArgs];
   Object.assign(out, { image: i.installImage, wipe: false });
   if (i.contract.grubUseUKICmdline) out.grubUseUKICmdline = true;

@@ -21,7 +21,10 @@ export function legacyNodeNetwork(node: NodeNet, settings: NetSettings): Record<
   const network: Record<string, Json> = { hostname: node.name };
   if (!node.ip) return network;
   const iface: Record<string, Json> = {
-    deviceSelector: { hardwareAddr: node.mac },
+    // The permanent (burned-in) MAC: a bond or a driver that rewrites the current MAC cannot move the address to
+    // another port (NetworkDeviceSelector.permanentAddr, matched against LinkStatus.permanentAddr in
+    // internal/app/machined/pkg/controllers/network/device_config.go, v1.11.0).
+    deviceSelector: { permanentAddr: node.mac },
     addresses: [`${node.ip}/${prefixFor(settings)}`],
   };
   if (settings.dhcp.gateway) iface.routes = [{ network: '0.0.0.0/0', gateway: settings.dhcp.gateway }];

@@ -12,6 +12,7 @@ import { legacyNodeNetwork, nodeNetworkDocuments } from './network.js';
 import { applyPatches, type Json, type NamedPatch } from './patch.js';
 import { consoleArgs } from '../kernel-args.js';
 import { contractFor, defaultKubernetesVersion } from './versions.js';
+import { upstreamDiskSelector } from '../disk-selector.js';
 
 export interface RenderInput {
   cluster: ClusterSpec;
@@ -24,6 +25,8 @@ export interface RenderInput {
    * node sending its kernel log there (the PXE command line does not survive the install).
    */
   kernelLogUrl?: string;
+  /** The disk rackboot resolved the node's install-disk selector to (first contact); the config then names it by path. */
+  chosenInstallDisk?: string;
 }
 
 /** A KmsgLogConfig document (runtime/kmsg_log.go, present in every supported release; url tcp:// or udp://, host:port). */
@@ -66,7 +69,8 @@ export function renderMachineConfig(input: RenderInput): Record<string, unknown>
     clusterName: cluster.name,
     controlPlaneEndpoint: cluster.controlPlaneEndpoint,
     kubernetesVersion: cluster.kubernetesVersion ?? defaultKubernetesVersion(cluster.talosVersion),
-    installDisk: node.installDisk,
+    installDisk: typeof node.installDisk === 'string' ? node.installDisk
+      : input.chosenInstallDisk ? input.chosenInstallDisk : { diskSelector: upstreamDiskSelector(node.installDisk) },
     installImage: installerImage(settings.factory.url, schematicId(cluster.schematic), cluster.talosVersion),
     cni: cluster.cni,
     secrets,

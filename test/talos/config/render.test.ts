@@ -136,7 +136,7 @@ describe('machine config', () => {
     expect(doc.machine.kubelet.image).toBe('ghcr.io/siderolabs/kubelet:v1.34.1');
     expect(doc.machine.network).toEqual({
       hostname: 'cp-1',
-      interfaces: [{ deviceSelector: { hardwareAddr: '52:54:00:12:34:01' }, addresses: ['10.77.0.11/24'], routes: [{ network: '0.0.0.0/0', gateway: '10.77.0.1' }], dhcp: false }],
+      interfaces: [{ deviceSelector: { permanentAddr: '52:54:00:12:34:01' }, addresses: ['10.77.0.11/24'], routes: [{ network: '0.0.0.0/0', gateway: '10.77.0.1' }], dhcp: false }],
       nameservers: ['10.77.0.1'],
     });
     expect(doc.cluster.controlPlane.endpoint).toBe('https://10.77.0.10:6443');
