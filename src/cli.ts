@@ -18,6 +18,7 @@ import { schematic } from './cli/schematic.js';
 import { assetsFetch, assetsImport } from './cli/assets.js';
 import { labCommands } from './cli/lab.js';
 import { bmcCommands } from './cli/bmc.js';
+import { imagesCommands } from './cli/images.js';
 import { BUSY_TIMEOUT_MS } from './store/store.js';
 
 export const commands: Command[] = [
@@ -26,6 +27,7 @@ export const commands: Command[] = [
   bootstrap, kubeconfig, reimage, discovered,
   ...labCommands,
   ...bmcCommands,
+  ...imagesCommands,
 ];
 
 function topHelp(): string {

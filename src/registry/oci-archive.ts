@@ -90,14 +90,13 @@ function walk(top: Descriptor, blob: (digest: string) => string | undefined, man
   return seen;
 }
 
-async function stageBlob(body: AsyncIterable<Buffer>, file: string, onBytes: (n: number) => void): Promise<string> {
+async function stageBlob(body: AsyncIterable<Buffer>, file: string): Promise<string> {
   const hash = createHash('sha256');
   const out = createWriteStream(file, { mode: 0o600 });
   try {
     for await (const piece of body) {
       hash.update(piece);
       if (!out.write(piece)) await new Promise<void>((r) => out.once('drain', () => r()));
-      onBytes(piece.length);
     }
   } finally {
     out.end();
@@ -115,7 +114,13 @@ export async function importArchive(store: ImageStore, file: string, onProgress?
   let index: Record<string, unknown> | undefined;
   const staged = new Set<string>();
   try {
-    await readTar(createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>, async (e, body) => {
+    const counted = (async function* () {
+      for await (const piece of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+        onProgress?.((done += piece.length), total);
+        yield piece;
+      }
+    })();
+    await readTar(counted, async (e, body) => {
       const small = async () => {
         if (e.size > MAX_JSON) throw new ImportError(`${e.name} is too large`);
         const parts: Buffer[] = [];
@@ -128,7 +133,7 @@ export async function importArchive(store: ImageStore, file: string, onProgress?
       else if (e.name.startsWith('blobs/sha256/')) {
         const named = `sha256:${e.name.slice('blobs/sha256/'.length)}`;
         if (!isDigest(named)) throw new ImportError(`unexpected file ${e.name} in the archive`);
-        const actual = await stageBlob(body, join(staging, digestHex(named)), (n) => onProgress?.((done += n), total));
+        const actual = await stageBlob(body, join(staging, digestHex(named)));
         if (actual !== named) throw new ImportError(`blob ${named} is corrupted: its bytes hash to ${actual}; nothing was imported`);
         staged.add(named);
       }

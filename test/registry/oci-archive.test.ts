@@ -33,7 +33,8 @@ describe('importArchive', () => {
   it('imports OCI and Docker images from a GNU tar of a layout, every blob once, tags and media types recorded', async () => {
     const store = new ImageStore(join(dir, 'data'));
     const progress: number[] = [];
-    const images = await importArchive(store, archive([img, dockerImg]), (done) => progress.push(done));
+    const file = archive([img, dockerImg]);
+    const images = await importArchive(store, file, (done) => progress.push(done));
     expect(images.map((i) => `${i.name}:${i.tag}`)).toEqual(['ghcr.io/rackboot-test/tool:v1', 'docker.io/library/busybox:1.36']);
     expect(store.manifest('ghcr.io/rackboot-test/tool', 'v1')).toEqual({ digest: img.digest, mediaType: 'application/vnd.oci.image.index.v1+json' });
     expect(store.manifest('docker.io/library/busybox', '1.36')?.mediaType).toBe('application/vnd.docker.distribution.manifest.list.v2+json');
@@ -43,7 +44,8 @@ describe('importArchive', () => {
     // A blob of one image is not served under the other's name.
     expect(store.servable('docker.io/library/busybox', img.platforms[0]!.layers[0]!)).toBe(false);
     expect(store.servable('ghcr.io/rackboot-test/tool', img.platforms[0]!.layers[0]!)).toBe(true);
-    expect(progress.at(-1)).toBe([...img.blobs.values(), ...dockerImg.blobs.values()].reduce((a, b) => a + b.length, 0));
+    // Progress counts the archive's bytes, so it ends at the file's size.
+    expect(progress.at(-1)).toBe(statSync(file).size);
     expect(leftovers(store)).toEqual([]);
   });
 

@@ -1,0 +1,109 @@
+// rackboot images list|import|export: the image cache behind the boot
+// plane's /v2/ registry mirror (air-gapped racks).
+import { resolve } from 'node:path';
+import { schematicId, installerImage } from '../factory/schematic.js';
+import { progressReporter, type ProgressSink } from '../factory/progress.js';
+import { clusterImages } from '../registry/cluster-images.js';
+import { ImageStore } from '../registry/image-store.js';
+import { exportArchive, importArchive, type Progress } from '../registry/oci-archive.js';
+import { parseImageRef, type ImageRef } from '../registry/reference.js';
+import { clusterInputs } from './cluster-inputs.js';
+import { EXIT_FAILURE, EXIT_OK, settingsFor, UsageError, type Command, type Io } from './command.js';
+import type { Inventory } from '../inventory/types.js';
+import type { Settings } from '../settings/settings.js';
+
+function progressFor(io: Io, name: string): { onProgress: Progress; done(): void } {
+  const sink: ProgressSink = process.stderr.isTTY ? { isTTY: true, write: (t) => process.stderr.write(t) } : { isTTY: false, write: (l) => io.err(l) };
+  const r = progressReporter(sink, name);
+  return { onProgress: (received, total) => r.update({ received, total, resumedFrom: 0 }), done: () => r.done() };
+}
+
+/** The references the inventory's cluster pulls. */
+export function neededImages(settings: Settings, inventory: Inventory): string[] {
+  const c = inventory.cluster;
+  return clusterImages({
+    talosVersion: c.talosVersion, kubernetesVersion: c.kubernetesVersion, cni: c.cni,
+    installer: installerImage(settings.factory.url, schematicId(c.schematic), c.talosVersion),
+  });
+}
+
+export const imagesList: Command = {
+  name: ['images', 'list'],
+  summary: 'print the container images the inventory\'s cluster needs',
+  usage: `rackboot images list [--missing]
+
+Prints one image reference a line: the factory installer for the inventory's
+schematic and Talos version, then etcd, CoreDNS, the pause image, the
+Kubernetes control-plane images and kubelet at kubernetesVersion, and the CNI
+(flannel) images, as talosctl derives them for that Talos release. Each line
+is followed by "present" or "missing" (in this appliance's image cache) unless
+--missing is given, which prints only the missing references, bare.`,
+  options: { missing: { type: 'boolean' } },
+  async run(args, io) {
+    const inputs = clusterInputs(args, io, { secrets: false });
+    if (!inputs) return EXIT_FAILURE;
+    const store = new ImageStore(inputs.settings.dataDir);
+    const held = new Set(store.images().map((i) => `${i.name}:${i.tag}`));
+    for (const ref of neededImages(inputs.settings, inputs.inventory)) {
+      const parsed = parseImageRef(ref);
+      const present = parsed !== undefined && held.has(`${parsed.name}:${parsed.tag}`);
+      if (args.values.missing) {
+        if (!present) io.out(ref);
+      } else io.out(`${ref}  ${present ? 'present' : 'missing'}`);
+    }
+    return EXIT_OK;
+  },
+};
+
+export const imagesImport: Command = {
+  name: ['images', 'import'],
+  summary: 'add images from an OCI archive (air-gapped sites)',
+  usage: `rackboot images import FILE
+
+Reads FILE, an OCI image layout as one tar (what rackboot images export and
+skopeo copy ... oci-archive:FILE write), into DATA/registry. Every blob is
+hashed and must match its sha256 name, and every manifest's blobs must be in
+the archive or already cached; otherwise nothing is imported. index.json must
+name each image in full (org.opencontainers.image.ref.name, e.g.
+ghcr.io/siderolabs/installer:v1.11.5). A running daemon serves the images at
+once.`,
+  async run(args, io) {
+    const [file, extra] = args.positionals;
+    if (!file || extra) throw new UsageError('expected exactly one FILE');
+    const settings = settingsFor(args, io);
+    if (!settings) return EXIT_FAILURE;
+    const p = progressFor(io, 'import');
+    const images = await importArchive(new ImageStore(settings.dataDir), resolve(file), p.onProgress);
+    p.done();
+    for (const img of images) io.out(`imported  ${img.name}:${img.tag}  ${img.digest}  ${img.digests.length} blobs`);
+    return EXIT_OK;
+  },
+};
+
+export const imagesExport: Command = {
+  name: ['images', 'export'],
+  summary: 'write cached images to one OCI archive',
+  usage: `rackboot images export FILE [IMAGE...]
+
+Writes the named images (default: every cached image) with all their
+platforms to FILE as one OCI image layout tar, for rackboot images import on
+another appliance. FILE appears only when complete.`,
+  async run(args, io) {
+    const [file, ...names] = args.positionals;
+    if (!file) throw new UsageError('expected FILE');
+    const refs: ImageRef[] = names.map((n) => {
+      const r = parseImageRef(n);
+      if (!r) throw new UsageError(`not an image reference with a tag: ${n}`);
+      return r;
+    });
+    const settings = settingsFor(args, io);
+    if (!settings) return EXIT_FAILURE;
+    const p = progressFor(io, 'export');
+    const r = await exportArchive(new ImageStore(settings.dataDir), resolve(file), refs, p.onProgress);
+    p.done();
+    io.out(`exported ${r.images} images, ${r.blobs} blobs, ${r.bytes} bytes to ${resolve(file)}`);
+    return EXIT_OK;
+  },
+};
+
+export const imagesCommands: Command[] = [imagesList, imagesImport, imagesExport];
