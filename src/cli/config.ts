@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { nodeConfigText } from '../talos/config/render.js';
 import { kernelLogTarget } from '../talos/kernel-args.js';
+import { registryMirrorTarget } from '../talos/config/registry-mirrors.js';
 import { configuredPublicUrl } from '../net/public-url.js';
 import { writeSecretFile } from '../talos/secrets.js';
 import { clusterInputs } from './cluster-inputs.js';
@@ -28,7 +29,8 @@ order). It holds the cluster's secrets: --out writes it mode 0600.`,
     }
     // The same document the node gets, KmsgLogConfig included.
     const kernelLogUrl = kernelLogTarget(inputs.settings.console, configuredPublicUrl(inputs.settings));
-    const text = nodeConfigText({ cluster: inputs.inventory.cluster, node, secrets: inputs.secrets!, settings: inputs.settings, kernelLogUrl });
+    const registryMirror = registryMirrorTarget(inputs.settings.registry, inputs.settings.factory.url, configuredPublicUrl(inputs.settings));
+    const text = nodeConfigText({ cluster: inputs.inventory.cluster, node, secrets: inputs.secrets!, settings: inputs.settings, kernelLogUrl, registryMirror });
     const out = args.values.out as string | undefined;
     if (out) {
       writeSecretFile(resolve(out), text);

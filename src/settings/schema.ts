@@ -139,5 +139,14 @@ export const settingsSchema = {
         url: { type: 'string', pattern: '^https?://[^/\\s]+(/[^\\s]*)?$', description: 'Image Factory base URL; tests and mirrors point it elsewhere.' },
       },
     },
+    // branch registry (issue 20): the appliance as the nodes' registry mirror.
+    registry: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        mirror: { type: 'boolean', description: 'Configs name the appliance as mirror for the installer and cluster registries.' },
+        offline: { type: 'boolean', description: 'The site has no route out: nodes must not fall back to the upstream registries.' },
+      },
+    },
   },
 } as const;

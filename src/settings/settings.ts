@@ -77,6 +77,8 @@ export interface Settings {
   console: { enabled: boolean; port: number; linesPerNode: number };
   /** Image Factory base URL, without a trailing slash. */
   factory: { url: string };
+  /** The boot plane's /v2/ image mirror in generated configs (README "Air-gapped racks"). */
+  registry: { mirror: boolean; offline: boolean };
 }
 
 /** Command-line flags that override the file. Paths are relative to the working directory. */
@@ -108,7 +110,7 @@ export function defaultSettingsFile(cwd = process.cwd(), env = process.env): str
   return undefined;
 }
 
-type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory' | 'bmc' | 'power'>> & {
+type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory' | 'bmc' | 'power' | 'registry'>> & {
   bmc?: Partial<Settings['bmc']>;
   power?: Partial<PowerSettings>;
   lifecycle?: { timeouts?: Partial<StateTimeouts>; sweepSeconds?: number };
@@ -118,6 +120,7 @@ type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | '
   http?: Partial<Settings['http']>;
   talos?: Partial<Settings['talos']>;
   factory?: Partial<Settings['factory']>;
+  registry?: Partial<Settings['registry']>;
 };
 
 export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()): Settings {
@@ -182,6 +185,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     power: { ...DEFAULT_POWER_SETTINGS, ...raw.power },
     console: { enabled: raw.console?.enabled ?? true, port: raw.console?.port ?? 5514, linesPerNode: raw.console?.linesPerNode ?? 500 },
     factory: { url: (raw.factory?.url ?? 'https://factory.talos.dev').replace(/\/+$/, '') },
+    registry: { mirror: raw.registry?.mirror ?? false, offline: raw.registry?.offline ?? false },
   };
   const problems = crossCheck(settings, file ?? '(flags)');
   if (problems.length > 0) throw new SettingsError(problems);
@@ -192,6 +196,7 @@ function crossCheck(s: Settings, file: string): PositionedError[] {
   const errors: string[] = [];
   if (s.dhcp.mode === 'full' && !s.dhcp.subnet) errors.push('dhcp.mode is full but dhcp.subnet is not set: full mode is authoritative for one subnet and needs it');
   if (s.dhcp.pool && !s.dhcp.subnet) errors.push('dhcp.pool needs dhcp.subnet');
+  if (s.registry.offline && !s.registry.mirror) errors.push('registry.offline needs registry.mirror: true (offline nodes can pull only from the appliance)');
   for (const [name, value] of [['http.listen', s.http.listen], ['http.adminListen', s.http.adminListen]] as const) {
     if (!/^(\[[0-9a-fA-F:]+\]|[^:\s]+):[0-9]{1,5}$/.test(value)) errors.push(`${name} ${JSON.stringify(value)} is not HOST:PORT`);
   }

@@ -12,6 +12,7 @@ import { legacyNodeNetwork, nodeNetworkDocuments } from './network.js';
 import { applyPatches, type Json, type NamedPatch } from './patch.js';
 import { consoleArgs } from '../kernel-args.js';
 import { contractFor, defaultKubernetesVersion } from './versions.js';
+import { legacyRegistries, registryMirrorDocuments, type RegistryMirror } from './registry-mirrors.js';
 
 export interface RenderInput {
   cluster: ClusterSpec;
@@ -24,6 +25,8 @@ export interface RenderInput {
    * node sending its kernel log there (the PXE command line does not survive the install).
    */
   kernelLogUrl?: string;
+  /** The appliance's registry mirror (registryMirrorTarget), when registry.mirror is on. */
+  registryMirror?: RegistryMirror;
 }
 
 /** A KmsgLogConfig document (runtime/kmsg_log.go, present in every supported release; url tcp:// or udp://, host:port). */
@@ -78,6 +81,10 @@ export function renderMachineConfig(input: RenderInput): Record<string, unknown>
   else machine.network = legacyNodeNetwork(node, settings);
   const docs: Record<string, Json>[] = [doc, ...(contract.multidoc ? nodeNetworkDocuments(node, settings) : [])];
   if (input.kernelLogUrl) docs.push({ apiVersion: 'v1alpha1', kind: 'KmsgLogConfig', name: KMSG_LOG_NAME, url: input.kernelLogUrl });
+  if (input.registryMirror) {
+    if (contract.multidoc) docs.push(...registryMirrorDocuments(input.registryMirror));
+    else machine.registries = legacyRegistries(input.registryMirror);
+  }
   return applyPatches(docs, patchesFor(cluster, node), node.name);
 }
 
