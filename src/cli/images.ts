@@ -6,6 +6,7 @@ import { progressReporter, type ProgressSink } from '../factory/progress.js';
 import { clusterImages } from '../registry/cluster-images.js';
 import { ImageStore } from '../registry/image-store.js';
 import { exportArchive, importArchive, type Progress } from '../registry/oci-archive.js';
+import { fetchImages } from '../registry/fetch.js';
 import { parseImageRef, type ImageRef } from '../registry/reference.js';
 import { clusterInputs } from './cluster-inputs.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, UsageError, type Command, type Io } from './command.js';
@@ -106,4 +107,54 @@ another appliance. FILE appears only when complete.`,
   },
 };
 
-export const imagesCommands: Command[] = [imagesList, imagesImport, imagesExport];
+export const imagesFetch: Command = {
+  name: ['images', 'fetch'],
+  summary: 'pull the cluster\'s images from their registries into the cache',
+  usage: `rackboot images fetch [IMAGE...] [--from URL]
+
+Pulls the named images (default: what rackboot images list --missing prints)
+with all their platforms over the registry API, verifying every manifest and
+blob against its sha256 digest, into DATA/registry; on any failure nothing is
+added. Run it on a connected machine, then rackboot images export FILE and
+carry FILE to the air-gapped appliance. --from URL pulls everything from one
+mirror that understands containerd's ?ns=<registry> (another rackboot's boot
+URL, e.g. http://10.0.0.5:8080) instead of each image's own registry.`,
+  options: { from: { type: 'string' } },
+  async run(args, io) {
+    const from = args.values.from as string | undefined;
+    if (from !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(from)) throw new UsageError('--from must be a base URL like http://10.0.0.5:8080');
+    const named = args.positionals.map((n) => {
+      const r = parseImageRef(n);
+      if (!r) throw new UsageError(`not an image reference with a tag: ${n}`);
+      return r;
+    });
+    let refs = named;
+    let settings: Settings | undefined;
+    if (named.length === 0) {
+      const inputs = clusterInputs(args, io, { secrets: false });
+      if (!inputs) return EXIT_FAILURE;
+      settings = inputs.settings;
+      const held = new Set(new ImageStore(settings.dataDir).images().map((i) => `${i.name}:${i.tag}`));
+      refs = neededImages(settings, inputs.inventory).map((r) => parseImageRef(r)!).filter((r) => !held.has(`${r.name}:${r.tag}`));
+    } else settings = settingsFor(args, io);
+    if (!settings) return EXIT_FAILURE;
+    if (refs.length === 0) {
+      io.out('every image the cluster needs is already cached');
+      return EXIT_OK;
+    }
+    const images = await fetchImages(new ImageStore(settings.dataDir), refs, {
+      from,
+      onProgress: (what) => {
+        const p = progressFor(io, what);
+        return (done, total) => {
+          p.onProgress(done, total);
+          if (total !== undefined && done >= total) p.done();
+        };
+      },
+    });
+    for (const img of images) io.out(`fetched  ${img.name}:${img.tag}  ${img.digest}  ${img.digests.length} blobs`);
+    return EXIT_OK;
+  },
+};
+
+export const imagesCommands: Command[] = [imagesList, imagesFetch, imagesImport, imagesExport];

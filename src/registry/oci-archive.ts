@@ -27,7 +27,7 @@ export interface ImportedImage extends ImageRef {
   digests: string[];
 }
 
-interface Descriptor {
+export interface Descriptor {
   mediaType?: string;
   digest: string;
   size: number;
@@ -63,7 +63,7 @@ function descriptors(v: unknown, what: string): Descriptor[] {
 }
 
 /** Follows an index or manifest down to its layers; returns every digest reached and the manifests' media types. */
-function walk(top: Descriptor, blob: (digest: string) => string | undefined, manifests: Record<string, string>): Set<string> {
+export function walk(top: Descriptor, blob: (digest: string) => string | undefined, manifests: Record<string, string>): Set<string> {
   const seen = new Set<string>();
   const visit = (d: Descriptor, where: string) => {
     const file = blob(d.digest);
@@ -103,6 +103,23 @@ async function stageBlob(body: AsyncIterable<Buffer>, file: string): Promise<str
     await finished(out);
   }
   return `sha256:${hash.digest('hex')}`;
+}
+
+/**
+ * Moves verified blobs from `staging` into the cache (each rename atomic),
+ * then records the images in one catalogue replacement. Call only once
+ * every image has been walked against the staged blobs.
+ */
+export function commitStaged(store: ImageStore, staging: string, staged: Iterable<string>, images: ImportedImage[], manifests: Record<string, string>): void {
+  for (const d of staged) if (!store.hasBlob(d)) renameSync(join(staging, digestHex(d)), store.blobPath(d));
+  const cat: Catalogue = structuredClone(store.catalogue());
+  Object.assign(cat.manifests, manifests);
+  for (const img of images) {
+    const repo = (cat.repositories[img.name] ??= { tags: {}, digests: [] });
+    repo.tags[img.tag] = img.digest;
+    repo.digests = [...new Set([...repo.digests, ...img.digests])].sort();
+  }
+  store.saveCatalogue(cat);
 }
 
 /** Imports every named image in the archive at `file`; nothing is added unless all of it verifies. */
@@ -152,15 +169,7 @@ export async function importArchive(store: ImageStore, file: string, onProgress?
     }
     if (images.length === 0) throw new ImportError('index.json names no images');
 
-    for (const d of staged) if (!store.hasBlob(d)) renameSync(join(staging, digestHex(d)), store.blobPath(d));
-    const cat: Catalogue = structuredClone(store.catalogue());
-    Object.assign(cat.manifests, manifests);
-    for (const img of images) {
-      const repo = (cat.repositories[img.name] ??= { tags: {}, digests: [] });
-      repo.tags[img.tag] = img.digest;
-      repo.digests = [...new Set([...repo.digests, ...img.digests])].sort();
-    }
-    store.saveCatalogue(cat);
+    commitStaged(store, staging, staged, images, manifests);
     return images;
   } catch (err) {
     if (err instanceof TarError) throw new ImportError(`${err.message}; nothing was imported`);

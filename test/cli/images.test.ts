@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { imagesExport, imagesImport, imagesList } from '../../src/cli/images.js';
+import { imagesExport, imagesFetch, imagesImport, imagesList } from '../../src/cli/images.js';
+import { testAppliance } from '../helpers/appliance.js';
+import { importArchive } from '../../src/registry/oci-archive.js';
 import { main } from '../../src/cli.js';
 import { ImageStore } from '../../src/registry/image-store.js';
 import { buildImage, tarLayout, writeLayout } from '../helpers/oci-image.js';
@@ -68,4 +70,26 @@ describe('rackboot images', () => {
     expect((await runCommand(imagesImport, ['--config', s.config])).code).toBe(2);
     expect((await runCommand(imagesExport, ['--config', s.config, join(s.dir, 'x.tar'), 'ghcr.io/a/b'])).err).toContain('not an image reference with a tag');
   });
+
+  it('fetch --from another appliance pulls the named image; without names, what list --missing prints', async () => {
+    const a = await testAppliance();
+    try {
+      const pause = await buildImage('registry.k8s.io/pause:3.10', 'pause');
+      writeLayout(join(a.dir, 'layout'), [pause]);
+      tarLayout(join(a.dir, 'layout'), join(a.dir, 'in.tar'));
+      await importArchive(new ImageStore(a.settings.dataDir), join(a.dir, 'in.tar'));
+      await a.app.listen({ host: '127.0.0.1', port: 0 });
+      const from = `http://127.0.0.1:${(a.app.server.address() as { port: number }).port}`;
+      const s = site();
+      const r = await runCommand(imagesFetch, ['--config', s.config, '--from', from, 'registry.k8s.io/pause:3.10']);
+      expect(r.code).toBe(0);
+      expect(r.out).toBe(`fetched  registry.k8s.io/pause:3.10  ${pause.digest}  11 blobs`);
+      expect(r.err).toMatch(/registry\.k8s\.io\/pause:3\.10 [0-9a-f]{12}: 100%/);
+      // The rest of the cluster's list is not on that appliance: the fetch fails and adds nothing more.
+      await expect(runCommand(imagesFetch, ['--config', s.config, '--from', from])).rejects.toThrow(/HTTP 404/);
+      expect(new ImageStore(s.dataDir).images().map((i) => i.name)).toEqual(['registry.k8s.io/pause']);
+    } finally {
+      await a.close();
+    }
+  }, 60_000);
 });
