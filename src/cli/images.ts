@@ -157,4 +157,30 @@ URL, e.g. http://10.0.0.5:8080) instead of each image's own registry.`,
   },
 };
 
-export const imagesCommands: Command[] = [imagesList, imagesFetch, imagesImport, imagesExport];
+export const imagesPrune: Command = {
+  name: ['images', 'prune'],
+  summary: 'remove cached images the inventory no longer needs',
+  usage: `rackboot images prune [--keep IMAGE]...
+
+Removes from the image cache every image that rackboot images list does not
+print for the current inventory (e.g. the previous Talos or Kubernetes
+release after an upgrade), then every blob no remaining image uses. --keep
+IMAGE (repeatable) keeps another image too.`,
+  options: { keep: { type: 'string', multiple: true } },
+  async run(args, io) {
+    const extra = ((args.values.keep as string[] | undefined) ?? []).map((n) => {
+      const r = parseImageRef(n);
+      if (!r) throw new UsageError(`not an image reference with a tag: ${n}`);
+      return `${r.name}:${r.tag}`;
+    });
+    const inputs = clusterInputs(args, io, { secrets: false });
+    if (!inputs) return EXIT_FAILURE;
+    const keep = new Set([...neededImages(inputs.settings, inputs.inventory).map((r) => parseImageRef(r)!).map((r) => `${r.name}:${r.tag}`), ...extra]);
+    const r = new ImageStore(inputs.settings.dataDir).prune(keep);
+    for (const img of r.images) io.out(`removed  ${img}`);
+    io.out(`pruned ${r.images.length} images, ${r.blobs} blobs, ${r.bytes} bytes`);
+    return EXIT_OK;
+  },
+};
+
+export const imagesCommands: Command[] = [imagesList, imagesFetch, imagesImport, imagesExport, imagesPrune];

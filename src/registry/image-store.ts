@@ -5,7 +5,7 @@
 // rename), and the JSON is replaced by rename, so a reader sees either the
 // old catalogue or the new one. Blobs without a catalogue entry are never
 // served; `images prune` removes them.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { digestHex, isDigest } from './reference.js';
 
@@ -128,5 +128,52 @@ export class ImageStore {
   clearStaleStaging(): void {
     if (!existsSync(this.root)) return;
     for (const f of readdirSync(this.root)) if (f.startsWith('staging-')) rmSync(join(this.root, f), { recursive: true, force: true });
+  }
+
+  /**
+   * Drops every image whose `name:tag` is not in `keep` from the catalogue,
+   * then deletes the blobs no remaining image uses (and staging left by a
+   * killed import). The catalogue goes first: a blob is never deleted while
+   * a tag still leads to it.
+   */
+  prune(keep: Set<string>): { images: string[]; blobs: number; bytes: number } {
+    const cat: Catalogue = structuredClone(this.catalogue());
+    const removed: string[] = [];
+    for (const [name, repo] of Object.entries(cat.repositories)) {
+      for (const tag of Object.keys(repo.tags)) {
+        if (keep.has(`${name}:${tag}`)) continue;
+        delete repo.tags[tag];
+        removed.push(`${name}:${tag}`);
+      }
+      if (Object.keys(repo.tags).length === 0) delete cat.repositories[name];
+    }
+    // A repository's digests are the union of its images': recompute them
+    // from the tags left, so the blobs only a dropped tag used go too.
+    const reach = (d: string, acc: Set<string>) => {
+      if (acc.has(d)) return;
+      acc.add(d);
+      if (!cat.manifests[d] || !this.hasBlob(d)) return;
+      const m = JSON.parse(readFileSync(this.blobPath(d), 'utf8')) as { manifests?: { digest: string }[]; config?: { digest: string }; layers?: { digest: string }[] };
+      for (const child of [...(m.manifests ?? []), ...(m.config ? [m.config] : []), ...(m.layers ?? [])]) reach(child.digest, acc);
+    };
+    const used = new Set<string>();
+    for (const repo of Object.values(cat.repositories)) {
+      const mine = new Set<string>();
+      for (const d of Object.values(repo.tags)) reach(d, mine);
+      repo.digests = [...mine].sort();
+      for (const d of mine) used.add(d);
+    }
+    for (const d of Object.keys(cat.manifests)) if (!used.has(d)) delete cat.manifests[d];
+    if (removed.length > 0) this.saveCatalogue(cat);
+    let blobs = 0;
+    let bytes = 0;
+    for (const d of this.blobDigests()) {
+      if (used.has(d)) continue;
+      bytes += statSync(this.blobPath(d)).size;
+      unlinkSync(this.blobPath(d));
+      blobs++;
+    }
+    this.clearStaleStaging();
+    return { images: removed.sort(), blobs, bytes };
   }
 }

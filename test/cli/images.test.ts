@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { imagesExport, imagesFetch, imagesImport, imagesList } from '../../src/cli/images.js';
+import { imagesExport, imagesFetch, imagesImport, imagesList, imagesPrune } from '../../src/cli/images.js';
 import { testAppliance } from '../helpers/appliance.js';
 import { importArchive } from '../../src/registry/oci-archive.js';
 import { main } from '../../src/cli.js';
@@ -92,4 +92,23 @@ describe('rackboot images', () => {
       await a.close();
     }
   }, 60_000);
+
+  it('prune keeps what the inventory needs (and --keep), drops other tags of the same repository and their blobs', async () => {
+    const s = site();
+    const needed = await buildImage('registry.k8s.io/pause:3.10', 'pause');
+    const oldTag = await buildImage('registry.k8s.io/pause:3.9', 'pause-old');
+    const other = await buildImage('ghcr.io/old/thing:v0', 'thing');
+    const kept = await buildImage('ghcr.io/site/tool:v2', 'tool');
+    writeLayout(join(s.dir, 'layout'), [needed, oldTag, other, kept]);
+    tarLayout(join(s.dir, 'layout'), join(s.dir, 'in.tar'));
+    await runCommand(imagesImport, ['--config', s.config, join(s.dir, 'in.tar')]);
+    const r = await runCommand(imagesPrune, ['--config', s.config, '--keep', 'ghcr.io/site/tool:v2']);
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n')).toEqual(['removed  ghcr.io/old/thing:v0', 'removed  registry.k8s.io/pause:3.9', `pruned 2 images, 22 blobs, ${[...oldTag.blobs.values(), ...other.blobs.values()].reduce((a, b) => a + b.length, 0)} bytes`]);
+    const store = new ImageStore(s.dataDir);
+    expect(store.images().map((i) => `${i.name}:${i.tag}`)).toEqual(['ghcr.io/site/tool:v2', 'registry.k8s.io/pause:3.10']);
+    expect(store.blobDigests().sort()).toEqual([...needed.blobs.keys(), ...kept.blobs.keys()].sort());
+    expect(store.catalogue().repositories['registry.k8s.io/pause']!.digests).toEqual([...needed.blobs.keys()].sort());
+    expect(store.manifest('registry.k8s.io/pause', oldTag.digest)).toBeUndefined();
+  });
 });
