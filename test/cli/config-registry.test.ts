@@ -30,3 +30,14 @@ describe('registry settings in rackboot config', () => {
     expect(() => loadSettings({ config: site.config })).toThrow(SettingsError);
   });
 });
+
+describe('registry settings on reload', () => {
+  it('registry.mirror and registry.offline are live: a reload applies them, no restart', async () => {
+    const { diffSettings } = await import('../../src/settings/live.js');
+    const site = scratchSite();
+    dir = site.dir;
+    const before = loadSettings({ config: site.config });
+    const after = { ...before, registry: { mirror: true, offline: true } };
+    expect(diffSettings(before, after)).toEqual({ live: ['registry.mirror', 'registry.offline'], needRestart: [] });
+  });
+});
