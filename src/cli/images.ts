@@ -1,9 +1,8 @@
 // rackboot images list|import|export: the image cache behind the boot
 // plane's /v2/ registry mirror (air-gapped racks).
 import { resolve } from 'node:path';
-import { schematicId, installerImage } from '../factory/schematic.js';
 import { progressReporter, type ProgressSink } from '../factory/progress.js';
-import { clusterImages } from '../registry/cluster-images.js';
+import { inventoryImages } from '../registry/cluster-images.js';
 import { ImageStore } from '../registry/image-store.js';
 import { exportArchive, importArchive, type Progress } from '../registry/oci-archive.js';
 import { fetchImages } from '../registry/fetch.js';
@@ -21,11 +20,7 @@ function progressFor(io: Io, name: string): { onProgress: Progress; done(): void
 
 /** The references the inventory's cluster pulls. */
 export function neededImages(settings: Settings, inventory: Inventory): string[] {
-  const c = inventory.cluster;
-  return clusterImages({
-    talosVersion: c.talosVersion, kubernetesVersion: c.kubernetesVersion, cni: c.cni,
-    installer: installerImage(settings.factory.url, schematicId(c.schematic), c.talosVersion),
-  });
+  return inventoryImages(settings.factory.url, inventory.cluster);
 }
 
 export const imagesList: Command = {

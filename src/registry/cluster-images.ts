@@ -10,6 +10,9 @@
 // (v1.13 adds kube-network-policies, which its flannel manifests run).
 // talosctl's generic installer is replaced by the factory installer our
 // configs install from (installerImage), since the schematic decides it.
+import { installerImage, schematicId, type SchematicInput } from '../factory/schematic.js';
+import { ImageStore } from './image-store.js';
+import { parseImageRef } from './reference.js';
 
 export interface ReleaseImages {
   /** constants.DefaultKubernetesVersion at the tag (the kubelet etc. when the inventory names none). */
@@ -84,4 +87,21 @@ export function clusterImages(i: ClusterImageInputs): string[] {
     if (r.kubeNetworkPolicies) list.push(`registry.k8s.io/networking/kube-network-policies:${r.kubeNetworkPolicies}`);
   }
   return [i.installer, ...list.sort()];
+}
+
+/** The inventory cluster's images, with the factory installer its configs name. */
+export function inventoryImages(factoryUrl: string, c: { talosVersion: string; kubernetesVersion?: string; cni: 'flannel' | 'none'; schematic: SchematicInput }): string[] {
+  return clusterImages({
+    talosVersion: c.talosVersion, kubernetesVersion: c.kubernetesVersion, cni: c.cni,
+    installer: installerImage(factoryUrl, schematicId(c.schematic), c.talosVersion),
+  });
+}
+
+/** Each reference with whether the image cache under `dataDir` holds it. */
+export function imagePresence(dataDir: string, refs: string[]): { ref: string; present: boolean }[] {
+  const held = new Set(new ImageStore(dataDir).images().map((i) => `${i.name}:${i.tag}`));
+  return refs.map((ref) => {
+    const p = parseImageRef(ref);
+    return { ref, present: p !== undefined && held.has(`${p.name}:${p.tag}`) };
+  });
 }

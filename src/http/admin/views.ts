@@ -10,6 +10,7 @@ import { formatDuration } from '../../lifecycle/sweeper.js';
 import type { HttpContext } from '../context.js';
 import type { EventRecord, NodeRecord, Store } from '../../store/store.js';
 import { PowerMonitor, type PowerView } from '../../bmc/power-monitor.js';
+import { imagePresence, inventoryImages } from '../../registry/cluster-images.js';
 
 export interface NodeView {
   name: string; mac: string; role: string; ip: string | null; uuid: string | null;
@@ -98,7 +99,7 @@ export function clusterView(ctx: HttpContext) {
 
 export function assetsView(ctx: HttpContext) {
   const inv = ctx.inventory();
-  if (!inv) return { schematic: null, talosVersion: null, files: [] as { arch: string; file: string; present: boolean; bytes: number | null }[] };
+  if (!inv) return { schematic: null, talosVersion: null, files: [] as { arch: string; file: string; present: boolean; bytes: number | null }[], images: [] as { ref: string; present: boolean }[] };
   const schematic = schematicId(inv.cluster.schematic);
   const version = inv.cluster.talosVersion;
   const files = (['amd64', 'arm64'] as const).flatMap((arch) =>
@@ -108,7 +109,14 @@ export function assetsView(ctx: HttpContext) {
       return { arch, file, present: !!st?.isFile(), bytes: st?.isFile() ? st.size : null };
     }),
   );
-  return { schematic, talosVersion: version, files };
+  // branch registry (issue 20): the images the /v2/ mirror should hold for this inventory.
+  let images: { ref: string; present: boolean }[] = [];
+  try {
+    images = imagePresence(ctx.settings.dataDir, inventoryImages(ctx.settings.factory.url, inv.cluster));
+  } catch (err) {
+    ctx.log.debug({ err }, 'no image list for this inventory');
+  }
+  return { schematic, talosVersion: version, files, images };
 }
 
 export function stateCounts(store: Store): Record<NodeState, number> {
