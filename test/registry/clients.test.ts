@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { testAppliance, type TestAppliance } from '../helpers/appliance.js';
 import { buildImage, tarLayout, writeLayout, type BuiltImage } from '../helpers/oci-image.js';
 import { ImageStore } from '../../src/registry/image-store.js';
-import { importArchive } from '../../src/registry/oci-archive.js';
+import { exportArchive, importArchive } from '../../src/registry/oci-archive.js';
 
 const run = promisify(execFile);
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -75,6 +75,21 @@ describe('skopeo (containers/image) copies from the appliance', () => {
     for (const layer of arm.layers) expect(sha(readFileSync(join(out, layer.slice(7))))).toBe(layer);
     const { stdout } = await skopeo('inspect', '--raw', '--tls-verify=false', `docker://${host}/ghcr.io/rackboot-test/tool@${arm.manifest}`);
     expect(sha(Buffer.from(stdout))).toBe(arm.manifest);
+  }, 120_000);
+
+  it('writes an oci-archive that images import takes as is (the round trip through skopeo)', async () => {
+    const file = join(a.dir, 'skopeo-archive.tar');
+    await skopeo('copy', '--all', '--preserve-digests', '--src-tls-verify=false', `docker://${host}/ghcr.io/rackboot-test/tool:v1`, `oci-archive:${file}:ghcr.io/rackboot-test/tool:v1`);
+    const other = new ImageStore(join(a.dir, 'second-appliance'));
+    const imported = await importArchive(other, file);
+    expect(imported.map((i) => [i.name, i.tag, i.digest])).toEqual([['ghcr.io/rackboot-test/tool', 'v1', tool.digest]]);
+    expect(other.blobDigests().sort()).toEqual([...tool.blobs.keys()].sort());
+    // And the other way: what images export writes, skopeo reads.
+    const exported = join(a.dir, 'rackboot-export.tar');
+    await exportArchive(other, exported);
+    const back = join(a.dir, 'skopeo-from-export');
+    await skopeo('copy', '--all', '--preserve-digests', `oci-archive:${exported}:ghcr.io/rackboot-test/tool:v1`, `oci:${back}:x`);
+    expect((JSON.parse(readFileSync(join(back, 'index.json'), 'utf8')) as { manifests: { digest: string }[] }).manifests[0]!.digest).toBe(tool.digest);
   }, 120_000);
 
   it('gets the spec\'s error for an image the appliance does not hold', async () => {
