@@ -20,6 +20,7 @@ import { labCommands } from './cli/lab.js';
 import { bmcCommands } from './cli/bmc.js';
 import { upgrade } from './cli/upgrade.js'; // day2-rollout
 import { remove } from './cli/remove.js'; // day2-rollout
+import { imagesCommands } from './cli/images.js';
 import { BUSY_TIMEOUT_MS } from './store/store.js';
 
 export const commands: Command[] = [
@@ -29,6 +30,7 @@ export const commands: Command[] = [
   ...labCommands,
   ...bmcCommands,
   upgrade, remove, // day2-rollout
+  ...imagesCommands,
 ];
 
 function topHelp(): string {

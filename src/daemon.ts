@@ -24,6 +24,7 @@ import { AutoPower } from './bmc/auto-power.js';
 import { stepClockStart } from './bmc/auto-policy.js';
 import { nodeConfigText } from './talos/config/render.js';
 import { kernelLogTarget } from './talos/kernel-args.js';
+import { registryMirrorTarget } from './talos/config/registry-mirrors.js';
 import { publicUrlFor } from './net/public-url.js';
 import { loadSecrets } from './talos/secrets.js';
 import { startDhcpService } from './dhcp/server.js';
@@ -152,7 +153,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
       const inv = watcher.inventory;
       const node = inv?.nodes.find((n) => n.name === name);
       if (!inv || !node) throw new Error(`node ${name} is not in the live inventory`);
-      return Buffer.from(nodeConfigText({ cluster: inv.cluster, node, secrets: loadSecrets(settings.dataDir), settings, kernelLogUrl: kernelLogTarget(settings.console, ctx.publicUrl), chosenInstallDisk: chosen?.installDisk }));
+      return Buffer.from(nodeConfigText({ cluster: inv.cluster, node, secrets: loadSecrets(settings.dataDir), settings, kernelLogUrl: kernelLogTarget(settings.console, ctx.publicUrl), chosenInstallDisk: chosen?.installDisk, registryMirror: registryMirrorTarget(settings.registry, settings.factory.url, ctx.publicUrl) }));
     },
   });
   if (talos) services.push(talos);

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { nodeConfigText } from '../talos/config/render.js';
 import { SelectorNotExpressible } from '../talos/disk-selector.js';
 import { kernelLogTarget } from '../talos/kernel-args.js';
+import { registryMirrorTarget } from '../talos/config/registry-mirrors.js';
 import { configuredPublicUrl } from '../net/public-url.js';
 import { writeSecretFile } from '../talos/secrets.js';
 import { clusterInputs } from './cluster-inputs.js';
@@ -29,9 +30,10 @@ order). It holds the cluster's secrets: --out writes it mode 0600.`,
     }
     // The same document the node gets, KmsgLogConfig included.
     const kernelLogUrl = kernelLogTarget(inputs.settings.console, configuredPublicUrl(inputs.settings));
+    const registryMirror = registryMirrorTarget(inputs.settings.registry, inputs.settings.factory.url, configuredPublicUrl(inputs.settings));
     let text: string;
     try {
-      text = nodeConfigText({ cluster: inputs.inventory.cluster, node, secrets: inputs.secrets!, settings: inputs.settings, kernelLogUrl });
+      text = nodeConfigText({ cluster: inputs.inventory.cluster, node, secrets: inputs.secrets!, settings: inputs.settings, kernelLogUrl, registryMirror });
     } catch (err) {
       if (!(err instanceof SelectorNotExpressible)) throw err;
       io.err(`rackboot config: ${name}: ${err.message}`);

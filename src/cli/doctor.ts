@@ -14,6 +14,8 @@ import { labFindings } from '../lab/prerequisites.js';
 import { adminCertificateFinding } from '../http/admin/tls.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
 import { LISTEN_OPTIONS, listenFlags } from './serve.js';
+import { imageCacheFindings } from '../registry/doctor-findings.js';
+import { neededImages } from './images.js';
 
 export interface Finding {
   level: 'ok' | 'warn' | 'fail';
@@ -156,6 +158,8 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
         ? { level: 'ok', check: `boot assets ${arch}`, detail: dir }
         : { level: 'fail', check: `boot assets ${arch}`, detail: `not cached: ${missing.join(', ')} in ${dir}`, fix: `rackboot assets fetch --version ${c.talosVersion} --arch ${arch} (or rackboot assets import --dir DIR offline)` });
     }
+    // branch registry (issue 20): the image cache behind /v2/.
+    findings.push(...imageCacheFindings(settings.dataDir, settings.registry.mirror, neededImages(settings, inv.inventory)));
   }
   return findings;
 }

@@ -8,6 +8,7 @@ import { registerMachineIpxe } from './boot/machine-ipxe.js';
 import { registerAssets } from './boot/assets.js';
 import { registerMachineConfig } from './boot/machine-config.js';
 import { registerIpxeBinaries } from './boot/ipxe-binaries.js';
+import { registerRegistry } from './boot/registry.js';
 import { registerNodesApi } from './admin/api-nodes.js';
 import { registerInventoryApi } from './admin/api-inventory.js';
 import { registerLifecycleApi } from './admin/api-lifecycle.js';
@@ -88,6 +89,7 @@ export function buildBootServer(ctx: HttpContext, limits: HttpLimits = DEFAULT_H
   registerAssets(app, ctx);
   registerMachineConfig(app, ctx);
   registerIpxeBinaries(app, ctx);
+  registerRegistry(app, ctx);
   return app;
 }
 

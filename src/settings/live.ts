@@ -23,6 +23,9 @@ export const LIVE_KEYS = [
   'power.bmcTimeoutSeconds',
   'power.waveSize',
   'power.waveIntervalSeconds',
+  // branch registry (issue 20): read at every config render (pulled, pushed, printed).
+  'registry.mirror',
+  'registry.offline',
 ] as const;
 
 export interface SettingsChange {

@@ -148,5 +148,14 @@ export const settingsSchema = {
         returnSeconds: { type: 'integer', minimum: 10, maximum: 7200, description: 'How long a node may take to come back on the new version and healthy.' },
       },
     },
+    // branch registry (issue 20): the appliance as the nodes' registry mirror.
+    registry: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        mirror: { type: 'boolean', description: 'Configs name the appliance as mirror for the installer and cluster registries.' },
+        offline: { type: 'boolean', description: 'The site has no route out: nodes must not fall back to the upstream registries.' },
+      },
+    },
   },
 } as const;

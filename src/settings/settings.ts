@@ -79,6 +79,8 @@ export interface Settings {
   factory: { url: string };
   /** day2-rollout: Talos upgrade rollouts (README "Day 2"). */
   upgrade: { parallelism: number; returnSeconds: number };
+  /** The boot plane's /v2/ image mirror in generated configs (README "Air-gapped racks"). */
+  registry: { mirror: boolean; offline: boolean };
 }
 
 /** Command-line flags that override the file. Paths are relative to the working directory. */
@@ -110,7 +112,7 @@ export function defaultSettingsFile(cwd = process.cwd(), env = process.env): str
   return undefined;
 }
 
-type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory' | 'bmc' | 'power' | 'upgrade'>> & {
+type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory' | 'bmc' | 'power' | 'upgrade' | 'registry'>> & {
   bmc?: Partial<Settings['bmc']>;
   power?: Partial<PowerSettings>;
   lifecycle?: { timeouts?: Partial<StateTimeouts>; sweepSeconds?: number };
@@ -121,6 +123,7 @@ type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | '
   talos?: Partial<Settings['talos']>;
   factory?: Partial<Settings['factory']>;
   upgrade?: Partial<Settings['upgrade']>;
+  registry?: Partial<Settings['registry']>;
 };
 
 export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()): Settings {
@@ -186,6 +189,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     console: { enabled: raw.console?.enabled ?? true, port: raw.console?.port ?? 5514, linesPerNode: raw.console?.linesPerNode ?? 500 },
     factory: { url: (raw.factory?.url ?? 'https://factory.talos.dev').replace(/\/+$/, '') },
     upgrade: { parallelism: raw.upgrade?.parallelism ?? 1, returnSeconds: raw.upgrade?.returnSeconds ?? 900 },
+    registry: { mirror: raw.registry?.mirror ?? false, offline: raw.registry?.offline ?? false },
   };
   const problems = crossCheck(settings, file ?? '(flags)');
   if (problems.length > 0) throw new SettingsError(problems);
@@ -196,6 +200,7 @@ function crossCheck(s: Settings, file: string): PositionedError[] {
   const errors: string[] = [];
   if (s.dhcp.mode === 'full' && !s.dhcp.subnet) errors.push('dhcp.mode is full but dhcp.subnet is not set: full mode is authoritative for one subnet and needs it');
   if (s.dhcp.pool && !s.dhcp.subnet) errors.push('dhcp.pool needs dhcp.subnet');
+  if (s.registry.offline && !s.registry.mirror) errors.push('registry.offline needs registry.mirror: true (offline nodes can pull only from the appliance)');
   for (const [name, value] of [['http.listen', s.http.listen], ['http.adminListen', s.http.adminListen]] as const) {
     if (!/^(\[[0-9a-fA-F:]+\]|[^:\s]+):[0-9]{1,5}$/.test(value)) errors.push(`${name} ${JSON.stringify(value)} is not HOST:PORT`);
   }

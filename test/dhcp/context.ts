@@ -27,6 +27,7 @@ export function settingsWith(dhcp: Partial<Settings['dhcp']> = {}): Settings {
     bmc: { pollSeconds: 0, timeoutSeconds: 10 },
     factory: { url: 'https://factory.talos.dev' },
     upgrade: { parallelism: 1, returnSeconds: 900 },  // day2-rollout
+    registry: { mirror: false, offline: false },
   };
 }
 

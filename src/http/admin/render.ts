@@ -73,6 +73,9 @@ export function assetsSection(a: ReturnType<typeof assetsView>): Safe {
   return html`<p>Talos ${a.talosVersion}, schematic <code class="wrap">${a.schematic}</code></p>
 <table class="compact"><thead><tr><th>Arch</th><th>File</th><th>Cached</th></tr></thead><tbody>
 ${a.files.map((f) => html`<tr><td>${f.arch}</td><td><code>${f.file}</code></td><td class="${f.present ? 'ok' : 'warn'}">${f.present ? `${((f.bytes ?? 0) / 1048576).toFixed(1)} MiB` : 'missing: run rackboot assets fetch'}</td></tr>`)}
+</tbody></table>
+<table class="compact" id="images"><thead><tr><th>Image (registry mirror)</th><th>Cached</th></tr></thead><tbody>
+${a.images.map((i) => html`<tr><td><code class="wrap">${i.ref}</code></td><td class="${i.present ? 'ok' : 'muted'}">${i.present ? 'present' : 'missing'}</td></tr>`)}
 </tbody></table>`;
 }
 

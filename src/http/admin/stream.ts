@@ -28,7 +28,8 @@ class ChangeFeed extends EventEmitter {
       .prepare(`SELECT (SELECT ifnull(max(id),0) FROM events) AS e, (SELECT ifnull(max(updated_at),0) FROM cluster_state) AS c,
         (SELECT ifnull(max(last_seen),0) || '/' || count(*) FROM discovered) AS d`)
       .get() as Record<string, unknown>;
-    const assets = assetsView(this.ctx).files.map((f) => f.bytes ?? '-').join(',');
+    const view = assetsView(this.ctx);
+    const assets = [...view.files.map((f) => f.bytes ?? '-'), ...view.images.map((i) => (i.present ? 1 : 0))].join(',');
     return `${row.e}|${row.c}|${row.d}|${this.ctx.inventoryStatus().checkedAt}|${assets}|${this.ctx.power?.version ?? 0}`;
   }
 

@@ -13,6 +13,7 @@ import type { EventRecord, NodeRecord, Store } from '../../store/store.js';
 import { PowerMonitor, type PowerView } from '../../bmc/power-monitor.js';
 import { consoleEmptyReason, nodeConfigView, type NodeConfigView } from './node-detail.js';
 import { nodeHardware, type HardwareRecord } from '../../store/hardware.js';
+import { imagePresence, inventoryImages } from '../../registry/cluster-images.js';
 
 export interface NodeView {
   name: string; mac: string; role: string; ip: string | null; uuid: string | null;
@@ -155,7 +156,7 @@ export function clusterView(ctx: HttpContext) {
 
 export function assetsView(ctx: HttpContext) {
   const inv = ctx.inventory();
-  if (!inv) return { schematic: null, talosVersion: null, files: [] as { arch: string; file: string; present: boolean; bytes: number | null }[] };
+  if (!inv) return { schematic: null, talosVersion: null, files: [] as { arch: string; file: string; present: boolean; bytes: number | null }[], images: [] as { ref: string; present: boolean }[] };
   const schematic = schematicId(inv.cluster.schematic);
   const version = inv.cluster.talosVersion;
   const files = (['amd64', 'arm64'] as const).flatMap((arch) =>
@@ -165,7 +166,14 @@ export function assetsView(ctx: HttpContext) {
       return { arch, file, present: !!st?.isFile(), bytes: st?.isFile() ? st.size : null };
     }),
   );
-  return { schematic, talosVersion: version, files };
+  // branch registry (issue 20): the images the /v2/ mirror should hold for this inventory.
+  let images: { ref: string; present: boolean }[] = [];
+  try {
+    images = imagePresence(ctx.settings.dataDir, inventoryImages(ctx.settings.factory.url, inv.cluster));
+  } catch (err) {
+    ctx.log.debug({ err }, 'no image list for this inventory');
+  }
+  return { schematic, talosVersion: version, files, images };
 }
 
 /** Counted by SQLite: reading every node (and parsing its spec) took 40-90 ms per scrape with 5,000 nodes. */

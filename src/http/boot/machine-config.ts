@@ -12,6 +12,7 @@ import { nodeConfigText } from '../../talos/config/render.js';
 import { loadSecrets } from '../../talos/secrets.js';
 import type { HttpContext } from '../context.js';
 import { kernelLogTarget } from '../../talos/kernel-args.js';
+import { registryMirrorTarget } from '../../talos/config/registry-mirrors.js';
 import { PUBLIC } from '../access.js';
 
 /** The boot-access policy over this context's store, settings and neighbour table. */
@@ -47,7 +48,7 @@ export function registerMachineConfig(app: FastifyInstance, ctx: HttpContext): v
     if (!inv) return refuse(req, reply, 503, 'no valid inventory loaded', { mac, node: node.name });
     let text: string;
     try {
-      text = nodeConfigText({ cluster: inv.cluster, node: node.spec, secrets: loadSecrets(ctx.settings.dataDir), settings: ctx.settings, kernelLogUrl: kernelLogTarget(ctx.settings.console, ctx.publicUrl) });
+      text = nodeConfigText({ cluster: inv.cluster, node: node.spec, secrets: loadSecrets(ctx.settings.dataDir), settings: ctx.settings, kernelLogUrl: kernelLogTarget(ctx.settings.console, ctx.publicUrl), registryMirror: registryMirrorTarget(ctx.settings.registry, ctx.settings.factory.url, ctx.publicUrl) });
     } catch (err) {
       const reason = `cannot render the config: ${(err as Error).message}`;
       ctx.store.appendEvent({ node: node.name, mac, kind: 'config', message: reason });

@@ -13,6 +13,7 @@ import { applyPatches, type Json, type NamedPatch } from './patch.js';
 import { consoleArgs } from '../kernel-args.js';
 import { contractFor, defaultKubernetesVersion } from './versions.js';
 import { upstreamDiskSelector } from '../disk-selector.js';
+import { legacyRegistries, registryMirrorDocuments, type RegistryMirror } from './registry-mirrors.js';
 
 export interface RenderInput {
   cluster: ClusterSpec;
@@ -27,6 +28,8 @@ export interface RenderInput {
   kernelLogUrl?: string;
   /** The disk rackboot resolved the node's install-disk selector to (first contact); the config then names it by path. */
   chosenInstallDisk?: string;
+  /** The appliance's registry mirror (registryMirrorTarget), when registry.mirror is on. */
+  registryMirror?: RegistryMirror;
 }
 
 /** A KmsgLogConfig document (runtime/kmsg_log.go, present in every supported release; url tcp:// or udp://, host:port). */
@@ -82,6 +85,10 @@ export function renderMachineConfig(input: RenderInput): Record<string, unknown>
   else machine.network = legacyNodeNetwork(node, settings);
   const docs: Record<string, Json>[] = [doc, ...(contract.multidoc ? nodeNetworkDocuments(node, settings) : [])];
   if (input.kernelLogUrl) docs.push({ apiVersion: 'v1alpha1', kind: 'KmsgLogConfig', name: KMSG_LOG_NAME, url: input.kernelLogUrl });
+  if (input.registryMirror) {
+    if (contract.multidoc) docs.push(...registryMirrorDocuments(input.registryMirror));
+    else machine.registries = legacyRegistries(input.registryMirror);
+  }
   return applyPatches(docs, patchesFor(cluster, node), node.name);
 }
 
