@@ -10,6 +10,7 @@ import type { RetryPolicy } from './rpc.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { devicePath, matchInstallDisk } from './install-disk.js';
 import { appliedModeText, probeMaintenance, type MaintenanceProbe } from './maintenance-probe.js';
+import { recordApplied } from '../day2/applied.js';
 
 type MaintenanceFound = Extract<MaintenanceProbe, { maintenance: true }>;
 
@@ -121,6 +122,7 @@ export class FirstContact {
       node = configuring.node;
       const config = await this.deps.renderConfig(name);
       const res = await client.applyConfiguration(config, 'AUTO');
+      recordApplied(store, name, config, { via: 'push', mode: res.mode, modeDetails: res.modeDetails });
       const applied = appliedModeText('AUTO', res.mode, probe.api);
       this.event(node, `config applied: ${applied}${res.modeDetails ? ` (${res.modeDetails})` : ''}`,
         { requested: 'AUTO', reported: probe.api === 'maintenance-service' && res.mode === 'REBOOT' ? null : res.mode, warnings: res.warnings });
