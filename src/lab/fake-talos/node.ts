@@ -121,6 +121,19 @@ export class FakeTalosNode implements NodeApi {
     this.later(ms, () => void this.serve(mode).catch(() => { this.mode = 'down'; }));
   }
 
+  /** Reboots into `config` (apply-config.ts, mode REBOOT): the reply goes out, the API is gone for `ms`, then answers with it. */
+  rebootInto(config: ParsedConfig, ms: number): void {
+    this.later(10, () => {
+      this.server?.forceShutdown();
+      this.server = undefined;
+      this.mode = 'down';
+      this.later(ms, () => {
+        this.config = config;
+        this.serve('configured').catch(() => { this.mode = 'down'; });
+      });
+    });
+  }
+
   /** The node rebooted with its STATE wiped: no config, maintenance mode. */
   rebootWiped(ms: number): void {
     this.later(ms, () => {
