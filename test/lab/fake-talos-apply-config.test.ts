@@ -95,6 +95,10 @@ describe.each(PROFILES)('a configured Talos %s node', (profile) => {
       const rb = await c.applyConfiguration(withEnv, 'AUTO');
       expect(rb.mode).toBe('REBOOT');
       expect(rb.modeDetails).toMatch(/^Applied configuration with a reboot: this config change can't be applied in immediate mode/);
+      // Before it goes down: v1.12+ refuse any apply (applyConfigRebooted); v1.11.5 still diffs against the running config.
+      const again = c.applyConfiguration(withEnv, 'AUTO', { dryRun: true });
+      if (profile === 'v1.11') expect((await again).modeDetails).toMatch(/^\+\s+env:/m);
+      else await expect(again).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION, details: expect.stringMatching(/node is rebooting/) });
     } finally {
       c.close();
     }

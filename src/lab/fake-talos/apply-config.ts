@@ -110,6 +110,14 @@ export function unifiedDiff(a: string, b: string): string {
 
 const encode = (data: Buffer) => docs(data).map((d) => stringify(d)).join('---\n');
 
+/**
+ * Nodes between a REBOOT apply and their reboot. v1.12 and v1.13 refuse
+ * every apply then (applyConfigRebooted, FailedPrecondition); v1.11.5 has no
+ * such guard and diffs against the config still running.
+ */
+const rebooting = new WeakSet<NodeApi>();
+const REFUSES_WHILE_REBOOTING = new Set(['v1.12', 'v1.13+']);
+
 const invalid = (details: string) => Object.assign(new Error(details), { code: grpc.status.INVALID_ARGUMENT, details }) as grpc.ServiceError;
 
 /** The active config text per node (what SetConfig holds); set from the install config on the first call. */
@@ -123,6 +131,10 @@ export function activeConfig(n: NodeApi): Buffer | undefined {
 export function configuredApplyConfiguration(n: NodeApi): Handler {
   return (call, cb) => {
     const req = call.request as { data: Buffer; mode: ApplyMode; dry_run?: boolean };
+    if (rebooting.has(n) && REFUSES_WHILE_REBOOTING.has(n.profile.name)) {
+      const details = 'configuration was already applied and node is rebooting, cannot apply more configuration changes until next reboot';
+      return cb!(Object.assign(new Error(details), { code: grpc.status.FAILED_PRECONDITION, details }) as grpc.ServiceError);
+    }
     let parsed: ParsedConfig;
     try {
       parsed = n.parse(req.data);
@@ -154,8 +166,12 @@ export function configuredApplyConfiguration(n: NodeApi): Handler {
     n.accept(req.data, req.mode, parsed, false);
     if (mode === 'NO_REBOOT' || mode === 'TRY') active.set(n, Buffer.from(req.data));
     if (mode === 'REBOOT') {
-      active.set(n, Buffer.from(req.data));
-      n.rebootInto(parsed, REBOOT_DOWN_MS);
+      // Persisted only: the running config stays active until the node is back from its reboot.
+      rebooting.add(n);
+      n.rebootInto(parsed, REBOOT_DOWN_MS, () => {
+        rebooting.delete(n);
+        active.set(n, Buffer.from(req.data));
+      });
     }
   };
 }

@@ -21,7 +21,7 @@ export interface NodeApi {
   parse(data: Buffer): ParsedConfig;
   accept(data: Buffer, mode: ApplyMode, parsed: ParsedConfig, installs: boolean): void;
   restartApi(ms: number): void;
-  rebootInto(config: ParsedConfig, ms: number): void;
+  rebootInto(config: ParsedConfig, ms: number, booted?: () => void): void;
   rebootWiped(ms: number): void;
 }
 

@@ -122,13 +122,15 @@ export class FakeTalosNode implements NodeApi {
   }
 
   /** Reboots into `config` (apply-config.ts, mode REBOOT): the reply goes out, the API is gone for `ms`, then answers with it. */
-  rebootInto(config: ParsedConfig, ms: number): void {
-    this.later(10, () => {
+  rebootInto(config: ParsedConfig, ms: number, booted?: () => void): void {
+    // Upstream runs the reboot sequence in the background: the API answers a little longer.
+    this.later(300, () => {
       this.server?.forceShutdown();
       this.server = undefined;
       this.mode = 'down';
       this.later(ms, () => {
         this.config = config;
+        booted?.();
         this.serve('configured').catch(() => { this.mode = 'down'; });
       });
     });
