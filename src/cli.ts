@@ -18,6 +18,8 @@ import { schematic } from './cli/schematic.js';
 import { assetsFetch, assetsImport } from './cli/assets.js';
 import { labCommands } from './cli/lab.js';
 import { bmcCommands } from './cli/bmc.js';
+// day2-config
+import { apply, plan } from './cli/day2.js';
 import { BUSY_TIMEOUT_MS } from './store/store.js';
 
 export const commands: Command[] = [
@@ -26,6 +28,8 @@ export const commands: Command[] = [
   bootstrap, kubeconfig, reimage, discovered,
   ...labCommands,
   ...bmcCommands,
+  // day2-config
+  plan, apply,
 ];
 
 function topHelp(): string {
