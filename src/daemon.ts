@@ -30,6 +30,7 @@ import { startRouterAdvertService } from './ndp/service.js';
 import { bindListener, listenerAddress } from './net/listener.js';
 import { makeDataDirPrivate, provideAdminToken, type TokenAnnouncer } from './data-dir.js';
 import { reloadDaemon, type ReloadReport } from './reload.js';
+import { Day2Service } from './day2/service.js';
 
 export interface Daemon {
   store: Store;
@@ -152,6 +153,15 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
     },
   });
   if (talos) services.push(talos);
+  // day2-config: plan/apply for the page, and day2.autoApply after each inventory reload.
+  const day2 = new Day2Service({
+    settings: ctx.settings, store, inventory: () => watcher.inventory, log: log.child({ svc: 'day2' }),
+    kernelLogUrl: () => kernelLogTarget(settings.console, ctx.publicUrl),
+  });
+  ctx.day2 = day2;
+  const autoApply = () => void day2.autoApply.trigger();
+  watcher.on('applied', autoApply);
+  services.push({ name: 'day2', close: () => (watcher.off('applied', autoApply), day2.close()) });
   // Lifecycle: console receiver, timeout sweeper, reimage marking. The Reset
   // itself is sent by the Talos service for nodes marked reimage-pending, so
   // no resetter is passed here: one place sends Reset.

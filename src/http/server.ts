@@ -12,6 +12,7 @@ import { registerNodesApi } from './admin/api-nodes.js';
 import { registerInventoryApi } from './admin/api-inventory.js';
 import { registerLifecycleApi } from './admin/api-lifecycle.js';
 import { registerPowerApi } from './admin/api-power.js';
+import { registerDay2Api } from './admin/api-day2.js';
 import { countResponses, registerMetrics } from './admin/metrics.js';
 import { adminAuth, registerWeb } from './admin/page-routes.js';
 import { installAccessGuard, PUBLIC } from './access.js';
@@ -102,6 +103,7 @@ export function buildAdminServer(ctx: HttpContext, opts: { tls?: AdminTls; limit
   registerInventoryApi(app, ctx);
   registerLifecycleApi(app, ctx);
   registerPowerApi(app, ctx);
+  registerDay2Api(app, ctx); // day2-config
   registerStream(app, ctx);
   return app;
 }

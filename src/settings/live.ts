@@ -23,6 +23,8 @@ export const LIVE_KEYS = [
   'power.bmcTimeoutSeconds',
   'power.waveSize',
   'power.waveIntervalSeconds',
+  // day2-config: read at every inventory reload (src/day2/auto-apply.ts).
+  'day2.autoApply',
 ] as const;
 
 export interface SettingsChange {

@@ -139,5 +139,13 @@ export const settingsSchema = {
         url: { type: 'string', pattern: '^https?://[^/\\s]+(/[^\\s]*)?$', description: 'Image Factory base URL; tests and mirrors point it elsewhere.' },
       },
     },
+    // day2-config
+    day2: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        autoApply: { enum: ['none', 'no-reboot'], description: 'After an inventory reload, apply config changes Talos can take without a reboot to installed nodes.' },
+      },
+    },
   },
 } as const;

@@ -77,6 +77,8 @@ export interface Settings {
   console: { enabled: boolean; port: number; linesPerNode: number };
   /** Image Factory base URL, without a trailing slash. */
   factory: { url: string };
+  /** Day-2 config changes (README "Day 2"): what the daemon applies on its own after an inventory reload. */
+  day2: { autoApply: 'none' | 'no-reboot' };
 }
 
 /** Command-line flags that override the file. Paths are relative to the working directory. */
@@ -182,6 +184,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     power: { ...DEFAULT_POWER_SETTINGS, ...raw.power },
     console: { enabled: raw.console?.enabled ?? true, port: raw.console?.port ?? 5514, linesPerNode: raw.console?.linesPerNode ?? 500 },
     factory: { url: (raw.factory?.url ?? 'https://factory.talos.dev').replace(/\/+$/, '') },
+    day2: { autoApply: raw.day2?.autoApply ?? 'none' },
   };
   const problems = crossCheck(settings, file ?? '(flags)');
   if (problems.length > 0) throw new SettingsError(problems);

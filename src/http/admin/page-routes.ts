@@ -6,6 +6,8 @@ import { ADMIN, ADMIN_PAGE, PUBLIC } from '../access.js';
 import { AdminAuth, adminAccess, ensureAdminToken } from './auth.js';
 import { loginPage, nodePage, overviewPage, type OverviewData } from './pages.js';
 import { APP_JS, STYLE_CSS } from './static.js';
+import { day2Panel } from './day2-panel.js';
+import { appliedConfigFor } from '../../day2/applied.js';
 import { assetsView, clusterView, discoveredListView, inventoryView, nodeDetailView, nodesView, powerLookup } from './views.js';
 
 // The page runs only our own script and styles; nothing inline, nothing remote.
@@ -46,7 +48,7 @@ export function registerWeb(app: FastifyInstance, ctx: HttpContext, auth: AdminA
     const d = nodeDetailView(ctx, (req.params as { name: string }).name);
     if (!d) return reply.code(404).send({ message: 'no such node' });
     const who = adminAccess(req);
-    return page(reply).send(nodePage(d.node, d.events, d.console, { csrf: who.csrf, signedIn: who.via === 'session' }));
+    return page(reply).send(nodePage(d.node, d.events, d.console, { csrf: who.csrf, signedIn: who.via === 'session', day2: day2Panel(d.node.name, appliedConfigFor(ctx.store, d.node.name)) }));
   });
 
   app.get('/login', PUBLIC, async (req, reply) => page(reply).send(loginPage({ next: safeNext((req.query as Record<string, unknown>).next) })));
