@@ -77,8 +77,9 @@ reboots one node at a time (control planes first), each waiting until the
 node answers on its new config (and, for a control plane, its etcd has
 members) before the next; a node that does not come back within
 --gate-timeout (default 900) holds the rest. A config Talos rejects is
-recorded on the node and not sent again until the inventory changes.
-Exit 1 when anything was rejected, held or failed.`,
+recorded on the node and not sent again until the inventory changes. A node
+whose Talos version, schematic or Kubernetes version also moved is left for
+the upgrade rollout. Exit 1 when anything was rejected, held, left or failed.`,
   options: { talosconfig: { type: 'string' }, all: { type: 'boolean' }, 'gate-timeout': { type: 'string' } },
   async run(args, io) {
     const all = args.values.all === true;
@@ -93,7 +94,7 @@ Exit 1 when anything was rejected, held or failed.`,
       const rollout = new ConfigRollout({ store: deps.store, desired: deps.desired, port: deps.port, gate, actor: `cli:${userInfo().username}` });
       const out = await rollout.run(names);
       io.out(out.length ? formatOutcomes(out) : 'no installed nodes');
-      return out.some((o) => ['rejected', 'held', 'error'].includes(o.kind)) ? EXIT_FAILURE : EXIT_OK;
+      return out.some((o) => ['rejected', 'held', 'error', 'needs-upgrade'].includes(o.kind)) ? EXIT_FAILURE : EXIT_OK;
     } finally {
       deps.store.close();
     }

@@ -10,7 +10,7 @@ import type { ApplyMode } from '../talos/client.js';
 import type { NodeRecord, Store } from '../store/store.js';
 import type { Logger } from '../log.js';
 import { appliedConfigFor, recordApplied, recordRejected } from './applied.js';
-import { DAY2_STATES, dryRunDiff, isRejection } from './plan.js';
+import { DAY2_STATES, comparePlan, dryRunDiff, isRejection } from './plan.js';
 import type { ConfigPort, DesiredState, NodeHealthGate } from './ports.js';
 import { configSha256 } from './redact.js';
 
@@ -19,6 +19,8 @@ export type ApplyOutcome =
   | { node: string; kind: 'applied'; mode: ApplyMode; modeDetails: string; gate?: string }
   | { node: string; kind: 'rejected'; reason: string; before?: boolean }
   | { node: string; kind: 'needs-reboot' }
+  /** The inventory moved the node's Talos or Kubernetes version too: that goes through the upgrade rollout, not a config apply. */
+  | { node: string; kind: 'needs-upgrade'; reason: string }
   | { node: string; kind: 'held'; reason: string }
   | { node: string; kind: 'error'; reason: string };
 
@@ -55,15 +57,22 @@ export class ConfigRollout {
 
   /** Renders, skips what is current or rejected, and dry-runs the rest to learn the mode. */
   private async prepare(node: NodeRecord): Promise<Candidate | ApplyOutcome> {
-    let config: Buffer;
+    let desired;
     try {
-      config = (await this.deps.desired(node)).config;
+      desired = await this.deps.desired(node);
     } catch (err) {
       return { node: node.name, kind: 'error', reason: `cannot render the config: ${(err as Error).message}` };
     }
+    const config = desired.config;
     const sha = configSha256(config);
     const applied = appliedConfigFor(this.deps.store, node.name);
     if (applied?.sha256 === sha) return { node: node.name, kind: 'unchanged' };
+    // A new kubelet image or installer image applies in place in Talos's eyes, which would upgrade
+    // every kubelet at once: version changes wait for the upgrade rollout, with its own gates.
+    const p = comparePlan(node, desired, applied);
+    const moved = ([['Talos version', p.talosVersion], ['schematic', p.schematic], ['Kubernetes version', p.kubernetesVersion]] as const)
+      .filter(([, v]) => v.differs && v.running !== null).map(([k, v]) => `${k} ${v.running} → ${v.desired}`);
+    if (moved.length) return { node: node.name, kind: 'needs-upgrade', reason: `${moved.join(', ')}: roll it out with rackboot upgrade first` };
     if (applied?.rejected?.sha256 === sha) return { node: node.name, kind: 'rejected', reason: applied.rejected.reason, before: true };
     try {
       const dry = await this.deps.port.apply(node, config, 'AUTO', { dryRun: true });
@@ -139,6 +148,7 @@ export function formatOutcomes(outcomes: ApplyOutcome[]): string {
       case 'unchanged': return `${o.node}: up to date`;
       case 'applied': return `${o.node}: applied, Talos chose ${o.mode}${o.gate ? `; ${o.gate}` : ''}`;
       case 'rejected': return `${o.node}: rejected by Talos${o.before ? ' (earlier; not retried until the inventory changes)' : ''}: ${o.reason}`;
+      case 'needs-upgrade': return `${o.node}: not applied: ${o.reason}`;
       case 'needs-reboot': return `${o.node}: needs a reboot; not applied automatically (rackboot apply ${o.node})`;
       case 'held': return `${o.node}: held: ${o.reason}`;
       case 'error': return `${o.node}: ${o.reason}`;

@@ -36,4 +36,13 @@ it('plan shows nothing to do after install, then the redacted diff of an invento
   const ev = r.store.events({ node: 'w1' }).filter((e) => e.kind === 'day2');
   expect(ev.at(-1)!.data).toMatchObject({ actor: expect.stringMatching(/^cli:/), mode: 'NO_REBOOT' });
   expect(await runCommand(plan, common)).toEqual({ code: 0, out: 'cp1: up to date\nw1: up to date', err: '' });
+
+  // A new kubernetesVersion changes the kubelet image, which Talos would apply in place on every node at once: left to the upgrade rollout.
+  const sent = r.fakes.get('w1')!.applied.length;
+  site.writeInventory({}, { kubernetesVersion: '1.33.9' });
+  expect((await runCommand(plan, [...common, 'w1'])).out).toMatch(/^ {2}Kubernetes version: 1\.\d+\.\d+ → 1\.33\.9$/m);
+  const left = await runCommand(apply, [...common, '--all']);
+  expect(left.code).toBe(1);
+  expect(left.out).toMatch(/^w1: not applied: Kubernetes version 1\.\d+\.\d+ → 1\.33\.9: roll it out with rackboot upgrade first$/m);
+  expect(r.fakes.get('w1')!.applied.length).toBe(sent);
 }, 60_000);

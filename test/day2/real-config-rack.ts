@@ -25,7 +25,7 @@ export interface RealConfigRack {
   settingsFile: string;
   settings: Settings;
   /** Rewrites the inventory file with these patches per node. */
-  writeInventory(patches?: Record<string, unknown[]>): void;
+  writeInventory(patches?: Record<string, unknown[]>, cluster?: Record<string, unknown>): void;
   inventory(): Inventory;
   kernelLogUrl(): string | undefined;
 }
@@ -34,8 +34,8 @@ export async function realConfigRack(subnet: string): Promise<RealConfigRack> {
   const rack = await makeRack(['controlplane', 'worker'], { hostPrefix: subnet, firstHost: 1, port: 50000, profile: 'v1.11' /* the fakes validate against the v1.11 schema */ });
   const inventoryFile = join(rack.dir, 'cluster.yaml');
   const version = rack.fakes.get('cp1')!.profile.versionTag;
-  const writeInventory = (patches: Record<string, unknown[]> = {}) => writeFileSync(inventoryFile, stringify({
-    cluster: { name: 'rackboot', controlPlaneEndpoint: `https://${subnet}1:6443`, talosVersion: version, configMode: 'push', cni: 'flannel' },
+  const writeInventory = (patches: Record<string, unknown[]> = {}, cluster: Record<string, unknown> = {}) => writeFileSync(inventoryFile, stringify({
+    cluster: { name: 'rackboot', controlPlaneEndpoint: `https://${subnet}1:6443`, talosVersion: version, configMode: 'push', cni: 'flannel', ...cluster },
     nodes: [
       { name: 'cp1', mac: '52:54:00:00:00:10', role: 'controlplane', ip: `${subnet}1`, installDisk: '/dev/sda', patches: patches.cp1 ?? [] },
       { name: 'w1', mac: '52:54:00:00:00:11', role: 'worker', ip: `${subnet}2`, installDisk: '/dev/sda', patches: patches.w1 ?? [] },
