@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { appliedConfigFor, recordApplied, recordRejected } from './applied.js';
 import { DAY2_STATES, comparePlan, dryRunDiff, isRejection } from './plan.js';
 import type { ConfigPort, DesiredState, NodeHealthGate } from './ports.js';
-import { configSha256 } from './redact.js';
+import { configSha256, redactDiff } from './redact.js';
 
 export type ApplyOutcome =
   | { node: string; kind: 'unchanged' }
@@ -49,7 +49,8 @@ export class ConfigRollout {
     this.deps.log?.info({ node: node.name, actor: this.deps.actor, ...data }, message);
   }
 
-  private rejected(node: NodeRecord, sha: string, reason: string): ApplyOutcome {
+  private rejected(node: NodeRecord, sha: string, details: string): ApplyOutcome {
+    const reason = redactDiff(details);
     recordRejected(this.deps.store, node.name, sha, reason);
     this.event(node, `Talos rejected the config (${sha.slice(0, 12)}); not retried until the inventory changes: ${reason}`, { sha256: sha, reason });
     return { node: node.name, kind: 'rejected', reason };
@@ -91,10 +92,12 @@ export class ConfigRollout {
   private async send(c: Candidate, mode: ApplyMode): Promise<ApplyOutcome> {
     try {
       const res = await this.deps.port.apply(c.node, c.config, mode, { dryRun: false });
-      recordApplied(this.deps.store, c.node.name, c.config, { via: 'apply', mode: res.mode, modeDetails: res.modeDetails });
+      // A REBOOT reply's details carry CanApplyImmediate's diff of the config, secrets and all.
+      const modeDetails = redactDiff(res.modeDetails);
+      recordApplied(this.deps.store, c.node.name, c.config, { via: 'apply', mode: res.mode, modeDetails });
       this.event(c.node, `config ${c.sha.slice(0, 12)} applied: requested ${mode}, Talos chose ${res.mode}`,
-        { sha256: c.sha, requested: mode, mode: res.mode, modeDetails: res.modeDetails, warnings: res.warnings });
-      return { node: c.node.name, kind: 'applied', mode: res.mode, modeDetails: res.modeDetails };
+        { sha256: c.sha, requested: mode, mode: res.mode, modeDetails, warnings: res.warnings });
+      return { node: c.node.name, kind: 'applied', mode: res.mode, modeDetails };
     } catch (err) {
       if (isRejection(err)) return this.rejected(c.node, c.sha, err.details);
       this.event(c.node, `config apply failed: ${(err as Error).message}`, { sha256: c.sha, requested: mode });

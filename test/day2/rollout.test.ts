@@ -151,6 +151,23 @@ describe.each(ALL_PROFILES)('config changes on Talos %s nodes', (profile) => {
     expect(r.store.events({ node: 'cp1' }).some((e) => e.kind === 'day2' && e.message.includes('rollout held: cp1 not healthy after its config apply: kubelet down'))).toBe(true);
   });
 
+  it('keeps no secret of a rebooting apply: the diff in the mode_details Talos sends is redacted in the store, events and outcome', async () => {
+    rack = await installedRack(['worker'], profile);
+    const r = rack;
+    const token = 'qqqqqq.rotatedtokensecret';
+    const rollout = new ConfigRollout({
+      store: r.store, port: port(r).port, actor: 'test', gate: async () => ({ ok: true, detail: 'ok' }),
+      desired: desiredWith(r, () => (d) => { d.machine.token = token; }),
+    });
+    const [out] = await rollout.run('all');
+    expect(out).toMatchObject({ kind: 'applied', mode: 'REBOOT', modeDetails: expect.stringContaining(`token: ${REDACTED}`) });
+    expect(JSON.stringify(out)).not.toContain('rotatedtokensecret');
+    expect(r.fakes.get('w1')!.applied.at(-1)!.data.toString()).toContain(token); // the node did get it
+    const dump = JSON.stringify([r.store.db.prepare('SELECT * FROM node_config').all(), r.store.events({ node: 'w1' })]);
+    expect(dump).toContain('immediate mode');
+    expect(dump).not.toContain('rotatedtokensecret');
+  });
+
   it('records a config Talos rejects on the node and does not send it again until the inventory changes', async () => {
     rack = await installedRack(['worker'], profile);
     const r = rack;
