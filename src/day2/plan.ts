@@ -5,7 +5,7 @@
 import type { ApplyMode } from '../talos/client.js';
 import { TalosCallError } from '../talos/errors.js';
 import type { NodeRecord, Store } from '../store/store.js';
-import { appliedConfigFor, parseInstallerImage, type AppliedConfig } from './applied.js';
+import { appliedConfigFor, parseInstallerImage, recordTalosVersion, type AppliedConfig } from './applied.js';
 import type { ConfigPort, DesiredNode, DesiredState } from './ports.js';
 import { configSha256, redactDiff } from './redact.js';
 
@@ -92,6 +92,10 @@ export async function planNode(deps: PlanDeps, node: NodeRecord): Promise<NodePl
     return { node: node.name, role: node.role, state: node.state, pending: true, talosVersion: none, schematic: none, kubernetesVersion: none,
       config: { desiredSha256: '', appliedSha256: appliedConfigFor(deps.store, node.name)?.sha256 ?? null, error: `cannot render the config: ${(err as Error).message}` } };
   }
+  // The running version as the node says it now (an upgrade by other means shows here); kept as recorded when it does not answer.
+  try {
+    recordTalosVersion(deps.store, node.name, await deps.port.version(node));
+  } catch { /* not answering: the recorded version stands */ }
   const plan = comparePlan(node, desired, appliedConfigFor(deps.store, node.name));
   if (plan.config.desiredSha256 === plan.config.appliedSha256 || plan.config.rejected) return plan;
   try {

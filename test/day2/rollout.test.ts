@@ -3,7 +3,7 @@
 // not retried, and the plan's redacted dry-run diff.
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { appliedConfigFor } from '../../src/day2/applied.js';
+import { appliedConfigFor, recordTalosVersion } from '../../src/day2/applied.js';
 import { simpleHealthGate } from '../../src/day2/gate.js';
 import { formatPlan, planNodes } from '../../src/day2/plan.js';
 import type { DesiredState, GateResult, NodeHealthGate } from '../../src/day2/ports.js';
@@ -75,6 +75,10 @@ describe.each(ALL_PROFILES)('config changes on Talos %s nodes', (profile) => {
     let edit: Edit | undefined;
     const deps = { store: r.store, desired: desiredWith(r, () => edit), port: port(r).port };
     expect((await planNodes(deps)).map((p) => p.config.desiredSha256 === p.config.appliedSha256)).toEqual([true, true]);
+    // The running version is asked afresh: a stale record is corrected from Version over mTLS.
+    recordTalosVersion(r.store, 'w1', 'v1.0.0');
+    expect((await planNodes(deps, ['w1']))[0]!.talosVersion).toEqual({ desired: w1.talosVersion, running: w1.talosVersion, differs: false });
+    expect(appliedConfigFor(r.store, 'w1')!.talosVersion).toBe(w1.talosVersion);
 
     edit = (d, n) => { if (n.name === 'w1') { d.machine.nodeLabels = { rack: 'r7' }; d.machine.token = 'zzzzzz.secretsecretsecre'; } };
     const [cp1, w] = await planNodes(deps);
