@@ -21,6 +21,8 @@ import { bmcCommands } from './cli/bmc.js';
 import { upgrade } from './cli/upgrade.js'; // day2-rollout
 import { remove } from './cli/remove.js'; // day2-rollout
 import { imagesCommands } from './cli/images.js';
+// day2-config
+import { apply, plan } from './cli/day2.js';
 import { BUSY_TIMEOUT_MS } from './store/store.js';
 
 export const commands: Command[] = [
@@ -31,6 +33,8 @@ export const commands: Command[] = [
   ...bmcCommands,
   upgrade, remove, // day2-rollout
   ...imagesCommands,
+  // day2-config
+  plan, apply,
 ];
 
 function topHelp(): string {

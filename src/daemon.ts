@@ -33,6 +33,7 @@ import { bindListener, listenerAddress } from './net/listener.js';
 import { makeDataDirPrivate, provideAdminToken, type TokenAnnouncer } from './data-dir.js';
 import { reloadDaemon, type ReloadReport } from './reload.js';
 import { watchEventLoop } from './loop-watch.js';
+import { Day2Service } from './day2/service.js';
 
 export interface Daemon {
   store: Store;
@@ -160,6 +161,15 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   // day2-rollout: a running upgrade rollout continues after a restart.
   const rollouts = startRolloutService({ settings, store, log: log.child({ svc: 'rollout' }), schematic: () => watcher.inventory?.cluster.schematic });
   if (rollouts) services.push(rollouts);
+  // day2-config: plan/apply for the page, and day2.autoApply after each inventory reload.
+  const day2 = new Day2Service({
+    settings: ctx.settings, store, inventory: () => watcher.inventory, log: log.child({ svc: 'day2' }),
+    kernelLogUrl: () => kernelLogTarget(settings.console, ctx.publicUrl), publicUrl: () => ctx.publicUrl,
+  });
+  ctx.day2 = day2;
+  const autoApply = () => void day2.autoApply.trigger();
+  watcher.on('applied', autoApply);
+  services.push({ name: 'day2', close: () => (watcher.off('applied', autoApply), day2.close()) });
   // Lifecycle: console receiver, timeout sweeper, reimage marking. The Reset
   // itself is sent by the Talos service for nodes marked reimage-pending, so
   // no resetter is passed here: one place sends Reset.

@@ -9,6 +9,7 @@ import type { MetricsSource } from '../lifecycle/ports.js';
 import type { Reimager } from '../lifecycle/reimage.js';
 import type { RequesterIdentity } from '../net/neighbours.js';
 import type { PowerMonitor } from '../bmc/power-monitor.js';
+import type { Day2Service } from '../day2/service.js';
 
 /** What the HTTP endpoints need from the rest of the appliance. */
 export interface HttpContext {
@@ -32,4 +33,6 @@ export interface HttpContext {
   requesterIdentity?: RequesterIdentity;
   /** Where a generated admin token is shown, once (default: stderr). */
   announce?: (line: string) => void;
+  /** day2-config: plan and apply per node (absent: the page's day-2 API answers 503). */
+  day2?: Pick<Day2Service, 'plan' | 'apply'>;
 }

@@ -14,6 +14,7 @@ import { registerInventoryApi } from './admin/api-inventory.js';
 import { registerLifecycleApi } from './admin/api-lifecycle.js';
 import { registerRolloutApi } from './admin/rollout.js';
 import { registerPowerApi } from './admin/api-power.js';
+import { registerDay2Api } from './admin/api-day2.js';
 import { countResponses, registerMetrics } from './admin/metrics.js';
 import { adminAuth, registerWeb } from './admin/page-routes.js';
 import { installAccessGuard, PUBLIC } from './access.js';
@@ -106,6 +107,7 @@ export function buildAdminServer(ctx: HttpContext, opts: { tls?: AdminTls; limit
   registerLifecycleApi(app, ctx);
   registerPowerApi(app, ctx);
   registerRolloutApi(app, ctx); // day2-rollout
+  registerDay2Api(app, ctx); // day2-config
   registerStream(app, ctx);
   return app;
 }

@@ -26,6 +26,8 @@ export const LIVE_KEYS = [
   // branch registry (issue 20): read at every config render (pulled, pushed, printed).
   'registry.mirror',
   'registry.offline',
+  // day2-config: read at every inventory reload (src/day2/auto-apply.ts).
+  'day2.autoApply',
 ] as const;
 
 export interface SettingsChange {

@@ -157,5 +157,13 @@ export const settingsSchema = {
         offline: { type: 'boolean', description: 'The site has no route out: nodes must not fall back to the upstream registries.' },
       },
     },
+    // day2-config
+    day2: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        autoApply: { enum: ['none', 'no-reboot'], description: 'After an inventory reload, apply config changes Talos can take without a reboot to installed nodes.' },
+      },
+    },
   },
 } as const;

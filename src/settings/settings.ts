@@ -81,6 +81,8 @@ export interface Settings {
   upgrade: { parallelism: number; returnSeconds: number };
   /** The boot plane's /v2/ image mirror in generated configs (README "Air-gapped racks"). */
   registry: { mirror: boolean; offline: boolean };
+  /** Day-2 config changes (README "Day 2"): what the daemon applies on its own after an inventory reload. */
+  day2: { autoApply: 'none' | 'no-reboot' };
 }
 
 /** Command-line flags that override the file. Paths are relative to the working directory. */
@@ -190,6 +192,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     factory: { url: (raw.factory?.url ?? 'https://factory.talos.dev').replace(/\/+$/, '') },
     upgrade: { parallelism: raw.upgrade?.parallelism ?? 1, returnSeconds: raw.upgrade?.returnSeconds ?? 900 },
     registry: { mirror: raw.registry?.mirror ?? false, offline: raw.registry?.offline ?? false },
+    day2: { autoApply: raw.day2?.autoApply ?? 'none' },
   };
   const problems = crossCheck(settings, file ?? '(flags)');
   if (problems.length > 0) throw new SettingsError(problems);

@@ -161,4 +161,25 @@ export const migrations: string[] = [
     install_disk_at INTEGER
   );
   `,
+  // day2-config: per installed node, the config it applied (hash and a
+  // redacted copy), what it runs, the mode Talos chose for the last apply,
+  // and the config it rejected (by hash, so it is not sent again).
+  `
+  CREATE TABLE node_config (
+    node TEXT PRIMARY KEY,
+    applied_sha256 TEXT,
+    applied_redacted TEXT,
+    applied_at INTEGER,
+    applied_via TEXT,
+    applied_mode TEXT,
+    mode_details TEXT,
+    installer_image TEXT,
+    kubernetes_version TEXT,
+    talos_version TEXT,
+    version_seen_at INTEGER,
+    rejected_sha256 TEXT,
+    rejected_reason TEXT,
+    rejected_at INTEGER
+  );
+  `,
 ];

@@ -13,6 +13,7 @@ import { collectHardware } from './hardware-collect.js';
 import { describeDisk, describeSelector, refusalText, selectDisk } from './disk-selector.js';
 import { recordInstallDisk } from '../store/hardware.js';
 import { appliedModeText, probeMaintenance, type MaintenanceProbe } from './maintenance-probe.js';
+import { recordApplied } from '../day2/applied.js';
 
 type MaintenanceFound = Extract<MaintenanceProbe, { maintenance: true }>;
 
@@ -142,6 +143,7 @@ export class FirstContact {
       node = configuring.node;
       const config = await this.deps.renderConfig(name, chosen);
       const res = await client.applyConfiguration(config, 'AUTO');
+      recordApplied(store, name, config, { via: 'push', mode: res.mode, modeDetails: res.modeDetails });
       const applied = appliedModeText('AUTO', res.mode, probe.api);
       this.event(node, `config applied: ${applied}${res.modeDetails ? ` (${res.modeDetails})` : ''}`,
         { requested: 'AUTO', reported: probe.api === 'maintenance-service' && res.mode === 'REBOOT' ? null : res.mode, warnings: res.warnings });

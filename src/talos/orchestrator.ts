@@ -14,6 +14,7 @@ import type { EndpointOf } from './endpoints.js';
 import { FirstContact } from './first-contact.js';
 import { ClusterHealth, type HealthOutcome } from './health.js';
 import { moveNode } from './node-state.js';
+import { recordTalosVersion } from '../day2/applied.js';
 import { ResetStep, type ResetOutcome } from './reset.js';
 import type { RetryPolicy } from './rpc.js';
 
@@ -90,7 +91,10 @@ export class TalosOrchestrator {
       const c = this.track(TalosClient.configured(ep, this.deps.admin, { policy: { ...this.deps.policy, retries: 0 } }));
       let answered: string;
       try {
-        answered = `Talos ${(await c.version()).version.tag} answers over mTLS at ${ep}`;
+        const tag = (await c.version()).version.tag;
+        // Maintenance mode (≤ v1.12) has no Version; installed, it answers, so this is where the running version is learnt.
+        recordTalosVersion(this.deps.store, n.name, tag);
+        answered = `Talos ${tag} answers over mTLS at ${ep}`;
       } catch {
         continue; // not up from its disk yet
       } finally {

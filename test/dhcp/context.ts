@@ -28,6 +28,7 @@ export function settingsWith(dhcp: Partial<Settings['dhcp']> = {}): Settings {
     factory: { url: 'https://factory.talos.dev' },
     upgrade: { parallelism: 1, returnSeconds: 900 },  // day2-rollout
     registry: { mirror: false, offline: false },
+    day2: { autoApply: 'none' },
   };
 }
 

@@ -9,6 +9,8 @@ import { APP_JS, FAVICON_SVG, STYLE_CSS } from './static.js';
 import { rolloutView } from './rollout.js';
 import { assetsView, clusterView, discoveredListView, inventoryView, nodeDetailView, powerLookup } from './views.js';
 import { nodeListing, parseNodeQuery, type NodeQuery } from './overview.js';
+import { day2Panel } from './day2-panel.js';
+import { appliedConfigFor } from '../../day2/applied.js';
 
 // The page runs only our own script and styles; nothing inline, nothing remote.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -54,7 +56,7 @@ export function registerWeb(app: FastifyInstance, ctx: HttpContext, auth: AdminA
     const d = nodeDetailView(ctx, (req.params as { name: string }).name);
     if (!d) return reply.code(404).send({ message: 'no such node' });
     const who = adminAccess(req);
-    return page(reply).send(nodePage(d, { csrf: who.csrf, signedIn: who.via === 'session' }));
+    return page(reply).send(nodePage(d, { csrf: who.csrf, signedIn: who.via === 'session', day2: day2Panel(d.node.name, appliedConfigFor(ctx.store, d.node.name)) }));
   });
 
   app.get('/login', PUBLIC, async (req, reply) => page(reply).send(loginPage({ next: safeNext((req.query as Record<string, unknown>).next) })));

@@ -71,7 +71,7 @@ export function nodeFragments(node: NodeView, events: EventRecord[]): Record<str
   return { 'node-summary': nodeSummary(node).value, 'node-events': eventList(events).value };
 }
 
-export function nodePage(d: NodeDetail, opts: { csrf?: string; signedIn: boolean }): string {
+export function nodePage(d: NodeDetail, opts: { csrf?: string; signedIn: boolean; day2?: Safe }): string {
   const f = nodeFragments(d.node, d.events);
   const raw = (id: string) => new Safe(f[id]!);
   const node = d.node;
@@ -79,6 +79,7 @@ export function nodePage(d: NodeDetail, opts: { csrf?: string; signedIn: boolean
 <p><a href="/ui">← all nodes</a></p>
 <section class="card" data-node="${node.name}" id="node"><h2>${node.name}</h2><div id="node-summary">${raw('node-summary')}</div></section>
 <section class="card" id="hardware"><h2>Hardware</h2>${hardwarePanel(d.hardware)}</section>
+${opts.day2 ? html`<section class="card" id="day2"><h2>Config and versions</h2>${opts.day2}</section>` : ''}
 <div class="grid">
 <section class="card"><h2>Console</h2><ol id="console" class="console">${consoleLines(d.console)}${d.consoleEmpty ? html`<li class="console-empty">${d.consoleEmpty}</li>` : ''}</ol></section>
 <section class="card"><h2>Events</h2><ol id="node-events" class="events">${raw('node-events')}</ol></section>

@@ -42,6 +42,26 @@ export const APP_JS = String.raw`'use strict';
       post(base + '/power', pxe ? { action: action, pxe: true } : { action: action }).then(function (j) {
         say(node + ': ' + j.message + (j.state ? ' (now ' + j.state + ')' : ''));
       }, function (e) { say(node + ': ' + e.message, true); }).then(function () { b.disabled = false; });
+    } else if (b.dataset.action === 'plan' || b.dataset.action === 'apply-config') {
+      // day2-config: the plan is Talos's own dry-run diff (redacted); apply sends the inventory's config with mode AUTO.
+      var out = document.getElementById('day2-plan');
+      if (b.dataset.action === 'apply-config' && !confirm('Send ' + node + ' the inventory\'s config? Talos applies it in place when it can, else the node reboots.')) return;
+      b.disabled = true;
+      say(node + (b.dataset.action === 'plan' ? ': asking Talos for a dry run…' : ': applying…'));
+      var req = b.dataset.action === 'plan'
+        ? fetch(base + '/plan', { credentials: 'same-origin' }).then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.message || r.statusText); return j; }); })
+        : post(base + '/apply');
+      req.then(function (j) {
+        if (b.dataset.action === 'plan') {
+          var c = j.config;
+          out.textContent = c.rejected ? 'Rejected by Talos: ' + c.rejected : c.error ? c.error : c.unchanged || c.desiredSha256 === c.appliedSha256 ? 'The config is up to date.'
+            : 'Talos would apply it ' + (c.mode === 'NO_REBOOT' ? 'without a reboot' : 'with a reboot') + ':\n' + (c.diff || '');
+          out.hidden = false;
+          say(node + ': plan ready.');
+        } else {
+          say(node + ': ' + j.kind + (j.mode ? ' (Talos chose ' + j.mode + ')' : '') + (j.reason ? ': ' + j.reason : ''), j.kind !== 'applied' && j.kind !== 'unchanged');
+        }
+      }, function (e) { say(node + ': ' + e.message, true); }).then(function () { b.disabled = false; });
     } else if (b.dataset.action === 'cancel') {
       post(base + '/reimage/cancel').then(function () { say(node + ': reimage cancelled.'); }, function (e) { say(node + ': ' + e.message, true); });
     } else if (b.dataset.action === 'rollout') {

@@ -14,6 +14,7 @@ import type { HttpContext } from '../context.js';
 import { kernelLogTarget } from '../../talos/kernel-args.js';
 import { registryMirrorTarget } from '../../talos/config/registry-mirrors.js';
 import { PUBLIC } from '../access.js';
+import { recordApplied } from '../../day2/applied.js';
 
 /** The boot-access policy over this context's store, settings and neighbour table. */
 export function bootAccessFor(ctx: HttpContext): BootAccess {
@@ -56,6 +57,8 @@ export function registerMachineConfig(app: FastifyInstance, ctx: HttpContext): v
     }
     // Spent only now: a render failure leaves the node free to retry with the same token.
     if (!access.spend(node, token!, from)) return refuse(req, reply, 403, 'the config for this boot was already served', { mac, node: node.name });
+    // Pull: the node applies what it fetched; serving it is the last rackboot sees of that.
+    recordApplied(ctx.store, node.name, text, { via: 'pull' });
     const detail = `machine config served over HTTP to ${from}`;
     if (node.state === 'booting' || node.state === 'maintenance') ctx.lifecycle.observe(node.name, { kind: 'config-served', detail });
     else ctx.store.appendEvent({ node: node.name, mac, kind: 'config', message: `${detail} (state ${node.state})` });

@@ -7,6 +7,7 @@ import { ConfigParseError, fakeKubeconfig, kubeconfigArchive, type FakeEtcd, typ
 import type { Faults, FakeDisk, FakeNodeOptions } from './node.js';
 import type { ApplyMode, Method, Profile, Refusal } from './profiles.js';
 import { machineResources, resetWipeRefusal, resourceHandlers } from './resources.js';
+import { configuredApplyConfiguration } from './apply-config.js';
 
 export type Handler = (call: any, cb?: grpc.sendUnaryData<unknown>) => void;
 
@@ -16,10 +17,12 @@ export interface NodeApi {
   readonly profile: Profile;
   readonly config: ParsedConfig | undefined;
   readonly resets: unknown[];
+  readonly applied: { data: Buffer; mode: string }[];
   readonly faults: Faults;
   parse(data: Buffer): ParsedConfig;
   accept(data: Buffer, mode: ApplyMode, parsed: ParsedConfig, installs: boolean): void;
   restartApi(ms: number): void;
+  rebootInto(config: ParsedConfig, ms: number, booted?: () => void): void;
   rebootWiped(ms: number): void;
 }
 
@@ -101,21 +104,7 @@ export function configuredHandlers(n: NodeApi): Record<Method, Handler> {
   const cp = () => n.config?.type === 'controlplane';
   const { etcd, hostname } = n.opts;
   return {
-    ApplyConfiguration: (call, cb) => {
-      const req = call.request as { data: Buffer; mode: ApplyMode };
-      let parsed: ParsedConfig;
-      try {
-        parsed = n.parse(req.data);
-      } catch (err) {
-        return cb!(fail({ code: grpc.status.INVALID_ARGUMENT, details: (err as Error).message }) as grpc.ServiceError);
-      }
-      // AUTO on a configured node: REBOOT unless the change applies in place, which the fake does not judge.
-      const mode: ApplyMode = req.mode === 'AUTO' ? 'REBOOT' : req.mode;
-      const details = mode === 'REBOOT' ? 'Applied configuration with a reboot' : mode === 'STAGED'
-        ? 'Staged configuration to be applied after the next reboot' : 'Applied configuration without a reboot';
-      cb!(null, { messages: [{ metadata: md(n), warnings: [], mode, mode_details: details }] });
-      n.accept(req.data, req.mode, parsed, false);
-    },
+    ApplyConfiguration: configuredApplyConfiguration(n), // apply-config.ts
     Version: version(n),
     Hostname: (_c, cb) => cb!(null, { messages: [{ metadata: md(n), hostname }] }),
     Upgrade: (_c, cb) => cb!(fail({ code: grpc.status.UNIMPLEMENTED, details: 'upgrade is not faked' }) as grpc.ServiceError),

@@ -130,6 +130,21 @@ export class FakeTalosNode implements NodeApi {
     this.later(ms, () => void this.serve(mode).catch(() => { this.mode = 'down'; }));
   }
 
+  /** Reboots into `config` (apply-config.ts, mode REBOOT): the reply goes out, the API is gone for `ms`, then answers with it. */
+  rebootInto(config: ParsedConfig, ms: number, booted?: () => void): void {
+    // Upstream runs the reboot sequence in the background: the API answers a little longer.
+    this.later(300, () => {
+      this.server?.forceShutdown();
+      this.server = undefined;
+      this.mode = 'down';
+      this.later(ms, () => {
+        this.config = config;
+        booted?.();
+        this.serve('configured').catch(() => { this.mode = 'down'; });
+      });
+    });
+  }
+
   /** The node rebooted with its STATE wiped: no config, maintenance mode. */
   rebootWiped(ms: number): void {
     this.later(ms, () => {

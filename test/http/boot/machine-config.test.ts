@@ -15,6 +15,8 @@ import { loadInventoryFile } from '../../../src/inventory/load.js';
 import type { Inventory } from '../../../src/inventory/types.js';
 import { FakeNeighbours } from '../../../src/net/neighbours.js';
 import { issueBootToken } from '../../../src/store/boot-tokens.js';
+import { appliedConfigFor } from '../../../src/day2/applied.js';
+import { REDACTED, configSha256 } from '../../../src/day2/redact.js';
 
 const CP1 = '52:54:00:12:34:01';
 const W1 = '52:54:00:12:34:11';
@@ -104,6 +106,11 @@ describe('GET /config (pull)', () => {
       const node = store.getNode('worker-1')!;
       expect(node.state).toBe('configuring');
       expect(store.events({ node: 'worker-1' }).at(-1)!.message).toBe('booting → configuring: machine config served over HTTP to 10.77.0.21');
+      // day2-config: the served config is what the node applies; its hash is recorded, and a copy without its secrets.
+      const applied = appliedConfigFor(store, 'worker-1')!;
+      expect(applied).toMatchObject({ via: 'pull', sha256: configSha256(r.body) });
+      expect(applied.redacted).toContain(`token: ${REDACTED}`);
+      expect(applied.redacted).not.toContain(doc.machine.token);
     });
 
     it('once per boot: a second fetch with the same token is refused, even from the machine; a new boot serves again', async () => {

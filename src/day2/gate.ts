@@ -1,0 +1,51 @@
+// The simple health gate between rebooting config applies: the node answers
+// on its API with the expected config live (a dry-run apply of that config
+// reports "No changes.", upstream generateDiff in v1alpha1_server.go), and a
+// control plane's own etcd answers with members (talos/etcd-status.ts).
+// day2-rollout's quorum gate replaces this at merge; the port is NodeHealthGate.
+import type { NodeRecord } from '../store/store.js';
+import type { TalosClient } from '../talos/client.js';
+import type { EndpointOf } from '../talos/endpoints.js';
+import { describeEtcd, etcdStatus } from '../talos/etcd-status.js';
+import type { GateResult, NodeHealthGate } from './ports.js';
+
+export interface SimpleGateDeps {
+  connect: (endpoint: string) => TalosClient;
+  endpointOf: EndpointOf;
+  timeoutMs?: number;
+  intervalMs?: number;
+}
+
+const NO_CHANGES = /Config diff:\s*No changes\.\s*$/;
+
+async function checkOnce(deps: SimpleGateDeps, node: NodeRecord, config: Buffer): Promise<GateResult> {
+  const ep = deps.endpointOf(node);
+  if (!ep) return { ok: false, reason: 'no address' };
+  const c = deps.connect(ep);
+  try {
+    const dry = await c.applyConfiguration(config, 'AUTO', { dryRun: true });
+    if (!NO_CHANGES.test(dry.modeDetails)) return { ok: false, reason: 'the node does not run the applied config yet' };
+    if (node.role !== 'controlplane') return { ok: true, detail: 'answers on the applied config' };
+    const etcd = await etcdStatus(c);
+    return etcd.kind === 'members'
+      ? { ok: true, detail: `answers on the applied config; ${describeEtcd(etcd)}` }
+      : { ok: false, reason: `etcd: ${describeEtcd(etcd)}` };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  } finally {
+    c.close();
+  }
+}
+
+export function simpleHealthGate(deps: SimpleGateDeps): NodeHealthGate {
+  return async (node, config) => {
+    const until = Date.now() + (deps.timeoutMs ?? 15 * 60_000);
+    let last: GateResult = { ok: false, reason: 'not checked' };
+    while (Date.now() < until) {
+      last = await checkOnce(deps, node, config);
+      if (last.ok) return last;
+      await new Promise((r) => setTimeout(r, deps.intervalMs ?? 5000));
+    }
+    return { ok: false, reason: `not healthy after ${Math.round((deps.timeoutMs ?? 15 * 60_000) / 1000)}s: ${last.reason}` };
+  };
+}

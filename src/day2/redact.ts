@@ -1,0 +1,70 @@
+// Machine configs hold the cluster's keys and tokens. What rackboot keeps
+// of an applied config, and what it shows of a diff, has every secret value
+// replaced by a marker, so a stored copy or a printed plan is readable and
+// harmless. Pure functions: text in, text out.
+import { createHash } from 'node:crypto';
+import { parseAllDocuments, stringify } from 'yaml';
+
+export const REDACTED = '<redacted>';
+
+/**
+ * Field names whose values are secrets in Talos machine configs
+ * (pkg/machinery/config/types/v1alpha1 v1.11–v1.13: machine.token,
+ * machine.ca.key, cluster.token, cluster.secretboxEncryptionSecret,
+ * cluster.aescbcEncryptionSecret, cluster.*.key, registry auth
+ * password/auth/identityToken, wireguard privateKey, disk encryption
+ * static passphrase), matched by name wherever they appear.
+ */
+const SECRET_FIELD = /^(key|token|secret|password|auth|identityToken|privateKey|passphrase|[A-Za-z]*(Secret|Token|PrivateKey))$/;
+
+export function isSecretField(name: string): boolean {
+  return SECRET_FIELD.test(name);
+}
+
+function redactValue(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(redactValue);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, isSecretField(k) && x !== '' && x !== null && typeof x !== 'object' ? REDACTED : redactValue(x)]));
+  }
+  return v;
+}
+
+/** The config's documents with every secret value replaced; throws on bytes that are not YAML. */
+export function redactConfig(text: string): string {
+  const docs = parseAllDocuments(text);
+  const out: string[] = [];
+  for (const d of docs) {
+    if (d.errors.length) throw new Error(`config is not YAML: ${d.errors[0]!.message}`);
+    out.push(stringify(redactValue(d.toJS())));
+  }
+  return out.join('---\n');
+}
+
+/**
+ * A unified diff of YAML as Talos returns it (configdiff.DiffConfigs): the
+ * lines whose field is a secret keep their marker and indentation and lose
+ * their value. Block scalars under a secret field lose every continuation line.
+ */
+export function redactDiff(diff: string): string {
+  const out: string[] = [];
+  let blockIndent = -1;
+  for (const line of diff.split('\n')) {
+    const marker = /^[ +-]/.test(line) && !line.startsWith('---') && !line.startsWith('+++') ? line[0]! : '';
+    const body = marker ? line.slice(1) : line;
+    const indent = body.length - body.trimStart().length;
+    if (blockIndent >= 0 && marker && body.trim() !== '' && indent > blockIndent) continue;
+    blockIndent = -1;
+    const m = /^(\s*(?:-\s+)?)([A-Za-z][\w]*):(\s*)(.*)$/.exec(body);
+    if (marker && m && isSecretField(m[2]!) && m[4]!.trim() !== '') {
+      if (/^[|>]/.test(m[4]!.trim())) blockIndent = indent;
+      out.push(`${marker}${m[1]}${m[2]}: ${REDACTED}`);
+      continue;
+    }
+    out.push(line);
+  }
+  return out.join('\n');
+}
+
+export function configSha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}

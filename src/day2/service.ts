@@ -1,0 +1,82 @@
+// The daemon's day-2 wiring: plan and apply for the page's API, and the
+// auto-apply after inventory reloads. The admin identity is read from
+// DATA_DIR/talosconfig when needed, so a daemon started before
+// `rackboot talosconfig` picks it up later.
+import { existsSync } from 'node:fs';
+import type { Inventory } from '../inventory/types.js';
+import type { Logger } from '../log.js';
+import type { Settings } from '../settings/settings.js';
+import type { Store } from '../store/store.js';
+import { TalosClient } from '../talos/client.js';
+import { storeEndpoints } from '../talos/endpoints.js';
+import { loadSecrets } from '../talos/secrets.js';
+import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
+import { AutoApply } from './auto-apply.js';
+import { simpleHealthGate } from './gate.js';
+import { planNode, type NodePlan } from './plan.js';
+import { ConfigRollout, type ApplyOutcome } from './config-rollout.js';
+import { inventoryDesiredState, talosConfigPort } from './talos-port.js';
+import { registryMirrorTarget } from '../talos/config/registry-mirrors.js';
+import { nodeHardware } from '../store/hardware.js';
+
+export interface Day2Input {
+  settings: Settings;
+  store: Store;
+  inventory: () => Inventory | undefined;
+  kernelLogUrl: () => string | undefined;
+  publicUrl: () => string;
+  log: Logger;
+  /** Tests point these elsewhere; the daemon uses the store's node addresses and the talosconfig. */
+  endpointOf?: Parameters<typeof simpleHealthGate>[0]['endpointOf'];
+  gateTimeoutMs?: number;
+}
+
+export class Day2Unavailable extends Error {}
+
+export class Day2Service {
+  readonly autoApply: AutoApply;
+
+  constructor(private readonly input: Day2Input) {
+    this.autoApply = new AutoApply({
+      mode: () => input.settings.day2.autoApply,
+      rollout: () => (existsSync(talosconfigPath(input.settings.dataDir)) ? this.rollout('auto-apply') : undefined),
+      log: input.log,
+    });
+  }
+
+  private wiring() {
+    const file = talosconfigPath(this.input.settings.dataDir);
+    if (!existsSync(file)) throw new Day2Unavailable(`no talosconfig at ${file} yet; run rackboot talosconfig`);
+    const admin = loadAdminIdentity(file);
+    const endpointOf = this.input.endpointOf ?? storeEndpoints(this.input.store);
+    const connect = (ep: string) => TalosClient.configured(ep, admin, { policy: { retries: 1 } });
+    const desired = inventoryDesiredState({
+      inventory: this.input.inventory, secrets: () => loadSecrets(this.input.settings.dataDir), settings: () => this.input.settings,
+      kernelLogUrl: this.input.kernelLogUrl,
+      registryMirror: () => registryMirrorTarget(this.input.settings.registry, this.input.settings.factory.url, this.input.publicUrl()),
+      chosenInstallDisk: (name) => nodeHardware(this.input.store.db, name)?.installDisk?.path,
+    });
+    return { endpointOf, connect, desired, port: talosConfigPort(connect, endpointOf) };
+  }
+
+  rollout(actor: string): ConfigRollout {
+    const w = this.wiring();
+    const gate = simpleHealthGate({ connect: w.connect, endpointOf: w.endpointOf, timeoutMs: this.input.gateTimeoutMs, intervalMs: 2000 });
+    return new ConfigRollout({ store: this.input.store, desired: w.desired, port: w.port, gate, actor, log: this.input.log });
+  }
+
+  async plan(name: string): Promise<NodePlan> {
+    const node = this.input.store.getNode(name);
+    if (!node) throw new Day2Unavailable(`no such node: ${name}`);
+    const w = this.wiring();
+    return planNode({ store: this.input.store, desired: w.desired, port: w.port }, node);
+  }
+
+  async apply(name: string, actor: string): Promise<ApplyOutcome[]> {
+    return this.rollout(actor).run([name]);
+  }
+
+  close(): Promise<void> {
+    return this.autoApply.close();
+  }
+}

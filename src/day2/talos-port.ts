@@ -1,0 +1,59 @@
+// The day-2 ports over the real world: the node's Talos API over mTLS with
+// the admin identity, and the desired state rendered from the inventory
+// exactly as first contact renders it (talos/config/render.ts).
+import { schematicId } from '../factory/schematic.js';
+import type { Inventory } from '../inventory/types.js';
+import type { Settings } from '../settings/settings.js';
+import { TalosClient } from '../talos/client.js';
+import { nodeConfigText } from '../talos/config/render.js';
+import { defaultKubernetesVersion } from '../talos/config/versions.js';
+import type { EndpointOf } from '../talos/endpoints.js';
+import type { SecretsBundle } from '../talos/secrets.js';
+import type { RegistryMirror } from '../talos/config/registry-mirrors.js';
+import type { ConfigPort, DesiredState } from './ports.js';
+
+export function talosConfigPort(connect: (endpoint: string) => TalosClient, endpointOf: EndpointOf): ConfigPort {
+  const withClient = async <T>(node: Parameters<EndpointOf>[0], fn: (c: TalosClient) => Promise<T>): Promise<T> => {
+    const ep = endpointOf(node);
+    if (!ep) throw new Error(`${node.name} has no address`);
+    const c = connect(ep);
+    try {
+      return await fn(c);
+    } finally {
+      c.close();
+    }
+  };
+  return {
+    apply: (node, config, mode, opts) => withClient(node, (c) => c.applyConfiguration(config, mode, { dryRun: opts.dryRun })),
+    version: (node) => withClient(node, async (c) => (await c.version()).version.tag),
+  };
+}
+
+export interface DesiredInputs {
+  inventory: () => Inventory | undefined;
+  secrets: () => SecretsBundle;
+  settings: () => Settings;
+  kernelLogUrl?: () => string | undefined;
+  /** As first contact renders it: the appliance as registry mirror when registry.mirror is on. */
+  registryMirror?: () => RegistryMirror | undefined;
+  /** The disk first contact resolved the node's install-disk selector to (store/hardware.ts), so the desired config names the same path. */
+  chosenInstallDisk?: (node: string) => string | undefined;
+}
+
+/** The node's config, Talos version, schematic and Kubernetes version from the live inventory. */
+export function inventoryDesiredState(input: DesiredInputs): DesiredState {
+  return async (node) => {
+    const inv = input.inventory();
+    const spec = inv?.nodes.find((n) => n.name === node.name);
+    if (!inv || !spec) throw new Error(`node ${node.name} is not in the live inventory`);
+    const { cluster } = inv;
+    const text = nodeConfigText({ cluster, node: spec, secrets: input.secrets(), settings: input.settings(), kernelLogUrl: input.kernelLogUrl?.(),
+      registryMirror: input.registryMirror?.(), chosenInstallDisk: input.chosenInstallDisk?.(node.name) });
+    return {
+      config: Buffer.from(text),
+      talosVersion: cluster.talosVersion,
+      schematic: schematicId(cluster.schematic),
+      kubernetesVersion: cluster.kubernetesVersion ?? defaultKubernetesVersion(cluster.talosVersion),
+    };
+  };
+}
