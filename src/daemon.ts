@@ -151,7 +151,8 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
       return Buffer.from(nodeConfigText({ cluster: inv.cluster, node, secrets: loadSecrets(settings.dataDir), settings, kernelLogUrl: kernelLogTarget(settings.console, ctx.publicUrl) }));
     },
   });
-  if (talos) services.push(talos);
+  services.push(talos);
+  ctx.talosService = () => talos.state();
   // Lifecycle: console receiver, timeout sweeper, reimage marking. The Reset
   // itself is sent by the Talos service for nodes marked reimage-pending, so
   // no resetter is passed here: one place sends Reset.

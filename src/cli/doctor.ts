@@ -9,6 +9,8 @@ import { resolveProvisioningAddress } from '../net/interfaces.js';
 import { schematicId } from '../factory/schematic.js';
 import { secretsPath } from '../talos/secrets.js';
 import { talosconfigPath } from '../talos/talosconfig.js';
+import { recordedTalosServiceState, type TalosServiceState } from '../talos/service.js';
+import { Store } from '../store/store.js';
 import { splitHostPort, type Settings } from '../settings/settings.js';
 import { labFindings } from '../lab/prerequisites.js';
 import { adminCertificateFinding } from '../http/admin/tls.js';
@@ -140,6 +142,7 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
   findings.push(existsSync(admin)
     ? { level: 'ok', check: 'talosconfig', detail: admin }
     : { level: 'warn', check: 'talosconfig', detail: `no ${admin}: push, bootstrap and reimage are off`, fix: 'rackboot talosconfig' });
+  findings.push(talosServiceFinding(settings, existsSync(admin)));
 
   const inv = loadInventoryFile(settings.inventory);
   if (!inv.ok) {
@@ -158,6 +161,40 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
     }
   }
   return findings;
+}
+
+/**
+ * The running daemon's Talos API service as it recorded it in the store:
+ * the file being there is not the same as the service using it.
+ */
+function talosServiceFinding(settings: Settings, haveTalosconfig: boolean): Finding {
+  const check = 'Talos API service';
+  const dbFile = join(settings.dataDir, 'rackboot.db');
+  let recorded: TalosServiceState | undefined;
+  if (existsSync(dbFile)) {
+    const store = new Store(dbFile);
+    try {
+      recorded = recordedTalosServiceState(store);
+    } finally {
+      store.close();
+    }
+  }
+  if (!recorded || recorded.state === 'stopped' || !processAlive(recorded.pid)) return { level: 'ok', check, detail: 'rackboot serve is not running here' };
+  const since = new Date(recorded.since).toISOString();
+  if (recorded.state === 'running') return { level: 'ok', check, detail: `running since ${since}: ${recorded.detail}` };
+  if (recorded.state === 'failed') return { level: 'fail', check, detail: recorded.detail, fix: 'write a good talosconfig: rackboot talosconfig' };
+  return haveTalosconfig
+    ? { level: 'fail', check, detail: `serve recorded "${recorded.detail}" at ${since}, but the talosconfig is there`, fix: 'restart rackboot serve (a daemon older than this one does not watch for the file)' }
+    : { level: 'warn', check, detail: recorded.detail, fix: 'rackboot init, then rackboot talosconfig' };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export const doctor: Command = {

@@ -79,6 +79,7 @@ export function clusterSection(c: ReturnType<typeof clusterView>): Safe {
   <dt>Cluster</dt><dd>${c.name ?? '-'}</dd>
   <dt>Bootstrap</dt><dd><span class="${c.bootstrapped ? 'ok' : 'muted'}">${c.bootstrap}</span></dd>
   <dt>etcd members</dt><dd>${c.etcdMembers.length ? c.etcdMembers.join(', ') : 'none known'}</dd>
+  <dt>Talos API service</dt><dd><span class="${c.talosService?.state === 'running' ? 'ok' : 'warn'}">${c.talosService?.state ?? 'unknown'}</span> ${c.talosService?.detail ?? ''}</dd>
   <dt>Downloads</dt><dd>${dl('kubeconfig')} ${dl('talosconfig')}</dd>
 </dl>`;
 }

@@ -8,6 +8,7 @@ import { bootstrapState, etcdMembers } from '../../lifecycle/cluster-state.js';
 import { STATE_MEANING, NODE_STATES, type NodeState } from '../../lifecycle/states.js';
 import { formatDuration } from '../../lifecycle/sweeper.js';
 import type { HttpContext } from '../context.js';
+import { recordedTalosServiceState } from '../../talos/service.js';
 import type { EventRecord, NodeRecord, Store } from '../../store/store.js';
 import { PowerMonitor, type PowerView } from '../../bmc/power-monitor.js';
 
@@ -93,6 +94,8 @@ export function clusterView(ctx: HttpContext) {
     name: ctx.inventory()?.cluster.name ?? null,
     bootstrap, bootstrapped: bootstrap === 'bootstrapped', etcdMembers: etcdMembers(ctx.store),
     downloads: { kubeconfig: file('kubeconfig'), talosconfig: file('talosconfig') },
+    // What the Talos API service is doing, not whether the file exists: push, bootstrap and reset hang on it.
+    talosService: ctx.talosService?.() ?? recordedTalosServiceState(ctx.store) ?? null,
   };
 }
 

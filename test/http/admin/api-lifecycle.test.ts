@@ -95,7 +95,7 @@ describe('lifecycle JSON API', () => {
       expect((await h.app.inject({ url: '/api/discovered/snippet', headers: auth })).body).toContain('mac: de:ad:00:00:00:09');
 
       expect((await h.app.inject({ url: '/api/cluster', headers: auth })).json()).toEqual({
-        name: 'lab', bootstrap: 'pending', bootstrapped: false, etcdMembers: [], downloads: { kubeconfig: false, talosconfig: false },
+        name: 'lab', bootstrap: 'pending', bootstrapped: false, etcdMembers: [], downloads: { kubeconfig: false, talosconfig: false }, talosService: null,
       });
       expect((await h.app.inject({ url: '/api/cluster/kubeconfig', headers: auth })).statusCode).toBe(404);
       writeFileSync(join(h.settings.dataDir, 'kubeconfig'), 'apiVersion: v1\nkind: Config\n');
