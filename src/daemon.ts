@@ -78,7 +78,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   undo.push(() => store.close());
   provideAdminToken(store, settings.adminToken, settings.dataDir, log, opts.screen ?? { isTTY: false, out: () => undefined });
   const lifecycle = new Lifecycle(store, { log: log.child({ svc: 'lifecycle' }) });
-  const watcher = new InventoryWatcher(settings.inventory, store, log.child({ svc: 'inventory' }));
+  const watcher = new InventoryWatcher(settings.inventory, store, log.child({ svc: 'inventory' }), { render: settings });
   watcher.reload();
   watcher.start();
   undo.push(() => watcher.stop());

@@ -144,7 +144,7 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
     : { level: 'warn', check: 'talosconfig', detail: `no ${admin}: push, bootstrap and reimage are off`, fix: 'rackboot talosconfig' });
   findings.push(talosServiceFinding(settings, existsSync(admin)));
 
-  const inv = loadInventoryFile(settings.inventory);
+  const inv = loadInventoryFile(settings.inventory, settings);
   if (!inv.ok) {
     for (const e of inv.errors) findings.push({ level: 'fail', check: 'inventory', detail: formatInventoryError(e), fix: 'fix the file; rackboot inventory check shows every problem' });
   } else {

@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type { Store, InventorySyncResult } from '../store/store.js';
 import { formatInventoryError, loadInventoryFile } from './load.js';
 import type { Inventory, InventoryError } from './types.js';
+import type { RenderSettings } from './render-check.js';
 
 export interface InventoryStatus {
   ok: boolean;
@@ -34,7 +35,8 @@ export class InventoryWatcher extends EventEmitter {
     readonly file: string,
     private readonly store: Store,
     private readonly log: Logger,
-    private readonly opts: { debounceMs?: number; pollMs?: number } = {},
+    /** render: the settings configs are rendered with, so a patch that cannot apply is refused on reload. */
+    private readonly opts: { debounceMs?: number; pollMs?: number; render?: RenderSettings } = {},
   ) {
     super();
     this.state = { ok: false, file, errors: [], loadedAt: null, checkedAt: null };
@@ -51,7 +53,7 @@ export class InventoryWatcher extends EventEmitter {
   /** Loads the file now. Returns true when it was valid and applied. */
   reload(): boolean {
     this.identity = this.fileIdentity();
-    const result = loadInventoryFile(this.file);
+    const result = loadInventoryFile(this.file, this.opts.render);
     const now = Date.now();
     if (!result.ok) {
       this.state = { ...this.state, ok: false, errors: result.errors, checkedAt: now };
