@@ -2,11 +2,12 @@
 // how to fix it. It binds the ports it checks for a moment and releases them.
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { formatInventoryError, loadInventoryFile } from '../inventory/load.js';
 import { resolveProvisioningAddress } from '../net/interfaces.js';
 import { schematicId } from '../factory/schematic.js';
+import { archesIn } from '../factory/assets.js';
 import { secretsPath } from '../talos/secrets.js';
 import { talosconfigPath } from '../talos/talosconfig.js';
 import { recordedTalosServiceState, type TalosServiceState } from '../talos/service.js';
@@ -133,6 +134,9 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
     }
   }
 
+  findings.push(writableDirFinding('data directory', settings.dataDir, 'set dataDir in rackboot.yaml to a directory rackboot may write'));
+  findings.push(writableDirFinding('asset cache', settings.assetsDir, 'set assetsDir in rackboot.yaml to a directory rackboot may write'));
+
   // Without these the appliance still PXE-boots nodes, but cannot configure them.
   const secrets = secretsPath(settings.dataDir);
   const admin = talosconfigPath(settings.dataDir);
@@ -151,7 +155,7 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
     findings.push({ level: 'ok', check: 'inventory', detail: `${settings.inventory}: ${inv.inventory.nodes.length} nodes` });
     const c = inv.inventory.cluster;
     const id = schematicId(c.schematic);
-    const arches = new Set(['amd64']);
+    const arches = archesIn(inv.inventory.nodes);
     for (const arch of arches) {
       const dir = join(settings.assetsDir, id, c.talosVersion);
       const missing = [`kernel-${arch}`, `initramfs-${arch}.xz`].filter((f) => !existsSync(join(dir, f)));
@@ -161,6 +165,20 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
     }
   }
   return findings;
+}
+
+/** A directory from the settings: there and writable, or creatable (its nearest existing parent writable). */
+function writableDirFinding(check: string, dir: string, fix: string): Finding {
+  let probe = dir;
+  while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
+  const st = statSync(probe);
+  if (!st.isDirectory()) return { level: 'fail', check, detail: `${dir}: ${probe} is not a directory`, fix };
+  try {
+    accessSync(probe, constants.W_OK);
+  } catch {
+    return { level: 'fail', check, detail: `${dir}: ${probe} is not writable`, fix };
+  }
+  return { level: 'ok', check, detail: probe === dir ? dir : `${dir} (created on first use)` };
 }
 
 /**

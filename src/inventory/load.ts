@@ -78,7 +78,7 @@ const FIELD_NAMES = { mac: 'MAC address', ip: 'IPv4 address', uuid: 'UUID', name
   tlsFingerprint: 'SHA-256 fingerprint (64 hex digits, colons optional)', passwordFile: 'absolute file path' };
 
 interface RawNode {
-  name: string; mac: string; role: NodeSpec['role']; ip?: string; installDisk?: string;
+  name: string; mac: string; role: NodeSpec['role']; arch?: NodeSpec['arch']; ip?: string; installDisk?: string;
   uuid?: string; serial?: string; bootstrap?: boolean; configMode?: NodeSpec['configMode']; patches?: Patch[];
   bmc?: Omit<NodeBmcSpec, 'bootMode'> & { bootMode?: NodeBmcSpec['bootMode'] };
 }
@@ -146,7 +146,7 @@ function checkSemantics(raw: RawInventory, file: string, locate: Locate, partial
       (n.installDisk === undefined || typeof n.installDisk === 'string') && (n.ip === undefined || typeof n.ip === 'string'))) return;
     // The schema pattern guarantees a MAC.
     nodes.push({
-      name: n.name, mac: mac!, role: n.role, ip: n.ip, installDisk: n.installDisk ?? DEFAULT_INSTALL_DISK,
+      name: n.name, mac: mac!, role: n.role, ...(n.arch ? { arch: n.arch } : {}), ip: n.ip, installDisk: n.installDisk ?? DEFAULT_INSTALL_DISK,
       uuid: n.uuid?.toLowerCase(), serial: n.serial, bootstrap: n.bootstrap ?? false,
       configMode: n.configMode ?? cluster.configMode ?? 'push', patches: n.patches ?? [],
       ...(n.bmc ? { bmc: { ...n.bmc, bootMode: n.bmc.bootMode ?? 'uefi' } } : {}),

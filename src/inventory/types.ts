@@ -12,6 +12,8 @@ export interface NodeSpec {
   /** Normalised `aa:bb:cc:dd:ee:ff`. */
   mac: string;
   role: Role;
+  /** Absent: amd64. Decides which boot assets the cache needs, not what a node is served (it says its arch when it boots). */
+  arch?: 'amd64' | 'arm64';
   ip?: string;
   installDisk: string;
   uuid?: string;

@@ -88,7 +88,7 @@ export function assetsSection(a: ReturnType<typeof assetsView>): Safe {
   if (!a.schematic) return html`<p class="muted">No valid inventory: the boot assets it needs are unknown.</p>`;
   return html`<p>Talos ${a.talosVersion}, schematic <code class="wrap">${a.schematic}</code></p>
 <table class="compact"><thead><tr><th>Arch</th><th>File</th><th>Cached</th></tr></thead><tbody>
-${a.files.map((f) => html`<tr><td>${f.arch}</td><td><code>${f.file}</code></td><td class="${f.present ? 'ok' : 'warn'}">${f.present ? `${((f.bytes ?? 0) / 1048576).toFixed(1)} MiB` : 'missing: run rackboot assets fetch'}</td></tr>`)}
+${a.files.map((f) => html`<tr><td>${f.arch}</td><td><code>${f.file}</code></td><td class="${f.present ? 'ok' : 'warn'}">${f.present ? `${((f.bytes ?? 0) / 1048576).toFixed(1)} MiB` : `missing: run ${f.fetch}`}</td></tr>`)}
 </tbody></table>`;
 }
 

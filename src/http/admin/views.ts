@@ -3,6 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { schematicId } from '../../factory/schematic.js';
+import { archesIn } from '../../factory/assets.js';
 import { discoveredView, inventorySnippet, type DiscoveredView } from '../../lifecycle/discovery.js';
 import { bootstrapState, etcdMembers } from '../../lifecycle/cluster-state.js';
 import { STATE_MEANING, NODE_STATES, type NodeState } from '../../lifecycle/states.js';
@@ -101,14 +102,15 @@ export function clusterView(ctx: HttpContext) {
 
 export function assetsView(ctx: HttpContext) {
   const inv = ctx.inventory();
-  if (!inv) return { schematic: null, talosVersion: null, files: [] as { arch: string; file: string; present: boolean; bytes: number | null }[] };
+  if (!inv) return { schematic: null, talosVersion: null, files: [] as { arch: string; file: string; present: boolean; bytes: number | null; fetch: string }[] };
   const schematic = schematicId(inv.cluster.schematic);
   const version = inv.cluster.talosVersion;
-  const files = (['amd64', 'arm64'] as const).flatMap((arch) =>
+  // Only the arches the inventory's nodes have: no arm64 warning for an all-amd64 rack.
+  const files = archesIn(inv.nodes).flatMap((arch) =>
     [`kernel-${arch}`, `initramfs-${arch}.xz`].map((file) => {
       const path = join(ctx.settings.assetsDir, schematic, version, file);
       const st = existsSync(path) ? statSync(path) : undefined;
-      return { arch, file, present: !!st?.isFile(), bytes: st?.isFile() ? st.size : null };
+      return { arch, file, present: !!st?.isFile(), bytes: st?.isFile() ? st.size : null, fetch: `rackboot assets fetch --arch ${arch}` };
     }),
   );
   return { schematic, talosVersion: version, files };
