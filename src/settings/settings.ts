@@ -77,6 +77,8 @@ export interface Settings {
   console: { enabled: boolean; port: number; linesPerNode: number };
   /** Image Factory base URL, without a trailing slash. */
   factory: { url: string };
+  /** The scrape token for /metrics (else DATA_DIR/metrics-token, if that file exists). */
+  metrics: { token?: string };
 }
 
 /** Command-line flags that override the file. Paths are relative to the working directory. */
@@ -108,7 +110,8 @@ export function defaultSettingsFile(cwd = process.cwd(), env = process.env): str
   return undefined;
 }
 
-type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory' | 'bmc' | 'power'>> & {
+type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory' | 'bmc' | 'power' | 'metrics'>> & {
+  metrics?: Partial<Settings['metrics']>;
   bmc?: Partial<Settings['bmc']>;
   power?: Partial<PowerSettings>;
   lifecycle?: { timeouts?: Partial<StateTimeouts>; sweepSeconds?: number };
@@ -182,6 +185,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     power: { ...DEFAULT_POWER_SETTINGS, ...raw.power },
     console: { enabled: raw.console?.enabled ?? true, port: raw.console?.port ?? 5514, linesPerNode: raw.console?.linesPerNode ?? 500 },
     factory: { url: (raw.factory?.url ?? 'https://factory.talos.dev').replace(/\/+$/, '') },
+    metrics: { token: raw.metrics?.token },
   };
   const problems = crossCheck(settings, file ?? '(flags)');
   if (problems.length > 0) throw new SettingsError(problems);

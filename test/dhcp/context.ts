@@ -26,6 +26,7 @@ export function settingsWith(dhcp: Partial<Settings['dhcp']> = {}): Settings {
     console: { enabled: false, port: 5514, linesPerNode: 500 },
     bmc: { pollSeconds: 0, timeoutSeconds: 10 },
     factory: { url: 'https://factory.talos.dev' },
+    metrics: {},
   };
 }
 

@@ -6,6 +6,7 @@ import { ADMIN, ADMIN_PAGE, PUBLIC } from '../access.js';
 import { AdminAuth, adminAccess, ensureAdminToken } from './auth.js';
 import { loginPage, nodePage, overviewPage, type OverviewData } from './pages.js';
 import { APP_JS, STYLE_CSS } from './static.js';
+import { metricsScrapeToken } from './metrics.js';
 import { assetsView, clusterView, discoveredListView, inventoryView, nodeDetailView, nodesView, powerLookup } from './views.js';
 
 // The page runs only our own script and styles; nothing inline, nothing remote.
@@ -26,7 +27,7 @@ function safeNext(next: unknown): string {
 /** The admin's recogniser for this store; makes the admin token first if there is none. */
 export function adminAuth(ctx: HttpContext, opts: ConstructorParameters<typeof AdminAuth>[2]): AdminAuth {
   ensureAdminToken(ctx.store, ctx.settings.adminToken, ctx.announce ?? ((l) => process.stderr.write(l + '\n')));
-  return new AdminAuth(ctx.store, ctx.settings.http.allowAnonymousRead, opts);
+  return new AdminAuth(ctx.store, ctx.settings.http.allowAnonymousRead, { scrapeToken: () => metricsScrapeToken(ctx.settings), ...opts });
 }
 
 export function registerWeb(app: FastifyInstance, ctx: HttpContext, auth: AdminAuth): void {
