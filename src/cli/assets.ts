@@ -90,10 +90,12 @@ Download them on a connected machine from
     if (!inputs) return EXIT_FAILURE;
     const { settings, inventory } = inputs;
     const store = new Store(join(settings.dataDir, 'rackboot.db'));
+    const sink = sinkFor(io);
     try {
       const assets = await importAssets({
         dir: resolve(dir), assetsDir: settings.assetsDir, db: store.db,
         schematic: schematic ?? schematicId(inventory.cluster.schematic), version: version ?? inventory.cluster.talosVersion,
+        onProgress: (name) => progressReporter(sink, name),
       });
       report(io, assets, 'imported');
       return EXIT_OK;

@@ -3,8 +3,10 @@
 // Image Factory (`rackboot assets fetch`) or, on air-gapped sites, from a
 // directory of files fetched elsewhere (`rackboot assets import`). Every
 // file's size and sha256 go into the store's ledger.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type Database from 'better-sqlite3';
 import { Agent, request } from 'undici';
 import { getAsset, recordAsset } from '../store/assets.js';
@@ -128,7 +130,27 @@ function checksums(dir: string): Map<string, string> | undefined {
   return sums;
 }
 
-export interface ImportRequest { dir: string; assetsDir: string; db: Database.Database; schematic: string; version: string }
+export interface ImportRequest {
+  dir: string; assetsDir: string; db: Database.Database; schematic: string; version: string;
+  /** Copy progress per file, as for downloads (a bar on a terminal, plain lines otherwise). */
+  onProgress?: FetchRequest['onProgress'];
+}
+
+/** Copies src to dest through a stream, reporting bytes as they land. */
+async function copyWithProgress(src: string, dest: string, progress: ReturnType<NonNullable<ImportRequest['onProgress']>> | undefined): Promise<void> {
+  const total = statSync(src).size;
+  let received = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      received += chunk.length;
+      progress?.update({ received, total, resumedFrom: 0 });
+      done(null, chunk);
+    },
+  });
+  await pipeline(createReadStream(src), count, createWriteStream(dest));
+  if (total === 0) progress?.update({ received: 0, total, resumedFrom: 0 });
+  progress?.done();
+}
 
 /**
  * Copies kernel-<arch> and initramfs-<arch>.xz from `dir` into the cache
@@ -162,7 +184,7 @@ export async function importAssets(r: ImportRequest): Promise<CachedAsset[]> {
     const tmp = `${path}.import-${process.pid}`;
     mkdirSync(assetDir(r.assetsDir, r.schematic, r.version), { recursive: true });
     try {
-      copyFileSync(src, tmp);
+      await copyWithProgress(src, tmp, r.onProgress?.(name));
       renameSync(tmp, path);
     } finally {
       rmSync(tmp, { force: true });

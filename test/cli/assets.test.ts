@@ -86,6 +86,9 @@ describe('rackboot assets', () => {
     writeFileSync(join(usb, 'initramfs-arm64.xz'), initramfs);
     const r = await runCommand(assetsImport, ['--config', site.config, '--dir', usb]);
     expect(r.code).toBe(0);
+    // Not a terminal: the copy's progress as plain lines, as for downloads.
+    expect(r.err).toContain('kernel-arm64: 100% (0.0/0.0 MiB)');
+    expect(r.err).toContain('initramfs-arm64.xz: 100%');
     expect(r.out).toMatch(new RegExp(`^imported  initramfs-arm64.xz  ${initramfs.length} bytes  sha256 [0-9a-f]{64}  .*/assets/${ID}/v1.11.5/initramfs-arm64.xz$`, 'm'));
     expect((await runCommand(assetsImport, ['--config', site.config])).code).toBe(2);
     const bad = await runCommand(assetsImport, ['--config', site.config, '--dir', site.dataDir]);
