@@ -16,7 +16,7 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ipxe \
+ && apt-get install -y --no-install-recommends ipxe xz-utils zstd \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /var/lib/rackboot --shell /usr/sbin/nologin rackboot \
  && mkdir -p /opt/rackboot/ipxe /var/lib/rackboot /etc/rackboot \

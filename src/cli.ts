@@ -2,7 +2,7 @@
 // rackboot's command line. Exit codes: 0 ok, 1 failure, 2 bad usage.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { COMMON_USAGE, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseCommandArgs, UsageError, type Command, type Io } from './cli/command.js';
+import { COMMON_OPTIONS, COMMON_USAGE, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseCommandArgs, UsageError, type Command, type Io } from './cli/command.js';
 import { serve } from './cli/serve.js';
 import { inventoryCheck } from './cli/inventory-check.js';
 import { nodes } from './cli/nodes.js';
@@ -42,7 +42,7 @@ function topHelp(): string {
   return [
     'rackboot: bare-metal provisioning for Talos Linux clusters',
     '',
-    'Usage: rackboot COMMAND [options]',
+    'Usage: rackboot [common options] COMMAND [options]',
     '',
     'Commands:',
     ...commands.map((c) => `  ${c.name.join(' ').padEnd(width)}  ${c.summary}`),
@@ -60,7 +60,33 @@ function findCommand(argv: string[]): { cmd: Command; rest: string[] } | undefin
   return cmd ? { cmd, rest: argv.slice(cmd.name.length) } : undefined;
 }
 
+/**
+ * `rackboot --config F inventory check`: the common options may come before
+ * the command too. They are moved behind it, where each command parses them.
+ */
+export function hoistGlobalOptions(argv: string[]): string[] {
+  const hoisted: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const m = /^--([a-z-]+)(=.*)?$/.exec(argv[i]!);
+    const name = m?.[1];
+    if (!m || name === 'help' || !name || !(name in COMMON_OPTIONS)) break;
+    if (m[2] !== undefined) hoisted.push(argv[i]!);
+    else {
+      if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
+      hoisted.push(argv[i]!, argv[++i]!);
+    }
+  }
+  return [...argv.slice(i), ...hoisted];
+}
+
 export async function main(argv: string[], io: Io): Promise<number> {
+  try {
+    argv = hoistGlobalOptions(argv);
+  } catch (err) {
+    io.err(`rackboot: ${(err as Error).message}`);
+    return EXIT_USAGE;
+  }
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     (argv.length === 0 ? io.err : io.out)(topHelp());
     return argv.length === 0 ? EXIT_USAGE : EXIT_OK;

@@ -84,7 +84,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   undo.push(() => store.close());
   provideAdminToken(store, settings.adminToken, settings.dataDir, log, opts.screen ?? { isTTY: false, out: () => undefined });
   const lifecycle = new Lifecycle(store, { log: log.child({ svc: 'lifecycle' }) });
-  const watcher = new InventoryWatcher(settings.inventory, store, log.child({ svc: 'inventory' }));
+  const watcher = new InventoryWatcher(settings.inventory, store, log.child({ svc: 'inventory' }), { render: settings });
   watcher.reload();
   watcher.start();
   undo.push(() => watcher.stop());
@@ -157,7 +157,8 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
       return Buffer.from(nodeConfigText({ cluster: inv.cluster, node, secrets: loadSecrets(settings.dataDir), settings, kernelLogUrl: kernelLogTarget(settings.console, ctx.publicUrl), chosenInstallDisk: chosen?.installDisk, registryMirror: registryMirrorTarget(settings.registry, settings.factory.url, ctx.publicUrl) }));
     },
   });
-  if (talos) services.push(talos);
+  services.push(talos);
+  ctx.talosService = () => talos.state();
   // day2-rollout: a running upgrade rollout continues after a restart.
   const rollouts = startRolloutService({ settings, store, log: log.child({ svc: 'rollout' }), schematic: () => watcher.inventory?.cluster.schematic });
   if (rollouts) services.push(rollouts);

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { ARCHES, fetchAssets, importAssets, type Arch, type CachedAsset } from '../factory/assets.js';
+import { ARCHES, FetchError, fetchAssets, importAssets, type Arch, type CachedAsset } from '../factory/assets.js';
 import { progressReporter, type ProgressSink } from '../factory/progress.js';
 import { schematicId } from '../factory/schematic.js';
 import { Store } from '../store/store.js';
@@ -51,6 +51,11 @@ within seconds; use rackboot assets import on air-gapped sites.`,
       return EXIT_OK;
     } catch (err) {
       io.err(`rackboot assets fetch: ${(err as Error).message}`);
+      if (err instanceof FetchError) {
+        io.err(`  schematic ${err.schematic}; the files it tried:`);
+        for (const url of err.urls) io.err(`    ${url}`);
+        io.err('  without a network here: download them on a connected machine, then rackboot assets import --dir DIR');
+      }
       return EXIT_FAILURE;
     } finally {
       store.close();
@@ -65,7 +70,9 @@ export const assetsImport: Command = {
 
 Copies kernel-ARCH and initramfs-ARCH.xz (amd64 and/or arm64) from DIR into
 ASSETS_DIR/<schematic>/<version>/ and records their sizes and sha256. Both
-files of an arch must be present. If DIR holds a sha256sum listing
+files of an arch must be present. A kernel must be a Linux kernel (bzImage or
+EFI stub) and an initramfs a compressed (xz, zstd, gzip) cpio archive, or
+nothing is imported. If DIR holds a sha256sum listing
 (sha256sum.txt, SHA256SUMS or sha256sums), every file must match it.
 --schematic and --version default to the inventory's (see rackboot schematic).
 Download them on a connected machine from
@@ -83,10 +90,12 @@ Download them on a connected machine from
     if (!inputs) return EXIT_FAILURE;
     const { settings, inventory } = inputs;
     const store = new Store(join(settings.dataDir, 'rackboot.db'));
+    const sink = sinkFor(io);
     try {
       const assets = await importAssets({
         dir: resolve(dir), assetsDir: settings.assetsDir, db: store.db,
         schematic: schematic ?? schematicId(inventory.cluster.schematic), version: version ?? inventory.cluster.talosVersion,
+        onProgress: (name) => progressReporter(sink, name),
       });
       report(io, assets, 'imported');
       return EXIT_OK;

@@ -8,7 +8,7 @@ import { loadSecrets, type SecretsBundle } from '../talos/secrets.js';
 import { settingsFor, type Io, type ParsedArgs } from './command.js';
 
 export function inventoryFor(settings: Settings, io: Io): Inventory | undefined {
-  const inv = loadInventoryFile(settings.inventory);
+  const inv = loadInventoryFile(settings.inventory, settings);
   if (!inv.ok) {
     io.err(`rackboot: the inventory ${settings.inventory} is invalid; run rackboot inventory check`);
     return undefined;

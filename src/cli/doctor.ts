@@ -2,13 +2,16 @@
 // how to fix it. It binds the ports it checks for a moment and releases them.
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { formatInventoryError, loadInventoryFile } from '../inventory/load.js';
 import { resolveProvisioningAddress } from '../net/interfaces.js';
 import { schematicId } from '../factory/schematic.js';
+import { archesIn } from '../factory/assets.js';
 import { secretsPath } from '../talos/secrets.js';
 import { talosconfigPath } from '../talos/talosconfig.js';
+import { recordedTalosServiceState, type TalosServiceState } from '../talos/service.js';
+import { Store } from '../store/store.js';
 import { splitHostPort, type Settings } from '../settings/settings.js';
 import { labFindings } from '../lab/prerequisites.js';
 import { adminCertificateFinding } from '../http/admin/tls.js';
@@ -133,6 +136,9 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
     }
   }
 
+  findings.push(writableDirFinding('data directory', settings.dataDir, 'set dataDir in rackboot.yaml to a directory rackboot may write'));
+  findings.push(writableDirFinding('asset cache', settings.assetsDir, 'set assetsDir in rackboot.yaml to a directory rackboot may write'));
+
   // Without these the appliance still PXE-boots nodes, but cannot configure them.
   const secrets = secretsPath(settings.dataDir);
   const admin = talosconfigPath(settings.dataDir);
@@ -142,15 +148,16 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
   findings.push(existsSync(admin)
     ? { level: 'ok', check: 'talosconfig', detail: admin }
     : { level: 'warn', check: 'talosconfig', detail: `no ${admin}: push, bootstrap and reimage are off`, fix: 'rackboot talosconfig' });
+  findings.push(talosServiceFinding(settings, existsSync(admin)));
 
-  const inv = loadInventoryFile(settings.inventory);
+  const inv = loadInventoryFile(settings.inventory, settings);
   if (!inv.ok) {
     for (const e of inv.errors) findings.push({ level: 'fail', check: 'inventory', detail: formatInventoryError(e), fix: 'fix the file; rackboot inventory check shows every problem' });
   } else {
     findings.push({ level: 'ok', check: 'inventory', detail: `${settings.inventory}: ${inv.inventory.nodes.length} nodes` });
     const c = inv.inventory.cluster;
     const id = schematicId(c.schematic);
-    const arches = new Set(['amd64']);
+    const arches = archesIn(inv.inventory.nodes);
     for (const arch of arches) {
       const dir = join(settings.assetsDir, id, c.talosVersion);
       const missing = [`kernel-${arch}`, `initramfs-${arch}.xz`].filter((f) => !existsSync(join(dir, f)));
@@ -162,6 +169,54 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
     findings.push(...imageCacheFindings(settings.dataDir, settings.registry.mirror, neededImages(settings, inv.inventory)));
   }
   return findings;
+}
+
+/** A directory from the settings: there and writable, or creatable (its nearest existing parent writable). */
+function writableDirFinding(check: string, dir: string, fix: string): Finding {
+  let probe = dir;
+  while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
+  const st = statSync(probe);
+  if (!st.isDirectory()) return { level: 'fail', check, detail: `${dir}: ${probe} is not a directory`, fix };
+  try {
+    accessSync(probe, constants.W_OK);
+  } catch {
+    return { level: 'fail', check, detail: `${dir}: ${probe} is not writable`, fix };
+  }
+  return { level: 'ok', check, detail: probe === dir ? dir : `${dir} (created on first use)` };
+}
+
+/**
+ * The running daemon's Talos API service as it recorded it in the store:
+ * the file being there is not the same as the service using it.
+ */
+function talosServiceFinding(settings: Settings, haveTalosconfig: boolean): Finding {
+  const check = 'Talos API service';
+  const dbFile = join(settings.dataDir, 'rackboot.db');
+  let recorded: TalosServiceState | undefined;
+  if (existsSync(dbFile)) {
+    const store = new Store(dbFile);
+    try {
+      recorded = recordedTalosServiceState(store);
+    } finally {
+      store.close();
+    }
+  }
+  if (!recorded || recorded.state === 'stopped' || !processAlive(recorded.pid)) return { level: 'ok', check, detail: 'rackboot serve is not running here' };
+  const since = new Date(recorded.since).toISOString();
+  if (recorded.state === 'running') return { level: 'ok', check, detail: `running since ${since}: ${recorded.detail}` };
+  if (recorded.state === 'failed') return { level: 'fail', check, detail: recorded.detail, fix: 'write a good talosconfig: rackboot talosconfig' };
+  return haveTalosconfig
+    ? { level: 'fail', check, detail: `serve recorded "${recorded.detail}" at ${since}, but the talosconfig is there`, fix: 'restart rackboot serve (a daemon older than this one does not watch for the file)' }
+    : { level: 'warn', check, detail: recorded.detail, fix: 'rackboot init, then rackboot talosconfig' };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export const doctor: Command = {

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { formatInventoryError, loadInventoryFile } from '../inventory/load.js';
+import type { Settings } from '../settings/settings.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
 
 export const inventoryCheck: Command = {
@@ -7,16 +8,20 @@ export const inventoryCheck: Command = {
   summary: 'validate an inventory file',
   usage: `rackboot inventory check [FILE]
 
-Validates FILE (default: the inventory from the settings). Prints
-FILE:LINE:COL: message for each problem and exits 1 if there are any.`,
+Validates FILE (default: the inventory from the settings) as \`serve\` would:
+its shape, the rules across nodes (unique names, MACs, IPs and UUIDs, one
+bootstrap control plane) and every node's rendered machine config (each
+patch applied). Prints FILE:LINE:COL: message for every problem, in line
+order, and exits 1 if there are any.`,
   async run(args, io) {
     let file = args.positionals[0];
+    let settings: Settings | undefined;
     if (file === undefined) {
-      const settings = settingsFor(args, io);
+      settings = settingsFor(args, io);
       if (!settings) return EXIT_FAILURE;
       file = settings.inventory;
     }
-    const result = loadInventoryFile(resolve(file));
+    const result = loadInventoryFile(resolve(file), settings);
     if (!result.ok) {
       for (const e of result.errors) io.err(formatInventoryError({ ...e, file }));
       io.err(`${result.errors.length} problem${result.errors.length === 1 ? '' : 's'} in ${file}`);

@@ -1,6 +1,8 @@
 // `rackboot lab up|down|status`: a virtual rack of QEMU machines that
 // PXE-boot through the appliance inside a network namespace.
+import { resolve } from 'node:path';
 import { labDown, labUp, standinNotice } from '../lab/lab.js';
+import { forgetLabDir, recordedLabDir, recordLabDir } from '../lab/dir-record.js';
 import { labStatus } from '../lab/status.js';
 import { labFindings } from '../lab/prerequisites.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type Io } from './command.js';
@@ -8,7 +10,8 @@ import { printable } from './printable.js';
 
 const DEFAULT_DIR = '/var/tmp/rackboot-lab';
 const dirOption = { dir: { type: 'string' } } as const;
-const dirOf = (v: Record<string, unknown>) => (v.dir as string | undefined) ?? DEFAULT_DIR;
+/** --dir, else where the last `lab up` put its lab, else the default. */
+const dirOf = (v: Record<string, unknown>) => resolve((v.dir as string | undefined) ?? recordedLabDir() ?? DEFAULT_DIR);
 
 function missingForLab(io: Io): boolean {
   const fails = labFindings().filter((f) => f.level === 'fail');
@@ -32,13 +35,17 @@ answers the Talos API, so push, bootstrap, health and kubeconfig run.
 --no-vms skips QEMU: the fake nodes plug in at once. --talos-version sets the
 lab inventory's Talos version (default v1.11.5): the configs rackboot renders
 and the version profile the fake nodes answer as. Needs root; rackboot doctor --lab lists what is missing.
-Files and serial logs go to DIR (default ${DEFAULT_DIR}).`,
+Files and serial logs go to DIR (default ${DEFAULT_DIR}); lab status and
+lab down find it there without --dir (recorded in /run/rackboot/lab-dir).`,
   options: { ...dirOption, nodes: { type: 'string' }, 'no-vms': { type: 'boolean' }, 'talos-version': { type: 'string' } },
   async run(args, io) {
     const nodes = Number(args.values.nodes ?? 3);
     if (!Number.isInteger(nodes) || nodes < 1 || nodes > 20) throw new UsageError('--nodes must be an integer from 1 to 20');
     if (missingForLab(io)) return EXIT_FAILURE;
-    const state = await labUp({ dir: dirOf(args.values), nodes, say: io.out, vms: !args.values['no-vms'], talosVersion: args.values['talos-version'] as string | undefined });
+    // lab up starts a new lab: only --dir or the default, never the last one's record.
+    const dir = resolve((args.values.dir as string | undefined) ?? DEFAULT_DIR);
+    recordLabDir(dir);
+    const state = await labUp({ dir, nodes, say: io.out, vms: !args.values['no-vms'], talosVersion: args.values['talos-version'] as string | undefined });
     for (const l of standinNotice(state.standin, state.vms)) io.out(l);
     io.out('');
     io.out(`appliance: ${state.url} (inside namespace ${state.ns}); its log: ${state.dir}/rackboot.log`);
@@ -60,7 +67,8 @@ export const labStatusCommand: Command = {
 
 Shows each lab machine: whether QEMU still runs, its state in rackboot, its
 BMC (whether ipmi_sim runs, and the power and boot-device changes it made),
-and what its stand-in kernel reported on the serial console.`,
+and what its stand-in kernel reported on the serial console. DIR defaults to
+the one the last rackboot lab up used.`,
   options: dirOption,
   async run(args, io) {
     const s = labStatus(dirOf(args.values));
@@ -94,11 +102,14 @@ export const labDownCommand: Command = {
 
 Stops the lab's QEMU machines, their BMCs (ipmi_sim) and rackboot (by the
 PIDs lab up recorded) and
-deletes network namespace rblab. Files in DIR are kept.`,
+deletes network namespace rblab. Files in DIR are kept. DIR defaults to the
+one the last rackboot lab up used.`,
   options: dirOption,
   async run(args, io) {
-    await labDown({ dir: dirOf(args.values), say: io.out });
-    io.out('lab is down');
+    const dir = dirOf(args.values);
+    await labDown({ dir, say: io.out });
+    forgetLabDir(dir);
+    io.out(`lab is down (its files stay in ${dir})`);
     return EXIT_OK;
   },
 };

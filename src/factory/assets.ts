@@ -3,17 +3,25 @@
 // Image Factory (`rackboot assets fetch`) or, on air-gapped sites, from a
 // directory of files fetched elsewhere (`rackboot assets import`). Every
 // file's size and sha256 go into the store's ledger.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type Database from 'better-sqlite3';
 import { Agent, request } from 'undici';
 import { getAsset, recordAsset } from '../store/assets.js';
 import { describeNetworkError, downloadFile, sha256File } from './download.js';
 import { schematicId, schematicYaml, type SchematicInput } from './schematic.js';
 import type { ProgressEvent } from './progress.js';
+import { initramfsProblem, kernelProblem } from './asset-check.js';
 
 export const ARCHES = ['amd64', 'arm64'] as const;
 export type Arch = (typeof ARCHES)[number];
+
+/** The arches whose assets the inventory needs: amd64 always (the default), arm64 when a node says so. */
+export function archesIn(nodes: readonly { arch?: Arch }[]): Arch[] {
+  return nodes.some((n) => n.arch === 'arm64') ? ['amd64', 'arm64'] : ['amd64'];
+}
 
 export const assetNames = (arch: Arch): string[] => [`kernel-${arch}`, `initramfs-${arch}.xz`];
 export const assetDir = (assetsDir: string, schematic: string, version: string) => join(assetsDir, schematic, version);
@@ -58,8 +66,39 @@ async function alreadyCached(db: Database.Database, schematic: string, version: 
   return (await sha256File(path)) === rec.sha256 ? { name, path, size: rec.size, sha256: rec.sha256, fetched: false } : undefined;
 }
 
+/** A fetch that failed: what it tried, so an operator can fetch the same files elsewhere. */
+export class FetchError extends Error {
+  constructor(readonly schematic: string, readonly urls: string[], reason: Error) {
+    super(reason.message, { cause: reason });
+  }
+}
+
+/**
+ * Downloads the arch's kernel and initramfs. On failure nothing it created
+ * stays behind empty (the version and schematic directories), and the
+ * error carries the schematic ID and every URL it meant to fetch.
+ */
 export async function fetchAssets(r: FetchRequest): Promise<CachedAsset[]> {
   const id = schematicId(r.schematic);
+  const urls = assetNames(r.arch).map((name) => `${r.factoryUrl}/image/${id}/${r.version}/${name}`);
+  const dirs = [assetDir(r.assetsDir, id, r.version), join(r.assetsDir, id)].filter((d) => !existsSync(d));
+  try {
+    return await fetchEach(r, id);
+  } catch (err) {
+    for (const d of dirs) removeIfEmpty(d);
+    throw new FetchError(id, urls, err as Error);
+  }
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    if (readdirSync(dir).length === 0) rmdirSync(dir);
+  } catch {
+    // Not there, or not empty: nothing to tidy.
+  }
+}
+
+async function fetchEach(r: FetchRequest, id: string): Promise<CachedAsset[]> {
   if (r.register) await registerSchematic(r.factoryUrl, r.schematic, r);
   const out: CachedAsset[] = [];
   for (const name of assetNames(r.arch)) {
@@ -91,7 +130,27 @@ function checksums(dir: string): Map<string, string> | undefined {
   return sums;
 }
 
-export interface ImportRequest { dir: string; assetsDir: string; db: Database.Database; schematic: string; version: string }
+export interface ImportRequest {
+  dir: string; assetsDir: string; db: Database.Database; schematic: string; version: string;
+  /** Copy progress per file, as for downloads (a bar on a terminal, plain lines otherwise). */
+  onProgress?: FetchRequest['onProgress'];
+}
+
+/** Copies src to dest through a stream, reporting bytes as they land. */
+async function copyWithProgress(src: string, dest: string, progress: ReturnType<NonNullable<ImportRequest['onProgress']>> | undefined): Promise<void> {
+  const total = statSync(src).size;
+  let received = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      received += chunk.length;
+      progress?.update({ received, total, resumedFrom: 0 });
+      done(null, chunk);
+    },
+  });
+  await pipeline(createReadStream(src), count, createWriteStream(dest));
+  if (total === 0) progress?.update({ received: 0, total, resumedFrom: 0 });
+  progress?.done();
+}
 
 /**
  * Copies kernel-<arch> and initramfs-<arch>.xz from `dir` into the cache
@@ -106,6 +165,14 @@ export async function importAssets(r: ImportRequest): Promise<CachedAsset[]> {
     const missing = assetNames(a).filter((n) => !present.has(n));
     if (missing.length > 0) throw new Error(`${r.dir}: ${a} is incomplete, missing ${missing.join(', ')}`);
   }
+  // Every file checked before any is copied: a wrong file never lands in the cache.
+  const problems: string[] = [];
+  for (const name of arches.flatMap(assetNames)) {
+    const src = join(r.dir, name);
+    const problem = name.startsWith('kernel-') ? kernelProblem(src) : await initramfsProblem(src);
+    if (problem) problems.push(`${src} ${problem}`);
+  }
+  if (problems.length > 0) throw new Error(problems.join('; '));
   const sums = checksums(r.dir);
   const out: CachedAsset[] = [];
   for (const name of arches.flatMap(assetNames)) {
@@ -117,7 +184,7 @@ export async function importAssets(r: ImportRequest): Promise<CachedAsset[]> {
     const tmp = `${path}.import-${process.pid}`;
     mkdirSync(assetDir(r.assetsDir, r.schematic, r.version), { recursive: true });
     try {
-      copyFileSync(src, tmp);
+      await copyWithProgress(src, tmp, r.onProgress?.(name));
       renameSync(tmp, path);
     } finally {
       rmSync(tmp, { force: true });

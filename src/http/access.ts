@@ -10,8 +10,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
  * public: the machines' boot plane, /healthz and the login form.
  * admin: the admin token or a session; `http.allowAnonymousRead` may open GET/HEAD.
  * admin-secret: like admin, but anonymous read never applies (cluster credentials).
+ * metrics: like admin, and a GET with the scrape token passes too; that token opens nothing else.
  */
-export type Access = 'public' | 'admin' | 'admin-secret';
+export type Access = 'public' | 'admin' | 'admin-secret' | 'metrics';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -24,10 +25,11 @@ declare module 'fastify' {
 export const PUBLIC = { config: { access: 'public' as Access } };
 export const ADMIN = { config: { access: 'admin' as Access } };
 export const ADMIN_SECRET = { config: { access: 'admin-secret' as Access } };
+export const METRICS = { config: { access: 'metrics' as Access } };
 export const ADMIN_PAGE = { config: { access: 'admin' as Access, loginRedirect: true } };
 
 export interface AdminAccess {
-  via: 'session' | 'bearer' | 'anonymous';
+  via: 'session' | 'bearer' | 'anonymous' | 'scrape';
   csrf?: string;
   /** For a session: the start of its id's SHA-256 (the store's key for it), never the id itself. */
   sessionTag?: string;
@@ -47,6 +49,8 @@ export interface AdminGate {
   readonly allowAnonymousRead: boolean;
   /** Undefined: no or wrong credentials. 'throttled': wrong, and the failure budget is spent. */
   identify(req: FastifyRequest): AdminAccess | 'throttled' | undefined;
+  /** True when the request carries the scrape token (`metrics` routes only). */
+  isScrapeToken?(req: FastifyRequest): boolean;
   /** Seconds a throttled client should wait. */
   retryAfterSeconds(): number;
   /** Resolves when a throttled answer may go out (a held answer slows a flood to a trickle). */
@@ -97,19 +101,24 @@ export function installAccessGuard(app: FastifyInstance, gate?: AdminGate): void
     if (req.is404) return;
     const { access, loginRedirect } = req.routeOptions.config;
     if (access === 'public') return;
-    if (access !== 'admin' && access !== 'admin-secret') {
+    if (access !== 'admin' && access !== 'admin-secret' && access !== 'metrics') {
       req.log.error({ route: req.routeOptions.url, method: req.method }, 'route declares no access rule; refused');
       return reply.code(403).send({ message: 'this endpoint declares no access rule' });
     }
     if (!gate) return reply.code(403).send({ message: 'admin endpoints are not served on this listener' });
+    const reading = req.method === 'GET' || req.method === 'HEAD';
+    // Checked first, so a scraper's token is never counted as a wrong admin token.
+    if (access === 'metrics' && reading && gate.isScrapeToken?.(req)) {
+      granted.set(req, { via: 'scrape' });
+      return;
+    }
     const who = gate.identify(req);
     if (who === 'throttled') {
       await gate.holdThrottled();
       return reply.code(429).header('retry-after', String(gate.retryAfterSeconds())).send({ message: 'too many wrong admin tokens; wait and try again' });
     }
-    const reading = req.method === 'GET' || req.method === 'HEAD';
     if (!who) {
-      if (reading && gate.allowAnonymousRead && access === 'admin') {
+      if (reading && gate.allowAnonymousRead && (access === 'admin' || access === 'metrics')) {
         granted.set(req, { via: 'anonymous' });
         return;
       }

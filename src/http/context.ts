@@ -10,6 +10,7 @@ import type { Reimager } from '../lifecycle/reimage.js';
 import type { RequesterIdentity } from '../net/neighbours.js';
 import type { PowerMonitor } from '../bmc/power-monitor.js';
 import type { Day2Service } from '../day2/service.js';
+import type { TalosServiceState } from '../talos/service.js';
 
 /** What the HTTP endpoints need from the rest of the appliance. */
 export interface HttpContext {
@@ -27,6 +28,8 @@ export interface HttpContext {
   reimager?: Reimager;
   /** Power state read from the nodes' BMCs (the daemon polls; made on first use otherwise). */
   power?: PowerMonitor;
+  /** The daemon's Talos API service (absent outside `serve`: the page then reads the store's record). */
+  talosService?: () => TalosServiceState;
   /** Service counters for /metrics (DHCP, TFTP, console, …). */
   metricsSources?: MetricsSource[];
   /** Who is behind a peer address on the provisioning network (default: the kernel's neighbour table; tests give a fake). */

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ParseMessage } from './parse-worker.js';
 import type { ClusterSpec, LoadResult, NodeSpec } from './types.js';
+import type { RenderSettings } from './render-check.js';
 
 /**
  * The compiled worker: beside this module in dist/, or, when this module
@@ -22,11 +23,12 @@ export function parseWorkerFile(): string | undefined {
 
 export class NoParseWorker extends Error {}
 
-export function loadInventoryOffThread(file: string): Promise<LoadResult> {
+/** `render`: the settings every node's config is rendered with, as the blocking load does (render-check.ts). */
+export function loadInventoryOffThread(file: string, render?: RenderSettings): Promise<LoadResult> {
   const script = parseWorkerFile();
   if (!script) return Promise.reject(new NoParseWorker('the inventory parse worker (dist/inventory/parse-worker.js) is missing'));
   return new Promise((resolve, reject) => {
-    const worker = new Worker(script, { workerData: { file } });
+    const worker = new Worker(script, { workerData: { file, render } });
     let cluster: ClusterSpec | undefined;
     const nodes: NodeSpec[] = [];
     let settled = false;

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadInventoryFile } from './load.js';
 import type { ClusterSpec, InventoryError, NodeSpec } from './types.js';
+import type { RenderSettings } from './render-check.js';
 
 /** What the worker posts, in order: rejected, or cluster + nodes… + done. */
 export type ParseMessage =
@@ -16,8 +17,8 @@ export type ParseMessage =
 
 const NODES_PER_MESSAGE = 250;
 
-const { file } = workerData as { file: string };
-const result = loadInventoryFile(file);
+const { file, render } = workerData as { file: string; render?: RenderSettings };
+const result = loadInventoryFile(file, render);
 const post = (m: ParseMessage) => parentPort!.postMessage(m);
 if (!result.ok) post({ kind: 'rejected', errors: result.errors });
 else {

@@ -14,6 +14,8 @@ export interface NodeSpec {
   /** Every MAC of a multi-NIC machine, `mac` first; any of them matches (DHCP, boot script, config). Unset: `mac` only. */
   macs?: string[];
   role: Role;
+  /** Absent: amd64. Decides which boot assets the cache needs, not what a node is served (it says its arch when it boots). */
+  arch?: 'amd64' | 'arm64';
   ip?: string;
   /** A /dev path, or a selector resolved against the node's reported disks (src/talos/disk-selector.ts). */
   installDisk: string | DiskSelector;

@@ -14,6 +14,7 @@ import type { Store, InventorySyncResult } from '../store/store.js';
 import { formatInventoryError, loadInventoryFile } from './load.js';
 import { loadInventoryOffThread, NoParseWorker } from './parse-off-thread.js';
 import type { Inventory, InventoryError, LoadResult } from './types.js';
+import type { RenderSettings } from './render-check.js';
 
 /** Error lines logged for one rejected file; the rest are counted. */
 export const LOGGED_ERRORS = 20;
@@ -47,7 +48,8 @@ export class InventoryWatcher extends EventEmitter {
     readonly file: string,
     private readonly store: Store,
     private readonly log: Logger,
-    private readonly opts: { debounceMs?: number; pollMs?: number } = {},
+    /** render: the settings configs are rendered with, so a patch that cannot apply is refused on reload. */
+    private readonly opts: { debounceMs?: number; pollMs?: number; render?: RenderSettings } = {},
   ) {
     super();
     this.state = { ok: false, file, errors: [], loadedAt: null, checkedAt: null };
@@ -67,7 +69,7 @@ export class InventoryWatcher extends EventEmitter {
    */
   reload(): boolean {
     this.identity = this.fileIdentity();
-    const result = loadInventoryFile(this.file);
+    const result = loadInventoryFile(this.file, this.opts.render);
     if (!result.ok) return this.rejected(result.errors);
     let changes: InventorySyncResult;
     try {
@@ -105,11 +107,11 @@ export class InventoryWatcher extends EventEmitter {
     this.identity = this.fileIdentity();
     let result: LoadResult;
     try {
-      result = await loadInventoryOffThread(this.file);
+      result = await loadInventoryOffThread(this.file, this.opts.render);
     } catch (err) {
       if (!(err instanceof NoParseWorker)) throw err;
       this.log.warn({ err: err.message }, 'parsing the inventory on the main thread');
-      result = loadInventoryFile(this.file);
+      result = loadInventoryFile(this.file, this.opts.render);
     }
     if (!result.ok) return this.rejected(result.errors);
     let changes: InventorySyncResult;

@@ -124,6 +124,14 @@ export const settingsSchema = {
         linesPerNode: { type: 'integer', minimum: 10, maximum: 100000 },
       },
     },
+    // ux-cli (issue 18): the Prometheus scrape token, which opens /metrics and nothing else.
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        token: { type: 'string', minLength: 16 },
+      },
+    },
     talos: {
       type: 'object',
       additionalProperties: false,

@@ -83,6 +83,8 @@ export interface Settings {
   registry: { mirror: boolean; offline: boolean };
   /** Day-2 config changes (README "Day 2"): what the daemon applies on its own after an inventory reload. */
   day2: { autoApply: 'none' | 'no-reboot' };
+  /** The scrape token for /metrics (else DATA_DIR/metrics-token, if that file exists). */
+  metrics: { token?: string };
 }
 
 /** Command-line flags that override the file. Paths are relative to the working directory. */
@@ -114,7 +116,8 @@ export function defaultSettingsFile(cwd = process.cwd(), env = process.env): str
   return undefined;
 }
 
-type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory' | 'bmc' | 'power' | 'upgrade' | 'registry'>> & {
+type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory' | 'bmc' | 'power' | 'upgrade' | 'registry' | 'metrics'>> & {
+  metrics?: Partial<Settings['metrics']>;
   bmc?: Partial<Settings['bmc']>;
   power?: Partial<PowerSettings>;
   lifecycle?: { timeouts?: Partial<StateTimeouts>; sweepSeconds?: number };
@@ -193,6 +196,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     upgrade: { parallelism: raw.upgrade?.parallelism ?? 1, returnSeconds: raw.upgrade?.returnSeconds ?? 900 },
     registry: { mirror: raw.registry?.mirror ?? false, offline: raw.registry?.offline ?? false },
     day2: { autoApply: raw.day2?.autoApply ?? 'none' },
+    metrics: { token: raw.metrics?.token },
   };
   const problems = crossCheck(settings, file ?? '(flags)');
   if (problems.length > 0) throw new SettingsError(problems);

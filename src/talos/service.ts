@@ -2,7 +2,7 @@
 // once rackboot has an admin identity (DATA_DIR/talosconfig). Push first
 // contact also needs a config renderer; without one only the steps after
 // install run (bootstrap, health, kubeconfig, reimage).
-import { existsSync } from 'node:fs';
+import { existsSync, unwatchFile, watchFile } from 'node:fs';
 import type { Service } from '../daemon.js';
 import type { NodeStateWriter, ResetFallback } from '../lifecycle/ports.js';
 import type { Logger } from '../log.js';
@@ -44,25 +44,98 @@ export function talosInstallingProbe(store: Store, dataDir: string, endpointOf: 
   };
 }
 
-export function startTalosService(input: TalosServiceInput): Service | undefined {
+/** What the daemon's Talos service is doing, as the page, /api/cluster and `doctor` show it. */
+export interface TalosServiceState {
+  state: 'waiting' | 'running' | 'failed' | 'stopped';
+  detail: string;
+  /** Epoch ms of the last change. */
+  since: number;
+  /** The daemon's process, so a reader can tell a record left by a killed daemon. */
+  pid: number;
+}
+
+/** The store key the daemon keeps its Talos service state under, for `doctor` in another process. */
+export const TALOS_SERVICE_KEY = 'talos-service';
+
+export interface TalosService extends Service {
+  state(): TalosServiceState;
+}
+
+/** The state a daemon last recorded (for `doctor` and views without a live daemon); undefined if none ever ran. */
+export function recordedTalosServiceState(store: Pick<Store, 'getClusterState'>): TalosServiceState | undefined {
+  const raw = store.getClusterState(TALOS_SERVICE_KEY);
+  return raw ? (JSON.parse(raw) as TalosServiceState) : undefined;
+}
+
+/** How often the service looks for a talosconfig that is not there yet. */
+export const TALOSCONFIG_POLL_MS = 1000;
+
+/**
+ * Starts the orchestrator now if DATA_DIR/talosconfig exists, otherwise as
+ * soon as it appears: the Quick start runs `serve` before `init` and
+ * `talosconfig`, and a daemon that only looked once would never push,
+ * bootstrap or reset anything. A file that does not load (half written,
+ * wrong shape) is reported and tried again on its next change.
+ */
+export function startTalosService(input: TalosServiceInput & { watchIntervalMs?: number }): TalosService {
   const file = talosconfigPath(input.settings.dataDir);
-  if (!existsSync(file)) {
-    input.log.info({ file }, 'Talos API service off: no talosconfig yet');
-    return undefined;
+  let orchestrator: TalosOrchestrator | undefined;
+  let closed = false;
+  let current: TalosServiceState | undefined;
+  const set = (state: TalosServiceState['state'], detail: string) => {
+    current = { state, detail, since: Date.now(), pid: process.pid };
+    try {
+      input.store.setClusterState(TALOS_SERVICE_KEY, JSON.stringify(current));
+    } catch {
+      // The store is closing with the daemon: the state in memory is still right.
+    }
+  };
+  const tryStart = (): boolean => {
+    if (closed || orchestrator) return true;
+    if (!existsSync(file)) return false;
+    let admin;
+    try {
+      admin = loadAdminIdentity(file);
+    } catch (err) {
+      input.log.error({ file, err: (err as Error).message }, 'Talos API service: talosconfig does not load; trying again when it changes');
+      set('failed', `${file} does not load: ${(err as Error).message}`);
+      return false;
+    }
+    orchestrator = new TalosOrchestrator({
+      store: input.store,
+      states: input.states,
+      admin,
+      endpointOf: storeEndpoints(input.store),
+      dataDir: input.settings.dataDir,
+      renderConfig: input.renderConfig,
+      checkInstallDisk: true,
+      pollTimeoutMs: 3000,
+      resetFallback: input.resetFallback,
+      log: input.log,
+    });
+    orchestrator.start(input.intervalMs ?? PASS_INTERVAL_MS);
+    set('running', input.renderConfig ? 'push, bootstrap, health and reimage' : 'bootstrap, health and reimage (no config renderer: no push)');
+    input.log.info({ push: !!input.renderConfig }, 'Talos API service started');
+    return true;
+  };
+  const interval = input.watchIntervalMs ?? TALOSCONFIG_POLL_MS;
+  const onChange = () => {
+    if (tryStart()) unwatchFile(file, onChange);
+  };
+  if (!tryStart()) {
+    if (current?.state !== 'failed') set('waiting', `no ${file} yet: push, bootstrap and reimage start when it appears (rackboot init, then rackboot talosconfig)`);
+    input.log.info({ file }, 'Talos API service off until the talosconfig appears; watching for it');
+    // A stat poll rather than fs.watch: it sees a file that does not exist yet, on any filesystem.
+    watchFile(file, { interval, persistent: false }, onChange);
   }
-  const orchestrator = new TalosOrchestrator({
-    store: input.store,
-    states: input.states,
-    admin: loadAdminIdentity(file),
-    endpointOf: storeEndpoints(input.store),
-    dataDir: input.settings.dataDir,
-    renderConfig: input.renderConfig,
-    checkInstallDisk: true,
-    pollTimeoutMs: 3000,
-    resetFallback: input.resetFallback,
-    log: input.log,
-  });
-  orchestrator.start(input.intervalMs ?? PASS_INTERVAL_MS);
-  input.log.info({ push: !!input.renderConfig }, 'Talos API service started');
-  return { name: 'talos', close: () => orchestrator.close() };
+  return {
+    name: 'talos',
+    state: () => current!,
+    async close() {
+      closed = true;
+      unwatchFile(file, onChange);
+      await orchestrator?.close();
+      set('stopped', 'rackboot serve is not running');
+    },
+  };
 }

@@ -11,9 +11,16 @@ export interface PositionedError {
   message: string;
 }
 
+export type Locate = (path: (string | number)[]) => { line: number; col: number };
+
+/**
+ * A schema failure still carries the parsed data and a locator (`partial`), so
+ * a caller can run its own checks over what is there and report every
+ * problem in one pass; a YAML syntax error carries neither.
+ */
 export type Validated<T> =
-  | { ok: true; data: T; locate: (path: (string | number)[]) => { line: number; col: number } }
-  | { ok: false; errors: PositionedError[] };
+  | { ok: true; data: T; locate: Locate }
+  | { ok: false; errors: PositionedError[]; partial?: { data: unknown; locate: Locate } };
 
 export function compileSchema(schema: object): ValidateFunction {
   return new Ajv({ allErrors: true, strict: false, verbose: true }).compile(schema);
@@ -36,18 +43,15 @@ export function parseValidated<T>(text: string, file: string, validate: Validate
     // Unresolved aliases and alias bombs surface only when the document is built.
     return { ok: false, errors: [at(0, (err as Error).message)] };
   }
+  const locate: Locate = (path) => {
+    const pos = lines.linePos(nodeOf(doc, path)?.range?.[0] ?? 0);
+    return { line: pos.line, col: pos.col };
+  };
   if (!validate(data)) {
     const errors = (validate.errors ?? []).map((e) => at(offsetOf(doc, e), describe(e, fieldNames)));
-    return { ok: false, errors: dedupe(errors) };
+    return { ok: false, errors: dedupe(errors), partial: { data, locate } };
   }
-  return {
-    ok: true,
-    data: data as T,
-    locate: (path) => {
-      const pos = lines.linePos(nodeOf(doc, path)?.range?.[0] ?? 0);
-      return { line: pos.line, col: pos.col };
-    },
-  };
+  return { ok: true, data: data as T, locate };
 }
 
 function nodeOf(doc: Document, path: (string | number)[]): YamlNode | undefined {
@@ -92,6 +96,13 @@ function describe(e: ErrorObject, fieldNames: Record<string, string>): string {
     case 'pattern': {
       const field = where.split('.').pop() ?? '';
       return `${where}: ${JSON.stringify(e.data)} is not a valid ${fieldNames[field] ?? field}`;
+    }
+    case 'type': {
+      // `talosVersion: 1.11` is a number to YAML: say what form the field wants, as for a bad pattern.
+      const field = where.split('.').pop() ?? '';
+      const scalar = e.data === null || typeof e.data !== 'object';
+      if (fieldNames[field] && scalar) return `${where}: ${JSON.stringify(e.data)} is not a valid ${fieldNames[field]}`;
+      return `${where}: ${e.message ?? 'invalid'}`;
     }
     default:
       return `${where}: ${e.message ?? 'invalid'}`;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assetsFetch, assetsImport } from '../../src/cli/assets.js';
@@ -12,6 +12,7 @@ import { loadInventoryFile } from '../../src/inventory/load.js';
 import { FakeNeighbours } from '../../src/net/neighbours.js';
 import { closedPort, startFakeFactory, type FakeFactory } from '../factory/fake-factory.js';
 import { runCommand, scratchSite } from './run-command.js';
+import { cpioInitramfs, efiStub } from '../helpers/boot-images.js';
 
 const ID = '2d61dd07b20062062ea671b4d01873506103b67c0f7a4c3fb6cf4ee85585dcb8';
 
@@ -64,6 +65,11 @@ describe('rackboot assets', () => {
     expect(r.err).toContain(`rackboot assets fetch: cannot reach 127.0.0.1:${port} (ECONNREFUSED)`);
     expect(r.err).toContain('rackboot assets import --dir DIR');
     expect(Date.now() - t0).toBeLessThan(3000);
+    // What it tried, so the same files can be fetched elsewhere; and no empty directories left behind.
+    expect(r.err).toContain(`schematic ${ID}`);
+    expect(r.err).toContain(`http://127.0.0.1:${port}/image/${ID}/v1.11.5/kernel-amd64`);
+    expect(r.err).toContain(`http://127.0.0.1:${port}/image/${ID}/v1.11.5/initramfs-amd64.xz`);
+    expect(existsSync(join(site.dir, 'assets', ID))).toBe(false);
   });
 
   it('fetch rejects a bad --arch or --version as usage errors', async () => {
@@ -75,11 +81,15 @@ describe('rackboot assets', () => {
     site = scratchSite();
     const usb = join(site.dir, 'usb');
     mkdirSync(usb);
-    writeFileSync(join(usb, 'kernel-arm64'), randomBytes(1000));
-    writeFileSync(join(usb, 'initramfs-arm64.xz'), randomBytes(2000));
+    writeFileSync(join(usb, 'kernel-arm64'), efiStub(1000));
+    const initramfs = cpioInitramfs(1000);
+    writeFileSync(join(usb, 'initramfs-arm64.xz'), initramfs);
     const r = await runCommand(assetsImport, ['--config', site.config, '--dir', usb]);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(new RegExp(`^imported  initramfs-arm64.xz  2000 bytes  sha256 [0-9a-f]{64}  .*/assets/${ID}/v1.11.5/initramfs-arm64.xz$`, 'm'));
+    // Not a terminal: the copy's progress as plain lines, as for downloads.
+    expect(r.err).toContain('kernel-arm64: 100% (0.0/0.0 MiB)');
+    expect(r.err).toContain('initramfs-arm64.xz: 100%');
+    expect(r.out).toMatch(new RegExp(`^imported  initramfs-arm64.xz  ${initramfs.length} bytes  sha256 [0-9a-f]{64}  .*/assets/${ID}/v1.11.5/initramfs-arm64.xz$`, 'm'));
     expect((await runCommand(assetsImport, ['--config', site.config])).code).toBe(2);
     const bad = await runCommand(assetsImport, ['--config', site.config, '--dir', site.dataDir]);
     expect(bad.code).toBe(1);

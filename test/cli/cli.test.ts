@@ -42,7 +42,7 @@ describe('rackboot CLI', () => {
     const lastLine = text.split('\n').map((l, i) => [l, i + 1] as const).filter(([l]) => l.includes('mac: 52:54:00:12:34:01')).at(-1)![1];
     const r = runCli(['inventory', 'check', bad]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${bad}:${lastLine}:10: duplicate mac 52:54:00:12:34:01 (first used by node cp-1 on line ${line})`);
+    expect(r.stderr).toContain(`${bad}:${lastLine}:10: node worker-2: duplicate mac 52:54:00:12:34:01 (first used by node cp-1 on line ${line})`);
   });
 
   it('an invalid settings file is refused with file:line', () => {

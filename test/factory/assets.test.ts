@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { progressBar, progressReporter } from '../../src/factory/progress.js';
 import { listAssets } from '../../src/store/assets.js';
 import { Store } from '../../src/store/store.js';
 import { startFakeFactory, type FakeFactory } from './fake-factory.js';
+import { bzImage, cpioInitramfs, efiStub } from '../helpers/boot-images.js';
 
 const ucode = { extensions: ['siderolabs/intel-ucode'], extraKernelArgs: [] };
 const ID = '2d61dd07b20062062ea671b4d01873506103b67c0f7a4c3fb6cf4ee85585dcb8';
@@ -18,8 +20,8 @@ describe('boot-asset cache', () => {
   let dir: string;
   let store: Store;
   let factory: FakeFactory;
-  const kernel = randomBytes(1024 * 1024 + 3);
-  const initramfs = randomBytes(2 * 1024 * 1024 + 5);
+  const kernel = bzImage(1024 * 1024 + 3);
+  const initramfs = cpioInitramfs(2 * 1024 * 1024 + 5);
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rb-assets-'));
@@ -88,6 +90,28 @@ describe('boot-asset cache', () => {
       writeFileSync(join(src(), 'sha256sum.txt'), `${sha(kernel)}  kernel-amd64\n${'0'.repeat(64)}  initramfs-amd64.xz\n`);
       await expect(imp()).rejects.toThrow(/initramfs-amd64.xz: sha256 [0-9a-f]{64} does not match the listing/);
       writeFileSync(join(src(), 'sha256sum.txt'), `${sha(kernel)}  kernel-amd64\n${sha(initramfs)} *initramfs-amd64.xz\n`);
+      await expect(imp()).resolves.toHaveLength(2);
+    });
+
+    it('refuses a kernel that is not a kernel and an initramfs that is not a compressed cpio, copying nothing', async () => {
+      writeFileSync(join(src(), 'kernel-amd64'), randomBytes(4096));
+      writeFileSync(join(src(), 'initramfs-amd64.xz'), randomBytes(4096));
+      await expect(imp()).rejects.toThrow(/kernel-amd64 is not a Linux kernel: no bzImage header .*; .*initramfs-amd64.xz is not a compressed initramfs: no xz, zstd or gzip header/);
+      // An xz stream cut short, and gzip around something that is not cpio.
+      writeFileSync(join(src(), 'kernel-amd64'), kernel);
+      writeFileSync(join(src(), 'initramfs-amd64.xz'), initramfs.subarray(0, 64));
+      await expect(imp()).rejects.toThrow(/initramfs-amd64.xz is xz-compressed but does not decompress: xz cannot read it/);
+      writeFileSync(join(src(), 'initramfs-amd64.xz'), gzipSync(randomBytes(1000)));
+      await expect(imp()).rejects.toThrow(/initramfs-amd64.xz decompresses \(gzip\) to something other than a cpio archive/);
+      expect(listAssets(store.db)).toEqual([]);
+      expect(existsSync(join(dir, 'assets'))).toBe(false);
+    });
+
+    it('takes an EFI-stub kernel and a zstd or gzip initramfs', async () => {
+      writeFileSync(join(src(), 'kernel-amd64'), efiStub(8192));
+      writeFileSync(join(src(), 'initramfs-amd64.xz'), cpioInitramfs(1000, ['zstd', '-c', '-q']));
+      await expect(imp()).resolves.toHaveLength(2);
+      writeFileSync(join(src(), 'initramfs-amd64.xz'), cpioInitramfs(1000, ['gzip', '-c']));
       await expect(imp()).resolves.toHaveLength(2);
     });
 

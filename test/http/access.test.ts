@@ -16,6 +16,7 @@ import { FailureBudget } from '../../src/http/admin/failure-budget.js';
 import { ADMIN_TOKEN, harness, login, type Harness } from './admin/harness.js';
 
 const SECRET = 'SECRET-MARKER-7f3a';
+const SCRAPE_TOKEN = 'scrape-token-for-prometheus-0123';
 let h: Harness;
 let adminPort: number;
 let bootPort: number;
@@ -29,6 +30,7 @@ beforeAll(async () => {
   // them quick 401s (the budget and its held 429s are tested in admin/auth and admin/token-flood).
   h = await harness({ tls, budget: new FailureBudget(1e9, 1e9) });
   for (const file of ['kubeconfig', 'talosconfig']) writeFileSync(join(h.settings.dataDir, file), `${file}: ${SECRET}\n`, { mode: 0o600 });
+  writeFileSync(join(h.settings.dataDir, 'metrics-token'), `${SCRAPE_TOKEN}\n`, { mode: 0o600 });
   await h.app.listen({ host: '127.0.0.1', port: 0 });
   await h.boot.listen({ host: '127.0.0.1', port: 0 });
   adminPort = (h.app.server.address() as { port: number }).port;
@@ -126,7 +128,7 @@ describe('route access', () => {
     const boot = registeredRoutes(h.boot);
     expect(admin.length).toBeGreaterThan(15);
     expect(boot.length).toBeGreaterThan(5);
-    for (const r of [...admin, ...boot]) expect(r.access, `${r.method} ${r.url}`).toMatch(/^(public|admin|admin-secret)$/);
+    for (const r of [...admin, ...boot]) expect(r.access, `${r.method} ${r.url}`).toMatch(/^(public|admin|admin-secret|metrics)$/);
     expect(boot.filter((r) => r.access !== 'public')).toEqual([]);
     // The machines' endpoints and the login form are public; nothing else on the admin plane is.
     expect(admin.filter((r) => r.access === 'public').map((r) => `${r.method} ${r.url}`).sort()).toEqual([
@@ -136,6 +138,26 @@ describe('route access', () => {
     expect(admin.filter((r) => r.access === 'admin-secret').map((r) => `${r.method} ${r.url}`).sort()).toEqual([
       'GET /api/cluster/kubeconfig', 'GET /api/cluster/talosconfig', 'HEAD /api/cluster/kubeconfig', 'HEAD /api/cluster/talosconfig',
     ]);
+    expect(admin.filter((r) => r.access === 'metrics').map((r) => `${r.method} ${r.url}`).sort()).toEqual(['GET /metrics', 'HEAD /metrics']);
+  });
+
+  it('the scrape token (DATA/metrics-token) opens /metrics, under every spelling, and no other route', async () => {
+    const scrape = { authorization: `Bearer ${SCRAPE_TOKEN}` };
+    for (const target of spellings('/metrics')) {
+      const a = await send('admin', 'GET', target, scrape);
+      if (a.status === 404) continue; // a spelling the router does not map to the route
+      expect(a.status, target).toBe(200);
+      expect(a.body).toContain('rackboot_nodes{state=');
+    }
+    expect((await send('admin', 'GET', '/metrics', scrape)).status).toBe(200);
+    for (const r of registeredRoutes(h.app).filter((x) => x.access !== 'public' && x.access !== 'metrics')) {
+      const a = await send('admin', r.method, concrete(r.url), scrape, bodyFor(r.method));
+      expect(refused(a), `${r.method} ${r.url} answered ${a.status} to the scrape token`).toBe(true);
+    }
+    // The admin token still opens it; no token, or a wrong one, does not.
+    expect((await send('admin', 'GET', '/metrics', { authorization: `Bearer ${ADMIN_TOKEN}` })).status).toBe(200);
+    expect((await send('admin', 'GET', '/metrics', {})).status).toBe(401);
+    expect((await send('admin', 'GET', '/metrics', { authorization: `Bearer ${SCRAPE_TOKEN}x` })).status).toBe(401);
   });
 
   it('the real token opens every admin route (no 401, 403 or 429)', async () => {

@@ -70,6 +70,18 @@ describe('inventory hot reload', () => {
     await until(() => watcher.status.ok);
   });
 
+  it('refuses on reload an edit whose patch cannot apply (what inventory check finds), keeping the last good inventory, with the patch\'s file:line', async () => {
+    const { file, store, watcher } = setup();
+    const good = watcher.inventory;
+    const bad = readFileSync(file, 'utf8') + extraNode + '    patches:\n      - [{ op: add, path: /machine/nope/x, value: 1 }]\n';
+    writeFileSync(file, bad);
+    const patchLine = bad.split('\n').findIndex((l) => l.includes('/machine/nope/x')) + 1;
+    await until(() => !watcher.status.ok);
+    expect(watcher.inventory).toBe(good);
+    expect(store.getNode('worker-3')).toBeUndefined();
+    expect(watcher.status.errors).toEqual([{ file, line: patchLine, col: 9, message: expect.stringMatching(/^node worker-3: its config does not render: patch nodes\[worker-3\]\.patches\[0\]: .*\/machine\/nope\/x does not exist/) }]);
+  });
+
   it('keeps a removed node\'s history', async () => {
     const { file, store } = setup();
     store.setState('worker-2', 'installed', 'test', { markedForInstall: false });

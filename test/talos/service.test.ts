@@ -1,4 +1,4 @@
-// The daemon's Talos service: off without a talosconfig; with one, it runs
+// The daemon's Talos service: waits for a talosconfig; with one, it runs
 // passes in the background (IP:50000 from the store) and stops on close().
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { StateMachine } from '../../src/lifecycle/machine.js';
 import { createLogger } from '../../src/log.js';
 import { loadSettings } from '../../src/settings/settings.js';
 import { bootstrapState } from '../../src/talos/bootstrap.js';
-import { startTalosService, talosInstallingProbe } from '../../src/talos/service.js';
+import { recordedTalosServiceState, startTalosService, talosInstallingProbe } from '../../src/talos/service.js';
 import { ALL_PROFILES, makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
 import { waitFor } from './helpers.js';
 
@@ -24,12 +24,28 @@ function quietLogger(lines: string[]) {
 }
 
 describe('Talos service', () => {
-  it('is off without a talosconfig, and says so', async () => {
+  it('waits without a talosconfig and says so; a file that does not load is reported, a good one starts it', async () => {
     rack = await makeRack([]);
     const lines: string[] = [];
     const settings = loadSettings({ dataDir: rack.dir, config: undefined }, rack.dir);
-    expect(startTalosService({ settings, store: rack.store, states: new StateMachine(rack.store), log: quietLogger(lines) })).toBeUndefined();
-    expect(lines.join('')).toContain('no talosconfig yet');
+    const svc = startTalosService({ settings, store: rack.store, states: new StateMachine(rack.store), log: quietLogger(lines), watchIntervalMs: 50 });
+    try {
+      expect(svc.state().state).toBe('waiting');
+      expect(lines.join('')).toContain('off until the talosconfig appears');
+      expect(recordedTalosServiceState(rack.store)?.state).toBe('waiting');
+      writeFileSync(join(rack.dir, 'talosconfig'), 'context: a\ncontexts: {}\n');
+      await waitFor(() => svc.state().state === 'failed', 5000, 'a broken talosconfig reported');
+      expect(svc.state().detail).toContain('does not load');
+      const b64 = (s: string) => Buffer.from(s).toString('base64');
+      writeFileSync(join(rack.dir, 'talosconfig'), stringify({
+        context: 'a', contexts: { a: { ca: b64(rack.pki.osCa.crt), crt: b64(rack.pki.admin.crt), key: b64(rack.pki.admin.key) } },
+      }));
+      await waitFor(() => svc.state().state === 'running', 5000, 'service running');
+      expect(recordedTalosServiceState(rack.store)?.state).toBe('running');
+    } finally {
+      await svc.close();
+    }
+    expect(recordedTalosServiceState(rack.store)?.state).toBe('stopped');
   });
 
   it('with a talosconfig, bootstraps an installed control plane in the background and fetches the kubeconfig', async () => {

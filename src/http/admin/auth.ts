@@ -5,7 +5,7 @@
 // the token as a Bearer header instead: no ambient credential, so no CSRF.
 // Which routes need the admin is declared on each route (see ../access.ts);
 // this file only recognises the admin.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AdminRepository, hashToken, isLegacyTokenHash, verifyToken } from '../../store/admin.js';
 import type { Store } from '../../store/store.js';
@@ -67,11 +67,14 @@ export class AdminAuth implements AdminGate {
   private readonly holdMs: number;
   private held = 0;
 
+  private readonly scrapeToken: () => string | undefined;
+
   constructor(
     store: Store,
     readonly allowAnonymousRead: boolean,
-    opts: { secureCookies?: boolean; budget?: FailureBudget; throttleHoldMs?: number } = {},
+    opts: { secureCookies?: boolean; budget?: FailureBudget; throttleHoldMs?: number; scrapeToken?: () => string | undefined } = {},
   ) {
+    this.scrapeToken = opts.scrapeToken ?? (() => undefined);
     this.repo = new AdminRepository(store);
     this.budget = opts.budget ?? new FailureBudget();
     this.holdMs = opts.throttleHoldMs ?? THROTTLE_HOLD_MS;
@@ -95,6 +98,15 @@ export class AdminAuth implements AdminGate {
       }
     } else if (verifyToken(token, stored.hash)) return 'ok';
     return this.budget.spend() ? 'wrong' : 'throttled';
+  }
+
+  /** The scrape token, compared by digest so neither its length nor its bytes leak through timing. */
+  isScrapeToken(req: FastifyRequest): boolean {
+    const auth = req.headers.authorization;
+    const want = this.scrapeToken();
+    if (!want || !auth?.startsWith('Bearer ')) return false;
+    const digest = (t: string) => createHash('sha256').update(t).digest();
+    return timingSafeEqual(digest(auth.slice(7).trim()), digest(want));
   }
 
   retryAfterSeconds(): number {

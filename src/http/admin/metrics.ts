@@ -6,8 +6,11 @@ import type { FastifyInstance } from 'fastify';
 import { NODE_STATES } from '../../lifecycle/states.js';
 import { clusterView, stateCounts } from './views.js';
 import type { HttpContext } from '../context.js';
-import { ADMIN } from '../access.js';
+import { METRICS } from '../access.js';
 import { loopStats, STALL_MS } from '../../loop-watch.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Settings } from '../../settings/settings.js';
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})?$/;
 
@@ -36,8 +39,27 @@ export function countResponses(app: FastifyInstance, ctx: HttpContext): void {
   });
 }
 
+export const METRICS_TOKEN_FILE = 'metrics-token';
+
+/**
+ * The scrape token: `metrics.token` in the settings, else the first line of
+ * DATA_DIR/metrics-token (read on each scrape, so writing the file needs no
+ * restart). Shorter than 16 characters counts as none.
+ */
+export function metricsScrapeToken(settings: Pick<Settings, 'dataDir' | 'metrics'>): string | undefined {
+  let token = settings.metrics.token;
+  if (token === undefined) {
+    try {
+      token = readFileSync(join(settings.dataDir, METRICS_TOKEN_FILE), 'utf8').split('\n')[0]!.trim();
+    } catch {
+      return undefined;
+    }
+  }
+  return token.length >= 16 ? token : undefined;
+}
+
 export function registerMetrics(app: FastifyInstance, ctx: HttpContext): void {
-  app.get('/metrics', ADMIN, async (_req, reply) => {
+  app.get('/metrics', METRICS, async (_req, reply) => {
     const lines: string[] = [];
     const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: [string, number][]) => {
       lines.push(`# HELP rackboot_${name} ${help}`, `# TYPE rackboot_${name} ${type}`);

@@ -11,6 +11,7 @@ import { assetsView, clusterView, discoveredListView, inventoryView, nodeDetailV
 import { nodeListing, parseNodeQuery, type NodeQuery } from './overview.js';
 import { day2Panel } from './day2-panel.js';
 import { appliedConfigFor } from '../../day2/applied.js';
+import { metricsScrapeToken } from './metrics.js';
 
 // The page runs only our own script and styles; nothing inline, nothing remote.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -34,7 +35,7 @@ function safeNext(next: unknown): string {
 /** The admin's recogniser for this store; makes the admin token first if there is none. */
 export function adminAuth(ctx: HttpContext, opts: ConstructorParameters<typeof AdminAuth>[2]): AdminAuth {
   ensureAdminToken(ctx.store, ctx.settings.adminToken, ctx.announce ?? ((l) => process.stderr.write(l + '\n')));
-  return new AdminAuth(ctx.store, ctx.settings.http.allowAnonymousRead, opts);
+  return new AdminAuth(ctx.store, ctx.settings.http.allowAnonymousRead, { scrapeToken: () => metricsScrapeToken(ctx.settings), ...opts });
 }
 
 export function registerWeb(app: FastifyInstance, ctx: HttpContext, auth: AdminAuth): void {

@@ -64,6 +64,7 @@ export function clusterSection(c: ReturnType<typeof clusterView>): Safe {
   <dt>Cluster</dt><dd>${c.name ?? '-'}</dd>
   <dt>Bootstrap</dt><dd><span class="${c.bootstrapped ? 'ok' : 'muted'}">${c.bootstrap}</span></dd>
   <dt>etcd members</dt><dd>${c.etcdMembers.length ? c.etcdMembers.join(', ') : 'none known'}</dd>
+  <dt>Talos API service</dt><dd><span class="${c.talosService?.state === 'running' ? 'ok' : 'warn'}">${c.talosService?.state ?? 'unknown'}</span> ${c.talosService?.detail ?? ''}</dd>
   <dt>Downloads</dt><dd>${dl('kubeconfig')} ${dl('talosconfig')}</dd>
 </dl>`;
 }
@@ -72,7 +73,7 @@ export function assetsSection(a: ReturnType<typeof assetsView>): Safe {
   if (!a.schematic) return html`<p class="muted">No valid inventory: the boot assets it needs are unknown.</p>`;
   return html`<p>Talos ${a.talosVersion}, schematic <code class="wrap">${a.schematic}</code></p>
 <table class="compact"><thead><tr><th>Arch</th><th>File</th><th>Cached</th></tr></thead><tbody>
-${a.files.map((f) => html`<tr><td>${f.arch}</td><td><code>${f.file}</code></td><td class="${f.present ? 'ok' : 'warn'}">${f.present ? `${((f.bytes ?? 0) / 1048576).toFixed(1)} MiB` : 'missing: run rackboot assets fetch'}</td></tr>`)}
+${a.files.map((f) => html`<tr><td>${f.arch}</td><td><code>${f.file}</code></td><td class="${f.present ? 'ok' : 'warn'}">${f.present ? `${((f.bytes ?? 0) / 1048576).toFixed(1)} MiB` : `missing: run ${f.fetch}`}</td></tr>`)}
 </tbody></table>
 <table class="compact" id="images"><thead><tr><th>Image (registry mirror)</th><th>Cached</th></tr></thead><tbody>
 ${a.images.map((i) => html`<tr><td><code class="wrap">${i.ref}</code></td><td class="${i.present ? 'ok' : 'muted'}">${i.present ? 'present' : 'missing'}</td></tr>`)}

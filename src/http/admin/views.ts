@@ -3,12 +3,14 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { schematicId } from '../../factory/schematic.js';
+import { archesIn } from '../../factory/assets.js';
 import { discoveredView, inventorySnippet, type DiscoveredView } from '../../lifecycle/discovery.js';
 import { bootstrapState, etcdMembers } from '../../lifecycle/cluster-state.js';
 import { STATE_MEANING, NODE_STATES, type NodeState } from '../../lifecycle/states.js';
 import { formatDuration } from '../../lifecycle/sweeper.js';
 import { everInstalled, stageTimeline, type StageTiming, type StateChange } from '../../lifecycle/stages.js';
 import type { HttpContext } from '../context.js';
+import { recordedTalosServiceState } from '../../talos/service.js';
 import type { EventRecord, NodeRecord, Store } from '../../store/store.js';
 import { PowerMonitor, type PowerView } from '../../bmc/power-monitor.js';
 import { consoleEmptyReason, nodeConfigView, type NodeConfigView } from './node-detail.js';
@@ -151,19 +153,22 @@ export function clusterView(ctx: HttpContext) {
     name: ctx.inventory()?.cluster.name ?? null,
     bootstrap, bootstrapped: bootstrap === 'bootstrapped', etcdMembers: etcdMembers(ctx.store),
     downloads: { kubeconfig: file('kubeconfig'), talosconfig: file('talosconfig') },
+    // What the Talos API service is doing, not whether the file exists: push, bootstrap and reset hang on it.
+    talosService: ctx.talosService?.() ?? recordedTalosServiceState(ctx.store) ?? null,
   };
 }
 
 export function assetsView(ctx: HttpContext) {
   const inv = ctx.inventory();
-  if (!inv) return { schematic: null, talosVersion: null, files: [] as { arch: string; file: string; present: boolean; bytes: number | null }[], images: [] as { ref: string; present: boolean }[] };
+  if (!inv) return { schematic: null, talosVersion: null, files: [] as { arch: string; file: string; present: boolean; bytes: number | null; fetch: string }[], images: [] as { ref: string; present: boolean }[] };
   const schematic = schematicId(inv.cluster.schematic);
   const version = inv.cluster.talosVersion;
-  const files = (['amd64', 'arm64'] as const).flatMap((arch) =>
+  // Only the arches the inventory's nodes have: no arm64 warning for an all-amd64 rack.
+  const files = archesIn(inv.nodes).flatMap((arch) =>
     [`kernel-${arch}`, `initramfs-${arch}.xz`].map((file) => {
       const path = join(ctx.settings.assetsDir, schematic, version, file);
       const st = existsSync(path) ? statSync(path) : undefined;
-      return { arch, file, present: !!st?.isFile(), bytes: st?.isFile() ? st.size : null };
+      return { arch, file, present: !!st?.isFile(), bytes: st?.isFile() ? st.size : null, fetch: `rackboot assets fetch --arch ${arch}` };
     }),
   );
   // branch registry (issue 20): the images the /v2/ mirror should hold for this inventory.

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, harness } from './harness.js';
+import { ADMIN_TOKEN, harness, inventoryYaml } from './harness.js';
 import { Reimager } from '../../../src/lifecycle/reimage.js';
 import { actionButton } from '../../../src/http/admin/render.js';
 import { nodeDetailView } from '../../../src/http/admin/views.js';
@@ -95,7 +95,7 @@ describe('lifecycle JSON API', () => {
       expect((await h.app.inject({ url: '/api/discovered/snippet', headers: auth })).body).toContain('mac: de:ad:00:00:00:09');
 
       expect((await h.app.inject({ url: '/api/cluster', headers: auth })).json()).toEqual({
-        name: 'lab', bootstrap: 'pending', bootstrapped: false, etcdMembers: [], downloads: { kubeconfig: false, talosconfig: false },
+        name: 'lab', bootstrap: 'pending', bootstrapped: false, etcdMembers: [], downloads: { kubeconfig: false, talosconfig: false }, talosService: null,
       });
       expect((await h.app.inject({ url: '/api/cluster/kubeconfig', headers: auth })).statusCode).toBe(404);
       writeFileSync(join(h.settings.dataDir, 'kubeconfig'), 'apiVersion: v1\nkind: Config\n');
@@ -112,8 +112,23 @@ describe('lifecycle JSON API', () => {
       writeFileSync(join(dir, 'kernel-amd64'), Buffer.alloc(2048));
       const a = (await h.app.inject({ url: '/api/assets', headers: auth })).json();
       expect(a.schematic).toBe(schematic);
-      expect(a.files.find((f: { file: string }) => f.file === 'kernel-amd64')).toEqual({ arch: 'amd64', file: 'kernel-amd64', present: true, bytes: 2048 });
+      expect(a.files.find((f: { file: string }) => f.file === 'kernel-amd64')).toEqual({ arch: 'amd64', file: 'kernel-amd64', present: true, bytes: 2048, fetch: 'rackboot assets fetch --arch amd64' });
       expect(a.files.find((f: { file: string }) => f.file === 'initramfs-amd64.xz').present).toBe(false);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('lists arm64 assets only when the inventory has an arm64 node, and the page says to fetch them with --arch', async () => {
+    const h = await harness();
+    try {
+      const arches = async () => [...new Set((await h.app.inject({ url: '/api/assets', headers: auth })).json().files.map((f: { arch: string }) => f.arch))];
+      expect(await arches()).toEqual(['amd64']);
+      expect((await h.app.inject({ url: '/ui', headers: auth })).body).not.toContain('arm64');
+      writeFileSync(join(h.dir, 'cluster.yaml'), inventoryYaml('  - name: a-1\n    mac: 52:54:00:00:00:09\n    role: worker\n    arch: arm64\n'));
+      expect(h.watcher.reload()).toBe(true);
+      expect(await arches()).toEqual(['amd64', 'arm64']);
+      expect((await h.app.inject({ url: '/ui', headers: auth })).body).toContain('missing: run rackboot assets fetch --arch arm64');
     } finally {
       await h.close();
     }

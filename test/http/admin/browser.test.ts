@@ -107,7 +107,7 @@ describe('admin page in a real browser', () => {
       writeFileSync(h.settings.inventory, inventoryYaml('  - name: w-2\n    mac: not-a-mac\n    role: worker\n'));
       await expect.poll(() => page.locator('#inventory .error-box').count(), { timeout: 15_000 }).toBe(1);
       const err = await page.locator('#inventory .error-box').innerText();
-      expect(err).toMatch(/Line 14, column \d+: nodes\.2\.mac: "not-a-mac" is not a valid MAC address/);
+      expect(err).toMatch(/Line 14, column \d+: node w-2: mac: "not-a-mac" is not a valid MAC address/);
       expect(err).toMatch(/cluster\.yaml:14:\d+/);
       expect(await stateOf(page, 'w-1').count()).toBe(1);
       await page.screenshot({ path: join(OUT, 'admin-inventory-error-1280.png'), fullPage: true });

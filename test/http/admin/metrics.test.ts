@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { metricsScrapeToken } from '../../../src/http/admin/metrics.js';
+import { loadSettings } from '../../../src/settings/settings.js';
 import { ADMIN_TOKEN, harness } from './harness.js';
 import { Reimager } from '../../../src/lifecycle/reimage.js';
 import { BOOTSTRAP_KEY } from '../../../src/lifecycle/cluster-state.js';
@@ -37,6 +42,33 @@ describe('/metrics', () => {
       for (const line of body.trim().split('\n')) if (!line.startsWith('#')) expect(line).toMatch(/^[a-z_:]+(\{.*\})? -?[0-9.e+]+$/);
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('the scrape token', () => {
+  it('is metrics.token from the settings, else the first line of DATA/metrics-token; shorter than 16 characters is none', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'rb-scrape-'));
+    try {
+      expect(metricsScrapeToken({ dataDir, metrics: {} })).toBeUndefined();
+      writeFileSync(join(dataDir, 'metrics-token'), 'from-the-file-0123456789\nignored\n');
+      expect(metricsScrapeToken({ dataDir, metrics: {} })).toBe('from-the-file-0123456789');
+      expect(metricsScrapeToken({ dataDir, metrics: { token: 'from-the-settings-0123' } })).toBe('from-the-settings-0123');
+      writeFileSync(join(dataDir, 'metrics-token'), 'short\n');
+      expect(metricsScrapeToken({ dataDir, metrics: {} })).toBeUndefined();
+      expect(() => loadSettings({ config: undefined, dataDir }, dataDir)).not.toThrow();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('settings refuse a metrics.token shorter than 16 characters', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rb-scrape-'));
+    try {
+      writeFileSync(join(dir, 'rackboot.yaml'), 'metrics:\n  token: short\n');
+      expect(() => loadSettings({ config: join(dir, 'rackboot.yaml') })).toThrow(/metrics\.token/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
