@@ -22,9 +22,7 @@ import { startTalosService, talosInstallingProbe } from './talos/service.js';
 import { startRolloutService } from './day2/rollout-service.js';
 import { AutoPower } from './bmc/auto-power.js';
 import { stepClockStart } from './bmc/auto-policy.js';
-import { nodeConfigText } from './talos/config/render.js';
-import { kernelLogTarget } from './talos/kernel-args.js';
-import { registryMirrorTarget } from './talos/config/registry-mirrors.js';
+import { configForNode, resolvedInstallDisk } from './talos/config/node-config.js';
 import { publicUrlFor } from './net/public-url.js';
 import { loadSecrets } from './talos/secrets.js';
 import { startDhcpService } from './dhcp/server.js';
@@ -154,7 +152,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
       const inv = watcher.inventory;
       const node = inv?.nodes.find((n) => n.name === name);
       if (!inv || !node) throw new Error(`node ${name} is not in the live inventory`);
-      return Buffer.from(nodeConfigText({ cluster: inv.cluster, node, secrets: loadSecrets(settings.dataDir), settings, kernelLogUrl: kernelLogTarget(settings.console, ctx.publicUrl), chosenInstallDisk: chosen?.installDisk, registryMirror: registryMirrorTarget(settings.registry, settings.factory.url, ctx.publicUrl) }));
+      return Buffer.from(configForNode(inv.cluster, node, { settings: ctx.settings, publicUrl: ctx.publicUrl, secrets: loadSecrets(settings.dataDir), installDiskOf: resolvedInstallDisk(store) }, chosen?.installDisk));
     },
   });
   services.push(talos);
@@ -165,7 +163,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   // day2-config: plan/apply for the page, and day2.autoApply after each inventory reload.
   const day2 = new Day2Service({
     settings: ctx.settings, store, inventory: () => watcher.inventory, log: log.child({ svc: 'day2' }),
-    kernelLogUrl: () => kernelLogTarget(settings.console, ctx.publicUrl), publicUrl: () => ctx.publicUrl,
+    publicUrl: () => ctx.publicUrl,
   });
   ctx.day2 = day2;
   const autoApply = () => void day2.autoApply.trigger();

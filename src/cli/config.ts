@@ -1,8 +1,6 @@
 import { resolve } from 'node:path';
-import { nodeConfigText } from '../talos/config/render.js';
+import { configForNode } from '../talos/config/node-config.js';
 import { SelectorNotExpressible } from '../talos/disk-selector.js';
-import { kernelLogTarget } from '../talos/kernel-args.js';
-import { registryMirrorTarget } from '../talos/config/registry-mirrors.js';
 import { configuredPublicUrl } from '../net/public-url.js';
 import { writeSecretFile } from '../talos/secrets.js';
 import { clusterInputs } from './cluster-inputs.js';
@@ -28,12 +26,11 @@ order). It holds the cluster's secrets: --out writes it mode 0600.`,
       io.err(`rackboot config: no node ${JSON.stringify(name)} in ${inputs.settings.inventory} (nodes: ${inputs.inventory.nodes.map((n) => n.name).join(', ')})`);
       return EXIT_FAILURE;
     }
-    // The same document the node gets, KmsgLogConfig included.
-    const kernelLogUrl = kernelLogTarget(inputs.settings.console, configuredPublicUrl(inputs.settings));
-    const registryMirror = registryMirrorTarget(inputs.settings.registry, inputs.settings.factory.url, configuredPublicUrl(inputs.settings));
+    // The same document the node gets, KmsgLogConfig included; with no disk
+    // list here, an install-disk selector goes out as upstream's diskSelector.
     let text: string;
     try {
-      text = nodeConfigText({ cluster: inputs.inventory.cluster, node, secrets: inputs.secrets!, settings: inputs.settings, kernelLogUrl, registryMirror });
+      text = configForNode(inputs.inventory.cluster, node, { settings: inputs.settings, publicUrl: configuredPublicUrl(inputs.settings), secrets: inputs.secrets! });
     } catch (err) {
       if (!(err instanceof SelectorNotExpressible)) throw err;
       io.err(`rackboot config: ${name}: ${err.message}`);

@@ -7,13 +7,11 @@ import { simpleHealthGate } from '../day2/gate.js';
 import { formatPlan, planNodes } from '../day2/plan.js';
 import { ConfigRollout, formatOutcomes } from '../day2/config-rollout.js';
 import { inventoryDesiredState, talosConfigPort } from '../day2/talos-port.js';
-import { registryMirrorTarget } from '../talos/config/registry-mirrors.js';
-import { nodeHardware } from '../store/hardware.js';
+import { resolvedInstallDisk } from '../talos/config/node-config.js';
 import { configuredPublicUrl } from '../net/public-url.js';
 import { Store } from '../store/store.js';
 import { TalosClient } from '../talos/client.js';
 import { storeEndpoints } from '../talos/endpoints.js';
-import { kernelLogTarget } from '../talos/kernel-args.js';
 import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
 import { clusterInputs } from './cluster-inputs.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type Io, type ParsedArgs } from './command.js';
@@ -29,9 +27,7 @@ function day2Deps(args: ParsedArgs, io: Io) {
   const desired = inventoryDesiredState({
     inventory: () => inventory, secrets: () => secrets!, settings: () => settings,
     // As `rackboot config` renders it: the KmsgLogConfig names the configured public URL.
-    kernelLogUrl: () => kernelLogTarget(settings.console, configuredPublicUrl(settings)),
-    registryMirror: () => registryMirrorTarget(settings.registry, settings.factory.url, configuredPublicUrl(settings)),
-    chosenInstallDisk: (name) => nodeHardware(store.db, name)?.installDisk?.path,
+    publicUrl: () => configuredPublicUrl(settings), installDiskOf: resolvedInstallDisk(store),
   });
   return { store, desired, port: talosConfigPort(connect, endpointOf), connect, endpointOf };
 }

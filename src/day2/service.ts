@@ -16,14 +16,12 @@ import { simpleHealthGate } from './gate.js';
 import { planNode, type NodePlan } from './plan.js';
 import { ConfigRollout, type ApplyOutcome } from './config-rollout.js';
 import { inventoryDesiredState, talosConfigPort } from './talos-port.js';
-import { registryMirrorTarget } from '../talos/config/registry-mirrors.js';
-import { nodeHardware } from '../store/hardware.js';
+import { resolvedInstallDisk } from '../talos/config/node-config.js';
 
 export interface Day2Input {
   settings: Settings;
   store: Store;
   inventory: () => Inventory | undefined;
-  kernelLogUrl: () => string | undefined;
   publicUrl: () => string;
   log: Logger;
   /** Tests point these elsewhere; the daemon uses the store's node addresses and the talosconfig. */
@@ -52,9 +50,7 @@ export class Day2Service {
     const connect = (ep: string) => TalosClient.configured(ep, admin, { policy: { retries: 1 } });
     const desired = inventoryDesiredState({
       inventory: this.input.inventory, secrets: () => loadSecrets(this.input.settings.dataDir), settings: () => this.input.settings,
-      kernelLogUrl: this.input.kernelLogUrl,
-      registryMirror: () => registryMirrorTarget(this.input.settings.registry, this.input.settings.factory.url, this.input.publicUrl()),
-      chosenInstallDisk: (name) => nodeHardware(this.input.store.db, name)?.installDisk?.path,
+      publicUrl: this.input.publicUrl, installDiskOf: resolvedInstallDisk(this.input.store),
     });
     return { endpointOf, connect, desired, port: talosConfigPort(connect, endpointOf) };
   }

@@ -5,11 +5,10 @@ import { schematicId } from '../factory/schematic.js';
 import type { Inventory } from '../inventory/types.js';
 import type { Settings } from '../settings/settings.js';
 import { TalosClient } from '../talos/client.js';
-import { nodeConfigText } from '../talos/config/render.js';
+import { configForNode } from '../talos/config/node-config.js';
 import { defaultKubernetesVersion } from '../talos/config/versions.js';
 import type { EndpointOf } from '../talos/endpoints.js';
 import type { SecretsBundle } from '../talos/secrets.js';
-import type { RegistryMirror } from '../talos/config/registry-mirrors.js';
 import type { ConfigPort, DesiredState } from './ports.js';
 
 export function talosConfigPort(connect: (endpoint: string) => TalosClient, endpointOf: EndpointOf): ConfigPort {
@@ -33,11 +32,10 @@ export interface DesiredInputs {
   inventory: () => Inventory | undefined;
   secrets: () => SecretsBundle;
   settings: () => Settings;
-  kernelLogUrl?: () => string | undefined;
-  /** As first contact renders it: the appliance as registry mirror when registry.mirror is on. */
-  registryMirror?: () => RegistryMirror | undefined;
-  /** The disk first contact resolved the node's install-disk selector to (store/hardware.ts), so the desired config names the same path. */
-  chosenInstallDisk?: (node: string) => string | undefined;
+  /** The boot plane's URL the node's config names (kernel log, registry mirror). */
+  publicUrl: () => string;
+  /** The disk first contact resolved the node's install-disk selector to, so the desired config names the same path. */
+  installDiskOf?: (node: string) => string | undefined;
 }
 
 /** The node's config, Talos version, schematic and Kubernetes version from the live inventory. */
@@ -47,8 +45,7 @@ export function inventoryDesiredState(input: DesiredInputs): DesiredState {
     const spec = inv?.nodes.find((n) => n.name === node.name);
     if (!inv || !spec) throw new Error(`node ${node.name} is not in the live inventory`);
     const { cluster } = inv;
-    const text = nodeConfigText({ cluster, node: spec, secrets: input.secrets(), settings: input.settings(), kernelLogUrl: input.kernelLogUrl?.(),
-      registryMirror: input.registryMirror?.(), chosenInstallDisk: input.chosenInstallDisk?.(node.name) });
+    const text = configForNode(cluster, spec, { settings: input.settings(), publicUrl: input.publicUrl(), secrets: input.secrets(), installDiskOf: input.installDiskOf });
     return {
       config: Buffer.from(text),
       talosVersion: cluster.talosVersion,

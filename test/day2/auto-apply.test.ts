@@ -1,5 +1,6 @@
 // day2.autoApply: the daemon's wiring (Day2Service) on an inventory reload,
 // against fake nodes installed with rackboot's real configs.
+import { configuredPublicUrl } from '../../src/net/public-url.js';
 import { pino } from 'pino';
 import { afterEach, expect, it } from 'vitest';
 import { Day2Service } from '../../src/day2/service.js';
@@ -22,7 +23,7 @@ it('after an inventory reload applies only what needs no reboot, and only when t
   const watcher = new InventoryWatcher(site.inventoryFile, rack.store, log);
   watcher.reload();
   const settings = site.settings;
-  const day2 = new Day2Service({ settings, store: rack.store, inventory: () => watcher.inventory, kernelLogUrl: site.kernelLogUrl, publicUrl: () => 'http://127.0.0.1:8080', log });
+  const day2 = new Day2Service({ settings, store: rack.store, inventory: () => watcher.inventory, publicUrl: () => configuredPublicUrl(settings), log });
   service = day2;
   watcher.on('applied', () => void day2.autoApply.trigger()); // as src/daemon.ts wires it
   const applied = (n: string) => rack.fakes.get(n)!.applied.length;

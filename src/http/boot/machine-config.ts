@@ -8,11 +8,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeMac } from '../../inventory/mac.js';
 import { BootAccess, peerAddress } from '../../lifecycle/boot-access.js';
 import { KernelNeighbours } from '../../net/neighbours.js';
-import { nodeConfigText } from '../../talos/config/render.js';
+import { configForNode, resolvedInstallDisk } from '../../talos/config/node-config.js';
 import { loadSecrets } from '../../talos/secrets.js';
 import type { HttpContext } from '../context.js';
-import { kernelLogTarget } from '../../talos/kernel-args.js';
-import { registryMirrorTarget } from '../../talos/config/registry-mirrors.js';
 import { PUBLIC } from '../access.js';
 import { recordApplied } from '../../day2/applied.js';
 
@@ -49,7 +47,7 @@ export function registerMachineConfig(app: FastifyInstance, ctx: HttpContext): v
     if (!inv) return refuse(req, reply, 503, 'no valid inventory loaded', { mac, node: node.name });
     let text: string;
     try {
-      text = nodeConfigText({ cluster: inv.cluster, node: node.spec, secrets: loadSecrets(ctx.settings.dataDir), settings: ctx.settings, kernelLogUrl: kernelLogTarget(ctx.settings.console, ctx.publicUrl), registryMirror: registryMirrorTarget(ctx.settings.registry, ctx.settings.factory.url, ctx.publicUrl) });
+      text = configForNode(inv.cluster, node.spec, { settings: ctx.settings, publicUrl: ctx.publicUrl, secrets: loadSecrets(ctx.settings.dataDir), installDiskOf: resolvedInstallDisk(ctx.store) });
     } catch (err) {
       const reason = `cannot render the config: ${(err as Error).message}`;
       ctx.store.appendEvent({ node: node.name, mac, kind: 'config', message: reason });
