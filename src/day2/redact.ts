@@ -3,41 +3,15 @@
 // replaced by a marker, so a stored copy or a printed plan is readable and
 // harmless. Pure functions: text in, text out.
 import { createHash } from 'node:crypto';
-import { parseAllDocuments, stringify } from 'yaml';
+import { parseAllDocuments } from 'yaml';
+import { isSecretField, REDACTED, redactMachineConfig } from '../talos/config/redact.js';
 
-export const REDACTED = '<redacted>';
+export { REDACTED };
 
-/**
- * Field names whose values are secrets in Talos machine configs
- * (pkg/machinery/config/types/v1alpha1 v1.11–v1.13: machine.token,
- * machine.ca.key, cluster.token, cluster.secretboxEncryptionSecret,
- * cluster.aescbcEncryptionSecret, cluster.*.key, registry auth
- * password/auth/identityToken, wireguard privateKey, disk encryption
- * static passphrase), matched by name wherever they appear.
- */
-const SECRET_FIELD = /^(key|token|secret|password|auth|identityToken|privateKey|passphrase|[A-Za-z]*(Secret|Token|PrivateKey))$/;
-
-export function isSecretField(name: string): boolean {
-  return SECRET_FIELD.test(name);
-}
-
-function redactValue(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(redactValue);
-  if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, isSecretField(k) && x !== '' && x !== null && typeof x !== 'object' ? REDACTED : redactValue(x)]));
-  }
-  return v;
-}
-
-/** The config's documents with every secret value replaced; throws on bytes that are not YAML. */
+/** The config's documents with every secret value replaced (talos/config/redact.ts); throws on bytes that are not YAML. */
 export function redactConfig(text: string): string {
-  const docs = parseAllDocuments(text);
-  const out: string[] = [];
-  for (const d of docs) {
-    if (d.errors.length) throw new Error(`config is not YAML: ${d.errors[0]!.message}`);
-    out.push(stringify(redactValue(d.toJS())));
-  }
-  return out.join('---\n');
+  for (const d of parseAllDocuments(text)) if (d.errors.length) throw new Error(`config is not YAML: ${d.errors[0]!.message}`);
+  return redactMachineConfig(text);
 }
 
 /**

@@ -89,7 +89,7 @@ describe.each(ALL_PROFILES)('config changes on Talos %s nodes', (profile) => {
     expect(cp1!.talosVersion.differs).toBe(false);
     expect(w!.config).toMatchObject({ mode: 'REBOOT', unchanged: false });
     expect(w!.config.diff).toMatch(/^\+\s+nodeLabels:$/m);
-    expect(w!.config.diff).toMatch(new RegExp(`^\\+\\s+token: ${REDACTED}$`, 'm'));
+    expect(w!.config.diff).toMatch(new RegExp(`^\\+\\s+token: ${REDACTED.replace(/[()]/g, "\\$&")}$`, 'm'));
     const text = formatPlan([cp1!, w!]);
     expect(text).not.toContain('secretsecretsecre');
     expect(text).toContain('Talos would apply it with a reboot');

@@ -1,9 +1,10 @@
 // The parts of a node's page beyond its state: its machine config as
 // rackboot renders it now (secrets redacted), and why its console is empty
 // when it is. Shared by the page and GET /api/nodes/NODE.
-import { nodeConfigText } from '../../talos/config/render.js';
+import { configForNode, resolvedInstallDisk } from '../../talos/config/node-config.js';
 import { redactMachineConfig } from '../../talos/config/redact.js';
-import { kernelLogTarget } from '../../talos/kernel-args.js';
+import { unifiedDiff } from '../../talos/config/text-diff.js';
+import { appliedConfigFor } from '../../day2/applied.js';
 import { loadSecrets } from '../../talos/secrets.js';
 import type { NodeRecord } from '../../store/store.js';
 import type { HttpContext } from '../context.js';
@@ -14,9 +15,9 @@ export interface NodeConfigView {
   /** Why there is no config to show. */
   why: string | null;
   /**
-   * Slot for the diff against the config the node last applied. Another
-   * branch (day2-config) records the applied config; the diff is wired in
-   * at merge. null: no applied config to compare with.
+   * What changed between the config the node last applied (day2/applied.ts,
+   * stored redacted) and the one above; '' when they are the same. null: no
+   * applied config is recorded to compare with.
    */
   appliedDiff: string | null;
 }
@@ -26,8 +27,10 @@ export function nodeConfigView(ctx: HttpContext, node: NodeRecord): NodeConfigVi
   const spec = inv?.nodes.find((n) => n.name === node.name);
   if (!inv || !spec) return { redacted: null, why: inv ? 'this node is no longer in the inventory' : 'no valid inventory is loaded', appliedDiff: null };
   try {
-    const text = nodeConfigText({ cluster: inv.cluster, node: spec, secrets: loadSecrets(ctx.settings.dataDir), settings: ctx.settings, kernelLogUrl: kernelLogTarget(ctx.settings.console, ctx.publicUrl) });
-    return { redacted: redactMachineConfig(text), why: null, appliedDiff: null };
+    const text = configForNode(inv.cluster, spec, { settings: ctx.settings, publicUrl: ctx.publicUrl, secrets: loadSecrets(ctx.settings.dataDir), installDiskOf: resolvedInstallDisk(ctx.store) });
+    const redacted = redactMachineConfig(text);
+    const applied = appliedConfigFor(ctx.store, node.name)?.redacted;
+    return { redacted, why: null, appliedDiff: applied ? unifiedDiff(applied, redacted) : null };
   } catch (err) {
     return { redacted: null, why: `the config cannot be rendered: ${(err as Error).message}`, appliedDiff: null };
   }

@@ -11,7 +11,9 @@ export function configSection(c: NodeConfigView): Safe {
   const body = c.redacted === null
     ? html`<p class="muted">${c.why}</p>`
     : html`<details open><summary>As rackboot renders it now, secrets redacted (${c.redacted.split('\n').length} lines)</summary><pre class="config" id="node-config">${c.redacted}</pre></details>`;
-  const diff = c.appliedDiff === null ? '' : html`<h3>Against the applied config</h3><pre class="config" id="node-config-diff">${c.appliedDiff}</pre>`;
+  const diff = c.appliedDiff === null ? html`<p class="muted" id="node-config-diff">No applied config is recorded for this node yet, so there is nothing to compare with.</p>`
+    : c.appliedDiff === '' ? html`<p id="node-config-diff">The same as the config the node last applied.</p>`
+    : html`<h3>Since the node applied its config (<code>rackboot plan</code> asks the node itself)</h3><pre class="config" id="node-config-diff">${c.appliedDiff}</pre>`;
   return html`<section class="card" id="config"><h2>Machine config</h2>${body}${diff}</section>`;
 }
 

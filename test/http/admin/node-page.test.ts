@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { secretsPath, secretsYaml, writeSecretFile } from '../../../src/talos/secrets.js';
 import { consoleEmptyReason } from '../../../src/http/admin/node-detail.js';
+import { recordApplied } from '../../../src/day2/applied.js';
 import { testSecrets } from '../../talos/config-fixtures.js';
 import { ADMIN_TOKEN, harness } from './harness.js';
 
@@ -27,6 +28,16 @@ describe('node page', () => {
       expect(api.config.redacted).toContain('hostname: cp-1');
       expect(JSON.stringify(api)).not.toContain(secrets.certs.os.key);
       expect(api.config.appliedDiff).toBeNull();
+      // What the node applied (recorded redacted, as day 2 records it) against what it would get now.
+      const shown = api.config.redacted as string;
+      recordApplied(h.store, 'cp-1', shown, { via: 'push' });
+      expect((await h.app.inject({ url: '/api/nodes/cp-1', headers: auth })).json().config.appliedDiff).toBe('');
+      recordApplied(h.store, 'cp-1', shown.replace('hostname: cp-1', 'hostname: cp-old').replace('(redacted)', secrets.trustdinfo.token), { via: 'push' });
+      const after = (await h.app.inject({ url: '/ui/nodes/cp-1', headers: auth })).body;
+      const diff = /<pre class="config" id="node-config-diff">([\s\S]*?)<\/pre>/.exec(after)![1]!;
+      expect(diff).toMatch(/^-\s+hostname: cp-old$/m);
+      expect(diff).toMatch(/^\+\s+hostname: cp-1$/m);
+      expect(after).not.toContain(secrets.trustdinfo.token);
     } finally {
       await h.close();
     }
