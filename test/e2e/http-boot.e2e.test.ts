@@ -43,6 +43,12 @@ function checkHttpBoot(world: World, run: VmRun, mac: string): void {
   expect(served.length).toBeGreaterThan(0);
   expect(served.every((r) => r.status === 200 || r.status === undefined)).toBe(true);
   expect(served.some((r) => r.status === 200)).toBe(true);
+  // What the firmware was sent, asked again the same way: the whole file at once, its size up front, EFI media type.
+  const head = world.ns.exec('curl', ['-sS', '-m', '5', '-o', '/dev/null', '-D', '-', NBP_URL]);
+  expect(head).toMatch(/^HTTP\/1\.1 200 /);
+  expect(head).toMatch(/^content-length: \d+\r?$/im);
+  expect(head).toMatch(/^content-type: application\/efi\r?$/im);
+  expect(head).not.toMatch(/^transfer-encoding:/im);
 
   // Then iPXE's own DHCP gets the script, and the script the kernel.
   expect(dhcp.some((p) => p.type === 1 && p.userClass === 'iPXE'), 'the NBP did no DHCP of its own: iPXE did not start').toBe(true);
