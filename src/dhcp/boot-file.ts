@@ -47,8 +47,13 @@ export function chooseBootFile(o: DhcpOptions, action: BootAction, s: BootFileSe
       return s.inTftpRoot(s.arm64Binary)
         ? { kind: 'file', file: s.arm64Binary, httpClient: false, why: 'arm64 UEFI (arch 11)' }
         : { kind: 'none', why: `arm64 UEFI (arch 11) but ${s.arm64Binary} is not in the TFTP root` };
+    // HTTP boot fetches the binary from the TFTP root over HTTP (/ipxe/): a
+    // binary that is not there would only earn the firmware a 404 after its
+    // whole DHCP exchange, so say why here instead.
     case 16:
-      return { kind: 'file', file: `${s.publicUrl}/ipxe/${s.efiBinary}`, httpClient: true, why: 'x64 UEFI HTTP boot (arch 16)' };
+      return s.inTftpRoot(s.efiBinary)
+        ? { kind: 'file', file: `${s.publicUrl}/ipxe/${s.efiBinary}`, httpClient: true, why: 'x64 UEFI HTTP boot (arch 16)' }
+        : { kind: 'none', why: `x64 UEFI HTTP boot (arch 16) but ${s.efiBinary} is not in the TFTP root` };
     case 19:
       return s.inTftpRoot(s.arm64Binary)
         ? { kind: 'file', file: `${s.publicUrl}/ipxe/${s.arm64Binary}`, httpClient: true, why: 'arm64 UEFI HTTP boot (arch 19)' }

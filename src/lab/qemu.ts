@@ -6,6 +6,9 @@ export type Firmware = 'bios' | 'uefi';
 
 export const QEMU = '/usr/bin/qemu-system-x86_64';
 export const OVMF = '/usr/share/ovmf/OVMF.fd';
+/** The split OVMF build (code read-only, variables writable): what UEFI HTTP boot runs on. */
+export const OVMF_CODE_4M = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export const OVMF_VARS_4M = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 
 export interface VmSpec {
   firmware: Firmware;
@@ -25,6 +28,13 @@ export interface VmSpec {
   qmpSocket?: string;
   /** Append to serialFile instead of truncating it: a machine its BMC power-cycles keeps its earlier boots' lines. */
   appendSerial?: boolean;
+  /**
+   * UEFI only: `http` makes OVMF skip its PXE boot options so its own HTTP
+   * boot client (HTTPv4) runs first. Needs `varsFile`: a private, writable
+   * copy of OVMF_VARS_4M.fd (the firmware writes its boot options there).
+   */
+  uefiNetBoot?: 'pxe' | 'http';
+  varsFile?: string;
 }
 
 export function qemuArgs(vm: VmSpec): string[] {
@@ -38,7 +48,7 @@ export function qemuArgs(vm: VmSpec): string[] {
     '-accel', 'tcg',
     '-m', String(vm.memoryMb ?? 512),
     '-nographic', '-monitor', 'none', '-no-reboot',
-    ...(vm.firmware === 'uefi' ? ['-bios', OVMF] : ['-boot', vm.bootFrom === 'disk' ? 'c' : 'n']),
+    ...firmwareArgs(vm),
     ...(vm.uuid ? ['-uuid', vm.uuid] : []),
     '-netdev', `tap,id=n0,ifname=${vm.tap},script=no,downscript=no`,
     '-device', nic,
@@ -52,6 +62,21 @@ export function qemuArgs(vm: VmSpec): string[] {
         '-device', 'ipmi-bmc-extern,id=bmc0,chardev=ipmi0', '-device', 'isa-ipmi-kcs,bmc=bmc0']
       : []),
     ...(vm.qmpSocket ? ['-qmp', `unix:${vm.qmpSocket},server=on,wait=off`] : []),
+  ];
+}
+
+function firmwareArgs(vm: VmSpec): string[] {
+  if (vm.firmware === 'bios') return ['-boot', vm.bootFrom === 'disk' ? 'c' : 'n'];
+  if (vm.uefiNetBoot !== 'http') return ['-bios', OVMF];
+  if (!vm.varsFile) throw new Error('UEFI HTTP boot needs a writable copy of the OVMF variables (varsFile)');
+  // OVMF (edk2 2022.11) reads these fw_cfg switches when it builds its boot
+  // options: with both PXE kinds off, "UEFI HTTPv4" is the first network
+  // option, as on a server whose PXE is disabled in setup.
+  return [
+    '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE_4M}`,
+    '-drive', `if=pflash,format=raw,file=${vm.varsFile}`,
+    '-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n',
+    '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n',
   ];
 }
 

@@ -34,6 +34,11 @@ describe('boot file by client architecture (RFC 4578 option 93)', () => {
     }
   });
 
+  it('refuses x64 HTTP boot when dhcp.efiBinary is not in the TFTP root (GET /ipxe/ would 404)', () => {
+    const none = chooseBootFile(pxe(16), install, settings({ efiBinary: 'snponly.efi', inTftpRoot: (f) => f !== 'snponly.efi' }));
+    expect(none).toMatchObject({ kind: 'none', why: expect.stringMatching(/snponly\.efi is not in the TFTP root/) });
+  });
+
   it('refuses arm64 when the binary is not in the TFTP root, and unknown architectures', () => {
     expect(chooseBootFile(pxe(11), install, settings({ inTftpRoot: () => false })).kind).toBe('none');
     expect(chooseBootFile(pxe(19), install, settings({ inTftpRoot: () => false })).kind).toBe('none');

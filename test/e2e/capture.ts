@@ -1,5 +1,6 @@
 // Reads the tcpdump capture of a test bridge: DHCP (RFC 2131 §2 header,
-// RFC 2132 options) and TFTP read requests (RFC 1350 §5). The wire is the
+// RFC 2132 options), TFTP read requests (RFC 1350 §5) and HTTP request
+// lines (RFC 9112 §3) at the start of a TCP segment to the server. The wire is the
 // one record of what each firmware sent that does not depend on how
 // rackboot logs.
 import { readFileSync } from 'node:fs';
@@ -28,6 +29,17 @@ export interface TftpRequest {
   options: Record<string, string>;
 }
 
+export interface HttpGet {
+  kind: 'http-get';
+  at: number;
+  srcIp: string;
+  /** The request target as sent: an HTTP boot client's URL path, double slashes and all. */
+  target: string;
+  userAgent?: string;
+}
+
+export type WirePacket = DhcpPacket | TftpRequest | HttpGet;
+
 export const DHCP_TYPE: Record<number, string> = { 1: 'DISCOVER', 2: 'OFFER', 3: 'REQUEST', 4: 'DECLINE', 5: 'ACK', 6: 'NAK', 7: 'RELEASE', 8: 'INFORM' };
 
 const ip4 = (b: Buffer, o: number) => `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
@@ -53,6 +65,14 @@ function parseDhcp(p: Buffer, at: number, srcIp: string, srcPort: number, dstPor
   return pkt;
 }
 
+function parseHttpGet(p: Buffer, at: number, srcIp: string): HttpGet | undefined {
+  if (p.length < 14 || p.toString('latin1', 0, 4) !== 'GET ') return undefined;
+  const head = p.toString('latin1').split('\r\n\r\n')[0]!.split('\r\n');
+  const target = head[0]!.split(' ')[1] ?? '';
+  const ua = head.find((l) => /^user-agent:/i.test(l));
+  return { kind: 'http-get', at, srcIp, target, userAgent: ua?.slice(ua.indexOf(':') + 1).trim() };
+}
+
 function parseTftp(p: Buffer, at: number, srcIp: string): TftpRequest | undefined {
   if (p.length < 4 || p.readUInt16BE(0) !== 1) return undefined;
   const parts = p.subarray(2).toString('latin1').split('\0');
@@ -62,11 +82,11 @@ function parseTftp(p: Buffer, at: number, srcIp: string): TftpRequest | undefine
 }
 
 /** Parses a classic pcap file (microsecond timestamps, Ethernet link type). A truncated tail is ignored. */
-export function readCapture(file: string): (DhcpPacket | TftpRequest)[] {
+export function readCapture(file: string): WirePacket[] {
   let b: Buffer;
   try { b = readFileSync(file); } catch { return []; }
   if (b.length < 24 || b.readUInt32LE(0) !== 0xa1b2c3d4) return [];
-  const out: (DhcpPacket | TftpRequest)[] = [];
+  const out: WirePacket[] = [];
   for (let o = 24; o + 16 <= b.length;) {
     const at = b.readUInt32LE(o) * 1000 + Math.floor(b.readUInt32LE(o + 4) / 1000);
     const len = b.readUInt32LE(o + 8);
@@ -78,9 +98,15 @@ export function readCapture(file: string): (DhcpPacket | TftpRequest)[] {
     if (frame.length < eo + 2 + 28 || frame.readUInt16BE(eo) !== 0x0800) continue;
     const ipo = eo + 2;
     const ihl = (frame[ipo]! & 0x0f) * 4;
-    if (frame[ipo + 9] !== 17) continue;
-    const uo = ipo + ihl;
     const srcIp = ip4(frame, ipo + 12);
+    const uo = ipo + ihl;
+    if (frame[ipo + 9] === 6) {
+      const end = ipo + frame.readUInt16BE(ipo + 2);
+      const get = parseHttpGet(frame.subarray(uo + (frame[uo + 12]! >> 4) * 4, end), at, srcIp);
+      if (get) out.push(get);
+      continue;
+    }
+    if (frame[ipo + 9] !== 17) continue;
     const sport = frame.readUInt16BE(uo);
     const dport = frame.readUInt16BE(uo + 2);
     const payload = frame.subarray(uo + 8, uo + frame.readUInt16BE(uo + 4));

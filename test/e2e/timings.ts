@@ -4,7 +4,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { normalizeMac } from '../../src/inventory/mac.js';
-import type { DhcpPacket, TftpRequest } from './capture.js';
+import type { DhcpPacket, WirePacket } from './capture.js';
 import { OUTPUT, type VmRun, type World } from './world.js';
 
 export interface Timings {
@@ -43,7 +43,7 @@ export function httpRequests(world: World): HttpRequest[] {
 }
 
 /** Everything the capture saw during one VM run. VMs run one at a time, so the window is theirs. */
-export function wireDuring(world: World, run: VmRun): (DhcpPacket | TftpRequest)[] {
+export function wireDuring(world: World, run: VmRun): WirePacket[] {
   const end = run.doneAt ?? Date.now();
   return world.capture().filter((p) => p.at >= run.startedAt - 50 && p.at <= end + 50);
 }

@@ -3,13 +3,13 @@
 // machines on taps. Everything lives in namespaces made here; destroy()
 // kills every process started and deletes the namespaces, also on failure.
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { linkNamespaces, Netns, sh, uniqueSuffix } from '../helpers/netns.js';
 import { LAB_ADMIN_LISTEN, writeApplianceFiles, type AppliancePaths, type LabNode } from '../../src/lab/appliance-files.js';
 import { selfSignedFiles } from '../../src/http/admin/tls.js';
 import { prepareAppliance } from '../../src/lab/prepare.js';
-import { qemuArgs, QEMU, type Firmware } from '../../src/lab/qemu.js';
+import { OVMF_VARS_4M, qemuArgs, QEMU, type Firmware } from '../../src/lab/qemu.js';
 import type { StandinFiles } from '../../src/lab/standin.js';
 import { readCapture } from './capture.js';
 
@@ -85,7 +85,7 @@ export class World {
     // As an operator would: rackboot init, then rackboot assets import of the stand-in.
     await prepareAppliance(this.paths, this.opts.standin);
     this.ns.addBridge(this.bridge, `${SERVER}/24`);
-    const cap = this.ns.spawn('tcpdump', ['-i', this.bridge, '-U', '-n', '-w', this.pcap, 'udp and (port 67 or port 68 or port 69 or port 4011)']);
+    const cap = this.ns.spawn('tcpdump', ['-i', this.bridge, '-U', '-n', '-w', this.pcap, `(udp and (port 67 or port 68 or port 69 or port 4011)) or (tcp dst port ${HTTP_PORT})`]);
     cap.stderr?.resume();
     if (this.opts.dhcpMode === 'proxy') this.startKea();
     const log = createWriteStream(this.paths.log);
@@ -160,12 +160,17 @@ export class World {
    * Powers on a machine and waits until `done(serial)` holds, the machine
    * powers off, or `timeoutMs` passes. QEMU is killed afterwards either way.
    */
-  async runVm(o: { firmware: Firmware; mac: string; uuid?: string; disk?: string; timeoutMs: number; done: (serial: string) => boolean }): Promise<VmRun> {
+  async runVm(o: {
+    firmware: Firmware; mac: string; uuid?: string; disk?: string; uefiNetBoot?: 'pxe' | 'http'; timeoutMs: number; done: (serial: string) => boolean;
+  }): Promise<VmRun> {
     const tap = `rbe${this.suffix}t${this.taps++}`;
     this.ns.addTap(tap, this.bridge);
     const serialFile = join(this.dir, `${o.firmware}-${o.mac.replace(/:/g, '')}-${this.taps}.serial`);
+    // A fresh variable store per machine: a new machine, no boot options remembered.
+    const varsFile = o.uefiNetBoot === 'http' ? join(this.dir, `vars-${o.mac.replace(/:/g, '')}-${this.taps}.fd`) : undefined;
+    if (varsFile) copyFileSync(OVMF_VARS_4M, varsFile);
     const startedAt = Date.now();
-    const vm = this.ns.spawn(QEMU, qemuArgs({ firmware: o.firmware, mac: o.mac, tap, serialFile, uuid: o.uuid, disk: o.disk }));
+    const vm = this.ns.spawn(QEMU, qemuArgs({ firmware: o.firmware, mac: o.mac, tap, serialFile, uuid: o.uuid, disk: o.disk, uefiNetBoot: o.uefiNetBoot, varsFile }));
     let stderr = '';
     vm.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     vm.stdout?.resume();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OVMF, qemuArgs } from '../../src/lab/qemu.js';
+import { OVMF, OVMF_CODE_4M, qemuArgs } from '../../src/lab/qemu.js';
 
 describe('qemuArgs', () => {
   it('BIOS: e1000 with its iPXE ROM, network boot, TCG, serial to a file', () => {
@@ -19,6 +19,19 @@ describe('qemuArgs', () => {
     expect(a.join(' ')).toContain('-uuid 11223344-5566-7788-99aa-bbccddeeff01');
     expect(a.join(' ')).toContain('-m 1024');
     expect(a.join(' ')).toContain('ifname=t1,script=no,downscript=no');
+  });
+
+  it('UEFI HTTP boot: split OVMF with a private variable store, both PXE kinds switched off by fw_cfg', () => {
+    const a = qemuArgs({ firmware: 'uefi', uefiNetBoot: 'http', varsFile: '/tmp/v.fd', mac: '52:54:00:00:00:03', tap: 't2', serialFile: '/tmp/h' });
+    const line = a.join(' ');
+    expect(line).not.toContain('-bios');
+    expect(line).toContain(`-drive if=pflash,format=raw,readonly=on,file=${OVMF_CODE_4M}`);
+    expect(line).toContain('-drive if=pflash,format=raw,file=/tmp/v.fd');
+    expect(line).toContain('-fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=n');
+    expect(line).toContain('-fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=n');
+    // Still the firmware's own network stack: no iPXE option ROM on the NIC.
+    expect(a).toContain('virtio-net-pci,netdev=n0,mac=52:54:00:00:00:03,romfile=,bootindex=1');
+    expect(() => qemuArgs({ firmware: 'uefi', uefiNetBoot: 'http', mac: 'm', tap: 't', serialFile: 's' })).toThrow(/varsFile/);
   });
 
   it('attaches a disk only when given one', () => {

@@ -1,6 +1,10 @@
 // GET /ipxe/:file: the first-stage iPXE binaries from the TFTP root, read
 // only, for UEFI HTTP boot clients (option 93 types 16 and 19) that DHCP
-// points here. Same root-containment rules as /assets.
+// points here. Same root-containment rules as /assets. An .efi binary goes
+// out as `application/efi`, the media type UEFI HTTP boot defines for an
+// EFI image: EDK2's HttpBootDxe decides what it downloaded by Content-Type
+// first and falls back to the URL's extension only without one it knows.
+// Content-Length is always sent: the firmware sizes its buffer from it.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
@@ -14,7 +18,7 @@ export function registerIpxeBinaries(app: FastifyInstance, ctx: HttpContext): vo
     const file = await resolveInside(ctx.settings.tftp.root, requested);
     const st = file ? await stat(file).catch(() => undefined) : undefined;
     if (!file || !st?.isFile()) return reply.code(404).send({ message: `no such boot binary: ${requested}` });
-    reply.type('application/octet-stream').header('content-length', st.size).header('last-modified', st.mtime.toUTCString());
+    reply.type(/\.efi$/i.test(file) ? 'application/efi' : 'application/octet-stream').header('content-length', st.size).header('last-modified', st.mtime.toUTCString());
     return reply.send(createReadStream(file, { highWaterMark: 1 << 20 }));
   });
 }

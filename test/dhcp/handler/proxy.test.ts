@@ -74,7 +74,7 @@ describe('proxy mode', () => {
   });
 
   it('hands HTTP boot clients (arch 16) a URL with option 60 HTTPClient', () => {
-    setup();
+    setup({}, (f) => f === 'ipxe.efi');
     const http = packet({ xid: 6, mac: [0x52, 0x54, 0, 0x12, 0x34, 0x11] }, [[53, [1]], [93, [0, 16]], [60, [...Buffer.from('HTTPClient:Arch:00016:UNDI:003000')]]]);
     const { reply } = send(http);
     expect(reply?.file).toBe(`${PUBLIC_URL}/ipxe/ipxe.efi`);

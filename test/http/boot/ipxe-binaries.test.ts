@@ -14,12 +14,20 @@ beforeEach(async () => {
 afterEach(async () => a.close());
 
 describe('GET /ipxe/:file (UEFI HTTP boot binaries from the TFTP root)', () => {
-  it('serves a binary from the TFTP root', async () => {
+  it('serves a binary from the TFTP root, an EFI image as application/efi (UEFI HTTP boot media type)', async () => {
     const res = await a.app.inject('/ipxe/ipxe.efi');
     expect(res.statusCode).toBe(200);
-    expect(res.headers['content-type']).toBe('application/octet-stream');
+    expect(res.headers['content-type']).toBe('application/efi');
     expect(res.headers['content-length']).toBe('4096');
     expect(res.rawPayload).toEqual(Buffer.alloc(4096, 0x4d));
+  });
+
+  it('serves other binaries (undionly.kpxe) as application/octet-stream', async () => {
+    writeFileSync(join(a.settings.tftp.root, 'undionly.kpxe'), Buffer.alloc(100, 1));
+    const res = await a.app.inject('/ipxe/undionly.kpxe');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('application/octet-stream');
+    expect(res.headers['content-length']).toBe('100');
   });
 
   it('refuses names that leave the root, by path or by symlink, and missing files', async () => {
