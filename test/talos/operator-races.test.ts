@@ -123,7 +123,9 @@ describe.each(ALL_PROFILES)('Talos %s', (profile) => {
       expect(rejections(rack, 'w1')).toContain('stale transition configuring → installing refused: w1 is reimage-pending now: config accepted; Talos installs to disk and reboots');
       // The CLI's mark moved the node out of configuring…
       const moves = rack.store.events({ node: 'w1' }).filter((e) => e.kind === 'state').map((e) => e.data as { from: string; to: string; reason: string });
-      expect(moves).toContainEqual({ from: 'configuring', to: 'reimage-pending', reason: 'reimage requested by cli: disk swapped' });
+      // The CLI names its unix user as the actor (cli:<user>).
+      const byCli = expect.stringMatching(/^reimage requested by cli:[^:]+: disk swapped$/);
+      expect(moves).toContainEqual({ from: 'configuring', to: 'reimage-pending', reason: byCli });
       // …and the same pass's reset step (it runs after first contact) acted on that mark. Whether it finds the
       // node still in maintenance (already wiped), switching (waits) or installed (Reset) depends on how far
       // the fake's install got by then; the node stays marked for install in every case.
@@ -131,7 +133,7 @@ describe.each(ALL_PROFILES)('Talos %s', (profile) => {
       const node = rack.store.getNode('w1')!;
       expect(node.markedForInstall).toBe(true);
       if (node.state === 'wiping') expect(['already-wiped', 'reset']).toContain(report.resets[0]!.result);
-      else expect(node).toMatchObject({ state: 'reimage-pending', stateReason: 'reimage requested by cli: disk swapped' });
+      else expect(node).toMatchObject({ state: 'reimage-pending', stateReason: byCli });
     });
   });
 

@@ -154,7 +154,12 @@ export class FakeTalosNode implements NodeApi {
   }
 
   private async serve(mode: 'maintenance' | 'configured'): Promise<void> {
-    if (this.server) this.server.forceShutdown();
+    // Leaving maintenance mode, upstream stops its server gracefully with a
+    // 5 s limit (MaintenanceServiceController shutdownServer →
+    // factory.ServerGracefulStop, internal/app/machined/pkg/controllers/
+    // runtime/maintenance_service.go, v1.12.0): the ApplyConfiguration reply
+    // that started the install still reaches the client.
+    if (this.server) await gracefulStop(this.server, 5000);
     const creds = mode === 'maintenance'
       ? grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(this.opts.maintenanceCert.key), cert_chain: Buffer.from(this.opts.maintenanceCert.crt) }], false)
       : grpc.ServerCredentials.createSsl(Buffer.from(this.config!.osCaPem), [{ private_key: Buffer.from(this.opts.serverCert.key), cert_chain: Buffer.from(this.opts.serverCert.crt) }], true);
@@ -236,4 +241,12 @@ export class FakeTalosNode implements NodeApi {
   parse(data: Buffer): ParsedConfig {
     return parseMachineConfig(Buffer.from(data), this.opts.validate);
   }
+}
+
+/** grpc-js tryShutdown (in-flight calls finish, no new ones), forced after `limitMs`. */
+function gracefulStop(server: grpc.Server, limitMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => (server.forceShutdown(), resolve()), limitMs);
+    server.tryShutdown(() => (clearTimeout(force), resolve()));
+  });
 }
