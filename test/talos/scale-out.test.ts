@@ -114,9 +114,12 @@ describe('two appliances on one PostgreSQL', () => {
     const b = instance(r, 'b', conninfo);
     const inFlight = a.orch.pass();
     await waitFor(() => cp1.bootstrapCalls === 1, 5000, 'the leader sending Bootstrap');
-    // While the leader's Bootstrap is in flight, the other appliance calls nothing.
+    // While the leader's Bootstrap is in flight, the other appliance calls nothing at all.
+    const allCalls = () => [...r.fakes.values()].map((f) => JSON.stringify(f.calls));
+    const before = allCalls();
     const during = await b.orch.pass();
     expect(during.standby).toBe(true);
+    expect(allCalls()).toEqual(before);
     expect(cp1.bootstrapCalls).toBe(1);
     expect(await shared(conninfo, BOOTSTRAP_KEY)).toBe('bootstrapping');
 
