@@ -5,7 +5,7 @@
 // user Debian's package creates; root reaches the 0700 socket directory
 // regardless, and trust auth is confined to that private socket.
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,10 +17,6 @@ export interface PgRig {
   conninfo(database?: string): string;
   createDatabase(name: string): string;
   stop(): void;
-}
-
-export function havePostgres(): boolean {
-  return existsSync(join(BIN, 'initdb')) && existsSync('/usr/bin/psql');
 }
 
 function asPostgres(cmd: string, args: string[]): void {
