@@ -4,7 +4,8 @@
 // Bootstrap of a cluster.
 import { join } from 'node:path';
 import { Store } from '../store/store.js';
-import { ClusterBootstrap } from '../talos/bootstrap.js';
+import { ClusterBootstrap, type BootstrapOutcome } from '../talos/bootstrap.js';
+import { PgCoordination } from '../store/pg/coordination.js';
 import { TalosClient } from '../talos/client.js';
 import { storeEndpoints } from '../talos/endpoints.js';
 import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
@@ -22,7 +23,9 @@ Bootstrap only when that node's etcd waits for it (etcd service not started,
 no member list) and no other installed control plane runs etcd. It does
 nothing if the store records the cluster as bootstrapped or if etcd already
 has members anywhere, so running it twice, or alongside the daemon, is safe.
-The node must be installed. --wait keeps trying for that many seconds.`,
+The node must be installed. --wait keeps trying for that many seconds.
+With scaleOut.postgres it acts only while no other appliance leads the
+Talos steps, and reads the bootstrap state from PostgreSQL.`,
   options: { talosconfig: { type: 'string' }, wait: { type: 'string' } },
   async run(args, io) {
     const wait = args.values.wait === undefined ? 0 : Number(args.values.wait);
@@ -31,11 +34,16 @@ The node must be installed. --wait keeps trying for that many seconds.`,
     if (!settings) return EXIT_FAILURE;
     const admin = loadAdminIdentity((args.values.talosconfig as string | undefined) ?? talosconfigPath(settings.dataDir));
     const store = new Store(join(settings.dataDir, 'rackboot.db'));
+    // Several appliances on one PostgreSQL: this command must lead like a daemon does, and reads the shared bootstrap state.
+    const conninfo = settings.scaleOut?.postgres;
+    const shared = conninfo ? new PgCoordination({ conninfo, local: store }) : undefined;
     try {
-      const step = new ClusterBootstrap({ store, connect: (ep) => TalosClient.configured(ep, admin), endpointOf: storeEndpoints(store) });
+      const step = new ClusterBootstrap({ store, connect: (ep) => TalosClient.configured(ep, admin), endpointOf: storeEndpoints(store), clusterState: shared });
       const until = Date.now() + wait * 1000;
       for (;;) {
-        const out = await step.step();
+        const out: BootstrapOutcome = shared && !(await shared.lead())
+          ? { kind: 'waiting', reason: 'another appliance leads the Talos steps (scaleOut.postgres), and its daemon bootstraps' }
+          : await step.step();
         if (out.kind === 'bootstrapped') {
           io.out(out.sent ? `etcd bootstrapped on ${out.node}` : `already bootstrapped${out.node ? ` (${out.node})` : ''}; Bootstrap not sent`);
           return EXIT_OK;
@@ -47,6 +55,7 @@ The node must be installed. --wait keeps trying for that many seconds.`,
         await new Promise((r) => setTimeout(r, 2000));
       }
     } finally {
+      await shared?.close();
       store.close();
     }
   },

@@ -173,5 +173,16 @@ export const settingsSchema = {
         autoApply: { enum: ['none', 'no-reboot'], description: 'After an inventory reload, apply config changes Talos can take without a reboot to installed nodes.' },
       },
     },
+    // scale-out (issue 21): the shared PostgreSQL for Talos leadership and the bootstrap state.
+    scaleOut: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        postgres: {
+          type: 'string', minLength: 1, pattern: '^(postgres(ql)?://|[a-z_]+=)',
+          description: 'libpq connection string or postgres:// URI, without a password (use ~/.pgpass or PGPASSFILE): the Talos steps run on one appliance at a time.',
+        },
+      },
+    },
   },
 } as const;

@@ -23,7 +23,8 @@ import type { EndpointOf } from './endpoints.js';
 import { isCode } from './errors.js';
 import { describeEtcd, etcdStatus } from './etcd-status.js';
 
-import { BOOTSTRAP_CLAIM_KEY, BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY, bootstrapState } from '../lifecycle/cluster-state.js';
+import { BOOTSTRAP_CLAIM_KEY, BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY, bootstrapState, type BootstrapState } from '../lifecycle/cluster-state.js';
+import { claimLocal, releaseLocal, SqliteClusterState, type ClusterStateStore } from '../store/cluster-state-store.js';
 
 export { BOOTSTRAP_CLAIM_KEY, BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY, bootstrapState };
 const CLAIM_MS = 60_000;
@@ -37,6 +38,8 @@ export interface BootstrapDeps {
   /** A configured (mTLS) client for an endpoint. */
   connect: (endpoint: string) => TalosClient;
   endpointOf: EndpointOf;
+  /** Where the claim, intent and outcome live: the local store by default, PostgreSQL when several instances share a cluster. */
+  clusterState?: ClusterStateStore;
   log?: Logger;
 }
 
@@ -46,25 +49,15 @@ export interface BootstrapDeps {
  * transaction, may go on to ask etcd and send Bootstrap.
  */
 export function claimBootstrap(store: Store, owner: string, now = Date.now()): boolean {
-  return store.db.transaction(() => {
-    const raw = store.getClusterState(BOOTSTRAP_CLAIM_KEY);
-    const held = raw ? (JSON.parse(raw) as { owner: string; until: number }) : undefined;
-    if (held && held.owner !== owner && held.until > now) return false;
-    store.setClusterState(BOOTSTRAP_CLAIM_KEY, JSON.stringify({ owner, until: now + CLAIM_MS }));
-    return true;
-  }).immediate();
+  return claimLocal(store, BOOTSTRAP_CLAIM_KEY, owner, now, CLAIM_MS);
 }
 
 export function releaseBootstrap(store: Store, owner: string): void {
-  store.db.transaction(() => {
-    const raw = store.getClusterState(BOOTSTRAP_CLAIM_KEY);
-    if (raw && (JSON.parse(raw) as { owner: string }).owner === owner) store.setClusterState(BOOTSTRAP_CLAIM_KEY, JSON.stringify({ owner: '', until: 0 }));
-  }).immediate();
+  releaseLocal(store, BOOTSTRAP_CLAIM_KEY, owner);
 }
 
 /** The control plane that bootstraps: the one recorded, else the inventory's `bootstrap: true` node. */
-export function bootstrapNode(store: Store): NodeRecord | undefined {
-  const pinned = store.getClusterState(BOOTSTRAP_NODE_KEY);
+export function bootstrapNode(store: Store, pinned = store.getClusterState(BOOTSTRAP_NODE_KEY)): NodeRecord | undefined {
   if (pinned) return store.getNode(pinned);
   return store.listNodes().find((n) => n.role === 'controlplane' && n.spec.bootstrap);
 }
@@ -72,15 +65,19 @@ export function bootstrapNode(store: Store): NodeRecord | undefined {
 export class ClusterBootstrap {
   private readonly owner = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
 
-  constructor(private readonly deps: BootstrapDeps) {}
+  private readonly shared: ClusterStateStore;
+
+  constructor(private readonly deps: BootstrapDeps) {
+    this.shared = deps.clusterState ?? new SqliteClusterState(deps.store);
+  }
 
   private record(node: NodeRecord | undefined, message: string, data?: unknown): void {
     this.deps.store.appendEvent({ node: node?.name ?? null, mac: node?.mac ?? null, kind: 'bootstrap', message, data });
     this.deps.log?.info({ node: node?.name }, message);
   }
 
-  private done(node: NodeRecord, sent: boolean, why: string): BootstrapOutcome {
-    this.deps.store.setClusterState(BOOTSTRAP_KEY, 'bootstrapped');
+  private async done(node: NodeRecord, sent: boolean, why: string): Promise<BootstrapOutcome> {
+    await this.shared.set(BOOTSTRAP_KEY, 'bootstrapped');
     this.record(node, why);
     return { kind: 'bootstrapped', node: node.name, sent };
   }
@@ -116,43 +113,45 @@ export class ClusterBootstrap {
   /** One attempt; call again until it says bootstrapped. */
   async step(): Promise<BootstrapOutcome> {
     const { store } = this.deps;
-    const state = bootstrapState(store);
-    const node = bootstrapNode(store);
+    const shared = this.shared;
+    const state = ((await shared.get(BOOTSTRAP_KEY)) ?? 'pending') as BootstrapState;
+    const node = bootstrapNode(store, await shared.get(BOOTSTRAP_NODE_KEY));
     if (state === 'bootstrapped') return { kind: 'bootstrapped', node: node?.name ?? '', sent: false };
     if (!node) return { kind: 'waiting', reason: 'no control plane is marked to bootstrap' };
     if (node.state !== 'installed' && node.state !== 'ready') return { kind: 'waiting', reason: `${node.name} is ${node.state}, not installed` };
     const endpoint = this.deps.endpointOf(node);
     if (!endpoint) return { kind: 'waiting', reason: `no address known for ${node.name}` };
 
-    if (!claimBootstrap(store, this.owner)) return { kind: 'waiting', reason: 'another rackboot process is bootstrapping' };
+    if (!(await shared.claim(BOOTSTRAP_CLAIM_KEY, this.owner, Date.now(), CLAIM_MS))) return { kind: 'waiting', reason: 'another rackboot process is bootstrapping' };
     const client = this.deps.connect(endpoint);
     try {
       // Re-read under the claim: the other process may have finished meanwhile.
-      if (bootstrapState(store) === 'bootstrapped') return { kind: 'bootstrapped', node: node.name, sent: false };
+      if ((await shared.get(BOOTSTRAP_KEY)) === 'bootstrapped') return { kind: 'bootstrapped', node: node.name, sent: false };
       const own = await etcdStatus(client);
       if (own.kind === 'members') {
-        return this.done(node, false, `etcd already has ${own.names.length} member(s) on ${node.name}; not sending Bootstrap`);
+        return await this.done(node, false, `etcd already has ${own.names.length} member(s) on ${node.name}; not sending Bootstrap`);
       }
       if (own.kind !== 'not-started') return { kind: 'waiting', reason: `${node.name}: ${describeEtcd(own)}` };
       const elsewhere = await this.otherControlPlanes(node);
-      if (elsewhere.kind !== 'none') return elsewhere.kind === 'running' ? this.done(node, false, elsewhere.reason) : { kind: 'waiting', reason: elsewhere.reason };
+      if (elsewhere.kind !== 'none') return elsewhere.kind === 'running' ? await this.done(node, false, elsewhere.reason) : { kind: 'waiting', reason: elsewhere.reason };
 
-      store.setClusterState(BOOTSTRAP_NODE_KEY, node.name);
-      store.setClusterState(BOOTSTRAP_KEY, 'bootstrapping');
+      await shared.set(BOOTSTRAP_NODE_KEY, node.name);
+      await shared.set(BOOTSTRAP_KEY, 'bootstrapping');
       this.record(node, `bootstrapping etcd on ${node.name} (${endpoint}): ${describeEtcd(own)}`, { endpoint, resumed: state === 'bootstrapping' });
       try {
         await client.bootstrap();
       } catch (err) {
         // Upstream refuses a non-empty etcd data dir: an earlier call went through.
-        if (isCode(err, GrpcStatus.ALREADY_EXISTS)) return this.done(node, true, `etcd on ${node.name} already bootstrapped (AlreadyExists)`);
+        if (isCode(err, GrpcStatus.ALREADY_EXISTS)) return await this.done(node, true, `etcd on ${node.name} already bootstrapped (AlreadyExists)`);
         // Outcome unknown (or refused, e.g. FailedPrecondition "time is not in sync yet"); "bootstrapping" stays recorded, and the next step asks the node first.
         this.record(node, `Bootstrap on ${node.name} failed: ${(err as Error).message}`, { error: (err as Error).message });
         return { kind: 'waiting', reason: `Bootstrap failed: ${(err as Error).message}` };
       }
-      return this.done(node, true, `etcd bootstrapped on ${node.name}`);
+      return await this.done(node, true, `etcd bootstrapped on ${node.name}`);
     } finally {
       client.close();
-      releaseBootstrap(store, this.owner);
+      // A lost database session cannot release; the claim then expires on its own.
+      await shared.release(BOOTSTRAP_CLAIM_KEY, this.owner).catch(() => undefined);
     }
   }
 }

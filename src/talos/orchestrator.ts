@@ -17,6 +17,8 @@ import { moveNode } from './node-state.js';
 import { recordTalosVersion } from '../day2/applied.js';
 import { ResetStep, type ResetOutcome } from './reset.js';
 import type { RetryPolicy } from './rpc.js';
+import { ALWAYS_LEADER, type Leadership } from './leadership.js';
+import type { ClusterStateStore } from '../store/cluster-state-store.js';
 
 export interface OrchestratorDeps {
   store: Store;
@@ -34,10 +36,16 @@ export interface OrchestratorDeps {
   pollTimeoutMs?: number;
   /** Powers through the BMC nodes whose Reset Talos did not take (src/bmc/auto-power.ts); returns at once. */
   resetFallback?: ResetFallback;
+  /** Several instances on one database: only the leader runs the Talos steps (default: always this one). */
+  leadership?: Leadership;
+  /** Where the bootstrap claim, intent and outcome live (default: the local store). */
+  clusterState?: ClusterStateStore;
   log?: Logger;
 }
 
 export interface PassReport {
+  /** Another instance leads: this pass called no Talos API. */
+  standby: boolean;
   pushed: string[];
   installed: string[];
   bootstrap: BootstrapOutcome;
@@ -58,7 +66,7 @@ export class TalosOrchestrator {
   constructor(private readonly deps: OrchestratorDeps) {
     const connect = (endpoint: string) => this.track(TalosClient.configured(endpoint, deps.admin, { policy: deps.policy }));
     const common = { store: deps.store, states: deps.states, connect, endpointOf: deps.endpointOf, log: deps.log };
-    this.bootstrap = new ClusterBootstrap(common);
+    this.bootstrap = new ClusterBootstrap({ ...common, clusterState: deps.clusterState });
     this.health = new ClusterHealth({ ...common, dataDir: deps.dataDir });
     this.reset = new ResetStep({ ...common, connectMaintenance: (ep) => this.maintenance(ep) });
     if (deps.renderConfig) {
@@ -119,6 +127,10 @@ export class TalosOrchestrator {
   }
 
   async pass(): Promise<PassReport> {
+    if (!(await (this.deps.leadership ?? ALWAYS_LEADER).lead())) {
+      const reason = 'another instance leads the Talos steps';
+      return { standby: true, pushed: [], installed: [], bootstrap: { kind: 'waiting', reason }, health: { kind: 'waiting', reason }, resets: [] };
+    }
     const pushed: string[] = [];
     const installed = await this.noticeInstalled();
     if (this.firstContact) {
@@ -135,7 +147,7 @@ export class TalosOrchestrator {
     if (!this.closed) this.deps.resetFallback?.reimageFallbacks();
     for (const c of this.clients) if (!this.closed) c.close();
     this.clients.clear();
-    return { pushed, installed, bootstrap, health, resets };
+    return { standby: false, pushed, installed, bootstrap, health, resets };
   }
 
   /** Runs passes every `intervalMs` until close(). */

@@ -11,6 +11,7 @@ import type { NodeRecord, Store } from '../store/store.js';
 import { TalosClient, talosAnswers } from './client.js';
 import { storeEndpoints, type EndpointOf } from './endpoints.js';
 import { TalosOrchestrator } from './orchestrator.js';
+import { PgCoordination } from '../store/pg/coordination.js';
 import { loadAdminIdentity, talosconfigPath } from './talosconfig.js';
 
 export const PASS_INTERVAL_MS = 5000;
@@ -80,6 +81,7 @@ export const TALOSCONFIG_POLL_MS = 1000;
 export function startTalosService(input: TalosServiceInput & { watchIntervalMs?: number }): TalosService {
   const file = talosconfigPath(input.settings.dataDir);
   let orchestrator: TalosOrchestrator | undefined;
+  let coordination: PgCoordination | undefined;
   let closed = false;
   let current: TalosServiceState | undefined;
   const set = (state: TalosServiceState['state'], detail: string) => {
@@ -101,7 +103,12 @@ export function startTalosService(input: TalosServiceInput & { watchIntervalMs?:
       set('failed', `${file} does not load: ${(err as Error).message}`);
       return false;
     }
+    // Several appliances on one PostgreSQL: only the one holding the lock runs the Talos steps.
+    const conninfo = input.settings.scaleOut?.postgres;
+    coordination = conninfo ? new PgCoordination({ conninfo, local: input.store, log: input.log }) : undefined;
     orchestrator = new TalosOrchestrator({
+      leadership: coordination,
+      clusterState: coordination,
       store: input.store,
       states: input.states,
       admin,
@@ -114,7 +121,8 @@ export function startTalosService(input: TalosServiceInput & { watchIntervalMs?:
       log: input.log,
     });
     orchestrator.start(input.intervalMs ?? PASS_INTERVAL_MS);
-    set('running', input.renderConfig ? 'push, bootstrap, health and reimage' : 'bootstrap, health and reimage (no config renderer: no push)');
+    const shared = coordination ? ' (leader only: shared through PostgreSQL)' : '';
+    set('running', (input.renderConfig ? 'push, bootstrap, health and reimage' : 'bootstrap, health and reimage (no config renderer: no push)') + shared);
     input.log.info({ push: !!input.renderConfig }, 'Talos API service started');
     return true;
   };
@@ -135,6 +143,7 @@ export function startTalosService(input: TalosServiceInput & { watchIntervalMs?:
       closed = true;
       unwatchFile(file, onChange);
       await orchestrator?.close();
+      await coordination?.close();
       set('stopped', 'rackboot serve is not running');
     },
   };

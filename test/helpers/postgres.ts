@@ -1,0 +1,55 @@
+// A throwaway PostgreSQL server for one test file: Debian's postgresql 15,
+// initdb + pg_ctl in a temporary directory, listening only on a unix socket
+// in that directory (never TCP, never the system service). initdb refuses to
+// run as root, and tests run as root, so the server runs as the `postgres`
+// user Debian's package creates; root reaches the 0700 socket directory
+// regardless, and trust auth is confined to that private socket.
+import { execFileSync } from 'node:child_process';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const BIN = '/usr/lib/postgresql/15/bin';
+
+export interface PgRig {
+  dir: string;
+  /** libpq conninfo for `database` (created on demand with createDatabase). */
+  conninfo(database?: string): string;
+  createDatabase(name: string): string;
+  stop(): void;
+}
+
+function asPostgres(cmd: string, args: string[]): void {
+  const uid = process.geteuid?.();
+  if (uid === 0) execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  else execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+export function startPostgres(): PgRig {
+  const dir = mkdtempSync(join(tmpdir(), 'rackboot-pg-'));
+  if (process.geteuid?.() === 0) {
+    const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+    chownSync(dir, id('-u'), id('-g'));
+  }
+  const data = join(dir, 'data');
+  asPostgres(join(BIN, 'initdb'), ['-D', data, '--auth=trust', '-U', 'rackboot', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+  asPostgres(join(BIN, 'pg_ctl'), ['-D', data, '-s', '-w', '-t', '30', '-l', join(dir, 'server.log'), '-o',
+    `-c listen_addresses='' -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`, 'start']);
+  const conninfo = (database = 'postgres') => `host=${dir} user=rackboot dbname=${database}`;
+  return {
+    dir,
+    conninfo,
+    createDatabase(name) {
+      if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad database name ${name}`);
+      execFileSync('psql', ['-X', '-q', '-d', conninfo(), '-c', `CREATE DATABASE ${name}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+      return conninfo(name);
+    },
+    stop() {
+      try {
+        asPostgres(join(BIN, 'pg_ctl'), ['-D', data, '-s', '-m', 'immediate', 'stop']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
