@@ -83,6 +83,8 @@ export interface Settings {
   registry: { mirror: boolean; offline: boolean };
   /** Day-2 config changes (README "Day 2"): what the daemon applies on its own after an inventory reload. */
   day2: { autoApply: 'none' | 'no-reboot' };
+  /** Commissioning unknown machines (README "Commissioning unknown machines"). */
+  discovery: { commission: boolean };
   /** The scrape token for /metrics (else DATA_DIR/metrics-token, if that file exists). */
   metrics: { token?: string };
 }
@@ -196,6 +198,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     upgrade: { parallelism: raw.upgrade?.parallelism ?? 1, returnSeconds: raw.upgrade?.returnSeconds ?? 900 },
     registry: { mirror: raw.registry?.mirror ?? false, offline: raw.registry?.offline ?? false },
     day2: { autoApply: raw.day2?.autoApply ?? 'none' },
+    discovery: { commission: raw.discovery?.commission ?? false },
     metrics: { token: raw.metrics?.token },
   };
   const problems = crossCheck(settings, file ?? '(flags)');
