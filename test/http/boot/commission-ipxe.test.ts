@@ -28,6 +28,10 @@ it('serves an unknown machine the Talos kernel with no config URL and records th
   expect(a.store.listDiscovered().map((d) => d.mac)).toEqual([UNKNOWN]);
   expect(a.store.nodeByMac(UNKNOWN)).toBeUndefined();
   expect(a.store.events({ mac: UNKNOWN }).map((e) => e.message)).toContain(`commissioning ${UNKNOWN}: served Talos v1.11.5 (amd64) maintenance mode with no config, to read its hardware`);
+  // Nor can it fetch one: the config endpoint knows no node by this MAC.
+  const config = await get(`/config?mac=${UNKNOWN}`);
+  expect(config.statusCode).not.toBe(200);
+  expect(config.body).not.toMatch(/machine:/);
 });
 
 it('without discovery.commission an unknown machine gets no kernel', async () => {
