@@ -20,6 +20,7 @@ import { startTftpService } from './tftp/server.js';
 import { chainScript } from './ipxe/scripts.js';
 import { startTalosService, talosInstallingProbe } from './talos/service.js';
 import { Commissioner } from './talos/commission.js';
+import { operateNode } from './bmc/operate.js';
 import { KernelNeighbours } from './net/neighbours.js';
 import { boundLeaseAddress } from './store/bound-lease.js';
 import { startRolloutService } from './day2/rollout-service.js';
@@ -167,6 +168,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   const commissioner = new Commissioner({
     store, log: log.child({ svc: 'commission' }),
     addressOf: (mac) => boundLeaseAddress(store.db, mac) ?? neighbours.addressOf(mac),
+    powerOff: (n) => operateNode(store, n.spec, 'off', { dataDir: settings.dataDir, actor: 'commission', timeoutMs: ctx.settings.bmc.timeoutSeconds * 1000 }),
   });
   commissioner.start(5000);
   services.push({ name: 'commission', close: () => commissioner.close() });

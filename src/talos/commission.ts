@@ -6,7 +6,8 @@
 // commissioned machine is never installed or wiped, and it never creates a
 // node: the operator adopts the machine by pasting the snippet.
 import type { Logger } from '../log.js';
-import type { Store } from '../store/store.js';
+import type { NodeRecord, Store } from '../store/store.js';
+import { commissionBmcNode } from '../lifecycle/commission-bmc.js';
 import { commissionsToRead, recordCommissionError, recordCommissionFacts } from '../store/discovered-hardware.js';
 import { TalosClient, TALOS_API_PORT } from './client.js';
 import { factsSummary } from './hardware-collect.js';
@@ -20,6 +21,8 @@ export interface CommissionerDeps {
   /** How long after its commissioning boot a machine is still asked (a machine that never came up stops being tried). */
   windowMs?: number;
   timeoutMs?: number;
+  /** Powers a machine off through its BMC (src/bmc/operate.ts); without it nothing is powered off. */
+  powerOff?: (node: NodeRecord) => Promise<{ ok: boolean; message: string }>;
   now?: () => number;
   log?: Logger;
 }
@@ -60,9 +63,7 @@ export class Commissioner {
       const at = (this.d.now ?? Date.now)();
       recordCommissionFacts(this.d.store.db, mac, endpoint, facts, at);
       this.d.store.appendEvent({ mac, kind: 'talos', message: `commissioning ${mac}: hardware facts read at ${endpoint}: ${factsSummary(facts)}` });
-      // No BMC can be tied to a machine the inventory does not list (BMCs are
-      // per inventory node), so nothing powers it off: it waits in maintenance.
-      this.d.store.appendEvent({ mac, kind: 'talos', message: `commissioning ${mac}: no BMC is known for an unknown machine; it stays in maintenance mode until adopted into the inventory` });
+      await this.powerOffAfterRead(mac, facts);
       return true;
     } catch (err) {
       // Still booting, or not Talos at that address: asked again next pass, within the window.
@@ -71,6 +72,17 @@ export class Commissioner {
     } finally {
       if (client) (client.close(), this.clients.delete(client));
     }
+  }
+
+  /** With a BMC tied to the machine by its SMBIOS UUID (commission-bmc.ts), off; otherwise it waits in maintenance. */
+  private async powerOffAfterRead(mac: string, facts: Parameters<typeof commissionBmcNode>[1]): Promise<void> {
+    const node = this.d.powerOff ? commissionBmcNode(this.d.store.listNodes(), facts) : undefined;
+    if (!node || !this.d.powerOff) {
+      this.d.store.appendEvent({ mac, kind: 'talos', message: `commissioning ${mac}: no BMC is known for this machine; it stays in maintenance mode until adopted into the inventory` });
+      return;
+    }
+    const r = await this.d.powerOff(node).catch((err: Error) => ({ ok: false, message: err.message }));
+    this.d.store.appendEvent({ mac, kind: 'talos', message: `commissioning ${mac}: SMBIOS UUID ${facts.system?.uuid} is ${node.name}'s; power off through its BMC: ${r.ok ? 'done' : `failed: ${r.message}`}` });
   }
 
   start(intervalMs: number): void {
