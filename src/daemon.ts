@@ -19,6 +19,10 @@ import { resolveProvisioningAddress } from './net/interfaces.js';
 import { startTftpService } from './tftp/server.js';
 import { chainScript } from './ipxe/scripts.js';
 import { startTalosService, talosInstallingProbe } from './talos/service.js';
+import { Commissioner } from './talos/commission.js';
+import { operateNode } from './bmc/operate.js';
+import { KernelNeighbours } from './net/neighbours.js';
+import { boundLeaseAddress } from './store/bound-lease.js';
 import { startRolloutService } from './day2/rollout-service.js';
 import { AutoPower } from './bmc/auto-power.js';
 import { stepClockStart } from './bmc/auto-policy.js';
@@ -157,6 +161,15 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   });
   services.push(talos);
   ctx.talosService = () => talos.state();
+  // branch commission: reads unknown machines that were served the commissioning kernel (discovery.commission).
+  const neighbours = new KernelNeighbours({ iface: () => ctx.settings.interface });
+  const commissioner = new Commissioner({
+    store, log: log.child({ svc: 'commission' }),
+    addressOf: (mac) => boundLeaseAddress(store.db, mac) ?? neighbours.addressOf(mac),
+    powerOff: (n) => operateNode(store, n.spec, 'off', { dataDir: settings.dataDir, actor: 'commission', timeoutMs: ctx.settings.bmc.timeoutSeconds * 1000 }),
+  });
+  commissioner.start(5000);
+  services.push({ name: 'commission', close: () => commissioner.close() });
   // day2-rollout: a running upgrade rollout continues after a restart.
   const rollouts = startRolloutService({ settings, store, log: log.child({ svc: 'rollout' }), schematic: () => watcher.inventory?.cluster.schematic });
   if (rollouts) services.push(rollouts);

@@ -13,7 +13,9 @@ export const discovered: Command = {
 Lists unknown MACs seen by DHCP, TFTP or HTTP with what they told us, and
 prints inventory entries ready to paste under nodes: (rackboot never edits
 the inventory file). A UUID that is all zeros or shared with another
-machine is flagged and left out of the snippet: it cannot identify one.`,
+machine is flagged and left out of the snippet: it cannot identify one.
+With discovery.commission, a machine whose hardware was read shows it, and
+its entry names the cabled NIC and an install-disk selector.`,
   options: { json: { type: 'boolean' } },
   async run(args, io) {
     const settings = settingsFor(args, io);
@@ -36,6 +38,15 @@ machine is flagged and left out of the snippet: it cannot identify one.`,
         rows.push([d.mac, uuid, d.archName ?? '-', d.vendorClass ?? '-', d.relay ?? '-', iso(d.firstSeen), iso(d.lastSeen), String(d.seenCount)]);
       }
       printTable(rows, io.out);
+      for (const d of list.filter((x) => x.commission)) {
+        const c = d.commission!;
+        io.out('');
+        if (c.state === 'booting') io.out(printable(`${d.mac}: commissioning, not read yet${c.lastError ? ` (${c.lastError})` : ''}`));
+        else {
+          io.out(printable(`${d.mac}: ${c.summary}`));
+          io.out(printable(`  install disk: ${c.installDisk ?? 'none found'}; cabled NIC ${c.cabledMac}; in maintenance mode until adopted`));
+        }
+      }
       io.out('');
       io.out('# Paste under nodes: in the inventory (choose names and roles):');
       for (const line of inventorySnippet(list).trimEnd().split('\n')) io.out(printable(line));

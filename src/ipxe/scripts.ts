@@ -65,6 +65,28 @@ goto fetch
 `;
 }
 
+/**
+ * Commissioning (discovery.commission): an unknown machine boots the Talos
+ * kernel into maintenance mode so rackboot can read its hardware. The
+ * command line carries no talos.config=, and rackboot never pushes one:
+ * the machine waits in maintenance until the operator adopts it.
+ */
+export function commissionScript(i: Omit<InstallScriptInput, 'nodeName'>): string {
+  const initrdName = i.initrdUrl.slice(i.initrdUrl.lastIndexOf('/') + 1);
+  return `#!ipxe
+# rackboot: ${i.mac} is not in the inventory; commissioning: Talos ${ipxeSafe(i.talosVersion)} maintenance mode, no config, no install
+echo rackboot: commissioning ${i.mac}: Talos maintenance mode so its hardware can be read; it is not installed
+:fetch
+kernel ${i.kernelUrl} initrd=${initrdName} ${i.kernelArgs.join(' ')} || goto retry
+initrd --name ${initrdName} ${i.initrdUrl} || goto retry
+boot || goto retry
+:retry
+echo rackboot: download failed, retrying in 5 seconds
+sleep 5
+goto fetch
+`;
+}
+
 /** An installed node boots from its own disk; rackboot never reinstalls it by accident. */
 export function localDiskScript(nodeName: string, mac: string, reason: string): string {
   return `#!ipxe

@@ -19,6 +19,36 @@ export const REQUIRED_TALOS_ARGS = [
 export const MARKER_PREFIX = 'RACKBOOT-STANDIN';
 
 /**
+ * Hardware report lines (branch commission): `RACKBOOT-STANDIN-HW <kind> <id> <field> <value…>`,
+ * one per sysfs value the kernel shows, printed when the command line has
+ * rackboot.hwreport=N (N: disks to wait for). The value is the rest of the
+ * line, so models with spaces survive. Parsed back by parseHardwareReport().
+ */
+export const HW_PREFIX = 'RACKBOOT-STANDIN-HW';
+
+export interface HardwareReport {
+  /** Per block device (kernel name): sysfs file (relative to /sys/block/NAME) → its text. */
+  disks: Record<string, Record<string, string>>;
+  /** /sys/class/dmi/id/* file → text. */
+  dmi: Record<string, string>;
+  /** Interface name → MAC. */
+  nics: Record<string, string>;
+}
+
+export function parseHardwareReport(serial: string): HardwareReport {
+  const r: HardwareReport = { disks: {}, dmi: {}, nics: {} };
+  for (const line of serial.split(/\r?\n/)) {
+    const m = /^RACKBOOT-STANDIN-HW (disk|dmi|nic) (\S+) (\S+) ?(.*)$/.exec(line.trimEnd());
+    if (!m) continue;
+    const [, kind, id, field, value] = m as unknown as [string, string, string, string, string];
+    if (kind === 'disk') (r.disks[id] ??= {})[field] = value;
+    else if (kind === 'dmi') r.dmi[field] = value;
+    else r.nics[id] = value;
+  }
+  return r;
+}
+
+/**
  * The marker line: `RACKBOOT-STANDIN result=ok|fail missing=a,b ip=1.2.3.4 config=none|<sha256>|fetch-failed mac=…`.
  * Parsed back by parseMarker().
  */
@@ -63,6 +93,34 @@ for want in ${REQUIRED_TALOS_ARGS.join(' ')}; do
 done
 missing="\${missing#,}"
 for m in ${modules.join(' ')}; do insmod /lib/modules/$m 2>/dev/null; done
+hw=""
+for word in $cmdline; do case "$word" in rackboot.hwreport=*) hw="\${word#rackboot.hwreport=}" ;; esac; done
+if [ -n "$hw" ]; then
+  # What the kernel sees, for a test to compare with the machine it described.
+  # clean: one printable line (busybox tr has no character classes).
+  clean() { tr -d '\\n\\r\\000' | sed 's/[^ -~]//g'; }
+  i=0
+  while [ "$(ls /sys/block | grep -cv -e '^loop' -e '^ram')" -lt "$hw" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+  sleep 1
+  for d in /sys/block/*; do
+    n="\${d##*/}"
+    case "$n" in loop*|ram*) continue ;; esac
+    for f in size removable ro queue/rotational serial wwid device/serial device/model device/vendor device/wwid; do
+      [ -r "$d/$f" ] && echo "${HW_PREFIX} disk $n $f $(clean < "$d/$f")"
+    done
+    [ -r "$d/device/vpd_pg80" ] && echo "${HW_PREFIX} disk $n device/vpd_pg80 $(tail -c +5 "$d/device/vpd_pg80" | clean)"
+    echo "${HW_PREFIX} disk $n subsystem $(basename "$(readlink -f "$d/device/subsystem" 2>/dev/null)")"
+  done
+  for f in sys_vendor product_name product_serial product_uuid; do
+    [ -r /sys/class/dmi/id/$f ] && echo "${HW_PREFIX} dmi id $f $(clean < /sys/class/dmi/id/$f)"
+  done
+  for n in /sys/class/net/*; do
+    [ "\${n##*/}" = lo ] || echo "${HW_PREFIX} nic \${n##*/} address $(cat $n/address)"
+  done
+  echo "${MARKER_PREFIX}-HW-END"
+  sync
+  poweroff -f
+fi
 # Drivers probe asynchronously: wait for the NIC to appear.
 i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done

@@ -13,6 +13,8 @@ export const DEFAULT_STANDIN_CACHE = '/var/cache/rackboot-e2e';
 const BUSYBOX = '/bin/busybox';
 /** The NIC drivers the lab and tests give their VMs: e1000 (BIOS) and virtio-net (UEFI). */
 const NIC_MODULES = ['e1000', 'virtio_pci', 'virtio_net'];
+/** Disk drivers, so the stand-in can report what the kernel sees of a machine's disks (rackboot.hwreport). */
+const BLOCK_MODULES = ['nvme', 'virtio_blk', 'virtio_scsi', 'sd_mod'];
 
 export interface StandinFiles {
   kernel: string;
@@ -91,7 +93,7 @@ export function buildStandin(cacheDir = DEFAULT_STANDIN_CACHE): StandinFiles {
   const kernel = readdirSync(join(root, 'boot')).find((f) => f.startsWith('vmlinuz-'));
   if (!kernel) throw new Error(`no vmlinuz in ${root}/boot`);
   const modulesRoot = join(root, 'lib', 'modules');
-  const modules = moduleLoadOrder(modulesRoot, NIC_MODULES);
+  const modules = moduleLoadOrder(modulesRoot, [...NIC_MODULES, ...BLOCK_MODULES]);
   const init = standinInit(modules.map((m) => basename(m)));
   const out = join(cacheDir, `${pkg}-standin-initramfs.xz`);
   const stamp = `${out}.init`;

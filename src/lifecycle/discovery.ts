@@ -4,6 +4,11 @@
 // writes the operator's inventory file itself.
 import { stringify } from 'yaml';
 import type { DiscoveredRecord, Store } from '../store/store.js';
+import { allCommissions, type CommissionState } from '../store/discovered-hardware.js';
+import { factsSummary } from '../talos/hardware-collect.js';
+import { describeDisk } from '../talos/disk-selector.js';
+import type { HardwareFacts } from '../talos/hardware.js';
+import { commissionedEntry } from './commission-snippet.js';
 
 export type UuidFlag = 'all-zero' | 'duplicate' | null;
 
@@ -12,6 +17,22 @@ export interface DiscoveredView extends DiscoveredRecord {
   /** Option 93 / iPXE buildarch in words, e.g. "x64 UEFI". */
   archName: string | null;
   snippet: string;
+  /** Set once the machine was handed the commissioning kernel (discovery.commission). */
+  commission: CommissionView | null;
+}
+
+export interface CommissionView {
+  state: CommissionState;
+  bootedAt: number;
+  readAt: number | null;
+  endpoint: string | null;
+  lastError: string | null;
+  /** One line: system, CPUs, memory, disks, NICs. */
+  summary: string | null;
+  /** The disk the snippet's installDisk stands for. */
+  installDisk: string | null;
+  cabledMac: string | null;
+  facts: HardwareFacts | null;
 }
 
 // RFC 4578 §2.1 and the IANA processor architecture registry.
@@ -24,6 +45,7 @@ const ZERO_UUID = /^[0-]+$/;
 
 export function discoveredView(store: Store): DiscoveredView[] {
   const list = store.listDiscovered();
+  const commissions = allCommissions(store.db);
   const uses = new Map<string, number>();
   // Only the inventory's UUIDs, not whole node records: this runs on every overview render.
   const nodeUuids = (store.stmt('SELECT uuid FROM nodes WHERE in_inventory=1 AND uuid IS NOT NULL').all() as { uuid: string }[]).map((r) => r.uuid);
@@ -32,18 +54,35 @@ export function discoveredView(store: Store): DiscoveredView[] {
   return list.map((d) => {
     const uuid = d.uuid?.toLowerCase() ?? null;
     const uuidFlag: UuidFlag = !uuid ? null : ZERO_UUID.test(uuid) ? 'all-zero' : (uses.get(uuid) ?? 0) > 1 ? 'duplicate' : null;
-    return { ...d, uuidFlag, archName: d.arch ? (ARCH_NAMES[d.arch] ?? d.arch) : null, snippet: inventorySnippet([{ ...d, uuidFlag }]) };
+    const c = commissions.get(d.mac);
+    const entry = c?.facts ? commissionedEntry(d.mac, c.facts) : undefined;
+    const commission: CommissionView | null = c ? {
+      state: c.state, bootedAt: c.bootedAt, readAt: c.readAt, endpoint: c.endpoint, lastError: c.lastError,
+      summary: c.facts ? factsSummary(c.facts) : null, installDisk: entry?.disk ? describeDisk(entry.disk) : null,
+      cabledMac: entry?.mac ?? null, facts: c.facts,
+    } : null;
+    const view = { ...d, uuidFlag, commission };
+    return { ...view, archName: d.arch ? (ARCH_NAMES[d.arch] ?? d.arch) : null, snippet: inventorySnippet([view]) };
   });
 }
 
-/** YAML for the inventory's `nodes:` list. A flagged UUID is left out: it would not identify the machine. */
-export function inventorySnippet(list: (DiscoveredRecord & { uuidFlag: UuidFlag })[]): string {
-  const entries = list.map((d) => ({
-    name: `node-${d.mac.replace(/:/g, '')}`,
-    mac: d.mac,
-    role: 'worker',
-    ...(d.uuid && !d.uuidFlag ? { uuid: d.uuid } : {}),
-    installDisk: '/dev/sda',
-  }));
+type SnippetSource = DiscoveredRecord & { uuidFlag: UuidFlag; commission?: { facts: HardwareFacts | null } | null };
+
+/**
+ * YAML for the inventory's `nodes:` list. A flagged UUID is left out: it
+ * would not identify the machine. A commissioned machine's entry names its
+ * cabled NIC and an install-disk selector for the disk rackboot would pick.
+ */
+export function inventorySnippet(list: SnippetSource[]): string {
+  const entries = list.map((d) => {
+    const read = d.commission?.facts ? commissionedEntry(d.mac, d.commission.facts) : undefined;
+    return {
+      name: `node-${d.mac.replace(/:/g, '')}`,
+      mac: read?.mac ?? d.mac,
+      role: 'worker',
+      ...(d.uuid && !d.uuidFlag ? { uuid: d.uuid } : {}),
+      installDisk: read?.installDisk ?? '/dev/sda',
+    };
+  });
   return stringify(entries, { indent: 2 });
 }

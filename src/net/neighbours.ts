@@ -52,6 +52,18 @@ export class KernelNeighbours implements RequesterIdentity {
     const iface = this.opts.iface?.();
     return parseArpTable(text).find((e) => e.address === address && (!iface || e.device === iface))?.mac;
   }
+
+  /** The other way round: the address whose entry carries `mac` (a commissioned machine without a lease of ours). */
+  addressOf(mac: string): string | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.opts.file ?? '/proc/net/arp', 'utf8');
+    } catch {
+      return undefined;
+    }
+    const iface = this.opts.iface?.();
+    return parseArpTable(text).find((e) => e.mac === mac && (!iface || e.device === iface))?.address;
+  }
 }
 
 /** A neighbour table a test writes: address → MAC. */

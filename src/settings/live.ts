@@ -28,6 +28,8 @@ export const LIVE_KEYS = [
   'registry.offline',
   // day2-config: read at every inventory reload (src/day2/auto-apply.ts).
   'day2.autoApply',
+  // branch commission: read per iPXE request; the reader runs whenever the daemon does.
+  'discovery.commission',
 ] as const;
 
 export interface SettingsChange {

@@ -184,5 +184,13 @@ export const settingsSchema = {
         },
       },
     },
+    // branch commission (issue 17): unknown machines boot Talos maintenance mode so their hardware can be read.
+    discovery: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        commission: { type: 'boolean', description: 'Unknown machines get the Talos kernel with no config; rackboot reads their hardware and never installs them.' },
+      },
+    },
   },
 } as const;

@@ -85,6 +85,8 @@ export interface Settings {
   day2: { autoApply: 'none' | 'no-reboot' };
   /** scale-out (issue 21): several appliances share Talos leadership and the bootstrap state through PostgreSQL (docs/scale-out.md). */
   scaleOut?: { postgres?: string };
+  /** Commissioning unknown machines (README "Commissioning unknown machines"). */
+  discovery: { commission: boolean };
   /** The scrape token for /metrics (else DATA_DIR/metrics-token, if that file exists). */
   metrics: { token?: string };
 }
@@ -199,6 +201,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     registry: { mirror: raw.registry?.mirror ?? false, offline: raw.registry?.offline ?? false },
     day2: { autoApply: raw.day2?.autoApply ?? 'none' },
     scaleOut: { postgres: raw.scaleOut?.postgres },
+    discovery: { commission: raw.discovery?.commission ?? false },
     metrics: { token: raw.metrics?.token },
   };
   const problems = crossCheck(settings, file ?? '(flags)');

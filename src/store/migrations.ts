@@ -182,4 +182,19 @@ export const migrations: string[] = [
     rejected_at INTEGER
   );
   `,
+  // branch commission (issue 17): unknown machines booted into maintenance
+  // mode to be read, keyed by the MAC that PXE-booted. state: booting (the
+  // Talos kernel was served), read (facts stored), failed (last read failed;
+  // retried while booting is recent).
+  `
+  CREATE TABLE discovered_hardware (
+    mac TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    booted_at INTEGER NOT NULL,
+    endpoint TEXT,
+    facts_json TEXT,
+    read_at INTEGER,
+    last_error TEXT
+  );
+  `,
 ];

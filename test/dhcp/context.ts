@@ -29,6 +29,7 @@ export function settingsWith(dhcp: Partial<Settings['dhcp']> = {}): Settings {
     upgrade: { parallelism: 1, returnSeconds: 900 },  // day2-rollout
     registry: { mirror: false, offline: false },
     day2: { autoApply: 'none' },
+    discovery: { commission: false },  // branch commission
     metrics: {},
   };
 }

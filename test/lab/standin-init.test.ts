@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kernelArgs } from '../../src/talos/kernel-args.js';
-import { MARKER_PREFIX, parseMarker, REQUIRED_TALOS_ARGS, standinInit } from '../../src/lab/standin-init.js';
+import { MARKER_PREFIX, parseHardwareReport, parseMarker, REQUIRED_TALOS_ARGS, standinInit } from '../../src/lab/standin-init.js';
 
 describe('stand-in marker', () => {
   it('parses a success line out of a noisy serial log', () => {
@@ -48,5 +48,33 @@ describe('stand-in /init', () => {
     expect(script).toContain('missing="${missing#,}"');
     expect(script).toContain('url="${word#talos.config=}"');
     expect(script).not.toContain('undefined');
+  });
+});
+
+// branch commission: the hardware report lines the stand-in prints with rackboot.hwreport.
+describe('the hardware report', () => {
+  it('keeps values with spaces, sorts lines by disk, DMI and NIC, and ignores other console noise', () => {
+    const serial = [
+      'rackboot-standin: cmdline: console=ttyS0 rackboot.hwreport=3',
+      'RACKBOOT-STANDIN-HW disk sda device/model SLOW DISK X  ',
+      'RACKBOOT-STANDIN-HW disk sda size 196608\r',
+      'RACKBOOT-STANDIN-HW disk vda serial ',
+      'RACKBOOT-STANDIN-HW dmi id product_serial CHASSIS-9',
+      'RACKBOOT-STANDIN-HW nic eth1 address 52:54:00:e2:17:02',
+      '[    1.2] RACKBOOT-STANDIN-HW disk sdz size 1',
+    ].join('\n');
+    expect(parseHardwareReport(serial)).toEqual({
+      disks: { sda: { 'device/model': 'SLOW DISK X', size: '196608' }, vda: { serial: '' } },
+      dmi: { product_serial: 'CHASSIS-9' },
+      nics: { eth1: '52:54:00:e2:17:02' },
+    });
+  });
+
+  it('the init script reports only when the command line asks, and powers off before taking a lease', () => {
+    const init = standinInit([]);
+    const report = init.indexOf('if [ -n "$hw" ]; then');
+    expect(report).toBeGreaterThan(0);
+    expect(init.indexOf('poweroff -f', report)).toBeLessThan(init.indexOf('udhcpc'));
+    expect(init).toContain('rackboot.hwreport=*)');
   });
 });

@@ -34,9 +34,9 @@ describe('inventory macs', () => {
 
   it('refuses a MAC two nodes claim, through mac or macs, at the second one', () => {
     const r = parseInventory(inv(`  - { name: a, role: worker, mac: ${NIC1} }\n  - { name: b, role: worker, macs: [${OTHER}, ${NIC1}] }\n`), 'inv.yaml');
-    expect(r.ok ? [] : r.errors.map((e) => `${e.line}: ${e.message}`)).toEqual([`7: duplicate mac ${NIC1} (first used by node a on line 6)`]);
+    expect(r.ok ? [] : r.errors.map((e) => `${e.line}: ${e.message}`)).toEqual([`7: node b: duplicate mac ${NIC1} (first used by node a on line 6): each node needs its own`]);
     const none = parseInventory(inv('  - { name: a, role: worker }\n'), 'inv.yaml');
-    expect(none.ok ? [] : none.errors.map((e) => e.message)).toContain('nodes.0: missing required key "mac"');
+    expect(none.ok ? [] : none.errors.map((e) => e.message)).toContain('node a: missing required key "mac"');
   });
 });
 

@@ -23,6 +23,24 @@ describe('the kernel neighbour table', () => {
     expect(parseArpTable('')).toEqual([]);
   });
 
+  // branch commission: a commissioned machine without a lease of ours is found by its MAC.
+  it('finds the address carrying a MAC, on the provisioning interface only', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rb-arp-'));
+    try {
+      const file = join(dir, 'arp');
+      writeFileSync(file, TABLE);
+      let iface: string | undefined = 'br0';
+      const table = new KernelNeighbours({ file, iface: () => iface });
+      expect(table.addressOf('52:54:00:12:34:03')).toBe('10.77.0.13');
+      expect(table.addressOf('52:54:00:aa:aa:aa')).toBeUndefined();
+      iface = 'eth1';
+      expect(table.addressOf('52:54:00:aa:aa:aa')).toBe('10.77.0.11');
+      expect(new KernelNeighbours({ file: join(dir, 'missing') }).addressOf('52:54:00:12:34:03')).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('answers for the provisioning interface only when one is set; unknown addresses and a missing table give undefined', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rb-arp-'));
     try {

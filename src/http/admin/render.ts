@@ -8,6 +8,7 @@ import { sinceText, type assetsView, type clusterView, type inventoryView, type 
 import type { PowerView } from '../../bmc/power-monitor.js';
 import { FAULT_LABEL, type BmcFault } from '../../bmc/types.js';
 import { stageBar } from './render-node.js';
+import { commissionCell } from './render-commission.js';
 
 const when = (ms: number | null) => (ms === null ? 'never' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + 'Z');
 export const ago = (ms: number | null, now: number) => html`<span data-since="${ms ?? ''}" title="${when(ms)}">${sinceText(ms, now)}</span>`;
@@ -86,8 +87,8 @@ export function discoveredSection(list: DiscoveredView[], snippet: string, total
     ? html`<p class="muted" data-discovered-total="${total}">The ${list.length} most recently seen of ${total}; all of them: <code>rackboot discovered</code> or <code>GET /api/discovered</code>.</p>`
     : '';
   const flag = (d: DiscoveredView) => (d.uuidFlag ? html` <span class="badge warn">${d.uuidFlag === 'all-zero' ? 'all-zero UUID' : 'duplicate UUID'}</span>` : '');
-  return html`<div class="table-wrap"><table class="cards"><thead><tr><th>MAC</th><th>UUID</th><th>Arch</th><th>Vendor class</th><th>Relay</th><th>First seen</th><th>Last seen</th></tr></thead><tbody>
-${list.map((d) => html`<tr><td data-label="MAC"><code>${d.mac}</code></td><td data-label="UUID"><code class="wrap">${d.uuid ?? '-'}</code>${flag(d)}</td><td data-label="Arch">${d.archName ?? '-'}</td><td data-label="Vendor class">${d.vendorClass ?? '-'}</td><td data-label="Relay">${d.relay ?? '-'}</td><td data-label="First seen">${ago(d.firstSeen, now)}</td><td data-label="Last seen">${ago(d.lastSeen, now)}</td></tr>`)}
+  return html`<div class="table-wrap"><table class="cards"><thead><tr><th>MAC</th><th>UUID</th><th>Arch</th><th>Vendor class</th><th>Relay</th><th>First seen</th><th>Last seen</th><th>Hardware</th></tr></thead><tbody>
+${list.map((d) => html`<tr><td data-label="MAC"><code>${d.mac}</code></td><td data-label="UUID"><code class="wrap">${d.uuid ?? '-'}</code>${flag(d)}</td><td data-label="Arch">${d.archName ?? '-'}</td><td data-label="Vendor class">${d.vendorClass ?? '-'}</td><td data-label="Relay">${d.relay ?? '-'}</td><td data-label="First seen">${ago(d.firstSeen, now)}</td><td data-label="Last seen">${ago(d.lastSeen, now)}</td><td data-label="Hardware">${commissionCell(d)}</td></tr>`)}
 </tbody></table></div>${more}
 <p>Paste under <code>nodes:</code> in the inventory, then choose names and roles (rackboot never edits the file itself):</p>
 <pre class="snippet" id="snippet">${snippet}</pre>`;

@@ -12,6 +12,7 @@ import { schematicId } from '../../factory/schematic.js';
 import { kernelArgs, kernelLogTarget } from '../../talos/kernel-args.js';
 import type { HttpContext } from '../context.js';
 import { bootAccessFor } from './machine-config.js';
+import { commissionBootScript } from './commission-ipxe.js';
 import { peerAddress } from '../../lifecycle/boot-access.js';
 import { isStoreWriteError, STORE_UNWRITABLE } from '../../store/errors.js';
 import { PUBLIC } from '../access.js';
@@ -80,6 +81,11 @@ export function registerMachineIpxe(app: FastifyInstance, ctx: HttpContext): voi
 
     const action = ctx.lifecycle.scriptRequested({ mac, source: 'http', uuid, arch: buildarch });
     if (action.kind === 'unknown') {
+      if (ctx.settings.discovery.commission) {
+        const c = commissionBootScript(ctx, req, mac, arch);
+        if ('script' in c) return c.script;
+        req.log.warn({ mac }, `commissioning not possible: ${c.why}`);
+      }
       req.log.info({ mac, uuid, arch: buildarch }, 'unknown machine asked for its script');
       return unknownMachineScript(mac, self);
     }

@@ -8,6 +8,7 @@ import type { Faults, FakeDisk, FakeNodeOptions } from './node.js';
 import type { ApplyMode, Method, Profile, Refusal } from './profiles.js';
 import { machineResources, resetWipeRefusal, resourceHandlers } from './resources.js';
 import { configuredApplyConfiguration } from './apply-config.js';
+import { resetWipeTargets, wipeDiskImages } from './disk-images.js';
 
 export type Handler = (call: any, cb?: grpc.sendUnaryData<unknown>) => void;
 
@@ -132,6 +133,7 @@ export function configuredHandlers(n: NodeApi): Record<Method, Handler> {
       const wipeRefusal = resetWipeRefusal(call.request, n.opts.disks, n.config?.installDisk);
       if (wipeRefusal) return cb!(wipeRefusal as grpc.ServiceError);
       n.resets.push(call.request);
+      if (n.opts.diskImages) wipeDiskImages(n.opts.diskImages, resetWipeTargets(call.request, n.config?.installDisk));
       // profiles.ts resetEtcd: only a graceful reset leaves etcd; a reset that wipes EPHEMERAL
       // (the default, or named in system_partitions_to_wipe) loses /var/lib/etcd with it.
       const labels = (call.request.system_partitions_to_wipe ?? []).map((p: { label: string }) => p.label);

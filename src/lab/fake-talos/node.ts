@@ -59,6 +59,8 @@ export interface FakeNodeOptions {
   disks?: FakeDisk[];
   /** The rest of the machine its hardware resources describe (resources.ts). */
   machine?: FakeMachine;
+  /** Raw image files behind its disks, by /dev path: a Reset wipes them for real (disk-images.ts). */
+  diskImages?: Record<string, string>;
   /** Time between an accepted config and the API answering over mTLS (the "install"). */
   installDelayMs?: number;
   /** day2-rollout: a real etcd cluster with a member named after this hostname answers the etcd calls (real-etcd-api.ts). */
