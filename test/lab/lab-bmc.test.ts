@@ -74,8 +74,8 @@ describe.skipIf(why)('lab machines behind BMCs', () => {
     try {
       const events = db.prepare("SELECT node, data_json FROM events WHERE kind = 'power' ORDER BY id").all() as { node: string; data_json: string }[];
       expect(events.map((e) => ({ node: e.node, ...JSON.parse(e.data_json) }))).toEqual(expect.arrayContaining([
-        expect.objectContaining({ node: 'lab-1', request: 'on', actor: 'cli', ok: true, pxeFirst: true }),
-        expect.objectContaining({ node: 'lab-2', request: 'on', actor: 'cli', ok: true, pxeFirst: true }),
+        expect.objectContaining({ node: 'lab-1', request: 'on', actor: expect.stringMatching(/^cli:/), ok: true, pxeFirst: true }),
+        expect.objectContaining({ node: 'lab-2', request: 'on', actor: expect.stringMatching(/^cli:/), ok: true, pxeFirst: true }),
       ]));
       expect(events).toHaveLength(2);
     } finally {
