@@ -25,6 +25,7 @@ import { KernelNeighbours } from './net/neighbours.js';
 import { boundLeaseAddress } from './store/bound-lease.js';
 import { startRolloutService } from './day2/rollout-service.js';
 import { AutoPower } from './bmc/auto-power.js';
+import { SolCapture } from './bmc/sol-capture.js';
 import { stepClockStart } from './bmc/auto-policy.js';
 import { configForNode, resolvedInstallDisk } from './talos/config/node-config.js';
 import { publicUrlFor } from './net/public-url.js';
@@ -147,6 +148,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   const autoPower = new AutoPower(store, {
     dataDir: settings.dataDir, settings: () => ctx.settings.power,
     installing: talosInstallingProbe(store, settings.dataDir), log: log.child({ svc: 'bmc' }),
+    beforePower: (n, actor) => ctx.sol?.beforePower(n, actor) ?? Promise.resolve(),
   });
   services.push({ name: 'bmc-auto', close: () => autoPower.close() });
   const talos = startTalosService({
@@ -190,6 +192,16 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
     stuck: { retry: (n, reason) => autoPower.stuckRetry(n, reason), clockStart: (n) => stepClockStart(store, n) },
     resetFallback: autoPower,
   })));
+  // Serial-over-LAN into the console buffer while nodes PXE-boot (src/bmc/sol-capture.ts).
+  if (ctx.console) {
+    const sol = new SolCapture({
+      store, console: ctx.console, dataDir: settings.dataDir, nodes: () => watcher.inventory?.nodes ?? [],
+      seconds: () => ctx.settings.bmc.solSeconds, timeoutMs: settings.bmc.timeoutSeconds * 1000, log: log.child({ svc: 'sol' }),
+    });
+    sol.start();
+    ctx.sol = sol;
+    services.push({ name: 'sol', close: () => sol.close() });
+  }
   power.start(settings.bmc.pollSeconds * 1000);
   services.push({ name: 'bmc-poller', close: () => power.stop() });
 

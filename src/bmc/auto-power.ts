@@ -7,7 +7,7 @@ import type { NodeRecord, Store } from '../store/store.js';
 import type { PowerSettings } from '../settings/settings.js';
 import { BY_HAND_STEP, decideResetFallback, RESET_FALLBACK_ACTOR, STUCK_RETRY_ACTOR, STUCK_RETRY_EVENT, stuckRetryAllowed } from './auto-policy.js';
 import { decidePowerAction, DEFAULT_POWER_GUARD, type PowerGuardPolicy } from './guards.js';
-import { powerAttempts } from './operate.js';
+import { powerAttempts, type OperateOptions } from './operate.js';
 import { GuardedPower } from './power-service.js';
 
 export interface AutoPowerOptions {
@@ -21,6 +21,8 @@ export interface AutoPowerOptions {
   /** Whether the node's Talos API reports it is installing; no power action then. */
   installing?: (node: NodeRecord) => Promise<boolean>;
   log?: Logger;
+  /** Passed to each action (operate.ts): the daemon's Serial-over-LAN capture starts there. */
+  beforePower?: OperateOptions['beforePower'];
 }
 
 export class AutoPower {
@@ -37,7 +39,7 @@ export class AutoPower {
     const s = this.opts.settings();
     return new GuardedPower(this.store, {
       dataDir: this.opts.dataDir, timeoutMs: s.bmcTimeoutSeconds * 1000, policy: this.opts.policy, now: this.opts.now,
-      settleMs: this.opts.settleMs, pollMs: this.opts.pollMs,
+      settleMs: this.opts.settleMs, pollMs: this.opts.pollMs, beforePower: this.opts.beforePower,
     });
   }
 

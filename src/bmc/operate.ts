@@ -32,6 +32,8 @@ export interface OperateOptions {
   /** How long an on or off may take to show in the power state before the BMC is said to have ignored it. */
   settleMs?: number;
   pollMs?: number;
+  /** Runs between setting PXE once and the power on/cycle (the daemon starts its Serial-over-LAN capture here); never expected to throw. */
+  beforePower?: (node: NodeSpec, actor: string) => Promise<void>;
 }
 
 export async function operateNode(store: Store | undefined, node: NodeSpec, request: PowerRequest, opts: OperateOptions): Promise<PowerOutcome> {
@@ -52,6 +54,7 @@ export async function operateNode(store: Store | undefined, node: NodeSpec, requ
     } else {
       const pxe = opts.pxeFirst && (request === 'on' || request === 'cycle');
       if (pxe) await bmc.pxeOnce(spec.bootMode);
+      if (pxe) await opts.beforePower?.(node, opts.actor).catch(() => undefined);
       await bmc.power(request);
       const expected = request === 'on' ? 'on' : request === 'off' ? 'off' : undefined;
       const state = expected ? await settle(bmc, expected, opts.settleMs ?? 30_000, opts.pollMs ?? 1000) : undefined;

@@ -9,6 +9,7 @@ import type { MetricsSource } from '../lifecycle/ports.js';
 import type { Reimager } from '../lifecycle/reimage.js';
 import type { RequesterIdentity } from '../net/neighbours.js';
 import type { PowerMonitor } from '../bmc/power-monitor.js';
+import type { SolCapture } from '../bmc/sol-capture.js';
 import type { Day2Service } from '../day2/service.js';
 import type { TalosServiceState } from '../talos/service.js';
 
@@ -28,6 +29,8 @@ export interface HttpContext {
   reimager?: Reimager;
   /** Power state read from the nodes' BMCs (the daemon polls; made on first use otherwise). */
   power?: PowerMonitor;
+  /** Serial-over-LAN capture while nodes PXE-boot (absent when the console buffer is off). */
+  sol?: SolCapture;
   /** The daemon's Talos API service (absent outside `serve`: the page then reads the store's record). */
   talosService?: () => TalosServiceState;
   /** Service counters for /metrics (DHCP, TFTP, console, …). */

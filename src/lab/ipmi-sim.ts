@@ -38,6 +38,13 @@ export interface IpmiSimOptions {
   password?: string;
   /** ipmi_sim also listens there (TCP, same address) for a VM's BMC link: QEMU's ipmi-bmc-extern over a socket chardev, ipmi_sim's "VM" serial codec. */
   vmPort?: number;
+  /**
+   * Serial-over-LAN: ipmi_sim connects to this TCP port (same address) as the
+   * machine's serial port; a QEMU serial chardev listens there. ipmi_sim
+   * connects at start and, while nothing listens, every 10 s; after a drop
+   * again within a second (OpenIPMI lanserv/sol.c, sol_timeout).
+   */
+  solPort?: number;
   /** Default 127.0.0.1. */
   address?: string;
   port?: number;
@@ -72,7 +79,7 @@ set_working_mc 0x20
     guid a1b2c3d4e5f60718293a4b5c6d7e8f90
   endlan
   chassis_control "${hook} ${machineDir}"
-${opts.vmPort ? `  serial 15 ${address} ${opts.vmPort} codec VM\n` : ''}  user 2 true "${username}" "${password}" admin 10 md5
+${opts.vmPort ? `  serial 15 ${address} ${opts.vmPort} codec VM\n` : ''}${opts.solPort ? `  sol "tcp:${address}:${opts.solPort}" 115200\n` : ''}  user 2 true "${username}" "${password}" admin 10 md5
 `, { mode: 0o600 });
   // The BMC must be declared before it is added, or ipmi_sim 2.0.33 crashes on mc_add.
   writeFileSync(join(dir, 'sim.emu'), 'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nmc_enable 0x20\n');

@@ -17,6 +17,8 @@ export const LAB_CIPHER_SUITE = 3;
 export const IPMI_PORT = 623;
 /** Where ipmi_sim waits for QEMU's BMC link (TCP, same address). */
 const VM_LINK_PORT = 9002;
+/** Where the machine's serial port listens for its BMC's Serial-over-LAN (TCP, same address). */
+const SOL_PORT = 9003;
 
 export interface LabBmc {
   /** ipmi://ADDRESS, as the inventory names it. */
@@ -58,12 +60,14 @@ export function newBmcPassword(): string {
  * the command that started it; lab down stops it). The machine stays off
  * until someone powers it on through the BMC.
  */
-export async function startLabBmc(o: { ns: string; dir: string; index: number; vm: Omit<VmSpec, 'bmcLink' | 'qmpSocket'>; password: string; log: string }): Promise<LabBmc> {
+export async function startLabBmc(o: { ns: string; dir: string; index: number; vm: Omit<VmSpec, 'bmcLink' | 'qmpSocket' | 'serialServer'>; password: string; log: string; sol?: boolean }): Promise<LabBmc> {
   const host = labBmcHost(o.index);
   const qmpSocket = join(o.dir, 'qmp.sock');
-  const vm: VmSpec = { ...o.vm, bmcLink: { host, port: VM_LINK_PORT }, qmpSocket };
+  // With sol, the machine's serial port is the BMC's SOL device (ipmi_sim's `sol "tcp:…"`).
+  const serialServer = o.sol ? { host, port: SOL_PORT } : undefined;
+  const vm: VmSpec = { ...o.vm, bmcLink: { host, port: VM_LINK_PORT }, qmpSocket, serialServer };
   const files = writeIpmiSimFiles(o.dir, {
-    address: host, port: IPMI_PORT, vmPort: VM_LINK_PORT, username: LAB_BMC_USER, password: o.password, netns: o.ns, machine: machineScript(vm),
+    address: host, port: IPMI_PORT, vmPort: VM_LINK_PORT, solPort: serialServer?.port, username: LAB_BMC_USER, password: o.password, netns: o.ns, machine: machineScript(vm),
   });
   const [cmd, ...args] = files.argv;
   const fd = openSync(o.log, 'a');

@@ -35,6 +35,13 @@ export interface VmSpec {
    */
   uefiNetBoot?: 'pxe' | 'http';
   varsFile?: string;
+  /**
+   * The serial port is also a TCP server here, for its BMC's Serial-over-LAN
+   * (ipmi_sim connects as the client); serialFile still gets every byte.
+   * The machine waits for that connection before it runs, so its firmware's
+   * first lines reach the BMC (a server's BMC sees its serial port from power-on).
+   */
+  serialServer?: { host: string; port: number };
 }
 
 export function qemuArgs(vm: VmSpec): string[] {
@@ -53,9 +60,11 @@ export function qemuArgs(vm: VmSpec): string[] {
     '-netdev', `tap,id=n0,ifname=${vm.tap},script=no,downscript=no`,
     '-device', nic,
     ...(vm.disk ? ['-drive', `file=${vm.disk},format=raw,if=ide`] : []),
-    ...(vm.appendSerial
-      ? ['-chardev', `file,id=serial0,path=${vm.serialFile},append=on`, '-serial', 'chardev:serial0']
-      : ['-serial', `file:${vm.serialFile}`]),
+    ...(vm.serialServer
+      ? ['-chardev', `socket,id=serial0,host=${vm.serialServer.host},port=${vm.serialServer.port},server=on,wait=on,logfile=${vm.serialFile},logappend=${vm.appendSerial ? 'on' : 'off'}`, '-serial', 'chardev:serial0']
+      : vm.appendSerial
+        ? ['-chardev', `file,id=serial0,path=${vm.serialFile},append=on`, '-serial', 'chardev:serial0']
+        : ['-serial', `file:${vm.serialFile}`]),
     // reconnect: QEMU keeps retrying its BMC link instead of failing when the BMC restarts.
     ...(vm.bmcLink
       ? ['-chardev', `socket,id=ipmi0,host=${vm.bmcLink.host},port=${vm.bmcLink.port},reconnect=10`,

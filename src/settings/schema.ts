@@ -101,6 +101,8 @@ export const settingsSchema = {
       properties: {
         pollSeconds: { type: 'integer', minimum: 0, maximum: 86400, description: 'How often the daemon reads every BMC\'s power state for the page; 0 turns it off.' },
         timeoutSeconds: { type: 'integer', minimum: 1, maximum: 300, description: 'Limit for one BMC read or request from the daemon and the API.' },
+        // sol branch: Serial-over-LAN capture while a node PXE-boots.
+        solSeconds: { type: 'integer', minimum: 0, maximum: 86400, description: 'Longest Serial-over-LAN capture after a power on/cycle with PXE (IPMI BMCs); it ends sooner when Talos\'s kernel log arrives. 0 turns capture off.' },
       },
     },
     power: {

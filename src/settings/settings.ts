@@ -70,7 +70,7 @@ export interface Settings {
   talos: { consoles: string[]; extraKernelArgs: string[] };
   lifecycle: { timeouts: StateTimeouts; sweepSeconds: number };
   /** The page's power-state poller and the API's BMC requests (per-node BMC details are in the inventory). */
-  bmc: { pollSeconds: number; timeoutSeconds: number };
+  bmc: { pollSeconds: number; timeoutSeconds: number; solSeconds: number };
   /** What rackboot does through nodes' BMCs on its own (README "BMC control"). */
   power: PowerSettings;
   /** The UDP receiver for Talos kernel logs (talos.logging.kernel). */
@@ -193,7 +193,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     },
     talos: { consoles: raw.talos?.consoles ?? ['ttyS0'], extraKernelArgs: raw.talos?.extraKernelArgs ?? [] },
     lifecycle: { timeouts: { ...DEFAULT_TIMEOUTS, ...raw.lifecycle?.timeouts }, sweepSeconds: raw.lifecycle?.sweepSeconds ?? 15 },
-    bmc: { pollSeconds: raw.bmc?.pollSeconds ?? 60, timeoutSeconds: raw.bmc?.timeoutSeconds ?? 10 },
+    bmc: { pollSeconds: raw.bmc?.pollSeconds ?? 60, timeoutSeconds: raw.bmc?.timeoutSeconds ?? 10, solSeconds: raw.bmc?.solSeconds ?? 600 },
     power: { ...DEFAULT_POWER_SETTINGS, ...raw.power },
     console: { enabled: raw.console?.enabled ?? true, port: raw.console?.port ?? 5514, linesPerNode: raw.console?.linesPerNode ?? 500 },
     factory: { url: (raw.factory?.url ?? 'https://factory.talos.dev').replace(/\/+$/, '') },

@@ -22,7 +22,7 @@ describe('the daemon\'s power poller', () => {
     writeFileSync(join(dir, 'cluster.yaml'), inventoryYaml(`  - name: rf-1\n    mac: 52:54:00:00:05:01\n    role: worker\n    bmc:\n      address: redfish+http://127.0.0.1:${f.port}\n      username: ${f.username}\n`));
     writeFileSync(join(dir, 'rackboot.yaml'), `dataDir: ./data\ninventory: ./cluster.yaml\nadminToken: ${TOKEN}\nlogLevel: warn\ndhcp:\n  mode: off\ntftp:\n  enabled: false\nconsole:\n  enabled: false\nbmc:\n  pollSeconds: 1\n  timeoutSeconds: 2\nhttp:\n  listen: 127.0.0.1:0\n  adminListen: 127.0.0.1:0\n  publicUrl: http://127.0.0.1:1\n`);
     const settings = loadSettings({ config: join(dir, 'rackboot.yaml') });
-    expect(settings.bmc).toEqual({ pollSeconds: 1, timeoutSeconds: 2 });
+    expect(settings.bmc).toEqual({ pollSeconds: 1, timeoutSeconds: 2, solSeconds: 600 });
     writePassword(passwordPath(settings.dataDir, 'rf-1'), f.password);
     const daemon = await startDaemon(settings, pino({ level: 'silent' }));
     const pinned = new Agent({ connect: { ca: readFileSync(join(dir, 'data', 'admin-tls', 'cert.pem'), 'utf8') } });

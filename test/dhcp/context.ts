@@ -24,7 +24,7 @@ export function settingsWith(dhcp: Partial<Settings['dhcp']> = {}): Settings {
     lifecycle: { timeouts: { ...DEFAULT_TIMEOUTS }, sweepSeconds: 15 },
     power: { ...DEFAULT_POWER_SETTINGS },
     console: { enabled: false, port: 5514, linesPerNode: 500 },
-    bmc: { pollSeconds: 0, timeoutSeconds: 10 },
+    bmc: { pollSeconds: 0, timeoutSeconds: 10, solSeconds: 0 },
     factory: { url: 'https://factory.talos.dev' },
     upgrade: { parallelism: 1, returnSeconds: 900 },  // day2-rollout
     registry: { mirror: false, offline: false },

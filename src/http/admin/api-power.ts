@@ -63,6 +63,7 @@ export function registerPowerApi(app: FastifyInstance, ctx: HttpContext, opts: {
       outcome = await operateNode(ctx.store, spec, action, {
         dataDir: ctx.settings.dataDir, actor: actorOf(adminAccess(req)), pxeFirst: body.pxe === true,
         timeoutMs: ctx.settings.bmc.timeoutSeconds * 1000, settleMs: opts.settleMs ?? SETTLE_MS, pollMs: opts.pollMs ?? 1000,
+        beforePower: ctx.sol ? (n, actor) => ctx.sol!.beforePower(n, actor) : undefined,
       });
     } finally {
       busy.delete(name);

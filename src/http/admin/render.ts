@@ -130,6 +130,6 @@ export function eventList(events: EventRecord[]): Safe {
   })}`;
 }
 
-export function consoleLines(lines: { at: number; msg: string }[]): Safe {
-  return html`${lines.map((l) => html`<li>${l.msg}</li>`)}`;
+export function consoleLines(lines: { at: number; msg: string; source?: 'sol' }[]): Safe {
+  return html`${lines.map((l) => (l.source === 'sol' ? html`<li class="sol"><span class="src" title="Serial-over-LAN through the BMC">sol</span> ${l.msg}</li>` : html`<li>${l.msg}</li>`))}`;
 }

@@ -89,7 +89,16 @@ export const APP_JS = String.raw`'use strict';
     var empty = list.querySelector('.console-empty');
     if (empty) list.removeChild(empty);
     var li = document.createElement('li');
-    li.textContent = line.msg;
+    if (line.source === 'sol') {
+      var src = document.createElement('span');
+      src.className = 'src';
+      src.title = 'Serial-over-LAN through the BMC';
+      src.textContent = 'sol';
+      li.className = 'sol';
+      li.appendChild(src);
+      li.appendChild(document.createTextNode(' '));
+    }
+    li.appendChild(document.createTextNode(line.msg));
     list.appendChild(li);
     while (list.children.length > 1000) list.removeChild(list.firstChild);
     li.scrollIntoView({ block: 'nearest' });
@@ -148,6 +157,8 @@ ol.stages li { min-width:0; padding:.1rem .2rem; font-size:.7rem; line-height:1.
 ol.stages .st-name { display:block; overflow:hidden; text-overflow:ellipsis; } ol.stages .st-time { display:block; color:var(--fg); }
 ol.stages .st-done { border-top-color:#32d583; } ol.stages .st-current { border-top-color:#7a5af8; font-weight:600; } ol.stages .st-failed { border-top-color:var(--bad); color:var(--bad); } ol.stages .st-skipped { border-top-color:#a6f4c5; }
 ol.console li.console-empty { color:#98a2b3; font-style:italic; }
+ol.console li.sol { color:#b8c7d9; }
+ol.console li.sol span.src { color:#0f1729; background:#f5c26b; border-radius:3px; padding:0 .3em; font-size:11px; }
 pre.config { background:#0f1729; color:#e6edf7; padding:.8rem; border-radius:6px; overflow:auto; max-height:32rem; font-size:12px; }
 @media (max-width: 760px) {
   .grid { grid-template-columns:1fr; }

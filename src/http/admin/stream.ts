@@ -10,7 +10,7 @@ import type { HttpContext } from '../context.js';
 import type { ConsoleLine } from '../../console/buffer.js';
 import { nodeFragments, overviewFragments } from './pages.js';
 import { overviewData } from './page-routes.js';
-import { assetsView, nodeLiveView } from './views.js';
+import { assetsView, consoleSource, nodeLiveView } from './views.js';
 import { ADMIN } from '../access.js';
 import { parseNodeQuery } from './overview.js';
 
@@ -89,7 +89,7 @@ export function registerStream(app: FastifyInstance, ctx: HttpContext, opts: { i
     send(res, 'fragments', fragments());
     const unsubscribe = feed.subscribe(() => send(res, 'fragments', fragments()));
     const onLine = (node: string, line: ConsoleLine) => {
-      if (node === nodeName) send(res, 'console', { at: line.at, msg: line.msg });
+      if (node === nodeName) send(res, 'console', { at: line.at, msg: line.msg, ...consoleSource(line) });
     };
     ctx.console?.on('line', onLine);
     // Comments keep proxies and the server's idle timeout from closing a quiet stream.

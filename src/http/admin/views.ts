@@ -104,7 +104,8 @@ export function nodeView(store: Store, n: NodeRecord, power: PowerLookup = () =>
 export interface NodeDetail {
   node: NodeView;
   events: EventRecord[];
-  console: { at: number; msg: string }[];
+  /** source: 'sol' for a line captured over Serial-over-LAN (src/bmc/sol-capture.ts); absent for Talos's kernel log. */
+  console: { at: number; msg: string; source?: 'sol' }[];
   /** Why the console is empty, when it is. */
   consoleEmpty: string | null;
   config: NodeConfigView;
@@ -122,7 +123,7 @@ export function nodeDetailView(ctx: HttpContext, name: string): NodeDetail | und
   const n = ctx.store.getNode(name);
   const live = nodeLiveView(ctx, name);
   if (!n || !live) return undefined;
-  const console = (ctx.console?.lines(name) ?? []).map((l) => ({ at: l.at, msg: l.msg }));
+  const console = (ctx.console?.lines(name) ?? []).map((l) => ({ at: l.at, msg: l.msg, ...consoleSource(l) }));
   const capture = ctx.console && ctx.settings.console.enabled
     ? { on: true as const, port: ctx.settings.console.port, startedAt: ctx.console.startedAt, lines: console.length }
     : { on: false as const };
@@ -191,4 +192,9 @@ export function stateCounts(store: Store): Record<NodeState, number> {
 
 export function sinceText(ms: number | null, now = Date.now()): string {
   return ms === null ? 'never' : `${formatDuration(Math.max(0, now - ms))} ago`;
+}
+
+/** Marks a console line captured over Serial-over-LAN, so the page can tell firmware screens from Talos's kernel log. */
+export function consoleSource(l: { fields: Record<string, unknown> }): { source?: 'sol' } {
+  return l.fields.source === 'sol' ? { source: 'sol' } : {};
 }

@@ -117,6 +117,10 @@ describe('admin page in a real browser', () => {
       await expect.poll(() => page.locator('#live').textContent()).toBe('live');
       h.ctx.console!.add('w-1', { at: Date.now(), msg: '[    1.234] <b>talos</b> kernel log line', fields: {} });
       await expect.poll(() => page.locator('#console li').last().textContent(), { timeout: 10_000 }).toBe('[    1.234] <b>talos</b> kernel log line');
+      // A line captured over Serial-over-LAN arrives live with its sol tag, as text.
+      h.ctx.console!.add('w-1', { at: Date.now(), msg: 'iPXE <i>1.21</i> -- Open Source Network Boot Firmware --', fields: { source: 'sol' } });
+      await expect.poll(() => page.locator('#console li.sol').last().textContent(), { timeout: 10_000 }).toBe('sol iPXE <i>1.21</i> -- Open Source Network Boot Firmware --');
+      expect(await page.locator('#console li.sol span.src').last().textContent()).toBe('sol');
       await page.screenshot({ path: join(OUT, 'admin-node-1280.png'), fullPage: true });
 
       // Phone width.

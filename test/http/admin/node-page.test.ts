@@ -83,6 +83,21 @@ describe('node page', () => {
     }
   });
 
+  it('marks console lines captured over Serial-over-LAN, on the page and in the live stream\'s data', async () => {
+    const h = await harness();
+    try {
+      h.ctx.console!.add('w-1', { at: 1, msg: 'iPXE 1.21.1 -- Open Source Network Boot Firmware -- <b>', fields: { source: 'sol' } });
+      h.ctx.console!.add('w-1', { at: 2, msg: '[talos] kernel up', fields: {} });
+      const body = (await h.app.inject({ url: '/ui/nodes/w-1', headers: auth })).body;
+      expect(body).toContain('<li class="sol"><span class="src" title="Serial-over-LAN through the BMC">sol</span> iPXE 1.21.1 -- Open Source Network Boot Firmware -- &lt;b&gt;</li>');
+      expect(body).toContain('<li>[talos] kernel up</li>');
+      const api = JSON.parse((await h.app.inject({ url: '/api/nodes/w-1', headers: auth })).body) as { console: { msg: string; source?: string }[] };
+      expect(api.console.map((l) => l.source ?? 'talos')).toEqual(['sol', 'talos']);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('knows the reasons a console is empty', () => {
     const on = { on: true as const, port: 5514, startedAt: Date.UTC(2026, 0, 1), lines: 0 };
     expect(consoleEmptyReason({ state: 'ready', lastSeen: 5, stateSince: 5 }, { on: false })).toMatch(/^Console capture is off/);

@@ -39,6 +39,9 @@ describe('/api/stream (Server-Sent Events)', () => {
       let got = '';
       while (!got.includes('event: console')) got = (await next(nodeReader)).text;
       expect(got).toContain('data: {"at":5,"msg":"hello console"}');
+      h.ctx.console!.add('w-1', { at: 6, msg: 'SeaBIOS', fields: { source: 'sol' } });
+      while (!got.includes('SeaBIOS')) got = (await next(nodeReader)).text;
+      expect(got).toContain('data: {"at":6,"msg":"SeaBIOS","source":"sol"}');
 
       await h.close();
       closed = true;
