@@ -48,7 +48,7 @@ export function parseValidated<T>(text: string, file: string, validate: Validate
     return { line: pos.line, col: pos.col };
   };
   if (!validate(data)) {
-    const errors = (validate.errors ?? []).map((e) => at(offsetOf(doc, e), describe(e, fieldNames)));
+    const errors = withoutAlternativeSummaries(validate.errors ?? []).map((e) => at(offsetOf(doc, e), describe(e, fieldNames)));
     return { ok: false, errors: dedupe(errors), partial: { data, locate } };
   }
   return { ok: true, data: data as T, locate };
@@ -107,6 +107,17 @@ function describe(e: ErrorObject, fieldNames: Record<string, string>): string {
     default:
       return `${where}: ${e.message ?? 'invalid'}`;
   }
+}
+
+/**
+ * A value that fits none of its alternatives (installDisk: a path or a
+ * selector; mac or macs) gets ajv's reasons for each alternative and then
+ * "must match a schema in anyOf". The reasons say it; the summary only
+ * repeats it, so it is kept only where it is the sole error for that value.
+ */
+function withoutAlternativeSummaries(errors: ErrorObject[]): ErrorObject[] {
+  const isSummary = (e: ErrorObject) => e.keyword === 'anyOf' || e.keyword === 'oneOf';
+  return errors.filter((e) => !isSummary(e) || !errors.some((o) => !isSummary(o) && (o.instancePath === e.instancePath || o.instancePath.startsWith(`${e.instancePath}/`))));
 }
 
 function dedupe(errors: PositionedError[]): PositionedError[] {

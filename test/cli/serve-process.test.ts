@@ -89,7 +89,7 @@ describe('rackboot serve as a process', () => {
     daemon = serveUnderUmask022(['--config', cfg]);
     await until('serving', () => daemon!.output().includes('rackboot serving'));
     const token = readFileSync(join(dir, 'data', 'admin-token'), 'utf8').trim();
-    const names = async () => ((await adminGet(join(dir, 'data'), adminPort, '/api/nodes', token).then((r) => r.body.json())) as Array<{ name: string }>).map((n) => n.name);
+    const names = async () => ((await adminGet(join(dir, 'data'), adminPort, '/api/nodes', token).then((r) => r.body.json())) as { nodes: Array<{ name: string }> }).nodes.map((n) => n.name);
     expect(await names()).toContain('worker-2');
 
     writeFileSync(inv, readFileSync(inv, 'utf8').replace('name: worker-2', 'name: worker-9'));

@@ -26,10 +26,10 @@ it('refuses an unreadable size, an unknown key and an empty selector at the line
     if (r.ok) throw new Error('expected errors');
     return r.errors.map((e) => `${e.line}: ${e.message}`);
   };
-  expect(bad(inv('{ size: "about 400GB" }'))).toContain('9: nodes.0.installDisk.size: "about 400GB" is not a valid size condition (">= 400GB", "<= 2TB", "480GB")');
-  expect(bad(inv('{ vendor: Dell }'))).toContain('9: nodes.0.installDisk: unknown key "vendor"');
-  expect(bad(inv('{}')).some((e) => e.startsWith('9: nodes.0.installDisk: must NOT have fewer than 1 properties'))).toBe(true);
-  expect(bad(inv('sda'))).toContain('9: nodes.0.installDisk: "sda" is not a valid disk path (/dev/...)');
+  expect(bad(inv('{ size: "about 400GB" }'))).toContain('9: node cp-1: installDisk.size: "about 400GB" is not a valid size condition (">= 400GB", "<= 2TB", "480GB")');
+  expect(bad(inv('{ vendor: Dell }'))).toContain('9: node cp-1: installDisk: unknown key "vendor"');
+  expect(bad(inv('{}')).some((e) => e.startsWith('9: node cp-1: installDisk: must NOT have fewer than 1 properties'))).toBe(true);
+  expect(bad(inv('sda'))).toContain('9: node cp-1: installDisk: "sda" is not a valid disk path (/dev/...)');
 });
 
 it('takes wipe.userDisks as a list of selectors and refuses an empty list', () => {
@@ -37,7 +37,7 @@ it('takes wipe.userDisks as a list of selectors and refuses an empty list', () =
   const ok = parseInventory(withWipe('{ userDisks: [{ serial: DATA-A }, { wwid: naa.5000c500a1b2c3d4 }] }'), 'inv.yaml');
   expect(ok.ok && ok.inventory.nodes[0]!.wipe).toEqual({ userDisks: [{ serial: 'DATA-A' }, { wwid: 'naa.5000c500a1b2c3d4' }] });
   const none = parseInventory(withWipe('{}'), 'inv.yaml');
-  expect(none.ok ? [] : none.errors.map((e) => `${e.line}: ${e.message}`)).toContain('10: nodes.0.wipe: missing required key "userDisks"');
+  expect(none.ok ? [] : none.errors.map((e) => `${e.line}: ${e.message}`)).toContain('10: node cp-1: wipe: missing required key "userDisks"');
   const empty = parseInventory(withWipe('{ userDisks: [] }'), 'inv.yaml');
-  expect(empty.ok ? [] : empty.errors.map((e) => `${e.line}: ${e.message}`)).toContain('10: nodes.0.wipe.userDisks: must NOT have fewer than 1 items');
+  expect(empty.ok ? [] : empty.errors.map((e) => `${e.line}: ${e.message}`)).toContain('10: node cp-1: wipe.userDisks: must NOT have fewer than 1 items');
 });
