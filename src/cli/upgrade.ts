@@ -1,5 +1,6 @@
 // `rackboot upgrade`: rolls the inventory's talosVersion onto installed
 // nodes, one step at a time, through the persisted rollout (src/day2/).
+import { recordedSchematic } from '../day2/applied.js';
 import { planUpgrade, resumeRollout } from '../day2/rollout-plan.js';
 import { UpgradeRollout } from '../day2/rollout.js';
 import { fetchAssets } from '../factory/assets.js';
@@ -35,7 +36,8 @@ export const upgrade: Command = {
 rackboot upgrade --resume [--talosconfig FILE] [--allow-single-etcd]
 rackboot upgrade --status
 
-Upgrades installed nodes to the inventory's talosVersion with the installer
+Upgrades installed nodes to the inventory's talosVersion and schematic (a
+new schematic at the same version is rolled out too) with the installer
 <factory host>/metal-installer/<schematic>:<version> (settings factory.url,
 so a mirror is used when configured). First the boot assets of the target
 are fetched (a node reimaged mid-rollout then installs the new version);
@@ -87,7 +89,7 @@ while that node reboots). --status prints the latest rollout.`,
         }
         const schematic = schematicId(inventory.cluster.schematic);
         const version = inventory.cluster.talosVersion;
-        id = await planUpgrade({ db: store.db, connect, endpointOf }, nodes.map((n) => ({ name: n.name, role: n.role })),
+        id = await planUpgrade({ db: store.db, connect, endpointOf, recordedSchematic: (n) => recordedSchematic(store.db, n) }, nodes.map((n) => ({ name: n.name, role: n.role })),
           { version, schematic, image: installerImage(settings.factory.url, schematic, version) });
       }
       const rollout = new UpgradeRollout({

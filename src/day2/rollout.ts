@@ -5,6 +5,9 @@
 // `parallelism`. After each node: it must answer on the target version, its
 // apid and kubelet be healthy, and for a control plane etcd pass the gate
 // again, before the next. Any failure pauses the rollout with the reason.
+// "On the target" is the target version and schematic (a new schematic at
+// the same version is a rollout too): the version from Version, the
+// schematic from the node's "schematic" extension (running-schematic.ts).
 //
 // Never twice: 'calling' is committed before the upgrade call. A rollout
 // that finds a node at 'calling' (a restart between commit and answer) asks
@@ -24,7 +27,9 @@ import { REQUIRED_SERVICES } from '../talos/health.js';
 import {
   claimRollout, getRollout, markAssetsReady, releaseRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutNodeRecord, type RolloutRecord,
 } from '../store/rollouts.js';
+import { recordInstallerImage } from './applied.js';
 import { checkQuorum, type ControlPlane } from './quorum-gate.js';
+import { runningSchematic } from './running-schematic.js';
 
 /** Whether a node on `version` has the LifecycleService (talosctl: ">1.13.0-alpha.2"). */
 export function usesLifecycleService(version: string): boolean {
@@ -92,6 +97,12 @@ export class UpgradeRollout {
 
   private version(node: string): Promise<string> {
     return this.ask(node, async (c) => (await c.version()).version.tag);
+  }
+
+  /** Whether the node runs the rollout's version and schematic (a node that names no schematic is not on it). */
+  private async onTarget(r: RolloutRecord, node: string): Promise<boolean> {
+    if ((await this.version(node)) !== r.targetVersion) return false;
+    return (await this.ask(node, runningSchematic)) === r.schematic;
   }
 
   private controlPlanes(id: number): ControlPlane[] {
@@ -185,8 +196,16 @@ export class UpgradeRollout {
         setNodeStep(db, r.id, n.node, 'pending', { reason: `does not answer: ${(err as Error).message}` });
         return `does not answer: ${(err as Error).message}`;
       }
-      if (current === r.targetVersion) {
-        mark('done', { versionAfter: current, finished: Date.now(), reason: 'already on the target version' });
+      let there: boolean;
+      try {
+        there = current === r.targetVersion && (await this.onTarget(r, n.node));
+      } catch (err) {
+        setNodeStep(db, r.id, n.node, 'pending', { reason: `does not answer: ${(err as Error).message}` });
+        return `does not answer: ${(err as Error).message}`;
+      }
+      if (there) {
+        recordInstallerImage(db, n.node, r.image);
+        mark('done', { versionAfter: current, finished: Date.now(), reason: 'already on the target version and schematic' });
         return undefined;
       }
       mark('calling', { started: Date.now() });
@@ -219,8 +238,7 @@ export class UpgradeRollout {
     }
     if (step === 'installed') {
       try {
-        const now = await this.version(n.node);
-        if (now !== r.targetVersion) await this.ask(n.node, (c) => c.reboot());
+        if (!(await this.onTarget(r, n.node))) await this.ask(n.node, (c) => c.reboot());
       } catch (err) {
         setNodeStep(db, r.id, n.node, 'installed', { reason: `reboot after install: ${(err as Error).message}` });
         return `reboot after install: ${(err as Error).message}`;
@@ -228,8 +246,8 @@ export class UpgradeRollout {
       mark('called');
     }
     // called: back on the target and healthy.
-    if (!(await this.reaches(n.node, r.targetVersion))) {
-      const why = `not back on ${r.targetVersion} within ${this.deps.returnTimeoutMs} ms`;
+    if (!(await this.reaches(r, n.node))) {
+      const why = `not back on ${r.targetVersion} (schematic ${r.schematic.slice(0, 12)}…) within ${this.deps.returnTimeoutMs} ms`;
       setNodeStep(db, r.id, n.node, 'called', { reason: why });
       return why;
     }
@@ -238,6 +256,7 @@ export class UpgradeRollout {
       setNodeStep(db, r.id, n.node, 'called', { reason: unhealthy });
       return unhealthy;
     }
+    recordInstallerImage(db, n.node, r.image);
     mark('done', { versionAfter: r.targetVersion, finished: Date.now() });
     return undefined;
   }
@@ -253,22 +272,22 @@ export class UpgradeRollout {
     try {
       before = n.versionBefore || (await this.version(n.node));
     } catch {
-      return this.reaches(n.node, r.targetVersion);
+      return this.reaches(r, n.node);
     }
     if (usesLifecycleService(before)) {
       try {
-        if ((await this.version(n.node)) !== r.targetVersion) await this.ask(n.node, (c) => c.reboot());
+        if (!(await this.onTarget(r, n.node))) await this.ask(n.node, (c) => c.reboot());
       } catch { /* rebooting already, or down: watch below */ }
     }
-    return this.reaches(n.node, r.targetVersion);
+    return this.reaches(r, n.node);
   }
 
-  /** Whether the node answers on `version` within the return window. */
-  private async reaches(node: string, version: string): Promise<boolean> {
+  /** Whether the node answers on the target version and schematic within the return window. */
+  private async reaches(r: RolloutRecord, node: string): Promise<boolean> {
     const end = Date.now() + this.deps.returnTimeoutMs;
     for (;;) {
       try {
-        if ((await this.version(node)) === version) return true;
+        if (await this.onTarget(r, node)) return true;
       } catch { /* rebooting */ }
       if (Date.now() > end) return false;
       await this.wait(this.deps.pollMs);

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pauseRollout, planUpgrade, resumeRollout } from '../../src/day2/rollout-plan.js';
 import { RolloutBusyError, UpgradeRollout, usesLifecycleService, type RolloutDeps } from '../../src/day2/rollout.js';
+import { recordInstallerImage, recordedSchematic } from '../../src/day2/applied.js';
+import { runningSchematic } from '../../src/day2/running-schematic.js';
 import { installerImage } from '../../src/factory/schematic.js';
 import { fakeUpgrade } from '../../src/lab/fake-talos/upgrade.js';
 import { getRollout, rolloutNodes } from '../../src/store/rollouts.js';
@@ -25,9 +27,9 @@ afterEach(async () => {
   env = undefined;
 });
 
-async function setup(cps: number, workers: number, firstHost: number): Promise<Env> {
-  // cp1 runs v1.12 (legacy MachineService/Upgrade), the rest v1.13 (LifecycleService + Reboot).
-  const rack = await makeEtcdRack(cps, workers, { firstHost, profile: (n) => (n === 'cp1' ? 'v1.12' : undefined) });
+async function setup(cps: number, workers: number, firstHost: number, allNewest = false): Promise<Env> {
+  // cp1 runs v1.12 (legacy MachineService/Upgrade), the rest v1.13 (LifecycleService + Reboot); allNewest: all v1.13.
+  const rack = await makeEtcdRack(cps, workers, { firstHost, profile: (n) => (n === 'cp1' && !allNewest ? 'v1.12' : undefined) });
   const dir = mkdtempSync(join(tmpdir(), 'rackboot-rollout-'));
   env = { rack, dir, store: new Store(join(dir, 'rackboot.db')), assets: [] };
   return env;
@@ -124,6 +126,35 @@ describe('upgrade rollout', () => {
     expect((await new UpgradeRollout(deps(e)).run(id)).state).toBe('done');
     expect(upgradesOf(e)).toEqual({ cp1: 1, cp2: 1, cp3: 1 });
   }, 90_000);
+
+  it('rolls a new schematic out at the same Talos version: each node not recorded on it upgraded once, to the new installer', async () => {
+    const e = await setup(3, 2, 221, true);
+    const version = e.rack.fakes.get('cp1')!.profile.versionTag;
+    for (const f of e.rack.fakes.values()) fakeUpgrade(f).schematic = SCHEMATIC;
+    const newSchematic = 'b'.repeat(64);
+    const newImage = installerImage('https://factory.talos.dev', newSchematic, version);
+    // What rackboot recorded from the configs the nodes took; w2 already runs the new schematic.
+    for (const name of e.rack.fakes.keys()) recordInstallerImage(e.store.db, name, name === 'w2' ? newImage : IMAGE);
+    fakeUpgrade(e.rack.fakes.get('w2')!).schematic = newSchematic;
+    const target = { version, schematic: newSchematic, image: newImage };
+    const id = await planUpgrade({ ...deps(e), recordedSchematic: (n) => recordedSchematic(e.store.db, n) }, nodesOf(e), target);
+    expect(rolloutNodes(e.store.db, id).map((n) => [n.node, n.state])).toEqual([['cp1', 'pending'], ['cp2', 'pending'], ['cp3', 'pending'], ['w1', 'pending'], ['w2', 'done']]);
+    const r = await new UpgradeRollout(deps(e)).run(id);
+    expect([r.state, r.reason]).toEqual(['done', '']);
+    expect(Object.fromEntries([...e.rack.fakes].map(([n, f]) => [n, fakeUpgrade(f).upgrades]))).toEqual({ cp1: [newImage], cp2: [newImage], cp3: [newImage], w1: [newImage], w2: [] });
+    for (const f of e.rack.fakes.values()) {
+      const c = e.rack.connect(f.endpoint);
+      expect([(await c.version()).version.tag, await runningSchematic(c)]).toEqual([version, newSchematic]);
+      c.close();
+    }
+    // Each node was done only once it ran the new schematic: the next started after the previous was back on it.
+    const rows = rolloutNodes(e.store.db, id).slice(0, 4);
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.startedAt!).toBeGreaterThanOrEqual(rows[i - 1]!.finishedAt!);
+    // The store now knows the new schematic: planned again, there is nothing to do.
+    expect([...e.rack.fakes.keys()].map((n) => recordedSchematic(e.store.db, n))).toEqual(Array(5).fill(newSchematic));
+    const again = await planUpgrade({ ...deps(e), recordedSchematic: (n) => recordedSchematic(e.store.db, n) }, nodesOf(e), target);
+    expect(rolloutNodes(e.store.db, again).every((n) => n.state === 'done')).toBe(true);
+  }, 120_000);
 
   it('restarted at every persisted step, upgrades each node exactly once', async () => {
     const e = await setup(3, 2, 121);

@@ -30,6 +30,7 @@ import * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import type { FakeDisk } from './node.js';
 import type { Handler } from './machine-api.js';
+import { EXTENSION_STATUS_TYPE } from './schematic.js';
 
 /** A NIC of the machine: the MAC QEMU gives it (`-device …,mac=`), which is also its permanent address. */
 export interface FakeNic { name: string; mac: string; driver?: string; linkUp?: boolean; speedMbit?: number; pciAddress?: string }
@@ -103,7 +104,8 @@ export function machineResources(disks: FakeDisk[] | undefined, m: FakeMachine =
 }
 
 const KNOWN_TYPES = new Set(['Disks.block.talos.dev', 'SystemInformations.hardware.talos.dev', 'Processors.hardware.talos.dev',
-  'MemoryModules.hardware.talos.dev', 'PCIDevices.hardware.talos.dev', 'LinkStatuses.net.talos.dev']);
+  'MemoryModules.hardware.talos.dev', 'PCIDevices.hardware.talos.dev', 'LinkStatuses.net.talos.dev',
+  EXTENSION_STATUS_TYPE /* schematic.ts */]);
 const KNOWN_NAMESPACES = new Set(['runtime', 'hardware', 'network', 'config', 'meta']);
 
 const denied = (details: string) => Object.assign(new Error(details), { code: grpc.status.PERMISSION_DENIED, details });
