@@ -9,7 +9,9 @@ import { activeRollout, latestRollout, rolloutNodes } from '../store/rollouts.js
 import type { Store } from '../store/store.js';
 import { TalosClient } from '../talos/client.js';
 import { storeEndpoints } from '../talos/endpoints.js';
+import { kubeconfigPath } from '../talos/health.js';
 import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
+import { storedKubeconfigCheck } from '../day2/kube-node.js';
 import { clusterInputs } from './cluster-inputs.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type Io } from './command.js';
 import { openStoreForCli } from './open-store.js';
@@ -45,7 +47,8 @@ then control planes one at a time, each only after the etcd quorum gate
 passes (every member started and healthy, a majority left without it; a
 2-member etcd is refused), then workers upgrade.parallelism at a time.
 After each node rackboot waits until it answers on the new version with
-apid and kubelet healthy (and etcd passing the gate) before the next.
+apid and kubelet healthy (and etcd passing the gate) and its Kubernetes
+node is Ready (asked through DATA_DIR/kubeconfig) before the next.
 A failure pauses the rollout with the reason; --resume continues it (and
 sends again the upgrades of nodes marked failed). The rollout is kept in the
 store: after an interruption --resume picks up where it was, asking nodes
@@ -99,6 +102,7 @@ while that node reboots). --status prints the latest rollout.`,
         },
         parallelism: settings.upgrade.parallelism, returnTimeoutMs: settings.upgrade.returnSeconds * 1000, pollMs: 2000,
         allowSingleMember: args.values['allow-single-etcd'] === true,
+        kubeNodeNotReady: storedKubeconfigCheck(kubeconfigPath(settings.dataDir)),
       });
       const r = await rollout.run(id);
       printRollout(store, io);

@@ -14,6 +14,8 @@ import { TalosClient } from '../talos/client.js';
 import { storeEndpoints } from '../talos/endpoints.js';
 import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
 import { RolloutBusyError, UpgradeRollout, type RolloutDeps } from './rollout.js';
+import { storedKubeconfigCheck } from './kube-node.js';
+import { kubeconfigPath } from '../talos/health.js';
 
 export interface RolloutServiceInput {
   settings: Settings;
@@ -44,6 +46,7 @@ export function startRolloutService(input: RolloutServiceInput): Service | undef
     parallelism: settings.upgrade.parallelism,
     returnTimeoutMs: settings.upgrade.returnSeconds * 1000,
     pollMs: 2000,
+    kubeNodeNotReady: storedKubeconfigCheck(kubeconfigPath(settings.dataDir)),
     log,
     ...input.deps,
   });

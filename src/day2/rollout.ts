@@ -3,8 +3,8 @@
 // reimaged mid-rollout then installs the new version), control planes one
 // at a time, each behind the etcd quorum gate, then workers in batches of
 // `parallelism`. After each node: it must answer on the target version, its
-// apid and kubelet be healthy, and for a control plane etcd pass the gate
-// again, before the next. Any failure pauses the rollout with the reason.
+// apid and kubelet be healthy, for a control plane etcd pass the gate
+// again, and its Kubernetes node be Ready (kube-node.ts), before the next. Any failure pauses the rollout with the reason.
 // "On the target" is the target version and schematic (a new schematic at
 // the same version is a rollout too): the version from Version, the
 // schematic from the node's "schematic" extension (running-schematic.ts).
@@ -54,6 +54,8 @@ export interface RolloutDeps {
   returnTimeoutMs: number;
   pollMs: number;
   allowSingleMember?: boolean;
+  /** Why the node's Kubernetes node is not Ready, undefined when it is (kube-node.ts storedKubeconfigCheck). */
+  kubeNodeNotReady: (node: string) => Promise<string | undefined>;
   log?: Logger;
   /** Tests: called at each persisted step; a throw here is a crash at that point. */
   checkpoint?: (node: string, step: string) => void;
@@ -294,7 +296,7 @@ export class UpgradeRollout {
     }
   }
 
-  /** apid and kubelet healthy, and for a control plane etcd passing the gate; polled within the return window. */
+  /** apid and kubelet healthy, for a control plane etcd passing the gate, and the Kubernetes node Ready; polled within the return window. */
   private async healthy(r: RolloutRecord, n: RolloutNodeRecord): Promise<string | undefined> {
     const end = Date.now() + this.deps.returnTimeoutMs;
     let why = '';
@@ -310,6 +312,7 @@ export class UpgradeRollout {
         const gate = await checkQuorum(this.controlPlanes(r.id), this.deps.connect, { allowSingleMember: this.deps.allowSingleMember });
         why = gate.ok ? '' : `etcd after the upgrade: ${gate.reason}`;
       }
+      if (!why) why = (await this.deps.kubeNodeNotReady(n.node)) ?? '';
       if (!why) return undefined;
       if (Date.now() > end) return why;
       await this.wait(this.deps.pollMs);

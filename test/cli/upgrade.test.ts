@@ -12,6 +12,7 @@ import { Store } from '../../src/store/store.js';
 import { talosconfigYaml } from '../../src/talos/talosconfig.js';
 import { makeEtcdRack, type EtcdRack } from '../day2/etcd-rack.js';
 import { startFakeFactory, type FakeFactory } from '../factory/fake-factory.js';
+import { startFakeKubeApi } from '../fakes/kube-api.js';
 import { runCommand } from './run-command.js';
 
 const TARGET = 'v1.13.3';
@@ -39,6 +40,12 @@ it('upgrade --all fetches the assets, rolls every installed node once, and --sta
   const factory = await startFakeFactory({ [`/image/${id}/${TARGET}/kernel-amd64`]: Buffer.from('k'), [`/image/${id}/${TARGET}/initramfs-amd64.xz`]: Buffer.from('i') });
   cleanup = async () => { await factory.close(); await rack.close(); };
   const s = await site(rack, factory);
+  // Each upgraded node must be Ready in Kubernetes, asked through DATA_DIR/kubeconfig.
+  const kube = await startFakeKubeApi(rack.pki);
+  for (const name of rack.fakes.keys()) kube.nodes.set(name, 'True');
+  writeFileSync(join(s.dataDir, 'kubeconfig'), kube.kubeconfig(rack.pki.admin), { mode: 0o600 });
+  const prev = cleanup;
+  cleanup = async () => { await kube.close(); await prev?.(); };
   const store = new Store(join(s.dataDir, 'rackboot.db'));
   const { loadInventoryFile } = await import('../../src/inventory/load.js');
   const inv = loadInventoryFile(join(s.config, '..', 'inventory.yaml'));
@@ -64,6 +71,8 @@ it('upgrade --all fetches the assets, rolls every installed node once, and --sta
   expect(Object.fromEntries([...rack.fakes].map(([n, f]) => [n, fakeUpgrade(f).upgrades]))).toEqual({
     cp1: [`${new URL(factory.url).host}/metal-installer/${id}:${TARGET}`], cp2: [expect.any(String)], cp3: [expect.any(String)], w1: [expect.any(String)],
   });
+  // The CLI asked Kubernetes about each node it upgraded, through the stored kubeconfig.
+  expect([...new Set(kube.requests)].sort()).toEqual(['cp1', 'cp2', 'cp3', 'w1'].map((n) => `GET /api/v1/nodes/${n}`));
   const st = await runCommand(upgrade, ['--config', s.config, '--status']);
   expect(st.out).toMatch(/rollout \d+: Talos v1\.13\.3 .* done/);
   expect(st.out).toMatch(/cp1 +controlplane +done +v1\.13\.0 -> v1\.13\.3/);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { planUpgrade } from '../../src/day2/rollout-plan.js';
 import { startRolloutService } from '../../src/day2/rollout-service.js';
+import { startFakeKubeApi } from '../fakes/kube-api.js';
 import { fakeUpgrade } from '../../src/lab/fake-talos/upgrade.js';
 import { createLogger } from '../../src/log.js';
 import { loadSettings } from '../../src/settings/settings.js';
@@ -25,9 +26,13 @@ it('a daemon closed mid-rollout leaves it running; the next daemon finishes it, 
   mkdirSync(dataDir);
   writeFileSync(join(dir, 'rackboot.yaml'), `dataDir: ${dataDir}\ninventory: ${join(dir, 'none.yaml')}\nassetsDir: ${join(dir, 'assets')}\n`);
   writeFileSync(join(dataDir, 'talosconfig'), talosconfigYaml('rack', ['127.0.0.1'], { caPem: rack.pki.osCa.crt, certPem: rack.pki.admin.crt, keyPem: rack.pki.admin.key, tlsKeyPem: rack.pki.admin.key }), { mode: 0o600 });
+  // The daemon asks Kubernetes through DATA_DIR/kubeconfig whether each upgraded node is Ready.
+  const kube = await startFakeKubeApi(rack.pki);
+  for (const name of rack.fakes.keys()) kube.nodes.set(name, 'True');
+  writeFileSync(join(dataDir, 'kubeconfig'), kube.kubeconfig(rack.pki.admin), { mode: 0o600 });
   const settings = loadSettings({ config: join(dir, 'rackboot.yaml') });
   let store = new Store(join(dataDir, 'rackboot.db'));
-  cleanup = async () => { store.close(); await rack.close(); rmSync(dir, { recursive: true, force: true }); };
+  cleanup = async () => { store.close(); await kube.close(); await rack.close(); rmSync(dir, { recursive: true, force: true }); };
   const endpointOf = (n: string) => rack.fakes.get(n)?.endpoint;
   const assets: string[] = [];
   const deps = { connect: rack.connect, endpointOf, fetchAssets: async (v: string) => { assets.push(v); }, pollMs: 50, returnTimeoutMs: 3000 };
