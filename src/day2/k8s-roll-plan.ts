@@ -12,7 +12,7 @@
 // A step whose field already names the target image is skipped (upstream
 // staticPodImage: "update skipped"). Image names are upstream's defaults
 // (pkg/machinery/constants/constants.go v1.12.0), tagged v<version>.
-// Pure: no I/O. The runner is not written yet (see the branch note).
+// Pure: no I/O; k8s-roll.ts runs the steps.
 import { parseDocument } from 'yaml';
 
 export type K8sComponent = 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kube-proxy' | 'kubelet';

@@ -121,7 +121,8 @@ export class UpgradeRollout {
     const { db } = this.deps;
     const r = getRollout(db, id);
     if (!r) throw new Error(`no rollout ${id}`);
-    if (r.state !== 'running') return r;
+    // A Kubernetes roll (k8s-roll.ts) is not a Talos upgrade: never run it as one.
+    if (r.kind !== 'talos' || r.state !== 'running') return r;
     const claim = claimRollout(db, id);
     if (!claim.ok) throw new RolloutBusyError(`rollout ${id} is being run by process ${claim.holder}`);
     try {
