@@ -3,6 +3,9 @@
 import { recordedSchematic } from '../day2/applied.js';
 import { planUpgrade, resumeRollout } from '../day2/rollout-plan.js';
 import { UpgradeRollout } from '../day2/rollout.js';
+import { K8S_ROLLOUT_KIND, KubernetesRollout, planK8sRoll } from '../day2/k8s-roll.js';
+import { defaultKubernetesVersion } from '../talos/config/versions.js';
+import { getRollout } from '../store/rollouts.js';
 import { fetchAssets } from '../factory/assets.js';
 import { installerImage, schematicId } from '../factory/schematic.js';
 import { activeRollout, latestRollout, rolloutNodes } from '../store/rollouts.js';
@@ -24,7 +27,8 @@ function printRollout(store: Store, io: Io): void {
     io.out('no rollout');
     return;
   }
-  io.out(`rollout ${r.id}: Talos ${r.targetVersion} (${r.image}) ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
+  const what = r.kind === K8S_ROLLOUT_KIND ? `Kubernetes ${r.targetVersion}` : `Talos ${r.targetVersion} (${r.image})`;
+  io.out(`rollout ${r.id}: ${what} ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
   for (const n of rolloutNodes(store.db, r.id)) {
     const took = n.startedAt && n.finishedAt ? ` ${Math.round((n.finishedAt - n.startedAt) / 1000)}s` : '';
     io.out(`  ${n.node.padEnd(16)} ${n.role.padEnd(12)} ${n.state.padEnd(9)} ${n.versionBefore} -> ${n.versionAfter || r.targetVersion}${took}${n.reason ? `  (${n.reason})` : ''}`);
@@ -35,6 +39,7 @@ export const upgrade: Command = {
   name: ['upgrade'],
   summary: 'roll the inventory\'s Talos version onto installed nodes',
   usage: `rackboot upgrade (--all | NODE...) [--talosconfig FILE] [--allow-single-etcd]
+rackboot upgrade --kubernetes [--talosconfig FILE]
 rackboot upgrade --resume [--talosconfig FILE] [--allow-single-etcd]
 rackboot upgrade --status
 
@@ -54,16 +59,25 @@ sends again the upgrades of nodes marked failed). The rollout is kept in the
 store: after an interruption --resume picks up where it was, asking nodes
 their version instead of sending an upgrade twice.
 --allow-single-etcd lets a one-member etcd through the gate (etcd is down
-while that node reboots). --status prints the latest rollout.`,
+while that node reboots). --status prints the latest rollout.
+
+--kubernetes rolls the inventory's kubernetesVersion onto every installed
+node as talosctl upgrade-k8s does: kube-apiserver, then
+kube-controller-manager, then kube-scheduler, each on one control plane
+after another, then kube-proxy, then every kubelet (control planes first),
+each one image field of the node's active config applied in place
+(NO_REBOOT) behind the etcd gate, waiting for the static pod to run the new
+image and be Ready (the kubelet: its Kubernetes node Ready). Persisted and
+resumed like a Talos rollout; a change that landed is never sent again.`,
   options: {
-    all: { type: 'boolean' }, resume: { type: 'boolean' }, status: { type: 'boolean' },
+    all: { type: 'boolean' }, resume: { type: 'boolean' }, status: { type: 'boolean' }, kubernetes: { type: 'boolean' },
     talosconfig: { type: 'string' }, 'allow-single-etcd': { type: 'boolean' },
   },
   async run(args, io) {
-    const { all, resume, status } = args.values;
+    const { all, resume, status, kubernetes } = args.values;
     const picked = args.positionals;
-    const modes = [Boolean(all), Boolean(resume), Boolean(status), picked.length > 0].filter(Boolean).length;
-    if (modes !== 1) throw new UsageError('give exactly one of --all, NODE..., --resume, --status');
+    const modes = [Boolean(all), Boolean(resume), Boolean(status), Boolean(kubernetes), picked.length > 0].filter(Boolean).length;
+    if (modes !== 1) throw new UsageError('give exactly one of --all, NODE..., --kubernetes, --resume, --status');
     const inputs = clusterInputs(args, io, { secrets: false });
     if (!inputs) return EXIT_FAILURE;
     const { settings, inventory } = inputs;
@@ -81,6 +95,9 @@ while that node reboots). --status prints the latest rollout.`,
       let id: number;
       if (resume) {
         id = resumeRollout(store.db).id;
+      } else if (kubernetes) {
+        const version = inventory.cluster.kubernetesVersion ?? defaultKubernetesVersion(inventory.cluster.talosVersion);
+        id = planK8sRoll(store.db, store.listNodes().filter((n) => UPGRADABLE.includes(n.state)).map((n) => ({ name: n.name, role: n.role })), version);
       } else {
         const open = activeRollout(store.db);
         if (open) throw new Error(`rollout ${open.id} is ${open.state}${open.reason ? ` (${open.reason})` : ''}; continue it with --resume`);
@@ -94,6 +111,17 @@ while that node reboots). --status prints the latest rollout.`,
         const version = inventory.cluster.talosVersion;
         id = await planUpgrade({ db: store.db, connect, endpointOf, recordedSchematic: (n) => recordedSchematic(store.db, n) }, nodes.map((n) => ({ name: n.name, role: n.role })),
           { version, schematic, image: installerImage(settings.factory.url, schematic, version) });
+      }
+      if (getRollout(store.db, id)!.kind === K8S_ROLLOUT_KIND) {
+        const k8s = await new KubernetesRollout({
+          db: store.db, connect, endpointOf,
+          controlPlanes: () => store.listNodes().filter((n) => n.role === 'controlplane')
+            .flatMap((n) => { const endpoint = endpoints(n); return endpoint ? [{ name: n.name, endpoint }] : []; }),
+          kubeNodeNotReady: storedKubeconfigCheck(kubeconfigPath(settings.dataDir)),
+          returnTimeoutMs: settings.upgrade.returnSeconds * 1000, pollMs: 2000,
+        }).run(id);
+        printRollout(store, io);
+        return k8s.state === 'done' ? EXIT_OK : EXIT_FAILURE;
       }
       const rollout = new UpgradeRollout({
         db: store.db, connect, endpointOf,

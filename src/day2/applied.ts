@@ -97,6 +97,12 @@ export function recordInstallerImage(db: Store['db'], node: string, image: strin
   db.prepare('UPDATE node_config SET installer_image=? WHERE node=?').run(image, node);
 }
 
+/** Records the Kubernetes version a Kubernetes roll moved the node's kubelet to (as configFacts reads it: no leading "v"). */
+export function recordKubernetesVersion(db: Store['db'], node: string, version: string): void {
+  db.prepare('INSERT INTO node_config (node) VALUES (?) ON CONFLICT(node) DO NOTHING').run(node);
+  db.prepare('UPDATE node_config SET kubernetes_version=? WHERE node=?').run(version.replace(/^v/, ''), node);
+}
+
 /** The schematic ID the node's recorded installer image names; undefined when none is recorded or it names none. */
 export function recordedSchematic(db: Store['db'], node: string): string | undefined {
   const row = db.prepare('SELECT installer_image FROM node_config WHERE node=?').get(node) as { installer_image: string | null } | undefined;

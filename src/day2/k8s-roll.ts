@@ -21,6 +21,7 @@ import type { Logger } from '../log.js';
 import type { TalosClient } from '../talos/client.js';
 import { claimRollout, createRollout, getRollout, releaseRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutNodeRecord, type RolloutRecord } from '../store/rollouts.js';
 import { componentImage, k8sRollSteps, patchForStep, type K8sComponent, type K8sStep } from './k8s-roll-plan.js';
+import { recordKubernetesVersion } from './applied.js';
 import { checkQuorum, type ControlPlane } from './quorum-gate.js';
 import { RolloutBusyError } from './rollout.js';
 
@@ -143,6 +144,8 @@ export class KubernetesRollout {
     }
     const unready = await this.settled(s);
     if (unready) return hold('called', unready);
+    // The kubelet is a node's last step: from now on it runs the new version (plan and apply read this).
+    if (s.component === 'kubelet') recordKubernetesVersion(db, s.node, r.targetVersion);
     mark('done', { versionAfter: s.image, finished: Date.now() });
     return undefined;
   }
