@@ -63,8 +63,18 @@ export function planK8sRoll(db: Database.Database, nodes: { name: string; role: 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Thrown out of a run when its owner stops it: nothing more is written, the rollout stays running for the next start. */
+class Stopped extends Error {}
+
 export class KubernetesRollout {
+  private stopped = false;
+
   constructor(private readonly deps: K8sRollDeps) {}
+
+  /** Stops a run at its next wait or step, as a crash would, recording nothing (the daemon is closing). */
+  stop(): void {
+    this.stopped = true;
+  }
 
   private async ask<T>(node: string, fn: (c: TalosClient) => Promise<T>): Promise<T> {
     const ep = this.deps.endpointOf(node);
@@ -95,6 +105,7 @@ export class KubernetesRollout {
     if (!claim.ok) throw new RolloutBusyError(`rollout ${id} is being run by process ${claim.holder}`);
     try {
       for (const row of rolloutNodes(db, id)) {
+        if (this.stopped) throw new Stopped();
         if (getRollout(db, id)!.state !== 'running') return getRollout(db, id)!;
         const problem = await this.step(r, row);
         if (problem) {
@@ -105,6 +116,9 @@ export class KubernetesRollout {
       }
       setRolloutState(db, id, 'done');
       return getRollout(db, id)!;
+    } catch (err) {
+      if (err instanceof Stopped) return getRollout(db, id)!;
+      throw err;
     } finally {
       releaseRollout(db, id);
     }
@@ -162,7 +176,9 @@ export class KubernetesRollout {
       }
       if (!why) return undefined;
       if (Date.now() > end) return `${why} after ${this.deps.returnTimeoutMs} ms`;
+      if (this.stopped) throw new Stopped();
       await sleep(this.deps.pollMs);
+      if (this.stopped) throw new Stopped();
     }
   }
 
