@@ -91,7 +91,10 @@ export class KubernetesRollout {
     return this.ask(node, async (c) => {
       const r = (await c.listResources(MACHINE_CONFIG.namespace, MACHINE_CONFIG.type)).find((x) => x.metadata?.id === MACHINE_CONFIG.id);
       if (!r?.spec?.yaml_spec) throw new Error('the node has no active machine config');
-      return r.spec.yaml_spec;
+      // The spec's YAML is the config text as one string (machine_config.go v1alpha1Spec.MarshalYAML, v1.12.0).
+      const text = parse(r.spec.yaml_spec) as unknown;
+      if (typeof text !== 'string') throw new Error('the MachineConfig resource does not hold the config as text');
+      return text;
     });
   }
 

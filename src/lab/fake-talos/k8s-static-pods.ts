@@ -5,7 +5,9 @@
 //   id "v1alpha1" = config.ActiveID; pkg/machinery/resources/config/
 //   machine_config.go v1.12.0): the active config, which talosctl's
 //   upgrade-k8s reads before patching one field (pkg/cluster/kubernetes/
-//   patch.go patchNodeConfig, v1.12.0). Its YAML is the config itself.
+//   patch.go patchNodeConfig, v1.12.0). Its spec's YAML is one string
+//   scalar holding the config text (v1alpha1Spec.MarshalYAML in
+//   machine_config.go: "presented as raw YAML string").
 //   Upstream it needs os:admin (sensitive); the fake does not check that.
 // - StaticPodStatus (type StaticPodStatuses.kubernetes.talos.dev, namespace
 //   k8s, id "<pod namespace>/<pod name>", e.g.
@@ -16,7 +18,7 @@
 //   kube-scheduler, each running the image its cluster.<x>.image names. When
 //   that image changes (an in-place apply), the kubelet restarts the pod:
 //   for STATIC_POD_RESTART_MS it reports Ready "False", then "True".
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 
 export const MACHINE_CONFIG_TYPE = 'MachineConfigs.config.talos.dev';
 export const STATIC_POD_STATUS_TYPE = 'StaticPodStatuses.kubernetes.talos.dev';
@@ -35,7 +37,7 @@ const changedAt = new WeakMap<object, Map<string, { image: string; at: number }>
 export function k8sResources(n: StaticPodNode, active: Buffer | undefined): { namespace: string; type: string; id: string; spec: Record<string, unknown> | string }[] {
   if (!active) return [];
   const out: { namespace: string; type: string; id: string; spec: Record<string, unknown> | string }[] = [
-    { namespace: 'config', type: MACHINE_CONFIG_TYPE, id: 'v1alpha1', spec: active.toString() },
+    { namespace: 'config', type: MACHINE_CONFIG_TYPE, id: 'v1alpha1', spec: stringify(active.toString()) },
   ];
   if (n.config?.type !== 'controlplane') return out;
   let v1: any;

@@ -55,7 +55,7 @@ export const DEFAULT_MACHINE: Required<Pick<FakeMachine, 'system' | 'cpus' | 'me
 /** The same single disk the fake's Disks call reports when the node is given none (machine-api.ts). */
 const DEFAULT_DISKS: FakeDisk[] = [{ device_name: 'sda', size: 64 * 2 ** 30, model: 'QEMU HARDDISK', serial: 'QM00001', transport: 'sata', rotational: true }];
 
-/** spec: an object serialised as YAML, or YAML text as it is (MachineConfig's spec is the config itself). */
+/** spec: an object serialised as YAML, or YAML text sent as it is. */
 interface Res { namespace: string; type: string; id: string; spec: Record<string, unknown> | string }
 
 /** Drops empty optional values, as upstream's `omitempty` yaml tags do. */
