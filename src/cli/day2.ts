@@ -3,7 +3,7 @@
 // is now (src/day2/: plan.ts, rollout.ts).
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { simpleHealthGate } from '../day2/gate.js';
+import { quorumHealthGate, quorumRebootGate, storeControlPlanes, type QuorumGateDeps } from '../day2/config-gates.js';
 import { formatPlan, planNodes } from '../day2/plan.js';
 import { ConfigRollout, formatOutcomes } from '../day2/config-rollout.js';
 import { inventoryDesiredState, talosConfigPort } from '../day2/talos-port.js';
@@ -68,19 +68,22 @@ Talos rejected earlier is shown with its reason. Changes nothing.`,
 export const apply: Command = {
   name: ['apply'],
   summary: "send installed nodes the inventory's config (mode AUTO)",
-  usage: `rackboot apply (NODE… | --all) [--gate-timeout SECONDS] [--talosconfig FILE]
+  usage: `rackboot apply (NODE… | --all) [--gate-timeout SECONDS] [--allow-single-etcd] [--talosconfig FILE]
 
 Sends each named installed node (--all: every one) whose config moved its
 new machine config with mode AUTO; Talos applies it in place when it can,
 else reboots. A dry run first tells which: in-place changes go out together,
-reboots one node at a time (control planes first), each waiting until the
-node answers on its new config (and, for a control plane, its etcd has
-members) before the next; a node that does not come back within
---gate-timeout (default 900) holds the rest. A config Talos rejects is
+reboots one node at a time (control planes first). Before a control plane
+reboots, the etcd quorum gate of \`rackboot upgrade\` runs (every member
+started and healthy, a majority left without it; a 2-member etcd is refused;
+a 1-member one only with --allow-single-etcd); a refusal holds it and the
+rest. Each node must answer on its new config (a control plane: with etcd
+passing the gate again) before the next; a node that does not come back
+within --gate-timeout (default 900) holds the rest. A config Talos rejects is
 recorded on the node and not sent again until the inventory changes. A node
 whose Talos version, schematic or Kubernetes version also moved is left for
 the upgrade rollout. Exit 1 when anything was rejected, held, left or failed.`,
-  options: { talosconfig: { type: 'string' }, all: { type: 'boolean' }, 'gate-timeout': { type: 'string' } },
+  options: { talosconfig: { type: 'string' }, all: { type: 'boolean' }, 'gate-timeout': { type: 'string' }, 'allow-single-etcd': { type: 'boolean' } },
   async run(args, io) {
     const all = args.values.all === true;
     if (all === args.positionals.length > 0) throw new UsageError('give NODE names or --all, not both and not neither');
@@ -90,8 +93,13 @@ the upgrade rollout. Exit 1 when anything was rejected, held, left or failed.`,
     if (!deps) return EXIT_FAILURE;
     try {
       const names = all ? 'all' : namesOf(args, deps.store)!;
-      const gate = simpleHealthGate({ connect: deps.connect, endpointOf: deps.endpointOf, timeoutMs: timeout * 1000, intervalMs: 2000 });
-      const rollout = new ConfigRollout({ store: deps.store, desired: deps.desired, port: deps.port, gate, actor: `cli:${userInfo().username}` });
+      const gates: QuorumGateDeps = {
+        connect: deps.connect, endpointOf: deps.endpointOf, controlPlanes: storeControlPlanes(deps.store, deps.endpointOf),
+        timeoutMs: timeout * 1000, intervalMs: 2000, allowSingleMember: args.values['allow-single-etcd'] === true,
+      };
+      const rollout = new ConfigRollout({
+        store: deps.store, desired: deps.desired, port: deps.port, gate: quorumHealthGate(gates), beforeReboot: quorumRebootGate(gates), actor: `cli:${userInfo().username}`,
+      });
       const out = await rollout.run(names);
       io.out(out.length ? formatOutcomes(out) : 'no installed nodes');
       return out.some((o) => ['rejected', 'held', 'error', 'needs-upgrade'].includes(o.kind)) ? EXIT_FAILURE : EXIT_OK;

@@ -1,14 +1,20 @@
 // `rackboot upgrade`: rolls the inventory's talosVersion onto installed
 // nodes, one step at a time, through the persisted rollout (src/day2/).
+import { recordedSchematic } from '../day2/applied.js';
 import { planUpgrade, resumeRollout } from '../day2/rollout-plan.js';
 import { UpgradeRollout } from '../day2/rollout.js';
+import { K8S_ROLLOUT_KIND, KubernetesRollout, planK8sRoll } from '../day2/k8s-roll.js';
+import { defaultKubernetesVersion } from '../talos/config/versions.js';
+import { getRollout } from '../store/rollouts.js';
 import { fetchAssets } from '../factory/assets.js';
 import { installerImage, schematicId } from '../factory/schematic.js';
 import { activeRollout, latestRollout, rolloutNodes } from '../store/rollouts.js';
 import type { Store } from '../store/store.js';
 import { TalosClient } from '../talos/client.js';
 import { storeEndpoints } from '../talos/endpoints.js';
+import { kubeconfigPath } from '../talos/health.js';
 import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
+import { storedKubeconfigCheck } from '../day2/kube-node.js';
 import { clusterInputs } from './cluster-inputs.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type Io } from './command.js';
 import { openStoreForCli } from './open-store.js';
@@ -21,7 +27,8 @@ function printRollout(store: Store, io: Io): void {
     io.out('no rollout');
     return;
   }
-  io.out(`rollout ${r.id}: Talos ${r.targetVersion} (${r.image}) ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
+  const what = r.kind === K8S_ROLLOUT_KIND ? `Kubernetes ${r.targetVersion}` : `Talos ${r.targetVersion} (${r.image})`;
+  io.out(`rollout ${r.id}: ${what} ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
   for (const n of rolloutNodes(store.db, r.id)) {
     const took = n.startedAt && n.finishedAt ? ` ${Math.round((n.finishedAt - n.startedAt) / 1000)}s` : '';
     io.out(`  ${n.node.padEnd(16)} ${n.role.padEnd(12)} ${n.state.padEnd(9)} ${n.versionBefore} -> ${n.versionAfter || r.targetVersion}${took}${n.reason ? `  (${n.reason})` : ''}`);
@@ -32,10 +39,12 @@ export const upgrade: Command = {
   name: ['upgrade'],
   summary: 'roll the inventory\'s Talos version onto installed nodes',
   usage: `rackboot upgrade (--all | NODE...) [--talosconfig FILE] [--allow-single-etcd]
+rackboot upgrade --kubernetes [--talosconfig FILE]
 rackboot upgrade --resume [--talosconfig FILE] [--allow-single-etcd]
 rackboot upgrade --status
 
-Upgrades installed nodes to the inventory's talosVersion with the installer
+Upgrades installed nodes to the inventory's talosVersion and schematic (a
+new schematic at the same version is rolled out too) with the installer
 <factory host>/metal-installer/<schematic>:<version> (settings factory.url,
 so a mirror is used when configured). First the boot assets of the target
 are fetched (a node reimaged mid-rollout then installs the new version);
@@ -43,22 +52,32 @@ then control planes one at a time, each only after the etcd quorum gate
 passes (every member started and healthy, a majority left without it; a
 2-member etcd is refused), then workers upgrade.parallelism at a time.
 After each node rackboot waits until it answers on the new version with
-apid and kubelet healthy (and etcd passing the gate) before the next.
+apid and kubelet healthy (and etcd passing the gate) and its Kubernetes
+node is Ready (asked through DATA_DIR/kubeconfig) before the next.
 A failure pauses the rollout with the reason; --resume continues it (and
 sends again the upgrades of nodes marked failed). The rollout is kept in the
 store: after an interruption --resume picks up where it was, asking nodes
 their version instead of sending an upgrade twice.
 --allow-single-etcd lets a one-member etcd through the gate (etcd is down
-while that node reboots). --status prints the latest rollout.`,
+while that node reboots). --status prints the latest rollout.
+
+--kubernetes rolls the inventory's kubernetesVersion onto every installed
+node as talosctl upgrade-k8s does: kube-apiserver, then
+kube-controller-manager, then kube-scheduler, each on one control plane
+after another, then kube-proxy, then every kubelet (control planes first),
+each one image field of the node's active config applied in place
+(NO_REBOOT) behind the etcd gate, waiting for the static pod to run the new
+image and be Ready (the kubelet: its Kubernetes node Ready). Persisted and
+resumed like a Talos rollout; a change that landed is never sent again.`,
   options: {
-    all: { type: 'boolean' }, resume: { type: 'boolean' }, status: { type: 'boolean' },
+    all: { type: 'boolean' }, resume: { type: 'boolean' }, status: { type: 'boolean' }, kubernetes: { type: 'boolean' },
     talosconfig: { type: 'string' }, 'allow-single-etcd': { type: 'boolean' },
   },
   async run(args, io) {
-    const { all, resume, status } = args.values;
+    const { all, resume, status, kubernetes } = args.values;
     const picked = args.positionals;
-    const modes = [Boolean(all), Boolean(resume), Boolean(status), picked.length > 0].filter(Boolean).length;
-    if (modes !== 1) throw new UsageError('give exactly one of --all, NODE..., --resume, --status');
+    const modes = [Boolean(all), Boolean(resume), Boolean(status), Boolean(kubernetes), picked.length > 0].filter(Boolean).length;
+    if (modes !== 1) throw new UsageError('give exactly one of --all, NODE..., --kubernetes, --resume, --status');
     const inputs = clusterInputs(args, io, { secrets: false });
     if (!inputs) return EXIT_FAILURE;
     const { settings, inventory } = inputs;
@@ -76,6 +95,9 @@ while that node reboots). --status prints the latest rollout.`,
       let id: number;
       if (resume) {
         id = resumeRollout(store.db).id;
+      } else if (kubernetes) {
+        const version = inventory.cluster.kubernetesVersion ?? defaultKubernetesVersion(inventory.cluster.talosVersion);
+        id = planK8sRoll(store.db, store.listNodes().filter((n) => UPGRADABLE.includes(n.state)).map((n) => ({ name: n.name, role: n.role })), version);
       } else {
         const open = activeRollout(store.db);
         if (open) throw new Error(`rollout ${open.id} is ${open.state}${open.reason ? ` (${open.reason})` : ''}; continue it with --resume`);
@@ -87,8 +109,19 @@ while that node reboots). --status prints the latest rollout.`,
         }
         const schematic = schematicId(inventory.cluster.schematic);
         const version = inventory.cluster.talosVersion;
-        id = await planUpgrade({ db: store.db, connect, endpointOf }, nodes.map((n) => ({ name: n.name, role: n.role })),
+        id = await planUpgrade({ db: store.db, connect, endpointOf, recordedSchematic: (n) => recordedSchematic(store.db, n) }, nodes.map((n) => ({ name: n.name, role: n.role })),
           { version, schematic, image: installerImage(settings.factory.url, schematic, version) });
+      }
+      if (getRollout(store.db, id)!.kind === K8S_ROLLOUT_KIND) {
+        const k8s = await new KubernetesRollout({
+          db: store.db, connect, endpointOf,
+          controlPlanes: () => store.listNodes().filter((n) => n.role === 'controlplane')
+            .flatMap((n) => { const endpoint = endpoints(n); return endpoint ? [{ name: n.name, endpoint }] : []; }),
+          kubeNodeNotReady: storedKubeconfigCheck(kubeconfigPath(settings.dataDir)),
+          returnTimeoutMs: settings.upgrade.returnSeconds * 1000, pollMs: 2000,
+        }).run(id);
+        printRollout(store, io);
+        return k8s.state === 'done' ? EXIT_OK : EXIT_FAILURE;
       }
       const rollout = new UpgradeRollout({
         db: store.db, connect, endpointOf,
@@ -97,6 +130,7 @@ while that node reboots). --status prints the latest rollout.`,
         },
         parallelism: settings.upgrade.parallelism, returnTimeoutMs: settings.upgrade.returnSeconds * 1000, pollMs: 2000,
         allowSingleMember: args.values['allow-single-etcd'] === true,
+        kubeNodeNotReady: storedKubeconfigCheck(kubeconfigPath(settings.dataDir)),
       });
       const r = await rollout.run(id);
       printRollout(store, io);

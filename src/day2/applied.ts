@@ -91,6 +91,24 @@ export function recordTalosVersion(store: Store, node: string, tag: string, at =
   store.stmt('UPDATE node_config SET talos_version=?, version_seen_at=? WHERE node=?').run(tag, at, node);
 }
 
+/** Records the installer image a Talos upgrade rebooted the node into (its schematic from now on). */
+export function recordInstallerImage(db: Store['db'], node: string, image: string): void {
+  db.prepare('INSERT INTO node_config (node) VALUES (?) ON CONFLICT(node) DO NOTHING').run(node);
+  db.prepare('UPDATE node_config SET installer_image=? WHERE node=?').run(image, node);
+}
+
+/** Records the Kubernetes version a Kubernetes roll moved the node's kubelet to (as configFacts reads it: no leading "v"). */
+export function recordKubernetesVersion(db: Store['db'], node: string, version: string): void {
+  db.prepare('INSERT INTO node_config (node) VALUES (?) ON CONFLICT(node) DO NOTHING').run(node);
+  db.prepare('UPDATE node_config SET kubernetes_version=? WHERE node=?').run(version.replace(/^v/, ''), node);
+}
+
+/** The schematic ID the node's recorded installer image names; undefined when none is recorded or it names none. */
+export function recordedSchematic(db: Store['db'], node: string): string | undefined {
+  const row = db.prepare('SELECT installer_image FROM node_config WHERE node=?').get(node) as { installer_image: string | null } | undefined;
+  return row?.installer_image ? parseInstallerImage(row.installer_image)?.schematic : undefined;
+}
+
 /** Records that Talos refused the config with this hash; it is not sent again while the desired config hashes the same. */
 export function recordRejected(store: Store, node: string, sha256: string, reason: string, at = Date.now()): void {
   ensureRow(store, node);

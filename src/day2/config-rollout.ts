@@ -1,8 +1,9 @@
 // `rackboot apply`: sends each node whose config moved its new config with
 // mode AUTO, letting Talos pick NO_REBOOT or REBOOT (CanApplyImmediate). A
 // dry run first tells which: no-reboot nodes are applied together, then
-// reboot nodes one at a time, control planes first, each waiting for the
-// health gate before the next. A gate that fails holds the rest. A config
+// reboot nodes one at a time, control planes first, each sent only once the
+// reboot gate lets it go down (etcd quorum without it) and waited for by
+// the health gate before the next. A gate that fails holds the rest. A config
 // Talos rejects is recorded on the node by hash and not sent again until
 // the desired config changes (an inventory edit). Every apply is an event
 // naming its actor.
@@ -11,7 +12,7 @@ import type { NodeRecord, Store } from '../store/store.js';
 import type { Logger } from '../log.js';
 import { appliedConfigFor, recordApplied, recordRejected } from './applied.js';
 import { DAY2_STATES, comparePlan, dryRunDiff, isRejection } from './plan.js';
-import type { ConfigPort, DesiredState, NodeHealthGate } from './ports.js';
+import type { ConfigPort, DesiredState, NodeHealthGate, RebootGate } from './ports.js';
 import { configSha256, redactDiff } from './redact.js';
 
 export type ApplyOutcome =
@@ -29,6 +30,8 @@ export interface RolloutDeps {
   desired: DesiredState;
   port: ConfigPort;
   gate: NodeHealthGate;
+  /** Asked before each rebooting apply; a refusal holds that node and the rest (nothing is sent). */
+  beforeReboot?: RebootGate;
   /** Who asked: `cli:<user>`, `admin-page`, `auto-apply`; recorded on every event. */
   actor: string;
   log?: Logger;
@@ -122,6 +125,13 @@ export class ConfigRollout {
     let holdReason: string | undefined;
     for (const c of reboots) {
       if (holdReason) {
+        out.push({ node: c.node.name, kind: 'held', reason: holdReason });
+        continue;
+      }
+      const mayGo = this.deps.beforeReboot ? await this.deps.beforeReboot(c.node) : undefined;
+      if (mayGo && !mayGo.ok) {
+        holdReason = `${c.node.name}: ${mayGo.reason}`;
+        this.event(c.node, `rollout held before its rebooting apply: ${mayGo.reason}`, { sha256: c.sha, reason: mayGo.reason });
         out.push({ node: c.node.name, kind: 'held', reason: holdReason });
         continue;
       }

@@ -2,7 +2,7 @@
 // on its API with the expected config live (a dry-run apply of that config
 // reports "No changes.", upstream generateDiff in v1alpha1_server.go), and a
 // control plane's own etcd answers with members (talos/etcd-status.ts).
-// day2-rollout's quorum gate replaces this at merge; the port is NodeHealthGate.
+// The CLI and the daemon use the quorum version of it (config-gates.ts).
 import type { NodeRecord } from '../store/store.js';
 import type { TalosClient } from '../talos/client.js';
 import type { EndpointOf } from '../talos/endpoints.js';
@@ -18,7 +18,15 @@ export interface SimpleGateDeps {
 
 const NO_CHANGES = /Config diff:\s*No changes\.\s*$/;
 
-async function checkOnce(deps: SimpleGateDeps, node: NodeRecord, config: Buffer): Promise<GateResult> {
+/** A control plane's etcd after the node is back on its config: the client is the node's own. */
+export type EtcdCheck = (c: TalosClient, node: NodeRecord) => Promise<GateResult>;
+
+const ownEtcdHasMembers: EtcdCheck = async (c) => {
+  const etcd = await etcdStatus(c);
+  return etcd.kind === 'members' ? { ok: true, detail: describeEtcd(etcd) } : { ok: false, reason: `etcd: ${describeEtcd(etcd)}` };
+};
+
+async function checkOnce(deps: SimpleGateDeps, node: NodeRecord, config: Buffer, etcdCheck: EtcdCheck): Promise<GateResult> {
   const ep = deps.endpointOf(node);
   if (!ep) return { ok: false, reason: 'no address' };
   const c = deps.connect(ep);
@@ -26,10 +34,8 @@ async function checkOnce(deps: SimpleGateDeps, node: NodeRecord, config: Buffer)
     const dry = await c.applyConfiguration(config, 'AUTO', { dryRun: true });
     if (!NO_CHANGES.test(dry.modeDetails)) return { ok: false, reason: 'the node does not run the applied config yet' };
     if (node.role !== 'controlplane') return { ok: true, detail: 'answers on the applied config' };
-    const etcd = await etcdStatus(c);
-    return etcd.kind === 'members'
-      ? { ok: true, detail: `answers on the applied config; ${describeEtcd(etcd)}` }
-      : { ok: false, reason: `etcd: ${describeEtcd(etcd)}` };
+    const etcd = await etcdCheck(c, node);
+    return etcd.ok ? { ok: true, detail: `answers on the applied config; ${etcd.detail}` } : etcd;
   } catch (err) {
     return { ok: false, reason: (err as Error).message };
   } finally {
@@ -37,12 +43,12 @@ async function checkOnce(deps: SimpleGateDeps, node: NodeRecord, config: Buffer)
   }
 }
 
-export function simpleHealthGate(deps: SimpleGateDeps): NodeHealthGate {
+export function simpleHealthGate(deps: SimpleGateDeps, etcdCheck: EtcdCheck = ownEtcdHasMembers): NodeHealthGate {
   return async (node, config) => {
     const until = Date.now() + (deps.timeoutMs ?? 15 * 60_000);
     let last: GateResult = { ok: false, reason: 'not checked' };
     while (Date.now() < until) {
-      last = await checkOnce(deps, node, config);
+      last = await checkOnce(deps, node, config, etcdCheck);
       if (last.ok) return last;
       await new Promise((r) => setTimeout(r, deps.intervalMs ?? 5000));
     }

@@ -1,7 +1,8 @@
 // What day 2 needs of the world, as small named ports: the node's Talos API
 // (ConfigPort), the desired state from the inventory (DesiredState), and the
 // gate a rebooting node must pass before the next one is touched
-// (NodeHealthGate; the lead swaps in day2-rollout's quorum gate here).
+// (NodeHealthGate), and the gate it must pass before it goes down
+// (RebootGate; config-gates.ts has the etcd quorum versions of both).
 import type { NodeRecord } from '../store/store.js';
 import type { ApplyMode, ApplyResult } from '../talos/client.js';
 
@@ -26,3 +27,6 @@ export type GateResult = { ok: true; detail: string } | { ok: false; reason: str
 
 /** Resolves when `node`, after an apply that reboots it, is back and healthy on `config`; never throws. */
 export type NodeHealthGate = (node: NodeRecord, config: Buffer) => Promise<GateResult>;
+
+/** Whether `node` may go down for a reboot now (a control plane: etcd keeps its quorum without it); never throws. */
+export type RebootGate = (node: NodeRecord) => Promise<GateResult>;

@@ -7,13 +7,17 @@ export interface PlanDeps {
   db: Database.Database;
   connect: (endpoint: string) => TalosClient;
   endpointOf: (node: string) => string | undefined;
+  /** The schematic rackboot recorded for the node (node_config.installer_image); undefined: unknown, so the node is included. */
+  recordedSchematic?: (node: string) => string | undefined;
 }
 
 export interface UpgradeTarget { version: string; schematic: string; image: string }
 
 /**
  * Records a rollout of `nodes` (control planes first, in the order given,
- * then workers) to `target`, with each node's version now. Every node must
+ * then workers) to `target`, with each node's version now. A node counts
+ * as there already only on the target version with the target schematic
+ * recorded: a new schematic at the same version is rolled out too. Every node must
  * answer: a rollout is never planned around a node whose version is unknown.
  */
 export async function planUpgrade(deps: PlanDeps, nodes: { name: string; role: 'controlplane' | 'worker' }[], target: UpgradeTarget): Promise<number> {
@@ -34,7 +38,7 @@ export async function planUpgrade(deps: PlanDeps, nodes: { name: string; role: '
     } finally {
       c.close();
     }
-    rows.push({ node: n.name, role: n.role, versionBefore: version, done: version === target.version });
+    rows.push({ node: n.name, role: n.role, versionBefore: version, done: version === target.version && deps.recordedSchematic?.(n.name) === target.schematic });
   }
   return createRollout(deps.db, { kind: 'talos', targetVersion: target.version, schematic: target.schematic, image: target.image, nodes: rows });
 }

@@ -1,7 +1,8 @@
 // The daemon's side of upgrade rollouts: a rollout the store has running
 // and nobody drives (the daemon restarted mid-rollout, or the page resumed
 // it) is picked up here and run from its recorded steps. Paused rollouts
-// stay paused; only the operator resumes them.
+// stay paused; only the operator resumes them. A Kubernetes roll
+// (k8s-roll.ts) is run by its own engine.
 import { existsSync } from 'node:fs';
 import type { Service } from '../daemon.js';
 import { fetchAssets } from '../factory/assets.js';
@@ -14,6 +15,9 @@ import { TalosClient } from '../talos/client.js';
 import { storeEndpoints } from '../talos/endpoints.js';
 import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
 import { RolloutBusyError, UpgradeRollout, type RolloutDeps } from './rollout.js';
+import { storedKubeconfigCheck } from './kube-node.js';
+import { K8S_ROLLOUT_KIND, KubernetesRollout, type K8sRollDeps } from './k8s-roll.js';
+import { kubeconfigPath } from '../talos/health.js';
 
 export interface RolloutServiceInput {
   settings: Settings;
@@ -24,6 +28,7 @@ export interface RolloutServiceInput {
   intervalMs?: number;
   /** Tests: overrides of the rollout's dependencies. */
   deps?: Partial<RolloutDeps>;
+  k8sDeps?: Partial<K8sRollDeps>;
 }
 
 export function startRolloutService(input: RolloutServiceInput): Service | undefined {
@@ -44,8 +49,21 @@ export function startRolloutService(input: RolloutServiceInput): Service | undef
     parallelism: settings.upgrade.parallelism,
     returnTimeoutMs: settings.upgrade.returnSeconds * 1000,
     pollMs: 2000,
+    kubeNodeNotReady: storedKubeconfigCheck(kubeconfigPath(settings.dataDir)),
     log,
     ...input.deps,
+  });
+  const k8sRollout = new KubernetesRollout({
+    db: store.db,
+    connect: (ep) => TalosClient.configured(ep, admin),
+    endpointOf: (name) => { const n = store.getNode(name); return n ? endpoints(n) : undefined; },
+    controlPlanes: () => store.listNodes().filter((n) => n.role === 'controlplane')
+      .flatMap((n) => { const endpoint = endpoints(n); return endpoint ? [{ name: n.name, endpoint }] : []; }),
+    kubeNodeNotReady: storedKubeconfigCheck(kubeconfigPath(settings.dataDir)),
+    returnTimeoutMs: settings.upgrade.returnSeconds * 1000,
+    pollMs: 2000,
+    log,
+    ...input.k8sDeps,
   });
   let busy: Promise<void> | undefined;
   let closed = false;
@@ -56,7 +74,7 @@ export function startRolloutService(input: RolloutServiceInput): Service | undef
     busy = (async () => {
       try {
         log.info({ rollout: r.id, target: r.targetVersion }, 'running upgrade rollout');
-        const after = await rollout.run(r.id);
+        const after = r.kind === K8S_ROLLOUT_KIND ? await k8sRollout.run(r.id) : await rollout.run(r.id);
         log.info({ rollout: r.id, state: after.state, reason: after.reason }, 'upgrade rollout stopped');
       } catch (err) {
         if (!(err instanceof RolloutBusyError)) log.error({ err, rollout: r.id }, 'upgrade rollout failed');
@@ -74,6 +92,7 @@ export function startRolloutService(input: RolloutServiceInput): Service | undef
       clearInterval(timer);
       // The run stops at its next wait; what it recorded is where the next start resumes.
       rollout.stop();
+      k8sRollout.stop();
       await busy;
     },
   };

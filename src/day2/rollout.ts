@@ -3,8 +3,11 @@
 // reimaged mid-rollout then installs the new version), control planes one
 // at a time, each behind the etcd quorum gate, then workers in batches of
 // `parallelism`. After each node: it must answer on the target version, its
-// apid and kubelet be healthy, and for a control plane etcd pass the gate
-// again, before the next. Any failure pauses the rollout with the reason.
+// apid and kubelet be healthy, for a control plane etcd pass the gate
+// again, and its Kubernetes node be Ready (kube-node.ts), before the next. Any failure pauses the rollout with the reason.
+// "On the target" is the target version and schematic (a new schematic at
+// the same version is a rollout too): the version from Version, the
+// schematic from the node's "schematic" extension (running-schematic.ts).
 //
 // Never twice: 'calling' is committed before the upgrade call. A rollout
 // that finds a node at 'calling' (a restart between commit and answer) asks
@@ -24,7 +27,9 @@ import { REQUIRED_SERVICES } from '../talos/health.js';
 import {
   claimRollout, getRollout, markAssetsReady, releaseRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutNodeRecord, type RolloutRecord,
 } from '../store/rollouts.js';
+import { recordInstallerImage } from './applied.js';
 import { checkQuorum, type ControlPlane } from './quorum-gate.js';
+import { runningSchematic } from './running-schematic.js';
 
 /** Whether a node on `version` has the LifecycleService (talosctl: ">1.13.0-alpha.2"). */
 export function usesLifecycleService(version: string): boolean {
@@ -49,6 +54,8 @@ export interface RolloutDeps {
   returnTimeoutMs: number;
   pollMs: number;
   allowSingleMember?: boolean;
+  /** Why the node's Kubernetes node is not Ready, undefined when it is (kube-node.ts storedKubeconfigCheck). */
+  kubeNodeNotReady: (node: string) => Promise<string | undefined>;
   log?: Logger;
   /** Tests: called at each persisted step; a throw here is a crash at that point. */
   checkpoint?: (node: string, step: string) => void;
@@ -94,6 +101,12 @@ export class UpgradeRollout {
     return this.ask(node, async (c) => (await c.version()).version.tag);
   }
 
+  /** Whether the node runs the rollout's version and schematic (a node that names no schematic is not on it). */
+  private async onTarget(r: RolloutRecord, node: string): Promise<boolean> {
+    if ((await this.version(node)) !== r.targetVersion) return false;
+    return (await this.ask(node, runningSchematic)) === r.schematic;
+  }
+
   private controlPlanes(id: number): ControlPlane[] {
     return rolloutNodes(this.deps.db, id).filter((n) => n.role === 'controlplane')
       .flatMap((n) => { const endpoint = this.deps.endpointOf(n.node); return endpoint ? [{ name: n.node, endpoint }] : []; });
@@ -108,7 +121,8 @@ export class UpgradeRollout {
     const { db } = this.deps;
     const r = getRollout(db, id);
     if (!r) throw new Error(`no rollout ${id}`);
-    if (r.state !== 'running') return r;
+    // A Kubernetes roll (k8s-roll.ts) is not a Talos upgrade: never run it as one.
+    if (r.kind !== 'talos' || r.state !== 'running') return r;
     const claim = claimRollout(db, id);
     if (!claim.ok) throw new RolloutBusyError(`rollout ${id} is being run by process ${claim.holder}`);
     try {
@@ -185,8 +199,16 @@ export class UpgradeRollout {
         setNodeStep(db, r.id, n.node, 'pending', { reason: `does not answer: ${(err as Error).message}` });
         return `does not answer: ${(err as Error).message}`;
       }
-      if (current === r.targetVersion) {
-        mark('done', { versionAfter: current, finished: Date.now(), reason: 'already on the target version' });
+      let there: boolean;
+      try {
+        there = current === r.targetVersion && (await this.onTarget(r, n.node));
+      } catch (err) {
+        setNodeStep(db, r.id, n.node, 'pending', { reason: `does not answer: ${(err as Error).message}` });
+        return `does not answer: ${(err as Error).message}`;
+      }
+      if (there) {
+        recordInstallerImage(db, n.node, r.image);
+        mark('done', { versionAfter: current, finished: Date.now(), reason: 'already on the target version and schematic' });
         return undefined;
       }
       mark('calling', { started: Date.now() });
@@ -219,8 +241,7 @@ export class UpgradeRollout {
     }
     if (step === 'installed') {
       try {
-        const now = await this.version(n.node);
-        if (now !== r.targetVersion) await this.ask(n.node, (c) => c.reboot());
+        if (!(await this.onTarget(r, n.node))) await this.ask(n.node, (c) => c.reboot());
       } catch (err) {
         setNodeStep(db, r.id, n.node, 'installed', { reason: `reboot after install: ${(err as Error).message}` });
         return `reboot after install: ${(err as Error).message}`;
@@ -228,8 +249,8 @@ export class UpgradeRollout {
       mark('called');
     }
     // called: back on the target and healthy.
-    if (!(await this.reaches(n.node, r.targetVersion))) {
-      const why = `not back on ${r.targetVersion} within ${this.deps.returnTimeoutMs} ms`;
+    if (!(await this.reaches(r, n.node))) {
+      const why = `not back on ${r.targetVersion} (schematic ${r.schematic.slice(0, 12)}…) within ${this.deps.returnTimeoutMs} ms`;
       setNodeStep(db, r.id, n.node, 'called', { reason: why });
       return why;
     }
@@ -238,6 +259,7 @@ export class UpgradeRollout {
       setNodeStep(db, r.id, n.node, 'called', { reason: unhealthy });
       return unhealthy;
     }
+    recordInstallerImage(db, n.node, r.image);
     mark('done', { versionAfter: r.targetVersion, finished: Date.now() });
     return undefined;
   }
@@ -253,29 +275,29 @@ export class UpgradeRollout {
     try {
       before = n.versionBefore || (await this.version(n.node));
     } catch {
-      return this.reaches(n.node, r.targetVersion);
+      return this.reaches(r, n.node);
     }
     if (usesLifecycleService(before)) {
       try {
-        if ((await this.version(n.node)) !== r.targetVersion) await this.ask(n.node, (c) => c.reboot());
+        if (!(await this.onTarget(r, n.node))) await this.ask(n.node, (c) => c.reboot());
       } catch { /* rebooting already, or down: watch below */ }
     }
-    return this.reaches(n.node, r.targetVersion);
+    return this.reaches(r, n.node);
   }
 
-  /** Whether the node answers on `version` within the return window. */
-  private async reaches(node: string, version: string): Promise<boolean> {
+  /** Whether the node answers on the target version and schematic within the return window. */
+  private async reaches(r: RolloutRecord, node: string): Promise<boolean> {
     const end = Date.now() + this.deps.returnTimeoutMs;
     for (;;) {
       try {
-        if ((await this.version(node)) === version) return true;
+        if (await this.onTarget(r, node)) return true;
       } catch { /* rebooting */ }
       if (Date.now() > end) return false;
       await this.wait(this.deps.pollMs);
     }
   }
 
-  /** apid and kubelet healthy, and for a control plane etcd passing the gate; polled within the return window. */
+  /** apid and kubelet healthy, for a control plane etcd passing the gate, and the Kubernetes node Ready; polled within the return window. */
   private async healthy(r: RolloutRecord, n: RolloutNodeRecord): Promise<string | undefined> {
     const end = Date.now() + this.deps.returnTimeoutMs;
     let why = '';
@@ -291,6 +313,7 @@ export class UpgradeRollout {
         const gate = await checkQuorum(this.controlPlanes(r.id), this.deps.connect, { allowSingleMember: this.deps.allowSingleMember });
         why = gate.ok ? '' : `etcd after the upgrade: ${gate.reason}`;
       }
+      if (!why) why = (await this.deps.kubeNodeNotReady(n.node)) ?? '';
       if (!why) return undefined;
       if (Date.now() > end) return why;
       await this.wait(this.deps.pollMs);

@@ -12,7 +12,7 @@ import { storeEndpoints } from '../talos/endpoints.js';
 import { loadSecrets } from '../talos/secrets.js';
 import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
 import { AutoApply } from './auto-apply.js';
-import { simpleHealthGate } from './gate.js';
+import { quorumHealthGate, quorumRebootGate, storeControlPlanes, type QuorumGateDeps } from './config-gates.js';
 import { planNode, type NodePlan } from './plan.js';
 import { ConfigRollout, type ApplyOutcome } from './config-rollout.js';
 import { inventoryDesiredState, talosConfigPort } from './talos-port.js';
@@ -25,7 +25,7 @@ export interface Day2Input {
   publicUrl: () => string;
   log: Logger;
   /** Tests point these elsewhere; the daemon uses the store's node addresses and the talosconfig. */
-  endpointOf?: Parameters<typeof simpleHealthGate>[0]['endpointOf'];
+  endpointOf?: QuorumGateDeps['endpointOf'];
   gateTimeoutMs?: number;
 }
 
@@ -57,8 +57,14 @@ export class Day2Service {
 
   rollout(actor: string): ConfigRollout {
     const w = this.wiring();
-    const gate = simpleHealthGate({ connect: w.connect, endpointOf: w.endpointOf, timeoutMs: this.input.gateTimeoutMs, intervalMs: 2000 });
-    return new ConfigRollout({ store: this.input.store, desired: w.desired, port: w.port, gate, actor, log: this.input.log });
+    // A one-member etcd is refused here (as `rackboot upgrade` does without --allow-single-etcd): the page has no such switch.
+    const gates: QuorumGateDeps = {
+      connect: w.connect, endpointOf: w.endpointOf, controlPlanes: storeControlPlanes(this.input.store, w.endpointOf),
+      timeoutMs: this.input.gateTimeoutMs, intervalMs: 2000,
+    };
+    return new ConfigRollout({
+      store: this.input.store, desired: w.desired, port: w.port, gate: quorumHealthGate(gates), beforeReboot: quorumRebootGate(gates), actor, log: this.input.log,
+    });
   }
 
   async plan(name: string): Promise<NodePlan> {

@@ -45,4 +45,12 @@ it('plan shows nothing to do after install, then the redacted diff of an invento
   expect(left.code).toBe(1);
   expect(left.out).toMatch(/^w1: not applied: Kubernetes version 1\.\d+\.\d+ → 1\.33\.9: roll it out with rackboot upgrade first$/m);
   expect(r.fakes.get('w1')!.applied.length).toBe(sent);
+
+  // A change that reboots the only control plane meets the upgrade's etcd quorum gate first: held, nothing sent.
+  site.writeInventory({ cp1: [{ machine: { env: { HTTP_PROXY: 'http://proxy:3128' } } }] });
+  const cpSent = r.fakes.get('cp1')!.applied.length;
+  const held = await runCommand(apply, [...common, 'cp1']);
+  expect(held.code).toBe(1);
+  expect(held.out).toMatch(/^cp1: held: cp1: quorum gate: /);
+  expect(r.fakes.get('cp1')!.applied.length).toBe(cpSent);
 }, 60_000);

@@ -12,6 +12,9 @@ import { Store } from '../../src/store/store.js';
 import { talosconfigYaml } from '../../src/talos/talosconfig.js';
 import { makeEtcdRack, type EtcdRack } from '../day2/etcd-rack.js';
 import { startFakeFactory, type FakeFactory } from '../factory/fake-factory.js';
+import { startFakeKubeApi } from '../fakes/kube-api.js';
+import { appliedConfigFor } from '../../src/day2/applied.js';
+import { defaultKubernetesVersion } from '../../src/talos/config/versions.js';
 import { runCommand } from './run-command.js';
 
 const TARGET = 'v1.13.3';
@@ -39,6 +42,12 @@ it('upgrade --all fetches the assets, rolls every installed node once, and --sta
   const factory = await startFakeFactory({ [`/image/${id}/${TARGET}/kernel-amd64`]: Buffer.from('k'), [`/image/${id}/${TARGET}/initramfs-amd64.xz`]: Buffer.from('i') });
   cleanup = async () => { await factory.close(); await rack.close(); };
   const s = await site(rack, factory);
+  // Each upgraded node must be Ready in Kubernetes, asked through DATA_DIR/kubeconfig.
+  const kube = await startFakeKubeApi(rack.pki);
+  for (const name of rack.fakes.keys()) kube.nodes.set(name, 'True');
+  writeFileSync(join(s.dataDir, 'kubeconfig'), kube.kubeconfig(rack.pki.admin), { mode: 0o600 });
+  const prev = cleanup;
+  cleanup = async () => { await kube.close(); await prev?.(); };
   const store = new Store(join(s.dataDir, 'rackboot.db'));
   const { loadInventoryFile } = await import('../../src/inventory/load.js');
   const inv = loadInventoryFile(join(s.config, '..', 'inventory.yaml'));
@@ -64,8 +73,47 @@ it('upgrade --all fetches the assets, rolls every installed node once, and --sta
   expect(Object.fromEntries([...rack.fakes].map(([n, f]) => [n, fakeUpgrade(f).upgrades]))).toEqual({
     cp1: [`${new URL(factory.url).host}/metal-installer/${id}:${TARGET}`], cp2: [expect.any(String)], cp3: [expect.any(String)], w1: [expect.any(String)],
   });
+  // The CLI asked Kubernetes about each node it upgraded, through the stored kubeconfig.
+  expect([...new Set(kube.requests)].sort()).toEqual(['cp1', 'cp2', 'cp3', 'w1'].map((n) => `GET /api/v1/nodes/${n}`));
   const st = await runCommand(upgrade, ['--config', s.config, '--status']);
   expect(st.out).toMatch(/rollout \d+: Talos v1\.13\.3 .* done/);
   expect(st.out).toMatch(/cp1 +controlplane +done +v1\.13\.0 -> v1\.13\.3/);
   expect((await runCommand(upgrade, ['--config', s.config])).code).toBe(2);
+}, 120_000);
+
+it('upgrade --kubernetes rolls the inventory\'s Kubernetes version node by node, in place, and records it', async () => {
+  const rack = await makeEtcdRack(3, 1, { firstHost: 146, port: 50000 });
+  const factory = await startFakeFactory({});
+  cleanup = async () => { await factory.close(); await rack.close(); };
+  const s = await site(rack, factory);
+  const kube = await startFakeKubeApi(rack.pki);
+  for (const name of rack.fakes.keys()) kube.nodes.set(name, 'True');
+  writeFileSync(join(s.dataDir, 'kubeconfig'), kube.kubeconfig(rack.pki.admin), { mode: 0o600 });
+  const prev = cleanup;
+  cleanup = async () => { await kube.close(); await prev?.(); };
+  const store = new Store(join(s.dataDir, 'rackboot.db'));
+  const { loadInventoryFile } = await import('../../src/inventory/load.js');
+  const inv = loadInventoryFile(join(s.config, '..', 'inventory.yaml'));
+  if (!inv.ok) throw new Error('inventory invalid');
+  store.syncInventory(inv.inventory);
+  for (const n of ['cp1', 'cp2', 'cp3', 'w1']) store.setState(n, 'installed', 'test');
+  store.close();
+  const version = defaultKubernetesVersion(TARGET).replace(/^v/, '');
+
+  const out = await runCommand(upgrade, ['--config', s.config, '--kubernetes']);
+  expect(out.err).toBe('');
+  expect(out.code).toBe(0);
+  expect(out.out).toMatch(new RegExp(`^rollout \\d+: Kubernetes ${version.replace(/\./g, '\\.')} done$`, 'm'));
+  expect(out.out).toMatch(/kube-apiserver@cp1 +controlplane +done/);
+  for (const [name, f] of rack.fakes) {
+    expect(f.applied.length).toBe(name === 'w1' ? 2 : 6);
+    expect(f.applied.slice(1).every((a) => a.mode === 'NO_REBOOT')).toBe(true);
+    expect(f.applied.at(-1)!.data.toString()).toContain(`ghcr.io/siderolabs/kubelet:v${version}`);
+  }
+  const after = new Store(join(s.dataDir, 'rackboot.db'));
+  expect(['cp1', 'cp2', 'cp3', 'w1'].map((n) => appliedConfigFor(after, n)?.kubernetesVersion)).toEqual(Array(4).fill(version));
+  after.close();
+  // Nothing left to do: a second roll applies nothing more.
+  expect((await runCommand(upgrade, ['--config', s.config, '--kubernetes'])).code).toBe(0);
+  expect([...rack.fakes.values()].map((f) => f.applied.length)).toEqual([6, 6, 6, 2]);
 }, 120_000);

@@ -49,4 +49,10 @@ it('after an inventory reload applies only what needs no reboot, and only when t
   const plan = await day2.plan('cp1');
   expect(plan.config).toMatchObject({ mode: 'REBOOT' });
   expect(plan.config.diff).toMatch(/^\+\s+HTTP_PROXY: http:\/\/proxy:3128$/m);
+
+  // The page's apply of that reboot meets the upgrade's etcd quorum gate first: cp1 is the only
+  // control plane, and the page does not let a one-member etcd go down; nothing is sent.
+  const held = await day2.apply('cp1', 'admin-page');
+  expect(held).toEqual([{ node: 'cp1', kind: 'held', reason: expect.stringMatching(/^cp1: quorum gate: /) }]);
+  expect(applied('cp1')).toBe(1);
 }, 60_000);

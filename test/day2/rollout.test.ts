@@ -1,10 +1,14 @@
 // Talos upgrade rollouts against fake nodes whose control planes run a real etcd.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pauseRollout, planUpgrade, resumeRollout } from '../../src/day2/rollout-plan.js';
 import { RolloutBusyError, UpgradeRollout, usesLifecycleService, type RolloutDeps } from '../../src/day2/rollout.js';
+import { recordInstallerImage, recordedSchematic } from '../../src/day2/applied.js';
+import { runningSchematic } from '../../src/day2/running-schematic.js';
+import { storedKubeconfigCheck } from '../../src/day2/kube-node.js';
+import { startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api.js';
 import { installerImage } from '../../src/factory/schematic.js';
 import { fakeUpgrade } from '../../src/lab/fake-talos/upgrade.js';
 import { getRollout, rolloutNodes } from '../../src/store/rollouts.js';
@@ -15,21 +19,25 @@ const TARGET = 'v1.13.2';
 const SCHEMATIC = 'a'.repeat(64);
 const IMAGE = installerImage('https://factory.talos.dev', SCHEMATIC, TARGET);
 
-interface Env { rack: EtcdRack; dir: string; store: Store; assets: string[] }
+interface Env { rack: EtcdRack; dir: string; store: Store; assets: string[]; kube: FakeKubeApi }
 let env: Env | undefined;
 afterEach(async () => {
   if (!env) return;
   env.store.close();
+  await env.kube.close();
   await env.rack.close();
   rmSync(env.dir, { recursive: true, force: true });
   env = undefined;
 });
 
-async function setup(cps: number, workers: number, firstHost: number): Promise<Env> {
-  // cp1 runs v1.12 (legacy MachineService/Upgrade), the rest v1.13 (LifecycleService + Reboot).
-  const rack = await makeEtcdRack(cps, workers, { firstHost, profile: (n) => (n === 'cp1' ? 'v1.12' : undefined) });
+async function setup(cps: number, workers: number, firstHost: number, allNewest = false): Promise<Env> {
+  // cp1 runs v1.12 (legacy MachineService/Upgrade), the rest v1.13 (LifecycleService + Reboot); allNewest: all v1.13.
+  const rack = await makeEtcdRack(cps, workers, { firstHost, profile: (n) => (n === 'cp1' && !allNewest ? 'v1.12' : undefined) });
   const dir = mkdtempSync(join(tmpdir(), 'rackboot-rollout-'));
-  env = { rack, dir, store: new Store(join(dir, 'rackboot.db')), assets: [] };
+  const kube = await startFakeKubeApi(rack.pki);
+  for (const name of rack.fakes.keys()) kube.nodes.set(name, 'True');
+  writeFileSync(join(dir, 'kubeconfig'), kube.kubeconfig(rack.pki.admin), { mode: 0o600 });
+  env = { rack, dir, store: new Store(join(dir, 'rackboot.db')), assets: [], kube };
   return env;
 }
 
@@ -37,7 +45,7 @@ function deps(e: Env, extra: Partial<RolloutDeps> = {}): RolloutDeps {
   return {
     db: e.store.db, connect: e.rack.connect, endpointOf: (n) => e.rack.fakes.get(n)?.endpoint,
     fetchAssets: async (v, s) => { e.assets.push(`${s}/${v}`); },
-    parallelism: 1, returnTimeoutMs: 3000, pollMs: 50, ...extra,
+    parallelism: 1, returnTimeoutMs: 3000, pollMs: 50, kubeNodeNotReady: storedKubeconfigCheck(join(e.dir, 'kubeconfig'), 2000), ...extra,
   };
 }
 
@@ -123,6 +131,58 @@ describe('upgrade rollout', () => {
     resumeRollout(e.store.db);
     expect((await new UpgradeRollout(deps(e)).run(id)).state).toBe('done');
     expect(upgradesOf(e)).toEqual({ cp1: 1, cp2: 1, cp3: 1 });
+  }, 90_000);
+
+  it('rolls a new schematic out at the same Talos version: each node not recorded on it upgraded once, to the new installer', async () => {
+    const e = await setup(3, 2, 221, true);
+    const version = e.rack.fakes.get('cp1')!.profile.versionTag;
+    for (const f of e.rack.fakes.values()) fakeUpgrade(f).schematic = SCHEMATIC;
+    const newSchematic = 'b'.repeat(64);
+    const newImage = installerImage('https://factory.talos.dev', newSchematic, version);
+    // What rackboot recorded from the configs the nodes took; w2 already runs the new schematic.
+    for (const name of e.rack.fakes.keys()) recordInstallerImage(e.store.db, name, name === 'w2' ? newImage : IMAGE);
+    fakeUpgrade(e.rack.fakes.get('w2')!).schematic = newSchematic;
+    const target = { version, schematic: newSchematic, image: newImage };
+    const id = await planUpgrade({ ...deps(e), recordedSchematic: (n) => recordedSchematic(e.store.db, n) }, nodesOf(e), target);
+    expect(rolloutNodes(e.store.db, id).map((n) => [n.node, n.state])).toEqual([['cp1', 'pending'], ['cp2', 'pending'], ['cp3', 'pending'], ['w1', 'pending'], ['w2', 'done']]);
+    const r = await new UpgradeRollout(deps(e)).run(id);
+    expect([r.state, r.reason]).toEqual(['done', '']);
+    expect(Object.fromEntries([...e.rack.fakes].map(([n, f]) => [n, fakeUpgrade(f).upgrades]))).toEqual({ cp1: [newImage], cp2: [newImage], cp3: [newImage], w1: [newImage], w2: [] });
+    for (const f of e.rack.fakes.values()) {
+      const c = e.rack.connect(f.endpoint);
+      expect([(await c.version()).version.tag, await runningSchematic(c)]).toEqual([version, newSchematic]);
+      c.close();
+    }
+    // Each node was done only once it ran the new schematic: the next started after the previous was back on it.
+    const rows = rolloutNodes(e.store.db, id).slice(0, 4);
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.startedAt!).toBeGreaterThanOrEqual(rows[i - 1]!.finishedAt!);
+    // The store now knows the new schematic: planned again, there is nothing to do.
+    expect([...e.rack.fakes.keys()].map((n) => recordedSchematic(e.store.db, n))).toEqual(Array(5).fill(newSchematic));
+    const again = await planUpgrade({ ...deps(e), recordedSchematic: (n) => recordedSchematic(e.store.db, n) }, nodesOf(e), target);
+    expect(rolloutNodes(e.store.db, again).every((n) => n.state === 'done')).toBe(true);
+  }, 120_000);
+
+  it('waits after each node for its Kubernetes node to be Ready (through the kubeconfig); a node that stays NotReady pauses the rollout', async () => {
+    const e = await setup(3, 2, 231);
+    e.kube.nodes.set('w1', 'False');
+    const id = await plan(e);
+    const r = await new UpgradeRollout(deps(e, { returnTimeoutMs: 1500 })).run(id);
+    expect(r.state).toBe('paused');
+    expect(r.reason).toBe('w1: Kubernetes node w1 not Ready (False, KubeletNotReady: container runtime network not ready)');
+    expect(upgradesOf(e)).toEqual({ cp1: 1, cp2: 1, cp3: 1, w1: 1, w2: 0 });
+    // Asked over HTTPS with the kubeconfig's client certificate, after each upgraded node.
+    for (const n of ['cp1', 'cp2', 'cp3', 'w1']) expect(e.kube.requests).toContain(`GET /api/v1/nodes/${n}`);
+    expect(e.kube.requests).not.toContain('GET /api/v1/nodes/w2');
+    // A node Kubernetes does not know is not Ready either; once w1 is Ready, --resume finishes without upgrading it again.
+    e.kube.nodes.set('w1', 'True');
+    e.kube.nodes.delete('w2');
+    resumeRollout(e.store.db);
+    const r2 = await new UpgradeRollout(deps(e, { returnTimeoutMs: 1500 })).run(id);
+    expect([r2.state, r2.reason]).toEqual(['paused', 'w2: Kubernetes has no node w2']);
+    e.kube.nodes.set('w2', 'True');
+    resumeRollout(e.store.db);
+    expect((await new UpgradeRollout(deps(e)).run(id)).state).toBe('done');
+    expect(upgradesOf(e)).toEqual({ cp1: 1, cp2: 1, cp3: 1, w1: 1, w2: 1 });
   }, 90_000);
 
   it('restarted at every persisted step, upgrades each node exactly once', async () => {

@@ -11,6 +11,8 @@ import { html, type Safe } from './html.js';
 
 export interface RolloutView {
   id: number;
+  /** "talos" (an upgrade) or "kubernetes" (a Kubernetes roll, one row per component and node). */
+  kind: string;
   target: string;
   image: string;
   state: string;
@@ -22,7 +24,7 @@ export function rolloutView(store: Store): RolloutView | null {
   const r = latestRollout(store.db);
   if (!r) return null;
   return {
-    id: r.id, target: r.targetVersion, image: r.image, state: r.state, reason: r.reason,
+    id: r.id, kind: r.kind, target: r.targetVersion, image: r.image, state: r.state, reason: r.reason,
     nodes: rolloutNodes(store.db, r.id).map((n) => ({
       node: n.node, role: n.role, state: n.state, before: n.versionBefore, after: n.versionAfter || r.targetVersion,
       seconds: n.startedAt && n.finishedAt ? Math.round((n.finishedAt - n.startedAt) / 1000) : null, reason: n.reason,
@@ -35,7 +37,7 @@ const shown = (step: string) => (step === 'calling' || step === 'installed' || s
 
 export function rolloutSection(v: RolloutView | null): Safe {
   if (!v) return html`<p class="muted">No upgrade rollout yet. Start one with <code>rackboot upgrade --all</code>.</p>`;
-  return html`<p>Rollout ${v.id}: Talos <strong>${v.target}</strong> <span class="state rollout-${v.state}">${v.state}</span>
+  return html`<p>Rollout ${v.id}: ${v.kind === 'kubernetes' ? 'Kubernetes' : 'Talos'} <strong>${v.target}</strong> <span class="state rollout-${v.state}">${v.state}</span>
 ${v.reason ? html` <span class="failed-text">${v.reason}</span>` : ''}</p>
 <div class="table-wrap"><table id="rollout-table"><thead><tr><th>Node</th><th>Role</th><th>Step</th><th>Before</th><th>After</th><th>Time</th><th></th></tr></thead><tbody>
 ${v.nodes.map((n) => html`<tr data-node="${n.node}"><td>${n.node}</td><td>${n.role}</td><td><span class="state">${shown(n.state)}</span></td><td>${n.before}</td><td>${n.after}</td>

@@ -7,7 +7,9 @@ import { ConfigParseError, fakeKubeconfig, kubeconfigArchive, type FakeEtcd, typ
 import type { Faults, FakeDisk, FakeNodeOptions } from './node.js';
 import type { ApplyMode, Method, Profile, Refusal } from './profiles.js';
 import { machineResources, resetWipeRefusal, resourceHandlers } from './resources.js';
-import { configuredApplyConfiguration } from './apply-config.js';
+import { extensionStatuses, runningSchematic } from './schematic.js';
+import { k8sResources } from './k8s-static-pods.js';
+import { activeConfig, configuredApplyConfiguration } from './apply-config.js';
 import { resetWipeTargets, wipeDiskImages } from './disk-images.js';
 
 export type Handler = (call: any, cb?: grpc.sendUnaryData<unknown>) => void;
@@ -145,7 +147,7 @@ export function configuredHandlers(n: NodeApi): Record<Method, Handler> {
     },
     Reboot: (_c, cb) => cb!(null, { messages: [{ metadata: md(n), actor_id: 'reboot-1' }] }),
     Disks: disks(n),
-    ...resourceHandlers(() => machineResources(n.opts.disks, n.opts.machine)),
+    ...resourceHandlers(() => [...machineResources(n.opts.disks, n.opts.machine), ...extensionStatuses(runningSchematic(n)), ...k8sResources(n, activeConfig(n))]),
   };
 }
 

@@ -14,6 +14,7 @@ import { configuredHandlers, maintenanceHandlers, type Handler, type NodeApi } f
 import { realEtcdHandlers, REAL_ETCD_ROLES } from './real-etcd-api.js';
 import { hasLifecycleService, lifecycleUpgrade, upgradeHandlers, UPGRADE_ROLES } from './upgrade.js';
 import type { RealEtcdCluster } from './real-etcd.js';
+import { etcdDownWhileRebooting } from './reboot-etcd.js';
 import type { FakeMachine } from './resources.js';
 import { NEWEST_PROFILE, profile, type ApplyMode, type Method, type Profile, type ProfileName, type Refusal } from './profiles.js';
 
@@ -139,6 +140,7 @@ export class FakeTalosNode implements NodeApi {
       this.server?.forceShutdown();
       this.server = undefined;
       this.mode = 'down';
+      etcdDownWhileRebooting(this, ms);
       this.later(ms, () => {
         this.config = config;
         booted?.();

@@ -30,6 +30,8 @@ import * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import type { FakeDisk } from './node.js';
 import type { Handler } from './machine-api.js';
+import { EXTENSION_STATUS_TYPE } from './schematic.js';
+import { MACHINE_CONFIG_TYPE, STATIC_POD_STATUS_TYPE } from './k8s-static-pods.js';
 
 /** A NIC of the machine: the MAC QEMU gives it (`-device …,mac=`), which is also its permanent address. */
 export interface FakeNic { name: string; mac: string; driver?: string; linkUp?: boolean; speedMbit?: number; pciAddress?: string }
@@ -53,7 +55,8 @@ export const DEFAULT_MACHINE: Required<Pick<FakeMachine, 'system' | 'cpus' | 'me
 /** The same single disk the fake's Disks call reports when the node is given none (machine-api.ts). */
 const DEFAULT_DISKS: FakeDisk[] = [{ device_name: 'sda', size: 64 * 2 ** 30, model: 'QEMU HARDDISK', serial: 'QM00001', transport: 'sata', rotational: true }];
 
-interface Res { namespace: string; type: string; id: string; spec: Record<string, unknown> }
+/** spec: an object serialised as YAML, or YAML text sent as it is. */
+interface Res { namespace: string; type: string; id: string; spec: Record<string, unknown> | string }
 
 /** Drops empty optional values, as upstream's `omitempty` yaml tags do. */
 const compact = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== ''));
@@ -103,8 +106,9 @@ export function machineResources(disks: FakeDisk[] | undefined, m: FakeMachine =
 }
 
 const KNOWN_TYPES = new Set(['Disks.block.talos.dev', 'SystemInformations.hardware.talos.dev', 'Processors.hardware.talos.dev',
-  'MemoryModules.hardware.talos.dev', 'PCIDevices.hardware.talos.dev', 'LinkStatuses.net.talos.dev']);
-const KNOWN_NAMESPACES = new Set(['runtime', 'hardware', 'network', 'config', 'meta']);
+  'MemoryModules.hardware.talos.dev', 'PCIDevices.hardware.talos.dev', 'LinkStatuses.net.talos.dev',
+  EXTENSION_STATUS_TYPE /* schematic.ts */, MACHINE_CONFIG_TYPE, STATIC_POD_STATUS_TYPE /* k8s-static-pods.ts */]);
+const KNOWN_NAMESPACES = new Set(['runtime', 'hardware', 'network', 'config', 'meta', 'k8s']);
 
 const denied = (details: string) => Object.assign(new Error(details), { code: grpc.status.PERMISSION_DENIED, details });
 
@@ -117,7 +121,7 @@ function accessRefusal(type: string, namespace: string): Error | undefined {
 
 const wire = (r: Res) => ({
   metadata: { namespace: r.namespace, type: r.type, id: r.id, version: '1', phase: 'running' },
-  spec: { proto_spec: Buffer.alloc(0), yaml_spec: stringify(r.spec) },
+  spec: { proto_spec: Buffer.alloc(0), yaml_spec: typeof r.spec === 'string' ? r.spec : stringify(r.spec) },
 });
 
 /** The state API's read calls; `ResourceGet`/`ResourceList` are registered as State/Get and State/List (node.ts). */

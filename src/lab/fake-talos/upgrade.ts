@@ -16,10 +16,12 @@
 //   exit code, never a gRPC error for a failed installer; no etcd check; no
 //   reboot: talosctl reboots afterwards (cmd/talosctl/cmd/talos/upgrade.go),
 //   and the new version runs only after that reboot.
-// The version a node reports after an upgrade is the installer image's tag.
+// The version a node reports after an upgrade is the installer image's tag,
+// and the schematic it runs the image's schematic (schematic.ts).
 import * as grpc from '@grpc/grpc-js';
 import type { ProfileName } from './profiles.js';
 import type { RealEtcdCluster } from './real-etcd.js';
+import { imageSchematic } from './schematic.js';
 
 type Handler = (call: any, cb?: grpc.sendUnaryData<unknown>) => void;
 
@@ -27,7 +29,9 @@ type Handler = (call: any, cb?: grpc.sendUnaryData<unknown>) => void;
 export interface FakeUpgradeState {
   /** The version tag the node reports once upgraded; undefined: the profile's. */
   versionTag?: string;
-  /** Installed, waiting for a reboot (LifecycleService). */
+  /** The schematic of the last installer it rebooted into (schematic.ts); undefined: its config's. */
+  schematic?: string;
+  /** The installer image installed, waiting for a reboot (LifecycleService). */
   staged?: string;
   /** How long the node is off the API while it reboots into the new version. */
   downMs: number;
@@ -72,15 +76,16 @@ export function imageTag(image: string): string {
   return at < 0 ? 'latest' : name.slice(at + 1);
 }
 
-/** The reboot into `tag`: API and etcd member down for downMs, then back on the new version. */
-function rebootInto(n: UpgradableNode, st: FakeUpgradeState, tag: string): void {
+/** The reboot into `image`: API and etcd member down for downMs, then back on its version (tag) and schematic. */
+function rebootInto(n: UpgradableNode, st: FakeUpgradeState, image: string): void {
   const etcd = n.config?.type === 'controlplane' ? n.opts.realEtcd : undefined;
   if (etcd) void etcd.kill(n.opts.hostname);
   if (st.neverReturns) {
     void n.stop();
     return;
   }
-  st.versionTag = tag;
+  st.versionTag = imageTag(image);
+  st.schematic = imageSchematic(image);
   n.restartApi(st.downMs);
   if (etcd) n.later(st.downMs, () => etcd.restart(n.opts.hostname));
 }
@@ -119,15 +124,15 @@ export function upgradeHandlers(n: UpgradableNode, base: { Version: Handler; Reb
         st.upgrades.push(req.image);
         cb!(null, { messages: [{ metadata: { hostname: n.opts.hostname, error: '' }, ack: 'Upgrade request received', actor_id: `upgrade-${st.upgrades.length}` }] });
         // The sequence runs after the reply; a failed installer leaves the node on its old version.
-        if (st.failExitCode === undefined) n.later(20, () => rebootInto(n, st, imageTag(req.image)));
+        if (st.failExitCode === undefined) n.later(20, () => rebootInto(n, st, req.image));
       }, (e) => cb!(e));
     },
     Reboot: (call, cb) => {
       if (st.staged === undefined) return base.Reboot(call, cb);
-      const tag = st.staged;
+      const image = st.staged;
       st.staged = undefined;
       cb!(null, { messages: [{ metadata: { hostname: n.opts.hostname, error: '' }, actor_id: 'reboot-upgrade' }] });
-      n.later(20, () => rebootInto(n, st, tag));
+      n.later(20, () => rebootInto(n, st, image));
     },
   };
 }
@@ -145,7 +150,7 @@ export function lifecycleUpgrade(n: UpgradableNode): Handler {
     n.later(20, () => {
       call.write({ progress: { message: 'installing' } });
       const code = st.failExitCode ?? 0;
-      if (code === 0) st.staged = imageTag(image);
+      if (code === 0) st.staged = image;
       call.write({ progress: { exit_code: code } });
       st.inProgress = false;
       call.end();

@@ -3,6 +3,7 @@
 import { afterEach, expect, it } from 'vitest';
 import { createRollout, setNodeStep, setRolloutState, getRollout } from '../../../src/store/rollouts.js';
 import { ADMIN_TOKEN, harness, login, type Harness } from './harness.js';
+import { rolloutSection } from '../../../src/http/admin/rollout.js';
 
 let h: Harness | undefined;
 afterEach(async () => { await h?.close(); h = undefined; });
@@ -39,4 +40,13 @@ it('shows the rollout node by node; pause and resume need admin + CSRF and chang
   expect(resumed.json()).toMatchObject({ state: 'running' });
   setRolloutState(h.store.db, id, 'done');
   expect((await h.app.inject({ method: 'POST', url: '/api/rollout/resume', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: {} })).statusCode).toBe(409);
+});
+
+it('names a Kubernetes roll as such, one row per component and node', () => {
+  const v = { id: 3, kind: 'kubernetes', target: '1.35.2', image: '', state: 'running', reason: '',
+    nodes: [{ node: 'kube-apiserver@cp1', role: 'controlplane', state: 'called', before: '', after: 'registry.k8s.io/kube-apiserver:v1.35.2', seconds: null, reason: '' }] };
+  const page = String(rolloutSection(v));
+  expect(page).toContain('Rollout 3: Kubernetes <strong>1.35.2</strong>');
+  expect(page).toContain('<td>kube-apiserver@cp1</td>');
+  expect(String(rolloutSection({ ...v, kind: 'talos' }))).toContain('Rollout 3: Talos <strong>');
 });

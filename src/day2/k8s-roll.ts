@@ -1,0 +1,204 @@
+// A Kubernetes version roll, run from the store's rollout rows (kind
+// "kubernetes", one row per step: `<component>@<node>`, in the order of
+// k8s-roll-plan.ts). Each step, as talosctl's upgrade-k8s does it
+// (pkg/cluster/kubernetes/patch.go patchNodeConfig and talos_managed.go,
+// v1.12.0): read the node's active machine config (COSI MachineConfig
+// "v1alpha1"), set the one image field, send it back with ApplyConfiguration
+// mode NO_REBOOT; then, for a static pod, wait until the node's
+// StaticPodStatus for it runs the new image and is Ready; for the kubelet,
+// until the kubelet service is healthy and its Kubernetes node Ready.
+// Before each step etcd must pass the quorum gate (nothing goes down, so no
+// member is taken out of the count). Any failure pauses the rollout.
+//
+// Never twice: 'calling' is committed before the apply. A step found at
+// 'calling' reads the node's config again: a field already on the image
+// means the apply landed (nothing is sent); otherwise it did not, and the
+// same one-field change is sent (a config apply that did not land was
+// never applied).
+import type Database from 'better-sqlite3';
+import { parse } from 'yaml';
+import type { Logger } from '../log.js';
+import type { TalosClient } from '../talos/client.js';
+import { claimRollout, createRollout, getRollout, releaseRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutNodeRecord, type RolloutRecord } from '../store/rollouts.js';
+import { componentImage, k8sRollSteps, patchForStep, type K8sComponent, type K8sStep } from './k8s-roll-plan.js';
+import { recordKubernetesVersion } from './applied.js';
+import { checkQuorum, type ControlPlane } from './quorum-gate.js';
+import { RolloutBusyError } from './rollout.js';
+
+export const K8S_ROLLOUT_KIND = 'kubernetes';
+export const MACHINE_CONFIG = { namespace: 'config', type: 'MachineConfigs.config.talos.dev', id: 'v1alpha1' } as const;
+export const STATIC_POD_STATUS = { namespace: 'k8s', type: 'StaticPodStatuses.kubernetes.talos.dev' } as const;
+
+export interface K8sRollDeps {
+  db: Database.Database;
+  connect: (endpoint: string) => TalosClient;
+  endpointOf: (node: string) => string | undefined;
+  /** Every control plane, for the etcd gate. */
+  controlPlanes: () => ControlPlane[];
+  kubeNodeNotReady: (node: string) => Promise<string | undefined>;
+  returnTimeoutMs: number;
+  pollMs: number;
+  log?: Logger;
+  /** Tests: called at each persisted step; a throw here is a crash at that point. */
+  checkpoint?: (row: string, step: string) => void;
+}
+
+/** The row name of a step, and back. */
+export const stepRow = (s: { component: K8sComponent; node: string }) => `${s.component}@${s.node}`;
+function stepOf(row: RolloutNodeRecord, version: string): K8sStep {
+  const at = row.node.indexOf('@');
+  const component = row.node.slice(0, at) as K8sComponent;
+  return { component, node: row.node.slice(at + 1), image: componentImage(component, version) };
+}
+
+/** Records a roll of `nodes` to Kubernetes `version`: one row per step, in upstream's order. */
+export function planK8sRoll(db: Database.Database, nodes: { name: string; role: 'controlplane' | 'worker' }[], version: string): number {
+  if (nodes.length === 0) throw new Error('no installed nodes');
+  const role = new Map(nodes.map((n) => [n.name, n.role]));
+  return createRollout(db, {
+    kind: K8S_ROLLOUT_KIND, targetVersion: version, schematic: '', image: '',
+    nodes: k8sRollSteps(nodes, version).map((st) => ({ node: stepRow(st), role: role.get(st.node)!, versionBefore: '', done: false })),
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Thrown out of a run when its owner stops it: nothing more is written, the rollout stays running for the next start. */
+class Stopped extends Error {}
+
+export class KubernetesRollout {
+  private stopped = false;
+
+  constructor(private readonly deps: K8sRollDeps) {}
+
+  /** Stops a run at its next wait or step, as a crash would, recording nothing (the daemon is closing). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async ask<T>(node: string, fn: (c: TalosClient) => Promise<T>): Promise<T> {
+    const ep = this.deps.endpointOf(node);
+    if (!ep) throw new Error(`no address known for ${node}`);
+    const c = this.deps.connect(ep);
+    try {
+      return await fn(c);
+    } finally {
+      c.close();
+    }
+  }
+
+  private activeConfig(node: string): Promise<string> {
+    return this.ask(node, async (c) => {
+      const r = (await c.listResources(MACHINE_CONFIG.namespace, MACHINE_CONFIG.type)).find((x) => x.metadata?.id === MACHINE_CONFIG.id);
+      if (!r?.spec?.yaml_spec) throw new Error('the node has no active machine config');
+      // The spec's YAML is the config text as one string (machine_config.go v1alpha1Spec.MarshalYAML, v1.12.0).
+      const text = parse(r.spec.yaml_spec) as unknown;
+      if (typeof text !== 'string') throw new Error('the MachineConfig resource does not hold the config as text');
+      return text;
+    });
+  }
+
+  async run(id: number): Promise<RolloutRecord> {
+    const { db } = this.deps;
+    const r = getRollout(db, id);
+    if (!r) throw new Error(`no rollout ${id}`);
+    if (r.kind !== K8S_ROLLOUT_KIND) throw new Error(`rollout ${id} is a ${r.kind} rollout`);
+    if (r.state !== 'running') return r;
+    const claim = claimRollout(db, id);
+    if (!claim.ok) throw new RolloutBusyError(`rollout ${id} is being run by process ${claim.holder}`);
+    try {
+      for (const row of rolloutNodes(db, id)) {
+        if (this.stopped) throw new Stopped();
+        if (getRollout(db, id)!.state !== 'running') return getRollout(db, id)!;
+        const problem = await this.step(r, row);
+        if (problem) {
+          setRolloutState(db, id, 'paused', `${row.node}: ${problem}`);
+          this.deps.log?.warn({ rollout: id, step: row.node, problem }, 'kubernetes roll paused');
+          return getRollout(db, id)!;
+        }
+      }
+      setRolloutState(db, id, 'done');
+      return getRollout(db, id)!;
+    } catch (err) {
+      if (err instanceof Stopped) return getRollout(db, id)!;
+      throw err;
+    } finally {
+      releaseRollout(db, id);
+    }
+  }
+
+  private async step(r: RolloutRecord, row: RolloutNodeRecord): Promise<string | undefined> {
+    const { db } = this.deps;
+    const s = stepOf(row, r.targetVersion);
+    const mark = (state: RolloutNodeRecord['state'], extra: Parameters<typeof setNodeStep>[4] = {}) => {
+      setNodeStep(db, r.id, row.node, state, extra);
+      this.deps.checkpoint?.(row.node, state);
+    };
+    const hold = (state: RolloutNodeRecord['state'], why: string) => {
+      setNodeStep(db, r.id, row.node, state, { reason: why });
+      return why;
+    };
+    let state = row.state;
+    if (state === 'done') return undefined;
+    if (state === 'failed') return row.reason || 'failed';
+    if (state === 'pending') {
+      const gate = await checkQuorum(this.deps.controlPlanes(), this.deps.connect);
+      if (!gate.ok) return hold('pending', `quorum gate: ${gate.reason}`);
+      mark('calling', { started: Date.now() });
+      state = 'calling';
+    }
+    if (state === 'calling') {
+      let patched;
+      try {
+        patched = patchForStep(await this.activeConfig(s.node), s);
+        if (patched.changed) await this.ask(s.node, (c) => c.applyConfiguration(Buffer.from(patched!.config), 'NO_REBOOT'));
+      } catch (err) {
+        const why = `config patch: ${(err as Error).message}`;
+        mark('failed', { reason: why, finished: Date.now() });
+        return why;
+      }
+      mark('called', { reason: patched.changed ? '' : 'already on the image' });
+    }
+    const unready = await this.settled(s);
+    if (unready) return hold('called', unready);
+    // The kubelet is a node's last step: from now on it runs the new version (plan and apply read this).
+    if (s.component === 'kubelet') recordKubernetesVersion(db, s.node, r.targetVersion);
+    mark('done', { versionAfter: s.image, finished: Date.now() });
+    return undefined;
+  }
+
+  /** Polled within the return window: the static pod on the new image and Ready; the kubelet healthy and its node Ready. */
+  private async settled(s: K8sStep): Promise<string | undefined> {
+    const end = Date.now() + this.deps.returnTimeoutMs;
+    for (;;) {
+      let why: string | undefined;
+      try {
+        why = await this.check(s);
+      } catch (err) {
+        why = (err as Error).message;
+      }
+      if (!why) return undefined;
+      if (Date.now() > end) return `${why} after ${this.deps.returnTimeoutMs} ms`;
+      if (this.stopped) throw new Stopped();
+      await sleep(this.deps.pollMs);
+      if (this.stopped) throw new Stopped();
+    }
+  }
+
+  private async check(s: K8sStep): Promise<string | undefined> {
+    if (s.component === 'kube-proxy') return undefined; // a DaemonSet rendered by the control planes: upstream waits for nothing here
+    if (s.component === 'kubelet') {
+      const services = await this.ask(s.node, (c) => c.serviceList());
+      if (!services.find((x) => x.id === 'kubelet')?.health?.healthy) return 'kubelet service not healthy';
+      return this.deps.kubeNodeNotReady(s.node);
+    }
+    const id = `kube-system/${s.component}-${s.node}`;
+    const res = (await this.ask(s.node, (c) => c.listResources(STATIC_POD_STATUS.namespace, STATIC_POD_STATUS.type))).find((x) => x.metadata?.id === id);
+    if (!res?.spec) return `no static pod ${id}`;
+    const status = parse(res.spec.yaml_spec) as { conditions?: { type: string; status: string }[]; containerStatuses?: { image?: string }[] };
+    const image = status.containerStatuses?.[0]?.image;
+    if (image !== s.image) return `static pod ${id} runs ${image ?? 'no image'}, not ${s.image}`;
+    if (status.conditions?.find((c) => c.type === 'Ready')?.status !== 'True') return `static pod ${id} not Ready`;
+    return undefined;
+  }
+}
