@@ -85,6 +85,9 @@ describe('rack overview in a real browser', () => {
 
       // A fresh load, measured by the browser itself.
       await page.goto(`${base}/ui`, { waitUntil: 'load' });
+      // Chromium may record the paint entry after the load event; its startTime
+      // counts from the navigation, so waiting for it does not change the measure.
+      await page.waitForFunction(() => (globalThis as unknown as { performance: { getEntriesByType(t: string): unknown[] } }).performance.getEntriesByType('paint').length > 0, undefined, { timeout: 10_000 });
       const m = await page.evaluate(() => {
         const perf = (globalThis as unknown as { performance: { getEntriesByType(t: string): { name: string; startTime: number; decodedBodySize?: number }[] } }).performance;
         const paint = perf.getEntriesByType('paint').find((e) => e.name === 'first-contentful-paint' || e.name === 'first-paint');
