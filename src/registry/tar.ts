@@ -3,8 +3,9 @@
 // directories. Entries are streamed, never held whole in memory.
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { BLOCK, checksumOk, headerName, headerNumber, headerText, paxPath, TarFormatError as TarError, typeFlag } from '../tar/ustar.js';
 
-const BLOCK = 512;
+export { TarFormatError as TarError } from '../tar/ustar.js';
 
 export interface TarEntry {
   /** Path inside the archive, without a leading "./". */
@@ -12,27 +13,6 @@ export interface TarEntry {
   type: 'file' | 'directory' | 'other';
   size: number;
 }
-
-function field(h: Buffer, off: number, len: number): string {
-  const raw = h.subarray(off, off + len);
-  const end = raw.indexOf(0);
-  return raw.subarray(0, end < 0 ? len : end).toString('utf8');
-}
-
-function octal(h: Buffer, off: number, len: number, what: string): number {
-  // GNU base-256 for sizes over 8 GiB: high bit of the first byte set.
-  if (h[off]! & 0x80) {
-    let n = 0;
-    for (let i = off + 1; i < off + len; i++) n = n * 256 + h[i]!;
-    return n;
-  }
-  const s = field(h, off, len).trim();
-  if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw new TarError(`bad ${what} field in a tar header`);
-  return parseInt(s, 8);
-}
-
-export class TarError extends Error {}
 
 /** Reads exact byte counts from an async stream of chunks. */
 class ByteReader {
@@ -73,30 +53,6 @@ class ByteReader {
   }
 }
 
-function checksumOk(h: Buffer): boolean {
-  const stored = octal(h, 148, 8, 'checksum');
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
-  return sum === stored;
-}
-
-function paxPath(data: Buffer): string | undefined {
-  // Records are "LEN key=value\n".
-  let off = 0;
-  let path: string | undefined;
-  while (off < data.length) {
-    const sp = data.indexOf(0x20, off);
-    if (sp < 0) break;
-    const len = Number(data.subarray(off, sp).toString());
-    if (!Number.isInteger(len) || len <= 0) break;
-    const rec = data.subarray(sp + 1, off + len - 1).toString('utf8');
-    const eq = rec.indexOf('=');
-    if (rec.slice(0, eq) === 'path') path = rec.slice(eq + 1);
-    off += len;
-  }
-  return path;
-}
-
 /**
  * Calls `onEntry` for every file and directory in the archive, in order. A
  * file's bytes are given as an async iterable that the callback must consume
@@ -110,21 +66,20 @@ export async function readTar(source: AsyncIterable<Buffer>, onEntry: (e: TarEnt
     if (!h) throw new TarError('archive ends without its end-of-archive marker (truncated?)');
     if (h.every((b) => b === 0)) return;
     if (!checksumOk(h)) throw new TarError('a tar header has a wrong checksum (not a tar file, or corrupted)');
-    const size = octal(h, 124, 12, 'size');
-    const flag = String.fromCharCode(h[156]!);
+    const size = headerNumber(h, 124, 12, 'size');
+    const flag = typeFlag(h);
     const padded = Math.ceil(size / BLOCK) * BLOCK;
     if (flag === 'x' || flag === 'L') {
       const chunks: Buffer[] = [];
       for await (const p of r.pieces(padded)) chunks.push(p);
       const data = Buffer.concat(chunks).subarray(0, size);
-      longName = flag === 'x' ? paxPath(data) ?? longName : field(data, 0, data.length);
+      longName = flag === 'x' ? paxPath(data) ?? longName : headerText(data, 0, data.length);
       continue;
     }
-    const prefix = field(h, 345, 155);
-    let name = longName ?? (prefix ? `${prefix}/${field(h, 0, 100)}` : field(h, 0, 100));
+    let name = longName ?? headerName(h);
     longName = undefined;
     name = name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-    const type = flag === '0' || flag === '\0' ? 'file' : flag === '5' ? 'directory' : 'other';
+    const type = flag === '0' ? 'file' : flag === '5' ? 'directory' : 'other';
     const body = r.pieces(size);
     let consumed = false;
     await onEntry({ name, type, size: type === 'directory' ? 0 : size }, {

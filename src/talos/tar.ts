@@ -4,8 +4,7 @@
 // POSIX "ustar Interchange Format"), so running out of data exactly at an
 // entry boundary is a normal end here, not an error. Pure: bytes in, bytes out.
 import { ArchiveError } from './errors.js';
-
-const BLOCK = 512;
+import { BLOCK, checksumOk, headerName, headerNumber, paxPath, TarFormatError, typeFlag } from '../tar/ustar.js';
 
 export interface TarEntry {
   name: string;
@@ -13,51 +12,16 @@ export interface TarEntry {
   data: Buffer;
 }
 
-function cString(b: Buffer, start: number, len: number): string {
-  const s = b.subarray(start, start + len);
-  const nul = s.indexOf(0);
-  return s.subarray(0, nul === -1 ? s.length : nul).toString('utf8');
-}
-
-/** Numeric header fields are octal text, or base-256 when the first byte's high bit is set (GNU/star). */
-function number(b: Buffer, start: number, len: number): number {
-  const f = b.subarray(start, start + len);
-  if (f[0]! & 0x80) {
-    let n = f[0]! & 0x7f;
-    for (let i = 1; i < f.length; i++) n = n * 256 + f[i]!;
-    return n;
-  }
-  const text = cString(b, start, len).trim();
-  if (text === '') return 0;
-  if (!/^[0-7]+$/.test(text)) throw new ArchiveError(`bad octal field ${JSON.stringify(text)}`);
-  return parseInt(text, 8);
-}
-
-/** The header checksum counts the checksum field itself as eight spaces. */
-function checksumOk(h: Buffer): boolean {
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
-  return sum === number(h, 148, 8);
-}
-
-function paxPath(data: Buffer): string | undefined {
-  let rest = data.toString('utf8');
-  while (rest.length > 0) {
-    const m = /^(\d+) /.exec(rest);
-    if (!m) return undefined;
-    const len = Number(m[1]);
-    // A record's length counts its own digits, space and newline: anything
-    // shorter (0 would never advance) or past the data is malformed.
-    if (len <= m[0].length || len > rest.length) throw new ArchiveError(`bad pax record length ${m[1]}`);
-    const record = rest.slice(m[0].length, len - 1);
-    const eq = record.indexOf('=');
-    if (record.slice(0, eq) === 'path') return record.slice(eq + 1);
-    rest = rest.slice(len);
-  }
-  return undefined;
-}
-
 export function readTar(archive: Buffer): TarEntry[] {
+  try {
+    return entriesOf(archive);
+  } catch (err) {
+    if (err instanceof TarFormatError) throw new ArchiveError(err.message);
+    throw err;
+  }
+}
+
+function entriesOf(archive: Buffer): TarEntry[] {
   const entries: TarEntry[] = [];
   let off = 0;
   let nextName: string | undefined;
@@ -66,10 +30,9 @@ export function readTar(archive: Buffer): TarEntry[] {
     const h = archive.subarray(off, off + BLOCK);
     if (h.every((x) => x === 0)) break; // end-of-archive marker, when present
     if (!checksumOk(h)) throw new ArchiveError(`bad header checksum at byte ${off}`);
-    const size = number(h, 124, 12);
-    const type = String.fromCharCode(h[156]!) === '\0' ? '0' : String.fromCharCode(h[156]!);
-    const prefix = h.subarray(257, 262).toString('latin1') === 'ustar' ? cString(h, 345, 155) : '';
-    const name = nextName ?? (prefix ? `${prefix}/${cString(h, 0, 100)}` : cString(h, 0, 100));
+    const size = headerNumber(h, 124, 12, 'size');
+    const type = typeFlag(h);
+    const name = nextName ?? headerName(h);
     nextName = undefined;
     const start = off + BLOCK;
     if (start + size > archive.length) throw new ArchiveError(`entry ${name} needs ${size} bytes, archive ends first`);
