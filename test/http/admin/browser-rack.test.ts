@@ -2,13 +2,15 @@
 // playwright-core) with 5,000 nodes in the inventory: the first paint comes
 // within a second, the whole page (document, script, styles) stays under
 // 500 kB, live updates still arrive, filter, search and pages work, no
-// request gets a 404. It writes the screenshots the README shows.
+// request gets a 404. It takes the screenshots the README shows (into a temp
+// dir; RACKBOOT_SCREENSHOTS=docs writes them into docs/screenshots).
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { missingPrerequisites } from '../../helpers/netns.js';
+import { screenshotDir } from '../../helpers/screenshots.js';
 import { adminTlsMaterial } from '../../../src/http/admin/tls.js';
 import type { NodeState } from '../../../src/lifecycle/states.js';
 import type { Store } from '../../../src/store/store.js';
@@ -18,7 +20,6 @@ import { ADMIN_TOKEN, harness, inventoryYaml, rackNodes, type Harness } from './
 
 const CHROMIUM = '/usr/bin/chromium';
 const why = missingPrerequisites([CHROMIUM]);
-const SHOTS = join(process.cwd(), 'docs', 'screenshots');
 const RACK = 5000;
 const OUT = join(process.cwd(), 'test-output');
 
@@ -112,8 +113,8 @@ describe('rack overview in a real browser', () => {
       await expect.poll(() => rowState(page, 'rack-00020').textContent(), { timeout: 10_000 }).toBe('booting');
       await expect.poll(() => page.locator('#counts [data-count="booting"] strong').textContent()).toBe('2');
       expect(await page.evaluate(() => (globalThis as unknown as { marker: number }).marker)).toBe(7);
-      mkdirSync(SHOTS, { recursive: true });
-      await page.screenshot({ path: join(SHOTS, 'admin-1280.png'), fullPage: true });
+      const shots = screenshotDir();
+      await page.screenshot({ path: join(shots, 'admin-1280.png'), fullPage: true });
       await page.screenshot({ path: join(OUT, 'rack-overview-viewport.png') });
 
       // Next page, then a state filter from the counts, then a search by MAC through the form.
@@ -141,7 +142,19 @@ describe('rack overview in a real browser', () => {
       expect(await page.locator('#node-config').textContent()).toContain('hostname: rack-00013');
       h.ctx.console!.add('rack-00013', { at: Date.now(), msg: '[talos] installing to /dev/sda', fields: {} });
       await expect.poll(() => page.locator('#console li').last().textContent(), { timeout: 10_000 }).toBe('[talos] installing to /dev/sda');
-      await page.screenshot({ path: join(SHOTS, 'admin-node-1280.png'), fullPage: true });
+      await page.screenshot({ path: join(shots, 'admin-node-1280.png'), fullPage: true });
+
+      // The overview at phone width: it fits without sideways scrolling.
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(`${base}/ui`);
+      await expect.poll(() => page.locator('#live').textContent()).toBe('live');
+      const overflow = await page.evaluate(() => {
+        const el = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+        return el.scrollWidth - el.clientWidth;
+      });
+      expect(overflow).toBeLessThanOrEqual(0);
+      await page.screenshot({ path: join(shots, 'admin-phone.png') });
+      console.log(`rack overview screenshots: ${shots}`);
 
       expect(notFound).toEqual([]);
     } finally {
