@@ -7,6 +7,7 @@ import { labStatus } from '../lab/status.js';
 import { labFindings } from '../lab/prerequisites.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type Io } from './command.js';
 import { printable } from './printable.js';
+import { cliProgressSink } from '../factory/progress.js';
 
 const DEFAULT_DIR = '/var/tmp/rackboot-lab';
 const dirOption = { dir: { type: 'string' } } as const;
@@ -45,7 +46,7 @@ lab down find it there without --dir (recorded in /run/rackboot/lab-dir).`,
     // lab up starts a new lab: only --dir or the default, never the last one's record.
     const dir = resolve((args.values.dir as string | undefined) ?? DEFAULT_DIR);
     recordLabDir(dir);
-    const state = await labUp({ dir, nodes, say: io.out, vms: !args.values['no-vms'], talosVersion: args.values['talos-version'] as string | undefined });
+    const state = await labUp({ dir, nodes, say: io.out, progress: cliProgressSink(io.err), vms: !args.values['no-vms'], talosVersion: args.values['talos-version'] as string | undefined });
     for (const l of standinNotice(state.standin, state.vms)) io.out(l);
     io.out('');
     io.out(`appliance: ${state.url} (inside namespace ${state.ns}); its log: ${state.dir}/rackboot.log`);
