@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { ARCHES, FetchError, fetchAssets, importAssets, type Arch, type CachedAsset } from '../factory/assets.js';
-import { progressReporter, type ProgressSink } from '../factory/progress.js';
+import { cliProgressSink, progressReporter, type ProgressSink } from '../factory/progress.js';
 import { schematicId } from '../factory/schematic.js';
 import { Store } from '../store/store.js';
 import { clusterInputs } from './cluster-inputs.js';
@@ -13,7 +13,7 @@ function report(io: Io, assets: CachedAsset[], verb: 'fetched' | 'imported'): vo
 }
 
 function sinkFor(io: Io): ProgressSink {
-  return process.stderr.isTTY ? { isTTY: true, write: (t) => process.stderr.write(t) } : { isTTY: false, write: (l) => io.err(l) };
+  return cliProgressSink(io.err);
 }
 
 export const assetsFetch: Command = {

@@ -1,7 +1,7 @@
 // rackboot images list|import|export: the image cache behind the boot
 // plane's /v2/ registry mirror (air-gapped racks).
 import { resolve } from 'node:path';
-import { progressReporter, type ProgressSink } from '../factory/progress.js';
+import { cliProgressSink, progressReporter } from '../factory/progress.js';
 import { inventoryImages } from '../registry/cluster-images.js';
 import { ImageStore } from '../registry/image-store.js';
 import { exportArchive, importArchive, type Progress } from '../registry/oci-archive.js';
@@ -13,8 +13,7 @@ import type { Inventory } from '../inventory/types.js';
 import type { Settings } from '../settings/settings.js';
 
 function progressFor(io: Io, name: string): { onProgress: Progress; done(): void } {
-  const sink: ProgressSink = process.stderr.isTTY ? { isTTY: true, write: (t) => process.stderr.write(t) } : { isTTY: false, write: (l) => io.err(l) };
-  const r = progressReporter(sink, name);
+  const r = progressReporter(cliProgressSink(io.err), name);
   return { onProgress: (received, total) => r.update({ received, total, resumedFrom: 0 }), done: () => r.done() };
 }
 

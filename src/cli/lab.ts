@@ -7,6 +7,7 @@ import { labStatus } from '../lab/status.js';
 import { labFindings } from '../lab/prerequisites.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type Io } from './command.js';
 import { printable } from './printable.js';
+import { cliProgressSink } from '../factory/progress.js';
 
 const DEFAULT_DIR = '/var/tmp/rackboot-lab';
 const dirOption = { dir: { type: 'string' } } as const;
@@ -45,13 +46,15 @@ lab down find it there without --dir (recorded in /run/rackboot/lab-dir).`,
     // lab up starts a new lab: only --dir or the default, never the last one's record.
     const dir = resolve((args.values.dir as string | undefined) ?? DEFAULT_DIR);
     recordLabDir(dir);
-    const state = await labUp({ dir, nodes, say: io.out, vms: !args.values['no-vms'], talosVersion: args.values['talos-version'] as string | undefined });
+    const state = await labUp({ dir, nodes, say: io.out, progress: cliProgressSink(io.err), vms: !args.values['no-vms'], talosVersion: args.values['talos-version'] as string | undefined });
     for (const l of standinNotice(state.standin, state.vms)) io.out(l);
     io.out('');
     io.out(`appliance: ${state.url} (inside namespace ${state.ns}); its log: ${state.dir}/rackboot.log`);
     for (const m of state.machines) io.out(`  ${m.name}  ${m.mac}  ${m.ip}  ${m.role.padEnd(12)} ${m.configMode}  ${state.vms ? `${m.firmware.toUpperCase().padEnd(4)}  BMC ${m.bmc?.address ?? 'none'}  serial: ${m.serial}` : 'no VM'}`);
     io.out('');
-    io.out('watch it: rackboot lab status   (under TCG a BIOS machine reaches its kernel in about 25 s, UEFI in about 35 s; several at once take longer)');
+    io.out(state.vms
+      ? 'watch it: rackboot lab status   (under TCG a BIOS machine reaches its kernel in about 25 s, UEFI in about 35 s; several at once take longer)'
+      : 'watch it: rackboot lab status   (without VMs the nodes reach ready in about 30 s)');
     io.out(`API:      ip netns exec ${state.ns} curl --cacert ${state.adminCert} -H 'Authorization: Bearer ${state.adminToken}' ${state.adminUrl}/api/nodes`);
     io.out(`          (admin token also in ${state.dir}/rackboot.yaml)`);
     if (state.vms) io.out(`power:    ip netns exec ${state.ns} rackboot power lab-1 status --config ${state.dir}/rackboot.yaml   (cycle, off, on, pxe-once)`);

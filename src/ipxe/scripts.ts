@@ -47,14 +47,11 @@ export interface InstallScriptInput {
   kernelArgs: string[];
 }
 
-/** Boots the Talos kernel and initramfs from the appliance's own cache. */
-export function installScript(i: InstallScriptInput): string {
+/** Kernel, initramfs and boot, shared by the install and commissioning scripts: any failure starts the three again. */
+function fetchAndBoot(i: Pick<InstallScriptInput, 'kernelUrl' | 'initrdUrl' | 'kernelArgs'>): string {
   // The EFI stub finds its initramfs by the name given in initrd=.
   const initrdName = i.initrdUrl.slice(i.initrdUrl.lastIndexOf('/') + 1);
-  return `#!ipxe
-# rackboot: ${ipxeSafe(i.nodeName)} (${i.mac}) is marked for install: Talos ${ipxeSafe(i.talosVersion)}
-echo rackboot: ${ipxeSafe(i.nodeName)} boots Talos ${ipxeSafe(i.talosVersion)}
-:fetch
+  return `:fetch
 kernel ${i.kernelUrl} initrd=${initrdName} ${i.kernelArgs.join(' ')} || goto retry
 initrd --name ${initrdName} ${i.initrdUrl} || goto retry
 boot || goto retry
@@ -65,6 +62,14 @@ goto fetch
 `;
 }
 
+/** Boots the Talos kernel and initramfs from the appliance's own cache. */
+export function installScript(i: InstallScriptInput): string {
+  return `#!ipxe
+# rackboot: ${ipxeSafe(i.nodeName)} (${i.mac}) is marked for install: Talos ${ipxeSafe(i.talosVersion)}
+echo rackboot: ${ipxeSafe(i.nodeName)} boots Talos ${ipxeSafe(i.talosVersion)}
+${fetchAndBoot(i)}`;
+}
+
 /**
  * Commissioning (discovery.commission): an unknown machine boots the Talos
  * kernel into maintenance mode so rackboot can read its hardware. The
@@ -72,19 +77,10 @@ goto fetch
  * the machine waits in maintenance until the operator adopts it.
  */
 export function commissionScript(i: Omit<InstallScriptInput, 'nodeName'>): string {
-  const initrdName = i.initrdUrl.slice(i.initrdUrl.lastIndexOf('/') + 1);
   return `#!ipxe
 # rackboot: ${i.mac} is not in the inventory; commissioning: Talos ${ipxeSafe(i.talosVersion)} maintenance mode, no config, no install
 echo rackboot: commissioning ${i.mac}: Talos maintenance mode so its hardware can be read; it is not installed
-:fetch
-kernel ${i.kernelUrl} initrd=${initrdName} ${i.kernelArgs.join(' ')} || goto retry
-initrd --name ${initrdName} ${i.initrdUrl} || goto retry
-boot || goto retry
-:retry
-echo rackboot: download failed, retrying in 5 seconds
-sleep 5
-goto fetch
-`;
+${fetchAndBoot(i)}`;
 }
 
 /** An installed node boots from its own disk; rackboot never reinstalls it by accident. */

@@ -22,6 +22,8 @@ import { writeSecretFile } from '../talos/secrets.js';
 import { passwordPath, writePassword } from '../bmc/credentials.js';
 import { LAB_BMC_USER, LAB_CIPHER_SUITE, labMachinePid, newBmcPassword, startLabBmc, labBmcHost, type LabBmc } from './lab-bmc.js';
 import { unsupportedTalosVersion } from '../talos/config/versions.js';
+import type { ProgressSink } from '../factory/progress.js';
+import { LabUpProgress } from './up-progress.js';
 
 export const LAB_NS = 'rblab';
 const SERVER = '10.78.0.1';
@@ -128,6 +130,8 @@ export interface LabUpOptions {
   vms?: boolean;
   /** The lab inventory's Talos version (default v1.11.5): the configs rackboot renders, and the fake nodes' version profile. */
   talosVersion?: string;
+  /** Where the live "waiting for …" line goes (the CLI's: a redrawn line on a terminal); default plain lines through say. */
+  progress?: ProgressSink;
 }
 
 export async function labUp(opts: LabUpOptions): Promise<LabState> {
@@ -171,6 +175,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   };
   const save = () => writeLabState(state);
   save();
+  const progress = new LabUpProgress(opts.progress ?? { isTTY: false, write: opts.say });
   try {
     inNs(ns, 'ip', 'link', 'set', 'lo', 'up');
     inNs(ns, 'ip', 'link', 'add', bridge, 'type', 'bridge');
@@ -179,8 +184,11 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     inNs(ns, 'ip', 'link', 'set', bridge, 'up');
     state.rackbootPid = spawnDetached(ns, process.execPath, [CLI, 'serve', '--config', paths.config], paths.log, dir);
     save();
+    progress.waiting('rackboot serve to listen (HTTP, then DHCP and TFTP)');
     await waitHttp(ns, state.rackbootPid, paths.log);
+    progress.countFrom(() => nodeCounts(state));
     for (const m of vms ? state.machines : []) {
+      progress.waiting(`${m.name}'s BMC (${m.index} of ${state.machines.length})`);
       inNs(ns, 'ip', 'tuntap', 'add', 'dev', m.tap, 'mode', 'tap');
       inNs(ns, 'ip', 'link', 'set', m.tap, 'master', bridge);
       inNs(ns, 'ip', 'link', 'set', m.tap, 'up');
@@ -194,15 +202,39 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
       save();
     }
     // The machines are off until rackboot powers them on through their BMCs: the command an operator runs for a rack.
-    if (vms) for (const line of await powerOnRegistered(ns, paths.config)) opts.say(line);
+    if (vms) {
+      progress.waiting('rackboot power on --registered');
+      const lines = await powerOnRegistered(ns, paths.config);
+      progress.waiting('QEMU on every machine');
+      const slow = await machinesStarted(state.machines, 30_000);
+      progress.finish();
+      for (const line of lines) opts.say(line);
+      if (slow.length) opts.say(`QEMU is not running yet for ${slow.join(', ')}: see their BMC logs in ${dir}`);
+    }
+    progress.finish();
     // The takeover runs on after lab up returns: it starts each fake node when its machine is done with the stand-in.
     state.takeoverPid = spawnDetached(undefined, process.execPath, [TAKEOVER, dir], join(dir, 'takeover.log'), dir);
     save();
     return state;
   } catch (err) {
+    progress.finish();
     await labDown({ dir, say: () => {} });
     throw err;
   }
+}
+
+/** Waits until each machine's BMC has started its QEMU; the names of those that have not by the deadline. */
+async function machinesStarted(machines: LabMachine[], ms: number): Promise<string[]> {
+  const deadline = Date.now() + ms;
+  while (machines.some((m) => !machineRunning(m)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  return machines.filter((m) => !machineRunning(m)).map((m) => m.name);
+}
+
+/** Nodes per state from the lab appliance's API (one small page: the counts cover the whole inventory). */
+async function nodeCounts(state: LabState): Promise<Record<string, number> | undefined> {
+  const { stdout } = await execFileAsync('ip', ['netns', 'exec', state.ns, 'curl', '-sf', '-m', '2', '--cacert', state.adminCert,
+    '-H', `Authorization: Bearer ${state.adminToken}`, `${state.adminUrl}/api/nodes?pageSize=1`], { encoding: 'utf8' });
+  return (JSON.parse(stdout) as { counts?: Record<string, number> }).counts;
 }
 
 const execFileAsync = promisify(execFile);

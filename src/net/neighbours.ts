@@ -43,26 +43,24 @@ export class KernelNeighbours implements RequesterIdentity {
   constructor(private readonly opts: { iface?: () => string | undefined; file?: string } = {}) {}
 
   neighbourMac(address: string): string | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.opts.file ?? '/proc/net/arp', 'utf8');
-    } catch {
-      return undefined;
-    }
-    const iface = this.opts.iface?.();
-    return parseArpTable(text).find((e) => e.address === address && (!iface || e.device === iface))?.mac;
+    return this.entries().find((e) => e.address === address)?.mac;
   }
 
   /** The other way round: the address whose entry carries `mac` (a commissioned machine without a lease of ours). */
   addressOf(mac: string): string | undefined {
+    return this.entries().find((e) => e.mac === mac)?.address;
+  }
+
+  /** The complete entries on the provisioning interface (all of them when none is set); none when the table cannot be read. */
+  private entries(): NeighbourEntry[] {
     let text: string;
     try {
       text = readFileSync(this.opts.file ?? '/proc/net/arp', 'utf8');
     } catch {
-      return undefined;
+      return [];
     }
     const iface = this.opts.iface?.();
-    return parseArpTable(text).find((e) => e.mac === mac && (!iface || e.device === iface))?.address;
+    return parseArpTable(text).filter((e) => !iface || e.device === iface);
   }
 }
 

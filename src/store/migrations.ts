@@ -197,4 +197,16 @@ export const migrations: string[] = [
     last_error TEXT
   );
   `,
+  // branch ux-finish (issue 18): the hostname the node itself reports
+  // (Talos HostnameStatus), and whether it was read in maintenance mode or
+  // once installed.
+  `
+  CREATE TABLE node_hostname (
+    node TEXT PRIMARY KEY,
+    hostname TEXT NOT NULL,
+    domainname TEXT NOT NULL DEFAULT '',
+    seen_in TEXT NOT NULL,
+    read_at INTEGER NOT NULL
+  );
+  `,
 ];

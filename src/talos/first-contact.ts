@@ -10,6 +10,7 @@ import type { RetryPolicy } from './rpc.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { devicePath, matchInstallDisk } from './install-disk.js';
 import { collectHardware } from './hardware-collect.js';
+import { readNodeHostname } from './node-hostname.js';
 import { describeDisk, describeSelector, refusalText, selectDisk } from './disk-selector.js';
 import { recordInstallDisk } from '../store/hardware.js';
 import { appliedModeText, probeMaintenance, type MaintenanceProbe } from './maintenance-probe.js';
@@ -107,6 +108,7 @@ export class FirstContact {
       } else this.event(node, answers, { endpoint, api: probe.api });
 
       const facts = await collectHardware(store, node, client, endpoint);
+      await readNodeHostname(store, node.name, client, 'maintenance');
 
       let chosen: { installDisk: string } | undefined;
       const wanted = node.spec.installDisk;

@@ -15,6 +15,7 @@ import { FirstContact } from './first-contact.js';
 import { ClusterHealth, type HealthOutcome } from './health.js';
 import { moveNode } from './node-state.js';
 import { recordTalosVersion } from '../day2/applied.js';
+import { readNodeHostname } from './node-hostname.js';
 import { ResetStep, type ResetOutcome } from './reset.js';
 import type { RetryPolicy } from './rpc.js';
 import { ALWAYS_LEADER, type Leadership } from './leadership.js';
@@ -102,6 +103,8 @@ export class TalosOrchestrator {
         const tag = (await c.version()).version.tag;
         // Maintenance mode (≤ v1.12) has no Version; installed, it answers, so this is where the running version is learnt.
         recordTalosVersion(this.deps.store, n.name, tag);
+        // Its own name now comes from its config; best effort (a failure leaves the maintenance-mode record).
+        await readNodeHostname(this.deps.store, n.name, c, 'installed');
         answered = `Talos ${tag} answers over mTLS at ${ep}`;
       } catch {
         continue; // not up from its disk yet

@@ -30,7 +30,10 @@ afterAll(async () => {
 }, 30_000);
 
 it.skipIf(why)('push and pull nodes go maintenance → … → ready with one Bootstrap, and the kubeconfig is fetched', async () => {
-  await labUp({ dir, nodes: 3, ns, vms: false, say: () => {}, talosVersion });
+  const progress: string[] = [];
+  await labUp({ dir, nodes: 3, ns, vms: false, say: () => {}, progress: { isTTY: false, write: (l) => progress.push(l) }, talosVersion });
+  // Not a terminal: plain lines saying what it waited for (the live line is test/factory/progress.test.ts's).
+  expect(progress[0]).toBe('waiting for rackboot serve to listen (HTTP, then DHCP and TFTP): 0 s');
   let s: LabStatus | undefined;
   const deadline = Date.now() + 150_000;
   while (Date.now() < deadline) {

@@ -94,6 +94,16 @@ ${list.map((d) => html`<tr><td data-label="MAC"><code>${d.mac}</code></td><td da
 <pre class="snippet" id="snippet">${snippet}</pre>`;
 }
 
+/** The hostname and where it came from; the node's own report names DHCP's only when the two differ. */
+function hostnameCell(n: NodeView, now: number): Safe {
+  if (n.hostname === null || n.hostnameFrom === null) return html`<span class="muted">not reported yet</span>`;
+  const config = n.hostname === n.name ? '' : `; its config names it ${n.name}`;
+  if (n.hostnameFrom.from === 'dhcp') return html`${n.hostname} <span class="muted small">as its DHCP client reports it${config}</span>`;
+  const when = n.hostnameFrom.seenIn === 'maintenance' ? 'in maintenance mode' : 'once installed';
+  const dhcp = n.dhcpHostname !== null && n.dhcpHostname !== n.hostname ? `; its DHCP client sent ${n.dhcpHostname}` : '';
+  return html`<span data-hostname-from="talos-api">${n.hostname}</span> <span class="muted small">as its Talos API reports it (HostnameStatus, read ${when}, ${ago(n.hostnameFrom.readAt, now)})${config}${dhcp}</span>`;
+}
+
 export function nodeSummary(n: NodeView, now = Date.now()): Safe {
   return html`<dl class="facts">
   <dt>State</dt><dd><span class="state state-${n.state}">${n.state}</span> <span class="muted">${n.stateMeaning}</span></dd>
@@ -104,7 +114,7 @@ export function nodeSummary(n: NodeView, now = Date.now()): Safe {
   <dt>IP</dt><dd>${n.ip ?? '-'}</dd>
   <dt>MAC</dt><dd><code>${n.mac}</code>${n.macs.length > 1 ? html` <span class="muted small">(NICs: ${n.macs.map((m, i) => html`${i ? ', ' : ''}<code>${m}</code>`)}; booted via <code data-boot-mac>${n.bootMac ?? 'not yet'}</code>)</span>` : ''}</dd>
   <dt>Progress</dt><dd class="progress">${stageBar(n)}</dd>
-  <dt>Hostname</dt><dd>${n.hostname === null ? html`<span class="muted">not reported yet</span>` : html`${n.hostname} <span class="muted small">as its DHCP client reports it${n.hostname === n.name ? '' : `; its config names it ${n.name}`}</span>`}</dd>
+  <dt>Hostname</dt><dd>${hostnameCell(n, now)}</dd>
   <dt>UUID</dt><dd><code class="wrap">${n.uuid ?? '-'}</code></dd>
   <dt>Marked for install</dt><dd>${n.markedForInstall ? 'yes: its next PXE boot installs' : 'no: it boots from disk'}</dd>
   <dt>Last seen</dt><dd>${ago(n.lastSeen, now)}</dd>

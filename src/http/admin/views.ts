@@ -11,6 +11,7 @@ import { formatDuration } from '../../lifecycle/sweeper.js';
 import { everInstalled, stageTimeline, type StageTiming, type StateChange } from '../../lifecycle/stages.js';
 import type { HttpContext } from '../context.js';
 import { recordedTalosServiceState } from '../../talos/service.js';
+import { nodeHostname, type HostnameSeenIn } from '../../talos/node-hostname.js';
 import type { EventRecord, NodeRecord, Store } from '../../store/store.js';
 import { PowerMonitor, type PowerView } from '../../bmc/power-monitor.js';
 import { consoleEmptyReason, nodeConfigView, type NodeConfigView } from './node-detail.js';
@@ -23,8 +24,12 @@ export interface NodeView {
   macs: string[];
   /** Which of them holds the node's most recent lease: the NIC it booted from. */
   bootMac: string | null;
-  /** The hostname the node's DHCP client sent (network input). */
+  /** The node's hostname: as its Talos API reports it (fully qualified when it has a domain), else as its DHCP client sent it (network input either way). */
   hostname: string | null;
+  /** Where `hostname` came from: the node's HostnameStatus (read at first contact or once installed), or DHCP option 12. */
+  hostnameFrom: { from: 'talos-api'; seenIn: HostnameSeenIn; readAt: number } | { from: 'dhcp' } | null;
+  /** What its DHCP client sent in option 12, whatever the Talos API says. */
+  dhcpHostname: string | null;
   state: NodeState; stateMeaning: string; stateReason: string; stateSince: number;
   failedStep: string | null;
   /** For a failed node: what went wrong and what to do, in plain words. */
@@ -90,7 +95,8 @@ export function nodeView(store: Store, n: NodeRecord, power: PowerLookup = () =>
   const last = store.events({ node: n.name, limit: 1 })[0];
   const history = opts.history ?? stateHistories(store, [n.name]).get(n.name) ?? [];
   return {
-    name: n.name, mac: n.mac, macs, bootMac: lease?.mac ?? null, role: n.role, ip: n.ip ?? lease?.ip ?? null, uuid: n.uuid, hostname: lease?.hostname ?? null,
+    name: n.name, mac: n.mac, macs, bootMac: lease?.mac ?? null, role: n.role, ip: n.ip ?? lease?.ip ?? null, uuid: n.uuid,
+    ...hostnameFields(store, n.name, lease?.hostname ?? null),
     state: n.state, stateMeaning: STATE_MEANING[n.state], stateReason: n.stateReason, stateSince: n.stateSince,
     failedStep: n.failedStep, failedText: n.state === 'failed' ? failedAdvice(n) : null,
     markedForInstall: n.markedForInstall, lastSeen: n.lastSeen,
@@ -99,6 +105,16 @@ export function nodeView(store: Store, n: NodeRecord, power: PowerLookup = () =>
     stages: stageTimeline(n, history, opts.now ?? Date.now()),
     installedOnce: everInstalled(n.state, history),
   };
+}
+
+/** The node's own report wins over DHCP option 12: the firmware's DHCP client may send another name, or none. */
+function hostnameFields(store: Store, node: string, dhcp: string | null): Pick<NodeView, 'hostname' | 'hostnameFrom' | 'dhcpHostname'> {
+  const reported = nodeHostname(store, node);
+  if (reported) {
+    const fqdn = reported.domainname ? `${reported.hostname}.${reported.domainname}` : reported.hostname;
+    return { hostname: fqdn, hostnameFrom: { from: 'talos-api', seenIn: reported.seenIn, readAt: reported.readAt }, dhcpHostname: dhcp };
+  }
+  return { hostname: dhcp, hostnameFrom: dhcp === null ? null : { from: 'dhcp' }, dhcpHostname: dhcp };
 }
 
 export interface NodeDetail {

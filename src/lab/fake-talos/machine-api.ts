@@ -9,6 +9,7 @@ import type { ApplyMode, Method, Profile, Refusal } from './profiles.js';
 import { machineResources, resetWipeRefusal, resourceHandlers } from './resources.js';
 import { extensionStatuses, runningSchematic } from './schematic.js';
 import { k8sResources } from './k8s-static-pods.js';
+import { hostnameStatus } from './hostname.js';
 import { activeConfig, configuredApplyConfiguration } from './apply-config.js';
 import { resetWipeTargets, wipeDiskImages } from './disk-images.js';
 
@@ -85,7 +86,7 @@ export function maintenanceHandlers(n: NodeApi): Record<Method, Handler> {
     ServiceList: (_c, cb) => cb!(null, { messages: [{ metadata: md(n), services: ['apid', 'machined', 'udevd'].map((id) => ({
       id, state: 'Running', events: { events: [] }, health: { unknown: false, healthy: true, last_message: '' } })) }] }),
     Disks: disks(n),
-    ...resourceHandlers(() => machineResources(n.opts.disks, n.opts.machine)),
+    ...resourceHandlers(() => [...machineResources(n.opts.disks, n.opts.machine), hostnameStatus(n.opts.hostname)]),
   };
 }
 
@@ -147,7 +148,7 @@ export function configuredHandlers(n: NodeApi): Record<Method, Handler> {
     },
     Reboot: (_c, cb) => cb!(null, { messages: [{ metadata: md(n), actor_id: 'reboot-1' }] }),
     Disks: disks(n),
-    ...resourceHandlers(() => [...machineResources(n.opts.disks, n.opts.machine), ...extensionStatuses(runningSchematic(n)), ...k8sResources(n, activeConfig(n))]),
+    ...resourceHandlers(() => [...machineResources(n.opts.disks, n.opts.machine), ...extensionStatuses(runningSchematic(n)), ...k8sResources(n, activeConfig(n)), hostnameStatus(n.opts.hostname, activeConfig(n))]),
   };
 }
 

@@ -32,6 +32,7 @@ import type { FakeDisk } from './node.js';
 import type { Handler } from './machine-api.js';
 import { EXTENSION_STATUS_TYPE } from './schematic.js';
 import { MACHINE_CONFIG_TYPE, STATIC_POD_STATUS_TYPE } from './k8s-static-pods.js';
+import { HOSTNAME_STATUS_TYPE } from './hostname.js';
 
 /** A NIC of the machine: the MAC QEMU gives it (`-device …,mac=`), which is also its permanent address. */
 export interface FakeNic { name: string; mac: string; driver?: string; linkUp?: boolean; speedMbit?: number; pciAddress?: string }
@@ -107,7 +108,8 @@ export function machineResources(disks: FakeDisk[] | undefined, m: FakeMachine =
 
 const KNOWN_TYPES = new Set(['Disks.block.talos.dev', 'SystemInformations.hardware.talos.dev', 'Processors.hardware.talos.dev',
   'MemoryModules.hardware.talos.dev', 'PCIDevices.hardware.talos.dev', 'LinkStatuses.net.talos.dev',
-  EXTENSION_STATUS_TYPE /* schematic.ts */, MACHINE_CONFIG_TYPE, STATIC_POD_STATUS_TYPE /* k8s-static-pods.ts */]);
+  EXTENSION_STATUS_TYPE /* schematic.ts */, MACHINE_CONFIG_TYPE, STATIC_POD_STATUS_TYPE /* k8s-static-pods.ts */,
+  HOSTNAME_STATUS_TYPE /* hostname.ts */]);
 const KNOWN_NAMESPACES = new Set(['runtime', 'hardware', 'network', 'config', 'meta', 'k8s']);
 
 const denied = (details: string) => Object.assign(new Error(details), { code: grpc.status.PERMISSION_DENIED, details });

@@ -2,24 +2,47 @@
 // playwright-core) with 5,000 nodes in the inventory: the first paint comes
 // within a second, the whole page (document, script, styles) stays under
 // 500 kB, live updates still arrive, filter, search and pages work, no
-// request gets a 404. It writes the screenshots the README shows.
+// request gets a 404. It takes the screenshots the README shows (into a temp
+// dir; RACKBOOT_SCREENSHOTS=docs writes them into docs/screenshots).
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { missingPrerequisites } from '../../helpers/netns.js';
+import { screenshotDir } from '../../helpers/screenshots.js';
 import { adminTlsMaterial } from '../../../src/http/admin/tls.js';
 import type { NodeState } from '../../../src/lifecycle/states.js';
 import type { Store } from '../../../src/store/store.js';
+import { recordHardware, recordInstallDisk } from '../../../src/store/hardware.js';
+import type { HardwareFacts } from '../../../src/talos/hardware.js';
+import { recordNodeHostname } from '../../../src/talos/node-hostname.js';
 import { secretsPath, secretsYaml, writeSecretFile } from '../../../src/talos/secrets.js';
 import { testSecrets } from '../../talos/config-fixtures.js';
 import { ADMIN_TOKEN, harness, inventoryYaml, rackNodes, type Harness } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const why = missingPrerequisites([CHROMIUM]);
-const SHOTS = join(process.cwd(), 'docs', 'screenshots');
 const RACK = 5000;
+
+/** What a rack server's maintenance mode reports (src/talos/hardware.ts), for the hardware panel's screenshot. */
+const RACK_MACHINE: HardwareFacts = {
+  disks: [
+    { id: 'nvme0n1', devPath: '/dev/nvme0n1', size: 960e9, model: 'SAMSUNG MZ1L2960', serial: 'S6EVNA0T100012', wwid: 'eui.002538b111b41d2e', transport: 'nvme', rotational: false, readonly: false, cdrom: false, busPath: '/pci0000:00/0000:00:1d.0/nvme' },
+    { id: 'sda', devPath: '/dev/sda', size: 4e12, model: 'HGST HUS726T4TAL', serial: 'V6GK1M2S', wwid: 'naa.5000cca097c4d1f0', transport: 'sata', rotational: true, readonly: false, cdrom: false, busPath: '/pci0000:00/0000:00:17.0/ata1' },
+  ],
+  system: { manufacturer: 'Supermicro', productName: 'SYS-1029P-WTR', version: '0123456789', serialNumber: 'S2145R0012', uuid: '00000000-0000-0000-0000-ac1f6b2c0012' },
+  processors: [
+    { id: 'CPU1', manufacturer: 'Intel(R) Corporation', productName: 'Intel(R) Xeon(R) Silver 4214', coreCount: 12, threadCount: 24, maxSpeedMhz: 3200 },
+    { id: 'CPU2', manufacturer: 'Intel(R) Corporation', productName: 'Intel(R) Xeon(R) Silver 4214', coreCount: 12, threadCount: 24, maxSpeedMhz: 3200 },
+  ],
+  memory: [1, 2, 3, 4].map((i) => ({ id: `P1-DIMMA${i}`, sizeMiB: 32768, speed: 2933, manufacturer: 'Samsung', productName: 'M393A4K40CB2-CVF' })),
+  pci: [{ id: '0000:18:00.0', class: 'Network controller', vendor: 'Intel Corporation', product: 'Ethernet Controller X710 for 10GbE SFP+', vendorId: '0x8086', productId: '0x1572', driver: 'i40e' }],
+  links: [
+    { id: 'enp24s0f0', hardwareAddr: '52:54:01:00:00:0c', permanentAddr: '52:54:01:00:00:0c', driver: 'i40e', speedMbit: 10000, linkState: true, operationalState: 'up', busPath: '0000:18:00.0' },
+    { id: 'enp24s0f1', hardwareAddr: 'ac:1f:6b:2c:00:13', permanentAddr: 'ac:1f:6b:2c:00:13', driver: 'i40e', speedMbit: 0, linkState: false, operationalState: 'down', busPath: '0000:18:00.1' },
+  ],
+};
 const OUT = join(process.cwd(), 'test-output');
 
 /**
@@ -112,8 +135,8 @@ describe('rack overview in a real browser', () => {
       await expect.poll(() => rowState(page, 'rack-00020').textContent(), { timeout: 10_000 }).toBe('booting');
       await expect.poll(() => page.locator('#counts [data-count="booting"] strong').textContent()).toBe('2');
       expect(await page.evaluate(() => (globalThis as unknown as { marker: number }).marker)).toBe(7);
-      mkdirSync(SHOTS, { recursive: true });
-      await page.screenshot({ path: join(SHOTS, 'admin-1280.png'), fullPage: true });
+      const shots = screenshotDir();
+      await page.screenshot({ path: join(shots, 'admin-1280.png'), fullPage: true });
       await page.screenshot({ path: join(OUT, 'rack-overview-viewport.png') });
 
       // Next page, then a state filter from the counts, then a search by MAC through the form.
@@ -141,7 +164,29 @@ describe('rack overview in a real browser', () => {
       expect(await page.locator('#node-config').textContent()).toContain('hostname: rack-00013');
       h.ctx.console!.add('rack-00013', { at: Date.now(), msg: '[talos] installing to /dev/sda', fields: {} });
       await expect.poll(() => page.locator('#console li').last().textContent(), { timeout: 10_000 }).toBe('[talos] installing to /dev/sda');
-      await page.screenshot({ path: join(SHOTS, 'admin-node-1280.png'), fullPage: true });
+      await page.screenshot({ path: join(shots, 'admin-node-1280.png'), fullPage: true });
+
+      // A ready node's page with the facts read in maintenance mode and the hostname it reported: the hardware panel's screenshot.
+      recordHardware(h.store.db, { node: 'rack-00012', mac: '52:54:01:00:00:0c', endpoint: '10.1.0.12:50000', readAt: Date.now() - 600_000, facts: RACK_MACHINE });
+      recordInstallDisk(h.store.db, 'rack-00012', '/dev/nvme0n1', Date.now() - 599_000);
+      recordNodeHostname(h.store, 'rack-00012', { hostname: 'rack-00012', domainname: '' }, 'installed', Date.now() - 400_000);
+      await page.goto(`${base}/ui/nodes/rack-00012`);
+      await expect.poll(() => page.locator('#live').textContent()).toBe('live');
+      expect(await page.locator('#hardware tr[data-disk]').count()).toBe(2);
+      expect(await page.locator('[data-hostname-from="talos-api"]').textContent()).toBe('rack-00012');
+      await page.locator('#hardware').screenshot({ path: join(shots, 'node-hardware-1280.png') });
+
+      // The overview at phone width: it fits without sideways scrolling.
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(`${base}/ui`);
+      await expect.poll(() => page.locator('#live').textContent()).toBe('live');
+      const overflow = await page.evaluate(() => {
+        const el = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+        return el.scrollWidth - el.clientWidth;
+      });
+      expect(overflow).toBeLessThanOrEqual(0);
+      await page.screenshot({ path: join(shots, 'admin-phone.png') });
+      console.log(`rack overview screenshots: ${shots}`);
 
       expect(notFound).toEqual([]);
     } finally {

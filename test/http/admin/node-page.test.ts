@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { secretsPath, secretsYaml, writeSecretFile } from '../../../src/talos/secrets.js';
 import { consoleEmptyReason } from '../../../src/http/admin/node-detail.js';
 import { recordApplied } from '../../../src/day2/applied.js';
+import { recordNodeHostname } from '../../../src/talos/node-hostname.js';
 import { testSecrets } from '../../talos/config-fixtures.js';
 import { ADMIN_TOKEN, harness } from './harness.js';
 
@@ -65,6 +66,11 @@ describe('node page', () => {
       expect(body).toContain('<dt>Hostname</dt><dd><span class="muted">not reported yet</span>');
       h.store.db.prepare("INSERT INTO leases (mac, ip, state, expires_at, hostname, updated_at) VALUES ('52:54:00:00:00:02', '10.0.0.52', 'bound', ?, 'talos-x1y', 0)").run(Date.now() + 3600_000);
       expect(await page('w-1')).toContain('talos-x1y <span class="muted small">as its DHCP client reports it; its config names it w-1</span>');
+      // The node's own report (Talos HostnameStatus) wins, and the API says where each came from.
+      recordNodeHostname(h.store, 'w-1', { hostname: 'w-1', domainname: 'rack.example' }, 'installed', Date.now() - 5000);
+      expect(await page('w-1')).toMatch(/<span data-hostname-from="talos-api">w-1.rack.example<\/span> <span class="muted small">as its Talos API reports it \(HostnameStatus, read once installed, [^)]*\); its config names it w-1; its DHCP client sent talos-x1y</);
+      const api = (await h.app.inject({ url: '/api/nodes/w-1', headers: auth })).json();
+      expect(api.node).toMatchObject({ hostname: 'w-1.rack.example', hostnameFrom: { from: 'talos-api', seenIn: 'installed' }, dhcpHostname: 'talos-x1y' });
     } finally {
       await h.close();
     }

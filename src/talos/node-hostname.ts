@@ -1,0 +1,66 @@
+// The hostname a node itself reports, read from Talos's resource API. Until
+// now rackboot knew only what the node's DHCP client put in option 12, which
+// is what the firmware or Talos's DHCP client chose to send, not what the
+// node calls itself. Upstream, restated:
+// - network.HostnameStatus, type HostnameStatuses.net.talos.dev, namespace
+//   "network", the single resource with id "hostname" (network.HostnameID);
+//   spec keys `hostname` and `domainname` (pkg/machinery/resources/network/
+//   hostname_status.go and hostname_spec.go, same at v1.11.0 and v1.12.0).
+// - It is non-sensitive, so maintenance mode serves it to a client without
+//   a certificate as it serves the hardware resources (internal/app/
+//   resources/access.go, v1.11.0..v1.12.x).
+// Reading is best effort: a node that does not answer it still installs.
+import { parse as parseYaml } from 'yaml';
+import type { Store } from '../store/store.js';
+import type { CosiResource, TalosClient } from './client.js';
+import { ClientClosedError } from './errors.js';
+
+export const HOSTNAME_STATUS = { namespace: 'network', type: 'HostnameStatuses.net.talos.dev', id: 'hostname' } as const;
+
+export interface ReportedHostname { hostname: string; domainname: string }
+
+/** When rackboot asked: at first contact in maintenance mode, or when an installed node first answered over mTLS. */
+export type HostnameSeenIn = 'maintenance' | 'installed';
+
+export interface NodeHostnameRecord extends ReportedHostname { seenIn: HostnameSeenIn; readAt: number }
+
+/** Pure: the hostname in a List answer, or undefined when the node holds none (or an empty one). */
+export function hostnameFromResources(list: CosiResource[]): ReportedHostname | undefined {
+  const r = list.find((x) => (x.metadata?.id ?? HOSTNAME_STATUS.id) === HOSTNAME_STATUS.id);
+  if (!r?.spec?.yaml_spec) return undefined;
+  let spec: unknown;
+  try {
+    spec = parseYaml(r.spec.yaml_spec, { schema: 'failsafe' });
+  } catch {
+    return undefined;
+  }
+  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) return undefined;
+  const s = spec as Record<string, unknown>;
+  const hostname = typeof s.hostname === 'string' ? s.hostname.trim() : '';
+  if (!hostname) return undefined;
+  return { hostname, domainname: typeof s.domainname === 'string' ? s.domainname.trim() : '' };
+}
+
+export function recordNodeHostname(store: Store, node: string, h: ReportedHostname, seenIn: HostnameSeenIn, at = Date.now()): void {
+  store.stmt(`INSERT INTO node_hostname (node, hostname, domainname, seen_in, read_at) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT(node) DO UPDATE SET hostname=excluded.hostname, domainname=excluded.domainname, seen_in=excluded.seen_in, read_at=excluded.read_at`)
+    .run(node, h.hostname, h.domainname, seenIn, at);
+}
+
+export function nodeHostname(store: Store, node: string): NodeHostnameRecord | undefined {
+  const row = store.stmt('SELECT hostname, domainname, seen_in, read_at FROM node_hostname WHERE node = ?').get(node) as
+    { hostname: string; domainname: string; seen_in: HostnameSeenIn; read_at: number } | undefined;
+  return row ? { hostname: row.hostname, domainname: row.domainname, seenIn: row.seen_in, readAt: row.read_at } : undefined;
+}
+
+/** Asks the node and keeps the answer; any failure other than a closed client leaves the last record as it was. */
+export async function readNodeHostname(store: Store, node: string, client: TalosClient, seenIn: HostnameSeenIn, now = Date.now()): Promise<ReportedHostname | undefined> {
+  try {
+    const h = hostnameFromResources(await client.listResources(HOSTNAME_STATUS.namespace, HOSTNAME_STATUS.type));
+    if (h) recordNodeHostname(store, node, h, seenIn, now);
+    return h;
+  } catch (err) {
+    if (err instanceof ClientClosedError) throw err;
+    return undefined;
+  }
+}
