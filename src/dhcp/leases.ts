@@ -116,6 +116,24 @@ export class Leases {
     return this.get(mac)!;
   }
 
+  /**
+   * Takes these rows as they are (the shared store's, when this appliance
+   * starts answering its segment): a row here with the same MAC or address
+   * gives way to the adopted one.
+   */
+  adopt(leases: Lease[]): void {
+    const now = this.now();
+    const put = this.db.prepare(`INSERT INTO leases (mac, ip, state, expires_at, client_id, hostname, updated_at) VALUES (@mac, @ip, @state, @expiresAt, @clientId, @hostname, @now)
+      ON CONFLICT(mac) DO UPDATE SET ip=@ip, state=@state, expires_at=@expiresAt, client_id=@clientId, hostname=@hostname, updated_at=@now`);
+    this.db.transaction(() => {
+      for (const l of leases) {
+        this.q.deleteIp.run(l.ip, l.mac);
+        put.run({ ...l, now });
+      }
+    })();
+    this.exhaustedAt.clear();
+  }
+
   release(mac: string, ip: string): boolean {
     this.exhaustedAt.clear();
     return this.q.setState.run('released', this.now(), mac, ip).changes > 0;

@@ -7,7 +7,7 @@ import { migrations as SQLITE_MIGRATIONS } from '../migrations.js';
 import type { PsqlSession } from './psql-session.js';
 
 /** The tables kept in PostgreSQL, in creation order. */
-export const SHARED_TABLES = ['cluster_state'] as const;
+export const SHARED_TABLES = ['cluster_state', /* branch pg-failover */ 'leases'] as const;
 
 /** The CREATE TABLE statement for `table` from the SQLite migrations, in PostgreSQL's types. */
 export function pgTableDdl(table: string): string {
