@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import { intToIp, ipToInt } from './ipv4.js';
 import type { Pool } from '../settings/settings.js';
+import type { LeaseFreed } from './sharing.js';
 
 export interface Lease {
   mac: string;
@@ -28,6 +29,8 @@ export class Leases {
   private readonly cursors = new Map<string, number>();
   /** Per pool, when a scan last found it full. */
   private readonly exhaustedAt = new Map<string, number>();
+  /** Told of every release and decline this book records (the shared store's copy, on a shared segment). */
+  onFreed: ((change: LeaseFreed) => void) | undefined;
 
   constructor(private readonly db: Database.Database, private readonly now: () => number = Date.now) {
     this.q = {
@@ -136,7 +139,9 @@ export class Leases {
 
   release(mac: string, ip: string): boolean {
     this.exhaustedAt.clear();
-    return this.q.setState.run('released', this.now(), mac, ip).changes > 0;
+    const released = this.q.setState.run('released', this.now(), mac, ip).changes > 0;
+    if (released) this.onFreed?.({ kind: 'released', mac, ip });
+    return released;
   }
 
   /** Quarantines `ip` for `seconds` and drops the MAC's claim on it. */
@@ -146,6 +151,7 @@ export class Leases {
       this.db.prepare('DELETE FROM leases WHERE ip=?').run(ip);
       this.q.upsert.run({ mac: `declined:${ip}`, ip, state: 'declined', expires: now + seconds * 1000, clientId: null, hostname: null, now });
     })();
+    this.onFreed?.({ kind: 'declined', ip, until: now + seconds * 1000 });
   }
 
   /** Marks lapsed leases expired and ends finished quarantines; returns how many rows changed. */

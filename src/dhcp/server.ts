@@ -76,6 +76,7 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
       adopt: (rows) => leases.adopt(rows), log: dlog, now,
     })
     : undefined;
+  if (sharing) leases.onFreed = (change) => void sharing.recordFreed(change);
   let scheduled = false;
   const send = (batch: typeof queue, replies: Array<Reply | undefined>) => replies.forEach((out, i) => {
     if (!out) return;

@@ -16,6 +16,8 @@ export interface SharedBind {
   hostname?: string | null;
 }
 
+export type LeaseFreed = { kind: 'released'; mac: string; ip: string } | { kind: 'declined'; ip: string; until: number };
+
 export interface DhcpSharing {
   /** True while this instance is the one that answers on its segment; the others stay silent. */
   answering(): boolean;
@@ -25,6 +27,8 @@ export interface DhcpSharing {
    * row that holds the address, so the local book can adopt it.
    */
   commitBinds(binds: SharedBind[]): Promise<Array<{ ok: true } | { ok: false; holder?: Lease; error?: string }>>;
+  /** Records a RELEASE or a DECLINE quarantine the local book took (after any commit queued before it). */
+  recordFreed(change: LeaseFreed): Promise<void>;
   close(): Promise<void>;
 }
 

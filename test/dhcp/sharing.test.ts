@@ -23,12 +23,27 @@ function sharingThat(decide: (b: SharedBind) => Awaited<ReturnType<DhcpSharing['
       await gate;
       return binds.map(decide);
     },
+    recordFreed: async () => undefined,
     close: async () => undefined,
   };
   return { sharing, seen, release };
 }
 
 describe('shared-segment ACKs', () => {
+  it('the local book tells the shared store of every RELEASE and DECLINE it records, and of nothing else', () => {
+    ctx = makeContext(settingsWith({ pool: { start: '10.77.0.100', end: '10.77.0.110' } }));
+    const told: unknown[] = [];
+    ctx.leases.onFreed = (c) => told.push(c);
+    ctx.leases.bind('02:00:00:00:00:41', '10.77.0.100', 60);
+    expect(ctx.leases.release('02:00:00:00:00:42', '10.77.0.100')).toBe(false);
+    expect(ctx.leases.release('02:00:00:00:00:41', '10.77.0.100')).toBe(true);
+    ctx.leases.decline('02:00:00:00:00:41', '10.77.0.101', 300);
+    expect(told).toEqual([
+      { kind: 'released', mac: '02:00:00:00:00:41', ip: '10.77.0.100' },
+      { kind: 'declined', ip: '10.77.0.101', until: ctx.now() + 300_000 },
+    ]);
+  });
+
   it('holds every ACK of a batch until its commit resolves, and sends it then with the binding it committed', async () => {
     ctx = makeContext(settingsWith({ pool: { start: '10.77.0.100', end: '10.77.0.110' } }));
     const metrics = newMetrics();

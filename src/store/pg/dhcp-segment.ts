@@ -21,7 +21,7 @@
 // holder fills from PostgreSQL before it answers anything.
 import type { Logger } from '../../log.js';
 import type { Lease } from '../../dhcp/leases.js';
-import type { DhcpSharing, SharedBind } from '../../dhcp/sharing.js';
+import type { DhcpSharing, LeaseFreed, SharedBind } from '../../dhcp/sharing.js';
 import { migratePg } from './migrations.js';
 import { PgError, PsqlSession } from './psql-session.js';
 
@@ -110,6 +110,36 @@ export class PgDhcpSegment implements DhcpSharing {
     const next = this.commits.then(() => this.commitNow(binds));
     this.commits = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * A RELEASE frees the MAC's row for that address; a DECLINE replaces the
+   * address's rows with its quarantine row, as the local book does. Not
+   * answering, nothing is written (the answerer's own book decides).
+   */
+  recordFreed(change: LeaseFreed): Promise<void> {
+    const next = this.commits.then(() => this.freeNow(change));
+    this.commits = next.catch(() => undefined);
+    return next;
+  }
+
+  private async freeNow(change: LeaseFreed): Promise<void> {
+    const s = this.session;
+    if (!this.answering() || !s) return;
+    const now = this.now();
+    try {
+      if (change.kind === 'released') {
+        await s.exec(`UPDATE leases SET state = 'released', updated_at = $1 WHERE mac = $2 AND ip = $3`, [now, change.mac, change.ip]);
+        return;
+      }
+      await s.exec('BEGIN');
+      await s.exec('DELETE FROM leases WHERE ip = $1', [change.ip]);
+      await s.exec(`INSERT INTO leases (mac, ip, state, expires_at, updated_at) VALUES ($1, $2, 'declined', $3, $4)`, [`declined:${change.ip}`, change.ip, change.until, now]);
+      await s.exec('COMMIT');
+    } catch (err) {
+      if (change.kind === 'declined') await s.exec('ROLLBACK').catch(() => undefined);
+      this.opts.log?.warn({ err, change }, 'dhcp: could not record a freed lease in the shared store (it lapses there by itself)');
+    }
   }
 
   private async commitNow(binds: SharedBind[]): Promise<BindResult[]> {

@@ -94,6 +94,24 @@ describe('PostgreSQL DHCP segment', () => {
     ]);
   });
 
+  it('a RELEASE frees the address for another MAC; a DECLINE quarantines it; a standby records neither', async () => {
+    const conninfo = pg.createDatabase(`seg_${++n}`);
+    const a = await segment(conninfo);
+    const b = await segment(conninfo);
+    const now = Date.now();
+    await a.commitBinds([{ mac: 'aa:00:00:00:00:01', ip: '10.0.0.20', expiresAt: now + HOUR }, { mac: 'aa:00:00:00:00:02', ip: '10.0.0.21', expiresAt: now + HOUR }]);
+    await b.recordFreed({ kind: 'released', mac: 'aa:00:00:00:00:01', ip: '10.0.0.20' });
+    expect((await a.commitBinds([{ mac: 'aa:00:00:00:00:03', ip: '10.0.0.20', expiresAt: now + HOUR }]))[0]!.ok).toBe(false);
+    await a.recordFreed({ kind: 'released', mac: 'aa:00:00:00:00:01', ip: '10.0.0.20' });
+    expect(await a.commitBinds([{ mac: 'aa:00:00:00:00:03', ip: '10.0.0.20', expiresAt: now + HOUR }])).toEqual([{ ok: true }]);
+    await a.recordFreed({ kind: 'declined', ip: '10.0.0.21', until: now + HOUR });
+    expect((await a.commitBinds([{ mac: 'aa:00:00:00:00:04', ip: '10.0.0.21', expiresAt: now + HOUR }]))[0]).toMatchObject({ ok: false, holder: { mac: 'declined:10.0.0.21', state: 'declined' } });
+    expect(await sharedLeases(conninfo)).toEqual([
+      { mac: 'aa:00:00:00:00:03', ip: '10.0.0.20', state: 'bound' },
+      { mac: 'declined:10.0.0.21', ip: '10.0.0.21', state: 'declined' },
+    ]);
+  });
+
   it('two instances that both answer (different segment names on one database) never bind one address to two MACs', async () => {
     const conninfo = pg.createDatabase(`seg_${++n}`);
     const a = await segment(conninfo, 'left');
