@@ -7,8 +7,9 @@
 // next poll: a bounded takeover with no lease row to expire. The binds go
 // over that same session, so a bind that commits proves the lock was held
 // when it ran; a holder that lost its session cannot commit, and so cannot
-// ACK. (A holder that is hung yet still connected keeps the lock; see
-// docs/scale-out.md.)
+// ACK. A holder that hangs with its connection open stops polling, and the
+// server ends its session once it has been idle for idleTimeoutMs
+// (idle_session_timeout, PostgreSQL 14+), which frees the lock.
 //
 // No address twice: `leases.ip` is UNIQUE (the SQLite DDL, shared). A bind
 // first deletes this address's rows that nobody holds now (lapsed, released,
@@ -37,6 +38,8 @@ export interface PgDhcpSegmentOptions {
   adopt: (leases: Lease[]) => void;
   log?: Logger;
   pollMs?: number;
+  /** The server ends this session after it has been idle this long (a hung holder); default max(5 polls, 3 s). */
+  idleTimeoutMs?: number;
   now?: () => number;
 }
 
@@ -86,6 +89,8 @@ export class PgDhcpSegment implements DhcpSharing {
         this.holding = false;
         const s = new PsqlSession(this.opts.conninfo);
         this.session = s;
+        const poll = this.opts.pollMs ?? DEFAULT_POLL_MS;
+        await s.exec(`SET idle_session_timeout = ${Math.round(this.opts.idleTimeoutMs ?? Math.max(5 * poll, 3000))}`);
         await migratePg(s);
       }
       const s = this.session;
@@ -182,6 +187,12 @@ export class PgDhcpSegment implements DhcpSharing {
     await this.running;
     this.holding = false;
     await this.session?.close();
+  }
+
+  /** Tests: this appliance hangs (no more polls), its connection left open. */
+  hang(): void {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
   }
 
   /** Tests: this appliance dies (no more polls, the session drops without a goodbye). */

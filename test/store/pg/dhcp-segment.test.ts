@@ -23,8 +23,8 @@ afterEach(async () => {
 
 const HOUR = 3_600_000;
 
-async function segment(conninfo: string, name = 'seg', adopted: Lease[][] = []): Promise<PgDhcpSegment> {
-  const s = await PgDhcpSegment.start({ conninfo, segment: name, pollMs: 50, adopt: (rows) => adopted.push(rows) });
+async function segment(conninfo: string, name = 'seg', adopted: Lease[][] = [], idleTimeoutMs?: number): Promise<PgDhcpSegment> {
+  const s = await PgDhcpSegment.start({ conninfo, segment: name, pollMs: 50, idleTimeoutMs, adopt: (rows) => adopted.push(rows) });
   open.push(s);
   return s;
 }
@@ -70,6 +70,20 @@ describe('PostgreSQL DHCP segment', () => {
     expect(back.answering()).toBe(false);
     expect((await back.commitBinds([{ mac: 'aa:00:00:00:00:03', ip: '10.0.0.22', expiresAt: Date.now() + HOUR }]))[0]!.ok).toBe(false);
     expect(await sharedLeases(conninfo)).toEqual([{ mac: 'aa:00:00:00:00:01', ip: '10.0.0.20', state: 'bound' }]);
+  });
+
+  it('a holder that hangs with its connection open loses the segment once its session has been idle too long', async () => {
+    const conninfo = pg.createDatabase(`seg_${++n}`);
+    const a = await segment(conninfo, 'seg', [], 400);
+    const b = await segment(conninfo, 'seg', [], 400);
+    expect(a.answering()).toBe(true);
+    await new Promise((r) => setTimeout(r, 600)); // polling keeps a's session busy enough
+    expect(a.answering()).toBe(true);
+    expect(b.answering()).toBe(false);
+    a.hang();
+    const took = await until(() => b.answering(), 5000);
+    expect(took).toBeGreaterThanOrEqual(300);
+    expect(a.answering()).toBe(false);
   });
 
   it('an address held by another MAC is refused with its holder; a lapsed one is taken over; a renewal moves nothing', async () => {
