@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import { intToIp, ipToInt } from './ipv4.js';
 import type { Pool } from '../settings/settings.js';
+import type { LeaseFreed } from './sharing.js';
 
 export interface Lease {
   mac: string;
@@ -28,6 +29,8 @@ export class Leases {
   private readonly cursors = new Map<string, number>();
   /** Per pool, when a scan last found it full. */
   private readonly exhaustedAt = new Map<string, number>();
+  /** Told of every release and decline this book records (the shared store's copy, on a shared segment). */
+  onFreed: ((change: LeaseFreed) => void) | undefined;
 
   constructor(private readonly db: Database.Database, private readonly now: () => number = Date.now) {
     this.q = {
@@ -116,9 +119,29 @@ export class Leases {
     return this.get(mac)!;
   }
 
+  /**
+   * Takes these rows as they are (the shared store's, when this appliance
+   * starts answering its segment): a row here with the same MAC or address
+   * gives way to the adopted one.
+   */
+  adopt(leases: Lease[]): void {
+    const now = this.now();
+    const put = this.db.prepare(`INSERT INTO leases (mac, ip, state, expires_at, client_id, hostname, updated_at) VALUES (@mac, @ip, @state, @expiresAt, @clientId, @hostname, @now)
+      ON CONFLICT(mac) DO UPDATE SET ip=@ip, state=@state, expires_at=@expiresAt, client_id=@clientId, hostname=@hostname, updated_at=@now`);
+    this.db.transaction(() => {
+      for (const l of leases) {
+        this.q.deleteIp.run(l.ip, l.mac);
+        put.run({ ...l, now });
+      }
+    })();
+    this.exhaustedAt.clear();
+  }
+
   release(mac: string, ip: string): boolean {
     this.exhaustedAt.clear();
-    return this.q.setState.run('released', this.now(), mac, ip).changes > 0;
+    const released = this.q.setState.run('released', this.now(), mac, ip).changes > 0;
+    if (released) this.onFreed?.({ kind: 'released', mac, ip });
+    return released;
   }
 
   /** Quarantines `ip` for `seconds` and drops the MAC's claim on it. */
@@ -128,6 +151,7 @@ export class Leases {
       this.db.prepare('DELETE FROM leases WHERE ip=?').run(ip);
       this.q.upsert.run({ mac: `declined:${ip}`, ip, state: 'declined', expires: now + seconds * 1000, clientId: null, hostname: null, now });
     })();
+    this.onFreed?.({ kind: 'declined', ip, until: now + seconds * 1000 });
   }
 
   /** Marks lapsed leases expired and ends finished quarantines; returns how many rows changed. */

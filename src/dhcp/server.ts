@@ -15,7 +15,9 @@ import type { Store } from '../store/store.js';
 import { Leases } from './leases.js';
 import { OfferBook, type HandlerContext, type Via } from './handler/common.js';
 import { PROXY_PORT } from './handler/proxy.js';
-import { answerBatch, newMetrics, StoreRefusals, type Datagram, type DhcpMetrics } from './answer.js';
+import { answerBatch, newMetrics, StoreRefusals, type Datagram, type DhcpMetrics, type Reply } from './answer.js';
+import { commitSharedAcks, type DhcpSharing } from './sharing.js';
+import { PgDhcpSegment } from '../store/pg/dhcp-segment.js';
 
 export { ADDON_BUILD } from '../net/addon.js';
 
@@ -51,8 +53,9 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   const openUdp4 = loadBindToDevice();
   const now = deps.now ?? Date.now;
   const dlog = log.child({ svc: 'dhcp' });
+  const leases = new Leases(store.db, now);
   const ctx: HandlerContext = {
-    settings, store, lifecycle: deps.lifecycle, leases: new Leases(store.db, now), serverAddress: deps.provisioning.address,
+    settings, store, lifecycle: deps.lifecycle, leases, serverAddress: deps.provisioning.address,
     publicUrl: deps.publicUrl, offers: new OfferBook(now), log: dlog, now,
     inTftpRoot: (file) => !file.includes('/') && existsSync(join(settings.tftp.root, file)),
   };
@@ -65,18 +68,35 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   // batch, so durable leases do not cap the rate at one client per flush.
   const queue: Array<Datagram & { sock: dgram.Socket }> = [];
   const refusals = new StoreRefusals(dlog, now);
+  // Several appliances on this segment (scaleOut.postgres): one answers.
+  const conninfo = settings.scaleOut?.postgres;
+  const sharing: DhcpSharing | undefined = conninfo
+    ? await PgDhcpSegment.start({
+      conninfo, segment: settings.scaleOut?.dhcpSegment ?? settings.dhcp.subnet ?? 'default', pollMs: settings.scaleOut?.dhcpPollMs,
+      adopt: (rows) => leases.adopt(rows), log: dlog, now,
+    })
+    : undefined;
+  if (sharing) leases.onFreed = (change) => void sharing.recordFreed(change);
   let scheduled = false;
+  const send = (batch: typeof queue, replies: Array<Reply | undefined>) => replies.forEach((out, i) => {
+    if (!out) return;
+    batch[i]!.sock.send(out.bytes, out.to.port, out.to.address, (err) => {
+      if (!err) return;
+      metrics.sendErrors++;
+      dlog.warn({ err, to: out.to }, 'dhcp: send failed');
+    });
+  });
   const flush = () => {
     scheduled = false;
     const batch = queue.splice(0);
-    answerBatch(ctx, metrics, batch, refusals).forEach((out, i) => {
-      if (!out) return;
-      batch[i]!.sock.send(out.bytes, out.to.port, out.to.address, (err) => {
-        if (!err) return;
-        metrics.sendErrors++;
-        dlog.warn({ err, to: out.to }, 'dhcp: send failed');
-      });
-    });
+    if (!sharing) return send(batch, answerBatch(ctx, metrics, batch, refusals));
+    if (!sharing.answering()) {
+      metrics.received += batch.length;
+      metrics.drops.standby = (metrics.drops.standby ?? 0) + batch.length;
+      return;
+    }
+    const replies = answerBatch(ctx, metrics, batch, refusals);
+    void commitSharedAcks(ctx, sharing, metrics, replies).then((out) => send(batch, out), (err) => dlog.error({ err }, 'dhcp: shared commit failed'));
   };
 
   const sockets: dgram.Socket[] = [];
@@ -104,6 +124,7 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
     }
   } catch (err) {
     for (const s of sockets) s.close();
+    await sharing?.close();
     throw err;
   }
 
@@ -119,7 +140,7 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   const sweep = setInterval(sweepLeases, 30_000);
   sweep.unref();
   sweepLeases();
-  dlog.info({ mode: settings.dhcp.mode, iface: deps.provisioning.iface, address: deps.provisioning.address, ports }, 'dhcp serving');
+  dlog.info({ mode: settings.dhcp.mode, iface: deps.provisioning.iface, address: deps.provisioning.address, ports, answering: sharing?.answering() ?? true }, 'dhcp serving');
 
   return {
     name: 'dhcp',
@@ -128,6 +149,7 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
     async close() {
       clearInterval(sweep);
       await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await sharing?.close();
     },
   };
 }

@@ -184,6 +184,15 @@ export const settingsSchema = {
           type: 'string', minLength: 1, pattern: '^(postgres(ql)?://|[a-z_]+=)',
           description: 'libpq connection string or postgres:// URI, without a password (use ~/.pgpass or PGPASSFILE): the Talos steps run on one appliance at a time.',
         },
+        // branch pg-failover: DHCP failover on one segment.
+        dhcpSegment: {
+          type: 'string', minLength: 1, maxLength: 200,
+          description: 'Names the segment this appliance serves DHCP on; appliances with the same name on one database take turns: one answers, the others stand by. Default: dhcp.subnet.',
+        },
+        dhcpPollMs: {
+          type: 'integer', minimum: 100, maximum: 60000,
+          description: 'How often a standby tries to take over DHCP on its segment (and the answerer checks its database session), in ms. Default 500.',
+        },
       },
     },
     // branch commission (issue 17): unknown machines boot Talos maintenance mode so their hardware can be read.

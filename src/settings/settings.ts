@@ -84,7 +84,7 @@ export interface Settings {
   /** Day-2 config changes (README "Day 2"): what the daemon applies on its own after an inventory reload. */
   day2: { autoApply: 'none' | 'no-reboot' };
   /** scale-out (issue 21): several appliances share Talos leadership and the bootstrap state through PostgreSQL (docs/scale-out.md). */
-  scaleOut?: { postgres?: string };
+  scaleOut?: { postgres?: string; dhcpSegment?: string; dhcpPollMs?: number };
   /** Commissioning unknown machines (README "Commissioning unknown machines"). */
   discovery: { commission: boolean };
   /** The scrape token for /metrics (else DATA_DIR/metrics-token, if that file exists). */
@@ -200,7 +200,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     upgrade: { parallelism: raw.upgrade?.parallelism ?? 1, returnSeconds: raw.upgrade?.returnSeconds ?? 900 },
     registry: { mirror: raw.registry?.mirror ?? false, offline: raw.registry?.offline ?? false },
     day2: { autoApply: raw.day2?.autoApply ?? 'none' },
-    scaleOut: { postgres: raw.scaleOut?.postgres },
+    scaleOut: { postgres: raw.scaleOut?.postgres, dhcpSegment: raw.scaleOut?.dhcpSegment, dhcpPollMs: raw.scaleOut?.dhcpPollMs },
     discovery: { commission: raw.discovery?.commission ?? false },
     metrics: { token: raw.metrics?.token },
   };

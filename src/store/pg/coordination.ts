@@ -17,7 +17,7 @@ import { FREE_CLAIM } from '../cluster-state-store.js';
 import type { Store } from '../store.js';
 import type { Leadership } from '../../talos/leadership.js';
 import { migratePg } from './migrations.js';
-import { lit, PsqlSession } from './psql-session.js';
+import { PsqlSession } from './psql-session.js';
 
 /** The advisory lock key for "runs the Talos steps"; one cluster per database. */
 export const TALOS_LEADER_LOCK = 0x7261636b; // 'rack'
@@ -74,7 +74,7 @@ export class PgCoordination implements Leadership, ClusterStateStore {
       if (this.leading) {
         await s.rows('SELECT 1 AS alive'); // the lock lives as long as this session answers
       } else {
-        const [row] = await s.rows<{ got: boolean }>(`SELECT pg_try_advisory_lock(${lit(TALOS_LEADER_LOCK)}) AS got`);
+        const [row] = await s.rows<{ got: boolean }>('SELECT pg_try_advisory_lock($1) AS got', [TALOS_LEADER_LOCK]);
         this.leading = row?.got === true;
         if (this.leading) this.opts.log?.info('leading the Talos steps');
       }
@@ -96,13 +96,13 @@ export class PgCoordination implements Leadership, ClusterStateStore {
 
   async get(key: string): Promise<string | undefined> {
     const s = await this.connected();
-    const [row] = await s.rows<{ value: string }>(`SELECT value FROM cluster_state WHERE key = ${lit(key)}`);
+    const [row] = await s.rows<{ value: string }>('SELECT value FROM cluster_state WHERE key = $1', [key]);
     return row?.value;
   }
 
   async set(key: string, value: string): Promise<void> {
-    await this.leaderSession().exec(`INSERT INTO cluster_state (key, value, updated_at) VALUES (${lit(key)}, ${lit(value)}, ${lit(this.now())})
-      ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`);
+    await this.leaderSession().exec(`INSERT INTO cluster_state (key, value, updated_at) VALUES ($1, $2, $3)
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, [key, value, this.now()]);
     this.opts.local.setClusterState(key, value);
   }
 
@@ -116,20 +116,20 @@ export class PgCoordination implements Leadership, ClusterStateStore {
    */
   async claim(key: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
     const rows = await this.leaderSession().rows<{ value: string }>(`INSERT INTO cluster_state (key, value, updated_at)
-      VALUES (${lit(key)}, jsonb_build_object('owner', ${lit(owner)}, 'until', ${lit(now + ttlMs)}, 'pid', pg_backend_pid())::text, ${lit(now)})
+      VALUES ($1, jsonb_build_object('owner', $2::text, 'until', $3::bigint, 'pid', pg_backend_pid())::text, $4)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
-      WHERE (cluster_state.value::jsonb ->> 'owner') IN ('', ${lit(owner)})
-        OR (cluster_state.value::jsonb ->> 'until')::bigint <= ${lit(now)}
-        OR NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = ${lit(TALOS_LEADER_LOCK)}::oid
+      WHERE (cluster_state.value::jsonb ->> 'owner') IN ('', $2::text)
+        OR (cluster_state.value::jsonb ->> 'until')::bigint <= $4
+        OR NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = $5::bigint::oid
           AND l.objsubid = 1 AND l.granted AND l.pid = (cluster_state.value::jsonb ->> 'pid')::int)
-      RETURNING value`);
+      RETURNING value`, [key, owner, now + ttlMs, now, TALOS_LEADER_LOCK]);
     if (rows[0]) this.opts.local.setClusterState(key, rows[0].value);
     return rows.length === 1;
   }
 
   async release(key: string, owner: string): Promise<void> {
-    const rows = await this.leaderSession().rows(`UPDATE cluster_state SET value = ${lit(FREE_CLAIM)}, updated_at = ${lit(this.now())}
-      WHERE key = ${lit(key)} AND (value::jsonb ->> 'owner') = ${lit(owner)} RETURNING key`);
+    const rows = await this.leaderSession().rows(`UPDATE cluster_state SET value = $1, updated_at = $2
+      WHERE key = $3 AND (value::jsonb ->> 'owner') = $4 RETURNING key`, [FREE_CLAIM, this.now(), key, owner]);
     if (rows.length) this.opts.local.setClusterState(key, FREE_CLAIM);
   }
 

@@ -4,10 +4,10 @@
 // INTEGER is 64-bit, PostgreSQL's is 32-bit). Only the tables the shared
 // store holds so far are listed.
 import { migrations as SQLITE_MIGRATIONS } from '../migrations.js';
-import { lit, type PsqlSession } from './psql-session.js';
+import type { PsqlSession } from './psql-session.js';
 
 /** The tables kept in PostgreSQL, in creation order. */
-export const SHARED_TABLES = ['cluster_state'] as const;
+export const SHARED_TABLES = ['cluster_state', /* branch pg-failover */ 'leases'] as const;
 
 /** The CREATE TABLE statement for `table` from the SQLite migrations, in PostgreSQL's types. */
 export function pgTableDdl(table: string): string {
@@ -33,7 +33,7 @@ export async function migratePg(s: PsqlSession): Promise<number> {
     const from = row?.version ?? 0;
     for (let v = from; v < PG_MIGRATIONS.length; v++) {
       await s.exec(PG_MIGRATIONS[v]!);
-      await s.exec(`INSERT INTO rackboot_schema (version) VALUES (${lit(v + 1)})`);
+      await s.exec('INSERT INTO rackboot_schema (version) VALUES ($1)', [v + 1]);
     }
     await s.exec('COMMIT');
     return PG_MIGRATIONS.length - from;

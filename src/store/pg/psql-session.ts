@@ -1,14 +1,11 @@
-// One PostgreSQL session, driven through Debian's `psql` over a pipe. The
-// `pg` npm client is the intended replacement (not a dependency yet); until
-// then this keeps the one property leadership depends on: one child process
-// is one server session, so a session-level advisory lock lives exactly as
-// long as this object's child does.
+// One PostgreSQL session over the `pg` client: one `pg.Client` is one server
+// connection, so a session-level advisory lock lives exactly as long as this
+// object's connection does. (The file keeps its name from the first slice,
+// which drove Debian's `psql` over a pipe; the class API is unchanged.)
 //
-// Every request is framed by \echo markers that carry psql's own ERROR and
-// LAST_ERROR_* variables, so a failed statement is told apart from its output
-// without reading stderr (whose order against stdout is not defined).
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+// Values go as bind parameters ($1, $2 …). `lit()` stays for callers that
+// still build SQL text; new code passes `params`.
+import pg from 'pg';
 
 export class PgError extends Error {
   constructor(message: string, readonly sqlstate: string) {
@@ -17,7 +14,7 @@ export class PgError extends Error {
   }
 }
 
-/** A SQL literal for a string or integer; psql has no bind parameters before PostgreSQL 16. */
+/** A SQL literal for a string or integer, for SQL built as text (prefer bind parameters). */
 export function lit(v: string | number | null): string {
   if (v === null) return 'NULL';
   if (typeof v === 'number') {
@@ -28,99 +25,129 @@ export function lit(v: string | number | null): string {
   return `'${v.replace(/'/g, "''")}'`;
 }
 
-interface Pending { resolve: (lines: string[]) => void; reject: (e: Error) => void; lines: string[]; }
+/**
+ * Client settings from a libpq conninfo: a postgres:// URI, or the
+ * `key=value …` form (values may be single-quoted, with \' and \\ escapes).
+ */
+export function clientConfig(conninfo: string): pg.ClientConfig {
+  const timeoutS = Number(process.env.PGCONNECT_TIMEOUT ?? '5');
+  const base: pg.ClientConfig = { connectionTimeoutMillis: timeoutS * 1000, application_name: 'rackboot', keepAlive: true };
+  if (/^postgres(ql)?:\/\//.test(conninfo)) return { ...base, connectionString: conninfo };
+  const kv = new Map<string, string>();
+  const re = /\s*([a-z_]+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|(\S*))/gy;
+  let m: RegExpExecArray | null;
+  let at = 0;
+  while ((m = re.exec(conninfo)) !== null && m[0] !== '') {
+    kv.set(m[1]!, m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!);
+    at = re.lastIndex;
+  }
+  if (conninfo.slice(at).trim() !== '') throw new Error(`cannot read the database conninfo near "${conninfo.slice(at).trim().slice(0, 20)}"`);
+  const port = kv.get('port');
+  const timeout = kv.get('connect_timeout');
+  return {
+    ...base,
+    host: kv.get('host') ?? kv.get('hostaddr'),
+    port: port ? Number(port) : undefined,
+    user: kv.get('user'),
+    password: kv.get('password'),
+    database: kv.get('dbname'),
+    ...(timeout ? { connectionTimeoutMillis: Number(timeout) * 1000 } : {}),
+    ...(kv.has('application_name') ? { application_name: kv.get('application_name') } : {}),
+  };
+}
+
+/** BIGINT (epoch ms, counters) as a number while it is exact, as its text beyond. */
+const INT8_OID = 20;
+function typeParser(oid: number, format?: string): (v: string) => unknown {
+  if (oid === INT8_OID && format !== 'binary') {
+    return (v: string) => {
+      const n = Number(v);
+      return Number.isSafeInteger(n) ? n : v;
+    };
+  }
+  return (pg.types.getTypeParser as (o: number, f?: string) => (v: string) => unknown)(oid, format);
+}
 
 export class PsqlSession {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private readonly marker = `__rackboot_${randomBytes(6).toString('hex')}`;
-  private readonly queue: Pending[] = [];
-  private buffered = '';
-  private stderr = '';
-  private exited: Error | undefined;
-  private readonly exit: Promise<void>;
+  private readonly client: pg.Client;
+  private readonly connecting: Promise<void>;
+  private ended: Error | undefined;
 
   /** `conninfo`: a libpq connection string or URI (e.g. `host=/tmp/x dbname=rackboot user=rackboot`). */
-  constructor(conninfo: string, psql = 'psql') {
-    this.child = spawn(psql, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=0', '-d', conninfo], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '5', PGAPPNAME: 'rackboot' },
-    });
-    this.child.stdout.setEncoding('utf8').on('data', (d: string) => this.onData(d));
-    this.child.stderr.setEncoding('utf8').on('data', (d: string) => { this.stderr = (this.stderr + d).slice(-4000); });
-    this.child.stdin.on('error', () => undefined); // a dead child is reported through 'exit'
-    this.exit = new Promise((resolve) => {
-      const done = (why: string) => {
-        this.exited ??= new Error(`database session ended (${why})${this.stderr.trim() ? `: ${this.stderr.trim()}` : ''}`);
-        for (const p of this.queue.splice(0)) p.reject(this.exited);
-        resolve();
-      };
-      this.child.on('exit', (code, signal) => done(signal ? `psql killed by ${signal}` : `psql exited ${code}`));
-      this.child.on('error', (e) => done(e.message));
-    });
+  constructor(conninfo: string) {
+    let config: pg.ClientConfig;
+    try {
+      config = clientConfig(conninfo);
+    } catch (err) {
+      config = {};
+      this.ended = err as Error;
+    }
+    this.client = new pg.Client({ ...config, types: { getTypeParser: typeParser } as pg.CustomTypesConfig });
+    // A lost connection surfaces here (and on the next query); it must not crash the process.
+    this.client.on('error', (e) => this.end(e.message));
+    this.client.on('end', () => this.end('connection closed'));
+    this.connecting = this.ended
+      ? Promise.resolve()
+      : this.client.connect().then(() => undefined, (e: Error) => this.end(e.message));
+  }
+
+  private end(why: string): void {
+    this.ended ??= new Error(`database session ended (${why})`);
   }
 
   get alive(): boolean {
-    return !this.exited;
+    return !this.ended;
   }
 
-  /** The psql child's pid: killing it ends the server session, as a crashed appliance would. */
+  /** The server process serving this session (pg_backend_pid), once connected. */
   get pid(): number | undefined {
-    return this.child.pid;
+    return (this.client as unknown as { processID?: number | null }).processID ?? undefined;
   }
 
-  private onData(d: string): void {
-    this.buffered += d;
-    let nl: number;
-    while ((nl = this.buffered.indexOf('\n')) >= 0) {
-      const line = this.buffered.slice(0, nl);
-      this.buffered = this.buffered.slice(nl + 1);
-      const head = this.queue[0];
-      if (!head) continue;
-      if (line === `${this.marker}_end`) {
-        this.queue.shift();
-        head.resolve(head.lines);
-      } else {
-        head.lines.push(line);
-      }
+  private async run(sql: string, params?: readonly unknown[]): Promise<pg.QueryResult> {
+    await this.connecting;
+    if (this.ended) throw this.ended;
+    try {
+      return await this.client.query(sql, params as unknown[] | undefined);
+    } catch (err) {
+      const e = err as Error & { code?: string; severity?: string };
+      if (typeof e.code === 'string' && e.severity) throw new PgError(e.message, e.code);
+      this.end(e.message);
+      throw this.ended ?? e;
     }
   }
 
-  /** Runs SQL (one or more statements); resolves with psql's output lines, rejects with the server's error. */
-  private run(sql: string): Promise<string[]> {
-    if (this.exited) return Promise.reject(this.exited);
-    const raw = new Promise<string[]>((resolve, reject) => this.queue.push({ resolve, reject, lines: [] }));
-    this.child.stdin.write(`${sql.trim().replace(/;?$/, ';')}\n\\echo ${this.marker} :ERROR :LAST_ERROR_SQLSTATE\n\\echo :LAST_ERROR_MESSAGE\n\\echo ${this.marker}_end\n`);
-    return raw.then((lines) => {
-      const at = lines.findIndex((l) => l.startsWith(`${this.marker} `));
-      if (at < 0) throw new Error('database session: reply without its marker');
-      const [, failed, sqlstate] = lines[at]!.split(' ');
-      if (failed === 'true') throw new PgError(lines.slice(at + 1).join('\n') || 'statement failed', sqlstate ?? '');
-      return lines.slice(0, at);
-    });
+  /** Statements whose output is not needed (DDL, SET, transaction control); several only without params. */
+  async exec(sql: string, params?: readonly unknown[]): Promise<void> {
+    await this.run(sql, params);
   }
 
-  /** Statements whose output is not needed (DDL, SET, transaction control). */
-  async exec(sql: string): Promise<void> {
-    await this.run(sql);
-  }
-
-  /** Rows of one SELECT or one data-modifying statement with RETURNING, as JSON objects. */
-  async rows<T = Record<string, unknown>>(sql: string): Promise<T[]> {
-    const out = await this.run(`WITH q AS (${sql}) SELECT coalesce(jsonb_agg(q), '[]'::jsonb)::text FROM q`);
-    return JSON.parse(out.join('\n')) as T[];
+  /** Rows of one SELECT or one data-modifying statement with RETURNING. */
+  async rows<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]> {
+    return (await this.run(sql, params)).rows as T[];
   }
 
   /** Ends the session cleanly; the server drops its session locks. */
   async close(): Promise<void> {
-    if (!this.exited) this.child.stdin.end('\\q\n');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 3000);
-    await this.exit;
-    clearTimeout(timer);
+    await this.connecting;
+    if (this.ended) {
+      this.destroySocket();
+      return;
+    }
+    this.end('closed');
+    await Promise.race([this.client.end().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
+    this.destroySocket();
   }
 
-  /** Ends the session abruptly (SIGKILL to psql): what the server sees when an appliance dies. */
+  /** Ends the session abruptly (the socket is destroyed, no Terminate message): what the server sees when an appliance dies. */
   async kill(): Promise<void> {
-    this.child.kill('SIGKILL');
-    await this.exit;
+    await this.connecting;
+    this.end('killed');
+    this.destroySocket();
+  }
+
+  private destroySocket(): void {
+    const stream = (this.client as unknown as { connection: { stream: { destroy(): void; destroyed?: boolean } } }).connection.stream;
+    if (!stream.destroyed) stream.destroy();
   }
 }

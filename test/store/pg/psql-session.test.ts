@@ -1,8 +1,8 @@
-// The psql-backed session against a real PostgreSQL 15 started by the test:
+// The database session against a real PostgreSQL 15 started by the test:
 // rows come back typed as JSON, errors carry the server's SQLSTATE, quoting
 // survives hostile strings, and killing the session frees its advisory lock.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lit, PgError, PsqlSession } from '../../../src/store/pg/psql-session.js';
+import { clientConfig, lit, PgError, PsqlSession } from '../../../src/store/pg/psql-session.js';
 import { startPostgres, type PgRig } from '../../helpers/postgres.js';
 
 let pg: PgRig;
@@ -59,6 +59,27 @@ describe('psql session', () => {
       await a.close();
       await b.close();
     }
+  });
+
+  it('binds parameters as values, never as SQL, and keeps BIGINT milliseconds as numbers', async () => {
+    const s = new PsqlSession(pg.createDatabase('binds'));
+    try {
+      await s.exec('CREATE TABLE b (k TEXT PRIMARY KEY, n BIGINT)');
+      const hostile = "x'); DROP TABLE b; --";
+      await s.exec('INSERT INTO b VALUES ($1, $2)', [hostile, 1733140000000]);
+      expect(await s.rows('SELECT k, n FROM b WHERE k = $1', [hostile])).toEqual([{ k: hostile, n: 1733140000000 }]);
+      expect(await s.rows('SELECT (2::bigint ^ 62)::bigint AS big')).toEqual([{ big: '4611686018427387904' }]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('reads libpq key=value conninfo, quoted values included, and refuses what it cannot read', () => {
+    expect(clientConfig("host=/run/pg port=5433 user=rackboot dbname='my db' password='it\\'s'")).toMatchObject({
+      host: '/run/pg', port: 5433, user: 'rackboot', database: 'my db', password: "it's",
+    });
+    expect(clientConfig('postgres://u@h/db')).toMatchObject({ connectionString: 'postgres://u@h/db' });
+    expect(() => clientConfig('host=/x !!')).toThrow(/conninfo/);
   });
 
   it('a session that cannot connect rejects with the reason', async () => {

@@ -1,0 +1,68 @@
+// Several appliances on one segment (issue 21): who answers DHCP there, and
+// where a binding must be committed before its ACK goes out. A single
+// appliance has no sharing at all (the DHCP service runs exactly as before:
+// it answers always and its SQLite commit is the only one). With
+// scaleOut.postgres the sharing is src/store/pg/dhcp-segment.ts.
+import type { Logger } from '../log.js';
+import type { Lease, Leases } from './leases.js';
+import type { DhcpMetrics, Reply } from './answer.js';
+
+/** One binding an ACK is about to promise. */
+export interface SharedBind {
+  mac: string;
+  ip: string;
+  expiresAt: number;
+  clientId?: string | null;
+  hostname?: string | null;
+}
+
+export type LeaseFreed = { kind: 'released'; mac: string; ip: string } | { kind: 'declined'; ip: string; until: number };
+
+export interface DhcpSharing {
+  /** True while this instance is the one that answers on its segment; the others stay silent. */
+  answering(): boolean;
+  /**
+   * Commits the bindings in the shared store; per bind, whether it is
+   * committed there (only those may be ACKed). A refused bind returns the
+   * row that holds the address, so the local book can adopt it.
+   */
+  commitBinds(binds: SharedBind[]): Promise<Array<{ ok: true } | { ok: false; holder?: Lease; error?: string }>>;
+  /** Records a RELEASE or a DECLINE quarantine the local book took (after any commit queued before it). */
+  recordFreed(change: LeaseFreed): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Holds back every ACK in `replies` until its binding is committed in the
+ * shared store; an ACK the shared store refuses is not sent (the client
+ * retries and is answered from the adopted row). Returns the replies to send.
+ */
+export async function commitSharedAcks(
+  ctx: { leases: Leases; log: Logger },
+  sharing: DhcpSharing,
+  metrics: DhcpMetrics,
+  replies: Array<Reply | undefined>,
+): Promise<Array<Reply | undefined>> {
+  const acks: Array<{ at: number; bind: SharedBind }> = [];
+  replies.forEach((r, at) => {
+    if (r?.outcome.type !== 'ack') return;
+    const p = r.outcome.packet;
+    const mac = [...p.chaddr.subarray(0, p.hlen)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    const lease = ctx.leases.get(mac);
+    const ip = p.yiaddr ?? '';
+    acks.push({ at, bind: { mac, ip, expiresAt: lease?.ip === ip ? lease.expiresAt : 0, clientId: lease?.clientId, hostname: lease?.hostname } });
+  });
+  if (acks.length === 0) return replies;
+  const results = await sharing.commitBinds(acks.map((a) => a.bind));
+  const out = replies.slice();
+  results.forEach((res, i) => {
+    if (res.ok) return;
+    const { at, bind } = acks[i]!;
+    out[at] = undefined;
+    metrics.acks--;
+    metrics.drops['shared-store-refused'] = (metrics.drops['shared-store-refused'] ?? 0) + 1;
+    if (res.holder) ctx.leases.adopt([res.holder]);
+    ctx.log.warn({ mac: bind.mac, ip: bind.ip }, `dhcp: ACK not sent: ${res.error ?? 'the shared store refused the binding'}`);
+  });
+  return out;
+}

@@ -1,0 +1,142 @@
+// DHCP on one shared segment, against a real PostgreSQL 15: one instance
+// answers, the other takes over when the answerer's session dies (and first
+// adopts the shared leases), a binding commits only on the answering session,
+// and one address is never bound to two MACs, even by two instances that
+// both believe they answer.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Lease } from '../../../src/dhcp/leases.js';
+import { PgDhcpSegment } from '../../../src/store/pg/dhcp-segment.js';
+import { PsqlSession } from '../../../src/store/pg/psql-session.js';
+import { startPostgres, type PgRig } from '../../helpers/postgres.js';
+
+let pg: PgRig;
+let n = 0;
+beforeAll(() => {
+  pg = startPostgres();
+});
+afterAll(() => pg?.stop());
+
+const open: { close(): Promise<unknown> }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+const HOUR = 3_600_000;
+
+async function segment(conninfo: string, name = 'seg', adopted: Lease[][] = [], idleTimeoutMs?: number): Promise<PgDhcpSegment> {
+  const s = await PgDhcpSegment.start({ conninfo, segment: name, pollMs: 50, idleTimeoutMs, adopt: (rows) => adopted.push(rows) });
+  open.push(s);
+  return s;
+}
+
+async function until(cond: () => boolean, ms = 3000): Promise<number> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return Date.now() - t0;
+}
+
+async function sharedLeases(conninfo: string): Promise<Array<{ mac: string; ip: string; state: string }>> {
+  const s = new PsqlSession(conninfo);
+  try {
+    return await s.rows('SELECT mac, ip, state FROM leases ORDER BY ip');
+  } finally {
+    await s.close();
+  }
+}
+
+describe('PostgreSQL DHCP segment', () => {
+  it('one of two answers; the other takes over after the answerer dies, with the shared leases adopted first', async () => {
+    const conninfo = pg.createDatabase(`seg_${++n}`);
+    const adoptedA: Lease[][] = [];
+    const adoptedB: Lease[][] = [];
+    const a = await segment(conninfo, 'seg', adoptedA);
+    const b = await segment(conninfo, 'seg', adoptedB);
+    expect(a.answering()).toBe(true);
+    expect(b.answering()).toBe(false);
+    expect(await a.commitBinds([{ mac: 'aa:00:00:00:00:01', ip: '10.0.0.20', expiresAt: Date.now() + HOUR }])).toEqual([{ ok: true }]);
+    expect((await b.commitBinds([{ mac: 'aa:00:00:00:00:02', ip: '10.0.0.21', expiresAt: Date.now() + HOUR }]))[0]!.ok).toBe(false);
+
+    await a.kill();
+    expect(a.answering()).toBe(false);
+    const took = await until(() => b.answering());
+    expect(took).toBeLessThan(1000);
+    expect(adoptedB.at(-1)!.map((l) => [l.mac, l.ip, l.state])).toEqual([['aa:00:00:00:00:01', '10.0.0.20', 'bound']]);
+    // a comes back, but b answers now.
+    const back = await segment(conninfo);
+    await back.poll();
+    expect(back.answering()).toBe(false);
+    expect((await back.commitBinds([{ mac: 'aa:00:00:00:00:03', ip: '10.0.0.22', expiresAt: Date.now() + HOUR }]))[0]!.ok).toBe(false);
+    expect(await sharedLeases(conninfo)).toEqual([{ mac: 'aa:00:00:00:00:01', ip: '10.0.0.20', state: 'bound' }]);
+  });
+
+  it('a holder that hangs with its connection open loses the segment once its session has been idle too long', async () => {
+    const conninfo = pg.createDatabase(`seg_${++n}`);
+    const a = await segment(conninfo, 'seg', [], 400);
+    const b = await segment(conninfo, 'seg', [], 400);
+    expect(a.answering()).toBe(true);
+    await new Promise((r) => setTimeout(r, 600)); // polling keeps a's session busy enough
+    expect(a.answering()).toBe(true);
+    expect(b.answering()).toBe(false);
+    a.hang();
+    const took = await until(() => b.answering(), 5000);
+    expect(took).toBeGreaterThanOrEqual(300);
+    expect(a.answering()).toBe(false);
+  });
+
+  it('an address held by another MAC is refused with its holder; a lapsed one is taken over; a renewal moves nothing', async () => {
+    const conninfo = pg.createDatabase(`seg_${++n}`);
+    const a = await segment(conninfo);
+    const now = Date.now();
+    expect(await a.commitBinds([
+      { mac: 'aa:00:00:00:00:01', ip: '10.0.0.20', expiresAt: now + HOUR },
+      { mac: 'aa:00:00:00:00:02', ip: '10.0.0.21', expiresAt: now - 1 },
+    ])).toEqual([{ ok: true }, { ok: true }]);
+    const [taken, lapsed, renewed] = await a.commitBinds([
+      { mac: 'aa:00:00:00:00:09', ip: '10.0.0.20', expiresAt: now + HOUR },
+      { mac: 'aa:00:00:00:00:09', ip: '10.0.0.21', expiresAt: now + HOUR },
+      { mac: 'aa:00:00:00:00:01', ip: '10.0.0.20', expiresAt: now + 2 * HOUR, hostname: 'n1' },
+    ]);
+    expect(taken).toMatchObject({ ok: false, holder: { mac: 'aa:00:00:00:00:01', ip: '10.0.0.20', state: 'bound' } });
+    expect(lapsed).toEqual({ ok: true });
+    expect(renewed).toEqual({ ok: true });
+    expect(await sharedLeases(conninfo)).toEqual([
+      { mac: 'aa:00:00:00:00:01', ip: '10.0.0.20', state: 'bound' },
+      { mac: 'aa:00:00:00:00:09', ip: '10.0.0.21', state: 'bound' },
+    ]);
+  });
+
+  it('a RELEASE frees the address for another MAC; a DECLINE quarantines it; a standby records neither', async () => {
+    const conninfo = pg.createDatabase(`seg_${++n}`);
+    const a = await segment(conninfo);
+    const b = await segment(conninfo);
+    const now = Date.now();
+    await a.commitBinds([{ mac: 'aa:00:00:00:00:01', ip: '10.0.0.20', expiresAt: now + HOUR }, { mac: 'aa:00:00:00:00:02', ip: '10.0.0.21', expiresAt: now + HOUR }]);
+    await b.recordFreed({ kind: 'released', mac: 'aa:00:00:00:00:01', ip: '10.0.0.20' });
+    expect((await a.commitBinds([{ mac: 'aa:00:00:00:00:03', ip: '10.0.0.20', expiresAt: now + HOUR }]))[0]!.ok).toBe(false);
+    await a.recordFreed({ kind: 'released', mac: 'aa:00:00:00:00:01', ip: '10.0.0.20' });
+    expect(await a.commitBinds([{ mac: 'aa:00:00:00:00:03', ip: '10.0.0.20', expiresAt: now + HOUR }])).toEqual([{ ok: true }]);
+    await a.recordFreed({ kind: 'declined', ip: '10.0.0.21', until: now + HOUR });
+    expect((await a.commitBinds([{ mac: 'aa:00:00:00:00:04', ip: '10.0.0.21', expiresAt: now + HOUR }]))[0]).toMatchObject({ ok: false, holder: { mac: 'declined:10.0.0.21', state: 'declined' } });
+    expect(await sharedLeases(conninfo)).toEqual([
+      { mac: 'aa:00:00:00:00:03', ip: '10.0.0.20', state: 'bound' },
+      { mac: 'declined:10.0.0.21', ip: '10.0.0.21', state: 'declined' },
+    ]);
+  });
+
+  it('two instances that both answer (different segment names on one database) never bind one address to two MACs', async () => {
+    const conninfo = pg.createDatabase(`seg_${++n}`);
+    const a = await segment(conninfo, 'left');
+    const b = await segment(conninfo, 'right');
+    expect(a.answering() && b.answering()).toBe(true);
+    const ips = Array.from({ length: 40 }, (_, i) => `10.0.1.${i + 1}`);
+    const mk = (side: string) => ips.map((ip, i) => ({ mac: `${side}:00:00:00:00:${i.toString(16).padStart(2, '0')}`, ip, expiresAt: Date.now() + HOUR }));
+    const [ra, rb] = await Promise.all([a.commitBinds(mk('aa')), b.commitBinds(mk('bb'))]);
+    for (let i = 0; i < ips.length; i++) expect(Number(ra[i]!.ok) + Number(rb[i]!.ok)).toBe(1);
+    const rows = await sharedLeases(conninfo);
+    expect(rows).toHaveLength(ips.length);
+    expect(new Set(rows.map((r) => r.ip)).size).toBe(ips.length);
+  });
+});
