@@ -137,7 +137,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
     }));
   }
   if (settings.dhcp.mode !== 'off' && net && !('error' in net)) {
-    services.push(await startDhcpService({ settings, store, lifecycle, log, publicUrl: ctx.publicUrl, provisioning: net }));
+    services.push(await startDhcpService({ settings, store, lifecycle, log, publicUrl: ctx.publicUrl, provisioning: net, inventory: ctx.inventory }));
     if (settings.dhcp.routerAdvertisement) {
       const sourceMac = networkInterfaces()[net.iface]?.[0]?.mac;
       services.push(startRouterAdvertService({ iface: net.iface, sourceMac, log: log.child({ svc: 'ndp' }) }));

@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { ARCHES, FetchError, fetchAssets, importAssets, type Arch, type CachedAsset } from '../factory/assets.js';
 import { cliProgressSink, progressReporter, type ProgressSink } from '../factory/progress.js';
 import { schematicId } from '../factory/schematic.js';
+import { ukisIn } from '../factory/uki.js';
 import { Store } from '../store/store.js';
 import { clusterInputs } from './cluster-inputs.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type Io } from './command.js';
@@ -22,7 +23,8 @@ export const assetsFetch: Command = {
   usage: `rackboot assets fetch [--version V] [--arch amd64|arm64] [--register]
 
 Downloads kernel-ARCH and initramfs-ARCH.xz for the inventory's schematic
-from the Image Factory (settings factory.url, default https://factory.talos.dev)
+(and metal-ARCH[-secureboot]-uki.efi when a node has httpBoot: uki or
+secureBoot: true) from the Image Factory (settings factory.url, default https://factory.talos.dev)
 into ASSETS_DIR/<schematic>/<version>/, resuming partial downloads, and
 records each file's size and sha256. Files already cached and intact are
 not downloaded again. --version defaults to the inventory's talosVersion,
@@ -45,6 +47,7 @@ within seconds; use rackboot assets import on air-gapped sites.`,
         factoryUrl: settings.factory.url, assetsDir: settings.assetsDir, db: store.db,
         schematic: inventory.cluster.schematic, version: version ?? inventory.cluster.talosVersion, arch: arch as Arch,
         register: args.values.register === true,
+        ukis: ukisIn(inventory.nodes).filter((u) => u.arch === arch).map((u) => u.name),
         onProgress: (name) => progressReporter(sink, name),
       });
       report(io, assets, 'fetched');
@@ -68,16 +71,19 @@ export const assetsImport: Command = {
   summary: 'add boot assets downloaded elsewhere (air-gapped sites)',
   usage: `rackboot assets import --dir DIR [--version V] [--schematic ID]
 
-Copies kernel-ARCH and initramfs-ARCH.xz (amd64 and/or arm64) from DIR into
+Copies kernel-ARCH and initramfs-ARCH.xz (amd64 and/or arm64), and any
+metal-ARCH[-secureboot]-uki.efi, from DIR into
 ASSETS_DIR/<schematic>/<version>/ and records their sizes and sha256. Both
-files of an arch must be present. A kernel must be a Linux kernel (bzImage or
+files of an arch must be present; a UKI must be a PE/EFI image with a
+.linux section. A kernel must be a Linux kernel (bzImage or
 EFI stub) and an initramfs a compressed (xz, zstd, gzip) cpio archive, or
 nothing is imported. If DIR holds a sha256sum listing
 (sha256sum.txt, SHA256SUMS or sha256sums), every file must match it.
 --schematic and --version default to the inventory's (see rackboot schematic).
 Download them on a connected machine from
   https://factory.talos.dev/image/<schematic>/<version>/kernel-amd64
-  https://factory.talos.dev/image/<schematic>/<version>/initramfs-amd64.xz`,
+  https://factory.talos.dev/image/<schematic>/<version>/initramfs-amd64.xz
+  https://factory.talos.dev/image/<schematic>/<version>/metal-amd64-secureboot-uki.efi (Secure Boot nodes)`,
   options: { dir: { type: 'string' }, version: { type: 'string' }, schematic: { type: 'string' } },
   async run(args, io) {
     const dir = args.values.dir as string | undefined;

@@ -8,6 +8,7 @@ import { formatInventoryError, loadInventoryFile } from '../inventory/load.js';
 import { resolveProvisioningAddress } from '../net/interfaces.js';
 import { schematicId } from '../factory/schematic.js';
 import { archesIn } from '../factory/assets.js';
+import { ukisIn } from '../factory/uki.js';
 import { secretsPath } from '../talos/secrets.js';
 import { talosconfigPath } from '../talos/talosconfig.js';
 import { recordedTalosServiceState, type TalosServiceState } from '../talos/service.js';
@@ -164,6 +165,13 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
       findings.push(missing.length === 0
         ? { level: 'ok', check: `boot assets ${arch}`, detail: dir }
         : { level: 'fail', check: `boot assets ${arch}`, detail: `not cached: ${missing.join(', ')} in ${dir}`, fix: `rackboot assets fetch --version ${c.talosVersion} --arch ${arch} (or rackboot assets import --dir DIR offline)` });
+    }
+    // branch secureboot (issue 23): the UKIs of httpBoot: uki / secureBoot nodes.
+    for (const { arch, name } of ukisIn(inv.inventory.nodes)) {
+      const dir = join(settings.assetsDir, id, c.talosVersion);
+      findings.push(existsSync(join(dir, name))
+        ? { level: 'ok', check: `UKI ${name}`, detail: dir }
+        : { level: 'fail', check: `UKI ${name}`, detail: `not cached in ${dir}: its nodes get no HTTP boot answer`, fix: `rackboot assets fetch --version ${c.talosVersion} --arch ${arch} (or rackboot assets import --dir DIR offline)` });
     }
     // branch registry (issue 20): the image cache behind /v2/.
     findings.push(...imageCacheFindings(settings.dataDir, settings.registry.mirror, neededImages(settings, inv.inventory)));

@@ -3,6 +3,7 @@
 // user class. Whether the machine gets anything at all is the Lifecycle's
 // call (BootAction); this module only maps client kind to file.
 import type { BootAction } from '../lifecycle/boot.js';
+import type { NodeRecord } from '../store/store.js';
 import type { DhcpOptions } from './options.js';
 
 export interface BootFileSettings {
@@ -12,6 +13,8 @@ export interface BootFileSettings {
   bootFileForInstalled: boolean;
   /** True if the named file exists in the TFTP root. */
   inTftpRoot: (file: string) => boolean;
+  /** The URL of an httpBoot: uki node's UKI, or why it has none (not cached, no inventory). */
+  ukiFor?: (node: NodeRecord) => { url: string } | { why: string };
 }
 
 export type BootFile =
@@ -38,6 +41,7 @@ export function chooseBootFile(o: DhcpOptions, action: BootAction, s: BootFileSe
   // iPXE already runs: hand it the script, not iPXE again (that would loop).
   if (isIpxe(o)) return { kind: 'file', file: `${s.publicUrl}/boot.ipxe`, httpClient: false, why: 'iPXE user class' };
   const arch = o.clientArch?.[0] ?? 0;
+  if ((arch === 16 || arch === 19) && action.kind !== 'unknown' && action.node.spec?.httpBoot === 'uki') return ukiBootFile(action, arch, s);
   switch (arch) {
     case 0:
       return { kind: 'file', file: 'undionly.kpxe', httpClient: false, why: 'BIOS (arch 0)' };
@@ -61,4 +65,18 @@ export function chooseBootFile(o: DhcpOptions, action: BootAction, s: BootFileSe
     default:
       return { kind: 'none', why: `unsupported client architecture ${arch}` };
   }
+}
+
+/**
+ * An httpBoot: uki node's firmware boots the UKI itself, with no iPXE to
+ * run a script that says "boot from disk": so it gets the UKI only while it
+ * is marked for install, and otherwise nothing, and falls through to its
+ * disk (a Secure Boot machine could not run our unsigned iPXE anyway).
+ */
+function ukiBootFile(action: Exclude<BootAction, { kind: 'unknown' }>, arch: number, s: BootFileSettings): BootFile {
+  const what = `${action.node.spec.secureBoot ? 'Secure Boot ' : ''}UKI by HTTP boot (arch ${arch})`;
+  if (action.kind !== 'install') return { kind: 'none', why: `${what}: not marked for install, boots from its disk (${action.reason})` };
+  const uki = s.ukiFor?.(action.node) ?? { why: 'no UKI source configured' };
+  if ('why' in uki) return { kind: 'none', why: `${what}: ${uki.why}` };
+  return { kind: 'file', file: uki.url, httpClient: true, why: what };
 }

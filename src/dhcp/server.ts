@@ -12,6 +12,8 @@ import { bindListener, listenerAddress } from '../net/listener.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Settings } from '../settings/settings.js';
 import type { Store } from '../store/store.js';
+import type { Inventory } from '../inventory/types.js';
+import { ukiSource } from '../factory/uki.js';
 import { Leases } from './leases.js';
 import { OfferBook, type HandlerContext, type Via } from './handler/common.js';
 import { PROXY_PORT } from './handler/proxy.js';
@@ -37,6 +39,8 @@ export interface DhcpDeps {
   publicUrl: string;
   /** The provisioning interface and our address on it (resolveProvisioningAddress). */
   provisioning: { iface: string; address: string };
+  /** The loaded inventory: its schematic and version name an httpBoot: uki node's UKI. */
+  inventory?: () => Inventory | undefined;
   now?: () => number;
 }
 
@@ -58,6 +62,7 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
     settings, store, lifecycle: deps.lifecycle, leases, serverAddress: deps.provisioning.address,
     publicUrl: deps.publicUrl, offers: new OfferBook(now), log: dlog, now,
     inTftpRoot: (file) => !file.includes('/') && existsSync(join(settings.tftp.root, file)),
+    ukiFor: ukiSource(settings.assetsDir, () => deps.inventory?.(), deps.publicUrl),
   };
   const metrics = newMetrics();
   const dhcpPort = opts.ports?.dhcp ?? 67;

@@ -14,6 +14,7 @@ import { describeNetworkError, downloadFile, sha256File } from './download.js';
 import { schematicId, schematicYaml, type SchematicInput } from './schematic.js';
 import type { ProgressEvent } from './progress.js';
 import { initramfsProblem, kernelProblem } from './asset-check.js';
+import { isUkiName, ukiProblem } from './uki.js';
 
 export const ARCHES = ['amd64', 'arm64'] as const;
 export type Arch = (typeof ARCHES)[number];
@@ -54,6 +55,8 @@ export interface FetchRequest extends Timeouts {
   version: string;
   arch: Arch;
   register?: boolean;
+  /** UKIs to fetch as well (src/factory/uki.ts ukisIn: the inventory's httpBoot: uki nodes of this arch). */
+  ukis?: string[];
   onProgress?: (name: string) => { update(p: ProgressEvent): void; done(): void };
 }
 
@@ -80,7 +83,7 @@ export class FetchError extends Error {
  */
 export async function fetchAssets(r: FetchRequest): Promise<CachedAsset[]> {
   const id = schematicId(r.schematic);
-  const urls = assetNames(r.arch).map((name) => `${r.factoryUrl}/image/${id}/${r.version}/${name}`);
+  const urls = namesToFetch(r).map((name) => `${r.factoryUrl}/image/${id}/${r.version}/${name}`);
   const dirs = [assetDir(r.assetsDir, id, r.version), join(r.assetsDir, id)].filter((d) => !existsSync(d));
   try {
     return await fetchEach(r, id);
@@ -89,6 +92,8 @@ export async function fetchAssets(r: FetchRequest): Promise<CachedAsset[]> {
     throw new FetchError(id, urls, err as Error);
   }
 }
+
+const namesToFetch = (r: FetchRequest) => [...assetNames(r.arch), ...(r.ukis ?? [])];
 
 function removeIfEmpty(dir: string): void {
   try {
@@ -101,7 +106,7 @@ function removeIfEmpty(dir: string): void {
 async function fetchEach(r: FetchRequest, id: string): Promise<CachedAsset[]> {
   if (r.register) await registerSchematic(r.factoryUrl, r.schematic, r);
   const out: CachedAsset[] = [];
-  for (const name of assetNames(r.arch)) {
+  for (const name of namesToFetch(r)) {
     const path = join(assetDir(r.assetsDir, id, r.version), name);
     const cached = await alreadyCached(r.db, id, r.version, name, path);
     if (cached) {
@@ -156,26 +161,30 @@ async function copyWithProgress(src: string, dest: string, progress: ReturnType<
  * Copies kernel-<arch> and initramfs-<arch>.xz from `dir` into the cache
  * (temp file, then rename). Both files of an arch must be there; when the
  * directory carries a sha256sum listing, every imported file must match it.
+ * UKIs (metal-<arch>[-secureboot]-uki.efi) come along when present, each
+ * checked to be a PE/EFI image with a kernel in it.
  */
 export async function importAssets(r: ImportRequest): Promise<CachedAsset[]> {
   const present = new Set(readdirSync(r.dir));
   const arches = ARCHES.filter((a) => assetNames(a).some((n) => present.has(n)));
-  if (arches.length === 0) throw new Error(`${r.dir} has none of ${ARCHES.flatMap(assetNames).join(', ')}`);
+  const ukis = [...present].filter(isUkiName).sort();
+  if (arches.length === 0 && ukis.length === 0) throw new Error(`${r.dir} has none of ${ARCHES.flatMap(assetNames).join(', ')} (nor a metal-ARCH[-secureboot]-uki.efi)`);
   for (const a of arches) {
     const missing = assetNames(a).filter((n) => !present.has(n));
     if (missing.length > 0) throw new Error(`${r.dir}: ${a} is incomplete, missing ${missing.join(', ')}`);
   }
   // Every file checked before any is copied: a wrong file never lands in the cache.
   const problems: string[] = [];
-  for (const name of arches.flatMap(assetNames)) {
+  const names = [...arches.flatMap(assetNames), ...ukis];
+  for (const name of names) {
     const src = join(r.dir, name);
-    const problem = name.startsWith('kernel-') ? kernelProblem(src) : await initramfsProblem(src);
+    const problem = isUkiName(name) ? ukiProblem(src) : name.startsWith('kernel-') ? kernelProblem(src) : await initramfsProblem(src);
     if (problem) problems.push(`${src} ${problem}`);
   }
   if (problems.length > 0) throw new Error(problems.join('; '));
   const sums = checksums(r.dir);
   const out: CachedAsset[] = [];
-  for (const name of arches.flatMap(assetNames)) {
+  for (const name of names) {
     const src = join(r.dir, name);
     const sha256 = await sha256File(src);
     const want = sums?.get(name);

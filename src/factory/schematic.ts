@@ -67,8 +67,14 @@ export function schematicId(input: SchematicInput): string {
   return createHash('sha256').update(schematicYaml(input)).digest('hex');
 }
 
-/** The installer image the factory serves for this schematic and version (metal platform). */
-export function installerImage(factoryUrl: string, schematic: string, talosVersion: string): string {
+/**
+ * The installer image the factory serves for this schematic and version
+ * (metal platform). Secure Boot: the installer whose UKI and systemd-boot are
+ * signed with the Factory's key, named with the "-secureboot" suffix as
+ * talosctl names it (cmd/talosctl/cmd/mgmt/cluster/create/clusterops/
+ * configmaker/preset/preset.go and preset_test.go, v1.12.0).
+ */
+export function installerImage(factoryUrl: string, schematic: string, talosVersion: string, secureBoot = false): string {
   const host = new URL(factoryUrl).host;
-  return `${host}/metal-installer/${schematic}:${talosVersion}`;
+  return `${host}/metal-installer${secureBoot ? '-secureboot' : ''}/${schematic}:${talosVersion}`;
 }

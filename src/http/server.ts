@@ -6,6 +6,7 @@ import type { HttpContext } from './context.js';
 import { registerBootIpxe } from './boot/boot-ipxe.js';
 import { registerMachineIpxe } from './boot/machine-ipxe.js';
 import { registerAssets } from './boot/assets.js';
+import { registerUki } from './boot/uki.js';
 import { registerMachineConfig } from './boot/machine-config.js';
 import { registerIpxeBinaries } from './boot/ipxe-binaries.js';
 import { registerRegistry } from './boot/registry.js';
@@ -88,6 +89,7 @@ export function buildBootServer(ctx: HttpContext, limits: HttpLimits = DEFAULT_H
   registerBootIpxe(app, ctx);
   registerMachineIpxe(app, ctx);
   registerAssets(app, ctx);
+  registerUki(app, ctx);
   registerMachineConfig(app, ctx);
   registerIpxeBinaries(app, ctx);
   registerRegistry(app, ctx);

@@ -80,6 +80,7 @@ const FIELD_NAMES = { mac: 'MAC address', ip: 'IPv4 address', uuid: 'UUID', name
 interface RawNode {
   name: string; mac?: string; macs?: string[]; role: NodeSpec['role']; arch?: NodeSpec['arch']; ip?: string; installDisk?: NodeSpec['installDisk'];
   uuid?: string; serial?: string; bootstrap?: boolean; configMode?: NodeSpec['configMode']; patches?: Patch[]; wipe?: NodeSpec['wipe'];
+  httpBoot?: NodeSpec['httpBoot']; secureBoot?: boolean;
   bmc?: Omit<NodeBmcSpec, 'bootMode'> & { bootMode?: NodeBmcSpec['bootMode'] };
 }
 interface RawInventory {
@@ -157,6 +158,7 @@ function checkSemantics(raw: RawInventory, file: string, locate: Locate, partial
         errors.push(at(['nodes', i, 'bmc', 'address'], `${label(n, i)}: bmc.address: ${err.message}`));
       }
     }
+    for (const e of httpBootProblems(n, cluster.configMode)) errors.push(at(['nodes', i, e.field], `${label(n, i)}: ${e.message}`));
     if (n.bootstrap === true) flagged.push({ name: String(n.name), i });
     // A node the schema refused still renders if it can be read, so its patches are checked too.
     if (partial && !(keys.name && mac && (n.role === 'controlplane' || n.role === 'worker') && (n.patches === undefined || Array.isArray(n.patches)) &&
@@ -166,6 +168,7 @@ function checkSemantics(raw: RawInventory, file: string, locate: Locate, partial
       name: n.name, mac: mac!, ...(macs ? { macs } : {}), role: n.role, ...(n.arch ? { arch: n.arch } : {}), ip: n.ip, installDisk: n.installDisk ?? DEFAULT_INSTALL_DISK,
       uuid: n.uuid?.toLowerCase(), serial: n.serial, bootstrap: n.bootstrap ?? false,
       configMode: n.configMode ?? cluster.configMode ?? 'push', patches: n.patches ?? [],
+      ...httpBootOf(n),
       ...(n.bmc ? { bmc: { ...n.bmc, bootMode: n.bmc.bootMode ?? 'uefi' } } : {}),
       ...(n.wipe ? { wipe: n.wipe } : {}),
     });
@@ -199,3 +202,24 @@ function checkSemantics(raw: RawInventory, file: string, locate: Locate, partial
 }
 
 export const formatInventoryError = formatPositionedError;
+
+/**
+ * A UKI carries its own kernel command line, so what iPXE would add per boot
+ * (talos.config= with this boot's token) cannot reach it: uki is push only.
+ * Secure Boot boots only the signed UKI, so it cannot go with ipxe.
+ */
+function httpBootProblems(n: RawNode, clusterMode: unknown): { field: string; message: string }[] {
+  const out: { field: string; message: string }[] = [];
+  const uki = n.httpBoot === 'uki' || (n.secureBoot === true && n.httpBoot === undefined);
+  if (n.secureBoot === true && n.httpBoot === 'ipxe') out.push({ field: 'httpBoot', message: 'secureBoot: true boots the signed UKI by HTTP boot; httpBoot: ipxe cannot go with it (drop httpBoot or set it to uki)' });
+  if (uki && (n.configMode ?? clusterMode) === 'pull') {
+    out.push({ field: n.configMode ? 'configMode' : n.httpBoot ? 'httpBoot' : 'secureBoot', message: 'a UKI boot carries its own kernel command line, so rackboot cannot add talos.config= with this boot\'s token: use configMode: push for httpBoot: uki / secureBoot: true' });
+  }
+  return out;
+}
+
+/** Only a UKI node carries the fields: absent stays the default (ipxe), so existing specs read as before. */
+function httpBootOf(n: RawNode): Pick<NodeSpec, 'httpBoot' | 'secureBoot'> {
+  const uki = n.httpBoot === 'uki' || (n.secureBoot === true && n.httpBoot === undefined);
+  return { ...(uki ? { httpBoot: 'uki' as const } : {}), ...(n.secureBoot === true ? { secureBoot: true } : {}) };
+}

@@ -1,5 +1,6 @@
 export type Role = 'controlplane' | 'worker';
 export type ConfigMode = 'push' | 'pull';
+export type HttpBoot = 'ipxe' | 'uki';
 /**
  * A machine-config patch, applied as talosctl applies it: an object is a
  * strategic merge patch document, an array an RFC 6902 JSON patch, a string
@@ -24,6 +25,14 @@ export interface NodeSpec {
   /** True on the one control plane that bootstraps etcd. Resolved at load time. */
   bootstrap: boolean;
   configMode: ConfigMode;
+  /**
+   * What this node's UEFI HTTP-boot client is sent (branch secureboot): iPXE
+   * (the default), or the Factory's UKI, which firmware boots with no iPXE.
+   * Resolved at load: uki when set or implied by secureBoot, else absent (ipxe).
+   */
+  httpBoot?: HttpBoot;
+  /** Secure Boot: the signed Secure Boot UKI and the Secure Boot installer. */
+  secureBoot?: boolean;
   patches: Patch[];
   /** Data disks a reimage wipes too; without it a reimage wipes the system disk only. */
   wipe?: { userDisks: DiskSelector[] };

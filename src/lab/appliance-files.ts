@@ -15,6 +15,8 @@ export interface LabNode {
   ip?: string;
   /** Its BMC (the lab's ipmi_sim); the password goes to a file in the data directory, never here. */
   bmc?: NodeBmcSpec;
+  /** secureboot: the Secure Boot UKI by UEFI HTTP boot (the inventory's secureBoot). */
+  secureBoot?: boolean;
 }
 
 export interface ApplianceLayout {
@@ -98,7 +100,7 @@ export function inventoryYaml(l: ApplianceLayout): string {
       schematic: LAB_SCHEMATIC,
       configMode: 'push',
     },
-    nodes: l.nodes.map((n) => ({ name: n.name, mac: n.mac, role: n.role, ...(n.configMode ? { configMode: n.configMode } : {}), ...(n.ip ? { ip: n.ip } : {}), ...(n.bmc ? { bmc: n.bmc } : {}) })),
+    nodes: l.nodes.map((n) => ({ name: n.name, mac: n.mac, role: n.role, ...(n.configMode ? { configMode: n.configMode } : {}), ...(n.ip ? { ip: n.ip } : {}), ...(n.bmc ? { bmc: n.bmc } : {}), ...(n.secureBoot ? { secureBoot: true } : {}) })),
   });
 }
 

@@ -45,3 +45,11 @@ export async function prepareAppliance(paths: AppliancePaths, standin: StandinFi
 export async function prepareTalosApi(paths: AppliancePaths): Promise<string[]> {
   return runCommand(talosconfig, ['--config', paths.config]);
 }
+
+/** secureboot: `rackboot assets import` of a UKI (the stand-in built as one) as the Factory's Secure Boot UKI. */
+export async function importUki(paths: AppliancePaths, uki: string, name = 'metal-amd64-secureboot-uki.efi'): Promise<string[]> {
+  const dir = join(paths.dataDir, '..', 'uki-import');
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(uki, join(dir, name));
+  return runCommand(assetsImport, ['--config', paths.config, '--dir', dir]);
+}

@@ -9,6 +9,13 @@ export const OVMF = '/usr/share/ovmf/OVMF.fd';
 /** The split OVMF build (code read-only, variables writable): what UEFI HTTP boot runs on. */
 export const OVMF_CODE_4M = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS_4M = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+/**
+ * Secure Boot: Debian's secboot build (SMM, so q35 with smm=on and secure
+ * flash) with the variable store that enrolls the snakeoil key in PK, KEK
+ * and db (README.Debian of ovmf; OVMF_CODE_4M.snakeoil.fd is a link to it).
+ */
+export const OVMF_CODE_4M_SECBOOT = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd';
+export const OVMF_VARS_4M_SNAKEOIL = '/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd';
 
 export interface VmSpec {
   firmware: Firmware;
@@ -35,6 +42,8 @@ export interface VmSpec {
    */
   uefiNetBoot?: 'pxe' | 'http';
   varsFile?: string;
+  /** With uefiNetBoot http: Secure Boot enforced (varsFile then a copy of OVMF_VARS_4M_SNAKEOIL). */
+  secureBoot?: boolean;
   /**
    * The serial port is also a TCP server here, for its BMC's Serial-over-LAN
    * (ipmi_sim connects as the client); serialFile still gets every byte.
@@ -81,8 +90,10 @@ function firmwareArgs(vm: VmSpec): string[] {
   // OVMF (edk2 2022.11) reads these fw_cfg switches when it builds its boot
   // options: with both PXE kinds off, "UEFI HTTPv4" is the first network
   // option, as on a server whose PXE is disabled in setup.
+  const secure = vm.secureBoot ? ['-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on'] : [];
   return [
-    '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE_4M}`,
+    ...secure,
+    '-drive', `if=pflash,format=raw,readonly=on,file=${vm.secureBoot ? OVMF_CODE_4M_SECBOOT : OVMF_CODE_4M}`,
     '-drive', `if=pflash,format=raw,file=${vm.varsFile}`,
     '-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n',
     '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n',

@@ -7,6 +7,7 @@ import type { Store, NodeRecord, Sighting } from '../store/store.js';
 import { bootActionFor, type BootAction } from './boot.js';
 import { StateMachine, type Observation, type TransitionResult } from './machine.js';
 import { PROVISIONING_STATES } from './states.js';
+import { forgetUkiFetch } from '../store/uki-fetches.js';
 
 export class Lifecycle {
   readonly machine: StateMachine;
@@ -37,6 +38,8 @@ export class Lifecycle {
       }
     } else {
       this.store.touch(action.node.name);
+      // DHCP from something other than boot firmware is the booted kernel: a UKI it fetched ran (uki-watch.ts).
+      if (s.source === 'dhcp' && !/^(PXEClient|HTTPClient)/.test(s.vendorClass ?? '')) forgetUkiFetch(this.store.db, action.node.name);
     }
     return action;
   }

@@ -3,13 +3,14 @@
 // CLI), and the reimager the HTTP API uses.
 import type { Service } from '../daemon.js';
 import type { Logger } from '../log.js';
-import type { Settings } from '../settings/settings.js';
+import { DEFAULT_UKI_SILENCE_SECONDS, type Settings } from '../settings/settings.js';
 import type { Store } from '../store/store.js';
 import type { Lifecycle } from './lifecycle.js';
 import { ConsoleLog } from '../console/buffer.js';
 import { ConsoleReceiver } from '../console/receiver.js';
 import { Reimager } from './reimage.js';
 import { startSweeper, sweepTimeouts, type StuckRetry } from './sweeper.js';
+import { sweepSilentUkiFetches } from './uki-watch.js';
 import type { MetricsSource, NodeResetter, ResetFallback } from './ports.js';
 
 /**
@@ -54,6 +55,9 @@ export async function startLifecycleServices(ctx: LifecycleHost, log: Logger, op
     settings.lifecycle.sweepSeconds,
     async () => {
       sweepTimeouts(lifecycle.machine, settings.lifecycle.timeouts, Date.now(), opts.stuck);
+      // Only full mode sees the kernel's own DHCP (proxy mode answers boot firmware alone): elsewhere silence proves nothing.
+      const ukiSilence = settings.dhcp.mode === 'full' ? settings.httpBoot?.ukiSilenceSeconds ?? DEFAULT_UKI_SILENCE_SECONDS : 0;
+      sweepSilentUkiFetches(lifecycle.machine, ukiSilence, Date.now());
       await reimager.resetPending();
       // Also here, not only after the Talos service's reset step: a reimage
       // with no Talos service (no talosconfig yet) or no address still falls

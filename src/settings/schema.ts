@@ -203,5 +203,16 @@ export const settingsSchema = {
         commission: { type: 'boolean', description: 'Unknown machines get the Talos kernel with no config; rackboot reads their hardware and never installs them.' },
       },
     },
+    // branch secureboot (issue 23): nodes that boot the Factory's UKI by UEFI HTTP boot.
+    httpBoot: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        ukiSilenceSeconds: {
+          type: 'integer', minimum: 0, maximum: 3600,
+          description: 'A node that fetched its UKI and then shows nothing (no DHCP from its kernel, no state change) for this long is failed, Secure Boot named as the likely cause (the firmware refused the image). 0 leaves it to lifecycle.timeouts.booting.',
+        },
+      },
+    },
   },
 } as const;

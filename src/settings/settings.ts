@@ -87,9 +87,19 @@ export interface Settings {
   scaleOut?: { postgres?: string; dhcpSegment?: string; dhcpPollMs?: number };
   /** Commissioning unknown machines (README "Commissioning unknown machines"). */
   discovery: { commission: boolean };
+  /** secureboot: UKI nodes (README "UEFI HTTP boot"); absent in hand-made settings means the defaults. */
+  httpBoot?: { ukiSilenceSeconds: number };
   /** The scrape token for /metrics (else DATA_DIR/metrics-token, if that file exists). */
   metrics: { token?: string };
 }
+
+/**
+ * How long a UKI fetch may go unanswered: a Talos UKI is ~100 MB, fetched
+ * and verified before it runs, and its kernel's DHCP comes seconds after it
+ * starts; three minutes covers a slow boot plane without waiting the whole
+ * booting timeout (10 min) to say the firmware refused the image.
+ */
+export const DEFAULT_UKI_SILENCE_SECONDS = 180;
 
 /** Command-line flags that override the file. Paths are relative to the working directory. */
 export interface SettingsOverrides {
@@ -202,6 +212,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     day2: { autoApply: raw.day2?.autoApply ?? 'none' },
     scaleOut: { postgres: raw.scaleOut?.postgres, dhcpSegment: raw.scaleOut?.dhcpSegment, dhcpPollMs: raw.scaleOut?.dhcpPollMs },
     discovery: { commission: raw.discovery?.commission ?? false },
+    httpBoot: { ukiSilenceSeconds: raw.httpBoot?.ukiSilenceSeconds ?? DEFAULT_UKI_SILENCE_SECONDS },
     metrics: { token: raw.metrics?.token },
   };
   const problems = crossCheck(settings, file ?? '(flags)');

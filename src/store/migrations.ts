@@ -209,4 +209,16 @@ export const migrations: string[] = [
     read_at INTEGER NOT NULL
   );
   `,
+  // branch secureboot (issue 23): when each node last fetched its UKI by
+  // HTTP boot. A UKI fetch with no contact after it (the kernel's DHCP, a
+  // state change) within the settings' time is a refused image.
+  `
+  CREATE TABLE uki_fetches (
+    node TEXT PRIMARY KEY,
+    mac TEXT NOT NULL,
+    name TEXT NOT NULL,
+    served_at INTEGER NOT NULL,
+    served_to TEXT NOT NULL
+  );
+  `,
 ];

@@ -9,7 +9,7 @@ import { linkNamespaces, Netns, sh, uniqueSuffix } from '../helpers/netns.js';
 import { LAB_ADMIN_LISTEN, writeApplianceFiles, type AppliancePaths, type LabNode } from '../../src/lab/appliance-files.js';
 import { selfSignedFiles } from '../../src/http/admin/tls.js';
 import { prepareAppliance } from '../../src/lab/prepare.js';
-import { OVMF_VARS_4M, qemuArgs, QEMU, type Firmware } from '../../src/lab/qemu.js';
+import { OVMF_VARS_4M, OVMF_VARS_4M_SNAKEOIL, qemuArgs, QEMU, type Firmware } from '../../src/lab/qemu.js';
 import type { StandinFiles } from '../../src/lab/standin.js';
 import { readCapture } from './capture.js';
 
@@ -161,16 +161,16 @@ export class World {
    * powers off, or `timeoutMs` passes. QEMU is killed afterwards either way.
    */
   async runVm(o: {
-    firmware: Firmware; mac: string; uuid?: string; disk?: string; uefiNetBoot?: 'pxe' | 'http'; timeoutMs: number; done: (serial: string) => boolean;
+    firmware: Firmware; mac: string; uuid?: string; disk?: string; uefiNetBoot?: 'pxe' | 'http'; secureBoot?: boolean; timeoutMs: number; done: (serial: string) => boolean;
   }): Promise<VmRun> {
     const tap = `rbe${this.suffix}t${this.taps++}`;
     this.ns.addTap(tap, this.bridge);
     const serialFile = join(this.dir, `${o.firmware}-${o.mac.replace(/:/g, '')}-${this.taps}.serial`);
     // A fresh variable store per machine: a new machine, no boot options remembered.
     const varsFile = o.uefiNetBoot === 'http' ? join(this.dir, `vars-${o.mac.replace(/:/g, '')}-${this.taps}.fd`) : undefined;
-    if (varsFile) copyFileSync(OVMF_VARS_4M, varsFile);
+    if (varsFile) copyFileSync(o.secureBoot ? OVMF_VARS_4M_SNAKEOIL : OVMF_VARS_4M, varsFile);
     const startedAt = Date.now();
-    const vm = this.ns.spawn(QEMU, qemuArgs({ firmware: o.firmware, mac: o.mac, tap, serialFile, uuid: o.uuid, disk: o.disk, uefiNetBoot: o.uefiNetBoot, varsFile }));
+    const vm = this.ns.spawn(QEMU, qemuArgs({ firmware: o.firmware, mac: o.mac, tap, serialFile, uuid: o.uuid, disk: o.disk, uefiNetBoot: o.uefiNetBoot, varsFile, secureBoot: o.secureBoot }));
     let stderr = '';
     vm.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     vm.stdout?.resume();

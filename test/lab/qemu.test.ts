@@ -34,6 +34,15 @@ describe('qemuArgs', () => {
     expect(() => qemuArgs({ firmware: 'uefi', uefiNetBoot: 'http', mac: 'm', tap: 't', serialFile: 's' })).toThrow(/varsFile/);
   });
 
+  it('Secure Boot: the SMM secboot build on q35 with secure flash; without it, neither', () => {
+    const line = qemuArgs({ firmware: 'uefi', uefiNetBoot: 'http', secureBoot: true, varsFile: '/tmp/v.fd', mac: 'm', tap: 't', serialFile: 's' }).join(' ');
+    expect(line).toContain('-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on');
+    expect(line).toContain('-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd');
+    const plain = qemuArgs({ firmware: 'uefi', uefiNetBoot: 'http', varsFile: '/tmp/v.fd', mac: 'm', tap: 't', serialFile: 's' }).join(' ');
+    expect(plain).not.toContain('smm=on');
+    expect(plain).not.toContain('secboot');
+  });
+
   it('attaches a disk only when given one', () => {
     expect(qemuArgs({ firmware: 'bios', mac: 'm', tap: 't', serialFile: 's' }).join(' ')).not.toContain('-drive');
     expect(qemuArgs({ firmware: 'bios', mac: 'm', tap: 't', serialFile: 's', disk: '/d.img' }).join(' ')).toContain('-drive file=/d.img,format=raw');

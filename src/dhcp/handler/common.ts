@@ -6,7 +6,7 @@ import type { BootAction } from '../../lifecycle/boot.js';
 import type { Settings } from '../../settings/settings.js';
 import type { Store } from '../../store/store.js';
 import { BOOTREPLY, DEFAULT_MAX_MESSAGE, type DhcpPacket, type OutgoingPacket } from '../codec.js';
-import { ARCH_NAMES, chooseBootFile, isIpxe, type BootFile } from '../boot-file.js';
+import { ARCH_NAMES, chooseBootFile, isIpxe, type BootFile, type BootFileSettings } from '../boot-file.js';
 import { enc, IPXE_NO_PXEDHCP, Opt } from '../options.js';
 import type { Leases } from '../leases.js';
 import { BROADCAST, ZERO } from '../ipv4.js';
@@ -24,6 +24,8 @@ export interface HandlerContext {
   serverAddress: string;
   publicUrl: string;
   inTftpRoot: (file: string) => boolean;
+  /** An httpBoot: uki node's UKI URL, or why it has none (branch secureboot). */
+  ukiFor?: BootFileSettings['ukiFor'];
   offers: OfferBook;
   log: Logger;
   now: () => number;
@@ -136,7 +138,7 @@ export function bootFileFor(ctx: HandlerContext, req: DhcpPacket, action: BootAc
   const d = ctx.settings.dhcp;
   return chooseBootFile(req.options, action, {
     publicUrl: ctx.publicUrl, efiBinary: d.efiBinary, arm64Binary: d.arm64Binary,
-    bootFileForInstalled: d.bootFileForInstalled, inTftpRoot: ctx.inTftpRoot,
+    bootFileForInstalled: d.bootFileForInstalled, inTftpRoot: ctx.inTftpRoot, ukiFor: ctx.ukiFor,
   });
 }
 

@@ -17,7 +17,7 @@ import { legacyRegistries, registryMirrorDocuments, type RegistryMirror } from '
 
 export interface RenderInput {
   cluster: ClusterSpec;
-  node: Pick<NodeSpec, 'name' | 'mac' | 'role' | 'ip' | 'installDisk' | 'patches'>;
+  node: Pick<NodeSpec, 'name' | 'mac' | 'role' | 'ip' | 'installDisk' | 'patches' | 'secureBoot'>;
   secrets: SecretsBundle;
   settings: Pick<Settings, 'dhcp' | 'factory'> & { talos?: Settings['talos'] };
   /**
@@ -74,11 +74,14 @@ export function renderMachineConfig(input: RenderInput): Record<string, unknown>
     kubernetesVersion: cluster.kubernetesVersion ?? defaultKubernetesVersion(cluster.talosVersion),
     installDisk: typeof node.installDisk === 'string' ? node.installDisk
       : input.chosenInstallDisk ? input.chosenInstallDisk : { diskSelector: upstreamDiskSelector(node.installDisk) },
-    installImage: installerImage(settings.factory.url, schematicId(cluster.schematic), cluster.talosVersion),
+    installImage: installerImage(settings.factory.url, schematicId(cluster.schematic), cluster.talosVersion, node.secureBoot === true),
     cni: cluster.cni,
     secrets,
     contract,
-    installExtraKernelArgs: installConsoles(input),
+    // A Secure Boot install boots a signed UKI through systemd-boot, whose
+    // command line is inside the UKI: Talos ignores install.extraKernelArgs
+    // there (bootloader docs, v1.11), so consoles come from the schematic.
+    installExtraKernelArgs: node.secureBoot ? [] : installConsoles(input),
   });
   const machine = doc.machine as Record<string, Json>;
   if (contract.multidoc) delete machine.network;
