@@ -86,4 +86,35 @@ describe('a hung-but-connected leader', () => {
       local.close();
     }
   }, 60_000);
+
+  it('between passes the keepalive holds the lock past the lease; without it the server ends the session after the lease', async () => {
+    const conninfo = pg.createDatabase('keepalive');
+    const stores = [0, 1, 2].map((i) => new Store(join(dir, `k${i}.db`)));
+    const kept = new PgCoordination({ conninfo, local: stores[0]!, leaseMs: 600, keepaliveMs: 150 });
+    const other = new PgCoordination({ conninfo, local: stores[1]!, leaseMs: 600 });
+    try {
+      expect(await kept.lead()).toBe(true);
+      await new Promise((r) => setTimeout(r, 1500)); // no pass: only the keepalive talks
+      expect(await other.lead()).toBe(false);
+      expect(kept.stats().confirmedAgoMs).toBeLessThan(600);
+      await kept.close();
+      expect(await until(() => other.lead(), 5000)).toBe(true);
+      // The new leader with its keepalive a minute away: after the lease the server ends its session.
+      const silent = new PgCoordination({ conninfo, local: stores[2]!, leaseMs: 600, keepaliveMs: 60_000 });
+      try {
+        await other.close();
+        expect(await until(() => silent.lead(), 5000)).toBe(true);
+        await new Promise((r) => setTimeout(r, 1200));
+        expect(await silent.lead()).toBe(false); // its session was ended; the reconnect finds the lock free again...
+        expect(await silent.lead()).toBe(true); // ...and takes it on a fresh session
+        expect(silent.stats().changes).toBe(3);
+      } finally {
+        await silent.close();
+      }
+    } finally {
+      await kept.close();
+      await other.close();
+      for (const s of stores) s.close();
+    }
+  }, 30_000);
 });
