@@ -24,6 +24,7 @@ import { imagesCommands } from './cli/images.js';
 // day2-config
 import { apply, plan } from './cli/day2.js';
 import { BUSY_TIMEOUT_MS } from './store/store.js';
+import { storeMigrate } from './cli/store-migrate.js'; // pg-ops
 
 export const commands: Command[] = [
   serve, inventoryCheck, nodes, doctor,
@@ -35,6 +36,7 @@ export const commands: Command[] = [
   ...imagesCommands,
   // day2-config
   plan, apply,
+  storeMigrate, // pg-ops
 ];
 
 function topHelp(): string {

@@ -19,6 +19,7 @@ import { resolveProvisioningAddress } from './net/interfaces.js';
 import { startTftpService } from './tftp/server.js';
 import { chainScript } from './ipxe/scripts.js';
 import { startTalosService, talosInstallingProbe } from './talos/service.js';
+import { leadershipMetrics } from './talos/leadership.js';
 import { Commissioner } from './talos/commission.js';
 import { operateNode } from './bmc/operate.js';
 import { KernelNeighbours } from './net/neighbours.js';
@@ -163,6 +164,8 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   });
   services.push(talos);
   ctx.talosService = () => talos.state();
+  // scale-out (issue 21): rackboot_leader and friends, only with scaleOut.postgres.
+  ctx.metricsSources = [...(ctx.metricsSources ?? []), { metrics: () => { const s = talos.leadership(); return s ? leadershipMetrics(s) : {}; } }];
   // branch commission: reads unknown machines that were served the commissioning kernel (discovery.commission).
   const neighbours = new KernelNeighbours({ iface: () => ctx.settings.interface });
   const commissioner = new Commissioner({

@@ -20,6 +20,7 @@ import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
 import { LISTEN_OPTIONS, listenFlags } from './serve.js';
 import { imageCacheFindings } from '../registry/doctor-findings.js';
 import { neededImages } from './images.js';
+import { postgresFindings } from '../store/pg/doctor-findings.js';
 
 export interface Finding {
   level: 'ok' | 'warn' | 'fail';
@@ -150,6 +151,8 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
     ? { level: 'ok', check: 'talosconfig', detail: admin }
     : { level: 'warn', check: 'talosconfig', detail: `no ${admin}: push, bootstrap and reimage are off`, fix: 'rackboot talosconfig' });
   findings.push(talosServiceFinding(settings, existsSync(admin)));
+  // scale-out (issue 21): the shared PostgreSQL, when this appliance is one of several.
+  if (settings.scaleOut?.postgres) findings.push(...(await postgresFindings(settings.scaleOut.postgres)));
 
   const inv = loadInventoryFile(settings.inventory, settings);
   if (!inv.ok) {
@@ -235,7 +238,9 @@ export const doctor: Command = {
 Checks, for the settings and flags \`serve\` would run with, every port it
 would bind (DHCP, proxyDHCP, TFTP, HTTP, console) on the address it would
 bind it, the privileges those ports need, the provisioning interface and
-address, the iPXE binaries, the boot-asset cache and the inventory.
+address, the iPXE binaries, the boot-asset cache and the inventory; with
+scaleOut.postgres also the shared database (reachable, schema version, which
+appliance leads the Talos steps, clock skew against the server).
 Exits 1 if anything would stop the appliance from serving.
 With --lab, checks instead what rackboot lab needs: root, QEMU, OVMF,
 iPXE, and the tools that build the Talos stand-in.`,

@@ -13,3 +13,19 @@ export const ALWAYS_LEADER: Leadership = {
   lead: async () => true,
   close: async () => undefined,
 };
+
+/** This instance's leadership as /metrics shows it (src/store/pg/coordination.ts keeps the numbers). */
+export interface LeadershipStats {
+  leading: boolean;
+  /** Times this instance became or stopped being the leader. */
+  changes: number;
+  /** Milliseconds since the lock was last confirmed by the server; undefined before the first. */
+  confirmedAgoMs: number | undefined;
+}
+
+/** The leadership gauges by metric name (without the rackboot_ prefix). */
+export function leadershipMetrics(stats: LeadershipStats): Record<string, number> {
+  const out: Record<string, number> = { leader: stats.leading ? 1 : 0, leader_changes_total: stats.changes };
+  if (stats.confirmedAgoMs !== undefined) out.leader_lock_confirmed_age_seconds = stats.confirmedAgoMs / 1000;
+  return out;
+}

@@ -39,6 +39,8 @@ export interface OrchestratorDeps {
   resetFallback?: ResetFallback;
   /** Several instances on one database: only the leader runs the Talos steps (default: always this one). */
   leadership?: Leadership;
+  /** Several appliances: how long an unrecorded Reset may be under way (src/talos/reset-intent.ts). */
+  resetSettleMs?: number;
   /** Where the bootstrap claim, intent and outcome live (default: the local store). */
   clusterState?: ClusterStateStore;
   log?: Logger;
@@ -69,7 +71,7 @@ export class TalosOrchestrator {
     const common = { store: deps.store, states: deps.states, connect, endpointOf: deps.endpointOf, log: deps.log };
     this.bootstrap = new ClusterBootstrap({ ...common, clusterState: deps.clusterState });
     this.health = new ClusterHealth({ ...common, dataDir: deps.dataDir });
-    this.reset = new ResetStep({ ...common, connectMaintenance: (ep) => this.maintenance(ep) });
+    this.reset = new ResetStep({ ...common, connectMaintenance: (ep) => this.maintenance(ep), clusterState: deps.clusterState, resetSettleMs: deps.resetSettleMs });
     if (deps.renderConfig) {
       this.firstContact = new FirstContact({
         store: deps.store, states: deps.states, renderConfig: deps.renderConfig, checkInstallDisk: deps.checkInstallDisk, policy: deps.policy,

@@ -12,6 +12,8 @@ import { REQUIRED_SERVICES } from './health.js';
 import { moveNode, type NodeStateDeps } from './node-state.js';
 import { nodeHardware } from '../store/hardware.js';
 import { userDisksToWipe } from './wipe-policy.js';
+import type { ClusterStateStore } from '../store/cluster-state-store.js';
+import { markOf, readResetIntent, recordResetIntent, RESET_SETTLE_MS, type ResetIntent } from './reset-intent.js';
 
 export const WIPE_PARTITIONS = ['STATE', 'EPHEMERAL'];
 
@@ -21,6 +23,10 @@ export interface ResetDeps extends NodeStateDeps {
   /** For telling "already wiped" (maintenance API answers) from "down". */
   connectMaintenance?: (endpoint: string) => Promise<TalosClient>;
   endpointOf: EndpointOf;
+  /** Several appliances (scaleOut.postgres): the shared store the Reset intent per mark goes to (reset-intent.ts). */
+  clusterState?: ClusterStateStore;
+  /** See RESET_SETTLE_MS. */
+  resetSettleMs?: number;
 }
 
 /** `refused`: the node left reimage-pending (a cancel, say) while Reset was on its way; it keeps that state. */
@@ -55,6 +61,11 @@ export class ResetStep {
     if (!node || node.state !== 'reimage-pending') return { node: name, result: 'waiting', reason: `not marked for reimage (${node?.state ?? 'unknown'})` };
     const endpoint = this.deps.endpointOf(node);
     if (!endpoint) return { node: name, result: 'waiting', reason: 'no address known' };
+    const { clusterState: shared } = this.deps;
+    if (shared) {
+      const held = await this.recordedIntent(shared, node, endpoint);
+      if (held) return held;
+    }
     const client = this.deps.connect(endpoint);
     try {
       let graceful = true;
@@ -89,12 +100,26 @@ export class ResetStep {
       // Re-read just before acting: an operator may have cleared the mark meanwhile.
       if (store.getNode(name)?.state !== 'reimage-pending') return { node: name, result: 'waiting', reason: 'mark cleared' };
       const data = plan.paths.length ? ` and data disks ${plan.paths.join(', ')}` : '';
+      const mark = markOf(node);
+      if (shared) {
+        // Persisted before the call, on the leader's session: an appliance that no longer leads cannot get here.
+        try {
+          await recordResetIntent(shared, name, { mark, phase: 'sending', at: Date.now() });
+        } catch (err) {
+          return { node: name, result: 'waiting', reason: `Reset intent not recorded: ${(err as Error).message}` };
+        }
+      }
       this.event(node, `resetting ${name} (graceful ${graceful}: ${why}; wiping ${WIPE_PARTITIONS.join(', ')}${data}; reboot)`, { graceful, why, endpoint, userDisks: plan.paths });
       try {
         await client.reset({ graceful, reboot: true, systemPartitionsToWipe: WIPE_PARTITIONS, userDisksToWipe: plan.paths });
       } catch (err) {
+        if (shared) await recordResetIntent(shared, name, { mark, phase: 'failed', at: Date.now() }).catch(() => undefined);
         this.event(node, `Reset of ${name} failed: ${(err as Error).message}`, { error: (err as Error).message });
         return { node: name, result: 'waiting', reason: (err as Error).message };
+      }
+      if (shared) {
+        await recordResetIntent(shared, name, { mark, phase: 'sent', at: Date.now() }).catch((err: Error) =>
+          this.deps.log?.warn({ node: name, err: err.message }, 'Reset sent, but its outcome was not recorded in the shared store: the next leader will ask the node'));
       }
       const r = moveNode(this.deps, node, 'wiping', `Reset sent (graceful ${graceful}); next PXE boot installs again`, { markedForInstall: true });
       if (!r.ok) {
@@ -106,5 +131,37 @@ export class ResetStep {
     } finally {
       client.close();
     }
+  }
+
+  /**
+   * What a shared Reset intent for this node's current mark decides: an
+   * outcome when the Reset was (or may have been) sent, undefined when a Reset
+   * may be sent now. Never a second Reset while the first may be under way.
+   */
+  private async recordedIntent(shared: ClusterStateStore, node: NodeRecord, endpoint: string): Promise<ResetOutcome | undefined> {
+    const name = node.name;
+    let intent: ResetIntent | undefined;
+    try {
+      intent = await readResetIntent(shared, name);
+    } catch (err) {
+      return { node: name, result: 'waiting', reason: `shared store unavailable: ${(err as Error).message}` };
+    }
+    if (!intent || intent.mark !== markOf(node) || intent.phase === 'failed') return undefined;
+    const toWiping = (reason: string): ResetOutcome => {
+      const r = moveNode(this.deps, node, 'wiping', reason, { markedForInstall: true });
+      return r.ok ? { node: name, result: 'already-wiped', reason } : { node: name, result: 'refused', reason: r.error };
+    };
+    if (intent.phase === 'sent') return toWiping('the Reset for this mark was sent (recorded in the shared store); next PXE boot installs again');
+    // `sending`: the previous leader died between recording the intent and recording the outcome.
+    if (await this.isInMaintenance(endpoint)) {
+      await recordResetIntent(shared, name, { ...intent, phase: 'sent', at: Date.now() }).catch(() => undefined);
+      return toWiping('already reset: the maintenance API answers (a Reset intent was recorded by the previous leader)');
+    }
+    const settle = this.deps.resetSettleMs ?? RESET_SETTLE_MS;
+    const age = Date.now() - intent.at;
+    if (age < settle) {
+      return { node: name, result: 'waiting', reason: `a Reset recorded ${Math.round(age / 1000)} s ago may still be under way; asking the node again before sending another` };
+    }
+    return undefined; // the node still runs its config well past the window: that Reset never reached it
   }
 }

@@ -12,6 +12,7 @@ import { TalosClient, talosAnswers } from './client.js';
 import { storeEndpoints, type EndpointOf } from './endpoints.js';
 import { TalosOrchestrator } from './orchestrator.js';
 import { PgCoordination } from '../store/pg/coordination.js';
+import type { LeadershipStats } from './leadership.js';
 import { loadAdminIdentity, talosconfigPath } from './talosconfig.js';
 
 export const PASS_INTERVAL_MS = 5000;
@@ -60,6 +61,8 @@ export const TALOS_SERVICE_KEY = 'talos-service';
 
 export interface TalosService extends Service {
   state(): TalosServiceState;
+  /** With scaleOut.postgres: this instance's leadership (not leading before the talosconfig is there); undefined on a single box. */
+  leadership(): LeadershipStats | undefined;
 }
 
 /** The state a daemon last recorded (for `doctor` and views without a live daemon); undefined if none ever ran. */
@@ -139,6 +142,7 @@ export function startTalosService(input: TalosServiceInput & { watchIntervalMs?:
   return {
     name: 'talos',
     state: () => current!,
+    leadership: () => coordination?.stats() ?? (input.settings.scaleOut?.postgres ? { leading: false, changes: 0, confirmedAgoMs: undefined } : undefined),
     async close() {
       closed = true;
       unwatchFile(file, onChange);

@@ -13,6 +13,7 @@ import { TALOS_LEADER_LOCK } from '../../src/store/pg/coordination.js';
 import { PsqlSession } from '../../src/store/pg/psql-session.js';
 import { Store } from '../../src/store/store.js';
 import { startTalosService, type TalosService } from '../../src/talos/service.js';
+import { leadershipMetrics } from '../../src/talos/leadership.js';
 import { startPostgres, type PgRig } from '../helpers/postgres.js';
 import { makeRack, type Rack } from './cluster-fixture.js';
 import { waitFor } from './helpers.js';
@@ -55,20 +56,31 @@ describe('Talos service on a shared PostgreSQL', () => {
     const watcher = new PsqlSession(pg.conninfo('service_lock'));
     cleanup.push(() => watcher.close());
     const holders = async () => (await watcher.rows<{ pid: number }>(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = ${TALOS_LEADER_LOCK}::oid AND granted`)).map((r) => r.pid);
-    const sessions = async () => (await watcher.rows<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'rackboot' AND pid <> pg_backend_pid()"))[0]!.n;
+    const sessions = async () => (await watcher.rows<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'rackboot%' AND pid <> pg_backend_pid()"))[0]!.n;
 
     const a = start(rack.store);
     expect(a.state().detail).toContain('leader only');
+    // A single box (no scaleOut.postgres) exposes no leadership gauges.
+    const single = startTalosService({ settings: { ...settings, scaleOut: {} }, store: new Store(':memory:'), states: new StateMachine(rack.store), log: quiet(), intervalMs: 50 });
+    cleanup.push(() => single.close());
+    expect(single.leadership()).toBeUndefined();
     let first: number[] = [];
     await waitFor(async () => (first = await holders()).length === 1, 10_000, 'the first service leading');
-    start(otherStore);
+    const b = start(otherStore);
     await waitFor(async () => (await sessions()) === 2, 10_000, 'the second service connected');
     await new Promise((r) => setTimeout(r, 300)); // several of its passes
     expect(await holders()).toEqual(first);
+    // /metrics: rackboot_leader is 1 on the holder only.
+    expect(leadershipMetrics(a.leadership()!)).toMatchObject({ leader: 1, leader_changes_total: 1 });
+    expect(leadershipMetrics(a.leadership()!).leader_lock_confirmed_age_seconds).toBeLessThan(5);
+    expect(leadershipMetrics(b.leadership()!)).toEqual({ leader: 0, leader_changes_total: 0 });
 
     await a.close();
     let next: number[] = [];
     await waitFor(async () => (next = await holders()).length === 1 && next[0] !== first[0], 10_000, 'the second service taking over');
     expect(next).toHaveLength(1);
+    await waitFor(async () => b.leadership()!.leading, 10_000, 'the second service reporting it leads');
+    expect(leadershipMetrics(b.leadership()!)).toMatchObject({ leader: 1, leader_changes_total: 1 });
+    expect(a.leadership()).toMatchObject({ leading: false, changes: 2 });
   });
 });

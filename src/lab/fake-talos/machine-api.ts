@@ -144,7 +144,7 @@ export function configuredHandlers(n: NodeApi): Record<Method, Handler> {
       else if (n.profile.resetEtcd.wipeLosesData && (labels.length === 0 || labels.includes('EPHEMERAL'))) etcd.dataWiped(hostname);
       cb!(null, { messages: [{ metadata: md(n), actor_id: 'reset-1' }] });
       // Wiped STATE: the node reboots with no config, into maintenance mode.
-      n.rebootWiped(20);
+      n.rebootWiped(n.opts.resetRebootDelayMs ?? 20);
     },
     Reboot: (_c, cb) => cb!(null, { messages: [{ metadata: md(n), actor_id: 'reboot-1' }] }),
     Disks: disks(n),

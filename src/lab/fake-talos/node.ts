@@ -64,6 +64,14 @@ export interface FakeNodeOptions {
   diskImages?: Record<string, string>;
   /** Time between an accepted config and the API answering over mTLS (the "install"). */
   installDelayMs?: number;
+  /**
+   * How long after accepting Reset the node keeps running (and answering) its
+   * config before it reboots wiped: upstream replies to Reset and runs the
+   * reset sequence in a goroutine (leave etcd, wipe, reboot), so the API stays
+   * up meanwhile (v1alpha1_server.go Reset, `go func() { s.Controller.Run(…
+   * SequenceReset …) }()`, v1.12.0). Default 20 ms.
+   */
+  resetRebootDelayMs?: number;
   /** day2-rollout: a real etcd cluster with a member named after this hostname answers the etcd calls (real-etcd-api.ts). */
   realEtcd?: RealEtcdCluster;
 }

@@ -8,6 +8,14 @@
 // ran: a leader that lost its session cannot record a bootstrap intent, and
 // Bootstrap is only ever sent after its intent was recorded.
 //
+// A leader that hangs while its connection stays up (event loop stuck, process
+// stopped) must not keep the lock: on taking it, the session gets
+// idle_session_timeout = leaseMs, so the server ends a session that sends
+// nothing for that long, and the lock with it. A healthy leader confirms its
+// lock on a timer (every keepaliveMs < leaseMs), which only runs while its
+// event loop does. As a self-check it also refuses shared writes once its last
+// confirmation is older than leaseMs, whatever the server has done yet.
+//
 // Local readers not ported to the shared store yet (health gate, state
 // machine, admin page, /metrics) read the local SQLite cluster_state: every
 // shared value this instance writes, or finds when it leads, is mirrored there.
@@ -15,12 +23,17 @@ import type { Logger } from '../../log.js';
 import type { ClusterStateStore } from '../cluster-state-store.js';
 import { FREE_CLAIM } from '../cluster-state-store.js';
 import type { Store } from '../store.js';
-import type { Leadership } from '../../talos/leadership.js';
+import type { Leadership, LeadershipStats } from '../../talos/leadership.js';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { migratePg } from './migrations.js';
 import { PsqlSession } from './psql-session.js';
 
 /** The advisory lock key for "runs the Talos steps"; one cluster per database. */
 export const TALOS_LEADER_LOCK = 0x7261636b; // 'rack'
+
+/** How long a leader may go without confirming its lock before the server ends its session (and the lock). */
+export const LEADER_LEASE_MS = 15_000;
 
 export interface PgCoordinationOptions {
   /** libpq conninfo or postgres:// URI. */
@@ -29,14 +42,66 @@ export interface PgCoordinationOptions {
   local: Store;
   log?: Logger;
   now?: () => number;
+  /** See LEADER_LEASE_MS. */
+  leaseMs?: number;
+  /** How often the leader confirms its lock; default a third of leaseMs. */
+  keepaliveMs?: number;
+  /** Names this instance in pg_stat_activity (doctor shows who leads); default host and pid. */
+  instanceName?: string;
 }
 
 export class PgCoordination implements Leadership, ClusterStateStore {
   private session: PsqlSession | undefined;
   private leading = false;
   private closed = false;
+  private changes = 0;
+  /** performance.now() of the last statement the server answered while this instance led. */
+  private confirmedAt: number | undefined;
+  private keepalive: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: PgCoordinationOptions) {}
+
+  private get leaseMs(): number {
+    return this.opts.leaseMs ?? LEADER_LEASE_MS;
+  }
+
+  /** Records a change of leadership (for /metrics) and starts or stops the keepalive. */
+  private setLeading(now: boolean, why?: string): void {
+    if (now === this.leading) return;
+    this.leading = now;
+    this.changes++;
+    if (now) {
+      this.opts.log?.info('leading the Talos steps');
+      this.keepalive = setInterval(() => void this.confirm(), this.opts.keepaliveMs ?? Math.floor(this.leaseMs / 3));
+      this.keepalive.unref();
+    } else {
+      clearInterval(this.keepalive);
+      this.keepalive = undefined;
+      if (why) this.opts.log?.warn(why);
+    }
+  }
+
+  /** One round trip on the leader's session: while it answers, the session (and so the lock) is ours. */
+  private async confirm(): Promise<boolean> {
+    const s = this.session;
+    if (!this.leading || !s?.alive) return false;
+    try {
+      await s.rows('SELECT 1 AS alive');
+      this.confirmedAt = performance.now();
+      return true;
+    } catch (err) {
+      this.setLeading(false, `lost the database session: no longer leading the Talos steps (${(err as Error).message})`);
+      return false;
+    }
+  }
+
+  stats(): LeadershipStats {
+    return {
+      leading: this.leading,
+      changes: this.changes,
+      confirmedAgoMs: this.confirmedAt === undefined ? undefined : Math.round(performance.now() - this.confirmedAt),
+    };
+  }
 
   private now(): number {
     return (this.opts.now ?? Date.now)();
@@ -46,8 +111,7 @@ export class PgCoordination implements Leadership, ClusterStateStore {
   private async connected(): Promise<PsqlSession> {
     if (this.closed) throw new Error('database coordination closed');
     if (this.session?.alive) return this.session;
-    if (this.leading) this.opts.log?.warn('lost the database session: no longer leading the Talos steps');
-    this.leading = false;
+    this.setLeading(false, 'lost the database session: no longer leading the Talos steps');
     const s = new PsqlSession(this.opts.conninfo);
     this.session = s;
     try {
@@ -61,8 +125,12 @@ export class PgCoordination implements Leadership, ClusterStateStore {
 
   /** The live session this instance leads on; shared writes go nowhere else. */
   private leaderSession(): PsqlSession {
+    if (this.leading && this.confirmedAt !== undefined && performance.now() - this.confirmedAt > this.leaseMs) {
+      // Hung past the lease: the server may already have ended the session and let another instance lead.
+      this.setLeading(false, `no lock confirmation for over ${this.leaseMs} ms: stepping down`);
+    }
     if (!this.leading || !this.session?.alive) {
-      this.leading = false;
+      this.setLeading(false);
       throw new Error('not leading the Talos steps: refusing a shared write');
     }
     return this.session;
@@ -74,14 +142,23 @@ export class PgCoordination implements Leadership, ClusterStateStore {
       if (this.leading) {
         await s.rows('SELECT 1 AS alive'); // the lock lives as long as this session answers
       } else {
-        const [row] = await s.rows<{ got: boolean }>('SELECT pg_try_advisory_lock($1) AS got', [TALOS_LEADER_LOCK]);
-        this.leading = row?.got === true;
-        if (this.leading) this.opts.log?.info('leading the Talos steps');
+        // Taking the lock and arming the server's idle timeout are one statement: no moment leads without it.
+        const lease = `${this.leaseMs}ms`;
+        const name = this.opts.instanceName ?? `rackboot ${hostname()} pid ${process.pid}`;
+        const [row] = await s.rows<{ got: boolean }>(`SELECT got,
+            CASE WHEN got THEN set_config('idle_session_timeout', $1, false) END AS idle,
+            CASE WHEN got THEN set_config('idle_in_transaction_session_timeout', $1, false) END AS idle_tx,
+            CASE WHEN got THEN set_config('application_name', $2, false) END AS app
+          FROM (SELECT pg_try_advisory_lock($3) AS got) AS attempt`, [lease, name.slice(0, 63), TALOS_LEADER_LOCK]);
+        this.setLeading(row?.got === true);
       }
-      if (this.leading) await this.mirrorDown(s);
+      if (this.leading) {
+        this.confirmedAt = performance.now();
+        await this.mirrorDown(s);
+      }
       return this.leading;
     } catch (err) {
-      this.leading = false;
+      this.setLeading(false);
       this.opts.log?.warn({ err }, 'database unavailable: not leading the Talos steps');
       return false;
     }
@@ -136,7 +213,7 @@ export class PgCoordination implements Leadership, ClusterStateStore {
   /** Ends the session (the server frees the lock). */
   async close(): Promise<void> {
     this.closed = true;
-    this.leading = false;
+    this.setLeading(false);
     await this.session?.close();
   }
 

@@ -7,6 +7,7 @@ import { loadSettings } from '../../../src/settings/settings.js';
 import { ADMIN_TOKEN, harness } from './harness.js';
 import { Reimager } from '../../../src/lifecycle/reimage.js';
 import { BOOTSTRAP_KEY } from '../../../src/lifecycle/cluster-state.js';
+import { leadershipMetrics } from '../../../src/talos/leadership.js';
 
 describe('/metrics', () => {
   it('exposes nodes by state, reimages, bootstrap state, HTTP counters and injected sources', async () => {
@@ -40,6 +41,22 @@ describe('/metrics', () => {
       expect(body).not.toContain('tftp_active');
       // Every sample line is NAME{labels} VALUE.
       for (const line of body.trim().split('\n')) if (!line.startsWith('#')) expect(line).toMatch(/^[a-z_:]+(\{.*\})? -?[0-9.e+]+$/);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('/metrics leadership (scaleOut.postgres)', () => {
+  it('shows rackboot_leader, its changes as a counter, and the age of the last lock confirmation', async () => {
+    const h = await harness();
+    try {
+      h.ctx.metricsSources = [{ metrics: () => leadershipMetrics({ leading: true, changes: 3, confirmedAgoMs: 1250 }) }];
+      const body = (await h.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).body;
+      expect(body).toContain('# TYPE rackboot_leader gauge\nrackboot_leader 1');
+      expect(body).toContain('# TYPE rackboot_leader_changes_total counter\nrackboot_leader_changes_total 3');
+      expect(body).toContain('rackboot_leader_lock_confirmed_age_seconds 1.25');
+      expect(leadershipMetrics({ leading: false, changes: 0, confirmedAgoMs: undefined })).toEqual({ leader: 0, leader_changes_total: 0 });
     } finally {
       await h.close();
     }

@@ -1,0 +1,81 @@
+// What `rackboot doctor` says about the shared PostgreSQL (scaleOut.postgres):
+// whether it answers, whether its schema is the one this version expects,
+// which instance leads the Talos steps and how recently it showed it is alive,
+// and how far this box's clock is from the server's (claim expiries compare
+// times written by different appliances). It reads only: no migration, no lock.
+import { LEADER_LEASE_MS, TALOS_LEADER_LOCK } from './coordination.js';
+import { PG_MIGRATIONS } from './migrations.js';
+import { lit, PsqlSession } from './psql-session.js';
+
+export interface DbFinding { level: 'ok' | 'warn' | 'fail'; check: string; detail: string; fix?: string }
+
+/** Beyond this a claim's expiry, written by one appliance and read by another, is off by a noticeable part of its 60 s. */
+export const SKEW_WARN_MS = 1000;
+export const SKEW_FAIL_MS = 10_000;
+
+export interface PostgresCheckOptions {
+  /** This box's clock (tests skew it). */
+  now?: () => number;
+  /** The schema version this rackboot expects; default the number of its PostgreSQL migrations. */
+  expectedVersion?: number;
+  leaseMs?: number;
+}
+
+/** Hides a password in a URI or key=value conninfo before it is shown. */
+export function redactConninfo(conninfo: string): string {
+  return conninfo.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@').replace(/(\bpassword\s*=\s*)('[^']*'|\S+)/i, '$1***');
+}
+
+export async function postgresFindings(conninfo: string, opts: PostgresCheckOptions = {}): Promise<DbFinding[]> {
+  const now = opts.now ?? Date.now;
+  const expected = opts.expectedVersion ?? PG_MIGRATIONS.length;
+  const where = redactConninfo(conninfo);
+  const s = new PsqlSession(conninfo);
+  const out: DbFinding[] = [];
+  try {
+    let server: { version: string; at: number } | undefined;
+    const sent = now();
+    try {
+      [server] = await s.rows<{ version: string; at: number }>(
+        "SELECT current_setting('server_version') AS version, (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS at");
+      if (!server) throw new Error('no answer');
+    } catch (err) {
+      return [{ level: 'fail', check: 'shared database', detail: `${where}: ${(err as Error).message}`, fix: 'check scaleOut.postgres in rackboot.yaml and that the server is up and lets this host in (pg_hba.conf)' }];
+    }
+    const back = now();
+    out.push({ level: 'ok', check: 'shared database', detail: `${where}: PostgreSQL ${server.version}` });
+
+    const skew = Math.round(server.at - (sent + back) / 2);
+    const skewText = `this box is ${Math.abs(skew)} ms ${skew > 0 ? 'behind' : 'ahead of'} the database server (round trip ${back - sent} ms)`;
+    out.push(Math.abs(skew) <= SKEW_WARN_MS
+      ? { level: 'ok', check: 'clock skew', detail: skewText }
+      : { level: Math.abs(skew) > SKEW_FAIL_MS ? 'fail' : 'warn', check: 'clock skew', detail: skewText, fix: 'synchronise clocks (systemd-timesyncd or chrony) on every appliance and on the database server' });
+
+    const [table] = await s.rows<{ there: boolean }>("SELECT to_regclass('rackboot_schema') IS NOT NULL AS there");
+    const [schema] = table?.there ? await s.rows<{ version: number | null }>('SELECT max(version) AS version FROM rackboot_schema') : [];
+    const version = schema?.version ?? 0;
+    if (version === expected) out.push({ level: 'ok', check: 'database schema', detail: `version ${version}` });
+    else if (version < expected) out.push({ level: 'warn', check: 'database schema', detail: `version ${version}, this rackboot expects ${expected}`, fix: 'the first rackboot serve of this version to connect migrates it (or: rackboot store migrate)' });
+    else out.push({ level: 'fail', check: 'database schema', detail: `version ${version} is newer than this rackboot knows (${expected})`, fix: 'upgrade rackboot on this appliance to the version the others run' });
+
+    out.push(await leaderFinding(s, opts.leaseMs ?? LEADER_LEASE_MS));
+  } finally {
+    await s.close();
+  }
+  return out;
+}
+
+async function leaderFinding(s: PsqlSession, leaseMs: number): Promise<DbFinding> {
+  const check = 'Talos leader';
+  const rows = await s.rows<{ pid: number; name: string | null; client: string | null; quiet_ms: number | null }>(`
+    SELECT l.pid, a.application_name AS name, a.client_addr::text AS client,
+      (extract(epoch FROM clock_timestamp() - a.state_change) * 1000)::bigint AS quiet_ms
+    FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = ${lit(TALOS_LEADER_LOCK)}::oid AND l.objsubid = 1 AND l.granted`);
+  const leader = rows[0];
+  if (!leader) return { level: 'warn', check, detail: 'no appliance leads the Talos steps: nothing pushes configs, bootstraps or resets', fix: 'start rackboot serve (with a talosconfig) on at least one appliance' };
+  const who = `${leader.name || 'unnamed session'} (backend pid ${leader.pid}${leader.client ? ` from ${leader.client}` : ''})`;
+  const quiet = leader.quiet_ms ?? 0;
+  if (quiet > leaseMs) return { level: 'warn', check, detail: `${who}, silent for ${Math.round(quiet / 1000)} s (lease ${leaseMs / 1000} s): it looks hung`, fix: 'the server ends its session once idle_session_timeout passes; if it does not, look at that appliance' };
+  return { level: 'ok', check, detail: `${who}, last confirmed ${(quiet / 1000).toFixed(1)} s ago` };
+}

@@ -1,0 +1,171 @@
+// A reimage's Reset once per mark with two appliances on one PostgreSQL (a
+// real PostgreSQL 15 started here) and one fake Talos worker marked for
+// reimage. Each appliance has its own SQLite copy where the node is marked;
+// the Reset intent and outcome per mark are shared. The fake keeps answering
+// over mTLS for a while after it takes a Reset, as upstream does while its
+// reset sequence runs, so a new leader that trusted its own SQLite would
+// send a second Reset.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { StateMachine } from '../../src/lifecycle/machine.js';
+import type { ClusterStateStore } from '../../src/store/cluster-state-store.js';
+import { PgCoordination } from '../../src/store/pg/coordination.js';
+import { Store } from '../../src/store/store.js';
+import { TalosOrchestrator, type PassReport } from '../../src/talos/orchestrator.js';
+import { readResetIntent } from '../../src/talos/reset-intent.js';
+import { startPostgres, type PgRig } from '../helpers/postgres.js';
+import { FAST, makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
+
+const RESET_REBOOT_MS = 1000;
+const SETTLE_MS = 3000; // longer than the fake's reset sequence, as RESET_SETTLE_MS is meant to be for a real node
+
+let pg: PgRig;
+let dbCount = 0;
+beforeAll(() => {
+  pg = startPostgres();
+});
+afterAll(() => pg?.stop());
+
+interface Instance { store: Store; coord: PgCoordination; orch: TalosOrchestrator }
+let rack: Rack | undefined;
+const instances: Instance[] = [];
+afterEach(async () => {
+  for (const i of instances.splice(0)) {
+    await i.orch.close();
+    await i.coord.close();
+    if (i.store !== rack?.store) i.store.close();
+  }
+  await rack?.close();
+  rack = undefined;
+});
+
+/** w1 installed, then marked for reimage, on the rack's store; a fresh shared database. */
+async function markedRack(): Promise<{ r: Rack; conninfo: string }> {
+  const r = (rack = await makeRack(['worker']));
+  r.fakes.get('w1')!.opts.resetRebootDelayMs = RESET_REBOOT_MS;
+  pxeBooted(r, 'w1');
+  const orch = r.orchestrator();
+  try {
+    for (let i = 0; i < 60 && r.store.getNode('w1')!.state !== 'installed'; i++) {
+      await orch.pass();
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  } finally {
+    await orch.close();
+  }
+  expect(r.store.getNode('w1')!.state).toBe('installed');
+  r.store.setState('w1', 'reimage-pending', 'operator asked (test)');
+  return { r, conninfo: pg.createDatabase(`scale_reset_${++dbCount}`) };
+}
+
+/**
+ * An appliance with its own SQLite (a copy of the rack's, mark included).
+ * `dieAt`: its database session dies (as with kill -9) right after it writes
+ * the shared Reset record with that phase, and its pass stops there.
+ */
+function instance(r: Rack, name: string, conninfo: string, opts: { store?: Store; dieAt?: 'sending' | 'sent' } = {}): Instance {
+  const dir = join(r.dir, name);
+  mkdirSync(dir, { recursive: true });
+  let store = opts.store;
+  if (!store) {
+    r.store.db.exec(`VACUUM INTO '${join(dir, 'rackboot.db')}'`);
+    store = new Store(join(dir, 'rackboot.db'));
+  }
+  const coord = new PgCoordination({ conninfo, local: store });
+  const shared: ClusterStateStore = {
+    get: (k) => coord.get(k),
+    claim: (...a) => coord.claim(...a),
+    release: (...a) => coord.release(...a),
+    async set(k, v) {
+      if (opts.dieAt === 'sent' && k === 'reset:w1' && v.includes('"sent"')) {
+        await coord.killSession();
+        throw new Error('killed before recording the outcome');
+      }
+      await coord.set(k, v);
+      if (opts.dieAt === 'sending' && k === 'reset:w1' && v.includes('"sending"')) {
+        await coord.killSession();
+        throw new Error('killed right after recording the intent');
+      }
+    },
+  };
+  const orch = new TalosOrchestrator({
+    store, states: new StateMachine(store), admin: { ca: r.pki.osCa.crt, crt: r.pki.admin.crt, key: r.pki.admin.key },
+    endpointOf: (n) => r.fakes.get(n.name)?.endpoint, dataDir: dir, policy: FAST, pollIntervalMs: 20, pollTimeoutMs: 300,
+    leadership: coord, clusterState: shared, resetSettleMs: SETTLE_MS,
+  });
+  const i = { store, coord, orch };
+  instances.push(i);
+  return i;
+}
+
+/** Passes of `i` until w1 leaves reimage-pending in its store (or the limit); every report. */
+async function passesUntilWiping(i: Instance, limit = 80): Promise<PassReport[]> {
+  const out: PassReport[] = [];
+  for (let n = 0; n < limit && i.store.getNode('w1')!.state === 'reimage-pending'; n++) {
+    out.push(await i.orch.pass());
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  return out;
+}
+
+async function sharedIntent(conninfo: string) {
+  const s = new Store(':memory:');
+  const c = new PgCoordination({ conninfo, local: s });
+  try {
+    return await readResetIntent(c, 'w1');
+  } finally {
+    await c.close();
+    s.close();
+  }
+}
+
+describe('Reset once per mark across two appliances', () => {
+  it('the leader is killed right after recording the intent: the new leader asks, waits out the window, and sends the one Reset', async () => {
+    const { r, conninfo } = await markedRack();
+    const a = instance(r, 'a', conninfo, { store: r.store, dieAt: 'sending' });
+    const b = instance(r, 'b', conninfo);
+    const first = await a.orch.pass();
+    expect(first.standby).toBe(false);
+    expect(first.resets).toEqual([expect.objectContaining({ node: 'w1', result: 'waiting', reason: expect.stringContaining('killed right after recording the intent') })]);
+    await a.orch.close();
+    expect(r.totalResets()).toBe(0);
+    expect((await sharedIntent(conninfo))?.phase).toBe('sending');
+
+    const reports = await passesUntilWiping(b);
+    const resets = reports.flatMap((p) => p.resets);
+    // First it waits (a Reset recorded moments ago may be under way), then it sends it.
+    expect(resets[0]).toMatchObject({ result: 'waiting', reason: expect.stringContaining('may still be under way') });
+    expect(resets.at(-1)).toMatchObject({ result: 'reset' });
+    expect(b.store.getNode('w1')!.state).toBe('wiping');
+    expect(r.totalResets()).toBe(1);
+    expect(await sharedIntent(conninfo)).toMatchObject({ phase: 'sent', mark: r.store.getNode('w1')!.stateSince });
+  });
+
+  it('the leader dies after its Reset, before recording the outcome, while the node still answers: the new leader sends none', async () => {
+    const { r, conninfo } = await markedRack();
+    const mark = r.store.getNode('w1')!.stateSince;
+    const a = instance(r, 'a', conninfo, { store: r.store, dieAt: 'sent' });
+    const b = instance(r, 'b', conninfo);
+    await a.orch.pass();
+    await a.orch.close();
+    expect(r.totalResets()).toBe(1);
+    const reports = await passesUntilWiping(b);
+    expect(b.store.getNode('w1')!.state).toBe('wiping');
+    expect(reports.flatMap((p) => p.resets).at(-1)).toMatchObject({ result: 'already-wiped', reason: expect.stringContaining('maintenance API answers') });
+    expect(r.totalResets()).toBe(1);
+    expect(await sharedIntent(conninfo)).toMatchObject({ phase: 'sent', mark });
+  });
+
+  it('a Reset recorded as sent for this mark is not sent again by the next leader', async () => {
+    const { r, conninfo } = await markedRack();
+    const a = instance(r, 'a', conninfo, { store: r.store });
+    const b = instance(r, 'b', conninfo);
+    expect((await a.orch.pass()).resets).toEqual([expect.objectContaining({ result: 'reset' })]);
+    await a.orch.close();
+    await a.coord.close();
+    const reports = await passesUntilWiping(b);
+    expect(reports.flatMap((p) => p.resets).at(-1)).toMatchObject({ result: 'already-wiped', reason: expect.stringContaining('recorded in the shared store') });
+    expect(r.totalResets()).toBe(1);
+  });
+});
