@@ -41,6 +41,24 @@ let dir: string;
 let cli: string;
 let serverLog = '';
 let rackboot: ChildProcess | undefined;
+/** Host neighbour-table limits raised for a large storm, restored afterwards. */
+const restoreSysctls: [string, string][] = [];
+
+/**
+ * The neighbour table counts entries of every namespace against the host's
+ * gc_thresh2/3 (512/1024 by default): 1,000 clients plus the server's 1,000
+ * entries overflow it ("neighbor table overflow") and ARP fails. Raised only
+ * when this storm needs it, and put back in afterAll.
+ */
+function raiseNeighbourLimits(entries: number): void {
+  for (const [name, want] of [['gc_thresh2', entries], ['gc_thresh3', 2 * entries]] as const) {
+    const path = `/proc/sys/net/ipv4/neigh/default/${name}`;
+    const was = readFileSync(path, 'utf8').trim();
+    if (Number(was) >= want) continue;
+    restoreSysctls.push([path, was]);
+    writeFileSync(path, String(want));
+  }
+}
 
 function metricValue(name: string): number {
   const body = srv.exec('curl', ['-sfk', '-H', `authorization: Bearer ${TOKEN}`, 'https://127.0.0.1:8443/metrics']);
@@ -110,6 +128,7 @@ describe.skipIf(why)(`boot storm: ${MACHINES} machines`, () => {
     }));
     writeMachineScript(dir, SERVER, `${schematic}/${VERSION}/kernel-amd64`, `${schematic}/${VERSION}/initramfs-amd64.xz`);
 
+    raiseNeighbourLimits(2 * MACHINES + 100); // each client one entry, the server one per client
     sw = makeSwitch(`rbsw${x}`);
     srv = Netns.create(`rbss${x}`);
     plug(sw, srv, SERVER_IF, `rbsP${x}`, { cidr: `${SERVER}/16` });
@@ -122,6 +141,7 @@ describe.skipIf(why)(`boot storm: ${MACHINES} machines`, () => {
 
   afterAll(async () => {
     for (const ns of [...clients, srv, sw]) await ns?.destroy();
+    for (const [path, was] of restoreSysctls) writeFileSync(path, was);
     cleanupDir(dir);
   }, 600_000);
 
