@@ -38,6 +38,9 @@ import { reloadDaemon, type ReloadReport } from './reload.js';
 import { watchEventLoop } from './loop-watch.js';
 import { Day2Service } from './day2/service.js';
 
+/** Accept queue of the boot-plane HTTP listener (see where it is bound). */
+const BOOT_ACCEPT_BACKLOG = 4096;
+
 export interface Daemon {
   store: Store;
   /** The boot plane (plain HTTP). */
@@ -111,7 +114,11 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   undo.push(() => power.stop());
   const http = buildBootServer(ctx);
   undo.push(() => http.close());
-  await bindListener('HTTP', listenerAddress('tcp', listen.host, listen.port), () => http.listen({ host: listen.host, port: listen.port }));
+  // A rack powered on at once connects together: with Node's default accept
+  // queue (511) the 1,000-machine storm's SYNs overflowed it while the loop
+  // was busy, and each dropped SYN cost a client 1, 3, 7… s of retries. The
+  // kernel caps this at net.core.somaxconn (4096 by default).
+  await bindListener('HTTP', listenerAddress('tcp', listen.host, listen.port), () => http.listen({ host: listen.host, port: listen.port, backlog: BOOT_ACCEPT_BACKLOG }));
   const adminListen = splitHostPort(settings.http.adminListen);
   const tls = await adminTlsMaterial(settings);
   const adminFingerprint = tls.fingerprint;

@@ -26,13 +26,14 @@ export function hostCpuSeconds(): number {
  * The simulated machine: udhcpc, TFTP of undionly.kpxe, the iPXE script, the
  * kernel and the initramfs, each step's end time (ns since the epoch) on its
  * own line in `<phasesDir>/<mac>` ($3 names the phases directory); the
- * script it got is kept as `<phasesDir>/<mac>.ipxe`.
+ * script it got is kept as `<phasesDir>/<mac>.ipxe`, curl's errors in
+ * `<phasesDir>/<mac>.err`.
  */
 export function writeMachineScript(dir: string, server: string, kernelPath: string, initrdPath: string): void {
   // udhcpc only reports a lease; this script puts it on the interface.
   writeFileSync(join(dir, 'udhcpc.sh'), '#!/bin/sh\n[ "$1" = bound ] && ip addr add "$ip/$mask" dev "$interface"\nexit 0\n', { mode: 0o755 });
   writeFileSync(join(dir, 'machine.sh'), [
-    '#!/bin/sh', 'set -e', 'if="$1"; mac="$2"; log="$3/$mac"', 'date +"start %s%N" > "$log"',
+    '#!/bin/sh', 'set -e', 'if="$1"; mac="$2"; log="$3/$mac"', 'exec 2>"$log.err"', 'date +"start %s%N" > "$log"',
     `busybox udhcpc -i "$if" -n -q -f -t 10 -T 2 -s ${dir}/udhcpc.sh >/dev/null 2>&1`, 'date +"dhcp %s%N" >> "$log"',
     `curl -sfS -o /dev/null tftp://${server}/undionly.kpxe`, 'date +"tftp %s%N" >> "$log"',
     `curl -sfS -o "$log.ipxe" "http://${server}:8080/ipxe?mac=$mac&arch=i386"`, 'date +"script %s%N" >> "$log"',
@@ -52,7 +53,7 @@ export function freshPhasesDir(dir: string, label: string): string {
 /** Per phase: [median, p95, max] seconds over the machines that finished it. */
 export function phaseBreakdown(phasesDir: string): Record<Phase, number[]> {
   const per = Object.fromEntries(PHASES.map((p) => [p, [] as number[]])) as Record<Phase, number[]>;
-  for (const f of readdirSync(phasesDir).filter((n) => !n.endsWith('.ipxe'))) {
+  for (const f of readdirSync(phasesDir).filter((n) => !n.includes('.'))) {
     const marks = readFileSync(join(phasesDir, f), 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string]);
     for (let i = 1; i < marks.length; i++) {
       per[marks[i]![0] as Phase]?.push(Number(BigInt(marks[i]![1]) - BigInt(marks[i - 1]![1])) / 1e9);
@@ -107,4 +108,27 @@ export async function stop(p: ChildProcess): Promise<void> {
   const t = setTimeout(() => p.kill('SIGKILL'), 5000);
   await exited;
   clearTimeout(t);
+}
+
+/**
+ * Where the machines that failed stopped: the phase after their last mark,
+ * with counts, and the most frequent error lines (curl's messages).
+ */
+export function failureSummary(phasesDir: string): string {
+  const at = new Map<string, number>();
+  const errors = new Map<string, number>();
+  for (const f of readdirSync(phasesDir).filter((n) => !n.includes('.'))) {
+    const marks = readFileSync(join(phasesDir, f), 'utf8').trim().split('\n').map((l) => l.split(' ')[0]!);
+    const done = PHASES.indexOf(marks.at(-1) as Phase);
+    if (done === PHASES.length - 1) continue;
+    const phase = PHASES[done + 1]!;
+    at.set(phase, (at.get(phase) ?? 0) + 1);
+    let err = '';
+    try { err = readFileSync(join(phasesDir, `${f}.err`), 'utf8').trim().split('\n').at(-1) ?? ''; } catch { /* none */ }
+    const key = `${phase}: ${err || '(no message)'}`;
+    errors.set(key, (errors.get(key) ?? 0) + 1);
+  }
+  if (at.size === 0) return 'none';
+  const top = [...errors].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, n]) => `${n}x ${k}`).join('; ');
+  return `${[...at].map(([p, n]) => `${n} in ${p}`).join(', ')}; most frequent: ${top}`;
 }
