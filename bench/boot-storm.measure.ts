@@ -19,7 +19,7 @@ import { schematicId } from '../src/factory/schematic.js';
 import { daemonNodeFlags } from './lib/daemon-flags.mjs';
 import { quick, record } from './lib/results.mjs';
 import {
-  describeBreakdown, failureSummary, freshPhasesDir, hostCpuSeconds, phaseBreakdown, PHASES, startReferenceChain, stop, stormIp, stormMac, writeMachineScript,
+  backlogDrops, describeBreakdown, failureSummary, listenDrops, freshPhasesDir, hostCpuSeconds, phaseBreakdown, PHASES, startReferenceChain, stop, stormIp, stormMac, writeMachineScript,
 } from './lib/storm.js';
 
 const why = missingPrerequisites(['/usr/bin/busybox', '/usr/bin/curl', '/usr/lib/ipxe/undionly.kpxe', '/usr/sbin/dnsmasq', '/usr/sbin/nginx']);
@@ -74,6 +74,8 @@ async function storm(label: string) {
   for (let i = 0; i < MACHINES; i++) clients[i]!.exec('ip', ['addr', 'flush', 'dev', `rbm${x}${i}`]);
   const phases = freshPhasesDir(dir, label);
   const hostCpuBefore = hostCpuSeconds();
+  const listenBefore = listenDrops(srv);
+  const backlogBefore = backlogDrops();
   const started = Date.now();
   const codes = await Promise.all(clients.map((ns, i) => new Promise<number>((resolve) => {
     setTimeout(() => {
@@ -82,7 +84,8 @@ async function storm(label: string) {
     }, startAt(i));
   })));
   const seconds = (Date.now() - started) / 1000;
-  return { codes, seconds, phases, hostCpu: hostCpuSeconds() - hostCpuBefore, failures: codes.filter((c) => c !== 0).length, breakdown: phaseBreakdown(phases), failedAt: failureSummary(phases) };
+  const dropped = `SYNs dropped by a full accept queue: ${listenDrops(srv) - listenBefore}; packets dropped by full CPU input backlogs (whole host): ${backlogDrops() - backlogBefore}`;
+  return { dropped, codes, seconds, phases, hostCpu: hostCpuSeconds() - hostCpuBefore, failures: codes.filter((c) => c !== 0).length, breakdown: phaseBreakdown(phases), failedAt: failureSummary(phases) };
 }
 
 /** Throughput of one TCP stream over the same veth path, without HTTP (MB/s). */
@@ -175,6 +178,7 @@ describe.skipIf(why)(`boot storm: ${MACHINES} machines`, () => {
     console.log(`boot storm, rackboot: ${MACHINES} machines in ${ours.seconds.toFixed(1)} s; floor ${floor.toFixed(1)} s at ${linkMBps.toFixed(0)} MB/s; ${ours.failures} failed; ${drops} DHCP drops`);
     console.log(`  per machine (median / p95 / max s): ${describeBreakdown(ours.breakdown)}`);
     if (ours.failures) console.log(`  failed: ${ours.failedAt}`);
+    console.log(`  ${ours.dropped}`);
     console.log(`  daemon CPU ${daemonCpu.toFixed(1)} s of ${ours.hostCpu.toFixed(1)} s busy CPU on the box (${(100 * daemonCpu / ours.seconds).toFixed(0)}% of one core over the storm; the rest is the clients, the kernel and whatever else runs); loop stalls over 50 ms: ${stalls} s; load average at the end: ${load()}`);
 
     let ref: Awaited<ReturnType<typeof storm>> | undefined;
@@ -188,6 +192,7 @@ describe.skipIf(why)(`boot storm: ${MACHINES} machines`, () => {
       console.log(`boot storm, reference chain (dnsmasq DHCP + TFTP, nginx HTTP): ${MACHINES} machines in ${ref.seconds.toFixed(1)} s (${(ref.seconds / floor).toFixed(2)}x floor); ${ref.failures} failed; ${ref.hostCpu.toFixed(1)} s busy CPU on the box; load average at the end: ${load()}`);
       console.log(`  per machine (median / p95 / max s): ${describeBreakdown(ref.breakdown)}`);
       if (ref.failures) console.log(`  failed: ${ref.failedAt}`);
+      console.log(`  ${ref.dropped}`);
       console.log(`  rackboot / reference chain: ${(ours.seconds / ref.seconds).toFixed(2)}x`);
     }
 

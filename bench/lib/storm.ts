@@ -132,3 +132,14 @@ export function failureSummary(phasesDir: string): string {
   const top = [...errors].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, n]) => `${n}x ${k}`).join('; ');
   return `${[...at].map(([p, n]) => `${n} in ${p}`).join(', ')}; most frequent: ${top}`;
 }
+
+/** SYNs the server namespace's listeners dropped (accept queue full), from its own counters. */
+export function listenDrops(srv: Netns): number {
+  const out = srv.exec('nstat', ['-az', 'TcpExtListenDrops']);
+  return Number(/TcpExtListenDrops\s+(\d+)/.exec(out)?.[1] ?? NaN);
+}
+
+/** Packets the host dropped because a CPU's input backlog was full (all namespaces), /proc/net/softnet_stat. */
+export function backlogDrops(): number {
+  return readFileSync('/proc/net/softnet_stat', 'utf8').trim().split('\n').reduce((a, l) => a + parseInt(l.split(/\s+/)[1]!, 16), 0);
+}
