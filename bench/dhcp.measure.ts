@@ -42,7 +42,7 @@ async function perfdhcp(rate: number): Promise<Run> {
   const byKind: Record<string, number[]> = {};
   let kind = 'all';
   for (const line of out.split('\n')) {
-    const heading = /Statistics for: ([A-Z-]+)/.exec(line);
+    const heading = /(?:Statistics for|Timestamps for packets): ([A-Z-]+)/.exec(line);
     if (heading) kind = heading[1]!;
     const m = /sent \/ received: ([\d.]+) \/ ([\d.]+)/.exec(line);
     if (m) (byKind[kind] ??= []).push((Number(m[2]) - Number(m[1])) * 1000);
