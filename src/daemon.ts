@@ -114,10 +114,10 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   undo.push(() => power.stop());
   const http = buildBootServer(ctx);
   undo.push(() => http.close());
-  // A rack powered on at once connects together: with Node's default accept
-  // queue (511) the 1,000-machine storm's SYNs overflowed it while the loop
-  // was busy, and each dropped SYN cost a client 1, 3, 7… s of retries. The
-  // kernel caps this at net.core.somaxconn (4096 by default).
+  // A rack powered on at once connects together, while the loop may be
+  // busy: Node's default accept queue (511) is smaller than a 1,000-machine
+  // storm, and each SYN dropped for a full queue costs a client 1, 3, 7… s
+  // of retries. The kernel caps this at net.core.somaxconn (4096 by default).
   await bindListener('HTTP', listenerAddress('tcp', listen.host, listen.port), () => http.listen({ host: listen.host, port: listen.port, backlog: BOOT_ACCEPT_BACKLOG }));
   const adminListen = splitHostPort(settings.http.adminListen);
   const tls = await adminTlsMaterial(settings);
