@@ -1,5 +1,7 @@
-// HTTP assets: a 100 MB initramfs-sized file to 1 and to 50 concurrent
+// HTTP assets: a 100 MB initramfs-sized file to 1, 50 and 200 concurrent
 // clients (wrk), rackboot against nginx with sendfile, in one namespace.
+// Targets are issue 19's: at least nginx's rate at every client count, and a
+// peak RSS of at most 150 MB through 200 clients.
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,7 +66,7 @@ describe.skipIf(why)('HTTP assets: rackboot vs nginx', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const clients of [1, 50]) {
+  for (const clients of [1, 50, 200]) {
     it(`100 MB to ${clients} client(s)`, () => {
       const ours: number[] = [];
       const ref: number[] = [];
@@ -72,8 +74,10 @@ describe.skipIf(why)('HTTP assets: rackboot vs nginx', () => {
         ours.push(wrk('http://127.0.0.1:18080/assets/bench/initramfs-amd64.xz', clients));
         ref.push(wrk('http://127.0.0.1:18081/assets/bench/initramfs-amd64.xz', clients));
       }
-      record({ name: `http 100MB x${clients} clients`, unit: 'MB/s', ours: median(ours), reference: median(ref), referenceName: 'nginx', better: 'higher', targetRatio: 0.8 });
-      if (clients === 50) record({ name: 'http peak RSS at 50 clients', unit: 'MB', ours: peakRssMb(rackbootPid), better: 'lower', absolute: 150 });
+      record({ name: `http 100MB x${clients} clients`, unit: 'MB/s', ours: median(ours), reference: median(ref), referenceName: 'nginx', better: 'higher', targetRatio: 1 });
+      // VmHWM is the peak since start: after the 200-client run it covers every run.
+      if (clients === 50) record({ name: 'http peak RSS at 50 clients', unit: 'MB', ours: peakRssMb(rackbootPid), better: 'lower' });
+      if (clients === 200) record({ name: 'http peak RSS at 200 clients', unit: 'MB', ours: peakRssMb(rackbootPid), better: 'lower', absolute: 150 });
     });
   }
 });

@@ -39,6 +39,9 @@ import { reloadDaemon, type ReloadReport } from './reload.js';
 import { watchEventLoop } from './loop-watch.js';
 import { Day2Service } from './day2/service.js';
 
+/** Accept queue of the boot-plane HTTP listener (see where it is bound). */
+const BOOT_ACCEPT_BACKLOG = 4096;
+
 export interface Daemon {
   store: Store;
   /** The boot plane (plain HTTP). */
@@ -112,7 +115,11 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   undo.push(() => power.stop());
   const http = buildBootServer(ctx);
   undo.push(() => http.close());
-  await bindListener('HTTP', listenerAddress('tcp', listen.host, listen.port), () => http.listen({ host: listen.host, port: listen.port }));
+  // A rack powered on at once connects together, while the loop may be
+  // busy: Node's default accept queue (511) is smaller than a 1,000-machine
+  // storm, and each SYN dropped for a full queue costs a client 1, 3, 7… s
+  // of retries. The kernel caps this at net.core.somaxconn (4096 by default).
+  await bindListener('HTTP', listenerAddress('tcp', listen.host, listen.port), () => http.listen({ host: listen.host, port: listen.port, backlog: BOOT_ACCEPT_BACKLOG }));
   const adminListen = splitHostPort(settings.http.adminListen);
   const tls = await adminTlsMaterial(settings);
   const adminFingerprint = tls.fingerprint;

@@ -1,11 +1,12 @@
 // Bench results: one row per measure, appended to bench/results/latest.json
 // so bench/run.mjs can print one table once every bench has run. Benches
-// outside that table (the soak) pass their own file.
+// outside that table (the soak) pass their own file; BENCH_RESULTS moves the
+// whole table (the 1,000-machine storm writes bench/results/storm-1000.json).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const RESULTS_FILE = fileURLToPath(new URL('../results/latest.json', import.meta.url));
+export const RESULTS_FILE = process.env.BENCH_RESULTS ?? fileURLToPath(new URL('../results/latest.json', import.meta.url));
 export const quick = process.env.BENCH_QUICK === '1';
 
 export function median(xs) {

@@ -14,9 +14,18 @@
 // rest are dropped and counted as 'store-failed'. Handlers run again on each
 // retry; what they change in memory (offer holds, the pool cursor) is safe
 // to repeat.
+//
+// Only a binding needs the fsync. A batch of DISCOVERs writes nothing the
+// reply rests on (the OFFER promises no address; the writes are the
+// sighting: last-seen time, a discovered machine), so it commits with
+// synchronous=NORMAL: in WAL mode that is still atomic and survives kill -9
+// (the commit is in the OS's page cache), and the next FULL commit's fsync
+// of the WAL makes it durable too. Power lost in between can lose only
+// sightings. The fsync per DISCOVER batch was half of a full-mode exchange's
+// disk waits, and the event loop is held while it runs.
 import Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
-import { BOOTREQUEST, encodeDhcp, MESSAGE_NAMES, parseDhcp, type DhcpPacket } from './codec.js';
+import { BOOTREQUEST, encodeDhcp, MESSAGE_NAMES, MessageType, parseDhcp, type DhcpPacket } from './codec.js';
 import { drop, type HandlerContext, type Outcome, type Via } from './handler/common.js';
 import { handleFull } from './handler/full.js';
 import { handleProxy } from './handler/proxy.js';
@@ -124,9 +133,13 @@ function decideAll(ctx: HandlerContext, requests: Array<Request | undefined>): {
       return { outcomes: requests.map((r) => r && decideReadOnly(ctx, r)), refused: err };
     }
   }
+  const lax = !needsFsync(requests);
   try {
+    // Set for every batch: a restore refused inside a leftover transaction is made good here.
+    syncLevel(db, lax ? 'NORMAL' : 'FULL');
     return { outcomes: db.transaction(() => requests.map((r) => r && decide(ctx, r)))() };
   } catch (err) {
+    if (lax) syncLevel(db, 'FULL');
     // Each datagram alone, until one fails alone too: then the store refuses
     // writes as such, and retrying the rest would only repeat the failure
     // (or, on SQLITE_BUSY, the wait). A batch of one was alone already.
@@ -143,7 +156,31 @@ function decideAll(ctx: HandlerContext, requests: Array<Request | undefined>): {
       return decideReadOnly(ctx, r);
     });
     return { outcomes, refused: err };
+  } finally {
+    // Every other writer on this connection (lifecycle, inventory) commits with FULL.
+    if (lax) syncLevel(db, 'FULL');
   }
+}
+
+/**
+ * Sets the connection's commit level. SQLite refuses inside a transaction;
+ * one open here was left by a failed rollback, which the next batch
+ * abandons before it commits anything, so the refusal is left at that.
+ */
+function syncLevel(db: Database.Database, level: 'NORMAL' | 'FULL'): void {
+  try {
+    db.pragma(`synchronous = ${level}`);
+  } catch {
+    /* see above */
+  }
+}
+
+/**
+ * Whether this batch's commit must reach the disk before its replies go
+ * out: anything but DISCOVERs may bind, release or quarantine an address.
+ */
+export function needsFsync(requests: ReadonlyArray<{ req: DhcpPacket } | undefined>): boolean {
+  return requests.some((r) => r !== undefined && r.req.options.messageType !== MessageType.DISCOVER);
 }
 
 function decideReadOnly(ctx: HandlerContext, r: Request): Outcome {

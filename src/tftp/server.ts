@@ -28,6 +28,12 @@ export interface TftpServiceDeps {
   virtualFiles?: VirtualFiles;
   /** First retransmit interval when the client sets none (default 1000 ms). */
   retransmitMs?: number;
+  /**
+   * Floor of the retransmit interval once round trips are measured (default
+   * 200 ms, TCP's minimum RTO on Linux). A lost DATA on a busy rack then costs
+   * about this much instead of retransmitMs and its doubling.
+   */
+  minRetransmitMs?: number;
   /** Consecutive timeouts before a transfer is given up (default 5). */
   maxRetries?: number;
 }
@@ -72,6 +78,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   const clients = new ClientTable();
   const active = new Map<string, Active>();
   const retransmitMs = deps.retransmitMs ?? 1000;
+  const minRetransmitMs = Math.min(deps.minRetransmitMs ?? 200, retransmitMs);
   const maxRetries = deps.maxRetries ?? 5;
   let limitReported = false;
   let closed = false;
@@ -175,7 +182,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     const decoded = decodePacket(msg);
     if (!decoded.ok) return clients.count(a.ip, 'malformed');
     const pkt = decoded.packet;
-    if (pkt.op === 'ACK') apply(key, a, a.transfer!.onAck(pkt.block));
+    if (pkt.op === 'ACK') apply(key, a, a.transfer!.onAck(pkt.block, performance.now()));
     else if (pkt.op === 'ERROR') apply(key, a, a.transfer!.onError(pkt.code, pkt.message));
     else clients.count(a.ip, 'unexpected');
   }
@@ -190,6 +197,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
       oack: neg.oack && encodeOack(neg.oack),
       timeoutMs: neg.timeoutMs ?? retransmitMs,
       fixedTimeout: neg.timeoutMs !== undefined,
+      minTimeoutMs: minRetransmitMs,
       maxRetries,
     });
     active.set(key, a);
@@ -220,7 +228,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
       sock.connect(a.port, a.ip, () => {
         if (closed || active.get(key) !== a) return;
         log.debug({ client: key, file: pkt.filename, options: neg.oack, size: data.length }, 'TFTP transfer starts');
-        apply(key, a, a.transfer!.start());
+        apply(key, a, a.transfer!.start(performance.now()));
       });
     });
   }

@@ -9,6 +9,13 @@
 // RFC 1350 with windowsize 1 is the same machine. A duplicate ACK never
 // causes a retransmission (RFC 1123 §4.2.3.1, "Sorcerer's Apprentice").
 //
+// The retransmit interval adapts to the measured round trip (RFC 1123
+// §4.2.3.2 asks for an adaptive timeout) when the caller passes the time and
+// a floor: a packet lost on a busy link then costs a few hundred ms, not the
+// fixed first interval (1 s) and its doubling. Round trips are estimated as
+// TCP does (RFC 6298), and a window that was retransmitted gives no sample
+// (Karn), since its ACK cannot be matched to one of the sends.
+//
 // Block numbers are kept as absolute counts and only taken modulo 65536 on
 // the wire, so files longer than 65535 blocks roll over to block 0.
 
@@ -21,8 +28,13 @@ export interface TransferParams {
   windowsize: number;
   /** The encoded OACK to send first, when options were accepted. */
   oack?: Uint8Array;
-  /** First retransmit interval. */
+  /** First retransmit interval, and the ceiling of the adapted one. */
   timeoutMs: number;
+  /**
+   * Floor of the adapted interval. Unset (or with fixedTimeout): no
+   * adaptation, every window starts from timeoutMs.
+   */
+  minTimeoutMs?: number;
   /** True when the client set the interval (RFC 2349 timeout): keep it, no backoff. */
   fixedTimeout: boolean;
   /** Give up after this many consecutive timeouts without progress. */
@@ -66,6 +78,12 @@ export class Transfer {
   private sentUpTo = 0;
   private retries = 0;
   private intervalMs: number;
+  /** Interval each new window starts from: timeoutMs, or the adapted one. */
+  private baseMs: number;
+  /** When the unacknowledged window (or OACK) was first sent; unset once it was retransmitted. */
+  private sentAt: number | undefined;
+  private srtt: number | undefined;
+  private rttvar = 0;
   /** DATA packets sent, including retransmissions. */
   packetsSent = 0;
   retransmissions = 0;
@@ -75,6 +93,12 @@ export class Transfer {
     // an exact multiple of blksize needs an empty last block.
     this.totalBlocks = Math.floor(p.data.length / p.blksize) + 1;
     this.intervalMs = p.timeoutMs;
+    this.baseMs = p.timeoutMs;
+  }
+
+  /** The interval a new window starts from now (ms). */
+  get retransmitMs(): number {
+    return this.baseMs;
   }
 
   get finished(): boolean {
@@ -86,8 +110,10 @@ export class Transfer {
     return this.acked;
   }
 
-  start(): Step {
+  /** `now` (ms, any monotonic clock) lets the interval adapt; see minTimeoutMs. */
+  start(now?: number): Step {
     if (this.state !== 'new') return NOTHING;
+    this.sentAt = now;
     if (this.p.oack) {
       this.state = 'oack';
       return { send: [this.p.oack], timer: this.intervalMs };
@@ -96,19 +122,21 @@ export class Transfer {
     return { send: this.window(1), timer: this.intervalMs };
   }
 
-  onAck(wireBlock: number): Step {
+  onAck(wireBlock: number, now?: number): Step {
     if (this.state === 'oack') {
       // RFC 2347: the client accepts the OACK with ACK 0.
       if (wireBlock !== 0) return NOTHING;
       this.state = 'data';
-      return this.progress(0);
+      this.sample(now);
+      return this.progress(0, now);
     }
     if (this.state !== 'data') return NOTHING;
     const delta = (wireBlock - this.acked) & 0xffff;
     // Zero: a duplicate of what we already have. Beyond the window: a stale ACK
     // from before a rollover or from a window we already moved past.
     if (delta === 0 || this.acked + delta > this.sentUpTo) return NOTHING;
-    return this.progress(this.acked + delta);
+    this.sample(now);
+    return this.progress(this.acked + delta, now);
   }
 
   onError(code: number, message: string): Step {
@@ -140,6 +168,8 @@ export class Transfer {
       const detail = `no ACK after ${this.p.maxRetries} retransmissions (block ${this.acked + 1} of ${this.totalBlocks})`;
       return { send: [], timer: 'stop', end: { outcome: unconfirmed ? 'unconfirmed' : 'timeout', detail } };
     }
+    // Karn: the ACK that ends this window may answer either send.
+    this.sentAt = undefined;
     if (!this.p.fixedTimeout) this.intervalMs = Math.min(this.intervalMs * 2, Math.max(MAX_BACKOFF_MS, this.p.timeoutMs));
     if (this.state === 'oack') return { send: [this.p.oack!], timer: this.intervalMs };
     const again = this.blocks(this.acked + 1, this.sentUpTo);
@@ -147,10 +177,28 @@ export class Transfer {
     return { send: again, timer: this.intervalMs };
   }
 
-  private progress(acked: number): Step {
+  /** One round-trip sample, from the first send of the window just acknowledged. */
+  private sample(now: number | undefined): void {
+    const floor = this.p.minTimeoutMs;
+    if (now === undefined || this.sentAt === undefined || floor === undefined || this.p.fixedTimeout) return;
+    const r = Math.max(0, now - this.sentAt);
+    if (this.srtt === undefined) {
+      this.srtt = r;
+      this.rttvar = r / 2;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
+      this.srtt = 0.875 * this.srtt + 0.125 * r;
+    }
+    // Whole 10 ms steps: the server re-arms its timer in place while the value stays put.
+    const rto = Math.ceil((this.srtt + 4 * this.rttvar) / 10) * 10;
+    this.baseMs = Math.min(this.p.timeoutMs, Math.max(floor, rto));
+  }
+
+  private progress(acked: number, now?: number): Step {
     this.acked = acked;
     this.retries = 0;
-    this.intervalMs = this.p.timeoutMs;
+    this.intervalMs = this.baseMs;
+    this.sentAt = now;
     if (acked >= this.totalBlocks) {
       this.state = 'done';
       return { send: [], timer: 'stop', end: { outcome: 'complete', detail: `${this.p.data.length} bytes in ${this.totalBlocks} blocks` } };

@@ -218,3 +218,51 @@ describe('reporting refusals', () => {
     expect(metrics.drops['store-failed']).toBe(5);
   });
 });
+
+describe('which commits wait for the disk', () => {
+  /** The connection's synchronous level (1 NORMAL, 2 FULL) as each top-level transaction runs. */
+  function levels(db: Database.Database): number[] {
+    const seen: number[] = [];
+    const real = db.transaction.bind(db);
+    db.transaction = ((fn: (...a: unknown[]) => unknown) => {
+      const wrapped = real(fn);
+      return (...args: unknown[]) => {
+        if (!db.inTransaction) seen.push(db.pragma('synchronous', { simple: true }) as number);
+        return wrapped(...args);
+      };
+    }) as typeof db.transaction;
+    return seen;
+  }
+
+  it('a batch of DISCOVERs commits its sightings without an fsync; a batch that binds waits for it; FULL again after each', () => {
+    setup();
+    const seen = levels(ctx.store.db);
+    const [offer, other] = answer([ipxeBiosDiscover(), plainDiscover(MAC_UNKNOWN)]);
+    expect([offer?.options.messageType, other?.options.messageType]).toEqual([2, 2]);
+    expect(ctx.store.db.pragma('synchronous', { simple: true })).toBe(2);
+    // The unknown machine's sighting is committed (another connection sees it).
+    const reader = new Database(join(dir, 'rackboot.db'), { readonly: true });
+    const tables = (reader.prepare("SELECT name FROM sqlite_master WHERE type='table'").all() as Array<{ name: string }>).map((t) => t.name);
+    const discovered = tables.find((t) => t.includes('discovered'));
+    expect(discovered).toBeDefined();
+    expect((reader.prepare(`SELECT count(*) AS n FROM ${discovered}`).get() as { n: number }).n).toBe(1);
+    reader.close();
+    const [ack] = answer([ipxeBiosRequest(SERVER, '10.77.0.11')]);
+    const [offer2, ack2] = answer([plainDiscover(MAC_UNKNOWN, 0x1234), ipxeBiosRequest(SERVER, '10.77.0.11', 0x1a2b3c4e)]);
+    expect([ack?.options.messageType, offer2?.options.messageType, ack2?.options.messageType]).toEqual([5, 2, 5]);
+    expect(seen).toEqual([1, 2, 2]);
+    expect(ctx.store.db.pragma('synchronous', { simple: true })).toBe(2);
+  });
+
+  it('after a refused DISCOVER batch, the per-packet retries and later writers commit with FULL', () => {
+    setup();
+    const disk = diskFull(ctx.store.db, 1);
+    const seen = levels(ctx.store.db);
+    const [offer] = answer([ipxeBiosDiscover(), plainDiscover(MAC_UNKNOWN)]);
+    expect(offer?.options.messageType).toBe(2);
+    expect(disk.commits).toBe(2);
+    // The failed batch ran at NORMAL; both retries alone at FULL.
+    expect(seen).toEqual([1, 2, 2]);
+    expect(ctx.store.db.pragma('synchronous', { simple: true })).toBe(2);
+  });
+});

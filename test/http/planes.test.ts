@@ -4,6 +4,7 @@
 import { readFileSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -34,6 +35,24 @@ describe('the daemon\'s two planes', () => {
       await expect(request(`http://127.0.0.1:${daemon.adminAddress.port}/ui`, { headersTimeout: 2_000, bodyTimeout: 2_000 }).then((r) => r.statusCode)).rejects.toThrow();
     } finally {
       await pinned.close();
+      await daemon.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('boot plane: the accept queue holds a rack that connects at once, not Node\'s default 511', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rb-planes-'));
+    copyFileSync('inventory/cluster.yaml', join(dir, 'cluster.yaml'));
+    writeFileSync(join(dir, 'rackboot.yaml'), `dataDir: ./data\ninventory: ./cluster.yaml\nadminToken: ${TOKEN}\nlogLevel: warn\ndhcp:\n  mode: off\ntftp:\n  enabled: false\nconsole:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:0\n  adminListen: 127.0.0.1:0\n  publicUrl: http://127.0.0.1:1\n`);
+    const daemon = await startDaemon(loadSettings({ config: join(dir, 'rackboot.yaml') }), pino({ level: 'silent' }));
+    try {
+      // For a listening socket, ss's Send-Q is the accept queue's length; the kernel caps it at somaxconn.
+      const line = execFileSync('ss', ['-ltnH', `sport = :${daemon.httpAddress.port}`], { encoding: 'utf8' }).trim();
+      const queue = Number(line.split(/\s+/)[2]);
+      const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+      expect(queue).toBe(Math.min(4096, somaxconn));
+      expect(queue).toBeGreaterThan(511);
+    } finally {
       await daemon.close();
       rmSync(dir, { recursive: true, force: true });
     }

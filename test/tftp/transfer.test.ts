@@ -218,3 +218,62 @@ describe('TFTP transfer state machine', () => {
     expect(Buffer.concat([...received.values()]).equals(data)).toBe(true);
   });
 });
+
+describe('TFTP adaptive retransmit interval (RFC 1123 §4.2.3.2)', () => {
+  const adaptive = (over: Partial<TransferParams> = {}) => make({ data: file(512 * 20), minTimeoutMs: 200, ...over });
+
+  it('after fast round trips, a lost DATA is resent at the floor, not after the first interval', () => {
+    const t = adaptive();
+    let now = 0;
+    let step = t.start(now);
+    for (let block = 1; block <= 5; block++) step = t.onAck(block, (now += 2));
+    expect(step.timer).toBe(200);
+    expect(t.retransmitMs).toBe(200);
+    // The DATA of block 6 is lost: the timer fires, block 6 goes again, the interval doubles from the floor.
+    const again = t.onTimeout();
+    expect(blocks(again)).toEqual([[6, 512]]);
+    expect(again.timer).toBe(400);
+  });
+
+  it('follows slow round trips up, never past the first interval', () => {
+    const t = adaptive();
+    let now = 0;
+    let step = t.start(now);
+    for (let block = 1; block <= 3; block++) step = t.onAck(block, (now += 150));
+    expect(step.timer).toBeGreaterThan(200);
+    expect(step.timer).toBeLessThanOrEqual(1000);
+    const slow = adaptive();
+    now = 0;
+    slow.start(now);
+    expect(slow.onAck(1, (now += 5000)).timer).toBe(1000);
+  });
+
+  it('takes no sample from a retransmitted window (Karn): a late ACK after a timeout does not stretch the interval', () => {
+    const t = adaptive();
+    let now = 0;
+    t.start(now);
+    for (let block = 1; block <= 4; block++) t.onAck(block, (now += 2));
+    expect(t.retransmitMs).toBe(200);
+    t.onTimeout(); // block 5 resent
+    const after = t.onAck(5, (now += 900)); // this ACK may answer either send
+    expect(t.retransmitMs).toBe(200);
+    expect(after.timer).toBe(200);
+  });
+
+  it('keeps the client-set timeout (RFC 2349) and the fixed interval without a floor', () => {
+    let now = 0;
+    const fixed = adaptive({ timeoutMs: 3000, fixedTimeout: true });
+    fixed.start(now);
+    expect(fixed.onAck(1, (now += 2)).timer).toBe(3000);
+    const plain = make({ data: file(512 * 4) });
+    plain.start(0);
+    expect(plain.onAck(1, 2).timer).toBe(1000);
+  });
+
+  it('measures the OACK round trip too', () => {
+    const oack = encodeOack([['blksize', '512']]);
+    const t = adaptive({ oack });
+    t.start(0);
+    expect(t.onAck(0, 3).timer).toBe(200);
+  });
+});

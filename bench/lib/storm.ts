@@ -1,0 +1,145 @@
+// Pieces of the boot storm bench that do not depend on which server stack
+// answers: the simulated machine's script, the per-phase breakdown, the box's
+// CPU, and the reference chain (dnsmasq DHCP + TFTP, nginx HTTP) serving the
+// same files at the same URLs, so one storm can run against both stacks.
+import { type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Netns } from '../../test/helpers/netns.js';
+
+export const PHASES = ['dhcp', 'tftp', 'script', 'kernel', 'initramfs'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export const stormMac = (i: number): string =>
+  `52:54:00:80:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+/** Reserved address of machine i in 10.80.0.0/16 (250 per /24, never .0 or .255). */
+export const stormIp = (i: number): string => `10.80.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`;
+
+/** Busy CPU seconds of the whole box (all cores), from /proc/stat. */
+export function hostCpuSeconds(): number {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq, steal] = ticks.map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
+}
+
+/**
+ * The simulated machine: udhcpc, TFTP of undionly.kpxe, the iPXE script, the
+ * kernel and the initramfs, each step's end time (ns since the epoch) on its
+ * own line in `<phasesDir>/<mac>` ($3 names the phases directory); the
+ * script it got is kept as `<phasesDir>/<mac>.ipxe`, curl's errors in
+ * `<phasesDir>/<mac>.err`.
+ */
+export function writeMachineScript(dir: string, server: string, kernelPath: string, initrdPath: string): void {
+  // udhcpc only reports a lease; this script puts it on the interface.
+  writeFileSync(join(dir, 'udhcpc.sh'), '#!/bin/sh\n[ "$1" = bound ] && ip addr add "$ip/$mask" dev "$interface"\nexit 0\n', { mode: 0o755 });
+  writeFileSync(join(dir, 'machine.sh'), [
+    '#!/bin/sh', 'set -e', 'if="$1"; mac="$2"; log="$3/$mac"', 'exec 2>"$log.err"', 'date +"start %s%N" > "$log"',
+    `busybox udhcpc -i "$if" -n -q -f -t 10 -T 2 -s ${dir}/udhcpc.sh >/dev/null 2>&1`, 'date +"dhcp %s%N" >> "$log"',
+    `curl -sfS -o /dev/null tftp://${server}/undionly.kpxe`, 'date +"tftp %s%N" >> "$log"',
+    `curl -sfS -o "$log.ipxe" "http://${server}:8080/ipxe?mac=$mac&arch=i386"`, 'date +"script %s%N" >> "$log"',
+    `curl -sfS -o /dev/null http://${server}:8080/assets/${kernelPath}`, 'date +"kernel %s%N" >> "$log"',
+    `curl -sfS -o /dev/null http://${server}:8080/assets/${initrdPath}`, 'date +"initramfs %s%N" >> "$log"',
+  ].join('\n'), { mode: 0o755 });
+}
+
+/** A fresh, empty phases directory for one storm. */
+export function freshPhasesDir(dir: string, label: string): string {
+  const p = join(dir, `phases-${label}`);
+  rmSync(p, { recursive: true, force: true });
+  mkdirSync(p);
+  return p;
+}
+
+/** Per phase: [median, p95, max] seconds over the machines that finished it. */
+export function phaseBreakdown(phasesDir: string): Record<Phase, number[]> {
+  const per = Object.fromEntries(PHASES.map((p) => [p, [] as number[]])) as Record<Phase, number[]>;
+  for (const f of readdirSync(phasesDir).filter((n) => !n.includes('.'))) {
+    const marks = readFileSync(join(phasesDir, f), 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string]);
+    for (let i = 1; i < marks.length; i++) {
+      per[marks[i]![0] as Phase]?.push(Number(BigInt(marks[i]![1]) - BigInt(marks[i - 1]![1])) / 1e9);
+    }
+  }
+  const q = (xs: number[], f: number) => xs[Math.min(xs.length - 1, Math.floor(xs.length * f))] ?? NaN;
+  return Object.fromEntries(PHASES.map((p) => {
+    const xs = per[p].sort((a, b) => a - b);
+    return [p, [q(xs, 0.5), q(xs, 0.95), xs.at(-1) ?? NaN]];
+  })) as Record<Phase, number[]>;
+}
+
+export function describeBreakdown(b: Record<Phase, number[]>): string {
+  return PHASES.map((p) => `${p} ${b[p].map((v) => v.toFixed(2)).join(' / ')}`).join('; ');
+}
+
+/**
+ * Starts the reference chain in `srv`: dnsmasq (DHCP with the same
+ * reservations, TFTP from the same root) on `ifName`, nginx (sendfile) on
+ * server:8080 serving the same assets and a static copy of rackboot's iPXE
+ * script at /ipxe. Returns both processes; Netns.destroy() also ends them.
+ */
+export function startReferenceChain(srv: Netns, o: {
+  dir: string; ifName: string; server: string; tftpRoot: string; assetsDir: string; script: string; machines: number;
+}): ChildProcess[] {
+  const ref = join(o.dir, 'ref');
+  mkdirSync(ref, { recursive: true });
+  writeFileSync(join(ref, 'ipxe.txt'), o.script);
+  writeFileSync(join(ref, 'hosts'), Array.from({ length: o.machines }, (_, i) => `${stormMac(i)},${stormIp(i)}\n`).join(''));
+  writeFileSync(join(ref, 'nginx.conf'), [
+    'user root;', 'worker_processes auto;', `pid ${ref}/nginx.pid;`, `error_log ${ref}/nginx.err;`, 'daemon off;',
+    'events { worker_connections 4096; }',
+    'http {', '  access_log off;', '  sendfile on;', '  tcp_nopush on;', '  default_type application/octet-stream;',
+    `  server {`, `    listen ${o.server}:8080;`,
+    `    location /assets/ { alias ${o.assetsDir}/; }`,
+    `    location = /ipxe { default_type text/plain; root ${ref}; try_files /ipxe.txt =404; }`,
+    '  }', '}', '',
+  ].join('\n'));
+  const dnsmasq = srv.spawn('/usr/sbin/dnsmasq', ['--keep-in-foreground', '--conf-file=/dev/null', '--port=0', `--interface=${o.ifName}`, '--bind-interfaces',
+    '--no-ping', '--dhcp-authoritative', '--dhcp-range=10.80.1.1,10.80.254.254,255.255.0.0,1h', `--dhcp-hostsfile=${join(ref, 'hosts')}`,
+    `--dhcp-leasefile=${join(ref, 'dnsmasq.leases')}`, '--dhcp-lease-max=100000', '--enable-tftp', `--tftp-root=${o.tftpRoot}`,
+    `--tftp-max=${Math.max(100, o.machines)}`, '--user=root', `--pid-file=${join(ref, 'dnsmasq.pid')}`, '--log-facility=/dev/null']);
+  const nginx = srv.spawn('/usr/sbin/nginx', ['-c', join(ref, 'nginx.conf')]);
+  return [dnsmasq, nginx];
+}
+
+/** Ends a process started with Netns.spawn and waits for it to exit. */
+export async function stop(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise<void>((r) => p.once('exit', () => r()));
+  p.kill('SIGTERM');
+  const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
+}
+
+/**
+ * Where the machines that failed stopped: the phase after their last mark,
+ * with counts, and the most frequent error lines (curl's messages).
+ */
+export function failureSummary(phasesDir: string): string {
+  const at = new Map<string, number>();
+  const errors = new Map<string, number>();
+  for (const f of readdirSync(phasesDir).filter((n) => !n.includes('.'))) {
+    const marks = readFileSync(join(phasesDir, f), 'utf8').trim().split('\n').map((l) => l.split(' ')[0]!);
+    const done = PHASES.indexOf(marks.at(-1) as Phase);
+    if (done === PHASES.length - 1) continue;
+    const phase = PHASES[done + 1]!;
+    at.set(phase, (at.get(phase) ?? 0) + 1);
+    let err = '';
+    try { err = readFileSync(join(phasesDir, `${f}.err`), 'utf8').trim().split('\n').at(-1) ?? ''; } catch { /* none */ }
+    const key = `${phase}: ${err || '(no message)'}`;
+    errors.set(key, (errors.get(key) ?? 0) + 1);
+  }
+  if (at.size === 0) return 'none';
+  const top = [...errors].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, n]) => `${n}x ${k}`).join('; ');
+  return `${[...at].map(([p, n]) => `${n} in ${p}`).join(', ')}; most frequent: ${top}`;
+}
+
+/** SYNs the server namespace's listeners dropped (accept queue full), from its own counters. */
+export function listenDrops(srv: Netns): number {
+  const out = srv.exec('nstat', ['-az', 'TcpExtListenDrops']);
+  return Number(/TcpExtListenDrops\s+(\d+)/.exec(out)?.[1] ?? NaN);
+}
+
+/** Packets the host dropped because a CPU's input backlog was full (all namespaces), /proc/net/softnet_stat. */
+export function backlogDrops(): number {
+  return readFileSync('/proc/net/softnet_stat', 'utf8').trim().split('\n').reduce((a, l) => a + parseInt(l.split(/\s+/)[1]!, 16), 0);
+}
