@@ -70,3 +70,32 @@ describe('DHCPv6 decoder fuzz: 60k random and mutated messages', () => {
     expect(Object.keys(kinds).sort()).toEqual(['bad-option', 'bad-relay', 'bad-type', 'option-overrun', 'too-short']);
   }, 30_000);
 });
+
+describe('DHCPv6 server fuzz: 30k mutated messages through the policy', () => {
+  it('never throws, never fails internally, and every reply parses', async () => {
+    const { makeV6Context } = await import('./context.js');
+    const { handleDhcpv6 } = await import('../../src/dhcpv6/policy.js');
+    const c = makeV6Context();
+    const r = rng(0x5e7);
+    const bases = ALL_CLIENT_MESSAGES.map(([, build]) => build());
+    const drops: Record<string, number> = {};
+    let replies = 0;
+    let badReplies = 0;
+    let thrown = 0;
+    for (let i = 0; i < 30_000; i++) {
+      const buf = mutate6(bases[i % bases.length]!, r);
+      try {
+        const o = handleDhcpv6(c, buf, i % 2 ? 'fe80::5054:ff:fe12:3407%rb0' : '2001:db8:7::2');
+        if (o.kind === 'drop') { drops[o.reason] = (drops[o.reason] ?? 0) + 1; continue; }
+        replies++;
+        if (!parseDhcpv6(o.bytes).ok || o.bytes.length > 1452) badReplies++;
+      } catch { thrown++; }
+    }
+    c.store.close();
+    console.log(`dhcpv6 policy fuzz: replies ${replies}, drops ${JSON.stringify(drops)}`);
+    expect(thrown).toBe(0);
+    expect(drops['internal-error'] ?? 0).toBe(0);
+    expect(badReplies).toBe(0);
+    expect(replies).toBeGreaterThan(1000);
+  }, 30_000);
+});
