@@ -77,7 +77,7 @@ export function qemuArgs(vm: VmSpec): string[] {
 
 function firmwareArgs(vm: VmSpec): string[] {
   if (vm.firmware === 'bios') return ['-boot', vm.bootFrom === 'disk' ? 'c' : 'n'];
-  if (vm.uefiNetBoot !== 'http' && vm.uefiNetBoot !== 'pxe6') return ['-bios', OVMF];
+  if (vm.uefiNetBoot === undefined || vm.uefiNetBoot === 'pxe') return ['-bios', OVMF];
   if (!vm.varsFile) throw new Error(`UEFI ${vm.uefiNetBoot} boot needs a writable copy of the OVMF variables (varsFile)`);
   // OVMF (edk2 2022.11) reads these fw_cfg switches when it builds its boot
   // options: with both PXE kinds off, "UEFI HTTPv4" is the first network
@@ -86,7 +86,7 @@ function firmwareArgs(vm: VmSpec): string[] {
     '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE_4M}`,
     '-drive', `if=pflash,format=raw,file=${vm.varsFile}`,
     '-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n',
-    ...(vm.uefiNetBoot === 'http' ? ['-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n'] : []),
+    ...(vm.uefiNetBoot === 'pxe6' ? [] : ['-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n']),
   ];
 }
 

@@ -176,7 +176,7 @@ export class World {
     this.ns.addTap(tap, this.bridge);
     const serialFile = join(this.dir, `${o.firmware}-${o.mac.replace(/:/g, '')}-${this.taps}.serial`);
     // A fresh variable store per machine: a new machine, no boot options remembered.
-    const varsFile = o.uefiNetBoot === 'http' || o.uefiNetBoot === 'pxe6' ? join(this.dir, `vars-${o.mac.replace(/:/g, '')}-${this.taps}.fd`) : undefined;
+    const varsFile = o.uefiNetBoot !== undefined && o.uefiNetBoot !== 'pxe' ? join(this.dir, `vars-${o.mac.replace(/:/g, '')}-${this.taps}.fd`) : undefined;
     if (varsFile) copyFileSync(OVMF_VARS_4M, varsFile);
     const startedAt = Date.now();
     const vm = this.ns.spawn(QEMU, qemuArgs({ firmware: o.firmware, mac: o.mac, tap, serialFile, uuid: o.uuid, disk: o.disk, uefiNetBoot: o.uefiNetBoot, varsFile }));
