@@ -14,15 +14,17 @@ import { startDhcpv6Service } from './service.js';
 
 export async function startIpv6Netboot(deps: {
   settings: Settings; store: Store; lifecycle: Lifecycle; log: Logger; iface: string; httpPort: number; virtualFiles: VirtualFiles;
-}): Promise<Array<{ name: string; close(): Promise<void> }>> {
+}): Promise<Array<{ name: string; close(): Promise<void>; metrics?(): unknown }>> {
   const { settings, log } = deps;
   const d6 = settings.dhcpv6;
   const mac = networkInterfaces()[deps.iface]?.find((a) => a.mac !== '00:00:00:00:00:00')?.mac;
   if (!mac) throw new Error(`dhcpv6: interface ${deps.iface} has no MAC address (needed for the server DUID)`);
-  const started: Array<{ name: string; close(): Promise<void> }> = [];
+  const started: Array<{ name: string; close(): Promise<void>; metrics?(): unknown }> = [];
   try {
     if (settings.tftp.enabled) {
-      started.push(await startTftpService({ settings, store: deps.store, log: log.child({ svc: 'tftp6' }), host: d6.address!, virtualFiles: deps.virtualFiles }));
+      const tftp6 = await startTftpService({ settings, store: deps.store, log: log.child({ svc: 'tftp6' }), host: d6.address!, virtualFiles: deps.virtualFiles });
+      // Its own name: /metrics then has rackboot_tftp6_* beside IPv4's rackboot_tftp_*, never the same series twice.
+      started.push({ name: 'tftp6', close: () => tftp6.close(), metrics: () => tftp6.metrics() });
     }
     started.push(await startDhcpv6Service({ settings, store: deps.store, lifecycle: deps.lifecycle, log: log.child({ svc: 'dhcpv6' }), iface: deps.iface, mac, httpPort: deps.httpPort }));
     const prefix = parsePrefix(d6.prefix!)!;
