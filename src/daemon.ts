@@ -33,6 +33,7 @@ import { publicUrlFor } from './net/public-url.js';
 import { loadSecrets } from './talos/secrets.js';
 import { startDhcpService } from './dhcp/server.js';
 import { startRouterAdvertService } from './ndp/service.js';
+import { startIpv6Netboot } from './dhcpv6/start.js';
 import { bindListener, listenerAddress } from './net/listener.js';
 import { makeDataDirPrivate, provideAdminToken, type TokenAnnouncer } from './data-dir.js';
 import { reloadDaemon, type ReloadReport } from './reload.js';
@@ -146,10 +147,18 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   }
   if (settings.dhcp.mode !== 'off' && net && !('error' in net)) {
     services.push(await startDhcpService({ settings, store, lifecycle, log, publicUrl: ctx.publicUrl, provisioning: net, inventory: ctx.inventory }));
-    if (settings.dhcp.routerAdvertisement) {
+    // With DHCPv6 on, the advertisement says "managed" instead (startIpv6Netboot).
+    if (settings.dhcp.routerAdvertisement && !settings.dhcpv6.enabled) {
       const sourceMac = networkInterfaces()[net.iface]?.[0]?.mac;
       services.push(startRouterAdvertService({ iface: net.iface, sourceMac, log: log.child({ svc: 'ndp' }) }));
     }
+  }
+  // branch ipv6 (issue 23): DHCPv6, TFTP on the IPv6 address, managed router advertisements.
+  if (settings.dhcpv6.enabled && net && !('error' in net)) {
+    services.push(...(await startIpv6Netboot({
+      settings, store, lifecycle, log, iface: net.iface, httpPort: port,
+      virtualFiles: { 'boot.ipxe': () => chainScript(ctx.publicUrl) },
+    })));
   }
   // The automatic BMC paths: reimage fallback (asked by the Talos service
   // after its reset step) and the stuck-provisioning retry (by the sweeper).

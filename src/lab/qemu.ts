@@ -37,10 +37,11 @@ export interface VmSpec {
   appendSerial?: boolean;
   /**
    * UEFI only: `http` makes OVMF skip its PXE boot options so its own HTTP
-   * boot client (HTTPv4) runs first. Needs `varsFile`: a private, writable
-   * copy of OVMF_VARS_4M.fd (the firmware writes its boot options there).
+   * boot client (HTTPv4) runs first; `pxe6` skips only PXEv4, so "UEFI
+   * PXEv6" runs first. Both need `varsFile`: a private, writable copy of
+   * OVMF_VARS_4M.fd (the firmware writes its boot options there).
    */
-  uefiNetBoot?: 'pxe' | 'http';
+  uefiNetBoot?: 'pxe' | 'http' | 'pxe6';
   varsFile?: string;
   /** With uefiNetBoot http: Secure Boot enforced (varsFile then a copy of OVMF_VARS_4M_SNAKEOIL). */
   secureBoot?: boolean;
@@ -85,8 +86,8 @@ export function qemuArgs(vm: VmSpec): string[] {
 
 function firmwareArgs(vm: VmSpec): string[] {
   if (vm.firmware === 'bios') return ['-boot', vm.bootFrom === 'disk' ? 'c' : 'n'];
-  if (vm.uefiNetBoot !== 'http') return ['-bios', OVMF];
-  if (!vm.varsFile) throw new Error('UEFI HTTP boot needs a writable copy of the OVMF variables (varsFile)');
+  if (vm.uefiNetBoot === undefined || vm.uefiNetBoot === 'pxe') return ['-bios', OVMF];
+  if (!vm.varsFile) throw new Error(`UEFI ${vm.uefiNetBoot} boot needs a writable copy of the OVMF variables (varsFile)`);
   // OVMF (edk2 2022.11) reads these fw_cfg switches when it builds its boot
   // options: with both PXE kinds off, "UEFI HTTPv4" is the first network
   // option, as on a server whose PXE is disabled in setup.
@@ -96,7 +97,7 @@ function firmwareArgs(vm: VmSpec): string[] {
     '-drive', `if=pflash,format=raw,readonly=on,file=${vm.secureBoot ? OVMF_CODE_4M_SECBOOT : OVMF_CODE_4M}`,
     '-drive', `if=pflash,format=raw,file=${vm.varsFile}`,
     '-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n',
-    '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n',
+    ...(vm.uefiNetBoot === 'pxe6' ? [] : ['-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n']),
   ];
 }
 

@@ -5,7 +5,7 @@
 import type { Logger } from '../log.js';
 import { loadInterfaceSockets } from '../net/addon.js';
 import { bindListenerSync, listenerAddress } from '../net/listener.js';
-import { encodeRouterAdvertisement, isRouterSolicitation } from './router-advert.js';
+import { encodeRouterAdvertisement, isRouterSolicitation, type ManagedLink } from './router-advert.js';
 
 const ALL_NODES = 'ff02::1';
 
@@ -15,10 +15,11 @@ export interface RouterAdvertService {
   metrics(): { solicitations: number; advertisements: number; sendErrors: number };
 }
 
-export function startRouterAdvertService(deps: { iface: string; sourceMac?: string; log: Logger; pollMs?: number; intervalMs?: number }): RouterAdvertService {
+/** `managed`: rackboot serves DHCPv6 here (dhcpv6.enabled); the advertisement then says so and names the prefix. */
+export function startRouterAdvertService(deps: { iface: string; sourceMac?: string; managed?: ManagedLink; log: Logger; pollMs?: number; intervalMs?: number }): RouterAdvertService {
   const addon = loadInterfaceSockets('IPv6 router advertisement');
   const { fd, ifindex } = bindListenerSync('IPv6 router advertisement', listenerAddress('icmpv6', 'ff02::2', undefined, deps.iface), () => addon.openIcmp6(deps.iface));
-  const ra = encodeRouterAdvertisement({ sourceMac: deps.sourceMac });
+  const ra = encodeRouterAdvertisement({ sourceMac: deps.sourceMac, managed: deps.managed });
   const counters = { solicitations: 0, advertisements: 0, sendErrors: 0 };
   const advertise = (why: string) => {
     try {
@@ -44,7 +45,7 @@ export function startRouterAdvertService(deps: { iface: string; sourceMac?: stri
   }, deps.pollMs ?? 50);
   const periodic = setInterval(() => advertise('periodic'), deps.intervalMs ?? 10_000);
   advertise('start');
-  deps.log.info({ iface: deps.iface }, 'answering IPv6 router solicitations: no IPv6 on this link');
+  deps.log.info({ iface: deps.iface, managed: !!deps.managed }, deps.managed ? 'answering IPv6 router solicitations: addresses by DHCPv6, prefix on-link' : 'answering IPv6 router solicitations: no IPv6 on this link');
   return {
     name: 'ndp',
     metrics: () => ({ ...counters }),

@@ -214,5 +214,19 @@ export const settingsSchema = {
         },
       },
     },
+    // branch ipv6 (issue 23): DHCPv6 netboot where rackboot owns the segment.
+    dhcpv6: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean', description: 'Serve DHCPv6 (RFC 8415) with boot file URLs, and router advertisements with the managed flag and the prefix.' },
+        prefix: { type: 'string', pattern: '^[0-9a-fA-F:]+/(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-8])$', description: 'The on-link prefix, /64 or longer.' },
+        address: { type: 'string', pattern: '^[0-9a-fA-F:]+$', description: "rackboot's own address in the prefix, configured on the provisioning interface." },
+        pool: { type: 'object', additionalProperties: false, required: ['start', 'end'], properties: { start: { type: 'string', pattern: '^[0-9a-fA-F:]+$' }, end: { type: 'string', pattern: '^[0-9a-fA-F:]+$' } } },
+        dns: { type: 'array', items: { type: 'string', pattern: '^[0-9a-fA-F:]+$' } },
+        leaseSeconds: { type: 'integer', minimum: 60, maximum: 604800 },
+        rapidCommit: { type: 'boolean', description: 'Answer a Solicit that asks for Rapid Commit with a Reply (RFC 8415 §18.3.1).' },
+      },
+    },
   },
 } as const;

@@ -2,6 +2,7 @@
 // safe on a shared network: DHCP runs in proxy mode and answers only PXE
 // clients whose MAC is in the inventory, handing out no addresses, until the
 // operator chooses `full` and a subnet.
+import { canonicalIpv6, inPrefix, ipv6Add, ipv6Bytes, isIpv6, parsePrefix } from '../dhcpv6/ipv6.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { compileSchema, parseValidated, type PositionedError } from '../yaml/validated.js';
@@ -91,6 +92,18 @@ export interface Settings {
   httpBoot?: { ukiSilenceSeconds: number };
   /** The scrape token for /metrics (else DATA_DIR/metrics-token, if that file exists). */
   metrics: { token?: string };
+  /** DHCPv6 netboot (README "IPv6 netboot"), off by default. */
+  dhcpv6: Dhcpv6Settings;
+}
+
+export interface Dhcpv6Settings {
+  enabled: boolean;
+  prefix?: string;
+  address?: string;
+  pool?: { start: string; end: string };
+  dns: string[];
+  leaseSeconds: number;
+  rapidCommit: boolean;
 }
 
 /**
@@ -130,7 +143,7 @@ export function defaultSettingsFile(cwd = process.cwd(), env = process.env): str
   return undefined;
 }
 
-type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory' | 'bmc' | 'power' | 'upgrade' | 'registry' | 'metrics'>> & {
+type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory' | 'bmc' | 'power' | 'upgrade' | 'registry' | 'metrics' | 'dhcpv6'>> & {
   metrics?: Partial<Settings['metrics']>;
   bmc?: Partial<Settings['bmc']>;
   power?: Partial<PowerSettings>;
@@ -143,6 +156,7 @@ type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | '
   factory?: Partial<Settings['factory']>;
   upgrade?: Partial<Settings['upgrade']>;
   registry?: Partial<Settings['registry']>;
+  dhcpv6?: Partial<Dhcpv6Settings>;
 };
 
 export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()): Settings {
@@ -214,14 +228,50 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     discovery: { commission: raw.discovery?.commission ?? false },
     httpBoot: { ukiSilenceSeconds: raw.httpBoot?.ukiSilenceSeconds ?? DEFAULT_UKI_SILENCE_SECONDS },
     metrics: { token: raw.metrics?.token },
+    dhcpv6: dhcpv6Settings(raw.dhcpv6),
   };
   const problems = crossCheck(settings, file ?? '(flags)');
   if (problems.length > 0) throw new SettingsError(problems);
   return settings;
 }
 
-function crossCheck(s: Settings, file: string): PositionedError[] {
+/** The pool defaults to <prefix>::1000 .. <prefix>::1fff (4096 addresses), addresses in canonical text. */
+function dhcpv6Settings(raw: Partial<Dhcpv6Settings> | undefined): Dhcpv6Settings {
+  const prefix = raw?.prefix && parsePrefix(raw.prefix);
+  const canon = (a: string) => canonicalIpv6(a) ?? a;
+  return {
+    enabled: raw?.enabled ?? false,
+    prefix: raw?.prefix,
+    address: raw?.address && canon(raw.address),
+    pool: raw?.pool ? { start: canon(raw.pool.start), end: canon(raw.pool.end) } : prefix ? { start: ipv6Add(prefix.base, 0x1000), end: ipv6Add(prefix.base, 0x1fff) } : undefined,
+    dns: (raw?.dns ?? []).map(canon),
+    leaseSeconds: raw?.leaseSeconds ?? 3600,
+    rapidCommit: raw?.rapidCommit ?? true,
+  };
+}
+
+function dhcpv6Problems(d: Dhcpv6Settings, http: Settings['http']): string[] {
+  if (!d.enabled) return [];
   const errors: string[] = [];
+  const prefix = d.prefix ? parsePrefix(d.prefix) : undefined;
+  if (!prefix) return ['dhcpv6.enabled needs dhcpv6.prefix (the on-link prefix, e.g. 2001:db8:7::/64)'];
+  const inside = (what: string, a: string | undefined) => {
+    const b = a ? ipv6Bytes(a) : undefined;
+    if (!b) errors.push(`dhcpv6.${what} ${JSON.stringify(a ?? '')} is not an IPv6 address`);
+    else if (!inPrefix(b, prefix)) errors.push(`dhcpv6.${what} ${a} is outside dhcpv6.prefix ${d.prefix}`);
+  };
+  inside('address', d.address);
+  inside('pool.start', d.pool?.start);
+  inside('pool.end', d.pool?.end);
+  for (const a of d.dns) if (!isIpv6(a)) errors.push(`dhcpv6.dns ${a} is not an IPv6 address`);
+  // The URLs DHCPv6 hands out name http://[address]:port: the boot plane must listen there.
+  const host = splitHostPort(http.listen).host;
+  if (host !== '::' && host !== d.address) errors.push(`dhcpv6 hands out http://[${d.address}]/ URLs but http.listen ${http.listen} does not listen on IPv6: use [::]:PORT (both families) or [${d.address}]:PORT`);
+  return errors;
+}
+
+function crossCheck(s: Settings, file: string): PositionedError[] {
+  const errors: string[] = [...dhcpv6Problems(s.dhcpv6, s.http)];
   if (s.dhcp.mode === 'full' && !s.dhcp.subnet) errors.push('dhcp.mode is full but dhcp.subnet is not set: full mode is authoritative for one subnet and needs it');
   if (s.dhcp.pool && !s.dhcp.subnet) errors.push('dhcp.pool needs dhcp.subnet');
   if (s.registry.offline && !s.registry.mirror) errors.push('registry.offline needs registry.mirror: true (offline nodes can pull only from the appliance)');

@@ -221,4 +221,20 @@ export const migrations: string[] = [
     served_to TEXT NOT NULL
   );
   `,
+  // branch ipv6 (issue 23): DHCPv6 leases (RFC 8415 §6.2 IA_NA), one
+  // address per client (its first IA_NA). `client` is the node's MAC when the DUID, option 79 or
+  // the EUI-64 link-local source gave one, else 'duid:<hex>': so firmware
+  // (DUID-UUID) and iPXE (DUID-LL) on one machine share its address.
+  `
+  CREATE TABLE dhcpv6_leases (
+    client TEXT PRIMARY KEY,
+    iaid INTEGER NOT NULL,
+    ip TEXT NOT NULL,
+    state TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    duid TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX dhcpv6_leases_ip ON dhcpv6_leases(ip);
+  `,
 ];

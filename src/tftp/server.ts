@@ -83,7 +83,8 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   let limitReported = false;
   let closed = false;
 
-  const main = createSocket({ type: 'udp4' });
+  const family = deps.host.includes(':') ? 'udp6' : 'udp4';
+  const main = createSocket({ type: family });
   await bindListener('TFTP', listenerAddress('udp', deps.host, cfg.port), () => new Promise<void>((resolve, reject) => {
     const failed = (err: Error) => (main.close(), reject(err));
     main.once('error', failed);
@@ -201,7 +202,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
       maxRetries,
     });
     active.set(key, a);
-    const sock = createSocket({ type: 'udp4' });
+    const sock = createSocket({ type: family });
     a.socket = sock;
     sock.on('message', (msg) => {
       try {

@@ -31,6 +31,7 @@ export function settingsWith(dhcp: Partial<Settings['dhcp']> = {}): Settings {
     day2: { autoApply: 'none' },
     discovery: { commission: false },  // branch commission
     metrics: {},
+    dhcpv6: { enabled: false, dns: [], leaseSeconds: 3600, rapidCommit: true },  // branch ipv6
   };
 }
 

@@ -4,6 +4,8 @@
 // one record of what each firmware sent that does not depend on how
 // rackboot logs.
 import { readFileSync } from 'node:fs';
+import { parseDhcpv6 } from '../../src/dhcpv6/codec.js';
+import { ipv6Text } from '../../src/dhcpv6/ipv6.js';
 
 export interface DhcpPacket {
   kind: 'dhcp';
@@ -38,7 +40,32 @@ export interface HttpGet {
   userAgent?: string;
 }
 
-export type WirePacket = DhcpPacket | TftpRequest | HttpGet;
+/** branch ipv6: a DHCPv6 message (RFC 8415), read with rackboot's own codec, relays unwrapped. */
+export interface Dhcpv6Wire {
+  kind: 'dhcpv6';
+  at: number;
+  srcIp: string;
+  type: number;
+  transactionId: number;
+  bootFileUrl?: string;
+  vendorClass?: string;
+  userClass?: string;
+  clientArch?: number;
+  addresses: string[];
+}
+
+export type WirePacket = DhcpPacket | TftpRequest | HttpGet | Dhcpv6Wire;
+
+function parseDhcpv6Wire(p: Buffer, at: number, srcIp: string): Dhcpv6Wire | undefined {
+  const r = parseDhcpv6(p);
+  if (!r.ok || r.message.kind !== 'message') return undefined;
+  const o = r.message.options;
+  return {
+    kind: 'dhcpv6', at, srcIp, type: r.message.type, transactionId: r.message.transactionId, bootFileUrl: o.bootFileUrl,
+    vendorClass: o.vendorClass[0]?.data[0], userClass: o.userClass?.join(','), clientArch: o.clientArch?.[0],
+    addresses: o.iaNa.flatMap((ia) => ia.addresses.map((a) => a.address)),
+  };
+}
 
 export const DHCP_TYPE: Record<number, string> = { 1: 'DISCOVER', 2: 'OFFER', 3: 'REQUEST', 4: 'DECLINE', 5: 'ACK', 6: 'NAK', 7: 'RELEASE', 8: 'INFORM' };
 
@@ -95,6 +122,11 @@ export function readCapture(file: string): WirePacket[] {
     if (frame.length < len) break;
     let eo = 12;
     if (frame.readUInt16BE(eo) === 0x8100) eo += 4;
+    if (frame.length >= eo + 2 + 48 && frame.readUInt16BE(eo) === 0x86dd) {
+      const w = readIpv6(frame, eo + 2, at);
+      if (w) out.push(w);
+      continue;
+    }
     if (frame.length < eo + 2 + 28 || frame.readUInt16BE(eo) !== 0x0800) continue;
     const ipo = eo + 2;
     const ihl = (frame[ipo]! & 0x0f) * 4;
@@ -120,4 +152,20 @@ export function readCapture(file: string): WirePacket[] {
     }
   }
   return out;
+}
+
+/** An IPv6 frame (RFC 8200 §3, no extension headers): DHCPv6 on 546/547, a TFTP RRQ, an HTTP GET. */
+function readIpv6(frame: Buffer, ipo: number, at: number): WirePacket | undefined {
+  const next = frame[ipo + 6];
+  const srcIp = ipv6Text(frame, ipo + 8);
+  const to = ipo + 40;
+  const end = Math.min(frame.length, to + frame.readUInt16BE(ipo + 4));
+  if (next === 6) return parseHttpGet(frame.subarray(to + (frame[to + 12]! >> 4) * 4, end), at, srcIp);
+  if (next !== 17) return undefined;
+  const sport = frame.readUInt16BE(to);
+  const dport = frame.readUInt16BE(to + 2);
+  const payload = frame.subarray(to + 8, end);
+  if ([546, 547].includes(sport) && [546, 547].includes(dport)) return parseDhcpv6Wire(payload, at, srcIp);
+  if (dport === 69) return parseTftp(payload, at, srcIp);
+  return undefined;
 }

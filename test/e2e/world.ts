@@ -28,7 +28,12 @@ export interface WorldOptions {
   standin: StandinFiles;
   /** More settings sections for rackboot.yaml (e.g. short power.* fallback times). */
   settings?: Record<string, unknown>;
+  /** branch ipv6: the bridge also gets SERVER6/64, and rackboot serves DHCPv6 on it (dual stack). */
+  ipv6?: boolean;
 }
+
+export const SERVER6 = '2001:db8:77::1';
+export const PREFIX6 = '2001:db8:77::/64';
 
 export interface VmRun {
   mac: string;
@@ -65,7 +70,9 @@ export class World {
       dir: this.dir, bridge: this.bridge, serverAddress: SERVER, subnet: '10.77.0.0/24',
       pool: { start: '10.77.0.100', end: '10.77.0.199' }, dhcpMode: opts.dhcpMode, httpPort: HTTP_PORT,
       efiBinary: opts.efiBinary, talosVersion: TALOS_VERSION, nodes: opts.nodes, adminToken: this.adminToken,
-      settings: opts.settings,
+      settings: opts.ipv6
+        ? { ...opts.settings, http: { listen: `[::]:${HTTP_PORT}`, adminListen: LAB_ADMIN_LISTEN }, dhcpv6: { enabled: true, prefix: PREFIX6, address: SERVER6 } }
+        : opts.settings,
     });
   }
 
@@ -85,7 +92,9 @@ export class World {
     // As an operator would: rackboot init, then rackboot assets import of the stand-in.
     await prepareAppliance(this.paths, this.opts.standin);
     this.ns.addBridge(this.bridge, `${SERVER}/24`);
-    const cap = this.ns.spawn('tcpdump', ['-i', this.bridge, '-U', '-n', '-w', this.pcap, `(udp and (port 67 or port 68 or port 69 or port 4011)) or (tcp dst port ${HTTP_PORT})`]);
+    // nodad: rackboot binds this address at once; duplicate address detection would keep it tentative (unbindable) for a second or two.
+    if (this.opts.ipv6) this.ns.exec('ip', ['-6', 'addr', 'add', `${SERVER6}/64`, 'dev', this.bridge, 'nodad']);
+    const cap = this.ns.spawn('tcpdump', ['-i', this.bridge, '-U', '-n', '-w', this.pcap, `(udp and (port 67 or port 68 or port 69 or port 4011 or port 546 or port 547)) or (tcp dst port ${HTTP_PORT})`]);
     cap.stderr?.resume();
     if (this.opts.dhcpMode === 'proxy') this.startKea();
     const log = createWriteStream(this.paths.log);
@@ -161,13 +170,13 @@ export class World {
    * powers off, or `timeoutMs` passes. QEMU is killed afterwards either way.
    */
   async runVm(o: {
-    firmware: Firmware; mac: string; uuid?: string; disk?: string; uefiNetBoot?: 'pxe' | 'http'; secureBoot?: boolean; timeoutMs: number; done: (serial: string) => boolean;
+    firmware: Firmware; mac: string; uuid?: string; disk?: string; uefiNetBoot?: 'pxe' | 'http' | 'pxe6'; secureBoot?: boolean; timeoutMs: number; done: (serial: string) => boolean;
   }): Promise<VmRun> {
     const tap = `rbe${this.suffix}t${this.taps++}`;
     this.ns.addTap(tap, this.bridge);
     const serialFile = join(this.dir, `${o.firmware}-${o.mac.replace(/:/g, '')}-${this.taps}.serial`);
     // A fresh variable store per machine: a new machine, no boot options remembered.
-    const varsFile = o.uefiNetBoot === 'http' ? join(this.dir, `vars-${o.mac.replace(/:/g, '')}-${this.taps}.fd`) : undefined;
+    const varsFile = o.uefiNetBoot !== undefined && o.uefiNetBoot !== 'pxe' ? join(this.dir, `vars-${o.mac.replace(/:/g, '')}-${this.taps}.fd`) : undefined;
     if (varsFile) copyFileSync(o.secureBoot ? OVMF_VARS_4M_SNAKEOIL : OVMF_VARS_4M, varsFile);
     const startedAt = Date.now();
     const vm = this.ns.spawn(QEMU, qemuArgs({ firmware: o.firmware, mac: o.mac, tap, serialFile, uuid: o.uuid, disk: o.disk, uefiNetBoot: o.uefiNetBoot, varsFile, secureBoot: o.secureBoot }));

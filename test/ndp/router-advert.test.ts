@@ -19,6 +19,16 @@ describe('router advertisement codec (RFC 4861 4.2)', () => {
     expect(encodeRouterAdvertisement()).toHaveLength(16);
   });
 
+  it('with DHCPv6 on: M and O set, router lifetime still 0, the prefix on-link without autonomous configuration (4.6.2)', () => {
+    const prefix = Buffer.from('20010db8000700000000000000000000', 'hex');
+    const ra = encodeRouterAdvertisement({ sourceMac: '52:54:00:ab:cd:ef', managed: { prefix, length: 64, lifetimeSeconds: 3600 } });
+    expect(ra.toString('hex')).toBe(
+      '86' + '00' + '0000' + '00' + 'c0' + '0000' + '00000000' + '00000000' + // M=1 O=1, lifetime 0
+      '01' + '01' + '525400abcdef' +
+      '03' + '04' + '40' + '80' + '00000e10' + '00000e10' + '00000000' + '20010db8000700000000000000000000', // prefix /64, L=1 A=0
+    );
+  });
+
   it('recognises a router solicitation and nothing else', () => {
     expect(isRouterSolicitation(Buffer.from('8500000000000000', 'hex'))).toBe(true);
     expect(isRouterSolicitation(Buffer.from('8501000000000000', 'hex'))).toBe(false);

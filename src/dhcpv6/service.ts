@@ -1,0 +1,118 @@
+// The DHCPv6 service: two UDP sockets around handleDhcpv6. One is bound to
+// All_DHCP_Relay_Agents_and_Servers (ff02::1:2) scoped to the provisioning
+// interface, which is where clients on our link send (RFC 8415 §7.1) and
+// binds the socket to that interface; the other to our own address, where
+// relays send Relay-Forward (§19.1). Replies go back to the sender's
+// address and port: the client's link-local address (port 546) or the relay.
+import dgram from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { Lifecycle } from '../lifecycle/lifecycle.js';
+import type { Settings } from '../settings/settings.js';
+import type { Store } from '../store/store.js';
+import { bindListener, listenerAddress } from '../net/listener.js';
+import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS, SERVER_PORT } from './codec.js';
+import { duidLl } from './options.js';
+import { Leases6 } from './leases.js';
+import { Advertised } from './advertised.js';
+import { handleDhcpv6, type V6Context } from './policy.js';
+
+export interface Dhcpv6Metrics { received: number; replies: Record<string, number>; drops: Record<string, number>; sendErrors: number }
+
+export interface Dhcpv6Service {
+  name: 'dhcpv6';
+  close(): Promise<void>;
+  metrics(): Dhcpv6Metrics;
+}
+
+export interface Dhcpv6Deps {
+  settings: Settings;
+  store: Store;
+  lifecycle: Lifecycle;
+  log: Logger;
+  iface: string;
+  /** The provisioning interface's MAC: our DUID-LL. */
+  mac: string;
+  /** The boot plane's port: URLs are http://[dhcpv6.address]:port. */
+  httpPort: number;
+  now?: () => number;
+  /** Tests bind elsewhere; production uses 547. */
+  port?: number;
+}
+
+export async function startDhcpv6Service(deps: Dhcpv6Deps): Promise<Dhcpv6Service> {
+  const { settings, log } = deps;
+  const d6 = settings.dhcpv6;
+  if (!d6.enabled || !d6.address) throw new Error('startDhcpv6Service called without dhcpv6.enabled and dhcpv6.address');
+  const now = deps.now ?? Date.now;
+  const port = deps.port ?? SERVER_PORT;
+  const ctx: V6Context = {
+    settings: d6, dhcp: settings.dhcp, lifecycle: deps.lifecycle, leases: new Leases6(deps.store.db, now), advertised: new Advertised(now),
+    serverDuid: duidLl(deps.mac), httpUrl: `http://[${d6.address}]:${deps.httpPort}`,
+    inTftpRoot: (file) => !file.includes('/') && existsSync(join(settings.tftp.root, file)), log,
+  };
+  const metrics: Dhcpv6Metrics = { received: 0, replies: {}, drops: {}, sendErrors: 0 };
+  const bump = (rec: Record<string, number>, k: string) => { rec[k] = (rec[k] ?? 0) + 1; };
+
+  const onMessage = (sock: dgram.Socket) => (msg: Buffer, rinfo: dgram.RemoteInfo) => {
+    metrics.received++;
+    let out = handleDhcpv6(ctx, msg, rinfo.address);
+    // A store that refuses writes (disk full, read-only) still lets us send
+    // what needs none: Advertise, Confirm and Information-Request replies.
+    if (out.kind === 'drop' && out.reason === 'internal-error') out = handleDhcpv6({ ...ctx, readOnly: true }, msg, rinfo.address);
+    if (out.kind === 'drop') {
+      bump(metrics.drops, out.reason);
+      log.debug({ from: rinfo.address, reason: out.reason, detail: out.detail }, 'dhcpv6: no reply');
+      return;
+    }
+    bump(metrics.replies, out.type);
+    log.info({ from: rinfo.address, reply: out.type, detail: out.detail }, 'dhcpv6 reply');
+    sock.send(out.bytes, rinfo.port, rinfo.address, (err) => {
+      if (!err) return;
+      metrics.sendErrors++;
+      log.warn({ err, to: rinfo.address }, 'dhcpv6: send failed');
+    });
+  };
+
+  const sockets: dgram.Socket[] = [];
+  const open = async (address: string, join?: string) => {
+    const sock = await bindListener('DHCPv6', listenerAddress('udp', address, port, join ? deps.iface : undefined), () => new Promise<dgram.Socket>((resolve, reject) => {
+      const s = dgram.createSocket({ type: 'udp6', reuseAddr: true });
+      s.once('error', reject);
+      s.bind({ address, port }, () => {
+        s.off('error', reject);
+        try {
+          if (join) s.addMembership(join, `::%${deps.iface}`);
+          resolve(s);
+        } catch (err) {
+          s.close();
+          reject(err);
+        }
+      });
+    }));
+    sock.on('error', (err) => log.error({ err }, 'dhcpv6 socket error'));
+    sock.on('message', onMessage(sock));
+    sockets.push(sock);
+  };
+  try {
+    await open(`${ALL_DHCP_RELAY_AGENTS_AND_SERVERS}%${deps.iface}`, ALL_DHCP_RELAY_AGENTS_AND_SERVERS);
+    await open(d6.address);
+  } catch (err) {
+    for (const s of sockets) s.close();
+    throw err;
+  }
+  const sweep = setInterval(() => {
+    try { ctx.leases.sweep(); } catch (err) { log.error({ err }, 'dhcpv6: lease sweep failed'); }
+  }, 30_000);
+  sweep.unref();
+  log.info({ iface: deps.iface, address: d6.address, prefix: d6.prefix, pool: d6.pool, port }, 'dhcpv6 serving');
+  return {
+    name: 'dhcpv6',
+    metrics: () => structuredClone(metrics),
+    async close() {
+      clearInterval(sweep);
+      await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    },
+  };
+}
