@@ -18,21 +18,19 @@
 import type Database from 'better-sqlite3';
 import { parse } from 'yaml';
 import type { Logger } from '../log.js';
-import type { TalosClient } from '../talos/client.js';
 import { claimRollout, createRollout, getRollout, releaseRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutNodeRecord, type RolloutRecord } from '../store/rollouts.js';
 import { componentImage, k8sRollSteps, patchForStep, type K8sComponent, type K8sStep } from './k8s-roll-plan.js';
 import { recordKubernetesVersion } from './applied.js';
 import { checkQuorum, type ControlPlane } from './quorum-gate.js';
 import { RolloutBusyError } from './rollout.js';
+import { StoppableRun, Stopped, type NodeTalosDeps } from './stoppable-run.js';
 
 export const K8S_ROLLOUT_KIND = 'kubernetes';
 export const MACHINE_CONFIG = { namespace: 'config', type: 'MachineConfigs.config.talos.dev', id: 'v1alpha1' } as const;
 export const STATIC_POD_STATUS = { namespace: 'k8s', type: 'StaticPodStatuses.kubernetes.talos.dev' } as const;
 
-export interface K8sRollDeps {
+export interface K8sRollDeps extends NodeTalosDeps {
   db: Database.Database;
-  connect: (endpoint: string) => TalosClient;
-  endpointOf: (node: string) => string | undefined;
   /** Every control plane, for the etcd gate. */
   controlPlanes: () => ControlPlane[];
   kubeNodeNotReady: (node: string) => Promise<string | undefined>;
@@ -61,32 +59,7 @@ export function planK8sRoll(db: Database.Database, nodes: { name: string; role: 
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Thrown out of a run when its owner stops it: nothing more is written, the rollout stays running for the next start. */
-class Stopped extends Error {}
-
-export class KubernetesRollout {
-  private stopped = false;
-
-  constructor(private readonly deps: K8sRollDeps) {}
-
-  /** Stops a run at its next wait or step, as a crash would, recording nothing (the daemon is closing). */
-  stop(): void {
-    this.stopped = true;
-  }
-
-  private async ask<T>(node: string, fn: (c: TalosClient) => Promise<T>): Promise<T> {
-    const ep = this.deps.endpointOf(node);
-    if (!ep) throw new Error(`no address known for ${node}`);
-    const c = this.deps.connect(ep);
-    try {
-      return await fn(c);
-    } finally {
-      c.close();
-    }
-  }
-
+export class KubernetesRollout extends StoppableRun<K8sRollDeps> {
   private activeConfig(node: string): Promise<string> {
     return this.ask(node, async (c) => {
       const r = (await c.listResources(MACHINE_CONFIG.namespace, MACHINE_CONFIG.type)).find((x) => x.metadata?.id === MACHINE_CONFIG.id);
@@ -108,7 +81,7 @@ export class KubernetesRollout {
     if (!claim.ok) throw new RolloutBusyError(`rollout ${id} is being run by process ${claim.holder}`);
     try {
       for (const row of rolloutNodes(db, id)) {
-        if (this.stopped) throw new Stopped();
+        this.throwIfStopped();
         if (getRollout(db, id)!.state !== 'running') return getRollout(db, id)!;
         const problem = await this.step(r, row);
         if (problem) {
@@ -179,9 +152,7 @@ export class KubernetesRollout {
       }
       if (!why) return undefined;
       if (Date.now() > end) return `${why} after ${this.deps.returnTimeoutMs} ms`;
-      if (this.stopped) throw new Stopped();
-      await sleep(this.deps.pollMs);
-      if (this.stopped) throw new Stopped();
+      await this.wait(this.deps.pollMs);
     }
   }
 

@@ -11,9 +11,10 @@ import { KubernetesRollout, planK8sRoll, type K8sRollDeps } from '../../src/day2
 import { resumeRollout } from '../../src/day2/rollout-plan.js';
 import { getRollout, rolloutNodes } from '../../src/store/rollouts.js';
 import { Store } from '../../src/store/store.js';
-import { startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api.js';
+import type { FakeKubeApi } from '../fakes/kube-api.js';
 import { kubeNodeNotReady, parseKubeconfig } from '../../src/day2/kube-node.js';
 import { makeEtcdRack, type EtcdRack } from './etcd-rack.js';
+import { crashAtEveryStep, readyKubeApi } from './upgrade-rig.js';
 
 interface Env { rack: EtcdRack; dir: string; store: Store; kube: FakeKubeApi }
 let env: Env | undefined;
@@ -29,8 +30,7 @@ afterEach(async () => {
 async function setup(firstHost: number): Promise<Env> {
   const rack = await makeEtcdRack(3, 1, { firstHost });
   const dir = mkdtempSync(join(tmpdir(), 'rb-k8s-roll-'));
-  const kube = await startFakeKubeApi(rack.pki);
-  for (const n of rack.fakes.keys()) kube.nodes.set(n, 'True');
+  const kube = await readyKubeApi(rack, join(dir, 'kubeconfig'));
   env = { rack, dir, store: new Store(join(dir, 'rackboot.db')), kube };
   return env;
 }
@@ -106,23 +106,11 @@ it('pauses at the etcd gate before a step, and on a kubelet whose Kubernetes nod
 it('restarted at every persisted step, applies each change exactly once', async () => {
   const e = await setup(36);
   const id = planK8sRoll(e.store.db, nodes, '1.35.2');
-  class Crash extends Error {}
-  const crashed: string[] = [];
-  for (let run = 0; run < 100; run++) {
-    e.store.close();
-    e.store = new Store(join(e.dir, 'rackboot.db'));
-    const engine = new KubernetesRollout(deps(e, {
-      checkpoint: (row, step) => {
-        const at = `${row}:${step}`;
-        if (!crashed.includes(at)) { crashed.push(at); throw new Crash(at); }
-      },
-    }));
-    try {
-      if ((await engine.run(id)).state === 'done') break;
-    } catch (err) {
-      if (!(err instanceof Crash)) throw err;
-    }
-  }
+  const crashed = await crashAtEveryStep({
+    maxRuns: 100,
+    reopen: () => { e.store.close(); e.store = new Store(join(e.dir, 'rackboot.db')); },
+    run: (checkpoint) => new KubernetesRollout(deps(e, { checkpoint })).run(id),
+  });
   expect(getRollout(e.store.db, id)!.state).toBe('done');
   expect(crashed).toHaveLength(16 * 3);
   // First contact's config, then one apply per step: 5 per control plane, 1 for the worker.
