@@ -182,9 +182,11 @@ export class UpgradeRollout extends StoppableRun<RolloutDeps> {
       const lifecycle = usesLifecycleService(current);
       let installed: { exitCode: number | undefined; messages: string[] } | undefined;
       try {
-        if (lifecycle) installed = await this.ask(n.node, (c) => c.lifecycleUpgrade(r.image));
+        if (lifecycle) installed = await this.ask(n.node, (c) => c.lifecycleUpgrade(r.image, { signal: this.stopSignal }));
         else await this.ask(n.node, (c) => c.upgradeLegacy(r.image));
       } catch (err) {
+        // Stopped mid-call: nothing is written; the node stays at 'calling' and the next start asks it.
+        this.throwIfStopped();
         const why = `upgrade refused: ${(err as Error).message}`;
         mark('failed', { reason: why, finished: Date.now() });
         return why;

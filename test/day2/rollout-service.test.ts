@@ -5,6 +5,7 @@ import { afterEach, expect, it } from 'vitest';
 import { planUpgrade } from '../../src/day2/rollout-plan.js';
 import { planK8sRoll } from '../../src/day2/k8s-roll.js';
 import { startRolloutService } from '../../src/day2/rollout-service.js';
+import { fakeUpgrade } from '../../src/lab/fake-talos/upgrade.js';
 import { createLogger } from '../../src/log.js';
 import { loadSettings } from '../../src/settings/settings.js';
 import { getRollout, rolloutNodes } from '../../src/store/rollouts.js';
@@ -32,7 +33,8 @@ it('a daemon closed mid-rollout leaves it running; the next daemon finishes it, 
   const log = createLogger({ level: 'silent' });
 
   const first = startRolloutService({ settings, store, log, schematic: () => undefined, intervalMs: 50, deps })!;
-  await waitFor(() => rolloutNodes(store.db, id)[1]!.state !== 'pending', 20_000, 'cp2 under way');
+  // Closed once cp2's install stream has ended (closing during it cancels the install: the next test).
+  await waitFor(() => ['installed', 'called', 'done'].includes(rolloutNodes(store.db, id)[1]!.state), 20_000, 'cp2 under way');
   await first.close();
   expect(getRollout(store.db, id)!.state).toBe('running');
   expect(rolloutNodes(store.db, id).at(-1)!.state).toBe('pending');
@@ -75,4 +77,41 @@ it('runs a Kubernetes roll the store has running with its own engine, and a rest
   expect(getRollout(store.db, id)!.state).toBe('done');
   expect([...rack.fakes.values()].map((f) => f.applied.length)).toEqual([6, 6, 6, 2]);
   expect(Object.values(upgradeCounts(rack))).toEqual([0, 0, 0, 0]);
+}, 90_000);
+
+it('a daemon closing during a LifecycleService install cancels the stream at once; the next start asks the node and sends nothing blindly', async () => {
+  const rack: EtcdRack = await makeEtcdRack(1, 1, { firstHost: 161 });
+  const site = await daemonSite(rack, 'rb-rollout-svc-stop-');
+  const settings = loadSettings({ config: site.config });
+  let store = new Store(join(site.dataDir, 'rackboot.db'));
+  cleanup = async () => { store.close(); await site.close(); await rack.close(); };
+  const endpointOf = (n: string) => rack.fakes.get(n)?.endpoint;
+  // w1's installer would run for a minute: the close must not wait for it.
+  fakeUpgrade(rack.fakes.get('w1')!).installMs = 60_000;
+  const deps = { connect: rack.connect, endpointOf, fetchAssets: async () => {}, pollMs: 50, returnTimeoutMs: 1500, allowSingleMember: true };
+  const id = await planUpgrade({ db: store.db, connect: rack.connect, endpointOf }, rackNodes(rack),
+    { version: 'v1.13.4', schematic: 'c'.repeat(64), image: `factory.talos.dev/metal-installer/${'c'.repeat(64)}:v1.13.4` });
+  const log = createLogger({ level: 'silent' });
+  const first = startRolloutService({ settings, store, log, schematic: () => undefined, intervalMs: 50, deps })!;
+  await waitFor(() => fakeUpgrade(rack.fakes.get('w1')!).inProgress, 20_000, 'w1 installing');
+  const t0 = Date.now();
+  await first.close();
+  expect(Date.now() - t0).toBeLessThan(3000);
+  // Nothing recorded after the stop: w1 stays at 'calling', its install was cancelled on the node.
+  expect(rolloutNodes(store.db, id).map((n) => [n.node, n.state])).toEqual([['cp1', 'done'], ['w1', 'calling']]);
+  await waitFor(() => !fakeUpgrade(rack.fakes.get('w1')!).inProgress, 5000, 'the install cancelled');
+  expect(fakeUpgrade(rack.fakes.get('w1')!).staged).toBeUndefined();
+
+  store.close();
+  store = new Store(join(site.dataDir, 'rackboot.db'));
+  const second = startRolloutService({ settings, store, log, schematic: () => undefined, intervalMs: 50, deps })!;
+  try {
+    await waitFor(() => getRollout(store.db, id)!.state !== 'running', 30_000, 'rollout stopped');
+  } finally {
+    await second.close();
+  }
+  // The node did not come back on the target: unknown whether the call got through, so only the operator sends it again.
+  expect(getRollout(store.db, id)!.state).toBe('paused');
+  expect(getRollout(store.db, id)!.reason).toMatch(/w1: unknown whether the upgrade call reached it/);
+  expect(upgradeCounts(rack)).toEqual({ cp1: 1, w1: 1 });
 }, 90_000);
