@@ -24,9 +24,11 @@ import { recordKubernetesVersion } from './applied.js';
 import { checkQuorum, type ControlPlane } from './quorum-gate.js';
 import { RolloutBusyError } from './rollout.js';
 import { StoppableRun, Stopped, type NodeTalosDeps } from './stoppable-run.js';
+import { activeMachineConfig } from './k8s-upgrade-checks.js';
+
+export { MACHINE_CONFIG } from './k8s-upgrade-checks.js';
 
 export const K8S_ROLLOUT_KIND = 'kubernetes';
-export const MACHINE_CONFIG = { namespace: 'config', type: 'MachineConfigs.config.talos.dev', id: 'v1alpha1' } as const;
 export const STATIC_POD_STATUS = { namespace: 'k8s', type: 'StaticPodStatuses.kubernetes.talos.dev' } as const;
 
 export interface K8sRollDeps extends NodeTalosDeps {
@@ -61,14 +63,7 @@ export function planK8sRoll(db: Database.Database, nodes: { name: string; role: 
 
 export class KubernetesRollout extends StoppableRun<K8sRollDeps> {
   private activeConfig(node: string): Promise<string> {
-    return this.ask(node, async (c) => {
-      const r = (await c.listResources(MACHINE_CONFIG.namespace, MACHINE_CONFIG.type)).find((x) => x.metadata?.id === MACHINE_CONFIG.id);
-      if (!r?.spec?.yaml_spec) throw new Error('the node has no active machine config');
-      // The spec's YAML is the config text as one string (machine_config.go v1alpha1Spec.MarshalYAML, v1.12.0).
-      const text = parse(r.spec.yaml_spec) as unknown;
-      if (typeof text !== 'string') throw new Error('the MachineConfig resource does not hold the config as text');
-      return text;
-    });
+    return this.ask(node, activeMachineConfig);
   }
 
   async run(id: number): Promise<RolloutRecord> {

@@ -1,7 +1,7 @@
 // `rackboot upgrade` end to end in-process: a site whose inventory names fake
 // nodes on 127.0.0.x:50000 (control planes over a real etcd), a fake Image
 // Factory for the boot assets, the talosconfig the nodes trust.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { upgrade } from '../../src/cli/upgrade.js';
 import { fakeUpgrade } from '../../src/lab/fake-talos/upgrade.js';
 import { schematicId } from '../../src/factory/schematic.js';
 import { Store } from '../../src/store/store.js';
+import { activeRollout } from '../../src/store/rollouts.js';
 import { loadInventoryFile } from '../../src/inventory/load.js';
 import { makeEtcdRack, type EtcdRack } from '../day2/etcd-rack.js';
 import { startFakeFactory, type FakeFactory } from '../factory/fake-factory.js';
@@ -110,3 +111,23 @@ it('upgrade --kubernetes rolls the inventory\'s Kubernetes version node by node,
   expect((await runCommand(upgrade, ['--config', s.config, '--kubernetes'])).code).toBe(0);
   expect([...rack.fakes.values()].map((f) => f.applied.length)).toEqual([6, 6, 6, 2]);
 }, 120_000);
+
+it('upgrade --kubernetes refuses a path upstream refuses before recording or sending anything', async () => {
+  const rack = await makeEtcdRack(1, 1, { firstHost: 136, port: 50000 });
+  const factory = await startFakeFactory({});
+  cleanup = async () => { await factory.close(); await rack.close(); };
+  const s = await site(rack, factory);
+  const inventory = join(s.config, '..', 'inventory.yaml');
+  writeFileSync(inventory, readFileSync(inventory, 'utf8').replace(`  talosVersion: ${TARGET}\n`, `  talosVersion: ${TARGET}\n  kubernetesVersion: 1.33.0\n`));
+  await installedWithKube(rack, s);
+
+  // The fakes run Talos v1.13.0 with no image in their config: its default, Kubernetes 1.36.0, runs.
+  const out = await runCommand(upgrade, ['--config', s.config, '--kubernetes']);
+  expect(out.code).toBe(1);
+  expect(out.err).toMatch(/cp1: unsupported upgrade path 1\.36->1\.33 \(from 1\.36\.0 to 1\.33\.0\)/);
+  expect([...rack.fakes.values()].map((f) => f.applied.length)).toEqual([1, 1]);
+  const store = new Store(join(s.dataDir, 'rackboot.db'));
+  expect(activeRollout(store.db)).toBeUndefined();
+  store.close();
+}, 60_000);
+
