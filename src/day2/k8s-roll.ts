@@ -7,6 +7,7 @@
 // mode NO_REBOOT; then, for a static pod, wait until the node's
 // StaticPodStatus for it runs the new image and is Ready; for the kubelet,
 // until the kubelet service is healthy and its Kubernetes node Ready.
+// Before the first step every node pre-pulls its new images (prePull).
 // Before each step etcd must pass the quorum gate (nothing goes down, so no
 // member is taken out of the count). Any failure pauses the rollout.
 //
@@ -15,10 +16,12 @@
 // means the apply landed (nothing is sent); otherwise it did not, and the
 // same one-field change is sent (a config apply that did not land was
 // never applied).
+import * as grpc from '@grpc/grpc-js';
 import type Database from 'better-sqlite3';
+import { TalosCallError } from '../talos/errors.js';
 import { parse } from 'yaml';
 import type { Logger } from '../log.js';
-import { claimRollout, createRollout, getRollout, releaseRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutNodeRecord, type RolloutRecord } from '../store/rollouts.js';
+import { claimRollout, createRollout, getRollout, markAssetsReady, releaseRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutNodeRecord, type RolloutRecord } from '../store/rollouts.js';
 import { componentImage, k8sRollSteps, patchForStep, type K8sComponent, type K8sStep } from './k8s-roll-plan.js';
 import { recordKubernetesVersion } from './applied.js';
 import { checkQuorum, type ControlPlane } from './quorum-gate.js';
@@ -75,6 +78,15 @@ export class KubernetesRollout extends StoppableRun<K8sRollDeps> {
     const claim = claimRollout(db, id);
     if (!claim.ok) throw new RolloutBusyError(`rollout ${id} is being run by process ${claim.holder}`);
     try {
+      if (!r.assetsReady) {
+        const problem = await this.prePull(r);
+        if (problem) {
+          setRolloutState(db, id, 'paused', `pre-pull: ${problem}`);
+          return getRollout(db, id)!;
+        }
+        markAssetsReady(db, id);
+        this.deps.checkpoint?.('pre-pull', 'done');
+      }
       for (const row of rolloutNodes(db, id)) {
         this.throwIfStopped();
         if (getRollout(db, id)!.state !== 'running') return getRollout(db, id)!;
@@ -93,6 +105,32 @@ export class KubernetesRollout extends StoppableRun<K8sRollDeps> {
     } finally {
       releaseRollout(db, id);
     }
+  }
+
+  /**
+   * Before the first step, as upgrade-k8s does (talos_managed.go prePullImages,
+   * v1.12.0): every control plane pulls the new apiserver, controller-manager
+   * and scheduler images into the CRI namespace, every node the new kubelet
+   * into the system one. A node without ImagePull (Unimplemented) is passed;
+   * any other failure is why the roll pauses. Pulling twice is harmless, so a
+   * restart before it is recorded pulls again.
+   */
+  private async prePull(r: RolloutRecord): Promise<string | undefined> {
+    const rows = rolloutNodes(this.deps.db, r.id).map((row) => stepOf(row, r.targetVersion));
+    const pulls = [
+      ...rows.filter((s) => s.component === 'kube-apiserver' || s.component === 'kube-controller-manager' || s.component === 'kube-scheduler').map((s) => ({ node: s.node, ns: 'NS_CRI' as const, image: s.image })),
+      ...rows.filter((s) => s.component === 'kubelet').map((s) => ({ node: s.node, ns: 'NS_SYSTEM' as const, image: s.image })),
+    ];
+    for (const p of pulls) {
+      this.throwIfStopped();
+      try {
+        await this.ask(p.node, (c) => c.imagePull(p.ns, p.image));
+      } catch (err) {
+        if (err instanceof TalosCallError && err.code === grpc.status.UNIMPLEMENTED) continue;
+        return `${p.image} on ${p.node}: ${(err as Error).message}`;
+      }
+    }
+    return undefined;
   }
 
   private async step(r: RolloutRecord, row: RolloutNodeRecord): Promise<string | undefined> {

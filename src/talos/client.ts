@@ -171,6 +171,12 @@ export class TalosClient {
     });
   }
 
+  // day2b: talosctl upgrade-k8s pre-pulls the new images (talos_managed.go prePullImages, v1.12.0).
+  /** Pulls `reference` into the node's containerd namespace; already there is a no-op on the node. Not retried. */
+  async imagePull(namespace: 'NS_CRI' | 'NS_SYSTEM', reference: string): Promise<void> {
+    await this.calls.unary(this.machine, 'ImagePull', { namespace, reference }, { retry: false });
+  }
+
   // day2-rollout: etcd health and membership (quorum gate, node removal).
   /** This node's own etcd member: its id and the leader it sees ("0": none). */
   async etcdStatus(): Promise<EtcdMemberStatus> {

@@ -14,6 +14,7 @@ import { Store } from '../../src/store/store.js';
 import type { FakeKubeApi } from '../fakes/kube-api.js';
 import { kubeNodeNotReady, parseKubeconfig } from '../../src/day2/kube-node.js';
 import { makeEtcdRack, type EtcdRack } from './etcd-rack.js';
+import { fakeImagePulls } from '../../src/lab/fake-talos/image-pull.js';
 import { crashAtEveryStep, readyKubeApi } from './upgrade-rig.js';
 
 interface Env { rack: EtcdRack; dir: string; store: Store; kube: FakeKubeApi }
@@ -112,7 +113,29 @@ it('restarted at every persisted step, applies each change exactly once', async 
     run: (checkpoint) => new KubernetesRollout(deps(e, { checkpoint })).run(id),
   });
   expect(getRollout(e.store.db, id)!.state).toBe('done');
-  expect(crashed).toHaveLength(16 * 3);
+  // Three persisted steps per row, and the pre-pull once.
+  expect(crashed).toHaveLength(16 * 3 + 1);
   // First contact's config, then one apply per step: 5 per control plane, 1 for the worker.
   expect([...e.rack.fakes.values()].map((f) => f.applied.length)).toEqual([6, 6, 6, 2]);
 }, 120_000);
+
+it('pre-pulls the new images on every node before the first step (control-plane images into CRI, the kubelet into system); a missing image pauses before any change', async () => {
+  const e = await setup(46);
+  const missing = 'registry.k8s.io/kube-scheduler:v1.35.9';
+  fakeImagePulls(e.rack.fakes.get('cp2')!).missing.add(missing);
+  const paused = await new KubernetesRollout(deps(e)).run(planK8sRoll(e.store.db, nodes, '1.35.9'));
+  expect(paused.state).toBe('paused');
+  expect(paused.reason).toMatch(/^pre-pull: registry\.k8s\.io\/kube-scheduler:v1\.35\.9 on cp2: .*not found/);
+  expect([...e.rack.fakes.values()].map((f) => f.applied.length)).toEqual([1, 1, 1, 1]);
+  fakeImagePulls(e.rack.fakes.get('cp2')!).missing.clear();
+  for (const f of e.rack.fakes.values()) fakeImagePulls(f).pulls.length = 0;
+  resumeRollout(e.store.db);
+  expect((await new KubernetesRollout(deps(e)).run(paused.id)).state).toBe('done');
+  for (const [name, f] of e.rack.fakes) {
+    const pulls = fakeImagePulls(f).pulls;
+    // All of them before the node's first one-field apply (only first contact's config was applied by then).
+    expect(pulls.every((p) => p.appliedBefore === 1)).toBe(true);
+    const want = name === 'w1' ? [] : ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `NS_CRI registry.k8s.io/${c}:v1.35.9`);
+    expect(pulls.map((p) => `${p.namespace} ${p.reference}`)).toEqual([...want, 'NS_SYSTEM ghcr.io/siderolabs/kubelet:v1.35.9']);
+  }
+}, 90_000);
