@@ -11,7 +11,8 @@ import { installerImage, schematicId } from '../factory/schematic.js';
 import { activeRollout, latestRollout, rolloutNodes } from '../store/rollouts.js';
 import type { Store } from '../store/store.js';
 import { TalosClient } from '../talos/client.js';
-import { storeEndpoints } from '../talos/endpoints.js';
+import { storeEndpoints, withTalosClient } from '../talos/endpoints.js';
+import { checkK8sUpgrade } from '../day2/k8s-upgrade-checks.js';
 import { kubeconfigPath } from '../talos/health.js';
 import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
 import { storedKubeconfigCheck } from '../day2/kube-node.js';
@@ -97,7 +98,10 @@ resumed like a Talos rollout; a change that landed is never sent again.`,
         id = resumeRollout(store.db).id;
       } else if (kubernetes) {
         const version = inventory.cluster.kubernetesVersion ?? defaultKubernetesVersion(inventory.cluster.talosVersion);
-        id = planK8sRoll(store.db, store.listNodes().filter((n) => UPGRADABLE.includes(n.state)).map((n) => ({ name: n.name, role: n.role })), version);
+        const nodes = store.listNodes().filter((n) => UPGRADABLE.includes(n.state)).map((n) => ({ name: n.name, role: n.role }));
+        // upgrade-k8s's refusals (path, Talos support) come before anything is recorded.
+        await checkK8sUpgrade((node, fn) => withTalosClient(connect, endpointOf(node), `no address known for ${node}`, fn), nodes, version);
+        id = planK8sRoll(store.db, nodes, version);
       } else {
         const open = activeRollout(store.db);
         if (open) throw new Error(`rollout ${open.id} is ${open.state}${open.reason ? ` (${open.reason})` : ''}; continue it with --resume`);

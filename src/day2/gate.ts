@@ -5,12 +5,12 @@
 // The CLI and the daemon use the quorum version of it (config-gates.ts).
 import type { NodeRecord } from '../store/store.js';
 import type { TalosClient } from '../talos/client.js';
-import type { EndpointOf } from '../talos/endpoints.js';
+import { withTalosClient, type ConnectTalos, type EndpointOf } from '../talos/endpoints.js';
 import { describeEtcd, etcdStatus } from '../talos/etcd-status.js';
 import type { GateResult, NodeHealthGate } from './ports.js';
 
 export interface SimpleGateDeps {
-  connect: (endpoint: string) => TalosClient;
+  connect: ConnectTalos;
   endpointOf: EndpointOf;
   timeoutMs?: number;
   intervalMs?: number;
@@ -27,19 +27,16 @@ const ownEtcdHasMembers: EtcdCheck = async (c) => {
 };
 
 async function checkOnce(deps: SimpleGateDeps, node: NodeRecord, config: Buffer, etcdCheck: EtcdCheck): Promise<GateResult> {
-  const ep = deps.endpointOf(node);
-  if (!ep) return { ok: false, reason: 'no address' };
-  const c = deps.connect(ep);
   try {
-    const dry = await c.applyConfiguration(config, 'AUTO', { dryRun: true });
-    if (!NO_CHANGES.test(dry.modeDetails)) return { ok: false, reason: 'the node does not run the applied config yet' };
-    if (node.role !== 'controlplane') return { ok: true, detail: 'answers on the applied config' };
-    const etcd = await etcdCheck(c, node);
-    return etcd.ok ? { ok: true, detail: `answers on the applied config; ${etcd.detail}` } : etcd;
+    return await withTalosClient(deps.connect, deps.endpointOf(node), 'no address', async (c) => {
+      const dry = await c.applyConfiguration(config, 'AUTO', { dryRun: true });
+      if (!NO_CHANGES.test(dry.modeDetails)) return { ok: false, reason: 'the node does not run the applied config yet' };
+      if (node.role !== 'controlplane') return { ok: true, detail: 'answers on the applied config' };
+      const etcd = await etcdCheck(c, node);
+      return etcd.ok ? { ok: true, detail: `answers on the applied config; ${etcd.detail}` } : etcd;
+    });
   } catch (err) {
     return { ok: false, reason: (err as Error).message };
-  } finally {
-    c.close();
   }
 }
 

@@ -13,7 +13,8 @@
 // staticPodImage: "update skipped"). Image names are upstream's defaults
 // (pkg/machinery/constants/constants.go v1.12.0), tagged v<version>.
 // Pure: no I/O; k8s-roll.ts runs the steps.
-import { parseDocument } from 'yaml';
+import { isDeepStrictEqual } from 'node:util';
+import { isScalar, parseAllDocuments } from 'yaml';
 
 export type K8sComponent = 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kube-proxy' | 'kubelet';
 
@@ -45,21 +46,48 @@ export function k8sRollSteps(nodes: { name: string; role: 'controlplane' | 'work
 }
 
 /**
- * The node's config with the step's one field set to its image, every other
- * byte of meaning kept (later documents of a multi-document config too).
+ * The node's config with the step's one field set to its image. The
+ * documents are found by a YAML parse of the whole stream (parseAllDocuments),
+ * not by splitting on `---` lines, so a marker with a comment or a `...`
+ * end is read as YAML reads it. Every byte outside the change is kept: an
+ * existing field has only its value replaced in the text; a missing one is
+ * added by re-writing that one document in its place.
  * `changed` is false when the field already names the image: the step is skipped.
  */
 export function patchForStep(config: string, step: K8sStep): { config: string; changed: boolean } {
-  const docs = config.split(/^---\s*$/m);
-  const i = docs.findIndex((d) => {
-    const v = parseDocument(d).toJS() as { version?: string } | null;
-    return v?.version === 'v1alpha1';
-  });
-  if (i < 0) throw new Error('the config has no v1alpha1 document');
-  const doc = parseDocument(docs[i]!);
+  const docs = parseAllDocuments(config);
+  if (!Array.isArray(docs)) throw new Error('the config is empty');
+  const bad = docs.find((d) => d.errors.length);
+  if (bad) throw new Error(`the config is not YAML: ${bad.errors[0]!.message}`);
+  const doc = docs.find((d) => (d.toJS() as { version?: string } | null)?.version === 'v1alpha1');
+  if (!doc) throw new Error('the config has no v1alpha1 document');
   const path = COMPONENT_FIELD[step.component].path;
   if (doc.getIn(path) === step.image) return { config, changed: false };
+  const node = doc.getIn(path, true);
+  if (isScalar(node) && node.range) {
+    const quote = node.type === 'QUOTE_DOUBLE' ? '"' : node.type === 'QUOTE_SINGLE' ? "'" : '';
+    const text = config.slice(0, node.range[0]) + quote + step.image + quote + config.slice(node.range[1]);
+    if (sameButField(config, text, path, step.image)) return { config: text, changed: true };
+  }
   doc.setIn(path, step.image);
-  docs[i] = (i > 0 ? '\n' : '') + doc.toString();
-  return { config: docs.join('---'), changed: true };
+  const [start, , end] = doc.range;
+  const text = config.slice(0, start) + doc.toString({ lineWidth: 0 }) + config.slice(end);
+  if (!sameButField(config, text, path, step.image)) throw new Error(`could not set ${path.join('.')} without changing anything else`);
+  return { config: text, changed: true };
+}
+
+/** Whether `after` reads as `before` with only `path` of the v1alpha1 document set to `value`. */
+function sameButField(before: string, after: string, path: string[], value: string): boolean {
+  const read = (t: string) => {
+    const docs = parseAllDocuments(t);
+    return Array.isArray(docs) && !docs.some((d) => d.errors.length) ? docs : undefined;
+  };
+  const a = read(before);
+  const b = read(after);
+  if (!a || !b || a.length !== b.length) return false;
+  return a.every((d, i) => {
+    const want = d.clone();
+    if ((want.toJS() as { version?: string } | null)?.version === 'v1alpha1') want.setIn(path, value);
+    return isDeepStrictEqual(want.toJS(), b[i]!.toJS());
+  });
 }

@@ -7,6 +7,7 @@
 // mode NO_REBOOT; then, for a static pod, wait until the node's
 // StaticPodStatus for it runs the new image and is Ready; for the kubelet,
 // until the kubelet service is healthy and its Kubernetes node Ready.
+// Before the first step every node pre-pulls its new images (prePull).
 // Before each step etcd must pass the quorum gate (nothing goes down, so no
 // member is taken out of the count). Any failure pauses the rollout.
 //
@@ -15,24 +16,26 @@
 // means the apply landed (nothing is sent); otherwise it did not, and the
 // same one-field change is sent (a config apply that did not land was
 // never applied).
+import * as grpc from '@grpc/grpc-js';
 import type Database from 'better-sqlite3';
+import { TalosCallError } from '../talos/errors.js';
 import { parse } from 'yaml';
 import type { Logger } from '../log.js';
-import type { TalosClient } from '../talos/client.js';
-import { claimRollout, createRollout, getRollout, releaseRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutNodeRecord, type RolloutRecord } from '../store/rollouts.js';
+import { claimRollout, createRollout, getRollout, markAssetsReady, releaseRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutNodeRecord, type RolloutRecord } from '../store/rollouts.js';
 import { componentImage, k8sRollSteps, patchForStep, type K8sComponent, type K8sStep } from './k8s-roll-plan.js';
 import { recordKubernetesVersion } from './applied.js';
 import { checkQuorum, type ControlPlane } from './quorum-gate.js';
 import { RolloutBusyError } from './rollout.js';
+import { StoppableRun, Stopped, type NodeTalosDeps } from './stoppable-run.js';
+import { activeMachineConfig } from './k8s-upgrade-checks.js';
+
+export { MACHINE_CONFIG } from './k8s-upgrade-checks.js';
 
 export const K8S_ROLLOUT_KIND = 'kubernetes';
-export const MACHINE_CONFIG = { namespace: 'config', type: 'MachineConfigs.config.talos.dev', id: 'v1alpha1' } as const;
 export const STATIC_POD_STATUS = { namespace: 'k8s', type: 'StaticPodStatuses.kubernetes.talos.dev' } as const;
 
-export interface K8sRollDeps {
+export interface K8sRollDeps extends NodeTalosDeps {
   db: Database.Database;
-  connect: (endpoint: string) => TalosClient;
-  endpointOf: (node: string) => string | undefined;
   /** Every control plane, for the etcd gate. */
   controlPlanes: () => ControlPlane[];
   kubeNodeNotReady: (node: string) => Promise<string | undefined>;
@@ -61,41 +64,9 @@ export function planK8sRoll(db: Database.Database, nodes: { name: string; role: 
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Thrown out of a run when its owner stops it: nothing more is written, the rollout stays running for the next start. */
-class Stopped extends Error {}
-
-export class KubernetesRollout {
-  private stopped = false;
-
-  constructor(private readonly deps: K8sRollDeps) {}
-
-  /** Stops a run at its next wait or step, as a crash would, recording nothing (the daemon is closing). */
-  stop(): void {
-    this.stopped = true;
-  }
-
-  private async ask<T>(node: string, fn: (c: TalosClient) => Promise<T>): Promise<T> {
-    const ep = this.deps.endpointOf(node);
-    if (!ep) throw new Error(`no address known for ${node}`);
-    const c = this.deps.connect(ep);
-    try {
-      return await fn(c);
-    } finally {
-      c.close();
-    }
-  }
-
+export class KubernetesRollout extends StoppableRun<K8sRollDeps> {
   private activeConfig(node: string): Promise<string> {
-    return this.ask(node, async (c) => {
-      const r = (await c.listResources(MACHINE_CONFIG.namespace, MACHINE_CONFIG.type)).find((x) => x.metadata?.id === MACHINE_CONFIG.id);
-      if (!r?.spec?.yaml_spec) throw new Error('the node has no active machine config');
-      // The spec's YAML is the config text as one string (machine_config.go v1alpha1Spec.MarshalYAML, v1.12.0).
-      const text = parse(r.spec.yaml_spec) as unknown;
-      if (typeof text !== 'string') throw new Error('the MachineConfig resource does not hold the config as text');
-      return text;
-    });
+    return this.ask(node, activeMachineConfig);
   }
 
   async run(id: number): Promise<RolloutRecord> {
@@ -107,8 +78,17 @@ export class KubernetesRollout {
     const claim = claimRollout(db, id);
     if (!claim.ok) throw new RolloutBusyError(`rollout ${id} is being run by process ${claim.holder}`);
     try {
+      if (!r.assetsReady) {
+        const problem = await this.prePull(r);
+        if (problem) {
+          setRolloutState(db, id, 'paused', `pre-pull: ${problem}`);
+          return getRollout(db, id)!;
+        }
+        markAssetsReady(db, id);
+        this.deps.checkpoint?.('pre-pull', 'done');
+      }
       for (const row of rolloutNodes(db, id)) {
-        if (this.stopped) throw new Stopped();
+        this.throwIfStopped();
         if (getRollout(db, id)!.state !== 'running') return getRollout(db, id)!;
         const problem = await this.step(r, row);
         if (problem) {
@@ -125,6 +105,32 @@ export class KubernetesRollout {
     } finally {
       releaseRollout(db, id);
     }
+  }
+
+  /**
+   * Before the first step, as upgrade-k8s does (talos_managed.go prePullImages,
+   * v1.12.0): every control plane pulls the new apiserver, controller-manager
+   * and scheduler images into the CRI namespace, every node the new kubelet
+   * into the system one. A node without ImagePull (Unimplemented) is passed;
+   * any other failure is why the roll pauses. Pulling twice is harmless, so a
+   * restart before it is recorded pulls again.
+   */
+  private async prePull(r: RolloutRecord): Promise<string | undefined> {
+    const rows = rolloutNodes(this.deps.db, r.id).map((row) => stepOf(row, r.targetVersion));
+    const pulls = [
+      ...rows.filter((s) => s.component === 'kube-apiserver' || s.component === 'kube-controller-manager' || s.component === 'kube-scheduler').map((s) => ({ node: s.node, ns: 'NS_CRI' as const, image: s.image })),
+      ...rows.filter((s) => s.component === 'kubelet').map((s) => ({ node: s.node, ns: 'NS_SYSTEM' as const, image: s.image })),
+    ];
+    for (const p of pulls) {
+      this.throwIfStopped();
+      try {
+        await this.ask(p.node, (c) => c.imagePull(p.ns, p.image));
+      } catch (err) {
+        if (err instanceof TalosCallError && err.code === grpc.status.UNIMPLEMENTED) continue;
+        return `${p.image} on ${p.node}: ${(err as Error).message}`;
+      }
+    }
+    return undefined;
   }
 
   private async step(r: RolloutRecord, row: RolloutNodeRecord): Promise<string | undefined> {
@@ -179,9 +185,7 @@ export class KubernetesRollout {
       }
       if (!why) return undefined;
       if (Date.now() > end) return `${why} after ${this.deps.returnTimeoutMs} ms`;
-      if (this.stopped) throw new Stopped();
-      await sleep(this.deps.pollMs);
-      if (this.stopped) throw new Stopped();
+      await this.wait(this.deps.pollMs);
     }
   }
 

@@ -14,10 +14,15 @@ export function redactConfig(text: string): string {
   return redactMachineConfig(text);
 }
 
+const CONTENT_FIELDS = new Set(['content', 'contents']);
+
 /**
  * A unified diff of YAML as Talos returns it (configdiff.DiffConfigs): the
  * lines whose field is a secret keep their marker and indentation and lose
  * their value. Block scalars under a secret field lose every continuation line.
+ * A file's `content` and an inline manifest's `contents` count as secret
+ * here: a diff's lines cannot tell a Secret manifest from another, so all of
+ * it is hidden (redactConfig keeps a non-Secret manifest readable).
  */
 export function redactDiff(diff: string): string {
   const out: string[] = [];
@@ -29,8 +34,9 @@ export function redactDiff(diff: string): string {
     if (blockIndent >= 0 && marker && body.trim() !== '' && indent > blockIndent) continue;
     blockIndent = -1;
     const m = /^(\s*(?:-\s+)?)([A-Za-z][\w]*):(\s*)(.*)$/.exec(body);
-    if (marker && m && isSecretField(m[2]!) && m[4]!.trim() !== '') {
-      if (/^[|>]/.test(m[4]!.trim())) blockIndent = indent;
+    if (marker && m && (isSecretField(m[2]!) || CONTENT_FIELDS.has(m[2]!)) && m[4]!.trim() !== '') {
+      // A block scalar's lines are deeper than its key's column (after a sequence's "- " too).
+      if (/^[|>]/.test(m[4]!.trim())) blockIndent = m[1]!.length;
       out.push(`${marker}${m[1]}${m[2]}: ${REDACTED}`);
       continue;
     }

@@ -1,11 +1,11 @@
 // Starting and resuming an upgrade rollout (the rows day2/rollout.ts runs).
 import type Database from 'better-sqlite3';
-import type { TalosClient } from '../talos/client.js';
+import { NoAddressError, withTalosClient, type ConnectTalos } from '../talos/endpoints.js';
 import { activeRollout, createRollout, getRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutRecord } from '../store/rollouts.js';
 
 export interface PlanDeps {
   db: Database.Database;
-  connect: (endpoint: string) => TalosClient;
+  connect: ConnectTalos;
   endpointOf: (node: string) => string | undefined;
   /** The schematic rackboot recorded for the node (node_config.installer_image); undefined: unknown, so the node is included. */
   recordedSchematic?: (node: string) => string | undefined;
@@ -27,16 +27,12 @@ export async function planUpgrade(deps: PlanDeps, nodes: { name: string; role: '
   const ordered = [...nodes.filter((n) => n.role === 'controlplane'), ...nodes.filter((n) => n.role === 'worker')];
   const rows = [];
   for (const n of ordered) {
-    const ep = deps.endpointOf(n.name);
-    if (!ep) throw new Error(`${n.name}: no address known`);
-    const c = deps.connect(ep);
     let version: string;
     try {
-      version = (await c.version()).version.tag;
+      version = await withTalosClient(deps.connect, deps.endpointOf(n.name), `${n.name}: no address known`, async (c) => (await c.version()).version.tag);
     } catch (err) {
+      if (err instanceof NoAddressError) throw err;
       throw new Error(`${n.name} does not answer its version: ${(err as Error).message}`);
-    } finally {
-      c.close();
     }
     rows.push({ node: n.name, role: n.role, versionBefore: version, done: version === target.version && deps.recordedSchematic?.(n.name) === target.schematic });
   }

@@ -22,7 +22,6 @@
 // MachineService/Upgrade (install + reboot on its own) below.
 import type Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
-import type { TalosClient } from '../talos/client.js';
 import { REQUIRED_SERVICES } from '../talos/health.js';
 import {
   claimRollout, getRollout, markAssetsReady, releaseRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutNodeRecord, type RolloutRecord,
@@ -30,6 +29,7 @@ import {
 import { recordInstallerImage } from './applied.js';
 import { checkQuorum, type ControlPlane } from './quorum-gate.js';
 import { runningSchematic } from './running-schematic.js';
+import { StoppableRun, Stopped, type NodeTalosDeps } from './stoppable-run.js';
 
 /** Whether a node on `version` has the LifecycleService (talosctl: ">1.13.0-alpha.2"). */
 export function usesLifecycleService(version: string): boolean {
@@ -43,10 +43,8 @@ export function usesLifecycleService(version: string): boolean {
   return m[4].startsWith('-beta') || m[4].startsWith('-rc') || (pre !== null && Number(pre[1]) > 2);
 }
 
-export interface RolloutDeps {
+export interface RolloutDeps extends NodeTalosDeps {
   db: Database.Database;
-  connect: (endpoint: string) => TalosClient;
-  endpointOf: (node: string) => string | undefined;
   /** Fetches the target's kernel and initramfs into the cache. */
   fetchAssets: (version: string, schematic: string) => Promise<void>;
   parallelism: number;
@@ -65,38 +63,7 @@ export class RolloutBusyError extends Error {
   override name = 'RolloutBusyError';
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Thrown out of a run when its owner stops it: nothing more is written, the rollout stays running for the next start. */
-class Stopped extends Error {}
-
-export class UpgradeRollout {
-  private stopped = false;
-
-  constructor(private readonly deps: RolloutDeps) {}
-
-  /** Stops a run at its next wait, as a crash would, without recording anything (the daemon is closing). */
-  stop(): void {
-    this.stopped = true;
-  }
-
-  private async wait(ms: number): Promise<void> {
-    if (this.stopped) throw new Stopped();
-    await sleep(ms);
-    if (this.stopped) throw new Stopped();
-  }
-
-  private async ask<T>(node: string, fn: (c: TalosClient) => Promise<T>): Promise<T> {
-    const ep = this.deps.endpointOf(node);
-    if (!ep) throw new Error(`no address known for ${node}`);
-    const c = this.deps.connect(ep);
-    try {
-      return await fn(c);
-    } finally {
-      c.close();
-    }
-  }
-
+export class UpgradeRollout extends StoppableRun<RolloutDeps> {
   private version(node: string): Promise<string> {
     return this.ask(node, async (c) => (await c.version()).version.tag);
   }
@@ -215,9 +182,11 @@ export class UpgradeRollout {
       const lifecycle = usesLifecycleService(current);
       let installed: { exitCode: number | undefined; messages: string[] } | undefined;
       try {
-        if (lifecycle) installed = await this.ask(n.node, (c) => c.lifecycleUpgrade(r.image));
+        if (lifecycle) installed = await this.ask(n.node, (c) => c.lifecycleUpgrade(r.image, { signal: this.stopSignal }));
         else await this.ask(n.node, (c) => c.upgradeLegacy(r.image));
       } catch (err) {
+        // Stopped mid-call: nothing is written; the node stays at 'calling' and the next start asks it.
+        this.throwIfStopped();
         const why = `upgrade refused: ${(err as Error).message}`;
         mark('failed', { reason: why, finished: Date.now() });
         return why;

@@ -4,24 +4,17 @@
 import { schematicId } from '../factory/schematic.js';
 import type { Inventory } from '../inventory/types.js';
 import type { Settings } from '../settings/settings.js';
-import { TalosClient } from '../talos/client.js';
+import type { TalosClient } from '../talos/client.js';
 import { configForNode } from '../talos/config/node-config.js';
 import { defaultKubernetesVersion } from '../talos/config/versions.js';
-import type { EndpointOf } from '../talos/endpoints.js';
+import { withTalosClient, type ConnectTalos, type EndpointOf } from '../talos/endpoints.js';
+import type { NodeRecord } from '../store/store.js';
 import type { SecretsBundle } from '../talos/secrets.js';
 import type { ConfigPort, DesiredState } from './ports.js';
 
-export function talosConfigPort(connect: (endpoint: string) => TalosClient, endpointOf: EndpointOf): ConfigPort {
-  const withClient = async <T>(node: Parameters<EndpointOf>[0], fn: (c: TalosClient) => Promise<T>): Promise<T> => {
-    const ep = endpointOf(node);
-    if (!ep) throw new Error(`${node.name} has no address`);
-    const c = connect(ep);
-    try {
-      return await fn(c);
-    } finally {
-      c.close();
-    }
-  };
+export function talosConfigPort(connect: ConnectTalos, endpointOf: EndpointOf): ConfigPort {
+  const withClient = <T>(node: NodeRecord, fn: (c: TalosClient) => Promise<T>): Promise<T> =>
+    withTalosClient(connect, endpointOf(node), `${node.name} has no address`, fn);
   return {
     apply: (node, config, mode, opts) => withClient(node, (c) => c.applyConfiguration(config, mode, { dryRun: opts.dryRun })),
     version: (node) => withClient(node, async (c) => (await c.version()).version.tag),

@@ -151,7 +151,8 @@ export class TalosClient {
    * installer's exit code; it installs only, the caller reboots. Not
    * retried. Resolves the exit code and the progress lines.
    */
-  lifecycleUpgrade(image: string, timeoutMs = 15 * 60_000): Promise<{ exitCode: number | undefined; messages: string[] }> {
+  lifecycleUpgrade(image: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ exitCode: number | undefined; messages: string[] }> {
+    const timeoutMs = opts.timeoutMs ?? 15 * 60_000;
     return new Promise((resolve, reject) => {
       const messages: string[] = [];
       let exitCode: number | undefined;
@@ -164,7 +165,16 @@ export class TalosClient {
       });
       call.on('error', (err: grpc.ServiceError) => reject(new TalosCallError('LifecycleService/Upgrade', err.code, err.details ?? err.message)));
       call.on('status', (st: grpc.StatusObject) => { if (st.code === grpc.status.OK) resolve({ exitCode, messages }); });
+      // A stop (the daemon closing) cancels the stream; upstream runs the installer under the stream's context, so it stops too.
+      if (opts.signal?.aborted) call.cancel();
+      else opts.signal?.addEventListener('abort', () => call.cancel(), { once: true });
     });
+  }
+
+  // day2b: talosctl upgrade-k8s pre-pulls the new images (talos_managed.go prePullImages, v1.12.0).
+  /** Pulls `reference` into the node's containerd namespace; already there is a no-op on the node. Not retried. */
+  async imagePull(namespace: 'NS_CRI' | 'NS_SYSTEM', reference: string): Promise<void> {
+    await this.calls.unary(this.machine, 'ImagePull', { namespace, reference }, { retry: false });
   }
 
   // day2-rollout: etcd health and membership (quorum gate, node removal).

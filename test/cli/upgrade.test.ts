@@ -1,7 +1,7 @@
 // `rackboot upgrade` end to end in-process: a site whose inventory names fake
 // nodes on 127.0.0.x:50000 (control planes over a real etcd), a fake Image
 // Factory for the boot assets, the talosconfig the nodes trust.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -9,10 +9,12 @@ import { upgrade } from '../../src/cli/upgrade.js';
 import { fakeUpgrade } from '../../src/lab/fake-talos/upgrade.js';
 import { schematicId } from '../../src/factory/schematic.js';
 import { Store } from '../../src/store/store.js';
-import { talosconfigYaml } from '../../src/talos/talosconfig.js';
+import { activeRollout } from '../../src/store/rollouts.js';
+import { loadInventoryFile } from '../../src/inventory/load.js';
 import { makeEtcdRack, type EtcdRack } from '../day2/etcd-rack.js';
 import { startFakeFactory, type FakeFactory } from '../factory/fake-factory.js';
-import { startFakeKubeApi } from '../fakes/kube-api.js';
+import type { FakeKubeApi } from '../fakes/kube-api.js';
+import { readyKubeApi, writeRackTalosconfig } from '../day2/upgrade-rig.js';
 import { appliedConfigFor } from '../../src/day2/applied.js';
 import { defaultKubernetesVersion } from '../../src/talos/config/versions.js';
 import { runCommand } from './run-command.js';
@@ -30,10 +32,24 @@ async function site(rack: EtcdRack, factory: FakeFactory, extra = ''): Promise<{
   writeFileSync(join(dir, 'inventory.yaml'), `cluster:\n  name: rack\n  controlPlaneEndpoint: https://127.0.0.1:6443\n  talosVersion: ${TARGET}\n  schematic:\n    extensions: []\n  cni: flannel\n  configMode: push\nnodes:\n${nodes}`);
   const config = join(dir, 'rackboot.yaml');
   writeFileSync(config, `dataDir: ${dataDir}\ninventory: ${join(dir, 'inventory.yaml')}\nassetsDir: ${join(dir, 'assets')}\nfactory:\n  url: ${factory.url}\nupgrade:\n  returnSeconds: 10\n${extra}`);
-  writeFileSync(join(dataDir, 'talosconfig'), talosconfigYaml('rack', ['127.0.0.1'], { caPem: rack.pki.osCa.crt, certPem: rack.pki.admin.crt, keyPem: rack.pki.admin.key, tlsKeyPem: rack.pki.admin.key }), { mode: 0o600 });
+  writeRackTalosconfig(rack, dataDir);
   const prev = cleanup;
   cleanup = async () => { await prev?.(); rmSync(dir, { recursive: true, force: true }); };
   return { config, dataDir };
+}
+
+/** The site's inventory synced into its store with every node installed, and a Ready Kubernetes API behind DATA_DIR/kubeconfig. */
+async function installedWithKube(rack: EtcdRack, s: { config: string; dataDir: string }): Promise<FakeKubeApi> {
+  const kube = await readyKubeApi(rack, join(s.dataDir, 'kubeconfig'));
+  const prev = cleanup;
+  cleanup = async () => { await kube.close(); await prev?.(); };
+  const store = new Store(join(s.dataDir, 'rackboot.db'));
+  const inv = loadInventoryFile(join(s.config, '..', 'inventory.yaml'));
+  if (!inv.ok) throw new Error('inventory invalid');
+  store.syncInventory(inv.inventory);
+  for (const n of rack.fakes.keys()) store.setState(n, 'installed', 'test');
+  store.close();
+  return kube;
 }
 
 it('upgrade --all fetches the assets, rolls every installed node once, and --status shows it; a paused rollout needs --resume', async () => {
@@ -43,18 +59,7 @@ it('upgrade --all fetches the assets, rolls every installed node once, and --sta
   cleanup = async () => { await factory.close(); await rack.close(); };
   const s = await site(rack, factory);
   // Each upgraded node must be Ready in Kubernetes, asked through DATA_DIR/kubeconfig.
-  const kube = await startFakeKubeApi(rack.pki);
-  for (const name of rack.fakes.keys()) kube.nodes.set(name, 'True');
-  writeFileSync(join(s.dataDir, 'kubeconfig'), kube.kubeconfig(rack.pki.admin), { mode: 0o600 });
-  const prev = cleanup;
-  cleanup = async () => { await kube.close(); await prev?.(); };
-  const store = new Store(join(s.dataDir, 'rackboot.db'));
-  const { loadInventoryFile } = await import('../../src/inventory/load.js');
-  const inv = loadInventoryFile(join(s.config, '..', 'inventory.yaml'));
-  if (!inv.ok) throw new Error('inventory invalid');
-  store.syncInventory(inv.inventory);
-  for (const n of ['cp1', 'cp2', 'cp3', 'w1']) store.setState(n, 'installed', 'test');
-  store.close();
+  const kube = await installedWithKube(rack, s);
 
   // A dead etcd member: the rollout pauses before touching anything, and a new run refuses without --resume.
   await rack.etcd.kill('cp2');
@@ -86,18 +91,7 @@ it('upgrade --kubernetes rolls the inventory\'s Kubernetes version node by node,
   const factory = await startFakeFactory({});
   cleanup = async () => { await factory.close(); await rack.close(); };
   const s = await site(rack, factory);
-  const kube = await startFakeKubeApi(rack.pki);
-  for (const name of rack.fakes.keys()) kube.nodes.set(name, 'True');
-  writeFileSync(join(s.dataDir, 'kubeconfig'), kube.kubeconfig(rack.pki.admin), { mode: 0o600 });
-  const prev = cleanup;
-  cleanup = async () => { await kube.close(); await prev?.(); };
-  const store = new Store(join(s.dataDir, 'rackboot.db'));
-  const { loadInventoryFile } = await import('../../src/inventory/load.js');
-  const inv = loadInventoryFile(join(s.config, '..', 'inventory.yaml'));
-  if (!inv.ok) throw new Error('inventory invalid');
-  store.syncInventory(inv.inventory);
-  for (const n of ['cp1', 'cp2', 'cp3', 'w1']) store.setState(n, 'installed', 'test');
-  store.close();
+  await installedWithKube(rack, s);
   const version = defaultKubernetesVersion(TARGET).replace(/^v/, '');
 
   const out = await runCommand(upgrade, ['--config', s.config, '--kubernetes']);
@@ -117,3 +111,23 @@ it('upgrade --kubernetes rolls the inventory\'s Kubernetes version node by node,
   expect((await runCommand(upgrade, ['--config', s.config, '--kubernetes'])).code).toBe(0);
   expect([...rack.fakes.values()].map((f) => f.applied.length)).toEqual([6, 6, 6, 2]);
 }, 120_000);
+
+it('upgrade --kubernetes refuses a path upstream refuses before recording or sending anything', async () => {
+  const rack = await makeEtcdRack(1, 1, { firstHost: 136, port: 50000 });
+  const factory = await startFakeFactory({});
+  cleanup = async () => { await factory.close(); await rack.close(); };
+  const s = await site(rack, factory);
+  const inventory = join(s.config, '..', 'inventory.yaml');
+  writeFileSync(inventory, readFileSync(inventory, 'utf8').replace(`  talosVersion: ${TARGET}\n`, `  talosVersion: ${TARGET}\n  kubernetesVersion: 1.33.0\n`));
+  await installedWithKube(rack, s);
+
+  // The fakes run Talos v1.13.0 with no image in their config: its default, Kubernetes 1.36.0, runs.
+  const out = await runCommand(upgrade, ['--config', s.config, '--kubernetes']);
+  expect(out.code).toBe(1);
+  expect(out.err).toMatch(/cp1: unsupported upgrade path 1\.36->1\.33 \(from 1\.36\.0 to 1\.33\.0\)/);
+  expect([...rack.fakes.values()].map((f) => f.applied.length)).toEqual([1, 1]);
+  const store = new Store(join(s.dataDir, 'rackboot.db'));
+  expect(activeRollout(store.db)).toBeUndefined();
+  store.close();
+}, 60_000);
+

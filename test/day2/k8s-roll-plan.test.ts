@@ -33,3 +33,43 @@ it('patches exactly one field of the v1alpha1 document, keeps the other document
   expect(parseAllDocuments(patchForStep(config, proxy).config)[0]!.toJS().cluster.proxy).toEqual({ image: 'registry.k8s.io/kube-proxy:v1.35.0' });
   expect(() => patchForStep('kind: KmsgLogConfig\n', proxy)).toThrow(/no v1alpha1 document/);
 });
+
+it('finds the documents by YAML, not by `---` lines, and leaves every byte but the one value as it was', () => {
+  // A `---` marker carrying a comment, a block scalar holding an indented `---`
+  // (a file's content), a flow map and a quoted image: only the image's text changes.
+  const v1 = [
+    'version: v1alpha1 # the node config',
+    'machine:',
+    '  files:',
+    '    - path: /var/etc/split.yaml',
+    '      op: create',
+    '      content: |',
+    '        a: 1',
+    '        ---',
+    '        b: 2',
+    '  kubelet:',
+    '    image: "ghcr.io/siderolabs/kubelet:v1.34.0"',
+    '    extraArgs: {rotate-server-certificates: "true"}',
+    'cluster:',
+    '  apiServer:',
+    '    image: registry.k8s.io/kube-apiserver:v1.34.0   # pinned by rackboot',
+    '',
+  ].join('\n');
+  const config = `--- # first: a kernel log sink\napiVersion: v1alpha1\nkind: KmsgLogConfig\nname: rackboot\nurl: udp://10.0.0.2:514\n--- # second: the machine config\n${v1}...\n`;
+  const steps = k8sRollSteps([{ name: 'cp1', role: 'controlplane' }], '1.35.0');
+  const api = patchForStep(config, steps.find((s) => s.component === 'kube-apiserver')!);
+  expect(api.changed).toBe(true);
+  expect(api.config).toBe(config.replace('kube-apiserver:v1.34.0', 'kube-apiserver:v1.35.0'));
+  const kubelet = patchForStep(api.config, steps.find((s) => s.component === 'kubelet')!);
+  expect(kubelet.config).toBe(api.config.replace('"ghcr.io/siderolabs/kubelet:v1.34.0"', '"ghcr.io/siderolabs/kubelet:v1.35.0"'));
+  const docs = parseAllDocuments(kubelet.config).map((d) => d.toJS());
+  expect(docs[1].machine.files[0].content).toBe('a: 1\n---\nb: 2\n');
+  // A field not there yet: that one document is written again, the other kept to the byte.
+  const proxy = patchForStep(config, steps.find((s) => s.component === 'kube-proxy')!);
+  expect(proxy.config.startsWith(config.slice(0, config.indexOf('--- # second')))).toBe(true);
+  const before = parseAllDocuments(config).map((d) => d.toJS());
+  const after = parseAllDocuments(proxy.config).map((d) => d.toJS());
+  expect(after[1].cluster.proxy).toEqual({ image: 'registry.k8s.io/kube-proxy:v1.35.0' });
+  expect(after[1].machine).toEqual(before[1].machine);
+  expect(after[0]).toEqual(before[0]);
+});

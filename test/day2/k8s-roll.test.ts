@@ -11,9 +11,11 @@ import { KubernetesRollout, planK8sRoll, type K8sRollDeps } from '../../src/day2
 import { resumeRollout } from '../../src/day2/rollout-plan.js';
 import { getRollout, rolloutNodes } from '../../src/store/rollouts.js';
 import { Store } from '../../src/store/store.js';
-import { startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api.js';
+import type { FakeKubeApi } from '../fakes/kube-api.js';
 import { kubeNodeNotReady, parseKubeconfig } from '../../src/day2/kube-node.js';
 import { makeEtcdRack, type EtcdRack } from './etcd-rack.js';
+import { fakeImagePulls } from '../../src/lab/fake-talos/image-pull.js';
+import { crashAtEveryStep, readyKubeApi } from './upgrade-rig.js';
 
 interface Env { rack: EtcdRack; dir: string; store: Store; kube: FakeKubeApi }
 let env: Env | undefined;
@@ -29,8 +31,7 @@ afterEach(async () => {
 async function setup(firstHost: number): Promise<Env> {
   const rack = await makeEtcdRack(3, 1, { firstHost });
   const dir = mkdtempSync(join(tmpdir(), 'rb-k8s-roll-'));
-  const kube = await startFakeKubeApi(rack.pki);
-  for (const n of rack.fakes.keys()) kube.nodes.set(n, 'True');
+  const kube = await readyKubeApi(rack, join(dir, 'kubeconfig'));
   env = { rack, dir, store: new Store(join(dir, 'rackboot.db')), kube };
   return env;
 }
@@ -106,25 +107,35 @@ it('pauses at the etcd gate before a step, and on a kubelet whose Kubernetes nod
 it('restarted at every persisted step, applies each change exactly once', async () => {
   const e = await setup(36);
   const id = planK8sRoll(e.store.db, nodes, '1.35.2');
-  class Crash extends Error {}
-  const crashed: string[] = [];
-  for (let run = 0; run < 100; run++) {
-    e.store.close();
-    e.store = new Store(join(e.dir, 'rackboot.db'));
-    const engine = new KubernetesRollout(deps(e, {
-      checkpoint: (row, step) => {
-        const at = `${row}:${step}`;
-        if (!crashed.includes(at)) { crashed.push(at); throw new Crash(at); }
-      },
-    }));
-    try {
-      if ((await engine.run(id)).state === 'done') break;
-    } catch (err) {
-      if (!(err instanceof Crash)) throw err;
-    }
-  }
+  const crashed = await crashAtEveryStep({
+    maxRuns: 100,
+    reopen: () => { e.store.close(); e.store = new Store(join(e.dir, 'rackboot.db')); },
+    run: (checkpoint) => new KubernetesRollout(deps(e, { checkpoint })).run(id),
+  });
   expect(getRollout(e.store.db, id)!.state).toBe('done');
-  expect(crashed).toHaveLength(16 * 3);
+  // Three persisted steps per row, and the pre-pull once.
+  expect(crashed).toHaveLength(16 * 3 + 1);
   // First contact's config, then one apply per step: 5 per control plane, 1 for the worker.
   expect([...e.rack.fakes.values()].map((f) => f.applied.length)).toEqual([6, 6, 6, 2]);
 }, 120_000);
+
+it('pre-pulls the new images on every node before the first step (control-plane images into CRI, the kubelet into system); a missing image pauses before any change', async () => {
+  const e = await setup(46);
+  const missing = 'registry.k8s.io/kube-scheduler:v1.35.9';
+  fakeImagePulls(e.rack.fakes.get('cp2')!).missing.add(missing);
+  const paused = await new KubernetesRollout(deps(e)).run(planK8sRoll(e.store.db, nodes, '1.35.9'));
+  expect(paused.state).toBe('paused');
+  expect(paused.reason).toMatch(/^pre-pull: registry\.k8s\.io\/kube-scheduler:v1\.35\.9 on cp2: .*not found/);
+  expect([...e.rack.fakes.values()].map((f) => f.applied.length)).toEqual([1, 1, 1, 1]);
+  fakeImagePulls(e.rack.fakes.get('cp2')!).missing.clear();
+  for (const f of e.rack.fakes.values()) fakeImagePulls(f).pulls.length = 0;
+  resumeRollout(e.store.db);
+  expect((await new KubernetesRollout(deps(e)).run(paused.id)).state).toBe('done');
+  for (const [name, f] of e.rack.fakes) {
+    const pulls = fakeImagePulls(f).pulls;
+    // All of them before the node's first one-field apply (only first contact's config was applied by then).
+    expect(pulls.every((p) => p.appliedBefore === 1)).toBe(true);
+    const want = name === 'w1' ? [] : ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `NS_CRI registry.k8s.io/${c}:v1.35.9`);
+    expect(pulls.map((p) => `${p.namespace} ${p.reference}`)).toEqual([...want, 'NS_SYSTEM ghcr.io/siderolabs/kubelet:v1.35.9']);
+  }
+}, 90_000);

@@ -48,5 +48,13 @@ describe('redactDiff', () => {
     expect(out).not.toMatch(/secret$/m);
     expect(out).toContain('+    address: 10.0.0.1');
   });
-});
 
+  it('hides the content of files and inline manifests, block lines and all', () => {
+    const out = redactDiff(['   files:', '-    - content: |', '-        bearer = "old-file-secret"', '+    - content: |', '+        bearer = "new-file-secret"', '       path: /var/etc/creds.toml',
+      '   inlineManifests:', '     - name: creds', '-      contents: |-', '-        kind: Secret', '-        stringData: {token: manifest-secret}'].join('\n'));
+    expect(out).not.toMatch(/file-secret|manifest-secret/);
+    expect(out).toContain(`+    - content: ${REDACTED}`);
+    expect(out).toContain(`-      contents: ${REDACTED}`);
+    expect(out).toContain('       path: /var/etc/creds.toml');
+  });
+});

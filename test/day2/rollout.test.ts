@@ -1,5 +1,5 @@
 // Talos upgrade rollouts against fake nodes whose control planes run a real etcd.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,12 +8,13 @@ import { RolloutBusyError, UpgradeRollout, usesLifecycleService, type RolloutDep
 import { recordInstallerImage, recordedSchematic } from '../../src/day2/applied.js';
 import { runningSchematic } from '../../src/day2/running-schematic.js';
 import { storedKubeconfigCheck } from '../../src/day2/kube-node.js';
-import { startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api.js';
+import type { FakeKubeApi } from '../fakes/kube-api.js';
 import { installerImage } from '../../src/factory/schematic.js';
 import { fakeUpgrade } from '../../src/lab/fake-talos/upgrade.js';
 import { getRollout, rolloutNodes } from '../../src/store/rollouts.js';
 import { Store } from '../../src/store/store.js';
 import { makeEtcdRack, type EtcdRack } from './etcd-rack.js';
+import { crashAtEveryStep, rackNodes, readyKubeApi, upgradeCounts } from './upgrade-rig.js';
 
 const TARGET = 'v1.13.2';
 const SCHEMATIC = 'a'.repeat(64);
@@ -34,9 +35,7 @@ async function setup(cps: number, workers: number, firstHost: number, allNewest 
   // cp1 runs v1.12 (legacy MachineService/Upgrade), the rest v1.13 (LifecycleService + Reboot); allNewest: all v1.13.
   const rack = await makeEtcdRack(cps, workers, { firstHost, profile: (n) => (n === 'cp1' && !allNewest ? 'v1.12' : undefined) });
   const dir = mkdtempSync(join(tmpdir(), 'rackboot-rollout-'));
-  const kube = await startFakeKubeApi(rack.pki);
-  for (const name of rack.fakes.keys()) kube.nodes.set(name, 'True');
-  writeFileSync(join(dir, 'kubeconfig'), kube.kubeconfig(rack.pki.admin), { mode: 0o600 });
+  const kube = await readyKubeApi(rack, join(dir, 'kubeconfig'));
   env = { rack, dir, store: new Store(join(dir, 'rackboot.db')), assets: [], kube };
   return env;
 }
@@ -49,9 +48,9 @@ function deps(e: Env, extra: Partial<RolloutDeps> = {}): RolloutDeps {
   };
 }
 
-const nodesOf = (e: Env) => [...e.rack.fakes.keys()].map((name) => ({ name, role: name.startsWith('cp') ? 'controlplane' as const : 'worker' as const }));
+const nodesOf = (e: Env) => rackNodes(e.rack);
 const plan = (e: Env) => planUpgrade(deps(e), nodesOf(e), { version: TARGET, schematic: SCHEMATIC, image: IMAGE });
-const upgradesOf = (e: Env) => Object.fromEntries([...e.rack.fakes].map(([n, f]) => [n, fakeUpgrade(f).upgrades.length]));
+const upgradesOf = (e: Env) => upgradeCounts(e.rack);
 
 it('picks the LifecycleService from v1.13.0 on (talosctl: >1.13.0-alpha.2)', () => {
   expect(usesLifecycleService('v1.12.11')).toBe(false);
@@ -188,29 +187,18 @@ describe('upgrade rollout', () => {
   it('restarted at every persisted step, upgrades each node exactly once', async () => {
     const e = await setup(3, 2, 121);
     const id = await plan(e);
-    class Crash extends Error {}
-    const crashed: string[] = [];
     let resumes = 0;
-    for (let run = 0; run < 60; run++) {
+    const crashed = await crashAtEveryStep({
+      maxRuns: 60,
       // A daemon restart: the store is opened again, a new rollout engine reads it.
-      e.store.close();
-      e.store = new Store(join(e.dir, 'rackboot.db'));
-      const engine = new UpgradeRollout(deps(e, {
-        checkpoint: (node, step) => {
-          const at = `${node}:${step}`;
-          if (!crashed.includes(at)) { crashed.push(at); throw new Crash(at); }
-        },
-      }));
-      try {
-        const r = await engine.run(id);
-        if (r.state === 'done') break;
+      reopen: () => { e.store.close(); e.store = new Store(join(e.dir, 'rackboot.db')); },
+      run: (checkpoint) => new UpgradeRollout(deps(e, { checkpoint })).run(id),
+      paused: (r) => {
         expect(r.reason).toMatch(/unknown whether the upgrade call reached it/);
         resumeRollout(e.store.db);
         resumes++;
-      } catch (err) {
-        if (!(err instanceof Crash)) throw err;
-      }
-    }
+      },
+    });
     expect(getRollout(e.store.db, id)!.state).toBe('done');
     expect(upgradesOf(e)).toEqual({ cp1: 1, cp2: 1, cp3: 1, w1: 1, w2: 1 });
     // Every node was crashed at before its call, after it, and at each step after.

@@ -38,7 +38,7 @@ it('loads the proto subset from src/talos/proto relative to the module', () => {
   const api = talosApi();
   expect(Object.keys(api.MachineService.service).sort()).toEqual(
     ['ApplyConfiguration', 'Bootstrap', 'EtcdForfeitLeadership', 'EtcdLeaveCluster', 'EtcdMemberList', 'EtcdRemoveMemberByID', 'EtcdStatus',
-      'Hostname', 'Kubeconfig', 'Reboot', 'Reset', 'ServiceList', 'Upgrade', 'Version']);
+      'Hostname', 'ImagePull', 'Kubeconfig', 'Reboot', 'Reset', 'ServiceList', 'Upgrade', 'Version']);
   expect(api.MachineService.service.Kubeconfig!.path).toBe('/machine.MachineService/Kubeconfig');
   expect(api.MachineService.service.Kubeconfig!.responseStream).toBe(true);
   expect(api.StorageService.service.Disks!.path).toBe('/storage.StorageService/Disks');

@@ -13,6 +13,7 @@ import { parseMachineConfig, type FakeEtcd, type CertAndKey, type ConfigValidato
 import { configuredHandlers, maintenanceHandlers, type Handler, type NodeApi } from './machine-api.js';
 import { realEtcdHandlers, REAL_ETCD_ROLES } from './real-etcd-api.js';
 import { hasLifecycleService, lifecycleUpgrade, upgradeHandlers, UPGRADE_ROLES } from './upgrade.js';
+import { imagePullHandlers, IMAGE_PULL_ROLES } from './image-pull.js';
 import type { RealEtcdCluster } from './real-etcd.js';
 import { etcdDownWhileRebooting } from './reboot-etcd.js';
 import type { FakeMachine } from './resources.js';
@@ -178,7 +179,7 @@ export class FakeTalosNode implements NodeApi {
     const server = new grpc.Server();
     const api = talosApi();
     const configured = mode === 'configured' ? configuredHandlers(this) : undefined;
-    const handlers = configured ? { ...configured, ...realEtcdHandlers(this), ...upgradeHandlers(this, configured) } : maintenanceHandlers(this);
+    const handlers = configured ? { ...configured, ...realEtcdHandlers(this), ...upgradeHandlers(this, configured), ...imagePullHandlers(this) } : maintenanceHandlers(this);
     const wrapped = Object.fromEntries(Object.entries(handlers).map(([m, fn]) => [m, this.wrap(m as Method, mode, fn)]));
     const { Disks, ResourceGet, ResourceList, ...machine } = wrapped;
     server.addService(api.MachineService.service, machine);
@@ -202,7 +203,7 @@ export class FakeTalosNode implements NodeApi {
     }
     const o = call.getAuthContext?.()?.sslPeerCertificate?.subject?.O;
     const orgs = Array.isArray(o) ? o : o ? [o] : [];
-    if (orgs.some((r: string) => (ROLES[method] ?? REAL_ETCD_ROLES[method] ?? UPGRADE_ROLES[method]!).includes(r))) return undefined;
+    if (orgs.some((r: string) => (ROLES[method] ?? REAL_ETCD_ROLES[method] ?? UPGRADE_ROLES[method] ?? IMAGE_PULL_ROLES[method]!).includes(r))) return undefined;
     return { code: grpc.status.PERMISSION_DENIED, details: `not authorized: roles ${JSON.stringify(orgs)}` };
   }
 

@@ -37,6 +37,8 @@ export interface FakeUpgradeState {
   downMs: number;
   /** The installer fails with this exit code (LifecycleService) or the sequence fails and the node stays (legacy). */
   failExitCode?: number;
+  /** How long the LifecycleService installer runs before its exit code. */
+  installMs?: number;
   /** The node never comes back from the reboot. */
   neverReturns?: boolean;
   /** Images the node accepted an upgrade to, in order: the test's "upgraded exactly once". */
@@ -147,7 +149,12 @@ export function lifecycleUpgrade(n: UpgradableNode): Handler {
     st.inProgress = true;
     st.upgrades.push(image);
     call.write({ progress: { message: `pulling ${image}` } });
-    n.later(20, () => {
+    // The installer runs under the stream's context (lifecycle.go Upgrade,
+    // ctx := ss.Context(), v1.13.0): a cancelled stream stops it, nothing is staged.
+    let cancelled = false;
+    call.on('cancelled', () => { cancelled = true; st.inProgress = false; });
+    n.later(st.installMs ?? 20, () => {
+      if (cancelled) return;
       call.write({ progress: { message: 'installing' } });
       const code = st.failExitCode ?? 0;
       if (code === 0) st.staged = image;
