@@ -5,44 +5,23 @@
 // over mTLS for a while after it takes a Reset, as upstream does while its
 // reset sequence runs, so a new leader that trusted its own SQLite would
 // send a second Reset.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { StateMachine } from '../../src/lifecycle/machine.js';
+import { describe, expect, it } from 'vitest';
 import type { ClusterStateStore } from '../../src/store/cluster-state-store.js';
 import { PgCoordination } from '../../src/store/pg/coordination.js';
 import { Store } from '../../src/store/store.js';
-import { TalosOrchestrator, type PassReport } from '../../src/talos/orchestrator.js';
+import type { PassReport } from '../../src/talos/orchestrator.js';
 import { readResetIntent } from '../../src/talos/reset-intent.js';
-import { startPostgres, type PgRig } from '../helpers/postgres.js';
-import { FAST, makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
+import { pxeBooted, type Rack } from './cluster-fixture.js';
+import { useScaleOutRig, type Instance } from './scale-out-rig.js';
 
 const RESET_REBOOT_MS = 1000;
 const SETTLE_MS = 3000; // longer than the fake's reset sequence, as RESET_SETTLE_MS is meant to be for a real node
 
-let pg: PgRig;
-let dbCount = 0;
-beforeAll(() => {
-  pg = startPostgres();
-});
-afterAll(() => pg?.stop());
-
-interface Instance { store: Store; coord: PgCoordination; orch: TalosOrchestrator }
-let rack: Rack | undefined;
-const instances: Instance[] = [];
-afterEach(async () => {
-  for (const i of instances.splice(0)) {
-    await i.orch.close();
-    await i.coord.close();
-    if (i.store !== rack?.store) i.store.close();
-  }
-  await rack?.close();
-  rack = undefined;
-});
+const rig = useScaleOutRig();
 
 /** w1 installed, then marked for reimage, on the rack's store; a fresh shared database. */
 async function markedRack(): Promise<{ r: Rack; conninfo: string }> {
-  const r = (rack = await makeRack(['worker']));
+  const r = await rig.rack(['worker']);
   r.fakes.get('w1')!.opts.resetRebootDelayMs = RESET_REBOOT_MS;
   pxeBooted(r, 'w1');
   const orch = r.orchestrator();
@@ -56,7 +35,7 @@ async function markedRack(): Promise<{ r: Rack; conninfo: string }> {
   }
   expect(r.store.getNode('w1')!.state).toBe('installed');
   r.store.setState('w1', 'reimage-pending', 'operator asked (test)');
-  return { r, conninfo: pg.createDatabase(`scale_reset_${++dbCount}`) };
+  return { r, conninfo: rig.database('scale_reset') };
 }
 
 /**
@@ -65,15 +44,7 @@ async function markedRack(): Promise<{ r: Rack; conninfo: string }> {
  * the shared Reset record with that phase, and its pass stops there.
  */
 function instance(r: Rack, name: string, conninfo: string, opts: { store?: Store; dieAt?: 'sending' | 'sent' } = {}): Instance {
-  const dir = join(r.dir, name);
-  mkdirSync(dir, { recursive: true });
-  let store = opts.store;
-  if (!store) {
-    r.store.db.exec(`VACUUM INTO '${join(dir, 'rackboot.db')}'`);
-    store = new Store(join(dir, 'rackboot.db'));
-  }
-  const coord = new PgCoordination({ conninfo, local: store });
-  const shared: ClusterStateStore = {
+  const shared = (coord: PgCoordination): ClusterStateStore => ({
     get: (k) => coord.get(k),
     claim: (...a) => coord.claim(...a),
     release: (...a) => coord.release(...a),
@@ -88,15 +59,8 @@ function instance(r: Rack, name: string, conninfo: string, opts: { store?: Store
         throw new Error('killed right after recording the intent');
       }
     },
-  };
-  const orch = new TalosOrchestrator({
-    store, states: new StateMachine(store), admin: { ca: r.pki.osCa.crt, crt: r.pki.admin.crt, key: r.pki.admin.key },
-    endpointOf: (n) => r.fakes.get(n.name)?.endpoint, dataDir: dir, policy: FAST, pollIntervalMs: 20, pollTimeoutMs: 300,
-    leadership: coord, clusterState: shared, resetSettleMs: SETTLE_MS,
   });
-  const i = { store, coord, orch };
-  instances.push(i);
-  return i;
+  return rig.appliance(r, name, conninfo, { store: opts.store, clusterState: shared, resetSettleMs: SETTLE_MS });
 }
 
 /** Passes of `i` until w1 leaves reimage-pending in its store (or the limit); every report. */

@@ -4,38 +4,16 @@
 // Both want to bootstrap: one leads, one Bootstrap. The leader dies with its
 // Bootstrap in flight: the other takes over from the shared intent, asks the
 // node instead of sending again, and finishes the rollout.
-import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY, bootstrapState } from '../../src/lifecycle/cluster-state.js';
-import { StateMachine } from '../../src/lifecycle/machine.js';
-import { PgCoordination } from '../../src/store/pg/coordination.js';
 import { PsqlSession } from '../../src/store/pg/psql-session.js';
 import { Store } from '../../src/store/store.js';
-import { TalosOrchestrator, type PassReport } from '../../src/talos/orchestrator.js';
-import { startPostgres, type PgRig } from '../helpers/postgres.js';
-import { FAST, makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
+import type { PassReport } from '../../src/talos/orchestrator.js';
+import { pxeBooted, type Rack } from './cluster-fixture.js';
+import { useScaleOutRig, type Instance } from './scale-out-rig.js';
 import { waitFor } from './helpers.js';
 
-let pg: PgRig;
-let dbCount = 0;
-beforeAll(() => {
-  pg = startPostgres();
-});
-afterAll(() => pg?.stop());
-
-interface Instance { store: Store; coord: PgCoordination; orch: TalosOrchestrator }
-let rack: Rack | undefined;
-const instances: Instance[] = [];
-afterEach(async () => {
-  for (const i of instances.splice(0)) {
-    await i.orch.close();
-    await i.coord.close();
-    if (i.store !== rack?.store) i.store.close();
-  }
-  await rack?.close();
-  rack = undefined;
-});
+const rig = useScaleOutRig();
 
 const NOT_YET = { code: 14, details: 'not yet', times: 1e6 };
 
@@ -55,23 +33,8 @@ async function installed(r: Rack, ...names: string[]): Promise<void> {
   for (const n of names) r.fakes.get(n)!.faults.status = {};
 }
 
-/** An appliance: its own SQLite (a copy of the installed rack's), its own data dir, the shared database. */
 function instance(r: Rack, name: string, conninfo: string, store?: Store): Instance {
-  const dir = join(r.dir, name);
-  mkdirSync(dir, { recursive: true });
-  if (!store) {
-    r.store.db.exec(`VACUUM INTO '${join(dir, 'rackboot.db')}'`);
-    store = new Store(join(dir, 'rackboot.db'));
-  }
-  const coord = new PgCoordination({ conninfo, local: store });
-  const orch = new TalosOrchestrator({
-    store, states: new StateMachine(store), admin: { ca: r.pki.osCa.crt, crt: r.pki.admin.crt, key: r.pki.admin.key },
-    endpointOf: (n) => r.fakes.get(n.name)?.endpoint, dataDir: dir, policy: FAST, pollIntervalMs: 20, pollTimeoutMs: 300,
-    leadership: coord, clusterState: coord,
-  });
-  const i = { store, coord, orch };
-  instances.push(i);
-  return i;
+  return rig.appliance(r, name, conninfo, { store });
 }
 
 async function shared(conninfo: string, key: string): Promise<string | undefined> {
@@ -84,9 +47,9 @@ async function shared(conninfo: string, key: string): Promise<string | undefined
 }
 
 async function setup(): Promise<{ r: Rack; conninfo: string }> {
-  rack = await makeRack(['controlplane', 'worker']);
-  await installed(rack, 'cp1', 'w1');
-  return { r: rack, conninfo: pg.createDatabase(`scale_out_${++dbCount}`) };
+  const r = await rig.rack(['controlplane', 'worker']);
+  await installed(r, 'cp1', 'w1');
+  return { r, conninfo: rig.database('scale_out') };
 }
 
 describe('two appliances on one PostgreSQL', () => {
