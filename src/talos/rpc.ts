@@ -103,39 +103,46 @@ export class CallRunner {
 
   /** Collects every message of a server stream (COSI List); a broken stream is retried from the start. */
   streamMessages<Req, T>(client: grpc.Client, method: string, req: Req): Promise<T[]> {
-    const fn = (client as unknown as Record<string, Fn>)[method]!.bind(client) as unknown as (
-      r: Req, md: grpc.Metadata, o: grpc.CallOptions) => grpc.ClientReadableStream<T>;
-    return this.withRetries(method, () => new Promise<T[]>((resolve, reject) => {
+    return this.collectStream<Req, T, T[]>(client, method, req, this.policy.timeoutMs, () => {
       const out: T[] = [];
-      const call = fn(req, new grpc.Metadata(), { deadline: Date.now() + this.policy.timeoutMs });
-      this.active.add(call);
-      let failed = false;
-      call.on('data', (m: T) => out.push(m));
-      call.on('error', (err) => {
-        this.active.delete(call);
-        if (!failed) reject(toCallError(method, err));
-        failed = true;
-      });
-      call.on('status', (s: grpc.StatusObject) => {
-        this.active.delete(call);
-        if (s.code === grpc.status.OK && !failed) resolve(out);
-      });
-    }));
+      return { add: (m) => void out.push(m), result: () => out };
+    });
   }
 
   /** Collects a server stream of common.Data into one buffer; a broken stream is retried from the start. */
   streamBytes<Req>(client: grpc.Client, method: string, req: Req, opts: { timeoutMs?: number } = {}): Promise<Buffer> {
-    const fn = (client as unknown as Record<string, Fn>)[method]!.bind(client) as unknown as (
-      r: Req, md: grpc.Metadata, o: grpc.CallOptions) => grpc.ClientReadableStream<{ metadata?: Metadata; bytes?: Buffer }>;
-    return this.withRetries(method, () => new Promise<Buffer>((resolve, reject) => {
+    return this.collectStream<Req, { metadata?: Metadata; bytes?: Buffer }, Buffer>(client, method, req, opts.timeoutMs ?? this.policy.timeoutMs, () => {
       const chunks: Buffer[] = [];
-      const call = fn(req, new grpc.Metadata(), { deadline: Date.now() + (opts.timeoutMs ?? this.policy.timeoutMs) });
-      this.active.add(call);
-      let failed = false;
-      call.on('data', (d) => {
-        try {
+      return {
+        add: (d) => {
           checkMetadata(method, d.metadata);
           if (d.bytes?.length) chunks.push(Buffer.from(d.bytes));
+        },
+        result: () => Buffer.concat(chunks),
+      };
+    });
+  }
+
+  /**
+   * One server stream read to its end, retried from the start when it breaks.
+   * `attempt()` gives each try a fresh collector; a message its `add` throws
+   * on cancels the call and fails it with that error.
+   */
+  private collectStream<Req, M, R>(
+    client: grpc.Client, method: string, req: Req, timeoutMs: number,
+    attempt: () => { add: (m: M) => void; result: () => R },
+  ): Promise<R> {
+    const fn = (client as unknown as Record<string, Fn>)[method]!.bind(client) as unknown as (
+      r: Req, md: grpc.Metadata, o: grpc.CallOptions) => grpc.ClientReadableStream<M>;
+    return this.withRetries(method, () => new Promise<R>((resolve, reject) => {
+      const collector = attempt();
+      const call = fn(req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs });
+      this.active.add(call);
+      let failed = false;
+      call.on('data', (m: M) => {
+        if (failed) return;
+        try {
+          collector.add(m);
         } catch (e) {
           failed = true;
           call.cancel();
@@ -149,7 +156,7 @@ export class CallRunner {
       });
       call.on('status', (s: grpc.StatusObject) => {
         this.active.delete(call);
-        if (s.code === grpc.status.OK && !failed) resolve(Buffer.concat(chunks));
+        if (s.code === grpc.status.OK && !failed) resolve(collector.result());
       });
     }));
   }
