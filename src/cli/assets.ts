@@ -1,11 +1,13 @@
 import { join, resolve } from 'node:path';
 import { ARCHES, FetchError, fetchAssets, importAssets, type Arch, type CachedAsset } from '../factory/assets.js';
-import { cliProgressSink, progressReporter, type ProgressSink } from '../factory/progress.js';
+import { cliProgressSink, progressReporter } from '../factory/progress.js';
 import { schematicId } from '../factory/schematic.js';
 import { ukisIn } from '../factory/uki.js';
 import { Store } from '../store/store.js';
 import { clusterInputs } from './cluster-inputs.js';
-import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type Io } from './command.js';
+import type { Inventory } from '../inventory/types.js';
+import type { Settings } from '../settings/settings.js';
+import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type Io, type ParsedArgs } from './command.js';
 
 const VERSION = /^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
 
@@ -13,8 +15,32 @@ function report(io: Io, assets: CachedAsset[], verb: 'fetched' | 'imported'): vo
   for (const a of assets) io.out(`${a.fetched ? verb : 'already cached'}  ${a.name}  ${a.size} bytes  sha256 ${a.sha256}  ${a.path}`);
 }
 
-function sinkFor(io: Io): ProgressSink {
-  return cliProgressSink(io.err);
+/**
+ * What `fetch` and `import` share: the inventory and settings, the store the
+ * asset records go into, progress on stderr, the report and one error line
+ * (plus what `explain` adds for that error).
+ */
+async function cacheAssets(
+  args: ParsedArgs, io: Io, verb: 'fetch' | 'import',
+  work: (c: { settings: Settings; inventory: Inventory; db: Store['db']; onProgress: (name: string) => ReturnType<typeof progressReporter> }) => Promise<CachedAsset[]>,
+  explain: (err: unknown) => void = () => undefined,
+): Promise<number> {
+  const inputs = clusterInputs(args, io, { secrets: false });
+  if (!inputs) return EXIT_FAILURE;
+  const { settings, inventory } = inputs;
+  const store = new Store(join(settings.dataDir, 'rackboot.db'));
+  const sink = cliProgressSink(io.err);
+  try {
+    const assets = await work({ settings, inventory, db: store.db, onProgress: (name) => progressReporter(sink, name) });
+    report(io, assets, verb === 'fetch' ? 'fetched' : 'imported');
+    return EXIT_OK;
+  } catch (err) {
+    io.err(`rackboot assets ${verb}: ${(err as Error).message}`);
+    explain(err);
+    return EXIT_FAILURE;
+  } finally {
+    store.close();
+  }
 }
 
 export const assetsFetch: Command = {
@@ -37,32 +63,18 @@ within seconds; use rackboot assets import on air-gapped sites.`,
     if (!(ARCHES as readonly string[]).includes(arch)) throw new UsageError(`--arch must be one of ${ARCHES.join(', ')}`);
     const version = args.values.version as string | undefined;
     if (version !== undefined && !VERSION.test(version)) throw new UsageError('--version must look like v1.11.5');
-    const inputs = clusterInputs(args, io, { secrets: false });
-    if (!inputs) return EXIT_FAILURE;
-    const { settings, inventory } = inputs;
-    const store = new Store(join(settings.dataDir, 'rackboot.db'));
-    const sink = sinkFor(io);
-    try {
-      const assets = await fetchAssets({
-        factoryUrl: settings.factory.url, assetsDir: settings.assetsDir, db: store.db,
-        schematic: inventory.cluster.schematic, version: version ?? inventory.cluster.talosVersion, arch: arch as Arch,
-        register: args.values.register === true,
-        ukis: ukisIn(inventory.nodes).filter((u) => u.arch === arch).map((u) => u.name),
-        onProgress: (name) => progressReporter(sink, name),
-      });
-      report(io, assets, 'fetched');
-      return EXIT_OK;
-    } catch (err) {
-      io.err(`rackboot assets fetch: ${(err as Error).message}`);
-      if (err instanceof FetchError) {
-        io.err(`  schematic ${err.schematic}; the files it tried:`);
-        for (const url of err.urls) io.err(`    ${url}`);
-        io.err('  without a network here: download them on a connected machine, then rackboot assets import --dir DIR');
-      }
-      return EXIT_FAILURE;
-    } finally {
-      store.close();
-    }
+    return cacheAssets(args, io, 'fetch', ({ settings, inventory, db, onProgress }) => fetchAssets({
+      factoryUrl: settings.factory.url, assetsDir: settings.assetsDir, db,
+      schematic: inventory.cluster.schematic, version: version ?? inventory.cluster.talosVersion, arch: arch as Arch,
+      register: args.values.register === true,
+      ukis: ukisIn(inventory.nodes).filter((u) => u.arch === arch).map((u) => u.name),
+      onProgress,
+    }), (err) => {
+      if (!(err instanceof FetchError)) return;
+      io.err(`  schematic ${err.schematic}; the files it tried:`);
+      for (const url of err.urls) io.err(`    ${url}`);
+      io.err('  without a network here: download them on a connected machine, then rackboot assets import --dir DIR');
+    });
   },
 };
 
@@ -92,24 +104,10 @@ Download them on a connected machine from
     if (version !== undefined && !VERSION.test(version)) throw new UsageError('--version must look like v1.11.5');
     const schematic = args.values.schematic as string | undefined;
     if (schematic !== undefined && !/^[0-9a-f]{64}$/.test(schematic)) throw new UsageError('--schematic must be a 64-character hex schematic ID');
-    const inputs = clusterInputs(args, io, { secrets: false });
-    if (!inputs) return EXIT_FAILURE;
-    const { settings, inventory } = inputs;
-    const store = new Store(join(settings.dataDir, 'rackboot.db'));
-    const sink = sinkFor(io);
-    try {
-      const assets = await importAssets({
-        dir: resolve(dir), assetsDir: settings.assetsDir, db: store.db,
-        schematic: schematic ?? schematicId(inventory.cluster.schematic), version: version ?? inventory.cluster.talosVersion,
-        onProgress: (name) => progressReporter(sink, name),
-      });
-      report(io, assets, 'imported');
-      return EXIT_OK;
-    } catch (err) {
-      io.err(`rackboot assets import: ${(err as Error).message}`);
-      return EXIT_FAILURE;
-    } finally {
-      store.close();
-    }
+    return cacheAssets(args, io, 'import', ({ settings, inventory, db, onProgress }) => importAssets({
+      dir: resolve(dir), assetsDir: settings.assetsDir, db,
+      schematic: schematic ?? schematicId(inventory.cluster.schematic), version: version ?? inventory.cluster.talosVersion,
+      onProgress,
+    }));
   },
 };
