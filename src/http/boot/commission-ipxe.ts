@@ -3,27 +3,20 @@
 // machine sits in maintenance mode and rackboot reads its hardware
 // (src/talos/commission.ts). Nothing here can install it: no config URL, no
 // token, no node record; only the discovered row and its commissioning row.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
-import { schematicId } from '../../factory/schematic.js';
 import { commissionScript } from '../../ipxe/scripts.js';
 import { recordCommissionBoot } from '../../store/discovered-hardware.js';
 import { kernelArgs, kernelLogTarget } from '../../talos/kernel-args.js';
 import type { HttpContext } from '../context.js';
+import { cachedBootAssets } from './cached-assets.js';
 
 /** The commissioning script, or a reason it cannot be served (the caller then gives the unknown-machine script). */
 export function commissionBootScript(ctx: HttpContext, req: FastifyRequest, mac: string, arch: 'amd64' | 'arm64'): { script: string } | { why: string } {
   const inv = ctx.inventory();
   if (!inv) return { why: 'no valid inventory loaded yet (the Talos version and schematic come from it)' };
-  const schematic = schematicId(inv.cluster.schematic);
-  const version = inv.cluster.talosVersion;
-  const dir = `${schematic}/${version}`;
-  const kernel = `kernel-${arch}`;
-  const initrd = `initramfs-${arch}.xz`;
-  if (!existsSync(join(ctx.settings.assetsDir, dir, kernel)) || !existsSync(join(ctx.settings.assetsDir, dir, initrd))) {
-    return { why: `boot assets for Talos ${version} ${arch} are not cached` };
-  }
+  const assets = cachedBootAssets(ctx, inv, arch);
+  if ('missing' in assets) return { why: assets.missing };
+  const version = assets.version;
   const args = kernelArgs({
     talosVersion: version, arch, consoles: ctx.settings.talos.consoles,
     schematicArgs: inv.cluster.schematic.extraKernelArgs, settingsArgs: ctx.settings.talos.extraKernelArgs,
@@ -36,7 +29,7 @@ export function commissionBootScript(ctx: HttpContext, req: FastifyRequest, mac:
   return {
     script: commissionScript({
       mac, talosVersion: version, kernelArgs: args,
-      kernelUrl: `${ctx.publicUrl}/assets/${dir}/${kernel}`, initrdUrl: `${ctx.publicUrl}/assets/${dir}/${initrd}`,
+      kernelUrl: assets.kernelUrl, initrdUrl: assets.initrdUrl,
     }),
   };
 }

@@ -3,16 +3,14 @@
 // the store), local disk, or "unknown machine, retry later". An inventory
 // node's script goes only to that machine (lifecycle/boot-access.ts): anyone
 // else gets 403 and moves nothing.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeMac } from '../../inventory/mac.js';
 import { errorScript, installScript, localDiskScript, unknownMachineScript } from '../../ipxe/scripts.js';
-import { schematicId } from '../../factory/schematic.js';
 import { kernelArgs, kernelLogTarget } from '../../talos/kernel-args.js';
 import type { HttpContext } from '../context.js';
 import { bootAccessFor } from './machine-config.js';
 import { commissionBootScript } from './commission-ipxe.js';
+import { cachedBootAssets } from './cached-assets.js';
 import { peerAddress } from '../../lifecycle/boot-access.js';
 import { isStoreWriteError, STORE_UNWRITABLE } from '../../store/errors.js';
 import { PUBLIC } from '../access.js';
@@ -97,17 +95,14 @@ export function registerMachineIpxe(app: FastifyInstance, ctx: HttpContext): voi
 
     const inv = ctx.inventory();
     if (!inv) return errorScript('no valid inventory loaded yet', self);
-    const schematic = schematicId(inv.cluster.schematic);
-    const version = inv.cluster.talosVersion;
-    const dir = `${schematic}/${version}`;
-    const kernel = `kernel-${arch}`;
-    const initrd = `initramfs-${arch}.xz`;
-    if (!existsSync(join(ctx.settings.assetsDir, dir, kernel)) || !existsSync(join(ctx.settings.assetsDir, dir, initrd))) {
-      const message = `boot assets for Talos ${version} ${arch} (schematic ${schematic}) are not cached; run rackboot assets fetch`;
+    const assets = cachedBootAssets(ctx, inv, arch);
+    if ('missing' in assets) {
+      const message = `${assets.missing}; run rackboot assets fetch`;
       req.log.warn({ node: node.name }, message);
       ctx.store.appendEvent({ node: node.name, mac, kind: 'http', message });
       return errorScript(message, self);
     }
+    const version = assets.version;
     const spec = node.spec;
     const args = kernelArgs({
       talosVersion: version,
@@ -124,8 +119,8 @@ export function registerMachineIpxe(app: FastifyInstance, ctx: HttpContext): voi
       nodeName: node.name,
       mac,
       talosVersion: version,
-      kernelUrl: `${ctx.publicUrl}/assets/${dir}/${kernel}`,
-      initrdUrl: `${ctx.publicUrl}/assets/${dir}/${initrd}`,
+      kernelUrl: assets.kernelUrl,
+      initrdUrl: assets.initrdUrl,
       kernelArgs: args,
     });
   }
