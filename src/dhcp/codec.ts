@@ -3,6 +3,7 @@
 // overload of `file`/`sname`), RFC 3396 (long options split into several
 // instances and concatenated on receipt). Option values are decoded into
 // typed fields by options.ts; this module only finds them.
+import { macText } from '../inventory/mac.js';
 import { decodeOptions, type DhcpOptions } from './options.js';
 
 export const BOOTREQUEST = 1;
@@ -158,7 +159,7 @@ function parseUnchecked(buf: Buffer): ParseResult {
     ciaddr: ipFrom(buf, 12), yiaddr: ipFrom(buf, 16), siaddr: ipFrom(buf, 20), giaddr: ipFrom(buf, 24), chaddr,
     sname: overload & 2 ? '' : cstring(buf, SNAME_OFFSET, 64),
     file: overload & 1 ? '' : cstring(buf, FILE_OFFSET, 128),
-    mac: [...chaddr.subarray(0, hlen)].map((b) => b.toString(16).padStart(2, '0')).join(':'),
+    mac: macText(chaddr.subarray(0, hlen)),
     raw, options: decoded.options,
   };
   return { ok: true, packet };

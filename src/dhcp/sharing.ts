@@ -3,6 +3,7 @@
 // appliance has no sharing at all (the DHCP service runs exactly as before:
 // it answers always and its SQLite commit is the only one). With
 // scaleOut.postgres the sharing is src/store/pg/dhcp-segment.ts.
+import { macText } from '../inventory/mac.js';
 import type { Logger } from '../log.js';
 import type { Lease, Leases } from './leases.js';
 import type { DhcpMetrics, Reply } from './answer.js';
@@ -47,7 +48,7 @@ export async function commitSharedAcks(
   replies.forEach((r, at) => {
     if (r?.outcome.type !== 'ack') return;
     const p = r.outcome.packet;
-    const mac = [...p.chaddr.subarray(0, p.hlen)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    const mac = macText(p.chaddr.subarray(0, p.hlen));
     const lease = ctx.leases.get(mac);
     const ip = p.yiaddr ?? '';
     acks.push({ at, bind: { mac, ip, expiresAt: lease?.ip === ip ? lease.expiresAt : 0, clientId: lease?.clientId, hostname: lease?.hostname } });

@@ -3,6 +3,7 @@
 // bit (0x02 of the first byte) inverted. Firmware that names itself by a
 // DUID-UUID (OVMF does) still uses such a link-local source address, so on
 // our own link the MAC can be read from it.
+import { macText } from '../inventory/mac.js';
 import { ipv6Bytes } from './ipv6.js';
 
 export function macFromLinkLocal(address: string): string | undefined {
@@ -10,5 +11,5 @@ export function macFromLinkLocal(address: string): string | undefined {
   if (!b || b[0] !== 0xfe || (b[1]! & 0xc0) !== 0x80) return undefined;
   if (b[11] !== 0xff || b[12] !== 0xfe) return undefined;
   const mac = [b[8]! ^ 0x02, b[9]!, b[10]!, b[13]!, b[14]!, b[15]!];
-  return mac.map((x) => x.toString(16).padStart(2, '0')).join(':');
+  return macText(mac);
 }

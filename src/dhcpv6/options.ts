@@ -3,6 +3,7 @@
 // parameters, 61 client architecture, 62 network interface identifier) and
 // RFC 6939 §4 (79 client link-layer address, added by relays). Pure
 // functions over bytes; options we do not know stay raw in the message.
+import { macText } from '../inventory/mac.js';
 import { ipv6Bytes, ipv6Text } from './ipv6.js';
 
 export const Opt6 = {
@@ -56,8 +57,6 @@ export type OptionList = Array<[number, Buffer]>;
 /** `overrun`: the option area itself does not parse (as opposed to one option's value). */
 export type OptionsResult = { ok: true; options: Dhcpv6Options; raw: OptionList } | { ok: false; error: string; overrun?: true };
 
-const hexMac = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
-
 /** RFC 8415 §21.1: code (2 octets), length (2 octets), then that many octets; options fill the area exactly. */
 export function walkOptions(b: Buffer, where: string): OptionList | string {
   const out: OptionList = [];
@@ -79,7 +78,7 @@ export function decodeDuid(b: Buffer): Duid | string {
   if (b.length > 132) return `DUID of ${b.length} bytes, longer than 2 + 130 (RFC 8415 §11.1)`;
   const type = b.readUInt16BE(0);
   const raw = Buffer.from(b);
-  const ether = (hw: number, addr: Buffer) => (hw === 1 && addr.length === 6 ? hexMac(addr) : undefined);
+  const ether = (hw: number, addr: Buffer) => (hw === 1 && addr.length === 6 ? macText(addr) : undefined);
   switch (type) {
     case DuidType.LLT: // §11.2: type, hardware type, time, link-layer address
       if (b.length < 8) return 'DUID-LLT shorter than its 8-byte header';
@@ -237,7 +236,7 @@ export function decodeOptions(area: Buffer): OptionsResult {
         break;
       case Opt6.CLIENT_LINKLAYER_ADDR: // RFC 6939 §4: link-layer type (2), then the address
         if (v.length < 3) return bad('client link-layer address without an address');
-        o.clientLinkLayer = { hwtype: v.readUInt16BE(0), address: hexMac(v.subarray(2)) };
+        o.clientLinkLayer = { hwtype: v.readUInt16BE(0), address: macText(v.subarray(2)) };
         break;
     }
   }

@@ -18,5 +18,10 @@ export function normalizeMac(raw: string): string | undefined {
 }
 
 export function macFromBytes(bytes: Uint8Array): string {
-  return Array.from(bytes.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join(':');
+  return macText(bytes.subarray(0, 6));
+}
+
+/** Hardware address bytes as lower-case hex pairs joined by colons, however many there are. */
+export function macText(bytes: Uint8Array | readonly number[]): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(':');
 }
