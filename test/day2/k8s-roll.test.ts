@@ -2,39 +2,21 @@
 // etcd): one-field config patches applied NO_REBOOT in upgrade-k8s's order,
 // each static pod waited for on its new image and Ready, persisted so that a
 // restart at any step applies each change once.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { KubernetesRollout, planK8sRoll, type K8sRollDeps } from '../../src/day2/k8s-roll.js';
 import { resumeRollout } from '../../src/day2/rollout-plan.js';
 import { getRollout, rolloutNodes } from '../../src/store/rollouts.js';
 import { Store } from '../../src/store/store.js';
-import type { FakeKubeApi } from '../fakes/kube-api.js';
 import { kubeNodeNotReady, parseKubeconfig } from '../../src/day2/kube-node.js';
-import { makeEtcdRack, type EtcdRack } from './etcd-rack.js';
+import { makeEtcdRack } from './etcd-rack.js';
 import { fakeImagePulls } from '../../src/lab/fake-talos/image-pull.js';
-import { crashAtEveryStep, readyKubeApi } from './upgrade-rig.js';
+import { crashAtEveryStep, rollEnvPerTest, type RollEnv } from './upgrade-rig.js';
 
-interface Env { rack: EtcdRack; dir: string; store: Store; kube: FakeKubeApi }
-let env: Env | undefined;
-afterEach(async () => {
-  if (!env) return;
-  env.store.close();
-  await env.kube.close();
-  await env.rack.close();
-  rmSync(env.dir, { recursive: true, force: true });
-  env = undefined;
-});
-
-async function setup(firstHost: number): Promise<Env> {
-  const rack = await makeEtcdRack(3, 1, { firstHost });
-  const dir = mkdtempSync(join(tmpdir(), 'rb-k8s-roll-'));
-  const kube = await readyKubeApi(rack, join(dir, 'kubeconfig'));
-  env = { rack, dir, store: new Store(join(dir, 'rackboot.db')), kube };
-  return env;
-}
+type Env = RollEnv;
+const openEnv = rollEnvPerTest('rb-k8s-roll-');
+const setup = async (firstHost: number): Promise<Env> => openEnv(await makeEtcdRack(3, 1, { firstHost }));
 
 function deps(e: Env, extra: Partial<K8sRollDeps> = {}): K8sRollDeps {
   const endpointOf = (n: string) => e.rack.fakes.get(n)?.endpoint;

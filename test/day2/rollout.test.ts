@@ -1,43 +1,29 @@
 // Talos upgrade rollouts against fake nodes whose control planes run a real etcd.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pauseRollout, planUpgrade, resumeRollout } from '../../src/day2/rollout-plan.js';
 import { RolloutBusyError, UpgradeRollout, usesLifecycleService, type RolloutDeps } from '../../src/day2/rollout.js';
 import { recordInstallerImage, recordedSchematic } from '../../src/day2/applied.js';
 import { runningSchematic } from '../../src/day2/running-schematic.js';
 import { storedKubeconfigCheck } from '../../src/day2/kube-node.js';
-import type { FakeKubeApi } from '../fakes/kube-api.js';
 import { installerImage } from '../../src/factory/schematic.js';
 import { fakeUpgrade } from '../../src/lab/fake-talos/upgrade.js';
 import { getRollout, rolloutNodes } from '../../src/store/rollouts.js';
 import { Store } from '../../src/store/store.js';
-import { makeEtcdRack, type EtcdRack } from './etcd-rack.js';
-import { crashAtEveryStep, rackNodes, readyKubeApi, upgradeCounts } from './upgrade-rig.js';
+import { makeEtcdRack } from './etcd-rack.js';
+import { crashAtEveryStep, rackNodes, rollEnvPerTest, upgradeCounts, type RollEnv } from './upgrade-rig.js';
 
 const TARGET = 'v1.13.2';
 const SCHEMATIC = 'a'.repeat(64);
 const IMAGE = installerImage('https://factory.talos.dev', SCHEMATIC, TARGET);
 
-interface Env { rack: EtcdRack; dir: string; store: Store; assets: string[]; kube: FakeKubeApi }
-let env: Env | undefined;
-afterEach(async () => {
-  if (!env) return;
-  env.store.close();
-  await env.kube.close();
-  await env.rack.close();
-  rmSync(env.dir, { recursive: true, force: true });
-  env = undefined;
-});
+type Env = RollEnv & { assets: string[] };
+const openEnv = rollEnvPerTest('rackboot-rollout-');
 
 async function setup(cps: number, workers: number, firstHost: number, allNewest = false): Promise<Env> {
   // cp1 runs v1.12 (legacy MachineService/Upgrade), the rest v1.13 (LifecycleService + Reboot); allNewest: all v1.13.
   const rack = await makeEtcdRack(cps, workers, { firstHost, profile: (n) => (n === 'cp1' && !allNewest ? 'v1.12' : undefined) });
-  const dir = mkdtempSync(join(tmpdir(), 'rackboot-rollout-'));
-  const kube = await readyKubeApi(rack, join(dir, 'kubeconfig'));
-  env = { rack, dir, store: new Store(join(dir, 'rackboot.db')), assets: [], kube };
-  return env;
+  return Object.assign(await openEnv(rack), { assets: [] as string[] });
 }
 
 function deps(e: Env, extra: Partial<RolloutDeps> = {}): RolloutDeps {

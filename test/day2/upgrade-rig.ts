@@ -5,7 +5,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import { fakeUpgrade } from '../../src/lab/fake-talos/upgrade.js';
+import { Store } from '../../src/store/store.js';
 import { talosconfigYaml } from '../../src/talos/talosconfig.js';
 import type { RolloutRecord } from '../../src/store/rollouts.js';
 import { startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api.js';
@@ -36,6 +38,31 @@ export async function daemonSite(rack: EtcdRack, prefix: string): Promise<Daemon
   writeRackTalosconfig(rack, dataDir);
   const kube = await readyKubeApi(rack, join(dataDir, 'kubeconfig'));
   return { dir, dataDir, config, kube, close: async () => { await kube.close(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+export interface RollEnv { rack: EtcdRack; dir: string; store: Store; kube: FakeKubeApi }
+
+/**
+ * For a test file whose every test runs one roll on its own rack: returns
+ * the set-up (a store in a temp dir, a Ready fake Kubernetes API) and
+ * registers the teardown that closes all of it after each test.
+ */
+export function rollEnvPerTest(prefix: string): (rack: EtcdRack) => Promise<RollEnv> {
+  let env: RollEnv | undefined;
+  afterEach(async () => {
+    if (!env) return;
+    env.store.close();
+    await env.kube.close();
+    await env.rack.close();
+    rmSync(env.dir, { recursive: true, force: true });
+    env = undefined;
+  });
+  return async (rack) => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    const kube = await readyKubeApi(rack, join(dir, 'kubeconfig'));
+    env = { rack, dir, store: new Store(join(dir, 'rackboot.db')), kube };
+    return env;
+  };
 }
 
 export const rackNodes = (rack: EtcdRack) => [...rack.fakes.keys()].map((name) => ({ name, role: name.startsWith('cp') ? 'controlplane' as const : 'worker' as const }));
