@@ -28,6 +28,8 @@ export interface Rack {
   etcd: FakeEtcd;
   fakes: Map<string, FakeTalosNode>;
   orchestrator(extra?: Partial<OrchestratorDeps>): TalosOrchestrator;
+  /** One pass of a fresh orchestrator, closed after it (as one tick of the daemon's loop). */
+  onePass(extra?: Partial<OrchestratorDeps>): ReturnType<TalosOrchestrator['pass']>;
   /** Simulates a daemon restart: closes the store and opens the same file again. */
   reopenStore(): Store;
   totalBootstraps(): number;
@@ -94,6 +96,14 @@ export async function makeRack(roles: Role[], opts: { hostPrefix?: string; first
       pollTimeoutMs: 300,
       ...extra,
     }),
+    async onePass(extra = {}) {
+      const orch = rack.orchestrator(extra);
+      try {
+        return await orch.pass();
+      } finally {
+        await orch.close();
+      }
+    },
     reopenStore() {
       rack.store.close();
       rack.store = new Store(dbFile);

@@ -6,8 +6,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
-import { THREE_DISKS } from './hardware-fixture.js';
+import type { Rack } from './cluster-fixture.js';
+import { installedOnNvmeThenMarked, THREE_DISKS } from './hardware-fixture.js';
 
 let rack: Rack | undefined;
 afterEach(async () => {
@@ -24,36 +24,22 @@ function hasMarker(file: string): boolean {
   throw new Error(`qemu-io read of ${file} failed: ${r.stdout}${r.stderr}`);
 }
 
-async function pass(r: Rack) {
-  const orch = r.orchestrator();
-  try {
-    return await orch.pass();
-  } finally {
-    await orch.close();
-  }
-}
+const pass = (r: Rack) => r.onePass();
 
 /** w1 on the three-disk machine with an image file behind every disk, installed on NVMe, markers written, then marked for reimage. */
 async function installedWithMarkers(wipe?: object): Promise<{ rack: Rack; images: Record<string, string> }> {
-  const r = await makeRack(['worker']);
-  const images = Object.fromEntries(THREE_DISKS.map((d) => [`/dev/${d.device_name}`, join(r.dir, `${d.device_name}.img`)]));
-  for (const file of Object.values(images)) {
-    execFileSync('qemu-img', ['create', '-q', '-f', 'raw', file, '4M']);
-    qemuIo(file, 'write -P 0x5a 0 64k');
-  }
-  const fake = r.fakes.get('w1')!;
-  fake.opts.disks = THREE_DISKS;
-  fake.opts.diskImages = images;
-  r.store.db.prepare("UPDATE nodes SET spec_json=json_set(spec_json,'$.installDisk','/dev/nvme0n1') WHERE name='w1'").run();
-  if (wipe) r.store.db.prepare("UPDATE nodes SET spec_json=json_set(spec_json,'$.wipe',json(?)) WHERE name='w1'").run(JSON.stringify(wipe));
-  pxeBooted(r, 'w1');
-  for (let i = 0; i < 60 && r.store.getNode('w1')!.state !== 'installed'; i++) {
-    await pass(r);
-    await new Promise((res) => setTimeout(res, 20));
-  }
-  expect(r.store.getNode('w1')!.state).toBe('installed');
+  const images = Object.fromEntries(THREE_DISKS.map((d) => [`/dev/${d.device_name}`, '']));
+  const r = await installedOnNvmeThenMarked(wipe, (rack) => {
+    for (const dev of Object.keys(images)) {
+      const file = join(rack.dir, `${dev.slice('/dev/'.length)}.img`);
+      execFileSync('qemu-img', ['create', '-q', '-f', 'raw', file, '4M']);
+      qemuIo(file, 'write -P 0x5a 0 64k');
+      images[dev] = file;
+    }
+    rack.fakes.get('w1')!.opts.diskImages = images;
+  });
+  // The install wrote no image file: every marker is still there before the reimage.
   for (const file of Object.values(images)) expect(hasMarker(file)).toBe(true);
-  r.store.setState('w1', 'reimage-pending', 'operator asked (test)');
   return { rack: r, images };
 }
 

@@ -3,8 +3,8 @@
 // request, a listed one is, and a selector that does not pick one disk
 // holds the reset instead of guessing.
 import { afterEach, expect, it } from 'vitest';
-import { makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
-import { THREE_DISKS } from './hardware-fixture.js';
+import type { Rack } from './cluster-fixture.js';
+import { installedOnNvmeThenMarked } from './hardware-fixture.js';
 
 let rack: Rack | undefined;
 afterEach(async () => {
@@ -12,30 +12,8 @@ afterEach(async () => {
   rack = undefined;
 });
 
-async function pass(r: Rack) {
-  const orch = r.orchestrator();
-  try {
-    return await orch.pass();
-  } finally {
-    await orch.close();
-  }
-}
-
-/** One worker on the three-disk machine, installed on its NVMe disk, with this wipe policy, then marked for reimage. */
-async function installedThenMarked(wipe?: object): Promise<Rack> {
-  const r = await makeRack(['worker']);
-  r.fakes.get('w1')!.opts.disks = THREE_DISKS;
-  r.store.db.prepare("UPDATE nodes SET spec_json=json_set(spec_json,'$.installDisk','/dev/nvme0n1') WHERE name='w1'").run();
-  if (wipe) r.store.db.prepare("UPDATE nodes SET spec_json=json_set(spec_json,'$.wipe',json(?)) WHERE name='w1'").run(JSON.stringify(wipe));
-  pxeBooted(r, 'w1');
-  for (let i = 0; i < 60 && r.store.getNode('w1')!.state !== 'installed'; i++) {
-    await pass(r);
-    await new Promise((res) => setTimeout(res, 20));
-  }
-  expect(r.store.getNode('w1')!.state).toBe('installed');
-  r.store.setState('w1', 'reimage-pending', 'operator asked (test)');
-  return r;
-}
+const pass = (r: Rack) => r.onePass();
+const installedThenMarked = (wipe?: object) => installedOnNvmeThenMarked(wipe);
 
 it('without a wipe policy: the system disk only, no data disk in the request', async () => {
   rack = await installedThenMarked();
