@@ -6,32 +6,12 @@ import { parseDhcp } from '../../src/dhcp/codec.js';
 import { newMetrics, processDatagram, type DhcpMetrics } from '../../src/dhcp/answer.js';
 import { ALL_CAPTURES } from './fixtures.js';
 import { makeContext, settingsWith, type TestContext } from './context.js';
-
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s / 0x100000000;
-  };
-}
+import { mutateDatagram, prng, type DatagramLayout } from '../helpers/fuzz.js';
 
 const contexts: TestContext[] = [];
 afterAll(() => contexts.forEach((c) => c.store.close()));
 
-function mutate(base: Buffer, r: () => number): Buffer {
-  const b = Buffer.from(base);
-  const int = (n: number) => Math.floor(r() * n);
-  switch (int(6)) {
-    case 0: for (let k = 1 + int(8); k > 0; k--) { const i = int(b.length); b[i] = b[i]! ^ (1 << int(8)); } return b; // bit flips
-    case 1: for (let k = 1 + int(8); k > 0; k--) b[240 + int(b.length - 240)] = int(256); return b; // option bytes
-    case 2: return b.subarray(0, int(b.length)); // truncation
-    case 3: { const at = 240 + int(60); b[at + 1] = int(256); return b; } // an option length
-    case 4: { const junk = Buffer.alloc(int(400)); for (let k = 0; k < junk.length; k++) junk[k] = int(256); return Buffer.concat([b, junk]); } // trailing junk
-    default: { b[int(236)] = int(256); return b; } // a header byte
-  }
-}
+const DHCPV4: DatagramLayout = { optionsAt: 240, optionEdits: 8, headerBytes: 236, headerValues: 256, junkMax: 400 };
 
 function accounted(m: DhcpMetrics): number {
   const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
@@ -43,7 +23,7 @@ describe('fuzz: 100k+ random and mutated packets', () => {
     it(`${mode} mode: no exception escapes, garbage gets no reply, every packet is counted`, () => {
       const ctx = makeContext(settingsWith({ mode, pool: mode === 'full' ? { start: '10.77.0.100', end: '10.77.0.200' } : undefined }));
       contexts.push(ctx);
-      const r = rng(mode === 'full' ? 0xc0ffee : 0xbeef);
+      const r = prng(mode === 'full' ? 0xc0ffee : 0xbeef);
       const int = (n: number) => Math.floor(r() * n);
       const captures = ALL_CAPTURES.map(([, build]) => build());
       const randomMetrics = newMetrics();
@@ -66,7 +46,7 @@ describe('fuzz: 100k+ random and mutated packets', () => {
       }
       t1 = Date.now();
       for (let i = 0; i < 30_000; i++) {
-        const buf = mutate(captures[i % captures.length]!, r);
+        const buf = mutateDatagram(captures[i % captures.length]!, r, DHCPV4);
         try {
           const out = processDatagram(ctx, mutatedMetrics, buf, { address: '10.77.0.50', port: i % 2 ? 68 : 4011 }, i % 4 === 0 ? 'proxy' : 'dhcp');
           if (out) {

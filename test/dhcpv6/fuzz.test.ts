@@ -5,33 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { encodeDhcpv6, encodeRelay, parseDhcpv6, unwrapRelays } from '../../src/dhcpv6/codec.js';
 import { ALL_CLIENT_MESSAGES } from './fixtures.js';
+import { mutateDatagram, prng, type DatagramLayout } from '../helpers/fuzz.js';
 
-export function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s / 0x100000000;
-  };
-}
-
-export function mutate6(base: Buffer, r: () => number): Buffer {
-  const b = Buffer.from(base);
-  const int = (n: number) => Math.floor(r() * n);
-  switch (int(6)) {
-    case 0: for (let k = 1 + int(8); k > 0; k--) { const i = int(b.length); b[i] = b[i]! ^ (1 << int(8)); } return b; // bit flips
-    case 1: for (let k = 1 + int(4); k > 0; k--) b[4 + int(b.length - 4)] = int(256); return b; // option bytes
-    case 2: return b.subarray(0, int(b.length)); // truncation
-    case 3: { const at = 4 + int(b.length - 4); b[at] = int(256); if (at + 1 < b.length) b[at + 1] = int(256); return b; } // a length or code
-    case 4: { const junk = Buffer.alloc(int(200)); for (let k = 0; k < junk.length; k++) junk[k] = int(256); return Buffer.concat([b, junk]); }
-    default: b[0] = int(16); return b; // the message type
-  }
-}
+const DHCPV6: DatagramLayout = { optionsAt: 4, optionEdits: 4, headerBytes: 1, headerValues: 16, junkMax: 200 };
 
 describe('DHCPv6 decoder fuzz: 60k random and mutated messages', () => {
   it('never throws, never hits its catch-all, and round-trips whatever it accepts', () => {
-    const r = rng(0x6d6);
+    const r = prng(0x6d6);
     const int = (n: number) => Math.floor(r() * n);
     const bases = ALL_CLIENT_MESSAGES.map(([, build]) => build());
     const kinds: Record<string, number> = {};
@@ -46,7 +26,7 @@ describe('DHCPv6 decoder fuzz: 60k random and mutated messages', () => {
         for (let k = 0; k < buf.length; k++) buf[k] = int(256);
         if (buf.length) buf[0] = 1 + int(13);
       } else {
-        buf = mutate6(bases[i % bases.length]!, r);
+        buf = mutateDatagram(bases[i % bases.length]!, r, DHCPV6);
       }
       const p = parseDhcpv6(buf);
       unwrapRelays(buf); // must not throw either
@@ -76,14 +56,14 @@ describe('DHCPv6 server fuzz: 30k mutated messages through the policy', () => {
     const { makeV6Context } = await import('./context.js');
     const { handleDhcpv6 } = await import('../../src/dhcpv6/policy.js');
     const c = makeV6Context();
-    const r = rng(0x5e7);
+    const r = prng(0x5e7);
     const bases = ALL_CLIENT_MESSAGES.map(([, build]) => build());
     const drops: Record<string, number> = {};
     let replies = 0;
     let badReplies = 0;
     let thrown = 0;
     for (let i = 0; i < 30_000; i++) {
-      const buf = mutate6(bases[i % bases.length]!, r);
+      const buf = mutateDatagram(bases[i % bases.length]!, r, DHCPV6);
       try {
         const o = handleDhcpv6(c, buf, i % 2 ? 'fe80::5054:ff:fe12:3407%rb0' : '2001:db8:7::2');
         if (o.kind === 'drop') { drops[o.reason] = (drops[o.reason] ?? 0) + 1; continue; }

@@ -33,3 +33,35 @@ export function mutateText(input: string, rand: () => number, alphabet: string):
   }
   return s;
 }
+
+/** Where a DHCP-style datagram keeps what mutateDatagram aims at. */
+export interface DatagramLayout {
+  /** Offset of the first option (DHCPv4: 240, after the cookie; DHCPv6: 4). */
+  optionsAt: number;
+  /** How many option bytes one mutation may overwrite at most. */
+  optionEdits: number;
+  /** A header byte is picked from the first `headerBytes`, and set below `headerValues`. */
+  headerBytes: number;
+  headerValues: number;
+  /** Trailing junk is up to this long. */
+  junkMax: number;
+}
+
+/**
+ * One structural mutation of a real client's datagram: bit flips, option
+ * bytes, a truncation, an option length, trailing junk or a header byte,
+ * which between them reach every branch of a type-length-value decoder.
+ */
+export function mutateDatagram(base: Buffer, r: () => number, l: DatagramLayout): Buffer {
+  const b = Buffer.from(base);
+  const int = (n: number) => Math.floor(r() * n);
+  const inOptions = () => l.optionsAt + int(Math.max(1, b.length - l.optionsAt));
+  switch (int(6)) {
+    case 0: for (let k = 1 + int(8); k > 0; k--) { const i = int(b.length); b[i] = b[i]! ^ (1 << int(8)); } return b;
+    case 1: for (let k = 1 + int(l.optionEdits); k > 0; k--) b[inOptions()] = int(256); return b;
+    case 2: return b.subarray(0, int(b.length));
+    case 3: { const at = inOptions(); if (at + 1 < b.length) b[at + 1] = int(256); return b; }
+    case 4: { const junk = Buffer.alloc(int(l.junkMax)); for (let k = 0; k < junk.length; k++) junk[k] = int(256); return Buffer.concat([b, junk]); }
+    default: b[int(l.headerBytes)] = int(l.headerValues); return b;
+  }
+}
