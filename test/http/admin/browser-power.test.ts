@@ -7,49 +7,33 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext } from 'playwright-core';
-import { missingPrerequisites } from '../../helpers/netns.js';
-import { adminTlsMaterial } from '../../../src/http/admin/tls.js';
 import { passwordPath, writePassword } from '../../../src/bmc/credentials.js';
 import { RedfishFake } from '../../fakes/redfish/service.js';
-import { ADMIN_TOKEN, harness, inventoryYaml, sessionActor, type Harness } from './harness.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const why = missingPrerequisites([CHROMIUM]);
+import { inventoryYaml, sessionActor, type Harness } from './harness.js';
+import { chromiumMissing, launchChromium, listening, logIn, tlsHarness, type Chromium } from './browser-rig.js';
 
 describe('power buttons in a real browser', () => {
-  it.skipIf(why)('powers on, asks before a cycle, cycles with PXE first, and shows the state', async () => {
+  it.skipIf(chromiumMissing)('powers on, asks before a cycle, cycles with PXE first, and shows the state', async () => {
     let h: Harness | undefined;
-    let context: BrowserContext | undefined;
+    let browser: Chromium | undefined;
     const dir = mkdtempSync(join(tmpdir(), 'rackboot-web-'));
-    const profile = mkdtempSync(join(tmpdir(), 'rackboot-chromium-'));
     const f = await new RedfishFake().start();
     try {
-      const probe = await harness({ dir });
-      const tls = await adminTlsMaterial(probe.settings);
-      await probe.close({ keepDir: true });
-      h = await harness({ dir, tls });
+      h = await tlsHarness(dir);
       writeFileSync(join(dir, 'cluster.yaml'), inventoryYaml(`  - name: rf-1\n    mac: 52:54:00:00:06:01\n    role: worker\n    bmc:\n      address: redfish+http://127.0.0.1:${f.port}\n      username: ${f.username}\n`));
       expect(h.watcher.reload()).toBe(true);
       writePassword(passwordPath(h.settings.dataDir, 'rf-1'), f.password);
-      await h.app.listen({ host: '127.0.0.1', port: 0 });
-      const base = `https://127.0.0.1:${(h.app.server.address() as { port: number }).port}`;
+      const base = await listening(h);
 
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM, headless: true, ignoreHTTPSErrors: true,
-        args: ['--ignore-certificate-errors', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
-      const page = await context.newPage();
+      browser = await launchChromium(null);
+      const page = await browser.context.newPage();
       const dialogs: string[] = [];
       let acceptNext = false;
       page.on('dialog', (d) => {
         dialogs.push(`${d.type()}: ${d.message()}`);
         void (acceptNext ? d.accept() : d.dismiss());
       });
-      await page.goto(`${base}/login?next=/ui/nodes/rf-1`);
-      await page.fill('#token', ADMIN_TOKEN);
-      await page.click('button[type=submit]');
-      await page.waitForURL(`${base}/ui/nodes/rf-1`);
+      await logIn(page, base, '/ui/nodes/rf-1');
       await expect.poll(() => page.locator('#live').textContent()).toBe('live');
       expect(await page.locator('#node-summary .power-cell').first().innerText()).toBe('not read yet');
 
@@ -74,8 +58,7 @@ describe('power buttons in a real browser', () => {
       expect(f.machine.log).toEqual(['start boot=default', 'stop', 'start boot=pxe']);
       expect(h.store.events({ node: 'rf-1', limit: 10 }).filter((e) => e.kind === 'power').map((e) => (e.data as { actor: string }).actor)).toEqual([sessionActor(h), sessionActor(h)]);
     } finally {
-      await context?.close().catch(() => {});
-      rmSync(profile, { recursive: true, force: true });
+      await browser?.close();
       await h?.close();
       await f.stop();
       rmSync(dir, { recursive: true, force: true });

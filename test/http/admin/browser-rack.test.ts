@@ -8,10 +8,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { missingPrerequisites } from '../../helpers/netns.js';
+import type { Page } from 'playwright-core';
 import { screenshotDir } from '../../helpers/screenshots.js';
-import { adminTlsMaterial } from '../../../src/http/admin/tls.js';
 import type { NodeState } from '../../../src/lifecycle/states.js';
 import type { Store } from '../../../src/store/store.js';
 import { recordHardware, recordInstallDisk } from '../../../src/store/hardware.js';
@@ -19,10 +17,9 @@ import type { HardwareFacts } from '../../../src/talos/hardware.js';
 import { recordNodeHostname } from '../../../src/talos/node-hostname.js';
 import { secretsPath, secretsYaml, writeSecretFile } from '../../../src/talos/secrets.js';
 import { testSecrets } from '../../talos/config-fixtures.js';
-import { ADMIN_TOKEN, harness, inventoryYaml, rackNodes, type Harness } from './harness.js';
+import { inventoryYaml, rackNodes, type Harness } from './harness.js';
+import { chromiumMissing, launchChromium, listening, logIn, phoneOverflow, tlsHarness, type Chromium } from './browser-rig.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const why = missingPrerequisites([CHROMIUM]);
 const RACK = 5000;
 
 /** What a rack server's maintenance mode reports (src/talos/hardware.ts), for the hardware panel's screenshot. */
@@ -66,17 +63,13 @@ function replay(store: Store, name: string, steps: [NodeState, number][], now = 
 const rowState = (page: Page, node: string) => page.locator(`#nodes-body tr[data-node="${node}"] .state`);
 
 describe('rack overview in a real browser', () => {
-  it.skipIf(why)(`${RACK} nodes: first paint under 1 s, under 500 kB, live updates, filter, search, pages, no 404`, async () => {
+  it.skipIf(chromiumMissing)(`${RACK} nodes: first paint under 1 s, under 500 kB, live updates, filter, search, pages, no 404`, async () => {
     let h: Harness | undefined;
     let dir: string | undefined;
-    let context: BrowserContext | undefined;
-    let profile: string | undefined;
+    let browser: Chromium | undefined;
     try {
       dir = mkdtempSync(join(tmpdir(), 'rackboot-rack-'));
-      const probe = await harness({ dir });
-      const tls = await adminTlsMaterial(probe.settings);
-      await probe.close();
-      h = await harness({ dir, tls });
+      h = await tlsHarness(dir);
       writeFileSync(h.settings.inventory, inventoryYaml(rackNodes(RACK)));
       h.watcher.reload();
       expect(h.store.listNodes()).toHaveLength(RACK + 2);
@@ -88,23 +81,14 @@ describe('rack overview in a real browser', () => {
       replay(h.store, 'rack-00015', [['booting', 40]]);
       h.store.db.prepare("INSERT INTO leases (mac, ip, state, expires_at, hostname, updated_at) VALUES ('52:54:01:00:00:01', '10.1.0.1', 'bound', ?, 'talos-7kq-2xd', 0)").run(Date.now() + 3600_000);
       h.ctx.console!.add('rack-00013', { at: Date.now(), msg: '[talos] task installImage (1/1): starting', fields: {} });
-      await h.app.listen({ host: '127.0.0.1', port: 0 });
-      const addr = h.app.server.address();
-      const base = `https://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+      const base = await listening(h);
 
-      profile = mkdtempSync(join(tmpdir(), 'rackboot-chromium-'));
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM, headless: true, ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 },
-        args: ['--ignore-certificate-errors', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
-      const page = await context.newPage();
+      browser = await launchChromium();
+      const page = await browser.context.newPage();
       const notFound: string[] = [];
       page.on('response', (r) => { if (r.status() === 404) notFound.push(r.url()); });
 
-      await page.goto(`${base}/login`);
-      await page.fill('#token', ADMIN_TOKEN);
-      await page.click('button[type=submit]');
-      await page.waitForURL(`${base}/ui`);
+      await logIn(page, base);
 
       // A fresh load, measured by the browser itself.
       await page.goto(`${base}/ui`, { waitUntil: 'load' });
@@ -177,21 +161,13 @@ describe('rack overview in a real browser', () => {
       await page.locator('#hardware').screenshot({ path: join(shots, 'node-hardware-1280.png') });
 
       // The overview at phone width: it fits without sideways scrolling.
-      await page.setViewportSize({ width: 390, height: 844 });
-      await page.goto(`${base}/ui`);
-      await expect.poll(() => page.locator('#live').textContent()).toBe('live');
-      const overflow = await page.evaluate(() => {
-        const el = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
-        return el.scrollWidth - el.clientWidth;
-      });
-      expect(overflow).toBeLessThanOrEqual(0);
+      expect(await phoneOverflow(page, base)).toBeLessThanOrEqual(0);
       await page.screenshot({ path: join(shots, 'admin-phone.png') });
       console.log(`rack overview screenshots: ${shots}`);
 
       expect(notFound).toEqual([]);
     } finally {
-      await context?.close().catch(() => {});
-      if (profile) rmSync(profile, { recursive: true, force: true });
+      await browser?.close();
       await h?.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
     }

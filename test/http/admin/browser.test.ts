@@ -6,51 +6,30 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { missingPrerequisites } from '../../helpers/netns.js';
-import { adminTlsMaterial } from '../../../src/http/admin/tls.js';
-import { ADMIN_TOKEN, harness, inventoryYaml, type Harness } from './harness.js';
+import type { Page } from 'playwright-core';
+import { ADMIN_TOKEN, inventoryYaml, type Harness } from './harness.js';
+import { chromiumMissing, launchChromium, listening, phoneOverflow, tlsHarness, type Chromium } from './browser-rig.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const why = missingPrerequisites([CHROMIUM]);
 const OUT = join(process.cwd(), 'test-output');
-
-async function launch(): Promise<{ context: BrowserContext; profile: string }> {
-  const profile = mkdtempSync(join(tmpdir(), 'rackboot-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    // The admin listener's certificate is the self-signed one made at first start.
-    ignoreHTTPSErrors: true,
-    args: ['--ignore-certificate-errors', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-  });
-  return { context, profile };
-}
 
 const stateOf = (page: Page, node: string) => page.locator(`#nodes-body tr[data-node="${node}"] .state`);
 
 describe('admin page in a real browser', () => {
-  it.skipIf(why)('logs in, updates live, reimages with confirmation and CSRF, shows inventory errors and the console', async () => {
+  it.skipIf(chromiumMissing)('logs in, updates live, reimages with confirmation and CSRF, shows inventory errors and the console', async () => {
     mkdirSync(OUT, { recursive: true });
     let h: Harness | undefined;
     let dir: string | undefined;
-    let browser: { context: BrowserContext; profile: string } | undefined;
+    let browser: Chromium | undefined;
     try {
       dir = mkdtempSync(join(tmpdir(), 'rackboot-web-'));
-      const probe = await harness({ dir });
-      const tls = await adminTlsMaterial(probe.settings);
-      await probe.close();
-      h = await harness({ watch: true, dir, tls });
+      h = await tlsHarness(dir, { watch: true });
       h.store.setState('cp-1', 'ready', 'healthy', { markedForInstall: false });
       h.store.db.prepare("INSERT INTO leases (mac, ip, state, expires_at, hostname, updated_at) VALUES ('52:54:00:00:00:02', '10.0.0.52', 'bound', ?, ?, 0)")
         .run(Date.now() + 3600_000, '<script>alert("host")</script>');
       h.ctx.lifecycle.sighted({ mac: 'de:ad:be:ef:00:07', source: 'dhcp', uuid: '00000000-0000-0000-0000-000000000000', arch: '7', vendorClass: 'PXEClient:Arch:00007:UNDI:003000' });
-      await h.app.listen({ host: '127.0.0.1', port: 0 });
-      const addr = h.app.server.address();
-      const base = `https://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+      const base = await listening(h);
 
-      browser = await launch();
+      browser = await launchChromium();
       const page = await browser.context.newPage();
       const dialogs: string[] = [];
       let acceptNext = false;
@@ -124,19 +103,11 @@ describe('admin page in a real browser', () => {
       await page.screenshot({ path: join(OUT, 'admin-node-1280.png'), fullPage: true });
 
       // Phone width.
-      await page.setViewportSize({ width: 390, height: 844 });
-      await page.goto(`${base}/ui`);
-      await expect.poll(() => page.locator('#live').textContent()).toBe('live');
-      const overflow = await page.evaluate(() => {
-        const el = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
-        return el.scrollWidth - el.clientWidth;
-      });
-      expect(overflow).toBeLessThanOrEqual(0);
+      expect(await phoneOverflow(page, base)).toBeLessThanOrEqual(0);
       await page.screenshot({ path: join(OUT, 'admin-phone.png'), fullPage: true });
       expect(dialogs.filter((d) => !d.startsWith('confirm: Reimage'))).toEqual([]);
     } finally {
-      await browser?.context.close().catch(() => {});
-      if (browser) rmSync(browser.profile, { recursive: true, force: true });
+      await browser?.close();
       await h?.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
     }
