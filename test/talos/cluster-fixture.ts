@@ -122,6 +122,13 @@ export async function makeRack(roles: Role[], opts: { hostPrefix?: string; first
   return rack;
 }
 
+/** w1 PXE-booted, then one orchestrator pass; returns w1's event messages. */
+export async function w1AfterOnePass(r: Rack): Promise<string[]> {
+  pxeBooted(r, 'w1');
+  await r.onePass();
+  return r.store.events({ node: 'w1' }).map((e) => e.message);
+}
+
 /** What the HTTP side does when it hands a node the Talos kernel. */
 export function pxeBooted(rack: Rack, ...names: string[]): void {
   for (const n of names) rack.store.setState(n, 'booting', 'served the Talos kernel (test)', { markedForInstall: true });

@@ -3,7 +3,7 @@
 // the names upstream's Disks reply carries, and the event names the mode the
 // node reported, not the proto default.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ALL_PROFILES, makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
+import { ALL_PROFILES, makeRack, pxeBooted, w1AfterOnePass, type Rack } from './cluster-fixture.js';
 
 let rack: Rack | undefined;
 afterEach(async () => {
@@ -13,14 +13,7 @@ afterEach(async () => {
 
 async function firstContact(r: Rack, installDisk?: string): Promise<string[]> {
   if (installDisk) r.store.db.prepare("UPDATE nodes SET spec_json=json_set(spec_json,'$.installDisk',?) WHERE name='w1'").run(installDisk);
-  pxeBooted(r, 'w1');
-  const orch = r.orchestrator();
-  try {
-    await orch.pass();
-  } finally {
-    await orch.close();
-  }
-  return r.store.events({ node: 'w1' }).map((e) => e.message);
+  return w1AfterOnePass(r);
 }
 
 const SHOWS: Record<string, { how: RegExp; applied: string }> = {

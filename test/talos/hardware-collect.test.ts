@@ -4,7 +4,7 @@
 import { afterEach, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { nodeHardware } from '../../src/store/hardware.js';
-import { makeRack, pxeBooted, type Rack } from './cluster-fixture.js';
+import { makeRack, w1AfterOnePass, type Rack } from './cluster-fixture.js';
 import { THREE_DISKS } from './hardware-fixture.js';
 
 let rack: Rack | undefined;
@@ -13,16 +13,7 @@ afterEach(async () => {
   rack = undefined;
 });
 
-async function pass(r: Rack): Promise<string[]> {
-  pxeBooted(r, 'w1');
-  const orch = r.orchestrator();
-  try {
-    await orch.pass();
-  } finally {
-    await orch.close();
-  }
-  return r.store.events({ node: 'w1' }).map((e) => e.message);
-}
+const pass = w1AfterOnePass;
 
 it('stores the facts of a node in maintenance, with when and where they were read', async () => {
   rack = await makeRack(['worker']);
