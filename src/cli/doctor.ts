@@ -21,6 +21,7 @@ import { LISTEN_OPTIONS, listenFlags } from './serve.js';
 import { imageCacheFindings } from '../registry/doctor-findings.js';
 import { neededImages } from './images.js';
 import { postgresFindings } from '../store/pg/doctor-findings.js';
+import { arm64BootFindings } from './doctor-arm64.js';
 
 export interface Finding {
   level: 'ok' | 'warn' | 'fail';
@@ -176,6 +177,8 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
         ? { level: 'ok', check: `UKI ${name}`, detail: dir }
         : { level: 'fail', check: `UKI ${name}`, detail: `not cached in ${dir}: its nodes get no HTTP boot answer`, fix: `rackboot assets fetch --version ${c.talosVersion} --arch ${arch} (or rackboot assets import --dir DIR offline)` });
     }
+    // branch arm64 (issue 23): arm64 nodes on iPXE need an arm64 iPXE build.
+    findings.push(...arm64BootFindings(settings, inv.inventory.nodes));
     // branch registry (issue 20): the image cache behind /v2/.
     findings.push(...imageCacheFindings(settings.dataDir, settings.registry.mirror, neededImages(settings, inv.inventory)));
   }

@@ -50,7 +50,7 @@ export function chooseBootFile(o: DhcpOptions, action: BootAction, s: BootFileSe
     case 11:
       return s.inTftpRoot(s.arm64Binary)
         ? { kind: 'file', file: s.arm64Binary, httpClient: false, why: 'arm64 UEFI (arch 11)' }
-        : { kind: 'none', why: `arm64 UEFI (arch 11) but ${s.arm64Binary} is not in the TFTP root` };
+        : { kind: 'none', why: `arm64 UEFI (arch 11) but ${s.arm64Binary} is not in the TFTP root${NO_ARM64_IPXE}` };
     // HTTP boot fetches the binary from the TFTP root over HTTP (/ipxe/): a
     // binary that is not there would only earn the firmware a 404 after its
     // whole DHCP exchange, so say why here instead.
@@ -61,11 +61,17 @@ export function chooseBootFile(o: DhcpOptions, action: BootAction, s: BootFileSe
     case 19:
       return s.inTftpRoot(s.arm64Binary)
         ? { kind: 'file', file: `${s.publicUrl}/ipxe/${s.arm64Binary}`, httpClient: true, why: 'arm64 UEFI HTTP boot (arch 19)' }
-        : { kind: 'none', why: `arm64 HTTP boot (arch 19) but ${s.arm64Binary} is not in the TFTP root` };
+        : { kind: 'none', why: `arm64 HTTP boot (arch 19) but ${s.arm64Binary} is not in the TFTP root${NO_ARM64_IPXE}` };
     default:
       return { kind: 'none', why: `unsupported client architecture ${arch}` };
   }
 }
+
+/** Debian's ipxe package is x86 only: say what an arm64 machine can boot instead. */
+const NO_ARM64_IPXE = ' (Debian ships no arm64 iPXE: give the node httpBoot: uki and UEFI HTTP boot, or put an arm64 iPXE build there)';
+
+/** The Talos arch whose UKI a UEFI HTTP-boot client can run (RFC 4578 / IANA processor architecture types). */
+const UKI_ARCH: Record<number, 'amd64' | 'arm64'> = { 16: 'amd64', 19: 'arm64' };
 
 /**
  * An httpBoot: uki node's firmware boots the UKI itself, with no iPXE to
@@ -75,6 +81,9 @@ export function chooseBootFile(o: DhcpOptions, action: BootAction, s: BootFileSe
  */
 function ukiBootFile(action: Exclude<BootAction, { kind: 'unknown' }>, arch: number, s: BootFileSettings): BootFile {
   const what = `${action.node.spec.secureBoot ? 'Secure Boot ' : ''}UKI by HTTP boot (arch ${arch})`;
+  // The UKI is chosen by the inventory's arch: one built for the other CPU would only fail in the firmware.
+  const nodeArch = action.node.spec.arch ?? 'amd64';
+  if (UKI_ARCH[arch] !== nodeArch) return { kind: 'none', why: `${what}: the firmware is ${UKI_ARCH[arch]} but the inventory says arch ${nodeArch}, whose UKI it cannot run` };
   if (action.kind !== 'install') return { kind: 'none', why: `${what}: not marked for install, boots from its disk (${action.reason})` };
   const uki = s.ukiFor?.(action.node) ?? { why: 'no UKI source configured' };
   if ('why' in uki) return { kind: 'none', why: `${what}: ${uki.why}` };

@@ -19,9 +19,14 @@ import { isUkiName, ukiProblem } from './uki.js';
 export const ARCHES = ['amd64', 'arm64'] as const;
 export type Arch = (typeof ARCHES)[number];
 
-/** The arches whose assets the inventory needs: amd64 always (the default), arm64 when a node says so. */
-export function archesIn(nodes: readonly { arch?: Arch }[]): Arch[] {
-  return nodes.some((n) => n.arch === 'arm64') ? ['amd64', 'arm64'] : ['amd64'];
+/**
+ * The arches whose kernel and initramfs the inventory needs: amd64 always
+ * (the default), arm64 when an arm64 node boots through iPXE. An arm64
+ * httpBoot: uki node boots its UKI alone (ukisIn lists it), which is how
+ * arm64 boots where there is no arm64 iPXE build (branch arm64).
+ */
+export function archesIn(nodes: readonly { arch?: Arch; httpBoot?: string }[]): Arch[] {
+  return nodes.some((n) => n.arch === 'arm64' && n.httpBoot !== 'uki') ? ['amd64', 'arm64'] : ['amd64'];
 }
 
 export const assetNames = (arch: Arch): string[] => [`kernel-${arch}`, `initramfs-${arch}.xz`];

@@ -17,6 +17,9 @@ export interface LabNode {
   bmc?: NodeBmcSpec;
   /** secureboot: the Secure Boot UKI by UEFI HTTP boot (the inventory's secureBoot). */
   secureBoot?: boolean;
+  /** arm64: an arm64 machine (the inventory's arch) booting the UKI (httpBoot: uki). */
+  arch?: 'amd64' | 'arm64';
+  httpBoot?: 'ipxe' | 'uki';
 }
 
 export interface ApplianceLayout {
@@ -100,7 +103,7 @@ export function inventoryYaml(l: ApplianceLayout): string {
       schematic: LAB_SCHEMATIC,
       configMode: 'push',
     },
-    nodes: l.nodes.map((n) => ({ name: n.name, mac: n.mac, role: n.role, ...(n.configMode ? { configMode: n.configMode } : {}), ...(n.ip ? { ip: n.ip } : {}), ...(n.bmc ? { bmc: n.bmc } : {}), ...(n.secureBoot ? { secureBoot: true } : {}) })),
+    nodes: l.nodes.map((n) => ({ name: n.name, mac: n.mac, role: n.role, ...(n.configMode ? { configMode: n.configMode } : {}), ...(n.ip ? { ip: n.ip } : {}), ...(n.bmc ? { bmc: n.bmc } : {}), ...(n.secureBoot ? { secureBoot: true } : {}), ...(n.arch ? { arch: n.arch } : {}), ...(n.httpBoot ? { httpBoot: n.httpBoot } : {}) })),
   });
 }
 

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { currentKernelPackage, debianPackageTree, type DebArch } from './debian-package.js';
 import { standinInit } from './standin-init.js';
 
 /** Where the Debian kernel package and the built initramfs are kept (override: $RACKBOOT_STANDIN_CACHE). */
@@ -13,6 +14,8 @@ export const DEFAULT_STANDIN_CACHE = '/var/cache/rackboot-e2e';
 const BUSYBOX = '/bin/busybox';
 /** The NIC drivers the lab and tests give their VMs: e1000 (BIOS) and virtio-net (UEFI). */
 const NIC_MODULES = ['e1000', 'virtio_pci', 'virtio_net'];
+/** arm64: QEMU virt's virtio-net-pci (virtio itself is built in). */
+const ARM64_NIC_MODULES = ['virtio_pci', 'virtio_net'];
 /** Disk drivers, so the stand-in can report what the kernel sees of a machine's disks (rackboot.hwreport). */
 const BLOCK_MODULES = ['nvme', 'virtio_blk', 'virtio_scsi', 'sd_mod'];
 
@@ -27,34 +30,14 @@ function run(cmd: string, args: string[], cwd?: string): string {
   return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
 }
 
-/** The versioned package linux-image-amd64 points at, e.g. linux-image-6.1.0-56-amd64. */
-export function currentKernelPackage(): string {
-  const out = run('apt-cache', ['depends', 'linux-image-amd64']);
-  const m = /Depends:\s*(linux-image-[0-9.]+-[0-9]+-amd64)\b/.exec(out);
-  if (!m) throw new Error('apt-cache does not know linux-image-amd64; run apt-get update');
-  return m[1]!;
-}
-
-/** Finds or downloads the kernel package in `cacheDir` and unpacks it there. Returns the unpacked root. */
-export function ensureKernelTree(cacheDir: string): { root: string; pkg: string } {
+/** Finds or downloads the kernel package for `arch` in `cacheDir` and unpacks it there. Returns the unpacked root. */
+export function ensureKernelTree(cacheDir: string, arch: DebArch = 'amd64'): { root: string; pkg: string } {
   mkdirSync(cacheDir, { recursive: true });
-  const isKernelDeb = (f: string) => /^linux-image-[0-9.]+-[0-9]+-amd64_.*_amd64\.deb$/.test(f);
-  let deb = readdirSync(cacheDir).filter(isKernelDeb).sort().pop();
-  if (!deb) {
-    // A package download from the Debian archive, not an installation.
-    run('apt-get', ['download', currentKernelPackage()], cacheDir);
-    deb = readdirSync(cacheDir).filter(isKernelDeb).sort().pop();
-    if (!deb) throw new Error(`apt-get download left no kernel package in ${cacheDir}`);
-  }
-  const pkg = deb.slice(0, deb.indexOf('_'));
-  const root = join(cacheDir, pkg);
-  if (!existsSync(join(root, 'boot'))) {
-    const partial = `${root}.partial`;
-    rmSync(partial, { recursive: true, force: true });
-    run('dpkg-deb', ['-x', join(cacheDir, deb), partial]);
-    run('mv', [partial, root]);
-  }
-  return { root, pkg };
+  const isKernelDeb = (f: string) => new RegExp(`^linux-image-[0-9.]+-[0-9]+-${arch}_.*_${arch}\\.deb$`).test(f);
+  // A cached kernel package is used as it is (no apt-cache, so it works offline).
+  const cached = readdirSync(cacheDir).filter(isKernelDeb).sort().pop();
+  const pkg = cached ? cached.slice(0, cached.indexOf('_')) : currentKernelPackage(arch);
+  return { root: debianPackageTree(cacheDir, pkg, arch, pkg), pkg };
 }
 
 function findFiles(dir: string, want: (name: string) => boolean, out: string[] = []): string[] {
@@ -87,13 +70,18 @@ export function moduleLoadOrder(modulesRoot: string, wanted: string[]): string[]
   return order.map((n) => byName.get(n)!);
 }
 
-/** Kernel and initramfs, built once per kernel package and init script and reused. */
-export function buildStandin(cacheDir = DEFAULT_STANDIN_CACHE): StandinFiles {
-  const { root, pkg } = ensureKernelTree(cacheDir);
+/**
+ * Kernel and initramfs, built once per kernel package and init script and
+ * reused. arm64 (the arm64 e2e, on an amd64 host): Debian's arm64 kernel and
+ * busybox-static:arm64, and only virtio-net's modules (QEMU virt's NIC).
+ */
+export function buildStandin(cacheDir = DEFAULT_STANDIN_CACHE, arch: DebArch = 'amd64'): StandinFiles {
+  const { root, pkg } = ensureKernelTree(cacheDir, arch);
+  const busybox = arch === 'amd64' ? BUSYBOX : join(debianPackageTree(cacheDir, 'busybox-static', arch), 'bin', 'busybox');
   const kernel = readdirSync(join(root, 'boot')).find((f) => f.startsWith('vmlinuz-'));
   if (!kernel) throw new Error(`no vmlinuz in ${root}/boot`);
   const modulesRoot = join(root, 'lib', 'modules');
-  const modules = moduleLoadOrder(modulesRoot, [...NIC_MODULES, ...BLOCK_MODULES]);
+  const modules = moduleLoadOrder(modulesRoot, arch === 'amd64' ? [...NIC_MODULES, ...BLOCK_MODULES] : ARM64_NIC_MODULES);
   const init = standinInit(modules.map((m) => basename(m)));
   const out = join(cacheDir, `${pkg}-standin-initramfs.xz`);
   const stamp = `${out}.init`;
@@ -103,7 +91,7 @@ export function buildStandin(cacheDir = DEFAULT_STANDIN_CACHE): StandinFiles {
     try {
       mkdirSync(join(stage, 'bin'));
       mkdirSync(join(stage, 'lib', 'modules'), { recursive: true });
-      copyFileSync(BUSYBOX, join(stage, 'bin', 'busybox'));
+      copyFileSync(busybox, join(stage, 'bin', 'busybox'));
       chmodSync(join(stage, 'bin', 'busybox'), 0o755);
       for (const m of modules) copyFileSync(m, join(stage, 'lib', 'modules', basename(m)));
       writeFileSync(join(stage, 'init'), init, { mode: 0o755 });

@@ -19,9 +19,9 @@ const PAGE = 0x1000;
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
 /** The first address past the stub's last section (objdump -h: size and VMA columns). */
-function endOfSections(stub: string): number {
+function endOfSections(stub: string, binutils: string): number {
   let end = 0;
-  for (const line of execFileSync('objdump', ['-h', stub], { encoding: 'utf8' }).split('\n')) {
+  for (const line of execFileSync(`${binutils}objdump`, ['-h', stub], { encoding: 'utf8' }).split('\n')) {
     const f = line.trim().split(/\s+/);
     if (f.length === 7 && /^\d+$/.test(f[0]!)) end = Math.max(end, parseInt(f[3]!, 16) + parseInt(f[2]!, 16));
   }
@@ -29,7 +29,19 @@ function endOfSections(stub: string): number {
   return end;
 }
 
-export interface UkiParts { kernel: string; initrd: string; cmdline: string; out: string; stub?: string }
+export interface UkiParts {
+  kernel: string; initrd: string; cmdline: string; out: string; stub?: string;
+  /**
+   * Prefix of the binutils that read and write the stub's PE flavour: the
+   * host's own for x86-64; an arm64 stub (pei-aarch64-little) needs the cross
+   * binutils, AARCH64_BINUTILS (binutils-aarch64-linux-gnu).
+   */
+  binutils?: string;
+}
+
+export const AARCH64_BINUTILS = 'aarch64-linux-gnu-';
+/** systemd-boot-efi's arm64 stub, inside that package's tree (apt-get download systemd-boot-efi:arm64). */
+export const ARM64_EFI_STUB_IN_PACKAGE = 'usr/lib/systemd/boot/efi/linuxaa64.efi.stub';
 
 export function buildUki(p: UkiParts): string {
   const stub = p.stub ?? EFI_STUB;
@@ -41,12 +53,13 @@ export function buildUki(p: UkiParts): string {
     writeFileSync(osrel, 'NAME="rackboot Talos stand-in"\nID=rackboot-standin\n');
     writeFileSync(cmdline, `${p.cmdline}\0`);
     const args: string[] = [];
-    let at = alignUp(endOfSections(stub), PAGE);
+    const binutils = p.binutils ?? '';
+    let at = alignUp(endOfSections(stub, binutils), PAGE);
     for (const [name, file] of [['.osrel', osrel], ['.cmdline', cmdline], ['.initrd', p.initrd], ['.linux', p.kernel]] as const) {
       args.push('--add-section', `${name}=${file}`, '--change-section-vma', `${name}=0x${at.toString(16)}`);
       at = alignUp(at + statSync(file).size, PAGE);
     }
-    execFileSync('objcopy', [...args, stub, p.out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(`${binutils}objcopy`, [...args, stub, p.out], { stdio: ['ignore', 'ignore', 'pipe'] });
     return p.out;
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -53,3 +53,33 @@ describe('boot file by client architecture (RFC 4578 option 93)', () => {
     expect(chooseBootFile(pxe(0), { kind: 'unknown' }, settings())).toMatchObject({ kind: 'file', file: 'undionly.kpxe' });
   });
 });
+
+// branch arm64 (issue 23 item 4): AAVMF's HTTPv4 boot sends option 93 = 19 and `HTTPClient:Arch:00019:UNDI:003000`.
+describe('arm64 UEFI HTTP boot (arch 19): the UKI of an arm64 node, or why not', () => {
+  const http = (arch: number) => ({ vendorClass: `HTTPClient:Arch:${String(arch).padStart(5, '0')}:UNDI:003000`, clientArch: [arch] });
+  const ukiNode = (arch?: 'amd64' | 'arm64') => ({ name: 'a1', mac: '52:54:00:a6:40:01', spec: { httpBoot: 'uki', ...(arch ? { arch } : {}) } }) as unknown as NodeRecord;
+  const ukiSettings = settings({ ukiFor: (n) => ({ url: `http://10.77.0.1:8080/uki/${n.mac.replaceAll(':', '-')}.efi` }) });
+
+  it('an arm64 httpBoot: uki node marked for install gets its UKI URL with HTTPClient', () => {
+    expect(chooseBootFile(http(19), { kind: 'install', node: ukiNode('arm64') }, ukiSettings))
+      .toMatchObject({ kind: 'file', file: 'http://10.77.0.1:8080/uki/52-54-00-a6-40-01.efi', httpClient: true, why: 'UKI by HTTP boot (arch 19)' });
+  });
+
+  it('refuses a UKI to firmware of the other CPU than the inventory says, naming both', () => {
+    const amd64Node = chooseBootFile(http(19), { kind: 'install', node: ukiNode() }, ukiSettings);
+    expect(amd64Node).toMatchObject({ kind: 'none', why: expect.stringMatching(/firmware is arm64 but the inventory says arch amd64/) });
+    const arm64Node = chooseBootFile(http(16), { kind: 'install', node: ukiNode('arm64') }, ukiSettings);
+    expect(arm64Node).toMatchObject({ kind: 'none', why: expect.stringMatching(/firmware is amd64 but the inventory says arch arm64/) });
+    // The matching pair still boots: amd64 firmware, amd64 (default) node.
+    expect(chooseBootFile(http(16), { kind: 'install', node: ukiNode() }, ukiSettings)).toMatchObject({ kind: 'file', httpClient: true });
+  });
+
+  it('an arm64 node left at httpBoot: ipxe with no arm64 iPXE in the TFTP root gets nothing, and the why says what to do', () => {
+    const ipxeNode = { name: 'a2', spec: { arch: 'arm64' } } as unknown as NodeRecord;
+    const noArm64 = settings({ inTftpRoot: (f) => f !== 'ipxe-arm64.efi' });
+    for (const arch of [11, 19]) {
+      const b = chooseBootFile(arch === 19 ? http(19) : pxe(11), { kind: 'install', node: ipxeNode }, noArm64);
+      expect(b).toMatchObject({ kind: 'none', why: expect.stringMatching(/ipxe-arm64\.efi is not in the TFTP root .*httpBoot: uki/) });
+    }
+  });
+});

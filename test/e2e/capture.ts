@@ -20,6 +20,8 @@ export interface DhcpPacket {
   yiaddr: string;
   userClass?: string;
   vendorClass?: string;
+  /** RFC 4578 §2.1 option 93: the first client system architecture type (branch arm64). */
+  clientArch?: number;
   file: string;
 }
 
@@ -86,6 +88,7 @@ function parseDhcp(p: Buffer, at: number, srcIp: string, srcPort: number, dstPor
     // RFC 3004 user class is length-prefixed; iPXE sends the bare string.
     if (code === 77) pkt.userClass = v.toString('latin1').replace(/^[\x00-\x1f]/, '');
     if (code === 60) pkt.vendorClass = v.toString('latin1');
+    if (code === 93 && len >= 2) pkt.clientArch = v.readUInt16BE(0);
     if (code === 67 && !pkt.file) pkt.file = cstr(v);
     o += 2 + len;
   }

@@ -10,6 +10,7 @@ import { LAB_ADMIN_LISTEN, writeApplianceFiles, type AppliancePaths, type LabNod
 import { selfSignedFiles } from '../../src/http/admin/tls.js';
 import { prepareAppliance } from '../../src/lab/prepare.js';
 import { OVMF_VARS_4M, OVMF_VARS_4M_SNAKEOIL, qemuArgs, QEMU, type Firmware } from '../../src/lab/qemu.js';
+import { AAVMF_VARS, qemuArm64Args, QEMU_AARCH64 } from '../../src/lab/qemu-arm64.js';
 import type { StandinFiles } from '../../src/lab/standin.js';
 import { readCapture } from './capture.js';
 
@@ -170,16 +171,19 @@ export class World {
    * powers off, or `timeoutMs` passes. QEMU is killed afterwards either way.
    */
   async runVm(o: {
-    firmware: Firmware; mac: string; uuid?: string; disk?: string; uefiNetBoot?: 'pxe' | 'http' | 'pxe6'; secureBoot?: boolean; timeoutMs: number; done: (serial: string) => boolean;
+    firmware: Firmware; mac: string; uuid?: string; disk?: string; uefiNetBoot?: 'pxe' | 'http' | 'pxe6'; secureBoot?: boolean;
+    /** arm64: qemu-system-aarch64 -M virt with AAVMF (firmware must be uefi; uefiNetBoot pxe or http). */ arch?: 'arm64'; timeoutMs: number; done: (serial: string) => boolean;
   }): Promise<VmRun> {
     const tap = `rbe${this.suffix}t${this.taps++}`;
     this.ns.addTap(tap, this.bridge);
     const serialFile = join(this.dir, `${o.firmware}-${o.mac.replace(/:/g, '')}-${this.taps}.serial`);
     // A fresh variable store per machine: a new machine, no boot options remembered.
-    const varsFile = o.uefiNetBoot !== undefined && o.uefiNetBoot !== 'pxe' ? join(this.dir, `vars-${o.mac.replace(/:/g, '')}-${this.taps}.fd`) : undefined;
-    if (varsFile) copyFileSync(o.secureBoot ? OVMF_VARS_4M_SNAKEOIL : OVMF_VARS_4M, varsFile);
+    const varsFile = o.arch === 'arm64' || (o.uefiNetBoot !== undefined && o.uefiNetBoot !== 'pxe') ? join(this.dir, `vars-${o.mac.replace(/:/g, '')}-${this.taps}.fd`) : undefined;
+    if (varsFile) copyFileSync(o.arch === 'arm64' ? AAVMF_VARS : o.secureBoot ? OVMF_VARS_4M_SNAKEOIL : OVMF_VARS_4M, varsFile);
     const startedAt = Date.now();
-    const vm = this.ns.spawn(QEMU, qemuArgs({ firmware: o.firmware, mac: o.mac, tap, serialFile, uuid: o.uuid, disk: o.disk, uefiNetBoot: o.uefiNetBoot, varsFile, secureBoot: o.secureBoot }));
+    const vm = o.arch === 'arm64'
+      ? this.ns.spawn(QEMU_AARCH64, qemuArm64Args({ mac: o.mac, tap, serialFile, uuid: o.uuid, uefiNetBoot: o.uefiNetBoot === 'http' ? 'http' : 'pxe', varsFile: varsFile! }))
+      : this.ns.spawn(QEMU, qemuArgs({ firmware: o.firmware, mac: o.mac, tap, serialFile, uuid: o.uuid, disk: o.disk, uefiNetBoot: o.uefiNetBoot, varsFile, secureBoot: o.secureBoot }));
     let stderr = '';
     vm.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     vm.stdout?.resume();

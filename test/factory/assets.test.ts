@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fetchAssets, importAssets, registerSchematic } from '../../src/factory/assets.js';
+import { archesIn, fetchAssets, importAssets, registerSchematic } from '../../src/factory/assets.js';
 import { schematicYaml } from '../../src/factory/schematic.js';
 import { progressBar, progressReporter } from '../../src/factory/progress.js';
 import { listAssets } from '../../src/store/assets.js';
@@ -152,5 +152,15 @@ describe('progress', () => {
       'initramfs-amd64.xz: 100% (100.0/100.0 MiB)',
     ]);
     expect(progressBar('x', { received: 5, total: undefined, resumedFrom: 0 })).toBe('x 0.0 MiB');
+  });
+});
+
+// branch arm64: an arm64 node that boots its UKI (no arm64 iPXE) needs no arm64 kernel and initramfs.
+describe('archesIn: the arches whose kernel and initramfs the cache needs', () => {
+  it('amd64 always; arm64 for an arm64 iPXE node, not for an arm64 httpBoot: uki node', () => {
+    expect(archesIn([{}])).toEqual(['amd64']);
+    expect(archesIn([{}, { arch: 'arm64' }])).toEqual(['amd64', 'arm64']);
+    expect(archesIn([{ arch: 'arm64', httpBoot: 'ipxe' }])).toEqual(['amd64', 'arm64']);
+    expect(archesIn([{}, { arch: 'arm64', httpBoot: 'uki' }])).toEqual(['amd64']);
   });
 });
