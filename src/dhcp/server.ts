@@ -18,7 +18,7 @@ import { Leases } from './leases.js';
 import { OfferBook, type HandlerContext, type Via } from './handler/common.js';
 import { PROXY_PORT } from './handler/proxy.js';
 import { answerBatch, newMetrics, StoreRefusals, type Datagram, type DhcpMetrics, type Reply } from './answer.js';
-import { answerShared, replaceBook, type DhcpSharing } from './sharing.js';
+import { answerShared, replaceBook, withReleasedExpiry, type DhcpSharing } from './sharing.js';
 import { sqliteOutbox } from './freed-outbox.js';
 import { PgDhcpSegment } from '../store/pg/dhcp-segment.js';
 
@@ -82,7 +82,7 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
       adopt: (rows) => leases.adopt(rows), replace: (rows) => replaceBook(store.db, leases, rows), outbox: sqliteOutbox(store.db), log: dlog, now,
     })
     : undefined;
-  if (sharing) leases.onFreed = (change) => void sharing.recordFreed(change);
+  if (sharing) leases.onFreed = (change) => void sharing.recordFreed(withReleasedExpiry(leases, change));
   let scheduled = false;
   const send = (batch: typeof queue, replies: Array<Reply | undefined>) => replies.forEach((out, i) => {
     if (!out) return;

@@ -18,7 +18,15 @@ export interface SharedBind {
   hostname?: string | null;
 }
 
-export type LeaseFreed = { kind: 'released'; mac: string; ip: string } | { kind: 'declined'; ip: string; until: number };
+/** `expiresAt`: the expiry of the lease released, as the local book had it (names that lease instance, see applyFreed). */
+export type LeaseFreed = { kind: 'released'; mac: string; ip: string; expiresAt?: number } | { kind: 'declined'; ip: string; until: number };
+
+/** A release as the shared store is told of it: with the expiry of the lease it ends. */
+export function withReleasedExpiry(leases: Leases, change: LeaseFreed): LeaseFreed {
+  if (change.kind !== 'released') return change;
+  const lease = leases.get(change.mac);
+  return lease?.ip === change.ip ? { ...change, expiresAt: lease.expiresAt } : change;
+}
 
 export interface DhcpSharing {
   /** True while this instance is the one that answers on its segment; the others stay silent. */

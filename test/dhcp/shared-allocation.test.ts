@@ -6,7 +6,7 @@
 // table (the page and /metrics read the local book). Real PostgreSQL 15.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { answerBatch, newMetrics, StoreRefusals, type Reply } from '../../src/dhcp/answer.js';
-import { answerShared, replaceBook } from '../../src/dhcp/sharing.js';
+import { answerShared, replaceBook, withReleasedExpiry } from '../../src/dhcp/sharing.js';
 import { sqliteOutbox } from '../../src/dhcp/freed-outbox.js';
 import { DHCP_LOCK_CLASS, PgDhcpSegment } from '../../src/store/pg/dhcp-segment.js';
 import { PsqlSession } from '../../src/store/pg/psql-session.js';
@@ -121,7 +121,7 @@ describe('RELEASE and DECLINE reach PostgreSQL durably', () => {
     // The server ends the answerer's session (as a restart or a network loss would).
     await sql(conninfo, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1`, [DHCP_LOCK_CLASS]);
     await new Promise((r) => setTimeout(r, 200));
-    a.leases.onFreed = (change) => void sa.recordFreed(change);
+    a.leases.onFreed = (change) => void sa.recordFreed(withReleasedExpiry(a.leases, change)); // as the DHCP service wires it
     expect(a.leases.release(mac(1), ip)).toBe(true);
     a.leases.decline(mac(2), '10.77.0.105', 300);
     await new Promise((r) => setTimeout(r, 200));
@@ -137,6 +137,22 @@ describe('RELEASE and DECLINE reach PostgreSQL durably', () => {
       { mac: mac(1), ip, state: 'released' },
       { mac: 'declined:10.77.0.105', ip: '10.77.0.105', state: 'declined' },
     ]);
+  });
+
+  it('a late release names the lease it ends by its expiry: a renewal since (any appliance, any clock) keeps the address bound', async () => {
+    const conninfo = pg.createDatabase(`alloc_${++dbs}`);
+    const a = appliance({ start: '10.77.0.100', end: '10.77.0.110' });
+    const sa = await share(conninfo, a, 60_000);
+    const ip = await lease(a, sa, 1, 0x311);
+    const released = withReleasedExpiry(a.leases, { kind: 'released', mac: mac(1), ip });
+    expect(released).toEqual({ kind: 'released', mac: mac(1), ip, expiresAt: a.now() + 3_600_000 });
+    // Renewed elsewhere before the release arrives; the clocks agree to the millisecond (a's fixed test clock).
+    expect(await sa.commitBinds([{ mac: mac(1), ip, expiresAt: a.now() + 7_200_000 }])).toEqual([{ ok: true }]);
+    await sa.recordFreed(released);
+    expect(await sql(conninfo, 'SELECT state FROM leases WHERE mac = $1', [mac(1)])).toEqual([{ state: 'bound' }]);
+    await sa.recordFreed({ kind: 'released', mac: mac(1), ip, expiresAt: a.now() + 7_200_000 });
+    expect(await sql(conninfo, 'SELECT state FROM leases WHERE mac = $1', [mac(1)])).toEqual([{ state: 'released' }]);
+    expect(sa.status().freedQueued).toBe(0);
   });
 });
 

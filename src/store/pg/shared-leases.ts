@@ -39,12 +39,16 @@ export async function leasesSignature(s: PsqlSession): Promise<string> {
 /**
  * Applies a RELEASE or DECLINE that a local book recorded at `at`, unless the
  * address was bound again after it (a later bind wins over a late delivery).
+ * A release names the lease it ends by its expiry: a renewal on any appliance
+ * sets a new one, so no clock is compared; without it (a lease the book did
+ * not have), and for a DECLINE, `at` is compared with the row's updated_at.
  * The caller runs it inside a transaction.
  */
 export async function applyFreed(s: PsqlSession, change: LeaseFreed, at: number): Promise<void> {
   if (change.kind === 'released') {
     await s.exec(`UPDATE leases SET state = 'released', updated_at = $1, rev = nextval('leases_rev')
-      WHERE mac = $2 AND ip = $3 AND state = 'bound' AND updated_at <= $1`, [at, change.mac, change.ip]);
+      WHERE mac = $2 AND ip = $3 AND state = 'bound' AND (expires_at = $4::bigint OR ($4::bigint IS NULL AND updated_at <= $1))`,
+    [at, change.mac, change.ip, change.expiresAt ?? null]);
     return;
   }
   await s.exec('DELETE FROM leases WHERE ip = $1 AND updated_at <= $2', [change.ip, at]);
