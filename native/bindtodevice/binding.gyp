@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "bindtodevice",
-      "sources": ["bindtodevice.c"],
+      "sources": ["bindtodevice.c", "tcp_user_timeout.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]

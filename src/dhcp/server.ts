@@ -18,7 +18,8 @@ import { Leases } from './leases.js';
 import { OfferBook, type HandlerContext, type Via } from './handler/common.js';
 import { PROXY_PORT } from './handler/proxy.js';
 import { answerBatch, newMetrics, StoreRefusals, type Datagram, type DhcpMetrics, type Reply } from './answer.js';
-import { commitSharedAcks, type DhcpSharing } from './sharing.js';
+import { answerShared, replaceBook, withReleasedExpiry, type DhcpSharing } from './sharing.js';
+import { sqliteOutbox } from './freed-outbox.js';
 import { PgDhcpSegment } from '../store/pg/dhcp-segment.js';
 
 export { ADDON_BUILD } from '../net/addon.js';
@@ -78,10 +79,10 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   const sharing: DhcpSharing | undefined = conninfo
     ? await PgDhcpSegment.start({
       conninfo, segment: settings.scaleOut?.dhcpSegment ?? settings.dhcp.subnet ?? 'default', pollMs: settings.scaleOut?.dhcpPollMs,
-      adopt: (rows) => leases.adopt(rows), log: dlog, now,
+      adopt: (rows) => leases.adopt(rows), replace: (rows) => replaceBook(store.db, leases, rows), outbox: sqliteOutbox(store.db), log: dlog, now,
     })
     : undefined;
-  if (sharing) leases.onFreed = (change) => void sharing.recordFreed(change);
+  if (sharing) leases.onFreed = (change) => void sharing.recordFreed(withReleasedExpiry(leases, change));
   let scheduled = false;
   const send = (batch: typeof queue, replies: Array<Reply | undefined>) => replies.forEach((out, i) => {
     if (!out) return;
@@ -95,13 +96,8 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
     scheduled = false;
     const batch = queue.splice(0);
     if (!sharing) return send(batch, answerBatch(ctx, metrics, batch, refusals));
-    if (!sharing.answering()) {
-      metrics.received += batch.length;
-      metrics.drops.standby = (metrics.drops.standby ?? 0) + batch.length;
-      return;
-    }
-    const replies = answerBatch(ctx, metrics, batch, refusals);
-    void commitSharedAcks(ctx, sharing, metrics, replies).then((out) => send(batch, out), (err) => dlog.error({ err }, 'dhcp: shared commit failed'));
+    void answerShared(ctx, sharing, metrics, batch.length, () => answerBatch(ctx, metrics, batch, refusals))
+      .then((out) => send(batch, out), (err) => dlog.error({ err }, 'dhcp: shared commit failed'));
   };
 
   const sockets: dgram.Socket[] = [];
@@ -150,7 +146,7 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   return {
     name: 'dhcp',
     ports,
-    metrics: () => structuredClone(metrics),
+    metrics: () => (sharing ? { ...structuredClone(metrics), segment: sharing.status() } : structuredClone(metrics)),
     async close() {
       clearInterval(sweep);
       await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));

@@ -3,6 +3,7 @@
 // appliance has no sharing at all (the DHCP service runs exactly as before:
 // it answers always and its SQLite commit is the only one). With
 // scaleOut.postgres the sharing is src/store/pg/dhcp-segment.ts.
+import type Database from 'better-sqlite3';
 import { macText } from '../inventory/mac.js';
 import type { Logger } from '../log.js';
 import type { Lease, Leases } from './leases.js';
@@ -17,7 +18,15 @@ export interface SharedBind {
   hostname?: string | null;
 }
 
-export type LeaseFreed = { kind: 'released'; mac: string; ip: string } | { kind: 'declined'; ip: string; until: number };
+/** `expiresAt`: the expiry of the lease released, as the local book had it (names that lease instance, see applyFreed). */
+export type LeaseFreed = { kind: 'released'; mac: string; ip: string; expiresAt?: number } | { kind: 'declined'; ip: string; until: number };
+
+/** A release as the shared store is told of it: with the expiry of the lease it ends. */
+export function withReleasedExpiry(leases: Leases, change: LeaseFreed): LeaseFreed {
+  if (change.kind !== 'released') return change;
+  const lease = leases.get(change.mac);
+  return lease?.ip === change.ip ? { ...change, expiresAt: lease.expiresAt } : change;
+}
 
 export interface DhcpSharing {
   /** True while this instance is the one that answers on its segment; the others stay silent. */
@@ -30,7 +39,43 @@ export interface DhcpSharing {
   commitBinds(binds: SharedBind[]): Promise<Array<{ ok: true } | { ok: false; holder?: Lease; error?: string }>>;
   /** Records a RELEASE or a DECLINE quarantine the local book took (after any commit queued before it). */
   recordFreed(change: LeaseFreed): Promise<void>;
+  /** Brings the local book up to the shared store's leases before a batch is answered from it. */
+  refresh(): Promise<void>;
+  /** Gauges and counters for /metrics (numbers, `totals` become counters). */
+  status(): object;
   close(): Promise<void>;
+}
+
+/** Makes the local book exactly `rows` (the shared store's table): rows only this appliance had go. */
+export function replaceBook(db: Database.Database, leases: Leases, rows: Lease[]): void {
+  db.transaction(() => {
+    db.prepare('DELETE FROM leases').run();
+    leases.adopt(rows);
+  })();
+}
+
+/**
+ * One batch on a shared segment: dropped on a standby; on the answerer, the
+ * local book is refreshed from the shared store first, so the addresses the
+ * handler chooses are chosen from PostgreSQL's leases, and every ACK waits
+ * for its commit there. Resolves to the replies to send.
+ */
+export async function answerShared(
+  ctx: { leases: Leases; log: Logger },
+  sharing: DhcpSharing,
+  metrics: DhcpMetrics,
+  batchSize: number,
+  answer: () => Array<Reply | undefined>,
+): Promise<Array<Reply | undefined>> {
+  const drop = () => {
+    metrics.received += batchSize;
+    metrics.drops.standby = (metrics.drops.standby ?? 0) + batchSize;
+    return [];
+  };
+  if (!sharing.answering()) return drop();
+  await sharing.refresh();
+  if (!sharing.answering()) return drop();
+  return commitSharedAcks(ctx, sharing, metrics, answer());
 }
 
 /**

@@ -237,4 +237,13 @@ export const migrations: string[] = [
   );
   CREATE UNIQUE INDEX dhcpv6_leases_ip ON dhcpv6_leases(ip);
   `,
+  // branch pg-dhcp (issue 21): RELEASEs and DECLINEs on a shared DHCP
+  // segment, kept until PostgreSQL has them (src/dhcp/freed-outbox.ts).
+  `
+  CREATE TABLE shared_freed_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    change_json TEXT NOT NULL,
+    at INTEGER NOT NULL
+  );
+  `,
 ];

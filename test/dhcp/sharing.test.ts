@@ -24,6 +24,8 @@ function sharingThat(decide: (b: SharedBind) => Awaited<ReturnType<DhcpSharing['
       return binds.map(decide);
     },
     recordFreed: async () => undefined,
+    refresh: async () => undefined,
+    status: () => ({}),
     close: async () => undefined,
   };
   return { sharing, seen, release };

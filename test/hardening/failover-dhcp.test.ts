@@ -5,7 +5,9 @@
 // is read from a capture on the client side: only one server answers at a
 // time, the standby answers within the documented bound, every lease a
 // client saw ACKed is bound to that client in PostgreSQL, and no address was
-// ever ACKed to two clients.
+// ever ACKed to two clients. Both daemons' /metrics show who answers the
+// segment, the takeover and the Talos leadership gauges, and the standby's
+// own lease table mirrors PostgreSQL's (what its page shows).
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingPrerequisites, Netns, uniqueSuffix } from '../helpers/netns.js';
@@ -22,6 +24,19 @@ const IF = { a: `rbfa${x}`, b: `rbfb${x}`, perf: `rbff${x}` };
 const ADDR = { a: '10.78.0.1', b: '10.78.0.2' };
 /** docs/scale-out.md: the standby answers within this long after the answerer dies (poll 500 ms + a DHCP exchange, with room for a loaded CI box). */
 const TAKEOVER_BOUND_MS = 3_000;
+const SCRAPE_TOKEN = 'failover-scrape-token-0123456789';
+
+/** One /metrics scrape of a daemon's admin plane, from inside its namespace: metric name (with labels) to value. */
+function scrape(ns: Netns, rb: Rackboot): Map<string, number> {
+  const admin = String(rb.lines.find((l) => l.msg === 'rackboot serving')?.admin ?? '');
+  const port = /:(\d+)\/ui$/.exec(admin)?.[1];
+  if (!port) throw new Error(`no admin address in the log: ${admin}`);
+  const text = ns.exec('curl', ['-sfk', '-H', `Authorization: Bearer ${SCRAPE_TOKEN}`, `https://127.0.0.1:${port}/metrics`]);
+  return new Map(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => {
+    const at = l.lastIndexOf(' ');
+    return [l.slice(0, at).replace(/^rackboot_/, ''), Number(l.slice(at + 1))] as const;
+  }));
+}
 
 const spaces: Netns[] = [];
 const dirs: string[] = [];
@@ -50,8 +65,8 @@ describe.skipIf(why)('DHCP failover: kill -9 of the answering appliance during a
       const config = writeConfig(dir, {
         interface: IF[side], serverAddress: ADDR[side],
         dhcp: { mode: 'full', subnet: '10.78.0.0/24', pool: { start: '10.78.0.20', end: '10.78.0.250' }, leaseSeconds: 600 },
-        tftp: { enabled: false }, http: { listen: '127.0.0.1:0' },
-        scaleOut: { postgres: conninfo },
+        tftp: { enabled: false }, http: { listen: '127.0.0.1:0', adminListen: '127.0.0.1:0' },
+        scaleOut: { postgres: conninfo }, metrics: { token: SCRAPE_TOKEN },
       }, [{ name: 'cp-1', mac: '52:54:00:12:34:01', ip: '10.78.0.11' }]);
       return { config, dataDir: join(dir, 'data'), dir };
     };
@@ -70,11 +85,24 @@ describe.skipIf(why)('DHCP failover: kill -9 of the answering appliance during a
     const storm = perf.spawn('perfdhcp', ['-4', '-l', IF.perf, '-r', '50', '-R', '150', '-p', '8']);
     const stormDone = new Promise<void>((r) => storm.once('exit', () => r()));
     await waitFor(() => a.lines.filter((l) => String(l.msg).startsWith('dhcp: ack')).length >= 20, 10_000, 'a ACKs nothing');
+    // The standby's book follows PostgreSQL's (its page and /metrics read it).
+    const boundAt = (rb: Rackboot) => rb.query<{ n: number }>("SELECT count(*) AS n FROM leases WHERE state = 'bound'")[0]!.n;
+    await waitFor(() => boundAt(b) >= 20, 10_000, () => `b's book has ${boundAt(b)} bound leases`);
+    const before = { a: scrape(spaces[1]!, a), b: scrape(spaces[2]!, b) };
+    expect([before.a.get('dhcp_segment_answering'), before.b.get('dhcp_segment_answering')]).toEqual([1, 0]);
+    expect(before.b.get('dhcp_segment_shared_leases_bound')).toBeGreaterThanOrEqual(20);
+    expect(before.b.get('dhcp_drops_standby')).toBeGreaterThan(0);
+    for (const m of [before.a, before.b]) expect([0, 1]).toContain(m.get('leader'));
+    expect(before.a.get('leader')! + before.b.get('leader')!).toBeLessThanOrEqual(1);
     const killedAt = Date.now();
     a.proc.kill('SIGKILL');
     await new Promise<void>((r) => (a.proc.exitCode !== null || a.proc.signalCode !== null ? r() : a.proc.once('exit', () => r())));
     await waitFor(() => b.lines.some((l) => l.msg === 'dhcp: answering on this segment'), 10_000, 'b never took over');
     await stormDone;
+    const after = scrape(spaces[2]!, b);
+    expect(after.get('dhcp_segment_answering')).toBe(1);
+    expect(after.get('dhcp_segment_takeovers_total')).toBe(1);
+    expect(after.has('leader_changes_total')).toBe(true);
     b.proc.kill('SIGTERM');
     await new Promise<void>((r) => (b.proc.exitCode !== null ? r() : b.proc.once('exit', () => r())));
     cap.kill('SIGINT');

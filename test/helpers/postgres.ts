@@ -5,7 +5,7 @@
 // user Debian's package creates; root reaches the 0700 socket directory
 // regardless, and trust auth is confined to that private socket.
 import { execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -19,13 +19,19 @@ export interface PgRig {
   stop(): void;
 }
 
-function asPostgres(cmd: string, args: string[]): void {
+function asPostgres(cmd: string, args: string[], netns?: string): void {
   const uid = process.geteuid?.();
-  if (uid === 0) execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  else execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const inNs = (argv: string[]) => (netns ? ['ip', ['netns', 'exec', netns, ...argv]] as const : [argv[0]!, argv.slice(1)] as const);
+  const [bin, rest] = inNs(uid === 0 ? ['runuser', '-u', 'postgres', '--', cmd, ...args] : [cmd, ...args]);
+  execFileSync(bin, rest, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-export function startPostgres(): PgRig {
+/**
+ * `tcp`: also listen on `address` (port 5432) inside the namespace `netns`,
+ * where the server then runs, trusting clients from `trust` (a CIDR inside
+ * the test's own namespaces). Default: the unix socket only.
+ */
+export function startPostgres(tcp?: { netns: string; address: string; trust: string }): PgRig {
   const dir = mkdtempSync(join(tmpdir(), 'rackboot-pg-'));
   if (process.geteuid?.() === 0) {
     const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
@@ -33,8 +39,9 @@ export function startPostgres(): PgRig {
   }
   const data = join(dir, 'data');
   asPostgres(join(BIN, 'initdb'), ['-D', data, '--auth=trust', '-U', 'rackboot', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+  if (tcp) appendFileSync(join(data, 'pg_hba.conf'), `host all all ${tcp.trust} trust\n`);
   asPostgres(join(BIN, 'pg_ctl'), ['-D', data, '-s', '-w', '-t', '30', '-l', join(dir, 'server.log'), '-o',
-    `-c listen_addresses='' -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`, 'start']);
+    `-c listen_addresses='${tcp?.address ?? ''}' -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`, 'start'], tcp?.netns);
   const conninfo = (database = 'postgres') => `host=${dir} user=rackboot dbname=${database}`;
   return {
     dir,

@@ -17,14 +17,23 @@
 // bound to another MAC fails the unique index (23505) and is not ACKed. Under
 // READ COMMITTED that is enough: of two concurrent inserts of one ip the
 // second waits on the index entry and fails once the first commits, so no
-// SERIALIZABLE retries are needed. Allocation itself stays in the answerer's
-// local SQLite book (only one instance allocates at a time), which the new
-// holder fills from PostgreSQL before it answers anything.
+// SERIALIZABLE retries are needed.
+//
+// PostgreSQL decides what the local book allocates from (branch pg-dhcp):
+// the handler chooses synchronously from the appliance's SQLite book, and
+// that book is PostgreSQL's table. A new holder replaces its whole book with
+// PostgreSQL's before it answers (rows only this appliance had are dropped),
+// the holder reads the rows changed since its last read before each batch
+// (one query), and a standby mirrors the table whenever it changed, so the
+// page and /metrics on every appliance show the same leases. A RELEASE or
+// DECLINE is queued in the local store and retried until PostgreSQL has it.
 import type { Logger } from '../../log.js';
 import type { Lease } from '../../dhcp/leases.js';
 import type { DhcpSharing, LeaseFreed, SharedBind } from '../../dhcp/sharing.js';
+import { memoryOutbox, type FreedOutbox } from '../../dhcp/freed-outbox.js';
 import { migratePg } from './migrations.js';
 import { PgError, PsqlSession } from './psql-session.js';
+import { applyFreed, leasesSignature, readAllLeases, readLeasesSince, toLease } from './shared-leases.js';
 
 /** First key of the two-key advisory lock "answers DHCP on a segment" ('dhcp'); the second is hashtext(segment). */
 export const DHCP_LOCK_CLASS = 0x64686370;
@@ -34,8 +43,14 @@ export interface PgDhcpSegmentOptions {
   conninfo: string;
   /** What names the segment for every appliance on it (scaleOut.dhcpSegment, default the DHCP subnet). */
   segment: string;
-  /** Fills the local lease book from the shared one, before this instance answers. */
+  /** Takes these shared rows into the local lease book (rows changed since the last read). */
   adopt: (leases: Lease[]) => void;
+  /** Makes the local lease book exactly the shared one (on taking the segment, and a standby's mirror); default: adopt. */
+  replace?: (leases: Lease[]) => void;
+  /** Where RELEASEs and DECLINEs wait until PostgreSQL has them (default: in memory). */
+  outbox?: FreedOutbox;
+  /** The holder re-reads the whole table every this many polls (catches deletions by others); default 10. */
+  fullReadEveryPolls?: number;
   log?: Logger;
   pollMs?: number;
   /** The server ends this session after it has been idle this long (a hung holder); default max(5 polls, 3 s). */
@@ -45,7 +60,14 @@ export interface PgDhcpSegmentOptions {
 
 type BindResult = { ok: true } | { ok: false; holder?: Lease; error?: string };
 type Row = { mac: string; ip: string; state: Lease['state']; expires_at: number; client_id: string | null; hostname: string | null };
-const toLease = (r: Row): Lease => ({ mac: r.mac, ip: r.ip, state: r.state, expiresAt: r.expires_at, clientId: r.client_id, hostname: r.hostname });
+
+/** What /metrics shows of the segment (flattened under dhcp_segment_*). */
+export interface SegmentStatus {
+  answering: number;
+  sharedLeasesBound: number;
+  freedQueued: number;
+  totals: { takeovers: number; sessionsLost: number; freedDelivered: number; freedRetries: number };
+}
 
 export class PgDhcpSegment implements DhcpSharing {
   private session: PsqlSession | undefined;
@@ -55,8 +77,17 @@ export class PgDhcpSegment implements DhcpSharing {
   private timer: NodeJS.Timeout | undefined;
   /** Batches commit one after another: one session holds one transaction at a time. */
   private commits: Promise<unknown> = Promise.resolve();
+  private readonly outbox: FreedOutbox;
+  /** The highest rev this book has read, and the table's signature when it last read it whole. */
+  private rev = 0;
+  private signature: string | undefined;
+  private polls = 0;
+  private bound = 0;
+  private readonly totals = { takeovers: 0, sessionsLost: 0, freedDelivered: 0, freedRetries: 0 };
 
-  private constructor(private readonly opts: PgDhcpSegmentOptions) {}
+  private constructor(private readonly opts: PgDhcpSegmentOptions) {
+    this.outbox = opts.outbox ?? memoryOutbox();
+  }
 
   /** Connects, tries the segment lock once, and keeps trying (or checking the session) every pollMs. */
   static async start(opts: PgDhcpSegmentOptions): Promise<PgDhcpSegment> {
@@ -83,10 +114,15 @@ export class PgDhcpSegment implements DhcpSharing {
 
   private async pass(): Promise<void> {
     if (this.closed) return;
+    this.polls++;
     try {
       if (!this.session?.alive) {
-        if (this.holding) this.opts.log?.warn({ segment: this.opts.segment }, 'dhcp: lost the database session: no longer answering on this segment');
+        if (this.holding) {
+          this.totals.sessionsLost++;
+          this.opts.log?.warn({ segment: this.opts.segment }, 'dhcp: lost the database session: no longer answering on this segment');
+        }
         this.holding = false;
+        this.signature = undefined;
         const s = new PsqlSession(this.opts.conninfo);
         this.session = s;
         const poll = this.opts.pollMs ?? DEFAULT_POLL_MS;
@@ -94,56 +130,112 @@ export class PgDhcpSegment implements DhcpSharing {
         await migratePg(s);
       }
       const s = this.session;
+      await this.serial(() => this.deliverFreed());
       if (this.holding) {
-        await s.rows('SELECT 1 AS alive');
+        if (this.polls % (this.opts.fullReadEveryPolls ?? 10) === 0) await this.serial(() => this.mirror());
+        else await s.rows('SELECT 1 AS alive');
         return;
       }
       const [row] = await s.rows<{ got: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS got', [DHCP_LOCK_CLASS, `rackboot.dhcp:${this.opts.segment}`]);
-      if (!row?.got) return;
-      const leases = (await s.rows<Row>('SELECT mac, ip, state, expires_at, client_id, hostname FROM leases')).map(toLease);
-      this.opts.adopt(leases);
+      if (!row?.got) {
+        await this.serial(() => this.mirror());
+        return;
+      }
+      const leases = await this.serial(() => this.mirror(true));
       this.holding = true;
-      this.opts.log?.info({ segment: this.opts.segment, leases: leases.length }, 'dhcp: answering on this segment');
+      this.totals.takeovers++;
+      this.opts.log?.info({ segment: this.opts.segment, leases }, 'dhcp: answering on this segment');
     } catch (err) {
-      if (this.holding) this.opts.log?.warn({ err, segment: this.opts.segment }, 'dhcp: database unavailable: no longer answering on this segment');
+      if (this.holding) {
+        this.totals.sessionsLost++;
+        this.opts.log?.warn({ err, segment: this.opts.segment }, 'dhcp: database unavailable: no longer answering on this segment');
+      }
       this.holding = false;
       await this.session?.kill().catch(() => undefined);
     }
   }
 
-  commitBinds(binds: SharedBind[]): Promise<BindResult[]> {
-    const next = this.commits.then(() => this.commitNow(binds));
+  /** One statement sequence at a time on the session (binds, frees and reads never interleave inside a transaction). */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.commits.then(work);
     this.commits = next.catch(() => undefined);
     return next;
+  }
+
+  /** Makes the local book PostgreSQL's table, if it changed since the last whole read (always when `force`); returns its row count. */
+  private async mirror(force = false): Promise<number> {
+    const s = this.session!;
+    const signature = await leasesSignature(s);
+    if (!force && signature === this.signature) return -1;
+    const read = await readAllLeases(s);
+    (this.opts.replace ?? this.opts.adopt)(read.leases);
+    this.signature = signature;
+    this.rev = read.maxRev;
+    this.bound = read.leases.filter((l) => l.state === 'bound' && l.expiresAt > this.now()).length;
+    return read.leases.length;
+  }
+
+  /**
+   * The answerer, before it chooses addresses for a batch: takes the rows
+   * written since its last read into its local book (one query; nothing
+   * when none changed). Not answering, nothing is read.
+   */
+  refresh(): Promise<void> {
+    if (!this.answering()) return Promise.resolve();
+    return this.serial(async () => {
+      const s = this.session;
+      if (!s || !this.answering()) return;
+      try {
+        const read = await readLeasesSince(s, this.rev);
+        if (read.leases.length > 0) this.opts.adopt(read.leases);
+        this.rev = read.maxRev;
+      } catch (err) {
+        this.opts.log?.warn({ err }, 'dhcp: could not read the shared leases before answering');
+      }
+    });
+  }
+
+  status(): SegmentStatus {
+    return { answering: this.answering() ? 1 : 0, sharedLeasesBound: this.bound, freedQueued: this.outbox.pending().length, totals: { ...this.totals } };
+  }
+
+  commitBinds(binds: SharedBind[]): Promise<BindResult[]> {
+    return this.serial(() => this.commitNow(binds));
   }
 
   /**
    * A RELEASE frees the MAC's row for that address; a DECLINE replaces the
-   * address's rows with its quarantine row, as the local book does. Not
-   * answering, nothing is written (the answerer's own book decides).
+   * address's rows with its quarantine row, as the local book does. The
+   * change is queued in the outbox first and leaves it once PostgreSQL has
+   * it: now if the session is up, else on a later poll. A change that comes
+   * after the address was bound again is void (applyFreed).
    */
   recordFreed(change: LeaseFreed): Promise<void> {
-    const next = this.commits.then(() => this.freeNow(change));
-    this.commits = next.catch(() => undefined);
-    return next;
+    this.outbox.push(change, this.now());
+    return this.serial(() => this.deliverFreed());
   }
 
-  private async freeNow(change: LeaseFreed): Promise<void> {
+  private async deliverFreed(): Promise<void> {
     const s = this.session;
-    if (!this.answering() || !s) return;
-    const now = this.now();
-    try {
-      if (change.kind === 'released') {
-        await s.exec(`UPDATE leases SET state = 'released', updated_at = $1 WHERE mac = $2 AND ip = $3`, [now, change.mac, change.ip]);
+    const queued = this.outbox.pending();
+    if (queued.length === 0) return;
+    if (!s?.alive) {
+      this.totals.freedRetries++;
+      return;
+    }
+    for (const e of queued) {
+      try {
+        await s.exec('BEGIN');
+        await applyFreed(s, e.change, e.at);
+        await s.exec('COMMIT');
+      } catch (err) {
+        await s.exec('ROLLBACK').catch(() => undefined);
+        this.totals.freedRetries++;
+        this.opts.log?.warn({ err, change: e.change }, 'dhcp: could not record a freed lease in the shared store yet (kept, retried on the next poll)');
         return;
       }
-      await s.exec('BEGIN');
-      await s.exec('DELETE FROM leases WHERE ip = $1', [change.ip]);
-      await s.exec(`INSERT INTO leases (mac, ip, state, expires_at, updated_at) VALUES ($1, $2, 'declined', $3, $4)`, [`declined:${change.ip}`, change.ip, change.until, now]);
-      await s.exec('COMMIT');
-    } catch (err) {
-      if (change.kind === 'declined') await s.exec('ROLLBACK').catch(() => undefined);
-      this.opts.log?.warn({ err, change }, 'dhcp: could not record a freed lease in the shared store (it lapses there by itself)');
+      this.outbox.done(e.id);
+      this.totals.freedDelivered++;
     }
   }
 
@@ -160,7 +252,7 @@ export class PgDhcpSegment implements DhcpSharing {
         try {
           await s.exec(`DELETE FROM leases WHERE ip = $1 AND mac <> $2 AND NOT (state IN ('bound', 'declined') AND expires_at > $3)`, [b.ip, b.mac, now]);
           await s.exec(`INSERT INTO leases (mac, ip, state, expires_at, client_id, hostname, updated_at) VALUES ($1, $2, 'bound', $3, $4, $5, $6)
-            ON CONFLICT (mac) DO UPDATE SET ip = excluded.ip, state = 'bound', expires_at = excluded.expires_at,
+            ON CONFLICT (mac) DO UPDATE SET ip = excluded.ip, state = 'bound', expires_at = excluded.expires_at, rev = nextval('leases_rev'),
               client_id = COALESCE(excluded.client_id, leases.client_id), hostname = COALESCE(excluded.hostname, leases.hostname), updated_at = excluded.updated_at`,
           [b.mac, b.ip, b.expiresAt, b.clientId ?? null, b.hostname ?? null, now]);
           await s.exec('RELEASE SAVEPOINT bind');

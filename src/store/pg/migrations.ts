@@ -5,6 +5,7 @@
 // store holds so far are listed.
 import { migrations as SQLITE_MIGRATIONS } from '../migrations.js';
 import type { PsqlSession } from './psql-session.js';
+import { LEASES_REV_MIGRATION } from './shared-leases.js';
 
 /** The tables kept in PostgreSQL, in creation order. */
 export const SHARED_TABLES = ['cluster_state', /* branch pg-failover */ 'leases'] as const;
@@ -21,7 +22,7 @@ export function pgTableDdl(table: string): string {
   throw new Error(`no SQLite migration creates table ${table}`);
 }
 
-export const PG_MIGRATIONS: string[] = SHARED_TABLES.map(pgTableDdl);
+export const PG_MIGRATIONS: string[] = [...SHARED_TABLES.map(pgTableDdl), /* branch pg-dhcp */ LEASES_REV_MIGRATION];
 
 /** Applies what is missing, one instance at a time (transaction-scoped advisory lock). */
 export async function migratePg(s: PsqlSession): Promise<number> {

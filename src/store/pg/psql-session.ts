@@ -6,6 +6,7 @@
 // Values go as bind parameters ($1, $2 …). `lit()` stays for callers that
 // still build SQL text; new code passes `params`.
 import pg from 'pg';
+import { CLIENT_KEEPALIVE_IDLE_MS, limitUnacknowledged, SERVER_TCP_OPTIONS } from './silent-loss.js';
 
 export class PgError extends Error {
   constructor(message: string, readonly sqlstate: string) {
@@ -31,7 +32,11 @@ export function lit(v: string | number | null): string {
  */
 export function clientConfig(conninfo: string): pg.ClientConfig {
   const timeoutS = Number(process.env.PGCONNECT_TIMEOUT ?? '5');
-  const base: pg.ClientConfig = { connectionTimeoutMillis: timeoutS * 1000, application_name: 'rackboot', keepAlive: true };
+  // A path lost without a FIN is noticed by both ends in bounded time (silent-loss.ts).
+  const base: pg.ClientConfig = {
+    connectionTimeoutMillis: timeoutS * 1000, application_name: 'rackboot',
+    keepAlive: true, keepAliveInitialDelayMillis: CLIENT_KEEPALIVE_IDLE_MS, options: SERVER_TCP_OPTIONS,
+  };
   if (/^postgres(ql)?:\/\//.test(conninfo)) return { ...base, connectionString: conninfo };
   const kv = new Map<string, string>();
   const re = /\s*([a-z_]+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|(\S*))/gy;
@@ -88,7 +93,7 @@ export class PsqlSession {
     this.client.on('end', () => this.end('connection closed'));
     this.connecting = this.ended
       ? Promise.resolve()
-      : this.client.connect().then(() => undefined, (e: Error) => this.end(e.message));
+      : this.client.connect().then(() => void limitUnacknowledged(this.stream()), (e: Error) => this.end(e.message));
   }
 
   private end(why: string): void {
@@ -146,8 +151,12 @@ export class PsqlSession {
     this.destroySocket();
   }
 
+  private stream(): { destroy(): void; destroyed?: boolean } {
+    return (this.client as unknown as { connection: { stream: { destroy(): void; destroyed?: boolean } } }).connection.stream;
+  }
+
   private destroySocket(): void {
-    const stream = (this.client as unknown as { connection: { stream: { destroy(): void; destroyed?: boolean } } }).connection.stream;
+    const stream = this.stream();
     if (!stream.destroyed) stream.destroy();
   }
 }

@@ -23,8 +23,8 @@ afterEach(async () => {
 
 const HOUR = 3_600_000;
 
-async function segment(conninfo: string, name = 'seg', adopted: Lease[][] = [], idleTimeoutMs?: number): Promise<PgDhcpSegment> {
-  const s = await PgDhcpSegment.start({ conninfo, segment: name, pollMs: 50, idleTimeoutMs, adopt: (rows) => adopted.push(rows) });
+async function segment(conninfo: string, name = 'seg', adopted: Lease[][] = [], idleTimeoutMs?: number, now?: () => number): Promise<PgDhcpSegment> {
+  const s = await PgDhcpSegment.start({ conninfo, segment: name, pollMs: 50, idleTimeoutMs, now, adopt: (rows) => adopted.push(rows) });
   open.push(s);
   return s;
 }
@@ -108,10 +108,11 @@ describe('PostgreSQL DHCP segment', () => {
     ]);
   });
 
-  it('a RELEASE frees the address for another MAC; a DECLINE quarantines it; a standby records neither', async () => {
+  it('a RELEASE frees the address for another MAC; a DECLINE quarantines it; a release from before the last bind changes nothing', async () => {
     const conninfo = pg.createDatabase(`seg_${++n}`);
     const a = await segment(conninfo);
-    const b = await segment(conninfo);
+    // b's clock says a minute ago: its release predates a's bind (a late delivery).
+    const b = await segment(conninfo, 'seg', [], undefined, () => Date.now() - 60_000);
     const now = Date.now();
     await a.commitBinds([{ mac: 'aa:00:00:00:00:01', ip: '10.0.0.20', expiresAt: now + HOUR }, { mac: 'aa:00:00:00:00:02', ip: '10.0.0.21', expiresAt: now + HOUR }]);
     await b.recordFreed({ kind: 'released', mac: 'aa:00:00:00:00:01', ip: '10.0.0.20' });

@@ -1,0 +1,57 @@
+// The shared lease table as the DHCP segment reads and writes it (issue 21,
+// branch pg-dhcp). Every write bumps the row's `rev` from one sequence, so a
+// reader can ask for "what changed since rev N" in one query (the answerer,
+// before each batch) and notice any change at all from (count, sum of revs)
+// (a standby's mirror, every poll).
+import type { Lease } from '../../dhcp/leases.js';
+import type { LeaseFreed } from '../../dhcp/sharing.js';
+import type { PsqlSession } from './psql-session.js';
+
+/** PostgreSQL-only migration: the change counter on `leases` (appended after the shared tables). */
+export const LEASES_REV_MIGRATION = `CREATE SEQUENCE leases_rev;
+ALTER TABLE leases ADD COLUMN rev BIGINT NOT NULL DEFAULT nextval('leases_rev');
+CREATE INDEX leases_by_rev ON leases (rev);`;
+
+type Row = { mac: string; ip: string; state: Lease['state']; expires_at: number; client_id: string | null; hostname: string | null; rev: number };
+export const toLease = (r: Omit<Row, 'rev'>): Lease => ({ mac: r.mac, ip: r.ip, state: r.state, expiresAt: r.expires_at, clientId: r.client_id, hostname: r.hostname });
+const COLUMNS = 'mac, ip, state, expires_at, client_id, hostname, rev';
+
+export interface LeaseRead { leases: Lease[]; maxRev: number }
+
+/** The whole table, with its highest rev. */
+export async function readAllLeases(s: PsqlSession): Promise<LeaseRead> {
+  const rows = await s.rows<Row>(`SELECT ${COLUMNS} FROM leases`);
+  return { leases: rows.map(toLease), maxRev: rows.reduce((m, r) => Math.max(m, Number(r.rev)), 0) };
+}
+
+/** Rows written after rev `since` (deleted rows are not seen: the full read catches those). */
+export async function readLeasesSince(s: PsqlSession, since: number): Promise<LeaseRead> {
+  const rows = await s.rows<Row>(`SELECT ${COLUMNS} FROM leases WHERE rev > $1`, [since]);
+  return { leases: rows.map(toLease), maxRev: rows.reduce((m, r) => Math.max(m, Number(r.rev)), since) };
+}
+
+/** Changes whenever any row is inserted, updated or deleted. */
+export async function leasesSignature(s: PsqlSession): Promise<string> {
+  const [row] = await s.rows<{ n: string; sum: string | null }>('SELECT count(*)::text AS n, sum(rev)::text AS sum FROM leases');
+  return `${row?.n}:${row?.sum ?? 0}`;
+}
+
+/**
+ * Applies a RELEASE or DECLINE that a local book recorded at `at`, unless the
+ * address was bound again after it (a later bind wins over a late delivery).
+ * A release names the lease it ends by its expiry: a renewal on any appliance
+ * sets a new one, so no clock is compared; without it (a lease the book did
+ * not have), and for a DECLINE, `at` is compared with the row's updated_at.
+ * The caller runs it inside a transaction.
+ */
+export async function applyFreed(s: PsqlSession, change: LeaseFreed, at: number): Promise<void> {
+  if (change.kind === 'released') {
+    await s.exec(`UPDATE leases SET state = 'released', updated_at = $1, rev = nextval('leases_rev')
+      WHERE mac = $2 AND ip = $3 AND state = 'bound' AND (expires_at = $4::bigint OR ($4::bigint IS NULL AND updated_at <= $1))`,
+    [at, change.mac, change.ip, change.expiresAt ?? null]);
+    return;
+  }
+  await s.exec('DELETE FROM leases WHERE ip = $1 AND updated_at <= $2', [change.ip, at]);
+  await s.exec(`INSERT INTO leases (mac, ip, state, expires_at, updated_at) VALUES ($1, $2, 'declined', $3, $4) ON CONFLICT DO NOTHING`,
+    [`declined:${change.ip}`, change.ip, change.until, at]);
+}
