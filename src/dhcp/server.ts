@@ -17,9 +17,10 @@ import { ukiSource } from '../factory/uki.js';
 import { Leases } from './leases.js';
 import { OfferBook, type HandlerContext, type Via } from './handler/common.js';
 import { PROXY_PORT } from './handler/proxy.js';
-import { answerBatch, newMetrics, StoreRefusals, type Datagram, type DhcpMetrics, type Reply } from './answer.js';
+import { answerBatchDurably, newMetrics, StoreRefusals, type Datagram, type DhcpMetrics, type Reply } from './answer.js';
 import { commitSharedAcks, type DhcpSharing } from './sharing.js';
 import { PgDhcpSegment } from '../store/pg/dhcp-segment.js';
+import { WalFlusher } from '../store/wal-flush.js';
 
 export { ADDON_BUILD } from '../net/addon.js';
 
@@ -71,6 +72,9 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   // Datagrams that arrive while the previous batch was being handled are
   // answered together (group commit, see answer.ts): one fsync covers the
   // batch, so durable leases do not cap the rate at one client per flush.
+  // That flush runs in the thread pool (WalFlusher): the loop answers the
+  // next batch while the disk works, and a batch's ACKs wait for it.
+  const flusher = WalFlusher.forDatabase(store.db);
   const queue: Array<Datagram & { sock: dgram.Socket }> = [];
   const refusals = new StoreRefusals(dlog, now);
   // Several appliances on this segment (scaleOut.postgres): one answers.
@@ -85,23 +89,28 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   let scheduled = false;
   const send = (batch: typeof queue, replies: Array<Reply | undefined>) => replies.forEach((out, i) => {
     if (!out) return;
-    batch[i]!.sock.send(out.bytes, out.to.port, out.to.address, (err) => {
-      if (!err) return;
+    const failed = (err: Error) => {
       metrics.sendErrors++;
       dlog.warn({ err, to: out.to }, 'dhcp: send failed');
-    });
+    };
+    try {
+      batch[i]!.sock.send(out.bytes, out.to.port, out.to.address, (err) => err && failed(err));
+    } catch (err) {
+      failed(err as Error); // the socket closed while the reply waited for its flush
+    }
   });
   const flush = () => {
     scheduled = false;
     const batch = queue.splice(0);
-    if (!sharing) return send(batch, answerBatch(ctx, metrics, batch, refusals));
+    if (!sharing) return answerBatchDurably(ctx, metrics, batch, refusals, flusher, (replies) => send(batch, replies));
     if (!sharing.answering()) {
       metrics.received += batch.length;
       metrics.drops.standby = (metrics.drops.standby ?? 0) + batch.length;
       return;
     }
-    const replies = answerBatch(ctx, metrics, batch, refusals);
-    void commitSharedAcks(ctx, sharing, metrics, replies).then((out) => send(batch, out), (err) => dlog.error({ err }, 'dhcp: shared commit failed'));
+    answerBatchDurably(ctx, metrics, batch, refusals, flusher, (replies) => {
+      void commitSharedAcks(ctx, sharing, metrics, replies).then((out) => send(batch, out), (err) => dlog.error({ err }, 'dhcp: shared commit failed'));
+    });
   };
 
   const sockets: dgram.Socket[] = [];
@@ -130,6 +139,7 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   } catch (err) {
     for (const s of sockets) s.close();
     await sharing?.close();
+    await flusher?.close();
     throw err;
   }
 
@@ -153,6 +163,8 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
     metrics: () => structuredClone(metrics),
     async close() {
       clearInterval(sweep);
+      // ACKs waiting for a flush go out before their socket closes.
+      await flusher?.close();
       await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
       await sharing?.close();
     },
