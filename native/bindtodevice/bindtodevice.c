@@ -193,12 +193,15 @@ static void export_fn(napi_env env, napi_value exports, const char *name, napi_c
   napi_set_named_property(env, exports, name, fn);
 }
 
+void register_arp(napi_env env, napi_value exports);  // arp.c
+
 static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "openUdp4", open_udp4);
   export_fn(env, exports, "openIcmp6", open_icmp6);
   export_fn(env, exports, "sendIcmp6", send_icmp6);
   export_fn(env, exports, "recvIcmp6", recv_icmp6);
   export_fn(env, exports, "closeFd", close_fd);
+  register_arp(env, exports);
   return exports;
 }
 

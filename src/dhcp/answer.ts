@@ -50,10 +50,13 @@ export interface DhcpMetrics {
   drops: Record<string, number>;
   parseErrors: Record<string, number>;
   sendErrors: number;
+  /** OFFERs and ACKs sent unicast to chaddr (RFC 2131 §4.1), and those broadcast because the neighbour entry could not be written. */
+  unicastReplies: number;
+  unicastFallbacks: number;
 }
 
 export function newMetrics(): DhcpMetrics {
-  return { received: 0, offers: 0, acks: 0, naks: 0, informs: 0, proxyOffers: 0, proxyAcks: 0, releases: 0, declines: 0, drops: {}, parseErrors: {}, sendErrors: 0 };
+  return { received: 0, offers: 0, acks: 0, naks: 0, informs: 0, proxyOffers: 0, proxyAcks: 0, releases: 0, declines: 0, drops: {}, parseErrors: {}, sendErrors: 0, unicastReplies: 0, unicastFallbacks: 0 };
 }
 
 type Peer = { address: string; port: number };

@@ -21,6 +21,7 @@ import { answerBatchDurably, newMetrics, StoreRefusals, type Datagram, type Dhcp
 import { commitSharedAcks, type DhcpSharing } from './sharing.js';
 import { PgDhcpSegment } from '../store/pg/dhcp-segment.js';
 import { WalFlusher } from '../store/wal-flush.js';
+import { unicastTarget } from './unicast.js';
 
 export { ADDON_BUILD } from '../net/addon.js';
 
@@ -55,7 +56,8 @@ export function loadBindToDevice(path?: string): OpenUdp4 {
 export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: number; proxy: number } } = {}): Promise<DhcpService> {
   const { settings, store, log } = deps;
   if (settings.dhcp.mode === 'off') throw new Error('startDhcpService called with dhcp.mode off');
-  const openUdp4 = loadBindToDevice();
+  const addon = loadInterfaceSockets('DHCP');
+  const openUdp4 = addon.openUdp4;
   const now = deps.now ?? Date.now;
   const dlog = log.child({ svc: 'dhcp' });
   const leases = new Leases(store.db, now);
@@ -87,6 +89,26 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
     : undefined;
   if (sharing) leases.onFreed = (change) => void sharing.recordFreed(change);
   let scheduled = false;
+  const iface = deps.provisioning.iface;
+  /** The addon's descriptor behind each socket: setArp needs one. */
+  const fds = new Map<dgram.Socket, number>();
+  let arpRefusalLogged = false;
+  /** Unicast to the client's MAC where RFC 2131 §4.1 says so and the neighbour entry can be written (unicast.ts). */
+  const destinationOf = (sock: dgram.Socket, out: Reply): { address: string; port: number } => {
+    const target = unicastTarget(out.outcome);
+    if (!target) return out.to;
+    try {
+      if (!addon.setArp) throw new Error('the bindtodevice addon predates setArp; rebuild it');
+      addon.setArp(fds.get(sock)!, iface, target.ip, target.mac);
+      metrics.unicastReplies++;
+      return { address: target.ip, port: out.to.port };
+    } catch (err) {
+      metrics.unicastFallbacks++;
+      if (!arpRefusalLogged) dlog.warn({ err, iface }, 'dhcp: cannot write neighbour entries; OFFERs and ACKs are broadcast');
+      arpRefusalLogged = true;
+      return out.to;
+    }
+  };
   const send = (batch: typeof queue, replies: Array<Reply | undefined>) => replies.forEach((out, i) => {
     if (!out) return;
     const failed = (err: Error) => {
@@ -94,7 +116,9 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
       dlog.warn({ err, to: out.to }, 'dhcp: send failed');
     };
     try {
-      batch[i]!.sock.send(out.bytes, out.to.port, out.to.address, (err) => err && failed(err));
+      const sock = batch[i]!.sock;
+      const to = destinationOf(sock, out);
+      sock.send(out.bytes, to.port, to.address, (err) => err && failed(err));
     } catch (err) {
       failed(err as Error); // the socket closed while the reply waited for its flush
     }
@@ -120,6 +144,7 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
       const sock = await bindListener(via === 'dhcp' ? 'DHCP' : 'proxyDHCP', listenerAddress('udp', '0.0.0.0', port, deps.provisioning.iface), async () => {
         const fd = openUdp4(deps.provisioning.iface, port);
         const s = dgram.createSocket({ type: 'udp4' });
+        fds.set(s, fd);
         await new Promise<void>((resolve, reject) => {
           s.once('error', reject);
           s.bind({ fd }, () => (s.off('error', reject), resolve()));

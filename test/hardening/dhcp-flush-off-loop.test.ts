@@ -21,6 +21,9 @@ const XID = { discoverA: 0x0a0a0001, requestA: 0x0a0a0002, discoverB: 0x0b0b0001
 const spaces: Netns[] = [];
 let disk: HeldDisk | undefined;
 
+/** Both clients share one interface, whose MAC is neither's chaddr: they ask for broadcast replies. */
+const withBroadcastFlag = (b: Buffer) => b.fill(0x80, 10, 11);
+
 function replies(lines: string[], xid: number): DhcpPacket[] {
   return lines.flatMap((l) => {
     const p = parseDhcp(Buffer.from((JSON.parse(l) as { hex: string }).hex, 'hex'));
@@ -52,7 +55,7 @@ describe.skipIf(why)('a lease commit whose flush the disk holds', () => {
     }, [{ name: 'cp-1', mac: '52:54:00:12:34:01', ip: '10.77.0.11' }]);
     const rb = await Rackboot.start(spaces[1]!, cli, config, join(disk!.dir, 'data'));
     const client = spaces[2]!;
-    const offerA = exchange(client, { bindPort: 68, to: '255.255.255.255:67', bytes: plainDiscover(MAC_A, XID.discoverA) })
+    const offerA = exchange(client, { bindPort: 68, to: '255.255.255.255:67', bytes: withBroadcastFlag(plainDiscover(MAC_A, XID.discoverA)) })
       .map((r) => parseDhcp(r.bytes)).find((p) => p.ok && p.packet.xid === XID.discoverA);
     expect(offerA?.ok && offerA.packet.options.messageType).toBe(MessageType.OFFER);
     const yiaddr = offerA!.ok ? offerA!.packet.yiaddr : '';
@@ -62,7 +65,7 @@ describe.skipIf(why)('a lease commit whose flush the disk holds', () => {
     const lines: string[] = [];
     const req = client.spawn(process.execPath, [
       EXCHANGE, '--bind-port', '68', '--to', '255.255.255.255:67', '--wait', '60000',
-      '--hex', plainRequest(MAC_A, { server: '10.77.0.1', requested: yiaddr, xid: XID.requestA }).toString('hex'),
+      '--hex', withBroadcastFlag(plainRequest(MAC_A, { server: '10.77.0.1', requested: yiaddr, xid: XID.requestA })).toString('hex'),
     ]);
     let buf = '';
     req.stdout!.on('data', (d: Buffer) => {
@@ -75,7 +78,7 @@ describe.skipIf(why)('a lease commit whose flush the disk holds', () => {
     await new Promise((r) => setTimeout(r, 1500));
 
     // B's whole DISCOVER-OFFER happens while A's flush is held.
-    const offerB = exchange(client, { bindPort: 68, to: '255.255.255.255:67', bytes: plainDiscover(MAC_B, XID.discoverB), waitMs: 4000 })
+    const offerB = exchange(client, { bindPort: 68, to: '255.255.255.255:67', bytes: withBroadcastFlag(plainDiscover(MAC_B, XID.discoverB)), waitMs: 4000 })
       .map((r) => parseDhcp(r.bytes)).find((p) => p.ok && p.packet.xid === XID.discoverB);
     expect(offerB?.ok && offerB.packet.options.messageType, 'no OFFER to B while A\'s commit was held: the event loop waited for the disk').toBe(MessageType.OFFER);
     expect(replies(lines, XID.requestA), 'an ACK left before its binding reached the disk').toEqual([]);
