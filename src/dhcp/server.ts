@@ -118,7 +118,18 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
     try {
       const sock = batch[i]!.sock;
       const to = destinationOf(sock, out);
-      sock.send(out.bytes, to.port, to.address, (err) => err && failed(err));
+      sock.send(out.bytes, to.port, to.address, (err) => {
+        if (!err) return;
+        if (to === out.to) return failed(err);
+        // No route to yiaddr on this interface (a pool outside its subnet): broadcast after all.
+        metrics.unicastReplies--;
+        metrics.unicastFallbacks++;
+        try {
+          sock.send(out.bytes, out.to.port, out.to.address, (again) => again && failed(again));
+        } catch (closed) {
+          failed(closed as Error);
+        }
+      });
     } catch (err) {
       failed(err as Error); // the socket closed while the reply waited for its flush
     }
