@@ -193,7 +193,8 @@ static void export_fn(napi_env env, napi_value exports, const char *name, napi_c
   napi_set_named_property(env, exports, name, fn);
 }
 
-void register_tcp_user_timeout(napi_env env, napi_value exports); /* tcp_user_timeout.c (pg-dhcp) */
+void register_tcp_user_timeout(napi_env env, napi_value exports); /* tcp_user_timeout.c */
+void register_arp(napi_env env, napi_value exports);  /* arp.c */
 
 static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "openUdp4", open_udp4);
@@ -202,6 +203,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "recvIcmp6", recv_icmp6);
   export_fn(env, exports, "closeFd", close_fd);
   register_tcp_user_timeout(env, exports);
+  register_arp(env, exports);
   return exports;
 }
 

@@ -23,12 +23,19 @@
 // of the WAL makes it durable too. Power lost in between can lose only
 // sightings. The fsync per DISCOVER batch was half of a full-mode exchange's
 // disk waits, and the event loop is held while it runs.
+//
+// The service (server.ts) takes the other half off the loop too: every batch
+// commits with NORMAL, and replies that rest on the commit wait for a
+// WalFlusher's fdatasync in the thread pool (src/store/wal-flush.ts), so the
+// loop answers other clients while the disk works. No reply that needs the
+// commit leaves before the sync that covers it has returned.
 import Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
 import { BOOTREQUEST, encodeDhcp, MESSAGE_NAMES, MessageType, parseDhcp, type DhcpPacket } from './codec.js';
 import { drop, type HandlerContext, type Outcome, type Via } from './handler/common.js';
 import { handleFull } from './handler/full.js';
 import { handleProxy } from './handler/proxy.js';
+import type { WalFlusher } from '../store/wal-flush.js';
 
 export interface DhcpMetrics {
   received: number;
@@ -43,10 +50,13 @@ export interface DhcpMetrics {
   drops: Record<string, number>;
   parseErrors: Record<string, number>;
   sendErrors: number;
+  /** OFFERs and ACKs sent unicast to chaddr (RFC 2131 §4.1), and those broadcast because the neighbour entry could not be written. */
+  unicastReplies: number;
+  unicastFallbacks: number;
 }
 
 export function newMetrics(): DhcpMetrics {
-  return { received: 0, offers: 0, acks: 0, naks: 0, informs: 0, proxyOffers: 0, proxyAcks: 0, releases: 0, declines: 0, drops: {}, parseErrors: {}, sendErrors: 0 };
+  return { received: 0, offers: 0, acks: 0, naks: 0, informs: 0, proxyOffers: 0, proxyAcks: 0, releases: 0, declines: 0, drops: {}, parseErrors: {}, sendErrors: 0, unicastReplies: 0, unicastFallbacks: 0 };
 }
 
 type Peer = { address: string; port: number };
@@ -86,18 +96,45 @@ export class StoreRefusals {
 /**
  * Answers datagrams that arrived together; entry i is the reply to batch[i],
  * if any. Never throws. `refusals` should live as long as the service.
+ * Every commit here is durable when it returns (synchronous=FULL where a
+ * reply rests on it).
  */
 export function answerBatch(
   ctx: HandlerContext, metrics: DhcpMetrics, batch: Datagram[], refusals = new StoreRefusals(ctx.log, ctx.now),
 ): Array<Reply | undefined> {
+  let out: Array<Reply | undefined> = [];
+  answerBatchDurably(ctx, metrics, batch, refusals, undefined, (replies) => { out = replies; });
+  return out;
+}
+
+/**
+ * answerBatch with the disk flush off the event loop: with a `flusher`, the
+ * batch commits with synchronous=NORMAL, and `deliver` gets the replies
+ * only once the flusher says the commit is on disk (at once for a batch of
+ * DISCOVERs, whose replies rest on nothing stored). Replies whose commit
+ * could not be flushed are dropped as 'store-failed'. Without a flusher,
+ * `deliver` is called before this returns.
+ */
+export function answerBatchDurably(
+  ctx: HandlerContext, metrics: DhcpMetrics, batch: Datagram[], refusals: StoreRefusals,
+  flusher: WalFlusher | undefined, deliver: (replies: Array<Reply | undefined>) => void,
+): void {
   const requests = batch.map((d) => parse(ctx, metrics, d));
-  const { outcomes, refused } = decideAll(ctx, requests);
-  const replies = requests.map((r, i) => r && conclude(ctx, metrics, r, outcomes[i]!));
-  if (refused !== undefined) {
-    const storeFailed = outcomes.filter((o) => o?.kind === 'drop' && o.reason === 'store-failed').length;
-    refusals.refused(refused, { packets: batch.length, answered: replies.filter(Boolean).length, storeFailed });
-  }
-  return replies;
+  const { outcomes, refused } = decideAll(ctx, requests, flusher !== undefined);
+  const finish = (unflushed?: Error) => {
+    const final = unflushed
+      ? outcomes.map((o) => (o?.kind === 'reply' ? drop('store-failed', `the commit did not reach the disk: ${unflushed.message}`) : o))
+      : outcomes;
+    const replies = requests.map((r, i) => r && conclude(ctx, metrics, r, final[i]!));
+    const err = refused ?? unflushed;
+    if (err !== undefined) {
+      const storeFailed = final.filter((o) => o?.kind === 'drop' && o.reason === 'store-failed').length;
+      refusals.refused(err, { packets: batch.length, answered: replies.filter(Boolean).length, storeFailed });
+    }
+    deliver(replies);
+  };
+  if (flusher && needsFsync(requests)) flusher.afterDurable(finish);
+  else finish();
 }
 
 /** One datagram on its own: answerBatch with a batch of one. */
@@ -119,7 +156,7 @@ function parse(ctx: HandlerContext, metrics: DhcpMetrics, d: Datagram): Request 
 }
 
 /** Outcomes for the whole batch, and the store's error if the one transaction failed. */
-function decideAll(ctx: HandlerContext, requests: Array<Request | undefined>): { outcomes: Array<Outcome | undefined>; refused?: unknown } {
+function decideAll(ctx: HandlerContext, requests: Array<Request | undefined>, flushedLater: boolean): { outcomes: Array<Outcome | undefined>; refused?: unknown } {
   // Nothing parsed (garbage, a scan): no transaction to open.
   if (requests.every((r) => r === undefined)) return { outcomes: [] };
   const db = ctx.store.db;
@@ -133,7 +170,7 @@ function decideAll(ctx: HandlerContext, requests: Array<Request | undefined>): {
       return { outcomes: requests.map((r) => r && decideReadOnly(ctx, r)), refused: err };
     }
   }
-  const lax = !needsFsync(requests);
+  const lax = flushedLater || !needsFsync(requests);
   try {
     // Set for every batch: a restore refused inside a leftover transaction is made good here.
     syncLevel(db, lax ? 'NORMAL' : 'FULL');

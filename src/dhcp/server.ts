@@ -17,10 +17,12 @@ import { ukiSource } from '../factory/uki.js';
 import { Leases } from './leases.js';
 import { OfferBook, type HandlerContext, type Via } from './handler/common.js';
 import { PROXY_PORT } from './handler/proxy.js';
-import { answerBatch, newMetrics, StoreRefusals, type Datagram, type DhcpMetrics, type Reply } from './answer.js';
+import { answerBatchDurably, newMetrics, StoreRefusals, type Datagram, type DhcpMetrics, type Reply } from './answer.js';
 import { answerShared, replaceBook, withReleasedExpiry, type DhcpSharing } from './sharing.js';
 import { sqliteOutbox } from './freed-outbox.js';
 import { PgDhcpSegment } from '../store/pg/dhcp-segment.js';
+import { WalFlusher } from '../store/wal-flush.js';
+import { unicastTarget } from './unicast.js';
 
 export { ADDON_BUILD } from '../net/addon.js';
 
@@ -55,7 +57,8 @@ export function loadBindToDevice(path?: string): OpenUdp4 {
 export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: number; proxy: number } } = {}): Promise<DhcpService> {
   const { settings, store, log } = deps;
   if (settings.dhcp.mode === 'off') throw new Error('startDhcpService called with dhcp.mode off');
-  const openUdp4 = loadBindToDevice();
+  const addon = loadInterfaceSockets('DHCP');
+  const openUdp4 = addon.openUdp4;
   const now = deps.now ?? Date.now;
   const dlog = log.child({ svc: 'dhcp' });
   const leases = new Leases(store.db, now);
@@ -72,6 +75,9 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   // Datagrams that arrive while the previous batch was being handled are
   // answered together (group commit, see answer.ts): one fsync covers the
   // batch, so durable leases do not cap the rate at one client per flush.
+  // That flush runs in the thread pool (WalFlusher): the loop answers the
+  // next batch while the disk works, and a batch's ACKs wait for it.
+  const flusher = WalFlusher.forDatabase(store.db);
   const queue: Array<Datagram & { sock: dgram.Socket }> = [];
   const refusals = new StoreRefusals(dlog, now);
   // Several appliances on this segment (scaleOut.postgres): one answers.
@@ -84,19 +90,58 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
     : undefined;
   if (sharing) leases.onFreed = (change) => void sharing.recordFreed(withReleasedExpiry(leases, change));
   let scheduled = false;
+  const iface = deps.provisioning.iface;
+  /** The addon's descriptor behind each socket: setArp needs one. */
+  const fds = new Map<dgram.Socket, number>();
+  let arpRefusalLogged = false;
+  /** Unicast to the client's MAC where RFC 2131 §4.1 says so and the neighbour entry can be written (unicast.ts). */
+  const destinationOf = (sock: dgram.Socket, out: Reply): { address: string; port: number } => {
+    const target = unicastTarget(out.outcome);
+    if (!target) return out.to;
+    try {
+      if (!addon.setArp) throw new Error('the bindtodevice addon predates setArp; rebuild it');
+      addon.setArp(fds.get(sock)!, iface, target.ip, target.mac);
+      metrics.unicastReplies++;
+      return { address: target.ip, port: out.to.port };
+    } catch (err) {
+      metrics.unicastFallbacks++;
+      if (!arpRefusalLogged) dlog.warn({ err, iface }, 'dhcp: cannot write neighbour entries; OFFERs and ACKs are broadcast');
+      arpRefusalLogged = true;
+      return out.to;
+    }
+  };
   const send = (batch: typeof queue, replies: Array<Reply | undefined>) => replies.forEach((out, i) => {
     if (!out) return;
-    batch[i]!.sock.send(out.bytes, out.to.port, out.to.address, (err) => {
-      if (!err) return;
+    const failed = (err: Error) => {
       metrics.sendErrors++;
       dlog.warn({ err, to: out.to }, 'dhcp: send failed');
-    });
+    };
+    try {
+      const sock = batch[i]!.sock;
+      const to = destinationOf(sock, out);
+      sock.send(out.bytes, to.port, to.address, (err) => {
+        if (!err) return;
+        if (to === out.to) return failed(err);
+        // No route to yiaddr on this interface (a pool outside its subnet): broadcast after all.
+        metrics.unicastReplies--;
+        metrics.unicastFallbacks++;
+        try {
+          sock.send(out.bytes, out.to.port, out.to.address, (again) => again && failed(again));
+        } catch (closed) {
+          failed(closed as Error);
+        }
+      });
+    } catch (err) {
+      failed(err as Error); // the socket closed while the reply waited for its flush
+    }
   });
   const flush = () => {
     scheduled = false;
     const batch = queue.splice(0);
-    if (!sharing) return send(batch, answerBatch(ctx, metrics, batch, refusals));
-    void answerShared(ctx, sharing, metrics, batch.length, () => answerBatch(ctx, metrics, batch, refusals))
+    if (!sharing) return answerBatchDurably(ctx, metrics, batch, refusals, flusher, (replies) => send(batch, replies));
+    // The book is refreshed from PostgreSQL before the batch is decided; its ACKs wait for the local flush, then for PostgreSQL.
+    const answered = () => new Promise<Array<Reply | undefined>>((resolve) => answerBatchDurably(ctx, metrics, batch, refusals, flusher, resolve));
+    void answerShared(ctx, sharing, metrics, batch.length, answered)
       .then((out) => send(batch, out), (err) => dlog.error({ err }, 'dhcp: shared commit failed'));
   };
 
@@ -107,6 +152,7 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
       const sock = await bindListener(via === 'dhcp' ? 'DHCP' : 'proxyDHCP', listenerAddress('udp', '0.0.0.0', port, deps.provisioning.iface), async () => {
         const fd = openUdp4(deps.provisioning.iface, port);
         const s = dgram.createSocket({ type: 'udp4' });
+        fds.set(s, fd);
         await new Promise<void>((resolve, reject) => {
           s.once('error', reject);
           s.bind({ fd }, () => (s.off('error', reject), resolve()));
@@ -126,6 +172,7 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   } catch (err) {
     for (const s of sockets) s.close();
     await sharing?.close();
+    await flusher?.close();
     throw err;
   }
 
@@ -149,6 +196,8 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
     metrics: () => (sharing ? { ...structuredClone(metrics), segment: sharing.status() } : structuredClone(metrics)),
     async close() {
       clearInterval(sweep);
+      // ACKs waiting for a flush go out before their socket closes.
+      await flusher?.close();
       await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
       await sharing?.close();
     },

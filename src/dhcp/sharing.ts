@@ -65,7 +65,7 @@ export async function answerShared(
   sharing: DhcpSharing,
   metrics: DhcpMetrics,
   batchSize: number,
-  answer: () => Array<Reply | undefined>,
+  answer: () => Array<Reply | undefined> | Promise<Array<Reply | undefined>>,
 ): Promise<Array<Reply | undefined>> {
   const drop = () => {
     metrics.received += batchSize;
@@ -75,7 +75,7 @@ export async function answerShared(
   if (!sharing.answering()) return drop();
   await sharing.refresh();
   if (!sharing.answering()) return drop();
-  return commitSharedAcks(ctx, sharing, metrics, answer());
+  return commitSharedAcks(ctx, sharing, metrics, await answer());
 }
 
 /**

@@ -16,6 +16,8 @@ export interface InterfaceSockets {
   sendIcmp6(fd: number, ifindex: number, dst: string, data: Buffer): number;
   recvIcmp6(fd: number): { data: Buffer; from: string } | null;
   closeFd(fd: number): void;
+  /** Absent from a build older than native/bindtodevice/arp.c: DHCP then keeps broadcasting. */
+  setArp?(fd: number, ifname: string, ipv4: string, mac: Buffer): void;
 }
 
 /** Loads the addon, or explains how to build it. `what` names the service that needs it. */

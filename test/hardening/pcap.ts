@@ -5,8 +5,11 @@ import { parseDhcp, type DhcpPacket } from '../../src/dhcp/codec.js';
 
 const LINKTYPE_ETHERNET = 1;
 
-/** The DHCP messages in a capture, each with its capture time (`at`, epoch ms). */
-export function dhcpFromPcap(file: string): Array<DhcpPacket & { at: number }> {
+/** Where a captured frame was addressed: Ethernet and IPv4 destination. */
+export interface FrameTo { ethDst: string; ipDst: string }
+
+/** The DHCP messages in a capture, each with its capture time (`at`, epoch ms) and destination. */
+export function dhcpFromPcap(file: string): Array<DhcpPacket & { at: number } & FrameTo> {
   const buf = readFileSync(file);
   if (buf.length < 24) return [];
   const magic = buf.readUInt32LE(0);
@@ -15,7 +18,7 @@ export function dhcpFromPcap(file: string): Array<DhcpPacket & { at: number }> {
   const u32 = (at: number) => (le ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
   const nano = (le ? magic : buf.readUInt32BE(0)) === 0xa1b23c4d;
   if (u32(20) !== LINKTYPE_ETHERNET) throw new Error(`${file}: link type ${u32(20)}, expected Ethernet`);
-  const out: Array<DhcpPacket & { at: number }> = [];
+  const out: Array<DhcpPacket & { at: number } & FrameTo> = [];
   // A capture cut by the kill may end mid-record: stop at the last whole one.
   for (let at = 24; at + 16 <= buf.length;) {
     const when = u32(at) * 1000 + u32(at + 4) / (nano ? 1e6 : 1e3);
@@ -28,7 +31,9 @@ export function dhcpFromPcap(file: string): Array<DhcpPacket & { at: number }> {
     if (frame[14 + 9] !== 17) continue; // UDP only
     const udp = 14 + ihl;
     const parsed = parseDhcp(Buffer.from(frame.subarray(udp + 8)));
-    if (parsed.ok) out.push({ ...parsed.packet, at: when });
+    const ethDst = [...frame.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    const ipDst = [...frame.subarray(14 + 16, 14 + 20)].join('.');
+    if (parsed.ok) out.push({ ...parsed.packet, at: when, ethDst, ipDst });
   }
   return out;
 }

@@ -13,7 +13,7 @@ import { BROADCAST, ZERO } from '../ipv4.js';
 
 /** Largest reply we send whatever the client allows: one Ethernet frame (1500 − IP − UDP). */
 export const MAX_REPLY = 1472;
-const BROADCAST_FLAG = 0x8000;
+export const BROADCAST_FLAG = 0x8000;
 
 export interface HandlerContext {
   settings: Settings;

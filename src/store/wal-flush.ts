@@ -1,0 +1,87 @@
+// Durability of WAL commits without holding the event loop for the disk.
+//
+// A commit made with synchronous=NORMAL in WAL mode is in the -wal file (in
+// the OS's page cache) when it returns: atomic, visible, and it survives
+// kill -9, but not a power cut. fdatasync of the -wal file then makes every
+// commit before it durable. SQLite itself syncs the WAL before each
+// checkpoint copies it into the database (and the database after), so a
+// commit that a checkpoint moved out of the WAL before our sync was made
+// durable by that checkpoint; and the WAL is only overwritten after a
+// checkpoint completed. So "committed, then an fdatasync of the -wal file
+// that started after the commit returned" means durable, as a FULL commit
+// would have been.
+//
+// The sync runs in libuv's thread pool (fs.fdatasync), so the loop keeps
+// answering meanwhile. Waiters that arrive while a sync runs share the next
+// one: group commit across batches, one sync in flight at a time.
+import { closeSync, fdatasync, openSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+
+type Waiter = (err: Error | undefined) => void;
+
+export class WalFlusher {
+  private fd: number | undefined;
+  private running: Promise<void> | undefined;
+  private waiting: Waiter[] = [];
+  private closed = false;
+  /** Syncs started and finished, for tests and metrics. */
+  syncs = 0;
+
+  private constructor(private readonly walPath: string) {}
+
+  /**
+   * A flusher for this connection's database, or undefined when there is no
+   * -wal file to sync (in memory, or not in WAL mode): then commit with
+   * synchronous=FULL as before.
+   */
+  static forDatabase(db: Database.Database): WalFlusher | undefined {
+    if (db.memory || db.name === '') return undefined;
+    const mode = String(db.pragma('journal_mode', { simple: true })).toLowerCase();
+    return mode === 'wal' ? new WalFlusher(`${db.name}-wal`) : undefined;
+  }
+
+  /**
+   * Calls `done` once everything committed on this database before this call
+   * is on disk, or with the error that kept it from getting there.
+   */
+  afterDurable(done: Waiter): void {
+    if (this.closed) return done(new Error('the store is closing'));
+    this.waiting.push(done);
+    if (!this.running) this.running = this.syncNext();
+  }
+
+  private async syncNext(): Promise<void> {
+    while (this.waiting.length) {
+      const batch = this.waiting.splice(0);
+      const err = await this.syncOnce();
+      for (const done of batch) {
+        try {
+          done(err);
+        } catch { /* a waiter's own failure is its own */ }
+      }
+    }
+    this.running = undefined;
+  }
+
+  private syncOnce(): Promise<Error | undefined> {
+    try {
+      // Read-only is enough: Linux syncs the file, whatever the descriptor's mode.
+      this.fd ??= openSync(this.walPath, 'r');
+    } catch (err) {
+      return Promise.resolve(err as Error);
+    }
+    const fd = this.fd;
+    return new Promise((resolve) => fdatasync(fd, (err) => {
+      this.syncs++;
+      resolve(err ?? undefined);
+    }));
+  }
+
+  /** Waits for a sync in flight (its waiters are answered), then lets the descriptor go. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.running;
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

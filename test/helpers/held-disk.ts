@@ -1,0 +1,103 @@
+// A small file system whose disk flushes a test can hold and release, to
+// show what a process does while an fsync waits on the disk.
+//
+// Two loop-mounted file systems, one inside the other: the inner (ext2, no
+// journal) holds the files, and its loop device writes into an image file
+// on the outer (ext4). Freezing the outer (fsfreeze) stalls the inner loop
+// device's writes, so an fsync on the inner waits until the thaw, while
+// writes into the inner's page cache (a SQLite commit with
+// synchronous=NORMAL) still return at once.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { haveCommand, sh } from './netns.js';
+
+const TOOLS = ['/usr/sbin/losetup', '/usr/sbin/mkfs.ext4', '/usr/sbin/mkfs.ext2', '/usr/sbin/fsfreeze', '/usr/bin/mount'];
+
+/** Why a held disk cannot be made here, or undefined when it can. */
+export function heldDiskMissing(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (loop devices, mount, fsfreeze)';
+  const missing = TOOLS.filter((t) => !haveCommand(t));
+  if (missing.length) return `missing ${missing.join(', ')}`;
+  try {
+    sh('losetup', ['--find']);
+  } catch {
+    return 'no free loop device';
+  }
+  return undefined;
+}
+
+export class HeldDisk {
+  /** Mount point and loop device of each file system, outer first. */
+  private mounted: Array<{ at: string; dev: string }> = [];
+  private held = false;
+  private constructor(private readonly root: string, readonly dir: string) {}
+
+  /** Mounts the pair; `dir` is the inner file system, where a test puts its files. */
+  static create(): HeldDisk {
+    const root = mkdtempSync(join(tmpdir(), 'rbd-held-'));
+    const disk = new HeldDisk(root, join(root, 'inner'));
+    try {
+      const outer = join(root, 'outer');
+      sh('truncate', ['-s', '64M', join(root, 'outer.img')]);
+      sh('mkfs.ext4', ['-q', '-F', join(root, 'outer.img')]);
+      disk.mount(join(root, 'outer.img'), outer);
+      sh('truncate', ['-s', '48M', join(outer, 'inner.img')]);
+      sh('mkfs.ext2', ['-q', '-F', join(outer, 'inner.img')]);
+      disk.mount(join(outer, 'inner.img'), disk.dir);
+    } catch (err) {
+      disk.destroy();
+      throw err;
+    }
+    return disk;
+  }
+
+  private mount(image: string, at: string): void {
+    sh('mkdir', ['-p', at]);
+    const dev = sh('losetup', ['--find', '--show', image]).trim();
+    try {
+      sh('mount', [dev, at]);
+    } catch (err) {
+      sh('losetup', ['-d', dev]);
+      throw err;
+    }
+    this.mounted.push({ at, dev });
+  }
+
+  /** From now on, flushes to `dir` wait (page-cache writes do not). */
+  hold(): void {
+    sh('fsfreeze', ['--freeze', join(this.root, 'outer')]);
+    this.held = true;
+  }
+
+  release(): void {
+    if (!this.held) return;
+    sh('fsfreeze', ['--unfreeze', join(this.root, 'outer')]);
+    this.held = false;
+  }
+
+  /** Releases, unmounts and detaches inner then outer, removes the files. */
+  destroy(): void {
+    try { this.release(); } catch { /* already thawed */ }
+    // Inner first, and its loop device detached before the outer can go.
+    for (const { at, dev } of this.mounted.reverse()) {
+      unmount(at);
+      try { sh('losetup', ['-d', dev]); } catch { /* autocleared */ }
+    }
+    this.mounted = [];
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** The inner loop device lets go of the outer asynchronously: retry, then detach lazily. */
+function unmount(at: string): void {
+  for (let i = 0; i < 20; i++) {
+    try {
+      sh('umount', [at]);
+      return;
+    } catch {
+      sh('sleep', ['0.25']);
+    }
+  }
+  try { sh('umount', ['-l', at]); } catch { /* not mounted */ }
+}
