@@ -17,6 +17,7 @@
 #include <netinet/icmp6.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include "memory.h"
 #include "udp-batch.h"
 
 static napi_value fail(napi_env env, const char *what, int err) {
@@ -201,6 +202,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "recvIcmp6", recv_icmp6);
   export_fn(env, exports, "closeFd", close_fd);
   register_udp_batch(env, exports);
+  register_memory(env, exports);
   return exports;
 }
 
