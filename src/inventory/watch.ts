@@ -91,13 +91,16 @@ export class InventoryWatcher extends EventEmitter {
 
   private release: NodeJS.Timeout | undefined;
 
-  private releaseSoon(): void {
+  /** `collect`: the inventory shrank, so a full GC first has garbage worth its pause. */
+  private releaseSoon(collect: boolean): void {
     if (this.release) clearTimeout(this.release);
     this.release = setTimeout(() => {
       this.release = undefined;
       if (!this.store.db.open) return;
-      const r = releaseMemory(this.store.db);
-      this.log.debug({ rssBeforeMb: Math.round(r.rssBefore / 2 ** 20), rssAfterMb: Math.round(r.rssAfter / 2 ** 20), trimmed: r.trimmed, ms: Math.round(r.ms) }, 'memory released after a large inventory reload');
+      void releaseMemory(this.store.db, { collect }).then((r) => {
+        const ms = (x: number) => Math.round(x * 10) / 10;
+        this.log.info({ rssBeforeMb: Math.round(r.rssBefore / 2 ** 20), rssAfterMb: Math.round(r.rssAfter / 2 ** 20), trimmed: r.trimmed, gcMs: ms(r.gcMs), shrinkMs: ms(r.shrinkMs), trimMs: ms(r.trimMs) }, 'memory released after a large inventory reload');
+      }, (err: unknown) => this.log.warn({ err }, 'could not release memory after the reload'));
     }, RELEASE_DELAY_MS);
     this.release.unref();
   }
@@ -164,7 +167,7 @@ export class InventoryWatcher extends EventEmitter {
 
   private applied(inventory: Inventory, changes: InventorySyncResult): true {
     const staged = Math.max(inventory.nodes.length, changes.added.length + changes.updated.length + changes.removed.length);
-    if (staged >= RELEASE_AFTER_NODES) this.releaseSoon();
+    if (staged >= RELEASE_AFTER_NODES) this.releaseSoon(changes.removed.length >= RELEASE_AFTER_NODES);
     const now = Date.now();
     this.live = inventory;
     this.state = { ok: true, file: this.file, errors: [], loadedAt: now, checkedAt: now };

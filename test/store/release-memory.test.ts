@@ -34,18 +34,19 @@ function setup() {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('memory after a large inventory reload', () => {
-  it('is released once after a 5,000-node reload and after the switch back, with malloc_trim from the addon', async () => {
+  it('is released once after a 5,000-node reload and after the switch back (with a full GC only then), with malloc_trim from the addon', async () => {
     const { file, watcher, released } = setup();
     writeFileSync(file, bigInventoryYaml(5000));
     expect(await watcher.reloadInBackground()).toBe(true);
     expect(released()).toEqual([]); // not in the reload's own turn: after the parse worker is gone
     await sleep(RELEASE_DELAY_MS + 500);
     expect(released()).toHaveLength(1);
-    expect(released()[0]).toMatchObject({ trimmed: true });
+    expect(released()[0]).toMatchObject({ trimmed: true, gcMs: 0 }); // grown: no forced collection
     writeFileSync(file, `${bigInventoryYaml(0)}# back\n`);
     expect(await watcher.reloadInBackground()).toBe(true);
     await sleep(RELEASE_DELAY_MS + 500);
     expect(released()).toHaveLength(2);
+    expect(released()[1]!.gcMs).toBeGreaterThan(0); // shrunk by 5,000: collected first
   }, 120_000);
 
   it('is left alone after a small reload', async () => {
@@ -65,10 +66,11 @@ describe('memory after a large inventory reload', () => {
     expect(released()).toEqual([]);
   });
 
-  it('shrinks SQLite\'s cache and trims malloc on an open database', () => {
+  it('collects, shrinks SQLite\'s cache and trims malloc on an open database, each step on its own', async () => {
     const store = new Store(':memory:');
     cleanup.push(() => store.close());
-    const r = releaseMemory(store.db);
+    const r = await releaseMemory(store.db, { collect: true });
+    expect(r).toMatchObject({ gcMs: expect.any(Number), shrinkMs: expect.any(Number), trimMs: expect.any(Number) });
     expect(r.trimmed).toBe(true);
     expect(r.rssAfter).toBeGreaterThan(0);
   });
