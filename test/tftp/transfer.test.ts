@@ -85,6 +85,16 @@ describe('TFTP transfer state machine', () => {
     expect(s.end?.outcome).toBe('aborted');
   });
 
+  it('names each window as a block range, and counts its payload bytes (short and empty last blocks included)', () => {
+    const t = make({ data: file(512 * 3), windowsize: 4 });
+    const s = t.start();
+    expect(s.blocks).toEqual({ from: 1, to: 4 }); // 3 full blocks and the empty one that ends the file
+    expect(t.payloadBytes({ from: 1, to: 4 })).toBe(1536);
+    expect(t.payloadBytes({ from: 4, to: 4 })).toBe(0);
+    const u = make({ data: file(1000) });
+    expect(u.payloadBytes({ from: 2, to: 2 })).toBe(488);
+  });
+
   it('sends windows of windowsize blocks and advances on the window\'s last ACK', () => {
     const t = make({ data: file(512 * 10 + 1), windowsize: 4 });
     expect(blocks(t, t.start()).map((b) => b[0])).toEqual([1, 2, 3, 4]);
