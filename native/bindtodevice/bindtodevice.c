@@ -17,6 +17,8 @@
 #include <netinet/icmp6.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include "memory.h"
+#include "udp-batch.h"
 
 static napi_value fail(napi_env env, const char *what, int err) {
   char msg[256];
@@ -204,6 +206,8 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "closeFd", close_fd);
   register_tcp_user_timeout(env, exports);
   register_arp(env, exports);
+  register_udp_batch(env, exports);
+  register_memory(env, exports);
   return exports;
 }
 

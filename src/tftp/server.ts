@@ -1,9 +1,10 @@
 // The TFTP service: a thin socket shell around files.ts (what may be sent),
 // options.ts (how) and transfer.ts (the per-transfer state machine).
 // Read-only. Each transfer gets its own ephemeral-port socket (its TID,
-// RFC 1350 §4), connected to the client's TID, so packets from strangers
-// are dropped by the kernel rather than answered with ERROR 5. Requests are answered from the listening socket only with
-// errors; an ERROR is never answered with an ERROR.
+// RFC 1350 §4; transfer-socket.ts), connected to the client's TID, so
+// packets from strangers are dropped by the kernel rather than answered with
+// ERROR 5. Requests are answered from the listening socket only with errors;
+// an ERROR is never answered with an ERROR.
 
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from '../log.js';
@@ -14,6 +15,7 @@ import { decodePacket, encodeError, encodeOack, ERR, toNetascii, type TftpPacket
 import { ErrorBudget, replyToMalformed } from './malformed.js';
 import { negotiate } from './options.js';
 import { Transfer, type Step } from './transfer.js';
+import { loadUdpBatch, openTransferSocket, type TransferSocket, type TransferSocketEvents } from './transfer-socket.js';
 import { TftpFiles, type VirtualFiles } from './files.js';
 import { ClientTable, type TftpMetrics } from './clients.js';
 import { recordTftpSighting } from './sightings.js';
@@ -36,6 +38,12 @@ export interface TftpServiceDeps {
   minRetransmitMs?: number;
   /** Consecutive timeouts before a transfer is given up (default 5). */
   maxRetries?: number;
+  /**
+   * Send each window in one batched call through the native addon (see
+   * transfer-socket.ts). Default: when the addon has the calls; true insists
+   * (start fails without them); false sends one packet per call.
+   */
+  batchedSends?: boolean;
 }
 
 export interface TftpService {
@@ -61,7 +69,7 @@ interface Active {
   file: string;
   size: number;
   startedAt: number;
-  socket?: Socket;
+  socket?: TransferSocket;
   transfer?: Transfer;
   timer?: NodeJS.Timeout;
   timerMs?: number;
@@ -80,6 +88,8 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   const retransmitMs = deps.retransmitMs ?? 1000;
   const minRetransmitMs = Math.min(deps.minRetransmitMs ?? 200, retransmitMs);
   const maxRetries = deps.maxRetries ?? 5;
+  const batch = deps.batchedSends === false ? undefined : loadUdpBatch();
+  if (deps.batchedSends === true && !batch) throw new Error('TFTP batched sends need the bindtodevice addon with openConnectedUdp/sendBlocks; rebuild it (see src/net/addon.ts)');
   let limitReported = false;
   let closed = false;
 
@@ -92,7 +102,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   }));
   main.on('error', (err) => log.error({ err }, 'TFTP socket error'));
   const boundPort = main.address().port;
-  log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers }, 'TFTP listening');
+  log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers, batchedSends: !!batch }, 'TFTP listening');
 
   const errorBudget = new ErrorBudget();
   /** ERRORs from the listening port answer unverified source addresses: budgeted per client. */
@@ -160,10 +170,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   }
 
   function apply(key: string, a: Active, step: Step): void {
-    for (const pkt of step.send) {
-      a.socket!.send(pkt);
-      if (pkt[1] === 3) a.bytesSent += pkt.length - 4;
-    }
+    a.bytesSent += a.socket!.send(step, a.transfer!);
     if (step.timer === 'stop') {
       if (a.timer) clearTimeout(a.timer);
       a.timer = undefined;
@@ -202,36 +209,36 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
       maxRetries,
     });
     active.set(key, a);
-    const sock = createSocket({ type: family });
-    a.socket = sock;
-    sock.on('message', (msg) => {
-      try {
-        onTransferPacket(key, a, msg);
-      } catch (err) {
-        log.error({ err, client: key }, 'TFTP transfer packet handling failed');
-      }
-    });
-    sock.on('error', (err: NodeJS.ErrnoException) => {
-      if (a.transfer!.finished) return;
-      // On a connected socket an ICMP port unreachable surfaces here: the
-      // client has exited, perhaps with its final ACK still on the way.
-      if (err.code === 'ECONNREFUSED') {
+    const events: TransferSocketEvents = {
+      message: (msg) => {
+        try {
+          onTransferPacket(key, a, msg);
+        } catch (err) {
+          log.error({ err, client: key }, 'TFTP transfer packet handling failed');
+        }
+      },
+      // The client has exited, perhaps with its final ACK still on the way.
+      peerGone: () => {
+        if (a.transfer!.finished) return;
         a.peerGone ??= setTimeout(() => apply(key, a, a.transfer!.onPeerGone()), PEER_GONE_GRACE_MS);
-        return;
-      }
-      log.warn({ err, client: key }, 'TFTP transfer socket error');
-      apply(key, a, a.transfer!.onError(0, `socket error: ${err.message}`));
-    });
-    sock.bind({ address: deps.host, port: 0 }, () => {
-      if (closed || active.get(key) !== a) return;
-      // Connected to the client's TID (RFC 1350 §4): the kernel drops packets
-      // from any other address or port, and sends skip a per-packet lookup.
-      sock.connect(a.port, a.ip, () => {
+      },
+      error: (err) => {
+        if (a.transfer!.finished) return;
+        log.warn({ err, client: key }, 'TFTP transfer socket error');
+        apply(key, a, a.transfer!.onError(0, `socket error: ${err.message}`));
+      },
+      ready: () => {
         if (closed || active.get(key) !== a) return;
         log.debug({ client: key, file: pkt.filename, options: neg.oack, size: data.length }, 'TFTP transfer starts');
         apply(key, a, a.transfer!.start(performance.now()));
-      });
-    });
+      },
+    };
+    try {
+      a.socket = openTransferSocket(batch, { family, host: deps.host, ip: a.ip, port: a.port }, events);
+    } catch (err) {
+      active.delete(key);
+      throw err;
+    }
   }
 
   function onRequest(msg: Buffer, rinfo: RemoteInfo): void {

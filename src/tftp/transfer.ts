@@ -57,8 +57,18 @@ export type TransferOutcome =
    */
   | 'unconfirmed';
 
+/** DATA blocks `from`..`to` (absolute numbers, 1-based), to be sent in order. */
+export interface BlockRange { from: number; to: number }
+
+/**
+ * What to send says which blocks, not their bytes: the socket shell sends a
+ * window straight from the file buffer (one batched call where the native
+ * addon is built), or encodes it with packets().
+ */
 export interface Step {
-  send: Uint8Array[];
+  /** The OACK, (re)sent. */
+  oack?: Uint8Array;
+  blocks?: BlockRange;
   /** 'keep': leave the running timer alone; a number: (re)arm it; 'stop': clear it. */
   timer: 'keep' | 'stop' | number;
   end?: { outcome: TransferOutcome; detail: string };
@@ -67,7 +77,7 @@ export interface Step {
 /** Ceiling for the doubled retransmit interval. */
 export const MAX_BACKOFF_MS = 8000;
 
-const NOTHING: Step = { send: [], timer: 'keep' };
+const NOTHING: Step = { timer: 'keep' };
 
 export class Transfer {
   readonly totalBlocks: number;
@@ -96,6 +106,15 @@ export class Transfer {
     this.baseMs = p.timeoutMs;
   }
 
+  /** The bytes on the wire, and the block size they are cut in. */
+  get data(): Uint8Array {
+    return this.p.data;
+  }
+
+  get blksize(): number {
+    return this.p.blksize;
+  }
+
   /** The interval a new window starts from now (ms). */
   get retransmitMs(): number {
     return this.baseMs;
@@ -116,10 +135,10 @@ export class Transfer {
     this.sentAt = now;
     if (this.p.oack) {
       this.state = 'oack';
-      return { send: [this.p.oack], timer: this.intervalMs };
+      return { oack: this.p.oack, timer: this.intervalMs };
     }
     this.state = 'data';
-    return { send: this.window(1), timer: this.intervalMs };
+    return { blocks: this.window(1), timer: this.intervalMs };
   }
 
   onAck(wireBlock: number, now?: number): Step {
@@ -144,7 +163,6 @@ export class Transfer {
     const probe = this.state === 'oack' && code === 8;
     this.state = 'done';
     return {
-      send: [],
       timer: 'stop',
       end: probe ? { outcome: 'probe', detail: 'size probe: OACK answered with ERROR 8' } : { outcome: 'aborted', detail: `client sent ERROR ${code} ${JSON.stringify(message)}` },
     };
@@ -156,7 +174,7 @@ export class Transfer {
     const unconfirmed = this.state === 'data' && this.sentUpTo >= this.totalBlocks;
     this.state = 'done';
     const detail = `client port closed after block ${this.acked} of ${this.totalBlocks}`;
-    return { send: [], timer: 'stop', end: { outcome: unconfirmed ? 'unconfirmed' : 'aborted', detail } };
+    return { timer: 'stop', end: { outcome: unconfirmed ? 'unconfirmed' : 'aborted', detail } };
   }
 
   onTimeout(): Step {
@@ -166,15 +184,15 @@ export class Transfer {
       const unconfirmed = this.state === 'data' && this.sentUpTo >= this.totalBlocks;
       this.state = 'done';
       const detail = `no ACK after ${this.p.maxRetries} retransmissions (block ${this.acked + 1} of ${this.totalBlocks})`;
-      return { send: [], timer: 'stop', end: { outcome: unconfirmed ? 'unconfirmed' : 'timeout', detail } };
+      return { timer: 'stop', end: { outcome: unconfirmed ? 'unconfirmed' : 'timeout', detail } };
     }
     // Karn: the ACK that ends this window may answer either send.
     this.sentAt = undefined;
     if (!this.p.fixedTimeout) this.intervalMs = Math.min(this.intervalMs * 2, Math.max(MAX_BACKOFF_MS, this.p.timeoutMs));
-    if (this.state === 'oack') return { send: [this.p.oack!], timer: this.intervalMs };
-    const again = this.blocks(this.acked + 1, this.sentUpTo);
-    this.retransmissions += again.length;
-    return { send: again, timer: this.intervalMs };
+    if (this.state === 'oack') return { oack: this.p.oack!, timer: this.intervalMs };
+    const again = this.range(this.acked + 1, this.sentUpTo);
+    this.retransmissions += again.to - again.from + 1;
+    return { blocks: again, timer: this.intervalMs };
   }
 
   /** One round-trip sample, from the first send of the window just acknowledged. */
@@ -201,23 +219,37 @@ export class Transfer {
     this.sentAt = now;
     if (acked >= this.totalBlocks) {
       this.state = 'done';
-      return { send: [], timer: 'stop', end: { outcome: 'complete', detail: `${this.p.data.length} bytes in ${this.totalBlocks} blocks` } };
+      return { timer: 'stop', end: { outcome: 'complete', detail: `${this.p.data.length} bytes in ${this.totalBlocks} blocks` } };
     }
-    return { send: this.window(acked + 1), timer: this.intervalMs };
+    return { blocks: this.window(acked + 1), timer: this.intervalMs };
   }
 
-  private window(from: number): Uint8Array[] {
+  private window(from: number): BlockRange {
     this.sentUpTo = Math.min(from + this.p.windowsize - 1, this.totalBlocks);
-    return this.blocks(from, this.sentUpTo);
+    return this.range(from, this.sentUpTo);
   }
 
-  private blocks(from: number, to: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (let b = from; b <= to; b++) {
-      const start = (b - 1) * this.p.blksize;
-      out.push(encodeData(b, this.p.data.subarray(start, Math.min(start + this.p.blksize, this.p.data.length))));
+  private range(from: number, to: number): BlockRange {
+    this.packetsSent += to - from + 1;
+    return { from, to };
+  }
+
+  /** Payload bytes of the given blocks (what a DATA counter adds). */
+  payloadBytes(r: BlockRange): number {
+    const { blksize, data } = this.p;
+    return Math.max(0, Math.min(r.to * blksize, data.length) - (r.from - 1) * blksize);
+  }
+
+  /** The step's packets as bytes, OACK first: for sockets that send one datagram per call. */
+  packets(step: Step): Uint8Array[] {
+    const out: Uint8Array[] = step.oack ? [step.oack] : [];
+    const r = step.blocks;
+    if (!r) return out;
+    const { blksize, data } = this.p;
+    for (let b = r.from; b <= r.to; b++) {
+      const start = (b - 1) * blksize;
+      out.push(encodeData(b, data.subarray(start, Math.min(start + blksize, data.length))));
     }
-    this.packetsSent += out.length;
     return out;
   }
 }

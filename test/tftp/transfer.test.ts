@@ -12,9 +12,9 @@ function make(over: Partial<TransferParams> & { data: Uint8Array }): Transfer {
   return new Transfer({ blksize: 512, windowsize: 1, timeoutMs: 1000, fixedTimeout: false, maxRetries: 3, ...over });
 }
 
-/** The DATA blocks a step sends, as [wire block, payload length]. */
-function blocks(step: Step): Array<[number, number]> {
-  return step.send.map((p) => {
+/** The DATA blocks a step sends (as the per-packet socket encodes them), as [wire block, payload length]. */
+function blocks(t: Transfer, step: Step): Array<[number, number]> {
+  return t.packets(step).map((p) => {
     const d = decodePacket(p);
     if (!d.ok || d.packet.op !== 'DATA') throw new Error('not DATA');
     return [d.packet.block, d.packet.data.length];
@@ -28,7 +28,7 @@ function receiveAll(t: Transfer, first: Step): Buffer {
   for (let guard = 0; !step.end; guard++) {
     if (guard > 1e6) throw new Error('no end');
     let last = -1;
-    for (const p of step.send) {
+    for (const p of t.packets(step)) {
       const d = decodePacket(p);
       if (d.ok && d.packet.op === 'DATA') (got.push(Buffer.from(d.packet.data)), (last = d.packet.block));
       else if (d.ok && d.packet.op === 'OACK') last = 0;
@@ -44,7 +44,7 @@ describe('TFTP transfer state machine', () => {
     const data = file(1300);
     const t = make({ data });
     const s = t.start();
-    expect(blocks(s)).toEqual([[1, 512]]);
+    expect(blocks(t, s)).toEqual([[1, 512]]);
     expect(s.timer).toBe(1000);
     expect(receiveAll(t, s).equals(data)).toBe(true);
     expect(t.totalBlocks).toBe(3);
@@ -55,43 +55,53 @@ describe('TFTP transfer state machine', () => {
     expect(t.totalBlocks).toBe(3);
     const s1 = t.start();
     t.onAck(1);
-    expect(blocks(t.onAck(2))).toEqual([[3, 0]]);
+    expect(blocks(t, t.onAck(2))).toEqual([[3, 0]]);
     expect(t.onAck(3).end?.outcome).toBe('complete');
-    expect(blocks(s1)).toEqual([[1, 512]]);
+    expect(blocks(t, s1)).toEqual([[1, 512]]);
   });
 
   it('sends the OACK first and starts DATA only on ACK 0', () => {
     const oack = encodeOack([['blksize', '1468']]);
     const t = make({ data: file(3000), blksize: 1468, oack });
     const s = t.start();
-    expect(s.send).toEqual([oack]);
-    expect(t.onAck(1).send).toEqual([]);
-    expect(blocks(t.onAck(0))).toEqual([[1, 1468]]);
+    expect(t.packets(s)).toEqual([oack]);
+    expect(t.packets(t.onAck(1))).toEqual([]);
+    expect(blocks(t, t.onAck(0))).toEqual([[1, 1468]]);
   });
 
   it('treats ERROR 8 after the OACK as a size probe (OVMF), sending nothing back', () => {
     const t = make({ data: file(10), oack: encodeOack([['tsize', '10']]) });
     t.start();
     const s = t.onError(8, 'User aborted the transfer');
-    expect(s).toEqual({ send: [], timer: 'stop', end: { outcome: 'probe', detail: expect.any(String) } });
-    expect(t.onAck(0).send).toEqual([]);
+    expect(s).toEqual({ timer: 'stop', end: { outcome: 'probe', detail: expect.any(String) } });
+    expect(t.packets(t.onAck(0))).toEqual([]);
   });
 
   it('reports any other ERROR as an abort and never answers it', () => {
     const t = make({ data: file(2000) });
     t.start();
     const s = t.onError(0, 'bye');
-    expect(s.send).toEqual([]);
+    expect(t.packets(s)).toEqual([]);
     expect(s.end?.outcome).toBe('aborted');
+  });
+
+  it('names each window as a block range, and counts its payload bytes (short and empty last blocks included)', () => {
+    const t = make({ data: file(512 * 3), windowsize: 4 });
+    const s = t.start();
+    expect(s.blocks).toEqual({ from: 1, to: 4 }); // 3 full blocks and the empty one that ends the file
+    expect(t.payloadBytes({ from: 1, to: 4 })).toBe(1536);
+    expect(t.payloadBytes({ from: 4, to: 4 })).toBe(0);
+    const u = make({ data: file(1000) });
+    expect(u.payloadBytes({ from: 2, to: 2 })).toBe(488);
   });
 
   it('sends windows of windowsize blocks and advances on the window\'s last ACK', () => {
     const t = make({ data: file(512 * 10 + 1), windowsize: 4 });
-    expect(blocks(t.start()).map((b) => b[0])).toEqual([1, 2, 3, 4]);
-    expect(blocks(t.onAck(4)).map((b) => b[0])).toEqual([5, 6, 7, 8]);
+    expect(blocks(t, t.start()).map((b) => b[0])).toEqual([1, 2, 3, 4]);
+    expect(blocks(t, t.onAck(4)).map((b) => b[0])).toEqual([5, 6, 7, 8]);
     // RFC 7440: an ACK inside the window means a gap after it: go on from there.
-    expect(blocks(t.onAck(6)).map((b) => b[0])).toEqual([7, 8, 9, 10]);
-    expect(blocks(t.onAck(10)).map((b) => b[0])).toEqual([11]);
+    expect(blocks(t, t.onAck(6)).map((b) => b[0])).toEqual([7, 8, 9, 10]);
+    expect(blocks(t, t.onAck(10)).map((b) => b[0])).toEqual([11]);
     expect(t.onAck(11).end?.outcome).toBe('complete');
   });
 
@@ -99,11 +109,11 @@ describe('TFTP transfer state machine', () => {
     const t = make({ data: file(512 * 5), windowsize: 2 });
     t.start();
     t.onAck(2);
-    expect(t.onAck(2)).toEqual({ send: [], timer: 'keep' });
-    expect(t.onAck(1)).toEqual({ send: [], timer: 'keep' });
+    expect(t.onAck(2)).toEqual({ timer: 'keep' });
+    expect(t.onAck(1)).toEqual({ timer: 'keep' });
     // Beyond what was sent: not ours.
-    expect(t.onAck(9)).toEqual({ send: [], timer: 'keep' });
-    expect(blocks(t.onAck(4)).map((b) => b[0])).toEqual([5, 6]);
+    expect(t.onAck(9)).toEqual({ timer: 'keep' });
+    expect(blocks(t, t.onAck(4)).map((b) => b[0])).toEqual([5, 6]);
   });
 
   it('retransmits the unacknowledged window on timeout with doubling backoff, then gives up', () => {
@@ -111,14 +121,14 @@ describe('TFTP transfer state machine', () => {
     t.start();
     t.onAck(1);
     const r1 = t.onTimeout();
-    expect(blocks(r1).map((b) => b[0])).toEqual([2, 3, 4]);
+    expect(blocks(t, r1).map((b) => b[0])).toEqual([2, 3, 4]);
     expect(r1.timer).toBe(2000);
     expect(t.onTimeout().timer).toBe(4000);
     expect(t.onTimeout().timer).toBe(MAX_BACKOFF_MS);
     expect(t.onTimeout().timer).toBe(MAX_BACKOFF_MS);
     const last = t.onTimeout();
     expect(last.end?.outcome).toBe('timeout');
-    expect(last.send).toEqual([]);
+    expect(t.packets(last)).toEqual([]);
     expect(t.retransmissions).toBe(12);
   });
 
@@ -138,7 +148,7 @@ describe('TFTP transfer state machine', () => {
     const b = make({ data: file(7000) });
     b.start();
     expect(b.onPeerGone().end?.outcome).toBe('aborted');
-    expect(b.onPeerGone()).toEqual({ send: [], timer: 'keep' });
+    expect(b.onPeerGone()).toEqual({ timer: 'keep' });
   });
 
   it('resets the backoff when the client makes progress', () => {
@@ -162,7 +172,7 @@ describe('TFTP transfer state machine', () => {
     const oack = encodeOack([['tsize', '1']]);
     const t = make({ data: file(1), oack });
     t.start();
-    expect(t.onTimeout().send).toEqual([oack]);
+    expect(t.packets(t.onTimeout())).toEqual([oack]);
   });
 
   it('rolls block numbers over past 65535 and still accepts the wrapped ACKs', () => {
@@ -175,9 +185,9 @@ describe('TFTP transfer state machine', () => {
   it('survives a lost final ACK: the retransmitted last block is ACKed again', () => {
     const t = make({ data: file(100) });
     t.start();
-    expect(blocks(t.onTimeout())).toEqual([[1, 100]]);
+    expect(blocks(t, t.onTimeout())).toEqual([[1, 100]]);
     expect(t.onAck(1).end?.outcome).toBe('complete');
-    expect(t.onTimeout()).toEqual({ send: [], timer: 'keep' });
+    expect(t.onTimeout()).toEqual({ timer: 'keep' });
   });
 
   it('delivers the file exactly under random loss, duplication and reordering of ACKs and DATA', () => {
@@ -189,8 +199,9 @@ describe('TFTP transfer state machine', () => {
     let expected = 1;
     let inFlight: Uint8Array[] = [];
     let step = t.start();
+    let sent = t.packets(step);
     for (let i = 0; i < 1e6 && !step.end; i++) {
-      inFlight.push(...step.send.filter(() => rnd() > 0.1));
+      inFlight.push(...sent.filter(() => rnd() > 0.1));
       if (rnd() < 0.2) inFlight.reverse();
       const acks: number[] = [];
       for (const p of inFlight) {
@@ -204,15 +215,17 @@ describe('TFTP transfer state machine', () => {
       }
       inFlight = [];
       acks.push((expected - 1) & 0xffff);
-      step = { send: [], timer: 'keep' };
+      step = { timer: 'keep' };
+      sent = [];
       for (const a of acks) {
         if (rnd() < 0.1) continue;
         const s = t.onAck(a);
         if (rnd() < 0.1) t.onAck(a);
-        step = { send: [...step.send, ...s.send], timer: s.timer, end: s.end ?? step.end };
+        sent.push(...t.packets(s));
+        step = { timer: s.timer, end: s.end ?? step.end };
         if (s.end) break;
       }
-      if (!step.end && step.send.length === 0) step = t.onTimeout();
+      if (!step.end && sent.length === 0) sent = t.packets((step = t.onTimeout()));
     }
     expect(step.end?.outcome).toBe('complete');
     expect(Buffer.concat([...received.values()]).equals(data)).toBe(true);
@@ -231,7 +244,7 @@ describe('TFTP adaptive retransmit interval (RFC 1123 §4.2.3.2)', () => {
     expect(t.retransmitMs).toBe(200);
     // The DATA of block 6 is lost: the timer fires, block 6 goes again, the interval doubles from the floor.
     const again = t.onTimeout();
-    expect(blocks(again)).toEqual([[6, 512]]);
+    expect(blocks(t, again)).toEqual([[6, 512]]);
     expect(again.timer).toBe(400);
   });
 

@@ -1,0 +1,128 @@
+// A transfer's own UDP socket (its TID, RFC 1350 §4), connected to the
+// client's TID so the kernel drops packets from anyone else.
+//
+// Two ways to send, chosen once per service:
+// - batched (the native addon's openConnectedUdp/sendBlocks): a window goes
+//   out in one sendmmsg(2), each DATA packet a 4-byte header plus an iovec
+//   into the cached file, so nothing is allocated or copied per block. The
+//   addon makes and connects the socket; Node adopts it with bind({ fd }) and
+//   only receives on it.
+// - per packet (dgram.send of an encoded packet), where the addon is not built
+//   or lacks these calls: the path rackboot had before.
+// A profile of an 8 MiB transfer over loopback put 26% of the daemon's time in
+// dgram's send path (3.6 µs a packet), more than all of our own code.
+
+import { createSocket, type Socket } from 'node:dgram';
+import { constants } from 'node:os';
+import { loadInterfaceSockets } from '../net/addon.js';
+import type { Step, Transfer } from './transfer.js';
+
+export interface UdpBatch {
+  openConnectedUdp(localAddr: string, remoteAddr: string, remotePort: number): number;
+  /** DATA blocks from..to of data in one sendmmsg; the number sent, or -errno. */
+  sendBlocks(fd: number, data: Uint8Array, blksize: number, from: number, to: number): number;
+  /** One datagram; the bytes sent, or -errno. */
+  sendDatagram(fd: number, data: Uint8Array): number;
+}
+
+/** The addon's batch calls, or undefined when it is not built or predates them. */
+export function loadUdpBatch(): UdpBatch | undefined {
+  try {
+    const addon = loadInterfaceSockets('TFTP') as unknown as Partial<UdpBatch>;
+    if (typeof addon.openConnectedUdp === 'function' && typeof addon.sendBlocks === 'function' && typeof addon.sendDatagram === 'function') return addon as UdpBatch;
+  } catch {
+    // Not built: TFTP works without it, one send per packet.
+  }
+  return undefined;
+}
+
+export interface TransferSocketEvents {
+  message(msg: Buffer): void;
+  /** ICMP port unreachable: the client's port has closed. */
+  peerGone(): void;
+  error(err: Error): void;
+  /** Bound and connected: sends reach the client from here on. */
+  ready(): void;
+}
+
+export interface TransferSocket {
+  /** Sends what the step asks for; returns the DATA payload bytes that left. */
+  send(step: Step, transfer: Transfer): number;
+  close(): void;
+}
+
+export interface TransferSocketTarget {
+  family: 'udp4' | 'udp6';
+  /** Local address to bind (the service's address), on an ephemeral port. */
+  host: string;
+  ip: string;
+  port: number;
+}
+
+export function openTransferSocket(batch: UdpBatch | undefined, to: TransferSocketTarget, ev: TransferSocketEvents): TransferSocket {
+  return batch ? openBatched(batch, to, ev) : openPerPacket(to, ev);
+}
+
+function listen(sock: Socket, ev: TransferSocketEvents): void {
+  sock.on('message', (msg) => ev.message(msg));
+  sock.on('error', (err: NodeJS.ErrnoException) => {
+    // On a connected socket an ICMP port unreachable surfaces as ECONNREFUSED.
+    if (err.code === 'ECONNREFUSED') ev.peerGone();
+    else ev.error(err);
+  });
+}
+
+function openBatched(batch: UdpBatch, to: TransferSocketTarget, ev: TransferSocketEvents): TransferSocket {
+  const fd = batch.openConnectedUdp(to.host, to.ip, to.port);
+  const sock = createSocket({ type: to.family });
+  listen(sock, ev);
+  // Node owns the descriptor from here (closing the socket closes it).
+  sock.bind({ fd });
+  let closed = false;
+  /** A negative count is -errno from the send: the error a socket would report. */
+  const failed = (n: number): boolean => {
+    if (n >= 0) return false;
+    // EAGAIN/ENOBUFS: the send buffer is full. What did not leave is a lost
+    // packet, which the retransmit timer recovers, as for one lost on the wire.
+    if (n === -constants.errno.EAGAIN || n === -constants.errno.ENOBUFS) return true;
+    if (n === -constants.errno.ECONNREFUSED) ev.peerGone();
+    // Reported after the step that sent, which the caller is still applying.
+    else queueMicrotask(() => closed || ev.error(Object.assign(new Error(`send: errno ${-n}`), { errno: -n })));
+    return true;
+  };
+  queueMicrotask(() => closed || ev.ready());
+  return {
+    send(step, t) {
+      if (step.oack && failed(batch.sendDatagram(fd, step.oack))) return 0;
+      const r = step.blocks;
+      if (!r) return 0;
+      const n = batch.sendBlocks(fd, t.data, t.blksize, r.from, r.to);
+      if (failed(n) || n === 0) return 0;
+      return t.payloadBytes({ from: r.from, to: r.from + n - 1 });
+    },
+    close() {
+      closed = true;
+      sock.close();
+    },
+  };
+}
+
+function openPerPacket(to: TransferSocketTarget, ev: TransferSocketEvents): TransferSocket {
+  const sock = createSocket({ type: to.family });
+  listen(sock, ev);
+  let closed = false;
+  sock.bind({ address: to.host, port: 0 }, () => {
+    if (closed) return;
+    sock.connect(to.port, to.ip, () => closed || ev.ready());
+  });
+  return {
+    send(step, t) {
+      for (const pkt of t.packets(step)) sock.send(pkt);
+      return step.blocks ? t.payloadBytes(step.blocks) : 0;
+    },
+    close() {
+      closed = true;
+      sock.close();
+    },
+  };
+}
