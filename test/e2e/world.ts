@@ -11,7 +11,7 @@ import { selfSignedFiles } from '../../src/http/admin/tls.js';
 import { prepareAppliance } from '../../src/lab/prepare.js';
 import { OVMF_VARS_4M, OVMF_VARS_4M_SNAKEOIL, qemuArgs, QEMU, type Firmware } from '../../src/lab/qemu.js';
 import type { StandinFiles } from '../../src/lab/standin.js';
-import { readCapture } from './capture.js';
+import { readCapture, type WirePacket } from './capture.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const CLI = join(REPO, 'dist', 'cli.js');
@@ -209,6 +209,22 @@ export class World {
 
   capture() {
     return readCapture(this.pcap);
+  }
+
+  /**
+   * The capture once `seen` holds for it, or as it stands after `ms`.
+   * tcpdump gets packets from the kernel in blocks (libpcap's buffer
+   * timeout), so the last second of a run may not be in the file yet when
+   * the serial marker is read: a case that asserts on what came last waits
+   * for it here.
+   */
+  async captureUntil(seen: (wire: WirePacket[]) => boolean, ms: number): Promise<WirePacket[]> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const wire = this.capture();
+      if (seen(wire) || Date.now() > deadline) return wire;
+      await sleep(200);
+    }
   }
 
   /** rackboot's JSON log lines (pino). */
