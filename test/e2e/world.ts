@@ -170,7 +170,7 @@ export class World {
    * powers off, or `timeoutMs` passes. QEMU is killed afterwards either way.
    */
   async runVm(o: {
-    firmware: Firmware; mac: string; uuid?: string; disk?: string; uefiNetBoot?: 'pxe' | 'http' | 'pxe6'; secureBoot?: boolean; timeoutMs: number; done: (serial: string) => boolean;
+    firmware: Firmware; mac: string; uuid?: string; disk?: string; uefiNetBoot?: 'pxe' | 'http' | 'pxe6' | 'http6'; secureBoot?: boolean; timeoutMs: number; done: (serial: string) => boolean;
   }): Promise<VmRun> {
     const tap = `rbe${this.suffix}t${this.taps++}`;
     this.ns.addTap(tap, this.bridge);
