@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { schematicId } from '../../../src/factory/schematic.js';
 import { ukiSource } from '../../../src/factory/uki.js';
+import { pendingUkiFetches, recordUkiFetch } from '../../../src/store/uki-fetches.js';
 import { parseDhcp, type DhcpPacket } from '../../../src/dhcp/codec.js';
 import { newMetrics, processDatagram, type DhcpMetrics } from '../../../src/dhcp/answer.js';
 import { packet } from '../fixtures.js';
@@ -84,6 +85,18 @@ describe('DHCP: the HTTP-boot NBP per node', () => {
       }
     });
   }
+
+  it('proxy: the booted kernel\'s DHCP (not answered) ends the UKI silence watch; the firmware\'s and another MAC\'s do not', () => {
+    setup('proxy');
+    recordUkiFetch(ctx.store.db, { node: 'sb-1', mac: '52:54:00:12:35:01', name: 'metal-amd64-secureboot-uki.efi', servedAt: 1, servedTo: '10.77.0.31' }, 0);
+    const kernelDiscover = (mac: number[]) => packet({ xid: 10, mac }, [[53, [1]], [60, [...Buffer.from('udhcp 1.35.0')]]]);
+    expect(send(httpDiscover(UKI_MAC))?.options.bootfile).toContain('/uki/');
+    expect(send(kernelDiscover(IPXE_MAC))).toBeUndefined();
+    expect(pendingUkiFetches(ctx.store.db).map((f) => f.node)).toEqual(['sb-1']);
+    expect(send(kernelDiscover(UKI_MAC))).toBeUndefined();
+    expect(metrics.drops['not-pxe']).toBe(2);
+    expect(pendingUkiFetches(ctx.store.db)).toEqual([]);
+  });
 
   it('proxy: no answer at all for a uki node without its UKI', () => {
     setup('proxy', false);
