@@ -105,7 +105,7 @@ function firmwareArgs(vm: VmSpec): string[] {
 
 /**
  * UEFI HTTPv6 alone: no IPv4 in the firmware (so no PXEv4 or HTTPv4
- * option), and a two-second boot menu wait. edk2 2022.11's HTTP boot
+ * option), and a five-second boot menu wait. edk2 2022.11's HTTP boot
  * starts DHCPv6 without waiting for duplicate address detection of its
  * link-local address: Dhcp6->Start() then fails with EFI_NO_MAPPING, no
  * Solicit is sent, and the firmware prints "Could not retrieve NBP file
@@ -113,9 +113,10 @@ function firmwareArgs(vm: VmSpec): string[] {
  * gained the same wait only in edk2-stable202508 (commit 11f1d28bcb,
  * "Wait for IPv6 DAD before issuing DHCPv6 requests"). DAD starts when the
  * NIC is connected, before the boot menu wait, so a real server's POST
- * delay, or any boot option tried first, gives it the time it needs.
+ * delay, or any boot option tried first, gives it the time it needs. Two
+ * seconds sufficed unloaded but not once at load average 17 (same failure).
  */
-const http6Args = ['-fw_cfg', 'name=opt/org.tianocore/IPv4Support,string=n', '-boot', 'menu=on,splash-time=2000'];
+const http6Args = ['-fw_cfg', 'name=opt/org.tianocore/IPv4Support,string=n', '-boot', 'menu=on,splash-time=5000'];
 
 /** What the lab and the e2e cases need on this host, each with the package that brings it. */
 export function firmwarePrerequisites(): { what: string; path: string; pkg: string; present: boolean }[] {

@@ -38,7 +38,7 @@ describe('qemuArgs', () => {
     const line = qemuArgs({ firmware: 'uefi', uefiNetBoot: 'http6', varsFile: '/tmp/v.fd', mac: 'm', tap: 't', serialFile: 's' }).join(' ');
     expect(line).toContain('-fw_cfg name=opt/org.tianocore/IPv4Support,string=n');
     expect(line).toContain('-fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=n');
-    expect(line).toContain('-boot menu=on,splash-time=2000');
+    expect(line).toContain('-boot menu=on,splash-time=5000');
     for (const kind of ['http', 'pxe6'] as const) {
       const other = qemuArgs({ firmware: 'uefi', uefiNetBoot: kind, varsFile: '/tmp/v.fd', mac: 'm', tap: 't', serialFile: 's' }).join(' ');
       expect(other).not.toContain('-boot');
