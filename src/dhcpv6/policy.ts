@@ -111,7 +111,11 @@ function handle(ctx: V6Context, bytes: Buffer, source: string): Outcome6 {
   switch (m.type) {
     case Msg6.SOLICIT: {
       if (!firstIa) return reply(Msg6.ADVERTISE, [...extras(ctx, m, action), [Opt6.PREFERENCE, Buffer.from([255])]], 'no IA_NA, boot options only');
-      const ip = ctx.leases.allocate(who!.key, ctx.settings.pool!, (a) => ctx.advertised.heldForOther(a, who!.key));
+      // A Solicit again before the Request (a retransmission, or the
+      // firmware's IPv6 stack asking beside its boot client) gets the
+      // address already advertised: the client may answer either Advertise.
+      const held = ctx.advertised.heldFor(who!.key);
+      const ip = held && !ctx.leases.heldByOther(held, who!.key) ? held : ctx.leases.allocate(who!.key, ctx.settings.pool!, (a) => ctx.advertised.heldForOther(a, who!.key));
       const ias = iaAnswers(o.iaNa, ip ? { address: ip, ...lifetimes } : undefined, t, Status6.NoAddrsAvail);
       const rapid = o.rapidCommit && ctx.settings.rapidCommit && ip !== undefined;
       if (rapid) {

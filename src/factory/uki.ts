@@ -73,10 +73,16 @@ export const ukiUrl = (publicUrl: string, mac: string) => `${publicUrl}/uki/${ma
 
 type InventoryLike = Parameters<typeof ukiInCache>[1];
 
-/** DHCP's view: the node's UKI URL while the UKI is cached, else why not (so the firmware is not sent to a 404). */
+/**
+ * DHCP's view: the node's UKI URL while the UKI is cached, else why not (so
+ * the firmware is not sent to a 404). The URL names `askingMac`, the NIC
+ * whose firmware asked (one of the node's MACs): the route finds the node
+ * by any of them, and the fetch record and events then name the NIC that
+ * booted rather than the node's primary one.
+ */
 export function ukiSource(assetsDir: string, inventory: () => InventoryLike, publicUrl: string) {
-  return (node: { mac: string; spec: { arch?: Arch; secureBoot?: boolean } }): { url: string } | { why: string } => {
+  return (node: { spec: { arch?: Arch; secureBoot?: boolean } }, askingMac: string): { url: string } | { why: string } => {
     const uki = ukiInCache(assetsDir, inventory(), node.spec);
-    return 'why' in uki ? uki : { url: ukiUrl(publicUrl, node.mac) };
+    return 'why' in uki ? uki : { url: ukiUrl(publicUrl, askingMac) };
   };
 }

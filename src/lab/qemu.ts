@@ -38,10 +38,11 @@ export interface VmSpec {
   /**
    * UEFI only: `http` makes OVMF skip its PXE boot options so its own HTTP
    * boot client (HTTPv4) runs first; `pxe6` skips only PXEv4, so "UEFI
-   * PXEv6" runs first. Both need `varsFile`: a private, writable copy of
-   * OVMF_VARS_4M.fd (the firmware writes its boot options there).
+   * PXEv6" runs first; `http6` switches IPv4 off and PXEv6 too, so "UEFI
+   * HTTPv6" is the only network option. All need `varsFile`: a private,
+   * writable copy of OVMF_VARS_4M.fd (the firmware writes its boot options there).
    */
-  uefiNetBoot?: 'pxe' | 'http' | 'pxe6';
+  uefiNetBoot?: 'pxe' | 'http' | 'pxe6' | 'http6';
   varsFile?: string;
   /** With uefiNetBoot http: Secure Boot enforced (varsFile then a copy of OVMF_VARS_4M_SNAKEOIL). */
   secureBoot?: boolean;
@@ -98,8 +99,24 @@ function firmwareArgs(vm: VmSpec): string[] {
     '-drive', `if=pflash,format=raw,file=${vm.varsFile}`,
     '-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n',
     ...(vm.uefiNetBoot === 'pxe6' ? [] : ['-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n']),
+    ...(vm.uefiNetBoot === 'http6' ? http6Args : []),
   ];
 }
+
+/**
+ * UEFI HTTPv6 alone: no IPv4 in the firmware (so no PXEv4 or HTTPv4
+ * option), and a five-second boot menu wait. edk2 2022.11's HTTP boot
+ * starts DHCPv6 without waiting for duplicate address detection of its
+ * link-local address: Dhcp6->Start() then fails with EFI_NO_MAPPING, no
+ * Solicit is sent, and the firmware prints "Could not retrieve NBP file
+ * size". PXEv6 waits and retries (UefiPxeBcDxe/PxeBcDhcp6.c); HTTP boot
+ * gained the same wait only in edk2-stable202508 (commit 11f1d28bcb,
+ * "Wait for IPv6 DAD before issuing DHCPv6 requests"). DAD starts when the
+ * NIC is connected, before the boot menu wait, so a real server's POST
+ * delay, or any boot option tried first, gives it the time it needs. Two
+ * seconds sufficed unloaded but not once at load average 17 (same failure).
+ */
+const http6Args = ['-fw_cfg', 'name=opt/org.tianocore/IPv4Support,string=n', '-boot', 'menu=on,splash-time=5000'];
 
 /** What the lab and the e2e cases need on this host, each with the package that brings it. */
 export function firmwarePrerequisites(): { what: string; path: string; pkg: string; present: boolean }[] {

@@ -7,7 +7,7 @@ import type { Store, NodeRecord, Sighting } from '../store/store.js';
 import { bootActionFor, type BootAction } from './boot.js';
 import { StateMachine, type Observation, type TransitionResult } from './machine.js';
 import { PROVISIONING_STATES } from './states.js';
-import { forgetUkiFetch } from '../store/uki-fetches.js';
+import { anyUkiFetchPending, forgetUkiFetch } from '../store/uki-fetches.js';
 
 export class Lifecycle {
   readonly machine: StateMachine;
@@ -42,6 +42,19 @@ export class Lifecycle {
       if (s.source === 'dhcp' && !/^(PXEClient|HTTPClient)/.test(s.vendorClass ?? '')) forgetUkiFetch(this.store.db, action.node.name);
     }
     return action;
+  }
+
+  /**
+   * Proxy mode: DHCP that rackboot does not answer (not boot firmware) from
+   * an inventory MAC. It records nothing, but it is the booted kernel, so a
+   * UKI the node fetched ran (uki-watch.ts). It reaches us by the same path
+   * as the firmware's DISCOVER that got the UKI's URL (the segment's
+   * broadcast, or a relay that forwards to us too).
+   */
+  kernelDhcpSeen(mac: string): void {
+    if (!anyUkiFetchPending(this.store.db)) return;
+    const action = this.bootActionForMac(mac);
+    if (action.kind !== 'unknown') forgetUkiFetch(this.store.db, action.node.name);
   }
 
   /**

@@ -10,7 +10,7 @@ import { ConsoleLog } from '../console/buffer.js';
 import { ConsoleReceiver } from '../console/receiver.js';
 import { Reimager } from './reimage.js';
 import { startSweeper, sweepTimeouts, type StuckRetry } from './sweeper.js';
-import { sweepSilentUkiFetches } from './uki-watch.js';
+import { sweepSilentUkiFetches, ukiSilenceSeconds } from './uki-watch.js';
 import type { MetricsSource, NodeResetter, ResetFallback } from './ports.js';
 
 /**
@@ -55,8 +55,7 @@ export async function startLifecycleServices(ctx: LifecycleHost, log: Logger, op
     settings.lifecycle.sweepSeconds,
     async () => {
       sweepTimeouts(lifecycle.machine, settings.lifecycle.timeouts, Date.now(), opts.stuck);
-      // Only full mode sees the kernel's own DHCP (proxy mode answers boot firmware alone): elsewhere silence proves nothing.
-      const ukiSilence = settings.dhcp.mode === 'full' ? settings.httpBoot?.ukiSilenceSeconds ?? DEFAULT_UKI_SILENCE_SECONDS : 0;
+      const ukiSilence = ukiSilenceSeconds(settings.dhcp.mode, settings.httpBoot?.ukiSilenceSeconds ?? DEFAULT_UKI_SILENCE_SECONDS);
       sweepSilentUkiFetches(lifecycle.machine, ukiSilence, Date.now());
       await reimager.resetPending();
       // Also here, not only after the Talos service's reset step: a reimage

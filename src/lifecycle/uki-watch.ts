@@ -6,8 +6,19 @@
 // kernel's DHCP nor any state change is recorded as a failed boot, with
 // Secure Boot named as the likely cause, well before the booting timeout.
 import type { StateMachine } from './machine.js';
+import type { DhcpMode } from '../settings/settings.js';
 import { forgetUkiFetch, pendingUkiFetches } from '../store/uki-fetches.js';
 import { formatDuration } from './sweeper.js';
+
+/**
+ * The silence that fails a node, by DHCP mode: full and proxy mode both see
+ * the booted kernel's DHCP (proxy mode without answering it,
+ * Lifecycle.kernelDhcpSeen); with rackboot's DHCP off, silence proves
+ * nothing, so 0 (off).
+ */
+export function ukiSilenceSeconds(dhcpMode: DhcpMode, configured: number): number {
+  return dhcpMode === 'off' ? 0 : configured;
+}
 
 /** Fails nodes silent for longer than `seconds` after their UKI fetch; returns their names. 0 turns it off. */
 export function sweepSilentUkiFetches(machine: StateMachine, seconds: number, now: number): string[] {

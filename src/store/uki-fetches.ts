@@ -30,3 +30,8 @@ export function pendingUkiFetches(db: Database.Database): (UkiFetch & { stillBoo
 export function forgetUkiFetch(db: Database.Database, node: string): void {
   db.prepare('DELETE FROM uki_fetches WHERE node = ?').run(node);
 }
+
+/** Whether any fetch waits at all: lets a path that sees every DHCP packet on a shared network skip the MAC lookup. */
+export function anyUkiFetchPending(db: Database.Database): boolean {
+  return db.prepare('SELECT 1 FROM uki_fetches LIMIT 1').get() !== undefined;
+}

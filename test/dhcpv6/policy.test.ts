@@ -34,6 +34,18 @@ describe('EUI-64 link-local addresses (RFC 4291 Appendix A)', () => {
   });
 });
 
+describe('a Solicit again before the Request', () => {
+  it('is advertised the same address, so whichever Advertise the client answers, its Reply matches (the ipv6-boot e2e once saw them differ under load)', () => {
+    const c = ctxFor();
+    const first = answer(handleDhcpv6(c, ovmfHttpSolicit(), OVMF_LINK_LOCAL)).options.iaNa[0]!.addresses[0]!.address;
+    const again = answer(handleDhcpv6(c, ovmfHttpSolicit(), OVMF_LINK_LOCAL)).options.iaNa[0]!.addresses[0]!.address;
+    expect(again).toBe(first);
+    // Another client still gets another address.
+    const other = answer(handleDhcpv6(c, ipxeSolicit(), 'fe80::5054:ff:fe12:3408')).options.iaNa[0]!.addresses[0]!.address;
+    expect(other).not.toBe(first);
+  });
+});
+
 describe('UEFI PXEv6: Solicit → Advertise, Request → Reply', () => {
   const c = ctxFor();
   let offered = '';

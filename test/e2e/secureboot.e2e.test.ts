@@ -8,8 +8,12 @@
 // (a) signed: the stand-in's marker. (b) tampered after signing: the
 // firmware refuses it (no marker), and rackboot fails the node, naming
 // Secure Boot, once the fetch is followed by silence. Stops at those proofs.
+// (c) proxyDHCP beside kea: the same signed UKI boots with kea handing out
+// the address and rackboot only naming the UKI, and the kernel's DHCP
+// (answered by kea, not rackboot) still ends the node's silence watch.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { missingPrerequisites } from '../helpers/netns.js';
 import { MARKER_PREFIX, parseMarker, REQUIRED_TALOS_ARGS } from '../../src/lab/standin-init.js';
@@ -109,5 +113,43 @@ describe.skipIf(why)('e2e, Secure Boot: a signed UKI by UEFI HTTP boot (OVMF sec
     // The signed node's fetch is now longer ago than the silence allowed, but its kernel's DHCP followed it: still booting.
     const goodNow = world.api<{ nodes: NodeView[] }>('/api/nodes').nodes.find((n) => n.name === good.name)!;
     expect(goodNow.state, goodNow.stateReason).toBe('booting');
+  });
+});
+
+describe.skipIf(why)('e2e, Secure Boot UKI in proxyDHCP mode beside kea-dhcp4', () => {
+  const node = { name: 'sb-proxy', mac: '52:54:00:e2:03:03', role: 'worker' as const, secureBoot: true };
+  let world: World;
+  beforeAll(async () => {
+    world = await World.start({
+      name: 'secureboot-proxy', dhcpMode: 'proxy', efiBinary: 'snponly.efi', nodes: [node], standin: inject('standin'),
+      settings: { httpBoot: { ukiSilenceSeconds: SILENCE_S }, lifecycle: { sweepSeconds: 1 } },
+    });
+    const standin = inject('standin');
+    const unsigned = buildUki({ kernel: standin.kernel, initrd: standin.initramfs, cmdline: REQUIRED_TALOS_ARGS.join(' '), out: join(world.dir, 'standin-uki.efi') });
+    await importUki(world.paths, signEfi(unsigned, join(world.dir, 'standin-uki.signed.efi')));
+  });
+  afterAll(async () => {
+    await world?.destroy();
+  });
+
+  it('(c) kea leases, rackboot\'s proxy offer names the node\'s UKI, the signed UKI boots; the kernel\'s DHCP ends the silence watch', async () => {
+    world.requireServices(['dhcp']);
+    const run = await world.runVm({ firmware: 'uefi', uefiNetBoot: 'http', secureBoot: true, mac: node.mac, timeoutMs: 170_000, done: hasMarker });
+    timingsFor('Secure Boot UKI (UEFI HTTPv4) proxyDHCP', world, run);
+    expect(parseMarker(run.serial), run.serial.slice(-2000)).toMatchObject({ result: 'ok', missing: [], mac: node.mac });
+    checkUkiExchange(world, run, node.mac);
+    const dhcp = wireDuring(world, run).filter((p): p is DhcpPacket => p.kind === 'dhcp' && p.mac === node.mac);
+    for (const p of dhcp.filter((d) => d.srcIp === SERVER && (d.type === 2 || d.type === 5))) expect(p.yiaddr, 'rackboot handed out an address in proxy mode').toBe('0.0.0.0');
+    expect(dhcp.some((p) => p.type === 5 && p.srcIp !== SERVER && p.yiaddr.startsWith('10.77.0.')), 'kea leased nothing').toBe(true);
+    // The fetch was recorded, and the kernel's DHCP (which rackboot drops unanswered in proxy mode) ended the wait for it.
+    const db = new Database(join(world.paths.dataDir, 'rackboot.db'), { readonly: true, fileMustExist: true });
+    try {
+      const served = db.prepare("SELECT count(*) AS n FROM events WHERE node = ? AND message LIKE '%UKI%served%'").get(node.name) as { n: number };
+      expect(served.n, 'the UKI fetch was not recorded').toBeGreaterThan(0);
+      expect(db.prepare('SELECT node FROM uki_fetches').all()).toEqual([]);
+    } finally {
+      db.close();
+    }
+    expect(world.api<{ nodes: NodeView[] }>('/api/nodes').nodes.find((n) => n.name === node.name)!.state).toBe('booting');
   });
 });

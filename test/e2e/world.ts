@@ -12,7 +12,7 @@ import { prepareAppliance } from '../../src/lab/prepare.js';
 import { OVMF_VARS_4M, OVMF_VARS_4M_SNAKEOIL, qemuArgs, QEMU, type Firmware } from '../../src/lab/qemu.js';
 import { AAVMF_VARS, qemuArm64Args, QEMU_AARCH64 } from '../../src/lab/qemu-arm64.js';
 import type { StandinFiles } from '../../src/lab/standin.js';
-import { readCapture } from './capture.js';
+import { readCapture, type WirePacket } from './capture.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const CLI = join(REPO, 'dist', 'cli.js');
@@ -171,7 +171,7 @@ export class World {
    * powers off, or `timeoutMs` passes. QEMU is killed afterwards either way.
    */
   async runVm(o: {
-    firmware: Firmware; mac: string; uuid?: string; disk?: string; uefiNetBoot?: 'pxe' | 'http' | 'pxe6'; secureBoot?: boolean;
+    firmware: Firmware; mac: string; uuid?: string; disk?: string; uefiNetBoot?: 'pxe' | 'http' | 'pxe6' | 'http6'; secureBoot?: boolean;
     /** arm64: qemu-system-aarch64 -M virt with AAVMF (firmware must be uefi; uefiNetBoot pxe or http). */ arch?: 'arm64'; timeoutMs: number; done: (serial: string) => boolean;
   }): Promise<VmRun> {
     const tap = `rbe${this.suffix}t${this.taps++}`;
@@ -213,6 +213,22 @@ export class World {
 
   capture() {
     return readCapture(this.pcap);
+  }
+
+  /**
+   * The capture once `seen` holds for it, or as it stands after `ms`.
+   * tcpdump gets packets from the kernel in blocks (libpcap's buffer
+   * timeout), so the last second of a run may not be in the file yet when
+   * the serial marker is read: a case that asserts on what came last waits
+   * for it here.
+   */
+  async captureUntil(seen: (wire: WirePacket[]) => boolean, ms: number): Promise<WirePacket[]> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const wire = this.capture();
+      if (seen(wire) || Date.now() > deadline) return wire;
+      await sleep(200);
+    }
   }
 
   /** rackboot's JSON log lines (pino). */

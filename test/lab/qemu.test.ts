@@ -34,6 +34,18 @@ describe('qemuArgs', () => {
     expect(() => qemuArgs({ firmware: 'uefi', uefiNetBoot: 'http', mac: 'm', tap: 't', serialFile: 's' })).toThrow(/varsFile/);
   });
 
+  it('UEFI HTTPv6: no IPv4 and no PXE in the firmware, and a boot menu wait for duplicate address detection; the other kinds have no wait', () => {
+    const line = qemuArgs({ firmware: 'uefi', uefiNetBoot: 'http6', varsFile: '/tmp/v.fd', mac: 'm', tap: 't', serialFile: 's' }).join(' ');
+    expect(line).toContain('-fw_cfg name=opt/org.tianocore/IPv4Support,string=n');
+    expect(line).toContain('-fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=n');
+    expect(line).toContain('-boot menu=on,splash-time=5000');
+    for (const kind of ['http', 'pxe6'] as const) {
+      const other = qemuArgs({ firmware: 'uefi', uefiNetBoot: kind, varsFile: '/tmp/v.fd', mac: 'm', tap: 't', serialFile: 's' }).join(' ');
+      expect(other).not.toContain('-boot');
+      expect(other).not.toContain('IPv4Support');
+    }
+  });
+
   it('Secure Boot: the SMM secboot build on q35 with secure flash; without it, neither', () => {
     const line = qemuArgs({ firmware: 'uefi', uefiNetBoot: 'http', secureBoot: true, varsFile: '/tmp/v.fd', mac: 'm', tap: 't', serialFile: 's' }).join(' ');
     expect(line).toContain('-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on');

@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/store.js';
 import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
-import { sweepSilentUkiFetches } from '../../src/lifecycle/uki-watch.js';
+import { sweepSilentUkiFetches, ukiSilenceSeconds } from '../../src/lifecycle/uki-watch.js';
 import { pendingUkiFetches, recordUkiFetch } from '../../src/store/uki-fetches.js';
 import type { NodeSpec } from '../../src/inventory/types.js';
 
@@ -53,6 +53,21 @@ describe('silent UKI fetches', () => {
     expect(sweepSilentUkiFetches(life.machine, 60, clock.t)).toEqual([]);
     expect(store.getNode('sb-1')!.state).toBe('booting');
     expect(pendingUkiFetches(store.db)).toEqual([]);
+  });
+
+  it('watches in full and proxy mode (both see the kernel\'s DHCP), not with DHCP off', () => {
+    expect(ukiSilenceSeconds('full', 180)).toBe(180);
+    expect(ukiSilenceSeconds('proxy', 180)).toBe(180);
+    expect(ukiSilenceSeconds('off', 180)).toBe(0);
+  });
+
+  it('proxy mode: DHCP it does not answer, from the node, ends the wait; from another MAC it does nothing', () => {
+    fetchUki('sb-1', '52:54:00:12:35:01');
+    life.kernelDhcpSeen('52:54:00:aa:bb:cc');
+    expect(pendingUkiFetches(store.db).map((f) => f.node)).toEqual(['sb-1']);
+    life.kernelDhcpSeen('52:54:00:12:35:01');
+    expect(pendingUkiFetches(store.db)).toEqual([]);
+    expect(store.listDiscovered()).toEqual([]);
   });
 
   it('does nothing with 0 seconds', () => {

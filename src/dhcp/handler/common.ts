@@ -4,9 +4,9 @@ import type { Logger } from '../../log.js';
 import type { Lifecycle } from '../../lifecycle/lifecycle.js';
 import type { BootAction } from '../../lifecycle/boot.js';
 import type { Settings } from '../../settings/settings.js';
-import type { Store } from '../../store/store.js';
+import type { NodeRecord, Store } from '../../store/store.js';
 import { BOOTREPLY, DEFAULT_MAX_MESSAGE, type DhcpPacket, type OutgoingPacket } from '../codec.js';
-import { ARCH_NAMES, chooseBootFile, isIpxe, type BootFile, type BootFileSettings } from '../boot-file.js';
+import { ARCH_NAMES, chooseBootFile, isIpxe, type BootFile } from '../boot-file.js';
 import { enc, IPXE_NO_PXEDHCP, Opt } from '../options.js';
 import type { Leases } from '../leases.js';
 import { BROADCAST, ZERO } from '../ipv4.js';
@@ -24,8 +24,8 @@ export interface HandlerContext {
   serverAddress: string;
   publicUrl: string;
   inTftpRoot: (file: string) => boolean;
-  /** An httpBoot: uki node's UKI URL, or why it has none (branch secureboot). */
-  ukiFor?: BootFileSettings['ukiFor'];
+  /** An httpBoot: uki node's UKI URL for the NIC `askingMac` (one of its MACs), or why it has none. */
+  ukiFor?: (node: NodeRecord, askingMac: string) => { url: string } | { why: string };
   offers: OfferBook;
   log: Logger;
   now: () => number;
@@ -138,7 +138,9 @@ export function bootFileFor(ctx: HandlerContext, req: DhcpPacket, action: BootAc
   const d = ctx.settings.dhcp;
   return chooseBootFile(req.options, action, {
     publicUrl: ctx.publicUrl, efiBinary: d.efiBinary, arm64Binary: d.arm64Binary,
-    bootFileForInstalled: d.bootFileForInstalled, inTftpRoot: ctx.inTftpRoot, ukiFor: ctx.ukiFor,
+    bootFileForInstalled: d.bootFileForInstalled, inTftpRoot: ctx.inTftpRoot,
+    // A multi-NIC node: the URL names the NIC whose firmware asked.
+    ukiFor: ctx.ukiFor && ((node) => ctx.ukiFor!(node, req.mac)),
   });
 }
 

@@ -18,7 +18,11 @@ export function handleProxy(ctx: HandlerContext, rx: Received): Outcome {
   const req = rx.packet;
   const o = req.options;
   if (!isEthernet(req)) return drop('not-request', `htype ${req.htype}/hlen ${req.hlen} is not Ethernet`);
-  if (!/^(PXEClient|HTTPClient)/.test(o.vendorClass ?? '')) return drop('not-pxe', `vendor class ${JSON.stringify(o.vendorClass ?? null)}`);
+  if (!/^(PXEClient|HTTPClient)/.test(o.vendorClass ?? '')) {
+    // Not ours to answer; but from a node that fetched its UKI, it is the booted kernel (uki-watch.ts).
+    if (!ctx.readOnly && (o.messageType === T.DISCOVER || o.messageType === T.REQUEST)) ctx.lifecycle.kernelDhcpSeen(req.mac);
+    return drop('not-pxe', `vendor class ${JSON.stringify(o.vendorClass ?? null)}`);
+  }
 
   let type: ReplyKind;
   if (rx.via === 'proxy' && (o.messageType === T.REQUEST || o.messageType === T.INFORM)) type = 'proxy-ack';

@@ -1,6 +1,12 @@
 // The per-node NBP for UEFI HTTP boot: an httpBoot: uki node marked for
 // install gets its UKI's URL; everyone else keeps the iPXE answer.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { schematicId } from '../../../src/factory/schematic.js';
+import { ukiSource } from '../../../src/factory/uki.js';
+import { pendingUkiFetches, recordUkiFetch } from '../../../src/store/uki-fetches.js';
 import { parseDhcp, type DhcpPacket } from '../../../src/dhcp/codec.js';
 import { newMetrics, processDatagram, type DhcpMetrics } from '../../../src/dhcp/answer.js';
 import { packet } from '../fixtures.js';
@@ -59,6 +65,37 @@ describe('DHCP: the HTTP-boot NBP per node', () => {
     ctx.ukiFor = () => ({ url: 'http://x/uki.efi' });
     const installed = send(httpDiscover(UKI_MAC));
     expect(installed?.options.bootfile).toBeUndefined();
+  });
+
+  for (const mode of ['full', 'proxy'] as const) {
+    it(`${mode}: a node with several MACs gets the UKI URL of the NIC that asked, with the real UKI source`, () => {
+      const nodes = [{ ...node('sb-2', '52:54:00:12:36:01', '10.77.0.41'), macs: ['52:54:00:12:36:01', '52:54:00:12:36:02'], httpBoot: 'uki' as const, secureBoot: true }];
+      ctx = makeContext(settingsWith(mode === 'full' ? {} : { mode: 'proxy', subnet: undefined }), { nodes, inTftpRoot: (f) => f === 'ipxe.efi' });
+      metrics = newMetrics();
+      const assets = mkdtempSync(join(tmpdir(), 'rb-uki-nic-'));
+      try {
+        const schematic = { extensions: [], extraKernelArgs: [] };
+        mkdirSync(join(assets, schematicId(schematic), 'v1.11.5'), { recursive: true });
+        writeFileSync(join(assets, schematicId(schematic), 'v1.11.5', 'metal-amd64-secureboot-uki.efi'), 'MZ');
+        ctx.ukiFor = ukiSource(assets, () => ({ cluster: { schematic, talosVersion: 'v1.11.5' } }), PUBLIC_URL);
+        expect(send(httpDiscover([0x52, 0x54, 0, 0x12, 0x36, 0x02]))?.options.bootfile).toBe(`${PUBLIC_URL}/uki/52-54-00-12-36-02.efi`);
+        expect(send(httpDiscover([0x52, 0x54, 0, 0x12, 0x36, 0x01]))?.options.bootfile).toBe(`${PUBLIC_URL}/uki/52-54-00-12-36-01.efi`);
+      } finally {
+        rmSync(assets, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('proxy: the booted kernel\'s DHCP (not answered) ends the UKI silence watch; the firmware\'s and another MAC\'s do not', () => {
+    setup('proxy');
+    recordUkiFetch(ctx.store.db, { node: 'sb-1', mac: '52:54:00:12:35:01', name: 'metal-amd64-secureboot-uki.efi', servedAt: 1, servedTo: '10.77.0.31' }, 0);
+    const kernelDiscover = (mac: number[]) => packet({ xid: 10, mac }, [[53, [1]], [60, [...Buffer.from('udhcp 1.35.0')]]]);
+    expect(send(httpDiscover(UKI_MAC))?.options.bootfile).toContain('/uki/');
+    expect(send(kernelDiscover(IPXE_MAC))).toBeUndefined();
+    expect(pendingUkiFetches(ctx.store.db).map((f) => f.node)).toEqual(['sb-1']);
+    expect(send(kernelDiscover(UKI_MAC))).toBeUndefined();
+    expect(metrics.drops['not-pxe']).toBe(2);
+    expect(pendingUkiFetches(ctx.store.db)).toEqual([]);
   });
 
   it('proxy: no answer at all for a uki node without its UKI', () => {
