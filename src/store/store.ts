@@ -178,6 +178,11 @@ export class Store implements StateStore {
   }
 
   getNode(name: string): NodeRecord | undefined {
+    return this.localNode(name);
+  }
+
+  /** This file's row, whatever a subclass reads getNode from (pg/shared-store.ts). */
+  private localNode(name: string): NodeRecord | undefined {
     const row = this.stmt('SELECT * FROM nodes WHERE name=?').get(name) as Row | undefined;
     return row ? toNode(row) : undefined;
   }
@@ -196,7 +201,7 @@ export class Store implements StateStore {
   setState(name: string, state: NodeState, reason: string, extra: SetStateExtra = {}): NodeRecord {
     const now = this.now();
     this.db.transaction(() => {
-      const before = this.getNode(name);
+      const before = this.localNode(name);
       if (!before) throw new Error(`no such node: ${name}`);
       if (extra.from !== undefined && before.state !== extra.from) throw new StaleStateError(name, extra.from, before.state);
       this.db
@@ -211,7 +216,7 @@ export class Store implements StateStore {
         });
       this.insertEvent(name, before.mac, 'state', `${before.state} → ${state}: ${reason}`, { from: before.state, to: state, reason });
     })();
-    return this.getNode(name)!;
+    return this.localNode(name)!;
   }
 
   touch(name: string): void {

@@ -11,6 +11,7 @@
 //   neither overwrites the other's move unseen.
 // - An inventory load takes the nodes table's lock (pg-inventory-sync.ts).
 // - Discovered machines are one upsert; cluster state one upsert per key.
+import { performance } from 'node:perf_hooks';
 import type { Inventory } from '../../inventory/types.js';
 import type { NodeState } from '../../lifecycle/states.js';
 import type { InventorySyncResult } from '../inventory-sync.js';
@@ -24,14 +25,21 @@ import { syncInventoryPg } from './pg-inventory-sync.js';
 import { clientConfig } from './psql-session.js';
 import { SyncPgSession } from './sync-bridge.js';
 
+/** After a lost session, how long calls fail at once before the next connection attempt (the DHCP loop must not wait on every packet). */
+export const RECONNECT_BACKOFF_MS = 1000;
+
 export class PgStore implements StateStore {
-  private readonly session: SyncPgSession;
+  private session: SyncPgSession;
+  private retryAt = 0;
+  private readonly config: ReturnType<typeof clientConfig>;
   private readonly now: () => number;
   private depth = 0;
 
   /** `conninfo`: a libpq connection string or postgres:// URI. Connects and migrates before it returns. */
   constructor(conninfo: string, opts: { now?: () => number; queryTimeoutMs?: number } = {}) {
-    this.session = new SyncPgSession(clientConfig(conninfo), opts.queryTimeoutMs);
+    this.config = clientConfig(conninfo);
+    this.queryTimeoutMs = opts.queryTimeoutMs;
+    this.session = new SyncPgSession(this.config, this.queryTimeoutMs);
     this.now = opts.now ?? Date.now;
     try {
       migratePgSync((sql, params) => this.q(sql, params));
@@ -41,8 +49,21 @@ export class PgStore implements StateStore {
     }
   }
 
+  private readonly queryTimeoutMs: number | undefined;
+  private closed = false;
+
+  /** One statement on the session; a lost session is replaced on a later call (not inside a transaction: that one failed). */
   private q<T = Row>(sql: string, params?: readonly unknown[]): T[] {
-    return this.session.query<T>(sql, params);
+    if (!this.session.alive && !this.closed && this.depth === 0) {
+      if (performance.now() < this.retryAt) throw new Error('the shared database session was lost; reconnecting shortly');
+      this.session = new SyncPgSession(this.config, this.queryTimeoutMs);
+    }
+    try {
+      return this.session.query<T>(sql, params);
+    } catch (err) {
+      if (!this.session.alive) this.retryAt = performance.now() + RECONNECT_BACKOFF_MS;
+      throw err;
+    }
   }
 
   /** `fn` in one transaction (a nested call joins the outer one). */
@@ -70,6 +91,7 @@ export class PgStore implements StateStore {
   static readonly latestVersion = PG_MIGRATIONS.length;
 
   close(): void {
+    this.closed = true;
     this.session.close();
   }
 

@@ -22,7 +22,8 @@ const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { port, flag, config } = workerData;
 const reply = (m) => { port.postMessage(m); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); };
-const fail = (e, code) => ({ error: { message: String(e && e.message || e), code: (e && e.severity && e.code) || code || '' } });
+const fail = (e) => ({ error: { message: String(e && e.message || e), code: (e && e.severity && e.code) || '' } });
+const ended = (e) => ({ error: { message: String(e && e.message || e), code: 'session' } });
 let broken = null;
 let client = null;
 let connected = Promise.resolve();
@@ -37,12 +38,16 @@ try {
 port.on('message', async (m) => {
   await connected;
   if (m.end) { if (client) await client.end().catch(() => undefined); reply({ ended: true }); port.close(); return; }
-  if (broken) return reply(fail(broken, 'session'));
+  if (broken) return reply(ended(broken));
   try {
     const r = await client.query(m.params.length ? { text: m.sql, values: m.params } : m.sql);
     const last = Array.isArray(r) ? r[r.length - 1] : r;
     reply({ rows: last.rows, rowCount: last.rowCount });
-  } catch (e) { reply(fail(e)); }
+  } catch (e) {
+    // The server ended the session (admin shutdown, crash) or the connection failed: nothing more runs on it.
+    const gone = broken || !e.severity || /^(57P0|08)/.test(e.code || '') || e.severity === 'FATAL';
+    reply(gone ? ended(e) : fail(e));
+  }
 });
 `;
 
@@ -66,6 +71,11 @@ export class SyncPgSession {
     // The thread must not keep the process alive on its own; close() ends it.
     this.worker.unref();
     this.port.unref();
+  }
+
+  /** False once the session ended or was given up: open a new one. */
+  get alive(): boolean {
+    return !this.closed;
   }
 
   /**
