@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from './log.js';
 import { splitHostPort, type Settings } from './settings/settings.js';
 import { Store } from './store/store.js';
+import { SharedStore } from './store/pg/shared-store.js';
 import { InventoryWatcher } from './inventory/watch.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import { buildAdminServer, buildBootServer } from './http/server.js';
@@ -88,7 +89,10 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   makeDataDirPrivate(settings.dataDir, log);
   const stopLoopWatch = watchEventLoop(log);
   undo.push(stopLoopWatch);
-  const store = new Store(join(settings.dataDir, 'rackboot.db'));
+  // With scaleOut.postgres, nodes, events and discovered machines live in that database (issue 21).
+  const storeFile = join(settings.dataDir, 'rackboot.db');
+  const conninfo = settings.scaleOut?.postgres;
+  const store = conninfo ? new SharedStore(storeFile, conninfo, { log: log.child({ svc: 'store' }) }) : new Store(storeFile);
   undo.push(() => store.close());
   provideAdminToken(store, settings.adminToken, settings.dataDir, log, opts.screen ?? { isTTY: false, out: () => undefined });
   const lifecycle = new Lifecycle(store, { log: log.child({ svc: 'lifecycle' }) });

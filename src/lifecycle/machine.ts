@@ -5,6 +5,7 @@
 // anything else.
 import type { Logger } from '../log.js';
 import type { NodeRecord, Store } from '../store/store.js';
+import { StaleStateError } from '../store/state-store.js';
 import type { NodeStateWriter } from './ports.js';
 import { isTransitionAllowed, type NodeState } from './states.js';
 import { bootstrapState } from './cluster-state.js';
@@ -72,7 +73,15 @@ export class StateMachine implements NodeStateWriter {
     if (node.state !== to && !isTransitionAllowed(node.state, to)) {
       return this.refuse(node, to, reason, `illegal transition ${node.state} → ${to} refused: ${reason}`);
     }
-    const after = this.store.setState(name, to, reason, change);
+    let after: NodeRecord;
+    try {
+      // Compare-and-set on the state read above: in one SQLite file the write lock already holds it still;
+      // on a shared PostgreSQL store another appliance may have moved the node since (no lost update).
+      after = this.store.setState(name, to, reason, { ...change, from: node.state });
+    } catch (err) {
+      if (!(err instanceof StaleStateError)) throw err;
+      return this.refuse(this.store.getNode(name) ?? node, to, reason, `stale transition ${node.state} → ${to} refused: ${name} is ${err.actual} now: ${reason}`, { expected: node.state });
+    }
     this.log?.info({ node: name, from: node.state, to, reason }, 'node state changed');
     return { ok: true, node: after, changed: true };
   }

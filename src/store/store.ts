@@ -9,6 +9,7 @@ import type { Inventory, NodeSpec } from '../inventory/types.js';
 import type { NodeState } from '../lifecycle/states.js';
 import { migrations } from './migrations.js';
 import { syncInventoryInSlices, syncInventoryNow, type InventorySyncResult, type SyncTarget } from './inventory-sync.js';
+import { StaleStateError, type SetStateExtra, type StateStore } from './state-store.js';
 
 export interface NodeRecord {
   name: string;
@@ -61,7 +62,7 @@ export interface Sighting {
 
 export type { InventorySyncResult };
 
-type Row = Record<string, unknown>;
+export type Row = Record<string, unknown>;
 
 /** Unknown machines kept for the operator; the least recently seen go first. */
 export const DISCOVERED_LIMIT = 1000;
@@ -91,7 +92,8 @@ function tightenToOwner(file: string): void {
   } catch { /* absent, or not ours to change */ }
 }
 
-export class Store {
+/** The embedded SQLite implementation of StateStore (the default). */
+export class Store implements StateStore {
   readonly db: Database.Database;
   private readonly now: () => number;
 
@@ -176,6 +178,11 @@ export class Store {
   }
 
   getNode(name: string): NodeRecord | undefined {
+    return this.localNode(name);
+  }
+
+  /** This file's row, whatever a subclass reads getNode from (pg/shared-store.ts). */
+  private localNode(name: string): NodeRecord | undefined {
     const row = this.stmt('SELECT * FROM nodes WHERE name=?').get(name) as Row | undefined;
     return row ? toNode(row) : undefined;
   }
@@ -191,11 +198,12 @@ export class Store {
    * Writes a state change and its event in one transaction. Callers act on
    * the new state only after this returns.
    */
-  setState(name: string, state: NodeState, reason: string, extra: { failedStep?: string | null; markedForInstall?: boolean } = {}): NodeRecord {
+  setState(name: string, state: NodeState, reason: string, extra: SetStateExtra = {}): NodeRecord {
     const now = this.now();
     this.db.transaction(() => {
-      const before = this.getNode(name);
+      const before = this.localNode(name);
       if (!before) throw new Error(`no such node: ${name}`);
+      if (extra.from !== undefined && before.state !== extra.from) throw new StaleStateError(name, extra.from, before.state);
       this.db
         .prepare(
           `UPDATE nodes SET state=@state, state_reason=@reason, state_since=@now, failed_step=@failedStep,
@@ -208,7 +216,7 @@ export class Store {
         });
       this.insertEvent(name, before.mac, 'state', `${before.state} → ${state}: ${reason}`, { from: before.state, to: state, reason });
     })();
-    return this.getNode(name)!;
+    return this.localNode(name)!;
   }
 
   touch(name: string): void {
@@ -234,11 +242,7 @@ export class Store {
     const sql = `SELECT * FROM (SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
       ORDER BY id DESC LIMIT ?) ORDER BY id`;
     args.push(Math.min(filter.limit ?? 200, 5000));
-    return (this.stmt(sql).all(...args) as Row[]).map((r) => ({
-      id: r.id as number, at: r.at as number, node: r.node as string | null, mac: r.mac as string | null,
-      kind: r.kind as string, message: r.message as string,
-      data: r.data_json ? JSON.parse(r.data_json as string) : null,
-    }));
+    return (this.stmt(sql).all(...args) as Row[]).map(toEvent);
   }
 
   /**
@@ -267,12 +271,7 @@ export class Store {
   }
 
   listDiscovered(): DiscoveredRecord[] {
-    return (this.stmt('SELECT * FROM discovered ORDER BY last_seen DESC').all() as Row[]).map((r) => ({
-      mac: r.mac as string, uuid: r.uuid as string | null, arch: r.arch as string | null,
-      vendorClass: r.vendor_class as string | null, userClass: r.user_class as string | null,
-      relay: r.relay as string | null, source: r.source as string, firstSeen: r.first_seen as number,
-      lastSeen: r.last_seen as number, seenCount: r.seen_count as number,
-    }));
+    return (this.stmt('SELECT * FROM discovered ORDER BY last_seen DESC').all() as Row[]).map(toDiscovered);
   }
 
   getClusterState(key: string): string | undefined {
@@ -286,7 +285,25 @@ export class Store {
   }
 }
 
-function toNode(r: Row): NodeRecord {
+/** Row mappers, shared with the PostgreSQL store (same columns). */
+export function toEvent(r: Row): EventRecord {
+  return {
+    id: r.id as number, at: r.at as number, node: r.node as string | null, mac: r.mac as string | null,
+    kind: r.kind as string, message: r.message as string,
+    data: r.data_json ? JSON.parse(r.data_json as string) : null,
+  };
+}
+
+export function toDiscovered(r: Row): DiscoveredRecord {
+  return {
+    mac: r.mac as string, uuid: r.uuid as string | null, arch: r.arch as string | null,
+    vendorClass: r.vendor_class as string | null, userClass: r.user_class as string | null,
+    relay: r.relay as string | null, source: r.source as string, firstSeen: r.first_seen as number,
+    lastSeen: r.last_seen as number, seenCount: r.seen_count as number,
+  };
+}
+
+export function toNode(r: Row): NodeRecord {
   return {
     name: r.name as string, mac: r.mac as string, role: r.role as NodeSpec['role'], ip: r.ip as string | null,
     uuid: r.uuid as string | null, spec: JSON.parse(r.spec_json as string) as NodeSpec,

@@ -143,6 +143,12 @@ describe.skipIf(why)('DHCP failover: kill -9 of the answering appliance during a
       expect(lost).toEqual([]);
       const bound = rows.filter((r) => r.state === 'bound');
       expect(new Set(bound.map((r) => r.ip)).size).toBe(bound.length);
+      // Both appliances' sightings are in the shared store (branch pg-store): the machines each one answered are in PostgreSQL's `discovered`.
+      const discovered = new Set((await s.rows<{ mac: string }>('SELECT mac FROM discovered')).map((r) => r.mac));
+      for (const server of [ADDR.a, ADDR.b]) {
+        const macs = [...new Set(acks.filter((p) => p.options.serverId === server).map((p) => p.mac))];
+        expect(macs.filter((m) => !discovered.has(m)), `answered by ${server}, not in the shared discovered table`).toEqual([]);
+      }
     } finally {
       await s.close();
     }

@@ -1,14 +1,15 @@
-// Store.nodesInStates: what periodic passes read instead of every node.
+// StateStore.nodesInStates (SQLite and PostgreSQL): what periodic passes read instead of every node.
 import { describe, expect, it } from 'vitest';
-import { Store } from '../../src/store/store.js';
 import type { Inventory, NodeSpec } from '../../src/inventory/types.js';
+import { BACKENDS, useBackend } from './backends.js';
 
 const node = (name: string, mac: string): NodeSpec => ({ name, mac, role: 'worker', installDisk: '/dev/sda', bootstrap: false, configMode: 'push', patches: [] });
 const inv = (nodes: NodeSpec[]): Inventory => ({ cluster: { name: 't' } as Inventory['cluster'], nodes });
 
-describe('nodesInStates', () => {
+describe.each(BACKENDS)('nodesInStates on %s', (kind) => {
+  const backend = useBackend(kind);
   it('returns the inventory nodes in the given states, in inventory order, and never a removed node', () => {
-    const store = new Store(':memory:');
+    const store = backend.open();
     store.syncInventory(inv([node('a', '52:54:00:00:00:01'), node('b', '52:54:00:00:00:02'), node('c', '52:54:00:00:00:03'), node('d', '52:54:00:00:00:04')]));
     store.setState('c', 'installing', 'test');
     store.setState('a', 'installing', 'test');

@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { Store } from '../../src/store/store.js';
 import { migrations } from '../../src/store/migrations.js';
+import { StaleStateError } from '../../src/store/state-store.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { tempDirs } from '../helpers/tmp.js';
+import { BACKENDS, useBackend } from './backends.js';
 
 function inventory(nodes: Array<[string, string]>): Inventory {
   const text = `cluster:\n  name: c\n  controlPlaneEndpoint: https://10.0.0.1:6443\n  talosVersion: v1.11.5\nnodes:\n${nodes
@@ -17,16 +19,24 @@ function inventory(nodes: Array<[string, string]>): Inventory {
 
 const tmp = tempDirs('rb-store-');
 
-describe('Store', () => {
+describe('Store (SQLite)', () => {
   it('migrates a new file to the latest schema in WAL mode', () => {
     const s = new Store(join(tmp(), 'db.sqlite'));
     expect(s.schemaVersion).toBe(migrations.length);
     expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
     s.close();
   });
+});
+
+describe.each(BACKENDS)('Store on %s', (kind) => {
+  const backend = useBackend(kind);
+
+  it('migrates a new store to the latest schema', () => {
+    expect(backend.open().schemaVersion).toBe(migrations.length);
+  });
 
   it('registers inventory nodes marked for install, and keeps history of removed nodes', () => {
-    const s = new Store(':memory:');
+    const s = backend.open();
     const first = s.syncInventory(inventory([['a', '52:54:00:00:00:01'], ['b', '52:54:00:00:00:02']]));
     expect(first.added).toEqual(['a', 'b']);
     expect(s.listNodes().map((n) => [n.name, n.state, n.markedForInstall])).toEqual([['a', 'registered', true], ['b', 'registered', true]]);
@@ -34,61 +44,116 @@ describe('Store', () => {
     const second = s.syncInventory(inventory([['a', '52:54:00:00:00:01']]));
     expect(second).toEqual({ added: [], updated: [], removed: ['b'] });
     expect(s.listNodes().map((n) => n.name)).toEqual(['a']);
+    expect(s.listNodes({ includeRemoved: true }).map((n) => n.name)).toEqual(['a', 'b']);
     expect(s.nodeByMac('52:54:00:00:00:02')).toBeUndefined();
+    expect(s.nodeByMac('52:54:00:00:00:01')?.name).toBe('a');
     expect(s.getNode('b')?.inInventory).toBe(false);
     expect(s.events({ node: 'b' }).map((e) => e.message)).toEqual([
       'added to the inventory; registered and marked for install',
       'removed from the inventory; history kept',
     ]);
+    const third = s.syncInventory(inventory([['b', '52:54:00:00:00:02'], ['a', '52:54:00:00:00:03']]));
+    expect(third).toEqual({ added: [], updated: ['b', 'a'], removed: [] });
+    expect(s.events({ node: 'b' }).at(-1)!.message).toBe('back in the inventory');
+    expect(s.events({ node: 'a' }).at(-1)!.message).toBe('inventory entry changed');
+    expect(s.nodeByMac('52:54:00:00:00:03')?.name).toBe('a');
   });
 
-  it('an unchanged sync writes nothing', () => {
-    const s = new Store(':memory:');
+  it('an unchanged sync writes nothing', async () => {
+    const s = backend.open();
     const inv = inventory([['a', '52:54:00:00:00:01']]);
     s.syncInventory(inv);
     const before = s.events().length;
     expect(s.syncInventory(inv)).toEqual({ added: [], updated: [], removed: [] });
+    expect(await s.syncInventoryInSlices(inv)).toEqual({ added: [], updated: [], removed: [] });
     expect(s.events().length).toBe(before);
   });
 
   it('writes a state change and its event together', () => {
-    const s = new Store(':memory:');
+    const s = backend.open();
     s.syncInventory(inventory([['a', '52:54:00:00:00:01']]));
     const n = s.setState('a', 'failed', 'timed out waiting for maintenance mode');
     expect(n.state).toBe('failed');
     expect(n.failedStep).toBe('registered');
+    expect(s.getNode('a')).toEqual(n);
     const ev = s.events({ node: 'a' }).at(-1)!;
     expect(ev.kind).toBe('state');
     expect(ev.data).toEqual({ from: 'registered', to: 'failed', reason: 'timed out waiting for maintenance mode' });
+    expect(() => s.setState('nope', 'ready', 'x')).toThrow(/no such node/);
   });
 
-  it('refuses to edit or delete events', () => {
-    const s = new Store(':memory:');
+  it('refuses a state change from a state the node is no longer in, and writes nothing', () => {
+    const s = backend.open();
+    s.syncInventory(inventory([['a', '52:54:00:00:00:01']]));
+    s.setState('a', 'booting', 'first');
+    const events = s.events({ node: 'a' }).length;
+    expect(() => s.setState('a', 'installing', 'stale', { from: 'registered' })).toThrow(StaleStateError);
+    expect(s.getNode('a')!.state).toBe('booting');
+    expect(s.events({ node: 'a' })).toHaveLength(events);
+    expect(s.setState('a', 'installing', 'fresh', { from: 'booting' }).state).toBe('installing');
+  });
+
+  it('refuses to edit or delete events', async () => {
+    const s = backend.open();
     s.appendEvent({ kind: 'test', message: 'x' });
-    expect(() => s.db.prepare('UPDATE events SET message = ?').run('y')).toThrow(/append-only/);
-    expect(() => s.db.prepare('DELETE FROM events').run()).toThrow(/append-only/);
+    await expect(backend.raw(s, "UPDATE events SET message = 'y'")).rejects.toThrow(/append-only/);
+    await expect(backend.raw(s, 'DELETE FROM events')).rejects.toThrow(/append-only/);
+    expect(s.events().map((e) => e.message)).toEqual(['x']);
+  });
+
+  it('filters events by node, MAC and id, newest last, up to a limit', () => {
+    const s = backend.open();
+    for (let i = 0; i < 5; i++) s.appendEvent({ node: i % 2 ? 'odd' : 'even', mac: `m${i}`, kind: 'k', message: `e${i}`, data: { i } });
+    expect(s.events({ node: 'odd' }).map((e) => e.message)).toEqual(['e1', 'e3']);
+    expect(s.events({ mac: 'm4' }).map((e) => e.data)).toEqual([{ i: 4 }]);
+    expect(s.events({ limit: 2 }).map((e) => e.message)).toEqual(['e3', 'e4']);
+    const third = s.events()[2]!.id;
+    expect(s.events({ afterId: third }).map((e) => e.message)).toEqual(['e3', 'e4']);
+    expect(s.events({ node: 'even', afterId: third }).map((e) => e.message)).toEqual(['e4']);
+  });
+
+  it('counts discovered machines and keeps only the most recently seen', () => {
+    let t = 1_000;
+    const s = backend.open({ now: () => t++ });
+    expect(s.recordDiscovered({ mac: 'aa', source: 'dhcp', arch: '7' })).toBe(true);
+    expect(s.recordDiscovered({ mac: 'aa', source: 'tftp' })).toBe(false);
+    const [d] = s.listDiscovered();
+    expect([d!.arch, d!.source, d!.seenCount, d!.firstSeen < d!.lastSeen]).toEqual(['7', 'tftp', 2, true]);
+  });
+
+  it('finds a node by any of its MACs, and reads nodes by state in inventory order', () => {
+    const s = backend.open();
+    const inv = inventory([['a', '52:54:00:00:00:01'], ['b', '52:54:00:00:00:02']]);
+    inv.nodes[1]!.macs = ['52:54:00:00:00:22'];
+    s.syncInventory(inv);
+    expect(s.nodeByMac('52:54:00:00:00:22')?.name).toBe('b');
+    s.setState('b', 'booting', 'x');
+    s.setState('a', 'booting', 'x');
+    expect(s.nodesInStates(['booting']).map((n) => n.name)).toEqual(['a', 'b']);
+    s.touch('a');
+    expect(s.getNode('a')!.lastSeen).not.toBeNull();
   });
 
   it('survives a restart with state, events, discovered machines and cluster state intact', () => {
-    const file = join(tmp(), 'db.sqlite');
-    const s1 = new Store(file);
+    const s1 = backend.open();
     s1.syncInventory(inventory([['a', '52:54:00:00:00:01']]));
     s1.setState('a', 'installed', 'install finished', { markedForInstall: false });
     s1.recordDiscovered({ mac: '52:54:00:99:99:99', source: 'dhcp', arch: '7', uuid: '00000000-0000-0000-0000-000000000000' });
     s1.recordDiscovered({ mac: '52:54:00:99:99:99', source: 'http', vendorClass: 'PXEClient' });
     s1.setClusterState('bootstrap', 'bootstrapping');
+    s1.setClusterState('bootstrap', 'bootstrapping');
     s1.close();
 
-    const s2 = new Store(file);
+    const s2 = backend.openAgain(s1);
     const a = s2.getNode('a')!;
     expect([a.state, a.markedForInstall, a.stateReason]).toEqual(['installed', false, 'install finished']);
     expect(s2.events({ node: 'a' })).toHaveLength(2);
     const d = s2.listDiscovered()[0]!;
     expect([d.mac, d.arch, d.vendorClass, d.source, d.seenCount]).toEqual(['52:54:00:99:99:99', '7', 'PXEClient', 'http', 2]);
     expect(s2.getClusterState('bootstrap')).toBe('bootstrapping');
+    expect(s2.getClusterState('nothing')).toBeUndefined();
     // A re-sync after restart must not re-mark an installed node.
     s2.syncInventory(inventory([['a', '52:54:00:00:00:01']]));
     expect(s2.getNode('a')!.markedForInstall).toBe(false);
-    s2.close();
   });
 });

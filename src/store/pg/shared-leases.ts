@@ -8,9 +8,9 @@ import type { LeaseFreed } from '../../dhcp/sharing.js';
 import type { PsqlSession } from './psql-session.js';
 
 /** PostgreSQL-only migration: the change counter on `leases` (appended after the shared tables). */
-export const LEASES_REV_MIGRATION = `CREATE SEQUENCE leases_rev;
-ALTER TABLE leases ADD COLUMN rev BIGINT NOT NULL DEFAULT nextval('leases_rev');
-CREATE INDEX leases_by_rev ON leases (rev);`;
+export const LEASES_REV_MIGRATION = `CREATE SEQUENCE IF NOT EXISTS leases_rev;
+ALTER TABLE leases ADD COLUMN IF NOT EXISTS rev BIGINT NOT NULL DEFAULT nextval('leases_rev');
+CREATE INDEX IF NOT EXISTS leases_by_rev ON leases (rev);`;
 
 type Row = { mac: string; ip: string; state: Lease['state']; expires_at: number; client_id: string | null; hostname: string | null; rev: number };
 export const toLease = (r: Omit<Row, 'rev'>): Lease => ({ mac: r.mac, ip: r.ip, state: r.state, expiresAt: r.expires_at, clientId: r.client_id, hostname: r.hostname });

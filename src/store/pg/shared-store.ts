@@ -1,0 +1,109 @@
+// An appliance's store with `scaleOut.postgres`: nodes, their events and
+// discovered machines are read from and written to the shared PostgreSQL
+// (PgStore), so the push decisions of whichever appliance leads come from
+// what every appliance's DHCP/HTTP/TFTP saw. Everything else (admin tokens
+// and sessions, rollouts, boot tokens, hardware facts, the local lease book,
+// cluster state, which PgCoordination shares under the leader lock) stays in
+// this appliance's SQLite, as does a copy of every node, event and sighting
+// it writes, for the readers that still query SQLite directly (admin page
+// lists, /metrics counts, console and TFTP sightings): those show this
+// appliance's own writes, not the others'.
+//
+// A write goes to PostgreSQL first; only then to the local copy, whose
+// failure is logged, never fatal: PostgreSQL is the record.
+import type { Inventory } from '../../inventory/types.js';
+import type { NodeState } from '../../lifecycle/states.js';
+import type { Logger } from '../../log.js';
+import type { InventorySyncResult } from '../inventory-sync.js';
+import type { SetStateExtra } from '../state-store.js';
+import { Store, type DiscoveredRecord, type EventRecord, type NodeRecord, type Sighting } from '../store.js';
+import { PgStore } from './pg-store.js';
+
+export class SharedStore extends Store {
+  readonly shared: PgStore;
+
+  constructor(file: string, conninfo: string, private readonly opts: { now?: () => number; log?: Logger } = {}) {
+    super(file, opts);
+    try {
+      this.shared = new PgStore(conninfo, opts);
+    } catch (err) {
+      super.close();
+      throw err;
+    }
+  }
+
+  private mirror(what: string, write: () => unknown): void {
+    try {
+      write();
+    } catch (err) {
+      this.opts.log?.warn({ err: (err as Error).message }, `local copy of a shared ${what} not written`);
+    }
+  }
+
+  override close(): void {
+    this.shared.close();
+    super.close();
+  }
+
+  override syncInventory(inv: Inventory): InventorySyncResult {
+    const result = this.shared.syncInventory(inv);
+    this.mirror('inventory', () => super.syncInventory(inv));
+    return result;
+  }
+
+  override async syncInventoryInSlices(inv: Inventory): Promise<InventorySyncResult> {
+    const result = this.shared.syncInventory(inv);
+    try {
+      await super.syncInventoryInSlices(inv);
+    } catch (err) {
+      this.opts.log?.warn({ err: (err as Error).message }, 'local copy of the shared inventory not written');
+    }
+    return result;
+  }
+
+  override listNodes(opts: { includeRemoved?: boolean } = {}): NodeRecord[] {
+    return this.shared.listNodes(opts);
+  }
+
+  override nodesInStates(states: readonly NodeState[]): NodeRecord[] {
+    return this.shared.nodesInStates(states);
+  }
+
+  override getNode(name: string): NodeRecord | undefined {
+    return this.shared.getNode(name);
+  }
+
+  override nodeByMac(mac: string): NodeRecord | undefined {
+    return this.shared.nodeByMac(mac);
+  }
+
+  override setState(name: string, state: NodeState, reason: string, extra: SetStateExtra = {}): NodeRecord {
+    const after = this.shared.setState(name, state, reason, extra);
+    this.mirror('state change', () => super.setState(name, state, reason, { failedStep: after.failedStep, markedForInstall: after.markedForInstall }));
+    return after;
+  }
+
+  override touch(name: string): void {
+    this.shared.touch(name);
+    this.mirror('sighting', () => super.touch(name));
+  }
+
+  override appendEvent(ev: { node?: string | null; mac?: string | null; kind: string; message: string; data?: unknown }): void {
+    this.shared.appendEvent(ev);
+    this.mirror('event', () => super.appendEvent(ev));
+  }
+
+  override events(filter: { node?: string; mac?: string; limit?: number; afterId?: number } = {}): EventRecord[] {
+    return this.shared.events(filter);
+  }
+
+  override recordDiscovered(s: Sighting): boolean {
+    const first = this.shared.recordDiscovered(s);
+    this.mirror('discovered machine', () => super.recordDiscovered(s));
+    return first;
+  }
+
+  override listDiscovered(): DiscoveredRecord[] {
+    return this.shared.listDiscovered();
+  }
+}

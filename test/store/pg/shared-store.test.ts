@@ -1,0 +1,84 @@
+// Two appliances, each with its own SQLite file, on one PostgreSQL store
+// (SharedStore, what the daemon opens with scaleOut.postgres): a node one
+// appliance's state machine moves is where the other's reads it, a move the
+// other makes from what it read before is refused, and a lost database
+// session is replaced.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Inventory, NodeSpec } from '../../../src/inventory/types.js';
+import { StateMachine } from '../../../src/lifecycle/machine.js';
+import { RECONNECT_BACKOFF_MS } from '../../../src/store/pg/pg-store.js';
+import { PsqlSession } from '../../../src/store/pg/psql-session.js';
+import { SharedStore } from '../../../src/store/pg/shared-store.js';
+import { startPostgres, type PgRig } from '../../helpers/postgres.js';
+import { tempDirs } from '../../helpers/tmp.js';
+
+const node = (name: string, mac: string): NodeSpec => ({ name, mac, role: 'worker', installDisk: '/dev/sda', bootstrap: false, configMode: 'push', patches: [] });
+const inv = (nodes: NodeSpec[]): Inventory => ({ cluster: { name: 't' } as Inventory['cluster'], nodes });
+const tmp = tempDirs('rb-shared-');
+
+let pg: PgRig;
+beforeAll(() => { pg = startPostgres(); });
+afterAll(() => pg?.stop());
+
+describe('SharedStore: two appliances on one PostgreSQL store', () => {
+  it('a node one appliance moved is where the other reads it; a stale move from the other is refused', () => {
+    const conninfo = pg.createDatabase('shared_sm');
+    const one = new SharedStore(join(tmp(), 'one.db'), conninfo);
+    const two = new SharedStore(join(tmp(), 'two.db'), conninfo);
+    try {
+      const inventory = inv([node('a', '52:54:00:00:00:01')]);
+      one.syncInventory(inventory);
+      two.syncInventory(inventory);
+      const sm1 = new StateMachine(one);
+      const sm2 = new StateMachine(two);
+      expect(sm1.transition('a', 'booting', 'served the iPXE script').ok).toBe(true);
+      // The other appliance reads the shared row, not its own file.
+      expect(two.nodeByMac('52:54:00:00:00:01')!.state).toBe('booting');
+      expect(two.db.prepare("SELECT state FROM nodes WHERE name = 'a'").get()).toEqual({ state: 'registered' });
+      // Appliance two acts on what it read before a slow step; appliance one moved the node meanwhile.
+      expect(sm1.transition('a', 'maintenance', 'maintenance API answers').ok).toBe(true);
+      const stale = sm2.transition('a', 'maintenance', 'late', { from: 'booting' });
+      expect(stale.ok).toBe(false);
+      expect(two.getNode('a')!.state).toBe('maintenance');
+      // Both appliances' events, in one log.
+      expect(one.events({ node: 'a' }).map((e) => e.kind)).toEqual(['inventory', 'state', 'state', 'rejected']);
+      // The local copy carries this appliance's own writes for the SQLite readers.
+      expect(one.db.prepare("SELECT state FROM nodes WHERE name = 'a'").get()).toEqual({ state: 'maintenance' });
+    } finally {
+      one.close();
+      two.close();
+    }
+  });
+
+  it('discovered machines are counted across appliances', () => {
+    const conninfo = pg.createDatabase('shared_disc');
+    const one = new SharedStore(join(tmp(), 'one.db'), conninfo);
+    const two = new SharedStore(join(tmp(), 'two.db'), conninfo);
+    try {
+      expect(one.recordDiscovered({ mac: '52:54:00:99:00:01', source: 'dhcp' })).toBe(true);
+      expect(two.recordDiscovered({ mac: '52:54:00:99:00:01', source: 'http' })).toBe(false);
+      expect(two.listDiscovered().map((d) => d.seenCount)).toEqual([2]);
+    } finally {
+      one.close();
+      two.close();
+    }
+  });
+
+  it('replaces a session the server ended, after a short back-off', async () => {
+    const conninfo = pg.createDatabase('shared_reconnect');
+    const store = new SharedStore(join(tmp(), 'one.db'), conninfo);
+    const admin = new PsqlSession(conninfo);
+    try {
+      store.syncInventory(inv([node('a', '52:54:00:00:00:01')]));
+      await admin.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'shared_reconnect' AND pid <> pg_backend_pid()");
+      expect(() => store.getNode('a')).toThrow();
+      expect(() => store.getNode('a')).toThrow(/reconnecting/);
+      await new Promise((r) => setTimeout(r, RECONNECT_BACKOFF_MS + 200));
+      expect(store.getNode('a')!.state).toBe('registered');
+    } finally {
+      await admin.close();
+      store.close();
+    }
+  });
+});
