@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "bindtodevice",
-      "sources": ["bindtodevice.c"],
+      "sources": ["bindtodevice.c", "sendfile.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]

@@ -18,6 +18,8 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "sendfile.h"
+
 static napi_value fail(napi_env env, const char *what, int err) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
@@ -199,6 +201,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "sendIcmp6", send_icmp6);
   export_fn(env, exports, "recvIcmp6", recv_icmp6);
   export_fn(env, exports, "closeFd", close_fd);
+  register_sendfile(env, exports);
   return exports;
 }
 

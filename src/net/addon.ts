@@ -31,7 +31,7 @@ export function loadInterfaceSockets(what: string, path = findAddon()): Interfac
 }
 
 /** The addon lives at the package root; this module runs from src/ or dist/ (or a test build below the root). */
-function findAddon(): string {
+export function findAddon(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, ADDON_RELATIVE);
