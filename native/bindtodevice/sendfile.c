@@ -2,12 +2,13 @@
 // abortSendFile(id)
 //
 // Zero-copy body transfer for the asset routes: sendfile(2) from a cached
-// file to a client socket, driven by one I/O thread of the addon's own, so
+// file to a client socket, driven by I/O threads of the addon's own, so
 // neither the bytes nor the per-buffer syscalls go through the JS event loop
-// (nginx serves the same way). The thread owns an epoll set: each transfer is
+// (nginx serves the same way). Each thread owns an epoll set: a transfer is
 // sent until the socket is full (EAGAIN), then waits for EPOLLOUT, like an
 // nginx worker. A transfer that could go on without blocking yields after
-// QUANTUM bytes so one fast client cannot hold up the others.
+// QUANTUM bytes so one fast client cannot hold up the others. Transfers are
+// dealt to the threads in turn.
 //
 // The libuv threadpool is not used: it has 4 threads shared with fs and dns,
 // and a transfer to a slow client would hold one of them for its whole life.
@@ -39,6 +40,15 @@
 #include "sendfile.h"
 
 #define QUANTUM (1 << 20)
+#define MAX_THREADS 8
+#define DEFAULT_THREADS 1
+
+// One I/O thread: its epoll set, its wake-up eventfd, and what was submitted to it.
+struct worker {
+  int epfd;
+  int wakefd;
+  struct transfer *incoming;  // submitted, not yet seen by the thread (linked by next_run, under lock)
+};
 
 struct transfer {
   uint32_t id;
@@ -50,6 +60,7 @@ struct transfer {
   int error;
   int ready;  // on the ready list: can send without waiting
   napi_threadsafe_function done;
+  struct worker *worker;
   struct transfer *next;      // all live transfers (under lock)
   struct transfer *next_run;  // ready list (thread only)
 };
@@ -57,11 +68,10 @@ struct transfer {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t started = PTHREAD_ONCE_INIT;
 static int start_error;
-static int epfd = -1;
-static int wakefd = -1;
+static struct worker workers[MAX_THREADS];
+static int threads;
 static uint32_t next_id = 1;
-static struct transfer *live;      // every transfer not yet finished
-static struct transfer *incoming;  // submitted, not yet seen by the thread (linked by next_run)
+static struct transfer *live;  // every transfer not yet finished
 
 struct outcome {
   int error;
@@ -93,7 +103,7 @@ static void unlink_live(struct transfer *t) {
 }
 
 static void finish(struct transfer *t, int error) {
-  epoll_ctl(epfd, EPOLL_CTL_DEL, t->sock, NULL);
+  epoll_ctl(t->worker->epfd, EPOLL_CTL_DEL, t->sock, NULL);
   unlink_live(t);
   close(t->sock);
   struct outcome *o = malloc(sizeof *o);
@@ -137,7 +147,7 @@ static int pump(struct transfer *t) {
 }
 
 static void *run(void *arg) {
-  (void)arg;
+  struct worker *w = arg;
   struct epoll_event events[64];
   struct transfer *ready_head = NULL, *ready_tail = NULL;
 #define PUSH_READY(t)                        \
@@ -149,20 +159,20 @@ static void *run(void *arg) {
     ready_tail = (t);                        \
   } while (0)
   for (;;) {
-    int n = epoll_wait(epfd, events, 64, ready_head ? 0 : -1);
+    int n = epoll_wait(w->epfd, events, 64, ready_head ? 0 : -1);
     for (int i = 0; i < n; i++) {
       if (events[i].data.ptr == NULL) {
         uint64_t v;
-        if (read(wakefd, &v, sizeof v) < 0) { /* drained already */ }
+        if (read(w->wakefd, &v, sizeof v) < 0) { /* drained already */ }
         pthread_mutex_lock(&lock);
-        struct transfer *in = incoming;
-        incoming = NULL;
+        struct transfer *in = w->incoming;
+        w->incoming = NULL;
         pthread_mutex_unlock(&lock);
         while (in) {
           struct transfer *t = in;
           in = in->next_run;
           struct epoll_event ev = { .events = EPOLLOUT | EPOLLET, .data.ptr = t };
-          if (epoll_ctl(epfd, EPOLL_CTL_ADD, t->sock, &ev) < 0) {
+          if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, t->sock, &ev) < 0) {
             finish(t, errno);
             continue;
           }
@@ -186,25 +196,38 @@ static void *run(void *arg) {
   return NULL;
 }
 
-static void start(void) {
-  epfd = epoll_create1(EPOLL_CLOEXEC);
-  wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (epfd < 0 || wakefd < 0) {
-    start_error = errno;
-    return;
-  }
+static int start_worker(struct worker *w) {
+  w->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (w->epfd < 0) return errno;
+  w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (w->wakefd < 0) return errno;
   struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-  if (epoll_ctl(epfd, EPOLL_CTL_ADD, wakefd, &ev) < 0) {
-    start_error = errno;
-    return;
-  }
+  if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev) < 0) return errno;
   pthread_t thread;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int err = pthread_create(&thread, &attr, run, NULL);
+  int err = pthread_create(&thread, &attr, run, w);
   pthread_attr_destroy(&attr);
-  if (err) start_error = err;
+  return err;
+}
+
+// RACKBOOT_SENDFILE_THREADS (1..MAX_THREADS) sets the number of I/O threads;
+// the default is DEFAULT_THREADS (see the README's Performance section).
+static void start(void) {
+  const char *env = getenv("RACKBOOT_SENDFILE_THREADS");
+  int n = env ? atoi(env) : DEFAULT_THREADS;
+  if (n < 1) n = 1;
+  if (n > MAX_THREADS) n = MAX_THREADS;
+  for (int i = 0; i < n; i++) {
+    int err = start_worker(&workers[i]);
+    if (err) {
+      // Threads already running keep serving; none at all is an error.
+      if (i == 0) start_error = err;
+      break;
+    }
+    threads = i + 1;
+  }
 }
 
 static napi_value throw_errno(napi_env env, const char *what, int err) {
@@ -260,11 +283,12 @@ static napi_value send_file(napi_env env, napi_callback_info info) {
   if (next_id == 0) next_id = 1;
   t->next = live;
   live = t;
-  t->next_run = incoming;
-  incoming = t;
+  t->worker = &workers[t->id % threads];
+  t->next_run = t->worker->incoming;
+  t->worker->incoming = t;
   pthread_mutex_unlock(&lock);
   uint64_t one = 1;
-  if (write(wakefd, &one, sizeof one) < 0) { /* already pending: the thread will look */ }
+  if (write(t->worker->wakefd, &one, sizeof one) < 0) { /* already pending: the thread will look */ }
   napi_value id;
   napi_create_uint32(env, t->id, &id);
   return id;

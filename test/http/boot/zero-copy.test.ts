@@ -66,7 +66,7 @@ function fetchBody(url: string, opts: { agent?: Agent; headers?: Record<string, 
 
 function curl(args: string[]): Promise<{ code: number; stdout: Buffer; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn('curl', ['-s', '-S', ...args]);
+    const p = spawn('curl', ['-s', '-S', '--max-time', '60', ...args]);
     const out: Buffer[] = [];
     let err = '';
     p.stdout.on('data', (c: Buffer) => out.push(c));
