@@ -41,7 +41,7 @@
 
 #define QUANTUM (1 << 20)
 #define MAX_THREADS 8
-#define DEFAULT_THREADS 1
+#define DEFAULT_THREADS 2
 
 // One I/O thread: its epoll set, its wake-up eventfd, and what was submitted to it.
 struct worker {
