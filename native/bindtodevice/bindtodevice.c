@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include "memory.h"
 #include "udp-batch.h"
+#include "sendfile.h"
 
 static napi_value fail(napi_env env, const char *what, int err) {
   char msg[256];
@@ -208,6 +209,7 @@ static napi_value init(napi_env env, napi_value exports) {
   register_arp(env, exports);
   register_udp_batch(env, exports);
   register_memory(env, exports);
+  register_sendfile(env, exports);
   return exports;
 }
 

@@ -1,7 +1,11 @@
-// The native addon (native/bindtodevice) gives sockets Node cannot make:
-// UDP bound to one interface for DHCP, and raw ICMPv6 for router
-// advertisements. Both services load it here, so a missing build gives one
-// clear message with the command that fixes it.
+// The native addon (native/bindtodevice) does what Node cannot: UDP bound to
+// one interface for DHCP, raw ICMPv6 for router advertisements, neighbour
+// entries for unicast DHCP replies (arp.c), and, each in a file of its own,
+// TFTP's batched sends (udp-batch.c), the asset plane's sendfile
+// (sendfile.c), TCP_USER_TIMEOUT for PostgreSQL sessions and malloc_trim.
+// DHCP and NDP load it here and refuse to start without it, with the command
+// that builds it; the others find it with findAddon and fall back to plain
+// Node where a build lacks their call.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -33,7 +37,7 @@ export function loadInterfaceSockets(what: string, path = findAddon()): Interfac
 }
 
 /** The addon lives at the package root; this module runs from src/ or dist/ (or a test build below the root). */
-function findAddon(): string {
+export function findAddon(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, ADDON_RELATIVE);

@@ -2,11 +2,10 @@
 // Range support (iPXE and curl resume with it). Paths are resolved inside
 // the assets root and refused if they leave it, by name or by symlink.
 import { realpath, stat } from 'node:fs/promises';
-import type { OutgoingHttpHeaders } from 'node:http';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { HttpContext } from '../context.js';
-import { BUFFERS_PER_TRANSFER, BufferPool, sendFileRange } from './send-file.js';
+import { FileBodySender } from './file-body.js';
 import { PUBLIC } from '../access.js';
 
 /** Resolves `requested` under `root`, or returns undefined if it would leave the root. */
@@ -49,39 +48,12 @@ export function parseRange(header: string | undefined, size: number): { start: n
   return { start, end };
 }
 
-// Each transfer holds BUFFERS_PER_TRANSFER chunks. Big chunks are what make
-// a transfer fast: every chunk costs a read, a write and some garbage, and
-// the copy through user space is what nginx's sendfile avoids. A rack booting
-// at once must not hold fifty 1 MiB pairs, so the budget is split between the
-// transfers open when one starts, down to MIN_CHUNK: below 256 KiB fifty
-// clients got half the throughput (measured with wrk against nginx, see the
-// README's Performance section) for little memory saved.
-const TRANSFER_BUDGET = 16 << 20;
-const MIN_CHUNK = 256 << 10;
-const MAX_CHUNK = 1 << 20;
-/** Idle buffers kept for the next transfers; beyond this they are left to the GC. */
+/** Idle streaming buffers kept for the next transfers; beyond this they are left to the GC. */
 const IDLE_BUFFERS = 8 << 20;
 
-/** Read size for a new transfer when `open` transfers (this one included) are running. */
-export function chunkSizeFor(open: number): number {
-  const share = TRANSFER_BUDGET / (BUFFERS_PER_TRANSFER * Math.max(1, open));
-  const pow2 = 2 ** Math.floor(Math.log2(share));
-  return Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, pow2));
-}
-
 export function registerAssets(app: FastifyInstance, ctx: HttpContext): void {
-  let open = 0;
-  const pool = new BufferPool(IDLE_BUFFERS);
-  const send = (reply: FastifyReply, file: string, start: number, end: number) => {
-    reply.hijack();
-    // onResponse hooks (metrics) still run; they read the headers from the reply.
-    reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
-    if (reply.request.method === 'HEAD' || end < start) return void reply.raw.end();
-    open++;
-    sendFileRange(reply.raw, file, start, end, chunkSizeFor(open), pool)
-      .catch((err: unknown) => reply.log.error({ err, file }, 'asset transfer failed'))
-      .finally(() => open--);
-  };
+  const body = new FileBodySender(IDLE_BUFFERS);
+  const send = (reply: FastifyReply, file: string, start: number, end: number) => body.send(reply, file, start, end, 'asset');
 
   app.get('/assets/*', PUBLIC, async (req, reply) => {
     const requested = (req.params as { '*': string })['*'];

@@ -5,20 +5,21 @@
 // EFI image: EDK2's HttpBootDxe decides what it downloaded by Content-Type
 // first and falls back to the URL's extension only without one it knows.
 // Content-Length is always sent: the firmware sizes its buffer from it.
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { HttpContext } from '../context.js';
 import { resolveInside } from './assets.js';
 import { PUBLIC } from '../access.js';
+import { FileBodySender } from './file-body.js';
 
 export function registerIpxeBinaries(app: FastifyInstance, ctx: HttpContext): void {
+  const body = new FileBodySender(0);
   app.get('/ipxe/:file', PUBLIC, async (req, reply) => {
     const requested = (req.params as { file: string }).file;
     const file = await resolveInside(ctx.settings.tftp.root, requested);
     const st = file ? await stat(file).catch(() => undefined) : undefined;
     if (!file || !st?.isFile()) return reply.code(404).send({ message: `no such boot binary: ${requested}` });
     reply.type(/\.efi$/i.test(file) ? 'application/efi' : 'application/octet-stream').header('content-length', st.size).header('last-modified', st.mtime.toUTCString());
-    return reply.send(createReadStream(file, { highWaterMark: 1 << 20 }));
+    return body.send(reply, file, 0, st.size - 1, 'iPXE binary');
   });
 }

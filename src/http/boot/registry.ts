@@ -4,13 +4,12 @@
 // rest of the boot plane: the images are public ones, and nodes pull before
 // they hold any credential. Quotes are from the OCI distribution spec
 // (opencontainers/distribution-spec, spec.md).
-import type { OutgoingHttpHeaders } from 'node:http';
 import { readFileSync, statSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpContext } from '../context.js';
 import { PUBLIC } from '../access.js';
-import { chunkSizeFor, parseRange } from './assets.js';
-import { BufferPool, sendFileRange } from './send-file.js';
+import { parseRange } from './assets.js';
+import { FileBodySender } from './file-body.js';
 import { ImageStore } from '../../registry/image-store.js';
 import { isDigest, isRepositoryName, isTag } from '../../registry/reference.js';
 
@@ -36,18 +35,8 @@ function repositoryName(req: FastifyRequest, path: string): string {
 
 export function registerRegistry(app: FastifyInstance, ctx: HttpContext): void {
   const store = new ImageStore(ctx.settings.dataDir);
-  const pool = new BufferPool(IDLE_BUFFERS);
-  let open = 0;
-
-  const stream = (reply: FastifyReply, file: string, start: number, end: number) => {
-    reply.hijack();
-    reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
-    if (reply.request.method === 'HEAD' || end < start) return void reply.raw.end();
-    open++;
-    sendFileRange(reply.raw, file, start, end, chunkSizeFor(open), pool)
-      .catch((err: unknown) => reply.log.error({ err, file }, 'registry blob transfer failed'))
-      .finally(() => open--);
-  };
+  const body = new FileBodySender(IDLE_BUFFERS);
+  const stream = (reply: FastifyReply, file: string, start: number, end: number) => body.send(reply, file, start, end, 'registry blob');
 
   // "If a 200 OK response is returned, the registry implements the V2(.1)
   // registry API"; "the Docker-Distribution-API-Version header SHOULD be set

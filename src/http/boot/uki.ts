@@ -6,7 +6,6 @@
 // the installer), and it goes only to the machine itself. Served whole, as
 // `application/efi` with Content-Length up front (EDK2's HttpBootDxe sizes
 // its buffer from it and takes the image type from the media type).
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeMac } from '../../inventory/mac.js';
@@ -16,9 +15,11 @@ import { recordUkiFetch } from '../../store/uki-fetches.js';
 import type { HttpContext } from '../context.js';
 import { PUBLIC } from '../access.js';
 import { bootAccessFor } from './machine-config.js';
+import { FileBodySender } from './file-body.js';
 
 export function registerUki(app: FastifyInstance, ctx: HttpContext): void {
   const access = bootAccessFor(ctx);
+  const body = new FileBodySender(0);
   // HEAD is answered by its own handler so that a size probe moves nothing.
   app.route({ method: ['GET', 'HEAD'], url: '/uki/:file', ...PUBLIC, exposeHeadRoute: false, handler: (req, reply) => serve(req, reply) });
 
@@ -53,6 +54,6 @@ export function registerUki(app: FastifyInstance, ctx: HttpContext): void {
     if (req.method === 'HEAD') return reply.send();
     const node = ctx.lifecycle.installBootServed(action.node, `UEFI HTTP boot: ${uki.name} served (Talos ${uki.version}, schematic ${uki.schematic})`);
     recordUkiFetch(ctx.store.db, { node: node.name, mac: normal, name: uki.name, servedAt: Date.now(), servedTo: from }, node.stateSince);
-    return reply.send(createReadStream(uki.path, { highWaterMark: 1 << 20 }));
+    return body.send(reply, uki.path, 0, st.size - 1, 'UKI');
   }
 }

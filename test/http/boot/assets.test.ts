@@ -52,8 +52,16 @@ describe('GET /assets/* over a real socket', () => {
   });
 
   it('counts streamed asset responses in the admin plane\'s /metrics', async () => {
+    // The server counts a response when it ends it, which for a sendfile body is after the client has every byte: wait for the ends.
+    let open = 0;
+    a.app.server.on('request', (_req, res) => {
+      open++;
+      res.on('finish', () => open--);
+    });
     await (await request(`${base}/assets/${rel}/initramfs-amd64.xz`)).body.dump();
     await (await request(`${base}/assets/${rel}/initramfs-amd64.xz`, { headers: { range: 'bytes=0-99' } })).body.dump();
+    for (let i = 0; i < 200 && open > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setImmediate(r));
     const metrics = (await a.admin.inject({ url: '/metrics', headers: ADMIN_HEADERS })).body;
     expect(metrics).toContain('rackboot_http_requests_total{method="GET",code="200"} 1');
     expect(metrics).toContain('rackboot_http_requests_total{method="GET",code="206"} 1');

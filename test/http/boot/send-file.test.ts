@@ -4,7 +4,7 @@ import { readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { BUFFERS_PER_TRANSFER, BufferPool, sendFileRange } from '../../../src/http/boot/send-file.js';
-import { chunkSizeFor } from '../../../src/http/boot/assets.js';
+import { chunkSizeFor } from '../../../src/http/boot/file-body.js';
 import { prng } from '../../helpers/fuzz.js';
 import { tempDirs } from '../../helpers/tmp.js';
 

@@ -1,0 +1,324 @@
+// sendFile(socketFd, fileFd, offset, length, callback(errno, bytesSent)) -> id
+// abortSendFile(id)
+//
+// Zero-copy body transfer for the asset routes: sendfile(2) from a cached
+// file to a client socket, driven by I/O threads of the addon's own, so
+// neither the bytes nor the per-buffer syscalls go through the JS event loop
+// (nginx serves the same way). Each thread owns an epoll set: a transfer is
+// sent until the socket is full (EAGAIN), then waits for EPOLLOUT, like an
+// nginx worker. A transfer that could go on without blocking yields after
+// QUANTUM bytes so one fast client cannot hold up the others. Transfers are
+// dealt to the threads in turn.
+//
+// The libuv threadpool is not used: it has 4 threads shared with fs and dns,
+// and a transfer to a slow client would hold one of them for its whole life.
+//
+// The socket is dup()ed: Node may close its own descriptor (the client left,
+// the server stops) while the thread still sends, and a descriptor number
+// reused by then must never receive our bytes. abortSendFile shuts the socket
+// down, which ends the transfer on its next send with an error. The file
+// descriptor stays the caller's: it must stay open until the callback.
+//
+// The callback gets (0, length) when every byte was sent, (ENODATA, sent) when
+// the file ended before offset + length (it shrank: never reported whole), and
+// (errno, sent) for a socket error (EPIPE, ECONNRESET, ...).
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+#include "sendfile.h"
+
+#define QUANTUM (1 << 20)
+#define MAX_THREADS 8
+#define DEFAULT_THREADS 2
+
+// One I/O thread: its epoll set, its wake-up eventfd, and what was submitted to it.
+struct worker {
+  int epfd;
+  int wakefd;
+  struct transfer *incoming;  // submitted, not yet seen by the thread (linked by next_run, under lock)
+};
+
+struct transfer {
+  uint32_t id;
+  int sock;  // our dup of the client socket
+  int file;
+  off_t offset;
+  int64_t remaining;
+  int64_t sent;
+  int error;
+  int ready;  // on the ready list: can send without waiting
+  napi_threadsafe_function done;
+  struct worker *worker;
+  struct transfer *next;      // all live transfers (under lock)
+  struct transfer *next_run;  // ready list (thread only)
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t started = PTHREAD_ONCE_INIT;
+static int start_error;
+static struct worker workers[MAX_THREADS];
+static int threads;
+static uint32_t next_id = 1;
+static struct transfer *live;  // every transfer not yet finished
+
+struct outcome {
+  int error;
+  int64_t sent;
+};
+
+static void call_js(napi_env env, napi_value cb, void *context, void *data) {
+  (void)context;
+  struct outcome *o = data;
+  if (env != NULL && cb != NULL) {
+    napi_value argv[2], undefined;
+    napi_create_int32(env, o->error, &argv[0]);
+    napi_create_double(env, (double)o->sent, &argv[1]);
+    napi_get_undefined(env, &undefined);
+    napi_call_function(env, undefined, cb, 2, argv, NULL);
+  }
+  free(o);
+}
+
+static void unlink_live(struct transfer *t) {
+  pthread_mutex_lock(&lock);
+  for (struct transfer **p = &live; *p; p = &(*p)->next) {
+    if (*p == t) {
+      *p = t->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&lock);
+}
+
+static void finish(struct transfer *t, int error) {
+  epoll_ctl(t->worker->epfd, EPOLL_CTL_DEL, t->sock, NULL);
+  unlink_live(t);
+  close(t->sock);
+  struct outcome *o = malloc(sizeof *o);
+  if (o) {
+    o->error = error;
+    o->sent = t->sent;
+    if (napi_call_threadsafe_function(t->done, o, napi_tsfn_blocking) != napi_ok) free(o);
+  }
+  napi_release_threadsafe_function(t->done, napi_tsfn_release);
+  free(t);
+}
+
+// Sends until done, EAGAIN (wait for EPOLLOUT) or QUANTUM (back of the ready list).
+// Returns 1 if the transfer is still live.
+static int pump(struct transfer *t) {
+  int64_t budget = QUANTUM;
+  while (t->remaining > 0) {
+    if (budget <= 0) return 1;
+    size_t want = (size_t)(t->remaining < budget ? t->remaining : budget);
+    ssize_t n = sendfile(t->sock, t->file, &t->offset, want);
+    if (n > 0) {
+      t->remaining -= n;
+      t->sent += n;
+      budget -= n;
+      continue;
+    }
+    if (n == 0) {
+      finish(t, ENODATA);
+      return 0;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      t->ready = 0;
+      return 1;
+    }
+    finish(t, errno);
+    return 0;
+  }
+  finish(t, 0);
+  return 0;
+}
+
+static void *run(void *arg) {
+  struct worker *w = arg;
+  struct epoll_event events[64];
+  struct transfer *ready_head = NULL, *ready_tail = NULL;
+#define PUSH_READY(t)                        \
+  do {                                       \
+    (t)->ready = 1;                          \
+    (t)->next_run = NULL;                    \
+    if (ready_tail) ready_tail->next_run = (t); \
+    else ready_head = (t);                   \
+    ready_tail = (t);                        \
+  } while (0)
+  for (;;) {
+    int n = epoll_wait(w->epfd, events, 64, ready_head ? 0 : -1);
+    for (int i = 0; i < n; i++) {
+      if (events[i].data.ptr == NULL) {
+        uint64_t v;
+        if (read(w->wakefd, &v, sizeof v) < 0) { /* drained already */ }
+        pthread_mutex_lock(&lock);
+        struct transfer *in = w->incoming;
+        w->incoming = NULL;
+        pthread_mutex_unlock(&lock);
+        while (in) {
+          struct transfer *t = in;
+          in = in->next_run;
+          struct epoll_event ev = { .events = EPOLLOUT | EPOLLET, .data.ptr = t };
+          if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, t->sock, &ev) < 0) {
+            finish(t, errno);
+            continue;
+          }
+          PUSH_READY(t);
+        }
+        continue;
+      }
+      struct transfer *t = events[i].data.ptr;
+      if (!t->ready) PUSH_READY(t);
+    }
+    // One pass over what was ready before this round; newly ready ones wait for the next.
+    struct transfer *end = ready_tail;
+    while (ready_head) {
+      struct transfer *t = ready_head;
+      ready_head = t->next_run;
+      if (!ready_head) ready_tail = NULL;
+      if (pump(t) && t->ready) PUSH_READY(t);
+      if (t == end) break;
+    }
+  }
+  return NULL;
+}
+
+static int start_worker(struct worker *w) {
+  w->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (w->epfd < 0) return errno;
+  w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (w->wakefd < 0) return errno;
+  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+  if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev) < 0) return errno;
+  pthread_t thread;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int err = pthread_create(&thread, &attr, run, w);
+  pthread_attr_destroy(&attr);
+  return err;
+}
+
+// RACKBOOT_SENDFILE_THREADS (1..MAX_THREADS) sets the number of I/O threads;
+// the default is DEFAULT_THREADS (see the README's Performance section).
+static void start(void) {
+  const char *env = getenv("RACKBOOT_SENDFILE_THREADS");
+  int n = env ? atoi(env) : DEFAULT_THREADS;
+  if (n < 1) n = 1;
+  if (n > MAX_THREADS) n = MAX_THREADS;
+  for (int i = 0; i < n; i++) {
+    int err = start_worker(&workers[i]);
+    if (err) {
+      // Threads already running keep serving; none at all is an error.
+      if (i == 0) start_error = err;
+      break;
+    }
+    threads = i + 1;
+  }
+}
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+static napi_value send_file(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  int32_t sock, file;
+  int64_t offset, length;
+  napi_valuetype cbtype = napi_undefined;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 ||
+      napi_get_value_int32(env, argv[0], &sock) != napi_ok || napi_get_value_int32(env, argv[1], &file) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &offset) != napi_ok || napi_get_value_int64(env, argv[3], &length) != napi_ok ||
+      napi_typeof(env, argv[4], &cbtype) != napi_ok || cbtype != napi_function || sock < 0 || file < 0 || offset < 0 || length < 0) {
+    napi_throw_type_error(env, NULL, "sendFile(socketFd, fileFd, offset, length, callback)");
+    return NULL;
+  }
+  pthread_once(&started, start);
+  if (start_error) return throw_errno(env, "sendFile: I/O thread", start_error);
+  struct transfer *t = calloc(1, sizeof *t);
+  if (!t) return throw_errno(env, "sendFile", ENOMEM);
+  t->sock = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+  if (t->sock < 0) {
+    int err = errno;
+    free(t);
+    return throw_errno(env, "sendFile: dup", err);
+  }
+  // Node's sockets are non-blocking already; the thread relies on it.
+  int flags = fcntl(t->sock, F_GETFL);
+  if (flags < 0 || !(flags & O_NONBLOCK)) {
+    close(t->sock);
+    free(t);
+    return throw_errno(env, "sendFile: socket is not non-blocking", EINVAL);
+  }
+  napi_value name;
+  napi_create_string_utf8(env, "sendFile", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[4], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &t->done) != napi_ok) {
+    close(t->sock);
+    free(t);
+    napi_throw_error(env, NULL, "sendFile: cannot create the completion callback");
+    return NULL;
+  }
+  t->file = file;
+  t->offset = (off_t)offset;
+  t->remaining = length;
+  pthread_mutex_lock(&lock);
+  t->id = next_id++;
+  if (next_id == 0) next_id = 1;
+  t->next = live;
+  live = t;
+  t->worker = &workers[t->id % threads];
+  t->next_run = t->worker->incoming;
+  t->worker->incoming = t;
+  pthread_mutex_unlock(&lock);
+  uint64_t one = 1;
+  if (write(t->worker->wakefd, &one, sizeof one) < 0) { /* already pending: the thread will look */ }
+  napi_value id;
+  napi_create_uint32(env, t->id, &id);
+  return id;
+}
+
+// Shuts the transfer's socket down; the thread then fails its next send and
+// calls back. Unknown ids (finished already) are ignored.
+static napi_value abort_send_file(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  uint32_t id;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_uint32(env, argv[0], &id) != napi_ok) {
+    napi_throw_type_error(env, NULL, "abortSendFile(id)");
+    return NULL;
+  }
+  pthread_mutex_lock(&lock);
+  for (struct transfer *t = live; t; t = t->next) {
+    if (t->id == id) {
+      shutdown(t->sock, SHUT_RDWR);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&lock);
+  return NULL;
+}
+
+void register_sendfile(napi_env env, napi_value exports) {
+  napi_value fn;
+  napi_create_function(env, "sendFile", NAPI_AUTO_LENGTH, send_file, NULL, &fn);
+  napi_set_named_property(env, exports, "sendFile", fn);
+  napi_create_function(env, "abortSendFile", NAPI_AUTO_LENGTH, abort_send_file, NULL, &fn);
+  napi_set_named_property(env, exports, "abortSendFile", fn);
+}
