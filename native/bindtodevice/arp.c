@@ -5,6 +5,7 @@
 // ordinary complete one (ATF_COM, not ATF_PERM): the kernel ages it out.
 // fd is any AF_INET socket (the DHCP socket); ioctl needs CAP_NET_ADMIN.
 #include <node_api.h>
+#include "napi-errors.h"
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,13 +16,6 @@
 #include <arpa/inet.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-
-static napi_value arp_fail(napi_env env, const char *what, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_throw_error(env, NULL, msg);
-  return NULL;
-}
 
 static napi_value set_arp(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -62,7 +56,7 @@ static napi_value set_arp(napi_env env, napi_callback_info info) {
   memcpy(req.arp_ha.sa_data, mac, 6);
   req.arp_flags = ATF_COM;
   memcpy(req.arp_dev, ifname, strlen(ifname));  // shorter than IFNAMSIZ, checked above; the rest is zero
-  if (ioctl(fd, SIOCSARP, &req) < 0) return arp_fail(env, "SIOCSARP", errno);
+  if (ioctl(fd, SIOCSARP, &req) < 0) return throw_errno(env, "SIOCSARP", errno);
   return NULL;
 }
 

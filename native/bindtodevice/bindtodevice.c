@@ -7,6 +7,7 @@
 // the interface address would miss the broadcasts a DHCP server must hear.
 // The descriptor is handed to dgram with bind({ fd }); Node owns it after.
 #include <node_api.h>
+#include "napi-errors.h"
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,13 +21,6 @@
 #include "memory.h"
 #include "udp-batch.h"
 #include "sendfile.h"
-
-static napi_value fail(napi_env env, const char *what, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_throw_error(env, NULL, msg);
-  return NULL;
-}
 
 static napi_value open_udp4(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -48,20 +42,20 @@ static napi_value open_udp4(napi_env env, napi_callback_info info) {
   }
 
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return fail(env, "socket", errno);
+  if (fd < 0) return throw_errno(env, "socket", errno);
   int one = 1;
   // SO_REUSEADDR: another socket may hold the same port on another interface.
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) { int e = errno; close(fd); return fail(env, "SO_REUSEADDR", e); }
-  if (setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) < 0) { int e = errno; close(fd); return fail(env, "SO_BROADCAST", e); }
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) { int e = errno; close(fd); return throw_errno(env, "SO_REUSEADDR", e); }
+  if (setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) < 0) { int e = errno; close(fd); return throw_errno(env, "SO_BROADCAST", e); }
   if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)(len + 1)) < 0) {
-    int e = errno; close(fd); return fail(env, "SO_BINDTODEVICE", e);
+    int e = errno; close(fd); return throw_errno(env, "SO_BINDTODEVICE", e);
   }
   struct sockaddr_in addr;
   memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;
   addr.sin_port = htons((uint16_t)port);
   addr.sin_addr.s_addr = htonl(INADDR_ANY);
-  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) { int e = errno; close(fd); return fail(env, "bind", e); }
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) { int e = errno; close(fd); return throw_errno(env, "bind", e); }
 
   napi_value result;
   napi_create_int32(env, fd, &result);
@@ -95,9 +89,9 @@ static napi_value open_icmp6(napi_env env, napi_callback_info info) {
     return NULL;
   }
   unsigned ifindex = if_nametoindex(ifname);
-  if (ifindex == 0) return fail(env, "if_nametoindex", errno);
+  if (ifindex == 0) return throw_errno(env, "if_nametoindex", errno);
   int fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_ICMPV6);
-  if (fd < 0) return fail(env, "socket(ICMPv6)", errno);
+  if (fd < 0) return throw_errno(env, "socket(ICMPv6)", errno);
   int hops = 255, off = 0;
   struct icmp6_filter filter;
   ICMP6_FILTER_SETBLOCKALL(&filter);
@@ -113,7 +107,7 @@ static napi_value open_icmp6(napi_env env, napi_callback_info info) {
       setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &off, sizeof off) < 0 ||
       setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter) < 0 ||
       setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &all_routers, sizeof all_routers) < 0) {
-    int e = errno; close(fd); return fail(env, "ICMPv6 socket options", e);
+    int e = errno; close(fd); return throw_errno(env, "ICMPv6 socket options", e);
   }
   napi_value result, v;
   napi_create_object(env, &result);
@@ -149,7 +143,7 @@ static napi_value send_icmp6(napi_env env, napi_callback_info info) {
     return NULL;
   }
   ssize_t n = sendto(fd, data, size, 0, (struct sockaddr *)&to, sizeof to);
-  if (n < 0) return fail(env, "sendto(ICMPv6)", errno);
+  if (n < 0) return throw_errno(env, "sendto(ICMPv6)", errno);
   napi_value result;
   napi_create_int32(env, (int32_t)n, &result);
   return result;
@@ -169,7 +163,7 @@ static napi_value recv_icmp6(napi_env env, napi_callback_info info) {
       napi_get_null(env, &result);
       return result;
     }
-    return fail(env, "recvfrom(ICMPv6)", errno);
+    return throw_errno(env, "recvfrom(ICMPv6)", errno);
   }
   char addr[INET6_ADDRSTRLEN];
   inet_ntop(AF_INET6, &from.sin6_addr, addr, sizeof addr);
@@ -186,7 +180,7 @@ static napi_value recv_icmp6(napi_env env, napi_callback_info info) {
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   int32_t fd = -1;
   if (!get_fd_arg(env, info, "closeFd(fd)", &fd)) return NULL;
-  if (close(fd) < 0) return fail(env, "close", errno);
+  if (close(fd) < 0) return throw_errno(env, "close", errno);
   return NULL;
 }
 

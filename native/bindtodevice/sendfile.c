@@ -24,6 +24,7 @@
 // (errno, sent) for a socket error (EPIPE, ECONNRESET, ...).
 #define _GNU_SOURCE
 #include <node_api.h>
+#include "napi-errors.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -228,13 +229,6 @@ static void start(void) {
     }
     threads = i + 1;
   }
-}
-
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[160];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_throw_error(env, NULL, msg);
-  return NULL;
 }
 
 static napi_value send_file(napi_env env, napi_callback_info info) {
