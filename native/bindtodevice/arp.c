@@ -5,7 +5,7 @@
 // ordinary complete one (ATF_COM, not ATF_PERM): the kernel ages it out.
 // fd is any AF_INET socket (the DHCP socket); ioctl needs CAP_NET_ADMIN.
 #include <node_api.h>
-#include "napi-errors.h"
+#include "napi-helpers.h"
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -61,7 +61,5 @@ static napi_value set_arp(napi_env env, napi_callback_info info) {
 }
 
 void register_arp(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "setArp", NAPI_AUTO_LENGTH, set_arp, NULL, &fn);
-  napi_set_named_property(env, exports, "setArp", fn);
+  export_function(env, exports, "setArp", set_arp);
 }

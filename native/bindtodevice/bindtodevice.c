@@ -7,7 +7,7 @@
 // the interface address would miss the broadcasts a DHCP server must hear.
 // The descriptor is handed to dgram with bind({ fd }); Node owns it after.
 #include <node_api.h>
-#include "napi-errors.h"
+#include "napi-helpers.h"
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -184,21 +184,16 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
-  napi_value fn;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
-  napi_set_named_property(env, exports, name, fn);
-}
 
 void register_tcp_user_timeout(napi_env env, napi_value exports); /* tcp_user_timeout.c */
 void register_arp(napi_env env, napi_value exports);  /* arp.c */
 
 static napi_value init(napi_env env, napi_value exports) {
-  export_fn(env, exports, "openUdp4", open_udp4);
-  export_fn(env, exports, "openIcmp6", open_icmp6);
-  export_fn(env, exports, "sendIcmp6", send_icmp6);
-  export_fn(env, exports, "recvIcmp6", recv_icmp6);
-  export_fn(env, exports, "closeFd", close_fd);
+  export_function(env, exports, "openUdp4", open_udp4);
+  export_function(env, exports, "openIcmp6", open_icmp6);
+  export_function(env, exports, "sendIcmp6", send_icmp6);
+  export_function(env, exports, "recvIcmp6", recv_icmp6);
+  export_function(env, exports, "closeFd", close_fd);
   register_tcp_user_timeout(env, exports);
   register_arp(env, exports);
   register_udp_batch(env, exports);

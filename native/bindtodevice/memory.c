@@ -5,6 +5,7 @@
 // inventory reload is done with them, their pages would otherwise stay in
 // the daemon's RSS.
 #include <node_api.h>
+#include "napi-helpers.h"
 #include <malloc.h>
 #include "memory.h"
 
@@ -16,7 +17,5 @@ static napi_value malloc_trim_js(napi_env env, napi_callback_info info) {
 }
 
 void register_memory(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "mallocTrim", NAPI_AUTO_LENGTH, malloc_trim_js, NULL, &fn);
-  napi_set_named_property(env, exports, "mallocTrim", fn);
+  export_function(env, exports, "mallocTrim", malloc_trim_js);
 }

@@ -24,7 +24,7 @@
 // (errno, sent) for a socket error (EPIPE, ECONNRESET, ...).
 #define _GNU_SOURCE
 #include <node_api.h>
-#include "napi-errors.h"
+#include "napi-helpers.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -310,9 +310,6 @@ static napi_value abort_send_file(napi_env env, napi_callback_info info) {
 }
 
 void register_sendfile(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "sendFile", NAPI_AUTO_LENGTH, send_file, NULL, &fn);
-  napi_set_named_property(env, exports, "sendFile", fn);
-  napi_create_function(env, "abortSendFile", NAPI_AUTO_LENGTH, abort_send_file, NULL, &fn);
-  napi_set_named_property(env, exports, "abortSendFile", fn);
+  export_function(env, exports, "sendFile", send_file);
+  export_function(env, exports, "abortSendFile", abort_send_file);
 }

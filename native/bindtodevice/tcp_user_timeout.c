@@ -4,6 +4,7 @@
 // sent into a silently dropped path waits for the kernel's retransmissions
 // (about 15 minutes) before anyone notices.
 #include <node_api.h>
+#include "napi-helpers.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,16 +22,10 @@ static napi_value set_tcp_user_timeout(napi_env env, napi_callback_info info) {
     return NULL;
   }
   unsigned int value = (unsigned int)ms;
-  if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &value, sizeof value) < 0) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "setsockopt TCP_USER_TIMEOUT: %s", strerror(errno));
-    napi_throw_error(env, NULL, msg);
-  }
+  if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &value, sizeof value) < 0) return throw_errno(env, "setsockopt TCP_USER_TIMEOUT", errno);
   return NULL;
 }
 
 void register_tcp_user_timeout(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "setTcpUserTimeout", NAPI_AUTO_LENGTH, set_tcp_user_timeout, NULL, &fn);
-  napi_set_named_property(env, exports, "setTcpUserTimeout", fn);
+  export_function(env, exports, "setTcpUserTimeout", set_tcp_user_timeout);
 }

@@ -17,6 +17,7 @@
 // expected on this path and the caller decides what they mean.
 #define _GNU_SOURCE 1
 #include <node_api.h>
+#include "napi-helpers.h"
 #include <errno.h>
 #include <netdb.h>
 #include <net/if.h>
@@ -78,12 +79,19 @@ static napi_value open_connected_udp(napi_env env, napi_callback_info info) {
   freeaddrinfo(r);
   if (err) {
     if (fd >= 0) close(fd);
-    char msg[160];
-    snprintf(msg, sizeof msg, "openConnectedUdp: %s", strerror(err));
-    napi_throw_error(env, NULL, msg);
-    return NULL;
+    return throw_errno(env, "openConnectedUdp", err);
   }
   return number(env, fd);
+}
+
+/** The bytes behind a Uint8Array (anything else: false). */
+static bool uint8_bytes(napi_env env, napi_value value, void **data, size_t *length) {
+  bool typed = false;
+  napi_typedarray_type kind;
+  napi_value ab;
+  size_t offset = 0;
+  return napi_is_typedarray(env, value, &typed) == napi_ok && typed &&
+         napi_get_typedarray_info(env, value, &kind, length, data, &ab, &offset) == napi_ok && kind == napi_uint8_array;
 }
 
 static napi_value send_blocks(napi_env env, napi_callback_info info) {
@@ -94,14 +102,8 @@ static napi_value send_blocks(napi_env env, napi_callback_info info) {
   int64_t from = 0, to = 0;
   void *data = NULL;
   size_t length = 0;
-  bool typed = false;
-  napi_typedarray_type kind;
-  napi_value ab;
-  size_t offset = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 ||
-      napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
-      napi_is_typedarray(env, argv[1], &typed) != napi_ok || !typed ||
-      napi_get_typedarray_info(env, argv[1], &kind, &length, &data, &ab, &offset) != napi_ok || kind != napi_uint8_array ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok || !uint8_bytes(env, argv[1], &data, &length) ||
       napi_get_value_uint32(env, argv[2], &blksize) != napi_ok || blksize == 0 ||
       napi_get_value_int64(env, argv[3], &from) != napi_ok || napi_get_value_int64(env, argv[4], &to) != napi_ok ||
       from < 1 || to < from || (uint64_t)(from - 1) * blksize > length) {
@@ -145,14 +147,8 @@ static napi_value send_datagram(napi_env env, napi_callback_info info) {
   int32_t fd = -1;
   void *data = NULL;
   size_t length = 0;
-  bool typed = false;
-  napi_typedarray_type kind;
-  napi_value ab;
-  size_t offset = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
-      napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
-      napi_is_typedarray(env, argv[1], &typed) != napi_ok || !typed ||
-      napi_get_typedarray_info(env, argv[1], &kind, &length, &data, &ab, &offset) != napi_ok || kind != napi_uint8_array) {
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok || !uint8_bytes(env, argv[1], &data, &length)) {
     napi_throw_type_error(env, NULL, "sendDatagram(fd, Uint8Array)");
     return NULL;
   }
@@ -162,14 +158,8 @@ static napi_value send_datagram(napi_env env, napi_callback_info info) {
   return number(env, r < 0 ? -errno : r);
 }
 
-static void add(napi_env env, napi_value exports, const char *name, napi_callback cb) {
-  napi_value fn;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
-  napi_set_named_property(env, exports, name, fn);
-}
-
 void register_udp_batch(napi_env env, napi_value exports) {
-  add(env, exports, "openConnectedUdp", open_connected_udp);
-  add(env, exports, "sendBlocks", send_blocks);
-  add(env, exports, "sendDatagram", send_datagram);
+  export_function(env, exports, "openConnectedUdp", open_connected_udp);
+  export_function(env, exports, "sendBlocks", send_blocks);
+  export_function(env, exports, "sendDatagram", send_datagram);
 }
