@@ -4,8 +4,8 @@
 // TFTP's batched sends (udp-batch.c), the asset plane's sendfile
 // (sendfile.c), TCP_USER_TIMEOUT for PostgreSQL sessions and malloc_trim.
 // DHCP and NDP load it here and refuse to start without it, with the command
-// that builds it; the others find it with findAddon and fall back to plain
-// Node where a build lacks their call.
+// that builds it; the others take their calls through optionalAddonCalls and
+// fall back to plain Node where a build lacks them.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -33,6 +33,20 @@ export function loadInterfaceSockets(what: string, path = findAddon()): Interfac
       `${what} needs the bindtodevice addon to use only the provisioning interface, and it is not built ` +
         `(${(err as Error).message.split('\n')[0]}). Build it from the repository root with: ${ADDON_BUILD}`,
     );
+  }
+}
+
+/**
+ * The named functions of the addon, or undefined when it is not built or is
+ * an older build without every one of them: the caller then takes its
+ * plain-Node path.
+ */
+export function optionalAddonCalls<T extends object>(names: readonly (keyof T & string)[], path = findAddon()): T | undefined {
+  try {
+    const addon = createRequire(import.meta.url)(path) as Record<string, unknown>;
+    return names.every((n) => typeof addon[n] === 'function') ? (addon as T) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

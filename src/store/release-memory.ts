@@ -15,20 +15,14 @@
 import type Database from 'better-sqlite3';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { loadInterfaceSockets } from '../net/addon.js';
+import { optionalAddonCalls } from '../net/addon.js';
 
 type Trim = () => boolean;
 let trim: Trim | null | undefined;
 
 /** The addon's mallocTrim, or null where the addon is not built or predates it. */
 function mallocTrim(): Trim | null {
-  if (trim !== undefined) return trim;
-  try {
-    const addon = loadInterfaceSockets('memory release') as unknown as { mallocTrim?: Trim };
-    trim = typeof addon.mallocTrim === 'function' ? addon.mallocTrim : null;
-  } catch {
-    trim = null;
-  }
+  if (trim === undefined) trim = optionalAddonCalls<{ mallocTrim: Trim }>(['mallocTrim'])?.mallocTrim ?? null;
   return trim;
 }
 

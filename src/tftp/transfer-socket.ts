@@ -14,7 +14,7 @@
 
 import { createSocket, type Socket } from 'node:dgram';
 import { constants } from 'node:os';
-import { loadInterfaceSockets } from '../net/addon.js';
+import { optionalAddonCalls } from '../net/addon.js';
 import type { Step, Transfer } from './transfer.js';
 
 export interface UdpBatch {
@@ -27,13 +27,7 @@ export interface UdpBatch {
 
 /** The addon's batch calls, or undefined when it is not built or predates them. */
 export function loadUdpBatch(): UdpBatch | undefined {
-  try {
-    const addon = loadInterfaceSockets('TFTP') as unknown as Partial<UdpBatch>;
-    if (typeof addon.openConnectedUdp === 'function' && typeof addon.sendBlocks === 'function' && typeof addon.sendDatagram === 'function') return addon as UdpBatch;
-  } catch {
-    // Not built: TFTP works without it, one send per packet.
-  }
-  return undefined;
+  return optionalAddonCalls<UdpBatch>(['openConnectedUdp', 'sendBlocks', 'sendDatagram']);
 }
 
 export interface TransferSocketEvents {

@@ -8,8 +8,7 @@ import { open } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { constants } from 'node:os';
 import type { Socket } from 'node:net';
-import { createRequire } from 'node:module';
-import { findAddon } from '../../net/addon.js';
+import { findAddon, optionalAddonCalls } from '../../net/addon.js';
 
 /** The addon's two calls (native/bindtodevice/sendfile.c). */
 export interface ZeroCopySend {
@@ -25,12 +24,7 @@ export interface ZeroCopySend {
  */
 export function loadZeroCopySend(path = findAddon()): ZeroCopySend | undefined {
   if (process.env.RACKBOOT_ASSET_SENDFILE === '0') return undefined;
-  try {
-    const addon = createRequire(import.meta.url)(path) as Partial<ZeroCopySend>;
-    return typeof addon.sendFile === 'function' && typeof addon.abortSendFile === 'function' ? (addon as ZeroCopySend) : undefined;
-  } catch {
-    return undefined;
-  }
+  return optionalAddonCalls<ZeroCopySend>(['sendFile', 'abortSendFile'], path);
 }
 
 /** The kernel descriptor of a plain TCP socket, or undefined when the bytes must not bypass Node (TLS, a pipe, no handle). */

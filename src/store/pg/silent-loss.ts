@@ -15,7 +15,7 @@
 // and tcp_user_timeout 10 s (PostgreSQL's own settings; ignored on a unix
 // socket), so the server ends a lost client's session, and frees its locks,
 // within about 11 s of the last packet it got.
-import { loadInterfaceSockets } from '../../net/addon.js';
+import { optionalAddonCalls } from '../../net/addon.js';
 
 export const CLIENT_KEEPALIVE_IDLE_MS = 5_000;
 export const CLIENT_USER_TIMEOUT_MS = 10_000;
@@ -25,14 +25,7 @@ type SetUserTimeout = (fd: number, ms: number) => void;
 let setUserTimeout: SetUserTimeout | null | undefined;
 
 function addonSetter(): SetUserTimeout | null {
-  if (setUserTimeout === undefined) {
-    try {
-      const addon = loadInterfaceSockets('the database client') as { setTcpUserTimeout?: SetUserTimeout };
-      setUserTimeout = typeof addon.setTcpUserTimeout === 'function' ? addon.setTcpUserTimeout : null;
-    } catch {
-      setUserTimeout = null;
-    }
-  }
+  if (setUserTimeout === undefined) setUserTimeout = optionalAddonCalls<{ setTcpUserTimeout: SetUserTimeout }>(['setTcpUserTimeout'])?.setTcpUserTimeout ?? null;
   return setUserTimeout;
 }
 
