@@ -187,6 +187,7 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
 
 void register_tcp_user_timeout(napi_env env, napi_value exports); /* tcp_user_timeout.c */
 void register_arp(napi_env env, napi_value exports);  /* arp.c */
+void register_tftp_acks(napi_env env, napi_value exports); /* tftp-acks.c */
 
 static napi_value init(napi_env env, napi_value exports) {
   export_function(env, exports, "openUdp4", open_udp4);
@@ -199,6 +200,7 @@ static napi_value init(napi_env env, napi_value exports) {
   register_udp_batch(env, exports);
   register_memory(env, exports);
   register_sendfile(env, exports);
+  register_tftp_acks(env, exports);
   return exports;
 }
 

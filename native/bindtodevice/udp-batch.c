@@ -1,4 +1,4 @@
-// Batched UDP sends for TFTP transfers (src/tftp/batch-socket.ts).
+// Batched UDP sends for TFTP transfers (src/tftp/transfer-socket.ts).
 //
 // openConnectedUdp(localAddr, remoteAddr, remotePort) -> fd: a non-blocking
 // UDP socket bound to localAddr on an ephemeral port and connected to the
@@ -33,12 +33,6 @@
 // Packets per sendmmsg call; a larger window is sent in several calls.
 #define BATCH 64
 #define TFTP_DATA 3
-
-static napi_value number(napi_env env, int64_t v) {
-  napi_value out;
-  napi_create_int64(env, v, &out);
-  return out;
-}
 
 static int numeric_addr(const char *host, const char *port, struct addrinfo **out) {
   struct addrinfo hints;
@@ -84,16 +78,6 @@ static napi_value open_connected_udp(napi_env env, napi_callback_info info) {
   return number(env, fd);
 }
 
-/** The bytes behind a Uint8Array (anything else: false). */
-static bool uint8_bytes(napi_env env, napi_value value, void **data, size_t *length) {
-  bool typed = false;
-  napi_typedarray_type kind;
-  napi_value ab;
-  size_t offset = 0;
-  return napi_is_typedarray(env, value, &typed) == napi_ok && typed &&
-         napi_get_typedarray_info(env, value, &kind, length, data, &ab, &offset) == napi_ok && kind == napi_uint8_array;
-}
-
 static napi_value send_blocks(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
@@ -110,6 +94,10 @@ static napi_value send_blocks(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "sendBlocks(fd, Uint8Array, blksize > 0, from >= 1, to >= from), from inside the data");
     return NULL;
   }
+  return number(env, tftp_send_window(fd, data, length, blksize, from, to));
+}
+
+int64_t tftp_send_window(int fd, const unsigned char *data, size_t length, uint32_t blksize, int64_t from, int64_t to) {
   unsigned char headers[BATCH][4];
   struct iovec iov[BATCH][2];
   struct mmsghdr msgs[BATCH];
@@ -134,11 +122,11 @@ static napi_value send_blocks(napi_env env, napi_callback_info info) {
     int r;
     do r = sendmmsg(fd, msgs, n, 0);
     while (r < 0 && errno == EINTR);
-    if (r < 0) return number(env, sent ? sent : -errno);
+    if (r < 0) return sent ? sent : -errno;
     sent += r;
     if ((unsigned)r < n) break;
   }
-  return number(env, sent);
+  return sent;
 }
 
 static napi_value send_datagram(napi_env env, napi_callback_info info) {

@@ -30,6 +30,8 @@ export interface ClientStats {
 export interface TftpMetrics {
   activeTransfers: number;
   cachedFiles: number;
+  /** Windows the native ACK path (ack-fast-path.ts) sent on ACKs JavaScript never saw. */
+  nativeAckWindows: number;
   totals: Counters;
   clients: ClientStats[];
 }

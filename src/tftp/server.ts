@@ -15,7 +15,8 @@ import { decodePacket, encodeError, encodeOack, ERR, toNetascii, type TftpPacket
 import { ErrorBudget, replyToMalformed } from './malformed.js';
 import { negotiate } from './options.js';
 import { Transfer, type Step } from './transfer.js';
-import { loadUdpBatch, openTransferSocket, type TransferSocket, type TransferSocketEvents } from './transfer-socket.js';
+import { loadUdpBatch, openTransferSocket, type CaughtUp, type TransferIo, type TransferSocket, type TransferSocketEvents } from './transfer-socket.js';
+import { loadTftpAcks } from './ack-fast-path.js';
 import { TftpFiles, type VirtualFiles } from './files.js';
 import { ClientTable, type TftpMetrics } from './clients.js';
 import { recordTftpSighting } from './sightings.js';
@@ -44,6 +45,12 @@ export interface TftpServiceDeps {
    * (start fails without them); false sends one packet per call.
    */
   batchedSends?: boolean;
+  /**
+   * Let the native addon receive the ACKs and send the next window itself
+   * for the common ACK (ack-fast-path.ts). Default: when batched sends are
+   * on and the addon has the calls; false keeps Node's receive path.
+   */
+  nativeAcks?: boolean;
 }
 
 export interface TftpService {
@@ -90,7 +97,10 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   const maxRetries = deps.maxRetries ?? 5;
   const batch = deps.batchedSends === false ? undefined : loadUdpBatch();
   if (deps.batchedSends === true && !batch) throw new Error('TFTP batched sends need the bindtodevice addon with openConnectedUdp/sendBlocks; rebuild it (see src/net/addon.ts)');
+  const io: TransferIo = { batch, acks: batch && deps.nativeAcks !== false ? loadTftpAcks() : undefined };
   let limitReported = false;
+  /** Windows the native ACK path sent without waking us (metrics: shows the path is taken). */
+  let nativeAckWindows = 0;
   let closed = false;
 
   const family = deps.host.includes(':') ? 'udp6' : 'udp4';
@@ -102,7 +112,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   }));
   main.on('error', (err) => log.error({ err }, 'TFTP socket error'));
   const boundPort = main.address().port;
-  log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers, batchedSends: !!batch }, 'TFTP listening');
+  log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers, batchedSends: !!batch, nativeAcks: !!io.acks }, 'TFTP listening');
 
   const errorBudget = new ErrorBudget();
   /** ERRORs from the listening port answer unverified source addresses: budgeted per client. */
@@ -169,6 +179,27 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     }
   }
 
+  /** What the native ACK path did on its own, applied to the transfer before anything else decides. */
+  function catchUp(a: Active): CaughtUp | undefined {
+    const c = a.socket?.catchUp?.(a.transfer!, performance.now());
+    if (c) {
+      a.bytesSent += c.bytes;
+      nativeAckWindows += c.windows;
+    }
+    return c;
+  }
+
+  function onTimer(key: string, a: Active): void {
+    const c = catchUp(a);
+    // Moved on since the timer was armed: the window now out gets its full interval.
+    if (c && !a.transfer!.finished) {
+      a.timerMs = undefined;
+      a.timer = setTimeout(() => onTimer(key, a), Math.max(1, a.transfer!.retransmitMs - c.windowAgeMs));
+      return;
+    }
+    apply(key, a, a.transfer!.onTimeout());
+  }
+
   function apply(key: string, a: Active, step: Step): void {
     a.bytesSent += a.socket!.send(step, a.transfer!);
     if (step.timer === 'stop') {
@@ -179,7 +210,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
       if (a.timer && a.timerMs === step.timer) a.timer.refresh();
       else {
         if (a.timer) clearTimeout(a.timer);
-        a.timer = setTimeout(() => apply(key, a, a.transfer!.onTimeout()), step.timer);
+        a.timer = setTimeout(() => onTimer(key, a), step.timer);
         a.timerMs = step.timer;
       }
     }
@@ -187,6 +218,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   }
 
   function onTransferPacket(key: string, a: Active, msg: Buffer): void {
+    catchUp(a);
     const decoded = decodePacket(msg);
     if (!decoded.ok) return clients.count(a.ip, 'malformed');
     const pkt = decoded.packet;
@@ -220,11 +252,12 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
       // The client has exited, perhaps with its final ACK still on the way.
       peerGone: () => {
         if (a.transfer!.finished) return;
-        a.peerGone ??= setTimeout(() => apply(key, a, a.transfer!.onPeerGone()), PEER_GONE_GRACE_MS);
+        a.peerGone ??= setTimeout(() => (catchUp(a), apply(key, a, a.transfer!.onPeerGone())), PEER_GONE_GRACE_MS);
       },
       error: (err) => {
         if (a.transfer!.finished) return;
         log.warn({ err, client: key }, 'TFTP transfer socket error');
+        catchUp(a);
         apply(key, a, a.transfer!.onError(0, `socket error: ${err.message}`));
       },
       ready: () => {
@@ -234,7 +267,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
       },
     };
     try {
-      a.socket = openTransferSocket(batch, { family, host: deps.host, ip: a.ip, port: a.port }, events);
+      a.socket = openTransferSocket(io, { family, host: deps.host, ip: a.ip, port: a.port }, a.transfer, events);
     } catch (err) {
       active.delete(key);
       throw err;
@@ -304,7 +337,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   return {
     name: 'tftp',
     port: boundPort,
-    metrics: () => ({ activeTransfers: active.size, cachedFiles: files.cachedFiles, ...clients.snapshot() }),
+    metrics: () => ({ activeTransfers: active.size, cachedFiles: files.cachedFiles, nativeAckWindows, ...clients.snapshot() }),
     async close() {
       if (closed) return;
       closed = true;

@@ -1,7 +1,9 @@
 // A transfer's own UDP socket (its TID, RFC 1350 §4), connected to the
 // client's TID so the kernel drops packets from anyone else.
 //
-// Two ways to send, chosen once per service:
+// Three ways, chosen once per service:
+// - native ACKs (ack-fast-path.ts): the addon receives too, and answers the
+//   common ACK with the next window without entering JavaScript.
 // - batched (the native addon's openConnectedUdp/sendBlocks): a window goes
 //   out in one sendmmsg(2), each DATA packet a 4-byte header plus an iovec
 //   into the cached file, so nothing is allocated or copied per block. The
@@ -16,6 +18,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { constants } from 'node:os';
 import { optionalAddonCalls } from '../net/addon.js';
 import type { Step, Transfer } from './transfer.js';
+import { openAckFastPath, type TftpAcks } from './ack-fast-path.js';
 
 export interface UdpBatch {
   openConnectedUdp(localAddr: string, remoteAddr: string, remotePort: number): number;
@@ -39,9 +42,24 @@ export interface TransferSocketEvents {
   ready(): void;
 }
 
+/** What an I/O fast path did on its own since it was last asked. */
+export interface CaughtUp {
+  /** Windows it sent, each answering an ACK JavaScript never saw. */
+  windows: number;
+  /** DATA payload bytes it sent. */
+  bytes: number;
+  /** How long ago (ms) the window now out was sent. */
+  windowAgeMs: number;
+}
+
 export interface TransferSocket {
   /** Sends what the step asks for; returns the DATA payload bytes that left. */
   send(step: Step, transfer: Transfer): number;
+  /**
+   * Where the socket moves the transfer on by itself (native ACKs): applies
+   * that to the transfer. Undefined when it had not moved it on.
+   */
+  catchUp?(transfer: Transfer, now: number): CaughtUp | undefined;
   close(): void;
 }
 
@@ -53,8 +71,15 @@ export interface TransferSocketTarget {
   port: number;
 }
 
-export function openTransferSocket(batch: UdpBatch | undefined, to: TransferSocketTarget, ev: TransferSocketEvents): TransferSocket {
-  return batch ? openBatched(batch, to, ev) : openPerPacket(to, ev);
+/** The addon's calls a service found: batched sends, and the native ACK receiver with them. */
+export interface TransferIo {
+  batch?: UdpBatch;
+  acks?: TftpAcks;
+}
+
+export function openTransferSocket(io: TransferIo, to: TransferSocketTarget, t: Transfer, ev: TransferSocketEvents): TransferSocket {
+  if (io.batch && io.acks) return openAckFastPath(io.batch, io.acks, to, t, ev);
+  return io.batch ? openBatched(io.batch, to, ev) : openPerPacket(to, ev);
 }
 
 function listen(sock: Socket, ev: TransferSocketEvents): void {
@@ -66,6 +91,21 @@ function listen(sock: Socket, ev: TransferSocketEvents): void {
   });
 }
 
+/**
+ * For a native send's result: a negative count is -errno, the error a socket
+ * would report; true when the send failed.
+ */
+export function sendFailed(n: number, ev: TransferSocketEvents, isClosed: () => boolean): boolean {
+  if (n >= 0) return false;
+  // EAGAIN/ENOBUFS: the send buffer is full. What did not leave is a lost
+  // packet, which the retransmit timer recovers, as for one lost on the wire.
+  if (n === -constants.errno.EAGAIN || n === -constants.errno.ENOBUFS) return true;
+  if (n === -constants.errno.ECONNREFUSED) ev.peerGone();
+  // Reported after the step that sent, which the caller is still applying.
+  else queueMicrotask(() => isClosed() || ev.error(Object.assign(new Error(`send: errno ${-n}`), { errno: -n })));
+  return true;
+}
+
 function openBatched(batch: UdpBatch, to: TransferSocketTarget, ev: TransferSocketEvents): TransferSocket {
   const fd = batch.openConnectedUdp(to.host, to.ip, to.port);
   const sock = createSocket({ type: to.family });
@@ -73,17 +113,7 @@ function openBatched(batch: UdpBatch, to: TransferSocketTarget, ev: TransferSock
   // Node owns the descriptor from here (closing the socket closes it).
   sock.bind({ fd });
   let closed = false;
-  /** A negative count is -errno from the send: the error a socket would report. */
-  const failed = (n: number): boolean => {
-    if (n >= 0) return false;
-    // EAGAIN/ENOBUFS: the send buffer is full. What did not leave is a lost
-    // packet, which the retransmit timer recovers, as for one lost on the wire.
-    if (n === -constants.errno.EAGAIN || n === -constants.errno.ENOBUFS) return true;
-    if (n === -constants.errno.ECONNREFUSED) ev.peerGone();
-    // Reported after the step that sent, which the caller is still applying.
-    else queueMicrotask(() => closed || ev.error(Object.assign(new Error(`send: errno ${-n}`), { errno: -n })));
-    return true;
-  };
+  const failed = (n: number) => sendFailed(n, ev, () => closed);
   queueMicrotask(() => closed || ev.ready());
   return {
     send(step, t) {

@@ -69,6 +69,8 @@ export interface Step {
   /** The OACK, (re)sent. */
   oack?: Uint8Array;
   blocks?: BlockRange;
+  /** The blocks were sent before: their ACK gives no round-trip sample (Karn). */
+  retransmit?: true;
   /** 'keep': leave the running timer alone; a number: (re)arm it; 'stop': clear it. */
   timer: 'keep' | 'stop' | number;
   end?: { outcome: TransferOutcome; detail: string };
@@ -113,6 +115,10 @@ export class Transfer {
 
   get blksize(): number {
     return this.p.blksize;
+  }
+
+  get windowsize(): number {
+    return this.p.windowsize;
   }
 
   /** The interval a new window starts from now (ms). */
@@ -192,14 +198,37 @@ export class Transfer {
     if (this.state === 'oack') return { oack: this.p.oack!, timer: this.intervalMs };
     const again = this.range(this.acked + 1, this.sentUpTo);
     this.retransmissions += again.to - again.from + 1;
-    return { blocks: again, timer: this.intervalMs };
+    return { blocks: again, retransmit: true, timer: this.intervalMs };
+  }
+
+  /**
+   * Windows an I/O fast path moved on without us (the native ACK receiver,
+   * src/tftp/ack-fast-path.ts): each was the ACK of its window's last block
+   * while more was left, answered with the next window, as onAck would have.
+   * `acked` is the last of those ACKs, `packets` the DATA packets sent,
+   * `rttMs` the round trips it measured (from first sends only), and
+   * `windowAgeMs` how long ago the window now out was sent.
+   */
+  advance(acked: number, packets: number, rttMs: readonly number[], now?: number, windowAgeMs = 0): void {
+    if (this.state !== 'data' || acked <= this.acked || acked >= this.totalBlocks) return;
+    for (const r of rttMs) this.sampleMs(r);
+    this.packetsSent += packets;
+    this.acked = acked;
+    this.retries = 0;
+    this.intervalMs = this.baseMs;
+    this.sentAt = now === undefined ? undefined : now - windowAgeMs;
+    this.sentUpTo = Math.min(acked + this.p.windowsize, this.totalBlocks);
   }
 
   /** One round-trip sample, from the first send of the window just acknowledged. */
   private sample(now: number | undefined): void {
+    if (now !== undefined && this.sentAt !== undefined) this.sampleMs(now - this.sentAt);
+  }
+
+  private sampleMs(ms: number): void {
     const floor = this.p.minTimeoutMs;
-    if (now === undefined || this.sentAt === undefined || floor === undefined || this.p.fixedTimeout) return;
-    const r = Math.max(0, now - this.sentAt);
+    if (floor === undefined || this.p.fixedTimeout) return;
+    const r = Math.max(0, ms);
     if (this.srtt === undefined) {
       this.srtt = r;
       this.rttvar = r / 2;

@@ -16,8 +16,9 @@ const body = Buffer.alloc(5000, 0x5a);
 const logLines: Array<Record<string, unknown>> = [];
 const log = pino({ level: 'debug' }, { write: (s: string) => void logLines.push(JSON.parse(s)) });
 const services: TftpService[] = [];
-/** Which send path the cases below run against (each describe sets it). */
+/** Which I/O path the cases below run against (each describe sets it). */
 let batchedSends = true;
+let nativeAcks = true;
 const clients: RawClient[] = [];
 
 beforeAll(() => {
@@ -36,7 +37,7 @@ afterEach(async () => {
 async function serve(over: Partial<{ maxTransfers: number; maxWindowsize: number }> = {}, extra: { store?: Store } = {}): Promise<TftpService> {
   const s = await startTftpService({
     settings: { tftp: { enabled: true, root, port: 0, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 8, ...over } },
-    host: '127.0.0.1', log, retransmitMs: 200, maxRetries: 2, store: extra.store, batchedSends,
+    host: '127.0.0.1', log, retransmitMs: 200, maxRetries: 2, store: extra.store, batchedSends, nativeAcks,
     virtualFiles: { 'boot.ipxe': () => '#!ipxe\nchain http://10.0.0.1:8080/ipxe\n' },
   });
   services.push(s);
@@ -49,15 +50,20 @@ async function client(): Promise<RawClient> {
   return c;
 }
 
-describe.each([true, false])('TFTP server over loopback (batchedSends %s)', (batched) => {
+describe.each([
+  { batched: true, acks: true },
+  { batched: true, acks: false },
+  { batched: false, acks: false },
+])('TFTP server over loopback (batchedSends $batched, nativeAcks $acks)', ({ batched, acks }) => {
   beforeAll(() => {
     batchedSends = batched;
+    nativeAcks = acks;
   });
 
   it('says at start which send path it uses', async () => {
     logLines.length = 0;
     await serve();
-    expect(logLines.find((l) => l.msg === 'TFTP listening')).toMatchObject({ batchedSends: batched });
+    expect(logLines.find((l) => l.msg === 'TFTP listening')).toMatchObject({ batchedSends: batched, nativeAcks: acks });
   });
 
   it('replays OVMF: tsize probe, ERROR 8, then the real RRQ from the same port', async () => {

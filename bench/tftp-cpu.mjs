@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// TFTP server CPU per transferred block: rackboot against dnsmasq and
+// atftpd, one server process each in a namespace, the client in another.
+// Not a timing bench: it reads each server's CPU time (utime + stime of the
+// whole process, /proc/PID/stat, 10 ms ticks) before and after N transfers,
+// which depends on the work done, not on how loaded the machine is; with
+// STRACE=1 it also counts one transfer's system calls (strace -c -f).
+// Run as root from the repository root:  node bench/tftp-cpu.mjs
+// Tools as bench/tftp.mjs fetches them (test-output/bench-tools).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { bundleTs } from './lib/bundle.mjs';
+
+const repo = resolve(import.meta.dirname, '..');
+const N = Number(process.env.N ?? 5);
+const sfx = process.pid.toString(36).slice(-5);
+const S = `rbtrs${sfx}`, C = `rbtrc${sfx}`;
+const ADDR = { rackboot: '10.98.71.1', 'rackboot per packet': '10.98.71.6', atftpd: '10.98.71.3', dnsmasq: '10.98.71.5' };
+const tools = join(repo, 'test-output', 'bench-tools');
+const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+const inNs = (ns, cmd, args) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const TICK = 1 / 100;
+
+function fetchTools() {
+  if (existsSync(join(tools, 'root', 'usr', 'sbin', 'atftpd'))) return;
+  mkdirSync(tools, { recursive: true });
+  sh('apt-get', ['download', 'atftpd'], { cwd: tools });
+  for (const deb of sh('sh', ['-c', 'ls *.deb'], { cwd: tools }).split('\n').filter(Boolean)) sh('dpkg-deb', ['-x', deb, 'root'], { cwd: tools });
+}
+
+/** Seconds of CPU the process (all its threads, live and exited) has used. */
+function cpu(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) * TICK;
+}
+
+const workloads = {
+  'atftp windowsize 8': (ip, out) => ['atftp', ['--option', 'windowsize 8', '-g', '-r', 'big.bin', '-l', out, ip]],
+  'curl blksize 1468': (ip, out) => ['curl', ['-sS', '--tftp-blksize', '1468', '-o', out, `tftp://${ip}/big.bin`]],
+};
+const blocks = { 'atftp windowsize 8': Math.floor(8 * 1024 * 1024 / 512) + 1, 'curl blksize 1468': Math.floor(8 * 1024 * 1024 / 1468) + 1 };
+
+async function main() {
+  fetchTools();
+  const work = mkdtempSync(join(tmpdir(), 'rbt-cpu-'));
+  chmodSync(work, 0o755);
+  const root = join(work, 'root');
+  mkdirSync(root, { mode: 0o755 });
+  writeFileSync(join(root, 'big.bin'), randomBytes(8 * 1024 * 1024));
+  chmodSync(join(root, 'big.bin'), 0o644);
+  const bundleDir = join(repo, 'test-output', `bench-cpu-${sfx}`);
+  const procs = {};
+  try {
+    for (const ns of [S, C]) (sh('ip', ['netns', 'add', ns]), inNs(ns, 'ip', ['link', 'set', 'lo', 'up']));
+    sh('ip', ['link', 'add', `rbtra${sfx}`, 'netns', S, 'type', 'veth', 'peer', 'name', `rbtrb${sfx}`, 'netns', C]);
+    for (const ip of Object.values(ADDR)) inNs(S, 'ip', ['addr', 'add', `${ip}/24`, 'dev', `rbtra${sfx}`]);
+    inNs(C, 'ip', ['addr', 'add', '10.98.71.2/24', 'dev', `rbtrb${sfx}`]);
+    inNs(S, 'ip', ['link', 'set', `rbtra${sfx}`, 'up']);
+    inNs(C, 'ip', ['link', 'set', `rbtrb${sfx}`, 'up']);
+    const { serve } = await bundleTs({ serve: 'test/tftp/serve-child.ts' }, bundleDir);
+    const cfg = (host, batchedSends) => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 }, host, batchedSends });
+    const list = {
+      rackboot: [process.execPath, [serve, cfg(ADDR.rackboot)]],
+      atftpd: [join(tools, 'root/usr/sbin/atftpd'), ['--daemon', '--no-fork', '--user', 'root.root', '--bind-address', ADDR.atftpd, '--port', '69', '--logfile', '/dev/null', '--maxthread', '100', root]],
+      dnsmasq: ['/usr/sbin/dnsmasq', ['--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--enable-tftp', `--tftp-root=${root}`, `--listen-address=${ADDR.dnsmasq}`, '--bind-interfaces', '--user=root', '--tftp-max=100', '--pid-file=', '--log-facility=/dev/null']],
+    };
+    if (process.env.PER_PACKET === '1') list['rackboot per packet'] = [process.execPath, [serve, cfg(ADDR['rackboot per packet'], false)]];
+    for (const [name, [cmd, args]] of Object.entries(list)) {
+      const p = spawn('ip', ['netns', 'exec', S, cmd, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+      procs[name] = p;
+      if (name.startsWith('rackboot')) await new Promise((ok) => createInterface({ input: p.stdout }).once('line', ok));
+      else await sleep(500);
+    }
+    const out = join(work, 'out');
+    console.log(`server CPU per transfer of 8 MiB, ${N} transfers each (10 ms ticks; µs per block = CPU / blocks)`);
+    for (const [wl, make] of Object.entries(workloads)) {
+      for (const [name, p] of Object.entries(procs)) {
+        const [cmd, args] = make(ADDR[name], out);
+        // One warm-up transfer (file cache, JIT).
+        inNs(C, cmd, args);
+        const before = cpu(p.pid);
+        const t = process.hrtime.bigint();
+        for (let i = 0; i < N; i++) inNs(C, cmd, args);
+        const wall = Number(process.hrtime.bigint() - t) / 1e9 / N;
+        const per = (cpu(p.pid) - before) / N;
+        let strace = '';
+        if (process.env.STRACE === '1') {
+          const st = spawn('strace', ['-c', '-f', '-p', String(p.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+          let text = '';
+          st.stderr.on('data', (d) => (text += d));
+          await sleep(1000);
+          inNs(C, cmd, args);
+          st.kill('SIGINT');
+          await new Promise((r) => st.once('exit', r));
+          const calls = text.split('\n').filter((l) => /^\s*\d/.test(l) && !/total/.test(l)).map((l) => l.trim().split(/\s+/)).map((f) => [f[f.length - 1], Number(f[3])]).filter(([, c]) => c >= blocks[wl] / 20);
+          strace = ' syscalls/block: ' + calls.map(([s, c]) => `${s} ${(c / blocks[wl]).toFixed(2)}`).join(', ');
+        }
+        console.log(`${wl.padEnd(20)} ${name.padEnd(20)} cpu ${per.toFixed(3)} s  ${(per / blocks[wl] * 1e6).toFixed(1)} µs/block  wall ${wall.toFixed(3)} s${strace}`);
+      }
+    }
+  } finally {
+    for (const p of Object.values(procs)) p.kill('SIGKILL');
+    for (const ns of [S, C]) spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(work, { recursive: true, force: true });
+    rmSync(bundleDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
