@@ -19,7 +19,7 @@ const repo = resolve(import.meta.dirname, '..');
 const N = Number(process.env.N ?? 5);
 const sfx = process.pid.toString(36).slice(-5);
 const S = `rbtrs${sfx}`, C = `rbtrc${sfx}`;
-const ADDR = { rackboot: '10.98.71.1', 'rackboot per packet': '10.98.71.6', atftpd: '10.98.71.3', dnsmasq: '10.98.71.5' };
+const ADDR = { rackboot: '10.98.71.1', 'rackboot node ACKs': '10.98.71.7', 'rackboot per packet': '10.98.71.6', atftpd: '10.98.71.3', dnsmasq: '10.98.71.5' };
 const tools = join(repo, 'test-output', 'bench-tools');
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 const inNs = (ns, cmd, args) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
@@ -63,9 +63,11 @@ async function main() {
     inNs(S, 'ip', ['link', 'set', `rbtra${sfx}`, 'up']);
     inNs(C, 'ip', ['link', 'set', `rbtrb${sfx}`, 'up']);
     const { serve } = await bundleTs({ serve: 'test/tftp/serve-child.ts' }, bundleDir);
-    const cfg = (host, batchedSends) => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 }, host, batchedSends });
+    const cfg = (host, batchedSends, nativeAcks) => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 }, host, batchedSends, nativeAcks });
     const list = {
       rackboot: [process.execPath, [serve, cfg(ADDR.rackboot)]],
+      // Batched sends, Node's receive path: rackboot before the native ACK path.
+      'rackboot node ACKs': [process.execPath, [serve, cfg(ADDR['rackboot node ACKs'], true, false)]],
       atftpd: [join(tools, 'root/usr/sbin/atftpd'), ['--daemon', '--no-fork', '--user', 'root.root', '--bind-address', ADDR.atftpd, '--port', '69', '--logfile', '/dev/null', '--maxthread', '100', root]],
       dnsmasq: ['/usr/sbin/dnsmasq', ['--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--enable-tftp', `--tftp-root=${root}`, `--listen-address=${ADDR.dnsmasq}`, '--bind-interfaces', '--user=root', '--tftp-max=100', '--pid-file=', '--log-facility=/dev/null']],
     };

@@ -10,7 +10,10 @@
 // servers measured one after the other saw different machines. Each run's
 // ratio is kept, and the rows say in how many runs the target held.
 // BENCH_TFTP_PER_PACKET=1 adds rackboot with one send call per packet (the
-// path without the native addon's batched sends) as a fifth server.
+// path without the native addon's batched sends) as a fifth server;
+// BENCH_TFTP_NODE_ACKS=1 adds rackboot with batched sends but Node's own
+// receive path for ACKs (nativeAcks: false, what rackboot had before the
+// native ACK path), to compare the two in the same run.
 // tftpd-hpa and atftpd conflict as packages and start services when
 // installed, so their binaries are fetched with `apt-get download` and
 // unpacked with `dpkg-deb -x` into test-output/bench-tools.
@@ -30,7 +33,7 @@ const sfx = `${process.pid.toString(36)}`.slice(-5);
 const S = `rbtbs${sfx}`, C = `rbtbc${sfx}`, SIF = `rbtba${sfx}`, CIF = `rbtbb${sfx}`;
 const CIP = '10.98.70.2';
 /** Each server's own address in the server namespace. */
-const ADDR = { rackboot: '10.98.70.1', atftpd: '10.98.70.3', 'tftpd-hpa': '10.98.70.4', dnsmasq: '10.98.70.5', 'rackboot per packet': '10.98.70.6' };
+const ADDR = { rackboot: '10.98.70.1', atftpd: '10.98.70.3', 'tftpd-hpa': '10.98.70.4', dnsmasq: '10.98.70.5', 'rackboot per packet': '10.98.70.6', 'rackboot node ACKs': '10.98.70.7' };
 const tools = join(repo, 'test-output', 'bench-tools');
 const libPath = join(tools, 'root', 'usr', 'lib', 'x86_64-linux-gnu');
 
@@ -48,7 +51,7 @@ function fetchTools() {
 
 /** Each server as [name, command, args]; each listens on its own ADDR:69 in namespace S. */
 function servers(root, rackbootBundle) {
-  const cfg = (host, batchedSends) => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 }, host, batchedSends });
+  const cfg = (host, batchedSends, nativeAcks) => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 }, host, batchedSends, nativeAcks });
   const list = [
     ['rackboot', process.execPath, [rackbootBundle, cfg(ADDR.rackboot)]],
     ['atftpd', join(tools, 'root/usr/sbin/atftpd'), ['--daemon', '--no-fork', '--user', 'root.root', '--bind-address', ADDR.atftpd, '--port', '69', '--logfile', '/dev/null', '--maxthread', '100', root]],
@@ -56,6 +59,7 @@ function servers(root, rackbootBundle) {
     ['dnsmasq', '/usr/sbin/dnsmasq', ['--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--enable-tftp', `--tftp-root=${root}`, `--listen-address=${ADDR.dnsmasq}`, '--bind-interfaces', '--user=root', '--tftp-max=100', '--pid-file=', '--log-facility=/dev/null']],
   ];
   if (process.env.BENCH_TFTP_PER_PACKET === '1') list.push(['rackboot per packet', process.execPath, [rackbootBundle, cfg(ADDR['rackboot per packet'], false)]]);
+  if (process.env.BENCH_TFTP_NODE_ACKS === '1') list.push(['rackboot node ACKs', process.execPath, [rackbootBundle, cfg(ADDR['rackboot node ACKs'], true, false)]]);
   return list;
 }
 
@@ -168,8 +172,9 @@ function report(results) {
     const held = ratios.filter((x) => x <= limit).length;
     console.log(`${held === ratios.length ? 'MET ' : 'MISS'} ${t}: rackboot/${ref} per run ${ratios.map((x) => x.toFixed(2)).join(' ')} (held in ${held} of ${ratios.length})`);
   }
-  if (results['rackboot per packet']) {
-    for (const row of rows) console.log(`rackboot batched / per packet, ${row}: ${(med('rackboot', row) / med('rackboot per packet', row)).toFixed(2)}x (per run ${results.rackboot[row].map((t, i) => (t / results['rackboot per packet'][row][i]).toFixed(2)).join(' ')})`);
+  for (const other of ['rackboot per packet', 'rackboot node ACKs']) {
+    if (!results[other]) continue;
+    for (const row of rows) console.log(`rackboot / ${other}, ${row}: ${(med('rackboot', row) / med(other, row)).toFixed(2)}x (per run ${results.rackboot[row].map((t, i) => (t / results[other][row][i]).toFixed(2)).join(' ')})`);
   }
   // The shared table (bench/run.mjs): seconds, lower is better; targets from the TFTP issue.
   const row = (wl, file, ref, targetRatio) => {

@@ -6,9 +6,9 @@ import { createInterface } from 'node:readline';
 import { destination, pino } from 'pino';
 import { startTftpService } from '../../src/tftp/server.js';
 
-const cfg = JSON.parse(process.argv[2]!) as { tftp: { enabled: boolean; root: string; port: number; maxBlksize: number; maxWindowsize: number; maxTransfers: number }; host: string; logLevel?: string; batchedSends?: boolean };
+const cfg = JSON.parse(process.argv[2]!) as { tftp: { enabled: boolean; root: string; port: number; maxBlksize: number; maxWindowsize: number; maxTransfers: number }; host: string; logLevel?: string; batchedSends?: boolean; nativeAcks?: boolean };
 const log = pino({ level: cfg.logLevel ?? 'warn' }, destination(2));
-const svc = await startTftpService({ settings: { tftp: cfg.tftp }, host: cfg.host, log, batchedSends: cfg.batchedSends, virtualFiles: { 'boot.ipxe': () => '#!ipxe\necho virtual\n' } });
+const svc = await startTftpService({ settings: { tftp: cfg.tftp }, host: cfg.host, log, batchedSends: cfg.batchedSends, nativeAcks: cfg.nativeAcks, virtualFiles: { 'boot.ipxe': () => '#!ipxe\necho virtual\n' } });
 process.stdout.write(JSON.stringify({ port: svc.port }) + '\n');
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() === 'metrics') process.stdout.write(JSON.stringify(svc.metrics()) + '\n');
