@@ -26,17 +26,18 @@ const inNs = (ns, cmd, args) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const TICK = 1 / 100;
 
+/** The same set bench/tftp.mjs fetches into the same place (atftpd also ships an in.tftpd, which tftpd-hpa's must win over). */
 function fetchTools() {
-  if (existsSync(join(tools, 'root', 'usr', 'sbin', 'atftpd'))) return;
+  if (existsSync(join(tools, 'root', 'usr', 'sbin', 'atftpd')) && existsSync(join(tools, 'root', 'usr', 'sbin', 'in.tftpd'))) return;
   mkdirSync(tools, { recursive: true });
-  sh('apt-get', ['download', 'atftpd'], { cwd: tools });
+  sh('apt-get', ['download', 'tftpd-hpa', 'atftpd', 'libwrap0'], { cwd: tools });
   for (const deb of sh('sh', ['-c', 'ls *.deb'], { cwd: tools }).split('\n').filter(Boolean)) sh('dpkg-deb', ['-x', deb, 'root'], { cwd: tools });
 }
 
-/** Seconds of CPU the process (all its threads, live and exited) has used. */
+/** Seconds of CPU the process (all its threads, live and exited) has used: [user, system]. */
 function cpu(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * TICK;
+  return [Number(f[11]) * TICK, Number(f[12]) * TICK];
 }
 
 const workloads = {
@@ -89,7 +90,8 @@ async function main() {
         const t = process.hrtime.bigint();
         for (let i = 0; i < N; i++) inNs(C, cmd, args);
         const wall = Number(process.hrtime.bigint() - t) / 1e9 / N;
-        const per = (cpu(p.pid) - before) / N;
+        const after = cpu(p.pid);
+        const user = (after[0] - before[0]) / N, sys = (after[1] - before[1]) / N, per = user + sys;
         let strace = '';
         if (process.env.STRACE === '1') {
           const st = spawn('strace', ['-c', '-f', '-p', String(p.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -102,7 +104,7 @@ async function main() {
           const calls = text.split('\n').filter((l) => /^\s*\d/.test(l) && !/total/.test(l)).map((l) => l.trim().split(/\s+/)).map((f) => [f[f.length - 1], Number(f[3])]).filter(([, c]) => c >= blocks[wl] / 20);
           strace = ' syscalls/block: ' + calls.map(([s, c]) => `${s} ${(c / blocks[wl]).toFixed(2)}`).join(', ');
         }
-        console.log(`${wl.padEnd(20)} ${name.padEnd(20)} cpu ${per.toFixed(3)} s  ${(per / blocks[wl] * 1e6).toFixed(1)} µs/block  wall ${wall.toFixed(3)} s${strace}`);
+        console.log(`${wl.padEnd(20)} ${name.padEnd(20)} cpu ${per.toFixed(3)} s (user ${user.toFixed(3)}, sys ${sys.toFixed(3)})  ${(per / blocks[wl] * 1e6).toFixed(1)} µs/block (user ${(user / blocks[wl] * 1e6).toFixed(1)})  wall ${wall.toFixed(3)} s${strace}`);
       }
     }
   } finally {

@@ -254,14 +254,19 @@ static napi_value acks_send(napi_env env, napi_callback_info info) {
   return number(env, send_window(a, from, to, timed));
 }
 
-static napi_value acks_sync(napi_env env, napi_callback_info info) {
+/** The handle that is a call's only argument, or NULL with a TypeError thrown. */
+static struct acks *sole_handle(napi_env env, napi_callback_info info, const char *usage) {
   size_t argc = 1;
   napi_value argv[1];
   struct acks *a = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || !(a = handle_arg(env, argv[0]))) {
-    napi_throw_type_error(env, NULL, "tftpAcksSync(handle)");
-    return NULL;
-  }
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || !(a = handle_arg(env, argv[0])))
+    napi_throw_type_error(env, NULL, usage);
+  return a;
+}
+
+static napi_value acks_sync(napi_env env, napi_callback_info info) {
+  struct acks *a = sole_handle(env, info, "tftpAcksSync(handle)");
+  if (!a) return NULL;
   unsigned kept = a->rtts < RTT_KEPT ? a->rtts : RTT_KEPT;
   napi_value out;
   napi_create_array_with_length(env, 5 + kept, &out);
@@ -289,38 +294,31 @@ static void on_closed(uv_handle_t *handle) {
   if (a->js_done) free(a);
 }
 
+/** Stops polling and closes the socket; the struct is freed once libuv and JavaScript are both done. */
+static void stop(struct acks *a) {
+  a->closing = true;
+  uv_poll_stop(&a->poll);
+  close(a->fd);
+  uv_close((uv_handle_t *)&a->poll, on_closed);
+}
+
 static void on_finalized(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   struct acks *a = data;
   a->js_done = true;
   // Never closed (the transfer's owner dropped it): the poll is still live.
-  if (!a->closing) {
-    a->closing = true;
-    uv_poll_stop(&a->poll);
-    close(a->fd);
-    uv_close((uv_handle_t *)&a->poll, on_closed);
-    return;
-  }
-  if (a->uv_done) free(a);
+  if (!a->closing) stop(a);
+  else if (a->uv_done) free(a);
 }
 
 static napi_value acks_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  struct acks *a = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || !(a = handle_arg(env, argv[0]))) {
-    napi_throw_type_error(env, NULL, "tftpAcksClose(handle)");
-    return NULL;
-  }
-  if (a->closing) return NULL;
-  a->closing = true;
-  uv_poll_stop(&a->poll);
-  close(a->fd);
+  struct acks *a = sole_handle(env, info, "tftpAcksClose(handle)");
+  if (!a || a->closing) return NULL;
   napi_delete_reference(env, a->data_ref);
   napi_delete_reference(env, a->callback);
   napi_async_destroy(env, a->async);
-  uv_close((uv_handle_t *)&a->poll, on_closed);
+  stop(a);
   return NULL;
 }
 
