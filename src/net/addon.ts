@@ -1,7 +1,7 @@
 // The native addon (native/bindtodevice) does what Node cannot: UDP bound to
 // one interface for DHCP, raw ICMPv6 for router advertisements, neighbour
 // entries for unicast DHCP replies (arp.c), and, each in a file of its own,
-// TFTP's batched sends (udp-batch.c), the asset plane's sendfile
+// TFTP's batched sends (udp-batch.c) and ACK receiver (tftp-acks.c), the asset plane's sendfile
 // (sendfile.c), TCP_USER_TIMEOUT for PostgreSQL sessions and malloc_trim.
 // DHCP and NDP load it here and refuse to start without it, with the command
 // that builds it; the others take their calls through optionalAddonCalls and
