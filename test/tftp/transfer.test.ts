@@ -290,3 +290,40 @@ describe('TFTP adaptive retransmit interval (RFC 1123 §4.2.3.2)', () => {
     expect(t.onAck(0, 3).timer).toBe(200);
   });
 });
+
+describe('Transfer.advance (windows an I/O fast path sent on ACKs the machine never saw)', () => {
+  /** Two transfers of one file: `seen` takes ACKs 4, 8 and 12 itself; `told` hears of them from advance(). */
+  function pair(): { seen: Transfer; told: Transfer } {
+    const p = { data: file(512 * 30), windowsize: 4, timeoutMs: 1000, minTimeoutMs: 10 };
+    const seen = make(p);
+    const told = make(p);
+    seen.start(0);
+    told.start(0);
+    seen.onAck(4, 20);
+    seen.onAck(8, 40);
+    seen.onAck(12, 60);
+    told.advance(12, 12, [20, 20, 20], 70, 10);
+    return { seen, told };
+  }
+
+  it('leaves the machine where taking the ACKs itself would have', () => {
+    const { seen, told } = pair();
+    expect(told.ackedBlocks).toBe(12);
+    expect(told.packetsSent).toBe(seen.packetsSent);
+    expect(told.retransmitMs).toBe(seen.retransmitMs);
+    // The next ACK, a duplicate, a gap and a timeout all answer alike.
+    expect(told.onAck(12, 80)).toEqual(seen.onAck(12, 80));
+    expect(told.onTimeout()).toEqual(seen.onTimeout());
+    expect(told.onAck(14, 90)).toEqual(seen.onAck(14, 90));
+  });
+
+  it('ignores news older than what it has, and any before the data phase', () => {
+    const { told } = pair();
+    told.advance(8, 4, [], 100);
+    expect(told.ackedBlocks).toBe(12);
+    const withOack = make({ data: file(5000), oack: encodeOack([['blksize', '512']]) });
+    withOack.start(0);
+    withOack.advance(4, 4, [], 10);
+    expect(withOack.ackedBlocks).toBe(0);
+  });
+});
