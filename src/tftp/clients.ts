@@ -6,6 +6,8 @@
 export const COUNTERS = [
   'requests', 'completed', 'unconfirmed', 'probes', 'aborted', 'timeouts', 'notFound', 'denied', 'writeRefused',
   'duplicateRequests', 'busy', 'malformed', 'unexpected', 'bytesSent', 'retransmissions',
+  // Windows the native ACK path (ack-fast-path.ts) sent on ACKs JavaScript never saw.
+  'nativeAckWindows',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];
 export type Counters = Record<CounterName, number>;
@@ -30,8 +32,6 @@ export interface ClientStats {
 export interface TftpMetrics {
   activeTransfers: number;
   cachedFiles: number;
-  /** Windows the native ACK path (ack-fast-path.ts) sent on ACKs JavaScript never saw. */
-  nativeAckWindows: number;
   totals: Counters;
   clients: ClientStats[];
 }

@@ -99,8 +99,6 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   if (deps.batchedSends === true && !batch) throw new Error('TFTP batched sends need the bindtodevice addon with openConnectedUdp/sendBlocks; rebuild it (see src/net/addon.ts)');
   const io: TransferIo = { batch, acks: batch && deps.nativeAcks !== false ? loadTftpAcks() : undefined };
   let limitReported = false;
-  /** Windows the native ACK path sent without waking us (metrics: shows the path is taken). */
-  let nativeAckWindows = 0;
   let closed = false;
 
   const family = deps.host.includes(':') ? 'udp6' : 'udp4';
@@ -184,7 +182,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     const c = a.socket?.catchUp?.(a.transfer!, performance.now());
     if (c) {
       a.bytesSent += c.bytes;
-      nativeAckWindows += c.windows;
+      clients.count(a.ip, 'nativeAckWindows', c.windows);
     }
     return c;
   }
@@ -337,7 +335,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   return {
     name: 'tftp',
     port: boundPort,
-    metrics: () => ({ activeTransfers: active.size, cachedFiles: files.cachedFiles, nativeAckWindows, ...clients.snapshot() }),
+    metrics: () => ({ activeTransfers: active.size, cachedFiles: files.cachedFiles, ...clients.snapshot() }),
     async close() {
       if (closed) return;
       closed = true;
