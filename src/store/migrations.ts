@@ -246,4 +246,9 @@ export const migrations: string[] = [
     at INTEGER NOT NULL
   );
   `,
+  // branch dhcp-rate (issue 19): the oldest discovered machines, found
+  // without sorting the table each time a new MAC is recorded.
+  `
+  CREATE INDEX discovered_by_last_seen ON discovered(last_seen, first_seen);
+  `,
 ];
