@@ -190,7 +190,10 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   const sweep = setInterval(sweepLeases, 30_000);
   sweep.unref();
   sweepLeases();
-  dlog.info({ mode: settings.dhcp.mode, iface: deps.provisioning.iface, address: deps.provisioning.address, ports, answering: sharing?.answering() ?? true }, 'dhcp serving');
+  dlog.info({
+    mode: settings.dhcp.mode, iface: deps.provisioning.iface, address: deps.provisioning.address, ports, answering: sharing?.answering() ?? true,
+    leaseDurability: settings.dhcp.leaseDurability, receiveBuffer: sockets[0]?.getRecvBufferSize(),
+  }, 'dhcp serving');
 
   return {
     name: 'dhcp',
