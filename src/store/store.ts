@@ -228,8 +228,8 @@ export class Store implements StateStore {
   }
 
   private insertEvent(node: string | null, mac: string | null, kind: string, message: string, data?: unknown): void {
-    this.db
-      .prepare('INSERT INTO events (at, node, mac, kind, message, data_json) VALUES (?, ?, ?, ?, ?, ?)')
+    // Cached: a storm of new MACs appends one event each.
+    this.stmt('INSERT INTO events (at, node, mac, kind, message, data_json) VALUES (?, ?, ?, ?, ?, ?)')
       .run(this.now(), node, mac, kind, message, data === undefined ? null : JSON.stringify(data));
   }
 

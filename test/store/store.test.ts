@@ -56,6 +56,19 @@ describe('Store (SQLite)', () => {
   });
 });
 
+describe('Store (SQLite) statements', () => {
+  it('prepares the event insert once, not once per event', () => {
+    const s = new Store(':memory:');
+    const ran: string[] = [];
+    const prepare = s.db.prepare.bind(s.db);
+    s.db.prepare = ((sql: string) => (ran.push(sql), prepare(sql))) as typeof s.db.prepare;
+    for (let i = 0; i < 50; i++) s.appendEvent({ mac: 'de:ad:00:00:00:01', kind: 'discovered', message: `seen ${i}` });
+    expect(ran.filter((sql) => sql.startsWith('INSERT INTO events'))).toHaveLength(1);
+    expect(s.events({ mac: 'de:ad:00:00:00:01' })).toHaveLength(50);
+    s.close();
+  });
+});
+
 describe.each(BACKENDS)('Store on %s', (kind) => {
   const backend = useBackend(kind);
 
