@@ -58,7 +58,8 @@ async function perfdhcp(rate: number): Promise<Run> {
   const delays = Object.values(byKind).flat();
   const p99ByKind = Object.fromEntries(Object.entries(byKind).filter(([, xs]) => xs.length > 0).map(([k, xs]) => [k, p99Of(xs)]));
   return {
-    rate, achieved: nums(/Rate: ([\d.]+)/g)[0] ?? 0, sent: nums(/sent packets: (\d+)/g), received: nums(/received packets: (\d+)/g),
+    // perfdhcp's own "Rate" divides by the run plus its exit wait (-W): the DISCOVERs sent over the run itself say whether it kept the rate.
+    rate, achieved: (nums(/sent packets: (\d+)/g)[0] ?? 0) / SECONDS, sent: nums(/sent packets: (\d+)/g), received: nums(/received packets: (\d+)/g),
     drops: nums(/drops: (\d+)/g), p99: delays.length ? p99Of(delays) : null, p99ByKind,
   };
 }
