@@ -22,6 +22,9 @@
 #include "udp-batch.h"
 #include "sendfile.h"
 
+/** Receive buffer asked for each openUdp4 socket (the kernel doubles it for bookkeeping). */
+#define UDP4_RCVBUF (4 << 20)
+
 static napi_value open_udp4(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -50,6 +53,13 @@ static napi_value open_udp4(napi_env env, napi_callback_info info) {
   if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)(len + 1)) < 0) {
     int e = errno; close(fd); return throw_errno(env, "SO_BINDTODEVICE", e);
   }
+  // A receive queue that outlasts a stalled event loop (a GC pause, a WAL
+  // checkpoint): the default (net.core.rmem_default, 208 KiB) holds about
+  // 100 DHCP datagrams, and perfdhcp at 1000/s overflowed it (RcvbufErrors).
+  // SO_RCVBUFFORCE passes net.core.rmem_max with CAP_NET_ADMIN; without it,
+  // SO_RCVBUF gets as much as rmem_max allows. Neither failing is fatal.
+  int rcvbuf = UDP4_RCVBUF;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0) (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   struct sockaddr_in addr;
   memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;

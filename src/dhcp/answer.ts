@@ -35,7 +35,7 @@ import { BOOTREQUEST, encodeDhcp, MESSAGE_NAMES, MessageType, parseDhcp, type Dh
 import { drop, type HandlerContext, type Outcome, type Via } from './handler/common.js';
 import { handleFull } from './handler/full.js';
 import { handleProxy } from './handler/proxy.js';
-import type { WalFlusher } from '../store/wal-flush.js';
+import type { CommitDurability } from '../store/wal-flush.js';
 
 export interface DhcpMetrics {
   received: number;
@@ -114,27 +114,47 @@ export function answerBatch(
  * DISCOVERs, whose replies rest on nothing stored). Replies whose commit
  * could not be flushed are dropped as 'store-failed'. Without a flusher,
  * `deliver` is called before this returns.
+ *
+ * With `deliverEarly`, a batch that waits for the flush hands the replies
+ * that rest on nothing stored (OFFERs, see needsFsync) to it at once, and
+ * only the rest to `deliver` after the flush: an OFFER never waits behind
+ * another client's ACK. Entries not handed over in a call are undefined.
  */
 export function answerBatchDurably(
   ctx: HandlerContext, metrics: DhcpMetrics, batch: Datagram[], refusals: StoreRefusals,
-  flusher: WalFlusher | undefined, deliver: (replies: Array<Reply | undefined>) => void,
+  flusher: CommitDurability | undefined, deliver: (replies: Array<Reply | undefined>) => void,
+  deliverEarly?: (replies: Array<Reply | undefined>) => void,
 ): void {
   const requests = batch.map((d) => parse(ctx, metrics, d));
   const { outcomes, refused } = decideAll(ctx, requests, flusher !== undefined);
-  const finish = (unflushed?: Error) => {
-    const final = unflushed
-      ? outcomes.map((o) => (o?.kind === 'reply' ? drop('store-failed', `the commit did not reach the disk: ${unflushed.message}`) : o))
-      : outcomes;
-    const replies = requests.map((r, i) => r && conclude(ctx, metrics, r, final[i]!));
+  const waits = flusher !== undefined && needsFsync(requests);
+  const afterFlush = requests.map((r) => waits && (deliverEarly === undefined || needsFsync([r])));
+  const final: Array<Outcome | undefined> = [...outcomes];
+  const answered = (late: boolean, unflushed?: Error) => requests.map((r, i) => {
+    if (!r || afterFlush[i] !== late) return undefined;
+    const o = outcomes[i]!;
+    final[i] = unflushed && o.kind === 'reply' ? drop('store-failed', `the commit did not reach the disk: ${unflushed.message}`) : o;
+    return conclude(ctx, metrics, r, final[i]!);
+  });
+  const report = (sent: number, unflushed?: Error) => {
     const err = refused ?? unflushed;
-    if (err !== undefined) {
-      const storeFailed = final.filter((o) => o?.kind === 'drop' && o.reason === 'store-failed').length;
-      refusals.refused(err, { packets: batch.length, answered: replies.filter(Boolean).length, storeFailed });
-    }
-    deliver(replies);
+    if (err === undefined) return;
+    const storeFailed = final.filter((o) => o?.kind === 'drop' && o.reason === 'store-failed').length;
+    refusals.refused(err, { packets: batch.length, answered: sent, storeFailed });
   };
-  if (flusher && needsFsync(requests)) flusher.afterDurable(finish);
-  else finish();
+  const count = (replies: Array<Reply | undefined> | undefined) => replies?.filter(Boolean).length ?? 0;
+  if (!waits) {
+    const replies = answered(false);
+    report(count(replies));
+    return deliver(replies);
+  }
+  const early = deliverEarly ? answered(false) : undefined;
+  if (early?.some(Boolean)) deliverEarly!(early);
+  flusher!.afterDurable((unflushed) => {
+    const replies = answered(true, unflushed);
+    report(count(replies) + count(early), unflushed);
+    deliver(replies);
+  });
 }
 
 /** One datagram on its own: answerBatch with a batch of one. */

@@ -21,7 +21,7 @@ import { answerBatchDurably, newMetrics, StoreRefusals, type Datagram, type Dhcp
 import { answerShared, replaceBook, withReleasedExpiry, type DhcpSharing } from './sharing.js';
 import { sqliteOutbox } from './freed-outbox.js';
 import { PgDhcpSegment } from '../store/pg/dhcp-segment.js';
-import { WalFlusher } from '../store/wal-flush.js';
+import { PROCESS_DURABLE, WalFlusher } from '../store/wal-flush.js';
 import { unicastTarget } from './unicast.js';
 
 export { ADDON_BUILD } from '../net/addon.js';
@@ -77,7 +77,8 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   // batch, so durable leases do not cap the rate at one client per flush.
   // That flush runs in the thread pool (WalFlusher): the loop answers the
   // next batch while the disk works, and a batch's ACKs wait for it.
-  const flusher = WalFlusher.forDatabase(store.db);
+  // dhcp.leaseDurability 'process': the commit alone, no fdatasync (wal-flush.ts says what each keeps).
+  const flusher = settings.dhcp.leaseDurability === 'process' ? PROCESS_DURABLE : WalFlusher.forDatabase(store.db);
   const queue: Array<Datagram & { sock: dgram.Socket }> = [];
   const refusals = new StoreRefusals(dlog, now);
   // Several appliances on this segment (scaleOut.postgres): one answers.
@@ -138,7 +139,8 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   const flush = () => {
     scheduled = false;
     const batch = queue.splice(0);
-    if (!sharing) return answerBatchDurably(ctx, metrics, batch, refusals, flusher, (replies) => send(batch, replies));
+    // OFFERs leave at once; ACKs after the flush that covers their binding.
+    if (!sharing) return answerBatchDurably(ctx, metrics, batch, refusals, flusher, (replies) => send(batch, replies), (offers) => send(batch, offers));
     // The book is refreshed from PostgreSQL before the batch is decided; its ACKs wait for the local flush, then for PostgreSQL.
     const answered = () => new Promise<Array<Reply | undefined>>((resolve) => answerBatchDurably(ctx, metrics, batch, refusals, flusher, resolve));
     void answerShared(ctx, sharing, metrics, batch.length, answered)
@@ -188,7 +190,10 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   const sweep = setInterval(sweepLeases, 30_000);
   sweep.unref();
   sweepLeases();
-  dlog.info({ mode: settings.dhcp.mode, iface: deps.provisioning.iface, address: deps.provisioning.address, ports, answering: sharing?.answering() ?? true }, 'dhcp serving');
+  dlog.info({
+    mode: settings.dhcp.mode, iface: deps.provisioning.iface, address: deps.provisioning.address, ports, answering: sharing?.answering() ?? true,
+    leaseDurability: settings.dhcp.leaseDurability, receiveBuffer: sockets[0]?.getRecvBufferSize(),
+  }, 'dhcp serving');
 
   return {
     name: 'dhcp',

@@ -36,6 +36,7 @@ export const settingsSchema = {
         arm64Binary: { type: 'string', minLength: 1 },
         bootFileForInstalled: { type: 'boolean' },
         routerAdvertisement: { type: 'boolean' },
+        leaseDurability: { enum: ['power', 'process'] },
         relays: {
           type: 'array',
           items: {

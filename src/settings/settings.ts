@@ -56,6 +56,12 @@ export interface Settings {
     /** Answer IPv6 Router Solicitations with "no IPv6 here" so iPXE stops waiting for it. */
     routerAdvertisement: boolean;
     relays: RelaySubnet[];
+    /**
+     * What an ACK waits for: 'power', an fdatasync of the store's WAL (the
+     * lease survives power loss); 'process', the commit alone (it survives
+     * kill -9 and a daemon restart, not power loss). Bound at start.
+     */
+    leaseDurability: 'power' | 'process';
   };
   tftp: { enabled: boolean; root: string; port: number; maxBlksize: number; maxWindowsize: number; maxTransfers: number };
   http: {
@@ -199,6 +205,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
       // Only where we own the network: beside a site's routers we stay quiet.
       routerAdvertisement: raw.dhcp?.routerAdvertisement ?? ((over.noDhcp ? 'off' : (raw.dhcp?.mode ?? 'proxy')) === 'full'),
       relays: raw.dhcp?.relays ?? [],
+      leaseDurability: raw.dhcp?.leaseDurability ?? 'power',
     },
     tftp: {
       enabled: over.noTftp ? false : (raw.tftp?.enabled ?? true),

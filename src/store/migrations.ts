@@ -246,4 +246,11 @@ export const migrations: string[] = [
     at INTEGER NOT NULL
   );
   `,
+  // branch dhcp-rate (issue 19): the oldest discovered machines, found
+  // without sorting the table each time a new MAC is recorded; and whose
+  // reservation an address is, without reading every node per DHCP packet.
+  `
+  CREATE INDEX discovered_by_last_seen ON discovered(last_seen, first_seen);
+  CREATE INDEX nodes_ip ON nodes(ip);
+  `,
 ];

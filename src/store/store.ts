@@ -228,8 +228,8 @@ export class Store implements StateStore {
   }
 
   private insertEvent(node: string | null, mac: string | null, kind: string, message: string, data?: unknown): void {
-    this.db
-      .prepare('INSERT INTO events (at, node, mac, kind, message, data_json) VALUES (?, ?, ?, ?, ?, ?)')
+    // Cached: a storm of new MACs appends one event each.
+    this.stmt('INSERT INTO events (at, node, mac, kind, message, data_json) VALUES (?, ?, ?, ?, ?, ?)')
       .run(this.now(), node, mac, kind, message, data === undefined ? null : JSON.stringify(data));
   }
 
@@ -266,7 +266,14 @@ export class Store implements StateStore {
       userClass: s.userClass ?? null, relay: s.relay ?? null, source: s.source, now,
     }) as { seen_count: number };
     if (seenCount !== 1) return false;
-    this.stmt('DELETE FROM discovered WHERE mac NOT IN (SELECT mac FROM discovered ORDER BY last_seen DESC, first_seen DESC LIMIT ?)').run(DISCOVERED_LIMIT);
+    // Every DISCOVER of a storm is a new MAC: pruning must not sort the
+    // table each time (that was two thirds of the daemon's CPU under
+    // perfdhcp). COUNT(*) adds up the b-tree pages' cell counts, and the
+    // oldest rows come off discovered_by_last_seen.
+    const { n } = this.stmt('SELECT COUNT(*) AS n FROM discovered').get() as { n: number };
+    if (n > DISCOVERED_LIMIT) {
+      this.stmt('DELETE FROM discovered WHERE mac IN (SELECT mac FROM discovered ORDER BY last_seen, first_seen LIMIT ?)').run(n - DISCOVERED_LIMIT);
+    }
     return true;
   }
 

@@ -19,7 +19,26 @@ import type Database from 'better-sqlite3';
 
 type Waiter = (err: Error | undefined) => void;
 
-export class WalFlusher {
+/** When a commit made with synchronous=NORMAL counts as kept, for replies that rest on it. */
+export interface CommitDurability {
+  /** Calls `done` once everything committed before this call is kept, or with the error that kept it from that. */
+  afterDurable(done: Waiter): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Kept once committed: a WAL commit is in the OS's page cache when it
+ * returns, so it survives kill -9 of the process (and a restart of the
+ * daemon), but not a power cut or a kernel crash before the kernel writes
+ * it back (ext4 by default within about 30 s), or before a checkpoint's sync.
+ */
+export const PROCESS_DURABLE: CommitDurability = {
+  afterDurable: (done) => done(undefined),
+  close: async () => undefined,
+};
+
+/** Kept once an fdatasync of the WAL that started after the commit returned: survives power loss. */
+export class WalFlusher implements CommitDurability {
   private fd: number | undefined;
   private running: Promise<void> | undefined;
   private waiting: Waiter[] = [];

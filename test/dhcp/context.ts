@@ -16,7 +16,7 @@ export function settingsWith(dhcp: Partial<Settings['dhcp']> = {}): Settings {
     dataDir: '/nonexistent', inventory: '/nonexistent', assetsDir: '/nonexistent', logLevel: 'info',
     dhcp: {
       mode: 'full', subnet: '10.77.0.0/24', dns: ['10.77.0.1'], leaseSeconds: 3600, efiBinary: 'ipxe.efi',
-      arm64Binary: 'ipxe-arm64.efi', bootFileForInstalled: true, routerAdvertisement: false, relays: [], ...dhcp,
+      arm64Binary: 'ipxe-arm64.efi', bootFileForInstalled: true, routerAdvertisement: false, relays: [], leaseDurability: 'power', ...dhcp,
     },
     tftp: { enabled: false, root: '/nonexistent', port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 },
     http: { listen: '0.0.0.0:8080', adminListen: '127.0.0.1:8443', allowAnonymousRead: false },

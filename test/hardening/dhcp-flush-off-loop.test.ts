@@ -2,6 +2,7 @@
 // other clients, and the ACK that rests on the commit still waits for it.
 // The store sits on a file system whose flushes the test holds (HeldDisk):
 // a commit's write returns, its fdatasync waits until the release.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingPrerequisites, Netns, uniqueSuffix } from '../helpers/netns.js';
@@ -31,6 +32,24 @@ function replies(lines: string[], xid: number): DhcpPacket[] {
   });
 }
 
+/** The daemon in full mode with its store in `dir` (on the held disk). */
+async function startOnHeldDisk(dir: string, dhcp: Record<string, unknown> = {}): Promise<Rackboot> {
+  const config = writeConfig(dir, {
+    interface: IF.srv, serverAddress: '10.77.0.1',
+    dhcp: { mode: 'full', subnet: '10.77.0.0/24', pool: { start: '10.77.0.20', end: '10.77.0.200' }, leaseSeconds: 600, ...dhcp },
+    tftp: { enabled: false }, http: { listen: '127.0.0.1:0' },
+  }, [{ name: 'cp-1', mac: '52:54:00:12:34:01', ip: '10.77.0.11' }]);
+  return Rackboot.start(spaces[1]!, buildCli(), config, join(dir, 'data'));
+}
+
+/** A DISCOVER from `mac` (an OFFER must come back): the address offered. */
+function offeredTo(mac: number[], xid: number): string {
+  const offer = exchange(spaces[2]!, { bindPort: 68, to: '255.255.255.255:67', bytes: withBroadcastFlag(plainDiscover(mac, xid)) })
+    .map((r) => parseDhcp(r.bytes)).find((p) => p.ok && p.packet.xid === xid);
+  expect(offer?.ok && offer.packet.options.messageType).toBe(MessageType.OFFER);
+  return offer!.ok ? offer!.packet.yiaddr : '';
+}
+
 describe.skipIf(why)('a lease commit whose flush the disk holds', () => {
   beforeAll(() => {
     disk = HeldDisk.create();
@@ -47,18 +66,9 @@ describe.skipIf(why)('a lease commit whose flush the disk holds', () => {
   });
 
   it('answers another client meanwhile, and sends the ACK only after the flush', async () => {
-    const cli = buildCli();
-    const config = writeConfig(disk!.dir, {
-      interface: IF.srv, serverAddress: '10.77.0.1',
-      dhcp: { mode: 'full', subnet: '10.77.0.0/24', pool: { start: '10.77.0.20', end: '10.77.0.200' }, leaseSeconds: 600 },
-      tftp: { enabled: false }, http: { listen: '127.0.0.1:0' },
-    }, [{ name: 'cp-1', mac: '52:54:00:12:34:01', ip: '10.77.0.11' }]);
-    const rb = await Rackboot.start(spaces[1]!, cli, config, join(disk!.dir, 'data'));
+    const rb = await startOnHeldDisk(disk!.dir);
     const client = spaces[2]!;
-    const offerA = exchange(client, { bindPort: 68, to: '255.255.255.255:67', bytes: withBroadcastFlag(plainDiscover(MAC_A, XID.discoverA)) })
-      .map((r) => parseDhcp(r.bytes)).find((p) => p.ok && p.packet.xid === XID.discoverA);
-    expect(offerA?.ok && offerA.packet.options.messageType).toBe(MessageType.OFFER);
-    const yiaddr = offerA!.ok ? offerA!.packet.yiaddr : '';
+    const yiaddr = offeredTo(MAC_A, XID.discoverA);
 
     disk!.hold();
     // A's REQUEST: its binding's commit now waits on the disk.
@@ -89,5 +99,30 @@ describe.skipIf(why)('a lease commit whose flush the disk holds', () => {
     expect(ack.options.messageType).toBe(MessageType.ACK);
     expect(ack.yiaddr).toBe(yiaddr);
     expect(rb.lease('52:54:00:77:00:0a')).toMatchObject({ ip: yiaddr, state: 'bound' });
+    rb.proc.kill('SIGTERM');
+    await new Promise<void>((r) => (rb.proc.exitCode !== null ? r() : rb.proc.once('exit', () => r())));
+  }, 120_000);
+
+  // dhcp.leaseDurability: process: the ACK rests on the commit alone (in
+  // the page cache, which kill -9 does not lose), so the held flush does not
+  // hold it; test/hardening/crash-dhcp.test.ts checks the kill -9 half.
+  it('with leaseDurability process, ACKs while the disk holds the flush', async () => {
+    mkdirSync(join(disk!.dir, 'process'));
+    const rb = await startOnHeldDisk(join(disk!.dir, 'process'), { leaseDurability: 'process' });
+    const client = spaces[2]!;
+    const yiaddr = offeredTo(MAC_B, XID.discoverB);
+    disk!.hold();
+    try {
+      const ack = exchange(client, {
+        bindPort: 68, to: '255.255.255.255:67', waitMs: 4000,
+        bytes: withBroadcastFlag(plainRequest(MAC_B, { server: '10.77.0.1', requested: yiaddr, xid: XID.requestA })),
+      }).map((r) => parseDhcp(r.bytes)).find((p) => p.ok && p.packet.xid === XID.requestA);
+      expect(ack?.ok && ack.packet.options.messageType, 'no ACK while the flush was held: process durability still waited for the disk').toBe(MessageType.ACK);
+      expect(rb.lease('52:54:00:77:00:0b')).toMatchObject({ ip: yiaddr, state: 'bound' });
+    } finally {
+      disk!.release();
+    }
+    rb.proc.kill('SIGTERM');
+    await new Promise<void>((r) => (rb.proc.exitCode !== null ? r() : rb.proc.once('exit', () => r())));
   }, 120_000);
 });

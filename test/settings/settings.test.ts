@@ -35,6 +35,8 @@ describe('settings', () => {
     expect(s.file).toBeUndefined();
     expect(s.dhcp.mode).toBe('proxy');
     expect(s.dhcp.pool).toBeUndefined();
+    // An ACKed lease survives power loss unless the operator chooses otherwise.
+    expect(s.dhcp.leaseDurability).toBe('power');
     expect(s.dataDir).toBe(join(cwd, 'data'));
     expect(s.inventory).toBe(join(cwd, 'inventory/cluster.yaml'));
     expect(s.tftp).toMatchObject({ enabled: true, port: 69, maxBlksize: 1468 });
@@ -71,6 +73,7 @@ describe('settings', () => {
     ['tftp:\n  maxBlksize: 8\n', 2, 'tftp.maxBlksize: must be >= 512'],
     ['colour: blue\n', 1, 'top level: unknown key "colour"'],
     ['http:\n  listen: nowhere\n', 2, 'http.listen: "nowhere" is not a valid HOST:PORT'],
+    ['dhcp:\n  leaseDurability: never\n', 2, 'dhcp.leaseDurability: must be one of "power", "process"'],
   ])('refuses %j with file:line', (text, line, message) => {
     const errs = errorsOf(text);
     expect(errs[0]).toMatchObject({ line, message });

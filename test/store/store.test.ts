@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { Store } from '../../src/store/store.js';
+import { DISCOVERED_LIMIT, Store } from '../../src/store/store.js';
 import { migrations } from '../../src/store/migrations.js';
 import { StaleStateError } from '../../src/store/state-store.js';
 import { parseInventory } from '../../src/inventory/load.js';
@@ -24,6 +24,47 @@ describe('Store (SQLite)', () => {
     const s = new Store(join(tmp(), 'db.sqlite'));
     expect(s.schemaVersion).toBe(migrations.length);
     expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    s.close();
+  });
+
+  // Every DISCOVER of a storm is a new MAC; a prune that sorts the whole
+  // discovered table each time was two thirds of the daemon's CPU.
+  it('records a new machine into a full discovered list without scanning or sorting the list', () => {
+    let now = 1_000_000;
+    const s = new Store(':memory:', { now: () => now });
+    const mac = (i: number) => `de:ad:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+    const ran: string[] = [];
+    const prepare = s.db.prepare.bind(s.db);
+    s.db.prepare = ((sql: string) => (ran.push(sql), prepare(sql))) as typeof s.db.prepare;
+    for (let i = 0; i <= DISCOVERED_LIMIT; i++) {
+      now += 1000;
+      s.recordDiscovered({ mac: mac(i), source: 'dhcp' });
+    }
+    expect(s.listDiscovered()).toHaveLength(DISCOVERED_LIMIT);
+    const plans = ran.filter((sql) => /discovered/.test(sql)).map((sql) => {
+      const named = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1], null]));
+      const positional = Array((sql.match(/\?/g) ?? []).length).fill(null);
+      const explain = s.db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+      const steps = (Object.keys(named).length ? explain.all(named) : explain.all(...positional)) as Array<{ detail: string }>;
+      return { sql, plan: steps.map((p) => p.detail).join('; ') };
+    });
+    expect(plans.length).toBeGreaterThan(0);
+    for (const { sql, plan } of plans) {
+      expect(plan, sql).not.toMatch(/TEMP B-TREE|SCAN discovered(?! USING (COVERING )?INDEX)/);
+    }
+    s.close();
+  });
+});
+
+describe('Store (SQLite) statements', () => {
+  it('prepares the event insert once, not once per event', () => {
+    const s = new Store(':memory:');
+    const ran: string[] = [];
+    const prepare = s.db.prepare.bind(s.db);
+    s.db.prepare = ((sql: string) => (ran.push(sql), prepare(sql))) as typeof s.db.prepare;
+    for (let i = 0; i < 50; i++) s.appendEvent({ mac: 'de:ad:00:00:00:01', kind: 'discovered', message: `seen ${i}` });
+    expect(ran.filter((sql) => sql.startsWith('INSERT INTO events'))).toHaveLength(1);
+    expect(s.events({ mac: 'de:ad:00:00:00:01' })).toHaveLength(50);
     s.close();
   });
 });
