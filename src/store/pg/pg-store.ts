@@ -14,14 +14,14 @@
 import { performance } from 'node:perf_hooks';
 import type { Inventory } from '../../inventory/types.js';
 import type { NodeState } from '../../lifecycle/states.js';
-import type { InventorySyncResult } from '../inventory-sync.js';
+import { syncInventoryInSlices, syncInventoryNow, type InventoryStage, type InventorySyncResult } from '../inventory-sync.js';
 import { StaleStateError, type SetStateExtra, type StateStore } from '../state-store.js';
 import {
   DISCOVERED_LIMIT, toDiscovered, toEvent, toNode,
   type DiscoveredRecord, type EventRecord, type NodeRecord, type Row, type Sighting,
 } from '../store.js';
 import { migratePgSync, PG_MIGRATIONS } from './migrations.js';
-import { syncInventoryPg } from './pg-inventory-sync.js';
+import { pgInventoryStage } from './pg-inventory-sync.js';
 import { clientConfig } from './psql-session.js';
 import { SyncPgSession } from './sync-bridge.js';
 
@@ -96,14 +96,17 @@ export class PgStore implements StateStore {
   }
 
   syncInventory(inv: Inventory): InventorySyncResult {
-    const at = this.now();
-    return this.transaction(() => syncInventoryPg((sql, params) => this.q(sql, params), inv, at));
+    return syncInventoryNow(this.inventoryStage, inv);
   }
 
-  /** One statement per kind of change, so there is nothing to slice: the thread waits on the server once per statement. */
-  syncInventoryInSlices(inv: Inventory): Promise<InventorySyncResult> {
-    return Promise.resolve().then(() => this.syncInventory(inv));
+  /** Staged in slices on this session's scratch table, then applied in one transaction (pg-inventory-sync.ts). */
+  syncInventoryInSlices(inv: Inventory, slice?: number): Promise<InventorySyncResult> {
+    return syncInventoryInSlices(this.inventoryStage, inv, slice);
   }
+
+  private readonly inventoryStage: InventoryStage = pgInventoryStage({
+    owner: this, q: (sql, params) => this.q(sql, params), transaction: (fn) => this.transaction(fn), now: () => this.now(),
+  });
 
   listNodes(opts: { includeRemoved?: boolean } = {}): NodeRecord[] {
     const sql = opts.includeRemoved ? 'SELECT * FROM nodes ORDER BY rowid' : 'SELECT * FROM nodes WHERE in_inventory=1 ORDER BY rowid';
