@@ -12,12 +12,14 @@ export const storeMigrate: Command = {
   usage: `rackboot store migrate --from sqlite://PATH --to postgres://USER@HOST/DB [--force]
 
 Copies the tables the appliances share through PostgreSQL (docs/scale-out.md:
-today the cluster state, i.e. the bootstrap claim, intent and outcome and the
-reimage Reset records) from the SQLite store at PATH (e.g.
-sqlite:///var/lib/rackboot/rackboot.db) into the database, creating its
-schema first, in one transaction: every row or none. Keys that describe one
-appliance (its Talos service state) stay behind. Refuses a database that
-already holds rows unless --force (which replaces them), and a database an
+the cluster state, i.e. the bootstrap claim, intent and outcome and the
+reimage Reset records; DHCP leases; the nodes with their states, marks and
+failure reasons; their events, with the same ids; discovered machines) from
+the SQLite store at PATH (e.g. sqlite:///var/lib/rackboot/rackboot.db) into
+the database, creating its schema first, in one transaction: every row or
+none. Keys that describe one appliance (its Talos service state) stay behind.
+Refuses a database that already holds rows unless --force (which empties
+those tables, events included, in the same transaction), and a database an
 appliance is leading on (stop rackboot serve everywhere first). Prints the
 rows copied per table. Then set scaleOut.postgres to the same URI.`,
   options: { from: { type: 'string' }, to: { type: 'string' }, force: { type: 'boolean' } },
