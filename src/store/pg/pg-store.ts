@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import type { Inventory } from '../../inventory/types.js';
 import type { NodeState } from '../../lifecycle/states.js';
 import { syncInventoryInSlices, syncInventoryNow, type InventoryStage, type InventorySyncResult } from '../inventory-sync.js';
+import { StoreUnavailableError } from '../errors.js';
 import { StaleStateError, type SetStateExtra, type StateStore } from '../state-store.js';
 import {
   DISCOVERED_LIMIT, toDiscovered, toEvent, toNode,
@@ -55,7 +56,7 @@ export class PgStore implements StateStore {
   /** One statement on the session; a lost session is replaced on a later call (not inside a transaction: that one failed). */
   private q<T = Row>(sql: string, params?: readonly unknown[]): T[] {
     if (!this.session.alive && !this.closed && this.depth === 0) {
-      if (performance.now() < this.retryAt) throw new Error('the shared database session was lost; reconnecting shortly');
+      if (performance.now() < this.retryAt) throw new StoreUnavailableError('the shared database session was lost; reconnecting shortly');
       this.session = new SyncPgSession(this.config, this.queryTimeoutMs);
     }
     try {
