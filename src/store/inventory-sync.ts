@@ -35,13 +35,24 @@ export interface SyncTarget {
   now: () => number;
 }
 
+type Maybe<T> = T | Promise<T>;
+
 /**
  * One store's scratch table: emptied, filled a slice at a time, then
  * compared and applied in one transaction. `owner` is what the scratch
- * table belongs to (SQLite's connection, PostgreSQL's session).
+ * table belongs to (SQLite's connection, PostgreSQL's store).
  */
 export interface InventoryStage {
   owner: object;
+  begin(): Maybe<void>;
+  stage(nodes: NodeSpec[], first: number): Maybe<void>;
+  apply(): Maybe<InventorySyncResult>;
+  /** After the load, whether it was applied or failed. */
+  end?(): Maybe<void>;
+}
+
+/** A stage whose every step is synchronous (SQLite's, and PostgreSQL's on the store's own session). */
+export interface SyncInventoryStage extends InventoryStage {
   begin(): void;
   stage(nodes: NodeSpec[], first: number): void;
   apply(): InventorySyncResult;
@@ -52,9 +63,8 @@ const staging = new WeakSet<object>();
 
 export class InventorySyncBusy extends Error {}
 
-function beginStage(st: InventoryStage): void {
+function refuseIfBusy(st: InventoryStage): void {
   if (staging.has(st.owner)) throw new InventorySyncBusy('another inventory load is being stored; try again when it is done');
-  st.begin();
 }
 
 function stageSlice(t: SyncTarget, nodes: NodeSpec[], first: number): void {
@@ -115,7 +125,7 @@ function applyStage(t: SyncTarget): InventorySyncResult {
 }
 
 /** SQLite's scratch table: TEMP on the store's connection. */
-function sqliteStage(t: SyncTarget): InventoryStage {
+function sqliteStage(t: SyncTarget): SyncInventoryStage {
   return {
     owner: t.db,
     begin: () => { t.db.exec(CREATE_STAGE); t.stmt('DELETE FROM temp.inventory_stage').run(); },
@@ -127,9 +137,10 @@ function sqliteStage(t: SyncTarget): InventoryStage {
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** All at once: for the CLI and the daemon's first load, before anything is served. */
-export function syncInventoryNow(t: SyncTarget | InventoryStage, inv: Inventory): InventorySyncResult {
+export function syncInventoryNow(t: SyncTarget | SyncInventoryStage, inv: Inventory): InventorySyncResult {
   const st = 'owner' in t ? t : sqliteStage(t);
-  beginStage(st);
+  refuseIfBusy(st);
+  st.begin();
   st.stage(inv.nodes, 0);
   return st.apply();
 }
@@ -141,15 +152,17 @@ export function syncInventoryNow(t: SyncTarget | InventoryStage, inv: Inventory)
  */
 export async function syncInventoryInSlices(t: SyncTarget | InventoryStage, inv: Inventory, slice = STAGE_SLICE): Promise<InventorySyncResult> {
   const st = 'owner' in t ? t : sqliteStage(t);
-  beginStage(st);
+  refuseIfBusy(st);
   staging.add(st.owner);
   try {
+    await st.begin();
     for (let i = 0; i < inv.nodes.length; i += slice) {
-      st.stage(inv.nodes.slice(i, i + slice), i);
+      await st.stage(inv.nodes.slice(i, i + slice), i);
       await turn();
     }
-    return st.apply();
+    return await st.apply();
   } finally {
     staging.delete(st.owner);
+    await st.end?.();
   }
 }

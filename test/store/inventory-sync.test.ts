@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { InventorySyncBusy } from '../../src/store/inventory-sync.js';
 import type { StateStore } from '../../src/store/state-store.js';
 import type { Inventory, NodeSpec } from '../../src/inventory/types.js';
+import { PsqlSession } from '../../src/store/pg/psql-session.js';
 import { BACKENDS, useBackend } from './backends.js';
 
 const node = (name: string, mac: string, extra: Partial<NodeSpec> = {}): NodeSpec =>
@@ -94,4 +95,29 @@ describe.each(BACKENDS)('inventory sync in slices on %s', (kind) => {
     expect((await first).added).toHaveLength(500);
     expect(store.syncInventory(inv(bulk(0, 10))).removed).toHaveLength(490);
   });
+
+  // PostgreSQL: the apply runs on a session of its own, every statement awaited, so the loop runs on while the server works.
+  if (kind === 'postgres') {
+    it('waits for another appliance\'s load (the inventory lock) without holding the event loop, then applies', async () => {
+      const store = backend.open();
+      const other = new PsqlSession(backend.location(store));
+      try {
+        await other.exec('BEGIN');
+        await other.exec("SELECT pg_advisory_xact_lock(hashtext('rackboot.inventory'))");
+        let finished = false;
+        const load = inSlices(store, inv(bulk(0, 100))).finally(() => { finished = true; });
+        let ticks = 0;
+        const ticker = setInterval(() => ticks++, 10);
+        await new Promise((r) => setTimeout(r, 500));
+        clearInterval(ticker);
+        expect(finished).toBe(false);
+        expect(ticks).toBeGreaterThan(10);
+        await other.exec('COMMIT');
+        expect((await load).added).toHaveLength(100);
+        expect(store.listNodes()).toHaveLength(100);
+      } finally {
+        await other.close();
+      }
+    });
+  }
 });
