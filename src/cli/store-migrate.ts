@@ -12,14 +12,16 @@ export const storeMigrate: Command = {
   usage: `rackboot store migrate --from sqlite://PATH --to postgres://USER@HOST/DB [--force]
 
 Copies the tables the appliances share through PostgreSQL (docs/scale-out.md:
-today the cluster state, i.e. the bootstrap claim, intent and outcome and the
-reimage Reset records) from the SQLite store at PATH (e.g.
-sqlite:///var/lib/rackboot/rackboot.db) into the database, creating its
-schema first, in one transaction: every row or none. Keys that describe one
-appliance (its Talos service state) stay behind. Refuses a database that
-already holds rows unless --force (which replaces them), and a database an
+the cluster state, i.e. the bootstrap claim, intent and outcome and the
+reimage Reset records; DHCP leases; the nodes with their states, marks and
+failure reasons; their events, with the same ids; discovered machines) from
+the SQLite store at PATH (e.g. sqlite:///var/lib/rackboot/rackboot.db) into
+the database, creating its schema first, in one transaction: every row or
+none. Keys that describe one appliance (its Talos service state) stay behind.
+Refuses a database that already holds rows unless --force (which empties
+those tables, events included, in the same transaction), and a database an
 appliance is leading on (stop rackboot serve everywhere first). Prints the
-rows copied per table. Then set scaleOut.postgres to the same URI.`,
+rows copied per table. Then set "store: <the same URI>" in rackboot.yaml.`,
   options: { from: { type: 'string' }, to: { type: 'string' }, force: { type: 'boolean' } },
   async run(args, io) {
     const from = args.values.from as string | undefined;
@@ -36,7 +38,7 @@ rows copied per table. Then set scaleOut.postgres to the same URI.`,
       for (const [table, n] of Object.entries(r.copied)) {
         io.out(`${table}: ${n} rows copied${r.replaced[table] ? ` (${r.replaced[table]} replaced)` : ''}`);
       }
-      io.out(`copied ${path} to ${redactConninfo(to)}; set scaleOut.postgres to this URI on every appliance`);
+      io.out(`copied ${path} to ${redactConninfo(to)}; set "store: <this URI>" in every appliance's rackboot.yaml`);
       return EXIT_OK;
     } catch (err) {
       io.err(`rackboot store migrate: ${err instanceof CopyRefused ? '' : `${redactConninfo(to)}: `}${(err as Error).message}`);

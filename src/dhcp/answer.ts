@@ -29,13 +29,14 @@
 // WalFlusher's fdatasync in the thread pool (src/store/wal-flush.ts), so the
 // loop answers other clients while the disk works. No reply that needs the
 // commit leaves before the sync that covers it has returned.
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
 import { BOOTREQUEST, encodeDhcp, MESSAGE_NAMES, MessageType, parseDhcp, type DhcpPacket } from './codec.js';
 import { drop, type HandlerContext, type Outcome, type Via } from './handler/common.js';
 import { handleFull } from './handler/full.js';
 import { handleProxy } from './handler/proxy.js';
 import type { CommitDurability } from '../store/wal-flush.js';
+import { isStoreError } from '../store/errors.js';
 
 export interface DhcpMetrics {
   received: number;
@@ -262,7 +263,8 @@ function decide(ctx: HandlerContext, { req, from, via, base }: Request): Outcome
     if (req.options.messageType === undefined) return drop('not-request', 'BOOTP without option 53');
     return ctx.settings.dhcp.mode === 'full' ? handleFull(ctx, { packet: req, from, via }) : handleProxy(ctx, { packet: req, from, via });
   } catch (err) {
-    if (err instanceof Database.SqliteError) throw err;
+    // The store's own errors (SQLite's, or PostgreSQL's with `store: postgres://…`) roll the batch back.
+    if (isStoreError(err)) throw err;
     ctx.log.error({ ...base, err }, 'dhcp: handler failed; packet dropped');
     return drop('internal-error', `handler failed: ${(err as Error).message}`);
   }

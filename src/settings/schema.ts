@@ -176,6 +176,11 @@ export const settingsSchema = {
         autoApply: { enum: ['none', 'no-reboot'], description: 'After an inventory reload, apply config changes Talos can take without a reboot to installed nodes.' },
       },
     },
+    // branch pg-suite (issue 21): where the state lives; absent, the embedded SQLite in dataDir.
+    store: {
+      type: 'string', minLength: 1, pattern: '^(postgres(ql)?://|[a-z_]+=)',
+      description: 'The shared PostgreSQL several appliances keep their state in: a postgres:// URI or libpq connection string, without a password (use ~/.pgpass or PGPASSFILE). Absent: the embedded SQLite store in dataDir.',
+    },
     // scale-out (issue 21): the shared PostgreSQL for Talos leadership and the bootstrap state.
     scaleOut: {
       type: 'object',
@@ -183,7 +188,7 @@ export const settingsSchema = {
       properties: {
         postgres: {
           type: 'string', minLength: 1, pattern: '^(postgres(ql)?://|[a-z_]+=)',
-          description: 'libpq connection string or postgres:// URI, without a password (use ~/.pgpass or PGPASSFILE): the Talos steps run on one appliance at a time.',
+          description: 'The older name of `store` (still read; setting both to different databases is an error).',
         },
         // branch pg-failover: DHCP failover on one segment.
         dhcpSegment: {

@@ -90,7 +90,10 @@ export interface Settings {
   registry: { mirror: boolean; offline: boolean };
   /** Day-2 config changes (README "Day 2"): what the daemon applies on its own after an inventory reload. */
   day2: { autoApply: 'none' | 'no-reboot' };
-  /** scale-out (issue 21): several appliances share Talos leadership and the bootstrap state through PostgreSQL (docs/scale-out.md). */
+  /**
+   * scale-out (issue 21): several appliances share Talos leadership and the bootstrap state through PostgreSQL (docs/scale-out.md).
+   * `postgres` is the shared store's URL, from the top-level `store` key (or its older name, `scaleOut.postgres`).
+   */
   scaleOut?: { postgres?: string; dhcpSegment?: string; dhcpPollMs?: number };
   /** Commissioning unknown machines (README "Commissioning unknown machines"). */
   discovery: { commission: boolean };
@@ -149,7 +152,7 @@ export function defaultSettingsFile(cwd = process.cwd(), env = process.env): str
   return undefined;
 }
 
-type RawSettings = Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory' | 'bmc' | 'power' | 'upgrade' | 'registry' | 'metrics' | 'dhcpv6'>> & {
+type RawSettings = { store?: string } & Partial<Omit<Settings, 'dhcp' | 'tftp' | 'http' | 'talos' | 'lifecycle' | 'console' | 'factory' | 'bmc' | 'power' | 'upgrade' | 'registry' | 'metrics' | 'dhcpv6'>> & {
   metrics?: Partial<Settings['metrics']>;
   bmc?: Partial<Settings['bmc']>;
   power?: Partial<PowerSettings>;
@@ -175,7 +178,7 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     } catch (err) {
       throw new SettingsError([{ file, line: 0, col: 0, message: `cannot read settings: ${(err as Error).message}` }]);
     }
-    const parsed = parseValidated<RawSettings>(text, file, validateSettings, { serverAddress: 'IPv4 address', subnet: 'CIDR subnet', listen: 'HOST:PORT' });
+    const parsed = parseValidated<RawSettings>(text, file, validateSettings, { serverAddress: 'IPv4 address', subnet: 'CIDR subnet', listen: 'HOST:PORT', store: 'postgres:// URI or libpq connection string', postgres: 'postgres:// URI or libpq connection string' });
     if (!parsed.ok) throw new SettingsError(parsed.errors);
     raw = parsed.data;
   }
@@ -231,13 +234,13 @@ export function loadSettings(over: SettingsOverrides = {}, cwd = process.cwd()):
     upgrade: { parallelism: raw.upgrade?.parallelism ?? 1, returnSeconds: raw.upgrade?.returnSeconds ?? 900 },
     registry: { mirror: raw.registry?.mirror ?? false, offline: raw.registry?.offline ?? false },
     day2: { autoApply: raw.day2?.autoApply ?? 'none' },
-    scaleOut: { postgres: raw.scaleOut?.postgres, dhcpSegment: raw.scaleOut?.dhcpSegment, dhcpPollMs: raw.scaleOut?.dhcpPollMs },
+    scaleOut: { postgres: raw.store ?? raw.scaleOut?.postgres, dhcpSegment: raw.scaleOut?.dhcpSegment, dhcpPollMs: raw.scaleOut?.dhcpPollMs },
     discovery: { commission: raw.discovery?.commission ?? false },
     httpBoot: { ukiSilenceSeconds: raw.httpBoot?.ukiSilenceSeconds ?? DEFAULT_UKI_SILENCE_SECONDS },
     metrics: { token: raw.metrics?.token },
     dhcpv6: dhcpv6Settings(raw.dhcpv6),
   };
-  const problems = crossCheck(settings, file ?? '(flags)');
+  const problems = [...storeProblems(raw, file ?? '(flags)'), ...crossCheck(settings, file ?? '(flags)')];
   if (problems.length > 0) throw new SettingsError(problems);
   return settings;
 }
@@ -275,6 +278,17 @@ function dhcpv6Problems(d: Dhcpv6Settings, http: Settings['http']): string[] {
   const host = splitHostPort(http.listen).host;
   if (host !== '::' && host !== d.address) errors.push(`dhcpv6 hands out http://[${d.address}]/ URLs but http.listen ${http.listen} does not listen on IPv6: use [::]:PORT (both families) or [${d.address}]:PORT`);
   return errors;
+}
+
+/**
+ * `store` is the setting; `scaleOut.postgres`, its name before, is still
+ * read so existing files keep working. Both naming different databases
+ * cannot be meant: refuse rather than pick one.
+ */
+function storeProblems(raw: RawSettings, file: string): PositionedError[] {
+  const alias = raw.scaleOut?.postgres;
+  if (raw.store === undefined || alias === undefined || alias === raw.store) return [];
+  return [{ file, line: 0, col: 0, message: 'store and scaleOut.postgres name different databases; scaleOut.postgres is the older name of store: keep only store' }];
 }
 
 function crossCheck(s: Settings, file: string): PositionedError[] {

@@ -10,6 +10,8 @@
 // loop 60-130 ms on a loaded build machine), but a crash between slices
 // would then leave a store that is neither the last good inventory nor the
 // new one, and an invalid file at the next start would keep it live.
+// PostgreSQL's store (pg/pg-inventory-sync.ts) stages and applies the same
+// way with the same statements (syncStatements), on its session's TEMP table.
 import type Database from 'better-sqlite3';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 
@@ -33,15 +35,36 @@ export interface SyncTarget {
   now: () => number;
 }
 
-// Connections with a sliced sync in flight: the scratch table is theirs until it ends.
-const staging = new WeakSet<Database.Database>();
+type Maybe<T> = T | Promise<T>;
+
+/**
+ * One store's scratch table: emptied, filled a slice at a time, then
+ * compared and applied in one transaction. `owner` is what the scratch
+ * table belongs to (SQLite's connection, PostgreSQL's store).
+ */
+export interface InventoryStage {
+  owner: object;
+  begin(): Maybe<void>;
+  stage(nodes: NodeSpec[], first: number): Maybe<void>;
+  apply(): Maybe<InventorySyncResult>;
+  /** After the load, whether it was applied or failed. */
+  end?(): Maybe<void>;
+}
+
+/** A stage whose every step is synchronous (SQLite's, and PostgreSQL's on the store's own session). */
+export interface SyncInventoryStage extends InventoryStage {
+  begin(): void;
+  stage(nodes: NodeSpec[], first: number): void;
+  apply(): InventorySyncResult;
+}
+
+// Owners with a sliced sync in flight: the scratch table is theirs until it ends.
+const staging = new WeakSet<object>();
 
 export class InventorySyncBusy extends Error {}
 
-function beginStage(t: SyncTarget): void {
-  if (staging.has(t.db)) throw new InventorySyncBusy('another inventory load is being stored; try again when it is done');
-  t.db.exec(CREATE_STAGE);
-  t.stmt('DELETE FROM temp.inventory_stage').run();
+function refuseIfBusy(st: InventoryStage): void {
+  if (staging.has(st.owner)) throw new InventorySyncBusy('another inventory load is being stored; try again when it is done');
 }
 
 function stageSlice(t: SyncTarget, nodes: NodeSpec[], first: number): void {
@@ -51,61 +74,75 @@ function stageSlice(t: SyncTarget, nodes: NodeSpec[], first: number): void {
   })();
 }
 
-const ADDED = 'FROM temp.inventory_stage s WHERE NOT EXISTS (SELECT 1 FROM main.nodes n WHERE n.name = s.name)';
-const CHANGED = 'FROM temp.inventory_stage s JOIN main.nodes n ON n.name = s.name WHERE (n.spec_json != s.spec_json OR n.in_inventory != 1)';
-const REMOVED = 'FROM main.nodes n WHERE n.in_inventory = 1 AND n.name NOT IN (SELECT name FROM temp.inventory_stage)';
+/** Where the node table, the scratch table and the load's time are, in each store's dialect (the statements are the same). */
+export interface SyncDialect { main: string; temp: string; at: string }
+const SQLITE: SyncDialect = { main: 'main.', temp: 'temp.', at: '@at' };
 
-function applyRemoved(t: SyncTarget, at: number): void {
-  t.stmt(`INSERT INTO main.events (at, node, mac, kind, message)
-    SELECT @at, n.name, NULL, 'inventory', 'removed from the inventory; history kept' ${REMOVED} ORDER BY n.rowid`).run({ at });
-  t.stmt(`UPDATE main.nodes SET in_inventory = 0 WHERE name IN (SELECT n.name ${REMOVED})`).run();
-}
-
-function applyChanged(t: SyncTarget, at: number): void {
-  t.stmt(`INSERT INTO main.events (at, node, mac, kind, message)
-    SELECT @at, s.name, s.mac, 'inventory', CASE n.in_inventory WHEN 1 THEN 'inventory entry changed' ELSE 'back in the inventory' END
-    ${CHANGED} ORDER BY s.pos`).run({ at });
-  t.stmt(`UPDATE main.nodes SET mac = s.mac, role = s.role, ip = s.ip, uuid = s.uuid, spec_json = s.spec_json, in_inventory = 1
-    FROM temp.inventory_stage s WHERE main.nodes.name = s.name AND (main.nodes.spec_json != s.spec_json OR main.nodes.in_inventory != 1)`).run();
-}
-
-function applyAdded(t: SyncTarget, at: number): void {
-  t.stmt(`INSERT INTO main.events (at, node, mac, kind, message)
-    SELECT @at, s.name, s.mac, 'inventory', 'added to the inventory; registered and marked for install' ${ADDED} ORDER BY s.pos`).run({ at });
-  t.stmt(`INSERT INTO main.nodes (name, mac, role, ip, uuid, spec_json, in_inventory, state, state_since, created_at)
-    SELECT s.name, s.mac, s.role, s.ip, s.uuid, s.spec_json, 1, 'registered', @at, @at ${ADDED} ORDER BY s.pos`).run({ at });
-}
-
-function differences(t: SyncTarget): InventorySyncResult {
-  const names = (sql: string) => t.stmt(sql).pluck().all() as string[];
+/** The statements that compare the scratch table with the node table and write the difference. */
+export function syncStatements({ main, temp, at }: SyncDialect) {
+  const ADDED = `FROM ${temp}inventory_stage s WHERE NOT EXISTS (SELECT 1 FROM ${main}nodes n WHERE n.name = s.name)`;
+  const CHANGED = `FROM ${temp}inventory_stage s JOIN ${main}nodes n ON n.name = s.name WHERE (n.spec_json != s.spec_json OR n.in_inventory != 1)`;
+  const REMOVED = `FROM ${main}nodes n WHERE n.in_inventory = 1 AND n.name NOT IN (SELECT name FROM ${temp}inventory_stage)`;
   return {
-    added: names(`SELECT s.name ${ADDED} ORDER BY s.pos`),
-    updated: names(`SELECT s.name ${CHANGED} ORDER BY s.pos`),
-    removed: names(`SELECT n.name ${REMOVED} ORDER BY n.rowid`),
+    added: `SELECT s.name ${ADDED} ORDER BY s.pos`,
+    updated: `SELECT s.name ${CHANGED} ORDER BY s.pos`,
+    removed: `SELECT n.name ${REMOVED} ORDER BY n.rowid`,
+    // Events first (they need the old rows), in this order: removed, changed, added.
+    apply: [
+      `INSERT INTO ${main}events (at, node, mac, kind, message)
+    SELECT ${at}, n.name, NULL, 'inventory', 'removed from the inventory; history kept' ${REMOVED} ORDER BY n.rowid`,
+      `UPDATE ${main}nodes SET in_inventory = 0 WHERE name IN (SELECT n.name ${REMOVED})`,
+      `INSERT INTO ${main}events (at, node, mac, kind, message)
+    SELECT ${at}, s.name, s.mac, 'inventory', CASE n.in_inventory WHEN 1 THEN 'inventory entry changed' ELSE 'back in the inventory' END
+    ${CHANGED} ORDER BY s.pos`,
+      `UPDATE ${main}nodes SET mac = s.mac, role = s.role, ip = s.ip, uuid = s.uuid, spec_json = s.spec_json, in_inventory = 1
+    FROM ${temp}inventory_stage s WHERE ${main}nodes.name = s.name AND (${main}nodes.spec_json != s.spec_json OR ${main}nodes.in_inventory != 1)`,
+      `INSERT INTO ${main}events (at, node, mac, kind, message)
+    SELECT ${at}, s.name, s.mac, 'inventory', 'added to the inventory; registered and marked for install' ${ADDED} ORDER BY s.pos`,
+      `INSERT INTO ${main}nodes (name, mac, role, ip, uuid, spec_json, in_inventory, state, state_since, created_at)
+    SELECT s.name, s.mac, s.role, s.ip, s.uuid, s.spec_json, 1, 'registered', ${at}, ${at} ${ADDED} ORDER BY s.pos`,
+    ],
   };
 }
 
-/** One write transaction: the whole difference, events first (they need the old rows). */
+const STATEMENTS = syncStatements(SQLITE);
+
+function differences(t: SyncTarget): InventorySyncResult {
+  const names = (sql: string) => t.stmt(sql).pluck().all() as string[];
+  return { added: names(STATEMENTS.added), updated: names(STATEMENTS.updated), removed: names(STATEMENTS.removed) };
+}
+
+/** One write transaction: the whole difference. */
 function applyStage(t: SyncTarget): InventorySyncResult {
   const at = t.now();
   const { added, updated, removed } = t.db.transaction(() => {
     const diff = differences(t);
-    applyRemoved(t, at);
-    applyChanged(t, at);
-    applyAdded(t, at);
+    for (const sql of STATEMENTS.apply) t.stmt(sql).run({ at });
     return diff;
   })();
   t.stmt('DELETE FROM temp.inventory_stage').run();
   return { added, updated, removed };
 }
 
+/** SQLite's scratch table: TEMP on the store's connection. */
+function sqliteStage(t: SyncTarget): SyncInventoryStage {
+  return {
+    owner: t.db,
+    begin: () => { t.db.exec(CREATE_STAGE); t.stmt('DELETE FROM temp.inventory_stage').run(); },
+    stage: (nodes, first) => stageSlice(t, nodes, first),
+    apply: () => applyStage(t),
+  };
+}
+
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** All at once: for the CLI and the daemon's first load, before anything is served. */
-export function syncInventoryNow(t: SyncTarget, inv: Inventory): InventorySyncResult {
-  beginStage(t);
-  stageSlice(t, inv.nodes, 0);
-  return applyStage(t);
+export function syncInventoryNow(t: SyncTarget | SyncInventoryStage, inv: Inventory): InventorySyncResult {
+  const st = 'owner' in t ? t : sqliteStage(t);
+  refuseIfBusy(st);
+  st.begin();
+  st.stage(inv.nodes, 0);
+  return st.apply();
 }
 
 /**
@@ -113,16 +150,19 @@ export function syncInventoryNow(t: SyncTarget, inv: Inventory): InventorySyncRe
  * in one transaction. One at a time per connection (the scratch table is
  * the connection's): a second call while one runs throws InventorySyncBusy.
  */
-export async function syncInventoryInSlices(t: SyncTarget, inv: Inventory, slice = STAGE_SLICE): Promise<InventorySyncResult> {
-  beginStage(t);
-  staging.add(t.db);
+export async function syncInventoryInSlices(t: SyncTarget | InventoryStage, inv: Inventory, slice = STAGE_SLICE): Promise<InventorySyncResult> {
+  const st = 'owner' in t ? t : sqliteStage(t);
+  refuseIfBusy(st);
+  staging.add(st.owner);
   try {
+    await st.begin();
     for (let i = 0; i < inv.nodes.length; i += slice) {
-      stageSlice(t, inv.nodes.slice(i, i + slice), i);
+      await st.stage(inv.nodes.slice(i, i + slice), i);
       await turn();
     }
-    return applyStage(t);
+    return await st.apply();
   } finally {
-    staging.delete(t.db);
+    staging.delete(st.owner);
+    await st.end?.();
   }
 }

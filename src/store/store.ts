@@ -153,8 +153,8 @@ export class Store implements StateStore {
   }
 
   /** The same, staged in slices that yield to the event loop: for a reload while serving. */
-  syncInventoryInSlices(inv: Inventory): Promise<InventorySyncResult> {
-    return syncInventoryInSlices(this.syncTarget, inv);
+  syncInventoryInSlices(inv: Inventory, slice?: number): Promise<InventorySyncResult> {
+    return syncInventoryInSlices(this.syncTarget, inv, slice);
   }
 
   private get syncTarget(): SyncTarget {

@@ -1,13 +1,19 @@
 // kill -9 `rackboot serve` (the built CLI) while it applies inventory edits:
 // the inventory flips between a small and a large version as fast as the
 // watcher reloads, and after each kill the store holds exactly one of the
-// two, never a mix.
+// two, never a mix. On both backends: the SQLite file, and with
+// `store: postgres://…` the shared database (the server rolls back the
+// killed appliance's transaction; its staged slices were only in its
+// session's TEMP table).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PsqlSession } from '../../src/store/pg/psql-session.js';
 import { cleanupDir, REPO, tempDir, waitFor, writeConfig } from '../dhcp/netns/harness.js';
+import { startPostgres, type PgRig } from '../helpers/postgres.js';
+import { BACKENDS } from '../store/backends.js';
 
 const mac = (v: number, i: number) => `52:54:0${v}:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
 // Disjoint names and MACs, and a shared node whose entry differs: a half-applied edit shows in all three.
@@ -20,33 +26,59 @@ const inventoryText = (v: number) => JSON.stringify({
   nodes: VERSIONS[v]!.nodes.map((n, i) => ({ ...n, role: i === 0 ? 'controlplane' : 'worker', installDisk: '/dev/sda' })),
 }, null, 1);
 
-const dir = tempDir();
+const dirs: string[] = [];
 const procs: ChildProcess[] = [];
 afterAll(() => {
   for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  cleanupDir(dir);
+  for (const dir of dirs) cleanupDir(dir);
 });
 
-/** Which version the store's live node set is, or a description of the mix. */
-function storedVersion(dataDir: string): number | string {
+/** Which version a live node set is, or a description of the mix. */
+function versionOf(live: Array<{ name: string; ip: string | null }>): number | string {
+  const key = live.map((n) => `${n.name}=${n.ip ?? ''}`).sort().join(',');
+  for (const [v, version] of VERSIONS.entries()) {
+    if (key === version.nodes.map((n) => `${n.name}=${n.ip ?? ''}`).sort().join(',')) return v;
+  }
+  return `${live.length} live nodes: ${key.slice(0, 200)}`;
+}
+
+const LIVE = 'SELECT name, ip FROM nodes WHERE in_inventory=1 ORDER BY name';
+
+function sqliteVersion(dataDir: string): number | string {
   const db = new Database(join(dataDir, 'rackboot.db'), { readonly: true, fileMustExist: true });
   try {
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    const live = db.prepare('SELECT name, ip FROM nodes WHERE in_inventory=1 ORDER BY name').all() as Array<{ name: string; ip: string | null }>;
-    const key = live.map((n) => `${n.name}=${n.ip ?? ''}`).sort().join(',');
-    for (const [v, version] of VERSIONS.entries()) {
-      if (key === version.nodes.map((n) => `${n.name}=${n.ip ?? ''}`).sort().join(',')) return v;
-    }
-    return `${live.length} live nodes: ${key.slice(0, 200)}`;
+    return versionOf(db.prepare(LIVE).all() as Array<{ name: string; ip: string | null }>);
   } finally {
     db.close();
   }
 }
 
-describe('kill -9 during inventory reloads', () => {
+async function pgVersion(conninfo: string): Promise<number | string> {
+  const s = new PsqlSession(conninfo);
+  try {
+    return versionOf(await s.rows<{ name: string; ip: string | null }>(LIVE));
+  } finally {
+    await s.close();
+  }
+}
+
+describe.each(BACKENDS)('kill -9 during inventory reloads on %s', (kind) => {
+  let pg: PgRig | undefined;
+  if (kind === 'postgres') {
+    beforeAll(() => { pg = startPostgres(); });
+    afterAll(() => pg?.stop());
+  }
+
   it('the store holds the old or the new inventory after every kill, never half', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const conninfo = pg?.createDatabase('crash_inventory');
     // No console receiver: its fixed port would be shared with other daemons tests run beside this one.
-    const config = writeConfig(dir, { dhcp: { mode: 'off' }, tftp: { enabled: false }, console: { enabled: false }, http: { listen: '127.0.0.1:0', adminListen: '127.0.0.1:0', publicUrl: 'http://127.0.0.1:1' } }, []);
+    const config = writeConfig(dir, {
+      dhcp: { mode: 'off' }, tftp: { enabled: false }, console: { enabled: false }, http: { listen: '127.0.0.1:0', adminListen: '127.0.0.1:0', publicUrl: 'http://127.0.0.1:1' },
+      ...(conninfo ? { store: conninfo } : {}),
+    }, []);
     const inventory = join(dir, 'cluster.yaml');
     writeFileSync(inventory, inventoryText(0));
     const dataDir = join(dir, 'data');
@@ -72,11 +104,11 @@ describe('kill -9 during inventory reloads', () => {
       clearInterval(editor);
       await new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
       applied += out.split('\n').filter((l) => l.includes('inventory loaded')).length;
-      const s = storedVersion(dataDir);
+      const s = conninfo ? await pgVersion(conninfo) : sqliteVersion(dataDir);
       seen.push(s);
       expect(typeof s, `round ${round}: ${s}`).toBe('number');
     }
-    console.log(`versions found after the kills: ${seen.join(', ')}; reloads applied before the kills: ${applied}`);
+    console.log(`${kind}: versions found after the kills: ${seen.join(', ')}; reloads applied before the kills: ${applied}`);
     // The kills landed among many applies, not before the first one.
     expect(applied).toBeGreaterThan(10);
   }, 120_000);

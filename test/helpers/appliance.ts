@@ -36,14 +36,15 @@ export interface TestAppliance {
   close(): Promise<void>;
 }
 
-export async function testAppliance(opts: { withAssets?: boolean; publicUrl?: string } = {}): Promise<TestAppliance> {
+/** `openStore`: the store at the appliance's SQLite path (default the SQLite Store; a SharedStore puts nodes and events in PostgreSQL, as `store: postgres://…` does). */
+export async function testAppliance(opts: { withAssets?: boolean; publicUrl?: string; openStore?: (file: string) => Store } = {}): Promise<TestAppliance> {
   const dir = mkdtempSync(join(tmpdir(), 'rb-app-'));
   const inventory = join(dir, 'cluster.yaml');
   copyFileSync(new URL('../../inventory/cluster.yaml', import.meta.url), inventory);
   const settingsFile = join(dir, 'rackboot.yaml');
   writeFileSync(settingsFile, `dhcp:\n  mode: off\ntftp:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:0\nadminToken: ${TEST_ADMIN_TOKEN}\n`);
   const settings = loadSettings({ config: settingsFile, inventory });
-  const store = new Store(join(settings.dataDir, 'rackboot.db'));
+  const store = (opts.openStore ?? ((file) => new Store(file)))(join(settings.dataDir, 'rackboot.db'));
   const log = pino({ level: 'silent' });
   const lifecycle = new Lifecycle(store);
   const watcher = new InventoryWatcher(inventory, store, log);

@@ -113,3 +113,25 @@ describe('resolveProvisioningAddress with a link that is down', () => {
     expect(resolveProvisioningAddress({ interface: 'rb-nope0', serverAddress: '10.77.0.1' }, {})).toEqual({ error: expect.stringContaining('does not exist') });
   });
 });
+
+// branch pg-suite (issue 21): `store: postgres://…` is the setting; `scaleOut.postgres` its older name.
+describe('store', () => {
+  const load = (text: string) => loadSettings({ config: settingsFile(text) });
+
+  it('absent: the embedded SQLite store (no shared database)', () => {
+    expect(load('logLevel: info\n').scaleOut?.postgres).toBeUndefined();
+  });
+
+  it('store: postgres://… names the shared database; scaleOut.postgres still works, alone or with the same value', () => {
+    expect(load('store: postgres://rackboot@db.example/rackboot\n').scaleOut?.postgres).toBe('postgres://rackboot@db.example/rackboot');
+    expect(load('scaleOut:\n  postgres: host=/run/pg dbname=rackboot\n').scaleOut?.postgres).toBe('host=/run/pg dbname=rackboot');
+    expect(load('store: postgresql://r@h/d\nscaleOut:\n  postgres: postgresql://r@h/d\n  dhcpPollMs: 250\n').scaleOut).toEqual({ postgres: 'postgresql://r@h/d', dhcpSegment: undefined, dhcpPollMs: 250 });
+  });
+
+  it('refuses two different databases, and a store that is not PostgreSQL, naming the key', () => {
+    expect(errorsOf('store: postgres://r@h/a\nscaleOut:\n  postgres: postgres://r@h/b\n').map((e) => e.message))
+      .toEqual(['store and scaleOut.postgres name different databases; scaleOut.postgres is the older name of store: keep only store']);
+    const [bad] = errorsOf('store: mysql://r@h/a\n');
+    expect(bad).toMatchObject({ line: 1, message: 'store: "mysql://r@h/a" is not a valid postgres:// URI or libpq connection string' });
+  });
+});

@@ -21,6 +21,8 @@ export interface Backend {
   openAgain(s: StateStore, opts?: { now?: () => number }): StateStore;
   /** Runs SQL directly on the store's database, bypassing the interface. */
   raw(s: StateStore, sql: string): Promise<void>;
+  /** The store's file (SQLite) or conninfo (PostgreSQL). */
+  location(s: StateStore): string;
 }
 
 let databases = 0;
@@ -46,6 +48,7 @@ export function useBackend(kind: BackendKind): Backend {
   return {
     open: (opts) => at(kind === 'sqlite' ? join(tmp(), 'rackboot.db') : pg!.createDatabase(`store_${process.pid}_${++databases}`), opts),
     openAgain: (s, opts) => at(where.get(s)!, opts),
+    location: (s) => where.get(s)!,
     async raw(s, sql) {
       if (s instanceof Store) return void s.db.exec(sql);
       const session = new PsqlSession(where.get(s)!);

@@ -1,10 +1,13 @@
-// Storing a large inventory edit in slices (src/store/inventory-sync.ts):
-// the same end state and events as one transaction, the event loop turns
-// between slices, and no MAC is ever owned by two inventory nodes at once.
+// Storing a large inventory edit in slices (src/store/inventory-sync.ts,
+// src/store/pg/pg-inventory-sync.ts), on both store backends: the same end
+// state and events as one transaction, the event loop turns between slices,
+// and no MAC is ever owned by two inventory nodes at once.
 import { describe, expect, it } from 'vitest';
-import { Store } from '../../src/store/store.js';
-import { InventorySyncBusy, syncInventoryInSlices, syncInventoryNow, type SyncTarget } from '../../src/store/inventory-sync.js';
+import { InventorySyncBusy } from '../../src/store/inventory-sync.js';
+import type { StateStore } from '../../src/store/state-store.js';
 import type { Inventory, NodeSpec } from '../../src/inventory/types.js';
+import { PsqlSession } from '../../src/store/pg/psql-session.js';
+import { BACKENDS, useBackend } from './backends.js';
 
 const node = (name: string, mac: string, extra: Partial<NodeSpec> = {}): NodeSpec =>
   ({ name, mac, role: 'worker', installDisk: '/dev/sda', bootstrap: false, configMode: 'push', patches: [], ...extra });
@@ -12,16 +15,17 @@ const inv = (nodes: NodeSpec[]): Inventory => ({ cluster: { name: 't' } as Inven
 const macOf = (i: number) => `52:54:02:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
 const bulk = (from: number, to: number, extra: Partial<NodeSpec> = {}) => Array.from({ length: to - from }, (_, k) => node(`bulk-${from + k}`, macOf(from + k), extra));
 
-function target(store: Store): SyncTarget {
-  let t = 1_700_000_000_000;
-  return { db: store.db, stmt: (sql) => store.stmt(sql), now: () => t++ };
-}
+/** Both stores take a slice size (the interface's default is STAGE_SLICE); small slices make many turns. */
+const inSlices = (s: StateStore, i: Inventory) => (s as StateStore & { syncInventoryInSlices(i: Inventory, slice?: number): Promise<unknown> })
+  .syncInventoryInSlices(i, 50) as ReturnType<StateStore['syncInventoryInSlices']>;
 
-/** What a reader sees: the nodes table's inventory columns and the events, without ids and times. */
-function snapshot(store: Store) {
+/** What a reader sees: the nodes' inventory columns and the events, without ids and times. */
+function snapshot(s: StateStore) {
   return {
-    nodes: store.db.prepare('SELECT name, mac, role, ip, uuid, spec_json, in_inventory, state FROM nodes ORDER BY name').all(),
-    events: store.db.prepare('SELECT node, mac, kind, message FROM events ORDER BY node, id').all(),
+    nodes: s.listNodes({ includeRemoved: true }).map(({ name, mac, role, ip, uuid, spec, inInventory, state }) => ({ name, mac, role, ip, uuid, spec, inInventory, state }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    events: s.events({ limit: 5000 }).sort((a, b) => (a.node ?? '').localeCompare(b.node ?? '') || a.id - b.id)
+      .map(({ node: n, mac, kind, message }) => ({ node: n, mac, kind, message })),
   };
 }
 
@@ -33,17 +37,19 @@ const steps = [
   inv([node('b', '52:54:00:00:00:0a')]),
 ];
 
-describe('inventory sync in slices', () => {
+describe.each(BACKENDS)('inventory sync in slices on %s', (kind) => {
+  const backend = useBackend(kind);
+
   it('ends where one transaction ends, with the same events, and the loop turns between slices', async () => {
-    const whole = new Store(':memory:');
-    const sliced = new Store(':memory:');
+    const whole = backend.open();
+    const sliced = backend.open();
     for (const [i, step] of steps.entries()) {
-      const expected = syncInventoryNow(target(whole), step);
+      const expected = whole.syncInventory(step);
       let turns = 0;
       let done = false;
       const spin = () => { if (!done) { turns++; setImmediate(spin); } };
       setImmediate(spin);
-      const got = await syncInventoryInSlices(target(sliced), step, 50);
+      const got = await inSlices(sliced, step);
       done = true;
       expect(got, `step ${i}`).toEqual(expected);
       expect(snapshot(sliced), `step ${i}`).toEqual(snapshot(whole));
@@ -52,16 +58,19 @@ describe('inventory sync in slices', () => {
   });
 
   it('never lets two inventory nodes own one MAC, or a moved MAC be half swapped, while it runs', async () => {
-    const store = new Store(':memory:');
-    const t = target(store);
-    syncInventoryNow(t, inv([node('a', '52:54:00:00:00:0a'), ...bulk(0, 600), node('b', '52:54:00:00:00:0b')]));
+    const store = backend.open();
+    store.syncInventory(inv([node('a', '52:54:00:00:00:0a'), ...bulk(0, 600), node('b', '52:54:00:00:00:0b')]));
     const clashes: unknown[] = [];
     let checks = 0;
     let done = false;
     const check = () => {
       if (done) return;
       checks++;
-      clashes.push(...store.db.prepare('SELECT mac, count(*) AS n FROM nodes WHERE in_inventory = 1 GROUP BY mac HAVING n > 1').all());
+      const owners = new Map<string, string>();
+      for (const n of store.listNodes()) {
+        if (owners.has(n.mac)) clashes.push({ mac: n.mac, nodes: [owners.get(n.mac), n.name] });
+        owners.set(n.mac, n.name);
+      }
       const a = store.getNode('a')!.mac;
       const b = store.getNode('b')!.mac;
       if (a === b) clashes.push({ a, b });
@@ -69,22 +78,46 @@ describe('inventory sync in slices', () => {
     };
     setImmediate(check);
     // a and b swap MACs, 600 changed nodes apart in the file (12 slices).
-    await syncInventoryInSlices(t, inv([node('a', '52:54:00:00:00:0b'), ...bulk(0, 600, { installDisk: '/dev/vda' }), node('b', '52:54:00:00:00:0a')]), 50);
+    await inSlices(store, inv([node('a', '52:54:00:00:00:0b'), ...bulk(0, 600, { installDisk: '/dev/vda' }), node('b', '52:54:00:00:00:0a')]));
     // Node c takes b's MAC while b takes a new one.
-    await syncInventoryInSlices(t, inv([node('c', '52:54:00:00:00:0a'), node('a', '52:54:00:00:00:0b'), ...bulk(0, 600, { installDisk: '/dev/vdb' }), node('b', '52:54:00:00:00:0c')]), 50);
+    await inSlices(store, inv([node('c', '52:54:00:00:00:0a'), node('a', '52:54:00:00:00:0b'), ...bulk(0, 600, { installDisk: '/dev/vdb' }), node('b', '52:54:00:00:00:0c')]));
     done = true;
     expect(checks).toBeGreaterThan(20);
     expect(clashes).toEqual([]);
     expect(store.getNode('c')!.mac).toBe('52:54:00:00:00:0a');
   });
 
-  it('refuses a second load on the same connection while one is being stored', async () => {
-    const store = new Store(':memory:');
-    const t = target(store);
-    const first = syncInventoryInSlices(t, inv(bulk(0, 500)), 50);
-    expect(() => syncInventoryNow(t, inv(bulk(0, 10)))).toThrow(InventorySyncBusy);
-    await expect(syncInventoryInSlices(t, inv(bulk(0, 10)), 50)).rejects.toThrow(InventorySyncBusy);
+  it('refuses a second load on the same store while one is being stored', async () => {
+    const store = backend.open();
+    const first = inSlices(store, inv(bulk(0, 500)));
+    expect(() => store.syncInventory(inv(bulk(0, 10)))).toThrow(InventorySyncBusy);
+    await expect(inSlices(store, inv(bulk(0, 10)))).rejects.toThrow(InventorySyncBusy);
     expect((await first).added).toHaveLength(500);
-    expect(syncInventoryNow(t, inv(bulk(0, 10))).removed).toHaveLength(490);
+    expect(store.syncInventory(inv(bulk(0, 10))).removed).toHaveLength(490);
   });
+
+  // PostgreSQL: the apply runs on a session of its own, every statement awaited, so the loop runs on while the server works.
+  if (kind === 'postgres') {
+    it('waits for another appliance\'s load (the inventory lock) without holding the event loop, then applies', async () => {
+      const store = backend.open();
+      const other = new PsqlSession(backend.location(store));
+      try {
+        await other.exec('BEGIN');
+        await other.exec("SELECT pg_advisory_xact_lock(hashtext('rackboot.inventory'))");
+        let finished = false;
+        const load = inSlices(store, inv(bulk(0, 100))).finally(() => { finished = true; });
+        let ticks = 0;
+        const ticker = setInterval(() => ticks++, 10);
+        await new Promise((r) => setTimeout(r, 500));
+        clearInterval(ticker);
+        expect(finished).toBe(false);
+        expect(ticks).toBeGreaterThan(10);
+        await other.exec('COMMIT');
+        expect((await load).added).toHaveLength(100);
+        expect(store.listNodes()).toHaveLength(100);
+      } finally {
+        await other.close();
+      }
+    });
+  }
 });

@@ -1,6 +1,7 @@
 // `rackboot store migrate`: the tables the appliances share (SHARED_TABLES,
-// docs/scale-out.md) copied from one appliance's SQLite store into a fresh
-// PostgreSQL schema, in one transaction: all rows or none. A target that
+// docs/scale-out.md: cluster state, leases, nodes with their states, events
+// with their ids, discovered machines) copied from one appliance's SQLite
+// store into a fresh PostgreSQL schema, in one transaction: all rows or none. A target that
 // already holds rows is refused unless forced (then emptied first, in the
 // same transaction), and so is a database another appliance is leading on:
 // its writes would mix with the copy.
@@ -41,12 +42,22 @@ export function readShared(store: Store): Record<string, Record<string, unknown>
   return store.db.transaction(() => {
     const out: Record<string, Record<string, unknown>[]> = {};
     for (const table of SHARED_TABLES) {
-      let rows = store.db.prepare(`SELECT * FROM ${ident(table)}`).all() as Record<string, unknown>[];
+      // In rowid order: PostgreSQL's rowid identity then numbers the nodes in inventory order, as SQLite did.
+      let rows = store.db.prepare(`SELECT * FROM ${ident(table)} ORDER BY rowid`).all() as Record<string, unknown>[];
       if (table === 'cluster_state') rows = rows.filter((r) => !LOCAL_CLUSTER_STATE_KEYS.includes(String(r.key)));
       out[table] = rows;
     }
     return out;
   })();
+}
+
+/**
+ * Ids were copied as they are (event ids stay the ones the appliance
+ * showed); the next id PostgreSQL hands out must come after the last one.
+ */
+async function continueIdentity(s: PsqlSession, table: string): Promise<void> {
+  await s.exec(`SELECT setval(seq, (SELECT max(id) FROM ${ident(table)}))
+    FROM pg_get_serial_sequence(${lit(table)}, 'id') AS seq WHERE seq IS NOT NULL`);
 }
 
 export async function copySqliteToPg(sqlitePath: string, conninfo: string, opts: { force?: boolean } = {}): Promise<CopyResult> {
@@ -89,9 +100,10 @@ async function copyIn(s: PsqlSession, data: Record<string, Record<string, unknow
   if (held.length > 0 && !force) {
     throw new CopyRefused(`the target is not empty (${held.map(([t, n]) => `${t}: ${n} rows`).join(', ')}); --force replaces its rows`);
   }
+  // TRUNCATE, not DELETE: events are append-only (a DELETE trigger refuses), and TRUNCATE fires no row triggers.
+  if (held.length > 0) await s.exec(`TRUNCATE ${held.map(([t]) => ident(t)).join(', ')}`);
   const copied: Record<string, number> = {};
   for (const table of SHARED_TABLES) {
-    if (replaced[table]) await s.exec(`DELETE FROM ${ident(table)}`);
     const rows = data[table] ?? [];
     copied[table] = rows.length;
     if (rows.length === 0) continue;
@@ -101,6 +113,7 @@ async function copyIn(s: PsqlSession, data: Record<string, Record<string, unknow
         .map((r, i) => `(${columns.map((c) => sqlValue(r[c], `${table} row ${at + i + 1} column ${c}`)).join(', ')})`);
       await s.exec(`INSERT INTO ${ident(table)} (${columns.map(ident).join(', ')}) VALUES ${values.join(',\n')}`);
     }
+    if (columns.includes('id')) await continueIdentity(s, table);
   }
   return { copied, replaced: force ? replaced : {} };
 }

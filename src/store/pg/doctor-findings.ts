@@ -40,7 +40,7 @@ export async function postgresFindings(conninfo: string, opts: PostgresCheckOpti
         "SELECT current_setting('server_version') AS version, (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS at");
       if (!server) throw new Error('no answer');
     } catch (err) {
-      return [{ level: 'fail', check: 'shared database', detail: `${where}: ${(err as Error).message}`, fix: 'check scaleOut.postgres in rackboot.yaml and that the server is up and lets this host in (pg_hba.conf)' }];
+      return [{ level: 'fail', check: 'shared database', detail: `${where}: ${(err as Error).message}`, fix: 'check store (or its older name scaleOut.postgres) in rackboot.yaml and that the server is up and lets this host in (pg_hba.conf)' }];
     }
     const back = now();
     out.push({ level: 'ok', check: 'shared database', detail: `${where}: PostgreSQL ${server.version}` });

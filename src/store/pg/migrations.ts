@@ -15,7 +15,8 @@ import type { PsqlSession } from './psql-session.js';
 import { LEASES_REV_MIGRATION } from './shared-leases.js';
 
 /** The tables `rackboot store migrate` copies from an appliance's SQLite (the rest start empty). */
-export const SHARED_TABLES = ['cluster_state', /* branch pg-failover */ 'leases'] as const;
+export const SHARED_TABLES = ['cluster_state', /* branch pg-failover */ 'leases',
+  /* branch pg-suite: PgStore's tables, in this order (inventory order, then event ids) */ 'nodes', 'events', 'discovered'] as const;
 
 /** The CREATE TABLE statement for `table` from the SQLite migrations, in PostgreSQL's types. */
 export function pgTableDdl(table: string): string {

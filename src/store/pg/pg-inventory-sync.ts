@@ -1,53 +1,126 @@
-// Making PostgreSQL's node table match the inventory: the same result and
-// the same events, in the same order, as the SQLite sync (inventory-sync.ts),
-// in one transaction. Two appliances loading an inventory at once take turns
-// on a table lock, so neither computes its difference from rows the other is
-// changing. The difference is computed here from one read of the table and
-// written with one statement per kind of change (arrays, not a round trip
-// per node).
-import type { Inventory } from '../../inventory/types.js';
-import type { InventorySyncResult } from '../inventory-sync.js';
+// Making PostgreSQL's node table match the inventory: the same statements,
+// result and events as the SQLite sync (inventory-sync.ts), staged the same
+// way. The inventory goes a slice at a time into a TEMP table; the server
+// then compares it with `nodes` and writes the difference in one
+// transaction, so only names come back to this process however large the
+// inventory. Two appliances loading at once take turns on a transaction
+// advisory lock, so neither computes its difference from rows the other is
+// changing; other writers are held only on the rows the load changes.
+//
+// Two drivers run the same plan (`applyPlan`, a generator of statements):
+// - synchronous, on PgStore's session (the first load, the CLI);
+// - asynchronous, on a session of its own (a reload while serving): every
+//   statement is awaited, so the event loop runs on while the server
+//   works, including during the apply (a 5,000-node apply is ~10 statements
+//   of 20-100 ms each on a loaded box, too long to wait in Atomics.wait).
+//   Its own session, because the store's session cannot take other
+//   callers' statements in the middle of this transaction.
+import type { NodeSpec } from '../../inventory/types.js';
+import { syncStatements, type InventoryStage, type InventorySyncResult, type SyncInventoryStage } from '../inventory-sync.js';
+import type { PsqlSession } from './psql-session.js';
 
 type Query = <T = Record<string, unknown>>(sql: string, params?: readonly unknown[]) => T[];
+type Step = readonly [sql: string, params: readonly unknown[]];
+type Row = Record<string, unknown>;
 
-interface Staged { name: string; mac: string; role: string; ip: string | null; uuid: string | null; spec: string }
+const CREATE_STAGE = `CREATE TEMP TABLE IF NOT EXISTS inventory_stage (
+  pos BIGINT NOT NULL, name TEXT PRIMARY KEY, mac TEXT NOT NULL, role TEXT NOT NULL, ip TEXT, uuid TEXT, spec_json TEXT NOT NULL)`;
+const BEGIN_STAGE: Step[] = [[CREATE_STAGE, []], ['TRUNCATE pg_temp.inventory_stage', []]];
 
-const INSERT_EVENTS = `INSERT INTO events (at, node, mac, kind, message)
-  SELECT $1, e.node, e.mac, 'inventory', e.message FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS e(node, mac, message, pos) ORDER BY e.pos`;
+const STAGE_ROWS = `INSERT INTO pg_temp.inventory_stage (pos, name, mac, role, ip, uuid, spec_json)
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])`;
 
-const cols = (rows: Staged[]) => [rows.map((r) => r.name), rows.map((r) => r.mac), rows.map((r) => r.role), rows.map((r) => r.ip), rows.map((r) => r.uuid), rows.map((r) => r.spec)];
-const UNNEST_STAGED = 'unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS s(name, mac, role, ip, uuid, spec_json, pos)';
+const stageStep = (nodes: NodeSpec[], first: number): Step => [STAGE_ROWS, [nodes.map((_, i) => first + i), nodes.map((n) => n.name),
+  nodes.map((n) => n.mac), nodes.map((n) => n.role), nodes.map((n) => n.ip ?? null), nodes.map((n) => n.uuid ?? null), nodes.map((n) => JSON.stringify(n))]];
 
-/** Runs inside the caller's transaction. */
-export function syncInventoryPg(q: Query, inv: Inventory, at: number): InventorySyncResult {
-  q('LOCK TABLE nodes IN SHARE ROW EXCLUSIVE MODE');
-  const existing = new Map(q<{ name: string; spec_json: string; in_inventory: number }>('SELECT name, spec_json, in_inventory FROM nodes ORDER BY rowid')
-    .map((r) => [r.name, r]));
-  const staged: Staged[] = inv.nodes.map((n) => ({ name: n.name, mac: n.mac, role: n.role, ip: n.ip ?? null, uuid: n.uuid ?? null, spec: JSON.stringify(n) }));
-  const names = new Set(staged.map((s) => s.name));
-  const added = staged.filter((s) => !existing.has(s.name));
-  const changed = staged.filter((s) => {
-    const e = existing.get(s.name);
-    return e !== undefined && (e.spec_json !== s.spec || e.in_inventory !== 1);
-  });
-  const removed = [...existing.values()].filter((e) => e.in_inventory === 1 && !names.has(e.name)).map((e) => e.name);
+const STATEMENTS = syncStatements({ main: '', temp: 'pg_temp.', at: '$1::bigint' });
+const LOAD_LOCK = "SELECT pg_advisory_xact_lock(hashtext('rackboot.inventory'))";
 
-  // Events first, in SQLite's order: removed, changed, added.
-  const events = (rows: { node: string; mac: string | null; message: string }[]) => {
-    if (rows.length) q(INSERT_EVENTS, [at, rows.map((r) => r.node), rows.map((r) => r.mac), rows.map((r) => r.message)]);
+/** The apply, statement by statement, inside the driver's transaction; each `yield` gets the statement's rows. */
+function* applyPlan(staged: number, at: number): Generator<Step, InventorySyncResult, Row[]> {
+  // A session replaced between slices has no scratch table (the query
+  // fails) or a partial one: never apply less than was staged, which
+  // would read as nodes removed from the inventory.
+  const [count] = yield ['SELECT count(*)::int AS n FROM pg_temp.inventory_stage', []];
+  if (count?.n !== staged) throw new Error(`the inventory being stored was lost with the database session (${String(count?.n)} of ${staged} nodes staged); nothing was changed`);
+  yield [LOAD_LOCK, []];
+  const names = (rows: Row[]) => rows.map((r) => r.name as string);
+  const diff: InventorySyncResult = {
+    added: names(yield [STATEMENTS.added, []]), updated: names(yield [STATEMENTS.updated, []]), removed: names(yield [STATEMENTS.removed, []]),
   };
-  events(removed.map((node) => ({ node, mac: null, message: 'removed from the inventory; history kept' })));
-  events(changed.map((s) => ({ node: s.name, mac: s.mac, message: existing.get(s.name)!.in_inventory === 1 ? 'inventory entry changed' : 'back in the inventory' })));
-  events(added.map((s) => ({ node: s.name, mac: s.mac, message: 'added to the inventory; registered and marked for install' })));
+  for (const sql of STATEMENTS.apply) yield [sql, sql.includes('$1') ? [at] : []];
+  return diff;
+}
 
-  if (removed.length) q('UPDATE nodes SET in_inventory = 0 WHERE name = ANY($1::text[])', [removed]);
-  if (changed.length) {
-    q(`UPDATE nodes SET mac = s.mac, role = s.role, ip = s.ip, uuid = s.uuid, spec_json = s.spec_json, in_inventory = 1
-      FROM ${UNNEST_STAGED} WHERE nodes.name = s.name`, cols(changed));
-  }
-  if (added.length) {
-    q(`INSERT INTO nodes (name, mac, role, ip, uuid, spec_json, in_inventory, state, state_since, created_at)
-      SELECT s.name, s.mac, s.role, s.ip, s.uuid, s.spec_json, 1, 'registered', $7, $7 FROM ${UNNEST_STAGED} ORDER BY s.pos`, [...cols(added), at]);
-  }
-  return { added: added.map((s) => s.name), updated: changed.map((s) => s.name), removed };
+export interface PgSyncTarget {
+  /** What the scratch table belongs to: the store whose session holds it. */
+  owner: object;
+  q: Query;
+  transaction<T>(fn: () => T): T;
+  now: () => number;
+}
+
+/** On the store's own session, synchronously. */
+export function pgInventoryStage(t: PgSyncTarget): SyncInventoryStage {
+  let staged = 0;
+  return {
+    owner: t.owner,
+    begin() {
+      for (const [sql, params] of BEGIN_STAGE) t.q(sql, params);
+      staged = 0;
+    },
+    stage(nodes, first) {
+      t.q(...stageStep(nodes, first));
+      staged += nodes.length;
+    },
+    apply() {
+      const plan = applyPlan(staged, t.now());
+      const result = t.transaction(() => {
+        for (let step = plan.next([]); ; step = plan.next(t.q(...step.value))) if (step.done) return step.value;
+      });
+      t.q('TRUNCATE pg_temp.inventory_stage');
+      return result;
+    },
+  };
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** On a session of its own (`open`), awaiting every statement; the session is closed when the load ends (the scratch table with it). */
+export function pgInventoryStageAsync(owner: object, open: () => PsqlSession, now: () => number): InventoryStage {
+  let session: PsqlSession | undefined;
+  let staged = 0;
+  const ended = async () => { const s = session; session = undefined; await s?.close(); };
+  return {
+    owner,
+    async begin() {
+      await ended();
+      session = open();
+      for (const [sql, params] of BEGIN_STAGE) await session.exec(sql, params);
+      staged = 0;
+    },
+    async stage(nodes, first) {
+      await session!.exec(...stageStep(nodes, first));
+      staged += nodes.length;
+    },
+    async apply() {
+      const s = session!;
+      const plan = applyPlan(staged, now());
+      await s.exec('BEGIN');
+      try {
+        let step = plan.next([]);
+        while (!step.done) {
+          const rows = await s.rows(...step.value);
+          await turn();
+          step = plan.next(rows);
+        }
+        await s.exec('COMMIT');
+        return step.value;
+      } catch (err) {
+        await s.exec('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    },
+    end: ended,
+  };
 }

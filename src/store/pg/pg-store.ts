@@ -14,15 +14,16 @@
 import { performance } from 'node:perf_hooks';
 import type { Inventory } from '../../inventory/types.js';
 import type { NodeState } from '../../lifecycle/states.js';
-import type { InventorySyncResult } from '../inventory-sync.js';
+import { syncInventoryInSlices, syncInventoryNow, type InventoryStage, type InventorySyncResult, type SyncInventoryStage } from '../inventory-sync.js';
+import { StoreUnavailableError } from '../errors.js';
 import { StaleStateError, type SetStateExtra, type StateStore } from '../state-store.js';
 import {
   DISCOVERED_LIMIT, toDiscovered, toEvent, toNode,
   type DiscoveredRecord, type EventRecord, type NodeRecord, type Row, type Sighting,
 } from '../store.js';
 import { migratePgSync, PG_MIGRATIONS } from './migrations.js';
-import { syncInventoryPg } from './pg-inventory-sync.js';
-import { clientConfig } from './psql-session.js';
+import { pgInventoryStage, pgInventoryStageAsync } from './pg-inventory-sync.js';
+import { clientConfig, PsqlSession } from './psql-session.js';
 import { SyncPgSession } from './sync-bridge.js';
 
 /** After a lost session, how long calls fail at once before the next connection attempt (the DHCP loop must not wait on every packet). */
@@ -36,7 +37,7 @@ export class PgStore implements StateStore {
   private depth = 0;
 
   /** `conninfo`: a libpq connection string or postgres:// URI. Connects and migrates before it returns. */
-  constructor(conninfo: string, opts: { now?: () => number; queryTimeoutMs?: number } = {}) {
+  constructor(private readonly conninfo: string, opts: { now?: () => number; queryTimeoutMs?: number } = {}) {
     this.config = clientConfig(conninfo);
     this.queryTimeoutMs = opts.queryTimeoutMs;
     this.session = new SyncPgSession(this.config, this.queryTimeoutMs);
@@ -55,7 +56,7 @@ export class PgStore implements StateStore {
   /** One statement on the session; a lost session is replaced on a later call (not inside a transaction: that one failed). */
   private q<T = Row>(sql: string, params?: readonly unknown[]): T[] {
     if (!this.session.alive && !this.closed && this.depth === 0) {
-      if (performance.now() < this.retryAt) throw new Error('the shared database session was lost; reconnecting shortly');
+      if (performance.now() < this.retryAt) throw new StoreUnavailableError('the shared database session was lost; reconnecting shortly');
       this.session = new SyncPgSession(this.config, this.queryTimeoutMs);
     }
     try {
@@ -96,14 +97,20 @@ export class PgStore implements StateStore {
   }
 
   syncInventory(inv: Inventory): InventorySyncResult {
-    const at = this.now();
-    return this.transaction(() => syncInventoryPg((sql, params) => this.q(sql, params), inv, at));
+    return syncInventoryNow(this.inventoryStage, inv);
   }
 
-  /** One statement per kind of change, so there is nothing to slice: the thread waits on the server once per statement. */
-  syncInventoryInSlices(inv: Inventory): Promise<InventorySyncResult> {
-    return Promise.resolve().then(() => this.syncInventory(inv));
+  /** Staged in slices and applied on a session of its own, every statement awaited: the event loop runs on meanwhile (pg-inventory-sync.ts). */
+  syncInventoryInSlices(inv: Inventory, slice?: number): Promise<InventorySyncResult> {
+    return syncInventoryInSlices(this.reloadStage, inv, slice);
   }
+
+  // One owner for both: a load on either refuses the other until it ends.
+  private readonly inventoryStage: SyncInventoryStage = pgInventoryStage({
+    owner: this, q: (sql, params) => this.q(sql, params), transaction: (fn) => this.transaction(fn), now: () => this.now(),
+  });
+
+  private readonly reloadStage: InventoryStage = pgInventoryStageAsync(this, () => new PsqlSession(this.conninfo), () => this.now());
 
   listNodes(opts: { includeRemoved?: boolean } = {}): NodeRecord[] {
     const sql = opts.includeRemoved ? 'SELECT * FROM nodes ORDER BY rowid' : 'SELECT * FROM nodes WHERE in_inventory=1 ORDER BY rowid';

@@ -52,7 +52,7 @@ export class SharedStore extends Store {
   }
 
   override async syncInventoryInSlices(inv: Inventory): Promise<InventorySyncResult> {
-    const result = this.shared.syncInventory(inv);
+    const result = await this.shared.syncInventoryInSlices(inv);
     try {
       await super.syncInventoryInSlices(inv);
     } catch (err) {

@@ -13,6 +13,7 @@
 import { createRequire } from 'node:module';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type pg from 'pg';
+import { StoreUnavailableError } from '../errors.js';
 import { PgError } from './psql-session.js';
 
 /** How long one query may take (a row lock another appliance holds, a slow server) before the session is given up. */
@@ -89,7 +90,7 @@ export class SyncPgSession {
     if (msg.error) {
       if (msg.error.code === 'session') {
         this.abandon();
-        throw new Error(`database session ended (${msg.error.message})`);
+        throw new StoreUnavailableError(`database session ended (${msg.error.message})`);
       }
       throw msg.error.code ? new PgError(msg.error.message, msg.error.code) : new Error(msg.error.message);
     }
@@ -101,7 +102,7 @@ export class SyncPgSession {
     this.port.postMessage(m);
     if (Atomics.wait(this.flag, 0, 0, this.timeoutMs) === 'timed-out') {
       this.abandon();
-      throw new Error(`database did not answer within ${this.timeoutMs} ms; session given up`);
+      throw new StoreUnavailableError(`database did not answer within ${this.timeoutMs} ms; session given up`);
     }
     const got = receiveMessageOnPort(this.port);
     if (!got) throw new Error('database session thread sent no reply');

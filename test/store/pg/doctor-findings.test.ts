@@ -31,7 +31,7 @@ describe('doctor: the shared database', () => {
   it('an unreachable server is a failure with a fix', async () => {
     const fs = await postgresFindings(`host=${join(dir, 'no-server-here')} user=rackboot dbname=x`);
     expect(fs).toHaveLength(1);
-    expect(fs[0]).toMatchObject({ level: 'fail', check: 'shared database', fix: expect.stringContaining('scaleOut.postgres') });
+    expect(fs[0]).toMatchObject({ level: 'fail', check: 'shared database', fix: expect.stringContaining('check store (or its older name scaleOut.postgres) in rackboot.yaml') });
   });
 
   it('a fresh database: reachable, schema behind, nobody leads; then a leader is named, and a quiet one is called hung', async () => {
@@ -71,10 +71,10 @@ describe('doctor: the shared database', () => {
     expect(by(fs, 'clock skew')).toMatchObject({ level: 'fail', detail: expect.stringMatching(/ahead of the database server/) });
   });
 
-  it('rackboot doctor runs these checks when scaleOut.postgres is set, and hides a password', async () => {
+  it('rackboot doctor runs these checks when store: names the database, and hides a password', async () => {
     const conninfo = pg.createDatabase('doc_cli');
     const cfg = join(dir, 'rackboot.yaml');
-    writeFileSync(cfg, `dataDir: ${join(dir, 'data')}\ndhcp:\n  mode: off\ntftp:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:0\n  adminListen: 127.0.0.1:0\ninventory: ${join(dir, 'none.yaml')}\nscaleOut:\n  postgres: "${conninfo}"\n`);
+    writeFileSync(cfg, `dataDir: ${join(dir, 'data')}\ndhcp:\n  mode: off\ntftp:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:0\n  adminListen: 127.0.0.1:0\ninventory: ${join(dir, 'none.yaml')}\nstore: "${conninfo}"\n`);
     const r = await runCommand(doctor, ['--config', cfg, '--json']);
     const fs = JSON.parse(r.out) as DbFinding[];
     expect(by(fs, 'shared database')).toMatchObject({ level: 'ok' });
