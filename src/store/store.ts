@@ -10,6 +10,7 @@ import type { NodeState } from '../lifecycle/states.js';
 import { migrations } from './migrations.js';
 import { syncInventoryInSlices, syncInventoryNow, type InventorySyncResult, type SyncTarget } from './inventory-sync.js';
 import { StaleStateError, type SetStateExtra, type StateStore } from './state-store.js';
+import { sqliteReaders, type StoreReaders } from './readers.js';
 
 export interface NodeRecord {
   name: string;
@@ -272,6 +273,13 @@ export class Store implements StateStore {
 
   listDiscovered(): DiscoveredRecord[] {
     return (this.stmt('SELECT * FROM discovered ORDER BY last_seen DESC').all() as Row[]).map(toDiscovered);
+  }
+
+  private sqliteReaders: StoreReaders | undefined;
+
+  /** This file's answers (readers.ts); a subclass may answer from elsewhere (pg/shared-store.ts). */
+  get readers(): StoreReaders {
+    return (this.sqliteReaders ??= sqliteReaders(this.db, (sql) => this.stmt(sql), (key) => this.getClusterState(key)));
   }
 
   getClusterState(key: string): string | undefined {

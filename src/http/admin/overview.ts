@@ -5,6 +5,7 @@
 // inventory costs one page of work and one page of HTML.
 import { isNodeState, NODE_STATES, type NodeState } from '../../lifecycle/states.js';
 import type { NodeRecord, Store } from '../../store/store.js';
+import type { NodeKey } from '../../store/readers.js';
 import { nodeView, stateHistories, type NodeView, type PowerLookup } from './views.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -74,8 +75,6 @@ export interface NodeListing {
 
 interface Lease { ip: string; hostname: string | null }
 
-/** What filter, search and counts need of every node; whole records are read only for the page. */
-type NodeKey = Pick<NodeRecord, 'name' | 'mac' | 'ip' | 'state'>;
 
 function matches(n: NodeKey, lease: Lease | undefined, needle: string): boolean {
   const compact = needle.replace(/[:-]/g, '');
@@ -87,12 +86,12 @@ function matches(n: NodeKey, lease: Lease | undefined, needle: string): boolean 
 
 export function nodeListing(store: Store, query: NodeQuery, power?: PowerLookup, now = Date.now()): NodeListing {
   // In the store's order (listNodes'), without parsing 5,000 specs.
-  const all = store.stmt('SELECT name, mac, ip, state FROM nodes WHERE in_inventory=1 ORDER BY rowid').all() as NodeKey[];
+  const all = store.readers.inventoryNodeKeys();
   const counts = Object.fromEntries(NODE_STATES.map((s) => [s, 0])) as Record<NodeState, number>;
   for (const n of all) counts[n.state]++;
   let picked = query.state ? all.filter((n) => n.state === query.state) : all;
   if (query.q) {
-    const leases = new Map((store.stmt('SELECT mac, ip, hostname FROM leases').all() as (Lease & { mac: string })[]).map((l) => [l.mac, l]));
+    const leases = new Map(store.readers.leaseRows().map((l) => [l.mac, l]));
     const needle = query.q.toLowerCase();
     picked = picked.filter((n) => matches(n, leases.get(n.mac), needle));
   }

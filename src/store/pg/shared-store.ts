@@ -17,6 +17,7 @@ import type { Logger } from '../../log.js';
 import type { InventorySyncResult } from '../inventory-sync.js';
 import type { SetStateExtra } from '../state-store.js';
 import { Store, type DiscoveredRecord, type EventRecord, type NodeRecord, type Sighting } from '../store.js';
+import type { StoreReaders } from '../readers.js';
 import { PgStore } from './pg-store.js';
 
 export class SharedStore extends Store {
@@ -105,5 +106,18 @@ export class SharedStore extends Store {
 
   override listDiscovered(): DiscoveredRecord[] {
     return this.shared.listDiscovered();
+  }
+
+  // pg-readers: the page, /metrics, the stream, sightings and the CLI read the shared tables.
+  private sharedReaders: StoreReaders | undefined;
+
+  override get readers(): StoreReaders {
+    return (this.sharedReaders ??= {
+      ...this.shared.readers,
+      // Also this appliance's own cluster_state (its Talos service state is never shared).
+      changeMark: () => `${this.shared.readers.changeMark()}|${super.readers.changeMark()}`,
+      // Shared where PgCoordination wrote the key; keys only this appliance keeps (its Talos service state, the health check's members) stay local.
+      clusterState: (key) => this.shared.getClusterState(key) ?? super.getClusterState(key),
+    });
   }
 }
