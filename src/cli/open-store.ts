@@ -9,12 +9,16 @@ import { SharedStore } from '../store/pg/shared-store.js';
 import { Store } from '../store/store.js';
 import type { Io } from './command.js';
 
-export function openStoreForCli(settings: Settings, io: Io): Store | undefined {
+/** The daemon's store as it is: with scaleOut.postgres, nodes, events, discovered machines and the shared cluster state are read and written where the daemons read them. */
+export function openStore(settings: Settings): Store {
   const dbFile = join(settings.dataDir, 'rackboot.db');
-  const fresh = !existsSync(dbFile);
-  // With scaleOut.postgres, nodes, events and discovered machines are read and marked where the daemons read them.
   const conninfo = settings.scaleOut?.postgres;
-  const store = conninfo ? new SharedStore(dbFile, conninfo) : new Store(dbFile);
+  return conninfo ? new SharedStore(dbFile, conninfo) : new Store(dbFile);
+}
+
+export function openStoreForCli(settings: Settings, io: Io): Store | undefined {
+  const fresh = !existsSync(join(settings.dataDir, 'rackboot.db'));
+  const store = openStore(settings);
   if (fresh || store.listNodes({ includeRemoved: true }).length === 0) {
     const inv = loadInventoryFile(settings.inventory);
     if (!inv.ok) {
