@@ -5,9 +5,8 @@
 // and sessions, rollouts, boot tokens, hardware facts, the local lease book,
 // cluster state, which PgCoordination shares under the leader lock) stays in
 // this appliance's SQLite, as does a copy of every node, event and sighting
-// it writes, for the readers that still query SQLite directly (admin page
-// lists, /metrics counts, console and TFTP sightings): those show this
-// appliance's own writes, not the others'.
+// it writes. The readers' counts and lookups (`readers`: admin page,
+// /metrics, event stream, sightings, CLI) answer from PostgreSQL too.
 //
 // A write goes to PostgreSQL first; only then to the local copy, whose
 // failure is logged, never fatal: PostgreSQL is the record.
