@@ -1,7 +1,6 @@
 // Opens the daemon's store from a CLI command (the shared one with scaleOut.postgres). SQLite's WAL lets this run
 // beside a live daemon; before the daemon has ever run, the inventory is
 // loaded first so the nodes exist.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadInventoryFile } from '../inventory/load.js';
 import type { Settings } from '../settings/settings.js';
@@ -17,9 +16,9 @@ export function openStore(settings: Settings): Store {
 }
 
 export function openStoreForCli(settings: Settings, io: Io): Store | undefined {
-  const fresh = !existsSync(join(settings.dataDir, 'rackboot.db'));
   const store = openStore(settings);
-  if (fresh || store.listNodes({ includeRemoved: true }).length === 0) {
+  // No node yet (a fresh file, or a shared database no appliance has loaded): with scaleOut.postgres, a fresh local file alone is no reason.
+  if (store.listNodes({ includeRemoved: true }).length === 0) {
     const inv = loadInventoryFile(settings.inventory);
     if (!inv.ok) {
       io.err(`rackboot: the inventory ${settings.inventory} is invalid; run rackboot inventory check`);

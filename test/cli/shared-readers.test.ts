@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCommandArgs, type Command } from '../../src/cli/command.js';
 import { kubeconfig } from '../../src/cli/kubeconfig.js';
 import { nodes } from '../../src/cli/nodes.js';
-import { loadInventoryFile } from '../../src/inventory/load.js';
 import { BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY } from '../../src/lifecycle/cluster-state.js';
 import { PgStore } from '../../src/store/pg/pg-store.js';
 import { startPostgres, type PgRig } from '../helpers/postgres.js';
+import { inventory, nodeSpec } from '../lifecycle/fixtures.js';
 
 let pg: PgRig;
 let dir: string;
@@ -38,21 +38,10 @@ function setup(db: string): { config: string; other: PgStore } {
   const base = join(dir, db);
   rmSync(base, { recursive: true, force: true });
   const config = join(dir, `${db}.yaml`);
-  writeFileSync(join(dir, 'cluster.yaml'), `cluster:
-  name: lab
-  controlPlaneEndpoint: https://10.0.0.10:6443
-  talosVersion: v1.11.5
-nodes:
-  - name: cp-1
-    mac: 52:54:00:00:00:01
-    role: controlplane
-  - name: w-1
-    mac: 52:54:00:00:00:02
-    role: worker
-`);
-  writeFileSync(config, `dataDir: ./${db}\ninventory: ./cluster.yaml\nscaleOut:\n  postgres: "${conninfo}"\n`);
+  writeFileSync(config, `dataDir: ./${db}\ninventory: ./absent.yaml\nscaleOut:\n  postgres: "${conninfo}"\n`);
   const other = new PgStore(conninfo);
-  other.syncInventory(loadInventoryFile(join(dir, 'cluster.yaml')).inventory!);
+  // The shared store holds the nodes already, so the CLI never reads an inventory file here.
+  other.syncInventory(inventory([nodeSpec('cp-1', '52:54:00:00:00:01', 'controlplane'), nodeSpec('w-1', '52:54:00:00:00:02')]));
   return { config, other };
 }
 
