@@ -7,7 +7,7 @@
 // cache), so the default store costs what it did.
 import type { NodeState } from '../lifecycle/states.js';
 import { NODE_STATES } from '../lifecycle/states.js';
-import type { NodeRecord } from './store.js';
+import type { EventRecord, NodeRecord } from './store.js';
 import type Database from 'better-sqlite3';
 
 /** What the overview's filter, search and counts need of every node; whole records are read only for a page. */
@@ -17,6 +17,9 @@ export type NodeKey = Pick<NodeRecord, 'name' | 'mac' | 'ip' | 'state'>;
 export interface StateEventRow { node: string; at: number; data_json: string | null }
 
 export interface LeaseRow { mac: string; ip: string; hostname: string | null }
+
+/** One node of a listed page with what its row shows: the lease it booted from and its last event. */
+export interface PageNode { node: NodeRecord; lease: LeaseRow | undefined; last: EventRecord | undefined }
 
 /** The event-derived totals /metrics exposes. */
 export interface EventTotals { reimagesRequested: number; nodeFailures: number; discovered: number }
@@ -41,6 +44,8 @@ export interface StoreReaders {
   leasedMac(ip: string): string | undefined;
   /** The inventory node sending from `ip`: its inventory IP first, then an unexpired lease of its MAC. */
   nodeForAddress(ip: string, now: number): string | undefined;
+  /** These nodes (those that exist, in this order), each with its latest lease over its MACs and its last event. */
+  pageNodes(names: readonly string[]): PageNode[];
   /** A cluster_state value as the cluster knows it (the shared one where there is one). */
   clusterState(key: string): string | undefined;
 }
@@ -56,8 +61,23 @@ export function countsFromRows(rows: readonly { state: NodeState; n: number }[])
 }
 
 /** SQLite's answers, on the store's own handle and statement cache. */
-export function sqliteReaders(db: Database.Database, stmt: (sql: string) => Database.Statement, clusterState: (key: string) => string | undefined): StoreReaders {
+/** What the SQLite answers need of the store besides its handle: the per-node reads a page made before. */
+export interface SqliteReaderDeps {
+  db: Database.Database;
+  stmt(sql: string): Database.Statement;
+  getNode(name: string): NodeRecord | undefined;
+  lastEvent(node: string): EventRecord | undefined;
+  clusterState(key: string): string | undefined;
+}
+
+export function nodeMacs(n: NodeRecord): string[] {
+  return n.spec.macs?.length ? n.spec.macs : [n.mac];
+}
+
+export function sqliteReaders({ db, stmt, getNode, lastEvent, clusterState }: SqliteReaderDeps): StoreReaders {
   const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+  const latestLease = (macs: readonly string[]) => db.prepare(`SELECT mac, ip, hostname FROM leases WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY updated_at DESC LIMIT 1`)
+    .get(...macs) as LeaseRow | undefined;
   return {
     // Counted by SQLite: reading every node (and parsing its spec) took 40-90 ms per scrape with 5,000 nodes.
     nodeStateCounts: () => countsFromRows(stmt('SELECT state, count(*) AS n FROM nodes WHERE in_inventory = 1 GROUP BY state').all() as { state: NodeState; n: number }[]),
@@ -85,8 +105,10 @@ export function sqliteReaders(db: Database.Database, stmt: (sql: string) => Data
     // Only the inventory's UUIDs, not whole node records: this runs on every overview render.
     inventoryUuids: () => (stmt('SELECT uuid FROM nodes WHERE in_inventory=1 AND uuid IS NOT NULL').all() as { uuid: string }[]).map((r) => r.uuid),
     leaseRows: () => stmt('SELECT mac, ip, hostname FROM leases').all() as LeaseRow[],
-    latestLease: (macs) => db.prepare(`SELECT mac, ip, hostname FROM leases WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY updated_at DESC LIMIT 1`)
-      .get(...macs) as LeaseRow | undefined,
+    latestLease,
+    // One node at a time, as the page always read them: each is a few indexed lookups in SQLite.
+    pageNodes: (names) => names.map(getNode).filter((n): n is NodeRecord => !!n)
+      .map((node) => ({ node, lease: latestLease(nodeMacs(node)), last: lastEvent(node.name) })),
     leasedMac: (ip) => (db.prepare('SELECT mac FROM leases WHERE ip = ?').get(ip) as { mac: string } | undefined)?.mac,
     nodeForAddress: (ip, now) => {
       const byIp = db.prepare('SELECT name FROM nodes WHERE ip=? AND in_inventory=1').get(ip) as { name: string } | undefined;

@@ -279,7 +279,10 @@ export class Store implements StateStore {
 
   /** This file's answers (readers.ts); a subclass may answer from elsewhere (pg/shared-store.ts). */
   get readers(): StoreReaders {
-    return (this.sqliteReaders ??= sqliteReaders(this.db, (sql) => this.stmt(sql), (key) => this.getClusterState(key)));
+    return (this.sqliteReaders ??= sqliteReaders({
+      db: this.db, stmt: (sql) => this.stmt(sql), getNode: (name) => this.getNode(name),
+      lastEvent: (node) => this.events({ node, limit: 1 })[0], clusterState: (key) => this.getClusterState(key),
+    }));
   }
 
   getClusterState(key: string): string | undefined {

@@ -4,7 +4,7 @@
 // closely (lease, last event, stage history, power), so a 5,000-node
 // inventory costs one page of work and one page of HTML.
 import { isNodeState, NODE_STATES, type NodeState } from '../../lifecycle/states.js';
-import type { NodeRecord, Store } from '../../store/store.js';
+import type { Store } from '../../store/store.js';
 import type { NodeKey } from '../../store/readers.js';
 import { nodeView, stateHistories, type NodeView, type PowerLookup } from './views.js';
 
@@ -97,10 +97,10 @@ export function nodeListing(store: Store, query: NodeQuery, power?: PowerLookup,
   }
   const total = picked.length;
   const pages = Math.max(1, Math.ceil(total / query.pageSize));
-  const slice = picked.slice((query.page - 1) * query.pageSize, query.page * query.pageSize).map((k) => store.getNode(k.name)).filter((n): n is NodeRecord => !!n);
-  const histories = stateHistories(store, slice.map((n) => n.name));
+  const slice = store.readers.pageNodes(picked.slice((query.page - 1) * query.pageSize, query.page * query.pageSize).map((k) => k.name));
+  const histories = stateHistories(store, slice.map((p) => p.node.name));
   return {
     query, total, pages, counts, inventoryTotal: all.length,
-    nodes: slice.map((n) => nodeView(store, n, power, { history: histories.get(n.name) ?? [], now })),
+    nodes: slice.map((p) => nodeView(store, p.node, power, { history: histories.get(p.node.name) ?? [], now, page: p })),
   };
 }

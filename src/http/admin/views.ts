@@ -13,6 +13,7 @@ import type { HttpContext } from '../context.js';
 import { recordedTalosServiceState } from '../../talos/service.js';
 import { nodeHostname, type HostnameSeenIn } from '../../talos/node-hostname.js';
 import type { EventRecord, NodeRecord, Store } from '../../store/store.js';
+import { nodeMacs, type PageNode } from '../../store/readers.js';
 import { PowerMonitor, type PowerView } from '../../bmc/power-monitor.js';
 import { consoleEmptyReason, nodeConfigView, type NodeConfigView } from './node-detail.js';
 import { nodeHardware, type HardwareRecord } from '../../store/hardware.js';
@@ -81,10 +82,13 @@ export function stateHistories(store: Store, names: readonly string[]): Map<stri
   return out;
 }
 
-export function nodeView(store: Store, n: NodeRecord, power: PowerLookup = () => null, opts: { history?: StateChange[]; now?: number } = {}): NodeView {
-  const macs = n.spec.macs?.length ? n.spec.macs : [n.mac];
-  const lease = store.readers.latestLease(macs);
-  const last = store.events({ node: n.name, limit: 1 })[0];
+export function nodeView(
+  store: Store, n: NodeRecord, power: PowerLookup = () => null,
+  opts: { history?: StateChange[]; now?: number; page?: Pick<PageNode, 'lease' | 'last'> } = {},
+): NodeView {
+  const macs = nodeMacs(n);
+  const lease = opts.page ? opts.page.lease : store.readers.latestLease(macs);
+  const last = opts.page ? opts.page.last : store.events({ node: n.name, limit: 1 })[0];
   const history = opts.history ?? stateHistories(store, [n.name]).get(n.name) ?? [];
   return {
     name: n.name, mac: n.mac, macs, bootMac: lease?.mac ?? null, role: n.role, ip: n.ip ?? lease?.ip ?? null, uuid: n.uuid,

@@ -47,6 +47,9 @@ describe('readers on a shared store', () => {
       recordTftpSighting(b, { ip: '10.0.0.99', file: 'ipxe.efi', outcome: 'sent', message: 'sent ipxe.efi' });
       expect(a.events({ node: 'w2' }).at(-1)).toMatchObject({ kind: 'tftp', mac: 'aa:bb:cc:00:00:02' });
       expect(a.getNode('w2')!.lastSeen).not.toBeNull();
+      // A page's nodes in one read each: in the order asked, with the lease and last event its row shows.
+      const page = b.readers.pageNodes(['w2', 'nope', 'cp1']);
+      expect(page.map((p) => [p.node.name, p.lease?.ip, p.last?.kind])).toEqual([['w2', '10.0.0.99', 'tftp'], ['cp1', undefined, 'inventory']]);
 
       // Discovery: an unknown machine with an inventory node's UUID is flagged.
       a.recordDiscovered({ mac: 'aa:bb:cc:99:00:01', source: 'dhcp', uuid: UUID });
