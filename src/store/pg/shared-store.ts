@@ -17,7 +17,12 @@ import type { InventorySyncResult } from '../inventory-sync.js';
 import type { SetStateExtra } from '../state-store.js';
 import { Store, type DiscoveredRecord, type EventRecord, type NodeRecord, type Sighting } from '../store.js';
 import type { StoreReaders } from '../readers.js';
+import { ETCD_MEMBERS_KEY, KUBECONFIG_STALE_KEY } from '../../lifecycle/cluster-state.js';
+import { LOCAL_CLUSTER_STATE_KEYS } from './copy-from-sqlite.js';
 import { PgStore } from './pg-store.js';
+
+/** cluster_state keys only this appliance writes: its Talos service state, and the health check's etcd members and kubeconfig flag (written by whichever appliance led, into its own SQLite). */
+const KEPT_LOCALLY = new Set([...LOCAL_CLUSTER_STATE_KEYS, ETCD_MEMBERS_KEY, KUBECONFIG_STALE_KEY]);
 
 export class SharedStore extends Store {
   readonly shared: PgStore;
@@ -115,8 +120,9 @@ export class SharedStore extends Store {
       ...this.shared.readers,
       // Also this appliance's own cluster_state (its Talos service state is never shared).
       changeMark: () => `${this.shared.readers.changeMark()}|${super.readers.changeMark()}`,
-      // Shared where PgCoordination wrote the key; keys only this appliance keeps (its Talos service state, the health check's members) stay local.
-      clusterState: (key) => this.shared.getClusterState(key) ?? super.getClusterState(key),
+      // Shared where PgCoordination writes the key; the keys each appliance keeps for itself are read locally even if
+      // PostgreSQL has a row (store migrate copies them once; nothing updates them there).
+      clusterState: (key) => (KEPT_LOCALLY.has(key) ? undefined : this.shared.getClusterState(key)) ?? super.getClusterState(key),
     });
   }
 }
