@@ -111,8 +111,6 @@ function requestRecovery(store: SharedStore, req: RecoveryRequest): void {
   store.shared.setClusterState(ETCD_LOSS_REQUEST_KEY, JSON.stringify(req));
 }
 
-/** The keys only the leader's own health check keeps (its local store), reset with the shared ones. */
-const LEADER_LOCAL_KEYS = [ETCD_MEMBERS_KEY, KUBECONFIG_STALE_KEY] as const;
 
 /**
  * The leader's half, once per pass while it leads: resets the shared
@@ -127,18 +125,17 @@ export async function applyEtcdLossRecovery(store: Store, shared: ClusterStateSt
   const applied = parseRecord<RecoveryApplied>(await shared.get(ETCD_LOSS_APPLIED_KEY));
   if (!req.cancelled && applied?.id !== req.id) {
     const before: BootstrapRecords = {};
-    for (const k of [BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY, BOOTSTRAP_CLAIM_KEY] as const) {
+    for (const k of [BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY, BOOTSTRAP_CLAIM_KEY, ETCD_MEMBERS_KEY] as const) {
       const v = await shared.get(k);
       if (v !== undefined) before[k] = v;
     }
-    for (const k of LEADER_LOCAL_KEYS) {
-      const v = store.getClusterState(k);
-      if (v !== undefined) before[k] = v;
-    }
+    const stale = store.getClusterState(KUBECONFIG_STALE_KEY);
+    if (stale !== undefined) before[KUBECONFIG_STALE_KEY] = stale;
     await shared.set(BOOTSTRAP_KEY, 'pending');
     await shared.set(BOOTSTRAP_NODE_KEY, req.node);
     await shared.set(BOOTSTRAP_CLAIM_KEY, FREE_CLAIM);
-    store.setClusterState(ETCD_MEMBERS_KEY, '[]');
+    await shared.set(ETCD_MEMBERS_KEY, '[]');
+    // The leader's own kubeconfig file is the one to replace (each appliance keeps its own).
     store.setClusterState(KUBECONFIG_STALE_KEY, 'true');
     await shared.set(ETCD_LOSS_APPLIED_KEY, JSON.stringify({ id: req.id, before, restored: false } satisfies RecoveryApplied));
     log?.warn({ node: req.node }, 'etcd loss confirmed: the shared bootstrap is reset; the node is bootstrapped again once installed');
@@ -149,7 +146,7 @@ export async function applyEtcdLossRecovery(store: Store, shared: ClusterStateSt
     await shared.set(BOOTSTRAP_KEY, b[BOOTSTRAP_KEY] ?? 'pending');
     await shared.set(BOOTSTRAP_NODE_KEY, b[BOOTSTRAP_NODE_KEY] ?? '');
     await shared.set(BOOTSTRAP_CLAIM_KEY, b[BOOTSTRAP_CLAIM_KEY] ?? FREE_CLAIM);
-    store.setClusterState(ETCD_MEMBERS_KEY, b[ETCD_MEMBERS_KEY] ?? '[]');
+    await shared.set(ETCD_MEMBERS_KEY, b[ETCD_MEMBERS_KEY] ?? '[]');
     store.setClusterState(KUBECONFIG_STALE_KEY, b[KUBECONFIG_STALE_KEY] ?? 'false');
     await shared.set(ETCD_LOSS_APPLIED_KEY, JSON.stringify({ ...applied, restored: true } satisfies RecoveryApplied));
     log?.info({ node: req.node }, 'etcd-loss reimage cancelled: the shared bootstrap records are back');

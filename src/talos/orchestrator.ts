@@ -71,7 +71,7 @@ export class TalosOrchestrator {
     const connect = (endpoint: string) => this.track(TalosClient.configured(endpoint, deps.admin, { policy: deps.policy }));
     const common = { store: deps.store, states: deps.states, connect, endpointOf: deps.endpointOf, log: deps.log };
     this.bootstrap = new ClusterBootstrap({ ...common, clusterState: deps.clusterState });
-    this.health = new ClusterHealth({ ...common, dataDir: deps.dataDir });
+    this.health = new ClusterHealth({ ...common, dataDir: deps.dataDir, clusterState: deps.clusterState });
     this.reset = new ResetStep({ ...common, connectMaintenance: (ep) => this.maintenance(ep), clusterState: deps.clusterState, resetSettleMs: deps.resetSettleMs });
     if (deps.renderConfig) {
       this.firstContact = new FirstContact({

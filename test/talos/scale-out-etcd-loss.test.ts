@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Inventory } from '../../src/inventory/types.js';
-import { BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY } from '../../src/lifecycle/cluster-state.js';
+import { BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY, etcdMembers } from '../../src/lifecycle/cluster-state.js';
 import { StateMachine } from '../../src/lifecycle/machine.js';
 import { Reimager } from '../../src/lifecycle/reimage.js';
 import { SharedStore } from '../../src/store/pg/shared-store.js';
@@ -40,6 +40,10 @@ describe('etcd loss on two appliances', () => {
     for (let i = 0; i < 60 && pass.bootstrap.kind !== 'bootstrapped'; i++) pass = await a.orch.pass();
     expect(pass.bootstrap).toMatchObject({ kind: 'bootstrapped', node: 'cp1', sent: true });
     expect(r.totalBootstraps()).toBe(1);
+    for (let i = 0; i < 60 && pass.health.kind !== 'ready'; i++) pass = await a.orch.pass();
+    expect(pass.health.kind).toBe('ready');
+    // The leader's health check recorded etcd's members where the standby reads them.
+    expect(etcdMembers(b.store)).toEqual(['cp1']);
     expect((await b.orch.pass()).standby).toBe(true);
 
     new Reimager(new StateMachine(b.store)).mark('cp1', 'disk swap', 'ops', { destroyEtcd: true });
@@ -50,6 +54,7 @@ describe('etcd loss on two appliances', () => {
     expect(after.standby).toBe(false);
     expect(await a.coord.get(BOOTSTRAP_KEY)).toBe('pending');
     expect(await a.coord.get(BOOTSTRAP_NODE_KEY)).toBe('cp1');
+    expect(etcdMembers(b.store)).toEqual([]);
     // cp1 is being reimaged: nothing to bootstrap yet.
     expect(after.bootstrap.kind).toBe('waiting');
     expect(r.totalBootstraps()).toBe(1);

@@ -17,12 +17,12 @@ import type { InventorySyncResult } from '../inventory-sync.js';
 import type { SetStateExtra } from '../state-store.js';
 import { Store, type DiscoveredRecord, type EventRecord, type NodeRecord, type Sighting } from '../store.js';
 import type { StoreReaders } from '../readers.js';
-import { ETCD_MEMBERS_KEY, KUBECONFIG_STALE_KEY } from '../../lifecycle/cluster-state.js';
+import { KUBECONFIG_STALE_KEY } from '../../lifecycle/cluster-state.js';
 import { LOCAL_CLUSTER_STATE_KEYS } from './copy-from-sqlite.js';
 import { PgStore } from './pg-store.js';
 
-/** cluster_state keys only this appliance writes: its Talos service state, and the health check's etcd members and kubeconfig flag (written by whichever appliance led, into its own SQLite). */
-const KEPT_LOCALLY = new Set([...LOCAL_CLUSTER_STATE_KEYS, ETCD_MEMBERS_KEY, KUBECONFIG_STALE_KEY]);
+/** cluster_state keys only this appliance writes: its Talos service state, and the flag that its own kubeconfig file is stale. */
+const KEPT_LOCALLY = new Set([...LOCAL_CLUSTER_STATE_KEYS, KUBECONFIG_STALE_KEY]);
 
 export class SharedStore extends Store {
   readonly shared: PgStore;

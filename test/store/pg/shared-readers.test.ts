@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeForAddress } from '../../../src/console/receiver.js';
-import { BOOTSTRAP_KEY, ETCD_MEMBERS_KEY, bootstrapState, etcdMembers } from '../../../src/lifecycle/cluster-state.js';
+import { BOOTSTRAP_KEY, ETCD_MEMBERS_KEY, KUBECONFIG_STALE_KEY, bootstrapState, etcdMembers } from '../../../src/lifecycle/cluster-state.js';
 import { discoveredView } from '../../../src/lifecycle/discovery.js';
 import { isLastEtcdMember } from '../../../src/lifecycle/etcd-loss.js';
 import { PsqlSession } from '../../../src/store/pg/psql-session.js';
@@ -60,9 +60,12 @@ describe('readers on a shared store', () => {
       a.shared.setClusterState(BOOTSTRAP_KEY, 'bootstrapped');
       expect(bootstrapState(b)).toBe('bootstrapped');
       a.setState('cp1', 'installed', 'installed');
-      // The health check's member list is each leader's own: a row PostgreSQL got from `store migrate` is never read.
+      // The etcd members the leader's health check recorded; the kubeconfig flag stays each appliance's own.
       a.shared.setClusterState(ETCD_MEMBERS_KEY, JSON.stringify(['cp0']));
-      expect(etcdMembers(b)).toEqual([]);
+      expect(etcdMembers(b)).toEqual(['cp0']);
+      a.shared.setClusterState(KUBECONFIG_STALE_KEY, 'true');
+      expect(b.readers.clusterState(KUBECONFIG_STALE_KEY)).toBeUndefined();
+      a.shared.setClusterState(ETCD_MEMBERS_KEY, '[]');
       // The only installed control plane of a bootstrapped cluster: B must ask before reimaging it.
       expect(isLastEtcdMember(b, b.getNode('cp1')!)).toBe(true);
     } finally {
