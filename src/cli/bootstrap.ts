@@ -2,14 +2,13 @@
 // daemon (store record, claim, then the node's own etcd state and every other
 // control plane's, src/talos/bootstrap.ts), so it can never be the second
 // Bootstrap of a cluster.
-import { join } from 'node:path';
-import { Store } from '../store/store.js';
 import { ClusterBootstrap, type BootstrapOutcome } from '../talos/bootstrap.js';
 import { PgCoordination } from '../store/pg/coordination.js';
 import { TalosClient } from '../talos/client.js';
 import { storeEndpoints } from '../talos/endpoints.js';
 import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, settingsFor, type Command } from './command.js';
+import { openStore } from './open-store.js';
 
 export const bootstrap: Command = {
   name: ['bootstrap'],
@@ -33,8 +32,8 @@ Talos steps, and reads the bootstrap state from PostgreSQL.`,
     const settings = settingsFor(args, io);
     if (!settings) return EXIT_FAILURE;
     const admin = loadAdminIdentity((args.values.talosconfig as string | undefined) ?? talosconfigPath(settings.dataDir));
-    const store = new Store(join(settings.dataDir, 'rackboot.db'));
-    // Several appliances on one PostgreSQL: this command must lead like a daemon does, and reads the shared bootstrap state.
+    // Several appliances on one PostgreSQL: this command must lead like a daemon does, and reads the shared nodes and bootstrap state.
+    const store = openStore(settings);
     const conninfo = settings.scaleOut?.postgres;
     const shared = conninfo ? new PgCoordination({ conninfo, local: store }) : undefined;
     try {

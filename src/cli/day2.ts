@@ -2,7 +2,6 @@
 // mTLS with the talosconfig admin identity, from the inventory file as it
 // is now (src/day2/: plan.ts, rollout.ts).
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
 import { quorumHealthGate, quorumRebootGate, storeControlPlanes, type QuorumGateDeps } from '../day2/config-gates.js';
 import { formatPlan, planNodes } from '../day2/plan.js';
 import { ConfigRollout, formatOutcomes } from '../day2/config-rollout.js';
@@ -14,6 +13,7 @@ import { TalosClient } from '../talos/client.js';
 import { storeEndpoints } from '../talos/endpoints.js';
 import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
 import { clusterInputs } from './cluster-inputs.js';
+import { openStore } from './open-store.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command, type Io, type ParsedArgs } from './command.js';
 
 function day2Deps(args: ParsedArgs, io: Io) {
@@ -21,7 +21,8 @@ function day2Deps(args: ParsedArgs, io: Io) {
   if (!inputs) return undefined;
   const { settings, inventory, secrets } = inputs;
   const admin = loadAdminIdentity((args.values.talosconfig as string | undefined) ?? talosconfigPath(settings.dataDir));
-  const store = new Store(join(settings.dataDir, 'rackboot.db'));
+  // With scaleOut.postgres: the shared nodes (their states and addresses as every appliance saw them).
+  const store = openStore(settings);
   const endpointOf = storeEndpoints(store);
   const connect = (ep: string) => TalosClient.configured(ep, admin, { policy: { retries: 1 } });
   const desired = inventoryDesiredState({

@@ -1,14 +1,13 @@
 // `rackboot kubeconfig`: prints the cluster's kubeconfig, which the daemon
 // fetches into DATA_DIR/kubeconfig (0600) once the cluster is healthy.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Store } from '../store/store.js';
-import { bootstrapNode, bootstrapState } from '../talos/bootstrap.js';
+import { BOOTSTRAP_NODE_KEY, bootstrapNode, bootstrapState } from '../talos/bootstrap.js';
 import { TalosClient } from '../talos/client.js';
 import { storeEndpoints } from '../talos/endpoints.js';
 import { kubeconfigPath, writeSecretFile } from '../talos/health.js';
 import { loadAdminIdentity, talosconfigPath } from '../talos/talosconfig.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, type Command } from './command.js';
+import { openStore } from './open-store.js';
 
 export const kubeconfig: Command = {
   name: ['kubeconfig'],
@@ -25,9 +24,10 @@ mTLS first (needs a bootstrapped cluster) and stores it with mode 0600.`,
     const file = kubeconfigPath(settings.dataDir);
     if (args.values.fetch) {
       const admin = loadAdminIdentity((args.values.talosconfig as string | undefined) ?? talosconfigPath(settings.dataDir));
-      const store = new Store(join(settings.dataDir, 'rackboot.db'));
+      // With scaleOut.postgres: the bootstrap state and node the leading appliance recorded, and the shared nodes.
+      const store = openStore(settings);
       try {
-        const node = bootstrapNode(store);
+        const node = bootstrapNode(store, store.readers.clusterState(BOOTSTRAP_NODE_KEY));
         if (bootstrapState(store) !== 'bootstrapped' || !node) {
           io.err('rackboot kubeconfig: the cluster is not bootstrapped yet');
           return EXIT_FAILURE;

@@ -1,7 +1,4 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadInventoryFile } from '../inventory/load.js';
-import { Store } from '../store/store.js';
+import { openStoreForCli } from './open-store.js';
 import { EXIT_FAILURE, EXIT_OK, settingsFor, UsageError, type Command } from './command.js';
 import { printableJson, printTable } from './printable.js';
 import { printNodeHardware } from './nodes-hardware.js';
@@ -12,8 +9,8 @@ export const nodes: Command = {
   usage: `rackboot nodes [--json]
 rackboot nodes NODE --hardware [--json]
 
-Lists the nodes in the store with their state. Works whether or not the
-daemon is running. Before the daemon has ever run, the inventory is loaded
+Lists the nodes in the store with their state (with scaleOut.postgres, the
+shared store's). Works whether or not the daemon is running. Before the daemon has ever run, the inventory is loaded
 into the store first, so every node shows as registered.
 With NODE --hardware: the disks, NICs and system facts last read from the
 node while it ran Talos in maintenance mode, and when they were read.`,
@@ -23,18 +20,10 @@ node while it ran Talos in maintenance mode, and when they were read.`,
     if (extra.length > 0 || (nodeName !== undefined) !== (args.values.hardware === true)) throw new UsageError('usage: rackboot nodes [--json] | rackboot nodes NODE --hardware [--json]');
     const settings = settingsFor(args, io);
     if (!settings) return EXIT_FAILURE;
-    const dbFile = join(settings.dataDir, 'rackboot.db');
-    const fresh = !existsSync(dbFile);
-    const store = new Store(dbFile);
+    // With scaleOut.postgres: the nodes as every appliance's daemon moved them.
+    const store = openStoreForCli(settings, io);
+    if (!store) return EXIT_FAILURE;
     try {
-      if (fresh || store.listNodes({ includeRemoved: true }).length === 0) {
-        const inv = loadInventoryFile(settings.inventory);
-        if (!inv.ok) {
-          io.err(`rackboot: the inventory ${settings.inventory} is invalid; run rackboot inventory check`);
-          return EXIT_FAILURE;
-        }
-        store.syncInventory(inv.inventory);
-      }
       if (nodeName !== undefined) return printNodeHardware(store, nodeName, args.values.json === true, io);
       const list = store.listNodes();
       if (args.values.json) {

@@ -40,12 +40,7 @@ export function parseConsoleDatagram(buf: Buffer): Record<string, unknown>[] | u
 
 /** Which node sends from `ip`: its inventory IP first, then an unexpired lease for its MAC. */
 export function nodeForAddress(store: Store, ip: string, now = Date.now()): string | undefined {
-  const byIp = store.db.prepare('SELECT name FROM nodes WHERE ip=? AND in_inventory=1').get(ip) as { name: string } | undefined;
-  if (byIp) return byIp.name;
-  const byLease = store.db
-    .prepare('SELECT n.name AS name FROM leases l JOIN nodes n ON n.mac = l.mac WHERE l.ip=? AND l.expires_at > ? AND n.in_inventory=1')
-    .get(ip, now) as { name: string } | undefined;
-  return byLease?.name;
+  return store.readers.nodeForAddress(ip, now);
 }
 
 export class ConsoleReceiver implements MetricsSource {

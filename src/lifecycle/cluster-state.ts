@@ -15,12 +15,12 @@ export const KUBECONFIG_STALE_KEY = 'talos.kubeconfig.stale';
 export type BootstrapState = 'pending' | 'bootstrapping' | 'bootstrapped';
 
 export function bootstrapState(store: Store): BootstrapState {
-  return (store.getClusterState(BOOTSTRAP_KEY) as BootstrapState | undefined) ?? 'pending';
+  return (store.readers.clusterState(BOOTSTRAP_KEY) as BootstrapState | undefined) ?? 'pending';
 }
 
 export function etcdMembers(store: Store): string[] {
   try {
-    const raw: unknown = JSON.parse(store.getClusterState(ETCD_MEMBERS_KEY) ?? '[]');
+    const raw: unknown = JSON.parse(store.readers.clusterState(ETCD_MEMBERS_KEY) ?? '[]');
     return Array.isArray(raw) ? raw.map(String) : [];
   } catch {
     return []; // unreadable: show none

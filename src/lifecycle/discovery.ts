@@ -48,7 +48,7 @@ export function discoveredView(store: Store): DiscoveredView[] {
   const commissions = allCommissions(store.db);
   const uses = new Map<string, number>();
   // Only the inventory's UUIDs, not whole node records: this runs on every overview render.
-  const nodeUuids = (store.stmt('SELECT uuid FROM nodes WHERE in_inventory=1 AND uuid IS NOT NULL').all() as { uuid: string }[]).map((r) => r.uuid);
+  const nodeUuids = store.readers.inventoryUuids();
   const all = [...list.map((d) => d.uuid), ...nodeUuids];
   for (const u of all) if (u) uses.set(u.toLowerCase(), (uses.get(u.toLowerCase()) ?? 0) + 1);
   return list.map((d) => {

@@ -7,6 +7,18 @@
 // reimage needs the operator's explicit confirmation, and afterwards the
 // store forgets the bootstrap, so the node, once installed again, is
 // bootstrapped afresh from the same secrets.
+//
+// With several appliances on one PostgreSQL (scaleOut.postgres) the
+// bootstrap keys are shared and only the leader writes them, fenced by its
+// lock (src/store/pg/coordination.ts). So there the reimage only records the
+// operator's confirmed request in the shared cluster_state, and the leader
+// resets the shared keys on its next pass (applyEtcdLossRecovery): a second
+// Bootstrap can follow only a request the shared state holds, never an
+// appliance's local view.
+import type { ClusterStateStore } from '../store/cluster-state-store.js';
+import { FREE_CLAIM } from '../store/cluster-state-store.js';
+import type { Logger } from '../log.js';
+import { SharedStore } from '../store/pg/shared-store.js';
 import type { NodeRecord, Store } from '../store/store.js';
 import { BOOTSTRAP_CLAIM_KEY, BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY, ETCD_MEMBERS_KEY, KUBECONFIG_STALE_KEY, bootstrapState, etcdMembers } from './cluster-state.js';
 import type { NodeState } from './states.js';
@@ -49,8 +61,12 @@ export type BootstrapRecords = Partial<Record<(typeof KEYS)[number], string>>;
 export function forgetBootstrap(store: Store, node: string): BootstrapRecords {
   const before: BootstrapRecords = {};
   for (const k of KEYS) {
-    const v = store.getClusterState(k);
+    const v = store.readers.clusterState(k);
     if (v !== undefined) before[k] = v;
+  }
+  if (store instanceof SharedStore) {
+    requestRecovery(store, { id: `${node}@${Date.now()}-${Math.random().toString(36).slice(2, 8)}`, node, cancelled: false });
+    return before;
   }
   store.setClusterState(BOOTSTRAP_KEY, 'pending');
   store.setClusterState(BOOTSTRAP_NODE_KEY, node);
@@ -62,9 +78,79 @@ export function forgetBootstrap(store: Store, node: string): BootstrapRecords {
 
 /** Undoes forgetBootstrap when the reimage is cancelled before anything was wiped. */
 export function restoreBootstrap(store: Store, before: BootstrapRecords): void {
+  if (store instanceof SharedStore) {
+    // The leader puts the shared keys back if it had reset them (applyEtcdLossRecovery).
+    const req = parseRecord<RecoveryRequest>(store.shared.getClusterState(ETCD_LOSS_REQUEST_KEY));
+    if (req && !req.cancelled) requestRecovery(store, { ...req, cancelled: true });
+    return;
+  }
   store.setClusterState(BOOTSTRAP_KEY, before[BOOTSTRAP_KEY] ?? 'pending');
   store.setClusterState(BOOTSTRAP_NODE_KEY, before[BOOTSTRAP_NODE_KEY] ?? '');
   store.setClusterState(BOOTSTRAP_CLAIM_KEY, before[BOOTSTRAP_CLAIM_KEY] ?? JSON.stringify({ owner: '', until: 0 }));
   store.setClusterState(ETCD_MEMBERS_KEY, before[ETCD_MEMBERS_KEY] ?? '[]');
   store.setClusterState(KUBECONFIG_STALE_KEY, before[KUBECONFIG_STALE_KEY] ?? 'false');
+}
+
+/** A confirmed etcd-loss reimage, as any appliance records it in the shared cluster_state. */
+export const ETCD_LOSS_REQUEST_KEY = 'talos.etcd.loss.request';
+/** What the leader did about the request (only the leader writes it, on its locked session). */
+export const ETCD_LOSS_APPLIED_KEY = 'talos.etcd.loss.applied';
+
+interface RecoveryRequest { id: string; node: string; cancelled: boolean }
+interface RecoveryApplied { id: string; before: BootstrapRecords; restored: boolean }
+
+function parseRecord<T>(raw: string | undefined): T | undefined {
+  try {
+    return raw ? (JSON.parse(raw) as T) : undefined;
+  } catch {
+    return undefined; // unreadable: act on nothing
+  }
+}
+
+function requestRecovery(store: SharedStore, req: RecoveryRequest): void {
+  store.shared.setClusterState(ETCD_LOSS_REQUEST_KEY, JSON.stringify(req));
+}
+
+
+/**
+ * The leader's half, once per pass while it leads: resets the shared
+ * bootstrap keys for a request not yet applied, and puts them back for a
+ * request cancelled after it applied it. Every shared write goes through
+ * `shared` (the leader's fenced session): an appliance that lost the lock
+ * fails here and changes nothing. Returns what it did.
+ */
+export async function applyEtcdLossRecovery(store: Store, shared: ClusterStateStore, log?: Logger): Promise<'reset' | 'restored' | undefined> {
+  const req = parseRecord<RecoveryRequest>(await shared.get(ETCD_LOSS_REQUEST_KEY));
+  if (!req) return undefined;
+  const applied = parseRecord<RecoveryApplied>(await shared.get(ETCD_LOSS_APPLIED_KEY));
+  if (!req.cancelled && applied?.id !== req.id) {
+    const before: BootstrapRecords = {};
+    for (const k of [BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY, BOOTSTRAP_CLAIM_KEY, ETCD_MEMBERS_KEY] as const) {
+      const v = await shared.get(k);
+      if (v !== undefined) before[k] = v;
+    }
+    const stale = store.getClusterState(KUBECONFIG_STALE_KEY);
+    if (stale !== undefined) before[KUBECONFIG_STALE_KEY] = stale;
+    await shared.set(BOOTSTRAP_KEY, 'pending');
+    await shared.set(BOOTSTRAP_NODE_KEY, req.node);
+    await shared.set(BOOTSTRAP_CLAIM_KEY, FREE_CLAIM);
+    await shared.set(ETCD_MEMBERS_KEY, '[]');
+    // The leader's own kubeconfig file is the one to replace (each appliance keeps its own).
+    store.setClusterState(KUBECONFIG_STALE_KEY, 'true');
+    await shared.set(ETCD_LOSS_APPLIED_KEY, JSON.stringify({ id: req.id, before, restored: false } satisfies RecoveryApplied));
+    log?.warn({ node: req.node }, 'etcd loss confirmed: the shared bootstrap is reset; the node is bootstrapped again once installed');
+    return 'reset';
+  }
+  if (req.cancelled && applied?.id === req.id && !applied.restored) {
+    const b = applied.before;
+    await shared.set(BOOTSTRAP_KEY, b[BOOTSTRAP_KEY] ?? 'pending');
+    await shared.set(BOOTSTRAP_NODE_KEY, b[BOOTSTRAP_NODE_KEY] ?? '');
+    await shared.set(BOOTSTRAP_CLAIM_KEY, b[BOOTSTRAP_CLAIM_KEY] ?? FREE_CLAIM);
+    await shared.set(ETCD_MEMBERS_KEY, b[ETCD_MEMBERS_KEY] ?? '[]');
+    store.setClusterState(KUBECONFIG_STALE_KEY, b[KUBECONFIG_STALE_KEY] ?? 'false');
+    await shared.set(ETCD_LOSS_APPLIED_KEY, JSON.stringify({ ...applied, restored: true } satisfies RecoveryApplied));
+    log?.info({ node: req.node }, 'etcd-loss reimage cancelled: the shared bootstrap records are back');
+    return 'restored';
+  }
+  return undefined;
 }

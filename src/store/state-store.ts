@@ -7,6 +7,7 @@
 import type { Inventory } from '../inventory/types.js';
 import type { NodeState } from '../lifecycle/states.js';
 import type { InventorySyncResult } from './inventory-sync.js';
+import type { StoreReaders } from './readers.js';
 import type { DiscoveredRecord, EventRecord, NodeRecord, Sighting } from './store.js';
 
 export interface SetStateExtra {
@@ -45,4 +46,6 @@ export interface StateStore {
   listDiscovered(): DiscoveredRecord[];
   getClusterState(key: string): string | undefined;
   setClusterState(key: string, value: string): void;
+  // pg-readers: counts, keys and lookups for the admin page, /metrics, the event stream, sightings and the CLI.
+  readonly readers: StoreReaders;
 }

@@ -10,6 +10,7 @@ import type { NodeState } from '../lifecycle/states.js';
 import { migrations } from './migrations.js';
 import { syncInventoryInSlices, syncInventoryNow, type InventorySyncResult, type SyncTarget } from './inventory-sync.js';
 import { StaleStateError, type SetStateExtra, type StateStore } from './state-store.js';
+import { sqliteReaders, type StoreReaders } from './readers.js';
 
 export interface NodeRecord {
   name: string;
@@ -279,6 +280,16 @@ export class Store implements StateStore {
 
   listDiscovered(): DiscoveredRecord[] {
     return (this.stmt('SELECT * FROM discovered ORDER BY last_seen DESC').all() as Row[]).map(toDiscovered);
+  }
+
+  private sqliteReaders: StoreReaders | undefined;
+
+  /** This file's answers (readers.ts); a subclass may answer from elsewhere (pg/shared-store.ts). */
+  get readers(): StoreReaders {
+    return (this.sqliteReaders ??= sqliteReaders({
+      db: this.db, stmt: (sql) => this.stmt(sql), getNode: (name) => this.getNode(name),
+      lastEvent: (node) => this.events({ node, limit: 1 })[0], clusterState: (key) => this.getClusterState(key),
+    }));
   }
 
   getClusterState(key: string): string | undefined {

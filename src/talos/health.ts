@@ -6,6 +6,7 @@
 import { chmodSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeRecord, Store } from '../store/store.js';
+import type { ClusterStateStore } from '../store/cluster-state-store.js';
 import { ETCD_MEMBERS_KEY, KUBECONFIG_STALE_KEY } from '../lifecycle/cluster-state.js';
 import { bootstrapNode, bootstrapState } from './bootstrap.js';
 import type { TalosClient } from './client.js';
@@ -20,6 +21,8 @@ export interface HealthDeps extends NodeStateDeps {
   connect: (endpoint: string) => TalosClient;
   endpointOf: EndpointOf;
   dataDir: string;
+  /** Several appliances: the etcd member list goes to the shared cluster state (every appliance's page and reimage check read it). */
+  clusterState?: ClusterStateStore;
 }
 
 export type HealthOutcome =
@@ -73,7 +76,9 @@ export class ClusterHealth {
     const client = this.deps.connect(this.deps.endpointOf(asker.node)!);
     try {
       const members = await client.etcdMemberList();
-      store.setClusterState(ETCD_MEMBERS_KEY, JSON.stringify(members.map((m) => m.hostname).sort()));
+      const memberList = JSON.stringify(members.map((m) => m.hostname).sort());
+      if (this.deps.clusterState) await this.deps.clusterState.set(ETCD_MEMBERS_KEY, memberList);
+      else store.setClusterState(ETCD_MEMBERS_KEY, memberList);
       if (members.length !== cpsUp.length) {
         return { kind: 'waiting', reason: `etcd has ${members.length} member(s), ${cpsUp.length} control plane(s) are up` };
       }

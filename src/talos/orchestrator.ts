@@ -19,6 +19,7 @@ import { readNodeHostname } from './node-hostname.js';
 import { ResetStep, type ResetOutcome } from './reset.js';
 import type { RetryPolicy } from './rpc.js';
 import { ALWAYS_LEADER, type Leadership } from './leadership.js';
+import { applyEtcdLossRecovery } from '../lifecycle/etcd-loss.js';
 import type { ClusterStateStore } from '../store/cluster-state-store.js';
 
 export interface OrchestratorDeps {
@@ -70,7 +71,7 @@ export class TalosOrchestrator {
     const connect = (endpoint: string) => this.track(TalosClient.configured(endpoint, deps.admin, { policy: deps.policy }));
     const common = { store: deps.store, states: deps.states, connect, endpointOf: deps.endpointOf, log: deps.log };
     this.bootstrap = new ClusterBootstrap({ ...common, clusterState: deps.clusterState });
-    this.health = new ClusterHealth({ ...common, dataDir: deps.dataDir });
+    this.health = new ClusterHealth({ ...common, dataDir: deps.dataDir, clusterState: deps.clusterState });
     this.reset = new ResetStep({ ...common, connectMaintenance: (ep) => this.maintenance(ep), clusterState: deps.clusterState, resetSettleMs: deps.resetSettleMs });
     if (deps.renderConfig) {
       this.firstContact = new FirstContact({
@@ -136,6 +137,8 @@ export class TalosOrchestrator {
       const reason = 'another instance leads the Talos steps';
       return { standby: true, pushed: [], installed: [], bootstrap: { kind: 'waiting', reason }, health: { kind: 'waiting', reason }, resets: [] };
     }
+    // Several appliances: a confirmed etcd loss resets the shared bootstrap keys here, under the lock.
+    if (this.deps.clusterState) await applyEtcdLossRecovery(this.deps.store, this.deps.clusterState, this.deps.log);
     const pushed: string[] = [];
     const installed = await this.noticeInstalled();
     if (this.firstContact) {

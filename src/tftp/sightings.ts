@@ -14,11 +14,11 @@ export interface TftpSighting {
 }
 
 export function recordTftpSighting(store: Store, s: TftpSighting): void {
-  const lease = store.db.prepare('SELECT mac FROM leases WHERE ip = ?').get(s.ip) as { mac: string } | undefined;
-  const node = lease ? store.nodeByMac(lease.mac) : undefined;
+  const mac = store.readers.leasedMac(s.ip);
+  const node = mac ? store.nodeByMac(mac) : undefined;
   store.appendEvent({
     node: node?.name ?? null,
-    mac: lease?.mac ?? null,
+    mac: mac ?? null,
     kind: 'tftp',
     message: s.message,
     data: { ip: s.ip, file: s.file, outcome: s.outcome, bytes: s.bytes, ms: s.ms },

@@ -67,10 +67,10 @@ export function registerMetrics(app: FastifyInstance, ctx: HttpContext): void {
     };
     const counts = stateCounts(ctx.store);
     metric('nodes', 'gauge', 'Inventory nodes by lifecycle state.', NODE_STATES.map((s) => [`{state="${s}"}`, counts[s]]));
-    const count = (sql: string) => (ctx.store.db.prepare(sql).get() as { n: number }).n;
-    metric('reimages_total', 'counter', 'Reimages requested.', [['', count(`SELECT count(*) AS n FROM events WHERE kind='reimage' AND json_extract(data_json,'$.step')='requested'`)]]);
-    metric('node_failures_total', 'counter', 'Transitions into failed.', [['', count(`SELECT count(*) AS n FROM events WHERE kind='state' AND json_extract(data_json,'$.to')='failed'`)]]);
-    metric('discovered_machines', 'gauge', 'Unknown machines that asked to boot.', [['', count('SELECT count(*) AS n FROM discovered')]]);
+    const totals = ctx.store.readers.eventTotals();
+    metric('reimages_total', 'counter', 'Reimages requested.', [['', totals.reimagesRequested]]);
+    metric('node_failures_total', 'counter', 'Transitions into failed.', [['', totals.nodeFailures]]);
+    metric('discovered_machines', 'gauge', 'Unknown machines that asked to boot.', [['', totals.discovered]]);
     const cluster = clusterView(ctx);
     const http = countersByContext.get(ctx) ?? { requests: new Map<string, number>(), bytes: 0 };
     metric('cluster_bootstrapped', 'gauge', '1 once etcd was bootstrapped.', [['', cluster.bootstrapped ? 1 : 0]]);

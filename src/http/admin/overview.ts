@@ -4,7 +4,8 @@
 // closely (lease, last event, stage history, power), so a 5,000-node
 // inventory costs one page of work and one page of HTML.
 import { isNodeState, NODE_STATES, type NodeState } from '../../lifecycle/states.js';
-import type { NodeRecord, Store } from '../../store/store.js';
+import type { Store } from '../../store/store.js';
+import type { NodeKey } from '../../store/readers.js';
 import { nodeView, stateHistories, type NodeView, type PowerLookup } from './views.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -74,8 +75,6 @@ export interface NodeListing {
 
 interface Lease { ip: string; hostname: string | null }
 
-/** What filter, search and counts need of every node; whole records are read only for the page. */
-type NodeKey = Pick<NodeRecord, 'name' | 'mac' | 'ip' | 'state'>;
 
 function matches(n: NodeKey, lease: Lease | undefined, needle: string): boolean {
   const compact = needle.replace(/[:-]/g, '');
@@ -87,21 +86,21 @@ function matches(n: NodeKey, lease: Lease | undefined, needle: string): boolean 
 
 export function nodeListing(store: Store, query: NodeQuery, power?: PowerLookup, now = Date.now()): NodeListing {
   // In the store's order (listNodes'), without parsing 5,000 specs.
-  const all = store.stmt('SELECT name, mac, ip, state FROM nodes WHERE in_inventory=1 ORDER BY rowid').all() as NodeKey[];
+  const all = store.readers.inventoryNodeKeys();
   const counts = Object.fromEntries(NODE_STATES.map((s) => [s, 0])) as Record<NodeState, number>;
   for (const n of all) counts[n.state]++;
   let picked = query.state ? all.filter((n) => n.state === query.state) : all;
   if (query.q) {
-    const leases = new Map((store.stmt('SELECT mac, ip, hostname FROM leases').all() as (Lease & { mac: string })[]).map((l) => [l.mac, l]));
+    const leases = new Map(store.readers.leaseRows().map((l) => [l.mac, l]));
     const needle = query.q.toLowerCase();
     picked = picked.filter((n) => matches(n, leases.get(n.mac), needle));
   }
   const total = picked.length;
   const pages = Math.max(1, Math.ceil(total / query.pageSize));
-  const slice = picked.slice((query.page - 1) * query.pageSize, query.page * query.pageSize).map((k) => store.getNode(k.name)).filter((n): n is NodeRecord => !!n);
-  const histories = stateHistories(store, slice.map((n) => n.name));
+  const slice = store.readers.pageNodes(picked.slice((query.page - 1) * query.pageSize, query.page * query.pageSize).map((k) => k.name));
+  const histories = stateHistories(store, slice.map((p) => p.node.name));
   return {
     query, total, pages, counts, inventoryTotal: all.length,
-    nodes: slice.map((n) => nodeView(store, n, power, { history: histories.get(n.name) ?? [], now })),
+    nodes: slice.map((p) => nodeView(store, p.node, power, { history: histories.get(p.node.name) ?? [], now, page: p })),
   };
 }

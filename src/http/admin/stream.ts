@@ -24,13 +24,10 @@ class ChangeFeed extends EventEmitter {
   }
 
   fingerprint(): string {
-    const row = this.ctx.store.db
-      .prepare(`SELECT (SELECT ifnull(max(id),0) FROM events) AS e, (SELECT ifnull(max(updated_at),0) FROM cluster_state) AS c,
-        (SELECT ifnull(max(last_seen),0) || '/' || count(*) FROM discovered) AS d`)
-      .get() as Record<string, unknown>;
+    const stored = this.ctx.store.readers.changeMark();
     const view = assetsView(this.ctx);
     const assets = [...view.files.map((f) => f.bytes ?? '-'), ...view.images.map((i) => (i.present ? 1 : 0))].join(',');
-    return `${row.e}|${row.c}|${row.d}|${this.ctx.inventoryStatus().checkedAt}|${assets}|${this.ctx.power?.version ?? 0}`;
+    return `${stored}|${this.ctx.inventoryStatus().checkedAt}|${assets}|${this.ctx.power?.version ?? 0}`;
   }
 
   subscribe(fn: () => void): () => void {

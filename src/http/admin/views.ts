@@ -6,13 +6,14 @@ import { schematicId } from '../../factory/schematic.js';
 import { archesIn } from '../../factory/assets.js';
 import { discoveredView, inventorySnippet, type DiscoveredView } from '../../lifecycle/discovery.js';
 import { bootstrapState, etcdMembers } from '../../lifecycle/cluster-state.js';
-import { STATE_MEANING, NODE_STATES, type NodeState } from '../../lifecycle/states.js';
+import { STATE_MEANING, type NodeState } from '../../lifecycle/states.js';
 import { formatDuration } from '../../lifecycle/sweeper.js';
 import { everInstalled, stageTimeline, type StageTiming, type StateChange } from '../../lifecycle/stages.js';
 import type { HttpContext } from '../context.js';
 import { recordedTalosServiceState } from '../../talos/service.js';
 import { nodeHostname, type HostnameSeenIn } from '../../talos/node-hostname.js';
 import type { EventRecord, NodeRecord, Store } from '../../store/store.js';
+import { nodeMacs, type PageNode } from '../../store/readers.js';
 import { PowerMonitor, type PowerView } from '../../bmc/power-monitor.js';
 import { consoleEmptyReason, nodeConfigView, type NodeConfigView } from './node-detail.js';
 import { nodeHardware, type HardwareRecord } from '../../store/hardware.js';
@@ -71,28 +72,23 @@ export function failedAdvice(node: Pick<NodeRecord, 'failedStep' | 'stateReason'
 /** Every state change of the named nodes, oldest first, in one query. */
 export function stateHistories(store: Store, names: readonly string[]): Map<string, StateChange[]> {
   const out = new Map<string, StateChange[]>();
-  // SQLite allows 32766 parameters; a page is far smaller, but chunk anyway.
-  for (let i = 0; i < names.length; i += 500) {
-    const chunk = names.slice(i, i + 500);
-    const rows = store.db
-      .prepare(`SELECT node, at, data_json FROM events WHERE kind = 'state' AND node IN (${chunk.map(() => '?').join(',')}) ORDER BY id`)
-      .all(...chunk) as { node: string; at: number; data_json: string | null }[];
-    for (const r of rows) {
-      const d = r.data_json ? (JSON.parse(r.data_json) as { from?: NodeState; to?: NodeState }) : {};
-      if (!d.from || !d.to) continue;
-      let list = out.get(r.node);
-      if (!list) out.set(r.node, (list = []));
-      list.push({ at: r.at, from: d.from, to: d.to });
-    }
+  for (const r of store.readers.stateEvents(names)) {
+    const d = r.data_json ? (JSON.parse(r.data_json) as { from?: NodeState; to?: NodeState }) : {};
+    if (!d.from || !d.to) continue;
+    let list = out.get(r.node);
+    if (!list) out.set(r.node, (list = []));
+    list.push({ at: r.at, from: d.from, to: d.to });
   }
   return out;
 }
 
-export function nodeView(store: Store, n: NodeRecord, power: PowerLookup = () => null, opts: { history?: StateChange[]; now?: number } = {}): NodeView {
-  const macs = n.spec.macs?.length ? n.spec.macs : [n.mac];
-  const lease = store.db.prepare(`SELECT mac, ip, hostname FROM leases WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY updated_at DESC LIMIT 1`)
-    .get(...macs) as { mac: string; ip: string; hostname: string | null } | undefined;
-  const last = store.events({ node: n.name, limit: 1 })[0];
+export function nodeView(
+  store: Store, n: NodeRecord, power: PowerLookup = () => null,
+  opts: { history?: StateChange[]; now?: number; page?: Pick<PageNode, 'lease' | 'last'> } = {},
+): NodeView {
+  const macs = nodeMacs(n);
+  const lease = opts.page ? opts.page.lease : store.readers.latestLease(macs);
+  const last = opts.page ? opts.page.last : store.events({ node: n.name, limit: 1 })[0];
   const history = opts.history ?? stateHistories(store, [n.name]).get(n.name) ?? [];
   return {
     name: n.name, mac: n.mac, macs, bootMac: lease?.mac ?? null, role: n.role, ip: n.ip ?? lease?.ip ?? null, uuid: n.uuid,
@@ -198,12 +194,9 @@ export function assetsView(ctx: HttpContext) {
   return { schematic, talosVersion: version, files, images };
 }
 
-/** Counted by SQLite: reading every node (and parsing its spec) took 40-90 ms per scrape with 5,000 nodes. */
+/** Counted by the store: reading every node (and parsing its spec) took 40-90 ms per scrape with 5,000 nodes. */
 export function stateCounts(store: Store): Record<NodeState, number> {
-  const counts = Object.fromEntries(NODE_STATES.map((s) => [s, 0])) as Record<NodeState, number>;
-  const rows = store.stmt('SELECT state, count(*) AS n FROM nodes WHERE in_inventory = 1 GROUP BY state').all() as { state: NodeState; n: number }[];
-  for (const r of rows) if (r.state in counts) counts[r.state] = r.n;
-  return counts;
+  return store.readers.nodeStateCounts();
 }
 
 export function sinceText(ms: number | null, now = Date.now()): string {

@@ -23,6 +23,8 @@ import {
 } from '../store.js';
 import { migratePgSync, PG_MIGRATIONS } from './migrations.js';
 import { pgInventoryStage, pgInventoryStageAsync } from './pg-inventory-sync.js';
+import { pgReaders } from './pg-readers.js';
+import type { StoreReaders } from '../readers.js';
 import { clientConfig, PsqlSession } from './psql-session.js';
 import { SyncPgSession } from './sync-bridge.js';
 
@@ -203,4 +205,7 @@ export class PgStore implements StateStore {
     this.q(`INSERT INTO cluster_state (key, value, updated_at) VALUES ($1, $2, $3)
       ON CONFLICT (key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at`, [key, value, this.now()]);
   }
+
+  // pg-readers: the readers' counts and lookups over the shared tables.
+  readonly readers: StoreReaders = pgReaders((sql, params) => this.q(sql, params), (key) => this.getClusterState(key));
 }

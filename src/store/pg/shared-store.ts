@@ -5,9 +5,8 @@
 // and sessions, rollouts, boot tokens, hardware facts, the local lease book,
 // cluster state, which PgCoordination shares under the leader lock) stays in
 // this appliance's SQLite, as does a copy of every node, event and sighting
-// it writes, for the readers that still query SQLite directly (admin page
-// lists, /metrics counts, console and TFTP sightings): those show this
-// appliance's own writes, not the others'.
+// it writes. The readers' counts and lookups (`readers`: admin page,
+// /metrics, event stream, sightings, CLI) answer from PostgreSQL too.
 //
 // A write goes to PostgreSQL first; only then to the local copy, whose
 // failure is logged, never fatal: PostgreSQL is the record.
@@ -17,7 +16,13 @@ import type { Logger } from '../../log.js';
 import type { InventorySyncResult } from '../inventory-sync.js';
 import type { SetStateExtra } from '../state-store.js';
 import { Store, type DiscoveredRecord, type EventRecord, type NodeRecord, type Sighting } from '../store.js';
+import type { StoreReaders } from '../readers.js';
+import { KUBECONFIG_STALE_KEY } from '../../lifecycle/cluster-state.js';
+import { LOCAL_CLUSTER_STATE_KEYS } from './copy-from-sqlite.js';
 import { PgStore } from './pg-store.js';
+
+/** cluster_state keys only this appliance writes: its Talos service state, and the flag that its own kubeconfig file is stale. */
+const KEPT_LOCALLY = new Set([...LOCAL_CLUSTER_STATE_KEYS, KUBECONFIG_STALE_KEY]);
 
 export class SharedStore extends Store {
   readonly shared: PgStore;
@@ -105,5 +110,19 @@ export class SharedStore extends Store {
 
   override listDiscovered(): DiscoveredRecord[] {
     return this.shared.listDiscovered();
+  }
+
+  // pg-readers: the page, /metrics, the stream, sightings and the CLI read the shared tables.
+  private sharedReaders: StoreReaders | undefined;
+
+  override get readers(): StoreReaders {
+    return (this.sharedReaders ??= {
+      ...this.shared.readers,
+      // Also this appliance's own cluster_state (its Talos service state is never shared).
+      changeMark: () => `${this.shared.readers.changeMark()}|${super.readers.changeMark()}`,
+      // Shared where PgCoordination writes the key; the keys each appliance keeps for itself are read locally even if
+      // PostgreSQL has a row (store migrate copies them once; nothing updates them there).
+      clusterState: (key) => (KEPT_LOCALLY.has(key) ? undefined : this.shared.getClusterState(key)) ?? super.getClusterState(key),
+    });
   }
 }

@@ -48,7 +48,11 @@ export interface Harness {
   close(opts?: { keepDir?: boolean }): Promise<void>;
 }
 
-export async function harness(opts: { token?: string | null; anonymousRead?: boolean; dir?: string; watch?: boolean; tls?: AdminTls; budget?: FailureBudget } = {}): Promise<Harness> {
+export async function harness(opts: {
+  token?: string | null; anonymousRead?: boolean; dir?: string; watch?: boolean; tls?: AdminTls; budget?: FailureBudget;
+  /** Opens the store on the data directory's file (default: SQLite alone; a SharedStore for scaleOut.postgres). */
+  openStore?: (file: string) => Store;
+} = {}): Promise<Harness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'rackboot-web-'));
   const token = opts.token === undefined ? ADMIN_TOKEN : opts.token;
   writeFileSync(join(dir, 'cluster.yaml'), inventoryYaml());
@@ -58,7 +62,7 @@ export async function harness(opts: { token?: string | null; anonymousRead?: boo
   );
   const settings = loadSettings({ config: join(dir, 'rackboot.yaml') });
   const log = pino({ level: 'silent' });
-  const store = new Store(join(settings.dataDir, 'rackboot.db'));
+  const store = (opts.openStore ?? ((file) => new Store(file)))(join(settings.dataDir, 'rackboot.db'));
   const watcher = new InventoryWatcher(settings.inventory, store, log, { debounceMs: 50, pollMs: 100 });
   watcher.reload();
   if (opts.watch) watcher.start();
