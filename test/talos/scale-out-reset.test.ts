@@ -103,12 +103,12 @@ describe('Reset once per mark across two appliances', () => {
     expect(resets.at(-1)).toMatchObject({ result: 'reset' });
     expect(b.store.getNode('w1')!.state).toBe('wiping');
     expect(r.totalResets()).toBe(1);
-    expect(await sharedIntent(conninfo)).toMatchObject({ phase: 'sent', mark: r.store.getNode('w1')!.stateSince });
+    expect(await sharedIntent(conninfo)).toMatchObject({ phase: 'sent', mark: `since ${r.store.getNode('w1')!.stateSince}` });
   });
 
   it('the leader dies after its Reset, before recording the outcome, while the node still answers: the new leader sends none', async () => {
     const { r, conninfo } = await markedRack();
-    const mark = r.store.getNode('w1')!.stateSince;
+    const mark = `since ${r.store.getNode('w1')!.stateSince}`;
     const a = instance(r, 'a', conninfo, { store: r.store, dieAt: 'sent' });
     const b = instance(r, 'b', conninfo);
     await a.orch.pass();

@@ -196,4 +196,12 @@ export class PgStore implements StateStore {
     this.q(`INSERT INTO cluster_state (key, value, updated_at) VALUES ($1, $2, $3)
       ON CONFLICT (key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at`, [key, value, this.now()]);
   }
+
+  // branch pg-shared: the stores that keep their rows in this database beside
+  // the nodes (src/store/pg/pg-reimage-marks.ts and its neighbours) run their
+  // statements on this session, so they join its transactions.
+  /** One statement on this store's session (inside `transaction` when called from it). */
+  sharedQuery<T = Row>(sql: string, params?: readonly unknown[]): T[] {
+    return this.q<T>(sql, params);
+  }
 }
