@@ -1,7 +1,8 @@
 // The pull path with two appliances serving HTTP on one PostgreSQL store
 // (scaleOut.postgres, a SharedStore each): a node that got its install
 // script, and with it its boot token, from appliance A and fetches its
-// config from B is served by B as A would serve it, and only once.
+// config from B is served by B as A would serve it, and only once; the
+// record of what it was served is seen from A.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,8 @@ import { loadInventoryFile } from '../../../src/inventory/load.js';
 import type { Inventory } from '../../../src/inventory/types.js';
 import { FakeNeighbours } from '../../../src/net/neighbours.js';
 import { SharedStore } from '../../../src/store/pg/shared-store.js';
+import { appliedConfigFor } from '../../../src/day2/applied.js';
+import { configSha256 } from '../../../src/day2/redact.js';
 import { schematicId } from '../../../src/factory/schematic.js';
 import { startPostgres, type PgRig } from '../../helpers/postgres.js';
 import { tempDirs } from '../../helpers/tmp.js';
@@ -89,6 +92,8 @@ describe('GET /config with two appliances on one shared store', () => {
     expect(fromB.statusCode).toBe(200);
     expect(fromB.body).toContain('hostname: worker-1');
     expect(a.store.getNode('worker-1')!.state).toBe('configuring');
+    // The node config record is where the leader, whichever appliance it is, plans day 2 from.
+    expect(appliedConfigFor(a.store, 'worker-1')).toMatchObject({ via: 'pull', sha256: configSha256(fromB.body) });
     // Once per boot, whichever appliance the second fetch reaches.
     expect((await get(a, url)).statusCode).toBe(403);
     expect((await get(b, url)).statusCode).toBe(403);
