@@ -32,7 +32,8 @@ export class SqliteNodeRows implements NodeRowTable {
   }
 
   update(node: string, values: Record<string, unknown>): void {
-    this.store.stmt(nodeRowSql(this.table, Object.keys(values), () => '?').update).run(node, ...Object.values(values));
+    // Anonymous placeholders bind in text order: the values, then the node in WHERE.
+    this.store.stmt(nodeRowSql(this.table, Object.keys(values), () => '?').update).run(...Object.values(values), node);
   }
 
   get(node: string): Row | undefined {

@@ -96,7 +96,7 @@ export class ResetStep {
         else if (members.length === 1 && members[0]!.hostname) (graceful = false), (why = 'last etcd member');
       }
       // Data disks are wiped only when the inventory lists them (wipe-policy.ts).
-      const installDisk = typeof node.spec.installDisk === 'string' ? node.spec.installDisk : nodeHardware(store.db, name)?.installDisk?.path;
+      const installDisk = typeof node.spec.installDisk === 'string' ? node.spec.installDisk : nodeHardware(store, name)?.installDisk?.path;
       const plan = await userDisksToWipe(node.spec, client, installDisk).catch((err: Error) => ({ ok: false as const, why: `wipe.userDisks: cannot list the node's disks: ${err.message}` }));
       if (!plan.ok) {
         if (this.held.get(name) !== plan.why) this.event(node, `reset of ${name} held: ${plan.why}`, { why: plan.why });

@@ -19,6 +19,8 @@ import { FakeNeighbours } from '../../../src/net/neighbours.js';
 import { SharedStore } from '../../../src/store/pg/shared-store.js';
 import { appliedConfigFor } from '../../../src/day2/applied.js';
 import { configSha256 } from '../../../src/day2/redact.js';
+import { recordHardware, recordInstallDisk } from '../../../src/store/hardware.js';
+import type { HardwareFacts } from '../../../src/talos/hardware.js';
 import { schematicId } from '../../../src/factory/schematic.js';
 import { startPostgres, type PgRig } from '../../helpers/postgres.js';
 import { tempDirs } from '../../helpers/tmp.js';
@@ -57,14 +59,14 @@ afterEach(async () => {
 });
 
 /** An appliance: its own SQLite, the shared database, the same secrets (one cluster), the node at its address on the L2. */
-function appliance(name: string, conninfo: string): Appliance {
+function appliance(name: string, conninfo: string, inventory = inv): Appliance {
   const base = loadSettings({ dataDir: join(dir, 'data') }, dir);
   const settings = { ...base, dhcp: { ...base.dhcp, mode: 'proxy' as const, subnet: '10.77.0.0/24' } };
   const store = new SharedStore(join(tmp(), `${name}.db`), conninfo);
-  store.syncInventory(inv);
+  store.syncInventory(inventory);
   const app = buildBootServer({
     settings, store, lifecycle: new Lifecycle(store), log: createLogger({ level: 'silent' }), publicUrl: 'http://10.77.0.1:8080',
-    inventory: () => inv, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }),
+    inventory: () => inventory, inventoryStatus: () => ({ ok: true, file: '', errors: [], loadedAt: 0, checkedAt: 0 }),
     requesterIdentity: new FakeNeighbours({ [W1_IP]: W1 }),
   });
   const a = { store, app };
@@ -108,5 +110,20 @@ describe('GET /config with two appliances on one shared store', () => {
     expect(fromA.body).toBe(fromB.body);
     // The first boot's token died with the new script, on both.
     expect((await get(b, url)).statusCode).toBe(403);
+  });
+
+  it('a node whose install disk the leader resolved from its hardware is given that disk by the other appliance', async () => {
+    const conninfo = pg.createDatabase('pull_disk');
+    const bySelector = { ...inv, nodes: inv.nodes.map((n) => (n.name === 'worker-1' ? { ...n, installDisk: { transport: 'nvme' } } : n)) };
+    const a = appliance('a', conninfo, bySelector);
+    const b = appliance('b', conninfo, bySelector);
+    // The leader (A) read the node's disks in maintenance mode and resolved the selector (first contact does both).
+    const facts = { disks: [], processors: [], memory: [], links: [] } as unknown as HardwareFacts;
+    recordHardware(a.store, { node: 'worker-1', mac: W1, endpoint: `${W1_IP}:50000`, readAt: Date.now(), facts });
+    recordInstallDisk(a.store, 'worker-1', '/dev/nvme1n1', Date.now());
+    a.store.setState('worker-1', 'booting', 'PXE boot (test)', { markedForInstall: true });
+    const fromB = await get(b, await installScriptConfigUrl(a));
+    expect(fromB.statusCode).toBe(200);
+    expect(fromB.body).toContain('disk: /dev/nvme1n1');
   });
 });
