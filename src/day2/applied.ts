@@ -5,7 +5,8 @@
 // clear config is never stored: the store already holds the secrets bundle
 // it is rendered from, and that is where it stays.
 import { parseAllDocuments } from 'yaml';
-import type { Store } from '../store/store.js';
+import { nodeRowsOf } from '../store/pg/pg-node-rows.js';
+import { Store } from '../store/store.js';
 import { configSha256, redactConfig } from './redact.js';
 
 export interface AppliedConfig {
@@ -60,9 +61,8 @@ export function parseInstallerImage(image: string): { schematic: string; version
   return m ? { schematic: m[1]!, version: m[2]! } : undefined;
 }
 
-function ensureRow(store: Store, node: string): void {
-  store.stmt('INSERT INTO node_config (node) VALUES (?) ON CONFLICT(node) DO NOTHING').run(node);
-}
+/** The node_config rows: with scaleOut.postgres the shared database's, so the leader plans from what any appliance served. */
+const rows = (store: Store) => nodeRowsOf(store, 'node_config');
 
 /** Records that `node` took `config`; clears a rejection (the node has moved on). */
 export function recordApplied(store: Store, node: string, config: Buffer | string, how: { via: 'push' | 'pull' | 'apply'; mode?: string; modeDetails?: string; at?: number }): void {
@@ -74,49 +74,47 @@ export function recordApplied(store: Store, node: string, config: Buffer | strin
     redacted = redactConfig(text);
     facts = configFacts(text);
   } catch { /* not YAML */ }
-  store.db.transaction(() => {
-    ensureRow(store, node);
-    store.stmt(`UPDATE node_config SET applied_sha256=@sha, applied_redacted=@redacted, applied_at=@at, applied_via=@via,
-      applied_mode=@mode, mode_details=@details, installer_image=@image, kubernetes_version=@k8s,
-      rejected_sha256=NULL, rejected_reason=NULL, rejected_at=NULL WHERE node=@node`).run({
-      node, sha: configSha256(text), redacted, at: how.at ?? Date.now(), via: how.via,
-      mode: how.mode ?? null, details: how.modeDetails ?? null, image: facts.installerImage ?? null, k8s: facts.kubernetesVersion ?? null,
-    });
-  })();
+  rows(store).upsert(node, {
+    applied_sha256: configSha256(text), applied_redacted: redacted, applied_at: how.at ?? Date.now(), applied_via: how.via,
+    applied_mode: how.mode ?? null, mode_details: how.modeDetails ?? null, installer_image: facts.installerImage ?? null,
+    kubernetes_version: facts.kubernetesVersion ?? null, rejected_sha256: null, rejected_reason: null, rejected_at: null,
+  });
 }
 
 /** Records the Talos version the node's API reported. */
 export function recordTalosVersion(store: Store, node: string, tag: string, at = Date.now()): void {
-  ensureRow(store, node);
-  store.stmt('UPDATE node_config SET talos_version=?, version_seen_at=? WHERE node=?').run(tag, at, node);
+  rows(store).upsert(node, { talos_version: tag, version_seen_at: at });
 }
 
 /** Records the installer image a Talos upgrade rebooted the node into (its schematic from now on). */
-export function recordInstallerImage(db: Store['db'], node: string, image: string): void {
+export function recordInstallerImage(where: Store | Store['db'], node: string, image: string): void {
+  if (where instanceof Store) return rows(where).upsert(node, { installer_image: image });
+  const db = where;
   db.prepare('INSERT INTO node_config (node) VALUES (?) ON CONFLICT(node) DO NOTHING').run(node);
   db.prepare('UPDATE node_config SET installer_image=? WHERE node=?').run(image, node);
 }
 
 /** Records the Kubernetes version a Kubernetes roll moved the node's kubelet to (as configFacts reads it: no leading "v"). */
-export function recordKubernetesVersion(db: Store['db'], node: string, version: string): void {
+export function recordKubernetesVersion(where: Store | Store['db'], node: string, version: string): void {
+  if (where instanceof Store) return rows(where).upsert(node, { kubernetes_version: version.replace(/^v/, '') });
+  const db = where;
   db.prepare('INSERT INTO node_config (node) VALUES (?) ON CONFLICT(node) DO NOTHING').run(node);
   db.prepare('UPDATE node_config SET kubernetes_version=? WHERE node=?').run(version.replace(/^v/, ''), node);
 }
 
 /** The schematic ID the node's recorded installer image names; undefined when none is recorded or it names none. */
-export function recordedSchematic(db: Store['db'], node: string): string | undefined {
-  const row = db.prepare('SELECT installer_image FROM node_config WHERE node=?').get(node) as { installer_image: string | null } | undefined;
+export function recordedSchematic(where: Store | Store['db'], node: string): string | undefined {
+  const row = where instanceof Store ? rows(where).get(node) as { installer_image: string | null } | undefined : where.prepare('SELECT installer_image FROM node_config WHERE node=?').get(node) as { installer_image: string | null } | undefined;
   return row?.installer_image ? parseInstallerImage(row.installer_image)?.schematic : undefined;
 }
 
 /** Records that Talos refused the config with this hash; it is not sent again while the desired config hashes the same. */
 export function recordRejected(store: Store, node: string, sha256: string, reason: string, at = Date.now()): void {
-  ensureRow(store, node);
-  store.stmt('UPDATE node_config SET rejected_sha256=?, rejected_reason=?, rejected_at=? WHERE node=?').run(sha256, reason, at, node);
+  rows(store).upsert(node, { rejected_sha256: sha256, rejected_reason: reason, rejected_at: at });
 }
 
 /** What rackboot knows `node` runs; undefined before its first recorded config or version. */
 export function appliedConfigFor(store: Store, node: string): AppliedConfig | undefined {
-  const row = store.stmt('SELECT * FROM node_config WHERE node=?').get(node) as Row | undefined;
+  const row = rows(store).get(node);
   return row ? toApplied(row) : undefined;
 }

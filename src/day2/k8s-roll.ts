@@ -18,6 +18,7 @@
 // never applied).
 import * as grpc from '@grpc/grpc-js';
 import type Database from 'better-sqlite3';
+import type { Store } from '../store/store.js';
 import { TalosCallError } from '../talos/errors.js';
 import { parse } from 'yaml';
 import type { Logger } from '../log.js';
@@ -36,6 +37,8 @@ export const STATIC_POD_STATUS = { namespace: 'k8s', type: 'StaticPodStatuses.ku
 
 export interface K8sRollDeps extends NodeTalosDeps {
   db: Database.Database;
+  /** Where node_config is (the daemon's store: shared with scaleOut.postgres); `db` when absent. */
+  nodeConfigIn?: Store;
   /** Every control plane, for the etcd gate. */
   controlPlanes: () => ControlPlane[];
   kubeNodeNotReady: (node: string) => Promise<string | undefined>;
@@ -168,7 +171,7 @@ export class KubernetesRollout extends StoppableRun<K8sRollDeps> {
     const unready = await this.settled(s);
     if (unready) return hold('called', unready);
     // The kubelet is a node's last step: from now on it runs the new version (plan and apply read this).
-    if (s.component === 'kubelet') recordKubernetesVersion(db, s.node, r.targetVersion);
+    if (s.component === 'kubelet') recordKubernetesVersion(this.deps.nodeConfigIn ?? db, s.node, r.targetVersion);
     mark('done', { versionAfter: s.image, finished: Date.now() });
     return undefined;
   }

@@ -39,6 +39,7 @@ export function startRolloutService(input: RolloutServiceInput): Service | undef
   const endpoints = storeEndpoints(store);
   const rollout = new UpgradeRollout({
     db: store.db,
+    nodeConfigIn: store,
     connect: (ep) => TalosClient.configured(ep, admin),
     endpointOf: (name) => { const n = store.getNode(name); return n ? endpoints(n) : undefined; },
     fetchAssets: async (version) => {
@@ -55,6 +56,7 @@ export function startRolloutService(input: RolloutServiceInput): Service | undef
   });
   const k8sRollout = new KubernetesRollout({
     db: store.db,
+    nodeConfigIn: store,
     connect: (ep) => TalosClient.configured(ep, admin),
     endpointOf: (name) => { const n = store.getNode(name); return n ? endpoints(n) : undefined; },
     controlPlanes: () => store.listNodes().filter((n) => n.role === 'controlplane')

@@ -21,6 +21,7 @@
 // which only installs, then MachineService/Reboot; the legacy
 // MachineService/Upgrade (install + reboot on its own) below.
 import type Database from 'better-sqlite3';
+import type { Store } from '../store/store.js';
 import type { Logger } from '../log.js';
 import { REQUIRED_SERVICES } from '../talos/health.js';
 import {
@@ -45,6 +46,8 @@ export function usesLifecycleService(version: string): boolean {
 
 export interface RolloutDeps extends NodeTalosDeps {
   db: Database.Database;
+  /** Where node_config is (the daemon's store: shared with scaleOut.postgres); `db` when absent. */
+  nodeConfigIn?: Store;
   /** Fetches the target's kernel and initramfs into the cache. */
   fetchAssets: (version: string, schematic: string) => Promise<void>;
   parallelism: number;
@@ -174,7 +177,7 @@ export class UpgradeRollout extends StoppableRun<RolloutDeps> {
         return `does not answer: ${(err as Error).message}`;
       }
       if (there) {
-        recordInstallerImage(db, n.node, r.image);
+        recordInstallerImage(this.deps.nodeConfigIn ?? db, n.node, r.image);
         mark('done', { versionAfter: current, finished: Date.now(), reason: 'already on the target version and schematic' });
         return undefined;
       }
@@ -228,7 +231,7 @@ export class UpgradeRollout extends StoppableRun<RolloutDeps> {
       setNodeStep(db, r.id, n.node, 'called', { reason: unhealthy });
       return unhealthy;
     }
-    recordInstallerImage(db, n.node, r.image);
+    recordInstallerImage(this.deps.nodeConfigIn ?? db, n.node, r.image);
     mark('done', { versionAfter: r.targetVersion, finished: Date.now() });
     return undefined;
   }

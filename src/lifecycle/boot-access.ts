@@ -11,7 +11,8 @@
 // carries. The token is spent by the first config fetch, so a config goes
 // out at most once per PXE boot. Every refusal is an event with its reason.
 import { boundLeaseAddress } from '../store/bound-lease.js';
-import { checkBootToken, issueBootToken, spendBootToken } from '../store/boot-tokens.js';
+import type { BootTokenStore } from '../store/boot-tokens.js';
+import { bootTokensOf } from '../store/pg/pg-boot-tokens.js';
 import type { NodeRecord, Store } from '../store/store.js';
 import type { RequesterIdentity } from '../net/neighbours.js';
 import type { DhcpMode } from '../settings/settings.js';
@@ -37,7 +38,12 @@ export function peerAddress(ip: string): string {
 }
 
 export class BootAccess {
-  constructor(private readonly d: BootAccessDeps) {}
+  /** Shared with scaleOut.postgres: the script and the config of one boot may come from two appliances. */
+  private readonly tokens: BootTokenStore;
+
+  constructor(private readonly d: BootAccessDeps) {
+    this.tokens = bootTokensOf(d.store);
+  }
 
   /** Whether the peer at `from` is `node`'s machine, as far as the provisioning network can tell. */
   identify(node: NodeRecord, from: string): Identification {
@@ -75,7 +81,7 @@ export class BootAccess {
 
   /** A fresh token for the install script just being served to the verified machine. */
   issueToken(node: NodeRecord, from: string): string {
-    return issueBootToken(this.d.store.db, node, from);
+    return this.tokens.issue(node, from);
   }
 
   /**
@@ -90,7 +96,7 @@ export class BootAccess {
 
   /** Spends the token; false (and an event) when another fetch spent it first. */
   spend(node: NodeRecord, token: string, from: string): boolean {
-    if (spendBootToken(this.d.store.db, node, token, from)) return true;
+    if (this.tokens.spend(node, token, from)) return true;
     this.record(node, 'config', `machine config refused: node ${node.name}: the config for this boot was already served; a new fetch needs a new PXE boot`);
     return false;
   }
@@ -104,7 +110,7 @@ export class BootAccess {
     const id = this.identify(node, from);
     if (!id.ok) return id.reason;
     if (!q.token) return `node ${node.name}: no boot token (the talos.config= URL of this boot's install script carries one)`;
-    const t = checkBootToken(this.d.store.db, node, q.token);
+    const t = this.tokens.check(node, q.token);
     if (t.ok) return undefined;
     switch (t.why) {
       case 'none-issued':

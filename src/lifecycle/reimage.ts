@@ -10,6 +10,8 @@ import type { StateMachine } from './machine.js';
 import type { NodeResetter } from './ports.js';
 import { canReimage, isNodeState, type NodeState } from './states.js';
 import { forgetBootstrap, isLastEtcdMember, restoreBootstrap, type BootstrapRecords } from './etcd-loss.js';
+import type { ReimageMarkStore } from '../store/reimage-marks.js';
+import { reimageMarksOf } from '../store/pg/pg-reimage-marks.js';
 
 export type ResetOutcome = 'sent' | 'failed' | 'unavailable';
 
@@ -23,6 +25,8 @@ interface RequestData {
   step: 'requested'; previousState: NodeState; previousMarked: boolean; reason: string; by: string;
   /** Set when this reimage destroys the last etcd member: the bootstrap records it cleared. */
   bootstrapBefore?: BootstrapRecords;
+  /** The mark's row in reimage_marks (absent in events written before marks had rows). */
+  markId?: number;
 }
 
 export interface ReimageOptions {
@@ -33,12 +37,16 @@ export interface ReimageOptions {
 export class Reimager {
   /** Request event ids whose reset this process already attempted. */
   private readonly attempted = new Set<number>();
+  /** Where the marks are: the shared database's with scaleOut.postgres, so a cancel on another appliance restores what this one's mark recorded. */
+  private readonly marks: ReimageMarkStore;
 
   constructor(
     private readonly machine: StateMachine,
     private readonly resetter?: NodeResetter,
     private readonly log?: Logger,
-  ) {}
+  ) {
+    this.marks = reimageMarksOf(machine.store);
+  }
 
   /** Marks the node (reimage-pending, marked for install) and, if possible, resets it. */
   async reimage(name: string, reason: string, by: string, opts: ReimageOptions = {}): Promise<{ node: NodeRecord; reset: ResetOutcome; error?: string; etcdDestroyed: boolean }> {
@@ -51,11 +59,12 @@ export class Reimager {
    * The store half of a reimage, on its own: what `rackboot reimage` does
    * without a daemon. Checks and marks in one write-locked transaction, so
    * two operators reimaging the last two control planes at once cannot both
-   * see the other as the member that stays.
+   * see the other as the member that stays (across appliances, the shared
+   * marks' transaction serializes markings the same way).
    */
   mark(name: string, reason: string, by: string, opts: ReimageOptions = {}): { node: NodeRecord; etcdDestroyed: boolean } {
     const store = this.machine.store;
-    return store.db.transaction(() => {
+    return this.marks.marking(() => {
       const node = store.getNode(name);
       if (!node || !node.inInventory) throw new ReimageError(`no such node in the inventory: ${name}`, 404);
       if (!canReimage(node.state)) throw new ReimageError(`${name} is ${node.state}; a reimage is already under way`, 409);
@@ -71,12 +80,16 @@ export class Reimager {
       const r = this.machine.transition(name, 'reimage-pending', `reimage requested by ${by}: ${reason}`, { markedForInstall: true });
       if (!r.ok) throw new ReimageError(r.error, 409);
       if (last) data.bootstrapBefore = forgetBootstrap(store, name);
+      data.markId = this.marks.record({
+        node: name, stateSince: r.node.stateSince, markedAt: Date.now(), by, reason,
+        previousState: node.state, previousMarked: node.markedForInstall, ...(data.bootstrapBefore ? { bootstrapBefore: data.bootstrapBefore } : {}),
+      }).id;
       const message = last
         ? `reimage requested by ${by}: ${reason}; etcd is destroyed with it (last member, confirmed): the cluster is bootstrapped again on ${name} from the same secrets`
         : `reimage requested by ${by}: ${reason}`;
       store.appendEvent({ node: name, mac: node.mac, kind: 'reimage', message, data });
       return { node: r.node, etcdDestroyed: last };
-    }).immediate();
+    });
   }
 
   /** Cancels a reimage that has not started: back to the previous state and mark. */
@@ -85,12 +98,13 @@ export class Reimager {
     const node = store.getNode(name);
     if (!node) throw new ReimageError(`no such node: ${name}`, 404);
     if (node.state !== 'reimage-pending') throw new ReimageError(`${name} is ${node.state}: only a pending reimage can be cancelled`, 409);
-    const req = this.lastRequest(name);
-    const previous = req && isNodeState(req.data.previousState) ? req.data.previousState : 'installed';
-    const r = this.machine.transition(name, previous, `reimage cancelled by ${by}`, { markedForInstall: req?.data.previousMarked ?? false });
+    // The mark's row first: the request event may have been written on another appliance's copy.
+    const req = this.marks.current(node) ?? this.lastRequest(name)?.data;
+    const previous = req && isNodeState(req.previousState) ? req.previousState : 'installed';
+    const r = this.machine.transition(name, previous, `reimage cancelled by ${by}`, { markedForInstall: req?.previousMarked ?? false, from: 'reimage-pending' });
     if (!r.ok) throw new ReimageError(r.error, 409);
     // Nothing was wiped yet (the node is still reimage-pending): its etcd and the cluster stand.
-    if (req?.data.bootstrapBefore) restoreBootstrap(store, req.data.bootstrapBefore);
+    if (req?.bootstrapBefore) restoreBootstrap(store, req.bootstrapBefore);
     store.appendEvent({ node: name, mac: node.mac, kind: 'reimage', message: `reimage cancelled by ${by}`, data: { step: 'cancelled', by } });
     return r.node;
   }

@@ -7,6 +7,7 @@
 // is still verified (behind the failure budget) and replaced by the keyed
 // hash the first time the right token is shown.
 import { createHash, createHmac, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { adminTablesOf } from './pg/pg-admin.js';
 import type { Store } from './store.js';
 
 export interface AdminSession {
@@ -42,27 +43,76 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-export class AdminRepository {
-  constructor(
-    private readonly store: Store,
-    private readonly now: () => number = Date.now,
-  ) {}
+/** The two admin tables' rows, where the store keeps them (SQLite here, the shared database in pg/pg-admin.ts). */
+export interface AdminTables {
+  tokenHash(): { hash: string; source: string } | undefined;
+  /** Replaces the token and ends every session, in one transaction. */
+  setTokenHash(hash: string, source: string, at: number): void;
+  upgradeTokenHash(hash: string): void;
+  /** Drops the expired sessions and adds this one. */
+  addSession(idHash: string, csrf: string, at: number, expiresAt: number): void;
+  session(idHash: string): { csrf: string; created_at: number; expires_at: number } | undefined;
+  deleteSession(idHash: string): void;
+}
+
+/** The embedded default: the appliance's own SQLite. */
+export class SqliteAdminTables implements AdminTables {
+  constructor(private readonly store: Store) {}
 
   tokenHash(): { hash: string; source: string } | undefined {
     return this.store.db.prepare('SELECT hash, source FROM admin_token WHERE id=1').get() as { hash: string; source: string } | undefined;
   }
 
-  setTokenHash(hash: string, source: 'settings' | 'generated'): void {
+  setTokenHash(hash: string, source: string, at: number): void {
     this.store.db
       .prepare('INSERT INTO admin_token (id, hash, source, created_at) VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET hash=excluded.hash, source=excluded.source, created_at=excluded.created_at')
-      .run(hash, source, this.now());
-    // A new token ends every session made with the old one.
+      .run(hash, source, at);
     this.store.db.prepare('DELETE FROM admin_sessions').run();
+  }
+
+  upgradeTokenHash(hash: string): void {
+    this.store.db.prepare('UPDATE admin_token SET hash=? WHERE id=1').run(hash);
+  }
+
+  addSession(idHash: string, csrf: string, at: number, expiresAt: number): void {
+    this.store.db.prepare('DELETE FROM admin_sessions WHERE expires_at <= ?').run(at);
+    this.store.db.prepare('INSERT INTO admin_sessions (id_hash, csrf, created_at, expires_at) VALUES (?, ?, ?, ?)').run(idHash, csrf, at, expiresAt);
+  }
+
+  session(idHash: string): { csrf: string; created_at: number; expires_at: number } | undefined {
+    return this.store.db.prepare('SELECT csrf, created_at, expires_at FROM admin_sessions WHERE id_hash=?').get(idHash) as
+      | { csrf: string; created_at: number; expires_at: number }
+      | undefined;
+  }
+
+  deleteSession(idHash: string): void {
+    this.store.db.prepare('DELETE FROM admin_sessions WHERE id_hash=?').run(idHash);
+  }
+}
+
+export class AdminRepository {
+  /** With scaleOut.postgres, the shared database's: logged in on one appliance's page is logged in on all, a revocation ends it on all. */
+  private readonly tables: AdminTables;
+
+  constructor(
+    store: Store,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.tables = adminTablesOf(store);
+  }
+
+  tokenHash(): { hash: string; source: string } | undefined {
+    return this.tables.tokenHash();
+  }
+
+  setTokenHash(hash: string, source: 'settings' | 'generated'): void {
+    // A new token ends every session made with the old one.
+    this.tables.setTokenHash(hash, source, this.now());
   }
 
   /** Replaces the stored hash of the same token (a legacy hash's upgrade): sessions stay. */
   upgradeTokenHash(hash: string): void {
-    this.store.db.prepare('UPDATE admin_token SET hash=? WHERE id=1').run(hash);
+    this.tables.upgradeTokenHash(hash);
   }
 
   /** Creates a session; returns the cookie value (kept nowhere but the cookie) and its CSRF token. */
@@ -70,20 +120,17 @@ export class AdminRepository {
     const id = randomBytes(32).toString('base64url');
     const csrf = randomBytes(24).toString('base64url');
     const now = this.now();
-    this.store.db.prepare('DELETE FROM admin_sessions WHERE expires_at <= ?').run(now);
-    this.store.db.prepare('INSERT INTO admin_sessions (id_hash, csrf, created_at, expires_at) VALUES (?, ?, ?, ?)').run(sha256(id), csrf, now, now + ttlMs);
+    this.tables.addSession(sha256(id), csrf, now, now + ttlMs);
     return { id, csrf };
   }
 
   session(id: string): AdminSession | undefined {
-    const row = this.store.db.prepare('SELECT csrf, created_at, expires_at FROM admin_sessions WHERE id_hash=?').get(sha256(id)) as
-      | { csrf: string; created_at: number; expires_at: number }
-      | undefined;
+    const row = this.tables.session(sha256(id));
     if (!row || row.expires_at <= this.now()) return undefined;
     return { csrf: row.csrf, createdAt: row.created_at, expiresAt: row.expires_at };
   }
 
   deleteSession(id: string): void {
-    this.store.db.prepare('DELETE FROM admin_sessions WHERE id_hash=?').run(sha256(id));
+    this.tables.deleteSession(sha256(id));
   }
 }

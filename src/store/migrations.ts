@@ -253,4 +253,21 @@ export const migrations: string[] = [
   CREATE INDEX discovered_by_last_seen ON discovered(last_seen, first_seen);
   CREATE INDEX nodes_ip ON nodes(ip);
   `,
+  // branch pg-shared (issue 21): the operator's reimage marks, one row per
+  // mark (src/store/reimage-marks.ts). The Reset intent is keyed by `id`;
+  // `state_since` is the node's, copied in the transaction that marked it.
+  `
+  CREATE TABLE reimage_marks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    node TEXT NOT NULL,
+    state_since INTEGER NOT NULL,
+    marked_at INTEGER NOT NULL,
+    marked_by TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    previous_state TEXT NOT NULL,
+    previous_marked INTEGER NOT NULL,
+    bootstrap_before_json TEXT
+  );
+  CREATE INDEX reimage_marks_node ON reimage_marks(node, id);
+  `,
 ];

@@ -123,7 +123,7 @@ export class FirstContact {
           return r.ok ? 'failed' : 'refused';
         }
         chosen = { installDisk: match.disk.devPath };
-        recordInstallDisk(store.db, node.name, match.disk.devPath, Date.now());
+        recordInstallDisk(store, node.name, match.disk.devPath, Date.now());
         this.event(node, `install disk selector ${describeSelector(wanted)} chose ${describeDisk(match.disk)}`, { selector: wanted, disk: match.disk });
       } else if (this.deps.checkInstallDisk) {
         const disks = await client.disks();

@@ -20,7 +20,7 @@ export function factsSummary(f: HardwareFacts): string {
 export async function collectHardware(store: Store, node: NodeRecord, client: TalosClient, endpoint: string, now = Date.now()): Promise<HardwareFacts | undefined> {
   try {
     const facts = await readHardwareFacts(client);
-    recordHardware(store.db, { node: node.name, mac: node.mac, endpoint, readAt: now, facts });
+    recordHardware(store, { node: node.name, mac: node.mac, endpoint, readAt: now, facts });
     store.appendEvent({ node: node.name, mac: node.mac, kind: 'talos', message: `hardware facts read: ${factsSummary(facts)}` });
     return facts;
   } catch (err) {

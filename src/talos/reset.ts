@@ -13,6 +13,8 @@ import { moveNode, type NodeStateDeps } from './node-state.js';
 import { nodeHardware } from '../store/hardware.js';
 import { userDisksToWipe } from './wipe-policy.js';
 import type { ClusterStateStore } from '../store/cluster-state-store.js';
+import { reimageMarksOf } from '../store/pg/pg-reimage-marks.js';
+import type { ReimageMarkStore } from '../store/reimage-marks.js';
 import { markOf, readResetIntent, recordResetIntent, RESET_SETTLE_MS, type ResetIntent } from './reset-intent.js';
 
 export const WIPE_PARTITIONS = ['STATE', 'EPHEMERAL'];
@@ -37,7 +39,12 @@ export class ResetStep {
   /** Why a node's reset is held, as last told: a hold that lasts many passes is one event, not one per pass. */
   private readonly held = new Map<string, string>();
 
-  constructor(private readonly deps: ResetDeps) {}
+  /** The operator's marks, where the nodes are: a Reset is sent once per mark id, whichever appliance leads. */
+  private readonly marks: ReimageMarkStore;
+
+  constructor(private readonly deps: ResetDeps) {
+    this.marks = reimageMarksOf(deps.store);
+  }
 
   async step(): Promise<ResetOutcome[]> {
     const out: ResetOutcome[] = [];
@@ -89,7 +96,7 @@ export class ResetStep {
         else if (members.length === 1 && members[0]!.hostname) (graceful = false), (why = 'last etcd member');
       }
       // Data disks are wiped only when the inventory lists them (wipe-policy.ts).
-      const installDisk = typeof node.spec.installDisk === 'string' ? node.spec.installDisk : nodeHardware(store.db, name)?.installDisk?.path;
+      const installDisk = typeof node.spec.installDisk === 'string' ? node.spec.installDisk : nodeHardware(store, name)?.installDisk?.path;
       const plan = await userDisksToWipe(node.spec, client, installDisk).catch((err: Error) => ({ ok: false as const, why: `wipe.userDisks: cannot list the node's disks: ${err.message}` }));
       if (!plan.ok) {
         if (this.held.get(name) !== plan.why) this.event(node, `reset of ${name} held: ${plan.why}`, { why: plan.why });
@@ -100,7 +107,7 @@ export class ResetStep {
       // Re-read just before acting: an operator may have cleared the mark meanwhile.
       if (store.getNode(name)?.state !== 'reimage-pending') return { node: name, result: 'waiting', reason: 'mark cleared' };
       const data = plan.paths.length ? ` and data disks ${plan.paths.join(', ')}` : '';
-      const mark = markOf(node);
+      const mark = markOf(node, this.marks);
       if (shared) {
         // Persisted before the call, on the leader's session: an appliance that no longer leads cannot get here.
         try {
@@ -146,7 +153,7 @@ export class ResetStep {
     } catch (err) {
       return { node: name, result: 'waiting', reason: `shared store unavailable: ${(err as Error).message}` };
     }
-    if (!intent || intent.mark !== markOf(node) || intent.phase === 'failed') return undefined;
+    if (!intent || intent.mark !== markOf(node, this.marks) || intent.phase === 'failed') return undefined;
     const toWiping = (reason: string): ResetOutcome => {
       const r = moveNode(this.deps, node, 'wiping', reason, { markedForInstall: true });
       return r.ok ? { node: name, result: 'already-wiped', reason } : { node: name, result: 'refused', reason: r.error };

@@ -208,4 +208,12 @@ export class PgStore implements StateStore {
 
   // pg-readers: the readers' counts and lookups over the shared tables.
   readonly readers: StoreReaders = pgReaders((sql, params) => this.q(sql, params), (key) => this.getClusterState(key));
+
+  // branch pg-shared: the stores that keep their rows in this database beside
+  // the nodes (src/store/pg/pg-reimage-marks.ts and its neighbours) run their
+  // statements on this session, so they join its transactions.
+  /** One statement on this store's session (inside `transaction` when called from it). */
+  sharedQuery<T = Row>(sql: string, params?: readonly unknown[]): T[] {
+    return this.q<T>(sql, params);
+  }
 }

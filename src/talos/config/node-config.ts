@@ -34,5 +34,5 @@ export function configForNode(cluster: ClusterSpec, node: NodeSpec, site: Config
 
 /** The install disk the store recorded for a node (store/hardware.ts). */
 export function resolvedInstallDisk(store: Store): (node: string) => string | undefined {
-  return (node) => nodeHardware(store.db, node)?.installDisk?.path;
+  return (node) => nodeHardware(store, node)?.installDisk?.path;
 }
