@@ -13,7 +13,12 @@ export interface TftpSighting {
   ms?: number;
 }
 
+/** Committed without a disk flush (Store.withoutFlush): one per transfer, on the event loop. */
 export function recordTftpSighting(store: Store, s: TftpSighting): void {
+  store.withoutFlush(() => record(store, s));
+}
+
+function record(store: Store, s: TftpSighting): void {
   const lease = store.db.prepare('SELECT mac FROM leases WHERE ip = ?').get(s.ip) as { mac: string } | undefined;
   const node = lease ? store.nodeByMac(lease.mac) : undefined;
   store.appendEvent({
