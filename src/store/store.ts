@@ -10,6 +10,7 @@ import type { NodeState } from '../lifecycle/states.js';
 import { migrations } from './migrations.js';
 import { syncInventoryInSlices, syncInventoryNow, type InventorySyncResult, type SyncTarget } from './inventory-sync.js';
 import { StaleStateError, type SetStateExtra, type StateStore } from './state-store.js';
+import { WalFlusher } from './wal-flush.js';
 
 export interface NodeRecord {
   name: string;
@@ -138,6 +139,7 @@ export class Store implements StateStore {
   }
 
   close(): void {
+    void this.flusher?.close();
     if (this.db.open) this.db.close();
   }
 
@@ -234,6 +236,25 @@ export class Store implements StateStore {
    * held every other request meanwhile. Inside an enclosing transaction,
    * that transaction's commit decides.
    */
+  /**
+   * Runs `write` like withoutFlush and resolves once its commit is on disk:
+   * as durable as a FULL commit, but the fdatasync runs in libuv's thread
+   * pool (WalFlusher, shared by the callers waiting at the same time), so
+   * the event loop serves other requests meanwhile. For a write whose reply
+   * must wait for it (the state move behind an install script). Without a
+   * -wal file (in memory) it is a FULL commit.
+   */
+  async commitThenFlush<T>(write: () => T): Promise<T> {
+    if (this.flusher === undefined) this.flusher = WalFlusher.forDatabase(this.db) ?? null;
+    const flusher = this.flusher;
+    if (!flusher) return this.db.transaction(write)();
+    const result = this.withoutFlush(write);
+    await new Promise<void>((resolve, reject) => flusher.afterDurable((err) => (err ? reject(err) : resolve())));
+    return result;
+  }
+
+  private flusher: WalFlusher | null | undefined;
+
   withoutFlush<T>(write: () => T): T {
     if (this.db.inTransaction) return write();
     this.db.pragma('synchronous = NORMAL');

@@ -36,8 +36,9 @@ export interface TestAppliance {
   close(): Promise<void>;
 }
 
-export async function testAppliance(opts: { withAssets?: boolean; publicUrl?: string } = {}): Promise<TestAppliance> {
-  const dir = mkdtempSync(join(tmpdir(), 'rb-app-'));
+/** `parent`: where its directory (store, assets, files) is made; the system's temporary directory by default. */
+export async function testAppliance(opts: { withAssets?: boolean; publicUrl?: string; parent?: string } = {}): Promise<TestAppliance> {
+  const dir = mkdtempSync(join(opts.parent ?? tmpdir(), 'rb-app-'));
   const inventory = join(dir, 'cluster.yaml');
   copyFileSync(new URL('../../inventory/cluster.yaml', import.meta.url), inventory);
   const settingsFile = join(dir, 'rackboot.yaml');

@@ -7,6 +7,7 @@
 // device's writes, so an fsync on the inner waits until the thaw, while
 // writes into the inner's page cache (a SQLite commit with
 // synchronous=NORMAL) still return at once.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,8 +73,18 @@ export class HeldDisk {
 
   release(): void {
     if (!this.held) return;
-    sh('fsfreeze', ['--unfreeze', join(this.root, 'outer')]);
+    // releaseLater's process may have thawed it already.
+    try { sh('fsfreeze', ['--unfreeze', join(this.root, 'outer')]); } catch { /* thawed */ }
     this.held = false;
+  }
+
+  /**
+   * Releases from another process after `seconds`: for a test whose own
+   * thread may be the one waiting on the disk (code that flushes on the event
+   * loop), which could then never call release(). Kill it when done.
+   */
+  releaseLater(seconds: number): ChildProcess {
+    return spawn('sh', ['-c', `sleep ${seconds}; fsfreeze --unfreeze ${join(this.root, 'outer')}`], { stdio: 'ignore' });
   }
 
   /** Releases, unmounts and detaches inner then outer, removes the files. */

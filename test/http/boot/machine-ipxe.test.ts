@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testAppliance, type TestAppliance } from '../../helpers/appliance.js';
 import { initSecrets } from '../../../src/talos/secrets.js';
+import { HeldDisk, heldDiskMissing } from '../../helpers/held-disk.js';
 
 let a: TestAppliance;
 beforeEach(async () => {
@@ -153,5 +154,33 @@ describe('GET /ipxe from an address that is not the machine', () => {
     expect(first.body).toContain('hostname: worker-1');
     expect((await get(path, '10.77.0.21')).statusCode).toBe(403);
     expect(a.store.getNode('worker-1')!.state).toBe('configuring');
+  }, 60_000);
+});
+
+describe.skipIf(heldDiskMissing())('GET /ipxe while the disk holds its flushes', () => {
+  it('sends the install script only once the move to booting is on disk, and answers other requests meanwhile', async () => {
+    const disk = HeldDisk.create();
+    const b = await testAppliance({ parent: disk.dir });
+    const thaw = disk.releaseLater(10);
+    try {
+      const order: string[] = [];
+      disk.hold();
+      const script = b.app.inject({ method: 'GET', url: '/ipxe?mac=52:54:00:12:34:01&arch=x86_64', remoteAddress: '10.77.0.11' }).then((r) => (order.push('script'), r));
+      await b.app.inject({ method: 'GET', url: '/boot.ipxe', remoteAddress: '10.77.0.12' });
+      order.push('other');
+      // Committed (visible, kill -9 safe), its flush still held: no script yet.
+      expect(b.store.getNode('cp-1')!.state).toBe('booting');
+      expect(order).toEqual(['other']);
+      disk.release();
+      const res = await script;
+      expect(res.statusCode).toBe(200);
+      expect(res.body).toMatch(/^kernel /m);
+      expect(order).toEqual(['other', 'script']);
+    } finally {
+      disk.release();
+      thaw.kill();
+      await b.close();
+      disk.destroy();
+    }
   }, 60_000);
 });
