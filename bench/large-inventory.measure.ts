@@ -15,7 +15,7 @@ import { Netns, missingPrerequisites, uniqueSuffix } from '../test/helpers/netns
 import { CLI } from '../test/helpers/cli.js';
 import { bigInventoryYaml, EXAMPLE_INVENTORY } from '../test/helpers/big-inventory.js';
 import { ovmfProxyRequest } from '../test/dhcp/fixtures.js';
-import { daemonNodeFlags } from './lib/daemon-flags.mjs';
+import { daemonEnv, daemonNodeFlags } from './lib/daemon-flags.mjs';
 import { quick, record } from './lib/results.mjs';
 import { describeGrowth, memoryKinds } from './lib/smaps.js';
 
@@ -117,7 +117,7 @@ describe.skipIf(why)(`large inventory: reload to ${NODES} nodes and back`, () =>
       http: { listen: '127.0.0.1:18090', adminListen: '127.0.0.1:18443' },
     }));
     ns = Netns.create(`rbb-inv-${uniqueSuffix()}`);
-    daemon = ns.spawn(process.execPath, [...daemonNodeFlags(), CLI, 'serve', '--config', join(dir, 'rackboot.yaml')]);
+    daemon = ns.spawn(process.execPath, [...daemonNodeFlags(), CLI, 'serve', '--config', join(dir, 'rackboot.yaml')], { env: daemonEnv() });
     daemon.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     daemon.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     for (let i = 0; ; i++) {
