@@ -168,6 +168,7 @@ describe.skipIf(heldDiskMissing())('GET /ipxe while the disk holds its flushes',
       const script = b.app.inject({ method: 'GET', url: '/ipxe?mac=52:54:00:12:34:01&arch=x86_64', remoteAddress: '10.77.0.11' }).then((r) => (order.push('script'), r));
       await b.app.inject({ method: 'GET', url: '/boot.ipxe', remoteAddress: '10.77.0.12' });
       order.push('other');
+      expect(thaw.releasing()).toBe(false);
       // Committed (visible, kill -9 safe), its flush still held: no script yet.
       expect(b.store.getNode('cp-1')!.state).toBe('booting');
       expect(order).toEqual(['other']);
