@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testAppliance, type TestAppliance } from '../../helpers/appliance.js';
 import { initSecrets } from '../../../src/talos/secrets.js';
-import { HeldDisk, heldDiskMissing } from '../../helpers/held-disk.js';
+import { heldDiskMissing } from '../../helpers/held-disk.js';
+import { requestWhileFlushHeld } from './held-flush.js';
 
 let a: TestAppliance;
 beforeEach(async () => {
@@ -159,29 +160,15 @@ describe('GET /ipxe from an address that is not the machine', () => {
 
 describe.skipIf(heldDiskMissing())('GET /ipxe while the disk holds its flushes', () => {
   it('sends the install script only once the move to booting is on disk, and answers other requests meanwhile', async () => {
-    const disk = HeldDisk.create();
-    const b = await testAppliance({ parent: disk.dir });
-    const thaw = disk.releaseLater(10);
-    try {
-      const order: string[] = [];
-      disk.hold();
-      const script = b.app.inject({ method: 'GET', url: '/ipxe?mac=52:54:00:12:34:01&arch=x86_64', remoteAddress: '10.77.0.11' }).then((r) => (order.push('script'), r));
-      await b.app.inject({ method: 'GET', url: '/boot.ipxe', remoteAddress: '10.77.0.12' });
-      order.push('other');
-      expect(thaw.releasing()).toBe(false);
-      // Committed (visible, kill -9 safe), its flush still held: no script yet.
-      expect(b.store.getNode('cp-1')!.state).toBe('booting');
-      expect(order).toEqual(['other']);
-      disk.release();
-      const res = await script;
-      expect(res.statusCode).toBe(200);
-      expect(res.body).toMatch(/^kernel /m);
-      expect(order).toEqual(['other', 'script']);
-    } finally {
-      disk.release();
-      thaw.kill();
-      await b.close();
-      disk.destroy();
-    }
+    const run = await requestWhileFlushHeld(
+      { method: 'GET', url: '/ipxe?mac=52:54:00:12:34:01&arch=x86_64', remoteAddress: '10.77.0.11' },
+      (b) => b.store.getNode('cp-1')!.state === 'booting',
+    );
+    // Committed (visible, kill -9 safe), its flush still held: another request answered, no script yet.
+    expect(run.otherAnsweredWhileHeld).toBe(true);
+    expect(run.beforeRelease).toEqual(['other']);
+    expect(run.after).toEqual(['other', 'reply']);
+    expect(run.res.statusCode).toBe(200);
+    expect(run.res.body).toMatch(/^kernel /m);
   }, 60_000);
 });

@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { testAppliance, type TestAppliance } from '../../helpers/appliance.js';
 import { pendingUkiFetches } from '../../../src/store/uki-fetches.js';
-import { HeldDisk, heldDiskMissing } from '../../helpers/held-disk.js';
+import { heldDiskMissing } from '../../helpers/held-disk.js';
+import { requestWhileFlushHeld } from './held-flush.js';
 
 let a: TestAppliance;
 const UKI = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(300_000, 3)]);
@@ -70,33 +71,19 @@ describe('GET /uki/<mac>.efi', () => {
 
 describe.skipIf(heldDiskMissing())('GET /uki/<mac>.efi while the disk holds its flushes', () => {
   it('sends the UKI only once the move to booting and the fetch record are on disk, and answers other requests meanwhile', async () => {
-    const disk = HeldDisk.create();
-    const b = await testAppliance({ parent: disk.dir });
-    const thaw = disk.releaseLater(20);
-    try {
-      const inv = b.watcher.inventory!;
-      b.store.syncInventory({ ...inv, nodes: inv.nodes.map((n) => (n.name === 'worker-1' ? { ...n, httpBoot: 'uki' as const, secureBoot: true } : n)) });
-      writeFileSync(join(b.assetDir, 'metal-amd64-secureboot-uki.efi'), UKI);
-      const order: string[] = [];
-      disk.hold();
-      const uki = b.app.inject({ method: 'GET', url: '/uki/52-54-00-12-34-11.efi', remoteAddress: '10.77.0.21' }).then((r) => (order.push('uki'), r));
-      // Committed (visible, kill -9 safe) first; then another request, while the flush is held.
-      await expect.poll(() => b.store.getNode('worker-1')!.state, { timeout: 30_000 }).toBe('booting');
-      await b.app.inject({ method: 'GET', url: '/boot.ipxe', remoteAddress: '10.77.0.12' });
-      order.push('other');
-      // Answered while the disk still held the flush (code that flushed on the loop could only get here after the timed release began).
-      expect(thaw.releasing()).toBe(false);
-      expect(order).toEqual(['other']);
-      disk.release();
-      const res = await uki;
-      expect(res.statusCode).toBe(200);
-      expect(res.rawPayload.equals(UKI)).toBe(true);
-      expect(order).toEqual(['other', 'uki']);
-    } finally {
-      disk.release();
-      thaw.kill();
-      await b.close();
-      disk.destroy();
-    }
+    const run = await requestWhileFlushHeld(
+      { method: 'GET', url: '/uki/52-54-00-12-34-11.efi', remoteAddress: '10.77.0.21' },
+      (b) => b.store.getNode('worker-1')!.state === 'booting',
+      (b) => {
+        const inv = b.watcher.inventory!;
+        b.store.syncInventory({ ...inv, nodes: inv.nodes.map((n) => (n.name === 'worker-1' ? { ...n, httpBoot: 'uki' as const, secureBoot: true } : n)) });
+        writeFileSync(join(b.assetDir, 'metal-amd64-secureboot-uki.efi'), UKI);
+      },
+    );
+    expect(run.otherAnsweredWhileHeld).toBe(true);
+    expect(run.beforeRelease).toEqual(['other']);
+    expect(run.after).toEqual(['other', 'reply']);
+    expect(run.res.statusCode).toBe(200);
+    expect(run.res.rawPayload.equals(UKI)).toBe(true);
   }, 60_000);
 });
