@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { missingPrerequisites, Netns, uniqueSuffix } from '../test/helpers/netns.js';
 import { buildCli, cleanupDir, makeSwitch, plug, REPO, tempDir, waitFor } from '../test/dhcp/netns/harness.js';
 import { schematicId } from '../src/factory/schematic.js';
-import { daemonNodeFlags } from './lib/daemon-flags.mjs';
+import { daemonEnv, daemonNodeFlags } from './lib/daemon-flags.mjs';
 import { quick, record } from './lib/results.mjs';
 import {
   backlogDrops, describeBreakdown, failureSummary, listenDrops, freshPhasesDir, hostCpuSeconds, phaseBreakdown, PHASES, startReferenceChain, stop, stormIp, stormMac, writeMachineScript,
@@ -157,7 +157,7 @@ describe.skipIf(why)(`boot storm: ${MACHINES} machines`, () => {
     const perMachineS = (KERNEL_MB + INITRD_MB) / linkMBps;
     const floor = Math.max(...Array.from({ length: MACHINES }, (_, i) => startAt(i) / 1000 + (MACHINES - i) * perMachineS));
 
-    rackboot = srv.spawn(process.execPath, [...daemonNodeFlags(), cli, 'serve', '--config', join(dir, 'rackboot.yaml')], { cwd: REPO });
+    rackboot = srv.spawn(process.execPath, [...daemonNodeFlags(), cli, 'serve', '--config', join(dir, 'rackboot.yaml')], { cwd: REPO, env: daemonEnv() });
     rackboot.stdout!.on('data', (d: Buffer) => (serverLog += d.toString()));
     rackboot.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
     await waitFor(() => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Netns, missingPrerequisites, uniqueSuffix } from '../test/helpers/netns.js';
 import { CLI, REPO } from '../test/helpers/cli.js';
-import { daemonNodeFlags } from './lib/daemon-flags.mjs';
+import { daemonEnv, daemonNodeFlags } from './lib/daemon-flags.mjs';
 import { median, quick, record } from './lib/results.mjs';
 
 const why = missingPrerequisites(['/usr/sbin/nginx', '/usr/bin/wrk']);
@@ -54,7 +54,7 @@ describe.skipIf(why)('HTTP assets: rackboot vs nginx', () => {
     writeFileSync(join(dir, 'rackboot.yaml'), `dhcp:\n  mode: off\ntftp:\n  enabled: false\nassetsDir: assets\nlogLevel: warn\ninventory: ${REPO}/inventory/cluster.yaml\nhttp:\n  listen: 127.0.0.1:18080\n`);
     writeFileSync(join(dir, 'nginx.conf'), `user root;\nworker_processes auto;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx.err;\ndaemon off;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  server {\n    listen 127.0.0.1:18081;\n    location /assets/ { alias ${dir}/assets/; }\n  }\n}\n`);
     ns = Netns.create(`rbb-http-${uniqueSuffix()}`);
-    const rb = ns.spawn(process.execPath, [...daemonNodeFlags(), CLI, 'serve', '--config', join(dir, 'rackboot.yaml'), '--data-dir', join(dir, 'data')]);
+    const rb = ns.spawn(process.execPath, [...daemonNodeFlags(), CLI, 'serve', '--config', join(dir, 'rackboot.yaml'), '--data-dir', join(dir, 'data')], { env: daemonEnv() });
     rackbootPid = rb.pid!;
     ns.spawn('/usr/sbin/nginx', ['-c', join(dir, 'nginx.conf')]);
     await waitHttp('http://127.0.0.1:18080/healthz');

@@ -15,8 +15,9 @@ import { Netns, missingPrerequisites, uniqueSuffix } from '../test/helpers/netns
 import { CLI } from '../test/helpers/cli.js';
 import { bigInventoryYaml, EXAMPLE_INVENTORY } from '../test/helpers/big-inventory.js';
 import { ovmfProxyRequest } from '../test/dhcp/fixtures.js';
-import { daemonNodeFlags } from './lib/daemon-flags.mjs';
+import { daemonEnv, daemonNodeFlags } from './lib/daemon-flags.mjs';
 import { quick, record } from './lib/results.mjs';
+import { describeGrowth, memoryKinds } from './lib/smaps.js';
 
 const why = missingPrerequisites([]);
 const NODES = 5000;
@@ -116,7 +117,7 @@ describe.skipIf(why)(`large inventory: reload to ${NODES} nodes and back`, () =>
       http: { listen: '127.0.0.1:18090', adminListen: '127.0.0.1:18443' },
     }));
     ns = Netns.create(`rbb-inv-${uniqueSuffix()}`);
-    daemon = ns.spawn(process.execPath, [...daemonNodeFlags(), CLI, 'serve', '--config', join(dir, 'rackboot.yaml')]);
+    daemon = ns.spawn(process.execPath, [...daemonNodeFlags(), CLI, 'serve', '--config', join(dir, 'rackboot.yaml')], { env: daemonEnv() });
     daemon.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     daemon.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     for (let i = 0; ; i++) {
@@ -145,6 +146,7 @@ describe.skipIf(why)(`large inventory: reload to ${NODES} nodes and back`, () =>
     await sleep(11_000);
     const quietDelayMs = await quietLoop();
     const before = await settledMemory(daemon.pid!);
+    const kindsBefore = memoryKinds(daemon.pid!);
 
     const grow = await reloadTo(bigInventoryYaml(NODES), NODES + 5);
     const growDelayMs = metric('event_loop_delay_max_seconds') * 1000;
@@ -154,6 +156,7 @@ describe.skipIf(why)(`large inventory: reload to ${NODES} nodes and back`, () =>
     // V8 gives pages back on its own schedule; a few seconds of the idle GC.
     await sleep(quick ? 5000 : 15_000);
     const after = await settledMemory(daemon.pid!);
+    const kindsAfter = memoryKinds(daemon.pid!);
     client.stdin!.write('stop\n');
     await clientDone;
 
@@ -170,6 +173,7 @@ describe.skipIf(why)(`large inventory: reload to ${NODES} nodes and back`, () =>
     // The release after each large reload (a full GC, SQLite's shrink, malloc_trim) holds the loop once, a second after the reload.
     const releases = logLines().filter((l) => l.msg === 'memory released after a large inventory reload') as Array<{ gcMs: number; shrinkMs: number; trimMs: number }>;
     console.log(`  memory before: ${mb(before)}; after ${NODES} nodes and back: ${mb(after)}; memory releases (GC, SQLite shrink, malloc_trim): ${releases.map((r) => `${r.gcMs}/${r.shrinkMs}/${r.trimMs} ms`).join(', ') || '-'}`);
+    console.log(`  resident memory by mapping, before -> after: ${describeGrowth(kindsBefore, kindsAfter)}`);
     record({ name: `inventory reload ${NODES} nodes: memory release after it, longest step`, unit: 'ms', ours: Math.max(0, ...releases.flatMap((r) => [r.gcMs, r.shrinkMs, r.trimMs])), better: 'lower', absolute: 50 });
     record({ name: `inventory reload ${NODES} nodes: max event-loop delay`, unit: 'ms', ours: Math.max(growDelayMs, shrinkDelayMs), better: 'lower', absolute: 50 });
     record({ name: `inventory reload ${NODES} nodes: duration (grow)`, unit: 's', ours: grow.seconds, better: 'lower' });

@@ -16,7 +16,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO, bundleTs } from './lib/bundle.mjs';
-import { daemonNodeFlags } from './lib/daemon-flags.mjs';
+import { daemonEnv, daemonNodeFlags } from './lib/daemon-flags.mjs';
 import { record } from './lib/results.mjs';
 import { LOADS, runIn, startLoad } from './lib/soak-load.mjs';
 import { FD_MARGIN, FLAT_DEFINITION, flatVerdict, sampleTable } from './lib/soak-verdict.mjs';
@@ -111,7 +111,7 @@ async function main() {
   plug(sw, perf, `rbkq${x}`, `rbkQ${x}`, { cidr: '10.81.0.5/16' });
   plug(sw, cl, `rbkr${x}`, `rbkR${x}`, { cidr: '10.81.0.6/16' });
 
-  const daemon = srv.spawn(process.execPath, [...daemonNodeFlags(), CLI, 'serve', '--config', config], { cwd: REPO });
+  const daemon = srv.spawn(process.execPath, [...daemonNodeFlags(), CLI, 'serve', '--config', config], { cwd: REPO, env: daemonEnv() });
   const logTail = [];
   const errorLines = [];
   let buf = '';

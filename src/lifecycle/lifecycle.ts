@@ -30,6 +30,11 @@ export class Lifecycle {
    * Talos's own requests, which say nothing about where the node is.
    */
   sighted(s: Sighting): BootAction {
+    // What is written here only records a sighting: no disk flush (Store.withoutFlush).
+    return this.store.withoutFlush(() => this.recordSighting(s));
+  }
+
+  private recordSighting(s: Sighting): BootAction {
     const action = this.bootActionForMac(s.mac);
     if (action.kind === 'unknown') {
       // One event per machine, not per packet: the discovered list keeps the count and the last sighting.

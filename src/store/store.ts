@@ -11,6 +11,7 @@ import { migrations } from './migrations.js';
 import { syncInventoryInSlices, syncInventoryNow, type InventorySyncResult, type SyncTarget } from './inventory-sync.js';
 import { StaleStateError, type SetStateExtra, type StateStore } from './state-store.js';
 import { sqliteReaders, type StoreReaders } from './readers.js';
+import { WalFlusher } from './wal-flush.js';
 
 export interface NodeRecord {
   name: string;
@@ -139,6 +140,7 @@ export class Store implements StateStore {
   }
 
   close(): void {
+    void this.flusher?.close();
     if (this.db.open) this.db.close();
   }
 
@@ -220,8 +222,48 @@ export class Store implements StateStore {
     return this.localNode(name)!;
   }
 
+  /** A sighting's time: committed without a disk flush (see withoutFlush). */
   touch(name: string): void {
-    this.stmt('UPDATE nodes SET last_seen=? WHERE name=?').run(this.now(), name);
+    this.withoutFlush(() => this.stmt('UPDATE nodes SET last_seen=? WHERE name=?').run(this.now(), name));
+  }
+
+  /**
+   * Runs `write` in one transaction committed with synchronous=NORMAL: it
+   * survives kill -9 and is atomic, but reaches the disk with the next FULL
+   * commit or checkpoint, not before this returns. For records whose loss to
+   * a power cut costs nothing (when a machine was last seen, a transfer's
+   * event): a FULL commit is an fdatasync on the event loop, and a boot
+   * storm made several per machine (TFTP sighting, script sighting), which
+   * held every other request meanwhile. Inside an enclosing transaction,
+   * that transaction's commit decides.
+   */
+  /**
+   * Runs `write` like withoutFlush and resolves once its commit is on disk:
+   * as durable as a FULL commit, but the fdatasync runs in libuv's thread
+   * pool (WalFlusher, shared by the callers waiting at the same time), so
+   * the event loop serves other requests meanwhile. For a write whose reply
+   * must wait for it (the state move behind an install script). Without a
+   * -wal file (in memory) it is a FULL commit.
+   */
+  async commitThenFlush<T>(write: () => T): Promise<T> {
+    if (this.flusher === undefined) this.flusher = WalFlusher.forDatabase(this.db) ?? null;
+    const flusher = this.flusher;
+    if (!flusher) return this.db.transaction(write)();
+    const result = this.withoutFlush(write);
+    await new Promise<void>((resolve, reject) => flusher.afterDurable((err) => (err ? reject(err) : resolve())));
+    return result;
+  }
+
+  private flusher: WalFlusher | null | undefined;
+
+  withoutFlush<T>(write: () => T): T {
+    if (this.db.inTransaction) return write();
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.db.transaction(write)();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 
   appendEvent(ev: { node?: string | null; mac?: string | null; kind: string; message: string; data?: unknown }): void {

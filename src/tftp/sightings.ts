@@ -13,7 +13,12 @@ export interface TftpSighting {
   ms?: number;
 }
 
+/** Committed without a disk flush (Store.withoutFlush): one per transfer, on the event loop. */
 export function recordTftpSighting(store: Store, s: TftpSighting): void {
+  store.withoutFlush(() => record(store, s));
+}
+
+function record(store: Store, s: TftpSighting): void {
   const mac = store.readers.leasedMac(s.ip);
   const node = mac ? store.nodeByMac(mac) : undefined;
   store.appendEvent({

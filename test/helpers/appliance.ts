@@ -36,9 +36,12 @@ export interface TestAppliance {
   close(): Promise<void>;
 }
 
-/** `openStore`: the store at the appliance's SQLite path (default the SQLite Store; a SharedStore puts nodes and events in PostgreSQL, as `store: postgres://…` does). */
-export async function testAppliance(opts: { withAssets?: boolean; publicUrl?: string; openStore?: (file: string) => Store } = {}): Promise<TestAppliance> {
-  const dir = mkdtempSync(join(tmpdir(), 'rb-app-'));
+/**
+ * `openStore`: the store at the appliance's SQLite path (default the SQLite Store; a SharedStore puts nodes and events in PostgreSQL, as `store: postgres://…` does).
+ * `parent`: where its directory (store, assets, files) is made; the system's temporary directory by default.
+ */
+export async function testAppliance(opts: { withAssets?: boolean; publicUrl?: string; openStore?: (file: string) => Store; parent?: string } = {}): Promise<TestAppliance> {
+  const dir = mkdtempSync(join(opts.parent ?? tmpdir(), 'rb-app-'));
   const inventory = join(dir, 'cluster.yaml');
   copyFileSync(new URL('../../inventory/cluster.yaml', import.meta.url), inventory);
   const settingsFile = join(dir, 'rackboot.yaml');

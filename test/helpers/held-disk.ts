@@ -7,7 +7,8 @@
 // device's writes, so an fsync on the inner waits until the thaw, while
 // writes into the inner's page cache (a SQLite commit with
 // synchronous=NORMAL) still return at once.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { haveCommand, sh } from './netns.js';
@@ -72,8 +73,22 @@ export class HeldDisk {
 
   release(): void {
     if (!this.held) return;
-    sh('fsfreeze', ['--unfreeze', join(this.root, 'outer')]);
+    // releaseLater's process may have thawed it already.
+    try { sh('fsfreeze', ['--unfreeze', join(this.root, 'outer')]); } catch { /* thawed */ }
     this.held = false;
+  }
+
+  /**
+   * Releases from another process after `seconds`: for a test whose own
+   * thread may be the one waiting on the disk (code that flushes on the event
+   * loop), which could then never call release(). `releasing()` says
+   * whether it has begun to. Kill it when done.
+   */
+  releaseLater(seconds: number): ChildProcess & { releasing: () => boolean } {
+    // The marker is made just before the thaw: code that waited on the disk can only go on after it exists.
+    const marker = join(this.root, 'releasing');
+    const child = spawn('sh', ['-c', `sleep ${seconds}; touch ${marker}; fsfreeze --unfreeze ${join(this.root, 'outer')}`], { stdio: 'ignore' });
+    return Object.assign(child, { releasing: () => existsSync(marker) });
   }
 
   /** Releases, unmounts and detaches inner then outer, removes the files. */

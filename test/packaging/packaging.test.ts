@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '../../src/settings/settings.js';
-import { nodeFlagsOfUnit } from '../../bench/lib/daemon-flags.mjs';
+import { environmentOfUnit, nodeFlagsOfUnit } from '../../bench/lib/daemon-flags.mjs';
 
 const unitPath = new URL('../../systemd/rackboot.service', import.meta.url).pathname;
 const unit = readFileSync(unitPath, 'utf8');
@@ -38,6 +38,13 @@ describe('systemd unit', () => {
     const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8'))![1]!) as string[];
     expect(entrypoint).toEqual(['node', ...flags, '/opt/rackboot/dist/cli.js']);
     expect(() => nodeFlagsOfUnit(unit.replace(/^ExecStart=.*$/m, 'ExecStart=/opt/rackboot/bin/rackboot serve'))).toThrow(/no `node \.\.\. dist\/cli\.js`/);
+  });
+
+  it('gives the daemon the environment the benches run it with (two malloc arenas), and the Docker image the same', () => {
+    const env = environmentOfUnit(unit);
+    expect(env).toEqual({ MALLOC_ARENA_MAX: '2' });
+    const dockerEnv = Object.fromEntries([...readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8').matchAll(/^ENV (\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]));
+    expect(dockerEnv).toMatchObject(env);
   });
 
   it('runs as a dedicated user with only the capabilities it needs', () => {

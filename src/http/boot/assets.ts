@@ -11,12 +11,11 @@ import { PUBLIC } from '../access.js';
 /** Resolves `requested` under `root`, or returns undefined if it would leave the root. */
 export async function resolveInside(root: string, requested: string): Promise<string | undefined> {
   if (requested.includes('\0') || requested.includes('\\') || isAbsolute(requested)) return undefined;
-  const rootReal = await realpath(root).catch(() => undefined);
-  if (!rootReal) return undefined;
-  const candidate = resolve(rootReal, requested);
-  if (!isWithin(rootReal, candidate)) return undefined;
-  const real = await realpath(candidate).catch(() => undefined);
-  if (!real || !isWithin(rootReal, real)) return undefined;
+  const candidate = resolve(root, requested);
+  if (!isWithin(resolve(root), candidate)) return undefined;
+  // Both real paths at once: one thread-pool round trip per request instead of two in a row.
+  const [rootReal, real] = await Promise.all([realpath(root).catch(() => undefined), realpath(candidate).catch(() => undefined)]);
+  if (!rootReal || !real || !isWithin(rootReal, real)) return undefined;
   return real;
 }
 

@@ -114,7 +114,8 @@ export function registerMachineIpxe(app: FastifyInstance, ctx: HttpContext): voi
       configUrl: spec.configMode === 'pull' ? `${ctx.publicUrl}/config?mac=${mac}&token=${access.issueToken(node, from)}` : undefined,
       kernelLogUrl: kernelLogTarget(ctx.settings.console, ctx.publicUrl),
     });
-    ctx.lifecycle.installBootServed(node, `iPXE script: install Talos ${version} (${arch}, ${spec.configMode})`);
+    // The script leaves once the move to booting is on disk; the disk's flush does not hold the other requests.
+    await ctx.store.commitThenFlush(() => ctx.lifecycle.installBootServed(node, `iPXE script: install Talos ${version} (${arch}, ${spec.configMode})`));
     return installScript({
       nodeName: node.name,
       mac,

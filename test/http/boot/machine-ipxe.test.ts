@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testAppliance, type TestAppliance } from '../../helpers/appliance.js';
 import { initSecrets } from '../../../src/talos/secrets.js';
+import { heldDiskMissing } from '../../helpers/held-disk.js';
+import { requestWhileFlushHeld } from './held-flush.js';
 
 let a: TestAppliance;
 beforeEach(async () => {
@@ -153,5 +155,20 @@ describe('GET /ipxe from an address that is not the machine', () => {
     expect(first.body).toContain('hostname: worker-1');
     expect((await get(path, '10.77.0.21')).statusCode).toBe(403);
     expect(a.store.getNode('worker-1')!.state).toBe('configuring');
+  }, 60_000);
+});
+
+describe.skipIf(heldDiskMissing())('GET /ipxe while the disk holds its flushes', () => {
+  it('sends the install script only once the move to booting is on disk, and answers other requests meanwhile', async () => {
+    const run = await requestWhileFlushHeld(
+      { method: 'GET', url: '/ipxe?mac=52:54:00:12:34:01&arch=x86_64', remoteAddress: '10.77.0.11' },
+      (b) => b.store.getNode('cp-1')!.state === 'booting',
+    );
+    // Committed (visible, kill -9 safe), its flush still held: another request answered, no script yet.
+    expect(run.otherAnsweredWhileHeld).toBe(true);
+    expect(run.beforeRelease).toEqual(['other']);
+    expect(run.after).toEqual(['other', 'reply']);
+    expect(run.res.statusCode).toBe(200);
+    expect(run.res.body).toMatch(/^kernel /m);
   }, 60_000);
 });

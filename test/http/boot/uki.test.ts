@@ -3,6 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { testAppliance, type TestAppliance } from '../../helpers/appliance.js';
 import { pendingUkiFetches } from '../../../src/store/uki-fetches.js';
+import { heldDiskMissing } from '../../helpers/held-disk.js';
+import { requestWhileFlushHeld } from './held-flush.js';
 
 let a: TestAppliance;
 const UKI = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(300_000, 3)]);
@@ -65,4 +67,23 @@ describe('GET /uki/<mac>.efi', () => {
     expect(node.state).toBe('installed');
     expect(node.markedForInstall).toBe(false);
   });
+});
+
+describe.skipIf(heldDiskMissing())('GET /uki/<mac>.efi while the disk holds its flushes', () => {
+  it('sends the UKI only once the move to booting and the fetch record are on disk, and answers other requests meanwhile', async () => {
+    const run = await requestWhileFlushHeld(
+      { method: 'GET', url: '/uki/52-54-00-12-34-11.efi', remoteAddress: '10.77.0.21' },
+      (b) => b.store.getNode('worker-1')!.state === 'booting',
+      (b) => {
+        const inv = b.watcher.inventory!;
+        b.store.syncInventory({ ...inv, nodes: inv.nodes.map((n) => (n.name === 'worker-1' ? { ...n, httpBoot: 'uki' as const, secureBoot: true } : n)) });
+        writeFileSync(join(b.assetDir, 'metal-amd64-secureboot-uki.efi'), UKI);
+      },
+    );
+    expect(run.otherAnsweredWhileHeld).toBe(true);
+    expect(run.beforeRelease).toEqual(['other']);
+    expect(run.after).toEqual(['other', 'reply']);
+    expect(run.res.statusCode).toBe(200);
+    expect(run.res.rawPayload.equals(UKI)).toBe(true);
+  }, 60_000);
 });
