@@ -11,7 +11,7 @@ export function printNodeHardware(store: Store, name: string, json: boolean, io:
     io.err(`rackboot: no such node: ${name}`);
     return EXIT_FAILURE;
   }
-  const hw = nodeHardware(store.db, name);
+  const hw = nodeHardware(store, name);
   if (json) {
     io.out(printableJson(hw ? { node: name, readAt: new Date(hw.readAt).toISOString(), endpoint: hw.endpoint, ...hw.facts } : { node: name, readAt: null }));
     return EXIT_OK;

@@ -113,7 +113,7 @@ resumed like a Talos rollout; a change that landed is never sent again.`,
         }
         const schematic = schematicId(inventory.cluster.schematic);
         const version = inventory.cluster.talosVersion;
-        id = await planUpgrade({ db: store.db, connect, endpointOf, recordedSchematic: (n) => recordedSchematic(store.db, n) }, nodes.map((n) => ({ name: n.name, role: n.role })),
+        id = await planUpgrade({ db: store.db, connect, endpointOf, recordedSchematic: (n) => recordedSchematic(store, n) }, nodes.map((n) => ({ name: n.name, role: n.role })),
           { version, schematic, image: installerImage(settings.factory.url, schematic, version) });
       }
       if (getRollout(store.db, id)!.kind === K8S_ROLLOUT_KIND) {

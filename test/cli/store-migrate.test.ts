@@ -70,6 +70,36 @@ describe('rackboot store migrate', () => {
     await s.close();
   });
 
+  it('moves what pg-shared made shared: the admin login, a reimage mark, config and hardware records, boot tokens', async () => {
+    const file = applianceStore('shared-rows');
+    const store = new Store(file);
+    store.db.exec(`
+      INSERT INTO admin_token (id, hash, source, created_at) VALUES (1, 'h-token', 'settings', 1);
+      INSERT INTO admin_sessions (id_hash, csrf, created_at, expires_at) VALUES ('h-session', 'c', 1, 9999999999999);
+      INSERT INTO reimage_marks (node, state_since, marked_at, marked_by, reason, previous_state, previous_marked)
+        VALUES ('w1', 5, 6, 'cli', 'disk swapped', 'ready', 0);
+      INSERT INTO node_config (node, applied_sha256) VALUES ('w1', 'abc');
+      INSERT INTO node_hardware (node, mac, endpoint, facts_json, read_at, install_disk) VALUES ('w1', '52:54:00:00:00:01', '10.0.0.5', '{}', 1, '/dev/nvme0n1');
+      INSERT INTO boot_tokens (node, mac, token_hash, issued_at, issued_to) VALUES ('w1', '52:54:00:00:00:01', 'h-boot', 1, '10.0.0.5');
+    `);
+    store.close();
+    pg.createDatabase('mig_shared');
+    const r = runCli(['store', 'migrate', '--from', `sqlite://${file}`, '--to', uri('mig_shared')]);
+    expect(r.code).toBe(0);
+    for (const table of ['reimage_marks', 'boot_tokens', 'node_config', 'node_hardware', 'admin_token', 'admin_sessions']) expect(r.stdout).toContain(`${table}: 1 rows copied`);
+    const s = new PsqlSession(pg.conninfo('mig_shared'));
+    try {
+      expect(await s.rows('SELECT hash FROM admin_token')).toEqual([{ hash: 'h-token' }]);
+      expect(await s.rows('SELECT id_hash FROM admin_sessions')).toEqual([{ id_hash: 'h-session' }]);
+      expect(await s.rows('SELECT install_disk FROM node_hardware')).toEqual([{ install_disk: '/dev/nvme0n1' }]);
+      // The next mark gets an id after the copied one, so a Reset keyed by it is never taken for the old mark's.
+      await s.exec(`INSERT INTO reimage_marks (node, state_since, marked_at, marked_by, reason, previous_state, previous_marked) VALUES ('w1', 7, 8, 'cli', 'again', 'ready', 0)`);
+      expect((await s.rows<{ id: string }>('SELECT id FROM reimage_marks ORDER BY id')).map((m) => Number(m.id))).toEqual([1, 2]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('refuses a target with rows unless --force, which replaces them', async () => {
     const file = applianceStore('two');
     pg.createDatabase('mig_two');

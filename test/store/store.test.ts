@@ -76,6 +76,18 @@ describe.each(BACKENDS)('Store on %s', (kind) => {
     expect(backend.open().schemaVersion).toBe(migrations.length);
   });
 
+  it(`keeps the ${DISCOVERED_LIMIT} most recently seen unknown machines, dropping the oldest`, () => {
+    let t = 1_000;
+    const s = backend.open({ now: () => t });
+    const mac = (i: number) => `de:ad:01:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+    for (let i = 0; i < DISCOVERED_LIMIT + 5; i++, t++) s.recordDiscovered({ mac: mac(i), source: 'dhcp' });
+    const kept = new Set(s.listDiscovered().map((d) => d.mac));
+    expect(kept.size).toBe(DISCOVERED_LIMIT);
+    expect(kept.has(mac(4))).toBe(false);
+    expect(kept.has(mac(5))).toBe(true);
+    expect(kept.has(mac(DISCOVERED_LIMIT + 4))).toBe(true);
+  });
+
   it('registers inventory nodes marked for install, and keeps history of removed nodes', () => {
     const s = backend.open();
     const first = s.syncInventory(inventory([['a', '52:54:00:00:00:01'], ['b', '52:54:00:00:00:02']]));

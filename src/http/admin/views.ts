@@ -143,7 +143,7 @@ export function nodeDetailView(ctx: HttpContext, name: string): NodeDetail | und
     ...live,
     console, consoleEmpty: consoleEmptyReason(n, capture) ?? null,
     config: nodeConfigView(ctx, n),
-    hardware: nodeHardware(ctx.store.db, name) ?? null,
+    hardware: nodeHardware(ctx.store, name) ?? null,
   };
 }
 

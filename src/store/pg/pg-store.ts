@@ -189,7 +189,11 @@ export class PgStore implements StateStore {
       [s.mac, s.uuid ?? null, s.arch ?? null, s.vendorClass ?? null, s.userClass ?? null, s.relay ?? null, s.source, this.now()],
     );
     if (row?.seen_count !== 1) return false;
-    this.q('DELETE FROM discovered WHERE mac NOT IN (SELECT mac FROM discovered ORDER BY last_seen DESC, first_seen DESC LIMIT $1)', [DISCOVERED_LIMIT]);
+    // As Store does: only past the limit, and then the oldest off the (last_seen, first_seen) index, never a sort of the whole list per new MAC.
+    const [{ n } = { n: 0 }] = this.q<{ n: number }>('SELECT count(*)::int AS n FROM discovered');
+    if (n > DISCOVERED_LIMIT) {
+      this.q('DELETE FROM discovered WHERE mac IN (SELECT mac FROM discovered ORDER BY last_seen, first_seen LIMIT $1)', [n - DISCOVERED_LIMIT]);
+    }
     return true;
   }
 
