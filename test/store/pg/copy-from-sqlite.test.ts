@@ -60,7 +60,8 @@ function installedAppliance(): string {
 const snapshot = (s: Store | PgStore) => ({
   nodes: s.listNodes({ includeRemoved: true }),
   events: s.events({ limit: 5000 }),
-  discovered: s.listDiscovered(),
+  // By MAC: machines seen in the same millisecond have no order of their own on either backend.
+  discovered: s.listDiscovered().sort((a, b) => a.mac.localeCompare(b.mac)),
   bootstrap: s.getClusterState('talos.bootstrap'),
 });
 
