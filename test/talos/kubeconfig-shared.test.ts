@@ -12,6 +12,7 @@ import { KUBECONFIG_STALE_KEY } from '../../src/lifecycle/cluster-state.js';
 import { SharedStore } from '../../src/store/pg/shared-store.js';
 import { Store } from '../../src/store/store.js';
 import { kubeconfigFetchReason, writeSecretFile } from '../../src/talos/health.js';
+import { ADMIN_HEADERS, testAppliance } from '../helpers/appliance.js';
 import { usePgAndTempDir } from '../helpers/postgres.js';
 import { inventory, nodeSpec } from '../lifecycle/fixtures.js';
 
@@ -68,6 +69,28 @@ describe('kubeconfig with a shared store', () => {
     expect(await run()).toMatchObject({ code: 1, out: '', err: expect.stringMatching(/was fetched before the etcd loss an appliance recorded; use --fetch/) });
     writeSecretFile(b.file, Buffer.from('fresh\n'));
     expect(await run()).toEqual({ code: 0, out: 'fresh', err: '' });
+  });
+
+  it('the admin page\'s download on B refuses the copy that predates A\'s etcd loss (409), and serves a current one', async () => {
+    const conninfo = rig.database();
+    const a = appliance(conninfo);
+    const b = await testAppliance({ openStore: (file) => new SharedStore(file, conninfo), parent: rig.dir });
+    try {
+      const file = join(b.settings.dataDir, 'kubeconfig');
+      writeSecretFile(file, Buffer.from('old\n'));
+      const tenMinutesAgo = new Date(Date.now() - 10 * 60_000);
+      utimesSync(file, tenMinutesAgo, tenMinutesAgo);
+      const download = () => b.admin.inject({ url: '/api/cluster/kubeconfig', headers: ADMIN_HEADERS });
+      expect((await download()).body).toBe('old\n');
+      a.store.setClusterState(KUBECONFIG_STALE_KEY, 'true');
+      const refused = await download();
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json().message).toMatch(/fetched before the last etcd loss/);
+      writeSecretFile(file, Buffer.from('fresh\n'));
+      expect((await download()).body).toBe('fresh\n');
+    } finally {
+      await b.close();
+    }
   });
 
   it('one appliance on SQLite: unchanged, only its own flag counts', () => {
