@@ -11,6 +11,11 @@ export const BOOTSTRAP_CLAIM_KEY = 'talos.bootstrap.claim';
 export const ETCD_MEMBERS_KEY = 'talos.etcd.members';
 /** 'true' once etcd was destroyed (src/lifecycle/etcd-loss.ts): the next healthy cluster's kubeconfig replaces the stored one. */
 export const KUBECONFIG_STALE_KEY = 'talos.kubeconfig.stale';
+/**
+ * branch pg-local, several appliances on one store: when (epoch ms) an appliance last marked its kubeconfig stale.
+ * Each appliance keeps its own file; one fetched before this is stale too (kubeconfigFetchReason, src/talos/health.ts).
+ */
+export const KUBECONFIG_STALE_SINCE_KEY = 'talos.kubeconfig.stale-since';
 
 export type BootstrapState = 'pending' | 'bootstrapping' | 'bootstrapped';
 

@@ -45,7 +45,7 @@ const ZERO_UUID = /^[0-]+$/;
 
 export function discoveredView(store: Store): DiscoveredView[] {
   const list = store.listDiscovered();
-  const commissions = allCommissions(store.db);
+  const commissions = allCommissions(store);
   const uses = new Map<string, number>();
   // Only the inventory's UUIDs, not whole node records: this runs on every overview render.
   const nodeUuids = store.readers.inventoryUuids();

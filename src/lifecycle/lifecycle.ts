@@ -44,7 +44,7 @@ export class Lifecycle {
     } else {
       this.store.touch(action.node.name);
       // DHCP from something other than boot firmware is the booted kernel: a UKI it fetched ran (uki-watch.ts).
-      if (s.source === 'dhcp' && !/^(PXEClient|HTTPClient)/.test(s.vendorClass ?? '')) forgetUkiFetch(this.store.db, action.node.name);
+      if (s.source === 'dhcp' && !/^(PXEClient|HTTPClient)/.test(s.vendorClass ?? '')) forgetUkiFetch(this.store, action.node.name);
     }
     return action;
   }
@@ -57,9 +57,9 @@ export class Lifecycle {
    * broadcast, or a relay that forwards to us too).
    */
   kernelDhcpSeen(mac: string): void {
-    if (!anyUkiFetchPending(this.store.db)) return;
+    if (!anyUkiFetchPending(this.store)) return;
     const action = this.bootActionForMac(mac);
-    if (action.kind !== 'unknown') forgetUkiFetch(this.store.db, action.node.name);
+    if (action.kind !== 'unknown') forgetUkiFetch(this.store, action.node.name);
   }
 
   /**

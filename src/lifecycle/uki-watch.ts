@@ -22,18 +22,20 @@ export function ukiSilenceSeconds(dhcpMode: DhcpMode, configured: number): numbe
 
 /** Fails nodes silent for longer than `seconds` after their UKI fetch; returns their names. 0 turns it off. */
 export function sweepSilentUkiFetches(machine: StateMachine, seconds: number, now: number): string[] {
-  const db = machine.store.db;
+  const store = machine.store;
   const failed: string[] = [];
-  for (const f of pendingUkiFetches(db)) {
+  for (const f of pendingUkiFetches(store)) {
     if (!f.stillBooting) {
-      forgetUkiFetch(db, f.node);
+      forgetUkiFetch(store, f.node, f.servedAt);
       continue;
     }
     if (!seconds || now - f.servedAt <= seconds * 1000) continue;
     const reason = `fetched its UKI ${f.name} by HTTP boot ${formatDuration(now - f.servedAt)} ago and nothing followed (no DHCP from its kernel, no contact): `
       + 'the firmware likely refused the image. With Secure Boot on, check that the key that signed the UKI (the Image Factory\'s, for its Secure Boot UKI) is enrolled in the firmware\'s db';
-    forgetUkiFetch(db, f.node);
-    const r = machine.fail(f.node, reason, 'booting');
+    // Another appliance sweeping the same shared row may have ended this wait first: only the one that ends it fails the node,
+    // and only from the booting state it read (the node may have moved since).
+    if (!forgetUkiFetch(store, f.node, f.servedAt)) continue;
+    const r = machine.transition(f.node, 'failed', reason, { failedStep: 'booting', from: 'booting' });
     if (r.ok) failed.push(f.node);
   }
   return failed;

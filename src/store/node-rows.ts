@@ -1,4 +1,4 @@
-// One row per node in a side table (node_config, node_hardware): set some
+// One row per node in a side table (node_config, node_hardware, node_hostname): set some
 // columns of a node's row, read it back. The SQLite implementation is the
 // appliance's file; with scaleOut.postgres the rows are in the shared
 // database (pg/pg-node-rows.ts), where the leader that read a node's

@@ -41,11 +41,11 @@ export class Commissioner {
   async pass(): Promise<string[]> {
     const now = (this.d.now ?? Date.now)();
     const read: string[] = [];
-    for (const c of commissionsToRead(this.d.store.db, now - (this.d.windowMs ?? COMMISSION_WINDOW_MS))) {
+    for (const c of commissionsToRead(this.d.store, now - (this.d.windowMs ?? COMMISSION_WINDOW_MS))) {
       if (this.closed) break;
       const ip = this.d.addressOf(c.mac);
       if (!ip) {
-        recordCommissionError(this.d.store.db, c.mac, null, 'no address known yet: no bound lease and no neighbour entry carries this MAC');
+        recordCommissionError(this.d.store, c.mac, null, 'no address known yet: no bound lease and no neighbour entry carries this MAC');
         continue;
       }
       const endpoint = ip.includes(':') ? `[${ip}]:${this.d.port ?? TALOS_API_PORT}` : `${ip}:${this.d.port ?? TALOS_API_PORT}`;
@@ -61,13 +61,13 @@ export class Commissioner {
       this.clients.add(client);
       const facts = await readHardwareFacts(client);
       const at = (this.d.now ?? Date.now)();
-      recordCommissionFacts(this.d.store.db, mac, endpoint, facts, at);
+      recordCommissionFacts(this.d.store, mac, endpoint, facts, at);
       this.d.store.appendEvent({ mac, kind: 'talos', message: `commissioning ${mac}: hardware facts read at ${endpoint}: ${factsSummary(facts)}` });
       await this.powerOffAfterRead(mac, facts);
       return true;
     } catch (err) {
       // Still booting, or not Talos at that address: asked again next pass, within the window.
-      recordCommissionError(this.d.store.db, mac, endpoint, (err as Error).message);
+      recordCommissionError(this.d.store, mac, endpoint, (err as Error).message);
       return false;
     } finally {
       if (client) (client.close(), this.clients.delete(client));

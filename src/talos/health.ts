@@ -3,11 +3,11 @@
 // apid healthy. Then the kubeconfig is fetched into data/kubeconfig (0600)
 // (again when the store marks it stale: etcd was destroyed and bootstrapped
 // afresh) and the healthy nodes are marked ready.
-import { chmodSync, existsSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeRecord, Store } from '../store/store.js';
 import type { ClusterStateStore } from '../store/cluster-state-store.js';
-import { ETCD_MEMBERS_KEY, KUBECONFIG_STALE_KEY } from '../lifecycle/cluster-state.js';
+import { ETCD_MEMBERS_KEY, KUBECONFIG_STALE_KEY, KUBECONFIG_STALE_SINCE_KEY } from '../lifecycle/cluster-state.js';
 import { bootstrapNode, bootstrapState } from './bootstrap.js';
 import type { TalosClient } from './client.js';
 import type { EndpointOf } from './endpoints.js';
@@ -39,6 +39,24 @@ export function writeSecretFile(path: string, data: Buffer): void {
   writeFileSync(tmp, data, { mode: 0o600 });
   chmodSync(tmp, 0o600);
   renameSync(tmp, path);
+}
+
+/**
+ * Why this appliance's kubeconfig file is to be fetched (again), or undefined if it is current: missing, marked stale
+ * here, or (several appliances on one store) written before another appliance recorded an etcd loss
+ * (KUBECONFIG_STALE_SINCE_KEY). The last compares two appliances' clocks: a skew of seconds does not matter beside the
+ * reinstall and bootstrap between an etcd loss and the next fetch.
+ */
+export function kubeconfigFetchReason(store: Store, file: string): 'missing' | 'stale' | undefined {
+  let writtenAt: number;
+  try {
+    writtenAt = statSync(file).mtimeMs;
+  } catch {
+    return 'missing';
+  }
+  if (store.getClusterState(KUBECONFIG_STALE_KEY) === 'true') return 'stale';
+  const since = Number(store.readers.clusterState(KUBECONFIG_STALE_SINCE_KEY));
+  return since > writtenAt ? 'stale' : undefined;
 }
 
 const UP_STATES: readonly NodeState[] = ['installed', 'ready'];
@@ -83,10 +101,9 @@ export class ClusterHealth {
         return { kind: 'waiting', reason: `etcd has ${members.length} member(s), ${cpsUp.length} control plane(s) are up` };
       }
       const file = kubeconfigPath(this.deps.dataDir);
-      const stale = store.getClusterState(KUBECONFIG_STALE_KEY) === 'true';
-      if (!existsSync(file) || stale) {
+      if (kubeconfigFetchReason(store, file)) {
         writeSecretFile(file, await client.kubeconfig());
-        if (stale) store.setClusterState(KUBECONFIG_STALE_KEY, 'false');
+        if (store.getClusterState(KUBECONFIG_STALE_KEY) === 'true') store.setClusterState(KUBECONFIG_STALE_KEY, 'false');
         store.appendEvent({ node: asker.node.name, kind: 'kubeconfig', message: `kubeconfig fetched from ${asker.node.name} into ${file}` });
       }
       const reason = `healthy: ${REQUIRED_SERVICES.join(', ')} up; etcd has ${members.length} member(s)`;

@@ -11,6 +11,7 @@
 //   resources/access.go, v1.11.0..v1.12.x).
 // Reading is best effort: a node that does not answer it still installs.
 import { parse as parseYaml } from 'yaml';
+import { nodeRowsOf } from '../store/pg/pg-node-rows.js';
 import type { Store } from '../store/store.js';
 import type { CosiResource, TalosClient } from './client.js';
 import { ClientClosedError } from './errors.js';
@@ -41,16 +42,15 @@ export function hostnameFromResources(list: CosiResource[]): ReportedHostname | 
   return { hostname, domainname: typeof s.domainname === 'string' ? s.domainname.trim() : '' };
 }
 
+// With `store: postgres://…` the rows are in the shared database (branch pg-local, pg/pg-node-rows.ts): the
+// leader reads the hostname, and every appliance's node page shows it.
 export function recordNodeHostname(store: Store, node: string, h: ReportedHostname, seenIn: HostnameSeenIn, at = Date.now()): void {
-  store.stmt(`INSERT INTO node_hostname (node, hostname, domainname, seen_in, read_at) VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT(node) DO UPDATE SET hostname=excluded.hostname, domainname=excluded.domainname, seen_in=excluded.seen_in, read_at=excluded.read_at`)
-    .run(node, h.hostname, h.domainname, seenIn, at);
+  nodeRowsOf(store, 'node_hostname').upsert(node, { hostname: h.hostname, domainname: h.domainname, seen_in: seenIn, read_at: at });
 }
 
 export function nodeHostname(store: Store, node: string): NodeHostnameRecord | undefined {
-  const row = store.stmt('SELECT hostname, domainname, seen_in, read_at FROM node_hostname WHERE node = ?').get(node) as
-    { hostname: string; domainname: string; seen_in: HostnameSeenIn; read_at: number } | undefined;
-  return row ? { hostname: row.hostname, domainname: row.domainname, seenIn: row.seen_in, readAt: row.read_at } : undefined;
+  const row = nodeRowsOf(store, 'node_hostname').get(node);
+  return row ? { hostname: row.hostname as string, domainname: row.domainname as string, seenIn: row.seen_in as HostnameSeenIn, readAt: Number(row.read_at) } : undefined;
 }
 
 /** Asks the node and keeps the answer; any failure other than a closed client leaves the last record as it was. */

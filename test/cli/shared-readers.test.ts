@@ -2,28 +2,18 @@
 // read what another appliance wrote in the shared store (its node states,
 // the bootstrap state and node its leader recorded), though this box's own
 // SQLite has never seen any of it.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseCommandArgs, type Command } from '../../src/cli/command.js';
 import { kubeconfig } from '../../src/cli/kubeconfig.js';
 import { nodes } from '../../src/cli/nodes.js';
 import { BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY } from '../../src/lifecycle/cluster-state.js';
 import { PgStore } from '../../src/store/pg/pg-store.js';
-import { startPostgres, type PgRig } from '../helpers/postgres.js';
+import { usePgAndTempDir } from '../helpers/postgres.js';
 import { inventory, nodeSpec } from '../lifecycle/fixtures.js';
 
-let pg: PgRig;
-let dir: string;
-beforeAll(() => {
-  pg = startPostgres();
-  dir = mkdtempSync(join(tmpdir(), 'rackboot-cli-readers-'));
-});
-afterAll(() => {
-  pg?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const rig = usePgAndTempDir('rackboot-cli-readers-');
 
 async function run(cmd: Command, argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -34,10 +24,10 @@ async function run(cmd: Command, argv: string[]): Promise<{ code: number; out: s
 
 /** This appliance's settings on `db`, and the other appliance's handle on the shared store with the inventory loaded. */
 function setup(db: string): { config: string; other: PgStore } {
-  const conninfo = pg.createDatabase(db);
-  const base = join(dir, db);
+  const conninfo = rig.pg.createDatabase(db);
+  const base = join(rig.dir, db);
   rmSync(base, { recursive: true, force: true });
-  const config = join(dir, `${db}.yaml`);
+  const config = join(rig.dir, `${db}.yaml`);
   writeFileSync(config, `dataDir: ./${db}\ninventory: ./absent.yaml\nscaleOut:\n  postgres: "${conninfo}"\n`);
   const other = new PgStore(conninfo);
   // The shared store holds the nodes already, so the CLI never reads an inventory file here.
@@ -62,7 +52,7 @@ describe('CLI readers with scaleOut.postgres', () => {
 
   it('rackboot kubeconfig --fetch goes by the bootstrap state and node the leader recorded in the shared store', async () => {
     const { config, other } = setup('cli_kubeconfig');
-    const talosconfig = join(dir, 'talosconfig');
+    const talosconfig = join(rig.dir, 'talosconfig');
     const b64 = (s: string) => Buffer.from(s).toString('base64');
     writeFileSync(talosconfig, `context: a\ncontexts:\n  a:\n    ca: ${b64('ca')}\n    crt: ${b64('crt')}\n    key: ${b64('key')}\n`);
     try {

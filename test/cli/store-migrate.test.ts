@@ -2,10 +2,8 @@
 // store file and a real PostgreSQL 15: the shared rows copied with counts,
 // the appliance's own keys left behind, a non-empty target refused unless
 // --force, a leading appliance refused always, and all-or-nothing.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { storeMigrate } from '../../src/cli/store-migrate.js';
 import { BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY } from '../../src/lifecycle/cluster-state.js';
 import { PgCoordination } from '../../src/store/pg/coordination.js';
@@ -14,25 +12,16 @@ import { PsqlSession } from '../../src/store/pg/psql-session.js';
 import { Store } from '../../src/store/store.js';
 import { TALOS_SERVICE_KEY } from '../../src/talos/service.js';
 import { runCli } from '../helpers/cli.js';
-import { startPostgres, type PgRig } from '../helpers/postgres.js';
+import { usePgAndTempDir } from '../helpers/postgres.js';
 import { runCommand } from './run-command.js';
 
-let pg: PgRig;
-let dir: string;
-beforeAll(() => {
-  pg = startPostgres();
-  dir = mkdtempSync(join(tmpdir(), 'rackboot-migrate-'));
-});
-afterAll(() => {
-  pg?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const rig = usePgAndTempDir('rackboot-migrate-');
 
 const RESET = JSON.stringify({ mark: 1764000000000, phase: 'sent', at: 1764000000500 });
 
 /** An appliance's store file with cluster state worth moving, and one key that is its own. */
 function applianceStore(name: string, extra: Record<string, string> = {}): string {
-  const file = join(dir, `${name}.db`);
+  const file = join(rig.dir, `${name}.db`);
   const store = new Store(file);
   store.setClusterState(BOOTSTRAP_KEY, 'bootstrapped');
   store.setClusterState(BOOTSTRAP_NODE_KEY, 'cp1');
@@ -43,10 +32,10 @@ function applianceStore(name: string, extra: Record<string, string> = {}): strin
   return file;
 }
 
-const uri = (db: string) => `postgresql://rackboot@/${db}?host=${pg.dir}`;
+const uri = (db: string) => `postgresql://rackboot@/${db}?host=${rig.pg.dir}`;
 
 async function rows(db: string): Promise<Record<string, string>> {
-  const s = new PsqlSession(pg.conninfo(db));
+  const s = new PsqlSession(rig.pg.conninfo(db));
   try {
     return Object.fromEntries((await s.rows<{ key: string; value: string }>('SELECT key, value FROM cluster_state')).map((r) => [r.key, r.value]));
   } finally {
@@ -57,7 +46,7 @@ async function rows(db: string): Promise<Record<string, string>> {
 describe('rackboot store migrate', () => {
   it('copies the shared rows in one go and prints the counts; the appliance\'s own key stays behind', async () => {
     const file = applianceStore('one', { note: 'quotes \' and "double" and ünïcode' });
-    pg.createDatabase('mig_one');
+    rig.pg.createDatabase('mig_one');
     const r = runCli(['store', 'migrate', '--from', `sqlite://${file}`, '--to', uri('mig_one')]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -65,7 +54,7 @@ describe('rackboot store migrate', () => {
     expect(await rows('mig_one')).toEqual({
       [BOOTSTRAP_KEY]: 'bootstrapped', [BOOTSTRAP_NODE_KEY]: 'cp1', 'reset:w1': RESET, note: 'quotes \' and "double" and ünïcode',
     });
-    const s = new PsqlSession(pg.conninfo('mig_one'));
+    const s = new PsqlSession(rig.pg.conninfo('mig_one'));
     expect(await s.rows('SELECT max(version) AS v FROM rackboot_schema')).toEqual([{ v: PG_MIGRATIONS.length }]);
     await s.close();
   });
@@ -83,11 +72,11 @@ describe('rackboot store migrate', () => {
       INSERT INTO boot_tokens (node, mac, token_hash, issued_at, issued_to) VALUES ('w1', '52:54:00:00:00:01', 'h-boot', 1, '10.0.0.5');
     `);
     store.close();
-    pg.createDatabase('mig_shared');
+    rig.pg.createDatabase('mig_shared');
     const r = runCli(['store', 'migrate', '--from', `sqlite://${file}`, '--to', uri('mig_shared')]);
     expect(r.code).toBe(0);
     for (const table of ['reimage_marks', 'boot_tokens', 'node_config', 'node_hardware', 'admin_token', 'admin_sessions']) expect(r.stdout).toContain(`${table}: 1 rows copied`);
-    const s = new PsqlSession(pg.conninfo('mig_shared'));
+    const s = new PsqlSession(rig.pg.conninfo('mig_shared'));
     try {
       expect(await s.rows('SELECT hash FROM admin_token')).toEqual([{ hash: 'h-token' }]);
       expect(await s.rows('SELECT id_hash FROM admin_sessions')).toEqual([{ id_hash: 'h-session' }]);
@@ -100,21 +89,44 @@ describe('rackboot store migrate', () => {
     }
   });
 
+  it('moves what pg-local made shared: a UKI fetch still waiting, a commissioning record, a reported hostname', async () => {
+    const file = applianceStore('local-rows');
+    const store = new Store(file);
+    store.db.exec(`
+      INSERT INTO uki_fetches (node, mac, name, served_at, served_to) VALUES ('w1', '52:54:00:00:00:01', 'metal-amd64-secureboot-uki.efi', 7, '10.0.0.5');
+      INSERT INTO discovered_hardware (mac, state, booted_at, endpoint, facts_json, read_at) VALUES ('52:54:00:aa:bb:cc', 'read', 1, '10.0.0.9:50000', '{"disks":[]}', 2);
+      INSERT INTO node_hostname (node, hostname, domainname, seen_in, read_at) VALUES ('w1', 'talos-abc', 'rack', 'installed', 3);
+    `);
+    store.close();
+    rig.pg.createDatabase('mig_local');
+    const r = runCli(['store', 'migrate', '--from', `sqlite://${file}`, '--to', uri('mig_local')]);
+    expect(r.code).toBe(0);
+    for (const table of ['uki_fetches', 'discovered_hardware', 'node_hostname']) expect(r.stdout).toContain(`${table}: 1 rows copied`);
+    const s = new PsqlSession(rig.pg.conninfo('mig_local'));
+    try {
+      expect(await s.rows('SELECT node, served_at FROM uki_fetches')).toEqual([{ node: 'w1', served_at: 7 }]);
+      expect(await s.rows('SELECT mac, state, facts_json FROM discovered_hardware')).toEqual([{ mac: '52:54:00:aa:bb:cc', state: 'read', facts_json: '{"disks":[]}' }]);
+      expect(await s.rows('SELECT hostname, seen_in FROM node_hostname')).toEqual([{ hostname: 'talos-abc', seen_in: 'installed' }]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('refuses a target with rows unless --force, which replaces them', async () => {
     const file = applianceStore('two');
-    pg.createDatabase('mig_two');
+    rig.pg.createDatabase('mig_two');
     expect((await runCommand(storeMigrate, ['--from', `sqlite://${file}`, '--to', uri('mig_two')])).code).toBe(0);
     const again = await runCommand(storeMigrate, ['--from', `sqlite://${applianceStore('two-b', { extra: 'x' })}`, '--to', uri('mig_two')]);
     expect(again.code).toBe(1);
     expect(again.err).toContain('the target is not empty (cluster_state: 3 rows); --force replaces its rows');
     expect(Object.keys(await rows('mig_two'))).not.toContain('extra');
-    const forced = await runCommand(storeMigrate, ['--from', `sqlite://${join(dir, 'two-b.db')}`, '--to', uri('mig_two'), '--force']);
+    const forced = await runCommand(storeMigrate, ['--from', `sqlite://${join(rig.dir, 'two-b.db')}`, '--to', uri('mig_two'), '--force']);
     expect(forced).toMatchObject({ code: 0, out: expect.stringContaining('cluster_state: 4 rows copied (3 replaced)') });
     expect((await rows('mig_two')).extra).toBe('x');
   });
 
   it('all or nothing: a row PostgreSQL cannot take leaves the target as it was, even with --force', async () => {
-    pg.createDatabase('mig_three');
+    rig.pg.createDatabase('mig_three');
     expect((await runCommand(storeMigrate, ['--from', `sqlite://${applianceStore('three')}`, '--to', uri('mig_three')])).code).toBe(0);
     const before = await rows('mig_three');
     const bad = applianceStore('three-bad', { zz: 'a NUL \0 inside' });
@@ -125,7 +137,7 @@ describe('rackboot store migrate', () => {
   });
 
   it('refuses a database an appliance is leading on, even with --force; bad arguments are usage errors', async () => {
-    const conninfo = pg.createDatabase('mig_four');
+    const conninfo = rig.pg.createDatabase('mig_four');
     const local = new Store(':memory:');
     const leader = new PgCoordination({ conninfo, local });
     try {
@@ -140,6 +152,6 @@ describe('rackboot store migrate', () => {
     }
     expect((await runCommand(storeMigrate, ['--from', '/x.db', '--to', uri('mig_four')])).code).toBe(2);
     expect((await runCommand(storeMigrate, ['--from', 'sqlite:///x.db', '--to', 'mysql://x'])).code).toBe(2);
-    expect(await runCommand(storeMigrate, ['--from', `sqlite://${join(dir, 'none.db')}`, '--to', uri('mig_four')])).toMatchObject({ code: 1, err: expect.stringContaining('no SQLite store at') });
+    expect(await runCommand(storeMigrate, ['--from', `sqlite://${join(rig.dir, 'none.db')}`, '--to', uri('mig_four')])).toMatchObject({ code: 1, err: expect.stringContaining('no SQLite store at') });
   });
 });

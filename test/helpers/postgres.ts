@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 
@@ -58,5 +59,45 @@ export function startPostgres(tcp?: { netns: string; address: string; trust: str
         rmSync(dir, { recursive: true, force: true });
       }
     },
+  };
+}
+
+export interface PgFileRig {
+  /** The file's server (started before its first test). */
+  readonly pg: PgRig;
+  /** The file's temporary directory (made before its first test). */
+  readonly dir: string;
+  /** A new, empty database on the file's server: its conninfo. */
+  database(): string;
+}
+
+/**
+ * For one test file: a server (startPostgres) and a temporary directory,
+ * both made before its first test and removed after its last. Read the
+ * members inside tests and hooks, not at the file's top level.
+ */
+export function usePgAndTempDir(prefix: string): PgFileRig {
+  let pg: PgRig | undefined;
+  let dir: string | undefined;
+  let databases = 0;
+  beforeAll(() => {
+    pg = startPostgres();
+    dir = mkdtempSync(join(tmpdir(), prefix));
+  }, 60_000);
+  afterAll(() => {
+    try {
+      pg?.stop();
+    } finally {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  const ready = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`usePgAndTempDir: the ${what} exists only once beforeAll has run`);
+    return v;
+  };
+  return {
+    get pg() { return ready(pg, 'server'); },
+    get dir() { return ready(dir, 'directory'); },
+    database: () => ready(pg, 'server').createDatabase(`t${process.pid}_${++databases}`),
   };
 }

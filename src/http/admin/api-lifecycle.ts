@@ -5,6 +5,8 @@ import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Reimager, ReimageError } from '../../lifecycle/reimage.js';
+import { SharedStore } from '../../store/pg/shared-store.js';
+import { kubeconfigFetchReason } from '../../talos/health.js';
 import { adminAccess } from './auth.js';
 import { assetsView, clusterView, discoveredListView, nodeDetailView } from './views.js';
 import type { HttpContext } from '../context.js';
@@ -54,6 +56,10 @@ export function registerLifecycleApi(app: FastifyInstance, ctx: HttpContext): vo
     app.get(`/api/cluster/${file}`, ADMIN_SECRET, async (_req, reply) => {
       const path = join(ctx.settings.dataDir, file);
       if (!existsSync(path)) return reply.code(404).send({ message: `${file} has not been written yet` });
+      // branch pg-local: with a shared store, another appliance may have recorded an etcd loss since this copy was fetched.
+      if (file === 'kubeconfig' && ctx.store instanceof SharedStore && kubeconfigFetchReason(ctx.store, path) === 'stale') {
+        return reply.code(409).send({ message: 'this appliance\'s kubeconfig was fetched before the last etcd loss; the leading appliance fetches a new one once the cluster is healthy (or run rackboot kubeconfig --fetch here)' });
+      }
       return reply
         .type('application/yaml')
         .header('content-disposition', `attachment; filename="${file}"`)

@@ -23,7 +23,7 @@ export function commissionBootScript(ctx: HttpContext, req: FastifyRequest, mac:
     // Deliberately no configUrl: a commissioned machine must never find a config.
     kernelLogUrl: kernelLogTarget(ctx.settings.console, ctx.publicUrl),
   });
-  recordCommissionBoot(ctx.store.db, mac, Date.now());
+  recordCommissionBoot(ctx.store, mac, Date.now());
   ctx.store.appendEvent({ mac, kind: 'http', message: `commissioning ${mac}: served Talos ${version} (${arch}) maintenance mode with no config, to read its hardware` });
   req.log.info({ mac, arch }, 'unknown machine: commissioning boot served');
   return {

@@ -55,7 +55,7 @@ export function registerUki(app: FastifyInstance, ctx: HttpContext): void {
     // As the iPXE script: the body leaves once the move and the fetch record are on disk, without holding the loop for it.
     await ctx.store.commitThenFlush(() => {
       const node = ctx.lifecycle.installBootServed(action.node, `UEFI HTTP boot: ${uki.name} served (Talos ${uki.version}, schematic ${uki.schematic})`);
-      recordUkiFetch(ctx.store.db, { node: node.name, mac: normal, name: uki.name, servedAt: Date.now(), servedTo: from }, node.stateSince);
+      recordUkiFetch(ctx.store, { node: node.name, mac: normal, name: uki.name, servedAt: Date.now(), servedTo: from }, node.stateSince);
     });
     return body.send(reply, uki.path, 0, st.size - 1, 'UKI');
   }

@@ -1,4 +1,4 @@
-// Per-node side tables (node_config, node_hardware) in the shared PostgreSQL
+// Per-node side tables (node_config, node_hardware, node_hostname) in the shared PostgreSQL
 // (scaleOut.postgres): one upsert per write, so two appliances writing one
 // node's row each set their own columns and neither is lost.
 import { nodeRowSql, SqliteNodeRows, type NodeRowTable } from '../node-rows.js';
@@ -23,6 +23,6 @@ export class PgNodeRows implements NodeRowTable {
 }
 
 /** `table`'s rows where this store keeps its nodes: PostgreSQL's with scaleOut.postgres, else the SQLite file's. */
-export function nodeRowsOf(store: Store, table: 'node_config' | 'node_hardware'): NodeRowTable {
+export function nodeRowsOf(store: Store, table: 'node_config' | 'node_hardware' | /* branch pg-local */ 'node_hostname'): NodeRowTable {
   return store instanceof SharedStore ? new PgNodeRows(store.shared, table) : new SqliteNodeRows(store, table);
 }

@@ -17,7 +17,7 @@ import type { InventorySyncResult } from '../inventory-sync.js';
 import type { SetStateExtra } from '../state-store.js';
 import { Store, type DiscoveredRecord, type EventRecord, type NodeRecord, type Sighting } from '../store.js';
 import type { StoreReaders } from '../readers.js';
-import { KUBECONFIG_STALE_KEY } from '../../lifecycle/cluster-state.js';
+import { KUBECONFIG_STALE_KEY, KUBECONFIG_STALE_SINCE_KEY } from '../../lifecycle/cluster-state.js';
 import { LOCAL_CLUSTER_STATE_KEYS } from './copy-from-sqlite.js';
 import { PgStore } from './pg-store.js';
 
@@ -110,6 +110,13 @@ export class SharedStore extends Store {
 
   override listDiscovered(): DiscoveredRecord[] {
     return this.shared.listDiscovered();
+  }
+
+  // pg-local: the kubeconfig file stays on each appliance (0600, never in the database); marking this one's stale
+  // (etcd destroyed) tells every appliance that a file fetched before now is stale too.
+  override setClusterState(key: string, value: string): void {
+    super.setClusterState(key, value);
+    if (key === KUBECONFIG_STALE_KEY && value === 'true') this.shared.setClusterState(KUBECONFIG_STALE_SINCE_KEY, String((this.opts.now ?? Date.now)()));
   }
 
   // pg-readers: the page, /metrics, the stream, sightings and the CLI read the shared tables.

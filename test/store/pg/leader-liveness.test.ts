@@ -4,36 +4,25 @@
 // docs/scale-out.md gives (lease + one keepalive + the standby's next pass).
 // After SIGCONT the old leader finds its session gone and stands by.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PgCoordination } from '../../../src/store/pg/coordination.js';
 import { Store } from '../../../src/store/store.js';
 import { REPO } from '../../helpers/cli.js';
-import { startPostgres, type PgRig } from '../../helpers/postgres.js';
+import { usePgAndTempDir } from '../../helpers/postgres.js';
 
 const LEASE_MS = 2000;
 const KEEPALIVE_MS = 500;
 const PASS_MS = 100;
 
-let pg: PgRig;
-let dir: string;
-beforeAll(() => {
-  pg = startPostgres();
-  dir = mkdtempSync(join(tmpdir(), 'rackboot-hung-'));
-});
-afterAll(() => {
-  pg?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const rig = usePgAndTempDir('rackboot-hung-');
 
 /** A leader in its own process: asks to lead every PASS_MS and prints each change ("leading"/"standby"). */
 function leaderProcess(conninfo: string): ChildProcessWithoutNullStreams & { lines: string[] } {
   const script = `
     const { PgCoordination } = await import(${JSON.stringify(join(REPO, 'dist/store/pg/coordination.js'))});
     const { Store } = await import(${JSON.stringify(join(REPO, 'dist/store/store.js'))});
-    const c = new PgCoordination({ conninfo: ${JSON.stringify(conninfo)}, local: new Store(${JSON.stringify(join(dir, 'hung.db'))}),
+    const c = new PgCoordination({ conninfo: ${JSON.stringify(conninfo)}, local: new Store(${JSON.stringify(join(rig.dir, 'hung.db'))}),
       leaseMs: ${LEASE_MS}, keepaliveMs: ${KEEPALIVE_MS}, instanceName: 'hung-leader' });
     let last;
     for (;;) {
@@ -59,9 +48,9 @@ async function until(cond: () => boolean | Promise<boolean>, ms: number, step = 
 
 describe('a hung-but-connected leader', () => {
   it('loses the lock within its lease when its process is stopped, and stands by when it resumes', async () => {
-    const conninfo = pg.createDatabase('hung');
+    const conninfo = rig.pg.createDatabase('hung');
     const leader = leaderProcess(conninfo);
-    const local = new Store(join(dir, 'standby.db'));
+    const local = new Store(join(rig.dir, 'standby.db'));
     const standby = new PgCoordination({ conninfo, local, leaseMs: LEASE_MS, keepaliveMs: KEEPALIVE_MS });
     try {
       expect(await until(() => leader.lines.includes('leading'), 15_000)).toBe(true);
@@ -88,8 +77,8 @@ describe('a hung-but-connected leader', () => {
   }, 60_000);
 
   it('between passes the keepalive holds the lock past the lease; without it the server ends the session after the lease', async () => {
-    const conninfo = pg.createDatabase('keepalive');
-    const stores = [0, 1, 2].map((i) => new Store(join(dir, `k${i}.db`)));
+    const conninfo = rig.pg.createDatabase('keepalive');
+    const stores = [0, 1, 2].map((i) => new Store(join(rig.dir, `k${i}.db`)));
     const kept = new PgCoordination({ conninfo, local: stores[0]!, leaseMs: 600, keepaliveMs: 150 });
     const other = new PgCoordination({ conninfo, local: stores[1]!, leaseMs: 600 });
     try {
