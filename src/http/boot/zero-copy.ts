@@ -23,14 +23,11 @@ export interface ZeroCopySend {
 /**
  * The addon's zero-copy calls, or undefined when the addon is not built or
  * predates them (the caller streams through user space then).
- * RACKBOOT_ASSET_SENDFILE=0 forces the streaming path, and
- * RACKBOOT_ASSET_HEAD=0 the head written by Node (no sendHeadAndFile), for comparisons.
+ * RACKBOOT_ASSET_SENDFILE=0 forces the streaming path, for comparisons.
  */
 export function loadZeroCopySend(path = findAddon()): ZeroCopySend | undefined {
   if (process.env.RACKBOOT_ASSET_SENDFILE === '0') return undefined;
-  const addon = optionalAddonCalls<ZeroCopySend>(['sendFile', 'abortSendFile'], path);
-  if (!addon || process.env.RACKBOOT_ASSET_HEAD !== '0') return addon;
-  return { sendFile: addon.sendFile, abortSendFile: addon.abortSendFile };
+  return optionalAddonCalls<ZeroCopySend>(['sendFile', 'abortSendFile'], path);
 }
 
 /** The kernel descriptor of a plain TCP socket, or undefined when the bytes must not bypass Node (TLS, a pipe, no handle). */
