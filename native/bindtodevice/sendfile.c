@@ -1,5 +1,4 @@
 // sendFile(socketFd, fileFd, offset, length, callback(errno, bytesSent)) -> id
-// sendHeadAndFile(socketFd, fileFd, offset, length, callback(errno, bytesSent), head) -> id
 // abortSendFile(id)
 //
 // Zero-copy body transfer for the asset routes: sendfile(2) from a cached
@@ -20,15 +19,6 @@
 // down, which ends the transfer on its next send with an error. The file
 // descriptor stays the caller's: it must stay open until the callback.
 //
-// sendHeadAndFile takes `head` (a Uint8Array: the response's status line and headers, which
-// the caller has not written), the thread writes it first, with the socket
-// corked (TCP_CORK) until the body's last byte, as nginx does with
-// tcp_nopush: the head leaves in the body's first segment and the body in
-// full segments, where Node's TCP_NODELAY would push each sendfile's tail on
-// its own. It also spares the event loop a write and the wait for its
-// callback before the body can start. The cork is taken off before the
-// callback, so Node's next write on the connection is not held.
-//
 // The callback gets (0, length) when every byte was sent, (ENODATA, sent) when
 // the file ended before offset + length (it shrank: never reported whole), and
 // (errno, sent) for a socket error (EPIPE, ECONNRESET, ...).
@@ -47,8 +37,6 @@
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include "sendfile.h"
 
@@ -72,9 +60,6 @@ struct transfer {
   int64_t sent;
   int error;
   int ready;  // on the ready list: can send without waiting
-  unsigned char *head;  // response head to write before the body (owned), or NULL
-  size_t head_len, head_off;
-  int corked;
   napi_threadsafe_function done;
   struct worker *worker;
   struct transfer *next;      // all live transfers (under lock)
@@ -118,14 +103,8 @@ static void unlink_live(struct transfer *t) {
   pthread_mutex_unlock(&lock);
 }
 
-static void set_cork(struct transfer *t, int on) {
-  // A failure only costs the coalescing: the bytes still go out.
-  if (setsockopt(t->sock, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0) t->corked = on;
-}
-
 static void finish(struct transfer *t, int error) {
   epoll_ctl(t->worker->epfd, EPOLL_CTL_DEL, t->sock, NULL);
-  if (t->corked) set_cork(t, 0);
   unlink_live(t);
   close(t->sock);
   struct outcome *o = malloc(sizeof *o);
@@ -135,7 +114,6 @@ static void finish(struct transfer *t, int error) {
     if (napi_call_threadsafe_function(t->done, o, napi_tsfn_blocking) != napi_ok) free(o);
   }
   napi_release_threadsafe_function(t->done, napi_tsfn_release);
-  free(t->head);
   free(t);
 }
 
@@ -143,20 +121,6 @@ static void finish(struct transfer *t, int error) {
 // Returns 1 if the transfer is still live.
 static int pump(struct transfer *t) {
   int64_t budget = QUANTUM;
-  while (t->head_off < t->head_len) {
-    ssize_t n = send(t->sock, t->head + t->head_off, t->head_len - t->head_off, MSG_NOSIGNAL);
-    if (n > 0) {
-      t->head_off += (size_t)n;
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      t->ready = 0;
-      return 1;
-    }
-    finish(t, n < 0 ? errno : EPIPE);
-    return 0;
-  }
   while (t->remaining > 0) {
     if (budget <= 0) return 1;
     size_t want = (size_t)(t->remaining < budget ? t->remaining : budget);
@@ -213,7 +177,6 @@ static void *run(void *arg) {
             finish(t, errno);
             continue;
           }
-          if (t->head) set_cork(t, 1);
           PUSH_READY(t);
         }
         continue;
@@ -268,45 +231,26 @@ static void start(void) {
   }
 }
 
-// Both calls; the function's data says whether a head comes with the body.
 static napi_value send_file(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 5;
+  napi_value argv[5];
   int32_t sock, file;
   int64_t offset, length;
   napi_valuetype cbtype = napi_undefined;
-  void *with_head = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, &with_head) != napi_ok || argc < 5 ||
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 ||
       napi_get_value_int32(env, argv[0], &sock) != napi_ok || napi_get_value_int32(env, argv[1], &file) != napi_ok ||
       napi_get_value_int64(env, argv[2], &offset) != napi_ok || napi_get_value_int64(env, argv[3], &length) != napi_ok ||
       napi_typeof(env, argv[4], &cbtype) != napi_ok || cbtype != napi_function || sock < 0 || file < 0 || offset < 0 || length < 0) {
-    napi_throw_type_error(env, NULL, with_head ? "sendHeadAndFile(socketFd, fileFd, offset, length, callback, head)" : "sendFile(socketFd, fileFd, offset, length, callback)");
-    return NULL;
-  }
-  void *head = NULL;
-  size_t head_len = 0;
-  if (with_head && (argc < 6 || !uint8_bytes(env, argv[5], &head, &head_len))) {
-    napi_throw_type_error(env, NULL, "sendHeadAndFile: head must be a Uint8Array");
+    napi_throw_type_error(env, NULL, "sendFile(socketFd, fileFd, offset, length, callback)");
     return NULL;
   }
   pthread_once(&started, start);
   if (start_error) return throw_errno(env, "sendFile: I/O thread", start_error);
   struct transfer *t = calloc(1, sizeof *t);
   if (!t) return throw_errno(env, "sendFile", ENOMEM);
-  // A copy: the thread writes it after this call has returned and the Uint8Array may be gone.
-  if (head_len > 0) {
-    t->head = malloc(head_len);
-    if (!t->head) {
-      free(t);
-      return throw_errno(env, "sendFile", ENOMEM);
-    }
-    memcpy(t->head, head, head_len);
-    t->head_len = head_len;
-  }
   t->sock = fcntl(sock, F_DUPFD_CLOEXEC, 0);
   if (t->sock < 0) {
     int err = errno;
-    free(t->head);
     free(t);
     return throw_errno(env, "sendFile: dup", err);
   }
@@ -314,7 +258,6 @@ static napi_value send_file(napi_env env, napi_callback_info info) {
   int flags = fcntl(t->sock, F_GETFL);
   if (flags < 0 || !(flags & O_NONBLOCK)) {
     close(t->sock);
-    free(t->head);
     free(t);
     return throw_errno(env, "sendFile: socket is not non-blocking", EINVAL);
   }
@@ -322,7 +265,6 @@ static napi_value send_file(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "sendFile", NAPI_AUTO_LENGTH, &name);
   if (napi_create_threadsafe_function(env, argv[4], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &t->done) != napi_ok) {
     close(t->sock);
-    free(t->head);
     free(t);
     napi_throw_error(env, NULL, "sendFile: cannot create the completion callback");
     return NULL;
@@ -369,9 +311,5 @@ static napi_value abort_send_file(napi_env env, napi_callback_info info) {
 
 void register_sendfile(napi_env env, napi_value exports) {
   export_function(env, exports, "sendFile", send_file);
-  napi_value fn;
-  static int with_head = 1;
-  napi_create_function(env, "sendHeadAndFile", NAPI_AUTO_LENGTH, send_file, &with_head, &fn);
-  napi_set_named_property(env, exports, "sendHeadAndFile", fn);
   export_function(env, exports, "abortSendFile", abort_send_file);
 }

@@ -1,9 +1,8 @@
 // A response body sent by the kernel straight from the cached file to the
 // client socket (sendfile(2) on the native addon's I/O thread), so the event
-// loop neither copies the bytes nor makes a syscall per buffer: it hands the
-// socket over with the response head, which the addon writes in front of the
-// body (as nginx does), and ends the response when the addon calls back. Node
-// still owns the connection: keep-alive carries on after.
+// loop neither copies the bytes nor makes a syscall per buffer: it writes the
+// headers, hands the socket over, and ends the response when the addon
+// calls back. Node still owns the connection: keep-alive carries on after.
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
@@ -15,8 +14,6 @@ import { findAddon, optionalAddonCalls } from '../../net/addon.js';
 export interface ZeroCopySend {
   /** Sends `length` bytes of `fileFd` from `offset` to `socketFd`; calls back once with (errno, bytes sent). Returns an id for abortSendFile. */
   sendFile(socketFd: number, fileFd: number, offset: number, length: number, done: (errno: number, sent: number) => void): number;
-  /** The same with the response head written first, on a corked socket; absent from older builds. `sent` counts body bytes. */
-  sendHeadAndFile?(socketFd: number, fileFd: number, offset: number, length: number, done: (errno: number, sent: number) => void, head: Uint8Array): number;
   abortSendFile(id: number): void;
 }
 
@@ -36,26 +33,6 @@ export function plainSocketFd(socket: Socket | null): number | undefined {
   const handle = (socket as unknown as { _handle?: { fd?: unknown; constructor?: { name?: string } } })._handle;
   if (handle?.constructor?.name !== 'TCP') return undefined;
   return typeof handle.fd === 'number' && handle.fd >= 0 ? handle.fd : undefined;
-}
-
-/** What ServerResponse keeps of a head it has built (writeHead) and not yet sent. */
-interface PendingHead {
-  _header?: unknown;
-  _headerSent?: unknown;
-}
-
-/**
- * The response head Node built and has not sent, as bytes, with the
- * response told it went out, so the addon can write it in front of the body.
- * Undefined when that cannot be done safely (head sent or not built,
- * another Node's internals, bytes of Node's still queued on the socket):
- * the caller lets Node write the head then.
- */
-export function takePendingHead(res: ServerResponse): Buffer | undefined {
-  const r = res as unknown as PendingHead;
-  if (typeof r._header !== 'string' || r._headerSent !== false || (res.socket?.writableLength ?? 1) !== 0) return undefined;
-  r._headerSent = true;
-  return Buffer.from(r._header, 'latin1');
 }
 
 /** Resolves true once everything Node had queued for `res` (the status line and headers) is in the kernel, so our bytes come after them; false if the connection closed first. */
@@ -87,19 +64,17 @@ export async function sendFileZeroCopy(res: ServerResponse, path: string, start:
   let file: FileHandle | undefined;
   try {
     file = await open(path, 'r');
-    const head = addon.sendHeadAndFile ? takePendingHead(res) : undefined;
-    // The descriptor is read again: Node may have dropped the handle while the file was opened or the head written.
-    const fd = head !== undefined || (await headersFlushed(res)) ? plainSocketFd(socket) : undefined;
+    // The descriptor is read again: Node may have dropped the handle while the head was written.
+    const fd = (await headersFlushed(res)) ? plainSocketFd(socket) : undefined;
     if (fd === undefined) {
       res.destroy();
       return true;
     }
     const { errno, sent } = await new Promise<{ errno: number; sent: number }>((resolve) => {
-      const done = (errno: number, sent: number) => {
+      const id = addon.sendFile(fd, file!.fd, start, end - start + 1, (errno, sent) => {
         res.off('close', onClose);
         resolve({ errno, sent });
-      };
-      const id = head ? addon.sendHeadAndFile!(fd, file!.fd, start, end - start + 1, done, head) : addon.sendFile(fd, file!.fd, start, end - start + 1, done);
+      });
       // The connection closed under us (client reset, server stopping): the addon holds its own dup of the socket, so tell it.
       const onClose = () => addon.abortSendFile(id);
       res.once('close', onClose);

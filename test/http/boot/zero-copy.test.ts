@@ -26,20 +26,16 @@ const calls = { native: 0, completed: [] as { errno: number; sent: number }[], e
 /** Bytes the route claims beyond the file's real size (a file that shrank after its stat). */
 let claimExtra = 0;
 
-/** The real addon, counting its calls and outcomes; `withHead` false stands for a build older than sendHeadAndFile. */
-function counting(addon: ZeroCopySend, withHead = true): ZeroCopySend {
-  const counted = (done: (errno: number, sent: number) => void) => {
-    calls.native++;
-    return (errno: number, sent: number) => {
-      calls.completed.push({ errno, sent });
-      done(errno, sent);
-    };
-  };
+/** The real addon, counting its calls and outcomes. */
+function counting(addon: ZeroCopySend): ZeroCopySend {
   return {
-    sendFile: (sock, fd, offset, length, done) => addon.sendFile(sock, fd, offset, length, counted(done)),
-    ...(withHead && addon.sendHeadAndFile
-      ? { sendHeadAndFile: (sock, fd, offset, length, done, head) => addon.sendHeadAndFile!(sock, fd, offset, length, counted(done), head) }
-      : {}),
+    sendFile(sock, fd, offset, length, done) {
+      calls.native++;
+      return addon.sendFile(sock, fd, offset, length, (errno, sent) => {
+        calls.completed.push({ errno, sent });
+        done(errno, sent);
+      });
+    },
     abortSendFile: (id) => addon.abortSendFile(id),
   };
 }
@@ -138,41 +134,6 @@ describe.skipIf(!native)('zero-copy asset bodies (sendfile on the addon thread)'
     expect(part.code).toBe(0);
     expect(part.stdout.length).toBe(end - start + 1);
     expect(part.stdout.equals(whole.subarray(start, end + 1))).toBe(true);
-  });
-
-  it('writes the response head from the addon in front of the body: Node writes no byte of the response', async () => {
-    const sockets: Socket[] = [];
-    const onConnection = (s: Socket) => sockets.push(s);
-    app.server.on('connection', onConnection);
-    try {
-      // A connection of its own: the global agent may hold one from the tests before.
-      const res = await fetchBody(`${base}/f`, { agent: new Agent({ keepAlive: false }), headers: { range: 'bytes=100-65635' } });
-      expect(res.status).toBe(206);
-      expect(res.headers['content-range']).toBe(`bytes 100-65635/${SIZE}`);
-      expect(res.body.length).toBe(65536);
-      expect(sockets).toHaveLength(1);
-      // Node counts only what it wrote itself; the head went out with the body.
-      expect(sockets[0].bytesWritten).toBe(0);
-    } finally {
-      app.server.off('connection', onConnection);
-    }
-  });
-
-  it('with an addon older than sendHeadAndFile, Node writes the head and the addon the body', async () => {
-    const old = serve(() => new FileBodySender(0, counting(native!, false)));
-    const sockets: Socket[] = [];
-    old.server.on('connection', (s: Socket) => sockets.push(s));
-    await old.listen({ host: '127.0.0.1', port: 0 });
-    try {
-      const before = calls.native;
-      const res = await fetchBody(`http://127.0.0.1:${(old.server.address() as { port: number }).port}/f`, { agent: new Agent({ keepAlive: false }) });
-      expect(res.status).toBe(200);
-      expect(sha256(res.body)).toBe(digest);
-      expect(calls.native - before).toBe(1);
-      expect(sockets[0].bytesWritten).toBeGreaterThan(0);
-    } finally {
-      await old.close();
-    }
   });
 
   it('answers HEAD with the headers only, without a native call', async () => {
