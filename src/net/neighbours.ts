@@ -5,7 +5,9 @@
 // only its router's address is a neighbour. The boot-access policy asks
 // this through RequesterIdentity; tests give it a FakeNeighbours instead.
 import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { normalizeMac } from '../inventory/mac.js';
+import { optionalAddonCalls } from './addon.js';
 
 export interface RequesterIdentity {
   /** The MAC the provisioning network shows for `address`, or undefined when no neighbour entry holds it (a routed peer). */
@@ -38,11 +40,33 @@ export function parseArpTable(text: string): NeighbourEntry[] {
   return entries;
 }
 
+/** The addon's one-entry lookup (native/bindtodevice/arp.c): the MAC of the complete entry for `ipv4` on `ifname`, or null. */
+export type NeighbourLookup = (ifname: string, ipv4: string) => string | null;
+
+function addonLookup(): NeighbourLookup | undefined {
+  const addon = optionalAddonCalls<{ getArp: NeighbourLookup }>(['getArp']);
+  return addon && ((ifname, ipv4) => addon.getArp(ifname, ipv4));
+}
+
 /** The real table, read at each request from the daemon's own network namespace. */
 export class KernelNeighbours implements RequesterIdentity {
-  constructor(private readonly opts: { iface?: () => string | undefined; file?: string } = {}) {}
+  private readonly lookup: NeighbourLookup | undefined;
+
+  /** `file` stands in for /proc/net/arp (tests); `lookup` defaults to the addon's when no file is given. */
+  constructor(private readonly opts: { iface?: () => string | undefined; file?: string; lookup?: NeighbourLookup } = {}) {
+    this.lookup = opts.lookup ?? (opts.file === undefined ? addonLookup() : undefined);
+  }
 
   neighbourMac(address: string): string | undefined {
+    // With an interface set, the kernel is asked for this one entry: every
+    // /ipxe request asks, and the whole table is as long as the booting rack.
+    // Without one, or without the addon, the table is read and searched.
+    const iface = this.opts.iface?.();
+    if (iface && this.lookup) {
+      if (!isIPv4(address)) return undefined;
+      const mac = this.lookup(iface, address);
+      return mac === null ? undefined : (normalizeMac(mac) ?? undefined);
+    }
     return this.entries().find((e) => e.address === address)?.mac;
   }
 
