@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { planUpgrade, resumeRollout } from '../../src/day2/rollout-plan.js';
 import { UpgradeRollout, type RolloutDeps } from '../../src/day2/rollout.js';
+import { startRolloutService } from '../../src/day2/rollout-service.js';
+import { createLogger } from '../../src/log.js';
+import { loadSettings } from '../../src/settings/settings.js';
 import { installerImage } from '../../src/factory/schematic.js';
 import { PgCoordination } from '../../src/store/pg/coordination.js';
 import { rolloutsOf } from '../../src/store/pg/pg-rollouts.js';
@@ -18,7 +21,7 @@ import { SharedStore } from '../../src/store/pg/shared-store.js';
 import { startPostgres, type PgRig } from '../helpers/postgres.js';
 import { waitFor } from '../talos/helpers.js';
 import { makeEtcdRack, type EtcdRack } from './etcd-rack.js';
-import { rackNodes, upgradeCounts } from './upgrade-rig.js';
+import { daemonSite, rackNodes, upgradeCounts } from './upgrade-rig.js';
 
 const TARGET = 'v1.13.2';
 const SCHEMATIC = 'e'.repeat(64);
@@ -127,6 +130,40 @@ describe('a rollout shared by two appliances', () => {
     const done = await new UpgradeRollout(deps(b)).run(id);
     expect(done.state).toBe('done');
     expect(upgradeCounts(rack)).toEqual({ w1: 1, w2: 1, w3: 1 });
+  }, 120_000);
+
+  it('the daemons\' rollout services: only the leader\'s runs it; when the leader dies mid-rollout the other\'s finishes it, each node upgraded once', async () => {
+    const { rack, a, b, id, killA, steps } = await setup(201);
+    const site = await daemonSite(rack, 'rb-pgro-svc-');
+    cleanups.push(() => site.close());
+    const settings = loadSettings({ config: site.config });
+    const log = createLogger({ level: 'silent' });
+    let aDead = false;
+    const deps = { connect: rack.connect, endpointOf: (n: string) => rack.fakes.get(n)?.endpoint, fetchAssets: async () => {}, pollMs: 50, returnTimeoutMs: 1500 };
+    const service = (x: Appliance, extra: object, leads: () => boolean) => {
+      const svc = startRolloutService({
+        settings, store: x.store, log, schematic: () => undefined, intervalMs: 50, deps: { ...deps, ...extra },
+        leadership: () => ({ lead: async () => leads() && x.coord.lead(), sessionPid: () => x.coord.sessionPid() }),
+      })!;
+      cleanups.push(() => svc.close());
+      return svc;
+    };
+    // A dies (session and process) while it waits for w2's Kubernetes node, after w2's upgrade call.
+    service(a, {
+      kubeNodeNotReady: async (node: string) => {
+        if (node === 'w2' && !aDead) { aDead = true; await killA(); }
+        return undefined;
+      },
+    }, () => !aDead);
+    const bPasses: string[] = [];
+    service(b, { kubeNodeNotReady: async (node: string) => { bPasses.push(node); return undefined; } }, () => true);
+    await waitFor(() => rolloutsOf(b.store).get(id)!.state === 'done', 60_000, 'rollout done');
+    expect(aDead).toBe(true);
+    expect(steps()).toEqual([['w1', 'done'], ['w2', 'done'], ['w3', 'done']]);
+    expect(upgradeCounts(rack)).toEqual({ w1: 1, w2: 1, w3: 1 });
+    // B ran only what was left: w2 from its recorded 'called' step (no call), then w3.
+    expect(bPasses.includes('w1')).toBe(false);
+    expect(rack.fakes.get('w2')!.calls.LifecycleUpgrade).toBe(1);
   }, 120_000);
 
   it('a driver that does not hold the leader lock cannot claim the rollout; the leader can, and a second leader session is refused while it runs', async () => {
