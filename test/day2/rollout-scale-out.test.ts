@@ -24,6 +24,8 @@ import { makeEtcdRack, type EtcdRack } from './etcd-rack.js';
 import { daemonSite, rackNodes, upgradeCounts } from './upgrade-rig.js';
 
 const TARGET = 'v1.13.2';
+
+class Killed extends Error {}
 const SCHEMATIC = 'e'.repeat(64);
 const IMAGE = installerImage('https://factory.talos.dev', SCHEMATIC, TARGET);
 
@@ -68,21 +70,23 @@ async function setup(firstHost: number) {
     await waitFor(async () => b.coord.lead(), 10_000, 'B leads');
   };
   const steps = () => rolloutsOf(b.store).nodes(id).map((n) => [n.node, n.state]);
-  return { rack, a, b, id, deps, killA, steps };
+  /** A runs the rollout and is killed (process, then session) at `node`'s persisted `step`. */
+  const killAAt = async (node: string, step: 'calling' | 'sent') => {
+    const crash = (n: string, st: string) => {
+      if (n === node && st === step) throw new Killed(`A killed at ${node}:${step}`);
+    };
+    await expect(new UpgradeRollout(deps(a, { checkpoint: crash })).run(id)).rejects.toThrow(Killed);
+    await killA();
+  };
+  return { rack, a, b, id, deps, killA, killAAt, steps };
 }
-
-class Killed extends Error {}
 
 describe('a rollout shared by two appliances', () => {
   it('A killed right after w1\'s upgrade call: B resumes, w1 gets no second call, B upgrades w2 and w3', async () => {
-    const { rack, a, b, id, deps, killA, steps } = await setup(221);
-    const crashAfterSend = (node: string, step: string) => {
-      if (node === 'w1' && step === 'sent') throw new Killed('A killed after the call');
-    };
-    await expect(new UpgradeRollout(deps(a, { checkpoint: crashAfterSend })).run(id)).rejects.toThrow(Killed);
+    const { rack, b, id, deps, killAAt, steps } = await setup(221);
+    await killAAt('w1', 'sent');
     expect(upgradeCounts(rack)).toEqual({ w1: 1, w2: 0, w3: 0 });
     expect(steps()).toEqual([['w1', 'calling'], ['w2', 'pending'], ['w3', 'pending']]);
-    await killA();
 
     const r = await new UpgradeRollout(deps(b)).run(id);
     expect(r.state).toBe('done');
@@ -93,13 +97,9 @@ describe('a rollout shared by two appliances', () => {
   }, 120_000);
 
   it('A killed between recording w1\'s intent and sending it: B asks w1, sends nothing blindly and pauses; --resume sends it once', async () => {
-    const { rack, a, b, id, deps, killA, steps } = await setup(231);
-    const crashBeforeSend = (node: string, step: string) => {
-      if (node === 'w1' && step === 'calling') throw new Killed('A killed before the call');
-    };
-    await expect(new UpgradeRollout(deps(a, { checkpoint: crashBeforeSend })).run(id)).rejects.toThrow(Killed);
+    const { rack, a, b, id, deps, killAAt, steps } = await setup(231);
+    await killAAt('w1', 'calling');
     expect(upgradeCounts(rack)).toEqual({ w1: 0, w2: 0, w3: 0 });
-    await killA();
 
     const paused = await new UpgradeRollout(deps(b)).run(id);
     expect(paused.state).toBe('paused');

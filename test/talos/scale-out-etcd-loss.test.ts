@@ -125,6 +125,14 @@ async function reinstalled(r: Awaited<ReturnType<typeof etcdLost>>['r'], leader:
   expect(r.totalBootstraps()).toBe(1);
 }
 
+/** The leader's passes until the armed write kills it; then it is gone. */
+async function leaderKilledAt(a: Awaited<ReturnType<typeof etcdLost>>['a'], kill: Awaited<ReturnType<typeof etcdLost>>['killA'],
+  at: NonNullable<ReturnType<typeof killable>['kill']['armed']>): Promise<void> {
+  kill.armed = at;
+  await expect((async () => { for (let i = 0; i < 30; i++) await a.orch.pass(); })()).rejects.toThrow(Killed);
+  await a.orch.close();
+}
+
 /** B's passes until it leads and the bootstrap is recorded; returns that pass. */
 async function bTakesOver(b: Awaited<ReturnType<typeof etcdLost>>['b']): Promise<PassReport> {
   let p: PassReport | undefined;
@@ -144,9 +152,7 @@ describe('etcd loss on two appliances', () => {
   it('end to end: the leader killed between the recorded intent and the second Bootstrap; the new leader asks etcd and sends exactly one', async () => {
     const { r, a, b, killA } = await etcdLost();
     await reinstalled(r, a);
-    killA.armed = { key: BOOTSTRAP_KEY, value: 'bootstrapping', when: 'after' };
-    await expect((async () => { for (let i = 0; i < 30; i++) await a.orch.pass(); })()).rejects.toThrow(Killed);
-    await a.orch.close();
+    await leaderKilledAt(a, killA, { key: BOOTSTRAP_KEY, value: 'bootstrapping', when: 'after' });
     expect(await b.coord.get(BOOTSTRAP_KEY)).toBe('bootstrapping');
     expect(r.totalBootstraps()).toBe(1);
 
@@ -164,9 +170,7 @@ describe('etcd loss on two appliances', () => {
   it('end to end: the leader killed after the second Bootstrap, before recording it; the new leader finds etcd running and sends none', async () => {
     const { r, a, b, killA } = await etcdLost();
     await reinstalled(r, a);
-    killA.armed = { key: BOOTSTRAP_KEY, value: 'bootstrapped', when: 'instead' };
-    await expect((async () => { for (let i = 0; i < 30; i++) await a.orch.pass(); })()).rejects.toThrow(Killed);
-    await a.orch.close();
+    await leaderKilledAt(a, killA, { key: BOOTSTRAP_KEY, value: 'bootstrapped', when: 'instead' });
     expect(r.totalBootstraps()).toBe(2);
     expect(await b.coord.get(BOOTSTRAP_KEY)).toBe('bootstrapping');
 
