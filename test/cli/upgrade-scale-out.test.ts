@@ -20,7 +20,7 @@ beforeAll(() => { pg = startPostgres(); });
 afterAll(() => pg?.stop());
 
 it('records the rollout in the shared store and sends nothing itself; --status on another appliance shows it; a second one is refused', async () => {
-  const rack = await makeEtcdRack(0, 2, { firstHost: 207, port: 50000 });
+  const rack = await makeEtcdRack(0, 2, { firstHost: 216, port: 50000 });
   const dir = mkdtempSync(join(tmpdir(), 'rb-upgrade-pg-'));
   const conninfo = pg.createDatabase('upgrade_shared');
   const shared = new PgStore(conninfo);

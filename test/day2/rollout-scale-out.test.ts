@@ -83,7 +83,7 @@ async function setup(firstHost: number) {
 
 describe('a rollout shared by two appliances', () => {
   it('A killed right after w1\'s upgrade call: B resumes, w1 gets no second call, B upgrades w2 and w3', async () => {
-    const { rack, b, id, deps, killAAt, steps } = await setup(221);
+    const { rack, b, id, deps, killAAt, steps } = await setup(226);
     await killAAt('w1', 'sent');
     expect(upgradeCounts(rack)).toEqual({ w1: 1, w2: 0, w3: 0 });
     expect(steps()).toEqual([['w1', 'calling'], ['w2', 'pending'], ['w3', 'pending']]);
@@ -97,7 +97,7 @@ describe('a rollout shared by two appliances', () => {
   }, 120_000);
 
   it('A killed between recording w1\'s intent and sending it: B asks w1, sends nothing blindly and pauses; --resume sends it once', async () => {
-    const { rack, a, b, id, deps, killAAt, steps } = await setup(231);
+    const { rack, a, b, id, deps, killAAt, steps } = await setup(236);
     await killAAt('w1', 'calling');
     expect(upgradeCounts(rack)).toEqual({ w1: 0, w2: 0, w3: 0 });
 
@@ -133,7 +133,7 @@ describe('a rollout shared by two appliances', () => {
   }, 120_000);
 
   it('the daemons\' rollout services: only the leader\'s runs it; when the leader dies mid-rollout the other\'s finishes it, each node upgraded once', async () => {
-    const { rack, a, b, id, killA, steps } = await setup(201);
+    const { rack, a, b, id, killA, steps } = await setup(246);
     const site = await daemonSite(rack, 'rb-pgro-svc-');
     cleanups.push(() => site.close());
     const settings = loadSettings({ config: site.config });
