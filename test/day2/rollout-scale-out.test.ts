@@ -115,7 +115,7 @@ describe('a rollout shared by two appliances', () => {
   }, 120_000);
 
   it('A whose lock is lost while its process runs on records no further step and sends no further call; B finishes', async () => {
-    const { rack, a, b, id, deps, killA, steps } = await setup(241);
+    const { rack, a, b, id, deps, killA, steps } = await setup(203);
     let lost = false;
     // While A waits for w1's Kubernetes node, its session dies (a partition): it keeps running, but leads no more.
     const kubeNodeNotReady = async () => {
@@ -167,7 +167,7 @@ describe('a rollout shared by two appliances', () => {
   }, 120_000);
 
   it('a driver that does not hold the leader lock cannot claim the rollout; the leader can, and a second leader session is refused while it runs', async () => {
-    const { a, b, id } = await setup(251);
+    const { a, b, id } = await setup(206);
     const shared = rolloutsOf(b.store);
     const aPid = await a.coord.sessionPid();
     await expect(b.coord.sessionPid()).rejects.toThrow(/not leading/);
