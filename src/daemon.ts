@@ -196,7 +196,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   commissioner.start(5000);
   services.push({ name: 'commission', close: () => commissioner.close() });
   // day2-rollout: a running upgrade rollout continues after a restart.
-  const rollouts = startRolloutService({ settings, store, log: log.child({ svc: 'rollout' }), schematic: () => watcher.inventory?.cluster.schematic });
+  const rollouts = startRolloutService({ settings, store, log: log.child({ svc: 'rollout' }), schematic: () => watcher.inventory?.cluster.schematic, leadership: () => talos.coordination() });
   if (rollouts) services.push(rollouts);
   // day2-config: plan/apply for the page, and day2.autoApply after each inventory reload.
   const day2 = new Day2Service({

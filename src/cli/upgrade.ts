@@ -5,10 +5,10 @@ import { planUpgrade, resumeRollout } from '../day2/rollout-plan.js';
 import { UpgradeRollout } from '../day2/rollout.js';
 import { K8S_ROLLOUT_KIND, KubernetesRollout, planK8sRoll } from '../day2/k8s-roll.js';
 import { defaultKubernetesVersion } from '../talos/config/versions.js';
-import { getRollout } from '../store/rollouts.js';
 import { fetchAssets } from '../factory/assets.js';
 import { installerImage, schematicId } from '../factory/schematic.js';
-import { activeRollout, latestRollout, rolloutNodes } from '../store/rollouts.js';
+import { rolloutsOf } from '../store/pg/pg-rollouts.js';
+import { SharedStore } from '../store/pg/shared-store.js';
 import type { Store } from '../store/store.js';
 import { TalosClient } from '../talos/client.js';
 import { storeEndpoints, withTalosClient } from '../talos/endpoints.js';
@@ -23,14 +23,15 @@ import { openStoreForCli } from './open-store.js';
 const UPGRADABLE = ['installed', 'ready'];
 
 function printRollout(store: Store, io: Io): void {
-  const r = latestRollout(store.db);
+  const rollouts = rolloutsOf(store);
+  const r = rollouts.latest();
   if (!r) {
     io.out('no rollout');
     return;
   }
   const what = r.kind === K8S_ROLLOUT_KIND ? `Kubernetes ${r.targetVersion}` : `Talos ${r.targetVersion} (${r.image})`;
   io.out(`rollout ${r.id}: ${what} ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
-  for (const n of rolloutNodes(store.db, r.id)) {
+  for (const n of rollouts.nodes(r.id)) {
     const took = n.startedAt && n.finishedAt ? ` ${Math.round((n.finishedAt - n.startedAt) / 1000)}s` : '';
     io.out(`  ${n.node.padEnd(16)} ${n.role.padEnd(12)} ${n.state.padEnd(9)} ${n.versionBefore} -> ${n.versionAfter || r.targetVersion}${took}${n.reason ? `  (${n.reason})` : ''}`);
   }
@@ -95,15 +96,15 @@ resumed like a Talos rollout; a change that landed is never sent again.`,
       const endpointOf = (name: string) => { const n = store.getNode(name); return n ? endpoints(n) : undefined; };
       let id: number;
       if (resume) {
-        id = resumeRollout(store.db).id;
+        id = resumeRollout(store).id;
       } else if (kubernetes) {
         const version = inventory.cluster.kubernetesVersion ?? defaultKubernetesVersion(inventory.cluster.talosVersion);
         const nodes = store.listNodes().filter((n) => UPGRADABLE.includes(n.state)).map((n) => ({ name: n.name, role: n.role }));
         // upgrade-k8s's refusals (path, Talos support) come before anything is recorded.
         await checkK8sUpgrade((node, fn) => withTalosClient(connect, endpointOf(node), `no address known for ${node}`, fn), nodes, version);
-        id = planK8sRoll(store.db, nodes, version);
+        id = planK8sRoll(store, nodes, version);
       } else {
-        const open = activeRollout(store.db);
+        const open = rolloutsOf(store).active();
         if (open) throw new Error(`rollout ${open.id} is ${open.state}${open.reason ? ` (${open.reason})` : ''}; continue it with --resume`);
         const nodes = store.listNodes().filter((n) => (all ? UPGRADABLE.includes(n.state) : picked.includes(n.name)));
         for (const name of picked) {
@@ -113,10 +114,16 @@ resumed like a Talos rollout; a change that landed is never sent again.`,
         }
         const schematic = schematicId(inventory.cluster.schematic);
         const version = inventory.cluster.talosVersion;
-        id = await planUpgrade({ db: store.db, connect, endpointOf, recordedSchematic: (n) => recordedSchematic(store, n) }, nodes.map((n) => ({ name: n.name, role: n.role })),
+        id = await planUpgrade({ db: store, connect, endpointOf, recordedSchematic: (n) => recordedSchematic(store, n) }, nodes.map((n) => ({ name: n.name, role: n.role })),
           { version, schematic, image: installerImage(settings.factory.url, schematic, version) });
       }
-      if (getRollout(store.db, id)!.kind === K8S_ROLLOUT_KIND) {
+      if (store instanceof SharedStore) {
+        // Several appliances: the one leading the Talos steps runs it (src/day2/rollout-service.ts), never this process.
+        io.out(`rollout ${id} is recorded in the shared store; the appliance leading the Talos steps runs it (\`rackboot upgrade --status\` follows it)`);
+        printRollout(store, io);
+        return EXIT_OK;
+      }
+      if (rolloutsOf(store).get(id)!.kind === K8S_ROLLOUT_KIND) {
         const k8s = await new KubernetesRollout({
           db: store.db, connect, endpointOf,
           controlPlanes: () => store.listNodes().filter((n) => n.role === 'controlplane')

@@ -22,12 +22,13 @@ import type { Store } from '../store/store.js';
 import { TalosCallError } from '../talos/errors.js';
 import { parse } from 'yaml';
 import type { Logger } from '../log.js';
-import { claimRollout, createRollout, getRollout, markAssetsReady, releaseRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutNodeRecord, type RolloutRecord } from '../store/rollouts.js';
+import type { RolloutNodeRecord, RolloutRecord, RolloutStore } from '../store/rollouts.js';
+import { rolloutsOf } from '../store/pg/pg-rollouts.js';
 import { componentImage, k8sRollSteps, patchForStep, type K8sComponent, type K8sStep } from './k8s-roll-plan.js';
 import { recordKubernetesVersion } from './applied.js';
 import { checkQuorum, type ControlPlane } from './quorum-gate.js';
-import { RolloutBusyError } from './rollout.js';
-import { StoppableRun, Stopped, type NodeTalosDeps } from './stoppable-run.js';
+import { runClaimed } from './rollout.js';
+import { StoppableRun, type NodeTalosDeps } from './stoppable-run.js';
 import { activeMachineConfig } from './k8s-upgrade-checks.js';
 
 export { MACHINE_CONFIG } from './k8s-upgrade-checks.js';
@@ -36,7 +37,8 @@ export const K8S_ROLLOUT_KIND = 'kubernetes';
 export const STATIC_POD_STATUS = { namespace: 'k8s', type: 'StaticPodStatuses.kubernetes.talos.dev' } as const;
 
 export interface K8sRollDeps extends NodeTalosDeps {
-  db: Database.Database;
+  /** Where the rollout rows are: a store (PostgreSQL's with scaleOut.postgres) or a SQLite handle. */
+  db: Database.Database | Store;
   /** Where node_config is (the daemon's store: shared with scaleOut.postgres); `db` when absent. */
   nodeConfigIn?: Store;
   /** Every control plane, for the etcd gate. */
@@ -47,6 +49,8 @@ export interface K8sRollDeps extends NodeTalosDeps {
   log?: Logger;
   /** Tests: called at each persisted step; a throw here is a crash at that point. */
   checkpoint?: (row: string, step: string) => void;
+  /** Who runs it (see RolloutDeps.driver). */
+  driver?: () => Promise<number>;
 }
 
 /** The row name of a step, and back. */
@@ -58,56 +62,56 @@ function stepOf(row: RolloutNodeRecord, version: string): K8sStep {
 }
 
 /** Records a roll of `nodes` to Kubernetes `version`: one row per step, in upstream's order. */
-export function planK8sRoll(db: Database.Database, nodes: { name: string; role: 'controlplane' | 'worker' }[], version: string): number {
+export function planK8sRoll(db: Database.Database | Store, nodes: { name: string; role: 'controlplane' | 'worker' }[], version: string): number {
   if (nodes.length === 0) throw new Error('no installed nodes');
   const role = new Map(nodes.map((n) => [n.name, n.role]));
-  return createRollout(db, {
+  return rolloutsOf(db).create({
     kind: K8S_ROLLOUT_KIND, targetVersion: version, schematic: '', image: '',
     nodes: k8sRollSteps(nodes, version).map((st) => ({ node: stepRow(st), role: role.get(st.node)!, versionBefore: '', done: false })),
   });
 }
 
 export class KubernetesRollout extends StoppableRun<K8sRollDeps> {
+  private readonly rollouts: RolloutStore;
+
+  constructor(deps: K8sRollDeps) {
+    super(deps);
+    this.rollouts = rolloutsOf(deps.db);
+  }
+
   private activeConfig(node: string): Promise<string> {
     return this.ask(node, activeMachineConfig);
   }
 
   async run(id: number): Promise<RolloutRecord> {
-    const { db } = this.deps;
-    const r = getRollout(db, id);
+    const db = this.rollouts;
+    const r = db.get(id);
     if (!r) throw new Error(`no rollout ${id}`);
     if (r.kind !== K8S_ROLLOUT_KIND) throw new Error(`rollout ${id} is a ${r.kind} rollout`);
     if (r.state !== 'running') return r;
-    const claim = claimRollout(db, id);
-    if (!claim.ok) throw new RolloutBusyError(`rollout ${id} is being run by process ${claim.holder}`);
-    try {
+    return runClaimed(db, id, this.deps.driver, async () => {
       if (!r.assetsReady) {
         const problem = await this.prePull(r);
         if (problem) {
-          setRolloutState(db, id, 'paused', `pre-pull: ${problem}`);
-          return getRollout(db, id)!;
+          db.setState(id, 'paused', `pre-pull: ${problem}`);
+          return db.get(id)!;
         }
-        markAssetsReady(db, id);
+        db.markAssetsReady(id);
         this.deps.checkpoint?.('pre-pull', 'done');
       }
-      for (const row of rolloutNodes(db, id)) {
+      for (const row of db.nodes(id)) {
         this.throwIfStopped();
-        if (getRollout(db, id)!.state !== 'running') return getRollout(db, id)!;
+        if (db.get(id)!.state !== 'running') return db.get(id)!;
         const problem = await this.step(r, row);
         if (problem) {
-          setRolloutState(db, id, 'paused', `${row.node}: ${problem}`);
+          db.setState(id, 'paused', `${row.node}: ${problem}`);
           this.deps.log?.warn({ rollout: id, step: row.node, problem }, 'kubernetes roll paused');
-          return getRollout(db, id)!;
+          return db.get(id)!;
         }
       }
-      setRolloutState(db, id, 'done');
-      return getRollout(db, id)!;
-    } catch (err) {
-      if (err instanceof Stopped) return getRollout(db, id)!;
-      throw err;
-    } finally {
-      releaseRollout(db, id);
-    }
+      db.setState(id, 'done');
+      return db.get(id)!;
+    });
   }
 
   /**
@@ -119,7 +123,7 @@ export class KubernetesRollout extends StoppableRun<K8sRollDeps> {
    * restart before it is recorded pulls again.
    */
   private async prePull(r: RolloutRecord): Promise<string | undefined> {
-    const rows = rolloutNodes(this.deps.db, r.id).map((row) => stepOf(row, r.targetVersion));
+    const rows = this.rollouts.nodes(r.id).map((row) => stepOf(row, r.targetVersion));
     const pulls = [
       ...rows.filter((s) => s.component === 'kube-apiserver' || s.component === 'kube-controller-manager' || s.component === 'kube-scheduler').map((s) => ({ node: s.node, ns: 'NS_CRI' as const, image: s.image })),
       ...rows.filter((s) => s.component === 'kubelet').map((s) => ({ node: s.node, ns: 'NS_SYSTEM' as const, image: s.image })),
@@ -137,14 +141,14 @@ export class KubernetesRollout extends StoppableRun<K8sRollDeps> {
   }
 
   private async step(r: RolloutRecord, row: RolloutNodeRecord): Promise<string | undefined> {
-    const { db } = this.deps;
+    const db = this.rollouts;
     const s = stepOf(row, r.targetVersion);
-    const mark = (state: RolloutNodeRecord['state'], extra: Parameters<typeof setNodeStep>[4] = {}) => {
-      setNodeStep(db, r.id, row.node, state, extra);
+    const mark = (state: RolloutNodeRecord['state'], extra: Parameters<RolloutStore['setNodeStep']>[3] = {}) => {
+      db.setNodeStep(r.id, row.node, state, extra);
       this.deps.checkpoint?.(row.node, state);
     };
     const hold = (state: RolloutNodeRecord['state'], why: string) => {
-      setNodeStep(db, r.id, row.node, state, { reason: why });
+      db.setNodeStep(r.id, row.node, state, { reason: why });
       return why;
     };
     let state = row.state;
@@ -171,7 +175,7 @@ export class KubernetesRollout extends StoppableRun<K8sRollDeps> {
     const unready = await this.settled(s);
     if (unready) return hold('called', unready);
     // The kubelet is a node's last step: from now on it runs the new version (plan and apply read this).
-    if (s.component === 'kubelet') recordKubernetesVersion(this.deps.nodeConfigIn ?? db, s.node, r.targetVersion);
+    if (s.component === 'kubelet') recordKubernetesVersion(this.deps.nodeConfigIn ?? this.deps.db, s.node, r.targetVersion);
     mark('done', { versionAfter: s.image, finished: Date.now() });
     return undefined;
   }

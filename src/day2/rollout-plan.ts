@@ -1,10 +1,13 @@
 // Starting and resuming an upgrade rollout (the rows day2/rollout.ts runs).
 import type Database from 'better-sqlite3';
 import { NoAddressError, withTalosClient, type ConnectTalos } from '../talos/endpoints.js';
-import { activeRollout, createRollout, getRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutRecord } from '../store/rollouts.js';
+import type { RolloutRecord } from '../store/rollouts.js';
+import { rolloutsOf } from '../store/pg/pg-rollouts.js';
+import type { Store } from '../store/store.js';
 
 export interface PlanDeps {
-  db: Database.Database;
+  /** Where the rollout rows are: a store (PostgreSQL's with scaleOut.postgres) or a SQLite handle. */
+  db: Database.Database | Store;
   connect: ConnectTalos;
   endpointOf: (node: string) => string | undefined;
   /** The schematic rackboot recorded for the node (node_config.installer_image); undefined: unknown, so the node is included. */
@@ -21,7 +24,8 @@ export interface UpgradeTarget { version: string; schematic: string; image: stri
  * answer: a rollout is never planned around a node whose version is unknown.
  */
 export async function planUpgrade(deps: PlanDeps, nodes: { name: string; role: 'controlplane' | 'worker' }[], target: UpgradeTarget): Promise<number> {
-  const open = activeRollout(deps.db);
+  const rollouts = rolloutsOf(deps.db);
+  const open = rollouts.active();
   if (open) throw new Error(`rollout ${open.id} (${open.kind} to ${open.targetVersion}) is ${open.state}: \`rackboot upgrade --resume\` it first`);
   if (nodes.length === 0) throw new Error('no installed nodes to upgrade');
   const ordered = [...nodes.filter((n) => n.role === 'controlplane'), ...nodes.filter((n) => n.role === 'worker')];
@@ -36,7 +40,7 @@ export async function planUpgrade(deps: PlanDeps, nodes: { name: string; role: '
     }
     rows.push({ node: n.name, role: n.role, versionBefore: version, done: version === target.version && deps.recordedSchematic?.(n.name) === target.schematic });
   }
-  return createRollout(deps.db, { kind: 'talos', targetVersion: target.version, schematic: target.schematic, image: target.image, nodes: rows });
+  return rollouts.create({ kind: 'talos', targetVersion: target.version, schematic: target.schematic, image: target.image, nodes: rows });
 }
 
 /**
@@ -45,22 +49,24 @@ export async function planUpgrade(deps: PlanDeps, nodes: { name: string; role: '
  * through) go back to pending, so their upgrade is sent again. A running
  * rollout is left as it is.
  */
-export function resumeRollout(db: Database.Database): RolloutRecord {
-  const r = activeRollout(db);
+export function resumeRollout(at: Database.Database | Store): RolloutRecord {
+  const db = rolloutsOf(at);
+  const r = db.active();
   if (!r) throw new Error('no rollout to resume');
   if (r.state === 'paused') {
     db.transaction(() => {
-      for (const n of rolloutNodes(db, r.id)) if (n.state === 'failed') setNodeStep(db, r.id, n.node, 'pending', { reason: `resumed after: ${n.reason}` });
-      setRolloutState(db, r.id, 'running');
-    })();
+      for (const n of db.nodes(r.id)) if (n.state === 'failed') db.setNodeStep(r.id, n.node, 'pending', { reason: `resumed after: ${n.reason}` });
+      db.setState(r.id, 'running');
+    });
   }
-  return getRollout(db, r.id)!;
+  return db.get(r.id)!;
 }
 
 /** The operator's pause: a running rollout stops before its next node (the node in progress finishes its step). */
-export function pauseRollout(db: Database.Database, reason = 'paused by the operator'): RolloutRecord {
-  const r = activeRollout(db);
+export function pauseRollout(at: Database.Database | Store, reason = 'paused by the operator'): RolloutRecord {
+  const db = rolloutsOf(at);
+  const r = db.active();
   if (!r) throw new Error('no rollout to pause');
-  if (r.state === 'running') setRolloutState(db, r.id, 'paused', reason);
-  return getRollout(db, r.id)!;
+  if (r.state === 'running') db.setState(r.id, 'paused', reason);
+  return db.get(r.id)!;
 }

@@ -3,13 +3,20 @@
 // it) is picked up here and run from its recorded steps. Paused rollouts
 // stay paused; only the operator resumes them. A Kubernetes roll
 // (k8s-roll.ts) is run by its own engine.
+//
+// With several appliances on one PostgreSQL (scaleOut.postgres) the rollout
+// rows are shared (store/pg/pg-rollouts.ts) and only the appliance leading the
+// Talos steps runs a rollout, claimed with its leader session: when the
+// leader dies its lock goes, and the next leader resumes from the stored
+// steps (a node at 'calling' is asked, never called blindly; rollout.ts).
 import { existsSync } from 'node:fs';
 import type { Service } from '../daemon.js';
 import { fetchAssets } from '../factory/assets.js';
 import type { SchematicInput } from '../factory/schematic.js';
 import type { Logger } from '../log.js';
 import type { Settings } from '../settings/settings.js';
-import { activeRollout } from '../store/rollouts.js';
+import { rolloutsOf } from '../store/pg/pg-rollouts.js';
+import { SharedStore } from '../store/pg/shared-store.js';
 import type { Store } from '../store/store.js';
 import { TalosClient } from '../talos/client.js';
 import { storeEndpoints } from '../talos/endpoints.js';
@@ -29,6 +36,14 @@ export interface RolloutServiceInput {
   /** Tests: overrides of the rollout's dependencies. */
   deps?: Partial<RolloutDeps>;
   k8sDeps?: Partial<K8sRollDeps>;
+  /** With scaleOut.postgres: the Talos service's leadership (PgCoordination); rollouts run only while it leads. */
+  leadership?: () => RolloutLeadership | undefined;
+}
+
+export interface RolloutLeadership {
+  lead(): Promise<boolean>;
+  /** The leader session's backend pid: the driver a shared rollout is claimed by. */
+  sessionPid(): Promise<number>;
 }
 
 export function startRolloutService(input: RolloutServiceInput): Service | undefined {
@@ -37,8 +52,12 @@ export function startRolloutService(input: RolloutServiceInput): Service | undef
   const admin = loadAdminIdentity(file);
   const { store, settings, log } = input;
   const endpoints = storeEndpoints(store);
+  const shared = store instanceof SharedStore;
+  const rollouts = rolloutsOf(store);
+  let driver: (() => Promise<number>) | undefined;
   const rollout = new UpgradeRollout({
-    db: store.db,
+    db: store,
+    driver: () => driver!(),
     nodeConfigIn: store,
     connect: (ep) => TalosClient.configured(ep, admin),
     endpointOf: (name) => { const n = store.getNode(name); return n ? endpoints(n) : undefined; },
@@ -55,7 +74,8 @@ export function startRolloutService(input: RolloutServiceInput): Service | undef
     ...input.deps,
   });
   const k8sRollout = new KubernetesRollout({
-    db: store.db,
+    db: store,
+    driver: () => driver!(),
     nodeConfigIn: store,
     connect: (ep) => TalosClient.configured(ep, admin),
     endpointOf: (name) => { const n = store.getNode(name); return n ? endpoints(n) : undefined; },
@@ -71,9 +91,16 @@ export function startRolloutService(input: RolloutServiceInput): Service | undef
   let closed = false;
   const pass = async () => {
     if (busy || closed) return;
-    const r = activeRollout(store.db);
-    if (!r || r.state !== 'running') return;
     busy = (async () => {
+      if (shared) {
+        const leader = input.leadership?.();
+        if (!leader || !(await leader.lead())) return;
+        driver = () => leader.sessionPid();
+      } else {
+        driver = async () => process.pid;
+      }
+      const r = rollouts.active();
+      if (!r || r.state !== 'running') return;
       try {
         log.info({ rollout: r.id, target: r.targetVersion }, 'running upgrade rollout');
         const after = r.kind === K8S_ROLLOUT_KIND ? await k8sRollout.run(r.id) : await rollout.run(r.id);
@@ -82,8 +109,13 @@ export function startRolloutService(input: RolloutServiceInput): Service | undef
         if (!(err instanceof RolloutBusyError)) log.error({ err, rollout: r.id }, 'upgrade rollout failed');
       }
     })();
-    await busy;
-    busy = undefined;
+    try {
+      await busy;
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'rollout store unavailable; trying again');
+    } finally {
+      busy = undefined;
+    }
   };
   const timer = setInterval(() => void pass(), input.intervalMs ?? 5000);
   void pass();

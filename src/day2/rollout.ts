@@ -24,9 +24,8 @@ import type Database from 'better-sqlite3';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../log.js';
 import { REQUIRED_SERVICES } from '../talos/health.js';
-import {
-  claimRollout, getRollout, markAssetsReady, releaseRollout, rolloutNodes, setNodeStep, setRolloutState, type RolloutNodeRecord, type RolloutRecord,
-} from '../store/rollouts.js';
+import type { RolloutNodeRecord, RolloutRecord, RolloutStore } from '../store/rollouts.js';
+import { RolloutClaimLostError, rolloutsOf } from '../store/pg/pg-rollouts.js';
 import { recordInstallerImage } from './applied.js';
 import { checkQuorum, type ControlPlane } from './quorum-gate.js';
 import { runningSchematic } from './running-schematic.js';
@@ -45,7 +44,8 @@ export function usesLifecycleService(version: string): boolean {
 }
 
 export interface RolloutDeps extends NodeTalosDeps {
-  db: Database.Database;
+  /** Where the rollout rows are: a store (PostgreSQL's with scaleOut.postgres) or a SQLite handle. */
+  db: Database.Database | Store;
   /** Where node_config is (the daemon's store: shared with scaleOut.postgres); `db` when absent. */
   nodeConfigIn?: Store;
   /** Fetches the target's kernel and initramfs into the cache. */
@@ -60,6 +60,24 @@ export interface RolloutDeps extends NodeTalosDeps {
   log?: Logger;
   /** Tests: called at each persisted step; a throw here is a crash at that point. */
   checkpoint?: (node: string, step: string) => void;
+  /** Who runs it: this process (SQLite), or the leader session's backend pid (PostgreSQL, PgCoordination.sessionPid). */
+  driver?: () => Promise<number>;
+}
+
+/** The engines' claim around a run: refused while another driver holds it; a run cut off by a lost claim ends like a stop. */
+export async function runClaimed(rollouts: RolloutStore, id: number, driver: (() => Promise<number>) | undefined,
+  drive: () => Promise<RolloutRecord>): Promise<RolloutRecord> {
+  const me = driver ? await driver() : process.pid;
+  const claim = rollouts.claim(id, me);
+  if (!claim.ok) throw new RolloutBusyError(`rollout ${id} is being run by ${driver ? 'database session' : 'process'} ${claim.holder}`);
+  try {
+    return await drive();
+  } catch (err) {
+    if (err instanceof Stopped || err instanceof RolloutClaimLostError) return rollouts.get(id)!;
+    throw err;
+  } finally {
+    rollouts.release(id, me);
+  }
 }
 
 export class RolloutBusyError extends Error {
@@ -67,8 +85,19 @@ export class RolloutBusyError extends Error {
 }
 
 export class UpgradeRollout extends StoppableRun<RolloutDeps> {
+  private readonly rollouts: RolloutStore;
+
+  constructor(deps: RolloutDeps) {
+    super(deps);
+    this.rollouts = rolloutsOf(deps.db);
+  }
+
   private version(node: string): Promise<string> {
     return this.ask(node, async (c) => (await c.version()).version.tag);
+  }
+
+  private get nodeConfig(): Store | Database.Database {
+    return this.deps.nodeConfigIn ?? this.deps.db;
   }
 
   /** Whether the node runs the rollout's version and schematic (a node that names no schematic is not on it). */
@@ -78,7 +107,7 @@ export class UpgradeRollout extends StoppableRun<RolloutDeps> {
   }
 
   private controlPlanes(id: number): ControlPlane[] {
-    return rolloutNodes(this.deps.db, id).filter((n) => n.role === 'controlplane')
+    return this.rollouts.nodes(id).filter((n) => n.role === 'controlplane')
       .flatMap((n) => { const endpoint = this.deps.endpointOf(n.node); return endpoint ? [{ name: n.node, endpoint }] : []; });
   }
 
@@ -88,31 +117,21 @@ export class UpgradeRollout extends StoppableRun<RolloutDeps> {
    * another process runs it.
    */
   async run(id: number): Promise<RolloutRecord> {
-    const { db } = this.deps;
-    const r = getRollout(db, id);
+    const r = this.rollouts.get(id);
     if (!r) throw new Error(`no rollout ${id}`);
     // A Kubernetes roll (k8s-roll.ts) is not a Talos upgrade: never run it as one.
     if (r.kind !== 'talos' || r.state !== 'running') return r;
-    const claim = claimRollout(db, id);
-    if (!claim.ok) throw new RolloutBusyError(`rollout ${id} is being run by process ${claim.holder}`);
-    try {
-      return await this.drive(r);
-    } catch (err) {
-      if (err instanceof Stopped) return getRollout(db, id)!;
-      throw err;
-    } finally {
-      releaseRollout(db, id);
-    }
+    return runClaimed(this.rollouts, id, this.deps.driver, () => this.drive(r));
   }
 
   private async drive(r: RolloutRecord): Promise<RolloutRecord> {
-    const { db } = this.deps;
+    const db = this.rollouts;
     const id = r.id;
-    const stillRunning = () => getRollout(db, id)!.state === 'running';
+    const stillRunning = () => db.get(id)!.state === 'running';
     const pause = (reason: string) => {
       this.deps.log?.warn({ rollout: id, reason }, 'rollout paused');
-      setRolloutState(db, id, 'paused', reason);
-      return getRollout(db, id)!;
+      db.setState(id, 'paused', reason);
+      return db.get(id)!;
     };
     if (!r.assetsReady) {
       try {
@@ -120,35 +139,35 @@ export class UpgradeRollout extends StoppableRun<RolloutDeps> {
       } catch (err) {
         return pause(`boot assets for ${r.targetVersion} could not be fetched: ${(err as Error).message}`);
       }
-      markAssetsReady(db, id);
+      db.markAssetsReady(id);
     }
-    const nodes = rolloutNodes(db, id);
+    const nodes = db.nodes(id);
     for (const n of nodes.filter((x) => x.role === 'controlplane')) {
-      if (!stillRunning()) return getRollout(db, id)!;
+      if (!stillRunning()) return db.get(id)!;
       const problem = await this.node(r, n);
       if (problem) return pause(`${n.node}: ${problem}`);
     }
     const workers = nodes.filter((x) => x.role === 'worker');
     const width = Math.max(1, this.deps.parallelism);
     for (let i = 0; i < workers.length; i += width) {
-      if (!stillRunning()) return getRollout(db, id)!;
+      if (!stillRunning()) return db.get(id)!;
       const problems = (await Promise.all(workers.slice(i, i + width).map(async (n) => {
         const p = await this.node(r, n);
         return p ? `${n.node}: ${p}` : undefined;
       }))).filter(Boolean);
       if (problems.length) return pause(problems.join('; '));
     }
-    setRolloutState(db, id, 'done');
-    return getRollout(db, id)!;
+    db.setState(id, 'done');
+    return db.get(id)!;
   }
 
   /** Moves one node through its steps; a string is why it stopped. */
   private async node(r: RolloutRecord, n: RolloutNodeRecord): Promise<string | undefined> {
-    const { db } = this.deps;
+    const db = this.rollouts;
     const cp = n.role === 'controlplane';
     let step = n.state;
-    const mark = (s: RolloutNodeRecord['state'], extra: Parameters<typeof setNodeStep>[4] = {}) => {
-      setNodeStep(db, r.id, n.node, s, extra);
+    const mark = (s: RolloutNodeRecord['state'], extra: Parameters<RolloutStore['setNodeStep']>[3] = {}) => {
+      db.setNodeStep(r.id, n.node, s, extra);
       step = s;
       this.deps.checkpoint?.(n.node, s);
     };
@@ -158,7 +177,7 @@ export class UpgradeRollout extends StoppableRun<RolloutDeps> {
       if (cp) {
         const gate = await checkQuorum(this.controlPlanes(r.id), this.deps.connect, { takingDown: n.node, allowSingleMember: this.deps.allowSingleMember });
         if (!gate.ok) {
-          setNodeStep(db, r.id, n.node, 'pending', { reason: `quorum gate: ${gate.reason}` });
+          db.setNodeStep(r.id, n.node, 'pending', { reason: `quorum gate: ${gate.reason}` });
           return `quorum gate: ${gate.reason}`;
         }
       }
@@ -166,18 +185,18 @@ export class UpgradeRollout extends StoppableRun<RolloutDeps> {
       try {
         current = await this.version(n.node);
       } catch (err) {
-        setNodeStep(db, r.id, n.node, 'pending', { reason: `does not answer: ${(err as Error).message}` });
+        db.setNodeStep(r.id, n.node, 'pending', { reason: `does not answer: ${(err as Error).message}` });
         return `does not answer: ${(err as Error).message}`;
       }
       let there: boolean;
       try {
         there = current === r.targetVersion && (await this.onTarget(r, n.node));
       } catch (err) {
-        setNodeStep(db, r.id, n.node, 'pending', { reason: `does not answer: ${(err as Error).message}` });
+        db.setNodeStep(r.id, n.node, 'pending', { reason: `does not answer: ${(err as Error).message}` });
         return `does not answer: ${(err as Error).message}`;
       }
       if (there) {
-        recordInstallerImage(this.deps.nodeConfigIn ?? db, n.node, r.image);
+        recordInstallerImage(this.nodeConfig, n.node, r.image);
         mark('done', { versionAfter: current, finished: Date.now(), reason: 'already on the target version and schematic' });
         return undefined;
       }
@@ -215,7 +234,7 @@ export class UpgradeRollout extends StoppableRun<RolloutDeps> {
       try {
         if (!(await this.onTarget(r, n.node))) await this.ask(n.node, (c) => c.reboot());
       } catch (err) {
-        setNodeStep(db, r.id, n.node, 'installed', { reason: `reboot after install: ${(err as Error).message}` });
+        db.setNodeStep(r.id, n.node, 'installed', { reason: `reboot after install: ${(err as Error).message}` });
         return `reboot after install: ${(err as Error).message}`;
       }
       mark('called');
@@ -223,15 +242,15 @@ export class UpgradeRollout extends StoppableRun<RolloutDeps> {
     // called: back on the target and healthy.
     if (!(await this.reaches(r, n.node))) {
       const why = `not back on ${r.targetVersion} (schematic ${r.schematic.slice(0, 12)}…) within ${this.deps.returnTimeoutMs} ms`;
-      setNodeStep(db, r.id, n.node, 'called', { reason: why });
+      db.setNodeStep(r.id, n.node, 'called', { reason: why });
       return why;
     }
     const unhealthy = await this.healthy(r, n);
     if (unhealthy) {
-      setNodeStep(db, r.id, n.node, 'called', { reason: unhealthy });
+      db.setNodeStep(r.id, n.node, 'called', { reason: unhealthy });
       return unhealthy;
     }
-    recordInstallerImage(this.deps.nodeConfigIn ?? db, n.node, r.image);
+    recordInstallerImage(this.nodeConfig, n.node, r.image);
     mark('done', { versionAfter: r.targetVersion, finished: Date.now() });
     return undefined;
   }

@@ -42,13 +42,13 @@ export interface RolloutNodeRecord {
 
 type Row = Record<string, unknown>;
 
-const rollout = (r: Row): RolloutRecord => ({
+export const rollout = (r: Row): RolloutRecord => ({
   id: r.id as number, kind: r.kind as string, targetVersion: r.target_version as string, schematic: r.schematic as string,
   image: r.image as string, state: r.state as RolloutState, reason: r.reason as string, assetsReady: r.assets_ready === 1,
   createdAt: r.created_at as number, updatedAt: r.updated_at as number,
 });
 
-const nodeRow = (r: Row): RolloutNodeRecord => ({
+export const nodeRow = (r: Row): RolloutNodeRecord => ({
   rolloutId: r.rollout_id as number, node: r.node as string, role: r.role as RolloutNodeRecord['role'], ord: r.ord as number,
   state: r.state as NodeStep, versionBefore: r.version_before as string, versionAfter: r.version_after as string,
   reason: r.reason as string, startedAt: r.started_at as number | null, finishedAt: r.finished_at as number | null,
@@ -139,4 +139,42 @@ export function claimRollout(db: Database.Database, id: number, pid = process.pi
 
 export function releaseRollout(db: Database.Database, id: number, pid = process.pid): void {
   db.prepare('UPDATE rollouts SET driver_pid = NULL WHERE id = ? AND driver_pid = ?').run(id, pid);
+}
+
+/**
+ * The rollout rows where a store keeps them: the functions above on an
+ * appliance's SQLite, or the shared PostgreSQL (pg/pg-rollouts.ts). The
+ * engines (rollout.ts, k8s-roll.ts) claim a rollout with a driver id before
+ * running it; only the driver's writes are fenced by that claim.
+ */
+export interface RolloutStore {
+  active(): RolloutRecord | undefined;
+  latest(): RolloutRecord | undefined;
+  get(id: number): RolloutRecord | undefined;
+  nodes(id: number): RolloutNodeRecord[];
+  create(r: NewRollout, now?: number): number;
+  setState(id: number, state: RolloutState, reason?: string, now?: number): void;
+  markAssetsReady(id: number, now?: number): void;
+  setNodeStep(id: number, node: string, state: NodeStep, extra?: Parameters<typeof setNodeStep>[4]): void;
+  /** Several writes, all or none. */
+  transaction<T>(fn: () => T): T;
+  /** Takes the rollout for `driver`; refused while another live driver holds it (see claimRollout). */
+  claim(id: number, driver: number): { ok: true } | { ok: false; holder: number };
+  release(id: number, driver: number): void;
+}
+
+/** The SQLite rows: the same statements as the functions above; a driver is a process id. */
+export class SqliteRollouts implements RolloutStore {
+  constructor(private readonly db: Database.Database) {}
+  active() { return activeRollout(this.db); }
+  latest() { return latestRollout(this.db); }
+  get(id: number) { return getRollout(this.db, id); }
+  nodes(id: number) { return rolloutNodes(this.db, id); }
+  create(r: NewRollout, now?: number) { return createRollout(this.db, r, now); }
+  setState(id: number, state: RolloutState, reason?: string, now?: number) { setRolloutState(this.db, id, state, reason, now); }
+  markAssetsReady(id: number, now?: number) { markAssetsReady(this.db, id, now); }
+  setNodeStep(id: number, node: string, state: NodeStep, extra?: Parameters<typeof setNodeStep>[4]) { setNodeStep(this.db, id, node, state, extra); }
+  transaction<T>(fn: () => T): T { return this.db.transaction(fn)(); }
+  claim(id: number, driver: number) { return claimRollout(this.db, id, driver); }
+  release(id: number, driver: number) { releaseRollout(this.db, id, driver); }
 }

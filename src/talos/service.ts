@@ -63,6 +63,9 @@ export interface TalosService extends Service {
   state(): TalosServiceState;
   /** With scaleOut.postgres: this instance's leadership (not leading before the talosconfig is there); undefined on a single box. */
   leadership(): LeadershipStats | undefined;
+  // branch pg-rollouts: the rollout service runs shared rollouts only while this instance leads, claimed with this session.
+  /** With scaleOut.postgres, once started: the coordination (leader lock and session); undefined otherwise. */
+  coordination(): PgCoordination | undefined;
 }
 
 /** The state a daemon last recorded (for `doctor` and views without a live daemon); undefined if none ever ran. */
@@ -142,6 +145,7 @@ export function startTalosService(input: TalosServiceInput & { watchIntervalMs?:
   return {
     name: 'talos',
     state: () => current!,
+    coordination: () => coordination,
     leadership: () => coordination?.stats() ?? (input.settings.scaleOut?.postgres ? { leading: false, changes: 0, confirmedAgoMs: undefined } : undefined),
     async close() {
       closed = true;

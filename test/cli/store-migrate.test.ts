@@ -112,6 +112,36 @@ describe('rackboot store migrate', () => {
     }
   });
 
+  it('moves the upgrade rollouts with their node steps, without the appliance-local process that drove one', async () => {
+    const file = applianceStore('rollouts');
+    const store = new Store(file);
+    store.db.exec(`
+      INSERT INTO rollouts (kind, target_version, schematic, image, state, reason, assets_ready, driver_pid, created_at, updated_at)
+        VALUES ('talos', 'v1.13.1', 's1', 'img1', 'done', '', 1, NULL, 1, 2),
+               ('talos', 'v1.13.2', 's2', 'img2', 'running', '', 1, 4242, 3, 4);
+      INSERT INTO rollout_nodes (rollout_id, node, role, ord, state, version_before, version_after, reason, started_at, finished_at)
+        VALUES (2, 'w1', 'worker', 0, 'called', 'v1.13.1', '', '', 5, NULL), (2, 'w2', 'worker', 1, 'pending', 'v1.13.1', '', '', NULL, NULL);
+    `);
+    store.close();
+    rig.pg.createDatabase('mig_rollouts');
+    const r = runCli(['store', 'migrate', '--from', `sqlite://${file}`, '--to', uri('mig_rollouts')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('rollouts: 2 rows copied');
+    expect(r.stdout).toContain('rollout_nodes: 2 rows copied');
+    const s = new PsqlSession(rig.pg.conninfo('mig_rollouts'));
+    try {
+      expect((await s.rows('SELECT id, state, driver_pid FROM rollouts ORDER BY id')).map((x) => ({ ...x, id: Number(x.id) })))
+        .toEqual([{ id: 1, state: 'done', driver_pid: null }, { id: 2, state: 'running', driver_pid: null }]);
+      expect(await s.rows(`SELECT node, state FROM rollout_nodes WHERE rollout_id = 2 ORDER BY ord`)).toEqual([{ node: 'w1', state: 'called' }, { node: 'w2', state: 'pending' }]);
+      // The next rollout gets an id after the copied ones.
+      const [next] = await s.rows<{ id: string }>(`INSERT INTO rollouts (kind, target_version, schematic, image, state, created_at, updated_at)
+        VALUES ('talos', 'v1.13.3', 's3', 'img3', 'running', 6, 6) RETURNING id`);
+      expect(Number(next!.id)).toBe(3);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('refuses a target with rows unless --force, which replaces them', async () => {
     const file = applianceStore('two');
     rig.pg.createDatabase('mig_two');

@@ -3,7 +3,7 @@
 // the daemon's rollout service (src/day2/rollout-service.ts) drives it.
 import type { FastifyInstance } from 'fastify';
 import { pauseRollout, resumeRollout } from '../../day2/rollout-plan.js';
-import { latestRollout, rolloutNodes } from '../../store/rollouts.js';
+import { rolloutsOf } from '../../store/pg/pg-rollouts.js';
 import type { Store } from '../../store/store.js';
 import { ADMIN } from '../access.js';
 import type { HttpContext } from '../context.js';
@@ -21,11 +21,12 @@ export interface RolloutView {
 }
 
 export function rolloutView(store: Store): RolloutView | null {
-  const r = latestRollout(store.db);
+  const rollouts = rolloutsOf(store);
+  const r = rollouts.latest();
   if (!r) return null;
   return {
     id: r.id, kind: r.kind, target: r.targetVersion, image: r.image, state: r.state, reason: r.reason,
-    nodes: rolloutNodes(store.db, r.id).map((n) => ({
+    nodes: rollouts.nodes(r.id).map((n) => ({
       node: n.node, role: n.role, state: n.state, before: n.versionBefore, after: n.versionAfter || r.targetVersion,
       seconds: n.startedAt && n.finishedAt ? Math.round((n.finishedAt - n.startedAt) / 1000) : null, reason: n.reason,
     })),
@@ -51,7 +52,7 @@ export function registerRolloutApi(app: FastifyInstance, ctx: HttpContext): void
   app.get('/api/rollout', ADMIN, async () => rolloutView(ctx.store));
   app.post('/api/rollout/pause', ADMIN, async (_req, reply) => {
     try {
-      pauseRollout(ctx.store.db);
+      pauseRollout(ctx.store);
       return rolloutView(ctx.store);
     } catch (err) {
       return reply.code(409).send({ message: (err as Error).message });
@@ -59,7 +60,7 @@ export function registerRolloutApi(app: FastifyInstance, ctx: HttpContext): void
   });
   app.post('/api/rollout/resume', ADMIN, async (_req, reply) => {
     try {
-      resumeRollout(ctx.store.db);
+      resumeRollout(ctx.store);
       return rolloutView(ctx.store);
     } catch (err) {
       return reply.code(409).send({ message: (err as Error).message });

@@ -210,6 +210,13 @@ export class PgCoordination implements Leadership, ClusterStateStore {
     if (rows.length) this.opts.local.setClusterState(key, FREE_CLAIM);
   }
 
+  // branch pg-rollouts: the driver id of a shared rollout (pg/pg-rollouts.ts).
+  /** The backend pid of the session holding the leader lock; refused when this instance does not lead. */
+  async sessionPid(): Promise<number> {
+    const [row] = await this.leaderSession().rows<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    return Number(row!.pid);
+  }
+
   /** Ends the session (the server frees the lock). */
   async close(): Promise<void> {
     this.closed = true;

@@ -2,7 +2,7 @@
 // docs/scale-out.md: cluster state, leases, nodes with their states, events
 // with their ids, discovered machines, reimage marks, boot tokens, config and
 // hardware records, the admin token and sessions, UKI fetches, commissioning
-// records, Talos-reported hostnames) copied from one appliance's SQLite
+// records, Talos-reported hostnames, upgrade rollouts) copied from one appliance's SQLite
 // store into a fresh PostgreSQL schema, in one transaction: all rows or none. A target that
 // already holds rows is refused unless forced (then emptied first, in the
 // same transaction), and so is a database another appliance is leading on:
@@ -47,6 +47,8 @@ export function readShared(store: Store): Record<string, Record<string, unknown>
       // In rowid order: PostgreSQL's rowid identity then numbers the nodes in inventory order, as SQLite did.
       let rows = store.db.prepare(`SELECT * FROM ${ident(table)} ORDER BY rowid`).all() as Record<string, unknown>[];
       if (table === 'cluster_state') rows = rows.filter((r) => !LOCAL_CLUSTER_STATE_KEYS.includes(String(r.key)));
+      // A rollout's driver was a process on this appliance; on PostgreSQL a driver is a leader session (pg-rollouts.ts).
+      if (table === 'rollouts') rows = rows.map((r) => ({ ...r, driver_pid: null }));
       out[table] = rows;
     }
     return out;

@@ -20,7 +20,8 @@ export const SHARED_TABLES = ['cluster_state', /* branch pg-failover */ 'leases'
   /* branch pg-shared: marks, pull-mode boot tokens, config and hardware records, the admin login */
   'reimage_marks', 'boot_tokens', 'node_config', 'node_hardware', 'admin_token', 'admin_sessions',
   /* branch pg-local: UKI fetches still waiting, commissioning records, Talos-reported hostnames */
-  'uki_fetches', 'discovered_hardware', 'node_hostname'] as const;
+  'uki_fetches', 'discovered_hardware', 'node_hostname',
+  /* branch pg-rollouts: upgrade rollouts and their node steps (run by the leader, pg/pg-rollouts.ts) */ 'rollouts', 'rollout_nodes'] as const;
 
 /** The CREATE TABLE statement for `table` from the SQLite migrations, in PostgreSQL's types. */
 export function pgTableDdl(table: string): string {

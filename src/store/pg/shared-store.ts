@@ -2,7 +2,7 @@
 // discovered machines are read from and written to the shared PostgreSQL
 // (PgStore), so the push decisions of whichever appliance leads come from
 // what every appliance's DHCP/HTTP/TFTP saw. Everything else (admin tokens
-// and sessions, rollouts, boot tokens, hardware facts, the local lease book,
+// and sessions, boot tokens, hardware facts, the local lease book,
 // cluster state, which PgCoordination shares under the leader lock) stays in
 // this appliance's SQLite, as does a copy of every node, event and sighting
 // it writes. The readers' counts and lookups (`readers`: admin page,
