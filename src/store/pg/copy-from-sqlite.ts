@@ -1,7 +1,7 @@
 // `rackboot store migrate`: the tables the appliances share (SHARED_TABLES,
 // docs/scale-out.md: cluster state, leases, nodes with their states, events
 // with their ids, discovered machines, reimage marks, boot tokens, config and
-// hardware records, the admin token and sessions) copied from one appliance's SQLite
+// hardware records, the admin token and sessions, DHCPv6 leases) copied from one appliance's SQLite
 // store into a fresh PostgreSQL schema, in one transaction: all rows or none. A target that
 // already holds rows is refused unless forced (then emptied first, in the
 // same transaction), and so is a database another appliance is leading on:

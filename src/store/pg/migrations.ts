@@ -18,7 +18,8 @@ import { LEASES_REV_MIGRATION } from './shared-leases.js';
 export const SHARED_TABLES = ['cluster_state', /* branch pg-failover */ 'leases',
   /* branch pg-suite: PgStore's tables, in this order (inventory order, then event ids) */ 'nodes', 'events', 'discovered',
   /* branch pg-shared: marks, pull-mode boot tokens, config and hardware records, the admin login */
-  'reimage_marks', 'boot_tokens', 'node_config', 'node_hardware', 'admin_token', 'admin_sessions'] as const;
+  'reimage_marks', 'boot_tokens', 'node_config', 'node_hardware', 'admin_token', 'admin_sessions',
+  /* branch pg-dhcp6: the DHCPv6 book (answered under the DHCP segment lock) */ 'dhcpv6_leases'] as const;
 
 /** The CREATE TABLE statement for `table` from the SQLite migrations, in PostgreSQL's types. */
 export function pgTableDdl(table: string): string {
