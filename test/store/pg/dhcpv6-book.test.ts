@@ -40,6 +40,16 @@ async function appliance(conninfo: string, withV4Segment = true): Promise<{ ctx:
   return { ctx, book, segment, ask: (m) => answerShared6(ctx.leases, book, () => handleDhcpv6(ctx, m, 'fe80::1%rb0')) };
 }
 
+/** Two appliances on a fresh database; a answers and has bound the first two addresses to clients 1 and 2. */
+async function twoWithTwoBound() {
+  const conninfo = pg.createDatabase(`d6_${++n}`);
+  const a = await appliance(conninfo);
+  const b = await appliance(conninfo);
+  expect(given(await a.ask(rapidSolicit(mac(1))))).toBe(POOL[0]);
+  expect(given(await a.ask(rapidSolicit(mac(2))))).toBe(POOL[1]);
+  return { conninfo, a, b };
+}
+
 const message = (type: number, client: string, options: OptionList, server = true) => encodeDhcpv6({
   type, transactionId: 0x060606,
   options: [[Opt6.CLIENTID, duidLl(client)], ...(server ? [[Opt6.SERVERID, duidLl(SERVER_MAC)] as [number, Buffer]] : []), ...options],
@@ -88,11 +98,7 @@ describe('DHCPv6 on a shared segment (PostgreSQL)', () => {
   });
 
   it('after the answerer dies the standby answers from PostgreSQL\'s book, not its own', async () => {
-    const conninfo = pg.createDatabase(`d6_${++n}`);
-    const a = await appliance(conninfo);
-    const b = await appliance(conninfo);
-    expect(given(await a.ask(rapidSolicit(mac(1))))).toBe(POOL[0]);
-    expect(given(await a.ask(rapidSolicit(mac(2))))).toBe(POOL[1]);
+    const { conninfo, a, b } = await twoWithTwoBound();
     // b's own book holds a row PostgreSQL never had (an earlier turn, say), on the third address.
     b.ctx.leases.bind('stale', 9, POOL[2]!, 3600, 'aa');
     await a.segment!.kill();
@@ -122,11 +128,7 @@ describe('DHCPv6 on a shared segment (PostgreSQL)', () => {
   });
 
   it('a RELEASE and a DECLINE are in PostgreSQL before their Reply; a standby\'s are not answered', async () => {
-    const conninfo = pg.createDatabase(`d6_${++n}`);
-    const a = await appliance(conninfo);
-    const b = await appliance(conninfo);
-    expect(given(await a.ask(rapidSolicit(mac(1))))).toBe(POOL[0]);
-    expect(given(await a.ask(rapidSolicit(mac(2))))).toBe(POOL[1]);
+    const { conninfo, a, b } = await twoWithTwoBound();
     expect((await a.ask(message(Msg6.RELEASE, mac(1), [ia(POOL[0])]))).kind).toBe('reply');
     expect((await a.ask(message(Msg6.DECLINE, mac(2), [ia(POOL[1])]))).kind).toBe('reply');
     expect(await shared(conninfo)).toEqual([
