@@ -49,10 +49,12 @@ async function apply(s: PsqlSession, change: Lease6Change, now: number): Promise
 }
 
 export class PgDhcpv6Book implements Dhcpv6Sharing {
-  /** The segment's turn whose table the local book holds (-1: none read yet). */
+  /** The segment's turn whose table the local book holds (-1: none read yet, or a write failed since). */
   private turn = -1;
+  /** The last turn read: a read in the same turn is a re-read after a failed write, not a takeover. */
+  private lastRead = -1;
   private bound = 0;
-  private readonly totals = { takeovers: 0, commits: 0, refused: 0 };
+  private readonly totals = { takeovers: 0, rereads: 0, commits: 0, refused: 0 };
 
   private constructor(
     private readonly segment: PgDhcpSegment,
@@ -87,10 +89,11 @@ export class PgDhcpv6Book implements Dhcpv6Sharing {
       if (!rows) return false;
       const leases = rows.map(toLease);
       this.book.replace(leases);
-      this.turn = turn;
-      this.totals.takeovers++;
+      const takeover = turn !== this.lastRead;
+      this.totals[takeover ? 'takeovers' : 'rereads']++;
+      this.turn = this.lastRead = turn;
       this.bound = leases.filter((l) => l.state === 'bound' && l.expiresAt > this.now()).length;
-      this.log?.info({ leases: leases.length }, 'dhcpv6: answering on this segment (book read from the shared store)');
+      if (takeover) this.log?.info({ leases: leases.length }, 'dhcpv6: answering on this segment (book read from the shared store)');
       return true;
     } catch (err) {
       this.log?.warn({ err }, 'dhcpv6: could not read the shared leases: not answering this datagram');
@@ -101,15 +104,26 @@ export class PgDhcpv6Book implements Dhcpv6Sharing {
   async commit(change: Lease6Change): Promise<Commit6> {
     try {
       const done = await this.segment.onLockedSession((s) => apply(s, change, this.now()).then(() => true));
-      if (!done) return this.refuse('not answering on this segment');
+      if (!done) return this.unsynced('not answering on this segment');
       this.totals.commits++;
       return { ok: true };
     } catch (err) {
-      if (!(err instanceof PgError) || err.sqlstate !== '23505' || change.kind === 'released') return this.refuse((err as Error).message);
+      if (!(err instanceof PgError) || err.sqlstate !== '23505' || change.kind === 'released') return this.unsynced((err as Error).message);
       const ip = change.lease.ip;
       const [holder] = (await this.segment.onLockedSession((s) => s.rows<Row>(`SELECT ${COLUMNS} FROM dhcpv6_leases WHERE ip = $1`, [ip])).catch(() => undefined)) ?? [];
       return this.refuse(`${ip} is bound to ${holder?.client ?? 'another client'} in the shared store`, holder && toLease(holder));
     }
+  }
+
+  /**
+   * A write the local book made but PostgreSQL did not take: the book is read
+   * whole again before the next answer, so it never keeps what PostgreSQL
+   * lacks (a client moved off a declined address, say, would otherwise get
+   * NoBinding for the retransmission that could still record it).
+   */
+  private unsynced(error: string): Commit6 {
+    this.turn = -1;
+    return this.refuse(error);
   }
 
   private refuse(error: string, holder?: Lease6): Commit6 {

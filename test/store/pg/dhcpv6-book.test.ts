@@ -137,6 +137,23 @@ describe('DHCPv6 on a shared segment (PostgreSQL)', () => {
     expect(given(await b.ask(message(Msg6.RELEASE, mac(1), [ia(POOL[0])])))).toBe('dropped: standby');
   });
 
+  it('a write PostgreSQL fails to take is not answered, and the book is re-read: the retransmitted DECLINE is recorded', async () => {
+    const conninfo = pg.createDatabase(`d6_${++n}`);
+    const a = await appliance(conninfo);
+    expect(given(await a.ask(rapidSolicit(mac(1))))).toBe(POOL[0]);
+    // The next quarantine row fails to commit (a stand-in for any error that is not the unique index); a sequence counts outside the rollback.
+    await shared(conninfo, 'CREATE SEQUENCE refusals');
+    await shared(conninfo, `CREATE FUNCTION refuse_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+      IF nextval('refusals') = 1 THEN RAISE EXCEPTION 'disk full'; END IF; RETURN NEW; END $$`);
+    await shared(conninfo, `CREATE TRIGGER refuse_decline BEFORE INSERT ON dhcpv6_leases FOR EACH ROW WHEN (NEW.state = 'declined') EXECUTE FUNCTION refuse_once()`);
+    const decline = message(Msg6.DECLINE, mac(1), [ia(POOL[0])]);
+    expect(given(await a.ask(decline))).toBe('dropped: shared-store-refused');
+    expect(await shared(conninfo)).toEqual([{ client: mac(1), ip: POOL[0], state: 'bound' }]);
+    expect(await a.ask(decline)).toMatchObject({ kind: 'reply', detail: expect.stringMatching(/declined$/) });
+    expect(await shared(conninfo)).toEqual([{ client: `declined:${POOL[0]}`, ip: POOL[0], state: 'declined' }]);
+    expect(a.book.status()).toMatchObject({ totals: { takeovers: 1, rereads: 1, refused: 1 } });
+  });
+
   it('with DHCPv4 off, DHCPv6 takes the same segment lock on its own', async () => {
     const conninfo = pg.createDatabase(`d6_${++n}`);
     const v4 = await PgDhcpSegment.start({ conninfo, segment: 'seg6', pollMs: 50, adopt: () => undefined });
