@@ -17,7 +17,7 @@ import { duidLl } from './options.js';
 import { Leases6 } from './leases.js';
 import { Advertised } from './advertised.js';
 import { handleDhcpv6, type Outcome6, type V6Context } from './policy.js';
-import { answerShared6 } from './sharing.js';
+import { answerQueue, answerShared6 } from './sharing.js';
 import { PgDhcpv6Book } from '../store/pg/dhcpv6-book.js';
 import type { PgDhcpSegment } from '../store/pg/dhcp-segment.js';
 
@@ -26,6 +26,9 @@ export interface Dhcpv6Metrics {
   /** scaleOut.postgres: who answers the segment (dhcpv6_segment_*), beside DHCPv4's dhcp_segment_*. */
   segment?: object;
 }
+
+/** Shared segment: datagrams waiting for their turn beyond this are dropped (`shared-backlog`). */
+const MAX_SHARED_WAITING = 256;
 
 export interface Dhcpv6Service {
   name: 'dhcpv6';
@@ -65,8 +68,7 @@ export async function startDhcpv6Service(deps: Dhcpv6Deps): Promise<Dhcpv6Servic
   const bump = (rec: Record<string, number>, k: string) => { rec[k] = (rec[k] ?? 0) + 1; };
   // Several appliances on this segment (scaleOut.postgres): one answers, and PostgreSQL's table is the book.
   const sharing = settings.scaleOut?.postgres ? await PgDhcpv6Book.start({ settings, book: ctx.leases, segment: deps.segment, log, now }) : undefined;
-  /** Shared: one datagram after another, each answered only once the previous one's lease is committed. */
-  let sharedTail: Promise<unknown> = Promise.resolve();
+  const shared = answerQueue(MAX_SHARED_WAITING);
 
   const answer = (msg: Buffer, from: string): Outcome6 => {
     const out = handleDhcpv6(ctx, msg, from);
@@ -77,9 +79,9 @@ export async function startDhcpv6Service(deps: Dhcpv6Deps): Promise<Dhcpv6Servic
   const onMessage = (sock: dgram.Socket) => (msg: Buffer, rinfo: dgram.RemoteInfo) => {
     metrics.received++;
     if (!sharing) return respond(sock, rinfo, answer(msg, rinfo.address));
-    sharedTail = sharedTail
-      .then(() => answerShared6(ctx.leases, sharing, () => answer(msg, rinfo.address)))
-      .then((out) => respond(sock, rinfo, out), (err) => log.error({ err }, 'dhcpv6: shared answer failed'));
+    const answered = shared.push(() => answerShared6(ctx.leases, sharing, () => answer(msg, rinfo.address)));
+    if (!answered) return respond(sock, rinfo, { kind: 'drop', reason: 'shared-backlog', detail: `${MAX_SHARED_WAITING} datagrams wait for the shared store` });
+    answered.then((out) => respond(sock, rinfo, out), (err) => log.error({ err }, 'dhcpv6: shared answer failed'));
   };
   const respond = (sock: dgram.Socket, rinfo: dgram.RemoteInfo, out: Outcome6) => {
     if (out.kind === 'drop') {
@@ -140,7 +142,7 @@ export async function startDhcpv6Service(deps: Dhcpv6Deps): Promise<Dhcpv6Servic
     async close() {
       clearInterval(sweep);
       await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
-      await sharedTail;
+      await shared.idle();
       await sharing?.close();
     },
   };

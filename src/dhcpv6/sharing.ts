@@ -53,3 +53,24 @@ export async function answerShared6(leases: Leases6, sharing: Dhcpv6Sharing, ans
   }
   return out;
 }
+
+/**
+ * The shared datagrams, one after another (each answered once the previous
+ * one's lease is committed). Past `max` waiting, `push` refuses (undefined):
+ * a database that hangs with its connection open must not queue datagrams
+ * without bound until its session is declared dead; clients retransmit.
+ */
+export function answerQueue(max: number): { push<T>(work: () => Promise<T>): Promise<T> | undefined; idle(): Promise<unknown> } {
+  let tail: Promise<unknown> = Promise.resolve();
+  let waiting = 0;
+  return {
+    push(work) {
+      if (waiting >= max) return undefined;
+      waiting++;
+      const next = tail.then(work).finally(() => waiting--);
+      tail = next.catch(() => undefined);
+      return next;
+    },
+    idle: () => tail,
+  };
+}
