@@ -35,6 +35,7 @@ import { loadSecrets } from './talos/secrets.js';
 import { startDhcpService } from './dhcp/server.js';
 import { startRouterAdvertService } from './ndp/service.js';
 import { startIpv6Netboot } from './dhcpv6/start.js';
+import type { PgDhcpSegment } from './store/pg/dhcp-segment.js';
 import { bindListener, listenerAddress } from './net/listener.js';
 import { makeDataDirPrivate, provideAdminToken, type TokenAnnouncer } from './data-dir.js';
 import { reloadDaemon, type ReloadReport } from './reload.js';
@@ -149,8 +150,11 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
       virtualFiles: { 'boot.ipxe': () => chainScript(ctx.publicUrl) },
     }));
   }
+  let dhcpSegment: PgDhcpSegment | undefined;
   if (settings.dhcp.mode !== 'off' && net && !('error' in net)) {
-    services.push(await startDhcpService({ settings, store, lifecycle, log, publicUrl: ctx.publicUrl, provisioning: net, inventory: ctx.inventory }));
+    const dhcp = await startDhcpService({ settings, store, lifecycle, log, publicUrl: ctx.publicUrl, provisioning: net, inventory: ctx.inventory });
+    services.push(dhcp);
+    dhcpSegment = dhcp.segment;
     // With DHCPv6 on, the advertisement says "managed" instead (startIpv6Netboot).
     if (settings.dhcp.routerAdvertisement && !settings.dhcpv6.enabled) {
       const sourceMac = networkInterfaces()[net.iface]?.[0]?.mac;
@@ -161,7 +165,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   if (settings.dhcpv6.enabled && net && !('error' in net)) {
     services.push(...(await startIpv6Netboot({
       settings, store, lifecycle, log, iface: net.iface, httpPort: port,
-      virtualFiles: { 'boot.ipxe': () => chainScript(ctx.publicUrl) },
+      virtualFiles: { 'boot.ipxe': () => chainScript(ctx.publicUrl) }, segment: dhcpSegment,
     })));
   }
   // The automatic BMC paths: reimage fallback (asked by the Talos service

@@ -13,7 +13,7 @@ export const storeMigrate: Command = {
 
 Copies the tables the appliances share through PostgreSQL (docs/scale-out.md:
 the cluster state, i.e. the bootstrap claim, intent and outcome and the
-reimage Reset records; DHCP leases; the nodes with their states, marks and
+reimage Reset records; DHCP and DHCPv6 leases; the nodes with their states, marks and
 failure reasons; their events, with the same ids; discovered machines) from
 the SQLite store at PATH (e.g. sqlite:///var/lib/rackboot/rackboot.db) into
 the database, creating its schema first, in one transaction: every row or

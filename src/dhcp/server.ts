@@ -18,9 +18,9 @@ import { Leases } from './leases.js';
 import { OfferBook, type HandlerContext, type Via } from './handler/common.js';
 import { PROXY_PORT } from './handler/proxy.js';
 import { answerBatchDurably, newMetrics, StoreRefusals, type Datagram, type DhcpMetrics, type Reply } from './answer.js';
-import { answerShared, replaceBook, withReleasedExpiry, type DhcpSharing } from './sharing.js';
+import { answerShared, replaceBook, withReleasedExpiry } from './sharing.js';
 import { sqliteOutbox } from './freed-outbox.js';
-import { PgDhcpSegment } from '../store/pg/dhcp-segment.js';
+import { PgDhcpSegment, segmentName } from '../store/pg/dhcp-segment.js';
 import { PROCESS_DURABLE, WalFlusher } from '../store/wal-flush.js';
 import { unicastTarget } from './unicast.js';
 
@@ -32,6 +32,8 @@ export interface DhcpService {
   metrics(): DhcpMetrics;
   /** The ports actually bound (67, and 4011 in proxy mode, unless overridden for tests). */
   ports: number[];
+  /** branch pg-dhcp6: the segment lock DHCPv6 answers under too (scaleOut.postgres only). */
+  segment?: PgDhcpSegment;
 }
 
 export interface DhcpDeps {
@@ -83,9 +85,9 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   const refusals = new StoreRefusals(dlog, now);
   // Several appliances on this segment (scaleOut.postgres): one answers.
   const conninfo = settings.scaleOut?.postgres;
-  const sharing: DhcpSharing | undefined = conninfo
+  const sharing: PgDhcpSegment | undefined = conninfo
     ? await PgDhcpSegment.start({
-      conninfo, segment: settings.scaleOut?.dhcpSegment ?? settings.dhcp.subnet ?? 'default', pollMs: settings.scaleOut?.dhcpPollMs,
+      conninfo, segment: segmentName(settings), pollMs: settings.scaleOut?.dhcpPollMs,
       adopt: (rows) => leases.adopt(rows), replace: (rows) => replaceBook(store.db, leases, rows), outbox: sqliteOutbox(store.db), log: dlog, now,
     })
     : undefined;
@@ -198,6 +200,7 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   return {
     name: 'dhcp',
     ports,
+    segment: sharing,
     metrics: () => (sharing ? { ...structuredClone(metrics), segment: sharing.status() } : structuredClone(metrics)),
     async close() {
       clearInterval(sweep);

@@ -11,9 +11,17 @@ const toLease = (r: Row): Lease6 => ({ client: r.client, iaid: r.iaid, ip: r.ip,
 
 export interface Pool6 { start: string; end: string }
 
+/** What the book just wrote, for a shared segment to commit before the Reply (branch pg-dhcp6). */
+export type Lease6Change =
+  | { kind: 'bound'; lease: Lease6 }
+  | { kind: 'released'; client: string; ip: string }
+  | { kind: 'declined'; lease: Lease6 };
+
 export class Leases6 {
   private readonly q;
   private cursor = 0;
+  /** Set only on a shared segment: told of every write the handler makes (a single appliance leaves it unset). */
+  onChange: ((change: Lease6Change) => void) | undefined;
 
   constructor(private readonly db: Database.Database, private readonly now: () => number = Date.now) {
     this.q = {
@@ -80,11 +88,15 @@ export class Leases6 {
       this.q.deleteIp.run(ip, client);
       this.q.upsert.run({ client, iaid, ip, state: 'bound', expires: now + seconds * 1000, duid, now });
     })();
-    return this.get(client)!;
+    const lease = this.get(client)!;
+    this.onChange?.({ kind: 'bound', lease });
+    return lease;
   }
 
   release(client: string, ip: string): boolean {
-    return this.q.setState.run('released', this.now(), client, ip).changes > 0;
+    const changed = this.q.setState.run('released', this.now(), client, ip).changes > 0;
+    if (changed) this.onChange?.({ kind: 'released', client, ip });
+    return changed;
   }
 
   /** RFC 8415 §18.3.8: a declined address is kept from every client for `seconds`. */
@@ -93,6 +105,26 @@ export class Leases6 {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM dhcpv6_leases WHERE ip=?').run(ip);
       this.q.upsert.run({ client: `declined:${ip}`, iaid: 0, ip, state: 'declined', expires: now + seconds * 1000, duid, now });
+    })();
+    this.onChange?.({ kind: 'declined', lease: this.get(`declined:${ip}`)! });
+  }
+
+  /** Takes rows from the shared book (a binding another turn made, a refused bind's holder): each replaces what the local book had for its client and its address. */
+  adopt(rows: Lease6[]): void {
+    const now = this.now();
+    this.db.transaction(() => {
+      for (const l of rows) {
+        this.q.deleteIp.run(l.ip, l.client);
+        this.q.upsert.run({ client: l.client, iaid: l.iaid, ip: l.ip, state: l.state, expires: l.expiresAt, duid: l.duid, now });
+      }
+    })();
+  }
+
+  /** Makes the local book exactly the shared one (a new answerer, before it answers): rows only this appliance had go. */
+  replace(rows: Lease6[]): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM dhcpv6_leases').run();
+      this.adopt(rows);
     })();
   }
 

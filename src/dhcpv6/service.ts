@@ -16,9 +16,19 @@ import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS, SERVER_PORT } from './codec.js';
 import { duidLl } from './options.js';
 import { Leases6 } from './leases.js';
 import { Advertised } from './advertised.js';
-import { handleDhcpv6, type V6Context } from './policy.js';
+import { handleDhcpv6, type Outcome6, type V6Context } from './policy.js';
+import { answerQueue, answerShared6 } from './sharing.js';
+import { PgDhcpv6Book } from '../store/pg/dhcpv6-book.js';
+import type { PgDhcpSegment } from '../store/pg/dhcp-segment.js';
 
-export interface Dhcpv6Metrics { received: number; replies: Record<string, number>; drops: Record<string, number>; sendErrors: number }
+export interface Dhcpv6Metrics {
+  received: number; replies: Record<string, number>; drops: Record<string, number>; sendErrors: number;
+  /** scaleOut.postgres: who answers the segment (dhcpv6_segment_*), beside DHCPv4's dhcp_segment_*. */
+  segment?: object;
+}
+
+/** Shared segment: datagrams waiting for their turn beyond this are dropped (`shared-backlog`). */
+const MAX_SHARED_WAITING = 256;
 
 export interface Dhcpv6Service {
   name: 'dhcpv6';
@@ -39,6 +49,8 @@ export interface Dhcpv6Deps {
   now?: () => number;
   /** Tests bind elsewhere; production uses 547. */
   port?: number;
+  /** DHCPv4's segment lock on this appliance (scaleOut.postgres): DHCPv6 answers under it too. */
+  segment?: PgDhcpSegment;
 }
 
 export async function startDhcpv6Service(deps: Dhcpv6Deps): Promise<Dhcpv6Service> {
@@ -54,13 +66,24 @@ export async function startDhcpv6Service(deps: Dhcpv6Deps): Promise<Dhcpv6Servic
   };
   const metrics: Dhcpv6Metrics = { received: 0, replies: {}, drops: {}, sendErrors: 0 };
   const bump = (rec: Record<string, number>, k: string) => { rec[k] = (rec[k] ?? 0) + 1; };
+  // Several appliances on this segment (scaleOut.postgres): one answers, and PostgreSQL's table is the book.
+  const sharing = settings.scaleOut?.postgres ? await PgDhcpv6Book.start({ settings, book: ctx.leases, segment: deps.segment, log, now }) : undefined;
+  const shared = answerQueue(MAX_SHARED_WAITING);
 
-  const onMessage = (sock: dgram.Socket) => (msg: Buffer, rinfo: dgram.RemoteInfo) => {
-    metrics.received++;
-    let out = handleDhcpv6(ctx, msg, rinfo.address);
+  const answer = (msg: Buffer, from: string): Outcome6 => {
+    const out = handleDhcpv6(ctx, msg, from);
     // A store that refuses writes (disk full, read-only) still lets us send
     // what needs none: Advertise, Confirm and Information-Request replies.
-    if (out.kind === 'drop' && out.reason === 'internal-error') out = handleDhcpv6({ ...ctx, readOnly: true }, msg, rinfo.address);
+    return out.kind === 'drop' && out.reason === 'internal-error' ? handleDhcpv6({ ...ctx, readOnly: true }, msg, from) : out;
+  };
+  const onMessage = (sock: dgram.Socket) => (msg: Buffer, rinfo: dgram.RemoteInfo) => {
+    metrics.received++;
+    if (!sharing) return respond(sock, rinfo, answer(msg, rinfo.address));
+    const answered = shared.push(() => answerShared6(ctx.leases, sharing, () => answer(msg, rinfo.address)));
+    if (!answered) return respond(sock, rinfo, { kind: 'drop', reason: 'shared-backlog', detail: `${MAX_SHARED_WAITING} datagrams wait for the shared store` });
+    answered.then((out) => respond(sock, rinfo, out), (err) => log.error({ err }, 'dhcpv6: shared answer failed'));
+  };
+  const respond = (sock: dgram.Socket, rinfo: dgram.RemoteInfo, out: Outcome6) => {
     if (out.kind === 'drop') {
       bump(metrics.drops, out.reason);
       log.debug({ from: rinfo.address, reason: out.reason, detail: out.detail }, 'dhcpv6: no reply');
@@ -68,11 +91,16 @@ export async function startDhcpv6Service(deps: Dhcpv6Deps): Promise<Dhcpv6Servic
     }
     bump(metrics.replies, out.type);
     log.info({ from: rinfo.address, reply: out.type, detail: out.detail }, 'dhcpv6 reply');
-    sock.send(out.bytes, rinfo.port, rinfo.address, (err) => {
-      if (!err) return;
-      metrics.sendErrors++;
+    try {
+      sock.send(out.bytes, rinfo.port, rinfo.address, (err) => {
+        if (!err) return;
+        metrics.sendErrors++;
+        log.warn({ err, to: rinfo.address }, 'dhcpv6: send failed');
+      });
+    } catch (err) {
+      metrics.sendErrors++; // the socket closed while the Reply waited for its commit
       log.warn({ err, to: rinfo.address }, 'dhcpv6: send failed');
-    });
+    }
   };
 
   const sockets: dgram.Socket[] = [];
@@ -100,19 +128,22 @@ export async function startDhcpv6Service(deps: Dhcpv6Deps): Promise<Dhcpv6Servic
     await open(d6.address);
   } catch (err) {
     for (const s of sockets) s.close();
+    await sharing?.close();
     throw err;
   }
   const sweep = setInterval(() => {
     try { ctx.leases.sweep(); } catch (err) { log.error({ err }, 'dhcpv6: lease sweep failed'); }
   }, 30_000);
   sweep.unref();
-  log.info({ iface: deps.iface, address: d6.address, prefix: d6.prefix, pool: d6.pool, port }, 'dhcpv6 serving');
+  log.info({ iface: deps.iface, address: d6.address, prefix: d6.prefix, pool: d6.pool, port, answering: sharing?.answering() ?? true }, 'dhcpv6 serving');
   return {
     name: 'dhcpv6',
-    metrics: () => structuredClone(metrics),
+    metrics: () => (sharing ? { ...structuredClone(metrics), segment: sharing.status() } : structuredClone(metrics)),
     async close() {
       clearInterval(sweep);
       await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await shared.idle();
+      await sharing?.close();
     },
   };
 }

@@ -11,9 +11,12 @@ import { startTftpService } from '../tftp/server.js';
 import type { VirtualFiles } from '../tftp/files.js';
 import { parsePrefix } from './ipv6.js';
 import { startDhcpv6Service } from './service.js';
+import type { PgDhcpSegment } from '../store/pg/dhcp-segment.js';
 
 export async function startIpv6Netboot(deps: {
   settings: Settings; store: Store; lifecycle: Lifecycle; log: Logger; iface: string; httpPort: number; virtualFiles: VirtualFiles;
+  /** DHCPv4's segment lock (scaleOut.postgres): one appliance answers both families on a segment. */
+  segment?: PgDhcpSegment;
 }): Promise<Array<{ name: string; close(): Promise<void>; metrics?(): unknown }>> {
   const { settings, log } = deps;
   const d6 = settings.dhcpv6;
@@ -26,7 +29,7 @@ export async function startIpv6Netboot(deps: {
       // Its own name: /metrics then has rackboot_tftp6_* beside IPv4's rackboot_tftp_*, never the same series twice.
       started.push({ name: 'tftp6', close: () => tftp6.close(), metrics: () => tftp6.metrics() });
     }
-    started.push(await startDhcpv6Service({ settings, store: deps.store, lifecycle: deps.lifecycle, log: log.child({ svc: 'dhcpv6' }), iface: deps.iface, mac, httpPort: deps.httpPort }));
+    started.push(await startDhcpv6Service({ settings, store: deps.store, lifecycle: deps.lifecycle, log: log.child({ svc: 'dhcpv6' }), iface: deps.iface, mac, httpPort: deps.httpPort, segment: deps.segment }));
     const prefix = parsePrefix(d6.prefix!)!;
     started.push(startRouterAdvertService({
       iface: deps.iface, sourceMac: mac, log: log.child({ svc: 'ndp' }),

@@ -10,6 +10,7 @@ import { PgCoordination } from '../../src/store/pg/coordination.js';
 import { PG_MIGRATIONS } from '../../src/store/pg/migrations.js';
 import { PsqlSession } from '../../src/store/pg/psql-session.js';
 import { Store } from '../../src/store/store.js';
+import { Leases6 } from '../../src/dhcpv6/leases.js';
 import { TALOS_SERVICE_KEY } from '../../src/talos/service.js';
 import { runCli } from '../helpers/cli.js';
 import { usePgAndTempDir } from '../helpers/postgres.js';
@@ -137,6 +138,26 @@ describe('rackboot store migrate', () => {
       const [next] = await s.rows<{ id: string }>(`INSERT INTO rollouts (kind, target_version, schematic, image, state, created_at, updated_at)
         VALUES ('talos', 'v1.13.3', 's3', 'img3', 'running', 6, 6) RETURNING id`);
       expect(Number(next!.id)).toBe(3);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('copies the DHCPv6 leases (branch pg-dhcp6): the new answerer\'s book is the old appliance\'s', async () => {
+    const file = join(rig.dir, 'v6.db');
+    const store = new Store(file);
+    const v6 = new Leases6(store.db);
+    v6.bind('52:54:00:00:06:01', 7, '2001:db8::1000', 3600, '00030001525400000601');
+    v6.decline('52:54:00:00:06:02', '2001:db8::1001', 600, '00030001525400000602');
+    const expected = store.db.prepare('SELECT client, iaid, ip, state, expires_at, duid FROM dhcpv6_leases ORDER BY ip').all();
+    store.close();
+    rig.pg.createDatabase('mig_v6');
+    const r = runCli(['store', 'migrate', '--from', `sqlite://${file}`, '--to', uri('mig_v6')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('dhcpv6_leases: 2 rows copied');
+    const s = new PsqlSession(rig.pg.conninfo('mig_v6'));
+    try {
+      expect(await s.rows('SELECT client, iaid, ip, state, expires_at, duid FROM dhcpv6_leases ORDER BY ip')).toEqual(expected);
     } finally {
       await s.close();
     }

@@ -16,6 +16,7 @@ import { MessageType } from '../../src/dhcp/codec.js';
 import { PsqlSession } from '../../src/store/pg/psql-session.js';
 import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, waitFor, writeConfig } from '../dhcp/netns/harness.js';
 import { dhcpFromPcap, messageType } from './pcap.js';
+import { scrapeMetrics } from './scrape.js';
 
 const why = missingPrerequisites(['/usr/sbin/perfdhcp', '/usr/bin/tcpdump', '/usr/lib/postgresql/15/bin/initdb']);
 const x = uniqueSuffix();
@@ -25,18 +26,6 @@ const ADDR = { a: '10.78.0.1', b: '10.78.0.2' };
 /** docs/scale-out.md: the standby answers within this long after the answerer dies (poll 500 ms + a DHCP exchange, with room for a loaded CI box). */
 const TAKEOVER_BOUND_MS = 3_000;
 const SCRAPE_TOKEN = 'failover-scrape-token-0123456789';
-
-/** One /metrics scrape of a daemon's admin plane, from inside its namespace: metric name (with labels) to value. */
-function scrape(ns: Netns, rb: Rackboot): Map<string, number> {
-  const admin = String(rb.lines.find((l) => l.msg === 'rackboot serving')?.admin ?? '');
-  const port = /:(\d+)\/ui$/.exec(admin)?.[1];
-  if (!port) throw new Error(`no admin address in the log: ${admin}`);
-  const text = ns.exec('curl', ['-sfk', '-H', `Authorization: Bearer ${SCRAPE_TOKEN}`, `https://127.0.0.1:${port}/metrics`]);
-  return new Map(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => {
-    const at = l.lastIndexOf(' ');
-    return [l.slice(0, at).replace(/^rackboot_/, ''), Number(l.slice(at + 1))] as const;
-  }));
-}
 
 const spaces: Netns[] = [];
 const dirs: string[] = [];
@@ -88,7 +77,7 @@ describe.skipIf(why)('DHCP failover: kill -9 of the answering appliance during a
     // The standby's book follows PostgreSQL's (its page and /metrics read it).
     const boundAt = (rb: Rackboot) => rb.query<{ n: number }>("SELECT count(*) AS n FROM leases WHERE state = 'bound'")[0]!.n;
     await waitFor(() => boundAt(b) >= 20, 10_000, () => `b's book has ${boundAt(b)} bound leases`);
-    const before = { a: scrape(spaces[1]!, a), b: scrape(spaces[2]!, b) };
+    const before = { a: scrapeMetrics(spaces[1]!, a, SCRAPE_TOKEN), b: scrapeMetrics(spaces[2]!, b, SCRAPE_TOKEN) };
     expect([before.a.get('dhcp_segment_answering'), before.b.get('dhcp_segment_answering')]).toEqual([1, 0]);
     expect(before.b.get('dhcp_segment_shared_leases_bound')).toBeGreaterThanOrEqual(20);
     expect(before.b.get('dhcp_drops_standby')).toBeGreaterThan(0);
@@ -99,7 +88,7 @@ describe.skipIf(why)('DHCP failover: kill -9 of the answering appliance during a
     await new Promise<void>((r) => (a.proc.exitCode !== null || a.proc.signalCode !== null ? r() : a.proc.once('exit', () => r())));
     await waitFor(() => b.lines.some((l) => l.msg === 'dhcp: answering on this segment'), 10_000, 'b never took over');
     await stormDone;
-    const after = scrape(spaces[2]!, b);
+    const after = scrapeMetrics(spaces[2]!, b, SCRAPE_TOKEN);
     expect(after.get('dhcp_segment_answering')).toBe(1);
     expect(after.get('dhcp_segment_takeovers_total')).toBe(1);
     expect(after.has('leader_changes_total')).toBe(true);

@@ -2,7 +2,7 @@
 // docs/scale-out.md: cluster state, leases, nodes with their states, events
 // with their ids, discovered machines, reimage marks, boot tokens, config and
 // hardware records, the admin token and sessions, UKI fetches, commissioning
-// records, Talos-reported hostnames, upgrade rollouts) copied from one appliance's SQLite
+// records, Talos-reported hostnames, upgrade rollouts, DHCPv6 leases) copied from one appliance's SQLite
 // store into a fresh PostgreSQL schema, in one transaction: all rows or none. A target that
 // already holds rows is refused unless forced (then emptied first, in the
 // same transaction), and so is a database another appliance is leading on:

@@ -28,6 +28,7 @@
 // page and /metrics on every appliance show the same leases. A RELEASE or
 // DECLINE is queued in the local store and retried until PostgreSQL has it.
 import type { Logger } from '../../log.js';
+import type { Settings } from '../../settings/settings.js';
 import type { Lease } from '../../dhcp/leases.js';
 import type { DhcpSharing, LeaseFreed, SharedBind } from '../../dhcp/sharing.js';
 import { memoryOutbox, type FreedOutbox } from '../../dhcp/freed-outbox.js';
@@ -38,6 +39,9 @@ import { applyFreed, leasesSignature, readAllLeases, readLeasesSince, toLease } 
 /** First key of the two-key advisory lock "answers DHCP on a segment" ('dhcp'); the second is hashtext(segment). */
 export const DHCP_LOCK_CLASS = 0x64686370;
 export const DEFAULT_POLL_MS = 500;
+
+/** What names an appliance's segment (scaleOut.dhcpSegment, else the DHCP subnet): appliances that name the same take turns. */
+export const segmentName = (settings: Pick<Settings, 'scaleOut' | 'dhcp'>): string => settings.scaleOut?.dhcpSegment ?? settings.dhcp.subnet ?? 'default';
 
 export interface PgDhcpSegmentOptions {
   conninfo: string;
@@ -193,6 +197,22 @@ export class PgDhcpSegment implements DhcpSharing {
         this.opts.log?.warn({ err }, 'dhcp: could not read the shared leases before answering');
       }
     });
+  }
+
+  // branch pg-dhcp6: DHCPv6 on the same segment rides on this lock (one appliance answers both families).
+
+  /** Increases each time this instance takes the segment: another family's book re-reads the shared table once per turn. */
+  turn(): number {
+    return this.totals.takeovers;
+  }
+
+  /**
+   * Runs `work` on the session that holds the segment lock, after the
+   * statements queued before it; not answering, it does not run (undefined).
+   * What commits there was committed by the lock holder (the fencing above).
+   */
+  onLockedSession<T>(work: (s: PsqlSession) => Promise<T>): Promise<T | undefined> {
+    return this.serial(async () => (this.answering() && this.session ? work(this.session) : undefined));
   }
 
   status(): SegmentStatus {

@@ -21,7 +21,8 @@ export const SHARED_TABLES = ['cluster_state', /* branch pg-failover */ 'leases'
   'reimage_marks', 'boot_tokens', 'node_config', 'node_hardware', 'admin_token', 'admin_sessions',
   /* branch pg-local: UKI fetches still waiting, commissioning records, Talos-reported hostnames */
   'uki_fetches', 'discovered_hardware', 'node_hostname',
-  /* branch pg-rollouts: upgrade rollouts and their node steps (run by the leader, pg/pg-rollouts.ts) */ 'rollouts', 'rollout_nodes'] as const;
+  /* branch pg-rollouts: upgrade rollouts and their node steps (run by the leader, pg/pg-rollouts.ts) */ 'rollouts', 'rollout_nodes',
+  /* branch pg-dhcp6: the DHCPv6 book (answered under the DHCP segment lock) */ 'dhcpv6_leases'] as const;
 
 /** The CREATE TABLE statement for `table` from the SQLite migrations, in PostgreSQL's types. */
 export function pgTableDdl(table: string): string {
