@@ -6,6 +6,7 @@
 import { LEADER_LEASE_MS, TALOS_LEADER_LOCK } from './coordination.js';
 import { PG_MIGRATIONS } from './migrations.js';
 import { lit, PsqlSession } from './psql-session.js';
+import { redactConninfo } from '../../settings/conninfo.js';
 
 export interface DbFinding { level: 'ok' | 'warn' | 'fail'; check: string; detail: string; fix?: string }
 
@@ -19,11 +20,6 @@ export interface PostgresCheckOptions {
   /** The schema version this rackboot expects; default the number of its PostgreSQL migrations. */
   expectedVersion?: number;
   leaseMs?: number;
-}
-
-/** Hides a password in a URI or key=value conninfo before it is shown. */
-export function redactConninfo(conninfo: string): string {
-  return conninfo.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@').replace(/(\bpassword\s*=\s*)('[^']*'|\S+)/i, '$1***');
 }
 
 export async function postgresFindings(conninfo: string, opts: PostgresCheckOptions = {}): Promise<DbFinding[]> {
