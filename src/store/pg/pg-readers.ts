@@ -13,17 +13,16 @@ const NODE_MACS = `CASE WHEN jsonb_typeof(n.spec_json::jsonb -> 'macs') = 'array
   THEN ARRAY(SELECT jsonb_array_elements_text(n.spec_json::jsonb -> 'macs')) ELSE ARRAY[n.mac] END`;
 
 export function pgReaders(q: Query, clusterState: (key: string) => string | undefined): StoreReaders {
-  const count = (sql: string) => q<{ n: number }>(sql)[0]!.n;
   return {
     nodeStateCounts: () => countsFromRows(q<{ state: NodeState; n: number }>('SELECT state, count(*) AS n FROM nodes WHERE in_inventory = 1 GROUP BY state')),
     inventoryNodeKeys: () => q<NodeKey>('SELECT name, mac, ip, state FROM nodes WHERE in_inventory=1 ORDER BY rowid'),
     stateEvents: (names) => names.length === 0 ? [] :
       q<StateEventRow>(`SELECT node, at, data_json FROM events WHERE kind = 'state' AND node = ANY($1::text[]) ORDER BY id`, [names]),
-    eventTotals: (): EventTotals => ({
-      reimagesRequested: count(`SELECT count(*) AS n FROM events WHERE kind='reimage' AND data_json::jsonb ->> 'step' = 'requested'`),
-      nodeFailures: count(`SELECT count(*) AS n FROM events WHERE kind='state' AND data_json::jsonb ->> 'to' = 'failed'`),
-      discovered: count('SELECT count(*) AS n FROM discovered'),
-    }),
+    // One statement for the three (pg-ops): every /metrics scrape reads them.
+    eventTotals: (): EventTotals => q<EventTotals>(`SELECT
+      (SELECT count(*) FROM events WHERE kind='reimage' AND data_json::jsonb ->> 'step' = 'requested') AS "reimagesRequested",
+      (SELECT count(*) FROM events WHERE kind='state' AND data_json::jsonb ->> 'to' = 'failed') AS "nodeFailures",
+      (SELECT count(*) FROM discovered) AS discovered`)[0]!,
     changeMark: () => {
       const [row] = q<{ e: number; c: number; d: string }>(`SELECT (SELECT coalesce(max(id),0) FROM events) AS e,
         (SELECT coalesce(max(updated_at),0) FROM cluster_state) AS c,

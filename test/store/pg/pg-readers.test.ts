@@ -1,7 +1,8 @@
 // The admin page's database round trips on PostgreSQL (pg-ops): each one
 // waits on the loop, so a render is counted in statements, not timed. A page
 // of nodes is one statement, with each node's newest lease among all its
-// MACs and its newest event; a GET /ui is a fixed number however many nodes.
+// MACs and its newest event; a GET /ui is a fixed number however many nodes;
+// the /metrics totals are one statement.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { join } from 'node:path';
 import { SharedStore } from '../../../src/store/pg/shared-store.js';
@@ -75,5 +76,23 @@ describe('the page readers on PostgreSQL', () => {
     expect(counts[1]).toBe(counts[0]);
     // Before pg-ops: 10 (token, keys, three for the page's nodes, state events, two cluster-state keys, discovered, UUIDs).
     expect(counts[0]).toBeLessThanOrEqual(8);
+  });
+
+  it('the /metrics totals are one round trip, with the same numbers', async () => {
+    const conninfo = pg.createDatabase('readers_totals');
+    const store = new SharedStore(join(tmp(), 'a.db'), conninfo);
+    try {
+      store.syncInventory(inventory([nodeSpec('w1', 'aa:bb:cc:00:02:01')]));
+      store.appendEvent({ node: 'w1', mac: null, kind: 'reimage', message: 'asked', data: { step: 'requested' } });
+      store.appendEvent({ node: 'w1', mac: null, kind: 'reimage', message: 'reset', data: { step: 'reset' } });
+      store.setState('w1', 'failed', 'test');
+      store.recordDiscovered({ mac: 'aa:bb:cc:99:00:01', source: 'dhcp' });
+      store.recordDiscovered({ mac: 'aa:bb:cc:99:00:02', source: 'dhcp' });
+      const spy = vi.spyOn(SyncPgSession.prototype, 'query');
+      expect(store.readers.eventTotals()).toEqual({ reimagesRequested: 1, nodeFailures: 1, discovered: 2 });
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      store.close();
+    }
   });
 });
