@@ -3,7 +3,8 @@
 // fsynced before each ACK, and ACKed once committed), dnsmasq and
 // kea-dhcp4, one at a time in the same topology: a server namespace and a
 // perfdhcp namespace on one bridge. perfdhcp talks as a relay agent on the
-// server's subnet (giaddr = its own address), which all three serve.
+// server's subnet (giaddr = its own address), which all three serve. Also
+// rackboot with its store in PostgreSQL, beside the SQLite rows (pg-ops).
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { missingPrerequisites, Netns, uniqueSuffix } from '../test/helpers/netns.js';
 import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, writeConfig } from '../test/dhcp/netns/harness.js';
 import { quick, record } from './lib/results.mjs';
+import { startPostgres } from '../test/helpers/postgres.js';
 
 const why = missingPrerequisites(['/usr/sbin/perfdhcp', '/usr/sbin/dnsmasq', '/usr/sbin/kea-dhcp4']);
 let x = uniqueSuffix();
@@ -120,12 +122,12 @@ describe.skipIf(why)('DHCP DORA rate: rackboot vs dnsmasq vs kea-dhcp4', () => {
 
   // leaseDurability power (the default) ACKs after an fdatasync; process
   // after the commit alone, the class of kea's memfile without fsync.
-  const rackboot = (durability: 'power' | 'process', key: string) => async () => {
+  const rackboot = (durability: 'power' | 'process', key: string, extra: Record<string, unknown> = {}) => async () => {
     const data = join(dir, 'rb');
     const config = writeConfig(dir, {
       interface: SRV_IF, serverAddress: '10.77.0.1', dataDir: data, logLevel: 'info',
       dhcp: { mode: 'full', subnet: '10.77.0.0/16', pool: { start: '10.77.1.0', end: '10.77.254.254' }, leaseSeconds: 3600, leaseDurability: durability },
-      http: { listen: '10.77.0.1:8080', publicUrl: 'http://10.77.0.1:8080' },
+      http: { listen: '10.77.0.1:8080', publicUrl: 'http://10.77.0.1:8080' }, ...extra,
     }, [{ name: 'cp-1', mac: '52:54:00:12:34:01', ip: '10.77.0.11' }]);
     const rb = await Rackboot.start(srv, buildCli(), config, data);
     const climbed = await ladder(key);
@@ -135,6 +137,20 @@ describe.skipIf(why)('DHCP DORA rate: rackboot vs dnsmasq vs kea-dhcp4', () => {
   };
   it('rackboot (full mode, leases durable against power loss)', rackboot('power', 'rackboot'), 15 * 60_000);
   it('rackboot (full mode, leaseDurability process)', rackboot('process', 'rackboot-process'), 15 * 60_000);
+  // pg-ops (issue 21): the same daemon with its nodes and lease book in PostgreSQL (store: postgres://…, a
+  // throwaway server on a private socket), side by side with SQLite's row above: every exchange is database
+  // round trips on the loop, so this is the cost of several appliances, not a target.
+  it('rackboot on PostgreSQL (full mode, store: postgres://…)', async () => {
+    const pg = startPostgres();
+    try {
+      await rackboot('power', 'rackboot-pg', { store: pg.createDatabase('bench_dhcp') })();
+      const ours = results['rackboot-pg'];
+      record({ name: 'DHCP DORA/s at zero drops on PostgreSQL vs SQLite', unit: 'DORA/s', ours: ours?.rate ?? 0, better: 'higher', reference: results.rackboot?.rate, referenceName: 'rackboot on SQLite' });
+      if (ours?.p99 != null) record({ name: 'DHCP p99 exchange latency on PostgreSQL vs SQLite', unit: 'ms', ours: ours.p99, better: 'lower', reference: results.rackboot?.p99 ?? undefined, referenceName: 'rackboot on SQLite' });
+    } finally {
+      pg.stop();
+    }
+  }, 15 * 60_000);
 
   it('dnsmasq', async () => {
     const p = srv.spawn('dnsmasq', ['--no-daemon', '--port=0', `--interface=${SRV_IF}`, '--bind-interfaces', '--no-ping', '--dhcp-authoritative',

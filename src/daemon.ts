@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from './log.js';
 import { splitHostPort, type Settings } from './settings/settings.js';
 import { Store } from './store/store.js';
+import { joinAppliances } from './store/pg/appliances.js';
 import { SharedStore } from './store/pg/shared-store.js';
 import { InventoryWatcher } from './inventory/watch.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
@@ -97,8 +98,13 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   undo.push(() => store.close());
   provideAdminToken(store, settings.adminToken, settings.dataDir, log, opts.screen ?? { isTTY: false, out: () => undefined });
   const lifecycle = new Lifecycle(store, { log: log.child({ svc: 'lifecycle' }) });
-  const watcher = new InventoryWatcher(settings.inventory, store, log.child({ svc: 'inventory' }), { render: settings });
-  watcher.reload();
+  // pg-ops: on a shared database, what this appliance was given is recorded, and a different inventory file refused (appliances.ts).
+  const appliances = conninfo ? await joinAppliances(conninfo, settings.dataDir, settings.adminToken, log.child({ svc: 'appliances' })) : undefined;
+  if (appliances) undo.push(() => appliances.close());
+  const watcher = new InventoryWatcher(settings.inventory, store, log.child({ svc: 'inventory' }), { render: settings, claims: appliances });
+  // On PostgreSQL the first load is the sliced one too, so the loop keeps turning (SQLite's stays direct).
+  if (conninfo) await watcher.reloadInBackground();
+  else watcher.reload();
   watcher.start();
   undo.push(() => watcher.stop());
 
@@ -246,6 +252,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
         for (const svc of services.reverse()) await svc.close().catch((err) => log.error({ err, svc: svc.name }, 'close failed'));
         await http.close();
         await admin.close();
+        await appliances?.close();
         store.close();
         stopLoopWatch();
         log.info('rackboot stopped');

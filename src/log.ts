@@ -1,6 +1,7 @@
 // One logger for the daemon. Secrets never reach a log line: anything that
 // could carry key material or tokens is redacted by path, and callers log
 // names and sizes of secret files, never their contents.
+import { redactConninfo } from './settings/conninfo.js';
 import { pino, type Logger, type LevelWithSilent, type DestinationStream } from 'pino';
 
 export const REDACT_PATHS = [
@@ -10,11 +11,14 @@ export const REDACT_PATHS = [
   'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]', 'res.headers["set-cookie"]',
   // Only the query's token (a pull node's boot token) is hidden; the rest of the URL is worth logging.
   'req.url',
+  // A database conninfo keeps everything but its password (src/settings/conninfo.ts).
+  'conninfo', '*.conninfo',
 ];
 
 /** Hides a value; a request URL keeps everything but its token= value. */
 export function censor(value: unknown, path: readonly unknown[]): unknown {
   if (path.length === 2 && path[0] === 'req' && path[1] === 'url' && typeof value === 'string') return value.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+  if (path[path.length - 1] === 'conninfo' && typeof value === 'string') return redactConninfo(value);
   return '[redacted]';
 }
 

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CopyRefused, copySqliteToPg } from '../store/pg/copy-from-sqlite.js';
-import { redactConninfo } from '../store/pg/doctor-findings.js';
+import { redactConninfo } from '../settings/conninfo.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type Command } from './command.js';
 
 export const storeMigrate: Command = {

@@ -6,7 +6,9 @@
 // store/inventory-sync.ts); an invalid one is rejected and the last good
 // inventory stays live. Log lines carry counts and a few names, never a list
 // of every node.
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from '../log.js';
@@ -35,6 +37,13 @@ export function namesInBrief(names: string[]): { count: number; first: string[] 
   return { count: names.length, first: names.slice(0, LOGGED_NAMES) };
 }
 
+/** Whether a valid file may go into a store other appliances share (src/store/pg/appliances.ts). */
+export interface InventoryClaims {
+  /** Why this file must not be loaded, or undefined to go ahead. */
+  claimInventory(digest: string, nodes: number): Promise<string | undefined>;
+  inventoryApplied(digest: string): Promise<void>;
+}
+
 export interface InventoryStatus {
   ok: boolean;
   file: string;
@@ -58,7 +67,8 @@ export class InventoryWatcher extends EventEmitter {
     private readonly store: Store,
     private readonly log: Logger,
     /** render: the settings configs are rendered with, so a patch that cannot apply is refused on reload. */
-    private readonly opts: { debounceMs?: number; pollMs?: number; render?: RenderSettings } = {},
+    /** claims: several appliances on one database (src/store/pg/appliances.ts) say whether this file may be loaded. */
+    private readonly opts: { debounceMs?: number; pollMs?: number; render?: RenderSettings; claims?: InventoryClaims } = {},
   ) {
     super();
     this.state = { ok: false, file, errors: [], loadedAt: null, checkedAt: null };
@@ -139,9 +149,22 @@ export class InventoryWatcher extends EventEmitter {
       result = loadInventoryFile(this.file, this.opts.render);
     }
     if (!result.ok) return this.rejected(result.errors);
+    const claims = this.opts.claims;
+    let digest = '';
+    if (claims) {
+      let refusal: string | undefined;
+      try {
+        digest = createHash('sha256').update(await readFile(this.file)).digest('hex');
+        refusal = await claims.claimInventory(digest, result.inventory.nodes.length);
+      } catch (err) {
+        return this.notStored(err);
+      }
+      if (refusal) return this.rejected([{ file: this.file, line: 0, col: 0, message: refusal }]);
+    }
     let changes: InventorySyncResult;
     try {
       changes = await this.store.syncInventoryInSlices(result.inventory);
+      if (claims) await claims.inventoryApplied(digest);
     } catch (err) {
       return this.notStored(err);
     }

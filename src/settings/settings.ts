@@ -5,6 +5,7 @@
 import { canonicalIpv6, inPrefix, ipv6Add, ipv6Bytes, isIpv6, parsePrefix } from '../dhcpv6/ipv6.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { redactConninfo } from './conninfo.js';
 import { compileSchema, parseValidated, type PositionedError } from '../yaml/validated.js';
 import { settingsSchema } from './schema.js';
 import { DEFAULT_TIMEOUTS, type StateTimeouts } from '../lifecycle/states.js';
@@ -136,8 +137,12 @@ export interface SettingsOverrides {
 }
 
 export class SettingsError extends Error {
-  constructor(readonly errors: PositionedError[]) {
-    super(errors.map((e) => `${e.file}:${e.line}:${e.col}: ${e.message}`).join('\n'));
+  readonly errors: PositionedError[];
+  constructor(errors: PositionedError[]) {
+    // An error may echo a value, and store: may hold a password (printed at start, logged on reload).
+    const shown = errors.map((e) => ({ ...e, message: redactConninfo(e.message) }));
+    super(shown.map((e) => `${e.file}:${e.line}:${e.col}: ${e.message}`).join('\n'));
+    this.errors = shown;
   }
 }
 

@@ -270,4 +270,19 @@ export const migrations: string[] = [
   );
   CREATE INDEX reimage_marks_node ON reimage_marks(node, id);
   `,
+  // branch pg-ops (issue 21): what each appliance on a shared database was
+  // given, so a mismatch is seen (src/store/pg/appliances.ts): a keyed
+  // fingerprint of its adminToken (never the token) and the digest of its
+  // inventory file. Written on PostgreSQL only; not copied by store migrate.
+  `
+  CREATE TABLE appliances (
+    name TEXT PRIMARY KEY,
+    admin_token_fp TEXT,
+    inventory_digest TEXT,
+    inventory_nodes INTEGER,
+    inventory_applied INTEGER NOT NULL DEFAULT 0,
+    inventory_at INTEGER,
+    seen_at INTEGER NOT NULL
+  );
+  `,
 ];

@@ -163,6 +163,19 @@ describe('rackboot store migrate', () => {
     }
   });
 
+  it('never prints a password given in --to, on success or failure', async () => {
+    rig.pg.createDatabase('mig_pw');
+    // The rig trusts local connections, so the password is sent to no one and only the printing is tested.
+    const withPassword = `postgresql://rackboot:s3cret@/mig_pw?host=${rig.pg.dir}`;
+    const ok = await runCommand(storeMigrate, ['--from', `sqlite://${applianceStore('pw')}`, '--to', withPassword]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain('rackboot:***@');
+    const refused = await runCommand(storeMigrate, ['--from', `sqlite://${applianceStore('pw2')}`, '--to', `postgresql://rackboot:s3cret@/no_such_db?host=${rig.pg.dir}`]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('rackboot:***@');
+    expect(`${ok.out}${ok.err}${refused.out}${refused.err}`).not.toContain('s3cret');
+  });
+
   it('refuses a target with rows unless --force, which replaces them', async () => {
     const file = applianceStore('two');
     rig.pg.createDatabase('mig_two');

@@ -134,4 +134,21 @@ describe('store', () => {
     const [bad] = errorsOf('store: mysql://r@h/a\n');
     expect(bad).toMatchObject({ line: 1, message: 'store: "mysql://r@h/a" is not a valid postgres:// URI or libpq connection string' });
   });
+
+  it('an error about store never shows its password, in the message or the errors a reload logs', () => {
+    for (const text of ['store: postgress://rb:s3cret@db/rackboot\n', 'scaleOut:\n  postgres: Host=db password=s3cret\n', 'store: 42\nscaleOut:\n  postgres: "x://rb:s3cret@db/a b"\n']) {
+      let thrown: unknown;
+      try {
+        loadSettings({ config: settingsFile(text) });
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(SettingsError);
+      const e = thrown as SettingsError;
+      expect(e.errors.length).toBeGreaterThan(0);
+      expect(e.message).not.toContain('s3cret');
+      for (const one of e.errors) expect(one.message).not.toContain('s3cret');
+      expect(e.message).toContain('***');
+    }
+  });
 });

@@ -3,9 +3,11 @@
 // which instance leads the Talos steps and how recently it showed it is alive,
 // and how far this box's clock is from the server's (claim expiries compare
 // times written by different appliances). It reads only: no migration, no lock.
+import { APPLIANCE_LIVE_MS, NO_ADMIN_TOKEN, shortDigest, type ApplianceRow } from './appliances.js';
 import { LEADER_LEASE_MS, TALOS_LEADER_LOCK } from './coordination.js';
 import { PG_MIGRATIONS } from './migrations.js';
 import { lit, PsqlSession } from './psql-session.js';
+import { redactConninfo } from '../../settings/conninfo.js';
 
 export interface DbFinding { level: 'ok' | 'warn' | 'fail'; check: string; detail: string; fix?: string }
 
@@ -19,11 +21,6 @@ export interface PostgresCheckOptions {
   /** The schema version this rackboot expects; default the number of its PostgreSQL migrations. */
   expectedVersion?: number;
   leaseMs?: number;
-}
-
-/** Hides a password in a URI or key=value conninfo before it is shown. */
-export function redactConninfo(conninfo: string): string {
-  return conninfo.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@').replace(/(\bpassword\s*=\s*)('[^']*'|\S+)/i, '$1***');
 }
 
 export async function postgresFindings(conninfo: string, opts: PostgresCheckOptions = {}): Promise<DbFinding[]> {
@@ -59,6 +56,8 @@ export async function postgresFindings(conninfo: string, opts: PostgresCheckOpti
     else out.push({ level: 'fail', check: 'database schema', detail: `version ${version} is newer than this rackboot knows (${expected})`, fix: 'upgrade rackboot on this appliance to the version the others run' });
 
     out.push(await leaderFinding(s, opts.leaseMs ?? LEADER_LEASE_MS));
+    const [registry] = await s.rows<{ there: boolean }>("SELECT to_regclass('appliances') IS NOT NULL AS there");
+    if (registry?.there) out.push(...(await applianceFindings(s, now())));
   } finally {
     await s.close();
   }
@@ -78,4 +77,38 @@ async function leaderFinding(s: PsqlSession, leaseMs: number): Promise<DbFinding
   const quiet = leader.quiet_ms ?? 0;
   if (quiet > leaseMs) return { level: 'warn', check, detail: `${who}, silent for ${Math.round(quiet / 1000)} s (lease ${leaseMs / 1000} s): it looks hung`, fix: 'the server ends its session once idle_session_timeout passes; if it does not, look at that appliance' };
   return { level: 'ok', check, detail: `${who}, last confirmed ${(quiet / 1000).toFixed(1)} s ago` };
+}
+
+/** Names grouped by what they were given, for a finding's detail: "A, B: x; C: y". */
+function groups(rows: ApplianceRow[], key: (r: ApplianceRow) => string): string {
+  const by = new Map<string, string[]>();
+  for (const r of rows) by.set(key(r), [...(by.get(key(r)) ?? []), r.name]);
+  return [...by].map(([k, names]) => `${names.join(', ')}: ${k}`).join('; ');
+}
+
+/** pg-ops: every live appliance must be given the same adminToken (or none) and the same inventory file (appliances.ts). */
+async function applianceFindings(s: PsqlSession, now: number): Promise<DbFinding[]> {
+  const live = await s.rows<ApplianceRow>('SELECT * FROM appliances WHERE seen_at > $1 ORDER BY name', [now - APPLIANCE_LIVE_MS]);
+  if (live.length === 0) return [{ level: 'ok', check: 'appliances', detail: 'no appliance is serving on this database right now' }];
+  const out: DbFinding[] = [{ level: 'ok', check: 'appliances', detail: `${live.length} serving: ${live.map((r) => r.name).join(', ')}` }];
+  const tokens = new Map<string, number>();
+  for (const r of live) if (!tokens.has(r.admin_token_fp ?? NO_ADMIN_TOKEN)) tokens.set(r.admin_token_fp ?? NO_ADMIN_TOKEN, tokens.size + 1);
+  out.push(tokens.size <= 1
+    ? { level: 'ok', check: 'adminToken', detail: 'every serving appliance was given the same one' }
+    : {
+      level: 'fail', check: 'adminToken',
+      // Numbered, never the fingerprint: which appliances agree is all an operator needs.
+      detail: `appliances were given different adminToken settings (${groups(live, (r) => (r.admin_token_fp ?? NO_ADMIN_TOKEN) === NO_ADMIN_TOKEN ? 'none' : `token #${tokens.get(r.admin_token_fp!)}`)}); the token is shared, so the last to start replaced it on every appliance's page`,
+      fix: 'set the same adminToken in every appliance\'s rackboot.yaml (or none on all) and restart the ones that differ',
+    });
+  const files = live.filter((r) => r.inventory_digest !== null);
+  const digests = new Set(files.map((r) => r.inventory_digest));
+  out.push(digests.size <= 1
+    ? { level: 'ok', check: 'inventory files', detail: files.length === 0 ? 'none loaded yet' : `the same on every serving appliance (${files[0]!.inventory_nodes} nodes, digest ${shortDigest(files[0]!.inventory_digest)})` }
+    : {
+      level: 'fail', check: 'inventory files',
+      detail: `serving appliances have different inventory files (${groups(files, (r) => `${r.inventory_nodes} nodes, digest ${shortDigest(r.inventory_digest)}${r.inventory_applied ? '' : ' (refused)'}`)}); the nodes are shared, so a reload of one file is refused while another appliance has a different one`,
+      fix: 'copy one inventory file to every appliance, then reload each (kill -HUP or rackboot serve restart)',
+    });
+  return out;
 }

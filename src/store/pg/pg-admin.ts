@@ -2,7 +2,7 @@
 // an operator logged into one appliance's page is logged into every one's,
 // and a logout or a new token there ends the session everywhere. The rows
 // are those of the SQLite tables (hashes only, see ../admin.ts).
-import { SqliteAdminTables, type AdminTables } from '../admin.js';
+import { SqliteAdminTables, type AdminTables } from '../admin-tables.js';
 import type { Store } from '../store.js';
 import type { PgStore } from './pg-store.js';
 import { SharedStore } from './shared-store.js';

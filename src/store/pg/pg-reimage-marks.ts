@@ -2,7 +2,6 @@
 // appliance's PgStore session: the mark row is written in the same
 // PostgreSQL transaction as the node's move to reimage-pending, so no
 // appliance ever sees the one without the other.
-import type Database from 'better-sqlite3';
 import {
   INSERT_COLUMNS, isCurrentFor, markValues, SqliteReimageMarks, toReimageMark,
   type NewReimageMark, type ReimageMark, type ReimageMarkStore,
@@ -15,13 +14,17 @@ import { SharedStore } from './shared-store.js';
 const MARKING_LOCK = "SELECT pg_advisory_xact_lock(hashtext('rackboot.reimage-mark'))";
 
 export class PgReimageMarks implements ReimageMarkStore {
-  /** `local`: the appliance's SQLite, whose copy of the node moves in the same call (rolled back with it). */
-  constructor(private readonly pg: PgStore, private readonly local: Database.Database) {}
+  private readonly pg: PgStore;
+
+  /** `store`: the appliance's shared store; its SQLite copy of the node moves after the COMMIT (nothing of it if rolled back). */
+  constructor(private readonly store: SharedStore) {
+    this.pg = store.shared;
+  }
 
   marking<T>(fn: () => T): T {
-    return this.pg.transaction(() => {
+    return this.store.sharedTransaction(() => {
       this.pg.sharedQuery(MARKING_LOCK);
-      return this.local.transaction(fn).immediate();
+      return fn();
     });
   }
 
@@ -38,5 +41,5 @@ export class PgReimageMarks implements ReimageMarkStore {
 
 /** The marks where this store keeps its nodes: PostgreSQL's with scaleOut.postgres, else the SQLite file's. */
 export function reimageMarksOf(store: Store): ReimageMarkStore {
-  return store instanceof SharedStore ? new PgReimageMarks(store.shared, store.db) : new SqliteReimageMarks(store.db);
+  return store instanceof SharedStore ? new PgReimageMarks(store) : new SqliteReimageMarks(store.db);
 }

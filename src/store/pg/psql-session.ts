@@ -46,7 +46,8 @@ export function clientConfig(conninfo: string): pg.ClientConfig {
     kv.set(m[1]!, m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!);
     at = re.lastIndex;
   }
-  if (conninfo.slice(at).trim() !== '') throw new Error(`cannot read the database conninfo near "${conninfo.slice(at).trim().slice(0, 20)}"`);
+  // The position, not the text: what is left may be the tail of a password.
+  if (conninfo.slice(at).trim() !== '') throw new Error(`cannot read the database conninfo at character ${at + 1} (key=value pairs; quote a value with spaces)`);
   const port = kv.get('port');
   const timeout = kv.get('connect_timeout');
   return {

@@ -38,11 +38,36 @@ export class SharedStore extends Store {
   }
 
   private mirror(what: string, write: () => unknown): void {
+    if (this.afterCommit) {
+      this.afterCommit.push(write);
+      return;
+    }
     try {
       write();
     } catch (err) {
       this.opts.log?.warn({ err: (err as Error).message }, `local copy of a shared ${what} not written`);
     }
+  }
+
+  // pg-ops: a PostgreSQL transaction whose local copies wait for its COMMIT and are then written in
+  // one short SQLite transaction. The local write lock is never held while PostgreSQL answers (it
+  // blocked this appliance's DHCP for those round trips), and a rolled-back write leaves no copy.
+  private afterCommit: (() => unknown)[] | undefined;
+
+  /** `fn` in one PostgreSQL transaction (a nested call joins it); the local copies of its writes follow the COMMIT. */
+  sharedTransaction<T>(fn: () => T): T {
+    if (this.afterCommit) return fn();
+    this.afterCommit = [];
+    let result: T;
+    let writes: (() => unknown)[];
+    try {
+      result = this.shared.transaction(fn);
+    } finally {
+      writes = this.afterCommit;
+      this.afterCommit = undefined;
+    }
+    if (writes.length > 0) this.mirror('transaction', () => this.db.transaction(() => { for (const w of writes) w(); }).immediate());
+    return result;
   }
 
   override close(): void {

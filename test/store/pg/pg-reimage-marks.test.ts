@@ -2,12 +2,14 @@
 // each with its own SQLite): a mark made on one is the current mark on the
 // other, and a cancel made there restores what the mark recorded.
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Inventory, NodeSpec } from '../../../src/inventory/types.js';
 import { StateMachine } from '../../../src/lifecycle/machine.js';
 import { Reimager } from '../../../src/lifecycle/reimage.js';
 import { PgReimageMarks, reimageMarksOf } from '../../../src/store/pg/pg-reimage-marks.js';
 import { SharedStore } from '../../../src/store/pg/shared-store.js';
+import { SyncPgSession } from '../../../src/store/pg/sync-bridge.js';
 import { SqliteReimageMarks } from '../../../src/store/reimage-marks.js';
 import { Store } from '../../../src/store/store.js';
 import { startPostgres, type PgRig } from '../../helpers/postgres.js';
@@ -20,6 +22,7 @@ const tmp = tempDirs('rb-marks-');
 let pg: PgRig;
 beforeAll(() => { pg = startPostgres(); });
 afterAll(() => pg?.stop());
+afterEach(() => vi.restoreAllMocks());
 
 function twoAppliances(db: string): { a: SharedStore; b: SharedStore; close(): void } {
   const conninfo = pg.createDatabase(db);
@@ -100,6 +103,48 @@ describe('reimage marks on a shared store', () => {
       expect(a.getNode('w1')!.state).toBe('installed');
       expect(a.db.prepare("SELECT state FROM nodes WHERE name = 'w1'").get()).toEqual({ state: 'installed' });
     } finally {
+      close();
+    }
+  });
+
+  it('marking never holds the local SQLite write lock while PostgreSQL answers; the local copy follows the COMMIT, or nothing of it on a rollback', () => {
+    const { a, close } = twoAppliances('marks_lock');
+    // Another writer of a's SQLite file (its DHCP, say) with no patience at all.
+    const other = new Database(a.db.name, { timeout: 0 });
+    try {
+      a.setState('w1', 'ready', 'installed and healthy (test)', { markedForInstall: false });
+      const query = SyncPgSession.prototype.query;
+      let localWriteDuringMark: unknown = 'not tried';
+      vi.spyOn(SyncPgSession.prototype, 'query').mockImplementation(function (this: SyncPgSession, sql: string, params?: readonly unknown[]) {
+        if (sql.startsWith('INSERT INTO reimage_marks')) {
+          try {
+            other.prepare("INSERT INTO cluster_state (key, value, updated_at) VALUES ('probe', 'x', 0) ON CONFLICT(key) DO UPDATE SET value='y'").run();
+            localWriteDuringMark = 'written';
+          } catch (err) {
+            localWriteDuringMark = (err as Error).message;
+          }
+        }
+        return query.call(this, sql, params) as never;
+      } as typeof query);
+      new Reimager(new StateMachine(a)).mark('w1', 'disk swap', 'op-a');
+      expect(localWriteDuringMark).toBe('written');
+      // The local copy followed the commit.
+      expect(a.db.prepare("SELECT state FROM nodes WHERE name='w1'").get()).toEqual({ state: 'reimage-pending' });
+      new Reimager(new StateMachine(a)).cancel('w1', 'op-a');
+      expect(a.db.prepare("SELECT state FROM nodes WHERE name='w1'").get()).toEqual({ state: 'ready' });
+
+      // PostgreSQL refuses the mark row: the node moves nowhere, here or there.
+      vi.restoreAllMocks();
+      vi.spyOn(SyncPgSession.prototype, 'query').mockImplementation(function (this: SyncPgSession, sql: string, params?: readonly unknown[]) {
+        if (sql.startsWith('INSERT INTO reimage_marks')) throw new Error('refused (test)');
+        return query.call(this, sql, params) as never;
+      } as typeof query);
+      expect(() => new Reimager(new StateMachine(a)).mark('w1', 'disk swap', 'op-a')).toThrow('refused (test)');
+      vi.restoreAllMocks();
+      expect(a.getNode('w1')!.state).toBe('ready');
+      expect(a.db.prepare("SELECT state FROM nodes WHERE name='w1'").get()).toEqual({ state: 'ready' });
+    } finally {
+      other.close();
       close();
     }
   });

@@ -80,6 +80,9 @@ describe('psql session', () => {
     });
     expect(clientConfig('postgres://u@h/db')).toMatchObject({ connectionString: 'postgres://u@h/db' });
     expect(() => clientConfig('host=/x !!')).toThrow(/conninfo/);
+    // An unquoted password with a space: the error gives a position, never the text left over.
+    expect(() => clientConfig('host=/x password=s3cret wh0le')).toThrow(/conninfo at character 24/);
+    expect(() => clientConfig('host=/x password=s3cret wh0le')).not.toThrow(/wh0le/);
   });
 
   it('a session that cannot connect rejects with the reason', async () => {
