@@ -18,8 +18,11 @@ export interface StateEventRow { node: string; at: number; data_json: string | n
 
 export interface LeaseRow { mac: string; ip: string; hostname: string | null }
 
-/** One node of a listed page with what its row shows: the lease it booted from and its last event. */
-export interface PageNode { node: NodeRecord; lease: LeaseRow | undefined; last: EventRecord | undefined }
+/** The node_hostname row: what the node's Talos API reported as its hostname (talos/node-hostname.ts reads it). */
+export interface HostnameRow { hostname: string; domainname: string; seen_in: string; read_at: number }
+
+/** One node of a listed page with what its row shows: the lease it booted from, its last event and its reported hostname. */
+export interface PageNode { node: NodeRecord; lease: LeaseRow | undefined; last: EventRecord | undefined; hostname: HostnameRow | undefined }
 
 /** The event-derived totals /metrics exposes. */
 export interface EventTotals { reimagesRequested: number; nodeFailures: number; discovered: number }
@@ -44,7 +47,7 @@ export interface StoreReaders {
   leasedMac(ip: string): string | undefined;
   /** The inventory node sending from `ip`: its inventory IP first, then an unexpired lease of its MAC. */
   nodeForAddress(ip: string, now: number): string | undefined;
-  /** These nodes (those that exist, in this order), each with its latest lease over its MACs and its last event. */
+  /** These nodes (those that exist, in this order), each with its latest lease over its MACs, its last event and its reported hostname. */
   pageNodes(names: readonly string[]): PageNode[];
   /** A cluster_state value as the cluster knows it (the shared one where there is one). */
   clusterState(key: string): string | undefined;
@@ -108,7 +111,10 @@ export function sqliteReaders({ db, stmt, getNode, lastEvent, clusterState }: Sq
     latestLease,
     // One node at a time, as the page always read them: each is a few indexed lookups in SQLite.
     pageNodes: (names) => names.map(getNode).filter((n): n is NodeRecord => !!n)
-      .map((node) => ({ node, lease: latestLease(nodeMacs(node)), last: lastEvent(node.name) })),
+      .map((node) => ({
+        node, lease: latestLease(nodeMacs(node)), last: lastEvent(node.name),
+        hostname: stmt('SELECT hostname, domainname, seen_in, read_at FROM node_hostname WHERE node=?').get(node.name) as HostnameRow | undefined,
+      })),
     leasedMac: (ip) => (db.prepare('SELECT mac FROM leases WHERE ip = ?').get(ip) as { mac: string } | undefined)?.mac,
     nodeForAddress: (ip, now) => {
       const byIp = db.prepare('SELECT name FROM nodes WHERE ip=? AND in_inventory=1').get(ip) as { name: string } | undefined;

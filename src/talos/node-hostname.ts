@@ -12,6 +12,7 @@
 // Reading is best effort: a node that does not answer it still installs.
 import { parse as parseYaml } from 'yaml';
 import { nodeRowsOf } from '../store/pg/pg-node-rows.js';
+import type { HostnameRow } from '../store/readers.js';
 import type { Store } from '../store/store.js';
 import type { CosiResource, TalosClient } from './client.js';
 import { ClientClosedError } from './errors.js';
@@ -49,8 +50,12 @@ export function recordNodeHostname(store: Store, node: string, h: ReportedHostna
 }
 
 export function nodeHostname(store: Store, node: string): NodeHostnameRecord | undefined {
-  const row = nodeRowsOf(store, 'node_hostname').get(node);
-  return row ? { hostname: row.hostname as string, domainname: row.domainname as string, seenIn: row.seen_in as HostnameSeenIn, readAt: Number(row.read_at) } : undefined;
+  return hostnameRecordOf(nodeRowsOf(store, 'node_hostname').get(node) as HostnameRow | undefined);
+}
+
+/** A node_hostname row as the record (the admin page reads the rows for a whole page at once: store.readers.pageNodes). */
+export function hostnameRecordOf(row: HostnameRow | undefined): NodeHostnameRecord | undefined {
+  return row ? { hostname: row.hostname, domainname: row.domainname, seenIn: row.seen_in as HostnameSeenIn, readAt: Number(row.read_at) } : undefined;
 }
 
 /** Asks the node and keeps the answer; any failure other than a closed client leaves the last record as it was. */

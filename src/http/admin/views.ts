@@ -11,7 +11,7 @@ import { formatDuration } from '../../lifecycle/sweeper.js';
 import { everInstalled, stageTimeline, type StageTiming, type StateChange } from '../../lifecycle/stages.js';
 import type { HttpContext } from '../context.js';
 import { recordedTalosServiceState } from '../../talos/service.js';
-import { nodeHostname, type HostnameSeenIn } from '../../talos/node-hostname.js';
+import { hostnameRecordOf, nodeHostname, type HostnameSeenIn, type NodeHostnameRecord } from '../../talos/node-hostname.js';
 import type { EventRecord, NodeRecord, Store } from '../../store/store.js';
 import { nodeMacs, type PageNode } from '../../store/readers.js';
 import { PowerMonitor, type PowerView } from '../../bmc/power-monitor.js';
@@ -84,7 +84,7 @@ export function stateHistories(store: Store, names: readonly string[]): Map<stri
 
 export function nodeView(
   store: Store, n: NodeRecord, power: PowerLookup = () => null,
-  opts: { history?: StateChange[]; now?: number; page?: Pick<PageNode, 'lease' | 'last'> } = {},
+  opts: { history?: StateChange[]; now?: number; page?: Pick<PageNode, 'lease' | 'last' | 'hostname'> } = {},
 ): NodeView {
   const macs = nodeMacs(n);
   const lease = opts.page ? opts.page.lease : store.readers.latestLease(macs);
@@ -92,7 +92,7 @@ export function nodeView(
   const history = opts.history ?? stateHistories(store, [n.name]).get(n.name) ?? [];
   return {
     name: n.name, mac: n.mac, macs, bootMac: lease?.mac ?? null, role: n.role, ip: n.ip ?? lease?.ip ?? null, uuid: n.uuid,
-    ...hostnameFields(store, n.name, lease?.hostname ?? null),
+    ...hostnameFields(opts.page ? hostnameRecordOf(opts.page.hostname) : nodeHostname(store, n.name), lease?.hostname ?? null),
     state: n.state, stateMeaning: STATE_MEANING[n.state], stateReason: n.stateReason, stateSince: n.stateSince,
     failedStep: n.failedStep, failedText: n.state === 'failed' ? failedAdvice(n) : null,
     markedForInstall: n.markedForInstall, lastSeen: n.lastSeen,
@@ -104,8 +104,7 @@ export function nodeView(
 }
 
 /** The node's own report wins over DHCP option 12: the firmware's DHCP client may send another name, or none. */
-function hostnameFields(store: Store, node: string, dhcp: string | null): Pick<NodeView, 'hostname' | 'hostnameFrom' | 'dhcpHostname'> {
-  const reported = nodeHostname(store, node);
+function hostnameFields(reported: NodeHostnameRecord | undefined, dhcp: string | null): Pick<NodeView, 'hostname' | 'hostnameFrom' | 'dhcpHostname'> {
   if (reported) {
     const fqdn = reported.domainname ? `${reported.hostname}.${reported.domainname}` : reported.hostname;
     return { hostname: fqdn, hostnameFrom: { from: 'talos-api', seenIn: reported.seenIn, readAt: reported.readAt }, dhcpHostname: dhcp };

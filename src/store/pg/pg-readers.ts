@@ -3,7 +3,7 @@
 // stream and sightings see what all appliances wrote. Same answers as the
 // SQLite statements; JSON is read with jsonb operators instead of json_extract.
 import type { NodeState } from '../../lifecycle/states.js';
-import { countsFromRows, type EventTotals, type LeaseRow, type NodeKey, type PageNode, type StateEventRow, type StoreReaders } from '../readers.js';
+import { countsFromRows, type EventTotals, type HostnameRow, type LeaseRow, type NodeKey, type PageNode, type StateEventRow, type StoreReaders } from '../readers.js';
 import { toEvent, toNode, type Row } from '../store.js';
 
 type Query = <T = Row>(sql: string, params?: readonly unknown[]) => T[];
@@ -37,8 +37,10 @@ export function pgReaders(q: Query, clusterState: (key: string) => string | unde
     // newest lease among its MACs and its newest event come back beside it (LATERAL, on the indexes).
     pageNodes: (names): PageNode[] => {
       if (names.length === 0) return [];
-      const rows = q<Row & { lease_json: LeaseRow | null; last_json: Row | null }>(`SELECT n.*, row_to_json(l) AS lease_json, row_to_json(e) AS last_json
+      const rows = q<Row & { lease_json: LeaseRow | null; last_json: Row | null; hostname_json: HostnameRow | null }>(`SELECT n.*, row_to_json(l) AS lease_json,
+          row_to_json(e) AS last_json, json_build_object('hostname', h.hostname, 'domainname', h.domainname, 'seen_in', h.seen_in, 'read_at', h.read_at) AS hostname_json
         FROM nodes n
+        LEFT JOIN node_hostname h ON h.node = n.name
         LEFT JOIN LATERAL (SELECT mac, ip, hostname FROM leases WHERE mac = ANY(${NODE_MACS}) ORDER BY updated_at DESC LIMIT 1) l ON true
         LEFT JOIN LATERAL (SELECT * FROM events WHERE node = n.name ORDER BY id DESC LIMIT 1) e ON true
         WHERE n.name = ANY($1::text[])`, [names]);
@@ -47,6 +49,7 @@ export function pgReaders(q: Query, clusterState: (key: string) => string | unde
         node: toNode(r),
         lease: r.lease_json ? { mac: r.lease_json.mac, ip: r.lease_json.ip, hostname: r.lease_json.hostname } : undefined,
         last: r.last_json ? toEvent(r.last_json) : undefined,
+        hostname: r.hostname_json?.hostname != null ? { ...r.hostname_json, read_at: Number(r.hostname_json.read_at) } : undefined,
       }));
     },
     leasedMac: (ip) => q<{ mac: string }>('SELECT mac FROM leases WHERE ip = $1 LIMIT 1', [ip])[0]?.mac,
