@@ -76,5 +76,7 @@ describe('Talos-reported hostnames, shared', () => {
     recordNodeHostname(b, 'w1', { hostname: 'w1', domainname: '' }, 'installed', 2_000);
     expect(nodeHostname(a, 'w1')).toEqual({ hostname: 'w1', domainname: '', seenIn: 'installed', readAt: 2_000 });
     expect(nodeHostname(a, 'w2')).toBeUndefined();
+    // The overview reads them with the page's nodes, in the same statement.
+    expect(b.readers.pageNodes(['w1']).map((p) => [p.node.name, p.hostname])).toEqual([['w1', { hostname: 'w1', domainname: '', seen_in: 'installed', read_at: 2_000 }]]);
   });
 });
