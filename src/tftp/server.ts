@@ -112,7 +112,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   }));
   main.on('error', (err) => log.error({ err }, 'TFTP socket error'));
   const boundPort = main.address().port;
-  log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers, batchedSends: !!batch, nativeAcks: !!io.acks }, 'TFTP listening');
+  log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers, batchedSends: !!batch, nativeAcks: !!io.acks, ackThread: !!(io.acks && io.ackThread) }, 'TFTP listening');
 
   const errorBudget = new ErrorBudget();
   /** ERRORs from the listening port answer unverified source addresses: budgeted per client. */

@@ -54,7 +54,7 @@ describe.each([
   it('says at start which send path it uses', async () => {
     logLines.length = 0;
     await serve();
-    expect(logLines.find((l) => l.msg === 'TFTP listening')).toMatchObject({ batchedSends: batched, nativeAcks: acks });
+    expect(logLines.find((l) => l.msg === 'TFTP listening')).toMatchObject({ batchedSends: batched, nativeAcks: acks, ackThread: thread });
   });
 
   it('replays OVMF: tsize probe, ERROR 8, then the real RRQ from the same port', async () => {
