@@ -59,9 +59,17 @@ try {
     console.error(`round ${r + 1} done`);
   }
   console.log(`${N} concurrent curl TFTP of undionly.kpxe (74 kB, blksize 512), ${ROUNDS} interleaved rounds, server loop stall ${STALL} ms of every ${2 * STALL}`);
+  // rackboot's own count of what happened (serve-child answers "metrics" on stdin).
+  const lines = Object.fromEntries(Object.entries(procs).filter(([n]) => n.startsWith('rackboot')).map(([n, p]) => [n, createInterface({ input: p.stdout })]));
+  const totals = {};
+  for (const [n, rl] of Object.entries(lines)) {
+    procs[n].stdin.write('metrics\n');
+    const { requests, duplicateRequests, completed, unconfirmed, timeouts, aborted } = JSON.parse(await new Promise((ok) => rl.once('line', ok))).totals;
+    totals[n] = `; server: ${requests} requests (${duplicateRequests} duplicate), ${completed} completed, ${unconfirmed} unconfirmed, ${timeouts} timed out, ${aborted} aborted`;
+  }
   for (const n of names) {
     const s = res[n].per.sort((a, b) => a - b);
-    console.log(`${n.padEnd(22)} per transfer median ${q(s, 0.5).toFixed(2)} s p95 ${q(s, 0.95).toFixed(2)} s; wall per round ${res[n].wall.map((w) => w.toFixed(1)).join(' ')} s; failed ${res[n].fail}`);
+    console.log(`${n.padEnd(22)} per transfer median ${q(s, 0.5).toFixed(2)} s p95 ${q(s, 0.95).toFixed(2)} s; wall per round ${res[n].wall.map((w) => w.toFixed(1)).join(' ')} s; failed ${res[n].fail}${totals[n] ?? ''}`);
   }
 } finally {
   for (const p of Object.values(procs)) p.kill('SIGKILL');
