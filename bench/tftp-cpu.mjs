@@ -7,24 +7,36 @@
 // STRACE=1 it also counts one transfer's system calls (strace -c -f).
 // Run as root from the repository root:  node bench/tftp-cpu.mjs
 // Tools as bench/tftp.mjs fetches them (test-output/bench-tools).
+// It also counts each server's context switches per block (all its threads,
+// /proc/PID/task/*/status). PIN=1 pins every server to CPU 0 and the client
+// to CPU 1 (taskset), so the servers wake on the same core and none waits
+// behind the client. LATENCY=1 captures one more transfer per server on the
+// server's veth and reports the median turnaround: ACK in to the next DATA
+// out (the server's part of a round trip, wake-up included) and DATA in to
+// its ACK out (the client's part). Rows go to the bench table (CPU per block
+// against dnsmasq and atftpd; no target: the issue's targets are times).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { bundleTs } from './lib/bundle.mjs';
+import { median, record } from './lib/results.mjs';
+import { turnarounds } from './lib/pcap-turnaround.mjs';
 
 const repo = resolve(import.meta.dirname, '..');
 const N = Number(process.env.N ?? 5);
 const sfx = process.pid.toString(36).slice(-5);
 const S = `rbtrs${sfx}`, C = `rbtrc${sfx}`;
-const ADDR = { rackboot: '10.98.71.1', 'rackboot node ACKs': '10.98.71.7', 'rackboot per packet': '10.98.71.6', atftpd: '10.98.71.3', dnsmasq: '10.98.71.5' };
+const ADDR = { rackboot: '10.98.71.1', 'rackboot ack thread': '10.98.71.8', 'rackboot node ACKs': '10.98.71.7', 'rackboot per packet': '10.98.71.6', atftpd: '10.98.71.3', dnsmasq: '10.98.71.5' };
 const tools = join(repo, 'test-output', 'bench-tools');
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 const inNs = (ns, cmd, args) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const TICK = 1 / 100;
+const pin = process.env.PIN === '1';
+const pinned = (cpuList, cmd, args) => (pin ? ['taskset', ['-c', cpuList, cmd, ...args]] : [cmd, args]);
 
 /** The same set bench/tftp.mjs fetches into the same place (atftpd also ships an in.tftpd, which tftpd-hpa's must win over). */
 function fetchTools() {
@@ -38,6 +50,16 @@ function fetchTools() {
 function cpu(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return [Number(f[11]) * TICK, Number(f[12]) * TICK];
+}
+
+/** Context switches (voluntary + involuntary) of the process's live threads. */
+function switches(pid) {
+  let n = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    const st = readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
+    for (const m of st.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)) n += Number(m[1]);
+  }
+  return n;
 }
 
 const workloads = {
@@ -64,7 +86,7 @@ async function main() {
     inNs(S, 'ip', ['link', 'set', `rbtra${sfx}`, 'up']);
     inNs(C, 'ip', ['link', 'set', `rbtrb${sfx}`, 'up']);
     const { serve } = await bundleTs({ serve: 'test/tftp/serve-child.ts' }, bundleDir);
-    const cfg = (host, batchedSends, nativeAcks) => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 }, host, batchedSends, nativeAcks });
+    const cfg = (host, batchedSends, nativeAcks, ackThread) => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 }, host, batchedSends, nativeAcks, ackThread });
     const list = {
       rackboot: [process.execPath, [serve, cfg(ADDR.rackboot)]],
       // Batched sends, Node's receive path: rackboot before the native ACK path.
@@ -72,25 +94,29 @@ async function main() {
       atftpd: [join(tools, 'root/usr/sbin/atftpd'), ['--daemon', '--no-fork', '--user', 'root.root', '--bind-address', ADDR.atftpd, '--port', '69', '--logfile', '/dev/null', '--maxthread', '100', root]],
       dnsmasq: ['/usr/sbin/dnsmasq', ['--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--enable-tftp', `--tftp-root=${root}`, `--listen-address=${ADDR.dnsmasq}`, '--bind-interfaces', '--user=root', '--tftp-max=100', '--pid-file=', '--log-facility=/dev/null']],
     };
+    if (process.env.ACK_THREAD === '1') list['rackboot ack thread'] = [process.execPath, [serve, cfg(ADDR['rackboot ack thread'], true, true, true)]];
     if (process.env.PER_PACKET === '1') list['rackboot per packet'] = [process.execPath, [serve, cfg(ADDR['rackboot per packet'], false)]];
     for (const [name, [cmd, args]] of Object.entries(list)) {
-      const p = spawn('ip', ['netns', 'exec', S, cmd, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const p = spawn('ip', ['netns', 'exec', S, ...pinned('0', cmd, args).flat()], { stdio: ['pipe', 'pipe', 'inherit'] });
       procs[name] = p;
       if (name.startsWith('rackboot')) await new Promise((ok) => createInterface({ input: p.stdout }).once('line', ok));
       else await sleep(500);
     }
     const out = join(work, 'out');
-    console.log(`server CPU per transfer of 8 MiB, ${N} transfers each (10 ms ticks; µs per block = CPU / blocks)`);
+    console.log(`server CPU per transfer of 8 MiB, ${N} transfers each (10 ms ticks; µs per block = CPU / blocks)${pin ? '; servers on CPU 0, client on CPU 1' : ''}`);
+    const perBlock = {};
     for (const [wl, make] of Object.entries(workloads)) {
+      perBlock[wl] = {};
       for (const [name, p] of Object.entries(procs)) {
-        const [cmd, args] = make(ADDR[name], out);
+        const [cmd, args] = pinned('1', ...make(ADDR[name], out));
         // One warm-up transfer (file cache, JIT).
         inNs(C, cmd, args);
-        const before = cpu(p.pid);
+        const before = cpu(p.pid), switchesBefore = switches(p.pid);
         const t = process.hrtime.bigint();
         for (let i = 0; i < N; i++) inNs(C, cmd, args);
         const wall = Number(process.hrtime.bigint() - t) / 1e9 / N;
-        const after = cpu(p.pid);
+        const after = cpu(p.pid), cs = (switches(p.pid) - switchesBefore) / N / blocks[wl];
+        perBlock[wl][name] = (after[0] - before[0] + after[1] - before[1]) / N / blocks[wl] * 1e6;
         const user = (after[0] - before[0]) / N, sys = (after[1] - before[1]) / N, per = user + sys;
         let strace = '';
         if (process.env.STRACE === '1') {
@@ -104,7 +130,22 @@ async function main() {
           const calls = text.split('\n').filter((l) => /^\s*\d/.test(l) && !/total/.test(l)).map((l) => l.trim().split(/\s+/)).map((f) => [f[f.length - 1], Number(f[3])]).filter(([, c]) => c >= blocks[wl] / 20);
           strace = ' syscalls/block: ' + calls.map(([s, c]) => `${s} ${(c / blocks[wl]).toFixed(2)}`).join(', ');
         }
-        console.log(`${wl.padEnd(20)} ${name.padEnd(20)} cpu ${per.toFixed(3)} s (user ${user.toFixed(3)}, sys ${sys.toFixed(3)})  ${(per / blocks[wl] * 1e6).toFixed(1)} µs/block (user ${(user / blocks[wl] * 1e6).toFixed(1)})  wall ${wall.toFixed(3)} s${strace}`);
+        let latency = '';
+        if (process.env.LATENCY === '1') {
+          const pcap = join(work, 'rt.pcap');
+          const dump = spawn('ip', ['netns', 'exec', S, 'tcpdump', '-i', `rbtra${sfx}`, '-s', '64', '-w', pcap, '--time-stamp-precision=nano', '-U', 'udp', 'and', 'host', ADDR[name]], { stdio: ['ignore', 'ignore', 'pipe'] });
+          await new Promise((r) => dump.stderr.once('data', r));
+          inNs(C, cmd, args);
+          await sleep(200);
+          dump.kill('SIGINT');
+          await new Promise((r) => dump.once('exit', r));
+          const { server, client } = turnarounds(readFileSync(pcap), ADDR[name]);
+          latency = ` turnaround µs (median of ${server.length}): server ${(median(server) * 1e6).toFixed(1)}, client ${(median(client) * 1e6).toFixed(1)}`;
+        }
+        console.log(`${wl.padEnd(20)} ${name.padEnd(20)} cpu ${per.toFixed(3)} s (user ${user.toFixed(3)}, sys ${sys.toFixed(3)})  ${(per / blocks[wl] * 1e6).toFixed(1)} µs/block (user ${(user / blocks[wl] * 1e6).toFixed(1)})  switches/block ${cs.toFixed(2)}  wall ${wall.toFixed(3)} s${strace}${latency}`);
+      }
+      for (const ref of ['dnsmasq', 'atftpd']) {
+        record({ name: `tftp server CPU per block, ${wl} (8 MiB)`, unit: 'µs', ours: perBlock[wl].rackboot, better: 'lower', reference: perBlock[wl][ref], referenceName: ref });
       }
     }
   } finally {

@@ -33,7 +33,7 @@ const sfx = `${process.pid.toString(36)}`.slice(-5);
 const S = `rbtbs${sfx}`, C = `rbtbc${sfx}`, SIF = `rbtba${sfx}`, CIF = `rbtbb${sfx}`;
 const CIP = '10.98.70.2';
 /** Each server's own address in the server namespace. */
-const ADDR = { rackboot: '10.98.70.1', atftpd: '10.98.70.3', 'tftpd-hpa': '10.98.70.4', dnsmasq: '10.98.70.5', 'rackboot per packet': '10.98.70.6', 'rackboot node ACKs': '10.98.70.7' };
+const ADDR = { rackboot: '10.98.70.1', atftpd: '10.98.70.3', 'tftpd-hpa': '10.98.70.4', dnsmasq: '10.98.70.5', 'rackboot per packet': '10.98.70.6', 'rackboot node ACKs': '10.98.70.7', 'rackboot ack thread': '10.98.70.8' };
 const tools = join(repo, 'test-output', 'bench-tools');
 const libPath = join(tools, 'root', 'usr', 'lib', 'x86_64-linux-gnu');
 
@@ -51,7 +51,7 @@ function fetchTools() {
 
 /** Each server as [name, command, args]; each listens on its own ADDR:69 in namespace S. */
 function servers(root, rackbootBundle) {
-  const cfg = (host, batchedSends, nativeAcks) => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 }, host, batchedSends, nativeAcks });
+  const cfg = (host, batchedSends, nativeAcks, ackThread) => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 }, host, batchedSends, nativeAcks, ackThread });
   const list = [
     ['rackboot', process.execPath, [rackbootBundle, cfg(ADDR.rackboot)]],
     ['atftpd', join(tools, 'root/usr/sbin/atftpd'), ['--daemon', '--no-fork', '--user', 'root.root', '--bind-address', ADDR.atftpd, '--port', '69', '--logfile', '/dev/null', '--maxthread', '100', root]],
@@ -60,6 +60,7 @@ function servers(root, rackbootBundle) {
   ];
   if (process.env.BENCH_TFTP_PER_PACKET === '1') list.push(['rackboot per packet', process.execPath, [rackbootBundle, cfg(ADDR['rackboot per packet'], false)]]);
   if (process.env.BENCH_TFTP_NODE_ACKS === '1') list.push(['rackboot node ACKs', process.execPath, [rackbootBundle, cfg(ADDR['rackboot node ACKs'], true, false)]]);
+  if (process.env.BENCH_TFTP_ACK_THREAD === '1') list.push(['rackboot ack thread', process.execPath, [rackbootBundle, cfg(ADDR['rackboot ack thread'], true, true, true)]]);
   return list;
 }
 
@@ -172,7 +173,7 @@ function report(results) {
     const held = ratios.filter((x) => x <= limit).length;
     console.log(`${held === ratios.length ? 'MET ' : 'MISS'} ${t}: rackboot/${ref} per run ${ratios.map((x) => x.toFixed(2)).join(' ')} (held in ${held} of ${ratios.length})`);
   }
-  for (const other of ['rackboot per packet', 'rackboot node ACKs']) {
+  for (const other of ['rackboot per packet', 'rackboot node ACKs', 'rackboot ack thread']) {
     if (!results[other]) continue;
     for (const row of rows) console.log(`rackboot / ${other}, ${row}: ${(med('rackboot', row) / med(other, row)).toFixed(2)}x (per run ${results.rackboot[row].map((t, i) => (t / results[other][row][i]).toFixed(2)).join(' ')})`);
   }

@@ -31,48 +31,38 @@
 //   payload bytes, how long ago its current window left, and the round trips
 //   it measured (the last RTT_KEPT of them).
 // tftpAcksClose(handle)
+//
+// tftpAcksOpen(..., onEvent, true): the same receiver on a thread of the
+// transfer's own instead of the uv_poll (tftp-ack-thread.c; opt-in).
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <uv.h>
 #include "napi-helpers.h"
 #include "udp-batch.h"
+#include "tftp-acks.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
-#define RX_BATCH 8
-#define RX_MAX 65536
-#define RTT_KEPT 8
 #define TFTP_ACK 4
 
-struct acks {
-  uv_poll_t poll;
-  napi_env env;
-  napi_ref data_ref;
-  napi_ref callback;
-  napi_async_context async;
-  int fd;
-  bool closing;
-  // Freed when both libuv and the JavaScript external are done with it.
-  bool uv_done, js_done;
-  const unsigned char *data;
-  size_t length;
-  uint32_t blksize, windowsize;
-  int64_t total;
-  // The window out: acked + 1 .. sent_up_to; armed once JavaScript sent one.
-  bool armed, timed;
-  int64_t acked, sent_up_to;
-  uint64_t window_sent_ns;
-  // Since the last sync.
-  int64_t synced_acked, windows, packets, bytes;
-  double rtt_ms[RTT_KEPT];
-  unsigned rtts;
-};
+
 
 // Received datagrams land here: the poll callbacks all run on the loop thread.
 static unsigned char rx_buf[RX_BATCH][RX_MAX];
+
+/** recvmmsg's vectors over RX_BATCH buffers of RX_MAX bytes. */
+void rx_prepare(struct mmsghdr *msgs, struct iovec *iov, unsigned char (*bufs)[RX_MAX]) {
+  for (int i = 0; i < RX_BATCH; i++) {
+    iov[i].iov_base = bufs[i];
+    iov[i].iov_len = RX_MAX;
+    memset(&msgs[i], 0, sizeof msgs[i]);
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+}
 
 static int64_t payload_bytes(const struct acks *a, int64_t from, int64_t to) {
   int64_t end = to * (int64_t)a->blksize, start = (from - 1) * (int64_t)a->blksize;
@@ -81,7 +71,7 @@ static int64_t payload_bytes(const struct acks *a, int64_t from, int64_t to) {
 }
 
 /** Calls onEvent(kind, arg) as a libuv callback would: its own scope, microtasks after. */
-static void emit(struct acks *a, int kind, napi_value arg) {
+void emit(struct acks *a, int kind, napi_value arg) {
   napi_env env = a->env;
   napi_value cb, recv, argv[2];
   napi_get_reference_value(env, a->callback, &cb);
@@ -116,7 +106,7 @@ static int64_t send_window(struct acks *a, int64_t from, int64_t to, bool timed)
 }
 
 /** The common case: the window's last block acknowledged, more to send. True when taken. */
-static bool fast_ack(struct acks *a, const unsigned char *p, size_t len) {
+bool fast_ack(struct acks *a, const unsigned char *p, size_t len) {
   if (!a->armed || len != 4 || p[0] != 0 || p[1] != TFTP_ACK) return false;
   unsigned block = ((unsigned)p[2] << 8) | p[3];
   if (a->sent_up_to >= a->total || block != (unsigned)(a->sent_up_to & 0xffff)) return false;
@@ -133,7 +123,10 @@ static bool fast_ack(struct acks *a, const unsigned char *p, size_t len) {
   int64_t n = send_window(a, from, to, true);
   if (n > 0) a->bytes += payload_bytes(a, from, from + n - 1);
   // EAGAIN/ENOBUFS: as a packet lost on the wire, the retransmit timer recovers it.
-  if (n < 0 && n != -EAGAIN && n != -ENOBUFS) emit_errno(a, (int)-n);
+  if (n < 0 && n != -EAGAIN && n != -ENOBUFS) {
+    if (a->threaded) a->pending_err = (int)-n;
+    else emit_errno(a, (int)-n);
+  }
   return true;
 }
 
@@ -153,13 +146,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   struct mmsghdr msgs[RX_BATCH];
   struct iovec iov[RX_BATCH];
   while (!a->closing) {
-    for (int i = 0; i < RX_BATCH; i++) {
-      iov[i].iov_base = rx_buf[i];
-      iov[i].iov_len = RX_MAX;
-      memset(&msgs[i], 0, sizeof msgs[i]);
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-    }
+    rx_prepare(msgs, iov, rx_buf);
     int n = recvmmsg(a->fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -192,8 +179,9 @@ static struct acks *handle_arg(napi_env env, napi_value v) {
 }
 
 static napi_value acks_open(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
+  bool threaded = false;
   int32_t fd = -1;
   uint32_t blksize = 0, windowsize = 0;
   void *data = NULL;
@@ -204,9 +192,10 @@ static napi_value acks_open(napi_env env, napi_callback_info info) {
       napi_get_value_uint32(env, argv[2], &blksize) != napi_ok || blksize == 0 ||
       napi_get_value_uint32(env, argv[3], &windowsize) != napi_ok || windowsize == 0 ||
       napi_typeof(env, argv[4], &cbType) != napi_ok || cbType != napi_function) {
-    napi_throw_type_error(env, NULL, "tftpAcksOpen(fd, Uint8Array, blksize > 0, windowsize > 0, onEvent)");
+    napi_throw_type_error(env, NULL, "tftpAcksOpen(fd, Uint8Array, blksize > 0, windowsize > 0, onEvent, threaded?)");
     return NULL;
   }
+  if (argc >= 6) napi_get_value_bool(env, argv[5], &threaded);
   uv_loop_t *loop = NULL;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return throw_errno(env, "tftpAcksOpen: event loop", EINVAL);
   struct acks *a = calloc(1, sizeof *a);
@@ -223,16 +212,22 @@ static napi_value acks_open(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[1], 1, &a->data_ref);
   napi_create_reference(env, argv[4], 1, &a->callback);
   napi_async_init(env, NULL, name, &a->async);
-  int r = uv_poll_init(loop, &a->poll, fd);
-  if (r == 0) r = uv_poll_start(&a->poll, UV_READABLE, on_readable);
+  a->threaded = threaded;
+  int r;
+  if (threaded) {
+    r = ack_thread_start(a, loop);
+  } else {
+    r = uv_poll_init(loop, &a->poll, fd);
+    a->poll.data = a;
+    if (r == 0) r = uv_poll_start(&a->poll, UV_READABLE, on_readable);
+  }
   if (r != 0) {
     napi_delete_reference(env, a->data_ref);
     napi_delete_reference(env, a->callback);
     napi_async_destroy(env, a->async);
-    free(a);
-    return throw_errno(env, "tftpAcksOpen: uv_poll", -r);
+    if (!a->js_done) free(a);
+    return throw_errno(env, "tftpAcksOpen: receiver", -r);
   }
-  a->poll.data = a;
   napi_value out;
   napi_create_external(env, a, on_finalized, NULL, &out);
   return out;
@@ -251,7 +246,11 @@ static napi_value acks_send(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (a->closing) return number(env, -EBADF);
-  return number(env, send_window(a, from, to, timed));
+  lock(a);
+  // Thread mode: JavaScript decided from a sync the receiver has since overtaken.
+  int64_t n = a->threaded && a->windows ? 0 : send_window(a, from, to, timed);
+  unlock(a);
+  return number(env, n);
 }
 
 /** The handle that is a call's only argument, or NULL with a TypeError thrown. */
@@ -267,6 +266,7 @@ static struct acks *sole_handle(napi_env env, napi_callback_info info, const cha
 static napi_value acks_sync(napi_env env, napi_callback_info info) {
   struct acks *a = sole_handle(env, info, "tftpAcksSync(handle)");
   if (!a) return NULL;
+  lock(a);
   unsigned kept = a->rtts < RTT_KEPT ? a->rtts : RTT_KEPT;
   napi_value out;
   napi_create_array_with_length(env, 5 + kept, &out);
@@ -285,10 +285,11 @@ static napi_value acks_sync(napi_env env, napi_callback_info info) {
   a->synced_acked = 0;
   a->windows = a->packets = a->bytes = 0;
   a->rtts = 0;
+  unlock(a);
   return out;
 }
 
-static void on_closed(uv_handle_t *handle) {
+void on_closed(uv_handle_t *handle) {
   struct acks *a = handle->data;
   a->uv_done = true;
   if (a->js_done) free(a);
@@ -296,7 +297,8 @@ static void on_closed(uv_handle_t *handle) {
 
 /** Stops polling and closes the socket; the struct is freed once libuv and JavaScript are both done. */
 static void stop(struct acks *a) {
-  a->closing = true;
+  __atomic_store_n(&a->closing, true, __ATOMIC_RELEASE);
+  if (a->threaded) return ack_thread_stop(a);
   uv_poll_stop(&a->poll);
   close(a->fd);
   uv_close((uv_handle_t *)&a->poll, on_closed);

@@ -120,7 +120,7 @@ int64_t tftp_send_window(int fd, const unsigned char *data, size_t length, uint3
       msgs[n].msg_hdr.msg_iovlen = len ? 2 : 1;
     }
     int r;
-    do r = sendmmsg(fd, msgs, n, 0);
+    do r = sendmmsg(fd, msgs, n, MSG_DONTWAIT);
     while (r < 0 && errno == EINTR);
     if (r < 0) return sent ? sent : -errno;
     sent += r;
@@ -141,7 +141,7 @@ static napi_value send_datagram(napi_env env, napi_callback_info info) {
     return NULL;
   }
   ssize_t r;
-  do r = send(fd, data, length, 0);
+  do r = send(fd, data, length, MSG_DONTWAIT);
   while (r < 0 && errno == EINTR);
   return number(env, r < 0 ? -errno : r);
 }

@@ -21,7 +21,7 @@ import { sendFailed, type CaughtUp, type TransferSocket, type TransferSocketEven
 import { optionalAddonCalls } from '../net/addon.js';
 
 export interface TftpAcks {
-  tftpAcksOpen(fd: number, data: Uint8Array, blksize: number, windowsize: number, onEvent: (kind: number, arg: Buffer | number) => void): object;
+  tftpAcksOpen(fd: number, data: Uint8Array, blksize: number, windowsize: number, onEvent: (kind: number, arg: Buffer | number) => void, threaded?: boolean): object;
   /** DATA from..to, expecting the ACK of `to` next; packets sent or -errno. */
   tftpAcksSend(handle: object, from: number, to: number, timed: boolean): number;
   /** [acked, windows, packets, bytes, windowAgeMs, ...rttMs] since the last sync. */
@@ -38,7 +38,7 @@ export function loadTftpAcks(): TftpAcks | undefined {
 const DATAGRAM = 0;
 const PORT_UNREACHABLE = 1;
 
-export function openAckFastPath(batch: UdpBatch, acks: TftpAcks, to: TransferSocketTarget, t: Transfer, ev: TransferSocketEvents): TransferSocket {
+export function openAckFastPath(batch: UdpBatch, acks: TftpAcks, to: TransferSocketTarget, t: Transfer, ev: TransferSocketEvents, threaded = false): TransferSocket {
   const fd = batch.openConnectedUdp(to.host, to.ip, to.port);
   let closed = false;
   let handle: object;
@@ -48,7 +48,7 @@ export function openAckFastPath(batch: UdpBatch, acks: TftpAcks, to: TransferSoc
       if (kind === DATAGRAM) ev.message(arg as Buffer);
       else if (kind === PORT_UNREACHABLE) ev.peerGone();
       else ev.error(Object.assign(new Error(`receive: errno ${arg as number}`), { errno: arg as number }));
-    });
+    }, threaded);
   } catch (err) {
     closeSync(fd);
     throw err;

@@ -51,6 +51,8 @@ export interface TftpServiceDeps {
    * on and the addon has the calls; false keeps Node's receive path.
    */
   nativeAcks?: boolean;
+  /** Experiment (round 6): the native ACK receiver on a thread per transfer. */
+  ackThread?: boolean;
 }
 
 export interface TftpService {
@@ -97,7 +99,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   const maxRetries = deps.maxRetries ?? 5;
   const batch = deps.batchedSends === false ? undefined : loadUdpBatch();
   if (deps.batchedSends === true && !batch) throw new Error('TFTP batched sends need the bindtodevice addon with openConnectedUdp/sendBlocks; rebuild it (see src/net/addon.ts)');
-  const io: TransferIo = { batch, acks: batch && deps.nativeAcks !== false ? loadTftpAcks() : undefined };
+  const io: TransferIo = { batch, acks: batch && deps.nativeAcks !== false ? loadTftpAcks() : undefined, ackThread: deps.ackThread };
   let limitReported = false;
   let closed = false;
 
@@ -110,7 +112,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   }));
   main.on('error', (err) => log.error({ err }, 'TFTP socket error'));
   const boundPort = main.address().port;
-  log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers, batchedSends: !!batch, nativeAcks: !!io.acks }, 'TFTP listening');
+  log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers, batchedSends: !!batch, nativeAcks: !!io.acks, ackThread: !!(io.acks && io.ackThread) }, 'TFTP listening');
 
   const errorBudget = new ErrorBudget();
   /** ERRORs from the listening port answer unverified source addresses: budgeted per client. */

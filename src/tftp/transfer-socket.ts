@@ -75,10 +75,12 @@ export interface TransferSocketTarget {
 export interface TransferIo {
   batch?: UdpBatch;
   acks?: TftpAcks;
+  /** Experiment: the ACK receiver on a thread per transfer instead of a uv_poll. */
+  ackThread?: boolean;
 }
 
 export function openTransferSocket(io: TransferIo, to: TransferSocketTarget, t: Transfer, ev: TransferSocketEvents): TransferSocket {
-  if (io.batch && io.acks) return openAckFastPath(io.batch, io.acks, to, t, ev);
+  if (io.batch && io.acks) return openAckFastPath(io.batch, io.acks, to, t, ev, io.ackThread);
   return io.batch ? openBatched(io.batch, to, ev) : openPerPacket(to, ev);
 }
 

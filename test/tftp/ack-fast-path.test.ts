@@ -4,23 +4,24 @@
 // from the state the fast path left (a timeout resends the window now out,
 // a duplicate ACK sends nothing, an ERROR ends it). Real clients over it:
 // real-clients.test.ts and netem.test.ts (the default path).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { encodeAck, encodeError, encodeRequest } from '../../src/tftp/codec.js';
-import { startTftpService, type TftpService } from '../../src/tftp/server.js';
+import type { TftpService } from '../../src/tftp/server.js';
 import { loadTftpAcks } from '../../src/tftp/ack-fast-path.js';
-import { RawClient, type Received } from './raw-client.js';
+import type { RawClient, Received } from './raw-client.js';
+import { useLoopbackRig } from './loopback-rig.js';
 
 let dir: string;
 // 40 blocks of 512 and a short last one.
 const body = Buffer.from(Array.from({ length: 512 * 40 + 100 }, (_, i) => (i * 7 + (i >> 9)) & 0xff));
 const log = pino({ level: 'silent' });
-const services: TftpService[] = [];
-const clients: RawClient[] = [];
+const rig = useLoopbackRig();
+const client = rig.client;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'rbt-acks-'));
@@ -28,24 +29,8 @@ beforeAll(() => {
   writeFileSync(join(dir, 'root', 'f.bin'), body);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  for (const s of services.splice(0)) await s.close();
-});
-
-async function serve(nativeAcks = true): Promise<TftpService> {
-  const s = await startTftpService({
-    settings: { tftp: { enabled: true, root: join(dir, 'root'), port: 0, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 8 } },
-    host: '127.0.0.1', log, retransmitMs: 300, minRetransmitMs: 300, maxRetries: 2, nativeAcks,
-  });
-  services.push(s);
-  return s;
-}
-
-async function client(): Promise<RawClient> {
-  const c = await RawClient.open();
-  clients.push(c);
-  return c;
+function serve(nativeAcks = true): Promise<TftpService> {
+  return rig.serve({ root: join(dir, 'root'), log, retransmitMs: 300, minRetransmitMs: 300, maxRetries: 2, nativeAcks, ackThread: process.env.RB_ACK_THREAD === '1' });
 }
 
 const dataBlocks = (rs: Received[]) => rs.filter((r) => r.packet?.op === 'DATA').map((r) => (r.packet as { block: number }).block);

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -6,20 +6,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { encodeAck, encodeError, encodeRequest } from '../../src/tftp/codec.js';
-import { startTftpService, type TftpService } from '../../src/tftp/server.js';
+import type { TftpService } from '../../src/tftp/server.js';
 import { Store } from '../../src/store/store.js';
-import { RawClient } from './raw-client.js';
+import type { RawClient } from './raw-client.js';
+import { useLoopbackRig } from './loopback-rig.js';
 
 let dir: string;
 let root: string;
 const body = Buffer.alloc(5000, 0x5a);
 const logLines: Array<Record<string, unknown>> = [];
 const log = pino({ level: 'debug' }, { write: (s: string) => void logLines.push(JSON.parse(s)) });
-const services: TftpService[] = [];
 /** Which I/O path the cases below run against (each describe sets it). */
 let batchedSends = true;
 let nativeAcks = true;
-const clients: RawClient[] = [];
+let ackThread = false;
+const rig = useLoopbackRig();
+const client = rig.client;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'rbt-server-'));
@@ -29,41 +31,30 @@ beforeAll(() => {
   writeFileSync(join(dir, 'secret'), 'SECRET');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  for (const s of services.splice(0)) await s.close();
-});
 
-async function serve(over: Partial<{ maxTransfers: number; maxWindowsize: number }> = {}, extra: { store?: Store } = {}): Promise<TftpService> {
-  const s = await startTftpService({
-    settings: { tftp: { enabled: true, root, port: 0, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 8, ...over } },
-    host: '127.0.0.1', log, retransmitMs: 200, maxRetries: 2, store: extra.store, batchedSends, nativeAcks,
+function serve(tftp: Partial<{ maxTransfers: number; maxWindowsize: number }> = {}, extra: { store?: Store } = {}): Promise<TftpService> {
+  return rig.serve({
+    root, tftp, log, retransmitMs: 200, maxRetries: 2, store: extra.store, batchedSends, nativeAcks, ackThread,
     virtualFiles: { 'boot.ipxe': () => '#!ipxe\nchain http://10.0.0.1:8080/ipxe\n' },
   });
-  services.push(s);
-  return s;
-}
-
-async function client(): Promise<RawClient> {
-  const c = await RawClient.open();
-  clients.push(c);
-  return c;
 }
 
 describe.each([
-  { batched: true, acks: true },
-  { batched: true, acks: false },
-  { batched: false, acks: false },
-])('TFTP server over loopback (batchedSends $batched, nativeAcks $acks)', ({ batched, acks }) => {
+  { batched: true, acks: true, thread: false },
+  { batched: true, acks: true, thread: true },
+  { batched: true, acks: false, thread: false },
+  { batched: false, acks: false, thread: false },
+])('TFTP server over loopback (batchedSends $batched, nativeAcks $acks, ackThread $thread)', ({ batched, acks, thread }) => {
   beforeAll(() => {
     batchedSends = batched;
     nativeAcks = acks;
+    ackThread = thread;
   });
 
   it('says at start which send path it uses', async () => {
     logLines.length = 0;
     await serve();
-    expect(logLines.find((l) => l.msg === 'TFTP listening')).toMatchObject({ batchedSends: batched, nativeAcks: acks });
+    expect(logLines.find((l) => l.msg === 'TFTP listening')).toMatchObject({ batchedSends: batched, nativeAcks: acks, ackThread: thread });
   });
 
   it('replays OVMF: tsize probe, ERROR 8, then the real RRQ from the same port', async () => {
@@ -95,10 +86,7 @@ describe.each([
 
   it('fails to start, with the reason, when the port is taken', async () => {
     const svc = await serve();
-    await expect(startTftpService({
-      settings: { tftp: { enabled: true, root, port: svc.port, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 8 } },
-      host: '127.0.0.1', log,
-    })).rejects.toThrow(`TFTP cannot listen on udp 127.0.0.1:${svc.port}: address already in use (EADDRINUSE)`);
+    await expect(rig.serve({ root, tftp: { port: svc.port }, log })).rejects.toThrow(`TFTP cannot listen on udp 127.0.0.1:${svc.port}: address already in use (EADDRINUSE)`);
   });
 
   it('ignores a retransmitted RRQ from the same client and port', async () => {
@@ -174,12 +162,7 @@ describe.each([
     return { c, tid: oack!.from };
   }
 
-  function exits(c: RawClient): number {
-    const port = c.port;
-    c.close();
-    clients.splice(clients.indexOf(c), 1);
-    return port;
-  }
+  const exits = rig.exits;
 
   /** What the client's kernel sends when our datagram finds its port closed (port-unreachable.py; root). */
   function portUnreachable(tid: number, clientPort: number): void {
@@ -223,8 +206,7 @@ describe.each([
     const clientPort = exits(c);
     portUnreachable(tid, clientPort);
     await new Promise((r) => setTimeout(r, 20));
-    const late = await RawClient.open('127.0.0.1', clientPort);
-    clients.push(late);
+    const late = await client(clientPort);
     late.send(encodeAck(4), tid);
     expect((await settled(svc)).totals).toMatchObject({ completed: 1, unconfirmed: 0, timeouts: 0 });
   });
