@@ -39,7 +39,6 @@ import { bindListener, listenerAddress } from './net/listener.js';
 import { makeDataDirPrivate, provideAdminToken, type TokenAnnouncer } from './data-dir.js';
 import { reloadDaemon, type ReloadReport } from './reload.js';
 import { watchEventLoop } from './loop-watch.js';
-import { WalCheckpointer } from './store/wal-checkpoint.js';
 import { Day2Service } from './day2/service.js';
 
 /** Accept queue of the boot-plane HTTP listener (see where it is bound). */
@@ -95,9 +94,6 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   const conninfo = settings.scaleOut?.postgres;
   const store = conninfo ? new SharedStore(storeFile, conninfo, { log: log.child({ svc: 'store' }) }) : new Store(storeFile);
   undo.push(() => store.close());
-  // Checkpoints in a worker thread, not inside whichever commit crosses the limit on the loop (src/store/wal-checkpoint.ts).
-  const checkpointer = WalCheckpointer.start(store.db, (err) => log.error({ err, svc: 'store' }, 'checkpoint worker lost; SQLite checkpoints on the event loop again'));
-  undo.push(() => checkpointer?.stop());
   provideAdminToken(store, settings.adminToken, settings.dataDir, log, opts.screen ?? { isTTY: false, out: () => undefined });
   const lifecycle = new Lifecycle(store, { log: log.child({ svc: 'lifecycle' }) });
   const watcher = new InventoryWatcher(settings.inventory, store, log.child({ svc: 'inventory' }), { render: settings });
@@ -246,7 +242,6 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
         for (const svc of services.reverse()) await svc.close().catch((err) => log.error({ err, svc: svc.name }, 'close failed'));
         await http.close();
         await admin.close();
-        await checkpointer?.stop();
         store.close();
         stopLoopWatch();
         log.info('rackboot stopped');
