@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { missingPrerequisites, Netns, uniqueSuffix } from '../test/helpers/netns.js';
 import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, writeConfig } from '../test/dhcp/netns/harness.js';
+import { daemonEnv, daemonNodeFlags } from './lib/daemon-flags.mjs';
 import { quick, record } from './lib/results.mjs';
 import { startPostgres } from '../test/helpers/postgres.js';
 
@@ -129,7 +130,7 @@ describe.skipIf(why)('DHCP DORA rate: rackboot vs dnsmasq vs kea-dhcp4', () => {
       dhcp: { mode: 'full', subnet: '10.77.0.0/16', pool: { start: '10.77.1.0', end: '10.77.254.254' }, leaseSeconds: 3600, leaseDurability: durability },
       http: { listen: '10.77.0.1:8080', publicUrl: 'http://10.77.0.1:8080' }, ...extra,
     }, [{ name: 'cp-1', mac: '52:54:00:12:34:01', ip: '10.77.0.11' }]);
-    const rb = await Rackboot.start(srv, buildCli(), config, data);
+    const rb = await Rackboot.start(srv, buildCli(), config, data, { nodeFlags: daemonNodeFlags(), env: daemonEnv() });
     const climbed = await ladder(key);
     results[key] = climbed.best;
     ladders[key] = climbed.runs;

@@ -22,6 +22,7 @@ import { imageCacheFindings } from '../registry/doctor-findings.js';
 import { neededImages } from './images.js';
 import { postgresFindings } from '../store/pg/doctor-findings.js';
 import { arm64BootFindings } from './doctor-arm64.js';
+import { dhcpReceiveBufferFinding, DHCP_RECEIVE_BUFFER_BYTES, grantedReceiveBuffer } from './doctor-dhcp-buffer.js';
 
 export interface Finding {
   level: 'ok' | 'warn' | 'fail';
@@ -115,6 +116,7 @@ export async function diagnose(settings: Settings): Promise<Finding[]> {
     findings.push(raw
       ? { level: 'ok', check: 'interface binding', detail: 'may bind DHCP to one interface (CAP_NET_RAW)' }
       : { level: 'warn', check: 'interface binding', detail: 'no CAP_NET_RAW: binding DHCP to the provisioning interface may be refused on older kernels', fix: 'grant CAP_NET_RAW' });
+    findings.push(dhcpReceiveBufferFinding(await grantedReceiveBuffer(DHCP_RECEIVE_BUFFER_BYTES)));
   }
 
   if ('error' in net) {

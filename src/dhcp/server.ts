@@ -21,7 +21,7 @@ import { answerBatchDurably, newMetrics, StoreRefusals, type Datagram, type Dhcp
 import { answerShared, replaceBook, withReleasedExpiry } from './sharing.js';
 import { sqliteOutbox } from './freed-outbox.js';
 import { PgDhcpSegment, segmentName } from '../store/pg/dhcp-segment.js';
-import { PROCESS_DURABLE, WalFlusher } from '../store/wal-flush.js';
+import { WalFlusher, writeBehind } from '../store/wal-flush.js';
 import { unicastTarget } from './unicast.js';
 
 export { ADDON_BUILD } from '../net/addon.js';
@@ -79,8 +79,8 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
   // batch, so durable leases do not cap the rate at one client per flush.
   // That flush runs in the thread pool (WalFlusher): the loop answers the
   // next batch while the disk works, and a batch's ACKs wait for it.
-  // dhcp.leaseDurability 'process': the commit alone, no fdatasync (wal-flush.ts says what each keeps).
-  const flusher = settings.dhcp.leaseDurability === 'process' ? PROCESS_DURABLE : WalFlusher.forDatabase(store.db);
+  // dhcp.leaseDurability 'process': the commit alone; the fdatasync follows without the ACK waiting (wal-flush.ts says what each keeps).
+  const flusher = settings.dhcp.leaseDurability === 'process' ? writeBehind(WalFlusher.forDatabase(store.db)) : WalFlusher.forDatabase(store.db);
   const queue: Array<Datagram & { sock: dgram.Socket }> = [];
   const refusals = new StoreRefusals(dlog, now);
   // Several appliances on this segment (scaleOut.postgres): one answers.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '../../src/settings/settings.js';
@@ -45,6 +45,17 @@ describe('systemd unit', () => {
     expect(env).toEqual({ MALLOC_ARENA_MAX: '2' });
     const dockerEnv = Object.fromEntries([...readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8').matchAll(/^ENV (\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]));
     expect(dockerEnv).toMatchObject(env);
+  });
+
+  it('is what every bench that starts the daemon starts it with (flags and environment)', () => {
+    const benchDir = new URL('../../bench/', import.meta.url);
+    const starters = readdirSync(benchDir).filter((f) => /\.(measure\.ts|mjs)$/.test(f))
+      .filter((f) => /Rackboot\.start\(|'serve'/.test(readFileSync(new URL(f, benchDir), 'utf8')));
+    expect(starters).toContain('dhcp.measure.ts');
+    for (const f of starters) {
+      const text = readFileSync(new URL(f, benchDir), 'utf8');
+      expect([f, /daemonNodeFlags\(\)/.test(text), /daemonEnv\(\)/.test(text)]).toEqual([f, true, true]);
+    }
   });
 
   it('runs as a dedicated user with only the capabilities it needs', () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { WalFlusher } from '../../src/store/wal-flush.js';
+import { PROCESS_DURABLE, WalFlusher, writeBehind } from '../../src/store/wal-flush.js';
 
 let dir: string | undefined;
 afterEach(() => {
@@ -53,5 +53,28 @@ describe('WalFlusher', () => {
     const err = await new Promise<Error | undefined>((r) => f.afterDurable(r));
     expect(err?.message).toMatch(/closing/);
     db.close();
+  });
+});
+
+describe('writeBehind (leaseDurability process)', () => {
+  it('answers at once, and syncs the WAL behind the answer so a checkpoint on the loop finds it written', async () => {
+    const db = walDb();
+    const f = WalFlusher.forDatabase(db)!;
+    const d = writeBehind(f);
+    db.pragma('synchronous = NORMAL');
+    db.prepare('INSERT INTO t VALUES (1)').run();
+    let answered: string | undefined;
+    d.afterDurable((err) => (answered = `${err ?? 'ok'}:${f.syncs}`));
+    // Answered before any sync finished (it runs in the thread pool).
+    expect(answered).toBe('ok:0');
+    const deadline = Date.now() + 10_000;
+    while (f.syncs < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(f.syncs).toBe(1);
+    await d.close();
+    db.close();
+  });
+
+  it('is plain PROCESS_DURABLE without a WAL to sync', () => {
+    expect(writeBehind(undefined)).toBe(PROCESS_DURABLE);
   });
 });

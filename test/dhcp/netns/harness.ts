@@ -76,8 +76,10 @@ export class Rackboot {
     proc.stderr!.on('data', (d: Buffer) => this.stderr.push(d.toString()));
   }
 
-  static async start(ns: Netns, cli: string, config: string, dataDir: string): Promise<Rackboot> {
-    const rb = new Rackboot(ns.spawn(process.execPath, [cli, 'serve', '--config', config, '--no-tftp'], { cwd: REPO }), dataDir);
+  /** `daemon` runs it as deployed (the benches pass the systemd unit's Node flags and environment). */
+  static async start(ns: Netns, cli: string, config: string, dataDir: string, daemon: { nodeFlags?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Rackboot> {
+    const args = [...(daemon.nodeFlags ?? []), cli, 'serve', '--config', config, '--no-tftp'];
+    const rb = new Rackboot(ns.spawn(process.execPath, args, { cwd: REPO, env: daemon.env }), dataDir);
     await waitFor(() => rb.lines.some((l) => l.msg === 'dhcp serving'), 20_000, () => `rackboot did not start: ${rb.stderr.join('')} ${JSON.stringify(rb.lines.slice(-5))}`);
     return rb;
   }
