@@ -102,6 +102,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   const appliances = conninfo ? await joinAppliances(conninfo, settings.dataDir, settings.adminToken, log.child({ svc: 'appliances' })) : undefined;
   if (appliances) undo.push(() => appliances.close());
   const watcher = new InventoryWatcher(settings.inventory, store, log.child({ svc: 'inventory' }), { render: settings, claims: appliances });
+  appliances?.whenFilesAgree(() => void watcher.reloadInBackground().catch(() => undefined));
   // On PostgreSQL the first load is the sliced one too, so the loop keeps turning (SQLite's stays direct).
   if (conninfo) await watcher.reloadInBackground();
   else watcher.reload();

@@ -54,6 +54,9 @@ const LIVE_OTHERS = 'SELECT * FROM appliances WHERE name <> $1 AND seen_at > $2 
 export class ApplianceRegistry {
   private session: PsqlSession | undefined;
   private beat: NodeJS.Timeout | undefined;
+  /** The digest of this appliance's file when its last load was refused for another appliance's file. */
+  private refused: string | undefined;
+  private reloadWhenAgreed: (() => void) | undefined;
 
   constructor(
     private readonly conninfo: string,
@@ -81,7 +84,8 @@ export class ApplianceRegistry {
     await this.db().exec(`INSERT INTO appliances (name, admin_token_fp, seen_at) VALUES ($1, $2, $3)
       ON CONFLICT (name) DO UPDATE SET admin_token_fp=excluded.admin_token_fp, seen_at=excluded.seen_at`, [this.name, fp, this.now()]);
     this.beat ??= setInterval(() => {
-      this.db().exec('UPDATE appliances SET seen_at=$2 WHERE name=$1', [this.name, this.now()]).catch(() => undefined);
+      this.db().exec('UPDATE appliances SET seen_at=$2 WHERE name=$1', [this.name, this.now()])
+        .then(() => this.retryRefused()).catch(() => undefined);
     }, APPLIANCE_HEARTBEAT_MS);
     this.beat.unref();
     return (await this.liveOthers()).filter((r) => r.admin_token_fp !== fp);
@@ -98,12 +102,37 @@ export class ApplianceRegistry {
       ON CONFLICT (name) DO UPDATE SET inventory_digest=excluded.inventory_digest, inventory_nodes=excluded.inventory_nodes,
         inventory_applied=CASE WHEN appliances.inventory_digest = excluded.inventory_digest THEN appliances.inventory_applied ELSE 0 END,
         inventory_at=excluded.inventory_at, seen_at=excluded.seen_at`, [this.name, digest, nodes, this.now()]);
-    const differ = (await this.liveOthers()).filter((r) => r.inventory_digest !== null && r.inventory_digest !== digest);
+    const differ = await this.othersWithout(digest);
+    this.refused = differ.length > 0 ? digest : undefined;
     if (differ.length === 0) return undefined;
     const now = this.now();
     return `refused: another appliance on this database has a different inventory file: ${differ.map((r) => describeOther(r, now)).join('; ')}. `
-      + `The appliances share their nodes, so each would replace the other's. Make the file the same on every appliance and reload each (or stop the other one); `
+      + `The appliances share their nodes, so each would replace the other's. Make the file the same on every appliance (each one refused loads it by itself within ${APPLIANCE_HEARTBEAT_MS / 1000} s once they all agree) or stop the other one; `
       + `this file's digest is ${shortDigest(digest)}`;
+  }
+
+  private async othersWithout(digest: string): Promise<ApplianceRow[]> {
+    return (await this.liveOthers()).filter((r) => r.inventory_digest !== null && r.inventory_digest !== digest);
+  }
+
+  /**
+   * `reload` runs (from the heartbeat) once the file this appliance was
+   * refused is every live appliance's: the operator copied one file to each
+   * appliance in turn, and the ones refused before the last copy load it
+   * without a second reload by hand.
+   */
+  whenFilesAgree(reload: () => void): void {
+    this.reloadWhenAgreed = reload;
+  }
+
+  /** The heartbeat's check: true when the refused file now agrees and `reload` was started. */
+  async retryRefused(): Promise<boolean> {
+    const digest = this.refused;
+    if (!digest || !this.reloadWhenAgreed) return false;
+    if ((await this.othersWithout(digest)).length > 0 || this.refused !== digest) return false;
+    this.refused = undefined;
+    this.reloadWhenAgreed();
+    return true;
   }
 
   async inventoryApplied(digest: string): Promise<void> {

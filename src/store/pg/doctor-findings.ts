@@ -108,7 +108,7 @@ async function applianceFindings(s: PsqlSession, now: number): Promise<DbFinding
     : {
       level: 'fail', check: 'inventory files',
       detail: `serving appliances have different inventory files (${groups(files, (r) => `${r.inventory_nodes} nodes, digest ${shortDigest(r.inventory_digest)}${r.inventory_applied ? '' : ' (refused)'}`)}); the nodes are shared, so a reload of one file is refused while another appliance has a different one`,
-      fix: 'copy one inventory file to every appliance, then reload each (kill -HUP or rackboot serve restart)',
+      fix: 'copy one inventory file to every appliance (each reloads when its file changes; one refused before loads by itself within 10 s once all agree)',
     });
   return out;
 }

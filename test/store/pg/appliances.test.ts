@@ -6,7 +6,7 @@
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InventoryWatcher } from '../../../src/inventory/watch.js';
 import { adminTokenFingerprint, APPLIANCE_LIVE_MS, ApplianceRegistry } from '../../../src/store/pg/appliances.js';
 import { postgresFindings, type DbFinding } from '../../../src/store/pg/doctor-findings.js';
@@ -64,12 +64,22 @@ describe('appliances on one database: inventory files', () => {
       // ...but keeps its last good inventory live.
       expect(a.watcher.inventory?.nodes).toHaveLength(5);
 
-      // The operator copies B's file to A: both agree, each loads it.
+      // B's heartbeat finds the files still differ: no reload.
+      let bReloads = 0;
+      b.registry.whenFilesAgree(() => { bReloads++; void b.watcher.reloadInBackground(); });
+      expect(await b.registry.retryRefused()).toBe(false);
+
+      // The operator copies B's file to A: both agree, each loads it; B by itself, on its next heartbeat.
       copyFileSync(b.file, a.file);
       expect(await a.watcher.reloadInBackground()).toBe(true);
       expect(names(b.store)).toContain('extra-1');
-      expect(await b.watcher.reloadInBackground()).toBe(true);
-      expect(b.watcher.inventory?.nodes).toHaveLength(6);
+      expect(await b.registry.retryRefused()).toBe(true);
+      expect(bReloads).toBe(1);
+      await vi.waitFor(() => expect(b.watcher.inventory?.nodes).toHaveLength(6), { timeout: 20_000 });
+      expect(b.watcher.status.ok).toBe(true);
+      // Once loaded, later heartbeats reload nothing.
+      expect(await b.registry.retryRefused()).toBe(false);
+      expect(bReloads).toBe(1);
       expect(by(await postgresFindings(conninfo), 'inventory files')).toMatchObject({ level: 'ok', detail: expect.stringContaining('6 nodes') });
     } finally {
       await a.close();
