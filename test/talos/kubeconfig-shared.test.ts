@@ -36,8 +36,18 @@ function appliance(conninfo?: string): { dataDir: string; file: string; store: S
   return { dataDir, file, store };
 }
 
+/**
+ * A copy fetched after the etcd loss. The file system stamps mtime from the kernel's coarse clock, up to a
+ * tick behind Date.now(), so a write in the same tick as the mark reads as older than it (CI at 09927e1
+ * failed so); a real fetch comes after a new Bootstrap, long past the tick.
+ */
+async function fetchedAfterTheLoss(file: string, text: string): Promise<void> {
+  await new Promise((r) => setTimeout(r, 50));
+  writeSecretFile(file, Buffer.from(text));
+}
+
 describe('kubeconfig with a shared store', () => {
-  it('an etcd loss marked on A makes B\'s older copy stale; a copy fetched after it is current', () => {
+  it('an etcd loss marked on A makes B\'s older copy stale; a copy fetched after it is current', async () => {
     const conninfo = rig.database();
     const a = appliance(conninfo);
     const b = appliance(conninfo);
@@ -46,7 +56,7 @@ describe('kubeconfig with a shared store', () => {
     expect(kubeconfigFetchReason(a.store, a.file)).toBe('stale');
     expect(kubeconfigFetchReason(b.store, b.file)).toBe('stale');
     // B leads later and fetches: current again, with nothing to clear on A's side.
-    writeSecretFile(b.file, Buffer.from('fresh\n'));
+    await fetchedAfterTheLoss(b.file, 'fresh\n');
     expect(kubeconfigFetchReason(b.store, b.file)).toBeUndefined();
     expect(kubeconfigFetchReason(b.store, join(b.dataDir, 'absent'))).toBe('missing');
   });
@@ -67,7 +77,7 @@ describe('kubeconfig with a shared store', () => {
     expect(await run()).toEqual({ code: 0, out: `kubeconfig of ${b.dataDir}`, err: '' });
     a.store.setClusterState(KUBECONFIG_STALE_KEY, 'true');
     expect(await run()).toMatchObject({ code: 1, out: '', err: expect.stringMatching(/was fetched before the etcd loss an appliance recorded; use --fetch/) });
-    writeSecretFile(b.file, Buffer.from('fresh\n'));
+    await fetchedAfterTheLoss(b.file, 'fresh\n');
     expect(await run()).toEqual({ code: 0, out: 'fresh', err: '' });
   });
 
@@ -86,7 +96,7 @@ describe('kubeconfig with a shared store', () => {
       const refused = await download();
       expect(refused.statusCode).toBe(409);
       expect(refused.json().message).toMatch(/fetched before the last etcd loss/);
-      writeSecretFile(file, Buffer.from('fresh\n'));
+      await fetchedAfterTheLoss(file, 'fresh\n');
       expect((await download()).body).toBe('fresh\n');
     } finally {
       await b.close();
