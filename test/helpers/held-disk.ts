@@ -132,22 +132,13 @@ export function clearLeftovers(): string[] {
     } catch {
       continue;
     }
-    if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue;
+    if (!Number.isInteger(owner) || owner <= 0 || existsSync(`/proc/${owner}`)) continue; // its owner runs
     try { sh('fsfreeze', ['--unfreeze', join(root, 'outer')]); } catch { /* not frozen, or not mounted */ }
     const mountOf = (at: string) => mounts.filter((f) => f[1] === at).map((f) => ({ at, dev: f[0]! }));
     takeDown(root, [...mountOf(join(root, 'inner')), ...mountOf(join(root, 'outer'))]);
     cleared.push(root);
   }
   return cleared;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The inner loop device lets go of the outer asynchronously: retry, then detach lazily. */
