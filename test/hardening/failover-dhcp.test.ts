@@ -16,7 +16,7 @@ import { PsqlSession } from '../../src/store/pg/psql-session.js';
 import { buildCli, Rackboot, waitFor } from '../dhcp/netns/harness.js';
 import { dhcpFromPcap, messageType } from './pcap.js';
 import { scrapeMetrics } from './scrape.js';
-import { exited, twoAppliancesOnOneSwitch, type Side } from './two-appliances.js';
+import { exited, expectBoundInPostgres, twoAppliancesOnOneSwitch, type Side } from './two-appliances.js';
 
 const why = missingPrerequisites(['/usr/sbin/perfdhcp', '/usr/bin/tcpdump', '/usr/lib/postgresql/15/bin/initdb']);
 const ADDR = { a: '10.78.0.1', b: '10.78.0.2' };
@@ -96,16 +96,7 @@ describe.skipIf(why)('DHCP failover: kill -9 of the answering appliance during a
 
     const s = new PsqlSession(conninfo);
     try {
-      const rows = await s.rows<{ mac: string; ip: string; state: string; expires_at: number }>('SELECT mac, ip, state, expires_at FROM leases');
-      const byMac = new Map(rows.map((r) => [r.mac, r]));
-      const lost: string[] = [];
-      for (const [mac, ip] of lastIpOf) {
-        const l = byMac.get(mac);
-        if (!l || l.ip !== ip || l.state !== 'bound' || l.expires_at <= Date.now()) lost.push(`${mac} ACKed ${ip}, PostgreSQL has ${l ? `${l.ip} ${l.state}` : 'nothing'}`);
-      }
-      expect(lost).toEqual([]);
-      const bound = rows.filter((r) => r.state === 'bound');
-      expect(new Set(bound.map((r) => r.ip)).size).toBe(bound.length);
+      await expectBoundInPostgres(s, 'leases', lastIpOf);
       // Both appliances' sightings are in the shared store (branch pg-store): the machines each one answered are in PostgreSQL's `discovered`.
       const discovered = new Set((await s.rows<{ mac: string }>('SELECT mac FROM discovered')).map((r) => r.mac));
       for (const server of [ADDR.a, ADDR.b]) {

@@ -16,7 +16,7 @@ import { PsqlSession } from '../../src/store/pg/psql-session.js';
 import { buildCli, Rackboot, waitFor } from '../dhcp/netns/harness.js';
 import { dhcpv6FromPcap } from './pcap.js';
 import { scrapeMetrics } from './scrape.js';
-import { exited, twoAppliancesOnOneSwitch, type Side } from './two-appliances.js';
+import { exited, expectBoundInPostgres, twoAppliancesOnOneSwitch, type Side } from './two-appliances.js';
 
 const why = missingPrerequisites(['/usr/sbin/perfdhcp', '/usr/bin/tcpdump', '/usr/lib/postgresql/15/bin/initdb', '/usr/bin/curl']);
 const MAC = { a: '02:78:00:00:00:01', b: '02:78:00:00:00:02' };
@@ -109,16 +109,7 @@ describe.skipIf(why)('DHCPv6 failover: kill -9 of the answering appliance during
 
     const s = new PsqlSession(conninfo);
     try {
-      const rows = await s.rows<{ client: string; ip: string; state: string; expires_at: number }>('SELECT client, ip, state, expires_at FROM dhcpv6_leases');
-      const byClient = new Map(rows.map((r) => [r.client, r]));
-      const lost: string[] = [];
-      for (const [client, ip] of lastOf) {
-        const l = byClient.get(client);
-        if (!l || l.ip !== ip || l.state !== 'bound' || l.expires_at <= Date.now()) lost.push(`${client} given ${ip}, PostgreSQL has ${l ? `${l.ip} ${l.state}` : 'nothing'}`);
-      }
-      expect(lost).toEqual([]);
-      const bound = rows.filter((r) => r.state === 'bound');
-      expect(new Set(bound.map((r) => r.ip)).size).toBe(bound.length);
+      await expectBoundInPostgres(s, 'dhcpv6_leases', lastOf);
     } finally {
       await s.close();
     }

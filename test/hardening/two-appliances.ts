@@ -5,10 +5,11 @@
 // side. Registers its own beforeAll/afterAll; read the members inside tests.
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { Netns, uniqueSuffix } from '../helpers/netns.js';
 import { startPostgres, type PgRig } from '../helpers/postgres.js';
 import { cleanupDir, makeSwitch, plug, tempDir, writeConfig } from '../dhcp/netns/harness.js';
+import type { PsqlSession } from '../../src/store/pg/psql-session.js';
 
 export type Side = 'a' | 'b';
 
@@ -44,6 +45,25 @@ export interface TwoAppliancesOptions {
 /** Resolves once `proc` has exited (at once if it already has). */
 export function exited(proc: ChildProcess): Promise<void> {
   return new Promise<void>((r) => (proc.exitCode !== null || proc.signalCode !== null ? r() : proc.once('exit', () => r())));
+}
+
+/**
+ * What the clients were told against PostgreSQL's book (`leases` keyed by mac,
+ * `dhcpv6_leases` by client): each client's last address (`lastOf`) is bound
+ * to it there and unexpired, and no address is bound twice.
+ */
+export async function expectBoundInPostgres(s: PsqlSession, table: 'leases' | 'dhcpv6_leases', lastOf: Map<string, string>): Promise<void> {
+  const key = table === 'leases' ? 'mac' : 'client';
+  const rows = await s.rows<{ client: string; ip: string; state: string; expires_at: number }>(`SELECT ${key} AS client, ip, state, expires_at FROM ${table}`);
+  const byClient = new Map(rows.map((r) => [r.client, r]));
+  const lost: string[] = [];
+  for (const [client, ip] of lastOf) {
+    const l = byClient.get(client);
+    if (!l || l.ip !== ip || l.state !== 'bound' || l.expires_at <= Date.now()) lost.push(`${client} was given ${ip}, PostgreSQL has ${l ? `${l.ip} ${l.state}` : 'nothing'}`);
+  }
+  expect(lost).toEqual([]);
+  const bound = rows.filter((r) => r.state === 'bound');
+  expect(new Set(bound.map((r) => r.ip)).size).toBe(bound.length);
 }
 
 export function twoAppliancesOnOneSwitch(opts: TwoAppliancesOptions): TwoAppliances {
