@@ -18,7 +18,7 @@ import { Leases } from './leases.js';
 import { OfferBook, type HandlerContext, type Via } from './handler/common.js';
 import { PROXY_PORT } from './handler/proxy.js';
 import { answerBatchDurably, newMetrics, StoreRefusals, type Datagram, type DhcpMetrics, type Reply } from './answer.js';
-import { answerShared, replaceBook, withReleasedExpiry } from './sharing.js';
+import { answerShared, replaceBook, sharedBacklog, withReleasedExpiry } from './sharing.js';
 import { sqliteOutbox } from './freed-outbox.js';
 import { PgDhcpSegment, segmentName } from '../store/pg/dhcp-segment.js';
 import { WalFlusher, writeBehind } from '../store/wal-flush.js';
@@ -92,6 +92,7 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
     })
     : undefined;
   if (sharing) leases.onFreed = (change) => void sharing.recordFreed(withReleasedExpiry(leases, change));
+  const backlog = sharedBacklog();
   let scheduled = false;
   const iface = deps.provisioning.iface;
   /** The addon's descriptor behind each socket: setArp needs one. */
@@ -143,10 +144,19 @@ export async function startDhcpService(deps: DhcpDeps, opts: { ports?: { dhcp: n
     const batch = queue.splice(0);
     // OFFERs leave at once; ACKs after the flush that covers their binding.
     if (!sharing) return answerBatchDurably(ctx, metrics, batch, refusals, flusher, (replies) => send(batch, replies), (offers) => send(batch, offers));
+    // At most MAX_SHARED_WAITING packets wait for the database; the rest are dropped and counted.
+    const admitted = backlog.admit(batch.length);
+    const excess = batch.splice(admitted).length;
+    if (excess) {
+      metrics.received += excess;
+      metrics.drops['shared-backlog'] = (metrics.drops['shared-backlog'] ?? 0) + excess;
+    }
+    if (admitted === 0) return;
     // The book is refreshed from PostgreSQL before the batch is decided; its ACKs wait for the local flush, then for PostgreSQL.
     const answered = () => new Promise<Array<Reply | undefined>>((resolve) => answerBatchDurably(ctx, metrics, batch, refusals, flusher, resolve));
     void answerShared(ctx, sharing, metrics, batch.length, answered)
-      .then((out) => send(batch, out), (err) => dlog.error({ err }, 'dhcp: shared commit failed'));
+      .then((out) => send(batch, out), (err) => dlog.error({ err }, 'dhcp: shared commit failed'))
+      .finally(() => backlog.done(admitted));
   };
 
   const sockets: dgram.Socket[] = [];

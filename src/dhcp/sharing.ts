@@ -9,6 +9,30 @@ import type { Logger } from '../log.js';
 import type { Lease, Leases } from './leases.js';
 import type { DhcpMetrics, Reply } from './answer.js';
 
+/**
+ * Packets on a shared segment that may wait for the database at once, for
+ * DHCPv4 and DHCPv6 alike: past this, more are dropped (`shared-backlog`)
+ * until some are answered. A database that hangs with its connection open
+ * must not make the appliance queue packets without bound until its session
+ * is declared dead; clients retransmit.
+ */
+export const MAX_SHARED_WAITING = 256;
+
+/** Counts the packets waiting for the shared store: `admit` takes as many of `n` as there is room for, `done` gives them back. */
+export function sharedBacklog(max = MAX_SHARED_WAITING): { admit(n: number): number; done(n: number): void } {
+  let waiting = 0;
+  return {
+    admit(n) {
+      const taken = Math.max(0, Math.min(n, max - waiting));
+      waiting += taken;
+      return taken;
+    },
+    done(n) {
+      waiting -= n;
+    },
+  };
+}
+
 /** One binding an ACK is about to promise. */
 export interface SharedBind {
   mac: string;

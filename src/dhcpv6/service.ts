@@ -18,6 +18,7 @@ import { Leases6 } from './leases.js';
 import { Advertised } from './advertised.js';
 import { handleDhcpv6, type Outcome6, type V6Context } from './policy.js';
 import { answerQueue, answerShared6 } from './sharing.js';
+import { MAX_SHARED_WAITING } from '../dhcp/sharing.js';
 import { PgDhcpv6Book } from '../store/pg/dhcpv6-book.js';
 import type { PgDhcpSegment } from '../store/pg/dhcp-segment.js';
 
@@ -26,9 +27,6 @@ export interface Dhcpv6Metrics {
   /** scaleOut.postgres: who answers the segment (dhcpv6_segment_*), beside DHCPv4's dhcp_segment_*. */
   segment?: object;
 }
-
-/** Shared segment: datagrams waiting for their turn beyond this are dropped (`shared-backlog`). */
-const MAX_SHARED_WAITING = 256;
 
 export interface Dhcpv6Service {
   name: 'dhcpv6';
@@ -68,7 +66,7 @@ export async function startDhcpv6Service(deps: Dhcpv6Deps): Promise<Dhcpv6Servic
   const bump = (rec: Record<string, number>, k: string) => { rec[k] = (rec[k] ?? 0) + 1; };
   // Several appliances on this segment (scaleOut.postgres): one answers, and PostgreSQL's table is the book.
   const sharing = settings.scaleOut?.postgres ? await PgDhcpv6Book.start({ settings, book: ctx.leases, segment: deps.segment, log, now }) : undefined;
-  const shared = answerQueue(MAX_SHARED_WAITING);
+  const shared = answerQueue();
 
   const answer = (msg: Buffer, from: string): Outcome6 => {
     const out = handleDhcpv6(ctx, msg, from);

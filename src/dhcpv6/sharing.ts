@@ -7,6 +7,7 @@
 // Reply is sent. The implementation is src/store/pg/dhcpv6-book.ts.
 import type { Lease6, Lease6Change, Leases6 } from './leases.js';
 import type { Outcome6 } from './policy.js';
+import { MAX_SHARED_WAITING, sharedBacklog } from '../dhcp/sharing.js';
 
 export type Commit6 = { ok: true } | { ok: false; holder?: Lease6; error: string };
 
@@ -56,18 +57,16 @@ export async function answerShared6(leases: Leases6, sharing: Dhcpv6Sharing, ans
 
 /**
  * The shared datagrams, one after another (each answered once the previous
- * one's lease is committed). Past `max` waiting, `push` refuses (undefined):
- * a database that hangs with its connection open must not queue datagrams
- * without bound until its session is declared dead; clients retransmit.
+ * one's lease is committed). Past `max` waiting (MAX_SHARED_WAITING, as
+ * DHCPv4's), `push` refuses (undefined).
  */
-export function answerQueue(max: number): { push<T>(work: () => Promise<T>): Promise<T> | undefined; idle(): Promise<unknown> } {
+export function answerQueue(max = MAX_SHARED_WAITING): { push<T>(work: () => Promise<T>): Promise<T> | undefined; idle(): Promise<unknown> } {
   let tail: Promise<unknown> = Promise.resolve();
-  let waiting = 0;
+  const backlog = sharedBacklog(max);
   return {
     push(work) {
-      if (waiting >= max) return undefined;
-      waiting++;
-      const next = tail.then(work).finally(() => waiting--);
+      if (backlog.admit(1) === 0) return undefined;
+      const next = tail.then(work).finally(() => backlog.done(1));
       tail = next.catch(() => undefined);
       return next;
     },

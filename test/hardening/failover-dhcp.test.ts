@@ -9,75 +9,49 @@
 // segment, the takeover and the Talos leadership gauges, and the standby's
 // own lease table mirrors PostgreSQL's (what its page shows).
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingPrerequisites, Netns, uniqueSuffix } from '../helpers/netns.js';
-import { startPostgres, type PgRig } from '../helpers/postgres.js';
+import { describe, expect, it } from 'vitest';
+import { missingPrerequisites } from '../helpers/netns.js';
 import { MessageType } from '../../src/dhcp/codec.js';
 import { PsqlSession } from '../../src/store/pg/psql-session.js';
-import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, waitFor, writeConfig } from '../dhcp/netns/harness.js';
+import { buildCli, Rackboot, waitFor } from '../dhcp/netns/harness.js';
 import { dhcpFromPcap, messageType } from './pcap.js';
 import { scrapeMetrics } from './scrape.js';
+import { exited, expectBoundInPostgres, twoAppliancesOnOneSwitch, type Side } from './two-appliances.js';
 
 const why = missingPrerequisites(['/usr/sbin/perfdhcp', '/usr/bin/tcpdump', '/usr/lib/postgresql/15/bin/initdb']);
-const x = uniqueSuffix();
-const NS = { sw: `rbfw${x}`, a: `rbfa${x}`, b: `rbfb${x}`, perf: `rbff${x}` };
-const IF = { a: `rbfa${x}`, b: `rbfb${x}`, perf: `rbff${x}` };
 const ADDR = { a: '10.78.0.1', b: '10.78.0.2' };
 /** docs/scale-out.md: the standby answers within this long after the answerer dies (poll 500 ms + a DHCP exchange, with room for a loaded CI box). */
 const TAKEOVER_BOUND_MS = 3_000;
 const SCRAPE_TOKEN = 'failover-scrape-token-0123456789';
 
-const spaces: Netns[] = [];
-const dirs: string[] = [];
-let pg: PgRig | undefined;
-
 describe.skipIf(why)('DHCP failover: kill -9 of the answering appliance during a lease storm', () => {
-  beforeAll(() => {
-    pg = startPostgres();
-    spaces.push(makeSwitch(NS.sw), Netns.create(NS.a), Netns.create(NS.b), Netns.create(NS.perf));
-    plug(spaces[0]!, spaces[1]!, IF.a, `rbfA${x}`, { cidr: `${ADDR.a}/24` });
-    plug(spaces[0]!, spaces[2]!, IF.b, `rbfB${x}`, { cidr: `${ADDR.b}/24` });
-    plug(spaces[0]!, spaces[3]!, IF.perf, `rbfF${x}`, { cidr: '10.78.0.5/24' });
-  });
-  afterAll(async () => {
-    for (const s of spaces) await s.destroy();
-    for (const d of dirs) cleanupDir(d);
-    pg?.stop();
-  });
+  const rig = twoAppliancesOnOneSwitch({ prefix: 'rbf', address: ADDR, client: '10.78.0.5', metricsToken: SCRAPE_TOKEN });
 
   it('the standby takes over within the bound; every ACKed lease is bound in PostgreSQL, no address twice', async () => {
     const cli = buildCli();
-    const conninfo = pg!.createDatabase('failover');
-    const instance = (side: 'a' | 'b') => {
-      const dir = tempDir();
-      dirs.push(dir);
-      const config = writeConfig(dir, {
-        interface: IF[side], serverAddress: ADDR[side],
-        dhcp: { mode: 'full', subnet: '10.78.0.0/24', pool: { start: '10.78.0.20', end: '10.78.0.250' }, leaseSeconds: 600 },
-        tftp: { enabled: false }, http: { listen: '127.0.0.1:0', adminListen: '127.0.0.1:0' },
-        scaleOut: { postgres: conninfo }, metrics: { token: SCRAPE_TOKEN },
-      }, [{ name: 'cp-1', mac: '52:54:00:12:34:01', ip: '10.78.0.11' }]);
-      return { config, dataDir: join(dir, 'data'), dir };
-    };
+    const conninfo = rig.pg.createDatabase('failover');
+    const instance = (side: Side) => rig.appliance(side, conninfo, {
+      dhcp: { mode: 'full', subnet: '10.78.0.0/24', pool: { start: '10.78.0.20', end: '10.78.0.250' }, leaseSeconds: 600 },
+      http: { listen: '127.0.0.1:0', adminListen: '127.0.0.1:0' },
+    }, [{ name: 'cp-1', mac: '52:54:00:12:34:01', ip: '10.78.0.11' }]);
     const ia = instance('a');
     const ib = instance('b');
     const pcap = join(ia.dir, 'storm.pcap');
-    const perf = spaces[3]!;
-    const cap = perf.spawn('tcpdump', ['-i', IF.perf, '-n', '-U', '-w', pcap, 'udp', 'port', '67', 'or', 'udp', 'port', '68']);
-    await new Promise((r) => setTimeout(r, 1_000));
+    const { a: nsA, b: nsB, perf } = rig.ns;
+    const cap = await rig.capture(pcap, ['udp', 'port', '67', 'or', 'udp', 'port', '68']);
 
-    const a = await Rackboot.start(spaces[1]!, cli, ia.config, ia.dataDir);
-    const b = await Rackboot.start(spaces[2]!, cli, ib.config, ib.dataDir);
+    const a = await Rackboot.start(nsA, cli, ia.config, ia.dataDir);
+    const b = await Rackboot.start(nsB, cli, ib.config, ib.dataDir);
     expect(a.lines.find((l) => l.msg === 'dhcp serving')?.answering).toBe(true);
     expect(b.lines.find((l) => l.msg === 'dhcp serving')?.answering).toBe(false);
 
-    const storm = perf.spawn('perfdhcp', ['-4', '-l', IF.perf, '-r', '50', '-R', '150', '-p', '8']);
+    const storm = perf.spawn('perfdhcp', ['-4', '-l', rig.ifname.perf, '-r', '50', '-R', '150', '-p', '8']);
     const stormDone = new Promise<void>((r) => storm.once('exit', () => r()));
     await waitFor(() => a.lines.filter((l) => String(l.msg).startsWith('dhcp: ack')).length >= 20, 10_000, 'a ACKs nothing');
     // The standby's book follows PostgreSQL's (its page and /metrics read it).
     const boundAt = (rb: Rackboot) => rb.query<{ n: number }>("SELECT count(*) AS n FROM leases WHERE state = 'bound'")[0]!.n;
     await waitFor(() => boundAt(b) >= 20, 10_000, () => `b's book has ${boundAt(b)} bound leases`);
-    const before = { a: scrapeMetrics(spaces[1]!, a, SCRAPE_TOKEN), b: scrapeMetrics(spaces[2]!, b, SCRAPE_TOKEN) };
+    const before = { a: scrapeMetrics(nsA, a, SCRAPE_TOKEN), b: scrapeMetrics(nsB, b, SCRAPE_TOKEN) };
     expect([before.a.get('dhcp_segment_answering'), before.b.get('dhcp_segment_answering')]).toEqual([1, 0]);
     expect(before.b.get('dhcp_segment_shared_leases_bound')).toBeGreaterThanOrEqual(20);
     expect(before.b.get('dhcp_drops_standby')).toBeGreaterThan(0);
@@ -85,17 +59,17 @@ describe.skipIf(why)('DHCP failover: kill -9 of the answering appliance during a
     expect(before.a.get('leader')! + before.b.get('leader')!).toBeLessThanOrEqual(1);
     const killedAt = Date.now();
     a.proc.kill('SIGKILL');
-    await new Promise<void>((r) => (a.proc.exitCode !== null || a.proc.signalCode !== null ? r() : a.proc.once('exit', () => r())));
+    await exited(a.proc);
     await waitFor(() => b.lines.some((l) => l.msg === 'dhcp: answering on this segment'), 10_000, 'b never took over');
     await stormDone;
-    const after = scrapeMetrics(spaces[2]!, b, SCRAPE_TOKEN);
+    const after = scrapeMetrics(nsB, b, SCRAPE_TOKEN);
     expect(after.get('dhcp_segment_answering')).toBe(1);
     expect(after.get('dhcp_segment_takeovers_total')).toBe(1);
     expect(after.has('leader_changes_total')).toBe(true);
     b.proc.kill('SIGTERM');
-    await new Promise<void>((r) => (b.proc.exitCode !== null ? r() : b.proc.once('exit', () => r())));
+    await exited(b.proc);
     cap.kill('SIGINT');
-    await new Promise<void>((r) => (cap.exitCode !== null ? r() : cap.once('exit', () => r())));
+    await exited(cap);
 
     const replies = dhcpFromPcap(pcap).filter((p) => p.op === 2);
     const fromA = replies.filter((p) => p.options.serverId === ADDR.a);
@@ -122,16 +96,7 @@ describe.skipIf(why)('DHCP failover: kill -9 of the answering appliance during a
 
     const s = new PsqlSession(conninfo);
     try {
-      const rows = await s.rows<{ mac: string; ip: string; state: string; expires_at: number }>('SELECT mac, ip, state, expires_at FROM leases');
-      const byMac = new Map(rows.map((r) => [r.mac, r]));
-      const lost: string[] = [];
-      for (const [mac, ip] of lastIpOf) {
-        const l = byMac.get(mac);
-        if (!l || l.ip !== ip || l.state !== 'bound' || l.expires_at <= Date.now()) lost.push(`${mac} ACKed ${ip}, PostgreSQL has ${l ? `${l.ip} ${l.state}` : 'nothing'}`);
-      }
-      expect(lost).toEqual([]);
-      const bound = rows.filter((r) => r.state === 'bound');
-      expect(new Set(bound.map((r) => r.ip)).size).toBe(bound.length);
+      await expectBoundInPostgres(s, 'leases', lastIpOf);
       // Both appliances' sightings are in the shared store (branch pg-store): the machines each one answered are in PostgreSQL's `discovered`.
       const discovered = new Set((await s.rows<{ mac: string }>('SELECT mac FROM discovered')).map((r) => r.mac));
       for (const server of [ADDR.a, ADDR.b]) {

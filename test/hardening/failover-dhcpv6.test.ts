@@ -9,19 +9,16 @@
 // PostgreSQL, and no address was given to two clients. Both daemons'
 // /metrics show who answers DHCPv6 on the segment.
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingPrerequisites, Netns, uniqueSuffix } from '../helpers/netns.js';
-import { startPostgres, type PgRig } from '../helpers/postgres.js';
+import { describe, expect, it } from 'vitest';
+import { missingPrerequisites } from '../helpers/netns.js';
 import { Msg6 } from '../../src/dhcpv6/codec.js';
 import { PsqlSession } from '../../src/store/pg/psql-session.js';
-import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, waitFor, writeConfig } from '../dhcp/netns/harness.js';
+import { buildCli, Rackboot, waitFor } from '../dhcp/netns/harness.js';
 import { dhcpv6FromPcap } from './pcap.js';
 import { scrapeMetrics } from './scrape.js';
+import { exited, expectBoundInPostgres, twoAppliancesOnOneSwitch, type Side } from './two-appliances.js';
 
 const why = missingPrerequisites(['/usr/sbin/perfdhcp', '/usr/bin/tcpdump', '/usr/lib/postgresql/15/bin/initdb', '/usr/bin/curl']);
-const x = uniqueSuffix();
-const NS = { sw: `rb6w${x}`, a: `rb6a${x}`, b: `rb6b${x}`, perf: `rb6f${x}` };
-const IF = { a: `rb6a${x}`, b: `rb6b${x}`, perf: `rb6f${x}` };
 const MAC = { a: '02:78:00:00:00:01', b: '02:78:00:00:00:02' };
 const ADDR = { a: '10.79.0.1', b: '10.79.0.2' };
 const ADDR6 = { a: '2001:db8:79::1', b: '2001:db8:79::2' };
@@ -29,78 +26,61 @@ const ADDR6 = { a: '2001:db8:79::1', b: '2001:db8:79::2' };
 const TAKEOVER_BOUND_MS = 3_000;
 const SCRAPE_TOKEN = 'failover6-scrape-token-0123456789';
 
-const spaces: Netns[] = [];
-const dirs: string[] = [];
-let pg: PgRig | undefined;
-
 describe.skipIf(why)('DHCPv6 failover: kill -9 of the answering appliance during perfdhcp -6', () => {
-  beforeAll(() => {
-    pg = startPostgres();
-    spaces.push(makeSwitch(NS.sw), Netns.create(NS.a), Netns.create(NS.b), Netns.create(NS.perf));
+  const rig = twoAppliancesOnOneSwitch({
+    prefix: 'rb6', address: ADDR, mac: MAC, metricsToken: SCRAPE_TOKEN,
     // No duplicate address detection: link-local and static addresses usable at once (perfdhcp sends from the link-local one).
-    for (const ns of spaces.slice(1)) for (const k of ['all', 'default']) ns.exec('sysctl', ['-qw', `net.ipv6.conf.${k}.accept_dad=0`]);
-    plug(spaces[0]!, spaces[1]!, IF.a, `rb6A${x}`, { cidr: `${ADDR.a}/24`, mac: MAC.a });
-    plug(spaces[0]!, spaces[2]!, IF.b, `rb6B${x}`, { cidr: `${ADDR.b}/24`, mac: MAC.b });
-    plug(spaces[0]!, spaces[3]!, IF.perf, `rb6F${x}`);
-    spaces[1]!.exec('ip', ['-6', 'addr', 'add', `${ADDR6.a}/64`, 'dev', IF.a, 'nodad']);
-    spaces[2]!.exec('ip', ['-6', 'addr', 'add', `${ADDR6.b}/64`, 'dev', IF.b, 'nodad']);
-  });
-  afterAll(async () => {
-    for (const s of spaces) await s.destroy();
-    for (const d of dirs) cleanupDir(d);
-    pg?.stop();
+    prepare: (ns) => {
+      for (const n of [ns.a, ns.b, ns.perf]) for (const k of ['all', 'default']) n.exec('sysctl', ['-qw', `net.ipv6.conf.${k}.accept_dad=0`]);
+    },
+    setup: (ns) => {
+      ns.a.exec('ip', ['-6', 'addr', 'add', `${ADDR6.a}/64`, 'dev', rig.ifname.a, 'nodad']);
+      ns.b.exec('ip', ['-6', 'addr', 'add', `${ADDR6.b}/64`, 'dev', rig.ifname.b, 'nodad']);
+    },
   });
 
   it('only one answers; the standby takes over within the bound; every address in a Reply is bound in PostgreSQL, none twice', async () => {
     const cli = buildCli();
-    const conninfo = pg!.createDatabase('failover6');
-    const instance = (side: 'a' | 'b') => {
-      const dir = tempDir();
-      dirs.push(dir);
-      const config = writeConfig(dir, {
-        interface: IF[side], serverAddress: ADDR[side],
-        dhcp: { mode: 'full', subnet: '10.79.0.0/24', pool: { start: '10.79.0.20', end: '10.79.0.250' }, leaseSeconds: 600 },
-        dhcpv6: { enabled: true, prefix: '2001:db8:79::/64', address: ADDR6[side], pool: { start: '2001:db8:79::1000', end: '2001:db8:79::1fff' }, leaseSeconds: 600 },
-        tftp: { enabled: false }, http: { listen: '[::]:8080', adminListen: '127.0.0.1:0' },
-        scaleOut: { postgres: conninfo }, metrics: { token: SCRAPE_TOKEN },
-      }, [{ name: 'cp-1', mac: '52:54:00:12:34:01', ip: '10.79.0.11' }]);
-      return { config, dataDir: join(dir, 'data'), dir };
-    };
+    const conninfo = rig.pg.createDatabase('failover6');
+    const instance = (side: Side) => rig.appliance(side, conninfo, {
+      dhcp: { mode: 'full', subnet: '10.79.0.0/24', pool: { start: '10.79.0.20', end: '10.79.0.250' }, leaseSeconds: 600 },
+      dhcpv6: { enabled: true, prefix: '2001:db8:79::/64', address: ADDR6[side], pool: { start: '2001:db8:79::1000', end: '2001:db8:79::1fff' }, leaseSeconds: 600 },
+      http: { listen: '[::]:8080', adminListen: '127.0.0.1:0' },
+    }, [{ name: 'cp-1', mac: '52:54:00:12:34:01', ip: '10.79.0.11' }]);
     const ia = instance('a');
     const ib = instance('b');
     const pcap = join(ia.dir, 'v6.pcap');
-    const perf = spaces[3]!;
-    const cap = perf.spawn('tcpdump', ['-i', IF.perf, '-n', '-U', '-w', pcap, 'udp', 'port', '546', 'or', 'udp', 'port', '547']);
-    await new Promise((r) => setTimeout(r, 1_000));
+    const { a: nsA, b: nsB, perf } = rig.ns;
+    const cap = await rig.capture(pcap, ['udp', 'port', '546', 'or', 'udp', 'port', '547']);
 
     const serving = (rb: Rackboot) => waitFor(() => rb.lines.some((l) => l.msg === 'dhcpv6 serving'), 20_000, () => `no dhcpv6: ${rb.stderr.join('')}`);
-    const a = await Rackboot.start(spaces[1]!, cli, ia.config, ia.dataDir);
+    const a = await Rackboot.start(nsA, cli, ia.config, ia.dataDir);
     await serving(a);
-    const b = await Rackboot.start(spaces[2]!, cli, ib.config, ib.dataDir);
+    const b = await Rackboot.start(nsB, cli, ib.config, ib.dataDir);
     await serving(b);
     expect(b.lines.find((l) => l.msg === 'dhcpv6 serving')?.answering).toBe(false);
 
-    const run = perf.spawn('perfdhcp', ['-6', '-l', IF.perf, '-r', '20', '-R', '100', '-p', '10']);
+    const run = perf.spawn('perfdhcp', ['-6', '-l', rig.ifname.perf, '-r', '20', '-R', '100', '-p', '10']);
     const runDone = new Promise<void>((r) => run.once('exit', () => r()));
     const repliesOf = (rb: Rackboot) => rb.lines.filter((l) => l.msg === 'dhcpv6 reply' && l.reply === 'REPLY').length;
     await waitFor(() => repliesOf(a) >= 20, 15_000, () => `a sent ${repliesOf(a)} Replies`);
-    const before = { a: scrapeMetrics(spaces[1]!, a, SCRAPE_TOKEN), b: scrapeMetrics(spaces[2]!, b, SCRAPE_TOKEN) };
+    const before = { a: scrapeMetrics(nsA, a, SCRAPE_TOKEN), b: scrapeMetrics(nsB, b, SCRAPE_TOKEN) };
     expect([before.a.get('dhcpv6_segment_answering'), before.b.get('dhcpv6_segment_answering')]).toEqual([1, 0]);
     // One appliance answers both families on the segment.
     expect([before.a.get('dhcp_segment_answering'), before.b.get('dhcp_segment_answering')]).toEqual([1, 0]);
     expect(before.b.get('dhcpv6_drops_standby')).toBeGreaterThan(0);
     const killedAt = Date.now();
     a.proc.kill('SIGKILL');
-    await new Promise<void>((r) => (a.proc.exitCode !== null || a.proc.signalCode !== null ? r() : a.proc.once('exit', () => r())));
+    await exited(a.proc);
     await waitFor(() => repliesOf(b) >= 20, 15_000, () => `b sent ${repliesOf(b)} Replies after the kill`);
     await runDone;
-    const after = scrapeMetrics(spaces[2]!, b, SCRAPE_TOKEN);
+    const after = scrapeMetrics(nsB, b, SCRAPE_TOKEN);
     expect(after.get('dhcpv6_segment_answering')).toBe(1);
     expect(after.get('dhcpv6_segment_takeovers_total')).toBe(1);
     b.proc.kill('SIGTERM');
-    await new Promise<void>((r) => (b.proc.exitCode !== null ? r() : b.proc.once('exit', () => r())));
+    await exited(b.proc);
     cap.kill('SIGINT');
-    await new Promise<void>((r) => (cap.exitCode !== null ? r() : cap.once('exit', () => r())));
+    await exited(cap);
 
     const fromServers = dhcpv6FromPcap(pcap).filter((m) => m.type === Msg6.ADVERTISE || m.type === Msg6.REPLY);
     const fromA = fromServers.filter((m) => m.options.serverId?.mac === MAC.a);
@@ -129,16 +109,7 @@ describe.skipIf(why)('DHCPv6 failover: kill -9 of the answering appliance during
 
     const s = new PsqlSession(conninfo);
     try {
-      const rows = await s.rows<{ client: string; ip: string; state: string; expires_at: number }>('SELECT client, ip, state, expires_at FROM dhcpv6_leases');
-      const byClient = new Map(rows.map((r) => [r.client, r]));
-      const lost: string[] = [];
-      for (const [client, ip] of lastOf) {
-        const l = byClient.get(client);
-        if (!l || l.ip !== ip || l.state !== 'bound' || l.expires_at <= Date.now()) lost.push(`${client} given ${ip}, PostgreSQL has ${l ? `${l.ip} ${l.state}` : 'nothing'}`);
-      }
-      expect(lost).toEqual([]);
-      const bound = rows.filter((r) => r.state === 'bound');
-      expect(new Set(bound.map((r) => r.ip)).size).toBe(bound.length);
+      await expectBoundInPostgres(s, 'dhcpv6_leases', lastOf);
     } finally {
       await s.close();
     }

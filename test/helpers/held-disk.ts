@@ -8,7 +8,7 @@
 // writes into the inner's page cache (a SQLite commit with
 // synchronous=NORMAL) still return at once.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { haveCommand, sh } from './netns.js';
@@ -34,9 +34,11 @@ export class HeldDisk {
   private held = false;
   private constructor(private readonly root: string, readonly dir: string) {}
 
-  /** Mounts the pair; `dir` is the inner file system, where a test puts its files. */
+  /** Mounts the pair; `dir` is the inner file system, where a test puts its files. Clears what killed runs left first (clearLeftovers). */
   static create(): HeldDisk {
-    const root = mkdtempSync(join(tmpdir(), 'rbd-held-'));
+    clearLeftovers();
+    const root = mkdtempSync(join(tmpdir(), ROOT_PREFIX));
+    writeFileSync(join(root, OWNER), String(process.pid));
     const disk = new HeldDisk(root, join(root, 'inner'));
     try {
       const outer = join(root, 'outer');
@@ -94,14 +96,49 @@ export class HeldDisk {
   /** Releases, unmounts and detaches inner then outer, removes the files. */
   destroy(): void {
     try { this.release(); } catch { /* already thawed */ }
-    // Inner first, and its loop device detached before the outer can go.
-    for (const { at, dev } of this.mounted.reverse()) {
-      unmount(at);
-      try { sh('losetup', ['-d', dev]); } catch { /* autocleared */ }
-    }
+    takeDown(this.root, this.mounted.reverse());
     this.mounted = [];
-    rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+const ROOT_PREFIX = 'rbd-held-';
+/** In each disk's root: the pid of the process that made it. */
+const OWNER = 'owner';
+
+/** Inner first, each loop device detached before the file system holding its image can go; then the files. */
+function takeDown(root: string, innerFirst: Array<{ at: string; dev: string }>): void {
+  for (const { at, dev } of innerFirst) {
+    unmount(at);
+    try { sh('losetup', ['-d', dev]); } catch { /* autocleared */ }
+  }
+  rmSync(root, { recursive: true, force: true });
+}
+
+/**
+ * A test process killed while it held a disk (vitest timed out, ^C, kill -9)
+ * leaves its mounts, loop devices and a frozen outer file system behind.
+ * Takes down every held disk whose owner process is gone: thawed first, so
+ * the inner's unmount can flush. Disks of live processes (another test file
+ * running now) and roots without an owner record are left alone.
+ */
+export function clearLeftovers(): string[] {
+  const cleared: string[] = [];
+  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f.length > 1);
+  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(ROOT_PREFIX))) {
+    const root = join(tmpdir(), name);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(root, OWNER), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || existsSync(`/proc/${owner}`)) continue; // its owner runs
+    try { sh('fsfreeze', ['--unfreeze', join(root, 'outer')]); } catch { /* not frozen, or not mounted */ }
+    const mountOf = (at: string) => mounts.filter((f) => f[1] === at).map((f) => ({ at, dev: f[0]! }));
+    takeDown(root, [...mountOf(join(root, 'inner')), ...mountOf(join(root, 'outer'))]);
+    cleared.push(root);
+  }
+  return cleared;
 }
 
 /** The inner loop device lets go of the outer asynchronously: retry, then detach lazily. */

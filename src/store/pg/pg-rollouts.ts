@@ -9,8 +9,12 @@
 // the bootstrap claim is (coordination.ts). Every write the driver makes
 // while it runs carries the same condition: an appliance that lost the lock
 // cannot record a step, so it never records 'calling' and so never sends the
-// call that follows it. (A pid the server reuses for the new leader's own
-// session would pass for the old one; pids are not reused while in use.)
+// call that follows it. A pid is a number the server may give again once its
+// session ended: the new leader's session could get the old driver's pid while
+// the old appliance's process still runs (a partition, not a kill). So the
+// fence also asks that the session now behind that pid began no later than
+// this process's claim (pg_stat_activity.backend_start <= the claim time, both
+// the server's clock, the claim time kept in memory from the claim).
 import type Database from 'better-sqlite3';
 import {
   nodeRow, rollout, SqliteRollouts,
@@ -36,8 +40,8 @@ export class RolloutClaimLostError extends Error {
 type StepExtra = Parameters<RolloutStore['setNodeStep']>[3];
 
 export class PgRollouts implements RolloutStore {
-  /** Rollouts this instance claimed, by id: the driver pid its writes are fenced by. */
-  private readonly driving = new Map<number, number>();
+  /** Rollouts this instance claimed, by id: the driver pid its writes are fenced by, and when (the server's clock, as text) it claimed. */
+  private readonly driving = new Map<number, { pid: number; claimedAt: string }>();
 
   constructor(private readonly pg: PgStore) {}
 
@@ -71,17 +75,18 @@ export class PgRollouts implements RolloutStore {
 
   /** `sql` (an UPDATE … WHERE …, with `$fence` where the driver's condition goes); refused with RolloutClaimLostError once this instance's claim is void. */
   private write(id: number, sql: string, params: unknown[]): void {
-    const driver = this.driving.get(id);
-    if (driver === undefined) {
+    const claim = this.driving.get(id);
+    if (claim === undefined) {
       this.pg.sharedQuery(sql.replace('$fence', () => 'TRUE'), params);
       return;
     }
     const at = params.length + 1;
-    const fence = `EXISTS (SELECT 1 FROM rollouts d WHERE d.id = ${id} AND d.driver_pid = $${at}) AND ${holdsLeaderLock(`$${at}`)}`;
-    const done = this.pg.sharedQuery(`${sql.replace('$fence', () => fence)} RETURNING 1 AS ok`, [...params, driver]);
+    const fence = `EXISTS (SELECT 1 FROM rollouts d WHERE d.id = ${id} AND d.driver_pid = $${at}) AND ${holdsLeaderLock(`$${at}`)}
+      AND (SELECT a.backend_start FROM pg_stat_activity a WHERE a.pid = $${at}) <= $${at + 1}::timestamptz`;
+    const done = this.pg.sharedQuery(`${sql.replace('$fence', () => fence)} RETURNING 1 AS ok`, [...params, claim.pid, claim.claimedAt]);
     if (done.length === 0) {
       this.driving.delete(id);
-      throw new RolloutClaimLostError(`rollout ${id}: this appliance no longer leads the Talos steps (session ${driver} lost its lock); the new leader resumes it`);
+      throw new RolloutClaimLostError(`rollout ${id}: this appliance no longer leads the Talos steps (session ${claim.pid} lost its lock, or that pid is another session's now); the new leader resumes it`);
     }
   }
 
@@ -109,9 +114,11 @@ export class PgRollouts implements RolloutStore {
       const [row] = this.pg.sharedQuery<{ holder: number | null; live: boolean }>(`SELECT driver_pid AS holder,
           driver_pid IS NOT NULL AND ${holdsLeaderLock('driver_pid')} AS live FROM rollouts WHERE id = $1 FOR UPDATE`, [id]);
       if (row?.holder != null && row.live && row.holder !== driver) return { ok: false as const, holder: row.holder };
-      const taken = this.pg.sharedQuery(`UPDATE rollouts SET driver_pid = $1 WHERE id = $2 AND ${holdsLeaderLock('$1')} RETURNING id`, [driver, id]);
-      if (taken.length === 0) return { ok: false as const, holder: row?.holder ?? 0 };
-      this.driving.set(id, driver);
+      // clock_timestamp(), not now(): the driver's session began before this statement found it holding the lock, not necessarily before this transaction.
+      const [taken] = this.pg.sharedQuery<{ claimed_at: string }>(`UPDATE rollouts SET driver_pid = $1 WHERE id = $2 AND ${holdsLeaderLock('$1')}
+        RETURNING clock_timestamp()::text AS claimed_at`, [driver, id]);
+      if (!taken) return { ok: false as const, holder: row?.holder ?? 0 };
+      this.driving.set(id, { pid: driver, claimedAt: taken.claimed_at });
       return { ok: true as const };
     });
   }
