@@ -60,8 +60,13 @@ export interface Marker {
   mac: string;
 }
 
+/**
+ * The stand-in's marker line, once the serial console has delivered all of
+ * it: a line still without its newline is not read, because the console
+ * arrives in pieces and a half line would parse with its last fields empty.
+ */
 export function parseMarker(serial: string): Marker | undefined {
-  const line = serial.split(/\r?\n/).find((l) => l.startsWith(MARKER_PREFIX + ' '));
+  const line = serial.split(/\r?\n/).slice(0, -1).find((l) => l.startsWith(MARKER_PREFIX + ' '));
   if (!line) return undefined;
   const fields = new Map(line.slice(MARKER_PREFIX.length + 1).trim().split(/\s+/).map((kv) => {
     const i = kv.indexOf('=');
@@ -72,6 +77,9 @@ export function parseMarker(serial: string): Marker | undefined {
   const missing = fields.get('missing') ?? '';
   return { result, missing: missing === '' || missing === '-' ? [] : missing.split(','), ip: fields.get('ip') ?? '', config: fields.get('config') ?? '', mac: fields.get('mac') ?? '' };
 }
+
+/** Whether the serial console holds the whole marker line: what a VM run waits for. */
+export const hasMarker = (serial: string): boolean => parseMarker(serial) !== undefined;
 
 /** `modules` are file names under /lib/modules in load order (dependencies first). */
 export function standinInit(modules: string[]): string {

@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { missingPrerequisites } from '../helpers/netns.js';
-import { MARKER_PREFIX, parseMarker, REQUIRED_TALOS_ARGS } from '../../src/lab/standin-init.js';
+import { hasMarker, parseMarker, REQUIRED_TALOS_ARGS } from '../../src/lab/standin-init.js';
 import { AAVMF_CODE, AAVMF_VARS, QEMU_AARCH64 } from '../../src/lab/qemu-arm64.js';
 import { buildStandin, DEFAULT_STANDIN_CACHE } from '../../src/lab/standin.js';
 import { debianPackageTree } from '../../src/lab/debian-package.js';
@@ -23,7 +23,6 @@ import { HTTP_PORT, SERVER, World } from './world.js';
 
 const why = missingPrerequisites([...E2E_PREREQUISITES, QEMU_AARCH64, AAVMF_CODE, AAVMF_VARS, `/usr/bin/${AARCH64_BINUTILS}objcopy`, `/usr/bin/${AARCH64_BINUTILS}objdump`]);
 const CACHE = process.env.RACKBOOT_STANDIN_CACHE ?? DEFAULT_STANDIN_CACHE;
-const hasMarker = (s: string) => s.includes(MARKER_PREFIX + ' ');
 const ukiPath = (mac: string) => `/uki/${mac.replaceAll(':', '-')}.efi`;
 // Kernel running at 15.7–30.6 s from power-on in three runs on the shared 2-core host (TCG, load 10–25); ten times that, as the machine may be loaded.
 const VM_TIMEOUT_MS = 300_000;

@@ -5,7 +5,7 @@
 // UEFI counterpart of undionly.kpxe (iPXE on top of the firmware's driver).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { missingPrerequisites } from '../helpers/netns.js';
-import { MARKER_PREFIX, parseMarker } from '../../src/lab/standin-init.js';
+import { hasMarker, parseMarker } from '../../src/lab/standin-init.js';
 import type { DhcpPacket, TftpRequest } from './capture.js';
 import { E2E_PREREQUISITES } from './prerequisites.js';
 import { kernelRequests, scriptRequests, timingsFor, wireDuring } from './timings.js';
@@ -25,7 +25,7 @@ describe.skipIf(why)('e2e, chainload to iPXE', () => {
 
   it('OVMF PXE gets snponly.efi over TFTP; its next DHCP carries user class iPXE and gets the script: no loop', async () => {
     world.requireServices(['dhcp', 'tftp']);
-    const run = await world.runVm({ firmware: 'uefi', mac: NODE.mac, timeoutMs: 150_000, done: (s) => s.includes(MARKER_PREFIX + ' ') });
+    const run = await world.runVm({ firmware: 'uefi', mac: NODE.mac, timeoutMs: 150_000, done: hasMarker });
     timingsFor('chainload (UEFI, snponly.efi)', world, run);
     const wire = wireDuring(world, run);
     const dhcp = wire.filter((p): p is DhcpPacket => p.kind === 'dhcp' && p.mac === NODE.mac);

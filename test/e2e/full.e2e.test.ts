@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { missingPrerequisites } from '../helpers/netns.js';
-import { parseMarker, MARKER_PREFIX } from '../../src/lab/standin-init.js';
+import { hasMarker, MARKER_PREFIX, parseMarker } from '../../src/lab/standin-init.js';
 import { Store } from '../../src/store/store.js';
 import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
 import { DISK_MARKER, writeBootDisk } from './disk.js';
@@ -21,7 +21,6 @@ const NODES = {
   disk: { name: 'disk-1', mac: '52:54:00:e2:00:05', role: 'worker' as const },
 };
 const UNKNOWN_MAC = '52:54:00:e2:00:99';
-const hasMarker = (s: string) => s.includes(MARKER_PREFIX + ' ');
 
 describe.skipIf(why)('e2e, DHCP full mode', () => {
   let world: World;

@@ -7,7 +7,7 @@
 // beside kea. Each case stops at the stand-in's marker.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { missingPrerequisites } from '../helpers/netns.js';
-import { MARKER_PREFIX, parseMarker } from '../../src/lab/standin-init.js';
+import { hasMarker, parseMarker } from '../../src/lab/standin-init.js';
 import { OVMF_CODE_4M, OVMF_VARS_4M } from '../../src/lab/qemu.js';
 import type { DhcpPacket, HttpGet } from './capture.js';
 import { E2E_PREREQUISITES } from './prerequisites.js';
@@ -17,7 +17,6 @@ import { HTTP_PORT, SERVER, World, type VmRun } from './world.js';
 const why = missingPrerequisites([...E2E_PREREQUISITES, OVMF_CODE_4M, OVMF_VARS_4M]);
 const NBP = 'snponly.efi';
 const NBP_URL = `http://${SERVER}:${HTTP_PORT}/ipxe/${NBP}`;
-const hasMarker = (s: string) => s.includes(MARKER_PREFIX + ' ');
 
 /** What every HTTP-boot run must show on the wire and in rackboot's log. */
 function checkHttpBoot(world: World, run: VmRun, mac: string): void {

@@ -13,7 +13,7 @@
 // detection of its link-local address).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { missingPrerequisites } from '../helpers/netns.js';
-import { MARKER_PREFIX, parseMarker } from '../../src/lab/standin-init.js';
+import { hasMarker, parseMarker } from '../../src/lab/standin-init.js';
 import { OVMF_CODE_4M, OVMF_VARS_4M } from '../../src/lab/qemu.js';
 import { Msg6 } from '../../src/dhcpv6/codec.js';
 import type { DhcpPacket, Dhcpv6Wire, HttpGet, TftpRequest } from './capture.js';
@@ -23,7 +23,6 @@ import { HTTP_PORT, SERVER6, World, type VmRun } from './world.js';
 
 const why = missingPrerequisites([...E2E_PREREQUISITES, OVMF_CODE_4M, OVMF_VARS_4M]);
 const NBP = 'snponly.efi';
-const hasMarker = (s: string) => s.includes(MARKER_PREFIX + ' ');
 
 /** The firmware's DHCPv6 exchange as the capture shows it; returns the address the Reply bound. */
 function checkDhcpv6(world: World, run: VmRun, vendor: 'PXEClient' | 'HTTPClient', arch: number, url: string): string {

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { missingPrerequisites } from '../helpers/netns.js';
-import { MARKER_PREFIX, parseMarker } from '../../src/lab/standin-init.js';
+import { hasMarker, parseMarker } from '../../src/lab/standin-init.js';
 import type { DhcpPacket } from './capture.js';
 import { E2E_PREREQUISITES } from './prerequisites.js';
 import { timingsFor, wireDuring } from './timings.js';
@@ -42,14 +42,14 @@ describe.skipIf(why)('e2e, proxyDHCP beside kea-dhcp4', () => {
 
   it('BIOS machine: kea leases, rackboot proxies, the kernel runs', async () => {
     world.requireServices(['dhcp']);
-    const run = await world.runVm({ firmware: 'bios', mac: NODES.bios.mac, timeoutMs: 90_000, done: (s) => s.includes(MARKER_PREFIX + ' ') });
+    const run = await world.runVm({ firmware: 'bios', mac: NODES.bios.mac, timeoutMs: 90_000, done: hasMarker });
     timingsFor('proxyDHCP', world, run);
     checkProxyRun(run, NODES.bios.mac);
   });
 
   it('UEFI machine: kea leases, rackboot proxies (port 4011 included), ipxe.efi over TFTP, the kernel runs', async () => {
     world.requireServices(['dhcp', 'tftp']);
-    const run = await world.runVm({ firmware: 'uefi', mac: NODES.uefi.mac, timeoutMs: 150_000, done: (s) => s.includes(MARKER_PREFIX + ' ') });
+    const run = await world.runVm({ firmware: 'uefi', mac: NODES.uefi.mac, timeoutMs: 150_000, done: hasMarker });
     timingsFor('proxyDHCP', world, run);
     checkProxyRun(run, NODES.uefi.mac);
     expect(wireDuring(world, run).some((p) => p.kind === 'tftp-rrq' && p.file.replace(/^\//, '') === 'ipxe.efi')).toBe(true);

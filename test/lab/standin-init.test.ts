@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kernelArgs } from '../../src/talos/kernel-args.js';
-import { MARKER_PREFIX, parseHardwareReport, parseMarker, REQUIRED_TALOS_ARGS, standinInit } from '../../src/lab/standin-init.js';
+import { hasMarker, MARKER_PREFIX, parseHardwareReport, parseMarker, REQUIRED_TALOS_ARGS, standinInit } from '../../src/lab/standin-init.js';
 
 describe('stand-in marker', () => {
   it('parses a success line out of a noisy serial log', () => {
@@ -15,6 +15,15 @@ describe('stand-in marker', () => {
   it('parses a failure with missing arguments and a failed fetch', () => {
     const m = parseMarker(`${MARKER_PREFIX} result=fail missing=pti=on,slab_nomerge ip=- config=fetch-failed mac=-\n`);
     expect(m).toMatchObject({ result: 'fail', missing: ['pti=on', 'slab_nomerge'], config: 'fetch-failed' });
+  });
+
+  it('waits for the whole line: the serial console delivers it in pieces (a CI run read config= as empty)', () => {
+    const line = `${MARKER_PREFIX} result=ok missing=- ip=10.77.0.102 config=${'ab'.repeat(32)} mac=52:54:00:e2:00:04`;
+    const half = `[ 5.4] udhcpc: lease obtained\r\n${line.slice(0, 45)}`;
+    expect(parseMarker(half)).toBeUndefined();
+    expect(hasMarker(half)).toBe(false);
+    expect(parseMarker(`${half}${line.slice(45)}\r\n`)).toMatchObject({ config: 'ab'.repeat(32), mac: '52:54:00:e2:00:04' });
+    expect(hasMarker(`${half}${line.slice(45)}\n`)).toBe(true);
   });
 
   it('ignores the kernel echoing the init script and lines that only mention the marker', () => {
