@@ -74,7 +74,7 @@ describe.skipIf(why)('HTTP assets: rackboot vs nginx', () => {
         ours.push(wrk('http://127.0.0.1:18080/assets/bench/initramfs-amd64.xz', clients));
         ref.push(wrk('http://127.0.0.1:18081/assets/bench/initramfs-amd64.xz', clients));
       }
-      record({ name: `http 100MB x${clients} clients`, unit: 'MB/s', ours: median(ours), reference: median(ref), referenceName: 'nginx', better: 'higher', targetRatio: 1 });
+      record({ name: `http 100MB x${clients} clients`, unit: 'MB/s', ours: median(ours), reference: median(ref), referenceName: 'nginx', better: 'higher', targetRatio: 1, runRatios: ours.map((o, i) => o / ref[i]!) });
       // VmHWM is the peak since start: after the 200-client run it covers every run.
       if (clients === 50) record({ name: 'http peak RSS at 50 clients', unit: 'MB', ours: peakRssMb(rackbootPid), better: 'lower' });
       if (clients === 200) record({ name: 'http peak RSS at 200 clients', unit: 'MB', ours: peakRssMb(rackbootPid), better: 'lower', absolute: 150 });

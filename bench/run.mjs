@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { tableOf, targetsLine } from './lib/results.mjs';
 
 const quick = process.argv.includes('--quick');
 const storm1000 = process.argv.includes('--storm-1000');
@@ -27,9 +28,10 @@ const r = spawnSync('npx', ['vitest', 'run', '-c', 'vitest.bench.config.ts', '--
 // Standalone benches (plain scripts that drive reference daemons themselves).
 // soak.mjs is left out: it runs for 30 minutes and has its own command,
 // `npm run bench:soak`, and its own results file; so is tftp-concurrent.mjs
-// (a thousand client processes for minutes; run by hand).
+// (a thousand client processes for minutes; run by hand); table.mjs prints
+// a results file as the README's Markdown table.
 let status = r.status ?? 1;
-const standalone = (f) => f.endsWith('.mjs') && !['run.mjs', 'soak.mjs', 'tftp-concurrent.mjs'].includes(f);
+const standalone = (f) => f.endsWith('.mjs') && !['run.mjs', 'soak.mjs', 'tftp-concurrent.mjs', 'table.mjs'].includes(f);
 for (const script of readdirSync(fileURLToPath(new URL('.', import.meta.url))).filter(standalone).sort()) {
   if (only.length > 0 && !only.some((o) => script.includes(o))) continue;
   console.log(`\n== bench/${script}`);
@@ -38,17 +40,10 @@ for (const script of readdirSync(fileURLToPath(new URL('.', import.meta.url))).f
 }
 
 const rows = existsSync(results) ? JSON.parse(readFileSync(results, 'utf8')) : [];
-const fmt = (x) => (x === null || x === undefined ? '-' : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2));
-const table = [['measure', 'unit', 'rackboot', 'reference', 'ratio', 'target', 'holds']];
-for (const row of rows) {
-  table.push([row.name, row.unit, fmt(row.ours), row.reference === null ? '-' : `${fmt(row.reference)} (${row.referenceName})`,
-    row.ratio === null ? '-' : `${row.ratio.toFixed(2)}x`, row.target, row.holds === null ? '-' : row.holds ? 'yes' : 'NO']);
-}
+const table = tableOf(rows);
 const widths = table[0].map((_, i) => Math.max(...table.map((t) => t[i].length)));
 console.log('');
 for (const t of table) console.log(t.map((c, i) => c.padEnd(widths[i])).join('  '));
-const targeted = rows.filter((row) => row.holds !== null);
-const missed = targeted.filter((row) => !row.holds);
-console.log(`\ntargets: ${targeted.length - missed.length} of ${targeted.length} hold${missed.length ? `; missed: ${missed.map((row) => `${row.name} (${fmt(row.ours)} ${row.unit}, target ${row.target})`).join('; ')}` : ''}`);
+console.log(`\n${targetsLine(rows)}`);
 console.log(`${rows.length} measures in ${((Date.now() - started) / 1000).toFixed(0)} s${quick ? ' (quick)' : ''}; written to ${results}`);
 process.exit(status);

@@ -199,7 +199,7 @@ function report(results) {
   const row = (wl, file, ref, targetRatio) => {
     record({
       name: `tftp ${wl} ${file}`, unit: 's', ours: med('rackboot', `${wl} | ${file}`), better: 'lower',
-      reference: med(ref, `${wl} | ${file}`), referenceName: ref, targetRatio,
+      reference: med(ref, `${wl} | ${file}`), referenceName: ref, targetRatio, runRatios: perRun(wl, file, ref),
     });
     if (targetRatio === undefined) return;
     const ratios = perRun(wl, file, ref);

@@ -17,11 +17,14 @@ export function median(xs) {
 
 /**
  * Records one comparison as {name, unit, ours, reference, referenceName,
- * ratio, better, target, holds}. `targetRatio` is the ours/reference ratio
- * that must hold (>= with better "higher", <= with "lower"); an absolute
- * target passes `absolute` instead. `file` defaults to RESULTS_FILE.
+ * ratio, better, target, holds, runRatios}. `targetRatio` is the
+ * ours/reference ratio that must hold (>= with better "higher", <= with
+ * "lower"); an absolute target passes `absolute` instead. `runRatios` are
+ * each run's own ours/reference ratio where the row is a median of paired
+ * runs, kept so the table shows the run-to-run range. `file` defaults to
+ * RESULTS_FILE.
  */
-export function record({ name, unit, ours, better, reference, referenceName, targetRatio, absolute }, file = RESULTS_FILE) {
+export function record({ name, unit, ours, better, reference, referenceName, targetRatio, absolute, runRatios }, file = RESULTS_FILE) {
   const ratio = reference ? ours / reference : null;
   let holds = null;
   let target = '-';
@@ -32,10 +35,28 @@ export function record({ name, unit, ours, better, reference, referenceName, tar
     holds = better === 'higher' ? ours >= absolute : ours <= absolute;
     target = `${better === 'higher' ? '>=' : '<='} ${absolute} ${unit}`;
   }
-  const row = { name, unit, ours, reference: reference ?? null, referenceName: referenceName ?? null, ratio, better, target, holds };
+  const row = { name, unit, ours, reference: reference ?? null, referenceName: referenceName ?? null, ratio, better, target, holds, runRatios: runRatios ?? null };
   mkdirSync(dirname(file), { recursive: true });
   const rows = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : [];
   rows.push(row);
   writeFileSync(file, JSON.stringify(rows, null, 2) + '\n');
   return row;
+}
+
+const fmt = (x) => (x === null || x === undefined ? '-' : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2));
+
+/** The bench table, header first: what `npm run bench` prints and `bench/table.mjs` puts into the README. */
+export function tableOf(rows) {
+  const range = (r) => (r.runRatios?.length > 1 ? `${Math.min(...r.runRatios).toFixed(2)}-${Math.max(...r.runRatios).toFixed(2)}x (${r.runRatios.length})` : '-');
+  return [['measure', 'unit', 'rackboot', 'reference', 'ratio', 'ratio per run', 'target', 'holds'], ...rows.map((row) => [
+    row.name, row.unit, fmt(row.ours), row.reference === null ? '-' : `${fmt(row.reference)} (${row.referenceName})`,
+    row.ratio === null ? '-' : `${row.ratio.toFixed(2)}x`, range(row), row.target, row.holds === null ? '-' : row.holds ? 'yes' : 'NO',
+  ])];
+}
+
+/** The targets line: how many hold, and what each missed one measured. */
+export function targetsLine(rows) {
+  const targeted = rows.filter((row) => row.holds !== null);
+  const missed = targeted.filter((row) => !row.holds);
+  return `targets: ${targeted.length - missed.length} of ${targeted.length} hold${missed.length ? `; missed: ${missed.map((row) => `${row.name} (${fmt(row.ours)} ${row.unit}, target ${row.target})`).join('; ')}` : ''}`;
 }

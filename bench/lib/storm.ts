@@ -50,10 +50,10 @@ export function freshPhasesDir(dir: string, label: string): string {
   return p;
 }
 
-/** Per phase: [median, p95, max] seconds over the machines that finished it. */
-export function phaseBreakdown(phasesDir: string): Record<Phase, number[]> {
+/** Per phase: [median, p95, max] seconds over the machines that finished it, pooled over every storm given. */
+export function phaseBreakdown(...phasesDirs: string[]): Record<Phase, number[]> {
   const per = Object.fromEntries(PHASES.map((p) => [p, [] as number[]])) as Record<Phase, number[]>;
-  for (const f of readdirSync(phasesDir).filter((n) => !n.includes('.'))) {
+  for (const phasesDir of phasesDirs) for (const f of readdirSync(phasesDir).filter((n) => !n.includes('.'))) {
     const marks = readFileSync(join(phasesDir, f), 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string]);
     for (let i = 1; i < marks.length; i++) {
       per[marks[i]![0] as Phase]?.push(Number(BigInt(marks[i]![1]) - BigInt(marks[i - 1]![1])) / 1e9);
