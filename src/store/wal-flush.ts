@@ -12,9 +12,9 @@
 // would have been.
 //
 // The sync runs in libuv's thread pool (fs.fdatasync), so the loop keeps
-// answering meanwhile. A commit that lands while a sync runs starts its own
-// at once, up to SYNCS_IN_FLIGHT at a time; waiters that arrive while that
-// many run share the next one (group commit across batches).
+// answering meanwhile. Waiters that arrive together share one sync (group
+// commit across batches); a commit that lands while a sync runs starts its
+// own at once, up to SYNCS_IN_FLIGHT at a time.
 import { closeSync, fdatasync, openSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 
