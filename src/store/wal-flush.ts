@@ -12,9 +12,8 @@
 // would have been.
 //
 // The sync runs in libuv's thread pool (fs.fdatasync), so the loop keeps
-// answering meanwhile. Waiters that arrive together share one sync (group
-// commit across batches); a commit that lands while a sync runs starts its
-// own at once, up to SYNCS_IN_FLIGHT at a time.
+// answering meanwhile. Waiters that arrive while a sync runs share the next
+// one: group commit across batches, one sync in flight at a time.
 import { closeSync, fdatasync, openSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 
@@ -93,25 +92,14 @@ export function writeBehind(flusher: CommitDurability | undefined, gapMs = WRITE
   };
 }
 
-/**
- * How many fdatasyncs of the WAL may run at once. A commit that lands while
- * a sync runs needs one that starts after it; waiting for the running one to
- * finish first made such an ACK pay up to two syncs plus a trip through the
- * loop. Two leaves the rest of the thread pool (4 threads) to file reads.
- */
-const SYNCS_IN_FLIGHT = 2;
-
 /** Kept once an fdatasync of the WAL that started after the commit returned: survives power loss. */
 export class WalFlusher implements CommitDurability {
   private fd: number | undefined;
-  private inFlight = 0;
+  private running: Promise<void> | undefined;
   private waiting: Waiter[] = [];
-  private drained: Array<() => void> = [];
   private closed = false;
   /** Syncs started and finished, for tests and metrics. */
   syncs = 0;
-  /** The most syncs that ran at once, for tests. */
-  mostInFlight = 0;
 
   private constructor(private readonly walPath: string) {}
 
@@ -133,45 +121,40 @@ export class WalFlusher implements CommitDurability {
   afterDurable(done: Waiter): void {
     if (this.closed) return done(new Error('the store is closing'));
     this.waiting.push(done);
-    this.startSync();
+    if (!this.running) this.running = this.syncNext();
   }
 
-  /** Starts a sync for everyone waiting now, unless SYNCS_IN_FLIGHT run: then the next to finish starts it. */
-  private startSync(): void {
-    if (this.waiting.length === 0 || this.inFlight >= SYNCS_IN_FLIGHT) return;
-    const batch = this.waiting.splice(0);
-    this.inFlight++;
-    this.mostInFlight = Math.max(this.mostInFlight, this.inFlight);
-    this.syncOnce((err) => {
-      this.inFlight--;
+  private async syncNext(): Promise<void> {
+    while (this.waiting.length) {
+      const batch = this.waiting.splice(0);
+      const err = await this.syncOnce();
       for (const done of batch) {
         try {
           done(err);
         } catch { /* a waiter's own failure is its own */ }
       }
-      this.startSync();
-      if (this.inFlight === 0) for (const resolve of this.drained.splice(0)) resolve();
-    });
+    }
+    this.running = undefined;
   }
 
-  private syncOnce(finished: (err: Error | undefined) => void): void {
+  private syncOnce(): Promise<Error | undefined> {
     try {
       // Read-only is enough: Linux syncs the file, whatever the descriptor's mode.
       this.fd ??= openSync(this.walPath, 'r');
     } catch (err) {
-      // Answered on a later turn, as a sync would be: a waiter never runs inside afterDurable.
-      return void process.nextTick(finished, err as Error);
+      return Promise.resolve(err as Error);
     }
-    fdatasync(this.fd, (err) => {
+    const fd = this.fd;
+    return new Promise((resolve) => fdatasync(fd, (err) => {
       this.syncs++;
-      finished(err ?? undefined);
-    });
+      resolve(err ?? undefined);
+    }));
   }
 
-  /** Waits for the syncs in flight (their waiters are answered), then lets the descriptor go. */
+  /** Waits for a sync in flight (its waiters are answered), then lets the descriptor go. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.inFlight > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
+    await this.running;
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
