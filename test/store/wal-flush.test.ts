@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { PROCESS_DURABLE, WalFlusher, writeBehind } from '../../src/store/wal-flush.js';
+import { PROCESS_DURABLE, WalFlusher, writeBehind, type CommitDurability } from '../../src/store/wal-flush.js';
 
 let dir: string | undefined;
 afterEach(() => {
@@ -72,6 +72,40 @@ describe('writeBehind (leaseDurability process)', () => {
     expect(f.syncs).toBe(1);
     await d.close();
     db.close();
+  });
+
+  it('starts at most one sync per gap however often it is asked, and always one after the last commit', async () => {
+    const starts: number[] = [];
+    let inFlight = 0;
+    let mostInFlight = 0;
+    // A flusher whose syncs take 2 ms: only when they start is of interest here.
+    const fake: CommitDurability = {
+      afterDurable(done) {
+        starts.push(performance.now());
+        mostInFlight = Math.max(mostInFlight, ++inFlight);
+        setTimeout(() => (inFlight--, done(undefined)), 2);
+      },
+      close: async () => undefined,
+    };
+    const gap = 30;
+    const d = writeBehind(fake, gap);
+    let lastAsk = 0;
+    for (let i = 0; i < 20; i++) {
+      let answered = false;
+      d.afterDurable(() => (answered = true));
+      expect(answered).toBe(true);
+      lastAsk = performance.now();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await new Promise((r) => setTimeout(r, gap * 3));
+    // 20 commits over 100 ms or more: one sync at once, then one per gap at most (timers only fire late).
+    expect(starts.length).toBeGreaterThanOrEqual(2);
+    expect(starts.length).toBeLessThanOrEqual(Math.ceil((lastAsk - starts[0]!) / gap) + 1);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(gap - 2); // the loop's clock is whole ms
+    expect(mostInFlight).toBe(1);
+    // The last commit is covered: a sync started after it.
+    expect(starts.at(-1)!).toBeGreaterThanOrEqual(lastAsk);
+    await d.close();
   });
 
   it('is plain PROCESS_DURABLE without a WAL to sync', () => {
