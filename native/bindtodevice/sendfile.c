@@ -1,5 +1,6 @@
 // sendFile(socketFd, fileFd, offset, length, callback(errno, bytesSent)) -> id
 // abortSendFile(id)
+// tcpCorked(socketFd) -> boolean (the socket's TCP_CORK, so a test can see the body's cork)
 //
 // Zero-copy body transfer for the asset routes: sendfile(2) from a cached
 // file to a client socket, driven by I/O threads of the addon's own, so
@@ -330,7 +331,25 @@ static napi_value abort_send_file(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Whether TCP_CORK is set on a socket. Throws for a descriptor that is not a TCP socket.
+static napi_value tcp_corked(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t sock;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_int32(env, argv[0], &sock) != napi_ok || sock < 0) {
+    napi_throw_type_error(env, NULL, "tcpCorked(socketFd)");
+    return NULL;
+  }
+  int on = 0;
+  socklen_t len = sizeof on;
+  if (getsockopt(sock, IPPROTO_TCP, TCP_CORK, &on, &len) < 0) return throw_errno(env, "tcpCorked", errno);
+  napi_value result;
+  napi_get_boolean(env, on != 0, &result);
+  return result;
+}
+
 void register_sendfile(napi_env env, napi_value exports) {
   export_function(env, exports, "sendFile", send_file);
   export_function(env, exports, "abortSendFile", abort_send_file);
+  export_function(env, exports, "tcpCorked", tcp_corked);
 }
