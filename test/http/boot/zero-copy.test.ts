@@ -25,12 +25,15 @@ let port: number;
 const calls = { native: 0, completed: [] as { errno: number; sent: number }[], errors: [] as string[] };
 /** Bytes the route claims beyond the file's real size (a file that shrank after its stat). */
 let claimExtra = 0;
+/** The server-side socket descriptor of the last native call. */
+let serverSocketFd: number | undefined;
 
 /** The real addon, counting its calls and outcomes. */
 function counting(addon: ZeroCopySend): ZeroCopySend {
   return {
     sendFile(sock, fd, offset, length, done) {
       calls.native++;
+      serverSocketFd = sock;
       return addon.sendFile(sock, fd, offset, length, (errno, sent) => {
         calls.completed.push({ errno, sent });
         done(errno, sent);
@@ -223,6 +226,36 @@ describe.skipIf(!native)('zero-copy asset bodies (sendfile on the addon thread)'
     } finally {
       claimExtra = 0;
     }
+  });
+
+  it('sends the body corked (TCP_CORK, as nginx does with tcp_nopush) and takes the cork off before the response ends', async () => {
+    // Node sets TCP_NODELAY: uncorked, each sendfile into a nearly full send
+    // buffer pushes a short segment. A client that does not read keeps the
+    // transfer live, so the cork can be read on the server's socket.
+    const corked = (fd: number) => (native as unknown as { tcpCorked(fd: number): boolean }).tcpCorked(fd);
+    const before = calls.native;
+    const sock = connect(port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.pause();
+    sock.write('GET /f HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until('the native call', () => calls.native > before && serverSocketFd !== undefined);
+    const fd = serverSocketFd!;
+    await until('the cork on the server socket', () => corked(fd));
+    let got = 0;
+    const ended = new Promise<void>((resolve) =>
+      sock.on('data', (c: Buffer) => {
+        got += c.length;
+        if (got >= SIZE) resolve();
+      }),
+    );
+    const completed = calls.completed.length;
+    sock.resume();
+    await ended;
+    await until('the callback', () => calls.completed.length > completed);
+    // Uncorked at the end: Node's next write on this keep-alive connection is not held back.
+    expect(corked(fd)).toBe(false);
+    expect(calls.completed.at(-1)).toEqual({ errno: 0, sent: SIZE });
+    sock.destroy();
   });
 });
 
