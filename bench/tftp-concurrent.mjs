@@ -64,8 +64,8 @@ try {
   const totals = {};
   for (const [n, rl] of Object.entries(lines)) {
     procs[n].stdin.write('metrics\n');
-    const { requests, duplicateRequests, completed, unconfirmed, timeouts, aborted } = JSON.parse(await new Promise((ok) => rl.once('line', ok))).totals;
-    totals[n] = `; server: ${requests} requests (${duplicateRequests} duplicate), ${completed} completed, ${unconfirmed} unconfirmed, ${timeouts} timed out, ${aborted} aborted`;
+    const { requests, duplicateRequests, lateDuplicateRequests, completed, unconfirmed, timeouts, aborted } = JSON.parse(await new Promise((ok) => rl.once('line', ok))).totals;
+    totals[n] = `; server: ${requests} requests (${duplicateRequests} duplicate, ${lateDuplicateRequests} late duplicate), ${completed} completed, ${unconfirmed} unconfirmed, ${timeouts} timed out, ${aborted} aborted`;
   }
   for (const n of names) {
     const s = res[n].per.sort((a, b) => a - b);
