@@ -52,7 +52,11 @@ export interface TftpServiceDeps {
    * on and the addon has the calls; false keeps Node's receive path.
    */
   nativeAcks?: boolean;
-  /** Experiment (round 6): the native ACK receiver on a thread per transfer. */
+  /**
+   * The native ACK receiver on a thread per transfer (tftp-ack-thread.c)
+   * instead of a uv_poll on the event loop, so lock-step transfers do not
+   * wait for a busy loop. Default: on (round 7); false: the uv_poll.
+   */
   ackThread?: boolean;
   /** How long a late copy of a finished transfer's request is dropped (finished-requests.ts; default 3 s). */
   finishedMemoryMs?: number;
@@ -105,7 +109,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   const maxRetries = deps.maxRetries ?? 5;
   const batch = deps.batchedSends === false ? undefined : loadUdpBatch();
   if (deps.batchedSends === true && !batch) throw new Error('TFTP batched sends need the bindtodevice addon with openConnectedUdp/sendBlocks; rebuild it (see src/net/addon.ts)');
-  const io: TransferIo = { batch, acks: batch && deps.nativeAcks !== false ? loadTftpAcks() : undefined, ackThread: deps.ackThread };
+  const io: TransferIo = { batch, acks: batch && deps.nativeAcks !== false ? loadTftpAcks() : undefined, ackThread: deps.ackThread ?? true };
   let limitReported = false;
   let closed = false;
 
