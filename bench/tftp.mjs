@@ -14,8 +14,6 @@
 // BENCH_TFTP_NODE_ACKS=1 adds rackboot with batched sends but Node's own
 // receive path for ACKs (nativeAcks: false, what rackboot had before the
 // native ACK path), to compare the two in the same run.
-// BENCH_TFTP_UV_POLL=1 adds rackboot with its ACK receiver on the loop's
-// uv_poll (the default before round 7; "rackboot" has it on a thread).
 // tftpd-hpa and atftpd conflict as packages and start services when
 // installed, so their binaries are fetched with `apt-get download` and
 // unpacked with `dpkg-deb -x` into test-output/bench-tools.
@@ -35,9 +33,10 @@ const sfx = `${process.pid.toString(36)}`.slice(-5);
 const S = `rbtbs${sfx}`, C = `rbtbc${sfx}`, SIF = `rbtba${sfx}`, CIF = `rbtbb${sfx}`;
 const CIP = '10.98.70.2';
 /** Each server's own address in the server namespace. */
-const ADDR = { rackboot: '10.98.70.1', atftpd: '10.98.70.3', 'tftpd-hpa': '10.98.70.4', dnsmasq: '10.98.70.5', 'rackboot per packet': '10.98.70.6', 'rackboot node ACKs': '10.98.70.7', 'rackboot ack thread': '10.98.70.8', 'rackboot uv_poll': '10.98.70.9' };
+const ADDR = { rackboot: '10.98.70.1', atftpd: '10.98.70.3', 'tftpd-hpa': '10.98.70.4', dnsmasq: '10.98.70.5', 'rackboot per packet': '10.98.70.6', 'rackboot node ACKs': '10.98.70.7', 'rackboot ack thread': '10.98.70.8' };
 const tools = join(repo, 'test-output', 'bench-tools');
 const libPath = join(tools, 'root', 'usr', 'lib', 'x86_64-linux-gnu');
+ADDR['rackboot uv_poll'] = '10.98.70.10';
 
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 const inNs = (ns, cmd, args) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
@@ -62,9 +61,9 @@ function servers(root, rackbootBundle) {
   ];
   if (process.env.BENCH_TFTP_PER_PACKET === '1') list.push(['rackboot per packet', process.execPath, [rackbootBundle, cfg(ADDR['rackboot per packet'], false)]]);
   if (process.env.BENCH_TFTP_NODE_ACKS === '1') list.push(['rackboot node ACKs', process.execPath, [rackbootBundle, cfg(ADDR['rackboot node ACKs'], true, false)]]);
-  // The ACK receiver on the loop's uv_poll (the default before round 7).
-  if (process.env.BENCH_TFTP_UV_POLL === '1') list.push(['rackboot uv_poll', process.execPath, [rackbootBundle, cfg(ADDR['rackboot uv_poll'], true, true, false)]]);
   if (process.env.BENCH_TFTP_ACK_THREAD === '1') list.push(['rackboot ack thread', process.execPath, [rackbootBundle, cfg(ADDR['rackboot ack thread'], true, true, true)]]);
+  // BENCH_TFTP_UV_POLL=1: rackboot with its ACK receiver on the loop's uv_poll (the default before round 7; "rackboot" has it on a thread).
+  if (process.env.BENCH_TFTP_UV_POLL === '1') list.push(['rackboot uv_poll', process.execPath, [rackbootBundle, cfg(ADDR['rackboot uv_poll'], true, true, false)]]);
   return list;
 }
 
