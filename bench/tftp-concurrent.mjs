@@ -2,7 +2,7 @@
 // The TFTP phase of a 1,000-machine storm without the rest of the storm: N
 // concurrent curl transfers of undionly.kpxe (74 kB, blksize 512, lock-step,
 // as the storm's machines fetch it) from rackboot on the loop's uv_poll,
-// rackboot with the ACK thread (ackThread) and dnsmasq, interleaved over
+// rackboot with the ACK thread (ackThread, the default since round 7) and dnsmasq, interleaved over
 // ROUNDS; each transfer's time is curl's time_total. STALL=N holds each
 // rackboot's event loop N ms of every 2N (RB_LOOP_STALL_MS in
 // test/tftp/serve-child.ts), as the daemon's other work does in a storm.
@@ -22,7 +22,7 @@ const sfx = process.pid.toString(36).slice(-5);
 const S = `rbtts${sfx}`, C = `rbttc${sfx}`;
 const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
 const inNs = (ns, cmd, args) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
-const ADDR = { rackboot: '10.98.72.1', 'rackboot ack thread': '10.98.72.8', dnsmasq: '10.98.72.5' };
+const ADDR = { 'rackboot uv_poll': '10.98.72.1', 'rackboot ack thread': '10.98.72.8', dnsmasq: '10.98.72.5' };
 const work = mkdtempSync(join(tmpdir(), 'rbt-conc-')); chmodSync(work, 0o755);
 const root = join(work, 'root'); mkdirSync(root, { mode: 0o755 });
 copyFileSync('/usr/lib/ipxe/undionly.kpxe', join(root, 'undionly.kpxe')); chmodSync(join(root, 'undionly.kpxe'), 0o644);
@@ -38,7 +38,7 @@ try {
   const { serve } = await bundleTs({ serve: 'test/tftp/serve-child.ts' }, bundleDir);
   const cfg = (host, ackThread) => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 2000 }, host, ackThread });
   const list = {
-    rackboot: [process.execPath, [serve, cfg(ADDR.rackboot, false)]],
+    'rackboot uv_poll': [process.execPath, [serve, cfg(ADDR['rackboot uv_poll'], false)]],
     'rackboot ack thread': [process.execPath, [serve, cfg(ADDR['rackboot ack thread'], true)]],
     dnsmasq: ['/usr/sbin/dnsmasq', ['--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--enable-tftp', `--tftp-root=${root}`, `--listen-address=${ADDR.dnsmasq}`, '--bind-interfaces', '--user=root', `--tftp-max=${N + 100}`, '--pid-file=', '--log-facility=/dev/null']],
   };
@@ -64,8 +64,8 @@ try {
   const totals = {};
   for (const [n, rl] of Object.entries(lines)) {
     procs[n].stdin.write('metrics\n');
-    const { requests, duplicateRequests, completed, unconfirmed, timeouts, aborted } = JSON.parse(await new Promise((ok) => rl.once('line', ok))).totals;
-    totals[n] = `; server: ${requests} requests (${duplicateRequests} duplicate), ${completed} completed, ${unconfirmed} unconfirmed, ${timeouts} timed out, ${aborted} aborted`;
+    const { requests, duplicateRequests, lateDuplicateRequests, completed, unconfirmed, timeouts, aborted } = JSON.parse(await new Promise((ok) => rl.once('line', ok))).totals;
+    totals[n] = `; server: ${requests} requests (${duplicateRequests} duplicate, ${lateDuplicateRequests} late duplicate), ${completed} completed, ${unconfirmed} unconfirmed, ${timeouts} timed out, ${aborted} aborted`;
   }
   for (const n of names) {
     const s = res[n].per.sort((a, b) => a - b);

@@ -44,6 +44,7 @@ const CONTROL_WORKLOAD = 'curl blksize 1468';
 const ADDR = { rackboot: '10.98.70.1', atftpd: '10.98.70.3', 'tftpd-hpa': '10.98.70.4', dnsmasq: '10.98.70.5', 'rackboot per packet': '10.98.70.6', 'rackboot node ACKs': '10.98.70.7', 'rackboot ack thread': '10.98.70.8', [CONTROL]: '10.98.70.9' };
 const tools = join(repo, 'test-output', 'bench-tools');
 const libPath = join(tools, 'root', 'usr', 'lib', 'x86_64-linux-gnu');
+ADDR['rackboot uv_poll'] = '10.98.70.10';
 
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 const inNs = (ns, cmd, args) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
@@ -71,6 +72,8 @@ function servers(root, rackbootBundle) {
   if (process.env.BENCH_TFTP_PER_PACKET === '1') list.push(['rackboot per packet', process.execPath, [rackbootBundle, cfg(ADDR['rackboot per packet'], false)]]);
   if (process.env.BENCH_TFTP_NODE_ACKS === '1') list.push(['rackboot node ACKs', process.execPath, [rackbootBundle, cfg(ADDR['rackboot node ACKs'], true, false)]]);
   if (process.env.BENCH_TFTP_ACK_THREAD === '1') list.push(['rackboot ack thread', process.execPath, [rackbootBundle, cfg(ADDR['rackboot ack thread'], true, true, true)]]);
+  // BENCH_TFTP_UV_POLL=1: rackboot with its ACK receiver on the loop's uv_poll (the default before round 7; "rackboot" has it on a thread).
+  if (process.env.BENCH_TFTP_UV_POLL === '1') list.push(['rackboot uv_poll', process.execPath, [rackbootBundle, cfg(ADDR['rackboot uv_poll'], true, true, false)]]);
   return list;
 }
 

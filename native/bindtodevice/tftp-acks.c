@@ -317,7 +317,8 @@ static void on_finalized(napi_env env, void *data, void *hint) {
 static napi_value acks_close(napi_env env, napi_callback_info info) {
   struct acks *a = sole_handle(env, info, "tftpAcksClose(handle)");
   if (!a || a->closing) return NULL;
-  napi_delete_reference(env, a->data_ref);
+  // Thread mode: the receiver may still read the file's bytes; released when it has exited.
+  if (!a->threaded) napi_delete_reference(env, a->data_ref);
   napi_delete_reference(env, a->callback);
   napi_async_destroy(env, a->async);
   stop(a);

@@ -42,6 +42,9 @@ struct acks {
   pthread_mutex_t lock;
   uv_async_t wake;
   struct queued *queue;
+  // The receiver has handed over its last event (done), and has made its
+  // last access to this struct (exited); released: the loop has let go.
+  bool done, exited, released;
 };
 
 struct queued {
@@ -66,5 +69,5 @@ void lock(struct acks *a);
 void unlock(struct acks *a);
 /** Thread mode: starts the receiver thread and its wake-up (0 or -errno); makes the socket blocking. */
 int ack_thread_start(struct acks *a, uv_loop_t *loop);
-/** Thread mode: stops and joins the receiver, closes the socket and the wake-up. */
+/** Thread mode: stops the receiver; the socket and the wake-up close once it has exited (no join on the loop). */
 void ack_thread_stop(struct acks *a);

@@ -8,6 +8,8 @@ export const COUNTERS = [
   'duplicateRequests', 'busy', 'malformed', 'unexpected', 'bytesSent', 'retransmissions',
   // Windows the native ACK path (ack-fast-path.ts) sent on ACKs JavaScript never saw.
   'nativeAckWindows',
+  // Copies of a request read after its transfer ended, dropped (finished-requests.ts).
+  'lateDuplicateRequests',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];
 export type Counters = Record<CounterName, number>;

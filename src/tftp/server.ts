@@ -20,6 +20,7 @@ import { loadTftpAcks } from './ack-fast-path.js';
 import { TftpFiles, type VirtualFiles } from './files.js';
 import { ClientTable, type TftpMetrics } from './clients.js';
 import { recordTftpSighting } from './sightings.js';
+import { FinishedRequests } from './finished-requests.js';
 
 export interface TftpServiceDeps {
   settings: Pick<Settings, 'tftp'>;
@@ -51,8 +52,14 @@ export interface TftpServiceDeps {
    * on and the addon has the calls; false keeps Node's receive path.
    */
   nativeAcks?: boolean;
-  /** Experiment (round 6): the native ACK receiver on a thread per transfer. */
+  /**
+   * The native ACK receiver on a thread per transfer (tftp-ack-thread.c)
+   * instead of a uv_poll on the event loop, so lock-step transfers do not
+   * wait for a busy loop. Default: on (round 7); false: the uv_poll.
+   */
   ackThread?: boolean;
+  /** How long a late copy of a finished transfer's request is dropped (finished-requests.ts; default 3 s). */
+  finishedMemoryMs?: number;
 }
 
 export interface TftpService {
@@ -76,6 +83,8 @@ interface Active {
   ip: string;
   port: number;
   file: string;
+  /** The RRQ's bytes (latin1): with ip:port, what finished-requests.ts remembers. */
+  request: string;
   size: number;
   startedAt: number;
   socket?: TransferSocket;
@@ -94,12 +103,13 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   const files = new TftpFiles(cfg.root, deps.virtualFiles ?? {});
   const clients = new ClientTable();
   const active = new Map<string, Active>();
+  const finished = new FinishedRequests(deps.finishedMemoryMs);
   const retransmitMs = deps.retransmitMs ?? 1000;
   const minRetransmitMs = Math.min(deps.minRetransmitMs ?? 200, retransmitMs);
   const maxRetries = deps.maxRetries ?? 5;
   const batch = deps.batchedSends === false ? undefined : loadUdpBatch();
   if (deps.batchedSends === true && !batch) throw new Error('TFTP batched sends need the bindtodevice addon with openConnectedUdp/sendBlocks; rebuild it (see src/net/addon.ts)');
-  const io: TransferIo = { batch, acks: batch && deps.nativeAcks !== false ? loadTftpAcks() : undefined, ackThread: deps.ackThread };
+  const io: TransferIo = { batch, acks: batch && deps.nativeAcks !== false ? loadTftpAcks() : undefined, ackThread: deps.ackThread ?? true };
   let limitReported = false;
   let closed = false;
 
@@ -142,6 +152,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     active.delete(key);
     if (active.size < cfg.maxTransfers) limitReported = false;
     const t = a.transfer!;
+    if (end.outcome === 'complete' || end.outcome === 'unconfirmed' || end.outcome === 'probe') finished.remember(key, a.request);
     clients.count(a.ip, 'retransmissions', t.retransmissions);
     clients.count(a.ip, 'bytesSent', a.bytesSent);
     const ms = Date.now() - a.startedAt;
@@ -227,9 +238,9 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     else clients.count(a.ip, 'unexpected');
   }
 
-  function startTransfer(key: string, rinfo: RemoteInfo, pkt: Extract<TftpPacket, { filename: string }>, data: Uint8Array): void {
+  function startTransfer(key: string, rinfo: RemoteInfo, request: string, pkt: Extract<TftpPacket, { filename: string }>, data: Uint8Array): void {
     const neg = negotiate(pkt.options, data.length, cfg);
-    const a: Active = { ip: rinfo.address, port: rinfo.port, file: pkt.filename, size: data.length, startedAt: Date.now(), bytesSent: 0 };
+    const a: Active = { ip: rinfo.address, port: rinfo.port, file: pkt.filename, request, size: data.length, startedAt: Date.now(), bytesSent: 0 };
     a.transfer = new Transfer({
       data,
       blksize: neg.blksize,
@@ -297,6 +308,9 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     const key = `${ip}:${rinfo.port}`;
     // A retransmitted RRQ (same client, same port) belongs to the transfer already running.
     if (active.has(key)) return clients.count(ip, 'duplicateRequests');
+    // One read after its transfer ended: a late copy, not a new request (finished-requests.ts).
+    const request = msg.toString('latin1');
+    if (finished.justFinished(key, request)) return clients.count(ip, 'lateDuplicateRequests');
     if (active.size >= cfg.maxTransfers) {
       clients.count(ip, 'busy');
       clients.event(ip, 'busy', pkt.filename, `${active.size} transfers active`);
@@ -321,7 +335,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
       if (denied) return sendError(main, rinfo, ERR.ACCESS_VIOLATION, 'Access violation');
       return sendError(main, rinfo, ERR.FILE_NOT_FOUND, file.code === 'too-large' ? 'File too large for TFTP' : 'File not found');
     }
-    startTransfer(key, rinfo, pkt as Extract<TftpPacket, { filename: string }>, pkt.mode === 'netascii' ? toNetascii(file.data) : file.data);
+    startTransfer(key, rinfo, request, pkt as Extract<TftpPacket, { filename: string }>, pkt.mode === 'netascii' ? toNetascii(file.data) : file.data);
   }
 
   main.on('message', (msg, rinfo) => {
