@@ -79,12 +79,17 @@ export interface TftpService {
  */
 export const PEER_GONE_GRACE_MS = 100;
 
+/** How long another request from a running transfer's port waits for that transfer's last packet (followUp). */
+export const FOLLOW_UP_WAIT_MS = 100;
+
 interface Active {
   ip: string;
   port: number;
   file: string;
   /** The RRQ's bytes (latin1): with ip:port, what finished-requests.ts remembers. */
   request: string;
+  /** Another request from this transfer's port, waiting for it to end (followUp). */
+  next?: { msg: Buffer; rinfo: RemoteInfo; timer: NodeJS.Timeout };
   size: number;
   startedAt: number;
   socket?: TransferSocket;
@@ -143,6 +148,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   /** Stops a transfer's timers and closes its socket. */
   function release(a: Active): void {
     if (a.timer) clearTimeout(a.timer);
+    if (a.next) clearTimeout(a.next.timer);
     if (a.peerGone) clearTimeout(a.peerGone);
     a.socket?.close();
   }
@@ -188,6 +194,23 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
         sighting(a, 'timeout', `TFTP transfer of ${a.file} to ${a.ip} timed out`);
         break;
     }
+    const next = a.next;
+    if (next) queueMicrotask(() => closed || onRequest(next.msg, next.rinfo, true));
+  }
+
+  /**
+   * Another request from the port of a transfer still running: the client
+   * is done with that transfer, but its last ACK or ERROR can still be
+   * queued behind this read (the receiver thread hands it to the loop
+   * through a wake-up; on the loop's own path two sockets are read in no set
+   * order). So the request waits for the transfer to end, and at most
+   * FOLLOW_UP_WAIT_MS: then the transfer ends as the client left it. OVMF
+   * asks for its file from the port its size probe used (pxe/CLIENTS.md).
+   */
+  function followUp(key: string, a: Active, msg: Buffer, rinfo: RemoteInfo): void {
+    // A retransmission of the waiting request replaces it; one timer.
+    if (a.next) return void (a.next = { ...a.next, msg, rinfo });
+    a.next = { msg, rinfo, timer: setTimeout(() => active.get(key) === a && apply(key, a, a.transfer!.onSuperseded()), FOLLOW_UP_WAIT_MS) };
   }
 
   /** What the native ACK path did on its own, applied to the transfer before anything else decides. */
@@ -285,7 +308,8 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     }
   }
 
-  function onRequest(msg: Buffer, rinfo: RemoteInfo): void {
+  /** `waited`: a request followUp held back, counted when it was first read. */
+  function onRequest(msg: Buffer, rinfo: RemoteInfo, waited = false): void {
     const ip = rinfo.address;
     const decoded = decodePacket(msg);
     if (!decoded.ok) {
@@ -304,12 +328,14 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
     }
     // Anything but a request on the listening port is a stray; never answer an ERROR.
     if (pkt.op !== 'RRQ') return clients.count(ip, 'unexpected');
-    clients.count(ip, 'requests');
+    if (!waited) clients.count(ip, 'requests');
     const key = `${ip}:${rinfo.port}`;
-    // A retransmitted RRQ (same client, same port) belongs to the transfer already running.
-    if (active.has(key)) return clients.count(ip, 'duplicateRequests');
-    // One read after its transfer ended: a late copy, not a new request (finished-requests.ts).
     const request = msg.toString('latin1');
+    const running = active.get(key);
+    // A retransmitted RRQ (same client, same port, same bytes) belongs to the transfer already running.
+    if (running?.request === request) return clients.count(ip, 'duplicateRequests');
+    if (running) return followUp(key, running, msg, rinfo);
+    // One read after its transfer ended: a late copy, not a new request (finished-requests.ts).
     if (finished.justFinished(key, request)) return clients.count(ip, 'lateDuplicateRequests');
     if (active.size >= cfg.maxTransfers) {
       clients.count(ip, 'busy');

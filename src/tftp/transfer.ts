@@ -183,6 +183,15 @@ export class Transfer {
     return { timer: 'stop', end: { outcome: unconfirmed ? 'unconfirmed' : 'aborted', detail } };
   }
 
+  /** The client sent another request from this transfer's port: it has moved on from this one. */
+  onSuperseded(): Step {
+    if (this.state === 'done') return NOTHING;
+    const unconfirmed = this.state === 'data' && this.sentUpTo >= this.totalBlocks;
+    this.state = 'done';
+    const detail = `client sent a new request from the same port after block ${this.acked} of ${this.totalBlocks}`;
+    return { timer: 'stop', end: { outcome: unconfirmed ? 'unconfirmed' : 'aborted', detail } };
+  }
+
   onTimeout(): Step {
     if (this.state === 'new' || this.state === 'done') return NOTHING;
     this.retries++;

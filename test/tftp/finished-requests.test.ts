@@ -127,6 +127,41 @@ describe.each([
     expect(svc.metrics().totals).toMatchObject({ requests: 3, probes: 1, lateDuplicateRequests: 1, completed: 1, bytesSent: 2000 });
   });
 
+  it('serves OVMF\'s real RRQ read before the probe\'s abort (both queued while the loop was busy)', async () => {
+    const svc = await serve();
+    const c = await rig.client();
+    c.send(OVMF_PROBE, svc.port);
+    const [oack] = await c.waitFor(1);
+    // The abort, then at once the real request from the same port, as OVMF sends them.
+    c.send(USER_ABORTED, oack!.from);
+    c.send(OVMF_RRQ, svc.port);
+    const until = Date.now() + 30;
+    while (Date.now() < until); // hold the loop (server and client share it)
+    const got = await c.waitFor(2);
+    expect(got[1]!.packet).toEqual({ op: 'OACK', options: [['blksize', '1468'], ['windowsize', '4']] });
+    c.send(encodeAck(0), got[1]!.from);
+    await c.waitFor(4);
+    c.send(encodeAck(2), got[1]!.from);
+    await c.quiet(100);
+    expect(svc.metrics().totals).toMatchObject({ requests: 2, probes: 1, duplicateRequests: 0, completed: 1, aborted: 0, bytesSent: 2000 });
+  });
+
+  it('a new request from the port of a transfer its client left ends that transfer and is served', async () => {
+    const svc = await serve();
+    const c = await rig.client();
+    c.send(CURL_RRQ, svc.port);
+    const [first] = await c.waitFor(1);
+    expect(first!.packet?.op).toBe('OACK');
+    // No ACK for that OACK: the client asks for something else from the same port.
+    c.send(OVMF_RRQ, svc.port);
+    const got = await c.waitFor(2);
+    expect(got[1]!.packet).toEqual({ op: 'OACK', options: [['blksize', '1468'], ['windowsize', '4']] });
+    expect(got[1]!.from).not.toBe(first!.from);
+    // The client left the first transfer before its file: it ends aborted.
+    expect(svc.metrics().totals).toMatchObject({ requests: 2, duplicateRequests: 0, aborted: 1, completed: 0 });
+    expect(svc.metrics().activeTransfers).toBe(1);
+  });
+
   it('serves the same request again once the memory has passed, and at once after an abort', async () => {
     const svc = await serve(200);
     const c = await rig.client();
