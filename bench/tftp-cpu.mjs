@@ -15,7 +15,7 @@
 // out (the server's part of a round trip, wake-up included) and DATA in to
 // its ACK out (the client's part). ACK_THREAD=1 / UV_POLL=1 add rackboot with
 // its ACK receiver explicitly on a thread / on the loop's uv_poll (the
-// "rackboot" row runs the default, the thread since round 7). Rows go to the bench table (CPU per block
+// "rackboot" row runs the default, the loop). Rows go to the bench table (CPU per block
 // against dnsmasq and atftpd; no target: the targets are times).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -72,7 +72,7 @@ function servers(root, rackbootBundle) {
   if (process.env.BENCH_TFTP_PER_PACKET === '1') list.push(['rackboot per packet', process.execPath, [rackbootBundle, cfg(ADDR['rackboot per packet'], false)]]);
   if (process.env.BENCH_TFTP_NODE_ACKS === '1') list.push(['rackboot node ACKs', process.execPath, [rackbootBundle, cfg(ADDR['rackboot node ACKs'], true, false)]]);
   if (process.env.BENCH_TFTP_ACK_THREAD === '1') list.push(['rackboot ack thread', process.execPath, [rackbootBundle, cfg(ADDR['rackboot ack thread'], true, true, true)]]);
-  // BENCH_TFTP_UV_POLL=1: rackboot with its ACK receiver on the loop's uv_poll (the default before round 7; "rackboot" has it on a thread).
+  // BENCH_TFTP_UV_POLL=1: rackboot with its ACK receiver explicitly on the loop's uv_poll (the default, as "rackboot").
   if (process.env.BENCH_TFTP_UV_POLL === '1') list.push(['rackboot uv_poll', process.execPath, [rackbootBundle, cfg(ADDR['rackboot uv_poll'], true, true, false)]]);
   return list;
 }

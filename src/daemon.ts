@@ -155,8 +155,8 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
       host: net && !('error' in net) ? net.address : '0.0.0.0',
       // Firmware that cannot fetch HTTP can still get the chain script by name.
       virtualFiles: { 'boot.ipxe': () => chainScript(ctx.publicUrl) },
-      // ACKs received on a thread per transfer (src/tftp/server.ts ackThread); RACKBOOT_TFTP_ACK_THREAD=0: on the loop.
-      ackThread: process.env.RACKBOOT_TFTP_ACK_THREAD !== '0',
+      // RACKBOOT_TFTP_ACK_THREAD=1: ACKs received on a thread per transfer (src/tftp/server.ts ackThread), for large storms.
+      ackThread: process.env.RACKBOOT_TFTP_ACK_THREAD === '1',
     }));
   }
   let dhcpSegment: PgDhcpSegment | undefined;

@@ -55,7 +55,10 @@ export interface TftpServiceDeps {
   /**
    * The native ACK receiver on a thread per transfer (tftp-ack-thread.c)
    * instead of a uv_poll on the event loop, so lock-step transfers do not
-   * wait for a busy loop. Default: on (round 7); false: the uv_poll.
+   * wait for a busy loop. Default: off. On the quiet bench machine a single
+   * lock-step transfer took 1.6-3.3x as long on the thread, while a
+   * 1,000-machine storm finished 10% sooner with it (README, Performance,
+   * round 7): the loop wins until it is the bottleneck.
    */
   ackThread?: boolean;
   /** How long a late copy of a finished transfer's request is dropped (finished-requests.ts; default 3 s). */
@@ -114,7 +117,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   const maxRetries = deps.maxRetries ?? 5;
   const batch = deps.batchedSends === false ? undefined : loadUdpBatch();
   if (deps.batchedSends === true && !batch) throw new Error('TFTP batched sends need the bindtodevice addon with openConnectedUdp/sendBlocks; rebuild it (see src/net/addon.ts)');
-  const io: TransferIo = { batch, acks: batch && deps.nativeAcks !== false ? loadTftpAcks() : undefined, ackThread: deps.ackThread ?? true };
+  const io: TransferIo = { batch, acks: batch && deps.nativeAcks !== false ? loadTftpAcks() : undefined, ackThread: deps.ackThread ?? false };
   let limitReported = false;
   let closed = false;
 
