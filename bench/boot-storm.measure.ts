@@ -13,7 +13,7 @@
 // each phase per machine, the daemon's CPU against the box's, and the seconds
 // in which the daemon's event loop stalled (the worst round).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { missingPrerequisites, Netns, uniqueSuffix } from '../test/helpers/netns.js';
@@ -42,7 +42,6 @@ let srv: Netns;
 const clients: Netns[] = [];
 let dir: string;
 let cli: string;
-let rackboot: ChildProcess | undefined;
 /** Host neighbour-table limits raised for a large storm, restored afterwards. */
 const restoreSysctls: [string, string][] = [];
 
@@ -115,7 +114,7 @@ const ROUNDS = Number(process.env.BENCH_STORM_ROUNDS ?? (quick || MACHINES > 200
 /** Starts rackboot, runs one storm against it, and stops it: the storm plus the daemon's own counters. */
 async function stormOnRackboot(round: number, floor: number, linkMBps: number, load: () => string) {
   let serverLog = '';
-  rackboot = srv.spawn(process.execPath, [...daemonNodeFlags(), cli, 'serve', '--config', join(dir, 'rackboot.yaml')], { cwd: REPO, env: daemonEnv() });
+  const rackboot = srv.spawn(process.execPath, [...daemonNodeFlags(), cli, 'serve', '--config', join(dir, 'rackboot.yaml')], { cwd: REPO, env: daemonEnv() });
   rackboot.stdout!.on('data', (d: Buffer) => (serverLog += d.toString()));
   rackboot.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
   await waitFor(() => {

@@ -177,18 +177,19 @@ export class Transfer {
   /** The client's port is closed (ICMP port unreachable): it has exited. */
   onPeerGone(): Step {
     if (this.state === 'new' || this.state === 'done') return NOTHING;
-    const unconfirmed = this.state === 'data' && this.sentUpTo >= this.totalBlocks;
-    this.state = 'done';
-    const detail = `client port closed after block ${this.acked} of ${this.totalBlocks}`;
-    return { timer: 'stop', end: { outcome: unconfirmed ? 'unconfirmed' : 'aborted', detail } };
+    return this.left(`client port closed after block ${this.acked} of ${this.totalBlocks}`);
   }
 
   /** The client sent another request from this transfer's port: it has moved on from this one. */
   onSuperseded(): Step {
     if (this.state === 'done') return NOTHING;
+    return this.left(`client sent a new request from the same port after block ${this.acked} of ${this.totalBlocks}`);
+  }
+
+  /** The client left: unconfirmed when every block was sent (it may have the file), else aborted. */
+  private left(detail: string): Step {
     const unconfirmed = this.state === 'data' && this.sentUpTo >= this.totalBlocks;
     this.state = 'done';
-    const detail = `client sent a new request from the same port after block ${this.acked} of ${this.totalBlocks}`;
     return { timer: 'stop', end: { outcome: unconfirmed ? 'unconfirmed' : 'aborted', detail } };
   }
 

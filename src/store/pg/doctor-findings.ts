@@ -3,7 +3,7 @@
 // which instance leads the Talos steps and how recently it showed it is alive,
 // and how far this box's clock is from the server's (claim expiries compare
 // times written by different appliances). It reads only: no migration, no lock.
-import { APPLIANCE_LIVE_MS, NO_ADMIN_TOKEN, shortDigest, type ApplianceRow } from './appliances.js';
+import { APPLIANCE_HEARTBEAT_MS, APPLIANCE_LIVE_MS, NO_ADMIN_TOKEN, shortDigest, type ApplianceRow } from './appliances.js';
 import { LEADER_LEASE_MS, TALOS_LEADER_LOCK } from './coordination.js';
 import { PG_MIGRATIONS } from './migrations.js';
 import { lit, PsqlSession } from './psql-session.js';
@@ -108,7 +108,7 @@ async function applianceFindings(s: PsqlSession, now: number): Promise<DbFinding
     : {
       level: 'fail', check: 'inventory files',
       detail: `serving appliances have different inventory files (${groups(files, (r) => `${r.inventory_nodes} nodes, digest ${shortDigest(r.inventory_digest)}${r.inventory_applied ? '' : ' (refused)'}`)}); the nodes are shared, so a reload of one file is refused while another appliance has a different one`,
-      fix: 'copy one inventory file to every appliance (each reloads when its file changes; one refused before loads by itself within 10 s once all agree)',
+      fix: `copy one inventory file to every appliance (each reloads when its file changes; one refused before loads by itself within ${APPLIANCE_HEARTBEAT_MS / 1000} s once all agree)`,
     });
   return out;
 }
