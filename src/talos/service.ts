@@ -2,7 +2,7 @@
 // once rackboot has an admin identity (DATA_DIR/talosconfig). Push first
 // contact also needs a config renderer; without one only the steps after
 // install run (bootstrap, health, kubeconfig, reimage).
-import { existsSync, unwatchFile, watchFile } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { Service } from '../daemon.js';
 import type { NodeStateWriter, ResetFallback } from '../lifecycle/ports.js';
 import type { Logger } from '../log.js';
@@ -132,15 +132,36 @@ export function startTalosService(input: TalosServiceInput & { watchIntervalMs?:
     input.log.info({ push: !!input.renderConfig }, 'Talos API service started');
     return true;
   };
-  const interval = input.watchIntervalMs ?? TALOSCONFIG_POLL_MS;
-  const onChange = () => {
-    if (tryStart()) unwatchFile(file, onChange);
+  // Our own stat poll, not fs.watchFile: watchFile takes its first stat on the
+  // thread pool some time after the call, so a talosconfig written in between
+  // became its baseline and was never seen as a change (CI saw the service wait
+  // forever). Here the baseline is taken before tryStart reads the file, so any
+  // later write differs from it.
+  const fileVersion = (): string | undefined => {
+    try {
+      const st = statSync(file);
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return undefined;
+    }
+  };
+  let triedVersion = fileVersion();
+  let poll: NodeJS.Timeout | undefined;
+  const stopPolling = () => {
+    if (poll) clearInterval(poll);
+    poll = undefined;
   };
   if (!tryStart()) {
     if (current?.state !== 'failed') set('waiting', `no ${file} yet: push, bootstrap and reimage start when it appears (rackboot init, then rackboot talosconfig)`);
     input.log.info({ file }, 'Talos API service off until the talosconfig appears; watching for it');
-    // A stat poll rather than fs.watch: it sees a file that does not exist yet, on any filesystem.
-    watchFile(file, { interval, persistent: false }, onChange);
+    // Polled, not fs.watch: it sees a file that does not exist yet, on any filesystem.
+    poll = setInterval(() => {
+      const version = fileVersion();
+      if (version === triedVersion) return;
+      triedVersion = version;
+      if (tryStart()) stopPolling();
+    }, input.watchIntervalMs ?? TALOSCONFIG_POLL_MS);
+    poll.unref();
   }
   return {
     name: 'talos',
@@ -149,7 +170,7 @@ export function startTalosService(input: TalosServiceInput & { watchIntervalMs?:
     leadership: () => coordination?.stats() ?? (input.settings.scaleOut?.postgres ? { leading: false, changes: 0, confirmedAgoMs: undefined } : undefined),
     async close() {
       closed = true;
-      unwatchFile(file, onChange);
+      stopPolling();
       await orchestrator?.close();
       await coordination?.close();
       set('stopped', 'rackboot serve is not running');

@@ -1,5 +1,6 @@
 // The daemon's Talos service: waits for a talosconfig; with one, it runs
 // passes in the background (IP:50000 from the store) and stops on close().
+import { pbkdf2 } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -46,6 +47,22 @@ describe('Talos service', () => {
       await svc.close();
     }
     expect(recordedTalosServiceState(rack.store)?.state).toBe('stopped');
+  });
+
+  it('sees a talosconfig written the moment after start, while the thread pool is still busy', async () => {
+    rack = await makeRack([]);
+    const settings = loadSettings({ dataDir: rack.dir, config: undefined }, rack.dir);
+    // Hold every libuv pool thread so that any stat queued at start runs only after the write below
+    // (fs.watchFile took its baseline that way, saw the file as already there, and never fired).
+    const poolBusy = Array.from({ length: 8 }, () => new Promise((done) => pbkdf2('x', 'y', 300_000, 32, 'sha256', done)));
+    const svc = startTalosService({ settings, store: rack.store, states: new StateMachine(rack.store), log: quietLogger([]), watchIntervalMs: 50 });
+    try {
+      writeFileSync(join(rack.dir, 'talosconfig'), 'context: a\ncontexts: {}\n');
+      await Promise.all(poolBusy);
+      await waitFor(() => svc.state().state === 'failed', 5000, 'the talosconfig written at start was seen');
+    } finally {
+      await svc.close();
+    }
   });
 
   it('with a talosconfig, bootstraps an installed control plane in the background and fetches the kubeconfig', async () => {
