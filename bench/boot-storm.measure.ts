@@ -22,7 +22,7 @@ import { schematicId } from '../src/factory/schematic.js';
 import { daemonEnv, daemonNodeFlags } from './lib/daemon-flags.mjs';
 import { median, quick, record } from './lib/results.mjs';
 import {
-  backlogDrops, describeBreakdown, failureSummary, listenDrops, freshPhasesDir, hostCpuSeconds, phaseBreakdown, PHASES, startReferenceChain, stop, stormIp, stormMac, writeMachineScript,
+  backlogDrops, describeBreakdown, failureSummary, listenDrops, freshPhasesDir, hostCpuSeconds, namespaceCpuSeconds, phaseBreakdown, PHASES, startReferenceChain, stop, stormIp, stormMac, writeMachineScript,
 } from './lib/storm.js';
 
 const why = missingPrerequisites(['/usr/bin/busybox', '/usr/bin/curl', '/usr/lib/ipxe/undionly.kpxe', '/usr/sbin/dnsmasq', '/usr/sbin/nginx']);
@@ -75,6 +75,7 @@ async function storm(label: string) {
   for (let i = 0; i < MACHINES; i++) clients[i]!.exec('ip', ['addr', 'flush', 'dev', `rbm${x}${i}`]);
   const phases = freshPhasesDir(dir, label);
   const hostCpuBefore = hostCpuSeconds();
+  const serverCpuBefore = namespaceCpuSeconds(srv.name);
   const listenBefore = listenDrops(srv);
   const backlogBefore = backlogDrops();
   const started = Date.now();
@@ -86,7 +87,8 @@ async function storm(label: string) {
   })));
   const seconds = (Date.now() - started) / 1000;
   const dropped = `SYNs dropped by a full accept queue: ${listenDrops(srv) - listenBefore}; packets dropped by full CPU input backlogs (whole host): ${backlogDrops() - backlogBefore}`;
-  return { dropped, codes, seconds, phases, hostCpu: hostCpuSeconds() - hostCpuBefore, failures: codes.filter((c) => c !== 0).length, breakdown: phaseBreakdown(phases), failedAt: failureSummary(phases) };
+  const serverCpu = namespaceCpuSeconds(srv.name) - serverCpuBefore;
+  return { dropped, codes, seconds, phases, serverCpu, hostCpu: hostCpuSeconds() - hostCpuBefore, failures: codes.filter((c) => c !== 0).length, breakdown: phaseBreakdown(phases), failedAt: failureSummary(phases) };
 }
 
 /** Throughput of one TCP stream over the same veth path, without HTTP (MB/s). */
@@ -135,6 +137,7 @@ async function stormOnRackboot(round: number, floor: number, linkMBps: number, l
   console.log(`  per machine (median / p95 / max s): ${describeBreakdown(s.breakdown)}`);
   if (s.failures) console.log(`  failed: ${s.failedAt}`);
   console.log(`  ${s.dropped}`);
+  console.log(`  server namespace's processes ${s.serverCpu.toFixed(1)} s of CPU (the daemon's own counter: ${daemonCpu.toFixed(1)} s)`);
   console.log(`  daemon CPU ${daemonCpu.toFixed(1)} s of ${s.hostCpu.toFixed(1)} s busy CPU on the box (${(100 * daemonCpu / s.seconds).toFixed(0)}% of one core over the storm; the rest is the clients, the kernel and whatever else runs); loop stalls over 50 ms: ${stalls} s; load average at the end: ${load()}`);
   return { ...s, daemonCpu, stalls, drops, script };
 }
@@ -147,7 +150,7 @@ async function stormOnChain(round: number, script: string, floor: number, load: 
   }, 30_000, () => 'nginx did not start');
   const ref = await storm(`reference-${round}`);
   for (const p of procs) await stop(p);
-  console.log(`boot storm, reference chain (dnsmasq DHCP + TFTP, nginx HTTP), round ${round + 1}: ${MACHINES} machines in ${ref.seconds.toFixed(1)} s (${(ref.seconds / floor).toFixed(2)}x floor); ${ref.failures} failed; ${ref.hostCpu.toFixed(1)} s busy CPU on the box; load average at the end: ${load()}`);
+  console.log(`boot storm, reference chain (dnsmasq DHCP + TFTP, nginx HTTP), round ${round + 1}: ${MACHINES} machines in ${ref.seconds.toFixed(1)} s (${(ref.seconds / floor).toFixed(2)}x floor); ${ref.failures} failed; ${ref.hostCpu.toFixed(1)} s busy CPU on the box, ${ref.serverCpu.toFixed(1)} s of it in the server namespace's processes; load average at the end: ${load()}`);
   console.log(`  per machine (median / p95 / max s): ${describeBreakdown(ref.breakdown)}`);
   if (ref.failures) console.log(`  failed: ${ref.failedAt}`);
   console.log(`  ${ref.dropped}`);
@@ -237,6 +240,7 @@ describe.skipIf(why)(`boot storm: ${MACHINES} machines`, () => {
     }
     record({ name: `boot storm ${MACHINES}: daemon CPU`, unit: 's', ours: daemonCpu, better: 'lower' });
     record({ name: `boot storm ${MACHINES}: busy CPU on the box`, unit: 's', ours: median(ours.map((o) => o.hostCpu)), better: 'lower', reference: refs.length ? median(refs.map((r) => r.hostCpu)) : undefined, referenceName: refName });
+    record({ name: `boot storm ${MACHINES}: server processes' CPU`, unit: 's', ours: median(ours.map((o) => o.serverCpu)), better: 'lower', reference: refs.length ? median(refs.map((r) => r.serverCpu)) : undefined, referenceName: refName });
     record({ name: `boot storm ${MACHINES}: seconds with a loop stall over 50 ms`, unit: 's', ours: stalls, better: 'lower' });
     record({ name: `boot storm ${MACHINES} machines`, unit: 's', ours: seconds, reference: floor, referenceName: 'floor', better: 'lower', targetRatio: 1.5, runRatios: ours.map((o) => o.seconds / floor) });
     if (refSeconds !== undefined) {

@@ -3,7 +3,7 @@
 // CPU, and the reference chain (dnsmasq DHCP + TFTP, nginx HTTP) serving the
 // same files at the same URLs, so one storm can run against both stacks.
 import { type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Netns } from '../../test/helpers/netns.js';
 
@@ -20,6 +20,32 @@ export function hostCpuSeconds(): number {
   const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
   const [user, nice, system, , , irq, softirq, steal] = ticks.map(Number);
   return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
+}
+
+/**
+ * CPU seconds (user + system) of every process in the named network
+ * namespace: the server side of a storm, measured the same way for rackboot
+ * (the daemon and its addon threads) and for the chain (dnsmasq, nginx's
+ * master and workers), so the two stacks' own CPU can be set side by side.
+ * Softirq work done on behalf of a socket is charged to whichever task the
+ * interrupt lands on, so this is the servers' process time, not all they cause.
+ */
+export function namespaceCpuSeconds(nsName: string): number {
+  const want = statSync(`/run/netns/${nsName}`).ino;
+  const hz = 100;
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      if (Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/net`))?.[1]) !== want) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return ticks / hz;
 }
 
 /**
