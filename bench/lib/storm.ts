@@ -15,11 +15,14 @@ export const stormMac = (i: number): string =>
 /** Reserved address of machine i in 10.80.0.0/16 (250 per /24, never .0 or .255). */
 export const stormIp = (i: number): string => `10.80.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`;
 
+/** USER_HZ, the unit of /proc/stat and /proc/PID/stat times (100 on Linux). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** Busy CPU seconds of the whole box (all cores), from /proc/stat. */
 export function hostCpuSeconds(): number {
   const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
   const [user, nice, system, , , irq, softirq, steal] = ticks.map(Number);
-  return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
+  return (user! + nice! + system! + irq! + softirq! + steal!) / CLOCK_TICKS_PER_SECOND;
 }
 
 /**
@@ -32,7 +35,6 @@ export function hostCpuSeconds(): number {
  */
 export function namespaceCpuSeconds(nsName: string): number {
   const want = statSync(`/run/netns/${nsName}`).ino;
-  const hz = 100;
   let ticks = 0;
   for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
     try {
@@ -45,7 +47,7 @@ export function namespaceCpuSeconds(nsName: string): number {
       // The process ended between the listing and the read.
     }
   }
-  return ticks / hz;
+  return ticks / CLOCK_TICKS_PER_SECOND;
 }
 
 /**
