@@ -79,6 +79,12 @@ export async function sendFileRange(res: ServerResponse, path: string, start: nu
       // The file shrank under us: a short body would be taken for the whole asset.
       if (bytesRead === 0) throw new Error(`${path} ended at byte ${pos}, before ${end + 1}`);
       pos += bytesRead;
+      // Node drops a write to a destroyed socket without ever calling its callback (http's _writeRaw,
+      // Node 20), and 'close' comes a tick later: written now, this buffer would never come back.
+      if (res.socket?.destroyed) {
+        free.push(buf);
+        return;
+      }
       res.write(buf.subarray(0, bytesRead), released(buf));
     }
     res.end();
