@@ -97,7 +97,8 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   const store = conninfo ? new SharedStore(storeFile, conninfo, { log: log.child({ svc: 'store' }) }) : new Store(storeFile);
   undo.push(() => store.close());
   provideAdminToken(store, settings.adminToken, settings.dataDir, log, opts.screen ?? { isTTY: false, out: () => undefined });
-  const lifecycle = new Lifecycle(store, { log: log.child({ svc: 'lifecycle' }) });
+  const lifecycle = new Lifecycle(store, { log: log.child({ svc: 'lifecycle' }), sightingsLater: true });
+  undo.push(() => lifecycle.writeSightings());
   // pg-ops: on a shared database, what this appliance was given is recorded, and a different inventory file refused (appliances.ts).
   const appliances = conninfo ? await joinAppliances(conninfo, settings.dataDir, settings.adminToken, log.child({ svc: 'appliances' })) : undefined;
   if (appliances) undo.push(() => appliances.close());
@@ -256,6 +257,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
         await http.close();
         await admin.close();
         await appliances?.close();
+        lifecycle.writeSightings();
         store.close();
         stopLoopWatch();
         log.info('rackboot stopped');

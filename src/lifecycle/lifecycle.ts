@@ -9,14 +9,28 @@ import { StateMachine, type Observation, type TransitionResult } from './machine
 import { PROVISIONING_STATES } from './states.js';
 import { anyUkiFetchPending, forgetUkiFetch } from '../store/uki-fetches.js';
 
+/** How often, at most, a store that refuses sightings is said so in the log. */
+const REFUSAL_LOG_MS = 10_000;
+
 export class Lifecycle {
   readonly machine: StateMachine;
+  private readonly log: Logger | undefined;
+  private readonly sightingsLater: boolean;
+  private unwritten: Array<{ s: Sighting; action: BootAction }> = [];
+  private refusals = { loggedAt: -Infinity, lost: 0 };
 
+  /**
+   * With `sightingsLater`, sighted() writes its record after the current
+   * turn of the event loop (writeSightings), so the reply that the sighting
+   * came with is sent first: see sighted().
+   */
   constructor(
     readonly store: Store,
-    opts: { log?: Logger } = {},
+    opts: { log?: Logger; sightingsLater?: boolean } = {},
   ) {
     this.machine = new StateMachine(store, opts.log);
+    this.log = opts.log;
+    this.sightingsLater = opts.sightingsLater ?? false;
   }
 
   /** What the machine with this MAC gets if it network-boots now. */
@@ -30,12 +44,42 @@ export class Lifecycle {
    * Talos's own requests, which say nothing about where the node is.
    */
   sighted(s: Sighting): BootAction {
-    // What is written here only records a sighting: no disk flush (Store.withoutFlush).
-    return this.store.withoutFlush(() => this.recordSighting(s));
+    const action = this.bootActionForMac(s.mac);
+    if (!this.sightingsLater) {
+      // What is written here only records a sighting: no disk flush (Store.withoutFlush).
+      this.store.withoutFlush(() => this.recordSighting(s, action));
+      return action;
+    }
+    // The record is written after this turn, in one transaction with the
+    // turn's other sightings: a DISCOVER from an unknown machine cost its
+    // OFFER a discovered row, an event and a commit before it could be
+    // sent (issue 19, DHCP p99). Nothing answered now depends on it.
+    if (this.unwritten.push({ s, action }) === 1) setImmediate(() => this.writeSightings());
+    return action;
   }
 
-  private recordSighting(s: Sighting): BootAction {
-    const action = this.bootActionForMac(s.mac);
+  /**
+   * Writes the sightings that sighted() left for later (the daemon calls it
+   * once more before the store closes). A store that refuses the write
+   * loses them, as it loses a sighting written at once: what a machine
+   * asked for is answered all the same.
+   */
+  writeSightings(): void {
+    const batch = this.unwritten.splice(0);
+    if (batch.length === 0) return;
+    try {
+      this.store.withoutFlush(() => {
+        for (const { s, action } of batch) this.recordSighting(s, action);
+      });
+    } catch (err) {
+      this.refusals.lost += batch.length;
+      if (Date.now() - this.refusals.loggedAt < REFUSAL_LOG_MS) return;
+      this.log?.warn({ err, lost: this.refusals.lost }, 'sightings not recorded: the store refused the write');
+      this.refusals = { loggedAt: Date.now(), lost: 0 };
+    }
+  }
+
+  private recordSighting(s: Sighting, action: BootAction): void {
     if (action.kind === 'unknown') {
       // One event per machine, not per packet: the discovered list keeps the count and the last sighting.
       if (this.store.recordDiscovered(s)) {
@@ -46,7 +90,6 @@ export class Lifecycle {
       // DHCP from something other than boot firmware is the booted kernel: a UKI it fetched ran (uki-watch.ts).
       if (s.source === 'dhcp' && !/^(PXEClient|HTTPClient)/.test(s.vendorClass ?? '')) forgetUkiFetch(this.store, action.node.name);
     }
-    return action;
   }
 
   /**

@@ -4,6 +4,7 @@ import { DISCOVERED_LIMIT, Store } from '../../src/store/store.js';
 import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
 import { discoveredView } from '../../src/lifecycle/discovery.js';
 import { inventory, nodeSpec } from './fixtures.js';
+import type { Logger } from '../../src/log.js';
 
 describe('discovered machines', () => {
   it('flags all-zero and duplicated UUIDs and leaves them out of the snippet', () => {
@@ -29,6 +30,48 @@ describe('discovered machines', () => {
     expect(store.events({ mac: 'de:ad:00:00:00:01' }).map((e) => e.message)).toEqual(['unknown machine de:ad:00:00:00:01 asked to boot']);
     expect(store.events({ mac: 'de:ad:00:00:00:02' })).toHaveLength(1);
     expect(store.listDiscovered().find((d) => d.mac === 'de:ad:00:00:00:01')!.seenCount).toBe(50);
+    store.close();
+  });
+
+  it('with sightingsLater, answers at once and writes the turn\'s sightings after it, in one transaction', async () => {
+    const store = new Store(':memory:');
+    store.syncInventory(inventory([nodeSpec('w1', 'aa:bb:cc:00:00:01', 'worker')]));
+    const lifecycle = new Lifecycle(store, { sightingsLater: true });
+    const transactions: number[] = []; // outermost withoutFlush calls: each one commits
+    const withoutFlush = store.withoutFlush.bind(store);
+    store.withoutFlush = (write) => (store.db.inTransaction || transactions.push(1), withoutFlush(write));
+    expect(lifecycle.sighted({ mac: 'aa:bb:cc:00:00:01', source: 'dhcp', vendorClass: 'PXEClient:Arch:00007' })).toMatchObject({ kind: 'install' });
+    expect(lifecycle.sighted({ mac: 'de:ad:00:00:00:01', source: 'dhcp' })).toMatchObject({ kind: 'unknown' });
+    lifecycle.sighted({ mac: 'de:ad:00:00:00:01', source: 'tftp' });
+    // Nothing is written in the turn that answered.
+    expect(store.listDiscovered()).toEqual([]);
+    expect(store.getNode('w1')!.lastSeen).toBeNull();
+    expect(transactions).toHaveLength(0);
+    await new Promise((r) => setImmediate(r));
+    expect(transactions).toHaveLength(1);
+    expect(store.listDiscovered()).toEqual([expect.objectContaining({ mac: 'de:ad:00:00:00:01', seenCount: 2 })]);
+    expect(store.events({ mac: 'de:ad:00:00:00:01' })).toHaveLength(1);
+    expect(store.getNode('w1')!.lastSeen).not.toBeNull();
+    // What is still waiting when the daemon stops is written by writeSightings(), before the store closes.
+    lifecycle.sighted({ mac: 'de:ad:00:00:00:02', source: 'http' });
+    lifecycle.writeSightings();
+    expect(store.listDiscovered().map((d) => d.mac)).toContain('de:ad:00:00:00:02');
+    store.close();
+  });
+
+  it('with sightingsLater, a store that refuses the write loses the sightings, says so once, and keeps answering', async () => {
+    const store = new Store(':memory:');
+    const lines: Array<{ msg: string; lost?: number }> = [];
+    const log = { warn: (o: { lost: number }, msg: string) => lines.push({ msg, lost: o.lost }) } as unknown as Logger;
+    const lifecycle = new Lifecycle(store, { sightingsLater: true, log });
+    store.withoutFlush = () => {
+      throw new Error('SQLITE_FULL: database or disk is full');
+    };
+    for (let turn = 0; turn < 3; turn++) {
+      expect(lifecycle.sighted({ mac: `de:ad:00:00:00:0${turn}`, source: 'dhcp' })).toMatchObject({ kind: 'unknown' });
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(lines).toEqual([{ msg: 'sightings not recorded: the store refused the write', lost: 1 }]);
     store.close();
   });
 
