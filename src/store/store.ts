@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import type { NodeState } from '../lifecycle/states.js';
 import { migrations } from './migrations.js';
+import { ExtraMacOwners } from './extra-macs.js';
 import { syncInventoryInSlices, syncInventoryNow, type InventorySyncResult, type SyncTarget } from './inventory-sync.js';
 import { StaleStateError, type SetStateExtra, type StateStore } from './state-store.js';
 import { sqliteReaders, type StoreReaders } from './readers.js';
@@ -152,13 +153,23 @@ export class Store implements StateStore {
    * Only changed nodes are written (see inventory-sync.ts).
    */
   syncInventory(inv: Inventory): InventorySyncResult {
-    return syncInventoryNow(this.syncTarget, inv);
+    try {
+      return syncInventoryNow(this.syncTarget, inv);
+    } finally {
+      this.extraMacs.inventoryChanged();
+    }
   }
 
   /** The same, staged in slices that yield to the event loop: for a reload while serving. */
-  syncInventoryInSlices(inv: Inventory, slice?: number): Promise<InventorySyncResult> {
-    return syncInventoryInSlices(this.syncTarget, inv, slice);
+  async syncInventoryInSlices(inv: Inventory, slice?: number): Promise<InventorySyncResult> {
+    try {
+      return await syncInventoryInSlices(this.syncTarget, inv, slice);
+    } finally {
+      this.extraMacs.inventoryChanged();
+    }
   }
+
+  private readonly extraMacs = new ExtraMacOwners((sql) => this.stmt(sql));
 
   private get syncTarget(): SyncTarget {
     return { db: this.db, stmt: (sql) => this.stmt(sql), now: this.now };
@@ -192,8 +203,10 @@ export class Store implements StateStore {
 
   /** The inventory node that owns `mac`, as its provisioning MAC or one of its `macs`; removed nodes own nothing. */
   nodeByMac(mac: string): NodeRecord | undefined {
-    const row = (this.stmt('SELECT * FROM nodes WHERE mac=? AND in_inventory=1').get(mac)
-      ?? this.stmt("SELECT * FROM nodes WHERE in_inventory=1 AND EXISTS (SELECT 1 FROM json_each(spec_json, '$.macs') WHERE value=?)").get(mac)) as Row | undefined;
+    const byMac = this.stmt('SELECT * FROM nodes WHERE mac=? AND in_inventory=1').get(mac) as Row | undefined;
+    if (byMac) return toNode(byMac);
+    const owner = this.extraMacs.ownerOf(mac);
+    const row = owner === undefined ? undefined : (this.stmt('SELECT * FROM nodes WHERE name=? AND in_inventory=1').get(owner) as Row | undefined);
     return row ? toNode(row) : undefined;
   }
 

@@ -27,6 +27,33 @@ describe('Store (SQLite)', () => {
     s.close();
   });
 
+  it('finds a node by a second MAC as the inventory changes, here or from another connection, reading the specs once per change', async () => {
+    const file = join(tmp(), 'db.sqlite');
+    const s = new Store(file);
+    const other = new Store(file);
+    const inv = inventory([['a', '52:54:00:00:00:01'], ['b', '52:54:00:00:00:02']]);
+    inv.nodes[0]!.macs = ['52:54:00:00:00:01', '52:54:00:00:00:11'];
+    s.syncInventory(inv);
+    const scans: string[] = [];
+    const stmt = s.stmt.bind(s);
+    s.stmt = (sql) => (sql.includes('json_each') && scans.push(sql), stmt(sql));
+    expect(s.nodeByMac('52:54:00:00:00:11')?.name).toBe('a');
+    for (let i = 0; i < 20; i++) expect(s.nodeByMac(`de:ad:00:00:00:${String(i).padStart(2, '0')}`)).toBeUndefined();
+    expect(scans).toHaveLength(1);
+    // This connection moves the MAC to b (in slices, as the daemon reloads): b owns it now.
+    inv.nodes[0]!.macs = ['52:54:00:00:00:01'];
+    inv.nodes[1]!.macs = ['52:54:00:00:00:02', '52:54:00:00:00:11'];
+    await s.syncInventoryInSlices(inv, 1);
+    expect(s.nodeByMac('52:54:00:00:00:11')?.name).toBe('b');
+    // Another connection (a CLI, a second process) removes b: nobody owns it.
+    other.syncInventory(inventory([['a', '52:54:00:00:00:01']]));
+    expect(s.nodeByMac('52:54:00:00:00:11')).toBeUndefined();
+    expect(s.nodeByMac('52:54:00:00:00:02')).toBeUndefined();
+    expect(scans).toHaveLength(3);
+    other.close();
+    s.close();
+  });
+
   // Every DISCOVER of a storm is a new MAC; a prune that sorts the whole
   // discovered table each time was two thirds of the daemon's CPU.
   it('records a new machine into a full discovered list without scanning or sorting the list', () => {
