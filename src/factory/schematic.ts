@@ -63,8 +63,18 @@ export function schematicYaml(input: SchematicInput): string {
   return stringify(schematicDocument(input), { indent: 4, indentSeq: true, version: '1.1' });
 }
 
+/** Ids by the input's JSON: every iPXE script asks, and the YAML encoder took far longer than the lookup (issue 19, storm profile). */
+const idsByInput = new Map<string, string>();
+const IDS_KEPT = 32;
+
 export function schematicId(input: SchematicInput): string {
-  return createHash('sha256').update(schematicYaml(input)).digest('hex');
+  const key = JSON.stringify(input);
+  const known = idsByInput.get(key);
+  if (known !== undefined) return known;
+  const id = createHash('sha256').update(schematicYaml(input)).digest('hex');
+  if (idsByInput.size >= IDS_KEPT) idsByInput.clear();
+  idsByInput.set(key, id);
+  return id;
 }
 
 /**

@@ -14,6 +14,12 @@ describe('schematic ID', () => {
   it('extra kernel args noapic nolapic (upstream config1)', () => {
     expect(schematicId({ extensions: [], extraKernelArgs: ['noapic', 'nolapic'] })).toBe('9cba8e32753f91a16c1837ab8abf356af021706ef284aef07380780177d9a06c');
   });
+  it('follows a schematic that was changed in place: the ids it keeps are by content, not by object', () => {
+    const input = { extensions: [] as string[], extraKernelArgs: [] as string[] };
+    expect(schematicId(input)).toBe('376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba');
+    input.extensions.push('siderolabs/intel-ucode');
+    expect(schematicId(input)).toBe('2d61dd07b20062062ea671b4d01873506103b67c0f7a4c3fb6cf4ee85585dcb8');
+  });
   it('order of kernel args matters (lists are not sorted upstream)', () => {
     expect(schematicId({ extensions: [], extraKernelArgs: ['nolapic', 'noapic'] })).not.toBe('9cba8e32753f91a16c1837ab8abf356af021706ef284aef07380780177d9a06c');
   });
