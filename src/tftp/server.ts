@@ -61,6 +61,15 @@ export interface TftpServiceDeps {
    * round 7): the loop wins until it is the bottleneck.
    */
   ackThread?: boolean;
+  /**
+   * With native ACKs, a transfer that starts while at least this many others
+   * are active gets the thread receiver (as with ackThread), the rest the
+   * event loop's. A lone transfer keeps the loop's faster turnaround; in a
+   * boot storm, where the loop also serves DHCP and HTTP for the rack, the
+   * lock-step transfers stop waiting for it (README, Performance, round 9).
+   * Default: never.
+   */
+  ackThreadFrom?: number;
   /** How long a late copy of a finished transfer's request is dropped (finished-requests.ts; default 3 s). */
   finishedMemoryMs?: number;
 }
@@ -130,7 +139,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   }));
   main.on('error', (err) => log.error({ err }, 'TFTP socket error'));
   const boundPort = main.address().port;
-  log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers, batchedSends: !!batch, nativeAcks: !!io.acks, ackThread: !!(io.acks && io.ackThread) }, 'TFTP listening');
+  log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers, batchedSends: !!batch, nativeAcks: !!io.acks, ackThread: !!(io.acks && io.ackThread), ackThreadFrom: io.acks && !io.ackThread ? deps.ackThreadFrom : undefined }, 'TFTP listening');
 
   const errorBudget = new ErrorBudget();
   /** ERRORs from the listening port answer unverified source addresses: budgeted per client. */
@@ -278,6 +287,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
       maxRetries,
     });
     active.set(key, a);
+    let onThread = false;
     const events: TransferSocketEvents = {
       message: (msg) => {
         try {
@@ -299,12 +309,14 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
       },
       ready: () => {
         if (closed || active.get(key) !== a) return;
-        log.debug({ client: key, file: pkt.filename, options: neg.oack, size: data.length }, 'TFTP transfer starts');
+        log.debug({ client: key, file: pkt.filename, options: neg.oack, size: data.length, ackThread: onThread && !!io.acks }, 'TFTP transfer starts');
         apply(key, a, a.transfer!.start(performance.now()));
       },
     };
     try {
-      a.socket = openTransferSocket(io, { family, host: deps.host, ip: a.ip, port: a.port }, a.transfer, events);
+      // `a` is already among the active ones.
+      onThread = io.ackThread === true || active.size - 1 >= (deps.ackThreadFrom ?? Infinity);
+      a.socket = openTransferSocket({ ...io, ackThread: onThread }, { family, host: deps.host, ip: a.ip, port: a.port }, a.transfer, events);
     } catch (err) {
       active.delete(key);
       throw err;

@@ -288,3 +288,31 @@ describe.each([
     expect(createHash('sha256').update(got).digest('hex')).toBe(createHash('sha256').update(big).digest('hex'));
   });
 });
+
+describe('TFTP server: the ACK thread for a transfer that starts beside others (ackThreadFrom)', () => {
+  it('gives a lone transfer the loop, one that starts beside another the thread, and serves both whole', async () => {
+    logLines.length = 0;
+    const svc = await rig.serve({ root, log, retransmitMs: 2000, maxRetries: 2, batchedSends: true, nativeAcks: true, ackThreadFrom: 1 });
+    expect(logLines.find((l) => l.msg === 'TFTP listening')).toMatchObject({ nativeAcks: true, ackThread: false, ackThreadFrom: 1 });
+    const first = await client();
+    const second = await client();
+    first.send(encodeRequest('RRQ', 'ipxe.efi', 'octet'), svc.port);
+    await first.waitFor(1);
+    second.send(encodeRequest('RRQ', 'ipxe.efi', 'octet'), svc.port);
+    await second.waitFor(1);
+    const started = (c: { port: number }) => logLines.find((l) => l.msg === 'TFTP transfer starts' && String(l.client).endsWith(`:${c.port}`));
+    expect(started(first)).toMatchObject({ ackThread: false });
+    expect(started(second)).toMatchObject({ ackThread: true });
+    // Both run to the end, the second's ACKs taken by its thread: 5,000 bytes in 512-byte blocks.
+    for (const c of [second, first]) {
+      const tid = c.received[0]!.from;
+      for (let block = 1; block <= 10; block++) {
+        await c.waitFor(block, 2000);
+        c.send(encodeAck(block), tid);
+      }
+      const data = c.received.map((r) => (r.packet?.op === 'DATA' ? Buffer.from(r.packet.data) : Buffer.alloc(0)));
+      expect(Buffer.concat(data).equals(body)).toBe(true);
+    }
+    await expect.poll(() => svc.metrics().activeTransfers).toBe(0);
+  });
+});
