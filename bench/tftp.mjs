@@ -61,7 +61,8 @@ function fetchTools() {
 /** Each server as [name, command, args]; each listens on its own ADDR:69 in namespace S. */
 function servers(root, rackbootBundle) {
   const dnsmasqArgs = (address) => ['--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--enable-tftp', `--tftp-root=${root}`, `--listen-address=${address}`, '--bind-interfaces', '--user=root', '--tftp-max=100', '--pid-file=', '--log-facility=/dev/null'];
-  const cfg = (host, batchedSends, nativeAcks, ackThread) => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 }, host, batchedSends, nativeAcks, ackThread });
+  // As the daemon runs it: transfers beside two or more others take their ACKs on a thread (DAEMON_ACK_THREAD_FROM).
+  const cfg = (host, batchedSends, nativeAcks, ackThread) => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 }, host, batchedSends, nativeAcks, ackThread, ackThreadFrom: 'daemon' });
   const list = [
     ['rackboot', process.execPath, [rackbootBundle, cfg(ADDR.rackboot)]],
     ['atftpd', join(tools, 'root/usr/sbin/atftpd'), ['--daemon', '--no-fork', '--user', 'root.root', '--bind-address', ADDR.atftpd, '--port', '69', '--logfile', '/dev/null', '--maxthread', '100', root]],

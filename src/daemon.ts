@@ -41,17 +41,11 @@ import { bindListener, listenerAddress } from './net/listener.js';
 import { makeDataDirPrivate, provideAdminToken, type TokenAnnouncer } from './data-dir.js';
 import { reloadDaemon, type ReloadReport } from './reload.js';
 import { watchEventLoop } from './loop-watch.js';
+import { DAEMON_ACK_THREAD_FROM } from './tftp/server.js';
 import { Day2Service } from './day2/service.js';
 
 /** Accept queue of the boot-plane HTTP listener (see where it is bound). */
 const BOOT_ACCEPT_BACKLOG = 4096;
-/**
- * A TFTP transfer that starts while this many others are active takes its
- * ACKs on a thread. Storm rounds on the loop alone were bimodal, 12-14 s or
- * 17.4 s (TFTP 2.2-2.4 s per machine, the loop held over 50 ms in 4-7 s);
- * with this, 12.5-13.4 s (README, Performance, round 9).
- */
-const TFTP_ACK_THREAD_FROM = 2;
 
 export interface Daemon {
   store: Store;
@@ -166,7 +160,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
       // ACKs received on a thread per transfer (src/tftp/server.ts ackThread) for a transfer that starts beside two
       // or more others; RACKBOOT_TFTP_ACK_THREAD=1 puts every transfer there, =0 none.
       ackThread: process.env.RACKBOOT_TFTP_ACK_THREAD === '1',
-      ackThreadFrom: process.env.RACKBOOT_TFTP_ACK_THREAD === '0' ? undefined : TFTP_ACK_THREAD_FROM,
+      ackThreadFrom: process.env.RACKBOOT_TFTP_ACK_THREAD === '0' ? undefined : DAEMON_ACK_THREAD_FROM,
     }));
   }
   let dhcpSegment: PgDhcpSegment | undefined;

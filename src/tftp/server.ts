@@ -74,6 +74,14 @@ export interface TftpServiceDeps {
   finishedMemoryMs?: number;
 }
 
+/**
+ * The daemon's ackThreadFrom. Storm rounds on the loop alone were bimodal,
+ * 12-14 s or 17.4 s (TFTP 2.2-2.4 s per machine, the loop held over 50 ms
+ * in 4-7 s); with the thread from two others, 12.3-13.4 s (README,
+ * Performance, round 9).
+ */
+export const DAEMON_ACK_THREAD_FROM = 2;
+
 export interface TftpService {
   name: 'tftp';
   /** The UDP port actually bound (differs from settings with port 0). */
