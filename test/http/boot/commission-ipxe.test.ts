@@ -34,6 +34,21 @@ it('serves an unknown machine the Talos kernel with no config URL and records th
   expect(config.body).not.toMatch(/machine:/);
 });
 
+it('records the commissioning boot when the script request is the first the daemon sees of the machine (sightings written after the turn)', async () => {
+  // The daemon writes sightings after the turn that answered them (Lifecycle sightingsLater); with no DHCP
+  // of ours before it (another DHCP server chains to our URL), the discovered row did not exist yet here.
+  const later = await testAppliance({ sightingsLater: true });
+  try {
+    later.settings.discovery.commission = true;
+    const res = await later.app.inject({ method: 'GET', url: `/ipxe?mac=${UNKNOWN}&arch=x86_64`, remoteAddress: '10.77.0.99' });
+    expect(res.body).toContain(`commissioning ${UNKNOWN}`);
+    expect(commissionRecord(later.store.db, UNKNOWN)).toMatchObject({ state: 'booting' });
+    expect(later.store.listDiscovered().map((d) => d.mac)).toEqual([UNKNOWN]);
+  } finally {
+    await later.close();
+  }
+});
+
 it('without discovery.commission an unknown machine gets no kernel', async () => {
   const res = await get(`/ipxe?mac=${UNKNOWN}&arch=x86_64`);
   expect(res.body).toContain(`${UNKNOWN} is not in the inventory`);
