@@ -53,8 +53,9 @@ export class SqliteCommissions implements CommissionBook {
       `INSERT INTO discovered_hardware (mac, state, booted_at) VALUES (?, 'booting', ?)
        ON CONFLICT(mac) DO UPDATE SET state='booting', booted_at=excluded.booted_at, last_error=NULL`,
     ).run(mac, at);
-    // Bounded like the discovered list it hangs off (Store.recordDiscovered keeps the most recent).
-    this.db.prepare('DELETE FROM discovered_hardware WHERE mac NOT IN (SELECT mac FROM discovered)').run();
+    // Bounded like the discovered list it hangs off (Store.recordDiscovered keeps the most recent). Not this
+    // machine's own row: its discovered row may still be on its way (the daemon writes sightings after the turn).
+    this.db.prepare('DELETE FROM discovered_hardware WHERE mac <> ? AND mac NOT IN (SELECT mac FROM discovered)').run(mac);
   }
 
   facts(mac: string, endpoint: string, facts: HardwareFacts, at: number): void {

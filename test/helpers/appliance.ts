@@ -18,6 +18,9 @@ import { FakeNeighbours } from '../../src/net/neighbours.js';
 export const TEST_ADMIN_TOKEN = 'appliance-test-admin-token';
 export const ADMIN_HEADERS = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 
+/** Resolves after the current turn: the daemon's Lifecycle writes what it was shown (sightings) then. */
+export const sightingsWritten = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export interface TestAppliance {
   dir: string;
   settings: Settings;
@@ -49,7 +52,8 @@ export async function testAppliance(opts: { withAssets?: boolean; publicUrl?: st
   const settings = loadSettings({ config: settingsFile, inventory });
   const store = (opts.openStore ?? ((file) => new Store(file)))(join(settings.dataDir, 'rackboot.db'));
   const log = pino({ level: 'silent' });
-  const lifecycle = new Lifecycle(store, { sightingsLater: opts.sightingsLater });
+  // The daemon's setting (src/daemon.ts): sightings are written after the turn that answered them.
+  const lifecycle = new Lifecycle(store, { sightingsLater: opts.sightingsLater ?? true });
   const watcher = new InventoryWatcher(inventory, store, log);
   watcher.reload();
   const inv = watcher.inventory!;
@@ -77,6 +81,7 @@ export async function testAppliance(opts: { withAssets?: boolean; publicUrl?: st
       watcher.stop();
       await app.close();
       await admin.close();
+      lifecycle.writeSightings();
       store.close();
       rmSync(dir, { recursive: true, force: true });
     },

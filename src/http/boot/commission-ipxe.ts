@@ -23,9 +23,6 @@ export function commissionBootScript(ctx: HttpContext, req: FastifyRequest, mac:
     // Deliberately no configUrl: a commissioned machine must never find a config.
     kernelLogUrl: kernelLogTarget(ctx.settings.console, ctx.publicUrl),
   });
-  // The commissioning row hangs off the discovered row, and a commissioning boot prunes rows without one:
-  // this request's own sighting (the machine's first, when no DHCP of ours saw it) must be written first.
-  ctx.lifecycle.writeSightings();
   recordCommissionBoot(ctx.store, mac, Date.now());
   ctx.store.appendEvent({ mac, kind: 'http', message: `commissioning ${mac}: served Talos ${version} (${arch}) maintenance mode with no config, to read its hardware` });
   req.log.info({ mac, arch }, 'unknown machine: commissioning boot served');

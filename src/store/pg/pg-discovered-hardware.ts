@@ -20,7 +20,7 @@ export class PgCommissions implements CommissionBook {
          ON CONFLICT (mac) DO UPDATE SET state='booting', booted_at=excluded.booted_at, last_error=NULL`,
         [mac, at],
       );
-      this.pg.sharedQuery('DELETE FROM discovered_hardware h WHERE NOT EXISTS (SELECT 1 FROM discovered d WHERE d.mac = h.mac)');
+      this.pg.sharedQuery('DELETE FROM discovered_hardware h WHERE h.mac <> $1 AND NOT EXISTS (SELECT 1 FROM discovered d WHERE d.mac = h.mac)', [mac]);
     });
   }
 

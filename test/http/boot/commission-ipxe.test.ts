@@ -2,7 +2,7 @@
 // maintenance mode with no talos.config=, and is recorded for reading;
 // without the setting, it gets the unknown-machine script as before.
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { testAppliance, type TestAppliance } from '../../helpers/appliance.js';
+import { sightingsWritten, testAppliance, type TestAppliance } from '../../helpers/appliance.js';
 import { commissionRecord } from '../../../src/store/discovered-hardware.js';
 
 let a: TestAppliance;
@@ -25,6 +25,7 @@ it('serves an unknown machine the Talos kernel with no config URL and records th
   expect(res.body).not.toContain('token=');
   expect(res.body).toContain(`commissioning ${UNKNOWN}`);
   expect(commissionRecord(a.store.db, UNKNOWN)).toMatchObject({ state: 'booting', facts: null });
+  await sightingsWritten();
   expect(a.store.listDiscovered().map((d) => d.mac)).toEqual([UNKNOWN]);
   expect(a.store.nodeByMac(UNKNOWN)).toBeUndefined();
   expect(a.store.events({ mac: UNKNOWN }).map((e) => e.message)).toContain(`commissioning ${UNKNOWN}: served Talos v1.11.5 (amd64) maintenance mode with no config, to read its hardware`);
@@ -34,19 +35,22 @@ it('serves an unknown machine the Talos kernel with no config URL and records th
   expect(config.body).not.toMatch(/machine:/);
 });
 
-it('records the commissioning boot when the script request is the first the daemon sees of the machine (sightings written after the turn)', async () => {
-  // The daemon writes sightings after the turn that answered them (Lifecycle sightingsLater); with no DHCP
-  // of ours before it (another DHCP server chains to our URL), the discovered row did not exist yet here.
-  const later = await testAppliance({ sightingsLater: true });
-  try {
-    later.settings.discovery.commission = true;
-    const res = await later.app.inject({ method: 'GET', url: `/ipxe?mac=${UNKNOWN}&arch=x86_64`, remoteAddress: '10.77.0.99' });
-    expect(res.body).toContain(`commissioning ${UNKNOWN}`);
-    expect(commissionRecord(later.store.db, UNKNOWN)).toMatchObject({ state: 'booting' });
-    expect(later.store.listDiscovered().map((d) => d.mac)).toEqual([UNKNOWN]);
-  } finally {
-    await later.close();
-  }
+it('keeps the commissioning row of a machine whose discovered row is not written yet (its first contact is the script request)', async () => {
+  // The daemon writes sightings after the turn that answered them; with no DHCP of ours before it (another
+  // DHCP server chains to our URL), the machine has no discovered row when its commissioning boot prunes.
+  const other = '52:54:00:aa:bb:01';
+  a.settings.discovery.commission = true;
+  await get(`/ipxe?mac=${other}&arch=x86_64`);
+  await sightingsWritten();
+  a.store.db.prepare('DELETE FROM discovered WHERE mac = ?').run(other); // the discovered list dropped it (it keeps the most recent)
+  const res = await get(`/ipxe?mac=${UNKNOWN}&arch=x86_64`);
+  expect(res.body).toContain(`commissioning ${UNKNOWN}`);
+  expect(a.store.listDiscovered().map((d) => d.mac)).not.toContain(UNKNOWN);
+  expect(commissionRecord(a.store.db, UNKNOWN)).toMatchObject({ state: 'booting' });
+  // The prune still bounds the table: the row whose discovered row is gone went with it.
+  expect(commissionRecord(a.store.db, other)).toBeUndefined();
+  await sightingsWritten();
+  expect(a.store.listDiscovered().map((d) => d.mac)).toEqual([UNKNOWN]);
 });
 
 it('without discovery.commission an unknown machine gets no kernel', async () => {

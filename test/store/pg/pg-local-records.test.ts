@@ -61,10 +61,16 @@ describe('commissioning records, shared', () => {
     expect(commissionRecord(a, COMMISSIONED_MAC)).toMatchObject({ state: 'booting', bootedAt: 3_000, lastError: 'no address known yet' });
   });
 
-  it('a record is dropped with its machine from the shared discovered list', () => {
+  it('a record is dropped with its machine from the shared discovered list, at the next commissioning boot', () => {
     const [a, b] = twoAppliances();
+    // Its own boot keeps it: the daemon writes the machine's discovered row after the turn that served it.
     recordCommissionBoot(a, COMMISSIONED_MAC, 1_000);
-    expect(commissionRecord(b, COMMISSIONED_MAC)).toBeUndefined();
+    expect(commissionRecord(b, COMMISSIONED_MAC)).toMatchObject({ state: 'booting' });
+    const other = '52:54:00:00:00:99';
+    b.recordDiscovered({ mac: other, source: 'http' });
+    recordCommissionBoot(b, other, 2_000);
+    expect(commissionRecord(a, COMMISSIONED_MAC)).toBeUndefined();
+    expect(commissionRecord(a, other)).toMatchObject({ state: 'booting', bootedAt: 2_000 });
   });
 });
 
