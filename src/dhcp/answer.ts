@@ -31,6 +31,7 @@
 // commit leaves before the sync that covers it has returned.
 import type Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
+import { LogTally } from '../log-tally.js';
 import { BOOTREQUEST, encodeDhcp, MESSAGE_NAMES, MessageType, parseDhcp, type DhcpPacket } from './codec.js';
 import { drop, type HandlerContext, type Outcome, type Via } from './handler/common.js';
 import { handleFull } from './handler/full.js';
@@ -77,20 +78,14 @@ const COUNTER = { offer: 'offers', ack: 'acks', nak: 'naks', inform: 'informs', 
  * most once per `everyMs`, each line with the counts since the previous one.
  */
 export class StoreRefusals {
-  private loggedAt = -Infinity;
-  private since = { batches: 0, packets: 0, answered: 0, storeFailed: 0 };
-  constructor(private readonly log: Logger, private readonly now: () => number, private readonly everyMs = 10_000) {}
+  private readonly tally: LogTally<{ batches: number; packets: number; answered: number; storeFailed: number }>;
+  constructor(private readonly log: Logger, now: () => number, everyMs = 10_000) {
+    this.tally = new LogTally(() => ({ batches: 0, packets: 0, answered: 0, storeFailed: 0 }), everyMs, now);
+  }
 
   refused(err: unknown, batch: { packets: number; answered: number; storeFailed: number }): void {
-    const s = this.since;
-    s.batches++;
-    s.packets += batch.packets;
-    s.answered += batch.answered;
-    s.storeFailed += batch.storeFailed;
-    if (this.now() - this.loggedAt < this.everyMs) return;
-    this.log.error({ err, ...s }, 'dhcp: store write failed; only replies whose writes were stored, or that need none, were sent');
-    this.loggedAt = this.now();
-    this.since = { batches: 0, packets: 0, answered: 0, storeFailed: 0 };
+    const since = this.tally.add({ batches: 1, ...batch });
+    if (since) this.log.error({ err, ...since }, 'dhcp: store write failed; only replies whose writes were stored, or that need none, were sent');
   }
 }
 

@@ -8,6 +8,7 @@ import { bootActionFor, type BootAction } from './boot.js';
 import { StateMachine, type Observation, type TransitionResult } from './machine.js';
 import { PROVISIONING_STATES } from './states.js';
 import { anyUkiFetchPending, forgetUkiFetch } from '../store/uki-fetches.js';
+import { LogTally } from '../log-tally.js';
 
 /** How often, at most, a store that refuses sightings is said so in the log. */
 const REFUSAL_LOG_MS = 10_000;
@@ -17,7 +18,7 @@ export class Lifecycle {
   private readonly log: Logger | undefined;
   private readonly sightingsLater: boolean;
   private unwritten: Array<{ s: Sighting; action: BootAction }> = [];
-  private refusals = { loggedAt: -Infinity, lost: 0 };
+  private readonly refusals = new LogTally(() => ({ lost: 0 }), REFUSAL_LOG_MS);
 
   /**
    * With `sightingsLater`, sighted() writes its record after the current
@@ -72,10 +73,8 @@ export class Lifecycle {
         for (const { s, action } of batch) this.recordSighting(s, action);
       });
     } catch (err) {
-      this.refusals.lost += batch.length;
-      if (Date.now() - this.refusals.loggedAt < REFUSAL_LOG_MS) return;
-      this.log?.warn({ err, lost: this.refusals.lost }, 'sightings not recorded: the store refused the write');
-      this.refusals = { loggedAt: Date.now(), lost: 0 };
+      const since = this.refusals.add({ lost: batch.length });
+      if (since) this.log?.warn({ err, ...since }, 'sightings not recorded: the store refused the write');
     }
   }
 
