@@ -9,8 +9,8 @@ import type Database from 'better-sqlite3';
 type Stmt = (sql: string) => Database.Statement;
 
 export class ExtraMacOwners {
-  private owners: Map<string, string> | undefined;
-  private readAt: { generation: number; dataVersion: number } | undefined;
+  /** The map and the inventory version it was read at. */
+  private read: { owners: Map<string, string>; generation: number; dataVersion: number } | undefined;
   /** Bumped when this connection changes the inventory; other connections' commits show in data_version. */
   private generation = 0;
 
@@ -25,15 +25,14 @@ export class ExtraMacOwners {
   ownerOf(mac: string): string | undefined {
     // PRAGMA data_version changes when another connection (a second appliance process, the CLI) commits.
     const dataVersion = this.stmt('PRAGMA data_version').pluck().get() as number;
-    const current = this.readAt && this.readAt.generation === this.generation && this.readAt.dataVersion === dataVersion;
-    if (!current || !this.owners) {
+    let read = this.read;
+    if (!read || read.generation !== this.generation || read.dataVersion !== dataVersion) {
       const owners = new Map<string, string>();
       const rows = this.stmt("SELECT j.value AS mac, n.name AS name FROM nodes n, json_each(n.spec_json, '$.macs') j WHERE n.in_inventory = 1 ORDER BY n.rowid")
         .all() as Array<{ mac: unknown; name: string }>;
       for (const r of rows) if (typeof r.mac === 'string' && !owners.has(r.mac)) owners.set(r.mac, r.name);
-      this.owners = owners;
-      this.readAt = { generation: this.generation, dataVersion };
+      read = this.read = { owners, generation: this.generation, dataVersion };
     }
-    return this.owners.get(mac);
+    return read.owners.get(mac);
   }
 }
