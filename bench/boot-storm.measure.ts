@@ -22,7 +22,7 @@ import { schematicId } from '../src/factory/schematic.js';
 import { daemonEnv, daemonNodeFlags } from './lib/daemon-flags.mjs';
 import { median, quick, record } from './lib/results.mjs';
 import {
-  backlogDrops, describeBreakdown, failureSummary, listenDrops, freshPhasesDir, hostCpuSeconds, namespaceCpuSeconds, phaseBreakdown, PHASES, startReferenceChain, stop, stormIp, stormMac, writeMachineScript,
+  backlogDrops, describeBreakdown, failureSummary, listenDrops, freshPhasesDir, hostCpuSeconds, hostStealSeconds, namespaceCpuSeconds, phaseBreakdown, PHASES, startReferenceChain, stop, stormIp, stormMac, writeMachineScript,
 } from './lib/storm.js';
 
 const why = missingPrerequisites(['/usr/bin/busybox', '/usr/bin/curl', '/usr/lib/ipxe/undionly.kpxe', '/usr/sbin/dnsmasq', '/usr/sbin/nginx']);
@@ -75,6 +75,7 @@ async function storm(label: string) {
   for (let i = 0; i < MACHINES; i++) clients[i]!.exec('ip', ['addr', 'flush', 'dev', `rbm${x}${i}`]);
   const phases = freshPhasesDir(dir, label);
   const hostCpuBefore = hostCpuSeconds();
+  const stealBefore = hostStealSeconds();
   const serverCpuBefore = namespaceCpuSeconds(srv.name);
   const listenBefore = listenDrops(srv);
   const backlogBefore = backlogDrops();
@@ -88,7 +89,7 @@ async function storm(label: string) {
   const seconds = (Date.now() - started) / 1000;
   const dropped = `SYNs dropped by a full accept queue: ${listenDrops(srv) - listenBefore}; packets dropped by full CPU input backlogs (whole host): ${backlogDrops() - backlogBefore}`;
   const serverCpu = namespaceCpuSeconds(srv.name) - serverCpuBefore;
-  return { dropped, codes, seconds, phases, serverCpu, hostCpu: hostCpuSeconds() - hostCpuBefore, failures: codes.filter((c) => c !== 0).length, breakdown: phaseBreakdown(phases), failedAt: failureSummary(phases) };
+  return { dropped, codes, seconds, phases, serverCpu, hostCpu: hostCpuSeconds() - hostCpuBefore, steal: hostStealSeconds() - stealBefore, failures: codes.filter((c) => c !== 0).length, breakdown: phaseBreakdown(phases), failedAt: failureSummary(phases) };
 }
 
 /** Throughput of one TCP stream over the same veth path, without HTTP (MB/s). */
@@ -131,14 +132,18 @@ async function stormOnRackboot(round: number, floor: number, linkMBps: number, l
   // /metrics is on the admin plane: HTTPS on the server namespace's loopback (self-signed, so -k).
   const metrics = srv.exec('curl', ['-sfk', '-H', `authorization: Bearer ${TOKEN}`, 'https://127.0.0.1:8443/metrics']);
   const drops = [...metrics.matchAll(/^rackboot_dhcp_drops_\S*\s+(\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+  // Lock-step TFTP with a lost or late packet waits out a retransmit timer (1 s here, curl's on the other side).
+  const tftp = Object.fromEntries(['retransmissions', 'timeouts', 'duplicate_requests', 'late_duplicate_requests', 'unexpected']
+    .map((k) => [k, Number(metrics.match(new RegExp(`^rackboot_tftp_${k}_total\\s+(\\d+)$`, 'm'))?.[1] ?? NaN)]));
   const script = readFileSync(join(s.phases, `${stormMac(0)}.ipxe`), 'utf8');
   await stop(rackboot);
   console.log(`boot storm, rackboot, round ${round + 1}: ${MACHINES} machines in ${s.seconds.toFixed(1)} s; floor ${floor.toFixed(1)} s at ${linkMBps.toFixed(0)} MB/s; ${s.failures} failed; ${drops} DHCP drops`);
   console.log(`  per machine (median / p95 / max s): ${describeBreakdown(s.breakdown)}`);
   if (s.failures) console.log(`  failed: ${s.failedAt}`);
   console.log(`  ${s.dropped}`);
+  console.log(`  TFTP ${Object.entries(tftp).map(([k, v]) => `${k.replaceAll('_', ' ')} ${v}`).join(', ')}`);
   console.log(`  server namespace's processes ${s.serverCpu.toFixed(1)} s of CPU (the daemon's own counter: ${daemonCpu.toFixed(1)} s)`);
-  console.log(`  daemon CPU ${daemonCpu.toFixed(1)} s of ${s.hostCpu.toFixed(1)} s busy CPU on the box (${(100 * daemonCpu / s.seconds).toFixed(0)}% of one core over the storm; the rest is the clients, the kernel and whatever else runs); loop stalls over 50 ms: ${stalls} s; load average at the end: ${load()}`);
+  console.log(`  daemon CPU ${daemonCpu.toFixed(1)} s of ${s.hostCpu.toFixed(1)} s busy CPU on the box (${s.steal.toFixed(1)} s of it stolen by the hypervisor; ${(100 * daemonCpu / s.seconds).toFixed(0)}% of one core over the storm; the rest is the clients, the kernel and whatever else runs); loop stalls over 50 ms: ${stalls} s; load average at the end: ${load()}`);
   return { ...s, daemonCpu, stalls, drops, script };
 }
 
@@ -150,7 +155,7 @@ async function stormOnChain(round: number, script: string, floor: number, load: 
   }, 30_000, () => 'nginx did not start');
   const ref = await storm(`reference-${round}`);
   for (const p of procs) await stop(p);
-  console.log(`boot storm, reference chain (dnsmasq DHCP + TFTP, nginx HTTP), round ${round + 1}: ${MACHINES} machines in ${ref.seconds.toFixed(1)} s (${(ref.seconds / floor).toFixed(2)}x floor); ${ref.failures} failed; ${ref.hostCpu.toFixed(1)} s busy CPU on the box, ${ref.serverCpu.toFixed(1)} s of it in the server namespace's processes; load average at the end: ${load()}`);
+  console.log(`boot storm, reference chain (dnsmasq DHCP + TFTP, nginx HTTP), round ${round + 1}: ${MACHINES} machines in ${ref.seconds.toFixed(1)} s (${(ref.seconds / floor).toFixed(2)}x floor); ${ref.failures} failed; ${ref.hostCpu.toFixed(1)} s busy CPU on the box (${ref.steal.toFixed(1)} s of it stolen by the hypervisor), ${ref.serverCpu.toFixed(1)} s of it in the server namespace's processes; load average at the end: ${load()}`);
   console.log(`  per machine (median / p95 / max s): ${describeBreakdown(ref.breakdown)}`);
   if (ref.failures) console.log(`  failed: ${ref.failedAt}`);
   console.log(`  ${ref.dropped}`);

@@ -20,9 +20,22 @@ const CLOCK_TICKS_PER_SECOND = 100;
 
 /** Busy CPU seconds of the whole box (all cores), from /proc/stat. */
 export function hostCpuSeconds(): number {
-  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-  const [user, nice, system, , , irq, softirq, steal] = ticks.map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = procStatCpuTicks();
   return (user! + nice! + system! + irq! + softirq! + steal!) / CLOCK_TICKS_PER_SECOND;
+}
+
+/**
+ * CPU seconds the hypervisor gave to someone else while this VM wanted to run
+ * (steal, counted within the busy CPU above): a round with much of it ran on
+ * a slower machine, whatever the servers did.
+ */
+export function hostStealSeconds(): number {
+  return procStatCpuTicks()[7]! / CLOCK_TICKS_PER_SECOND;
+}
+
+function procStatCpuTicks(): number[] {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  return ticks.map(Number);
 }
 
 /**
