@@ -21,7 +21,7 @@ import {
   DISCOVERED_LIMIT, toDiscovered, toEvent, toNode,
   type DiscoveredRecord, type EventRecord, type NodeRecord, type Row, type Sighting,
 } from '../store.js';
-import { migratePgSync, PG_MIGRATIONS } from './migrations.js';
+import { migratePgSync, NODE_EXTRA_MACS, PG_MIGRATIONS } from './migrations.js';
 import { pgInventoryStage, pgInventoryStageAsync } from './pg-inventory-sync.js';
 import { pgReaders } from './pg-readers.js';
 import type { StoreReaders } from '../readers.js';
@@ -132,7 +132,7 @@ export class PgStore implements StateStore {
   nodeByMac(mac: string): NodeRecord | undefined {
     const [row] = this.q('SELECT * FROM nodes WHERE mac=$1 AND in_inventory=1 ORDER BY rowid LIMIT 1', [mac]);
     if (row) return toNode(row);
-    const [other] = this.q("SELECT * FROM nodes WHERE in_inventory=1 AND (spec_json::jsonb -> 'macs') ? $1 ORDER BY rowid LIMIT 1", [mac]);
+    const [other] = this.q(`SELECT * FROM nodes WHERE in_inventory=1 AND ${NODE_EXTRA_MACS} ? $1 ORDER BY rowid LIMIT 1`, [mac]);
     return other ? toNode(other) : undefined;
   }
 

@@ -22,6 +22,23 @@ beforeAll(() => { pg = startPostgres(); });
 afterAll(() => pg?.stop());
 
 describe('SharedStore: two appliances on one PostgreSQL store', () => {
+  it('a second NIC listed in one appliance\'s inventory finds its node on the other; a MAC no node lists finds none', () => {
+    const conninfo = pg.createDatabase('shared_macs');
+    const one = new SharedStore(join(tmp(), 'one.db'), conninfo);
+    const two = new SharedStore(join(tmp(), 'two.db'), conninfo);
+    try {
+      one.syncInventory(inv([node('a', '52:54:00:00:00:01'), { ...node('b', '52:54:00:00:00:02'), macs: ['52:54:00:00:00:02', '52:54:00:00:01:02'] }]));
+      expect(two.nodeByMac('52:54:00:00:01:02')?.name).toBe('b');
+      expect(two.nodeByMac('52:54:00:00:09:09')).toBeUndefined();
+      // Gone from the inventory, its second NIC is unknown again.
+      one.syncInventory(inv([node('a', '52:54:00:00:00:01')]));
+      expect(two.nodeByMac('52:54:00:00:01:02')).toBeUndefined();
+    } finally {
+      one.close();
+      two.close();
+    }
+  });
+
   it('a node one appliance moved is where the other reads it; a stale move from the other is refused', () => {
     const conninfo = pg.createDatabase('shared_sm');
     const one = new SharedStore(join(tmp(), 'one.db'), conninfo);
