@@ -22,7 +22,7 @@ import { schematicId } from '../src/factory/schematic.js';
 import { daemonEnv, daemonNodeFlags } from './lib/daemon-flags.mjs';
 import { median, quick, record } from './lib/results.mjs';
 import {
-  backlogDrops, describeBreakdown, failureSummary, listenDrops, freshPhasesDir, hostCpuSeconds, hostStealSeconds, namespaceCpuSeconds, phaseBreakdown, PHASES, startReferenceChain, stop, stormIp, stormMac, writeMachineScript,
+  backlogDrops, describeBreakdown, failureSummary, listenDrops, freshPhasesDir, hostCpuSeconds, hostStealSeconds, namespaceCpuByCommand, threadCpuSeconds, phaseBreakdown, PHASES, startReferenceChain, stop, stormIp, stormMac, writeMachineScript,
 } from './lib/storm.js';
 
 const why = missingPrerequisites(['/usr/bin/busybox', '/usr/bin/curl', '/usr/lib/ipxe/undionly.kpxe', '/usr/sbin/dnsmasq', '/usr/sbin/nginx']);
@@ -76,7 +76,7 @@ async function storm(label: string) {
   const phases = freshPhasesDir(dir, label);
   const hostCpuBefore = hostCpuSeconds();
   const stealBefore = hostStealSeconds();
-  const serverCpuBefore = namespaceCpuSeconds(srv.name);
+  const serverCpuBefore = namespaceCpuByCommand(srv.name);
   const listenBefore = listenDrops(srv);
   const backlogBefore = backlogDrops();
   const started = Date.now();
@@ -88,8 +88,10 @@ async function storm(label: string) {
   })));
   const seconds = (Date.now() - started) / 1000;
   const dropped = `SYNs dropped by a full accept queue: ${listenDrops(srv) - listenBefore}; packets dropped by full CPU input backlogs (whole host): ${backlogDrops() - backlogBefore}`;
-  const serverCpu = namespaceCpuSeconds(srv.name) - serverCpuBefore;
-  return { dropped, codes, seconds, phases, serverCpu, hostCpu: hostCpuSeconds() - hostCpuBefore, steal: hostStealSeconds() - stealBefore, failures: codes.filter((c) => c !== 0).length, breakdown: phaseBreakdown(phases), failedAt: failureSummary(phases) };
+  const serverCpuBy = Object.fromEntries(Object.entries(namespaceCpuByCommand(srv.name)).map(([c, v]) => [c, v - (serverCpuBefore[c] ?? 0)]));
+  const serverCpu = Object.values(serverCpuBy).reduce((a, b) => a + b, 0);
+  const serverCpuByCommand = Object.entries(serverCpuBy).filter(([, v]) => v >= 0.05).map(([c, v]) => `${c} ${v.toFixed(1)} s`).join(', ');
+  return { dropped, codes, seconds, phases, serverCpu, serverCpuByCommand, hostCpu: hostCpuSeconds() - hostCpuBefore, steal: hostStealSeconds() - stealBefore, failures: codes.filter((c) => c !== 0).length, breakdown: phaseBreakdown(phases), failedAt: failureSummary(phases) };
 }
 
 /** Throughput of one TCP stream over the same veth path, without HTTP (MB/s). */
@@ -126,7 +128,9 @@ async function stormOnRackboot(round: number, floor: number, linkMBps: number, l
   }, 30_000, () => `rackboot did not start: ${serverLog.slice(-2000)}`);
   const cpuBefore = metricValue('process_cpu_seconds_total');
   const stallsBefore = metricValue('event_loop_stalls_total');
+  const loopCpuBefore = threadCpuSeconds(rackboot.pid!);
   const s = await storm(`rackboot-${round}`);
+  const loopCpu = threadCpuSeconds(rackboot.pid!) - loopCpuBefore;
   const daemonCpu = metricValue('process_cpu_seconds_total') - cpuBefore;
   const stalls = metricValue('event_loop_stalls_total') - stallsBefore;
   // /metrics is on the admin plane: HTTPS on the server namespace's loopback (self-signed, so -k).
@@ -142,7 +146,7 @@ async function stormOnRackboot(round: number, floor: number, linkMBps: number, l
   if (s.failures) console.log(`  failed: ${s.failedAt}`);
   console.log(`  ${s.dropped}`);
   console.log(`  TFTP ${Object.entries(tftp).map(([k, v]) => `${k.replaceAll('_', ' ')} ${v}`).join(', ')}`);
-  console.log(`  server namespace's processes ${s.serverCpu.toFixed(1)} s of CPU (the daemon's own counter: ${daemonCpu.toFixed(1)} s)`);
+  console.log(`  server namespace's processes ${s.serverCpu.toFixed(1)} s of CPU (${s.serverCpuByCommand}; the daemon's own counter: ${daemonCpu.toFixed(1)} s, of which its main thread, the event loop, ${loopCpu.toFixed(1)} s and its other threads, sendfile, TFTP ACK receivers, libuv's pool and V8's, the rest)`);
   console.log(`  daemon CPU ${daemonCpu.toFixed(1)} s of ${s.hostCpu.toFixed(1)} s busy CPU on the box (${s.steal.toFixed(1)} s of it stolen by the hypervisor; ${(100 * daemonCpu / s.seconds).toFixed(0)}% of one core over the storm; the rest is the clients, the kernel and whatever else runs); loop stalls over 50 ms: ${stalls} s; load average at the end: ${load()}`);
   return { ...s, daemonCpu, stalls, drops, script };
 }
@@ -155,7 +159,7 @@ async function stormOnChain(round: number, script: string, floor: number, load: 
   }, 30_000, () => 'nginx did not start');
   const ref = await storm(`reference-${round}`);
   for (const p of procs) await stop(p);
-  console.log(`boot storm, reference chain (dnsmasq DHCP + TFTP, nginx HTTP), round ${round + 1}: ${MACHINES} machines in ${ref.seconds.toFixed(1)} s (${(ref.seconds / floor).toFixed(2)}x floor); ${ref.failures} failed; ${ref.hostCpu.toFixed(1)} s busy CPU on the box (${ref.steal.toFixed(1)} s of it stolen by the hypervisor), ${ref.serverCpu.toFixed(1)} s of it in the server namespace's processes; load average at the end: ${load()}`);
+  console.log(`boot storm, reference chain (dnsmasq DHCP + TFTP, nginx HTTP), round ${round + 1}: ${MACHINES} machines in ${ref.seconds.toFixed(1)} s (${(ref.seconds / floor).toFixed(2)}x floor); ${ref.failures} failed; ${ref.hostCpu.toFixed(1)} s busy CPU on the box (${ref.steal.toFixed(1)} s of it stolen by the hypervisor), ${ref.serverCpu.toFixed(1)} s of it in the server namespace's processes (${ref.serverCpuByCommand}); load average at the end: ${load()}`);
   console.log(`  per machine (median / p95 / max s): ${describeBreakdown(ref.breakdown)}`);
   if (ref.failures) console.log(`  failed: ${ref.failedAt}`);
   console.log(`  ${ref.dropped}`);

@@ -45,22 +45,33 @@ function procStatCpuTicks(): number[] {
  * master and workers), so the two stacks' own CPU can be set side by side.
  * Softirq work done on behalf of a socket is charged to whichever task the
  * interrupt lands on, so this is the servers' process time, not all they cause.
+ * By command name: `node` is rackboot's daemon, `dnsmasq` and `nginx` the chain's.
  */
-export function namespaceCpuSeconds(nsName: string): number {
+export function namespaceCpuByCommand(nsName: string): Record<string, number> {
   const want = statSync(`/run/netns/${nsName}`).ino;
-  let ticks = 0;
+  const seconds: Record<string, number> = {};
   for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
     try {
       if (Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/net`))?.[1]) !== want) continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      const { command, cpu } = statCpu(`/proc/${pid}/stat`);
+      seconds[command] = (seconds[command] ?? 0) + cpu;
     } catch {
       // The process ended between the listing and the read.
     }
   }
-  return ticks / CLOCK_TICKS_PER_SECOND;
+  return seconds;
+}
+
+/** CPU seconds of one thread of `pid` (its main thread by default: the daemon's event loop). */
+export function threadCpuSeconds(pid: number, tid = pid): number {
+  return statCpu(`/proc/${pid}/task/${tid}/stat`).cpu;
+}
+
+function statCpu(path: string): { command: string; cpu: number } {
+  const stat = readFileSync(path, 'utf8');
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { command: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cpu: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND };
 }
 
 /**
