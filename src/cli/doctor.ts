@@ -23,6 +23,7 @@ import { neededImages } from './images.js';
 import { postgresFindings } from '../store/pg/doctor-findings.js';
 import { arm64BootFindings } from './doctor-arm64.js';
 import { dhcpReceiveBufferFinding, DHCP_RECEIVE_BUFFER_BYTES, grantedReceiveBuffer } from './doctor-dhcp-buffer.js';
+import { processAlive } from '../process-alive.js';
 
 export interface Finding {
   level: 'ok' | 'warn' | 'fail';
@@ -224,15 +225,6 @@ function talosServiceFinding(settings: Settings, haveTalosconfig: boolean): Find
   return haveTalosconfig
     ? { level: 'fail', check, detail: `serve recorded "${recorded.detail}" at ${since}, but the talosconfig is there`, fix: 'restart rackboot serve (a daemon older than this one does not watch for the file)' }
     : { level: 'warn', check, detail: recorded.detail, fix: 'rackboot init, then rackboot talosconfig' };
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export const doctor: Command = {

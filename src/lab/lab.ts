@@ -24,6 +24,7 @@ import { LAB_BMC_USER, LAB_CIPHER_SUITE, labMachinePid, newBmcPassword, startLab
 import { unsupportedTalosVersion } from '../talos/config/versions.js';
 import type { ProgressSink } from '../factory/progress.js';
 import { LabUpProgress } from './up-progress.js';
+import { processAlive } from '../process-alive.js';
 
 export const LAB_NS = 'rblab';
 const SERVER = '10.78.0.1';
@@ -253,7 +254,7 @@ async function powerOnRegistered(ns: string, config: string): Promise<string[]> 
 async function waitHttp(ns: string, pid: number, log: string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    if (!alive(pid)) throw new Error(`rackboot serve exited: ${existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-10).join('\n') : ''}`);
+    if (!processAlive(pid)) throw new Error(`rackboot serve exited: ${existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-10).join('\n') : ''}`);
     try {
       inNs(ns, 'curl', '-sf', '-m', '2', `http://${SERVER}:${HTTP_PORT}/healthz`);
       // HTTP answers before DHCP and TFTP are bound; "rackboot serving" is logged once every listener is.
@@ -262,10 +263,6 @@ async function waitHttp(ns: string, pid: number, log: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error('rackboot serve did not answer HTTP within 20 s');
-}
-
-export function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
 /** True only if `pid` is still the process we started (PIDs get reused). */

@@ -2,6 +2,7 @@
 // step is written here before it is acted on (day2/rollout.ts), so after a
 // restart the rows say exactly how far each node got.
 import type Database from 'better-sqlite3';
+import { processAlive } from '../process-alive.js';
 
 export type RolloutState = 'running' | 'paused' | 'done';
 /**
@@ -113,15 +114,6 @@ export function setNodeStep(db: Database.Database, id: number, node: string, sta
     .run(state, extra.reason ?? '', extra.versionAfter ?? null, extra.started ?? null, extra.finished ?? null, id, node);
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
 /**
  * Takes the rollout for this process. Refused while another live process
  * (or another run in this one) holds it; a dead holder's claim is taken over.
@@ -131,7 +123,7 @@ export function claimRollout(db: Database.Database, id: number, pid = process.pi
   return db.transaction(() => {
     const row = db.prepare('SELECT driver_pid FROM rollouts WHERE id = ?').get(id) as { driver_pid: number | null } | undefined;
     const holder = row?.driver_pid;
-    if (holder && alive(holder)) return { ok: false as const, holder };
+    if (holder && processAlive(holder)) return { ok: false as const, holder };
     db.prepare('UPDATE rollouts SET driver_pid = ? WHERE id = ?').run(pid, id);
     return { ok: true as const };
   }).immediate();
