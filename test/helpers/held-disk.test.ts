@@ -4,10 +4,11 @@
 // The killed run is simulated: a disk made and held here, never destroyed,
 // its owner record rewritten to the pid of a process that has exited.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HeldDisk, heldDiskMissing } from './held-disk.js';
+import { clearLeftovers, HeldDisk, heldDiskMissing } from './held-disk.js';
 import { sh } from './netns.js';
 
 const why = heldDiskMissing();
@@ -51,4 +52,20 @@ describe.skipIf(why)('HeldDisk', () => {
       if (mountsUnder(leftRoot).size > 0) left.destroy();
     }
   }, 60_000);
+
+  it('detaches a loop device a run killed between losetup and mount left holding an image', () => {
+    const root = mkdtempSync(join(tmpdir(), 'rbd-held-'));
+    writeFileSync(join(root, 'owner'), String(spawnSync('true').pid!));
+    sh('truncate', ['-s', '8M', join(root, 'outer.img')]);
+    sh('losetup', ['--find', '--show', join(root, 'outer.img')]);
+    try {
+      expect(clearLeftovers()).toContain(root);
+      expect(sh('losetup', ['-a']).split('\n').filter((l) => l.includes(root))).toEqual([]);
+      expect(existsSync(root)).toBe(false);
+    } finally {
+      // Only a device still backed by this image: a detached number may already be another test's.
+      for (const line of sh('losetup', ['-a']).split('\n').filter((l) => l.includes(`(${root}/`))) sh('losetup', ['-d', line.slice(0, line.indexOf(':'))]);
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });

@@ -34,7 +34,7 @@ export class HeldDisk {
   private held = false;
   private constructor(private readonly root: string, readonly dir: string) {}
 
-  /** Mounts the pair; `dir` is the inner file system, where a test puts its files. Clears what killed runs left first (clearLeftovers). */
+  /** Mounts the pair; `dir` is the inner file system, where a test puts its files. Clears what killed runs left first (clearLeftovers; the test run's global setup does too). */
   static create(): HeldDisk {
     clearLeftovers();
     const root = mkdtempSync(join(tmpdir(), ROOT_PREFIX));
@@ -134,11 +134,21 @@ export function clearLeftovers(): string[] {
     }
     if (!Number.isInteger(owner) || owner <= 0 || existsSync(`/proc/${owner}`)) continue; // its owner runs
     try { sh('fsfreeze', ['--unfreeze', join(root, 'outer')]); } catch { /* not frozen, or not mounted */ }
+    // Killed between losetup and mount: a loop device holds an image under the root with nothing mounted from it.
+    const mounted = new Set(mounts.map((f) => f[0]));
+    for (const dev of loopDevicesUnder(root)) {
+      if (!mounted.has(dev)) try { sh('losetup', ['-d', dev]); } catch { /* gone meanwhile */ }
+    }
     const mountOf = (at: string) => mounts.filter((f) => f[1] === at).map((f) => ({ at, dev: f[0]! }));
     takeDown(root, [...mountOf(join(root, 'inner')), ...mountOf(join(root, 'outer'))]);
     cleared.push(root);
   }
   return cleared;
+}
+
+/** Loop devices whose backing file is under `root` (`losetup -a`: "/dev/loopN: []: (/path/to/image)"). */
+function loopDevicesUnder(root: string): string[] {
+  return sh('losetup', ['-a']).split('\n').filter((l) => l.includes(`(${root}/`)).map((l) => l.slice(0, l.indexOf(':')));
 }
 
 /** The inner loop device lets go of the outer asynchronously: retry, then detach lazily. */
