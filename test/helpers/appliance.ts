@@ -43,7 +43,7 @@ export interface TestAppliance {
  * `openStore`: the store at the appliance's SQLite path (default the SQLite Store; a SharedStore puts nodes and events in PostgreSQL, as `store: postgres://…` does).
  * `parent`: where its directory (store, assets, files) is made; the system's temporary directory by default.
  */
-export async function testAppliance(opts: { withAssets?: boolean; publicUrl?: string; openStore?: (file: string) => Store; parent?: string; sightingsLater?: boolean } = {}): Promise<TestAppliance> {
+export async function testAppliance(opts: { withAssets?: boolean; publicUrl?: string; openStore?: (file: string) => Store; parent?: string } = {}): Promise<TestAppliance> {
   const dir = mkdtempSync(join(opts.parent ?? tmpdir(), 'rb-app-'));
   const inventory = join(dir, 'cluster.yaml');
   copyFileSync(new URL('../../inventory/cluster.yaml', import.meta.url), inventory);
@@ -53,7 +53,7 @@ export async function testAppliance(opts: { withAssets?: boolean; publicUrl?: st
   const store = (opts.openStore ?? ((file) => new Store(file)))(join(settings.dataDir, 'rackboot.db'));
   const log = pino({ level: 'silent' });
   // The daemon's setting (src/daemon.ts): sightings are written after the turn that answered them.
-  const lifecycle = new Lifecycle(store, { sightingsLater: opts.sightingsLater ?? true });
+  const lifecycle = new Lifecycle(store, { sightingsLater: true });
   const watcher = new InventoryWatcher(inventory, store, log);
   watcher.reload();
   const inv = watcher.inventory!;

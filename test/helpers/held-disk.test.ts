@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { clearLeftovers, HeldDisk, heldDiskMissing } from './held-disk.js';
+import { clearLeftovers, HeldDisk, heldDiskMissing, loopDevicesUnder } from './held-disk.js';
 import { sh } from './netns.js';
 
 const why = heldDiskMissing();
@@ -64,7 +64,7 @@ describe.skipIf(why)('HeldDisk', () => {
       expect(existsSync(root)).toBe(false);
     } finally {
       // Only a device still backed by this image: a detached number may already be another test's.
-      for (const line of sh('losetup', ['-a']).split('\n').filter((l) => l.includes(`(${root}/`))) sh('losetup', ['-d', line.slice(0, line.indexOf(':'))]);
+      for (const dev of loopDevicesUnder(root)) sh('losetup', ['-d', dev]);
       rmSync(root, { recursive: true, force: true });
     }
   });

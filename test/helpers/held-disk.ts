@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { haveCommand, sh } from './netns.js';
+import { processAlive } from '../../src/process-alive.js';
 
 const TOOLS = ['/usr/sbin/losetup', '/usr/sbin/mkfs.ext4', '/usr/sbin/mkfs.ext2', '/usr/sbin/fsfreeze', '/usr/bin/mount'];
 
@@ -124,6 +125,7 @@ function takeDown(root: string, innerFirst: Array<{ at: string; dev: string }>):
 export function clearLeftovers(): string[] {
   const cleared: string[] = [];
   const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f.length > 1);
+  const mounted = new Set(mounts.map((f) => f[0]));
   for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(ROOT_PREFIX))) {
     const root = join(tmpdir(), name);
     let owner: number;
@@ -132,10 +134,9 @@ export function clearLeftovers(): string[] {
     } catch {
       continue;
     }
-    if (!Number.isInteger(owner) || owner <= 0 || existsSync(`/proc/${owner}`)) continue; // its owner runs
+    if (!Number.isInteger(owner) || owner <= 0 || processAlive(owner)) continue; // its owner runs
     try { sh('fsfreeze', ['--unfreeze', join(root, 'outer')]); } catch { /* not frozen, or not mounted */ }
     // Killed between losetup and mount: a loop device holds an image under the root with nothing mounted from it.
-    const mounted = new Set(mounts.map((f) => f[0]));
     for (const dev of loopDevicesUnder(root)) {
       if (!mounted.has(dev)) try { sh('losetup', ['-d', dev]); } catch { /* gone meanwhile */ }
     }
@@ -147,7 +148,7 @@ export function clearLeftovers(): string[] {
 }
 
 /** Loop devices whose backing file is under `root` (`losetup -a`: "/dev/loopN: []: (/path/to/image)"). */
-function loopDevicesUnder(root: string): string[] {
+export function loopDevicesUnder(root: string): string[] {
   return sh('losetup', ['-a']).split('\n').filter((l) => l.includes(`(${root}/`)).map((l) => l.slice(0, l.indexOf(':')));
 }
 
