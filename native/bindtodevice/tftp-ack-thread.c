@@ -1,38 +1,46 @@
-// The native ACK receiver on a thread of the transfer's own (tftpAcksOpen's
-// `threaded`; src/tftp/server.ts ackThread), instead of tftp-acks.c's
-// uv_poll on the loop thread: a blocking recvmmsg, the common ACK answered
-// right there under the struct's lock (fast_ack), everything else queued
-// and handed to the loop by a uv_async, in arrival order.
+// The native ACK receiver off the event loop (tftpAcksOpen's `threaded`;
+// src/tftp/server.ts ackThread), instead of tftp-acks.c's uv_poll on the
+// loop thread: one receiver thread for every such transfer, an epoll over
+// their sockets, the common ACK answered right there under the struct's lock
+// (fast_ack), everything else queued and handed to the loop by the
+// transfer's uv_async, in arrival order.
 //
-// Why: a transfer served on the loop waits whenever the loop is busy. In a
-// boot storm it is (DHCP commits, scripts, the other transfers), and each
-// of a lock-step transfer's round trips waits again. Measured 2026-12-03 on
-// the loaded machine, 1,000 concurrent curl transfers of undionly.kpxe with
-// the loop held 50 ms of every 100: median per transfer 35.6 s on the
-// uv_poll, 6.9 s on threads, 10.8 s for dnsmasq (round 6 note).
+// Why off the loop: a transfer served on the loop waits whenever the loop is
+// busy. In a boot storm it is (DHCP commits, scripts, the other transfers),
+// and each of a lock-step transfer's round trips waits again. Measured
+// 2026-12-03 on the loaded machine, 1,000 concurrent curl transfers of
+// undionly.kpxe with the loop held 50 ms of every 100: median per transfer
+// 35.6 s on the uv_poll, 6.9 s on threads, 10.8 s for dnsmasq (round 6).
+//
+// Why one thread and not one per transfer (as until 2026-12-04): a thread
+// of its own per transfer cost about 1 ms more CPU per transfer than the
+// loop's uv_poll, and ran slower even alone. 600 transfers of undionly.kpxe
+// one after another (blksize 512, 145 round trips each), the daemon's
+// task-clock: 2.34-2.61 s with a thread each, 1.85 s on the loop, with the
+// same context switches (one per ACK) but three times the CPU migrations
+// (README, Performance, round 11). One long-lived thread stays warm, and
+// in a storm one epoll_wait brings the ACKs of many transfers at once.
 //
 // JavaScript may decide from a sync the receiver has since overtaken (it
 // answered an ACK meanwhile): such a send is dropped (tftpAcksSend returns 0)
 // and the next sync tells JavaScript where the transfer really is.
 //
-// The end of a transfer never waits for the receiver on the loop. It used to
-// pthread_join it, which waits until the thread is scheduled: measured
-// 2026-12-03 on the loaded machine (load 76, 500 concurrent transfers), mean
-// 153 us of loop per transfer's end, 21 of 500 over 1 ms, the longest 9.9 ms.
-// Now the thread is detached; it says when it has made its last access to
-// the struct (exited), and the loop closes the socket and the wake-up and
-// frees the struct only after that.
+// The end of a transfer never waits for the receiver on the loop (a
+// pthread_join once cost up to 9.9 ms of loop per transfer on the loaded
+// machine). The loop takes the socket out of the epoll and queues the
+// struct as closing; the receiver, once the batch of events it may be in the
+// middle of is done (so no event of that batch still points at the struct),
+// says it will not touch the struct again (exited), and the loop closes the
+// socket and the wake-up and frees the struct only after that.
 #define _GNU_SOURCE
 #include "tftp-acks.h"
 #include "napi-helpers.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-// A thread per transfer (a storm runs a thousand): a small stack is plenty.
-#define RX_THREAD_STACK (128 * 1024)
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 void lock(struct acks *a) {
   if (a->threaded) pthread_mutex_lock(&a->lock);
@@ -41,7 +49,21 @@ void unlock(struct acks *a) {
   if (a->threaded) pthread_mutex_unlock(&a->lock);
 }
 
-/** Thread mode: queues an event for the loop (datagram bytes, or an errno). */
+/** Events one epoll_wait takes: ACKs of that many transfers per wake-up. */
+#define EPOLL_BATCH 64
+
+static pthread_once_t receiver_once = PTHREAD_ONCE_INIT;
+static int receiver_error;  // errno if the receiver could not start
+static int epfd = -1;
+// Wakes the receiver from epoll_wait when a transfer closes (the epoll's
+// entry whose data.ptr is NULL), so that it hands the closing ones back.
+static int closing_fd = -1;
+static pthread_mutex_t closing_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct acks *closing;  // taken out of the epoll, not yet let go by the receiver
+// Only the receiver reads into these.
+static unsigned char rx_bufs[RX_BATCH][RX_MAX];
+
+/** Receiver: queues an event for the loop (datagram bytes, or an errno). */
 static void hand_over(struct acks *a, int err, const unsigned char *p, size_t len) {
   struct queued *q = malloc(sizeof *q + len);
   if (!q) return;
@@ -56,41 +78,89 @@ static void hand_over(struct acks *a, int err, const unsigned char *p, size_t le
   uv_async_send(&a->wake);
 }
 
-static void *receiver(void *arg) {
-  struct acks *a = arg;
-  unsigned char (*buf)[RX_MAX] = malloc(RX_BATCH * RX_MAX);
+/** Receiver: everything queued on one transfer's socket, the common ACKs answered. */
+static void drain(struct acks *a) {
   struct mmsghdr msgs[RX_BATCH];
   struct iovec iov[RX_BATCH];
-  if (!buf) hand_over(a, ENOMEM, NULL, 0);
-  while (buf && !__atomic_load_n(&a->closing, __ATOMIC_ACQUIRE)) {
-    rx_prepare(msgs, iov, buf);
-    int n = recvmmsg(a->fd, msgs, RX_BATCH, MSG_WAITFORONE, NULL);
-    if (__atomic_load_n(&a->closing, __ATOMIC_ACQUIRE)) break;
+  while (!__atomic_load_n(&a->closing, __ATOMIC_ACQUIRE)) {
+    rx_prepare(msgs, iov, rx_bufs);
+    int n = recvmmsg(a->fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
     if (n < 0) {
       int err = errno;
-      if (err == EINTR || err == EAGAIN) continue;
-      // ECONNREFUSED after an ICMP port unreachable: reading it cleared it.
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      // ECONNREFUSED after an ICMP port unreachable: reading it cleared it,
+      // and the datagrams queued behind it follow.
       hand_over(a, err, NULL, 0);
-      if (err == EBADF || err == ENOTSOCK) break;
+      if (err == EBADF || err == ENOTSOCK) return;
       continue;
     }
     for (int i = 0; i < n; i++) {
       pthread_mutex_lock(&a->lock);
       // Closed meanwhile: JavaScript has ended the transfer, send nothing more.
-      bool taken = __atomic_load_n(&a->closing, __ATOMIC_ACQUIRE) || fast_ack(a, buf[i], msgs[i].msg_len);
+      bool taken = __atomic_load_n(&a->closing, __ATOMIC_ACQUIRE) || fast_ack(a, rx_bufs[i], msgs[i].msg_len);
       int err = a->pending_err;
       a->pending_err = 0;
       pthread_mutex_unlock(&a->lock);
       if (err) hand_over(a, err, NULL, 0);
-      if (!taken) hand_over(a, 0, buf[i], msgs[i].msg_len);
+      if (!taken) hand_over(a, 0, rx_bufs[i], msgs[i].msg_len);
     }
+    if (n < RX_BATCH) return;
   }
-  free(buf);
-  __atomic_store_n(&a->done, true, __ATOMIC_RELEASE);
-  uv_async_send(&a->wake);
-  // The last access to *a: from here the loop may free it.
-  __atomic_store_n(&a->exited, true, __ATOMIC_RELEASE);
+}
+
+/** Receiver: lets go of the transfers closed so far; none of them is in a batch still being handled. */
+static void let_go_of_closing(void) {
+  uint64_t count;
+  if (read(closing_fd, &count, sizeof count) < 0) { /* nothing was signalled */ }
+  pthread_mutex_lock(&closing_lock);
+  struct acks *list = closing;
+  closing = NULL;
+  pthread_mutex_unlock(&closing_lock);
+  while (list) {
+    struct acks *a = list, *next = a->next_closing;
+    __atomic_store_n(&a->done, true, __ATOMIC_RELEASE);
+    uv_async_send(&a->wake);
+    // The last access to *a: from here the loop may free it.
+    __atomic_store_n(&a->exited, true, __ATOMIC_RELEASE);
+    list = next;
+  }
+}
+
+static void *receiver(void *arg) {
+  (void)arg;
+  struct epoll_event events[EPOLL_BATCH];
+  for (;;) {
+    int n = epoll_wait(epfd, events, EPOLL_BATCH, -1);
+    bool closed = false;
+    for (int i = 0; i < n; i++) {
+      if (events[i].data.ptr) drain(events[i].data.ptr);
+      else closed = true;
+    }
+    // After the batch: a transfer closed during it may have been in it.
+    if (closed) let_go_of_closing();
+  }
   return NULL;
+}
+
+static void start_receiver(void) {
+  epfd = epoll_create1(EPOLL_CLOEXEC);
+  closing_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epfd < 0 || closing_fd < 0) {
+    receiver_error = errno;
+    return;
+  }
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, closing_fd, &ev) < 0) {
+    receiver_error = errno;
+    return;
+  }
+  pthread_t thread;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  receiver_error = pthread_create(&thread, &attr, receiver, NULL);
+  pthread_attr_destroy(&attr);
 }
 
 /** On the loop, once the receiver has exited: closes the socket and the wake-up (the struct goes in on_closed). */
@@ -151,29 +221,29 @@ static void on_wake(uv_async_t *handle) {
 }
 
 int ack_thread_start(struct acks *a, uv_loop_t *loop) {
-  int r;
-  // The receiver blocks in recvmmsg; sends pass MSG_DONTWAIT.
-  fcntl(a->fd, F_SETFL, fcntl(a->fd, F_GETFL) & ~O_NONBLOCK);
+  pthread_once(&receiver_once, start_receiver);
+  if (receiver_error) return -receiver_error;
   pthread_mutex_init(&a->lock, NULL);
-  r = uv_async_init(loop, &a->wake, on_wake);
+  int r = uv_async_init(loop, &a->wake, on_wake);
   a->wake.data = a;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, RX_THREAD_STACK);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  if (r == 0 && pthread_create(&a->thread, &attr, receiver, a) != 0) {
-    r = -EAGAIN;
+  if (r != 0) return r;
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = a};
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, a->fd, &ev) < 0) {
+    r = -errno;
     // Freed by on_closed once libuv lets go of the handle.
     a->js_done = true;
     uv_close((uv_handle_t *)&a->wake, on_closed);
   }
-  pthread_attr_destroy(&attr);
   return r;
 }
 
 void ack_thread_stop(struct acks *a) {
-  // Wakes the blocked recvmmsg (it returns at once on a shut-down socket);
-  // the receiver then exits and its last wake-up releases the struct.
-  shutdown(a->fd, SHUT_RDWR);
-  release_when_exited(a);
+  // Out of the epoll first: no batch the receiver takes from now on holds it.
+  epoll_ctl(epfd, EPOLL_CTL_DEL, a->fd, NULL);
+  pthread_mutex_lock(&closing_lock);
+  a->next_closing = closing;
+  closing = a;
+  pthread_mutex_unlock(&closing_lock);
+  uint64_t one = 1;
+  if (write(closing_fd, &one, sizeof one) < 0) { /* already signalled (the counter is full) */ }
 }

@@ -32,8 +32,8 @@
 //   it measured (the last RTT_KEPT of them).
 // tftpAcksClose(handle)
 //
-// tftpAcksOpen(..., onEvent, true): the same receiver on a thread of the
-// transfer's own instead of the uv_poll (tftp-ack-thread.c; opt-in).
+// tftpAcksOpen(..., onEvent, true): the same receiver off the loop, on the
+// one receiver thread all such transfers share (tftp-ack-thread.c).
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <uv.h>

@@ -1,5 +1,5 @@
 // What tftp-acks.c (the ACK receiver on the loop's uv_poll) shares with
-// tftp-ack-thread.c (the same receiver on a thread of its own per transfer).
+// tftp-ack-thread.c (the same receiver on the one receiver thread, off the loop).
 #pragma once
 #include <node_api.h>
 #include <uv.h>
@@ -35,15 +35,17 @@ struct acks {
   double rtt_ms[RTT_KEPT];
   unsigned rtts;
   int pending_err;  // thread mode: a send error fast_ack met, for the receiver to hand over
-  // Thread mode: the receiver thread, the lock over everything above, and
-  // what it hands to the loop (a list of events, newest first).
+  // Thread mode: the lock over everything above (the receiver thread and the
+  // loop both use it), what the receiver hands to the loop (a list of events,
+  // newest first), and the list of closing transfers (tftp-ack-thread.c).
   bool threaded;
-  pthread_t thread;
+  struct acks *next_closing;
   pthread_mutex_t lock;
   uv_async_t wake;
   struct queued *queue;
-  // The receiver has handed over its last event (done), and has made its
-  // last access to this struct (exited); released: the loop has let go.
+  // The receiver has let go of a closing transfer: its last wake-up is sent
+  // (done), and it has made its last access to this struct (exited);
+  // released: the loop has let go.
   bool done, exited, released;
 };
 
@@ -67,7 +69,7 @@ void on_closed(uv_handle_t *handle);
 /** Thread mode: the lock over the struct (no-ops on the uv_poll receiver). */
 void lock(struct acks *a);
 void unlock(struct acks *a);
-/** Thread mode: starts the receiver thread and its wake-up (0 or -errno); makes the socket blocking. */
+/** Thread mode: puts the socket in the receiver thread's epoll (starting the thread once) with a wake-up to the loop (0 or -errno). */
 int ack_thread_start(struct acks *a, uv_loop_t *loop);
 /** Thread mode: stops the receiver; the socket and the wake-up close once it has exited (no join on the loop). */
 void ack_thread_stop(struct acks *a);
