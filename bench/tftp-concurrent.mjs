@@ -2,7 +2,7 @@
 // The TFTP phase of a 1,000-machine storm without the rest of the storm: N
 // concurrent curl transfers of undionly.kpxe (74 kB, blksize 512, lock-step,
 // as the storm's machines fetch it) from rackboot on the loop's uv_poll,
-// rackboot with the ACK thread (ackThread, RACKBOOT_TFTP_ACK_THREAD=1) and dnsmasq, interleaved over
+// rackboot with the shared ACK receiver thread (ackThread, the daemon's default) and dnsmasq, interleaved over
 // ROUNDS; each transfer's time is curl's time_total. STALL=N holds each
 // rackboot's event loop N ms of every 2N (RB_LOOP_STALL_MS in
 // test/tftp/serve-child.ts), as the daemon's other work does in a storm.

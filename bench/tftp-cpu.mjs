@@ -13,9 +13,9 @@
 // behind the client. LATENCY=1 captures one more transfer per server on the
 // server's veth and reports the median turnaround: ACK in to the next DATA
 // out (the server's part of a round trip, wake-up included) and DATA in to
-// its ACK out (the client's part). ACK_THREAD=1 / UV_POLL=1 add rackboot with
-// its ACK receiver explicitly on a thread / on the loop's uv_poll (the
-// "rackboot" row runs the default, the loop). Rows go to the bench table (CPU per block
+// its ACK out (the client's part). UV_POLL=1 adds rackboot with its ACK
+// receiver on the loop's uv_poll (the "rackboot" row runs the daemon's
+// default, the shared receiver thread). Rows go to the bench table (CPU per block
 // against dnsmasq and atftpd; no target: the issue's targets are times).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -31,7 +31,7 @@ const repo = resolve(import.meta.dirname, '..');
 const N = Number(process.env.N ?? 5);
 const sfx = process.pid.toString(36).slice(-5);
 const S = `rbtrs${sfx}`, C = `rbtrc${sfx}`;
-const ADDR = { rackboot: '10.98.71.1', 'rackboot ack thread': '10.98.71.8', 'rackboot uv_poll': '10.98.71.9', 'rackboot node ACKs': '10.98.71.7', 'rackboot per packet': '10.98.71.6', atftpd: '10.98.71.3', dnsmasq: '10.98.71.5' };
+const ADDR = { rackboot: '10.98.71.1', 'rackboot uv_poll': '10.98.71.9', 'rackboot node ACKs': '10.98.71.7', 'rackboot per packet': '10.98.71.6', atftpd: '10.98.71.3', dnsmasq: '10.98.71.5' };
 const tools = join(repo, 'test-output', 'bench-tools');
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 const inNs = (ns, cmd, args) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
@@ -88,7 +88,7 @@ async function main() {
     inNs(S, 'ip', ['link', 'set', `rbtra${sfx}`, 'up']);
     inNs(C, 'ip', ['link', 'set', `rbtrb${sfx}`, 'up']);
     const { serve } = await bundleTs({ serve: 'test/tftp/serve-child.ts' }, bundleDir);
-    const cfg = (host, batchedSends, nativeAcks, ackThread) => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 }, host, batchedSends, nativeAcks, ackThread });
+    const cfg = (host, batchedSends, nativeAcks, ackThread = 'daemon') => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 }, host, batchedSends, nativeAcks, ackThread });
     const list = {
       rackboot: [process.execPath, [serve, cfg(ADDR.rackboot)]],
       // Batched sends, Node's receive path: rackboot before the native ACK path.
@@ -97,7 +97,6 @@ async function main() {
       dnsmasq: ['/usr/sbin/dnsmasq', ['--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--enable-tftp', `--tftp-root=${root}`, `--listen-address=${ADDR.dnsmasq}`, '--bind-interfaces', '--user=root', '--tftp-max=100', '--pid-file=', '--log-facility=/dev/null']],
     };
     if (process.env.UV_POLL === '1') list['rackboot uv_poll'] = [process.execPath, [serve, cfg(ADDR['rackboot uv_poll'], true, true, false)]];
-    if (process.env.ACK_THREAD === '1') list['rackboot ack thread'] = [process.execPath, [serve, cfg(ADDR['rackboot ack thread'], true, true, true)]];
     if (process.env.PER_PACKET === '1') list['rackboot per packet'] = [process.execPath, [serve, cfg(ADDR['rackboot per packet'], false)]];
     for (const [name, [cmd, args]] of Object.entries(list)) {
       const p = spawn('ip', ['netns', 'exec', S, ...pinned('0', cmd, args).flat()], { stdio: ['pipe', 'pipe', 'inherit'] });

@@ -41,7 +41,7 @@ const WITH_CONTROL = process.env.BENCH_TFTP_CONTROL !== '0';
 /** The only workload the control runs: the lock-step one whose target counts runs. */
 const CONTROL_WORKLOAD = 'curl blksize 1468';
 /** Each server's own address in the server namespace. */
-const ADDR = { rackboot: '10.98.70.1', atftpd: '10.98.70.3', 'tftpd-hpa': '10.98.70.4', dnsmasq: '10.98.70.5', 'rackboot per packet': '10.98.70.6', 'rackboot node ACKs': '10.98.70.7', 'rackboot ack thread': '10.98.70.8', [CONTROL]: '10.98.70.9' };
+const ADDR = { rackboot: '10.98.70.1', atftpd: '10.98.70.3', 'tftpd-hpa': '10.98.70.4', dnsmasq: '10.98.70.5', 'rackboot per packet': '10.98.70.6', 'rackboot node ACKs': '10.98.70.7', [CONTROL]: '10.98.70.9' };
 const tools = join(repo, 'test-output', 'bench-tools');
 const libPath = join(tools, 'root', 'usr', 'lib', 'x86_64-linux-gnu');
 ADDR['rackboot uv_poll'] = '10.98.70.10';
@@ -61,8 +61,8 @@ function fetchTools() {
 /** Each server as [name, command, args]; each listens on its own ADDR:69 in namespace S. */
 function servers(root, rackbootBundle) {
   const dnsmasqArgs = (address) => ['--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--enable-tftp', `--tftp-root=${root}`, `--listen-address=${address}`, '--bind-interfaces', '--user=root', '--tftp-max=100', '--pid-file=', '--log-facility=/dev/null'];
-  // As the daemon runs it: transfers beside two or more others take their ACKs on a thread (DAEMON_ACK_THREAD_FROM).
-  const cfg = (host, batchedSends, nativeAcks, ackThread) => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 }, host, batchedSends, nativeAcks, ackThread, ackThreadFrom: 'daemon' });
+  // As the daemon runs it unless told otherwise: ACKs on the shared receiver thread (DAEMON_ACK_THREAD).
+  const cfg = (host, batchedSends, nativeAcks, ackThread = 'daemon') => JSON.stringify({ tftp: { enabled: true, root, port: 69, maxBlksize: 1468, maxWindowsize: 16, maxTransfers: 64 }, host, batchedSends, nativeAcks, ackThread });
   const list = [
     ['rackboot', process.execPath, [rackbootBundle, cfg(ADDR.rackboot)]],
     ['atftpd', join(tools, 'root/usr/sbin/atftpd'), ['--daemon', '--no-fork', '--user', 'root.root', '--bind-address', ADDR.atftpd, '--port', '69', '--logfile', '/dev/null', '--maxthread', '100', root]],
@@ -72,8 +72,7 @@ function servers(root, rackbootBundle) {
   if (WITH_CONTROL) list.push([CONTROL, '/usr/sbin/dnsmasq', dnsmasqArgs(ADDR[CONTROL])]);
   if (process.env.BENCH_TFTP_PER_PACKET === '1') list.push(['rackboot per packet', process.execPath, [rackbootBundle, cfg(ADDR['rackboot per packet'], false)]]);
   if (process.env.BENCH_TFTP_NODE_ACKS === '1') list.push(['rackboot node ACKs', process.execPath, [rackbootBundle, cfg(ADDR['rackboot node ACKs'], true, false)]]);
-  if (process.env.BENCH_TFTP_ACK_THREAD === '1') list.push(['rackboot ack thread', process.execPath, [rackbootBundle, cfg(ADDR['rackboot ack thread'], true, true, true)]]);
-  // BENCH_TFTP_UV_POLL=1: rackboot with its ACK receiver explicitly on the loop's uv_poll (the default, as "rackboot").
+  // BENCH_TFTP_UV_POLL=1: rackboot with its ACK receiver on the loop's uv_poll (RACKBOOT_TFTP_ACK_THREAD=0).
   if (process.env.BENCH_TFTP_UV_POLL === '1') list.push(['rackboot uv_poll', process.execPath, [rackbootBundle, cfg(ADDR['rackboot uv_poll'], true, true, false)]]);
   return list;
 }
@@ -195,7 +194,7 @@ function report(results) {
     const held = controlRatios.filter((x) => x <= 1).length;
     console.log(`CONTROL two identical dnsmasq at blksize 1468 (curl, 8 MiB): control/dnsmasq per run ${controlRatios.map((x) => x.toFixed(2)).join(' ')} (within 1x in ${held} of ${controlRatios.length})`);
   }
-  for (const other of ['rackboot per packet', 'rackboot node ACKs', 'rackboot ack thread']) {
+  for (const other of ['rackboot per packet', 'rackboot node ACKs', 'rackboot uv_poll']) {
     if (!results[other]) continue;
     for (const row of rows) console.log(`rackboot / ${other}, ${row}: ${(med('rackboot', row) / med(other, row)).toFixed(2)}x (per run ${results.rackboot[row].map((t, i) => (t / results[other][row][i]).toFixed(2)).join(' ')})`);
   }

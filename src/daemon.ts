@@ -41,7 +41,7 @@ import { bindListener, listenerAddress } from './net/listener.js';
 import { makeDataDirPrivate, provideAdminToken, type TokenAnnouncer } from './data-dir.js';
 import { reloadDaemon, type ReloadReport } from './reload.js';
 import { watchEventLoop } from './loop-watch.js';
-import { DAEMON_ACK_THREAD_FROM } from './tftp/server.js';
+import { DAEMON_ACK_THREAD } from './tftp/server.js';
 import { Day2Service } from './day2/service.js';
 
 /** Accept queue of the boot-plane HTTP listener (see where it is bound). */
@@ -157,10 +157,9 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
       host: net && !('error' in net) ? net.address : '0.0.0.0',
       // Firmware that cannot fetch HTTP can still get the chain script by name.
       virtualFiles: { 'boot.ipxe': () => chainScript(ctx.publicUrl) },
-      // ACKs received on a thread per transfer (src/tftp/server.ts ackThread) for a transfer that starts beside two
-      // or more others; RACKBOOT_TFTP_ACK_THREAD=1 puts every transfer there, =0 none.
-      ackThread: process.env.RACKBOOT_TFTP_ACK_THREAD === '1',
-      ackThreadFrom: process.env.RACKBOOT_TFTP_ACK_THREAD === '0' ? undefined : DAEMON_ACK_THREAD_FROM,
+      // ACKs taken off the loop by the shared receiver thread (src/tftp/server.ts ackThread);
+      // RACKBOOT_TFTP_ACK_THREAD=0 keeps them on the loop's uv_poll.
+      ackThread: process.env.RACKBOOT_TFTP_ACK_THREAD === '0' ? false : DAEMON_ACK_THREAD,
     }));
   }
   let dhcpSegment: PgDhcpSegment | undefined;

@@ -4,9 +4,10 @@
 // Why: a client retransmits its RRQ while it waits for the first packet.
 // The copy sits in the listening socket's queue; while the transfer runs it
 // is dropped as a duplicate (server.ts, same ip:port). But when the transfer
-// ends before the server reads the copy (its ACKs answered off the loop,
-// RACKBOOT_TFTP_ACK_THREAD, or on any path a busy loop that, once it runs,
-// handles the final ACK before the copy queued on the listening socket:
+// ends before the server reads the copy (its ACKs answered off the loop by
+// the receiver thread, the daemon's default, or on any path a busy loop
+// that, once it runs, handles the final ACK before the copy queued on the
+// listening socket:
 // test/tftp/finished-requests.test.ts holds both), the copy started a second
 // transfer to a client that had its file and was gone: a held slot, then a
 // timeout or an ICMP abort recorded against the machine (round 6: 71 of

@@ -53,34 +53,25 @@ export interface TftpServiceDeps {
    */
   nativeAcks?: boolean;
   /**
-   * The native ACK receiver on a thread per transfer (tftp-ack-thread.c)
-   * instead of a uv_poll on the event loop, so lock-step transfers do not
-   * wait for a busy loop. Default: off. On the quiet bench machine a single
-   * lock-step transfer took 1.6-3.3x as long on the thread, while a
-   * 1,000-machine storm finished 10% sooner with it (README, Performance,
-   * round 7): the loop wins until it is the bottleneck.
+   * The native ACK receiver off the event loop, on the one receiver thread
+   * every such transfer shares (tftp-ack-thread.c), instead of a uv_poll on
+   * the loop, so lock-step transfers do not wait for a busy loop. Default:
+   * off; the daemon turns it on (DAEMON_ACK_THREAD). Since the receiver is
+   * one thread and not one per transfer, a lone transfer is as fast there
+   * as on the loop, and costs no more CPU (README, Performance, round 11).
    */
   ackThread?: boolean;
-  /**
-   * With native ACKs, a transfer that starts while at least this many others
-   * are active gets the thread receiver (as with ackThread), the rest the
-   * event loop's. A lone transfer keeps the loop's faster turnaround; in a
-   * boot storm, where the loop also serves DHCP and HTTP for the rack, the
-   * lock-step transfers stop waiting for it (README, Performance, round 9).
-   * Default: never.
-   */
-  ackThreadFrom?: number;
   /** How long a late copy of a finished transfer's request is dropped (finished-requests.ts; default 3 s). */
   finishedMemoryMs?: number;
 }
 
 /**
- * The daemon's ackThreadFrom. Storm rounds on the loop alone were bimodal,
- * 12-14 s or 17.4 s (TFTP 2.2-2.4 s per machine, the loop held over 50 ms
- * in 4-7 s); with the thread from two others, 12.3-13.4 s (README,
- * Performance, round 9).
+ * The daemon's ackThread. On the loop, 200-machine storm rounds were
+ * bimodal when the machine slowed (TFTP 2.2-2.4 s per machine, the loop
+ * held over 50 ms in 4-7 s; README, Performance, rounds 9 and 10); the
+ * shared receiver thread costs a lone transfer nothing (round 11).
  */
-export const DAEMON_ACK_THREAD_FROM = 2;
+export const DAEMON_ACK_THREAD = true;
 
 export interface TftpService {
   name: 'tftp';
@@ -147,7 +138,7 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
   }));
   main.on('error', (err) => log.error({ err }, 'TFTP socket error'));
   const boundPort = main.address().port;
-  log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers, batchedSends: !!batch, nativeAcks: !!io.acks, ackThread: !!(io.acks && io.ackThread), ackThreadFrom: io.acks && !io.ackThread ? deps.ackThreadFrom : undefined }, 'TFTP listening');
+  log.info({ host: deps.host, port: boundPort, root: cfg.root, maxBlksize: cfg.maxBlksize, maxWindowsize: cfg.maxWindowsize, maxTransfers: cfg.maxTransfers, batchedSends: !!batch, nativeAcks: !!io.acks, ackThread: !!(io.acks && io.ackThread) }, 'TFTP listening');
 
   const errorBudget = new ErrorBudget();
   /** ERRORs from the listening port answer unverified source addresses: budgeted per client. */
@@ -295,7 +286,6 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
       maxRetries,
     });
     active.set(key, a);
-    let onThread = false;
     const events: TransferSocketEvents = {
       message: (msg) => {
         try {
@@ -317,14 +307,12 @@ export async function startTftpService(deps: TftpServiceDeps): Promise<TftpServi
       },
       ready: () => {
         if (closed || active.get(key) !== a) return;
-        log.debug({ client: key, file: pkt.filename, options: neg.oack, size: data.length, ackThread: onThread && !!io.acks }, 'TFTP transfer starts');
+        log.debug({ client: key, file: pkt.filename, options: neg.oack, size: data.length, ackThread: !!(io.acks && io.ackThread) }, 'TFTP transfer starts');
         apply(key, a, a.transfer!.start(performance.now()));
       },
     };
     try {
-      // `a` is already among the active ones.
-      onThread = io.ackThread === true || active.size - 1 >= (deps.ackThreadFrom ?? Infinity);
-      a.socket = openTransferSocket({ ...io, ackThread: onThread }, { family, host: deps.host, ip: a.ip, port: a.port }, a.transfer, events);
+      a.socket = openTransferSocket(io, { family, host: deps.host, ip: a.ip, port: a.port }, a.transfer, events);
     } catch (err) {
       active.delete(key);
       throw err;

@@ -53,6 +53,8 @@ export class TftpChild {
     const cfg = {
       tftp: { enabled: true, root: opts.root, port: 69, maxBlksize: opts.maxBlksize ?? 1468, maxWindowsize: opts.maxWindowsize ?? 16, maxTransfers: opts.maxTransfers ?? 64 },
       host,
+      // The ACK path the daemon runs (the shared receiver thread), so the real clients meet what a rack meets.
+      ackThread: 'daemon',
     };
     const child = new TftpChild(ns.spawn(process.execPath, [file, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'] }), dir);
     const ready = JSON.parse(await child.nextLine(10_000)) as { port: number };

@@ -4,12 +4,12 @@
 // on stdin with the metrics as one JSON line; exits on SIGTERM.
 import { createInterface } from 'node:readline';
 import { destination, pino } from 'pino';
-import { DAEMON_ACK_THREAD_FROM, startTftpService } from '../../src/tftp/server.js';
+import { DAEMON_ACK_THREAD, startTftpService } from '../../src/tftp/server.js';
 
-const cfg = JSON.parse(process.argv[2]!) as { tftp: { enabled: boolean; root: string; port: number; maxBlksize: number; maxWindowsize: number; maxTransfers: number }; host: string; logLevel?: string; batchedSends?: boolean; nativeAcks?: boolean; ackThread?: boolean; ackThreadFrom?: number | 'daemon' };
+const cfg = JSON.parse(process.argv[2]!) as { tftp: { enabled: boolean; root: string; port: number; maxBlksize: number; maxWindowsize: number; maxTransfers: number }; host: string; logLevel?: string; batchedSends?: boolean; nativeAcks?: boolean; ackThread?: boolean | 'daemon' };
 const log = pino({ level: cfg.logLevel ?? 'warn' }, destination(2));
-const svc = await startTftpService({ settings: { tftp: cfg.tftp }, host: cfg.host, log, batchedSends: cfg.batchedSends, nativeAcks: cfg.nativeAcks, ackThread: cfg.ackThread ?? process.env.RB_ACK_THREAD === '1',
-  ackThreadFrom: cfg.ackThreadFrom === 'daemon' ? DAEMON_ACK_THREAD_FROM : cfg.ackThreadFrom, virtualFiles: { 'boot.ipxe': () => '#!ipxe\necho virtual\n' } });
+const svc = await startTftpService({ settings: { tftp: cfg.tftp }, host: cfg.host, log, batchedSends: cfg.batchedSends, nativeAcks: cfg.nativeAcks, ackThread: cfg.ackThread === 'daemon' ? DAEMON_ACK_THREAD : cfg.ackThread ?? process.env.RB_ACK_THREAD === '1',
+  virtualFiles: { 'boot.ipxe': () => '#!ipxe\necho virtual\n' } });
 process.stdout.write(JSON.stringify({ port: svc.port }) + '\n');
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() === 'metrics') process.stdout.write(JSON.stringify(svc.metrics()) + '\n');
