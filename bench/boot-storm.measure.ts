@@ -14,15 +14,14 @@
 // in which the daemon's event loop stalled (the worst round).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { missingPrerequisites, Netns, uniqueSuffix } from '../test/helpers/netns.js';
 import { buildCli, cleanupDir, makeSwitch, plug, REPO, tempDir, waitFor } from '../test/dhcp/netns/harness.js';
-import { schematicId } from '../src/factory/schematic.js';
 import { daemonEnv, daemonNodeFlags } from './lib/daemon-flags.mjs';
 import { median, quick, record } from './lib/results.mjs';
 import {
-  backlogDrops, describeBreakdown, failureSummary, listenDrops, freshPhasesDir, hostCpuSeconds, hostStealSeconds, namespaceCpuByCommand, threadCpuSeconds, phaseBreakdown, PHASES, startReferenceChain, stop, stormIp, stormMac, writeMachineScript,
+  backlogDrops, describeBreakdown, failureSummary, listenDrops, freshPhasesDir, hostCpuSeconds, hostStealSeconds, namespaceCpuByCommand, threadCpuSeconds, phaseBreakdown, PHASES, startReferenceChain, stop, stormMac, writeMachineScript, writeStormFiles,
 } from './lib/storm.js';
 
 const why = missingPrerequisites(['/usr/bin/busybox', '/usr/bin/curl', '/usr/lib/ipxe/undionly.kpxe', '/usr/sbin/dnsmasq', '/usr/sbin/nginx']);
@@ -42,6 +41,7 @@ let srv: Netns;
 const clients: Netns[] = [];
 let dir: string;
 let cli: string;
+let config: string;
 /** Host neighbour-table limits raised for a large storm, restored afterwards. */
 const restoreSysctls: [string, string][] = [];
 
@@ -119,7 +119,7 @@ const ROUNDS = Number(process.env.BENCH_STORM_ROUNDS ?? (quick || MACHINES > 200
 /** Starts rackboot, runs one storm against it, and stops it: the storm plus the daemon's own counters. */
 async function stormOnRackboot(round: number, floor: number, linkMBps: number, load: () => string) {
   let serverLog = '';
-  const rackboot = srv.spawn(process.execPath, [...daemonNodeFlags(), cli, 'serve', '--config', join(dir, 'rackboot.yaml')], { cwd: REPO, env: daemonEnv() });
+  const rackboot = srv.spawn(process.execPath, [...daemonNodeFlags(), cli, 'serve', '--config', config], { cwd: REPO, env: daemonEnv() });
   rackboot.stdout!.on('data', (d: Buffer) => (serverLog += d.toString()));
   rackboot.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
   await waitFor(() => {
@@ -171,24 +171,9 @@ describe.skipIf(why)(`boot storm: ${MACHINES} machines`, () => {
     cli = buildCli();
     dir = tempDir();
     chmodSync(dir, 0o755);
-    const schematic = schematicId({ extensions: [], extraKernelArgs: [] });
-    const assets = join(dir, 'assets', schematic, VERSION);
-    mkdirSync(assets, { recursive: true });
-    const mb = Buffer.alloc(1 << 20, 0x5a);
-    writeFileSync(join(assets, 'kernel-amd64'), Buffer.concat(Array.from({ length: KERNEL_MB }, () => mb)));
-    writeFileSync(join(assets, 'initramfs-amd64.xz'), Buffer.concat(Array.from({ length: INITRD_MB }, () => mb)));
-    mkdirSync(join(dir, 'ipxe'));
-    copyFileSync('/usr/lib/ipxe/undionly.kpxe', join(dir, 'ipxe', 'undionly.kpxe'));
-    const nodes = Array.from({ length: MACHINES }, (_, i) => ({
-      name: `n-${i}`, mac: stormMac(i), role: i < 3 ? 'controlplane' : 'worker', ip: stormIp(i), installDisk: '/dev/sda',
-    }));
-    writeFileSync(join(dir, 'cluster.yaml'), JSON.stringify({ cluster: { name: 'storm', controlPlaneEndpoint: 'https://10.80.0.10:6443', talosVersion: VERSION }, nodes }));
-    writeFileSync(join(dir, 'rackboot.yaml'), JSON.stringify({
-      interface: SERVER_IF, serverAddress: SERVER, dataDir: join(dir, 'data'), inventory: join(dir, 'cluster.yaml'), assetsDir: join(dir, 'assets'),
-      logLevel: 'warn', adminToken: TOKEN, dhcp: { mode: 'full', subnet: '10.80.0.0/16' },
-      tftp: { root: join(dir, 'ipxe') }, http: { listen: `${SERVER}:8080` }, console: { enabled: false },
-    }));
-    writeMachineScript(dir, SERVER, `${schematic}/${VERSION}/kernel-amd64`, `${schematic}/${VERSION}/initramfs-amd64.xz`);
+    const files = writeStormFiles(dir, { machines: MACHINES, kernelMb: KERNEL_MB, initrdMb: INITRD_MB, server: SERVER, serverIf: SERVER_IF, token: TOKEN, version: VERSION });
+    config = files.config;
+    writeMachineScript(dir, SERVER, files.kernelPath, files.initrdPath);
 
     raiseNeighbourLimits(2 * MACHINES + 100); // each client one entry, the server one per client
     sw = makeSwitch(`rbsw${x}`);

@@ -1,0 +1,152 @@
+// Control-plane CPU per booting machine, phase by phase: what the servers
+// spend on one machine's DHCP exchange (busybox udhcpc), its TFTP transfer
+// of undionly.kpxe (curl, 512-byte blocks), its iPXE script and its two
+// asset requests (curl, a new connection each), as the boot storm's machines
+// do, but one machine at a time, so that nothing else runs meanwhile. The
+// storm measures the same steps all at once, where a saturated box mixes
+// the stacks' costs with the clients' and the ratio moves with the
+// machine's spells; here each phase's CPU is its own. The same machines
+// boot against rackboot's daemon and against the reference chain (dnsmasq
+// DHCP + TFTP, nginx HTTP), and the script request once more against two
+// floors that answer the same bytes: Node's bare http server and a bare
+// fastify, i.e. what any Node server pays on this machine for one request
+// on a new connection. CPU is the scheduler's run time of every thread of
+// the server namespace's processes (schedstat), so the kernel's work done
+// in those threads (the sends, and the veth delivery that runs in the
+// sender's context) counts for both stacks alike.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { missingPrerequisites, Netns, uniqueSuffix } from '../test/helpers/netns.js';
+import { buildCli, cleanupDir, makeSwitch, plug, REPO, tempDir, waitFor } from '../test/dhcp/netns/harness.js';
+import { daemonEnv, daemonNodeFlags } from './lib/daemon-flags.mjs';
+import { quick, record } from './lib/results.mjs';
+import { namespaceRunSecondsByCommand, PHASES, startReferenceChain, stop, stormMac, threadRunSeconds, writeStormFiles, writeUdhcpcScript, type Phase, type StormFiles } from './lib/storm.js';
+
+const why = missingPrerequisites(['/usr/bin/busybox', '/usr/bin/curl', '/usr/lib/ipxe/undionly.kpxe', '/usr/sbin/dnsmasq', '/usr/sbin/nginx']);
+const MACHINES = Number(process.env.BENCH_CONTROL_MACHINES ?? (quick ? 30 : 100));
+const VERSION = 'v1.11.5';
+const x = uniqueSuffix();
+const SERVER = '10.80.0.1';
+const SERVER_IF = `rbcp${x}`;
+
+let sw: Netns;
+let srv: Netns;
+const clients: Netns[] = [];
+let dir: string;
+let cli: string;
+let files: StormFiles;
+
+/** Machine i's command for one phase, run in its namespace. */
+function step(phase: Phase, i: number): [string, string[]] {
+  const get = (url: string): [string, string[]] => ['curl', ['-sfS', '-o', '/dev/null', url]];
+  switch (phase) {
+    case 'dhcp': return ['busybox', ['udhcpc', '-i', `rbm${x}${i}`, '-n', '-q', '-f', '-t', '10', '-T', '2', '-s', join(dir, 'udhcpc.sh')]];
+    case 'tftp': return get(`tftp://${SERVER}/undionly.kpxe`);
+    case 'script': return get(`http://${SERVER}:8080/ipxe?mac=${stormMac(i)}&arch=i386`);
+    case 'kernel': return get(`http://${SERVER}:8080/assets/${files.kernelPath}`);
+    case 'initramfs': return get(`http://${SERVER}:8080/assets/${files.initrdPath}`);
+  }
+}
+
+const serverSeconds = () => Object.values(namespaceRunSecondsByCommand(srv.name)).reduce((a, b) => a + b, 0);
+
+/**
+ * Boots every machine through `phases`, one machine at a time, phase by
+ * phase: per phase, the server side's CPU per machine in ms, and the
+ * event loop's share when `loopOf` names the daemon.
+ */
+function bootOneByOne(phases: readonly Phase[], loopOf?: number): Record<string, { all: number; loop?: number }> {
+  const out: Record<string, { all: number; loop?: number }> = {};
+  for (const phase of phases) {
+    const before = serverSeconds();
+    const loopBefore = loopOf === undefined ? 0 : threadRunSeconds(loopOf);
+    for (let i = 0; i < MACHINES; i++) {
+      const [cmd, args] = step(phase, i);
+      clients[i]!.exec(cmd, args);
+    }
+    out[phase] = { all: ((serverSeconds() - before) * 1000) / MACHINES, loop: loopOf === undefined ? undefined : ((threadRunSeconds(loopOf) - loopBefore) * 1000) / MACHINES };
+  }
+  return out;
+}
+
+const unconfigured = () => { for (let i = 0; i < MACHINES; i++) clients[i]!.exec('ip', ['addr', 'flush', 'dev', `rbm${x}${i}`]); };
+
+/** A Node server in `srv` answering every request on server:8080 with `script`: bare node:http, or fastify with one route. */
+function startFloor(kind: 'node:http' | 'fastify', script: string) {
+  const body = JSON.stringify(script);
+  const code = kind === 'node:http'
+    ? `require('node:http').createServer((q, s) => { s.setHeader('content-type', 'text/plain; charset=utf-8'); s.end(${body}); }).listen(8080, '${SERVER}', () => console.log('up'))`
+    : `const f = require(${JSON.stringify(join(REPO, 'node_modules', 'fastify'))})(); f.get('/ipxe', async (q, r) => { r.type('text/plain; charset=utf-8'); return ${body}; }); f.listen({ port: 8080, host: '${SERVER}' }).then(() => console.log('up'))`;
+  return srv.spawn(process.execPath, ['-e', code]);
+}
+
+describe.skipIf(why)(`control-plane CPU per machine: ${MACHINES} machines one at a time`, () => {
+  beforeAll(() => {
+    cli = buildCli();
+    dir = tempDir();
+    chmodSync(dir, 0o755);
+    // Asset sizes do not change a request's fixed cost; small ones keep the bench short.
+    files = writeStormFiles(dir, { machines: MACHINES, kernelMb: 2, initrdMb: 8, server: SERVER, serverIf: SERVER_IF, token: 'bench-admin-token-0123456789', version: VERSION });
+    sw = makeSwitch(`rbcw${x}`);
+    srv = Netns.create(`rbcs${x}`);
+    plug(sw, srv, SERVER_IF, `rbcP${x}`, { cidr: `${SERVER}/16` });
+    for (let i = 0; i < MACHINES; i++) {
+      const ns = Netns.create(`rbcc${x}${i}`);
+      clients.push(ns);
+      plug(sw, ns, `rbm${x}${i}`, `rbcc${x}${i}`, { mac: stormMac(i) });
+    }
+    writeUdhcpcScript(dir);
+  }, 600_000);
+
+  afterAll(async () => {
+    for (const ns of [...clients, srv, sw]) await ns?.destroy();
+    cleanupDir(dir);
+  }, 600_000);
+
+  it('each phase\'s server CPU per machine, rackboot against the chain, and Node\'s floor for a request', async () => {
+    let log = '';
+    const rackboot = srv.spawn(process.execPath, [...daemonNodeFlags(), cli, 'serve', '--config', files.config], { cwd: REPO, env: daemonEnv() });
+    rackboot.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    rackboot.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    await waitFor(() => { try { return srv.exec('curl', ['-sf', `http://${SERVER}:8080/healthz`]).includes('true'); } catch { return false; } }, 30_000, () => `rackboot did not start: ${log.slice(-2000)}`);
+    // The admin plane and the first inventory load finish after /healthz answers.
+    await new Promise((r) => setTimeout(r, 3000));
+    unconfigured();
+    const ours = bootOneByOne(PHASES, rackboot.pid!);
+    const script = clients[0]!.exec('curl', ['-sfS', `http://${SERVER}:8080/ipxe?mac=${stormMac(0)}&arch=i386`]);
+    await stop(rackboot);
+
+    const chain = startReferenceChain(srv, { dir, ifName: SERVER_IF, server: SERVER, tftpRoot: join(dir, 'ipxe'), assetsDir: join(dir, 'assets'), script, machines: MACHINES });
+    await waitFor(() => { try { return srv.exec('curl', ['-sf', `http://${SERVER}:8080/ipxe`]) === script; } catch { return false; } }, 30_000, () => 'nginx did not start');
+    unconfigured();
+    const ref = bootOneByOne(PHASES);
+    for (const p of chain) await stop(p);
+
+    // The machines keep the chain's leases for the floors' script requests.
+    const floors: Record<string, number> = {};
+    for (const kind of ['node:http', 'fastify'] as const) {
+      const floor = startFloor(kind, script);
+      await waitFor(() => { try { return srv.exec('curl', ['-sf', `http://${SERVER}:8080/ipxe`]) === script; } catch { return false; } }, 30_000, () => `${kind} floor did not start`);
+      floors[kind] = bootOneByOne(['script']).script!.all;
+      await stop(floor);
+    }
+
+    const total = (r: typeof ours, k: 'all' | 'loop') => PHASES.reduce((a, p) => a + (r[p]![k] ?? 0), 0);
+    console.log(`control-plane CPU per machine (ms), ${MACHINES} machines one at a time: rackboot (its event loop) / dnsmasq+nginx`);
+    for (const p of PHASES) console.log(`  ${p.padEnd(10)} ${ours[p]!.all.toFixed(2)} (${ours[p]!.loop!.toFixed(2)}) / ${ref[p]!.all.toFixed(2)}  ${(ours[p]!.all / ref[p]!.all).toFixed(2)}x`);
+    console.log(`  ${'all'.padEnd(10)} ${total(ours, 'all').toFixed(2)} (${total(ours, 'loop').toFixed(2)}) / ${total(ref, 'all').toFixed(2)}  ${(total(ours, 'all') / total(ref, 'all')).toFixed(2)}x`);
+    console.log(`  one script request with a new connection: bare node:http ${floors['node:http']!.toFixed(2)}, bare fastify ${floors.fastify!.toFixed(2)}, rackboot ${ours.script!.all.toFixed(2)}, nginx ${ref.script!.all.toFixed(2)}`);
+
+    const refName = 'dnsmasq+nginx';
+    for (const p of PHASES) {
+      record({ name: `control plane: ${p} CPU per machine`, unit: 'ms', ours: ours[p]!.all, reference: ref[p]!.all, referenceName: refName, better: 'lower' });
+    }
+    record({ name: 'control plane: CPU per machine, all phases', unit: 'ms', ours: total(ours, 'all'), reference: total(ref, 'all'), referenceName: refName, better: 'lower' });
+    record({ name: 'control plane: event loop CPU per machine, all phases', unit: 'ms', ours: total(ours, 'loop'), better: 'lower' });
+    for (const kind of ['node:http', 'fastify'] as const) {
+      record({ name: `control plane: script request CPU, bare ${kind} (Node's floor)`, unit: 'ms', ours: floors[kind]!, reference: ref.script!.all, referenceName: 'nginx', better: 'lower' });
+    }
+    for (const p of PHASES) expect(ours[p]!.all).toBeGreaterThan(0);
+  }, 1_800_000);
+});
