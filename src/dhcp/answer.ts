@@ -38,6 +38,7 @@ import { handleFull } from './handler/full.js';
 import { handleProxy } from './handler/proxy.js';
 import type { CommitDurability } from '../store/wal-flush.js';
 import { isStoreError } from '../store/errors.js';
+import { prepared } from '../store/prepared.js';
 
 export interface DhcpMetrics {
   received: number;
@@ -222,7 +223,7 @@ function decideAll(ctx: HandlerContext, requests: Array<Request | undefined>, fl
  */
 function syncLevel(db: Database.Database, level: 'NORMAL' | 'FULL'): void {
   try {
-    db.pragma(`synchronous = ${level}`);
+    prepared(db, `PRAGMA synchronous = ${level}`).run();
   } catch {
     /* see above */
   }

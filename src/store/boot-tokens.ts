@@ -5,6 +5,7 @@
 // Only the token's SHA-256 is stored: a copy of the database fetches nothing.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { prepared } from './prepared.js';
 
 export interface BootTokenRecord {
   node: string;
@@ -32,7 +33,8 @@ export const tokenHash = (token: string) => sha256(token).toString('hex');
 /** A new token for `node`'s current boot; any earlier one stops working. */
 export function issueBootToken(db: Database.Database, node: { name: string; mac: string }, issuedTo: string, now = Date.now()): string {
   const { token, hash } = newBootToken();
-  db.prepare(
+  prepared(
+    db,
     `INSERT INTO boot_tokens (node, mac, token_hash, issued_at, issued_to) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT(node) DO UPDATE SET mac=excluded.mac, token_hash=excluded.token_hash, issued_at=excluded.issued_at,
        issued_to=excluded.issued_to, served_at=NULL, served_to=NULL`,
@@ -42,7 +44,7 @@ export function issueBootToken(db: Database.Database, node: { name: string; mac:
 
 /** Whether `token` is the unspent token of `node`'s current boot. Reads only. */
 export function checkBootToken(db: Database.Database, node: { name: string; mac: string }, token: string): TokenCheck {
-  return tokenCheck(db.prepare('SELECT * FROM boot_tokens WHERE node = ?').get(node.name) as Record<string, unknown> | undefined, node, token);
+  return tokenCheck(prepared(db, 'SELECT * FROM boot_tokens WHERE node = ?').get(node.name) as Record<string, unknown> | undefined, node, token);
 }
 
 /** What `row` (the node's boot_tokens row, from either store) says of `token`. */
@@ -60,8 +62,7 @@ export function tokenCheck(row: Record<string, unknown> | undefined, node: { mac
 
 /** Spends the token; false when it was not the unspent current one (already spent, or replaced). */
 export function spendBootToken(db: Database.Database, node: { name: string }, token: string, servedTo: string, now = Date.now()): boolean {
-  const r = db
-    .prepare('UPDATE boot_tokens SET served_at = ?, served_to = ? WHERE node = ? AND token_hash = ? AND served_at IS NULL')
+  const r = prepared(db, 'UPDATE boot_tokens SET served_at = ?, served_to = ? WHERE node = ? AND token_hash = ? AND served_at IS NULL')
     .run(now, servedTo, node.name, tokenHash(token));
   return r.changes === 1;
 }

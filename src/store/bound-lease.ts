@@ -3,8 +3,9 @@
 // service writes the table; expires_at is in ms since the epoch, as every
 // timestamp in the store.
 import type Database from 'better-sqlite3';
+import { prepared } from './prepared.js';
 
 export function boundLeaseAddress(db: Database.Database, mac: string, now = Date.now()): string | undefined {
-  const row = db.prepare("SELECT ip FROM leases WHERE mac = ? AND state = 'bound' AND expires_at > ?").get(mac, now) as { ip: string } | undefined;
+  const row = prepared(db, "SELECT ip FROM leases WHERE mac = ? AND state = 'bound' AND expires_at > ?").get(mac, now) as { ip: string } | undefined;
   return row?.ip;
 }

@@ -115,11 +115,11 @@ export function sqliteReaders({ db, stmt, getNode, lastEvent, clusterState }: Sq
         node, lease: latestLease(nodeMacs(node)), last: lastEvent(node.name),
         hostname: stmt('SELECT hostname, domainname, seen_in, read_at FROM node_hostname WHERE node=?').get(node.name) as HostnameRow | undefined,
       })),
-    leasedMac: (ip) => (db.prepare('SELECT mac FROM leases WHERE ip = ?').get(ip) as { mac: string } | undefined)?.mac,
+    leasedMac: (ip) => (stmt('SELECT mac FROM leases WHERE ip = ?').get(ip) as { mac: string } | undefined)?.mac,
     nodeForAddress: (ip, now) => {
-      const byIp = db.prepare('SELECT name FROM nodes WHERE ip=? AND in_inventory=1').get(ip) as { name: string } | undefined;
+      const byIp = stmt('SELECT name FROM nodes WHERE ip=? AND in_inventory=1').get(ip) as { name: string } | undefined;
       if (byIp) return byIp.name;
-      return (db.prepare('SELECT n.name AS name FROM leases l JOIN nodes n ON n.mac = l.mac WHERE l.ip=? AND l.expires_at > ? AND n.in_inventory=1')
+      return (stmt('SELECT n.name AS name FROM leases l JOIN nodes n ON n.mac = l.mac WHERE l.ip=? AND l.expires_at > ? AND n.in_inventory=1')
         .get(ip, now) as { name: string } | undefined)?.name;
     },
     clusterState,

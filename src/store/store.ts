@@ -9,6 +9,7 @@ import type { Inventory, NodeSpec } from '../inventory/types.js';
 import type { NodeState } from '../lifecycle/states.js';
 import { migrations } from './migrations.js';
 import { ExtraMacOwners } from './extra-macs.js';
+import { prepared } from './prepared.js';
 import { syncInventoryInSlices, syncInventoryNow, type InventorySyncResult, type SyncTarget } from './inventory-sync.js';
 import { StaleStateError, type SetStateExtra, type StateStore } from './state-store.js';
 import { sqliteReaders, type StoreReaders } from './readers.js';
@@ -124,16 +125,9 @@ export class Store implements StateStore {
     }
   }
 
-  private readonly statements = new Map<string, Database.Statement>();
-
-  /** Prepared once per SQL text: DHCP calls the store per packet, and preparing dominated that cost. */
+  /** Prepared once per SQL text (prepared.ts): DHCP calls the store per packet, and preparing dominated that cost. */
   stmt(sql: string): Database.Statement {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.statements.set(sql, s);
-    }
-    return s;
+    return prepared(this.db, sql);
   }
 
   get schemaVersion(): number {
@@ -220,11 +214,10 @@ export class Store implements StateStore {
       const before = this.localNode(name);
       if (!before) throw new Error(`no such node: ${name}`);
       if (extra.from !== undefined && before.state !== extra.from) throw new StaleStateError(name, extra.from, before.state);
-      this.db
-        .prepare(
-          `UPDATE nodes SET state=@state, state_reason=@reason, state_since=@now, failed_step=@failedStep,
+      this.stmt(
+        `UPDATE nodes SET state=@state, state_reason=@reason, state_since=@now, failed_step=@failedStep,
            marked_for_install=@marked WHERE name=@name`,
-        )
+      )
         .run({
           name, state, reason, now,
           failedStep: state === 'failed' ? (extra.failedStep ?? before.state) : null,
@@ -271,11 +264,11 @@ export class Store implements StateStore {
 
   withoutFlush<T>(write: () => T): T {
     if (this.db.inTransaction) return write();
-    this.db.pragma('synchronous = NORMAL');
+    this.stmt('PRAGMA synchronous = NORMAL').run();
     try {
       return this.db.transaction(write)();
     } finally {
-      this.db.pragma('synchronous = FULL');
+      this.stmt('PRAGMA synchronous = FULL').run();
     }
   }
 
