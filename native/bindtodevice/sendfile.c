@@ -307,11 +307,16 @@ static napi_value send_file(napi_env env, napi_callback_info info) {
   t->worker = &workers[t->id % threads];
   t->next_run = t->worker->incoming;
   t->worker->incoming = t;
+  // From the unlock on, *t is the thread's: it may send the whole body and
+  // free t before this function returns (AddressSanitizer caught us reading
+  // t->worker and t->id after that, 2026-12-04). Only these copies are used.
+  uint32_t id_value = t->id;
+  int wakefd = t->worker->wakefd;
   pthread_mutex_unlock(&lock);
   uint64_t one = 1;
-  if (write(t->worker->wakefd, &one, sizeof one) < 0) { /* already pending: the thread will look */ }
+  if (write(wakefd, &one, sizeof one) < 0) { /* already pending: the thread will look */ }
   napi_value id;
-  napi_create_uint32(env, t->id, &id);
+  napi_create_uint32(env, id_value, &id);
   return id;
 }
 

@@ -50,8 +50,15 @@ export function optionalAddonCalls<T extends object>(names: readonly (keyof T & 
   }
 }
 
-/** The addon lives at the package root; this module runs from src/ or dist/ (or a test build below the root). */
+/**
+ * The addon lives at the package root; this module runs from src/ or dist/
+ * (or a test build below the root). RACKBOOT_ADDON names another build of
+ * it instead: the AddressSanitizer build that test/net/addon-asan.test.ts
+ * runs the addon's tests against.
+ */
 export function findAddon(): string {
+  const chosen = process.env.RACKBOOT_ADDON;
+  if (chosen) return chosen;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, ADDON_RELATIVE);

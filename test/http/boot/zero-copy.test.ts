@@ -139,6 +139,22 @@ describe.skipIf(!native)('zero-copy asset bodies (sendfile on the addon thread)'
     expect(part.stdout.equals(whole.subarray(start, end + 1))).toBe(true);
   });
 
+  it('sends many short ranges at once, each from its own offset', async () => {
+    // Short bodies finish on the I/O thread at once, often before sendFile
+    // has returned on the loop: the race test/net/addon-asan.test.ts found.
+    const before = calls.native;
+    const whole = (await curl(['-o', '-', `${base}/f`])).stdout;
+    const offsets = Array.from({ length: 128 }, (_, i) => i * 65_537);
+    for (let round = 0; round < 4; round++) {
+      const parts = await Promise.all(offsets.map((start) => fetchBody(`${base}/f`, { headers: { range: `bytes=${start}-${start + 999}` } })));
+      for (const [i, part] of parts.entries()) {
+        expect(part.status).toBe(206);
+        expect(part.body.equals(whole.subarray(offsets[i], offsets[i]! + 1000))).toBe(true);
+      }
+    }
+    expect(calls.native - before).toBe(4 * offsets.length + 1);
+  });
+
   it('answers HEAD with the headers only, without a native call', async () => {
     const before = calls.native;
     const res = await fetchBody(`${base}/f`, { method: 'HEAD' });
