@@ -89,11 +89,17 @@ static void drain(struct acks *a) {
       int err = errno;
       if (err == EINTR) continue;
       if (err == EAGAIN || err == EWOULDBLOCK) return;
+      hand_over(a, err, NULL, 0);
       // ECONNREFUSED after an ICMP port unreachable: reading it cleared it,
       // and the datagrams queued behind it follow.
-      hand_over(a, err, NULL, 0);
-      if (err == EBADF || err == ENOTSOCK) return;
-      continue;
+      if (err == ECONNREFUSED) continue;
+      // Any other error ends the transfer (JavaScript closes it on this
+      // event). One that persisted would come back from every recvmmsg and
+      // every epoll_wait until then: the receiver would spin and queue an
+      // event per try. So the socket is watched no more (ack_thread_stop's
+      // own EPOLL_CTL_DEL then finds it gone, which is harmless).
+      epoll_ctl(epfd, EPOLL_CTL_DEL, a->fd, NULL);
+      return;
     }
     for (int i = 0; i < n; i++) {
       pthread_mutex_lock(&a->lock);

@@ -153,8 +153,14 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       // The socket's pending error (ECONNREFUSED after an ICMP port
       // unreachable) is cleared by reporting it; queued datagrams follow.
-      emit_errno(a, errno);
-      continue;
+      int err = errno;
+      emit_errno(a, err);
+      if (err == ECONNREFUSED) continue;
+      // Any other error ends the transfer; JavaScript may have finished it
+      // already and left it open. One that persisted would hold the loop
+      // here: stop polling (closing the handle later stops it again, harmlessly).
+      if (!a->closing) uv_poll_stop(&a->poll);
+      return;
     }
     for (int i = 0; i < n && !a->closing; i++) {
       if (fast_ack(a, rx_buf[i], msgs[i].msg_len)) continue;
