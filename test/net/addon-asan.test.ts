@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { ADDON_BUILD } from '../../src/net/addon.js';
 import { isRoot } from '../helpers/netns.js';
 
@@ -59,7 +59,8 @@ describe.skipIf(!isRoot())('the addon under AddressSanitizer', () => {
     const work = mkdtempSync(join(tmpdir(), 'rackboot-asan-'));
     try {
       const src = join(work, 'bindtodevice');
-      cpSync(join(REPO, 'native', 'bindtodevice'), src, { recursive: true, filter: (p) => !p.includes('/build') });
+      const native = join(REPO, 'native', 'bindtodevice');
+      cpSync(native, src, { recursive: true, filter: (p) => !relative(native, p).startsWith('build') });
       const build = ADDON_BUILD.replace('-C native/bindtodevice', `-C ${src}`);
       expect(build).not.toBe(ADDON_BUILD);
       execFileSync('bash', ['-c', build], {
