@@ -38,7 +38,7 @@ import { handleFull } from './handler/full.js';
 import { handleProxy } from './handler/proxy.js';
 import type { CommitDurability } from '../store/wal-flush.js';
 import { isStoreError } from '../store/errors.js';
-import { prepared } from '../store/prepared.js';
+import { prepared, transacted } from '../store/prepared.js';
 
 export interface DhcpMetrics {
   received: number;
@@ -191,7 +191,7 @@ function decideAll(ctx: HandlerContext, requests: Array<Request | undefined>, fl
   try {
     // Set for every batch: a restore refused inside a leftover transaction is made good here.
     syncLevel(db, lax ? 'NORMAL' : 'FULL');
-    return { outcomes: db.transaction(() => requests.map((r) => r && decide(ctx, r)))() };
+    return { outcomes: transacted(db, () => requests.map((r) => r && decide(ctx, r))) };
   } catch (err) {
     if (lax) syncLevel(db, 'FULL');
     // Each datagram alone, until one fails alone too: then the store refuses
@@ -202,7 +202,7 @@ function decideAll(ctx: HandlerContext, requests: Array<Request | undefined>, fl
       if (!r) return undefined;
       if (!refusing) {
         try {
-          return db.transaction(() => decide(ctx, r))();
+          return transacted(db, () => decide(ctx, r));
         } catch {
           refusing = true;
         }

@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import { intToIp, ipToInt } from './ipv4.js';
 import type { Pool } from '../settings/settings.js';
 import type { LeaseFreed } from './sharing.js';
+import { transacted } from '../store/prepared.js';
 
 export interface Lease {
   mac: string;
@@ -113,10 +114,10 @@ export class Leases {
   /** Writes the binding durably (synchronous=FULL) before the caller ACKs. */
   bind(mac: string, ip: string, seconds: number, info: { clientId?: string; hostname?: string } = {}): Lease {
     const now = this.now();
-    this.db.transaction(() => {
+    transacted(this.db, () => {
       this.q.deleteIp.run(ip, mac);
       this.q.upsert.run({ mac, ip, state: 'bound', expires: now + seconds * 1000, clientId: info.clientId ?? null, hostname: info.hostname ?? null, now });
-    })();
+    });
     return this.get(mac)!;
   }
 

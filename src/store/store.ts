@@ -9,7 +9,7 @@ import type { Inventory, NodeSpec } from '../inventory/types.js';
 import type { NodeState } from '../lifecycle/states.js';
 import { migrations } from './migrations.js';
 import { ExtraMacOwners } from './extra-macs.js';
-import { prepared } from './prepared.js';
+import { prepared, transacted } from './prepared.js';
 import { syncInventoryInSlices, syncInventoryNow, type InventorySyncResult, type SyncTarget } from './inventory-sync.js';
 import { StaleStateError, type SetStateExtra, type StateStore } from './state-store.js';
 import { sqliteReaders, type StoreReaders } from './readers.js';
@@ -210,7 +210,7 @@ export class Store implements StateStore {
    */
   setState(name: string, state: NodeState, reason: string, extra: SetStateExtra = {}): NodeRecord {
     const now = this.now();
-    this.db.transaction(() => {
+    transacted(this.db, () => {
       const before = this.localNode(name);
       if (!before) throw new Error(`no such node: ${name}`);
       if (extra.from !== undefined && before.state !== extra.from) throw new StaleStateError(name, extra.from, before.state);
@@ -224,7 +224,7 @@ export class Store implements StateStore {
           marked: (extra.markedForInstall ?? before.markedForInstall) ? 1 : 0,
         });
       this.insertEvent(name, before.mac, 'state', `${before.state} → ${state}: ${reason}`, { from: before.state, to: state, reason });
-    })();
+    });
     return this.localNode(name)!;
   }
 
@@ -254,7 +254,7 @@ export class Store implements StateStore {
   async commitThenFlush<T>(write: () => T): Promise<T> {
     if (this.flusher === undefined) this.flusher = WalFlusher.forDatabase(this.db) ?? null;
     const flusher = this.flusher;
-    if (!flusher) return this.db.transaction(write)();
+    if (!flusher) return transacted(this.db, write);
     const result = this.withoutFlush(write);
     await new Promise<void>((resolve, reject) => flusher.afterDurable((err) => (err ? reject(err) : resolve())));
     return result;
@@ -266,7 +266,7 @@ export class Store implements StateStore {
     if (this.db.inTransaction) return write();
     this.stmt('PRAGMA synchronous = NORMAL').run();
     try {
-      return this.db.transaction(write)();
+      return transacted(this.db, write);
     } finally {
       this.stmt('PRAGMA synchronous = FULL').run();
     }

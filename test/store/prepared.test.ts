@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import Database from 'better-sqlite3';
-import { prepared } from '../../src/store/prepared.js';
+import { prepared, transacted } from '../../src/store/prepared.js';
 
 describe('prepared', () => {
   it('prepares a text once per connection and hands every caller that statement', () => {
@@ -30,5 +30,32 @@ describe('prepared', () => {
     prepared(db, 'PRAGMA synchronous = NORMAL').run();
     expect(db.pragma('synchronous', { simple: true })).toBe(1);
     db.close();
+  });
+
+  it('transacted: one wrapper per connection; commits, rolls back on a throw, and nests as a savepoint', () => {
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE t (v INTEGER)');
+    const made = vi.spyOn(db, 'transaction');
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const count = () => (db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n;
+    expect(transacted(db, () => (insert.run(1), 'returned'))).toBe('returned');
+    expect(() => transacted(db, () => { insert.run(2); throw new Error('boom'); })).toThrow('boom');
+    expect(count()).toBe(1);
+    // An inner failure undoes the inner writes only, as db.transaction(fn)() nested would.
+    transacted(db, () => {
+      insert.run(3);
+      expect(db.inTransaction).toBe(true);
+      expect(() => transacted(db, () => { insert.run(4); throw new Error('inner'); })).toThrow('inner');
+      transacted(db, () => insert.run(5));
+    });
+    expect((db.prepare('SELECT v FROM t ORDER BY v').all() as Array<{ v: number }>).map((r) => r.v)).toEqual([1, 3, 5]);
+    expect(db.inTransaction).toBe(false);
+    expect(made).toHaveBeenCalledTimes(1);
+    const other = new Database(':memory:');
+    other.exec('CREATE TABLE t (v INTEGER)');
+    transacted(other, () => other.prepare('INSERT INTO t (v) VALUES (7)').run());
+    expect(count()).toBe(3);
+    db.close();
+    other.close();
   });
 });
