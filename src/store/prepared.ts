@@ -24,7 +24,7 @@ const runners = new WeakMap<Database.Database, { made: Database.Database['transa
 /**
  * `write` in a transaction on `db`, as `db.transaction(write)()` would run
  * it (a savepoint inside an open transaction), through one wrapper made once
- * per connection: db.transaction() builds five wrapped functions and their
+ * per connection: db.transaction() builds four wrapped functions and their
  * property descriptors at each call, which the per-packet paths paid for
  * every DHCP batch, sighting and lease. The wrapper is made again if the
  * connection's transaction() is replaced (the tests' refusing disks do).
