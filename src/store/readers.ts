@@ -79,6 +79,8 @@ export function nodeMacs(n: NodeRecord): string[] {
 
 export function sqliteReaders({ db, stmt, getNode, lastEvent, clusterState }: SqliteReaderDeps): StoreReaders {
   const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+  /** eventTotals' running counts, up to and including event `last`. */
+  let counted = { last: 0, reimagesRequested: 0, nodeFailures: 0 };
   const latestLease = (macs: readonly string[]) => db.prepare(`SELECT mac, ip, hostname FROM leases WHERE mac IN (${macs.map(() => '?').join(',')}) ORDER BY updated_at DESC LIMIT 1`)
     .get(...macs) as LeaseRow | undefined;
   return {
@@ -95,11 +97,20 @@ export function sqliteReaders({ db, stmt, getNode, lastEvent, clusterState }: Sq
       }
       return out;
     },
-    eventTotals: () => ({
-      reimagesRequested: count(`SELECT count(*) AS n FROM events WHERE kind='reimage' AND json_extract(data_json,'$.step')='requested'`),
-      nodeFailures: count(`SELECT count(*) AS n FROM events WHERE kind='state' AND json_extract(data_json,'$.to')='failed'`),
-      discovered: count('SELECT count(*) AS n FROM discovered'),
-    }),
+    eventTotals: () => {
+      // Events are append-only (the table's triggers refuse UPDATE and
+      // DELETE) and AUTOINCREMENT ids only grow, so each scrape counts the
+      // rows after the last one it saw, by rowid range, and adds them to
+      // what it counted before. Counting the whole table ran at every
+      // /metrics scrape and grew with the log (12.6 ms at 105,000 events,
+      // warm, on the round-13 machine; a 5,000-node reload adds 5,000).
+      const row = stmt(`SELECT max(id) AS last,
+          count(*) FILTER (WHERE kind='reimage' AND json_extract(data_json,'$.step')='requested') AS reimages,
+          count(*) FILTER (WHERE kind='state' AND json_extract(data_json,'$.to')='failed') AS failures
+        FROM events WHERE id > ?`).get(counted.last) as { last: number | null; reimages: number; failures: number };
+      if (row.last !== null) counted = { last: row.last, reimagesRequested: counted.reimagesRequested + row.reimages, nodeFailures: counted.nodeFailures + row.failures };
+      return { reimagesRequested: counted.reimagesRequested, nodeFailures: counted.nodeFailures, discovered: count('SELECT count(*) AS n FROM discovered') };
+    },
     changeMark: () => {
       const row = db.prepare(`SELECT (SELECT ifnull(max(id),0) FROM events) AS e, (SELECT ifnull(max(updated_at),0) FROM cluster_state) AS c,
         (SELECT ifnull(max(last_seen),0) || '/' || count(*) FROM discovered) AS d`).get() as Record<string, unknown>;
