@@ -108,8 +108,10 @@ export function sqliteReaders({ db, stmt, getNode, lastEvent, clusterState }: Sq
           count(*) FILTER (WHERE kind='reimage' AND json_extract(data_json,'$.step')='requested') AS reimages,
           count(*) FILTER (WHERE kind='state' AND json_extract(data_json,'$.to')='failed') AS failures
         FROM events WHERE id > ?`).get(counted.last) as { last: number | null; reimages: number; failures: number };
-      if (row.last !== null) counted = { last: row.last, reimagesRequested: counted.reimagesRequested + row.reimages, nodeFailures: counted.nodeFailures + row.failures };
-      return { reimagesRequested: counted.reimagesRequested, nodeFailures: counted.nodeFailures, discovered: count('SELECT count(*) AS n FROM discovered') };
+      const totals = { reimagesRequested: counted.reimagesRequested + row.reimages, nodeFailures: counted.nodeFailures + row.failures };
+      // Rows read inside an open transaction may still roll back, and their ids be used again: counted now, not kept.
+      if (row.last !== null && !db.inTransaction) counted = { last: row.last, ...totals };
+      return { ...totals, discovered: count('SELECT count(*) AS n FROM discovered') };
     },
     changeMark: () => {
       const row = db.prepare(`SELECT (SELECT ifnull(max(id),0) FROM events) AS e, (SELECT ifnull(max(updated_at),0) FROM cluster_state) AS c,

@@ -51,4 +51,17 @@ describe('eventTotals on SQLite', () => {
     expect(restarted.readers.eventTotals()).toEqual(fullCount(restarted));
     restarted.close();
   });
+
+  it('keeps nothing it read inside an open transaction: those rows may roll back and their ids be used again', () => {
+    const store = new Store(join(tmp(), 'rb.db'));
+    store.syncInventory(inventory([nodeSpec('w1', 'aa:bb:cc:00:02:01')]));
+    store.db.exec('BEGIN');
+    store.appendEvent({ node: 'w1', mac: null, kind: 'reimage', message: 'asked', data: { step: 'requested' } });
+    expect(store.readers.eventTotals().reimagesRequested).toBe(1);
+    store.db.exec('ROLLBACK');
+    store.setState('w1', 'failed', 'after the rollback');
+    expect(store.readers.eventTotals()).toEqual({ reimagesRequested: 0, nodeFailures: 1, discovered: 0 });
+    expect(store.readers.eventTotals()).toEqual(fullCount(store));
+    store.close();
+  });
 });
