@@ -105,6 +105,7 @@ export class TftpLab {
   /** With `impair`: the namespace in the middle that forwards (and drops, and reorders) frames. */
   readonly middleNs: Netns | undefined;
   private impairer: ChildProcess | undefined;
+  private impairerStderr = '';
 
   constructor(opts: { net?: number; impair?: Impairment } = {}) {
     const net = opts.net ?? 98;
@@ -124,6 +125,7 @@ export class TftpLab {
       for (const i of [toServer, toClient]) this.middleNs.exec('ip', ['link', 'set', i, 'promisc', 'on']);
       const i = opts.impair;
       this.impairer = this.middleNs.spawn('/usr/bin/python3', [join(import.meta.dirname, 'impair.py'), toServer, toClient, String(i.loss), String(i.reorder), String(i.seed ?? 1)]);
+      this.impairer.stderr!.on('data', (d: Buffer) => (this.impairerStderr += d.toString()));
     } catch (err) {
       void this.destroy();
       throw err;
@@ -140,16 +142,25 @@ export class TftpLab {
     });
   }
 
-  /** Stops the impairer and returns what it did. */
+  /**
+   * Stops the impairer and returns what it did. Waits for 'close', not 'exit':
+   * Node may emit 'exit' before the last bytes of the child's stdout pipe are
+   * read, and those bytes are the stats line.
+   */
   async impairerStats(): Promise<ImpairerStats> {
     const p = this.impairer!;
-    const text = new Promise<string>((resolve) => {
-      let s = '';
-      p.stdout!.on('data', (d: Buffer) => (s += d.toString()));
-      p.once('exit', () => resolve(s));
+    const ended = new Promise<{ out: string; code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      let out = '';
+      p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      p.once('close', (code, signal) => resolve({ out, code, signal }));
     });
     p.kill('SIGTERM');
-    return JSON.parse((await text).trim().split('\n').pop()!) as ImpairerStats;
+    const { out, code, signal } = await ended;
+    const last = out.trim().split('\n').pop() ?? '';
+    if (!last.startsWith('{')) {
+      throw new Error(`impair.py printed no stats (exit ${code}, signal ${signal}); stdout ${JSON.stringify(out)}; stderr ${JSON.stringify(this.impairerStderr)}`);
+    }
+    return JSON.parse(last) as ImpairerStats;
   }
 
   async startServer(opts: LabOptions): Promise<void> {
