@@ -166,7 +166,7 @@ export class Store implements StateStore {
   private readonly extraMacs = new ExtraMacOwners((sql) => this.stmt(sql));
 
   private get syncTarget(): SyncTarget {
-    return { db: this.db, stmt: (sql) => this.stmt(sql), now: this.now };
+    return { db: this.db, stmt: (sql) => this.stmt(sql), now: this.now, commitThenFlush: (write) => this.commitThenFlush(write) };
   }
 
   listNodes(opts: { includeRemoved?: boolean } = {}): NodeRecord[] {

@@ -2,7 +2,7 @@
 // src/store/pg/pg-inventory-sync.ts), on both store backends: the same end
 // state and events as one transaction, the event loop turns between slices,
 // and no MAC is ever owned by two inventory nodes at once.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InventorySyncBusy } from '../../src/store/inventory-sync.js';
 import type { StateStore } from '../../src/store/state-store.js';
 import type { Inventory, NodeSpec } from '../../src/inventory/types.js';
@@ -130,6 +130,33 @@ describe.each(BACKENDS)('inventory sync in slices on %s', (kind) => {
       await inSlices(store, inv(bulk(0, 5)));
       expect(store.db.pragma('temp.freelist_count', { simple: true })).toBe(0);
       expect(store.db.pragma('temp.page_count', { simple: true })).toBeLessThan(20);
+    });
+
+    it('commits a reload while serving without the fdatasync or the WAL checkpoint on the loop, and resolves once it is on disk', async () => {
+      const store = backend.open() as Store;
+      const autocheckpoint = store.db.pragma('wal_autocheckpoint', { simple: true });
+      const flush = store.commitThenFlush.bind(store);
+      const seen: Array<{ autocheckpoint: unknown; synchronous: unknown }> = [];
+      let durable = 0;
+      const spy = vi.spyOn(store, 'commitThenFlush').mockImplementation(async (write) => {
+        const result = await flush(() => {
+          seen.push({ autocheckpoint: store.db.pragma('wal_autocheckpoint', { simple: true }), synchronous: store.db.pragma('synchronous', { simple: true }) });
+          return write();
+        });
+        durable++;
+        return result;
+      });
+      const done = await inSlices(store, inv(bulk(0, 600)));
+      // SQLite's synchronous: 1 is NORMAL (no fdatasync in the commit); the flush after it is commitThenFlush's.
+      expect(seen).toEqual([{ autocheckpoint: 0, synchronous: 1 }]);
+      expect(durable).toBe(1);
+      expect(done.added).toHaveLength(600);
+      expect(store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(autocheckpoint);
+      expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
+      // The first load and the CLI store in one FULL commit, without it.
+      store.syncInventory(inv(bulk(0, 5)));
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(store.listNodes()).toHaveLength(5);
     });
   }
 });

@@ -137,6 +137,17 @@ describe.each(BACKENDS)('Store on %s', (kind) => {
     expect(s.events({ node: 'b' }).at(-1)!.message).toBe('back in the inventory');
     expect(s.events({ node: 'a' }).at(-1)!.message).toBe('inventory entry changed');
     expect(s.nodeByMac('52:54:00:00:00:03')?.name).toBe('a');
+    // Back as it was (only its flag is written), then back changed (every column is).
+    const asItWas = s.getNode('a')!.spec;
+    s.syncInventory(inventory([['b', '52:54:00:00:00:02']]));
+    expect(s.syncInventory(inventory([['b', '52:54:00:00:00:02'], ['a', '52:54:00:00:00:03']]))).toEqual({ added: [], updated: ['a'], removed: [] });
+    expect(s.getNode('a')).toMatchObject({ inInventory: true, mac: '52:54:00:00:00:03', spec: asItWas });
+    expect(s.nodeByMac('52:54:00:00:00:03')?.name).toBe('a');
+    s.syncInventory(inventory([['b', '52:54:00:00:00:02']]));
+    expect(s.syncInventory(inventory([['b', '52:54:00:00:00:02'], ['a', '52:54:00:00:00:04']]))).toEqual({ added: [], updated: ['a'], removed: [] });
+    expect(s.getNode('a')).toMatchObject({ inInventory: true, mac: '52:54:00:00:00:04' });
+    expect(s.events({ node: 'a' }).map((e) => e.message).slice(-4)).toEqual(['removed from the inventory; history kept', 'back in the inventory', 'removed from the inventory; history kept', 'back in the inventory']);
+    expect(s.nodeByMac('52:54:00:00:00:04')?.name).toBe('a');
   });
 
   it('an unchanged sync writes nothing', async () => {
