@@ -130,12 +130,12 @@ export class Leases {
     const now = this.now();
     const put = this.db.prepare(`INSERT INTO leases (mac, ip, state, expires_at, client_id, hostname, updated_at) VALUES (@mac, @ip, @state, @expiresAt, @clientId, @hostname, @now)
       ON CONFLICT(mac) DO UPDATE SET ip=@ip, state=@state, expires_at=@expiresAt, client_id=@clientId, hostname=@hostname, updated_at=@now`);
-    this.db.transaction(() => {
+    transacted(this.db, () => {
       for (const l of leases) {
         this.q.deleteIp.run(l.ip, l.mac);
         put.run({ ...l, now });
       }
-    })();
+    });
     this.exhaustedAt.clear();
   }
 
@@ -149,10 +149,10 @@ export class Leases {
   /** Quarantines `ip` for `seconds` and drops the MAC's claim on it. */
   decline(mac: string, ip: string, seconds: number): void {
     const now = this.now();
-    this.db.transaction(() => {
+    transacted(this.db, () => {
       this.db.prepare('DELETE FROM leases WHERE ip=?').run(ip);
       this.q.upsert.run({ mac: `declined:${ip}`, ip, state: 'declined', expires: now + seconds * 1000, clientId: null, hostname: null, now });
-    })();
+    });
     this.onFreed?.({ kind: 'declined', ip, until: now + seconds * 1000 });
   }
 

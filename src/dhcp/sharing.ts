@@ -8,6 +8,7 @@ import { macText } from '../inventory/mac.js';
 import type { Logger } from '../log.js';
 import type { Lease, Leases } from './leases.js';
 import type { DhcpMetrics, Reply } from './answer.js';
+import { transacted } from '../store/prepared.js';
 
 /**
  * Packets on a shared segment that may wait for the database at once, for
@@ -72,10 +73,10 @@ export interface DhcpSharing {
 
 /** Makes the local book exactly `rows` (the shared store's table): rows only this appliance had go. */
 export function replaceBook(db: Database.Database, leases: Leases, rows: Lease[]): void {
-  db.transaction(() => {
+  transacted(db, () => {
     db.prepare('DELETE FROM leases').run();
     leases.adopt(rows);
-  })();
+  });
 }
 
 /**

@@ -4,6 +4,7 @@
 // the address sticky for the client but free for others. Times are epoch ms.
 import type Database from 'better-sqlite3';
 import { ipv6Add, ipv6Bytes, ipv6Distance } from './ipv6.js';
+import { transacted } from '../store/prepared.js';
 
 export interface Lease6 { client: string; iaid: number; ip: string; state: 'bound' | 'released' | 'expired' | 'declined'; expiresAt: number; duid: string }
 type Row = { client: string; iaid: number; ip: string; state: Lease6['state']; expires_at: number; duid: string };
@@ -84,10 +85,10 @@ export class Leases6 {
   /** Writes the binding durably before the caller sends its Reply. */
   bind(client: string, iaid: number, ip: string, seconds: number, duid: string): Lease6 {
     const now = this.now();
-    this.db.transaction(() => {
+    transacted(this.db, () => {
       this.q.deleteIp.run(ip, client);
       this.q.upsert.run({ client, iaid, ip, state: 'bound', expires: now + seconds * 1000, duid, now });
-    })();
+    });
     const lease = this.get(client)!;
     this.onChange?.({ kind: 'bound', lease });
     return lease;
@@ -102,30 +103,30 @@ export class Leases6 {
   /** RFC 8415 §18.3.8: a declined address is kept from every client for `seconds`. */
   decline(client: string, ip: string, seconds: number, duid: string): void {
     const now = this.now();
-    this.db.transaction(() => {
+    transacted(this.db, () => {
       this.db.prepare('DELETE FROM dhcpv6_leases WHERE ip=?').run(ip);
       this.q.upsert.run({ client: `declined:${ip}`, iaid: 0, ip, state: 'declined', expires: now + seconds * 1000, duid, now });
-    })();
+    });
     this.onChange?.({ kind: 'declined', lease: this.get(`declined:${ip}`)! });
   }
 
   /** Takes rows from the shared book (a binding another turn made, a refused bind's holder): each replaces what the local book had for its client and its address. */
   adopt(rows: Lease6[]): void {
     const now = this.now();
-    this.db.transaction(() => {
+    transacted(this.db, () => {
       for (const l of rows) {
         this.q.deleteIp.run(l.ip, l.client);
         this.q.upsert.run({ client: l.client, iaid: l.iaid, ip: l.ip, state: l.state, expires: l.expiresAt, duid: l.duid, now });
       }
-    })();
+    });
   }
 
   /** Makes the local book exactly the shared one (a new answerer, before it answers): rows only this appliance had go. */
   replace(rows: Lease6[]): void {
-    this.db.transaction(() => {
+    transacted(this.db, () => {
       this.db.prepare('DELETE FROM dhcpv6_leases').run();
       this.adopt(rows);
-    })();
+    });
   }
 
   sweep(): number {
