@@ -106,6 +106,8 @@ export class TftpLab {
   readonly middleNs: Netns | undefined;
   private impairer: ChildProcess | undefined;
   private impairerStderr = '';
+  /** Set once the impairer has exited and its pipes are drained: a crash before the stats are asked for must not leave impairerStats waiting. */
+  private impairerEnded: Promise<{ out: string; code: number | null; signal: NodeJS.Signals | null }> | undefined;
 
   constructor(opts: { net?: number; impair?: Impairment } = {}) {
     const net = opts.net ?? 98;
@@ -125,7 +127,13 @@ export class TftpLab {
       for (const i of [toServer, toClient]) this.middleNs.exec('ip', ['link', 'set', i, 'promisc', 'on']);
       const i = opts.impair;
       this.impairer = this.middleNs.spawn('/usr/bin/python3', [join(import.meta.dirname, 'impair.py'), toServer, toClient, String(i.loss), String(i.reorder), String(i.seed ?? 1)]);
-      this.impairer.stderr!.on('data', (d: Buffer) => (this.impairerStderr += d.toString()));
+      const p = this.impairer;
+      p.stderr!.on('data', (d: Buffer) => (this.impairerStderr += d.toString()));
+      this.impairerEnded = new Promise((resolve) => {
+        let out = '';
+        p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+        p.once('close', (code, signal) => resolve({ out, code, signal }));
+      });
     } catch (err) {
       void this.destroy();
       throw err;
@@ -148,14 +156,8 @@ export class TftpLab {
    * read, and those bytes are the stats line.
    */
   async impairerStats(): Promise<ImpairerStats> {
-    const p = this.impairer!;
-    const ended = new Promise<{ out: string; code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      let out = '';
-      p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      p.once('close', (code, signal) => resolve({ out, code, signal }));
-    });
-    p.kill('SIGTERM');
-    const { out, code, signal } = await ended;
+    this.impairer!.kill('SIGTERM');
+    const { out, code, signal } = await this.impairerEnded!;
     const last = out.trim().split('\n').pop() ?? '';
     if (!last.startsWith('{')) {
       throw new Error(`impair.py printed no stats (exit ${code}, signal ${signal}); stdout ${JSON.stringify(out)}; stderr ${JSON.stringify(this.impairerStderr)}`);
