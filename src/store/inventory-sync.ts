@@ -127,42 +127,60 @@ function differences(t: SyncTarget): InventorySyncResult {
 }
 
 /** The whole difference, to run as one write transaction. */
-function applyDifference(t: SyncTarget): InventorySyncResult {
+function applyDifference(t: SyncTarget, diff = differences(t)): InventorySyncResult {
   const at = t.now();
-  const diff = differences(t);
   for (const sql of STATEMENTS.apply) t.stmt(sql).run({ at });
   return diff;
+}
+
+function emptyStage(t: SyncTarget): void {
+  t.stmt('DELETE FROM temp.inventory_stage').run();
 }
 
 /** One FULL commit, on the loop: for the CLI and the first load. */
 function applyStage(t: SyncTarget): InventorySyncResult {
   const result = transacted(t.db, () => applyDifference(t));
-  t.stmt('DELETE FROM temp.inventory_stage').run();
+  emptyStage(t);
   return result;
 }
 
 /**
+ * Nodes changed at or above which a reload's apply takes the WAL
+ * checkpoint into a tick of its own: 5,000 nodes wrote 600-700 WAL pages,
+ * so this many write about 35, and below it SQLite's own checkpoint (at
+ * 1,000 pages, in whichever commit crosses it) costs what it costs any
+ * lease's commit.
+ */
+const LARGE_APPLY = STAGE_SLICE;
+
+/**
  * The same transaction, for a reload while serving: committed without its
- * fdatasync (done in the thread pool before this resolves) and without
- * SQLite's automatic checkpoint, which a commit runs on the loop once the
- * WAL passes 1,000 pages: a 5,000-node apply writes 600-700 pages, and
- * inside that commit the checkpoint (syncing the WAL, copying it, syncing
- * the database) was a further 5-10 ms on top of the apply's own 10-17 ms
- * commit. The checkpoint runs after the flush instead, in a tick of its
- * own (8-14 ms here for a 5,000-node apply).
+ * fdatasync (done in the thread pool before this resolves). A large one
+ * also without SQLite's automatic checkpoint, which a commit runs on the
+ * loop once the WAL passes 1,000 pages: a 5,000-node apply writes 600-700
+ * pages, and inside that commit the checkpoint (syncing the WAL, copying
+ * it, syncing the database) was a further 5-10 ms on top of the apply's
+ * own 10-17 ms commit. Its checkpoint runs after the flush instead, in a
+ * tick of its own (8-14 ms here for 5,000 nodes).
  */
 async function applyStageOffLoop(t: SyncTarget, commitThenFlush: NonNullable<SyncTarget['commitThenFlush']>): Promise<InventorySyncResult> {
   const autocheckpoint = t.db.pragma('wal_autocheckpoint', { simple: true }) as number;
+  let large = false;
   let durable: Promise<InventorySyncResult>;
-  t.db.pragma('wal_autocheckpoint = 0');
   try {
-    durable = commitThenFlush(() => applyDifference(t));
+    durable = commitThenFlush(() => {
+      const diff = differences(t);
+      large = diff.added.length + diff.updated.length + diff.removed.length >= LARGE_APPLY;
+      // Inside the transaction, so the count is of what this commit writes.
+      if (large) t.db.pragma('wal_autocheckpoint = 0');
+      return applyDifference(t, diff);
+    });
   } finally {
-    t.db.pragma(`wal_autocheckpoint = ${autocheckpoint}`);
+    if (large) t.db.pragma(`wal_autocheckpoint = ${autocheckpoint}`);
   }
-  t.stmt('DELETE FROM temp.inventory_stage').run();
+  emptyStage(t);
   const result = await durable;
-  if (t.db.open) t.db.pragma('wal_checkpoint(PASSIVE)');
+  if (large && t.db.open) t.db.pragma('wal_checkpoint(PASSIVE)');
   return result;
 }
 
@@ -179,7 +197,7 @@ function sqliteStage(t: SyncTarget): SyncInventoryStage {
       // temp database's first table; later it is a no-op.
       t.db.pragma('temp.auto_vacuum = FULL');
       t.db.exec(CREATE_STAGE);
-      t.stmt('DELETE FROM temp.inventory_stage').run();
+      emptyStage(t);
     },
     stage: (nodes, first) => stageSlice(t, nodes, first),
     apply: () => applyStage(t),

@@ -140,8 +140,10 @@ describe.each(BACKENDS)('inventory sync in slices on %s', (kind) => {
       let durable = 0;
       const spy = vi.spyOn(store, 'commitThenFlush').mockImplementation(async (write) => {
         const result = await flush(() => {
+          const written = write();
+          // As the commit will find them: after the apply's statements, before COMMIT.
           seen.push({ autocheckpoint: store.db.pragma('wal_autocheckpoint', { simple: true }), synchronous: store.db.pragma('synchronous', { simple: true }) });
-          return write();
+          return written;
         });
         durable++;
         return result;
@@ -157,6 +159,26 @@ describe.each(BACKENDS)('inventory sync in slices on %s', (kind) => {
       store.syncInventory(inv(bulk(0, 5)));
       expect(spy).toHaveBeenCalledTimes(1);
       expect(store.listNodes()).toHaveLength(5);
+    });
+
+    it('leaves a small reload while serving to SQLite\'s own checkpoint: no explicit one, the automatic one left on', async () => {
+      const store = backend.open() as Store;
+      store.syncInventory(inv(bulk(0, 600)));
+      const autocheckpoint = store.db.pragma('wal_autocheckpoint', { simple: true });
+      expect(autocheckpoint).toBeGreaterThan(0);
+      const flush = store.commitThenFlush.bind(store);
+      const atCommit: unknown[] = [];
+      vi.spyOn(store, 'commitThenFlush').mockImplementation((write) => flush(() => {
+        const written = write();
+        atCommit.push(store.db.pragma('wal_autocheckpoint', { simple: true }));
+        return written;
+      }));
+      const pragma = vi.spyOn(store.db, 'pragma');
+      const done = await inSlices(store, inv([...bulk(0, 597), node('bulk-597', macOf(597), { ip: '10.0.0.7' })]));
+      expect(done).toEqual({ added: [], updated: ['bulk-597'], removed: ['bulk-598', 'bulk-599'] });
+      expect(atCommit).toEqual([autocheckpoint]);
+      // Neither a checkpoint nor a change to the automatic one (reading it is fine).
+      expect(pragma.mock.calls.map(([sql]) => sql).filter((sql) => /wal_checkpoint|wal_autocheckpoint\s*=/.test(sql))).toEqual([]);
     });
   }
 });
