@@ -105,9 +105,8 @@ export class TftpLab {
   /** With `impair`: the namespace in the middle that forwards (and drops, and reorders) frames. */
   readonly middleNs: Netns | undefined;
   private impairer: ChildProcess | undefined;
-  private impairerStderr = '';
   /** Set once the impairer has exited and its pipes are drained: a crash before the stats are asked for must not leave impairerStats waiting. */
-  private impairerEnded: Promise<{ out: string; code: number | null; signal: NodeJS.Signals | null }> | undefined;
+  private impairerEnded: Promise<{ out: string; err: string; code: number | null; signal: NodeJS.Signals | null }> | undefined;
 
   constructor(opts: { net?: number; impair?: Impairment } = {}) {
     const net = opts.net ?? 98;
@@ -128,11 +127,12 @@ export class TftpLab {
       const i = opts.impair;
       this.impairer = this.middleNs.spawn('/usr/bin/python3', [join(import.meta.dirname, 'impair.py'), toServer, toClient, String(i.loss), String(i.reorder), String(i.seed ?? 1)]);
       const p = this.impairer;
-      p.stderr!.on('data', (d: Buffer) => (this.impairerStderr += d.toString()));
       this.impairerEnded = new Promise((resolve) => {
         let out = '';
+        let err = '';
         p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-        p.once('close', (code, signal) => resolve({ out, code, signal }));
+        p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+        p.once('close', (code, signal) => resolve({ out, err, code, signal }));
       });
     } catch (err) {
       void this.destroy();
@@ -157,10 +157,10 @@ export class TftpLab {
    */
   async impairerStats(): Promise<ImpairerStats> {
     this.impairer!.kill('SIGTERM');
-    const { out, code, signal } = await this.impairerEnded!;
+    const { out, err, code, signal } = await this.impairerEnded!;
     const last = out.trim().split('\n').pop() ?? '';
     if (!last.startsWith('{')) {
-      throw new Error(`impair.py printed no stats (exit ${code}, signal ${signal}); stdout ${JSON.stringify(out)}; stderr ${JSON.stringify(this.impairerStderr)}`);
+      throw new Error(`impair.py printed no stats (exit ${code}, signal ${signal}); stdout ${JSON.stringify(out)}; stderr ${JSON.stringify(err)}`);
     }
     return JSON.parse(last) as ImpairerStats;
   }
