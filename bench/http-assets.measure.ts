@@ -70,9 +70,11 @@ describe.skipIf(why)('HTTP assets: rackboot vs nginx', () => {
     it(`100 MB to ${clients} client(s)`, () => {
       const ours: number[] = [];
       const ref: number[] = [];
+      // The order alternates run by run (rackboot first in runs 1 and 3), as the storm's rounds do, so neither server always runs on the other's leftovers.
       for (let i = 0; i < runs; i++) {
-        ours.push(wrk('http://127.0.0.1:18080/assets/bench/initramfs-amd64.xz', clients));
-        ref.push(wrk('http://127.0.0.1:18081/assets/bench/initramfs-amd64.xz', clients));
+        const measureOurs = () => ours.push(wrk('http://127.0.0.1:18080/assets/bench/initramfs-amd64.xz', clients));
+        const measureRef = () => ref.push(wrk('http://127.0.0.1:18081/assets/bench/initramfs-amd64.xz', clients));
+        if (i % 2 === 0) { measureOurs(); measureRef(); } else { measureRef(); measureOurs(); }
       }
       record({ name: `http 100MB x${clients} clients`, unit: 'MB/s', ours: median(ours), reference: median(ref), referenceName: 'nginx', better: 'higher', targetRatio: 1, runRatios: ours.map((o, i) => o / ref[i]!) });
       // VmHWM is the peak since start: after the 200-client run it covers every run.
