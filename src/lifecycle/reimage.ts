@@ -111,9 +111,9 @@ export class Reimager {
 
   /** Tries Reset once per request for every pending reimage (the CLI marks without resetting). */
   async resetPending(): Promise<void> {
-    for (const node of this.machine.store.listNodes()) {
-      if (node.state === 'reimage-pending') await this.tryReset(node.name);
-    }
+    // Only the pending rows: this runs every sweep, and reading the whole
+    // inventory (each spec parsed) held the loop 20-30 ms with 5,000 nodes.
+    for (const node of this.machine.store.nodesInStates(['reimage-pending'])) await this.tryReset(node.name);
   }
 
   private async tryReset(name: string): Promise<{ reset: ResetOutcome; error?: string }> {
@@ -139,8 +139,8 @@ export class Reimager {
   }
 
   private lastRequest(name: string): { id: number; data: RequestData } | undefined {
-    const row = this.machine.store.db
-      .prepare(`SELECT id, data_json FROM events WHERE node=? AND kind='reimage' AND json_extract(data_json, '$.step')='requested' ORDER BY id DESC LIMIT 1`)
+    const row = this.machine.store
+      .stmt(`SELECT id, data_json FROM events WHERE node=? AND kind='reimage' AND json_extract(data_json, '$.step')='requested' ORDER BY id DESC LIMIT 1`)
       .get(name) as { id: number; data_json: string } | undefined;
     return row ? { id: row.id, data: JSON.parse(row.data_json) as RequestData } : undefined;
   }

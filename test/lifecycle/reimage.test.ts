@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Store } from '../../src/store/store.js';
 import { StateMachine } from '../../src/lifecycle/machine.js';
 import { Reimager, ReimageError } from '../../src/lifecycle/reimage.js';
@@ -64,6 +64,17 @@ describe('reimage with the Talos API unreachable', () => {
     await daemonSide.resetPending();
     expect(calls).toBe(1);
     expect(store.getNode('w1')!.state).toBe('wiping');
+  });
+
+  it('the sweep reads only the pending nodes, not the whole inventory', async () => {
+    const { reimager } = setup();
+    await reimager.reimage('w1', 'cli mark', 'cli');
+    const reset: string[] = [];
+    const daemonSide = new Reimager(new StateMachine(store), { reset: async (n) => void reset.push(n) });
+    const listNodes = vi.spyOn(store, 'listNodes');
+    await daemonSide.resetPending();
+    expect(reset).toEqual(['w1']);
+    expect(listNodes).not.toHaveBeenCalled();
   });
 });
 
