@@ -195,7 +195,7 @@ describe.skipIf(why)(`large inventory: reload to ${NODES} nodes and back`, () =>
     const duringUnknown = exchanges.filter(([at]) => at >= unknown.from && at <= unknown.to).map(([, ms]) => ms).sort((a, b) => a - b);
     const longestLine = Math.max(...out.split('\n').map((l) => Buffer.byteLength(l)));
     const stalls = logLines().filter((l) => typeof l.blockedMs === 'number').map((l) => `${l.blockedMs} ms at +${(((l.time as number) - grow.from) / 1000).toFixed(1)} s`);
-    console.log(`large inventory: quiet max delay ${quietDelayMs.toFixed(1)} ms (with ${NODES} nodes: ${quietBigMs.toFixed(1)} ms); reload to ${NODES + 5} nodes ${grow.seconds.toFixed(2)} s (max delay ${growDelayMs.toFixed(1)} ms), back to 5 ${shrink.seconds.toFixed(2)} s (max delay ${shrinkDelayMs.toFixed(1)} ms); stalls logged (from the start of the first reload): ${stalls.join(', ') || 'none'}`);
+    console.log(`large inventory: quiet max delay ${quietDelayMs.toFixed(1)} ms (with ${NODES} nodes: ${quietBigMs.toFixed(1)} ms); reload to ${NODES + 5} nodes ${grow.seconds.toFixed(2)} s (max delay ${growDelayMs.toFixed(1)} ms), back to 5 ${shrink.seconds.toFixed(2)} s (max delay ${shrinkDelayMs.toFixed(1)} ms); stalls logged (from the start of the first reload; the daemon logs one when its one-second window closes, so up to 1 s after the stall): ${stalls.join(', ') || 'none'}`);
     console.log(`  DHCP: ${sent} sent, ${lost} unanswered; ${during.length} during the reloads: p99 ${p99.toFixed(2)} ms, max ${(during.at(-1) ?? NaN).toFixed(2)} ms; longest log line ${longestLine} B`);
 
     // The release after each large reload (a full GC, SQLite's shrink, malloc_trim) holds the loop once, a second after the reload.
