@@ -101,20 +101,30 @@ export function syncStatements({ main, temp, at }: SyncDialect) {
     apply: [
       `INSERT INTO ${main}events (at, node, mac, kind, message)
     SELECT ${at}, n.name, NULL, 'inventory', 'removed from the inventory; history kept' ${REMOVED} ORDER BY n.rowid`,
-      `UPDATE ${main}nodes SET in_inventory = 0 WHERE name IN (SELECT n.name ${REMOVED})`,
+      // The writes to the node table below do not read it a second time in
+      // a subquery or their SELECT: SQLite copies what such a read finds
+      // into a scratch table before writing (an INSERT whose SELECT reads
+      // its own table, every row it inserts). 5,000 new nodes: the INSERT
+      // took 23 ms with that copy, 13.5 without; 5,000 removed 7.4 ms, now
+      // 4.5; 5,000 back 9.7, now 6.5.
+      `UPDATE ${main}nodes SET in_inventory = 0 WHERE in_inventory = 1 AND name NOT IN (SELECT name FROM ${temp}inventory_stage)`,
       `INSERT INTO ${main}events (at, node, mac, kind, message)
     SELECT ${at}, s.name, s.mac, 'inventory', CASE n.in_inventory WHEN 1 THEN 'inventory entry changed' ELSE 'back in the inventory' END
     ${CHANGED} ORDER BY s.pos`,
       // A node back in the inventory as it was only needs its flag: setting
       // the other columns rewrites their index entries too (5,000 nodes
       // back: 16-26 ms as one UPDATE, 11-17 as these two).
-      `UPDATE ${main}nodes SET in_inventory = 1 WHERE name IN (SELECT s.name ${CHANGED} AND n.spec_json = s.spec_json)`,
+      `UPDATE ${main}nodes SET in_inventory = 1
+    FROM ${temp}inventory_stage s WHERE ${main}nodes.name = s.name AND ${main}nodes.in_inventory != 1 AND ${main}nodes.spec_json = s.spec_json`,
       `UPDATE ${main}nodes SET mac = s.mac, role = s.role, ip = s.ip, uuid = s.uuid, spec_json = s.spec_json, in_inventory = 1
     FROM ${temp}inventory_stage s WHERE ${main}nodes.name = s.name AND ${main}nodes.spec_json != s.spec_json`,
       `INSERT INTO ${main}events (at, node, mac, kind, message)
     SELECT ${at}, s.name, s.mac, 'inventory', 'added to the inventory; registered and marked for install' ${ADDED} ORDER BY s.pos`,
+      // Every staged name not in the node table, as ADDED selects, but found
+      // by the name key's conflict instead of a read of the table.
       `INSERT INTO ${main}nodes (name, mac, role, ip, uuid, spec_json, in_inventory, state, state_since, created_at)
-    SELECT s.name, s.mac, s.role, s.ip, s.uuid, s.spec_json, 1, 'registered', ${at}, ${at} ${ADDED} ORDER BY s.pos`,
+    SELECT s.name, s.mac, s.role, s.ip, s.uuid, s.spec_json, 1, 'registered', ${at}, ${at} FROM ${temp}inventory_stage s WHERE true ORDER BY s.pos
+    ON CONFLICT (name) DO NOTHING`,
     ],
   };
 }

@@ -3,7 +3,7 @@
 // state and events as one transaction, the event loop turns between slices,
 // and no MAC is ever owned by two inventory nodes at once.
 import { describe, expect, it, vi } from 'vitest';
-import { InventorySyncBusy } from '../../src/store/inventory-sync.js';
+import { InventorySyncBusy, syncStatements } from '../../src/store/inventory-sync.js';
 import type { StateStore } from '../../src/store/state-store.js';
 import type { Inventory, NodeSpec } from '../../src/inventory/types.js';
 import { PsqlSession } from '../../src/store/pg/psql-session.js';
@@ -130,6 +130,17 @@ describe.each(BACKENDS)('inventory sync in slices on %s', (kind) => {
       await inSlices(store, inv(bulk(0, 5)));
       expect(store.db.pragma('temp.freelist_count', { simple: true })).toBe(0);
       expect(store.db.pragma('temp.page_count', { simple: true })).toBeLessThan(20);
+    });
+
+    // A write whose SELECT or subquery reads the node table again has SQLite copy what that read finds into a
+    // scratch (ephemeral) table first: for 5,000 new nodes, 40% of the INSERT's time. An UPDATE keeps one, its list of rows.
+    it('writes the node table without reading it a second time: no scratch copy beyond an UPDATE\'s own row list', async () => {
+      const store = backend.open() as Store;
+      await inSlices(store, inv(bulk(0, 5)));
+      const writes = syncStatements({ main: 'main.', temp: 'temp.', at: '@at' }).apply.filter((sql) => /^\s*(INSERT INTO|UPDATE) main\.nodes /.test(sql));
+      expect(writes).toHaveLength(4);
+      const copies = writes.map((sql) => (store.db.prepare(`EXPLAIN ${sql}`).all({ at: 1 }) as Array<{ opcode: string }>).filter((op) => op.opcode === 'OpenEphemeral').length);
+      expect(copies).toEqual(writes.map((sql) => (sql.trimStart().startsWith('UPDATE') ? 1 : 0)));
     });
 
     it('commits a reload while serving without the fdatasync or the WAL checkpoint on the loop, and resolves once it is on disk', async () => {
