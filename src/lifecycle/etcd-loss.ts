@@ -35,8 +35,8 @@ const NO_ETCD_YET: readonly NodeState[] = ['registered', 'booting', 'maintenance
  */
 function otherMemberHolds(store: Store, except: string): boolean {
   const seen = new Set(etcdMembers(store));
-  return store.listNodes().some((n) => n.name !== except && n.inInventory && n.role === 'controlplane'
-    && (n.state === 'ready' || (n.state === 'installed' && seen.has(n.name))));
+  return store.nodesInStates(['ready', 'installed'], 'controlplane')
+    .some((n) => n.name !== except && (n.state === 'ready' || seen.has(n.name)));
 }
 
 /** True when reimaging `node` would wipe the last copy of the cluster's etcd. */

@@ -4,7 +4,7 @@
 // the same tables in a PostgreSQL database several appliances share. Both
 // are synchronous: the DHCP handler and the state machine decide inside one
 // call, and PgStore bridges to its client thread (pg/sync-bridge.ts).
-import type { Inventory } from '../inventory/types.js';
+import type { Inventory, Role } from '../inventory/types.js';
 import type { NodeState } from '../lifecycle/states.js';
 import type { InventorySyncResult } from './inventory-sync.js';
 import type { StoreReaders } from './readers.js';
@@ -34,7 +34,8 @@ export interface StateStore {
   syncInventory(inv: Inventory): InventorySyncResult;
   syncInventoryInSlices(inv: Inventory): Promise<InventorySyncResult>;
   listNodes(opts?: { includeRemoved?: boolean }): NodeRecord[];
-  nodesInStates(states: readonly NodeState[]): NodeRecord[];
+  /** Inventory nodes in these states (and of this role, when given), in inventory order. */
+  nodesInStates(states: readonly NodeState[], role?: Role): NodeRecord[];
   getNode(name: string): NodeRecord | undefined;
   nodeByMac(mac: string): NodeRecord | undefined;
   /** The state change and its event, in one transaction; callers act on the new state only after this returns. */

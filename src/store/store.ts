@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Inventory, NodeSpec } from '../inventory/types.js';
+import type { Inventory, NodeSpec, Role } from '../inventory/types.js';
 import type { NodeState } from '../lifecycle/states.js';
 import { migrations } from './migrations.js';
 import { ExtraMacOwners } from './extra-macs.js';
@@ -179,9 +179,10 @@ export class Store implements StateStore {
    * they act on: reading all 5,000 nodes of a large inventory (and parsing
    * each spec) held the event loop 20-50 ms per call.
    */
-  nodesInStates(states: readonly NodeState[]): NodeRecord[] {
+  nodesInStates(states: readonly NodeState[], role?: Role): NodeRecord[] {
     if (states.length === 0) return [];
-    const rows = this.stmt('SELECT * FROM nodes WHERE in_inventory=1 AND state IN (SELECT value FROM json_each(?)) ORDER BY rowid').all(JSON.stringify(states)) as Row[];
+    const rows = this.stmt('SELECT * FROM nodes WHERE in_inventory=1 AND state IN (SELECT value FROM json_each(?)) AND (? IS NULL OR role = ?) ORDER BY rowid')
+      .all(JSON.stringify(states), role ?? null, role ?? null) as Row[];
     return rows.map(toNode);
   }
 

@@ -24,6 +24,7 @@ import { isCode } from './errors.js';
 import { describeEtcd, etcdStatus } from './etcd-status.js';
 
 import { BOOTSTRAP_CLAIM_KEY, BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY, bootstrapState, type BootstrapState } from '../lifecycle/cluster-state.js';
+import { NODE_STATES } from '../lifecycle/states.js';
 import { claimLocal, releaseLocal, SqliteClusterState, type ClusterStateStore } from '../store/cluster-state-store.js';
 
 export { BOOTSTRAP_CLAIM_KEY, BOOTSTRAP_KEY, BOOTSTRAP_NODE_KEY, bootstrapState };
@@ -59,7 +60,7 @@ export function releaseBootstrap(store: Store, owner: string): void {
 /** The control plane that bootstraps: the one recorded, else the inventory's `bootstrap: true` node. */
 export function bootstrapNode(store: Store, pinned = store.getClusterState(BOOTSTRAP_NODE_KEY)): NodeRecord | undefined {
   if (pinned) return store.getNode(pinned);
-  return store.listNodes().find((n) => n.role === 'controlplane' && n.spec.bootstrap);
+  return store.nodesInStates(NODE_STATES, 'controlplane').find((n) => n.spec.bootstrap);
 }
 
 export class ClusterBootstrap {
@@ -88,7 +89,7 @@ export class ClusterBootstrap {
    * asked (it might run etcd: wait). Nodes not yet installed run no etcd.
    */
   private async otherControlPlanes(pinned: NodeRecord): Promise<{ kind: 'none' } | { kind: 'running' | 'unknown'; reason: string }> {
-    const others = this.deps.store.listNodes().filter((n) => n.role === 'controlplane' && n.name !== pinned.name && (n.state === 'installed' || n.state === 'ready'));
+    const others = this.deps.store.nodesInStates(['installed', 'ready'], 'controlplane').filter((n) => n.name !== pinned.name);
     const unknown: string[] = [];
     for (const other of others) {
       const endpoint = this.deps.endpointOf(other);

@@ -22,7 +22,8 @@ export interface FirstContactDeps extends NodeStateDeps {
   store: Store;
   /** `chosen.installDisk`: the disk an install-disk selector resolved to, for the config to name. */
   renderConfig: (nodeName: string, chosen?: { installDisk: string }) => Promise<Buffer>;
-  connect?: (endpoint: string) => Promise<TalosClient>;
+  /** A maintenance-mode client for this node's endpoint (`node`: whose it is, for its pinned certificate). */
+  connect?: (endpoint: string, node: string) => Promise<TalosClient>;
   /** Ask Disks for the inventory's installDisk before sending the config. */
   checkInstallDisk?: boolean;
   pollIntervalMs?: number;
@@ -71,7 +72,7 @@ export class FirstContact {
     while (!this.closed && Date.now() < deadline) {
       let client: TalosClient | undefined;
       try {
-        client = await connect(endpoint);
+        client = await connect(endpoint, node.name);
         this.clients.add(client);
         const probe = await probeMaintenance(client);
         if (probe.maintenance) return { client, probe };

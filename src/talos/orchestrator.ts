@@ -72,12 +72,12 @@ export class TalosOrchestrator {
     const common = { store: deps.store, states: deps.states, connect, endpointOf: deps.endpointOf, log: deps.log };
     this.bootstrap = new ClusterBootstrap({ ...common, clusterState: deps.clusterState });
     this.health = new ClusterHealth({ ...common, dataDir: deps.dataDir, clusterState: deps.clusterState });
-    this.reset = new ResetStep({ ...common, connectMaintenance: (ep) => this.maintenance(ep), clusterState: deps.clusterState, resetSettleMs: deps.resetSettleMs });
+    this.reset = new ResetStep({ ...common, connectMaintenance: (ep, node) => this.maintenance(ep, node), clusterState: deps.clusterState, resetSettleMs: deps.resetSettleMs });
     if (deps.renderConfig) {
       this.firstContact = new FirstContact({
         store: deps.store, states: deps.states, renderConfig: deps.renderConfig, checkInstallDisk: deps.checkInstallDisk, policy: deps.policy,
         pollIntervalMs: deps.pollIntervalMs, pollTimeoutMs: deps.pollTimeoutMs, log: deps.log,
-        connect: (ep) => this.maintenance(ep),
+        connect: (ep, node) => this.maintenance(ep, node),
       });
     }
   }
@@ -88,9 +88,9 @@ export class TalosOrchestrator {
     return c;
   }
 
-  private async maintenance(endpoint: string): Promise<TalosClient> {
-    const node = this.deps.store.listNodes().find((n) => this.deps.endpointOf(n) === endpoint);
-    const pin = node ? this.deps.maintenancePinSha256?.(node.name) : undefined;
+  /** Named by the caller: finding the node by its endpoint read every node, at every maintenance poll of every booting node. */
+  private async maintenance(endpoint: string, node: string): Promise<TalosClient> {
+    const pin = this.deps.maintenancePinSha256?.(node);
     return this.track(await TalosClient.maintenance(endpoint, { pinSha256: pin, policy: { retries: 0, ...this.deps.policy } }));
   }
 

@@ -23,7 +23,7 @@ export interface ResetDeps extends NodeStateDeps {
   store: Store;
   connect: (endpoint: string) => TalosClient;
   /** For telling "already wiped" (maintenance API answers) from "down". */
-  connectMaintenance?: (endpoint: string) => Promise<TalosClient>;
+  connectMaintenance?: (endpoint: string, node: string) => Promise<TalosClient>;
   endpointOf: EndpointOf;
   /** Several appliances (scaleOut.postgres): the shared store the Reset intent per mark goes to (reset-intent.ts). */
   clusterState?: ClusterStateStore;
@@ -57,9 +57,9 @@ export class ResetStep {
     this.deps.log?.info({ node: node.name }, message);
   }
 
-  private async isInMaintenance(endpoint: string): Promise<boolean> {
+  private async isInMaintenance(endpoint: string, node: string): Promise<boolean> {
     const connect = this.deps.connectMaintenance ?? ((ep: string) => TalosClient.maintenance(ep, { policy: { retries: 0, timeoutMs: 3000 } }));
-    return talosAnswers(() => connect(endpoint), (c) => c.disks());
+    return talosAnswers(() => connect(endpoint, node), (c) => c.disks());
   }
 
   async resetOne(name: string): Promise<ResetOutcome> {
@@ -83,7 +83,7 @@ export class ResetStep {
         if (bad.length) (graceful = false), (why = `${bad.join(', ')} unhealthy`);
       } catch (err) {
         // A node that cannot list its services cannot leave etcd gracefully either.
-        if (await this.isInMaintenance(endpoint)) {
+        if (await this.isInMaintenance(endpoint, name)) {
           const r = moveNode(this.deps, node, 'wiping', 'already reset: the maintenance API answers', { markedForInstall: true });
           return r.ok ? { node: name, result: 'already-wiped' } : { node: name, result: 'refused', reason: r.error };
         }
@@ -160,7 +160,7 @@ export class ResetStep {
     };
     if (intent.phase === 'sent') return toWiping('the Reset for this mark was sent (recorded in the shared store); next PXE boot installs again');
     // `sending`: the previous leader died between recording the intent and recording the outcome.
-    if (await this.isInMaintenance(endpoint)) {
+    if (await this.isInMaintenance(endpoint, name)) {
       await recordResetIntent(shared, name, { ...intent, phase: 'sent', at: Date.now() }).catch(() => undefined);
       return toWiping('already reset: the maintenance API answers (a Reset intent was recorded by the previous leader)');
     }

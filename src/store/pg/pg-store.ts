@@ -12,7 +12,7 @@
 // - An inventory load takes the nodes table's lock (pg-inventory-sync.ts).
 // - Discovered machines are one upsert; cluster state one upsert per key.
 import { performance } from 'node:perf_hooks';
-import type { Inventory } from '../../inventory/types.js';
+import type { Inventory, Role } from '../../inventory/types.js';
 import type { NodeState } from '../../lifecycle/states.js';
 import { syncInventoryInSlices, syncInventoryNow, type InventoryStage, type InventorySyncResult, type SyncInventoryStage } from '../inventory-sync.js';
 import { StoreUnavailableError } from '../errors.js';
@@ -119,9 +119,9 @@ export class PgStore implements StateStore {
     return this.q(sql).map(toNode);
   }
 
-  nodesInStates(states: readonly NodeState[]): NodeRecord[] {
+  nodesInStates(states: readonly NodeState[], role?: Role): NodeRecord[] {
     if (states.length === 0) return [];
-    return this.q('SELECT * FROM nodes WHERE in_inventory=1 AND state = ANY($1::text[]) ORDER BY rowid', [states]).map(toNode);
+    return this.q('SELECT * FROM nodes WHERE in_inventory=1 AND state = ANY($1::text[]) AND ($2::text IS NULL OR role = $2) ORDER BY rowid', [states, role ?? null]).map(toNode);
   }
 
   getNode(name: string): NodeRecord | undefined {

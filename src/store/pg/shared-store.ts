@@ -10,7 +10,7 @@
 //
 // A write goes to PostgreSQL first; only then to the local copy, whose
 // failure is logged, never fatal: PostgreSQL is the record.
-import type { Inventory } from '../../inventory/types.js';
+import type { Inventory, Role } from '../../inventory/types.js';
 import type { NodeState } from '../../lifecycle/states.js';
 import type { Logger } from '../../log.js';
 import type { InventorySyncResult } from '../inventory-sync.js';
@@ -95,8 +95,8 @@ export class SharedStore extends Store {
     return this.shared.listNodes(opts);
   }
 
-  override nodesInStates(states: readonly NodeState[]): NodeRecord[] {
-    return this.shared.nodesInStates(states);
+  override nodesInStates(states: readonly NodeState[], role?: Role): NodeRecord[] {
+    return this.shared.nodesInStates(states, role);
   }
 
   override getNode(name: string): NodeRecord | undefined {
