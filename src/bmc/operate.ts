@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js';
 import { bmcFor } from './connect.js';
 import type { PowerAttempt } from './guards.js';
 import { BmcError, FAULT_LABEL, type BmcFault, type PowerAction, type PowerState } from './types.js';
+import { inLanes } from '../in-lanes.js';
 
 export type PowerRequest = PowerAction | 'status' | 'pxe-once';
 export const POWER_REQUESTS: readonly PowerRequest[] = ['on', 'off', 'soft', 'cycle', 'status', 'pxe-once'];
@@ -100,15 +101,6 @@ export function powerAttempts(store: Store, node: string): PowerAttempt[] {
 }
 
 /** Runs requests over many nodes, at most `parallel` at a time. */
-export async function operateMany<T>(items: T[], parallel: number, work: (item: T) => Promise<PowerOutcome>): Promise<PowerOutcome[]> {
-  const results: PowerOutcome[] = new Array(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(parallel, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]!);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
+export function operateMany<T>(items: T[], parallel: number, work: (item: T) => Promise<PowerOutcome>): Promise<PowerOutcome[]> {
+  return inLanes(items, parallel, work);
 }

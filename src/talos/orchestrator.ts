@@ -12,7 +12,7 @@ import { TalosClient } from './client.js';
 import type { AdminIdentity } from './credentials.js';
 import type { EndpointOf } from './endpoints.js';
 import { FirstContact } from './first-contact.js';
-import { ClusterHealth, type HealthOutcome } from './health.js';
+import { ClusterHealth, type HealthDeps, type HealthOutcome } from './health.js';
 import { moveNode } from './node-state.js';
 import { recordTalosVersion } from '../day2/applied.js';
 import { readNodeHostname } from './node-hostname.js';
@@ -44,6 +44,8 @@ export interface OrchestratorDeps {
   resetSettleMs?: number;
   /** Where the bootstrap claim, intent and outcome live (default: the local store). */
   clusterState?: ClusterStateStore;
+  /** How many nodes the health step probes per pass and at once (default: health.ts's limits). */
+  healthProbes?: HealthDeps['probes'];
   log?: Logger;
 }
 
@@ -71,7 +73,7 @@ export class TalosOrchestrator {
     const connect = (endpoint: string) => this.track(TalosClient.configured(endpoint, deps.admin, { policy: deps.policy }));
     const common = { store: deps.store, states: deps.states, connect, endpointOf: deps.endpointOf, log: deps.log };
     this.bootstrap = new ClusterBootstrap({ ...common, clusterState: deps.clusterState });
-    this.health = new ClusterHealth({ ...common, dataDir: deps.dataDir, clusterState: deps.clusterState });
+    this.health = new ClusterHealth({ ...common, dataDir: deps.dataDir, clusterState: deps.clusterState, probes: deps.healthProbes });
     this.reset = new ResetStep({ ...common, connectMaintenance: (ep, node) => this.maintenance(ep, node), clusterState: deps.clusterState, resetSettleMs: deps.resetSettleMs });
     if (deps.renderConfig) {
       this.firstContact = new FirstContact({
