@@ -14,6 +14,7 @@ import type { Store } from '../store/store.js';
 import { ipmiOptionsFor } from './connect.js';
 import { POWER_EVENT } from './operate.js';
 import { SolSession, type SolEnd } from './sol.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export const SOL_EVENT = 'sol';
 /** `fields.source` of a console line captured over Serial-over-LAN. */
@@ -145,6 +146,6 @@ export class SolCapture {
     this.opts.console.off('line', this.onConsoleLine);
     await Promise.all([...this.captures.entries()].map(([, c]) => ((c.why = 'rackboot stopped'), c.session.stop())));
     // Their `ended` handlers run before this resolves: the promise chain above runs first.
-    await new Promise((r) => setImmediate(r));
+    await nextTurn();
   }
 }

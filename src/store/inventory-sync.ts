@@ -15,6 +15,7 @@
 import type Database from 'better-sqlite3';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { transacted } from './prepared.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export interface InventorySyncResult {
   added: string[];
@@ -92,7 +93,9 @@ const SQLITE: SyncDialect = { main: 'main.', temp: 'temp.', at: '@at' };
 export function syncStatements({ main, temp, at }: SyncDialect) {
   const ADDED = `FROM ${temp}inventory_stage s WHERE NOT EXISTS (SELECT 1 FROM ${main}nodes n WHERE n.name = s.name)`;
   const CHANGED = `FROM ${temp}inventory_stage s JOIN ${main}nodes n ON n.name = s.name WHERE (n.spec_json != s.spec_json OR n.in_inventory != 1)`;
-  const REMOVED = `FROM ${main}nodes n WHERE n.in_inventory = 1 AND n.name NOT IN (SELECT name FROM ${temp}inventory_stage)`;
+  // Unqualified: the outer `in_inventory` is the node table's, the subquery's `name` the stage's, in both uses below.
+  const GONE = `in_inventory = 1 AND name NOT IN (SELECT name FROM ${temp}inventory_stage)`;
+  const REMOVED = `FROM ${main}nodes n WHERE ${GONE}`;
   return {
     added: `SELECT s.name ${ADDED} ORDER BY s.pos`,
     updated: `SELECT s.name ${CHANGED} ORDER BY s.pos`,
@@ -107,7 +110,7 @@ export function syncStatements({ main, temp, at }: SyncDialect) {
       // its own table, every row it inserts). 5,000 new nodes: the INSERT
       // took 23 ms with that copy, 13.5 without; 5,000 removed 7.4 ms, now
       // 4.5; 5,000 back 9.7, now 6.5.
-      `UPDATE ${main}nodes SET in_inventory = 0 WHERE in_inventory = 1 AND name NOT IN (SELECT name FROM ${temp}inventory_stage)`,
+      `UPDATE ${main}nodes SET in_inventory = 0 WHERE ${GONE}`,
       `INSERT INTO ${main}events (at, node, mac, kind, message)
     SELECT ${at}, s.name, s.mac, 'inventory', CASE n.in_inventory WHEN 1 THEN 'inventory entry changed' ELSE 'back in the inventory' END
     ${CHANGED} ORDER BY s.pos`,
@@ -154,8 +157,6 @@ function applyStage(t: SyncTarget): InventorySyncResult {
   return result;
 }
 
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 /**
  * Nodes changed at or above which a reload's apply takes the WAL
  * checkpoint into a tick of its own: 5,000 nodes wrote 600-700 WAL pages,
@@ -183,7 +184,7 @@ async function applyStageOffLoop(t: SyncTarget, commitThenFlush: NonNullable<Syn
   // with it (this read: 2.6-3.7 ms). Inside the transaction the difference
   // is read again, and that is the count of what the commit writes.
   differences(t);
-  await turn();
+  await nextTurn();
   const autocheckpoint = t.db.pragma('wal_autocheckpoint', { simple: true }) as number;
   let large = false;
   let durable: Promise<InventorySyncResult>;
@@ -253,7 +254,7 @@ export async function syncInventoryInSlices(t: SyncTarget | InventoryStage, inv:
     await st.begin();
     for (let i = 0; i < inv.nodes.length; i += slice) {
       await st.stage(inv.nodes.slice(i, i + slice), i);
-      await turn();
+      await nextTurn();
     }
     return await st.apply();
   } finally {

@@ -16,6 +16,7 @@ import type Database from 'better-sqlite3';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { optionalAddonCalls } from '../net/addon.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 type Trim = () => boolean;
 let trim: Trim | null | undefined;
@@ -49,19 +50,17 @@ export interface Released {
   trimMs: number;
 }
 
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 /** The three steps, each in its own event-loop turn, so none adds to another's hold on the loop. */
 export async function releaseMemory(db: Database.Database, opts: { collect: boolean }): Promise<Released> {
   const rssBefore = process.memoryUsage.rss();
   let t = performance.now();
   if (opts.collect) collect();
   const gcMs = opts.collect ? performance.now() - t : 0;
-  if (opts.collect) await turn();
+  if (opts.collect) await nextTurn();
   t = performance.now();
   if (db.open) db.pragma('shrink_memory');
   const shrinkMs = performance.now() - t;
-  await turn();
+  await nextTurn();
   t = performance.now();
   const trim = mallocTrim();
   if (trim) trim();

@@ -18,6 +18,7 @@
 import type { NodeSpec } from '../../inventory/types.js';
 import { syncStatements, type InventoryStage, type InventorySyncResult, type SyncInventoryStage } from '../inventory-sync.js';
 import type { PsqlSession } from './psql-session.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 type Query = <T = Record<string, unknown>>(sql: string, params?: readonly unknown[]) => T[];
 type Step = readonly [sql: string, params: readonly unknown[]];
@@ -84,8 +85,6 @@ export function pgInventoryStage(t: PgSyncTarget): SyncInventoryStage {
   };
 }
 
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 /** On a session of its own (`open`), awaiting every statement; the session is closed when the load ends (the scratch table with it). */
 export function pgInventoryStageAsync(owner: object, open: () => PsqlSession, now: () => number): InventoryStage {
   let session: PsqlSession | undefined;
@@ -111,7 +110,7 @@ export function pgInventoryStageAsync(owner: object, open: () => PsqlSession, no
         let step = plan.next([]);
         while (!step.done) {
           const rows = await s.rows(...step.value);
-          await turn();
+          await nextTurn();
           step = plan.next(rows);
         }
         await s.exec('COMMIT');
