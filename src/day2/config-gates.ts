@@ -5,6 +5,7 @@
 // and a healthy majority left without it; after it is back on its new
 // config, the whole etcd passes the gate again before the next node.
 // Workers take no etcd member down: they only wait to be back.
+import { NODE_STATES } from '../lifecycle/states.js';
 import type { NodeRecord, Store } from '../store/store.js';
 import type { EndpointOf } from '../talos/endpoints.js';
 import { simpleHealthGate, type SimpleGateDeps } from './gate.js';
@@ -20,7 +21,7 @@ export interface QuorumGateDeps extends SimpleGateDeps {
 
 /** The control planes of the store, whatever their state: a member whose node is not listed counts as unhealthy. */
 export function storeControlPlanes(store: Store, endpointOf: EndpointOf): () => ControlPlane[] {
-  return () => store.listNodes().filter((n) => n.role === 'controlplane')
+  return () => store.nodesInStates(NODE_STATES, 'controlplane')
     .flatMap((n) => { const endpoint = endpointOf(n); return endpoint ? [{ name: n.name, endpoint }] : []; });
 }
 

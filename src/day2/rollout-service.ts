@@ -25,6 +25,7 @@ import { RolloutBusyError, UpgradeRollout, type RolloutDeps } from './rollout.js
 import { storedKubeconfigCheck } from './kube-node.js';
 import { K8S_ROLLOUT_KIND, KubernetesRollout, type K8sRollDeps } from './k8s-roll.js';
 import { kubeconfigPath } from '../talos/health.js';
+import { storeControlPlanes } from './config-gates.js';
 
 export interface RolloutServiceInput {
   settings: Settings;
@@ -79,8 +80,7 @@ export function startRolloutService(input: RolloutServiceInput): Service | undef
     nodeConfigIn: store,
     connect: (ep) => TalosClient.configured(ep, admin),
     endpointOf: (name) => { const n = store.getNode(name); return n ? endpoints(n) : undefined; },
-    controlPlanes: () => store.listNodes().filter((n) => n.role === 'controlplane')
-      .flatMap((n) => { const endpoint = endpoints(n); return endpoint ? [{ name: n.name, endpoint }] : []; }),
+    controlPlanes: storeControlPlanes(store, endpoints),
     kubeNodeNotReady: storedKubeconfigCheck(kubeconfigPath(settings.dataDir)),
     returnTimeoutMs: settings.upgrade.returnSeconds * 1000,
     pollMs: 2000,

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { quorumHealthGate, quorumRebootGate, storeControlPlanes, type QuorumGateDeps } from '../../src/day2/config-gates.js';
 import { ConfigRollout } from '../../src/day2/config-rollout.js';
@@ -97,3 +97,16 @@ it('refuses a rebooting apply on a 2-member etcd, and on a 1-member one unless a
   const allowed = await one.rollout({ allowSingleMember: true }).run('all');
   expect(allowed).toEqual([expect.objectContaining({ node: 'cp1', kind: 'applied', mode: 'REBOOT', gate: expect.stringContaining('etcd: 1 member(s) healthy') })]);
 }, 120_000);
+
+it('the control planes to ask are read by role, in every state and in inventory order, without reading the workers', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rb-config-gates-'));
+  const store = new Store(join(dir, 'rackboot.db'));
+  cleanup = async () => { store.close(); rmSync(dir, { recursive: true, force: true }); };
+  store.syncInventory(inventory(['cp1', 'w1', 'cp2', 'w2', 'cp3']));
+  store.setState('cp2', 'failed', 'test');
+  store.setState('cp3', 'ready', 'test');
+  const listNodes = vi.spyOn(store, 'listNodes');
+  const planes = storeControlPlanes(store, (n) => (n.name === 'cp3' ? undefined : `${n.name}.test:50000`))();
+  expect(planes).toEqual([{ name: 'cp1', endpoint: 'cp1.test:50000' }, { name: 'cp2', endpoint: 'cp2.test:50000' }]);
+  expect(listNodes).not.toHaveBeenCalled();
+});
