@@ -97,6 +97,14 @@ describe.skipIf(why)('a lab machine power-cycled through its BMC', () => {
   it('boots again from the network, and that boot replaces the fake Talos node that had taken its place', async () => {
     if (!state) throw new Error('the lab did not come up');
     const m = state.machines[0]!;
+    // rackboot's first contact must not reach the fake node: had it pushed the config before the new boot's
+    // iPXE script request, rackboot would rightly take that boot for "Talos rebooted from its install" and
+    // send it to its (absent) disk, and no stand-in would run. Whether it got there in time was a race
+    // between the Talos pass (every 5 s) and the power cycle, lost under CI load. Refused in the lab
+    // namespace, where rackboot runs; the namespace goes with lab down.
+    execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], {
+      input: `table inet rbl_no_talos {\n  chain output { type filter hook output priority 0; ip daddr ${m.ip} tcp dport 50000 reject with tcp reset; }\n}\n`,
+    });
     // The first boot: the stand-in powers QEMU off, then a fake node takes the machine's MAC and address.
     await until(() => fakePid(m.name) !== undefined && nsExists(fakeNs()), 120_000);
     const first = fakePid(m.name)!;
