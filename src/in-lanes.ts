@@ -1,7 +1,7 @@
-// Work over many items with at most `lanes` of it under way at once: BMC
-// power requests (bmc/operate.ts) and the health pass's probes
-// (talos/health.ts) each open a connection per item, and a rack of
-// thousands must not open thousands at once.
+// Work with at most a few pieces of it under way at once: BMC power
+// requests (bmc/operate.ts), the health pass's probes (talos/health.ts) and
+// first contact's TLS talks (talos/first-contact.ts) each open a connection
+// per node, and a rack of thousands must not open thousands at once.
 
 /** Results in the items' order; each lane takes the next item as soon as its previous one ends. */
 export async function inLanes<T, R>(items: readonly T[], lanes: number, work: (item: T) => Promise<R>): Promise<R[]> {
@@ -15,4 +15,27 @@ export async function inLanes<T, R>(items: readonly T[], lanes: number, work: (i
   };
   await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
   return results;
+}
+
+/** At most `size` callers inside `run` at once, the rest waiting their turn in order: for work that starts at different times. */
+export class Lanes {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      // The lane passes straight to the next waiter, so a caller arriving meanwhile cannot take it out of turn.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
 }

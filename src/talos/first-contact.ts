@@ -2,6 +2,9 @@
 // find its API, optionally check that the install disk exists, and send its
 // machine config. Each step is an event, and each state is committed before
 // the step it names is attempted, so a restart resumes at the right place.
+// A pass pushes to every booting node at once: each first waits, without
+// TLS, for its API port to accept (port-open.ts), and only then talks to it
+// over TLS, in one of TALKS_IN_FLIGHT lanes.
 import type { NodeRecord, Store } from '../store/store.js';
 import { TalosClient } from './client.js';
 import { ClientClosedError, TalosCallError } from './errors.js';
@@ -15,6 +18,8 @@ import { describeDisk, describeSelector, refusalText, selectDisk } from './disk-
 import { recordInstallDisk } from '../store/hardware.js';
 import { appliedModeText, probeMaintenance, type MaintenanceProbe } from './maintenance-probe.js';
 import { recordApplied } from '../day2/applied.js';
+import { Lanes } from '../in-lanes.js';
+import { portAccepts } from './port-open.js';
 
 type MaintenanceFound = Extract<MaintenanceProbe, { maintenance: true }>;
 
@@ -29,6 +34,8 @@ export interface FirstContactDeps extends NodeStateDeps {
   pollIntervalMs?: number;
   pollTimeoutMs?: number;
   policy?: Partial<RetryPolicy>;
+  /** Default TALKS_IN_FLIGHT. */
+  talksInFlight?: number;
 }
 
 /** `refused`: the node moved while we talked to it (an operator's reimage mark); the push stopped there. */
@@ -36,14 +43,26 @@ export type FirstContactResult = 'installing' | 'failed' | 'not-answering' | 'sk
 
 const PUSH_STATES = ['booting', 'maintenance', 'configuring'];
 
+/**
+ * Nodes talked to over TLS at once. A pass starts a push for every booting
+ * node; 151 fake nodes in maintenance all talked to at once held the event
+ * loop 335 ms (the health probes' lanes: 18-21 ms at 8).
+ */
+export const TALKS_IN_FLIGHT = 8;
+/** How long one check of the API port may wait for a host that does not answer at all. */
+const PORT_CHECK_MS = 1000;
+
 export class FirstContact {
   private closed = false;
   private readonly clients = new Set<TalosClient>();
   private readonly wakers = new Set<() => void>();
   /** Nodes whose polling was already recorded: a node that takes minutes to boot gets one event, not one per pass. */
   private readonly announced = new Set<string>();
+  private readonly lanes: Lanes;
 
-  constructor(private readonly deps: FirstContactDeps) {}
+  constructor(private readonly deps: FirstContactDeps) {
+    this.lanes = new Lanes(deps.talksInFlight ?? TALKS_IN_FLIGHT);
+  }
 
   close(): void {
     this.closed = true;
@@ -64,12 +83,23 @@ export class FirstContact {
     });
   }
 
-  /** Polls until the node answers as Talos in maintenance mode (maintenance-probe.ts: how each version shows it). */
-  private async waitForMaintenance(node: NodeRecord, endpoint: string): Promise<{ client: TalosClient; probe: MaintenanceFound } | undefined> {
-    const connect = this.deps.connect ?? ((ep: string) => TalosClient.maintenance(ep, { policy: { retries: 0, ...this.deps.policy } }));
-    const deadline = Date.now() + (this.deps.pollTimeoutMs ?? 10 * 60_000);
-    let lastError = '';
+  /** Polls, without TLS, until something accepts connections at the endpoint; false at the deadline. */
+  private async waitForPort(endpoint: string, deadline: number): Promise<boolean> {
     while (!this.closed && Date.now() < deadline) {
+      if (await portAccepts(endpoint, PORT_CHECK_MS)) return true;
+      const interval = this.deps.pollIntervalMs ?? 2000;
+      if (Date.now() + interval >= deadline) break;
+      await this.sleep(interval);
+    }
+    return false;
+  }
+
+  /** Polls until the node answers as Talos in maintenance mode (maintenance-probe.ts: how each version shows it). */
+  private async waitForMaintenance(node: NodeRecord, endpoint: string, deadline: number): Promise<{ client: TalosClient; probe: MaintenanceFound } | undefined> {
+    const connect = this.deps.connect ?? ((ep: string) => TalosClient.maintenance(ep, { policy: { retries: 0, ...this.deps.policy } }));
+    let lastError = '';
+    // At least one try: the port answered, perhaps just before the deadline or while this push waited for a lane.
+    for (let first = true; !this.closed && (first || Date.now() < deadline); first = false) {
       let client: TalosClient | undefined;
       try {
         client = await connect(endpoint, node.name);
@@ -81,7 +111,10 @@ export class FirstContact {
         lastError = (err as Error).message;
       }
       if (client) (client.close(), this.clients.delete(client));
-      await this.sleep(this.deps.pollIntervalMs ?? 2000);
+      const interval = this.deps.pollIntervalMs ?? 2000;
+      // No sleep that would end past the deadline: it would hold a lane for nothing.
+      if (Date.now() + interval >= deadline) break;
+      await this.sleep(interval);
     }
     if (!this.closed) this.deps.log?.debug({ node: node.name, endpoint, error: lastError }, 'maintenance API did not answer yet');
     return undefined;
@@ -89,15 +122,23 @@ export class FirstContact {
 
   /** Runs the push for one node; safe to call again after a restart. */
   async push(name: string, endpoint: string): Promise<FirstContactResult> {
-    const { store } = this.deps;
-    let node = store.getNode(name);
+    const node = this.deps.store.getNode(name);
     if (!node || !node.inInventory || !PUSH_STATES.includes(node.state)) return 'skipped';
     if (node.spec.configMode === 'pull') return 'skipped';
     if (!this.announced.has(`${name}@${endpoint}`)) {
       this.announced.add(`${name}@${endpoint}`);
       this.event(node, `first contact: polling the maintenance API at ${endpoint}`, { endpoint });
     }
-    const found = await this.waitForMaintenance(node, endpoint);
+    const deadline = Date.now() + (this.deps.pollTimeoutMs ?? 10 * 60_000);
+    if (!(await this.waitForPort(endpoint, deadline))) return this.closed ? 'closed' : 'not-answering';
+    return this.lanes.run(() => this.talk(node, endpoint, deadline));
+  }
+
+  /** The TLS part of a push, in one of the lanes: find the maintenance API, check the disk, send the config. */
+  private async talk(node: NodeRecord, endpoint: string, deadline: number): Promise<FirstContactResult> {
+    const { store } = this.deps;
+    const name = node.name;
+    const found = await this.waitForMaintenance(node, endpoint, deadline);
     if (!found) return this.closed ? 'closed' : 'not-answering';
     const { client, probe } = found;
     try {

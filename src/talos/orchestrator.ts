@@ -44,6 +44,8 @@ export interface OrchestratorDeps {
   resetSettleMs?: number;
   /** Where the bootstrap claim, intent and outcome live (default: the local store). */
   clusterState?: ClusterStateStore;
+  /** First contact's TLS talks at once (default: first-contact.ts's TALKS_IN_FLIGHT). */
+  talksInFlight?: number;
   /** How many nodes the health step probes per pass and at once (default: health.ts's limits). */
   healthProbes?: HealthDeps['probes'];
   log?: Logger;
@@ -78,7 +80,7 @@ export class TalosOrchestrator {
     if (deps.renderConfig) {
       this.firstContact = new FirstContact({
         store: deps.store, states: deps.states, renderConfig: deps.renderConfig, checkInstallDisk: deps.checkInstallDisk, policy: deps.policy,
-        pollIntervalMs: deps.pollIntervalMs, pollTimeoutMs: deps.pollTimeoutMs, log: deps.log,
+        pollIntervalMs: deps.pollIntervalMs, pollTimeoutMs: deps.pollTimeoutMs, talksInFlight: deps.talksInFlight, log: deps.log,
         connect: (ep, node) => this.maintenance(ep, node),
       });
     }

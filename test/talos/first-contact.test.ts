@@ -62,3 +62,36 @@ describe.each(ALL_PROFILES)('first contact with Talos %s', (profile) => {
     expect(rack.fakes.get('w1')!.applied).toHaveLength(1);
   });
 });
+
+describe('first contact with many nodes at once', () => {
+  it('talks to at most `talksInFlight` nodes over TLS at once, and pushes to all of them in one pass', async () => {
+    rack = await makeRack(['worker', 'worker', 'worker', 'worker', 'worker', 'worker']);
+    const names = [...rack.fakes.keys()];
+    // The apply is the longest call of a talk here: while it is delayed, the talk holds its lane.
+    for (const f of rack.fakes.values()) f.faults.delayMs.ApplyConfiguration = 80;
+    pxeBooted(rack, ...names);
+    let most = 0;
+    const applying = () => [...rack!.fakes.values()].reduce((n, f) => n + (f.calls.ApplyConfiguration ?? 0) - f.applied.length, 0);
+    const sampler = setInterval(() => (most = Math.max(most, applying())), 2);
+    try {
+      const report = await rack.onePass({ talksInFlight: 2 });
+      expect(report.pushed.sort()).toEqual(names);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(most).toBe(2);
+    for (const f of rack.fakes.values()) expect(f.applied).toHaveLength(1);
+  });
+
+  it('a node whose API port refuses takes no lane: it gets no TLS connection, and the node that is up is pushed to meanwhile', async () => {
+    rack = await makeRack(['worker', 'worker']);
+    await rack.fakes.get('w1')!.stop();
+    pxeBooted(rack, 'w1', 'w2');
+    const tlsFor: string[] = [];
+    const report = await rack.onePass({ talksInFlight: 1, pollTimeoutMs: 1500, maintenancePinSha256: (node) => (tlsFor.push(node), undefined) });
+    expect(report.pushed).toEqual(['w2']);
+    expect(new Set(tlsFor)).toEqual(new Set(['w2']));
+    expect(rack.store.getNode('w1')!.state).toBe('booting');
+    expect(rack.store.events({ node: 'w1' }).map((e) => e.message)).toContain(`first contact: polling the maintenance API at ${rack.fakes.get('w1')!.endpoint}`);
+  });
+});

@@ -1,0 +1,24 @@
+// Whether anything accepts a TCP connection at a Talos endpoint. First
+// contact asks this before it opens a TLS connection: a node still in its
+// firmware or kernel has nothing listening on port 50000 (refused at once)
+// or does not answer at all (no ARP reply: the attempt is cut at
+// `timeoutMs`). Neither costs a handshake or holds one of the few lanes the
+// TLS talk goes through, so a thousand booting nodes can be waited for at
+// once.
+import { connect } from 'node:net';
+import { parseEndpoint } from './client.js';
+
+export function portAccepts(endpoint: string, timeoutMs: number): Promise<boolean> {
+  const { host, port } = parseEndpoint(endpoint);
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (open: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(open);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
