@@ -19,7 +19,7 @@ import { recordInstallDisk } from '../store/hardware.js';
 import { appliedModeText, probeMaintenance, type MaintenanceProbe } from './maintenance-probe.js';
 import { recordApplied } from '../day2/applied.js';
 import { Lanes } from '../in-lanes.js';
-import { portAccepts } from './port-open.js';
+import { PORT_CHECK_MS, portAccepts } from './port-open.js';
 
 type MaintenanceFound = Extract<MaintenanceProbe, { maintenance: true }>;
 
@@ -49,8 +49,6 @@ const PUSH_STATES = ['booting', 'maintenance', 'configuring'];
  * loop 335 ms (the health probes' lanes: 18-21 ms at 8).
  */
 export const TALKS_IN_FLIGHT = 8;
-/** How long one check of the API port may wait for a host that does not answer at all. */
-const PORT_CHECK_MS = 1000;
 
 export class FirstContact {
   private closed = false;

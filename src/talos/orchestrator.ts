@@ -11,7 +11,9 @@ import { ClusterBootstrap, type BootstrapOutcome } from './bootstrap.js';
 import { TalosClient } from './client.js';
 import type { AdminIdentity } from './credentials.js';
 import type { EndpointOf } from './endpoints.js';
-import { FirstContact } from './first-contact.js';
+import { FirstContact, TALKS_IN_FLIGHT } from './first-contact.js';
+import { PORT_CHECK_MS, portAccepts } from './port-open.js';
+import { inLanes } from '../in-lanes.js';
 import { ClusterHealth, type HealthDeps, type HealthOutcome } from './health.js';
 import { moveNode } from './node-state.js';
 import { recordTalosVersion } from '../day2/applied.js';
@@ -44,12 +46,15 @@ export interface OrchestratorDeps {
   resetSettleMs?: number;
   /** Where the bootstrap claim, intent and outcome live (default: the local store). */
   clusterState?: ClusterStateStore;
-  /** First contact's TLS talks at once (default: first-contact.ts's TALKS_IN_FLIGHT). */
+  /** First contact's TLS talks, and the Version asks of installing nodes, at once (default: first-contact.ts's TALKS_IN_FLIGHT). */
   talksInFlight?: number;
   /** How many nodes the health step probes per pass and at once (default: health.ts's limits). */
   healthProbes?: HealthDeps['probes'];
   log?: Logger;
 }
+
+/** A node whose port accepts and whose apid is up answers Version in milliseconds; 3 s as first contact's polls. */
+const VERSION_TIMEOUT_MS = 3000;
 
 export interface PassReport {
   /** Another instance leads: this pass called no Talos API. */
@@ -98,32 +103,46 @@ export class TalosOrchestrator {
     return this.track(await TalosClient.maintenance(endpoint, { pinSha256: pin, policy: { retries: 0, ...this.deps.policy } }));
   }
 
-  /** An installing node that answers Version over mTLS has installed and rebooted into its config. */
+  /**
+   * An installing node that answers Version over mTLS has installed and rebooted into its config.
+   * A node mid-reboot answers nothing: a cheap port check (no TLS, cut at PORT_CHECK_MS) for every
+   * such node at once passes it over, and only nodes whose port accepts are asked, a few at a time.
+   * They were asked one after another with the client's 10 s deadline, so each host that did not
+   * answer at all (no ARP reply, or one behind a router) could hold the pass for up to that long.
+   */
   private async noticeInstalled(): Promise<string[]> {
-    const done: string[] = [];
-    for (const n of this.deps.store.nodesInStates(['installing', 'configuring'])) {
-      const ep = this.deps.endpointOf(n);
-      if (!ep) continue;
-      const c = this.track(TalosClient.configured(ep, this.deps.admin, { policy: { ...this.deps.policy, retries: 0 } }));
-      let answered: string;
-      try {
-        const tag = (await c.version()).version.tag;
-        // Maintenance mode (≤ v1.12) has no Version; installed, it answers, so this is where the running version is learnt.
-        recordTalosVersion(this.deps.store, n.name, tag);
-        // Its own name now comes from its config; best effort (a failure leaves the maintenance-mode record).
-        await readNodeHostname(this.deps.store, n.name, c, 'installed');
-        answered = `Talos ${tag} answers over mTLS at ${ep}`;
-      } catch {
-        continue; // not up from its disk yet
-      } finally {
-        c.close();
-        this.clients.delete(c);
-      }
+    const asked = this.deps.store.nodesInStates(['installing', 'configuring'])
+      .map((node) => ({ node, ep: this.deps.endpointOf(node) }))
+      .filter((a): a is { node: NodeRecord; ep: string } => !!a.ep);
+    const open = await Promise.all(asked.map((a) => portAccepts(a.ep, PORT_CHECK_MS)));
+    const answering = asked.filter((_, i) => open[i]);
+    const done = await inLanes(answering, this.deps.talksInFlight ?? TALKS_IN_FLIGHT, async ({ node, ep }) => {
+      if (this.closed) return undefined;
+      const answered = await this.installedVersion(node, ep);
+      if (!answered) return undefined;
       // An mTLS answer is a sighting too, like a DHCP request.
-      this.deps.store.touch(n.name);
-      if (this.markInstalled(n, answered)) done.push(n.name);
+      this.deps.store.touch(node.name);
+      return this.markInstalled(node, answered) ? node.name : undefined;
+    });
+    return done.filter((n): n is string => !!n);
+  }
+
+  /** What the node says over mTLS, or undefined when it does not answer Version (not up from its disk yet). */
+  private async installedVersion(node: NodeRecord, ep: string): Promise<string | undefined> {
+    const c = this.track(TalosClient.configured(ep, this.deps.admin, { policy: { timeoutMs: VERSION_TIMEOUT_MS, ...this.deps.policy, retries: 0 } }));
+    try {
+      const tag = (await c.version()).version.tag;
+      // Maintenance mode (≤ v1.12) has no Version; installed, it answers, so this is where the running version is learnt.
+      recordTalosVersion(this.deps.store, node.name, tag);
+      // Its own name now comes from its config; best effort (a failure leaves the maintenance-mode record).
+      await readNodeHostname(this.deps.store, node.name, c, 'installed');
+      return `Talos ${tag} answers over mTLS at ${ep}`;
+    } catch {
+      return undefined;
+    } finally {
+      c.close();
+      this.clients.delete(c);
     }
-    return done;
   }
 
   /** Through installing (the path shows the step we inferred) to installed; false when the node moved meanwhile. */

@@ -8,6 +8,9 @@
 import { connect } from 'node:net';
 import { parseEndpoint } from './client.js';
 
+/** How long one check may wait for a host that does not answer at all (one on the same segment refuses in microseconds). */
+export const PORT_CHECK_MS = 1000;
+
 export function portAccepts(endpoint: string, timeoutMs: number): Promise<boolean> {
   const { host, port } = parseEndpoint(endpoint);
   return new Promise((resolve) => {
