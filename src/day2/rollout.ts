@@ -23,7 +23,7 @@
 import type Database from 'better-sqlite3';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../log.js';
-import { REQUIRED_SERVICES } from '../talos/health.js';
+import { unhealthyServices } from '../talos/health.js';
 import type { RolloutNodeRecord, RolloutRecord, RolloutStore } from '../store/rollouts.js';
 import { RolloutClaimLostError, rolloutsOf } from '../store/pg/pg-rollouts.js';
 import { recordInstallerImage } from './applied.js';
@@ -295,7 +295,7 @@ export class UpgradeRollout extends StoppableRun<RolloutDeps> {
     for (;;) {
       try {
         const services = await this.ask(n.node, (c) => c.serviceList());
-        const sick = REQUIRED_SERVICES.filter((id) => !services.find((s) => s.id === id)?.health?.healthy);
+        const sick = unhealthyServices(services);
         why = sick.length ? `services not healthy: ${sick.join(', ')}` : '';
       } catch (err) {
         why = `ServiceList: ${(err as Error).message}`;

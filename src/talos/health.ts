@@ -18,13 +18,22 @@ import type { NodeRecord, Store } from '../store/store.js';
 import type { ClusterStateStore } from '../store/cluster-state-store.js';
 import { ETCD_MEMBERS_KEY, KUBECONFIG_STALE_KEY, KUBECONFIG_STALE_SINCE_KEY } from '../lifecycle/cluster-state.js';
 import { bootstrapNode, bootstrapState } from './bootstrap.js';
-import type { TalosClient } from './client.js';
+import type { ServiceInfo, TalosClient } from './client.js';
 import type { EndpointOf } from './endpoints.js';
 import { moveNode, type NodeStateDeps } from './node-state.js';
 import type { NodeState } from '../lifecycle/states.js';
 import { inLanes } from '../in-lanes.js';
 
 export const REQUIRED_SERVICES = ['apid', 'kubelet'];
+
+/**
+ * The required services a node's ServiceList does not report healthy. One
+ * entry per id: machined keeps its services in a map keyed by id and lists
+ * its values (internal/app/machined/pkg/system/system.go, v1.12.11).
+ */
+export function unhealthyServices(services: readonly ServiceInfo[]): string[] {
+  return REQUIRED_SERVICES.filter((id) => !services.some((s) => s.id === id && s.health?.healthy));
+}
 /** Installed workers probed in one pass; the next pass takes the next ones. */
 export const WORKERS_PER_PASS = 128;
 /**
@@ -87,6 +96,8 @@ const UP_STATES: readonly NodeState[] = ['installed', 'ready'];
 export class ClusterHealth {
   /** Where the next pass starts in the list of installed workers. */
   private workerTurn = 0;
+  /** Why each worker that stays installed was last said to: its page gets one event per change, not one per pass. */
+  private readonly toldWhy = new Map<string, string>();
 
   constructor(private readonly deps: HealthDeps) {}
 
@@ -106,13 +117,24 @@ export class ClusterHealth {
     const client = this.deps.connect(endpoint);
     try {
       const services = await client.serviceList();
-      const bad = REQUIRED_SERVICES.filter((id) => !services.some((s) => s.id === id && s.health?.healthy));
+      const bad = unhealthyServices(services);
       return { up: true, healthy: bad.length === 0, why: bad.length ? `${bad.join(', ')} not healthy` : '' };
     } catch (err) {
       return { up: false, healthy: false, why: (err as Error).message };
     } finally {
       client.close();
     }
+  }
+
+  /**
+   * The cluster is healthy but this worker is not, so it stays installed: said on its page (the pass report
+   * reaches no operator), until its `installed` timeout fails it. `key` leaves out what changes every pass
+   * (a connection error's text carries a time).
+   */
+  private tell(node: NodeRecord, key: string, why: string): void {
+    if (this.toldWhy.get(node.name) === key) return;
+    this.toldWhy.set(node.name, key);
+    this.deps.store.appendEvent({ node: node.name, mac: node.mac, kind: 'health', message: `not ready yet, the cluster is healthy: ${why}` });
   }
 
   async step(): Promise<HealthOutcome> {
@@ -146,9 +168,13 @@ export class ClusterHealth {
       const unhealthy: string[] = [];
       for (const p of probes) {
         if (!p.up || !p.healthy) {
-          if (p.node.role === 'worker') unhealthy.push(`${p.node.name}: ${p.why}`);
+          if (p.node.role === 'worker') {
+            unhealthy.push(`${p.node.name}: ${p.why}`);
+            this.tell(p.node, p.up ? p.why : 'down', p.up ? p.why : `its Talos API does not answer: ${p.why}`);
+          }
           continue;
         }
+        this.toldWhy.delete(p.node.name);
         // A node marked for reimage while we probed stays marked, and is not reported ready.
         if (p.node.state === 'ready' || moveNode(this.deps, p.node, 'ready', reason).ok) ready.push(p.node.name);
       }

@@ -8,7 +8,7 @@
 import type { NodeRecord, Store } from '../store/store.js';
 import { TalosClient, talosAnswers } from './client.js';
 import type { EndpointOf } from './endpoints.js';
-import { REQUIRED_SERVICES } from './health.js';
+import { unhealthyServices } from './health.js';
 import { moveNode, type NodeStateDeps } from './node-state.js';
 import { nodeHardware } from '../store/hardware.js';
 import { userDisksToWipe } from './wipe-policy.js';
@@ -79,7 +79,7 @@ export class ResetStep {
       let why = 'healthy';
       try {
         const services = await client.serviceList();
-        const bad = REQUIRED_SERVICES.filter((id) => !services.some((s) => s.id === id && s.health?.healthy));
+        const bad = unhealthyServices(services);
         if (bad.length) (graceful = false), (why = `${bad.join(', ')} unhealthy`);
       } catch (err) {
         // A node that cannot list its services cannot leave etcd gracefully either.

@@ -50,6 +50,7 @@ function countedHealth(r: Rack, probes: { workersPerPass: number; inFlight: numb
 }
 
 const serviceLists = (r: Rack) => Object.fromEntries([...r.fakes].map(([name, f]) => [name, f.calls.ServiceList ?? 0]));
+const healthEvents = (r: Rack, node: string) => r.store.events({ node }).filter((e) => e.kind === 'health').map((e) => e.message);
 const stateOf = (r: Rack, names: string[]) => names.map((n) => r.store.getNode(n)!.state);
 
 describe('the health step', () => {
@@ -91,10 +92,26 @@ describe('the health step', () => {
     // The sick worker first in line is not probed every pass at the others' expense: the turn moves past it.
     expect(outcomes.map((o) => o.kind === 'ready' && o.unhealthy)).toEqual([['w1: kubelet not healthy'], [], ['w1: kubelet not healthy']]);
     expect(rack.store.getNode('w1')!.stateReason).toBe('test: back to installed');
+    // Said on its page once, not once per pass that finds it so.
+    expect(healthEvents(rack, 'w1')).toEqual(['not ready yet, the cluster is healthy: kubelet not healthy']);
 
     rack.fakes.get('w1')!.faults.unhealthy = [];
     expect(await health.step()).toMatchObject({ kind: 'ready', nodes: ['cp1', 'w1'], unhealthy: [] });
     expect(stateOf(rack, ['w1'])).toEqual(['ready']);
+  });
+
+  it('a worker whose Talos API stops answering is said so on its page once, and again when it answers but is unhealthy', async () => {
+    rack = await rackOfInstalledWorkers();
+    await rack.fakes.get('w1')!.stop();
+    const { health } = countedHealth(rack, { workersPerPass: 5, inFlight: 4 });
+    for (let pass = 0; pass < 2; pass++) await health.step();
+    expect(healthEvents(rack, 'w1')).toEqual([expect.stringMatching(/^not ready yet, the cluster is healthy: its Talos API does not answer: /)]);
+    expect(healthEvents(rack, 'w2')).toEqual([]);
+    rack.fakes.get('w1')!.faults.unhealthy = ['kubelet'];
+    await rack.fakes.get('w1')!.start();
+    for (let pass = 0; pass < 2; pass++) await health.step();
+    expect(healthEvents(rack, 'w1').slice(1)).toEqual(['not ready yet, the cluster is healthy: kubelet not healthy']);
+    expect(stateOf(rack, ['w1'])).toEqual(['installed']);
   });
 
   it('a control plane whose kubelet is down holds back every installed node: the cluster is not healthy', async () => {
