@@ -1,9 +1,10 @@
 // Whether anything accepts a TCP connection at a Talos endpoint. First
-// contact asks this before it opens a TLS connection: a node still in its
-// firmware or kernel has nothing listening on port 50000 (refused at once)
-// or does not answer at all (no ARP reply: the attempt is cut at
+// contact, and the pass that notices finished installs, ask this before they
+// open a TLS connection: a node still in its firmware or kernel, or
+// rebooting from its install, has nothing listening on port 50000 (refused
+// at once) or does not answer at all (no ARP reply: the attempt is cut at
 // `timeoutMs`). Neither costs a handshake or holds one of the few lanes the
-// TLS talk goes through, so a thousand booting nodes can be waited for at
+// TLS talks go through, so a thousand booting nodes can be waited for at
 // once.
 import { connect } from 'node:net';
 import { parseEndpoint } from './client.js';
