@@ -235,16 +235,6 @@ export class Store implements StateStore {
   }
 
   /**
-   * Runs `write` in one transaction committed with synchronous=NORMAL: it
-   * survives kill -9 and is atomic, but reaches the disk with the next FULL
-   * commit or checkpoint, not before this returns. For records whose loss to
-   * a power cut costs nothing (when a machine was last seen, a transfer's
-   * event): a FULL commit is an fdatasync on the event loop, and a boot
-   * storm made several per machine (TFTP sighting, script sighting), which
-   * held every other request meanwhile. Inside an enclosing transaction,
-   * that transaction's commit decides.
-   */
-  /**
    * Runs `write` like withoutFlush and resolves once its commit is on disk:
    * as durable as a FULL commit, but the fdatasync runs in libuv's thread
    * pool (WalFlusher, shared by the callers waiting at the same time), so
@@ -263,6 +253,16 @@ export class Store implements StateStore {
 
   private flusher: WalFlusher | null | undefined;
 
+  /**
+   * Runs `write` in one transaction committed with synchronous=NORMAL: it
+   * survives kill -9 and is atomic, but reaches the disk with the next FULL
+   * commit or checkpoint, not before this returns. For records whose loss to
+   * a power cut costs nothing (when a machine was last seen, a transfer's
+   * event): a FULL commit is an fdatasync on the event loop, and a boot
+   * storm made several per machine (TFTP sighting, script sighting), which
+   * held every other request meanwhile. Inside an enclosing transaction,
+   * that transaction's commit decides.
+   */
   withoutFlush<T>(write: () => T): T {
     if (this.db.inTransaction) return write();
     this.stmt('PRAGMA synchronous = NORMAL').run();
