@@ -1,20 +1,13 @@
 // Work with at most a few pieces of it under way at once: BMC power
-// requests (bmc/operate.ts), the health pass's probes (talos/health.ts) and
-// first contact's TLS talks (talos/first-contact.ts) each open a connection
-// per node, and a rack of thousands must not open thousands at once.
+// requests (bmc/operate.ts), the health pass's probes (talos/health.ts),
+// noticing installs (talos/orchestrator.ts) and first contact's TLS talks
+// (talos/first-contact.ts) each open a connection per node, and a rack of
+// thousands must not open thousands at once.
 
 /** Results in the items' order; each lane takes the next item as soon as its previous one ends. */
 export async function inLanes<T, R>(items: readonly T[], lanes: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
-  return results;
+  const gate = new Lanes(lanes);
+  return Promise.all(items.map((item) => gate.run(() => work(item))));
 }
 
 /** At most `size` callers inside `run` at once, the rest waiting their turn in order: for work that starts at different times. */
@@ -23,7 +16,8 @@ export class Lanes {
   private readonly waiting: (() => void)[] = [];
 
   constructor(size: number) {
-    this.free = size;
+    // Fewer than one lane would leave every caller waiting for ever.
+    this.free = Math.max(1, Math.floor(size));
   }
 
   async run<T>(work: () => Promise<T>): Promise<T> {

@@ -56,3 +56,18 @@ describe('Lanes', () => {
     await Promise.all(t);
   });
 });
+
+describe('lanes below one', () => {
+  it('still runs the work, one at a time (no caller waits for ever)', async () => {
+    let running = 0;
+    let most = 0;
+    const out = await inLanes([1, 2, 3], 0, async (n) => {
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, 2));
+      running--;
+      return n;
+    });
+    expect(out).toEqual([1, 2, 3]);
+    expect(most).toBe(1);
+  });
+});
