@@ -62,6 +62,11 @@
 // round 8).
 #define QUANTUM (4 << 20)
 #define MAX_THREADS 8
+// Two, one per core of the 2-core box it was measured on. One thread served
+// 200 wrk clients on loopback faster (1.01x nginx against 0.91x), but in the
+// 200-machine boot storm it made the kernel and initramfs phases 1.76x and
+// 1.44x the reference chain's where two give 0.85x and 0.70x, and the storm
+// is the row that boots machines (README, issue 19 round 19).
 #define DEFAULT_THREADS 2
 
 // One I/O thread: its epoll set, its wake-up eventfd, and what was submitted to it.
