@@ -1,6 +1,8 @@
 // The real etcd rig itself: members start, list, lead, die and leave as etcd decides.
+import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RealEtcdCluster } from '../../src/lab/fake-talos/real-etcd.js';
+import { freePort } from '../talos/helpers.js';
 
 describe('RealEtcdCluster (Debian etcd-server on loopback)', () => {
   let c: RealEtcdCluster;
@@ -35,4 +37,35 @@ describe('RealEtcdCluster (Debian etcd-server on loopback)', () => {
     // caught before it had. It must get there.
     await expect.poll(async () => (await c.memberList('cp2')).map((m) => m.name).sort(), { timeout: 5000, interval: 50 }).toEqual(['cp1', 'cp2']);
   });
+});
+
+// A port is chosen by binding port 0 and letting it go; anything on the box may take it before etcd
+// binds it (a landing CI once waited 20 s on a member that could never come up). Here the test takes
+// it on purpose: a listener holds the port handed to the first member.
+describe('RealEtcdCluster.start when a chosen port is taken before etcd binds it', () => {
+  let held: Server;
+  let heldPort: number;
+  beforeAll(async () => {
+    held = createServer((sock) => sock.destroy()); // the rig's own health reads land here too
+    await new Promise<void>((r) => held.listen(0, '127.0.0.1', () => r()));
+    heldPort = (held.address() as { port: number }).port;
+  });
+  afterAll(async () => { await new Promise((r) => held.close(r)); });
+
+  it('the member exits, and start() makes a fresh cluster on fresh ports', async () => {
+    let calls = 0;
+    const c = await RealEtcdCluster.start(['cp1', 'cp2'], { pickPort: async () => (calls++ === 0 ? heldPort : freePort('127.0.0.1')) });
+    try {
+      expect(calls).toBeGreaterThan(4); // a second round of ports was chosen
+      expect(c.names().map((n) => c.clientUrl(n))).not.toContain(`http://127.0.0.1:${heldPort}`);
+      expect((await c.memberList('cp2')).map((m) => m.name).sort()).toEqual(['cp1', 'cp2']);
+    } finally {
+      await c.stop();
+    }
+  }, 30_000);
+
+  it("a port that stays taken: after three attempts the error carries etcd's own reason", async () => {
+    await expect(RealEtcdCluster.start(['cp1'], { pickPort: async () => heldPort }))
+      .rejects.toThrow(/did not start in 3 attempts[\s\S]*address already in use/);
+  }, 30_000);
 });

@@ -37,7 +37,16 @@ function freePort(): Promise<number> {
   });
 }
 
-interface Slot { name: string; clientUrl: string; peerUrl: string; dataDir: string; proc: ChildProcess | undefined }
+interface Slot { name: string; clientUrl: string; peerUrl: string; dataDir: string; proc: ChildProcess | undefined; stderrTail: string; exited?: string }
+
+/** A member's process ended while it was meant to be coming up (e.g. its port was taken). */
+export class EtcdMemberExited extends Error {
+  override name = 'EtcdMemberExited';
+}
+
+/** How many times start() picks fresh ports when a member exits before the cluster is healthy. */
+const START_ATTEMPTS = 3;
+const STDERR_TAIL_BYTES = 2048;
 
 /** Answers of the gateway: a JSON body, or an error for a status >= 400 or a refused connection. */
 async function gateway<T>(clientUrl: string, path: string, body: object, timeoutMs = 5000): Promise<T> {
@@ -66,22 +75,35 @@ export class RealEtcdCluster {
 
   private constructor() {}
 
-  /** Starts `names.length` members as one new cluster and waits until every member answers. */
-  static async start(names: string[]): Promise<RealEtcdCluster> {
-    const c = new RealEtcdCluster();
-    for (const name of names) {
-      const [cp, pp] = [await freePort(), await freePort()];
-      c.slots.set(name, { name, clientUrl: `http://127.0.0.1:${cp}`, peerUrl: `http://127.0.0.1:${pp}`, dataDir: join(c.root, name), proc: undefined });
+  /**
+   * Starts `names.length` members as one new cluster and waits until every member answers.
+   * A port is chosen by binding port 0 and letting it go, so between that and etcd's own bind any
+   * outgoing connection on the box may take it as its ephemeral source port (both come from
+   * ip_local_port_range); the member then exits ("address already in use") and could never turn
+   * healthy. So a member that exits during start-up makes a fresh cluster on fresh ports, up to
+   * START_ATTEMPTS times; `pickPort` is there for the test that takes a port on purpose.
+   */
+  static async start(names: string[], opts: { pickPort?: () => Promise<number> } = {}): Promise<RealEtcdCluster> {
+    const pickPort = opts.pickPort ?? freePort;
+    const exits: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+      const c = new RealEtcdCluster();
+      try {
+        for (const name of names) {
+          const [cp, pp] = [await pickPort(), await pickPort()];
+          c.slots.set(name, { name, clientUrl: `http://127.0.0.1:${cp}`, peerUrl: `http://127.0.0.1:${pp}`, dataDir: join(c.root, name), proc: undefined, stderrTail: '' });
+        }
+        const initial = [...c.slots.values()].map((s) => `${s.name}=${s.peerUrl}`).join(',');
+        for (const s of c.slots.values()) c.spawn(s, initial);
+        await c.waitHealthy(names, 20_000);
+        return c;
+      } catch (err) {
+        await c.stop();
+        if (!(err instanceof EtcdMemberExited)) throw err;
+        exits.push(`attempt ${attempt}: ${err.message}`);
+        if (attempt >= START_ATTEMPTS) throw new EtcdMemberExited(`etcd did not start in ${START_ATTEMPTS} attempts:\n${exits.join('\n')}`);
+      }
     }
-    const initial = [...c.slots.values()].map((s) => `${s.name}=${s.peerUrl}`).join(',');
-    try {
-      for (const s of c.slots.values()) c.spawn(s, initial);
-      await c.waitHealthy(names, 20_000);
-    } catch (err) {
-      await c.stop();
-      throw err;
-    }
-    return c;
   }
 
   private spawn(s: Slot, initialCluster: string): void {
@@ -91,17 +113,33 @@ export class RealEtcdCluster {
       '--listen-peer-urls', s.peerUrl, '--initial-advertise-peer-urls', s.peerUrl,
       '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', `rackboot-${process.pid}-${this.root}`,
       '--heartbeat-interval', '50', '--election-timeout', '500', '--log-level', 'error',
-    ], { stdio: 'ignore' });
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = s.proc;
+    s.stderrTail = '';
+    s.exited = undefined;
+    proc.stderr?.setEncoding('utf8');
+    proc.stderr?.on('data', (chunk: string) => { s.stderrTail = (s.stderrTail + chunk).slice(-STDERR_TAIL_BYTES); });
+    // 'close' rather than 'exit': by then stderr has been read to its end, so the tail holds the reason.
+    proc.once('close', (code, signal) => { if (s.proc === proc) s.exited = String(code ?? signal); });
   }
 
   async waitHealthy(names: string[], timeoutMs: number): Promise<void> {
     const end = Date.now() + timeoutMs;
     for (;;) {
+      const gone = names.map((n) => this.slots.get(n)).find((s) => s?.proc && s.exited !== undefined);
+      if (gone) throw new EtcdMemberExited(`etcd member ${gone.name} exited (${gone.exited}): ${this.stderrOf(gone)}`);
       const ok = await Promise.all(names.map((n) => this.quorumRead(n).then(() => true, () => false)));
       if (ok.every(Boolean)) return;
-      if (Date.now() > end) throw new Error(`etcd members ${names.join(', ')} not healthy after ${timeoutMs} ms`);
+      if (Date.now() > end) {
+        const said = names.map((n) => `${n}: ${this.stderrOf(this.slots.get(n))}`).join('; ');
+        throw new Error(`etcd members ${names.join(', ')} not healthy after ${timeoutMs} ms (stderr ${said})`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  private stderrOf(s: Slot | undefined): string {
+    return s?.stderrTail.trim() || 'nothing on stderr';
   }
 
   names(): string[] {
