@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from './log.js';
 import { splitHostPort, type Settings } from './settings/settings.js';
 import { Store } from './store/store.js';
+import { checkpointOffLoop } from './store/checkpoint-off-loop.js';
 import { joinAppliances } from './store/pg/appliances.js';
 import { SharedStore } from './store/pg/shared-store.js';
 import { InventoryWatcher } from './inventory/watch.js';
@@ -97,6 +98,8 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   const conninfo = settings.scaleOut?.postgres;
   const store = conninfo ? new SharedStore(storeFile, conninfo, { log: log.child({ svc: 'store' }) }) : new Store(storeFile);
   undo.push(() => store.close());
+  const checkpoints = checkpointOffLoop(store.db, storeFile, log.child({ svc: 'store' }));
+  if (checkpoints) undo.push(() => checkpoints.stop());
   provideAdminToken(store, settings.adminToken, settings.dataDir, log, opts.screen ?? { isTTY: false, out: () => undefined });
   const lifecycle = new Lifecycle(store, { log: log.child({ svc: 'lifecycle' }), sightingsLater: true });
   undo.push(() => lifecycle.writeSightings());
@@ -260,6 +263,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
         await admin.close();
         await appliances?.close();
         lifecycle.writeSightings();
+        await checkpoints?.stop();
         store.close();
         stopLoopWatch();
         log.info('rackboot stopped');
