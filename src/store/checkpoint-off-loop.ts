@@ -6,11 +6,12 @@
 // README, Issue 19 round 20), and the DHCP exchanges queued behind it were
 // the p99 tail. Here the main connection stops checkpointing and a worker
 // thread with its own connection checkpoints (PASSIVE: writers never wait for
-// it) once the WAL holds CHECKPOINT_PAGES uncopied pages, looking every
-// CHECKPOINT_GAP_MS. What a checkpoint keeps is the same wherever it runs
-// (wal-flush.ts): a commit is in the WAL before it returns. What stays on the
-// loop: the sync of the WAL's new header by the commit that starts it over
-// after a checkpoint, as often as before (checkpoint-worker.ts).
+// it) before the WAL grows past CHECKPOINT_PAGES, SQLite's own bound, looking
+// every CHECKPOINT_GAP_MS, or CHECKPOINT_GROWING_GAP_MS while it grows. What
+// a checkpoint keeps is the same wherever it runs (wal-flush.ts): a commit is
+// in the WAL before it returns. What stays on the loop: the sync of the WAL's
+// new header by the commit that starts it over after a checkpoint, as often
+// as before (checkpoint-worker.ts).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -18,11 +19,13 @@ import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { BUSY_TIMEOUT_MS } from './store.js';
 
-/** How often the worker looks at the WAL; at 200 DORA/s it grows about 500 pages in this time. */
+/** How often the worker looks at a WAL that did not grow since its last look. */
 export const CHECKPOINT_GAP_MS = 250;
-/** Uncopied pages that make a checkpoint: SQLite's own wal_autocheckpoint default. */
+/** How often it looks while the WAL grows: at 200 DORA/s that is about 100 pages a look. */
+export const CHECKPOINT_GROWING_GAP_MS = 50;
+/** The WAL length, in pages, that makes a checkpoint: SQLite's own wal_autocheckpoint default. */
 export const CHECKPOINT_PAGES = 1000;
-/** The next try when commits landed while a checkpoint copied (see checkpoint-worker.ts). */
+/** The next look after a checkpoint, for a commit that landed after the copy (see checkpoint-worker.ts). */
 export const CHECKPOINT_CATCH_UP_MS = 20;
 
 /** The compiled worker: beside this module in dist/, or, when this runs from src/ (vitest), the build in dist/. */
@@ -35,7 +38,7 @@ export function checkpointWorkerFile(): string | undefined {
 }
 
 export interface OffLoopCheckpoints {
-  /** Each checkpoint's result as SQLite gives it (frames in the WAL, frames copied), for tests and metrics. */
+  /** Each checkpoint's result as SQLite gives it (frames in the WAL, frames copied), when it changed; for tests. */
   onCheckpoint(fn: (r: { log: number; checkpointed: number }) => void): void;
   stop(): Promise<void>;
 }
@@ -45,7 +48,7 @@ export interface OffLoopCheckpoints {
  * SQLite's own) for an in-memory database or without the compiled worker.
  */
 export function checkpointOffLoop(db: Database.Database, file: string, log?: Logger,
-  timing: { gapMs?: number; catchUpMs?: number; pages?: number } = {}): OffLoopCheckpoints | undefined {
+  timing: { gapMs?: number; growingGapMs?: number; catchUpMs?: number; pages?: number } = {}): OffLoopCheckpoints | undefined {
   if (file === ':memory:') return undefined;
   const script = checkpointWorkerFile();
   if (!script) {
@@ -55,7 +58,7 @@ export function checkpointOffLoop(db: Database.Database, file: string, log?: Log
   const worker = new Worker(script, {
     // None of the daemon's Node flags: the worker needs none, and some (--input-type) stop a file worker from starting.
     execArgv: [],
-    workerData: { file, gapMs: timing.gapMs ?? CHECKPOINT_GAP_MS, catchUpMs: timing.catchUpMs ?? CHECKPOINT_CATCH_UP_MS, pages: timing.pages ?? CHECKPOINT_PAGES, busyTimeoutMs: BUSY_TIMEOUT_MS },
+    workerData: { file, gapMs: timing.gapMs ?? CHECKPOINT_GAP_MS, growingGapMs: timing.growingGapMs ?? CHECKPOINT_GROWING_GAP_MS, catchUpMs: timing.catchUpMs ?? CHECKPOINT_CATCH_UP_MS, pages: timing.pages ?? CHECKPOINT_PAGES, busyTimeoutMs: BUSY_TIMEOUT_MS },
   });
   db.pragma('wal_autocheckpoint = 0');
   let stopping = false;

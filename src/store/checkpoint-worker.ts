@@ -5,7 +5,8 @@ import { endianness } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
-const { file, gapMs, catchUpMs, pages, busyTimeoutMs } = workerData as { file: string; gapMs: number; catchUpMs: number; pages: number; busyTimeoutMs: number };
+const { file, gapMs, growingGapMs, catchUpMs, pages, busyTimeoutMs } = workerData as
+  { file: string; gapMs: number; growingGapMs: number; catchUpMs: number; pages: number; busyTimeoutMs: number };
 
 const db = new Database(file);
 // The checkpoint syncs the WAL before it copies and the database after it, as the daemon's own FULL connection would.
@@ -14,49 +15,63 @@ db.pragma(`busy_timeout = ${busyTimeoutMs}`);
 
 type Checkpointed = { busy: number; log: number; checkpointed: number };
 let said = '';
-let finishing = false;
+let framesBefore = 0;
 let shm: number | undefined;
 const header = Buffer.alloc(100);
 const u32 = endianness() === 'LE' ? (at: number) => header.readUInt32LE(at) : (at: number) => header.readUInt32BE(at);
 
 /**
- * Frames in the WAL not yet copied into the database, from the wal-index
- * header in the -shm file (sqlite.org/walformat.html: mxFrame at byte 16,
- * the checkpoint's nBackfill at byte 96, native byte order). A torn read only
- * moves one decision by a tick.
+ * The WAL's length in frames and how many of them the last checkpoint
+ * copied, from the wal-index header in the -shm file
+ * (sqlite.org/walformat.html: mxFrame at byte 16, nBackfill at byte 96,
+ * native byte order). A torn read only moves one decision by a tick.
  */
-function uncopiedFrames(): number {
+function walIndex(): { frames: number; copied: number } {
   try {
     shm ??= openSync(`${file}-shm`, 'r');
-    if (readSync(shm, header, 0, 100, 0) < 100) return 0;
-    return u32(16) - u32(96);
+    if (readSync(shm, header, 0, 100, 0) < 100) return { frames: 0, copied: 0 };
+    return { frames: u32(16), copied: u32(96) };
   } catch {
-    return 0; // no -shm yet: nothing written
+    return { frames: 0, copied: 0 }; // no -shm yet: nothing written
   }
 }
 
+/** False when it failed (a full disk fails it at every try: looked at again only after `gapMs`). */
+function checkpoint(): boolean {
+  try {
+    const [r] = db.pragma('wal_checkpoint(PASSIVE)') as Checkpointed[];
+    // Said only when it changed, so an idle daemon's main thread is not woken for nothing.
+    const now = `${r?.log}/${r?.checkpointed}`;
+    if (r && now !== said) parentPort?.postMessage({ kind: 'checkpointed', ...r });
+    said = now;
+    return true;
+  } catch (err) {
+    said = '';
+    parentPort?.postMessage({ kind: 'failed', message: (err as Error).message });
+    return false;
+  }
+}
+
+/**
+ * Checkpoints when the WAL is `pages` frames long, as SQLite's own
+ * auto-checkpoint bounds it (here plus what commits add between two looks,
+ * `growingGapMs` while they go on). The length, not the
+ * uncopied frames, decides: SQLite starts the WAL over only in a transaction
+ * that began with the WAL wholly copied, and a commit whose transaction
+ * began while the copy ran lands after it, so then no later one starts
+ * over and the WAL grows on (it filled the disk-full test's 6 MB disk
+ * during the run that had space) until a checkpoint copies everything again:
+ * hence the look again after `catchUpMs`. Not sooner than the threshold:
+ * each wholly copied WAL costs the next commit, on the event loop, a sync of
+ * the new WAL header (checkpointing every 250 ms made that four times a
+ * second, and a stalled disk then held DHCP: dhcp-flush-off-loop test).
+ */
 function tick(): void {
-  let next = gapMs;
-  // Only at SQLite's own threshold: each time the WAL is wholly copied, the next commit starts it over
-  // and syncs its new header on the committing connection, the event loop. Checkpointing every tick
-  // made that sync four times a second, and a stalled disk then held DHCP (dhcp-flush-off-loop test).
-  if (finishing || uncopiedFrames() >= pages) {
-    try {
-      const [r] = db.pragma('wal_checkpoint(PASSIVE)') as Checkpointed[];
-      // Commits that landed while this one copied are left for the next. SQLite only starts the WAL
-      // over when a writer finds it wholly copied, so under steady writes the rest follows soon, or
-      // the WAL would grow for as long as the writes go on.
-      finishing = Boolean(r && r.log > r.checkpointed);
-      if (finishing) next = catchUpMs;
-      // Said only when it changed, so an idle daemon's main thread is not woken for nothing.
-      const now = `${r?.log}/${r?.checkpointed}`;
-      if (r && now !== said) parentPort?.postMessage({ kind: 'checkpointed', ...r });
-      said = now;
-    } catch (err) {
-      said = '';
-      finishing = false;
-      parentPort?.postMessage({ kind: 'failed', message: (err as Error).message });
-    }
+  const { frames, copied } = walIndex();
+  let next = frames !== framesBefore ? growingGapMs : gapMs;
+  framesBefore = frames;
+  if (frames > copied && frames >= pages) {
+    next = checkpoint() ? catchUpMs : gapMs;
   }
   setTimeout(tick, next);
 }
