@@ -174,7 +174,9 @@ const LARGE_APPLY = STAGE_SLICE;
  * pages, and inside that commit the checkpoint (syncing the WAL, copying
  * it, syncing the database) was a further 5-10 ms on top of the apply's
  * own 10-17 ms commit. Its checkpoint runs after the flush instead, in a
- * tick of its own (8-14 ms here for 5,000 nodes).
+ * tick of its own (8-14 ms here for 5,000 nodes). A connection whose
+ * automatic checkpoint is already off has them run elsewhere (the daemon's
+ * worker, checkpoint-off-loop.ts): then neither is done here.
  */
 async function applyStageOffLoop(t: SyncTarget, commitThenFlush: NonNullable<SyncTarget['commitThenFlush']>): Promise<InventorySyncResult> {
   // The difference is read once first, in a tick of its own, for what the
@@ -186,12 +188,13 @@ async function applyStageOffLoop(t: SyncTarget, commitThenFlush: NonNullable<Syn
   differences(t);
   await nextTurn();
   const autocheckpoint = t.db.pragma('wal_autocheckpoint', { simple: true }) as number;
+  // Large, and this connection checkpoints: only then is there a checkpoint to move.
   let large = false;
   let durable: Promise<InventorySyncResult>;
   try {
     durable = commitThenFlush(() => {
       const diff = differences(t);
-      large = diff.added.length + diff.updated.length + diff.removed.length >= LARGE_APPLY;
+      large = autocheckpoint > 0 && diff.added.length + diff.updated.length + diff.removed.length >= LARGE_APPLY;
       // Inside the transaction, so the count is of what this commit writes.
       if (large) t.db.pragma('wal_autocheckpoint = 0');
       return applyDifference(t, diff);

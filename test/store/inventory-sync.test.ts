@@ -172,6 +172,17 @@ describe.each(BACKENDS)('inventory sync in slices on %s', (kind) => {
       expect(store.listNodes()).toHaveLength(5);
     });
 
+    it('runs no checkpoint on the loop after a large reload when the connection\'s checkpoints are elsewhere (the daemon\'s worker)', async () => {
+      const store = backend.open() as Store;
+      // What checkpointOffLoop does to the daemon's connection.
+      store.db.pragma('wal_autocheckpoint = 0');
+      const pragma = vi.spyOn(store.db, 'pragma');
+      const done = await inSlices(store, inv(bulk(0, 600)));
+      expect(done.added).toHaveLength(600);
+      expect(pragma.mock.calls.map(([sql]) => sql).filter((sql) => /wal_checkpoint|wal_autocheckpoint\s*=/.test(sql))).toEqual([]);
+      expect(store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    });
+
     it('leaves a small reload while serving to SQLite\'s own checkpoint: no explicit one, the automatic one left on', async () => {
       const store = backend.open() as Store;
       store.syncInventory(inv(bulk(0, 600)));
