@@ -93,8 +93,7 @@ export class RealEtcdCluster {
           const [cp, pp] = [await pickPort(), await pickPort()];
           c.slots.set(name, { name, clientUrl: `http://127.0.0.1:${cp}`, peerUrl: `http://127.0.0.1:${pp}`, dataDir: join(c.root, name), proc: undefined, stderrTail: '' });
         }
-        const initial = [...c.slots.values()].map((s) => `${s.name}=${s.peerUrl}`).join(',');
-        for (const s of c.slots.values()) c.spawn(s, initial);
+        for (const s of c.slots.values()) c.spawn(s);
         await c.waitHealthy(names, 20_000);
         return c;
       } catch (err) {
@@ -106,7 +105,9 @@ export class RealEtcdCluster {
     }
   }
 
-  private spawn(s: Slot, initialCluster: string): void {
+  /** Starts one member; each, a restarted one too, is told the whole cluster as it was first made. */
+  private spawn(s: Slot): void {
+    const initialCluster = [...this.slots.values()].map((x) => `${x.name}=${x.peerUrl}`).join(',');
     s.proc = spawn(ETCD_BINARY, [
       '--name', s.name, '--data-dir', s.dataDir,
       '--listen-client-urls', s.clientUrl, '--advertise-client-urls', s.clientUrl,
@@ -171,8 +172,7 @@ export class RealEtcdCluster {
   restart(name: string): void {
     const s = this.slots.get(name);
     if (!s || this.running(name)) return;
-    const initial = [...this.slots.values()].map((x) => `${x.name}=${x.peerUrl}`).join(',');
-    this.spawn(s, initial);
+    this.spawn(s);
   }
 
   /** A linearizable read through this member: succeeds only while it is part of a quorum. */
