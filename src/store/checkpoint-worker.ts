@@ -1,9 +1,9 @@
 // Worker-thread entry: SQLite's WAL checkpoints for the daemon's store, on a
 // connection of their own (checkpoint-off-loop.ts says why they are here).
-import { openSync, readSync } from 'node:fs';
-import { endianness } from 'node:os';
+import { openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { readWalIndex, type WalIndex } from './wal-index.js';
 
 const { file, gapMs, growingGapMs, catchUpMs, pages, busyTimeoutMs } = workerData as
   { file: string; gapMs: number; growingGapMs: number; catchUpMs: number; pages: number; busyTimeoutMs: number };
@@ -18,19 +18,12 @@ let said = '';
 let framesBefore = 0;
 let shm: number | undefined;
 const header = Buffer.alloc(100);
-const u32 = endianness() === 'LE' ? (at: number) => header.readUInt32LE(at) : (at: number) => header.readUInt32BE(at);
 
-/**
- * The WAL's length in frames and how many of them the last checkpoint
- * copied, from the wal-index header in the -shm file
- * (sqlite.org/walformat.html: mxFrame at byte 16, nBackfill at byte 96,
- * native byte order). A torn read only moves one decision by a tick.
- */
-function walIndex(): { frames: number; copied: number } {
+/** A torn read of the header only moves one decision by a look. */
+function walIndex(): WalIndex {
   try {
     shm ??= openSync(`${file}-shm`, 'r');
-    if (readSync(shm, header, 0, 100, 0) < 100) return { frames: 0, copied: 0 };
-    return { frames: u32(16), copied: u32(96) };
+    return readWalIndex(shm, header);
   } catch {
     return { frames: 0, copied: 0 }; // no -shm yet: nothing written
   }
@@ -55,16 +48,16 @@ function checkpoint(): boolean {
 /**
  * Checkpoints when the WAL is `pages` frames long, as SQLite's own
  * auto-checkpoint bounds it (here plus what commits add between two looks,
- * `growingGapMs` while they go on). The length, not the
- * uncopied frames, decides: SQLite starts the WAL over only in a transaction
- * that began with the WAL wholly copied, and a commit whose transaction
- * began while the copy ran lands after it, so then no later one starts
- * over and the WAL grows on (it filled the disk-full test's 6 MB disk
- * during the run that had space) until a checkpoint copies everything again:
- * hence the look again after `catchUpMs`. Not sooner than the threshold:
- * each wholly copied WAL costs the next commit, on the event loop, a sync of
- * the new WAL header (checkpointing every 250 ms made that four times a
- * second, and a stalled disk then held DHCP: dhcp-flush-off-loop test).
+ * `growingGapMs` while they go on). The length, not the uncopied frames,
+ * decides: SQLite starts the WAL over only in a transaction that began with
+ * the WAL wholly copied, and a commit whose transaction began while the copy
+ * ran lands after it, so then no later one starts over and the WAL grows on
+ * (it filled the disk-full test's 6 MB disk during the run that had space)
+ * until a checkpoint copies everything again: hence the look again after
+ * `catchUpMs`. Not sooner than the threshold: each wholly copied WAL costs
+ * the next commit, on the event loop, a sync of the new WAL header
+ * (checkpointing every 250 ms made that four times a second, and a stalled
+ * disk then held DHCP: dhcp-flush-off-loop test).
  */
 function tick(): void {
   const { frames, copied } = walIndex();

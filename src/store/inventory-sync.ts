@@ -188,23 +188,23 @@ async function applyStageOffLoop(t: SyncTarget, commitThenFlush: NonNullable<Syn
   differences(t);
   await nextTurn();
   const autocheckpoint = t.db.pragma('wal_autocheckpoint', { simple: true }) as number;
-  // Large, and this connection checkpoints: only then is there a checkpoint to move.
-  let large = false;
+  // Only a large commit on a connection that checkpoints itself has a checkpoint worth moving.
+  let checkpointAfterFlush = false;
   let durable: Promise<InventorySyncResult>;
   try {
     durable = commitThenFlush(() => {
       const diff = differences(t);
-      large = autocheckpoint > 0 && diff.added.length + diff.updated.length + diff.removed.length >= LARGE_APPLY;
+      checkpointAfterFlush = autocheckpoint > 0 && diff.added.length + diff.updated.length + diff.removed.length >= LARGE_APPLY;
       // Inside the transaction, so the count is of what this commit writes.
-      if (large) t.db.pragma('wal_autocheckpoint = 0');
+      if (checkpointAfterFlush) t.db.pragma('wal_autocheckpoint = 0');
       return applyDifference(t, diff);
     });
   } finally {
-    if (large) t.db.pragma(`wal_autocheckpoint = ${autocheckpoint}`);
+    if (checkpointAfterFlush) t.db.pragma(`wal_autocheckpoint = ${autocheckpoint}`);
   }
   emptyStage(t);
   const result = await durable;
-  if (large && t.db.open) t.db.pragma('wal_checkpoint(PASSIVE)');
+  if (checkpointAfterFlush && t.db.open) t.db.pragma('wal_checkpoint(PASSIVE)');
   return result;
 }
 
