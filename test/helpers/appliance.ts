@@ -18,8 +18,11 @@ import { FakeNeighbours } from '../../src/net/neighbours.js';
 export const TEST_ADMIN_TOKEN = 'appliance-test-admin-token';
 export const ADMIN_HEADERS = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 
-/** Resolves after the current turn: the daemon's Lifecycle writes what it was shown (sightings) then. */
-export const sightingsWritten = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/**
+ * Writes what the appliance's Lifecycle was shown (sightings) now: the daemon writes them on a later turn,
+ * at most one commit per SIGHTING_COMMIT_GAP_MS, so a test that waited a turn could still find them unwritten.
+ */
+export const sightingsWritten = (a: { lifecycle: Lifecycle }): void => a.lifecycle.writeSightings();
 
 export interface TestAppliance {
   dir: string;

@@ -59,6 +59,35 @@ describe('discovered machines', () => {
     store.close();
   });
 
+  it('with sightingsLater, sightings that keep coming share one commit per sightingGapMs; a quiet lifecycle\'s next one is written on the next turn', async () => {
+    const store = new Store(':memory:');
+    const lifecycle = new Lifecycle(store, { sightingsLater: true, sightingGapMs: 1000 });
+    const commits: number[] = [];
+    const withoutFlush = store.withoutFlush.bind(store);
+    store.withoutFlush = (write) => (store.db.inTransaction || commits.push(performance.now()), withoutFlush(write));
+    const turn = () => new Promise((r) => setImmediate(r));
+    const t0 = performance.now();
+    lifecycle.sighted({ mac: 'de:ad:00:00:01:01', source: 'dhcp' });
+    await turn();
+    expect(commits).toHaveLength(1);
+    // Three more turns, each with a sighting: none of them commits before the gap has passed.
+    for (let i = 2; i <= 4; i++) {
+      lifecycle.sighted({ mac: `de:ad:00:00:01:0${i}`, source: 'dhcp' });
+      await turn();
+    }
+    expect(commits).toHaveLength(1);
+    expect(store.listDiscovered()).toHaveLength(1);
+    await expect.poll(() => commits.length, { timeout: 5_000, interval: 10 }).toBe(2);
+    expect(commits[1]! - t0).toBeGreaterThanOrEqual(995);
+    expect(store.listDiscovered().map((d) => d.mac).sort()).toEqual(['de:ad:00:00:01:01', 'de:ad:00:00:01:02', 'de:ad:00:00:01:03', 'de:ad:00:00:01:04']);
+    // Quiet for longer than the gap: the next sighting is written on the next turn again.
+    await new Promise((r) => setTimeout(r, 1050));
+    lifecycle.sighted({ mac: 'de:ad:00:00:01:05', source: 'dhcp' });
+    await turn();
+    expect(commits).toHaveLength(3);
+    store.close();
+  });
+
   it('with sightingsLater, a store that refuses the write loses the sightings, says so once, and keeps answering', async () => {
     const store = new Store(':memory:');
     const lines: Array<{ msg: string; lost?: number }> = [];

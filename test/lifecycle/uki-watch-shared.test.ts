@@ -48,7 +48,7 @@ describe('UKI fetch on A, the kernel seen by B', () => {
     await fetchUkiFrom(a);
     expect(pendingUkiFetches(b.store).map((f) => f.node)).toEqual(['worker-1']);
     b.lifecycle.sighted({ mac: W1, source: 'dhcp', vendorClass: 'udhcp 1.36.1' });
-    await sightingsWritten();
+    sightingsWritten(b);
     expect(sweepSilentUkiFetches(a.lifecycle.machine, 60, MINUTES_LATER)).toEqual([]);
     expect(sweepSilentUkiFetches(b.lifecycle.machine, 60, MINUTES_LATER)).toEqual([]);
     expect(a.store.getNode('worker-1')!.state).toBe('booting');

@@ -63,7 +63,7 @@ describe('GET /ipxe', () => {
     expect(res.body).toContain('52:54:00:aa:bb:cc is not in the inventory');
     expect(res.body).toMatch(/sleep 60\nchain --autofree http:\/\/10\.77\.0\.1:8080\/ipxe\?mac=52:54:00:aa:bb:cc/);
     expect(res.body).not.toMatch(/^kernel /m);
-    await sightingsWritten();
+    sightingsWritten(a);
     const d = a.store.listDiscovered();
     expect(d.map((x) => [x.mac, x.source, x.uuid, x.arch])).toEqual([['52:54:00:aa:bb:cc', 'http', '00000000-0000-0000-0000-000000000000', 'x86_64']]);
   });
