@@ -101,9 +101,7 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   const checkpoints = checkpointOffLoop(store.db, storeFile, log.child({ svc: 'store' }));
   if (checkpoints) undo.push(() => checkpoints.stop());
   provideAdminToken(store, settings.adminToken, settings.dataDir, log, opts.screen ?? { isTTY: false, out: () => undefined });
-  // Sightings share a commit per SIGHTING_COMMIT_GAP_MS on SQLite, where a commit costs the pages it
-  // writes; on PostgreSQL each row is its own round trip on the loop, so a larger batch is only a longer stall.
-  const lifecycle = new Lifecycle(store, { log: log.child({ svc: 'lifecycle' }), sightingsLater: true, sightingGapMs: conninfo ? 0 : undefined });
+  const lifecycle = new Lifecycle(store, { log: log.child({ svc: 'lifecycle' }), sightingsLater: true });
   undo.push(() => lifecycle.writeSightings());
   // pg-ops: on a shared database, what this appliance was given is recorded, and a different inventory file refused (appliances.ts).
   const appliances = conninfo ? await joinAppliances(conninfo, settings.dataDir, settings.adminToken, log.child({ svc: 'appliances' })) : undefined;

@@ -19,7 +19,8 @@ const REFUSAL_LOG_MS = 10_000;
  * commit per turn was a quarter of the event loop's time, more than the
  * lease commits themselves: each one wrote the same discovered and event
  * pages again (CPU profile, README, issue 19 round 21). A quiet daemon's
- * first sighting is still written on the next turn.
+ * first sighting is still written on the next turn. Only on a store where
+ * gathered writes pay (Store.gatheredWritesPay); elsewhere one commit per turn.
  */
 export const SIGHTING_COMMIT_GAP_MS = 25;
 
@@ -36,7 +37,8 @@ export class Lifecycle {
    * With `sightingsLater`, sighted() writes its record after the current
    * turn of the event loop (writeSightings), so the reply that the sighting
    * came with is sent first: see sighted(); and no sooner than
-   * `sightingGapMs` after the previous such write.
+   * `sightingGapMs` after the previous such write (by default
+   * SIGHTING_COMMIT_GAP_MS where the store's gathered writes pay, else 0).
    */
   constructor(
     readonly store: Store,
@@ -45,7 +47,7 @@ export class Lifecycle {
     this.machine = new StateMachine(store, opts.log);
     this.log = opts.log;
     this.sightingsLater = opts.sightingsLater ?? false;
-    this.sightingGapMs = opts.sightingGapMs ?? SIGHTING_COMMIT_GAP_MS;
+    this.sightingGapMs = opts.sightingGapMs ?? (store.gatheredWritesPay ? SIGHTING_COMMIT_GAP_MS : 0);
   }
 
   /** What the machine with this MAC gets if it network-boots now. */

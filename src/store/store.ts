@@ -99,6 +99,13 @@ function tightenToOwner(file: string): void {
 /** The embedded SQLite implementation of StateStore (the default). */
 export class Store implements StateStore {
   readonly db: Database.Database;
+  /**
+   * Whether writes gathered into one transaction cost less than each in its
+   * own: here a commit writes every page it touched once, however many rows
+   * changed them. A store whose rows are each a round trip (SharedStore)
+   * says false, and callers that could wait to gather writes need not.
+   */
+  readonly gatheredWritesPay: boolean = true;
   private readonly now: () => number;
 
   constructor(file: string, opts: { now?: () => number } = {}) {

@@ -26,6 +26,8 @@ const KEPT_LOCALLY = new Set([...LOCAL_CLUSTER_STATE_KEYS, KUBECONFIG_STALE_KEY]
 
 export class SharedStore extends Store {
   readonly shared: PgStore;
+  // Each row written to PostgreSQL is its own synchronous round trip on the loop, so a larger batch is only a longer stall.
+  override readonly gatheredWritesPay = false;
 
   constructor(file: string, conninfo: string, private readonly opts: { now?: () => number; log?: Logger } = {}) {
     super(file, opts);

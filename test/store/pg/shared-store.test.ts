@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Inventory, NodeSpec } from '../../../src/inventory/types.js';
+import { Lifecycle } from '../../../src/lifecycle/lifecycle.js';
 import { StateMachine } from '../../../src/lifecycle/machine.js';
 import { RECONNECT_BACKOFF_MS } from '../../../src/store/pg/pg-store.js';
 import { PsqlSession } from '../../../src/store/pg/psql-session.js';
@@ -79,6 +80,23 @@ describe('SharedStore: two appliances on one PostgreSQL store', () => {
     } finally {
       one.close();
       two.close();
+    }
+  });
+
+  it('a daemon\'s sightings are written turn by turn: each row is a round trip here, so gathering them only lengthens one stall', async () => {
+    const conninfo = pg.createDatabase('shared_sightings');
+    const store = new SharedStore(join(tmp(), 'one.db'), conninfo);
+    const turn = () => new Promise((r) => setImmediate(r));
+    try {
+      // As the daemon makes it: on SQLite the second turn's sighting would wait SIGHTING_COMMIT_GAP_MS.
+      const lifecycle = new Lifecycle(store, { sightingsLater: true });
+      lifecycle.sighted({ mac: '52:54:00:99:01:01', source: 'dhcp' });
+      await turn();
+      lifecycle.sighted({ mac: '52:54:00:99:01:02', source: 'dhcp' });
+      await turn();
+      expect(store.listDiscovered().map((d) => d.mac).sort()).toEqual(['52:54:00:99:01:01', '52:54:00:99:01:02']);
+    } finally {
+      store.close();
     }
   });
 
