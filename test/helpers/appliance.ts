@@ -22,7 +22,7 @@ export const ADMIN_HEADERS = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
  * Writes what the appliance's Lifecycle was shown (sightings) now: the daemon writes them on a later turn,
  * at most one commit per SIGHTING_COMMIT_GAP_MS, so a test that waited a turn could still find them unwritten.
  */
-export const sightingsWritten = (a: { lifecycle: Lifecycle }): void => a.lifecycle.writeSightings();
+export const writeSightings = (a: { lifecycle: Lifecycle }): void => a.lifecycle.writeSightings();
 
 export interface TestAppliance {
   dir: string;

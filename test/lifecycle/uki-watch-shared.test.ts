@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SharedStore } from '../../src/store/pg/shared-store.js';
 import { sweepSilentUkiFetches } from '../../src/lifecycle/uki-watch.js';
 import { pendingUkiFetches } from '../../src/store/uki-fetches.js';
-import { sightingsWritten, testAppliance, type TestAppliance } from '../helpers/appliance.js';
+import { writeSightings, testAppliance, type TestAppliance } from '../helpers/appliance.js';
 import { usePgAndTempDir } from '../helpers/postgres.js';
 
 const W1 = '52:54:00:12:34:11';
@@ -48,7 +48,7 @@ describe('UKI fetch on A, the kernel seen by B', () => {
     await fetchUkiFrom(a);
     expect(pendingUkiFetches(b.store).map((f) => f.node)).toEqual(['worker-1']);
     b.lifecycle.sighted({ mac: W1, source: 'dhcp', vendorClass: 'udhcp 1.36.1' });
-    sightingsWritten(b);
+    writeSightings(b);
     expect(sweepSilentUkiFetches(a.lifecycle.machine, 60, MINUTES_LATER)).toEqual([]);
     expect(sweepSilentUkiFetches(b.lifecycle.machine, 60, MINUTES_LATER)).toEqual([]);
     expect(a.store.getNode('worker-1')!.state).toBe('booting');

@@ -2,7 +2,7 @@
 // maintenance mode with no talos.config=, and is recorded for reading;
 // without the setting, it gets the unknown-machine script as before.
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { sightingsWritten, testAppliance, type TestAppliance } from '../../helpers/appliance.js';
+import { writeSightings, testAppliance, type TestAppliance } from '../../helpers/appliance.js';
 import { commissionRecord } from '../../../src/store/discovered-hardware.js';
 
 let a: TestAppliance;
@@ -25,7 +25,7 @@ it('serves an unknown machine the Talos kernel with no config URL and records th
   expect(res.body).not.toContain('token=');
   expect(res.body).toContain(`commissioning ${UNKNOWN}`);
   expect(commissionRecord(a.store.db, UNKNOWN)).toMatchObject({ state: 'booting', facts: null });
-  sightingsWritten(a);
+  writeSightings(a);
   expect(a.store.listDiscovered().map((d) => d.mac)).toEqual([UNKNOWN]);
   expect(a.store.nodeByMac(UNKNOWN)).toBeUndefined();
   expect(a.store.events({ mac: UNKNOWN }).map((e) => e.message)).toContain(`commissioning ${UNKNOWN}: served Talos v1.11.5 (amd64) maintenance mode with no config, to read its hardware`);
@@ -41,7 +41,7 @@ it('keeps the commissioning row of a machine whose discovered row is not written
   const other = '52:54:00:aa:bb:01';
   a.settings.discovery.commission = true;
   await get(`/ipxe?mac=${other}&arch=x86_64`);
-  sightingsWritten(a);
+  writeSightings(a);
   a.store.db.prepare('DELETE FROM discovered WHERE mac = ?').run(other); // the discovered list dropped it (it keeps the most recent)
   const res = await get(`/ipxe?mac=${UNKNOWN}&arch=x86_64`);
   expect(res.body).toContain(`commissioning ${UNKNOWN}`);
@@ -49,7 +49,7 @@ it('keeps the commissioning row of a machine whose discovered row is not written
   expect(commissionRecord(a.store.db, UNKNOWN)).toMatchObject({ state: 'booting' });
   // The prune still bounds the table: the row whose discovered row is gone went with it.
   expect(commissionRecord(a.store.db, other)).toBeUndefined();
-  sightingsWritten(a);
+  writeSightings(a);
   expect(a.store.listDiscovered().map((d) => d.mac)).toEqual([UNKNOWN]);
 });
 

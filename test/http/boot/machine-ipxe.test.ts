@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sightingsWritten, testAppliance, type TestAppliance } from '../../helpers/appliance.js';
+import { writeSightings, testAppliance, type TestAppliance } from '../../helpers/appliance.js';
 import { initSecrets } from '../../../src/talos/secrets.js';
 import { heldDiskMissing } from '../../helpers/held-disk.js';
 import { requestWhileFlushHeld } from './held-flush.js';
@@ -63,7 +63,7 @@ describe('GET /ipxe', () => {
     expect(res.body).toContain('52:54:00:aa:bb:cc is not in the inventory');
     expect(res.body).toMatch(/sleep 60\nchain --autofree http:\/\/10\.77\.0\.1:8080\/ipxe\?mac=52:54:00:aa:bb:cc/);
     expect(res.body).not.toMatch(/^kernel /m);
-    sightingsWritten(a);
+    writeSightings(a);
     const d = a.store.listDiscovered();
     expect(d.map((x) => [x.mac, x.source, x.uuid, x.arch])).toEqual([['52:54:00:aa:bb:cc', 'http', '00000000-0000-0000-0000-000000000000', 'x86_64']]);
   });
