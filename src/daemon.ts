@@ -111,6 +111,8 @@ async function start(settings: Settings, log: Logger, opts: DaemonOptions, undo:
   // On PostgreSQL the first load is the sliced one too, so the loop keeps turning (SQLite's stays direct).
   if (conninfo) await watcher.reloadInBackground();
   else watcher.reload();
+  // A packet from a machine no node lists is then answered from memory, not by two round trips on the loop (inventory-macs.ts).
+  if (store instanceof SharedStore) await store.shared.watchInventoryMacs(log.child({ svc: 'store' }));
   watcher.start();
   undo.push(() => watcher.stop());
 

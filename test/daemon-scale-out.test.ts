@@ -1,7 +1,8 @@
 // The daemon's start on a shared PostgreSQL store (issue 21, operations):
 // the first load of a 5,000-node inventory takes the sliced path, so the
-// event loop keeps turning while it is stored; and a second appliance
-// started with another adminToken says so in its log.
+// event loop keeps turning while it is stored; a MAC no node lists is
+// answered from memory; and a second appliance started with another
+// adminToken says so in its log.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startDaemon } from '../src/daemon.js';
 import { loadSettings } from '../src/settings/settings.js';
+import { PgStore } from '../src/store/pg/pg-store.js';
 import { SharedStore } from '../src/store/pg/shared-store.js';
 import { bigInventoryYaml } from './helpers/big-inventory.js';
 import { startPostgres, type PgRig } from './helpers/postgres.js';
@@ -47,6 +49,19 @@ describe('rackboot serve on PostgreSQL: start', () => {
     expect(oneShot).not.toHaveBeenCalled();
     expect(sliced).toHaveBeenCalledTimes(1);
     expect(ticks).toBeGreaterThan(0);
+  });
+
+  it('answers a MAC no inventory node lists from memory once started (no statement on the loop)', async () => {
+    const conninfo = pg.createDatabase('start_macs');
+    const statements = vi.spyOn(PgStore.prototype as unknown as { q: () => unknown[] }, 'q');
+    const daemon = await startDaemon(loadSettings({ config: site(conninfo, bigInventoryYaml(2), 'token-one-0123456789') }), pino({ level: 'silent' }));
+    cleanups.push(() => daemon.close());
+    const known = daemon.watcher.inventory!.nodes.at(-1)!;
+    const before = statements.mock.calls.length;
+    expect(daemon.store.nodeByMac('52:54:00:de:ad:01')).toBeUndefined();
+    expect(statements.mock.calls.length).toBe(before);
+    expect(daemon.store.nodeByMac(known.mac)?.name).toBe(known.name);
+    expect(statements.mock.calls.length).toBeGreaterThan(before);
   });
 
   it('a second appliance with another adminToken logs it; doctor-level detail is in appliances.test.ts', async () => {

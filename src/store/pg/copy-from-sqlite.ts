@@ -9,6 +9,7 @@
 // its writes would mix with the copy.
 import { Store } from '../store.js';
 import { TALOS_LEADER_LOCK } from './coordination.js';
+import { INVENTORY_CHANNEL } from './inventory-macs.js';
 import { migratePg, SHARED_TABLES } from './migrations.js';
 import { lit, PsqlSession } from './psql-session.js';
 
@@ -119,5 +120,7 @@ async function copyIn(s: PsqlSession, data: Record<string, Record<string, unknow
     }
     if (columns.includes('id')) await continueIdentity(s, table);
   }
+  // The nodes changed under any appliance still listening (inventory-macs.ts): delivered at COMMIT.
+  await s.exec(`NOTIFY ${INVENTORY_CHANNEL}`);
   return { copied, replaced: force ? replaced : {} };
 }

@@ -18,6 +18,7 @@
 import type { NodeSpec } from '../../inventory/types.js';
 import { syncStatements, type InventoryStage, type InventorySyncResult, type SyncInventoryStage } from '../inventory-sync.js';
 import type { PsqlSession } from './psql-session.js';
+import { INVENTORY_CHANNEL } from './inventory-macs.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 type Query = <T = Record<string, unknown>>(sql: string, params?: readonly unknown[]) => T[];
@@ -50,6 +51,8 @@ function* applyPlan(staged: number, at: number): Generator<Step, InventorySyncRe
     added: names(yield [STATEMENTS.added, []]), updated: names(yield [STATEMENTS.updated, []]), removed: names(yield [STATEMENTS.removed, []]),
   };
   for (const sql of STATEMENTS.apply) yield [sql, sql.includes('$1') ? [at] : []];
+  // Delivered at COMMIT to every appliance's set of inventory MACs (inventory-macs.ts).
+  if (diff.added.length + diff.updated.length + diff.removed.length > 0) yield [`NOTIFY ${INVENTORY_CHANNEL}`, []];
   return diff;
 }
 

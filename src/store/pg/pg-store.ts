@@ -24,6 +24,8 @@ import {
 import { migratePgSync, NODE_EXTRA_MACS, PG_MIGRATIONS } from './migrations.js';
 import { pgInventoryStage, pgInventoryStageAsync } from './pg-inventory-sync.js';
 import { pgReaders } from './pg-readers.js';
+import { InventoryMacs } from './inventory-macs.js';
+import type { Logger } from '../../log.js';
 import type { StoreReaders } from '../readers.js';
 import { clientConfig, PsqlSession } from './psql-session.js';
 import { SyncPgSession } from './sync-bridge.js';
@@ -95,16 +97,38 @@ export class PgStore implements StateStore {
 
   close(): void {
     this.closed = true;
+    void this.inventoryMacs?.close().catch(() => undefined);
     this.session.close();
   }
 
+  private inventoryMacs: InventoryMacs | undefined;
+
+  /**
+   * The daemon's: from the first read on, a MAC no inventory node lists is
+   * answered "no node" from memory, with no round trip (inventory-macs.ts).
+   * Resolves once the first read is done or failed.
+   */
+  watchInventoryMacs(log?: Logger): Promise<void> {
+    if (this.inventoryMacs) return Promise.resolve();
+    this.inventoryMacs = new InventoryMacs(this.conninfo, log);
+    return this.inventoryMacs.start();
+  }
+
+  // While this store applies an inventory, and until its set of MACs is read
+  // again after, lookups ask the database (the set cannot lag its own apply).
   syncInventory(inv: Inventory): InventorySyncResult {
-    return syncInventoryNow(this.inventoryStage, inv);
+    const release = this.inventoryMacs?.hold();
+    try {
+      return syncInventoryNow(this.inventoryStage, inv);
+    } finally {
+      release?.();
+    }
   }
 
   /** Staged in slices and applied on a session of its own, every statement awaited: the event loop runs on meanwhile (pg-inventory-sync.ts). */
   syncInventoryInSlices(inv: Inventory, slice?: number): Promise<InventorySyncResult> {
-    return syncInventoryInSlices(this.reloadStage, inv, slice);
+    const release = this.inventoryMacs?.hold();
+    return syncInventoryInSlices(this.reloadStage, inv, slice).finally(() => release?.());
   }
 
   // One owner for both: a load on either refuses the other until it ends.
@@ -130,6 +154,7 @@ export class PgStore implements StateStore {
   }
 
   nodeByMac(mac: string): NodeRecord | undefined {
+    if (this.inventoryMacs?.lists(mac) === false) return undefined;
     const [row] = this.q('SELECT * FROM nodes WHERE mac=$1 AND in_inventory=1 ORDER BY rowid LIMIT 1', [mac]);
     if (row) return toNode(row);
     const [other] = this.q(`SELECT * FROM nodes WHERE in_inventory=1 AND ${NODE_EXTRA_MACS} ? $1 ORDER BY rowid LIMIT 1`, [mac]);
@@ -179,18 +204,23 @@ export class PgStore implements StateStore {
   }
 
   recordDiscovered(s: Sighting): boolean {
-    const [row] = this.q<{ seen_count: number }>(
-      `INSERT INTO discovered AS d (mac, uuid, arch, vendor_class, user_class, relay, source, first_seen, last_seen)
+    // The count comes back with the upsert, for a new MAC only: a second
+    // statement was a second round trip on the loop for every unknown
+    // machine's first DISCOVER. The CTE's sub-select reads the table as it
+    // was before the INSERT (PostgreSQL's WITH rules), so the new row is +1.
+    const [row] = this.q<{ seen_count: number; before: number | null }>(
+      `WITH up AS (INSERT INTO discovered AS d (mac, uuid, arch, vendor_class, user_class, relay, source, first_seen, last_seen)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
        ON CONFLICT (mac) DO UPDATE SET uuid=COALESCE($2, d.uuid), arch=COALESCE($3, d.arch),
          vendor_class=COALESCE($4, d.vendor_class), user_class=COALESCE($5, d.user_class),
          relay=COALESCE($6, d.relay), source=$7, last_seen=$8, seen_count=d.seen_count+1
-       RETURNING seen_count`,
+       RETURNING seen_count)
+       SELECT seen_count, CASE WHEN seen_count = 1 THEN (SELECT count(*)::int FROM discovered) END AS before FROM up`,
       [s.mac, s.uuid ?? null, s.arch ?? null, s.vendorClass ?? null, s.userClass ?? null, s.relay ?? null, s.source, this.now()],
     );
     if (row?.seen_count !== 1) return false;
     // As Store does: only past the limit, and then the oldest off the (last_seen, first_seen) index, never a sort of the whole list per new MAC.
-    const [{ n } = { n: 0 }] = this.q<{ n: number }>('SELECT count(*)::int AS n FROM discovered');
+    const n = (row.before ?? 0) + 1;
     if (n > DISCOVERED_LIMIT) {
       this.q('DELETE FROM discovered WHERE mac IN (SELECT mac FROM discovered ORDER BY last_seen, first_seen LIMIT $1)', [n - DISCOVERED_LIMIT]);
     }

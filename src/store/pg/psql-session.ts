@@ -133,6 +133,14 @@ export class PsqlSession {
     return (await this.run(sql, params)).rows as T[];
   }
 
+  /** LISTENs on `channel`; `onNotify` gets each NOTIFY's payload from then on (PostgreSQL delivers them at the sender's COMMIT). */
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<void> {
+    this.client.on('notification', (m) => {
+      if (m.channel === channel) onNotify(m.payload ?? '');
+    });
+    await this.exec(`LISTEN ${channel}`);
+  }
+
   /** Ends the session cleanly; the server drops its session locks. */
   async close(): Promise<void> {
     await this.connecting;

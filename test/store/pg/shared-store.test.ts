@@ -23,6 +23,18 @@ beforeAll(() => { pg = startPostgres(); });
 afterAll(() => pg?.stop());
 
 describe('SharedStore: two appliances on one PostgreSQL store', () => {
+  it('a MAC finds the node it is the provisioning MAC of before an earlier node that lists it among its extra macs', () => {
+    const conninfo = pg.createDatabase('shared_mac_order');
+    const one = new SharedStore(join(tmp(), 'one.db'), conninfo);
+    try {
+      one.syncInventory(inv([{ ...node('a', '52:54:00:00:00:01'), macs: ['52:54:00:00:00:01', '52:54:00:00:00:02'] }, node('b', '52:54:00:00:00:02')]));
+      expect(one.nodeByMac('52:54:00:00:00:02')?.name).toBe('b');
+      expect(one.nodeByMac('52:54:00:00:00:01')?.name).toBe('a');
+    } finally {
+      one.close();
+    }
+  });
+
   it('a second NIC listed in one appliance\'s inventory finds its node on the other; a MAC no node lists finds none', () => {
     const conninfo = pg.createDatabase('shared_macs');
     const one = new SharedStore(join(tmp(), 'one.db'), conninfo);
