@@ -22,7 +22,9 @@
 // (the commit is in the OS's page cache), and the next FULL commit's fsync
 // of the WAL makes it durable too. Power lost in between can lose only
 // sightings. The fsync per DISCOVER batch was half of a full-mode exchange's
-// disk waits, and the event loop is held while it runs.
+// disk waits, and the event loop is held while it runs. In proxy mode
+// nothing is bound at all (the site's DHCP server hands out the address),
+// so no batch there waits for the disk: its writes are sightings and events.
 //
 // The service (server.ts) takes the other half off the loop too: every batch
 // commits with NORMAL, and replies that rest on the commit wait for a
@@ -39,6 +41,7 @@ import { handleProxy } from './handler/proxy.js';
 import type { CommitDurability } from '../store/wal-flush.js';
 import { isStoreError } from '../store/errors.js';
 import { prepared, transacted } from '../store/prepared.js';
+import type { DhcpMode } from '../settings/settings.js';
 
 export interface DhcpMetrics {
   received: number;
@@ -124,8 +127,9 @@ export function answerBatchDurably(
 ): void {
   const requests = batch.map((d) => parse(ctx, metrics, d));
   const { outcomes, refused } = decideAll(ctx, requests, flusher !== undefined);
-  const waits = flusher !== undefined && needsFsync(requests);
-  const afterFlush = requests.map((r) => waits && (deliverEarly === undefined || needsFsync([r])));
+  const mode = ctx.settings.dhcp.mode;
+  const waits = flusher !== undefined && needsFsync(mode, requests);
+  const afterFlush = requests.map((r) => waits && (deliverEarly === undefined || needsFsync(mode, [r])));
   const final: Array<Outcome | undefined> = [...outcomes];
   const answered = (late: boolean, unflushed?: Error) => requests.map((r, i) => {
     if (!r || afterFlush[i] !== late) return undefined;
@@ -187,7 +191,7 @@ function decideAll(ctx: HandlerContext, requests: Array<Request | undefined>, fl
       return { outcomes: requests.map((r) => r && decideReadOnly(ctx, r)), refused: err };
     }
   }
-  const lax = flushedLater || !needsFsync(requests);
+  const lax = flushedLater || !needsFsync(ctx.settings.dhcp.mode, requests);
   try {
     // Set for every batch: a restore refused inside a leftover transaction is made good here.
     syncLevel(db, lax ? 'NORMAL' : 'FULL');
@@ -231,10 +235,11 @@ function syncLevel(db: Database.Database, level: 'NORMAL' | 'FULL'): void {
 
 /**
  * Whether this batch's commit must reach the disk before its replies go
- * out: anything but DISCOVERs may bind, release or quarantine an address.
+ * out: in full mode, anything but DISCOVERs may bind, release or quarantine
+ * an address; a proxy binds nothing.
  */
-export function needsFsync(requests: ReadonlyArray<{ req: DhcpPacket } | undefined>): boolean {
-  return requests.some((r) => r !== undefined && r.req.options.messageType !== MessageType.DISCOVER);
+export function needsFsync(mode: DhcpMode, requests: ReadonlyArray<{ req: DhcpPacket } | undefined>): boolean {
+  return mode === 'full' && requests.some((r) => r !== undefined && r.req.options.messageType !== MessageType.DISCOVER);
 }
 
 function decideReadOnly(ctx: HandlerContext, r: Request): Outcome {

@@ -1,11 +1,12 @@
 // answerBatchDurably: replies that rest on the commit wait for the flusher;
 // a failed flush drops them as store-failed; DISCOVER batches never wait,
-// nor does an OFFER in a batch that also holds a REQUEST.
+// nor does an OFFER in a batch that also holds a REQUEST, nor anything a
+// proxy answers.
 import { describe, expect, it } from 'vitest';
 import { answerBatchDurably, newMetrics, StoreRefusals, type Reply } from '../../src/dhcp/answer.js';
 import { parseDhcp } from '../../src/dhcp/codec.js';
 import { PROCESS_DURABLE, type WalFlusher } from '../../src/store/wal-flush.js';
-import { ipxeBiosDiscover, ipxeBiosRequest, plainDiscover } from './fixtures.js';
+import { ipxeBiosDiscover, ipxeBiosRequest, ovmfProxyRequest, plainDiscover } from './fixtures.js';
 import { makeContext, SERVER, settingsWith } from './context.js';
 
 const CLIENT = { address: '0.0.0.0', port: 68 };
@@ -38,6 +39,20 @@ describe('answerBatchDurably', () => {
     const ack = parseDhcp(got[1]![0]!.bytes);
     expect(ack.ok && ack.packet.options.messageType).toBe(5);
     expect(metrics.acks).toBe(1);
+  });
+
+  it('in proxy mode sends the boot-server ACK without waiting for a flush (a proxy binds nothing), its event written all the same', () => {
+    const ctx = makeContext(settingsWith({ mode: 'proxy', subnet: undefined }));
+    const metrics = newMetrics();
+    const { flusher, waiting } = heldFlusher();
+    const got: Array<Array<Reply | undefined>> = [];
+    answerBatchDurably(ctx, metrics, [{ msg: ovmfProxyRequest('10.77.0.50', SERVER), from: CLIENT, via: 'proxy' }], new StoreRefusals(ctx.log, ctx.now), flusher, (r) => got.push(r));
+    expect(waiting).toHaveLength(0);
+    expect(got).toHaveLength(1);
+    const ack = parseDhcp(got[0]![0]!.bytes);
+    expect(ack.ok && ack.packet.options.messageType).toBe(5);
+    expect(metrics.proxyAcks).toBe(1);
+    expect(ctx.store.events({ mac: '52:54:00:12:34:02' }).map((e) => e.kind)).toEqual(['inventory', 'dhcp']);
   });
 
   it('sends the OFFER of a batch that also holds a REQUEST at once, and the ACK only after the flush', () => {

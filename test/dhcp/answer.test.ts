@@ -254,6 +254,15 @@ describe('which commits wait for the disk', () => {
     expect(ctx.store.db.pragma('synchronous', { simple: true })).toBe(2);
   });
 
+  it('in proxy mode the boot-server REQUEST commits without an fsync too (a proxy binds nothing); FULL again after', () => {
+    setup({ mode: 'proxy', subnet: undefined, pool: undefined });
+    const seen = levels(ctx.store.db);
+    const [ack] = answer([[ovmfProxyRequest('10.77.0.50', SERVER), 'proxy']]);
+    expect(ack?.options.messageType).toBe(5);
+    expect(seen).toEqual([1]);
+    expect(ctx.store.db.pragma('synchronous', { simple: true })).toBe(2);
+  });
+
   it('after a refused DISCOVER batch, the per-packet retries and later writers commit with FULL', () => {
     setup();
     const disk = diskFull(ctx.store.db, 1);
