@@ -13,8 +13,9 @@
 // transaction, which the server delivers at COMMIT; this session LISTENs.
 // A notification drops the set at once (lookups ask the database again)
 // and the set is read anew. Until the first read, while a read is pending,
-// and once the session is lost, `lists` answers "not known" and the store
-// asks PostgreSQL as before, so the set can only ever say "no node" for a
+// while this process applies an inventory itself (`hold`), and once the
+// session is lost, `lists` answers "not known" and the store asks
+// PostgreSQL as before, so the set can only ever say "no node" for a
 // MAC that no committed inventory lists, except in the moment between
 // another process's COMMIT and this process receiving the notification; a
 // client whose packet falls in it is answered on its retransmission.
