@@ -5,17 +5,13 @@
 // any lookup while it runs); a lost listening session sends every lookup to
 // the database until it listens again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Inventory, NodeSpec } from '../../../src/inventory/types.js';
 import { RELISTEN_MS } from '../../../src/store/pg/inventory-macs.js';
 import { PgStore } from '../../../src/store/pg/pg-store.js';
 import { PsqlSession } from '../../../src/store/pg/psql-session.js';
 import { startPostgres, type PgRig } from '../../helpers/postgres.js';
+import { inventoryOf, node } from '../../dhcp/context.js';
 import { waitFor } from '../../dhcp/netns/harness.js';
 
-const node = (name: string, mac: string, macs?: string[]): NodeSpec => ({
-  name, mac, role: 'worker', installDisk: '/dev/sda', bootstrap: false, configMode: 'push', patches: [], ...(macs ? { macs } : {}),
-});
-const inv = (nodes: NodeSpec[]): Inventory => ({ cluster: { name: 't' } as Inventory['cluster'], nodes });
 const UNKNOWN = '52:54:00:de:ad:01';
 
 /** Counts the statements `store` runs on its synchronous session. */
@@ -44,7 +40,7 @@ describe('PgStore: the set of inventory MACs', () => {
     const one = new PgStore(conninfo);
     const two = new PgStore(conninfo);
     try {
-      one.syncInventory(inv([node('a', '52:54:00:00:00:01')]));
+      one.syncInventory(inventoryOf([node('a', '52:54:00:00:00:01')]));
       const count = counted(two);
       // Before the set is read, a lookup asks the database.
       expect(lookup(two, count, UNKNOWN)).toEqual({ name: undefined, statements: 2 });
@@ -53,12 +49,12 @@ describe('PgStore: the set of inventory MACs', () => {
       expect(lookup(two, count, '52:54:00:00:00:01')).toEqual({ name: 'a', statements: 1 });
 
       // The other appliance adds a node with a second NIC: both MACs reach this set.
-      one.syncInventory(inv([node('a', '52:54:00:00:00:01'), node('b', '52:54:00:00:00:02', ['52:54:00:00:00:02', '52:54:00:00:01:02'])]));
+      one.syncInventory(inventoryOf([node('a', '52:54:00:00:00:01'), { ...node('b', '52:54:00:00:00:02'), macs: ['52:54:00:00:00:02', '52:54:00:00:01:02'] }]));
       await waitFor(() => two.nodeByMac('52:54:00:00:01:02')?.name === 'b', 10_000, 'the second NIC of the node the other appliance added');
       await waitFor(() => lookup(two, count, UNKNOWN).statements === 0, 10_000, 'the set read again');
       expect(lookup(two, count, '52:54:00:00:01:02')).toEqual({ name: 'b', statements: 2 });
       // And removes it: its MACs are no node's again, from memory.
-      one.syncInventory(inv([node('a', '52:54:00:00:00:01')]));
+      one.syncInventory(inventoryOf([node('a', '52:54:00:00:00:01')]));
       await waitFor(() => lookup(two, count, '52:54:00:00:01:02').statements === 0, 10_000, 'the removed NIC answered from the set');
       expect(two.nodeByMac('52:54:00:00:01:02')).toBeUndefined();
     } finally {
@@ -70,14 +66,14 @@ describe('PgStore: the set of inventory MACs', () => {
   it('finds a node this store has just added, before its notification arrives', async () => {
     const one = new PgStore(pg.createDatabase('macs_own'));
     try {
-      one.syncInventory(inv([node('a', '52:54:00:00:00:01')]));
+      one.syncInventory(inventoryOf([node('a', '52:54:00:00:00:01')]));
       await one.watchInventoryMacs();
-      one.syncInventory(inv([node('a', '52:54:00:00:00:01'), node('c', '52:54:00:00:00:03')]));
+      one.syncInventory(inventoryOf([node('a', '52:54:00:00:00:01'), node('c', '52:54:00:00:00:03')]));
       expect(one.nodeByMac('52:54:00:00:00:03')?.name).toBe('c');
       // While a sliced apply runs, the set is not used: its COMMIT may land before its notification.
       const count = counted(one);
       await waitFor(() => lookup(one, count, UNKNOWN).statements === 0, 10_000, 'the set read after the first apply');
-      const applying = one.syncInventoryInSlices(inv([node('a', '52:54:00:00:00:01'), node('c', '52:54:00:00:00:03'), node('d', '52:54:00:00:00:04')]));
+      const applying = one.syncInventoryInSlices(inventoryOf([node('a', '52:54:00:00:00:01'), node('c', '52:54:00:00:00:03'), node('d', '52:54:00:00:00:04')]));
       expect(lookup(one, count, UNKNOWN).statements).toBe(2);
       await applying;
       expect(one.nodeByMac('52:54:00:00:00:04')?.name).toBe('d');
@@ -93,7 +89,7 @@ describe('PgStore: the set of inventory MACs', () => {
     const two = new PgStore(conninfo);
     const admin = new PsqlSession(conninfo);
     try {
-      one.syncInventory(inv([node('a', '52:54:00:00:00:01')]));
+      one.syncInventory(inventoryOf([node('a', '52:54:00:00:00:01')]));
       const count = counted(two);
       await two.watchInventoryMacs();
       expect(lookup(two, count, UNKNOWN).statements).toBe(0);
@@ -103,7 +99,7 @@ describe('PgStore: the set of inventory MACs', () => {
       expect(ended[0]!.n).toBe(1);
       await waitFor(() => lookup(two, count, UNKNOWN).statements === 2, 5_000, 'lookups asking the database');
       // A node added meanwhile (no notification reaches this store) is found.
-      one.syncInventory(inv([node('a', '52:54:00:00:00:01'), node('e', '52:54:00:00:00:05')]));
+      one.syncInventory(inventoryOf([node('a', '52:54:00:00:00:01'), node('e', '52:54:00:00:00:05')]));
       expect(two.nodeByMac('52:54:00:00:00:05')?.name).toBe('e');
       await waitFor(() => lookup(two, count, UNKNOWN).statements === 0, RELISTEN_MS * 3, 'the set listening and read again');
       expect(lookup(two, count, '52:54:00:00:00:05')).toEqual({ name: 'e', statements: 1 });

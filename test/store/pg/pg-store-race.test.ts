@@ -7,14 +7,11 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Inventory, NodeSpec } from '../../../src/inventory/types.js';
 import { PgStore } from '../../../src/store/pg/pg-store.js';
 import { PsqlSession } from '../../../src/store/pg/psql-session.js';
 import { REPO } from '../../helpers/cli.js';
+import { inventoryOf, node } from '../../dhcp/context.js';
 import { startPostgres, type PgRig } from '../../helpers/postgres.js';
-
-const node = (name: string, mac: string): NodeSpec => ({ name, mac, role: 'worker', installDisk: '/dev/sda', bootstrap: false, configMode: 'push', patches: [] });
-const inv = (nodes: NodeSpec[]): Inventory => ({ cluster: { name: 't' } as Inventory['cluster'], nodes });
 
 let pg: PgRig;
 beforeAll(() => { pg = startPostgres(); });
@@ -63,7 +60,7 @@ describe('two appliances on one PostgreSQL store', () => {
   it('racing the same state change: exactly one wins, the other is refused, nothing is lost', async () => {
     const conninfo = pg.createDatabase('race');
     const mine = new PgStore(conninfo);
-    mine.syncInventory(inv([node('a', '52:54:00:00:00:01')]));
+    mine.syncInventory(inventoryOf([node('a', '52:54:00:00:00:01')]));
     const holder = new PsqlSession(conninfo);
     try {
       const one = appliance(conninfo, 'booting');
@@ -96,8 +93,8 @@ describe('two appliances on one PostgreSQL store', () => {
     const first = new PgStore(conninfo);
     const second = new PgStore(conninfo);
     try {
-      first.syncInventory(inv([node('a', '52:54:00:00:00:01'), node('b', '52:54:00:00:00:02')]));
-      expect(second.syncInventory(inv([node('a', '52:54:00:00:00:01'), node('b', '52:54:00:00:00:02')]))).toEqual({ added: [], updated: [], removed: [] });
+      first.syncInventory(inventoryOf([node('a', '52:54:00:00:00:01'), node('b', '52:54:00:00:00:02')]));
+      expect(second.syncInventory(inventoryOf([node('a', '52:54:00:00:00:01'), node('b', '52:54:00:00:00:02')]))).toEqual({ added: [], updated: [], removed: [] });
       first.setState('b', 'booting', 'served the iPXE script');
       expect(second.nodeByMac('52:54:00:00:00:02')!.state).toBe('booting');
       expect(second.nodesInStates(['booting']).map((n) => n.name)).toEqual(['b']);

@@ -5,17 +5,15 @@
 // session is replaced.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Inventory, NodeSpec } from '../../../src/inventory/types.js';
 import { Lifecycle } from '../../../src/lifecycle/lifecycle.js';
 import { StateMachine } from '../../../src/lifecycle/machine.js';
 import { RECONNECT_BACKOFF_MS } from '../../../src/store/pg/pg-store.js';
 import { PsqlSession } from '../../../src/store/pg/psql-session.js';
 import { SharedStore } from '../../../src/store/pg/shared-store.js';
+import { inventoryOf, node } from '../../dhcp/context.js';
 import { startPostgres, type PgRig } from '../../helpers/postgres.js';
 import { tempDirs } from '../../helpers/tmp.js';
 
-const node = (name: string, mac: string): NodeSpec => ({ name, mac, role: 'worker', installDisk: '/dev/sda', bootstrap: false, configMode: 'push', patches: [] });
-const inv = (nodes: NodeSpec[]): Inventory => ({ cluster: { name: 't' } as Inventory['cluster'], nodes });
 const tmp = tempDirs('rb-shared-');
 
 let pg: PgRig;
@@ -27,7 +25,7 @@ describe('SharedStore: two appliances on one PostgreSQL store', () => {
     const conninfo = pg.createDatabase('shared_mac_order');
     const one = new SharedStore(join(tmp(), 'one.db'), conninfo);
     try {
-      one.syncInventory(inv([{ ...node('a', '52:54:00:00:00:01'), macs: ['52:54:00:00:00:01', '52:54:00:00:00:02'] }, node('b', '52:54:00:00:00:02')]));
+      one.syncInventory(inventoryOf([{ ...node('a', '52:54:00:00:00:01'), macs: ['52:54:00:00:00:01', '52:54:00:00:00:02'] }, node('b', '52:54:00:00:00:02')]));
       expect(one.nodeByMac('52:54:00:00:00:02')?.name).toBe('b');
       expect(one.nodeByMac('52:54:00:00:00:01')?.name).toBe('a');
     } finally {
@@ -40,11 +38,11 @@ describe('SharedStore: two appliances on one PostgreSQL store', () => {
     const one = new SharedStore(join(tmp(), 'one.db'), conninfo);
     const two = new SharedStore(join(tmp(), 'two.db'), conninfo);
     try {
-      one.syncInventory(inv([node('a', '52:54:00:00:00:01'), { ...node('b', '52:54:00:00:00:02'), macs: ['52:54:00:00:00:02', '52:54:00:00:01:02'] }]));
+      one.syncInventory(inventoryOf([node('a', '52:54:00:00:00:01'), { ...node('b', '52:54:00:00:00:02'), macs: ['52:54:00:00:00:02', '52:54:00:00:01:02'] }]));
       expect(two.nodeByMac('52:54:00:00:01:02')?.name).toBe('b');
       expect(two.nodeByMac('52:54:00:00:09:09')).toBeUndefined();
       // Gone from the inventory, its second NIC is unknown again.
-      one.syncInventory(inv([node('a', '52:54:00:00:00:01')]));
+      one.syncInventory(inventoryOf([node('a', '52:54:00:00:00:01')]));
       expect(two.nodeByMac('52:54:00:00:01:02')).toBeUndefined();
     } finally {
       one.close();
@@ -57,7 +55,7 @@ describe('SharedStore: two appliances on one PostgreSQL store', () => {
     const one = new SharedStore(join(tmp(), 'one.db'), conninfo);
     const two = new SharedStore(join(tmp(), 'two.db'), conninfo);
     try {
-      const inventory = inv([node('a', '52:54:00:00:00:01')]);
+      const inventory = inventoryOf([node('a', '52:54:00:00:00:01')]);
       one.syncInventory(inventory);
       two.syncInventory(inventory);
       const sm1 = new StateMachine(one);
@@ -117,7 +115,7 @@ describe('SharedStore: two appliances on one PostgreSQL store', () => {
     const store = new SharedStore(join(tmp(), 'one.db'), conninfo);
     const admin = new PsqlSession(conninfo);
     try {
-      store.syncInventory(inv([node('a', '52:54:00:00:00:01')]));
+      store.syncInventory(inventoryOf([node('a', '52:54:00:00:00:01')]));
       await admin.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'shared_reconnect' AND pid <> pg_backend_pid()");
       expect(() => store.getNode('a')).toThrow();
       expect(() => store.getNode('a')).toThrow(/reconnecting/);
