@@ -47,12 +47,14 @@ describe.skipIf(missingPrerequisites([]))('startDhcpService on a shared segment 
     }, { ports: { dhcp: base, proxy: base + 1 } });
     await waitFor(() => svc!.segment?.answering() === true, 10_000, () => 'the service never took the segment');
 
-    const client = dgram.createSocket('udp4');
-    await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
+    // The waiting batches share one read of the database, so their replies leave in one burst once it answers:
+    // more than one socket's default receive buffer holds on loopback (about 166), so four clients share them.
+    const clients = Array.from({ length: 4 }, () => dgram.createSocket('udp4'));
+    await Promise.all(clients.map((c) => new Promise<void>((r) => c.bind(0, '127.0.0.1', () => r()))));
     let replies = 0;
-    client.on('message', () => replies++);
+    for (const c of clients) c.on('message', () => replies++);
     const request = ovmfProxyRequest('127.0.0.1', '127.0.0.1');
-    const sendAll = (n: number) => Promise.all(Array.from({ length: n }, () => new Promise((r) => client.send(request, base + 1, '127.0.0.1', r))));
+    const sendAll = (n: number) => Promise.all(Array.from({ length: n }, (_, i) => new Promise((r) => clients[i % clients.length]!.send(request, base + 1, '127.0.0.1', r))));
     try {
       // The answer path works before the hold.
       await sendAll(1);
@@ -81,7 +83,7 @@ describe.skipIf(missingPrerequisites([]))('startDhcpService on a shared segment 
       expect(m.proxyAcks).toBe(2 + MAX_SHARED_WAITING);
       expect(m.drops).toEqual({ 'shared-backlog': excess });
     } finally {
-      client.close();
+      for (const c of clients) c.close();
     }
   }, 60_000);
 });

@@ -34,7 +34,7 @@ import type { DhcpSharing, LeaseFreed, SharedBind } from '../../dhcp/sharing.js'
 import { memoryOutbox, type FreedOutbox } from '../../dhcp/freed-outbox.js';
 import { migratePg } from './migrations.js';
 import { PgError, PsqlSession } from './psql-session.js';
-import { applyFreed, leasesSignature, readAllLeases, readLeasesSince, toLease } from './shared-leases.js';
+import { applyFreed, bindAll, bindOne, leasesSignature, readAllLeases, readLeasesSince, toLease } from './shared-leases.js';
 
 /** First key of the two-key advisory lock "answers DHCP on a segment" ('dhcp'); the second is hashtext(segment). */
 export const DHCP_LOCK_CLASS = 0x64686370;
@@ -63,6 +63,9 @@ export interface PgDhcpSegmentOptions {
 }
 
 type BindResult = { ok: true } | { ok: false; holder?: Lease; error?: string };
+const UNIQUE_VIOLATION = '23505';
+/** What makes a group's one statement fail where binds one at a time may not: an address held (23505), a MAC twice in the group (21000). */
+const ONE_AT_A_TIME = new Set([UNIQUE_VIOLATION, '21000']);
 type Row = { mac: string; ip: string; state: Lease['state']; expires_at: number; client_id: string | null; hostname: string | null };
 
 /** What /metrics shows of the segment (flattened under dhcp_segment_*). */
@@ -70,7 +73,8 @@ export interface SegmentStatus {
   answering: number;
   sharedLeasesBound: number;
   freedQueued: number;
-  totals: { takeovers: number; sessionsLost: number; freedDelivered: number; freedRetries: number };
+  /** leaseReads: reads of the rows changed before a batch (batches waiting together share one); bindCommits: transactions that bound leases (binds waiting together share one). */
+  totals: { takeovers: number; sessionsLost: number; freedDelivered: number; freedRetries: number; leaseReads: number; bindCommits: number };
 }
 
 export class PgDhcpSegment implements DhcpSharing {
@@ -81,13 +85,20 @@ export class PgDhcpSegment implements DhcpSharing {
   private timer: NodeJS.Timeout | undefined;
   /** Batches commit one after another: one session holds one transaction at a time. */
   private commits: Promise<unknown> = Promise.resolve();
+  /**
+   * The work queued last on the session, until it begins: a refresh that
+   * more batches may share, or a group that more batches' binds may join.
+   * Anything queued after it closes it, so nothing moves ahead of work that
+   * was asked for before it.
+   */
+  private joinable: { kind: 'refresh'; done: Promise<void> } | { kind: 'binds'; binds: SharedBind[]; done: Promise<BindResult[]> } | undefined;
   private readonly outbox: FreedOutbox;
   /** The highest rev this book has read, and the table's signature when it last read it whole. */
   private rev = 0;
   private signature: string | undefined;
   private polls = 0;
   private bound = 0;
-  private readonly totals = { takeovers: 0, sessionsLost: 0, freedDelivered: 0, freedRetries: 0 };
+  private readonly totals = { takeovers: 0, sessionsLost: 0, freedDelivered: 0, freedRetries: 0, leaseReads: 0, bindCommits: 0 };
 
   private constructor(private readonly opts: PgDhcpSegmentOptions) {
     this.outbox = opts.outbox ?? memoryOutbox();
@@ -161,6 +172,7 @@ export class PgDhcpSegment implements DhcpSharing {
 
   /** One statement sequence at a time on the session (binds, frees and reads never interleave inside a transaction). */
   private serial<T>(work: () => Promise<T>): Promise<T> {
+    this.joinable = undefined;
     const next = this.commits.then(work);
     this.commits = next.catch(() => undefined);
     return next;
@@ -182,14 +194,20 @@ export class PgDhcpSegment implements DhcpSharing {
   /**
    * The answerer, before it chooses addresses for a batch: takes the rows
    * written since its last read into its local book (one query; nothing
-   * when none changed). Not answering, nothing is read.
+   * when none changed). Not answering, nothing is read. Batches that ask
+   * while a refresh waits its turn share it: its read begins after they all
+   * arrived, so each still sees everything committed before it asked.
    */
   refresh(): Promise<void> {
     if (!this.answering()) return Promise.resolve();
-    return this.serial(async () => {
+    if (this.joinable?.kind === 'refresh') return this.joinable.done;
+    const item = { kind: 'refresh' as const, done: Promise.resolve() };
+    item.done = this.serial(async () => {
+      if (this.joinable === item) this.joinable = undefined;
       const s = this.session;
       if (!s || !this.answering()) return;
       try {
+        this.totals.leaseReads++;
         const read = await readLeasesSince(s, this.rev);
         if (read.leases.length > 0) this.opts.adopt(read.leases);
         this.rev = read.maxRev;
@@ -197,6 +215,8 @@ export class PgDhcpSegment implements DhcpSharing {
         this.opts.log?.warn({ err }, 'dhcp: could not read the shared leases before answering');
       }
     });
+    this.joinable = item;
+    return item.done;
   }
 
   // branch pg-dhcp6: DHCPv6 on the same segment rides on this lock (one appliance answers both families).
@@ -219,8 +239,26 @@ export class PgDhcpSegment implements DhcpSharing {
     return { answering: this.answering() ? 1 : 0, sharedLeasesBound: this.bound, freedQueued: this.outbox.pending().length, totals: { ...this.totals } };
   }
 
+  /**
+   * Group commit: binds asked for while the session is busy wait in one
+   * group, committed together when the session is free (one statement for
+   * the lot, see commitNow), so the database's round trips and WAL flushes
+   * do not cap the DORA rate at one batch per commit.
+   */
   commitBinds(binds: SharedBind[]): Promise<BindResult[]> {
-    return this.serial(() => this.commitNow(binds));
+    if (binds.length === 0) return Promise.resolve([]);
+    let group = this.joinable?.kind === 'binds' ? this.joinable : undefined;
+    if (!group) {
+      const created = { kind: 'binds' as const, binds: [] as SharedBind[], done: Promise.resolve([] as BindResult[]) };
+      created.done = this.serial(() => {
+        if (this.joinable === created) this.joinable = undefined;
+        return this.commitNow(created.binds);
+      });
+      this.joinable = group = created;
+    }
+    const from = group.binds.length;
+    group.binds.push(...binds);
+    return group.done.then((results) => results.slice(from, from + binds.length));
   }
 
   /**
@@ -259,38 +297,50 @@ export class PgDhcpSegment implements DhcpSharing {
     }
   }
 
+  /**
+   * A group in one statement when every bind can be made (the common case:
+   * the book chose free addresses); else one bind at a time, so one bind
+   * refused does not refuse the others, and it says who holds the address.
+   */
   private async commitNow(binds: SharedBind[]): Promise<BindResult[]> {
-    if (binds.length === 0) return [];
     const s = this.session;
     if (!this.answering() || !s) return binds.map(() => ({ ok: false, error: 'not answering on this segment' }));
     const now = this.now();
+    try {
+      await bindAll(s, binds, now);
+      this.totals.bindCommits++;
+      return binds.map(() => ({ ok: true }));
+    } catch (err) {
+      if (!(err instanceof PgError) || !ONE_AT_A_TIME.has(err.sqlstate)) return this.refuseAll(binds, err);
+    }
     const out: BindResult[] = [];
     try {
       await s.exec('BEGIN');
       for (const b of binds) {
         await s.exec('SAVEPOINT bind');
         try {
-          await s.exec(`DELETE FROM leases WHERE ip = $1 AND mac <> $2 AND NOT (state IN ('bound', 'declined') AND expires_at > $3)`, [b.ip, b.mac, now]);
-          await s.exec(`INSERT INTO leases (mac, ip, state, expires_at, client_id, hostname, updated_at) VALUES ($1, $2, 'bound', $3, $4, $5, $6)
-            ON CONFLICT (mac) DO UPDATE SET ip = excluded.ip, state = 'bound', expires_at = excluded.expires_at, rev = nextval('leases_rev'),
-              client_id = COALESCE(excluded.client_id, leases.client_id), hostname = COALESCE(excluded.hostname, leases.hostname), updated_at = excluded.updated_at`,
-          [b.mac, b.ip, b.expiresAt, b.clientId ?? null, b.hostname ?? null, now]);
+          await bindOne(s, b, now);
           await s.exec('RELEASE SAVEPOINT bind');
           out.push({ ok: true });
         } catch (err) {
-          if (!(err instanceof PgError) || err.sqlstate !== '23505') throw err;
+          if (!(err instanceof PgError) || err.sqlstate !== UNIQUE_VIOLATION) throw err;
           await s.exec('ROLLBACK TO SAVEPOINT bind');
           const [holder] = await s.rows<Row>('SELECT mac, ip, state, expires_at, client_id, hostname FROM leases WHERE ip = $1', [b.ip]);
           out.push({ ok: false, holder: holder && toLease(holder), error: `${b.ip} is bound to ${holder?.mac ?? 'another client'} in the shared store` });
         }
       }
       await s.exec('COMMIT');
+      this.totals.bindCommits++;
       return out;
     } catch (err) {
       await s.exec('ROLLBACK').catch(() => undefined);
-      this.opts.log?.warn({ err }, 'dhcp: shared lease commit failed: no ACK for this batch');
-      return binds.map(() => ({ ok: false, error: (err as Error).message }));
+      return this.refuseAll(binds, err);
     }
+  }
+
+  private refuseAll(binds: SharedBind[], err: unknown): BindResult[] {
+    this.opts.log?.warn({ err }, 'dhcp: shared lease commit failed: no ACK for this batch');
+    return binds.map(() => ({ ok: false, error: (err as Error).message }));
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@
 // before each batch) and notice any change at all from (count, sum of revs)
 // (a standby's mirror, every poll).
 import type { Lease } from '../../dhcp/leases.js';
-import type { LeaseFreed } from '../../dhcp/sharing.js';
+import type { LeaseFreed, SharedBind } from '../../dhcp/sharing.js';
 import type { PsqlSession } from './psql-session.js';
 
 /** PostgreSQL-only migration: the change counter on `leases` (appended after the shared tables). */
@@ -54,4 +54,40 @@ export async function applyFreed(s: PsqlSession, change: LeaseFreed, at: number)
   await s.exec('DELETE FROM leases WHERE ip = $1 AND updated_at <= $2', [change.ip, at]);
   await s.exec(`INSERT INTO leases (mac, ip, state, expires_at, updated_at) VALUES ($1, $2, 'declined', $3, $4) ON CONFLICT DO NOTHING`,
     [`declined:${change.ip}`, change.ip, change.until, at]);
+}
+
+// A bind: the address's rows that nobody holds now (lapsed, released,
+// another MAC's sticky row) go, then the MAC's row says bound. An address
+// still bound to, or quarantined for, another MAC fails the unique index on
+// ip (23505).
+const FREE_UNHELD = `NOT (l.state IN ('bound', 'declined') AND l.expires_at > $6)`;
+const UPSERT_BOUND = `INSERT INTO leases (mac, ip, state, expires_at, client_id, hostname, updated_at)
+  SELECT mac, ip, 'bound', expires_at, client_id, hostname, $6 FROM binds WHERE (SELECT count(*) FROM freed) >= 0
+  ON CONFLICT (mac) DO UPDATE SET ip = excluded.ip, state = 'bound', expires_at = excluded.expires_at, rev = nextval('leases_rev'),
+    client_id = COALESCE(excluded.client_id, leases.client_id), hostname = COALESCE(excluded.hostname, leases.hostname), updated_at = excluded.updated_at`;
+const BIND_ALL = `WITH binds AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS b(mac, ip, expires_at, client_id, hostname)),
+  freed AS (DELETE FROM leases l USING binds b WHERE l.ip = b.ip AND l.mac <> b.mac AND ${FREE_UNHELD} RETURNING 1)
+  ${UPSERT_BOUND}`;
+
+/**
+ * Every bind of a group in one statement, so in one round trip and one
+ * transaction of its own. The DELETE is finished before the first row is
+ * inserted: the INSERT's rows pass a filter on the DELETE's row count, which
+ * PostgreSQL evaluates once, before the first row (a one-time filter over an
+ * InitPlan); rows this statement deleted do not count against the unique
+ * index. Throws, having written nothing, when a bind cannot be made this
+ * way: 23505 when an address is still held by another MAC (or two binds
+ * name it), 21000 when one MAC is bound twice in the group; bind those one
+ * at a time (bindOne), which also says who holds the address.
+ */
+export async function bindAll(s: PsqlSession, binds: readonly SharedBind[], now: number): Promise<void> {
+  const column = <K extends keyof SharedBind>(k: K) => binds.map((b) => b[k] ?? null);
+  await s.exec(BIND_ALL, [column('mac'), column('ip'), column('expiresAt'), column('clientId'), column('hostname'), now]);
+}
+
+/** One bind, the writes bindAll makes for each: the caller runs it in a transaction (a savepoint per bind). */
+export async function bindOne(s: PsqlSession, b: SharedBind, now: number): Promise<void> {
+  await s.exec(`WITH binds AS (SELECT $1::text AS mac, $2::text AS ip, $3::bigint AS expires_at, $4::text AS client_id, $5::text AS hostname),
+    freed AS (DELETE FROM leases l WHERE l.ip = $2 AND l.mac <> $1 AND ${FREE_UNHELD} RETURNING 1)
+    ${UPSERT_BOUND}`, [b.mac, b.ip, b.expiresAt, b.clientId ?? null, b.hostname ?? null, now]);
 }

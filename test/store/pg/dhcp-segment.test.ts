@@ -127,6 +127,53 @@ describe('PostgreSQL DHCP segment', () => {
     ]);
   });
 
+  it('binds and reads asked for while the session is busy share one transaction and one read; a held address refuses only its own bind', async () => {
+    const conninfo = pg.createDatabase(`seg_${++n}`);
+    // No poll in this test: a poll's own turn on the session would close the group between two calls.
+    const a = await PgDhcpSegment.start({ conninfo, segment: 'seg', pollMs: 60_000, adopt: () => undefined });
+    open.push(a);
+    const now = Date.now();
+    const bind = (i: number, ip: string) => ({ mac: `aa:00:00:00:00:0${i}`, ip, expiresAt: now + HOUR });
+    expect(await a.commitBinds([bind(1, '10.0.0.20')])).toEqual([{ ok: true }]);
+    const holder = new PsqlSession(conninfo);
+    open.push(holder);
+    /** Another session holds the lease table, so the segment's first bind waits on it while `meanwhile` asks for more. */
+    const whileBusy = async <T>(firstBind: ReturnType<typeof bind>, meanwhile: () => Promise<T>): Promise<T> => {
+      await holder.exec('BEGIN');
+      await holder.exec('LOCK TABLE leases IN ACCESS EXCLUSIVE MODE');
+      const first = a.commitBinds([firstBind]);
+      await new Promise((r) => setTimeout(r, 100));
+      const asked = meanwhile();
+      await holder.exec('COMMIT');
+      expect(await first).toEqual([{ ok: true }]);
+      return asked;
+    };
+    const before = a.status().totals;
+    const [, three, fiveSix] = await whileBusy(bind(2, '10.0.0.21'), () => Promise.all([
+      Promise.all([a.refresh(), a.refresh(), a.refresh()]), a.commitBinds([bind(3, '10.0.0.22')]), a.commitBinds([bind(5, '10.0.0.23'), bind(6, '10.0.0.24')]),
+    ]));
+    expect(three).toEqual([{ ok: true }]);
+    expect(fiveSix).toEqual([{ ok: true }, { ok: true }]);
+    const after = a.status().totals;
+    expect(after.leaseReads - before.leaseReads).toBe(1);
+    expect(after.bindCommits - before.bindCommits).toBe(2);
+    const s = new PsqlSession(conninfo);
+    open.push(s);
+    const tx = new Map((await s.rows<{ mac: string; tx: string }>('SELECT mac, xmin::text AS tx FROM leases')).map((r) => [r.mac.slice(-2), r.tx]));
+    expect(new Set([tx.get('03'), tx.get('05'), tx.get('06')]).size).toBe(1);
+    expect(tx.get('02')).not.toBe(tx.get('03'));
+
+    // A group with an address another MAC holds: that bind alone is refused, with its holder.
+    const [seven, four, eight] = await whileBusy(bind(9, '10.0.0.29'), () => Promise.all([
+      a.commitBinds([bind(7, '10.0.0.27')]), a.commitBinds([bind(4, '10.0.0.20')]), a.commitBinds([bind(8, '10.0.0.28')]),
+    ]));
+    expect(seven).toEqual([{ ok: true }]);
+    expect(four).toMatchObject([{ ok: false, holder: { mac: 'aa:00:00:00:00:01', ip: '10.0.0.20' } }]);
+    expect(eight).toEqual([{ ok: true }]);
+    expect(a.status().totals.bindCommits - after.bindCommits).toBe(2);
+    expect((await s.rows<{ mac: string }>('SELECT mac FROM leases ORDER BY mac')).map((r) => r.mac.slice(-2))).toEqual(['01', '02', '03', '05', '06', '07', '08', '09']);
+  });
+
   it('two instances that both answer (different segment names on one database) never bind one address to two MACs', async () => {
     const conninfo = pg.createDatabase(`seg_${++n}`);
     const a = await segment(conninfo, 'left');
