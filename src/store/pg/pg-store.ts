@@ -204,27 +204,25 @@ export class PgStore implements StateStore {
   }
 
   recordDiscovered(s: Sighting): boolean {
-    // The count comes back with the upsert, for a new MAC only: a second
-    // statement was a second round trip on the loop for every unknown
-    // machine's first DISCOVER. The CTE's sub-select reads the table as it
-    // was before the INSERT (PostgreSQL's WITH rules), so the new row is +1.
-    const [row] = this.q<{ seen_count: number; before: number | null }>(
+    // One statement, one round trip on the loop per unknown machine's first
+    // DISCOVER: the upsert, and past the limit the prune, as Store does (the
+    // oldest off the (last_seen, first_seen) index, never a sort of the whole
+    // list). Every part of a WITH reads the table as it was before the
+    // statement (PostgreSQL's WITH rules), so the count is the one before the
+    // insert (+1 for the new row), and the prune cannot pick the new row.
+    const [row] = this.q<{ seen_count: number }>(
       `WITH up AS (INSERT INTO discovered AS d (mac, uuid, arch, vendor_class, user_class, relay, source, first_seen, last_seen)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
        ON CONFLICT (mac) DO UPDATE SET uuid=COALESCE($2, d.uuid), arch=COALESCE($3, d.arch),
          vendor_class=COALESCE($4, d.vendor_class), user_class=COALESCE($5, d.user_class),
          relay=COALESCE($6, d.relay), source=$7, last_seen=$8, seen_count=d.seen_count+1
-       RETURNING seen_count)
-       SELECT seen_count, CASE WHEN seen_count = 1 THEN (SELECT count(*)::int FROM discovered) END AS before FROM up`,
-      [s.mac, s.uuid ?? null, s.arch ?? null, s.vendorClass ?? null, s.userClass ?? null, s.relay ?? null, s.source, this.now()],
+       RETURNING seen_count),
+       over AS (SELECT CASE WHEN seen_count = 1 THEN GREATEST(0, (SELECT count(*) FROM discovered) + 1 - $9) ELSE 0 END AS n FROM up),
+       pruned AS (DELETE FROM discovered WHERE mac IN (SELECT mac FROM discovered ORDER BY last_seen, first_seen LIMIT (SELECT n FROM over)))
+       SELECT seen_count FROM up`,
+      [s.mac, s.uuid ?? null, s.arch ?? null, s.vendorClass ?? null, s.userClass ?? null, s.relay ?? null, s.source, this.now(), DISCOVERED_LIMIT],
     );
-    if (row?.seen_count !== 1) return false;
-    // As Store does: only past the limit, and then the oldest off the (last_seen, first_seen) index, never a sort of the whole list per new MAC.
-    const n = (row.before ?? 0) + 1;
-    if (n > DISCOVERED_LIMIT) {
-      this.q('DELETE FROM discovered WHERE mac IN (SELECT mac FROM discovered ORDER BY last_seen, first_seen LIMIT $1)', [n - DISCOVERED_LIMIT]);
-    }
-    return true;
+    return row?.seen_count === 1;
   }
 
   listDiscovered(): DiscoveredRecord[] {
