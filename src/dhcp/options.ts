@@ -95,6 +95,14 @@ export function uuidFromWire(b: Buffer): string {
   return `${le(b.subarray(0, 4))}-${le(b.subarray(4, 6))}-${le(b.subarray(6, 8))}-${hex(b.subarray(8, 10))}-${hex(b.subarray(10, 16))}`;
 }
 
+/**
+ * A text option's value. RFC 2132 §2: "Options containing NVT ASCII data
+ * SHOULD NOT include a trailing NULL; however, the receiver of such options
+ * MUST be prepared to delete trailing nulls if they exist." Some firmware
+ * sends them (a host name of "node1\0").
+ */
+const text = (v: Buffer): string => v.toString('latin1').replace(/\0+$/, '');
+
 export function decodeOptions(raw: Map<number, Buffer>): DecodeResult {
   const o: DhcpOptions = {};
   const fail = (error: string): DecodeResult => ({ ok: false, error });
@@ -119,11 +127,11 @@ export function decodeOptions(raw: Map<number, Buffer>): DecodeResult {
         if (code === Opt.ROUTER) o.routers = list; else o.dns = list;
         break;
       }
-      case Opt.HOSTNAME: o.hostname = v.toString('latin1'); break;
-      case Opt.DOMAIN_NAME: o.domainName = v.toString('latin1'); break;
-      case Opt.VENDOR_CLASS: o.vendorClass = v.toString('latin1'); break;
-      case Opt.TFTP_SERVER: o.tftpServer = v.toString('latin1'); break;
-      case Opt.BOOTFILE: o.bootfile = v.toString('latin1').replace(/\0+$/, ''); break;
+      case Opt.HOSTNAME: o.hostname = text(v); break;
+      case Opt.DOMAIN_NAME: o.domainName = text(v); break;
+      case Opt.VENDOR_CLASS: o.vendorClass = text(v); break;
+      case Opt.TFTP_SERVER: o.tftpServer = text(v); break;
+      case Opt.BOOTFILE: o.bootfile = text(v); break;
       case Opt.CLIENT_ID:
         if (v.length < 2) return fail(`option 61 needs at least 2 bytes, got ${v.length}`);
         o.clientId = Buffer.from(v);

@@ -67,6 +67,16 @@ describe('codec round-trips the client packets from CLIENTS.md', () => {
     expect(p.options.pxe?.get(71)).toEqual(Buffer.from([0x80, 0x03, 0x00, 0x00]));
   });
 
+  it('deletes trailing NULs from text options, as RFC 2132 §2 tells a receiver to, and keeps one inside', () => {
+    const nul = (t: string, n = 1) => [...Buffer.from(t), ...Array<number>(n).fill(0)];
+    const p = parsed(plainDiscover(MAC_UNKNOWN, 1, [[12, nul('node1', 2)], [15, nul('rack.example')], [60, nul('PXEClient:Arch:00007:UNDI:003016')], [66, [...Buffer.from('a\0b'), 0]]]));
+    expect(p.options.hostname).toBe('node1');
+    expect(p.options.domainName).toBe('rack.example');
+    expect(p.options.vendorClass).toBe('PXEClient:Arch:00007:UNDI:003016');
+    expect(p.options.tftpServer).toBe('a\0b');
+    expect(p.raw.get(12)).toEqual(Buffer.from(nul('node1', 2)));
+  });
+
   it('keeps unknown options as raw bytes', () => {
     const p = parsed(plainDiscover(MAC_UNKNOWN, 1, [[224, [1, 2, 3]]]));
     expect(p.raw.get(224)).toEqual(Buffer.from([1, 2, 3]));
