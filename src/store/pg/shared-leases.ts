@@ -82,12 +82,19 @@ const BIND_ALL = `WITH binds AS (SELECT * FROM unnest($1::text[], $2::text[], $3
  */
 export async function bindAll(s: PsqlSession, binds: readonly SharedBind[], now: number): Promise<void> {
   const column = <K extends keyof SharedBind>(k: K) => binds.map((b) => b[k] ?? null);
-  await s.exec(BIND_ALL, [column('mac'), column('ip'), column('expiresAt'), column('clientId'), column('hostname'), now]);
+  await s.exec(BIND_ALL, [column('mac'), column('ip'), column('expiresAt'), column('clientId'), binds.map((b) => storableHostname(b.hostname)), now]);
 }
 
 /** One bind, the writes bindAll makes for each: the caller runs it in a transaction (a savepoint per bind). */
 export async function bindOne(s: PsqlSession, b: SharedBind, now: number): Promise<void> {
   await s.exec(`WITH binds AS (SELECT $1::text AS mac, $2::text AS ip, $3::bigint AS expires_at, $4::text AS client_id, $5::text AS hostname),
     freed AS (DELETE FROM leases l WHERE l.ip = $2 AND l.mac <> $1 AND ${FREE_UNHELD} RETURNING 1)
-    ${UPSERT_BOUND}`, [b.mac, b.ip, b.expiresAt, b.clientId ?? null, b.hostname ?? null, now]);
+    ${UPSERT_BOUND}`, [b.mac, b.ip, b.expiresAt, b.clientId ?? null, storableHostname(b.hostname), now]);
 }
+
+/**
+ * The client's option 12 without NUL characters: PostgreSQL's text cannot
+ * hold one (22021), and a statement that fails on one client's host name
+ * would refuse every ACK of its group.
+ */
+const storableHostname = (name: string | null | undefined): string | null => name?.replace(/\0/g, '') ?? null;

@@ -52,6 +52,15 @@ describe('shared lease binds', () => {
     ]);
   });
 
+  it('a host name with a NUL in it binds, stored without it (PostgreSQL text cannot hold one)', async () => {
+    const s = await table();
+    await bindAll(s, [{ mac: 'bb:00:00:00:00:01', ip: '10.0.0.5', expiresAt: now + HOUR, hostname: 'no\0de1' }, { mac: 'bb:00:00:00:00:02', ip: '10.0.0.9', expiresAt: now + HOUR }], now);
+    await bindOne(s, { mac: 'bb:00:00:00:00:03', ip: '10.0.0.6', expiresAt: now + HOUR, hostname: 'n\0\0ode3' }, now);
+    expect(await s.rows('SELECT mac, hostname FROM leases WHERE mac LIKE $1 ORDER BY mac', ['bb:%'])).toEqual([
+      { mac: 'bb:00:00:00:00:01', hostname: 'node1' }, { mac: 'bb:00:00:00:00:02', hostname: null }, { mac: 'bb:00:00:00:00:03', hostname: 'node3' },
+    ]);
+  });
+
   it('bindAll writes nothing when an address is still held (23505) or a MAC is bound twice (21000); bindOne makes the bind it can', async () => {
     const s = await table();
     const before = await rows(s);
