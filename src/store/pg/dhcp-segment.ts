@@ -34,7 +34,7 @@ import type { DhcpSharing, LeaseFreed, SharedBind } from '../../dhcp/sharing.js'
 import { memoryOutbox, type FreedOutbox } from '../../dhcp/freed-outbox.js';
 import { migratePg } from './migrations.js';
 import { PgError, PsqlSession } from './psql-session.js';
-import { applyFreed, bindAll, bindOne, leasesSignature, readAllLeases, readLeasesSince, toLease } from './shared-leases.js';
+import { applyFreed, bindAll, leasesSignature, readAllLeases, readLeasesSince, toLease } from './shared-leases.js';
 
 /** First key of the two-key advisory lock "answers DHCP on a segment" ('dhcp'); the second is hashtext(segment). */
 export const DHCP_LOCK_CLASS = 0x64686370;
@@ -319,7 +319,7 @@ export class PgDhcpSegment implements DhcpSharing {
       for (const b of binds) {
         await s.exec('SAVEPOINT bind');
         try {
-          await bindOne(s, b, now);
+          await bindAll(s, [b], now);
           await s.exec('RELEASE SAVEPOINT bind');
           out.push({ ok: true });
         } catch (err) {

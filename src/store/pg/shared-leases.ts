@@ -60,14 +60,12 @@ export async function applyFreed(s: PsqlSession, change: LeaseFreed, at: number)
 // another MAC's sticky row) go, then the MAC's row says bound. An address
 // still bound to, or quarantined for, another MAC fails the unique index on
 // ip (23505).
-const FREE_UNHELD = `NOT (l.state IN ('bound', 'declined') AND l.expires_at > $6)`;
-const UPSERT_BOUND = `INSERT INTO leases (mac, ip, state, expires_at, client_id, hostname, updated_at)
+const BIND_ALL = `WITH binds AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS b(mac, ip, expires_at, client_id, hostname)),
+  freed AS (DELETE FROM leases l USING binds b WHERE l.ip = b.ip AND l.mac <> b.mac AND NOT (l.state IN ('bound', 'declined') AND l.expires_at > $6) RETURNING 1)
+  INSERT INTO leases (mac, ip, state, expires_at, client_id, hostname, updated_at)
   SELECT mac, ip, 'bound', expires_at, client_id, hostname, $6 FROM binds WHERE (SELECT count(*) FROM freed) >= 0
   ON CONFLICT (mac) DO UPDATE SET ip = excluded.ip, state = 'bound', expires_at = excluded.expires_at, rev = nextval('leases_rev'),
     client_id = COALESCE(excluded.client_id, leases.client_id), hostname = COALESCE(excluded.hostname, leases.hostname), updated_at = excluded.updated_at`;
-const BIND_ALL = `WITH binds AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS b(mac, ip, expires_at, client_id, hostname)),
-  freed AS (DELETE FROM leases l USING binds b WHERE l.ip = b.ip AND l.mac <> b.mac AND ${FREE_UNHELD} RETURNING 1)
-  ${UPSERT_BOUND}`;
 
 /**
  * Every bind of a group in one statement, so in one round trip and one
@@ -77,19 +75,13 @@ const BIND_ALL = `WITH binds AS (SELECT * FROM unnest($1::text[], $2::text[], $3
  * InitPlan); rows this statement deleted do not count against the unique
  * index. Throws, having written nothing, when a bind cannot be made this
  * way: 23505 when an address is still held by another MAC (or two binds
- * name it), 21000 when one MAC is bound twice in the group; bind those one
- * at a time (bindOne), which also says who holds the address.
+ * name it), 21000 when one MAC is bound twice in the group. The caller then
+ * binds them one at a time, each a group of one under a savepoint (one bind
+ * cannot raise 21000), and asks who holds an address refused.
  */
 export async function bindAll(s: PsqlSession, binds: readonly SharedBind[], now: number): Promise<void> {
   const column = <K extends keyof SharedBind>(k: K) => binds.map((b) => b[k] ?? null);
   await s.exec(BIND_ALL, [column('mac'), column('ip'), column('expiresAt'), column('clientId'), binds.map((b) => storableHostname(b.hostname)), now]);
-}
-
-/** One bind, the writes bindAll makes for each: the caller runs it in a transaction (a savepoint per bind). */
-export async function bindOne(s: PsqlSession, b: SharedBind, now: number): Promise<void> {
-  await s.exec(`WITH binds AS (SELECT $1::text AS mac, $2::text AS ip, $3::bigint AS expires_at, $4::text AS client_id, $5::text AS hostname),
-    freed AS (DELETE FROM leases l WHERE l.ip = $2 AND l.mac <> $1 AND ${FREE_UNHELD} RETURNING 1)
-    ${UPSERT_BOUND}`, [b.mac, b.ip, b.expiresAt, b.clientId ?? null, storableHostname(b.hostname), now]);
 }
 
 /**

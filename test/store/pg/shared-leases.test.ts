@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { migratePg } from '../../../src/store/pg/migrations.js';
 import { PgError, PsqlSession } from '../../../src/store/pg/psql-session.js';
-import { bindAll, bindOne } from '../../../src/store/pg/shared-leases.js';
+import { bindAll } from '../../../src/store/pg/shared-leases.js';
 import { startPostgres, type PgRig } from '../../helpers/postgres.js';
 
 let pg: PgRig;
@@ -55,20 +55,20 @@ describe('shared lease binds', () => {
   it('a host name with a NUL in it binds, stored without it (PostgreSQL text cannot hold one)', async () => {
     const s = await table();
     await bindAll(s, [{ mac: 'bb:00:00:00:00:01', ip: '10.0.0.5', expiresAt: now + HOUR, hostname: 'no\0de1' }, { mac: 'bb:00:00:00:00:02', ip: '10.0.0.9', expiresAt: now + HOUR }], now);
-    await bindOne(s, { mac: 'bb:00:00:00:00:03', ip: '10.0.0.6', expiresAt: now + HOUR, hostname: 'n\0\0ode3' }, now);
+    await bindAll(s, [{ mac: 'bb:00:00:00:00:03', ip: '10.0.0.6', expiresAt: now + HOUR, hostname: 'n\0\0ode3' }], now);
     expect(await s.rows('SELECT mac, hostname FROM leases WHERE mac LIKE $1 ORDER BY mac', ['bb:%'])).toEqual([
       { mac: 'bb:00:00:00:00:01', hostname: 'node1' }, { mac: 'bb:00:00:00:00:02', hostname: null }, { mac: 'bb:00:00:00:00:03', hostname: 'node3' },
     ]);
   });
 
-  it('bindAll writes nothing when an address is still held (23505) or a MAC is bound twice (21000); bindOne makes the bind it can', async () => {
+  it('bindAll writes nothing when an address is still held (23505) or a MAC is bound twice (21000); a group of one makes the bind it can', async () => {
     const s = await table();
     const before = await rows(s);
     expect(await sqlstate(bindAll(s, [{ mac: 'bb:00:00:00:00:01', ip: '10.0.0.5', expiresAt: now + HOUR }, { mac: 'bb:00:00:00:00:02', ip: '10.0.0.7', expiresAt: now + HOUR }], now))).toBe('23505');
     expect(await sqlstate(bindAll(s, [{ mac: 'bb:00:00:00:00:01', ip: '10.0.0.5', expiresAt: now + HOUR }, { mac: 'bb:00:00:00:00:01', ip: '10.0.0.9', expiresAt: now + HOUR }], now))).toBe('21000');
     expect(await rows(s)).toEqual(before);
-    await bindOne(s, { mac: 'bb:00:00:00:00:01', ip: '10.0.0.5', expiresAt: now + HOUR }, now);
-    expect(await sqlstate(bindOne(s, { mac: 'bb:00:00:00:00:02', ip: '10.0.0.7', expiresAt: now + HOUR }, now))).toBe('23505');
+    await bindAll(s, [{ mac: 'bb:00:00:00:00:01', ip: '10.0.0.5', expiresAt: now + HOUR }], now);
+    expect(await sqlstate(bindAll(s, [{ mac: 'bb:00:00:00:00:02', ip: '10.0.0.7', expiresAt: now + HOUR }], now))).toBe('23505');
     expect((await rows(s))[0]).toEqual({ mac: 'bb:00:00:00:00:01', ip: '10.0.0.5', state: 'bound' });
   });
 });
