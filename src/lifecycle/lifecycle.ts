@@ -24,6 +24,18 @@ const REFUSAL_LOG_MS = 10_000;
  */
 export const SIGHTING_COMMIT_GAP_MS = 25;
 
+/**
+ * A sighting as the stores keep it: the client's vendor and user classes
+ * without NUL (opaque octets in DHCP: RFC 2132 §9.13, RFC 3004).
+ * PostgreSQL's text cannot hold one (22021), and a batch's sightings are one
+ * transaction, so one client's NUL would lose every machine's sighting
+ * written with it; on SQLite too, so both stores list the same row.
+ */
+function storableSighting(s: Sighting): Sighting {
+  const strip = (v: string | undefined) => v?.replace(/\0/g, '');
+  return s.vendorClass?.includes('\0') || s.userClass?.includes('\0') ? { ...s, vendorClass: strip(s.vendorClass), userClass: strip(s.userClass) } : s;
+}
+
 export class Lifecycle {
   readonly machine: StateMachine;
   private readonly log: Logger | undefined;
@@ -60,7 +72,8 @@ export class Lifecycle {
    * unknown) and returns what it gets. Changes no state: DHCP also sees
    * Talos's own requests, which say nothing about where the node is.
    */
-  sighted(s: Sighting): BootAction {
+  sighted(seen: Sighting): BootAction {
+    const s = storableSighting(seen);
     const action = this.bootActionForMac(s.mac);
     if (!this.sightingsLater) {
       // What is written here only records a sighting: no disk flush (Store.withoutFlush).

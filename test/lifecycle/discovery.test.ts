@@ -5,6 +5,9 @@ import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
 import { discoveredView } from '../../src/lifecycle/discovery.js';
 import { inventory, nodeSpec } from './fixtures.js';
 import type { Logger } from '../../src/log.js';
+import { join } from 'node:path';
+import { SharedStore } from '../../src/store/pg/shared-store.js';
+import { usePgAndTempDir } from '../helpers/postgres.js';
 
 describe('discovered machines', () => {
   it('flags all-zero and duplicated UUIDs and leaves them out of the snippet', () => {
@@ -120,6 +123,25 @@ describe('discovered machines', () => {
     expect(kept.has(mac(0))).toBe(true);
     expect(kept.has(mac(DISCOVERED_LIMIT + 19))).toBe(true);
     for (let i = 1; i <= 20; i++) expect(kept.has(mac(i))).toBe(false);
+    store.close();
+  });
+});
+
+describe('sightings with a NUL in them', () => {
+  const rig = usePgAndTempDir('rb-discovery-');
+  // The daemon's two compositions: SQLite alone, and SQLite beside the shared PostgreSQL rows.
+  const stores = { sqlite: () => new Store(':memory:'), postgres: () => new SharedStore(join(rig.dir, `${Math.random()}.db`), rig.database()) };
+
+  it.each(Object.keys(stores) as (keyof typeof stores)[])('on %s: a NUL in a client\'s vendor or user class costs no sighting written with it', (kind) => {
+    const store = stores[kind]();
+    const lifecycle = new Lifecycle(store, { sightingsLater: true });
+    lifecycle.sighted({ mac: 'de:ad:00:00:00:01', source: 'dhcp', vendorClass: 'PXEClient\0:Arch:00007', userClass: 'iPXE\0' });
+    lifecycle.sighted({ mac: 'de:ad:00:00:00:02', source: 'dhcp', vendorClass: 'PXEClient:Arch:00000' });
+    lifecycle.writeSightings();
+    const byMac = new Map(store.listDiscovered().map((d) => [d.mac, d]));
+    expect(byMac.get('de:ad:00:00:00:01')).toMatchObject({ vendorClass: 'PXEClient:Arch:00007', userClass: 'iPXE' });
+    expect(byMac.get('de:ad:00:00:00:02')).toMatchObject({ vendorClass: 'PXEClient:Arch:00000' });
+    expect(store.events({ mac: 'de:ad:00:00:00:01' })).toHaveLength(1);
     store.close();
   });
 });
