@@ -24,28 +24,32 @@ type Row = { client: string; iaid: number; ip: string; state: Lease6['state']; e
 const COLUMNS = 'client, iaid, ip, state, expires_at, duid';
 const toLease = (r: Row): Lease6 => ({ client: r.client, iaid: r.iaid, ip: r.ip, state: r.state, expiresAt: r.expires_at, duid: r.duid });
 
-/** The client's row in the shape the local book writes it, replacing what that client had. */
-const UPSERT = `INSERT INTO dhcpv6_leases (client, iaid, ip, state, expires_at, duid, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+/**
+ * A binding or a DECLINE's quarantine row, in one statement (one round trip,
+ * its own transaction): the client's row in the shape the local book writes
+ * it, after the address's other rows go: for a binding those nobody holds
+ * now (lapsed, released, another client's sticky row), for a DECLINE every
+ * one (RFC 8415 §18.3.8: the address is kept from every client). As in
+ * DHCPv4's group statement (shared-leases.ts), the insert's row passes a
+ * one-time filter on the DELETE's count, so the DELETE is finished first and
+ * its rows do not count against the unique index on ip; an address another
+ * client still holds fails it (23505), having written nothing.
+ */
+const WRITE_ROW = `WITH freed AS (DELETE FROM dhcpv6_leases WHERE ip = $3 AND client <> $1
+    AND ($8::boolean OR NOT (state IN ('bound', 'declined') AND expires_at > $7::bigint)) RETURNING 1)
+  INSERT INTO dhcpv6_leases (client, iaid, ip, state, expires_at, duid, updated_at)
+  SELECT $1::text, $2::bigint, $3::text, $4::text, $5::bigint, $6::text, $7::bigint WHERE (SELECT count(*) FROM freed) >= 0
   ON CONFLICT (client) DO UPDATE SET iaid = excluded.iaid, ip = excluded.ip, state = excluded.state, expires_at = excluded.expires_at,
     duid = excluded.duid, updated_at = excluded.updated_at`;
 
-/** One write of the handler, in one transaction. A binding first frees the address's rows nobody holds now (lapsed, released, another client's sticky row). */
+/** One write of the handler: one statement, so one round trip on the segment's session. */
 async function apply(s: PsqlSession, change: Lease6Change, now: number): Promise<void> {
-  await s.exec('BEGIN');
-  try {
-    if (change.kind === 'released') {
-      await s.exec(`UPDATE dhcpv6_leases SET state = 'released', updated_at = $1 WHERE client = $2 AND ip = $3`, [now, change.client, change.ip]);
-    } else {
-      const l = change.lease;
-      if (change.kind === 'declined') await s.exec('DELETE FROM dhcpv6_leases WHERE ip = $1', [l.ip]);
-      else await s.exec(`DELETE FROM dhcpv6_leases WHERE ip = $1 AND client <> $2 AND NOT (state IN ('bound', 'declined') AND expires_at > $3)`, [l.ip, l.client, now]);
-      await s.exec(UPSERT, [l.client, l.iaid, l.ip, l.state, l.expiresAt, l.duid, now]);
-    }
-    await s.exec('COMMIT');
-  } catch (err) {
-    await s.exec('ROLLBACK').catch(() => undefined);
-    throw err;
+  if (change.kind === 'released') {
+    await s.exec(`UPDATE dhcpv6_leases SET state = 'released', updated_at = $1 WHERE client = $2 AND ip = $3`, [now, change.client, change.ip]);
+    return;
   }
+  const l = change.lease;
+  await s.exec(WRITE_ROW, [l.client, l.iaid, l.ip, l.state, l.expiresAt, l.duid, now, change.kind === 'declined']);
 }
 
 export class PgDhcpv6Book implements Dhcpv6Sharing {

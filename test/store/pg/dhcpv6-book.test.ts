@@ -127,6 +127,16 @@ describe('DHCPv6 on a shared segment (PostgreSQL)', () => {
     expect(a.book.status()).toMatchObject({ totals: { refused: 1 } });
   });
 
+  it('an address whose row in PostgreSQL lapsed is taken over in the binding\'s one statement', async () => {
+    const conninfo = pg.createDatabase(`d6_${++n}`);
+    const a = await appliance(conninfo);
+    expect(given(await a.ask(rapidSolicit(mac(1))))).toBe(POOL[0]); // a has read the book for its turn
+    await shared(conninfo, `INSERT INTO dhcpv6_leases (client, iaid, ip, state, expires_at, duid, updated_at) VALUES ('other', 1, $1, 'bound', 1, 'bb', 0)`, [POOL[1]]); // lapsed by the test's clock
+    expect(given(await a.ask(rapidSolicit(mac(2))))).toBe(POOL[1]);
+    expect(await shared(conninfo)).toEqual([{ client: mac(1), ip: POOL[0], state: 'bound' }, { client: mac(2), ip: POOL[1], state: 'bound' }]);
+    expect(a.book.status()).toMatchObject({ totals: { commits: 2, refused: 0 } });
+  });
+
   it('a RELEASE and a DECLINE are in PostgreSQL before their Reply; a standby\'s are not answered', async () => {
     const { conninfo, a, b } = await twoWithTwoBound();
     expect((await a.ask(message(Msg6.RELEASE, mac(1), [ia(POOL[0])]))).kind).toBe('reply');
