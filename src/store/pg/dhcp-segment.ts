@@ -64,8 +64,14 @@ export interface PgDhcpSegmentOptions {
 
 type BindResult = { ok: true } | { ok: false; holder?: Lease; error?: string };
 const UNIQUE_VIOLATION = '23505';
-/** What makes a group's one statement fail where binds one at a time may not: an address held (23505), a MAC twice in the group (21000). */
-const ONE_AT_A_TIME = new Set([UNIQUE_VIOLATION, '21000']);
+/**
+ * A server error one bind's values can cause (SQLSTATE classes 21
+ * cardinality, 22 data, 23 integrity, P0 a trigger's RAISE): the group goes
+ * one bind at a time. Any other (a timeout, a deadlock, resources, the
+ * session lost) refuses the whole group: binds one by one would only meet
+ * it again, once each.
+ */
+const oneBindsFault = (err: unknown): err is PgError => err instanceof PgError && /^(21|22|23|P0)/.test(err.sqlstate);
 type Row = { mac: string; ip: string; state: Lease['state']; expires_at: number; client_id: string | null; hostname: string | null };
 
 /** What /metrics shows of the segment (flattened under dhcp_segment_*). */
@@ -299,8 +305,10 @@ export class PgDhcpSegment implements DhcpSharing {
 
   /**
    * A group in one statement when every bind can be made (the common case:
-   * the book chose free addresses); else one bind at a time, so one bind
-   * refused does not refuse the others, and it says who holds the address.
+   * the book chose free addresses). When it fails on a bind's values (an
+   * address held, a MAC twice in the group, a value the table refuses), one
+   * bind at a time, so one bind refused does not refuse the others, and it
+   * says who holds the address.
    */
   private async commitNow(binds: SharedBind[]): Promise<BindResult[]> {
     const s = this.session;
@@ -311,9 +319,11 @@ export class PgDhcpSegment implements DhcpSharing {
       this.totals.bindCommits++;
       return binds.map(() => ({ ok: true }));
     } catch (err) {
-      if (!(err instanceof PgError) || !ONE_AT_A_TIME.has(err.sqlstate)) return this.refuseAll(binds, err);
+      if (!oneBindsFault(err)) return this.refuseAll(binds, err);
     }
     const out: BindResult[] = [];
+    let refusedBy: PgError | undefined;
+    let refused = 0;
     try {
       await s.exec('BEGIN');
       for (const b of binds) {
@@ -323,14 +333,22 @@ export class PgDhcpSegment implements DhcpSharing {
           await s.exec('RELEASE SAVEPOINT bind');
           out.push({ ok: true });
         } catch (err) {
-          if (!(err instanceof PgError) || err.sqlstate !== UNIQUE_VIOLATION) throw err;
+          if (!oneBindsFault(err)) throw err;
           await s.exec('ROLLBACK TO SAVEPOINT bind');
+          if (err.sqlstate !== UNIQUE_VIOLATION) {
+            refusedBy ??= err;
+            refused++;
+            out.push({ ok: false, error: err.message });
+            continue;
+          }
           const [holder] = await s.rows<Row>('SELECT mac, ip, state, expires_at, client_id, hostname FROM leases WHERE ip = $1', [b.ip]);
           out.push({ ok: false, holder: holder && toLease(holder), error: `${b.ip} is bound to ${holder?.mac ?? 'another client'} in the shared store` });
         }
       }
       await s.exec('COMMIT');
       this.totals.bindCommits++;
+      // Once per group, not per bind: a database refusing every bind would otherwise log each.
+      if (refusedBy) this.opts.log?.warn({ err: refusedBy, refused }, 'dhcp: the shared store refused binds of this batch: no ACK for them');
       return out;
     } catch (err) {
       await s.exec('ROLLBACK').catch(() => undefined);

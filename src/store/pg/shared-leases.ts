@@ -75,9 +75,10 @@ const BIND_ALL = `WITH binds AS (SELECT * FROM unnest($1::text[], $2::text[], $3
  * InitPlan); rows this statement deleted do not count against the unique
  * index. Throws, having written nothing, when a bind cannot be made this
  * way: 23505 when an address is still held by another MAC (or two binds
- * name it), 21000 when one MAC is bound twice in the group. The caller then
- * binds them one at a time, each a group of one under a savepoint (one bind
- * cannot raise 21000), and asks who holds an address refused.
+ * name it), 21000 when one MAC is bound twice in the group, or any error
+ * one bind's values cause. The caller then binds them one at a time, each a
+ * group of one under a savepoint (one bind cannot raise 21000), and asks who
+ * holds an address refused.
  */
 export async function bindAll(s: PsqlSession, binds: readonly SharedBind[], now: number): Promise<void> {
   const column = <K extends keyof SharedBind>(k: K) => binds.map((b) => b[k] ?? null);

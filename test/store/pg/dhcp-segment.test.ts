@@ -127,6 +127,29 @@ describe('PostgreSQL DHCP segment', () => {
     ]);
   });
 
+  it('a bind the table refuses for its own values costs only its own ACK; an error that is not one bind\'s refuses the group', async () => {
+    const conninfo = pg.createDatabase(`seg_${++n}`);
+    const a = await segment(conninfo);
+    const now = Date.now();
+    const s = new PsqlSession(conninfo);
+    try {
+      // A stand-in for a value the table cannot take (a trigger's RAISE, class P0), then for the database's own trouble (53100, disk full).
+      await s.exec(`CREATE FUNCTION refuse_bind() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        IF NEW.mac = 'aa:00:00:00:00:02' THEN RAISE EXCEPTION 'refused for its values'; END IF;
+        IF NEW.mac = 'aa:00:00:00:00:05' THEN RAISE EXCEPTION 'disk full' USING ERRCODE = 'disk_full'; END IF;
+        RETURN NEW; END $$`);
+      await s.exec('CREATE TRIGGER refuse_bind BEFORE INSERT OR UPDATE ON leases FOR EACH ROW EXECUTE FUNCTION refuse_bind()');
+    } finally {
+      await s.close();
+    }
+    const bind = (i: number) => ({ mac: `aa:00:00:00:00:0${i}`, ip: `10.0.0.2${i}`, expiresAt: now + HOUR });
+    expect(await a.commitBinds([bind(1), bind(2), bind(3)])).toEqual([{ ok: true }, { ok: false, error: 'refused for its values' }, { ok: true }]);
+    expect(await a.commitBinds([bind(4), bind(5), bind(6)])).toEqual([4, 5, 6].map(() => ({ ok: false, error: 'disk full' })));
+    expect(await sharedLeases(conninfo)).toEqual([
+      { mac: 'aa:00:00:00:00:01', ip: '10.0.0.21', state: 'bound' }, { mac: 'aa:00:00:00:00:03', ip: '10.0.0.23', state: 'bound' },
+    ]);
+  });
+
   it('binds and reads asked for while the session is busy share one transaction and one read; a held address refuses only its own bind', async () => {
     const conninfo = pg.createDatabase(`seg_${++n}`);
     // No poll in this test: a poll's own turn on the session would close the group between two calls.
