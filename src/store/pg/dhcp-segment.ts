@@ -347,7 +347,7 @@ export class PgDhcpSegment implements DhcpSharing {
       }
       await s.exec('COMMIT');
       this.totals.bindCommits++;
-      // Once per group, not per bind: a database refusing every bind would otherwise log each.
+      // The server's error once per group, as refuseAll does; the caller logs each ACK not sent.
       if (refusedBy) this.opts.log?.warn({ err: refusedBy, refused }, 'dhcp: the shared store refused binds of this batch: no ACK for them');
       return out;
     } catch (err) {
