@@ -9,6 +9,7 @@ import { StateMachine, type Observation, type TransitionResult } from './machine
 import { PROVISIONING_STATES } from './states.js';
 import { anyUkiFetchPending, forgetUkiFetch } from '../store/uki-fetches.js';
 import { LogTally } from '../log-tally.js';
+import { storableText } from '../store/client-text.js';
 
 /** How often, at most, a store that refuses sightings is said so in the log. */
 const REFUSAL_LOG_MS = 10_000;
@@ -24,16 +25,10 @@ const REFUSAL_LOG_MS = 10_000;
  */
 export const SIGHTING_COMMIT_GAP_MS = 25;
 
-/**
- * A sighting as the stores keep it: the client's vendor and user classes
- * without NUL (opaque octets in DHCP: RFC 2132 §9.13, RFC 3004).
- * PostgreSQL's text cannot hold one (22021), and a batch's sightings are one
- * transaction, so one client's NUL would lose every machine's sighting
- * written with it; on SQLite too, so both stores list the same row.
- */
+/** A sighting as the stores keep it: its client-chosen classes as storableText. */
 function storableSighting(s: Sighting): Sighting {
-  const strip = (v: string | undefined) => v?.replace(/\0/g, '');
-  return s.vendorClass?.includes('\0') || s.userClass?.includes('\0') ? { ...s, vendorClass: strip(s.vendorClass), userClass: strip(s.userClass) } : s;
+  const [vendorClass, userClass] = [storableText(s.vendorClass), storableText(s.userClass)];
+  return vendorClass === s.vendorClass && userClass === s.userClass ? s : { ...s, vendorClass, userClass };
 }
 
 export class Lifecycle {

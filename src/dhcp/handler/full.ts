@@ -7,6 +7,7 @@ import { enc, Opt } from '../options.js';
 import { inSubnet, ipToInt, parseCidr, ZERO, type Subnet } from '../ipv4.js';
 import type { Pool } from '../../settings/settings.js';
 import type { BootAction } from '../../lifecycle/boot.js';
+import { storableText } from '../../store/client-text.js';
 import {
   addBootFile, bootFileFor, destination, drop, finish, isEthernet, nakFlags, recordEvent, replyLimit, replySkeleton, sight, sightingOf,
   type HandlerContext, type Outcome, type Received,
@@ -178,7 +179,7 @@ function request(ctx: HandlerContext, req: DhcpPacket, scope: Scope, from: Recei
   if (ctx.readOnly) return ackStoredLease(ctx, req, scope, action, wanted);
 
   const lease = ctx.leases.bind(req.mac, wanted, ctx.settings.dhcp.leaseSeconds, {
-    clientId: o.clientId?.toString('hex'), hostname: o.hostname,
+    clientId: o.clientId?.toString('hex'), hostname: storableText(o.hostname),
   });
   // The offer stays in the book (it lapses by itself): if the store then
   // fails to commit this binding, the packet is decided again read-only and

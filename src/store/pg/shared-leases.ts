@@ -6,6 +6,7 @@
 import type { Lease } from '../../dhcp/leases.js';
 import type { LeaseFreed, SharedBind } from '../../dhcp/sharing.js';
 import type { PsqlSession } from './psql-session.js';
+import { storableText } from '../client-text.js';
 
 /** PostgreSQL-only migration: the change counter on `leases` (appended after the shared tables). */
 export const LEASES_REV_MIGRATION = `CREATE SEQUENCE IF NOT EXISTS leases_rev;
@@ -82,12 +83,9 @@ const BIND_ALL = `WITH binds AS (SELECT * FROM unnest($1::text[], $2::text[], $3
  */
 export async function bindAll(s: PsqlSession, binds: readonly SharedBind[], now: number): Promise<void> {
   const column = <K extends keyof SharedBind>(k: K) => binds.map((b) => b[k] ?? null);
-  await s.exec(BIND_ALL, [column('mac'), column('ip'), column('expiresAt'), column('clientId'), binds.map((b) => storableHostname(b.hostname)), now]);
+  // The DHCP handler stores host names as storableText already; a local
+  // book's row written before it did (an upgraded appliance) may still hold a NUL.
+  const hostnames = binds.map((b) => (b.hostname == null ? null : storableText(b.hostname)));
+  await s.exec(BIND_ALL, [column('mac'), column('ip'), column('expiresAt'), column('clientId'), hostnames, now]);
 }
 
-/**
- * The client's option 12 without NUL characters: PostgreSQL's text cannot
- * hold one (22021), and a statement that fails on one client's host name
- * would refuse every ACK of its group.
- */
-const storableHostname = (name: string | null | undefined): string | null => name?.replace(/\0/g, '') ?? null;

@@ -72,6 +72,16 @@ describe('full mode: reservations and boot files', () => {
     expect(ctx.store.getNode('cp-1')?.lastSeen).toBe(ctx.clock.t);
   });
 
+  it('keeps the client\'s host name without NUL, so either lease book (SQLite or PostgreSQL) can hold it', () => {
+    setup();
+    send(ipxeBiosDiscover());
+    const request = ipxeBiosRequest(SERVER, '10.77.0.11');
+    // Option 12 before the END byte; RFC 2132 §2 only lets the codec drop trailing NULs.
+    const withName = Buffer.concat([request.subarray(0, request.lastIndexOf(255)), Buffer.from([12, 7, ...Buffer.from('no\0de1\0', 'latin1'), 255])]);
+    expect(send(withName).reply?.options.messageType).toBe(5);
+    expect(ctx.store.db.prepare('SELECT hostname FROM leases WHERE mac=?').get('52:54:00:12:34:01')).toEqual({ hostname: 'node1' });
+  });
+
   it('ignores a REQUEST for another server and NAKs a wrong address', () => {
     setup();
     expect(send(ipxeBiosRequest('10.77.0.254', '10.77.0.11')).reply).toBeUndefined();
