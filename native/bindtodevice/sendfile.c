@@ -62,11 +62,14 @@
 // round 8).
 #define QUANTUM (4 << 20)
 #define MAX_THREADS 8
-// Two, one per core of the 2-core box it was measured on. One thread served
-// 200 wrk clients on loopback faster (1.01x nginx against 0.91x), but in the
-// 200-machine boot storm it made the kernel and initramfs phases 1.76x and
-// 1.44x the reference chain's where two give 0.85x and 0.70x, and the storm
-// is the row that boots machines (README, issue 19 round 19).
+// Two, one per core of the 2-core box it was measured on. In the 200-machine
+// boot storm one thread is busy all the time (over veth the receivers' side
+// runs on the sending CPU; 20-120 transfers ready per pass), and the kernel
+// and initramfs phases took 1.76x and 1.44x the reference chain's where two
+// give 0.85x and 0.70x (round 19; round 27 again: the storm 1.14x the chain
+// with one, 1.04x with two). Under wrk on loopback a thread idles 90% of the
+// time, and one thread was not faster there in round 27's bench (README,
+// issue 19 rounds 19 and 27).
 #define DEFAULT_THREADS 2
 
 // One I/O thread: its epoll set, its wake-up eventfd, and what was submitted to it.
@@ -180,6 +183,9 @@ static int pump(struct transfer *t) {
 
 static void *run(void *arg) {
   struct worker *w = arg;
+  // Named so `top -H`, /proc/PID/task/*/comm and the storm bench tell these
+  // threads from Node's own (all "node" otherwise).
+  pthread_setname_np(pthread_self(), "rb-sendfile");
   struct epoll_event events[64];
   struct transfer *ready_head = NULL, *ready_tail = NULL;
 #define PUSH_READY(t)                        \

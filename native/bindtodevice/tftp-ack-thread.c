@@ -135,6 +135,7 @@ static void let_go_of_closing(void) {
 
 static void *receiver(void *arg) {
   (void)arg;
+  pthread_setname_np(pthread_self(), "rb-tftp-acks");  // as sendfile.c's threads: visible in top -H and /proc
   struct epoll_event events[EPOLL_BATCH];
   for (;;) {
     int n = epoll_wait(epfd, events, EPOLL_BATCH, -1);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -297,6 +297,7 @@ describe.each([
 
 describe('TFTP server: one ACK receiver thread for every transfer on it (ackThread)', () => {
   const threads = () => readdirSync('/proc/self/task').length;
+  const threadNames = () => readdirSync('/proc/self/task').map((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
 
   it('serves eight transfers at once from one thread, not one each, and each whole', async () => {
     const svc = await rig.serve({ root, log, tftp: { maxTransfers: 16 }, retransmitMs: 2000, maxRetries: 2, batchedSends: true, nativeAcks: true, ackThread: true });
@@ -313,6 +314,8 @@ describe('TFTP server: one ACK receiver thread for every transfer on it (ackThre
     // A thread per transfer (the receiver before round 11) made this 8 more;
     // the margin is for a thread of libuv's or V8's starting meanwhile.
     expect(threads() - before).toBeLessThanOrEqual(2);
+    // And that one is named, for top -H and /proc/PID/task/*/comm.
+    expect(threadNames().filter((n) => n === 'rb-tftp-acks')).toHaveLength(1);
     // Each runs to the end on the shared receiver, acknowledged in turn: 5,000 bytes in 512-byte blocks.
     for (let block = 1; block <= 10; block++) {
       for (const c of [warm, ...clients]) {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, get, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { constants, tmpdir } from 'node:os';
@@ -45,6 +45,7 @@ function counting(addon: ZeroCopySend): ZeroCopySend {
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const openFds = () => readdirSync('/proc/self/fd').length;
+const threadNames = () => readdirSync('/proc/self/task').map((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
 
 async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -127,6 +128,12 @@ describe.skipIf(!native)('zero-copy asset bodies (sendfile on the addon thread)'
     expect(viaNode.headers['content-length']).toBe(String(SIZE));
     expect(sha256(viaNode.body)).toBe(digest);
     expect(calls.native - before).toBe(2);
+  });
+
+  it('runs its transfers on threads named rb-sendfile, so top -H and /proc tell them from Node\'s', async () => {
+    const viaNode = await fetchBody(`${base}/f`);
+    expect(sha256(viaNode.body)).toBe(digest);
+    expect(threadNames()).toContain('rb-sendfile');
   });
 
   it('sends a range from its offset', async () => {
