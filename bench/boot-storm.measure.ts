@@ -21,7 +21,7 @@ import { buildCli, cleanupDir, makeSwitch, plug, REPO, tempDir, waitFor } from '
 import { daemonEnv, daemonNodeFlags } from './lib/daemon-flags.mjs';
 import { median, quick, record } from './lib/results.mjs';
 import {
-  backlogDrops, describeBreakdown, failureSummary, listenDrops, freshPhasesDir, hostCpuSeconds, hostStealSeconds, namespaceCpuByCommand, threadCpuSeconds, phaseBreakdown, PHASES, startReferenceChain, stop, stormMac, writeMachineScript, writeStormFiles,
+  backlogDrops, describeBreakdown, failureSummary, listenDrops, freshPhasesDir, hostCpuSeconds, hostStealSeconds, namespaceCpuByCommand, threadCpuByName, threadCpuSeconds, phaseBreakdown, PHASES, startReferenceChain, stop, stormMac, writeMachineScript, writeStormFiles,
 } from './lib/storm.js';
 
 const why = missingPrerequisites(['/usr/bin/busybox', '/usr/bin/curl', '/usr/lib/ipxe/undionly.kpxe', '/usr/sbin/dnsmasq', '/usr/sbin/nginx']);
@@ -129,8 +129,12 @@ async function stormOnRackboot(round: number, floor: number, linkMBps: number, l
   const cpuBefore = metricValue('process_cpu_seconds_total');
   const stallsBefore = metricValue('event_loop_stalls_total');
   const loopCpuBefore = threadCpuSeconds(rackboot.pid!);
+  const namedBefore = threadCpuByName(rackboot.pid!);
   const s = await storm(`rackboot-${round}`);
   const loopCpu = threadCpuSeconds(rackboot.pid!) - loopCpuBefore;
+  const named = threadCpuByName(rackboot.pid!);
+  // The addon's threads start with their first transfer, so most are not there before the storm.
+  const namedCpu = (name: string) => (named.get(name) ?? 0) - (namedBefore.get(name) ?? 0);
   const daemonCpu = metricValue('process_cpu_seconds_total') - cpuBefore;
   const stalls = metricValue('event_loop_stalls_total') - stallsBefore;
   // /metrics is on the admin plane: HTTPS on the server namespace's loopback (self-signed, so -k).
@@ -146,7 +150,7 @@ async function stormOnRackboot(round: number, floor: number, linkMBps: number, l
   if (s.failures) console.log(`  failed: ${s.failedAt}`);
   console.log(`  ${s.dropped}`);
   console.log(`  TFTP ${Object.entries(tftp).map(([k, v]) => `${k.replaceAll('_', ' ')} ${v}`).join(', ')}`);
-  console.log(`  server namespace's processes ${s.serverCpu.toFixed(1)} s of CPU (${s.serverCpuByCommand}; the daemon's own counter: ${daemonCpu.toFixed(1)} s, of which its main thread, the event loop, ${loopCpu.toFixed(1)} s and its other threads, sendfile, TFTP ACK receivers, libuv's pool and V8's, the rest)`);
+  console.log(`  server namespace's processes ${s.serverCpu.toFixed(1)} s of CPU (${s.serverCpuByCommand}; the daemon's own counter: ${daemonCpu.toFixed(1)} s, of which its main thread, the event loop, ${loopCpu.toFixed(1)} s, the sendfile threads (rb-sendfile) ${namedCpu('rb-sendfile').toFixed(1)} s, the TFTP ACK receiver (rb-tftp-acks) ${namedCpu('rb-tftp-acks').toFixed(1)} s, and its other threads, libuv's pool and V8's, the rest)`);
   console.log(`  daemon CPU ${daemonCpu.toFixed(1)} s of ${s.hostCpu.toFixed(1)} s busy CPU on the box (${s.steal.toFixed(1)} s of it stolen by the hypervisor; ${(100 * daemonCpu / s.seconds).toFixed(0)}% of one core over the storm; the rest is the clients, the kernel and whatever else runs); loop stalls over 50 ms: ${stalls} s; load average at the end: ${load()}`);
   return { ...s, daemonCpu, stalls, drops, script };
 }

@@ -102,6 +102,22 @@ export function threadCpuSeconds(pid: number, tid = pid): number {
   return statCpu(`/proc/${pid}/task/${tid}/stat`).cpu;
 }
 
+/**
+ * CPU seconds of `pid`'s threads summed by thread name (/proc/PID/task/TID/comm):
+ * the addon names its own (rb-sendfile, rb-tftp-acks); Node's are all "node".
+ * A thread that ends while this reads is left out.
+ */
+export function threadCpuByName(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const { command, cpu } = statCpu(`/proc/${pid}/task/${tid}/stat`);
+      byName.set(command, (byName.get(command) ?? 0) + cpu);
+    } catch { /* ended meanwhile */ }
+  }
+  return byName;
+}
+
 function statCpu(path: string): { command: string; cpu: number } {
   const stat = readFileSync(path, 'utf8');
   // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
