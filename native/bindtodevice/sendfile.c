@@ -64,7 +64,7 @@
 #define MAX_THREADS 8
 // Two, one per core of the 2-core box it was measured on. In the 200-machine
 // boot storm one thread is busy all the time (over veth the receivers' side
-// runs on the sending CPU; 20-120 transfers ready per pass), and the kernel
+// runs on the sending CPU; 8-120 transfers ready per pass), and the kernel
 // and initramfs phases took 1.76x and 1.44x the reference chain's where two
 // give 0.85x and 0.70x (round 19; round 27 again: the storm 1.14x the chain
 // with one, 1.04x with two). Under wrk on loopback a thread idles 90% of the
