@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -10,6 +10,7 @@ import type { TftpService } from '../../src/tftp/server.js';
 import { Store } from '../../src/store/store.js';
 import type { RawClient } from './raw-client.js';
 import { useLoopbackRig } from './loopback-rig.js';
+import { threadNames } from '../helpers/threads.js';
 
 let dir: string;
 let root: string;
@@ -297,7 +298,6 @@ describe.each([
 
 describe('TFTP server: one ACK receiver thread for every transfer on it (ackThread)', () => {
   const threads = () => readdirSync('/proc/self/task').length;
-  const threadNames = () => readdirSync('/proc/self/task').map((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
 
   it('serves eight transfers at once from one thread, not one each, and each whole', async () => {
     const svc = await rig.serve({ root, log, tftp: { maxTransfers: 16 }, retransmitMs: 2000, maxRetries: 2, batchedSends: true, nativeAcks: true, ackThread: true });

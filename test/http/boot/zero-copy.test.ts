@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, get, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { constants, tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { FileBodySender } from '../../../src/http/boot/file-body.js';
 import { loadZeroCopySend, plainSocketFd, type ZeroCopySend } from '../../../src/http/boot/zero-copy.js';
+import { threadNames } from '../../helpers/threads.js';
 
 const SIZE = 24 << 20;
 const native = loadZeroCopySend();
@@ -45,7 +46,6 @@ function counting(addon: ZeroCopySend): ZeroCopySend {
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const openFds = () => readdirSync('/proc/self/fd').length;
-const threadNames = () => readdirSync('/proc/self/task').map((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
 
 async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
