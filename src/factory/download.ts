@@ -6,7 +6,7 @@
 // onto <dest>, so a reader never sees a partial asset. Connect and idle
 // timeouts bound every wait: without a network it fails fast, never hangs.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
@@ -83,6 +83,10 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+function closed(stream: WriteStream): Promise<void> {
+  return stream.closed ? Promise.resolve() : new Promise((r) => stream.once('close', () => r()));
+}
+
 function readMeta(file: string): PartMeta | undefined {
   try { return JSON.parse(readFileSync(file, 'utf8')) as PartMeta; } catch { return undefined; }
 }
@@ -157,13 +161,19 @@ async function attempt(o: DownloadOptions, dispatcher: Dispatcher, part: string,
       if (got < (minRate * windowMs) / 1000) counter.destroy(new DownloadError(`${new URL(o.url).host} is trickling: ${got} bytes in ${windowMs / 1000} s while sending ${o.url}`, true));
     }, windowMs)
     : undefined;
+  const file = createWriteStream(part, { flags: have > 0 ? 'a' : 'w' });
   try {
-    await pipeline(res.body, counter, createWriteStream(part, { flags: have > 0 ? 'a' : 'w' }));
+    await pipeline(res.body, counter, file);
   } catch (err) {
     if (err instanceof DownloadError) throw err;
     throw diskError(err, part) ?? describeNetworkError(err, o.url);
   } finally {
     clearInterval(speedCheck);
+    // pipeline() settles as soon as a stream fails, while a write the file
+    // stream already handed to the thread pool may still land. The retry
+    // resumes from the file's size, so it must not measure it before then:
+    // a late write would append bytes after the retry's Range start.
+    await closed(file);
   }
   const size = statSync(part).size;
   if (total !== undefined && size !== total) throw new DownloadError(`${o.url}: got ${size} of ${total} bytes`, true);

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, open, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +8,32 @@ import { downloadFile } from '../../src/factory/download.js';
 import { closedPort, startFakeFactory, type FakeFactory } from './fake-factory.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * Occupies every thread of libuv's pool with an open() of a FIFO that has no
+ * writer, so a file write issued meanwhile waits in the queue, as it does on
+ * a loaded disk; release() gives each FIFO its writer and the pool drains.
+ */
+function threadPoolBlocker(dir: string) {
+  const fifos = Array.from({ length: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, (_, i) => join(dir, `pool-${i}`));
+  const state = { blocked: false, released: false };
+  return {
+    state,
+    block() {
+      if (state.blocked) return;
+      state.blocked = true;
+      for (const f of fifos) {
+        execFileSync('mkfifo', [f]);
+        open(f, 'r', (_err, fd) => { if (fd !== undefined) closeSync(fd); });
+      }
+    },
+    release() {
+      if (!state.blocked || state.released) return;
+      state.released = true;
+      for (const f of fifos) closeSync(openSync(f, 'w'));
+    },
+  };
+}
 
 describe('downloadFile against a local factory', () => {
   let dir: string;
@@ -56,6 +83,30 @@ describe('downloadFile against a local factory', () => {
     const r = await downloadFile({ url: factory.url + path, dest: dest() });
     expect(r.resumedFrom).toBe(partial);
     expect(factory.requests.at(-1)!.range).toBe(`bytes=${partial}-`);
+    expect(readFileSync(dest()).equals(kernel)).toBe(true);
+  });
+
+  it('a retry waits for the dead attempt\'s last write to land before it measures the file (no bytes spliced twice)', async () => {
+    factory.dieMidFile = 1;
+    const pool = threadPoolBlocker(dir);
+    const half = Math.floor(kernel.length / 2);
+    const download = downloadFile({
+      url: factory.url + path, dest: dest(), attempts: 2, retryDelayMs: 10,
+      // Near the end of what the dying server sends, so the last writes are
+      // still queued when the connection drops.
+      onProgress: (p) => { if (p.received >= half - 128 * 1024 && factory.requests.length === 1) pool.block(); },
+    });
+    // A retry that does not wait asks the server again while the write is
+    // queued; one that waits cannot ask until the pool is free.
+    const deadline = Date.now() + 1500;
+    while (factory.requests.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const requestsBeforeRelease = factory.requests.length;
+    pool.release();
+    const r = await download;
+    expect(pool.state.blocked).toBe(true);
+    expect(requestsBeforeRelease).toBe(1);
+    expect(r.attempts).toBe(2);
+    expect(factory.requests[1]!.range).toBe(`bytes=${r.resumedFrom}-`);
     expect(readFileSync(dest()).equals(kernel)).toBe(true);
   });
 
