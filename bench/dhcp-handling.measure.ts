@@ -60,9 +60,12 @@ function exchanges(first: number, count: number, gapMs: number) {
   try {
     for (let i = first; i < first + count; i++) {
       const mac = [0x02, 0x00, (i >> 16) & 255, (i >> 8) & 255, i & 255, 0x07];
-      const offer = timed(discovers, () => answer(plainDiscover(mac, i)));
+      // Each datagram is built before the clock starts: the daemon receives its bytes.
+      const discover = plainDiscover(mac, i);
+      const offer = timed(discovers, () => answer(discover));
       const yiaddr = offer ? [...offer.bytes.subarray(16, 20)].join('.') : '0.0.0.0';
-      timed(requests, () => answer(plainRequest(mac, { server: SERVER, requested: yiaddr, xid: i })));
+      const request = plainRequest(mac, { server: SERVER, requested: yiaddr, xid: i });
+      timed(requests, () => answer(request));
       if (i % 5 === 4) ctx.lifecycle.writeSightings();
     }
     ctx.lifecycle.writeSightings();
