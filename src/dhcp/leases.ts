@@ -111,14 +111,19 @@ export class Leases {
     return lapsed;
   }
 
-  /** Writes the binding durably (synchronous=FULL) before the caller ACKs. */
-  bind(mac: string, ip: string, seconds: number, info: { clientId?: string; hostname?: string } = {}): Lease {
+  /**
+   * Writes the binding durably (synchronous=FULL) before the caller ACKs.
+   * Returns when it expires (epoch ms): what the ACK needs, without reading
+   * the row back on the DHCP path.
+   */
+  bind(mac: string, ip: string, seconds: number, info: { clientId?: string; hostname?: string } = {}): number {
     const now = this.now();
+    const expires = now + seconds * 1000;
     transacted(this.db, () => {
       this.q.deleteIp.run(ip, mac);
-      this.q.upsert.run({ mac, ip, state: 'bound', expires: now + seconds * 1000, clientId: info.clientId ?? null, hostname: info.hostname ?? null, now });
+      this.q.upsert.run({ mac, ip, state: 'bound', expires, clientId: info.clientId ?? null, hostname: info.hostname ?? null, now });
     });
-    return this.get(mac)!;
+    return expires;
   }
 
   /**

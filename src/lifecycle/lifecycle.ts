@@ -34,7 +34,8 @@ function storableSighting(s: Sighting): Sighting {
 export class Lifecycle {
   readonly machine: StateMachine;
   private readonly log: Logger | undefined;
-  private readonly sightingsLater: boolean;
+  /** Whether sighted() leaves its write for after the turn: then a DHCP DISCOVER writes nothing while it is answered. */
+  readonly sightingsLater: boolean;
   private unwritten: Array<{ s: Sighting; action: BootAction }> = [];
   private readonly sightingGapMs: number;
   private lastSightingCommit = -Infinity;

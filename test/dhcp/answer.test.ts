@@ -15,6 +15,7 @@ import {
   ipxeBiosDiscover, ipxeBiosRequest, MAC_BIOS, MAC_EFI, MAC_UNKNOWN, message, ovmfDiscover, ovmfProxyRequest, plainDiscover, plainRequest,
 } from './fixtures.js';
 import { makeContext, SERVER, settingsWith, type TestContext } from './context.js';
+import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
 
 const CLIENT = { address: '0.0.0.0', port: 68 };
 const REFUSED = 'dhcp: store write failed; only replies whose writes were stored, or that need none, were sent';
@@ -260,6 +261,34 @@ describe('which commits wait for the disk', () => {
     const [ack] = answer([[ovmfProxyRequest('10.77.0.50', SERVER), 'proxy']]);
     expect(ack?.options.messageType).toBe(5);
     expect(seen).toEqual([1]);
+    expect(ctx.store.db.pragma('synchronous', { simple: true })).toBe(2);
+  });
+
+  it('with sightings written after the turn (the daemon\'s way), a batch of DISCOVERs writes nothing and leaves the level at FULL; the sightings follow without an fsync', () => {
+    setup();
+    ctx.lifecycle = new Lifecycle(ctx.store, { sightingsLater: true });
+    const seen = levels(ctx.store.db);
+    const changes = () => ctx.store.db.prepare('SELECT total_changes() AS n').pluck().get() as number;
+    const before = changes();
+    const [offer, other] = answer([ipxeBiosDiscover(), plainDiscover(MAC_UNKNOWN)]);
+    expect([offer?.options.messageType, other?.options.messageType]).toEqual([2, 2]);
+    expect(changes()).toBe(before);
+    ctx.lifecycle.writeSightings();
+    expect(changes()).toBeGreaterThan(before);
+    expect((ctx.store.db.prepare('SELECT count(*) FROM discovered').pluck().get())).toBe(1);
+    // The DISCOVER batch at FULL (no level set for it), the sightings at NORMAL.
+    expect(seen).toEqual([2, 1]);
+    expect(ctx.store.db.pragma('synchronous', { simple: true })).toBe(2);
+  });
+
+  it('a transaction a failed rollback left open at NORMAL: the next batch, DISCOVERs only, abandons it and restores FULL', () => {
+    setup();
+    ctx.lifecycle = new Lifecycle(ctx.store, { sightingsLater: true });
+    ctx.store.db.pragma('synchronous = NORMAL');
+    ctx.store.db.exec('BEGIN');
+    const [offer] = answer([ipxeBiosDiscover()]);
+    expect(offer?.options.messageType).toBe(2);
+    expect(ctx.store.db.inTransaction).toBe(false);
     expect(ctx.store.db.pragma('synchronous', { simple: true })).toBe(2);
   });
 

@@ -178,13 +178,13 @@ function request(ctx: HandlerContext, req: DhcpPacket, scope: Scope, from: Recei
   if (!isClients(ctx, req.mac, wanted, action, scope, !renewing)) return nak(ctx, req, `${wanted} is not this client's address`);
   if (ctx.readOnly) return ackStoredLease(ctx, req, scope, action, wanted);
 
-  const lease = ctx.leases.bind(req.mac, wanted, ctx.settings.dhcp.leaseSeconds, {
+  const expiresAt = ctx.leases.bind(req.mac, wanted, ctx.settings.dhcp.leaseSeconds, {
     clientId: o.clientId?.toString('hex'), hostname: storableText(o.hostname),
   });
   // The offer stays in the book (it lapses by itself): if the store then
   // fails to commit this binding, the packet is decided again read-only and
   // must still find the offer it was answering.
-  return ack(ctx, req, scope, action, wanted, ctx.settings.dhcp.leaseSeconds, lease.expiresAt);
+  return ack(ctx, req, scope, action, wanted, ctx.settings.dhcp.leaseSeconds, expiresAt);
 }
 
 /**
