@@ -245,10 +245,10 @@ function syncLevel(db: Database.Database, level: 'NORMAL' | 'FULL'): void {
  * an address; a proxy binds nothing.
  */
 export function needsFsync(mode: DhcpMode, requests: ReadonlyArray<{ req: DhcpPacket } | undefined>): boolean {
-  return mode === 'full' && requests.some((r) => r !== undefined && r.req.options.messageType !== MessageType.DISCOVER);
+  return mode === 'full' && !discoversOnly(requests);
 }
 
-function discoversOnly(requests: ReadonlyArray<Request | undefined>): boolean {
+function discoversOnly(requests: ReadonlyArray<{ req: DhcpPacket } | undefined>): boolean {
   return requests.every((r) => r === undefined || r.req.options.messageType === MessageType.DISCOVER);
 }
 
