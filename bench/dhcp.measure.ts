@@ -8,6 +8,7 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { missingPrerequisites, Netns, uniqueSuffix } from '../test/helpers/netns.js';
 import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, writeConfig } from '../test/dhcp/netns/harness.js';
@@ -28,7 +29,7 @@ const SECONDS = quick ? 4 : 8;
  * Each server first serves the lowest rate this long, not counted in the ladder:
  * the latency rows are about a server that has been serving. A freshly started
  * daemon's p99 fell for its first ~24 s of traffic whatever the rate (8 s rungs
- * at 200/s from a start: 3.3, 2.4, 2.0, 1.7, 1.7 ms; README, Issue 19 round 20),
+ * at 200/s from a start: 3.3, 2.4, 2.0, 1.7, 1.7 ms; bench/HISTORY.md, round 20),
  * so without this the 200/s row measured its seconds 8-16. What the first
  * seconds cost is its own row.
  */
@@ -205,13 +206,39 @@ describe.skipIf(why)('DHCP DORA rate: rackboot vs dnsmasq vs kea-dhcp4', () => {
     drain(p);
     await new Promise((r) => setTimeout(r, 2000));
     expect(p.exitCode).toBe(null);
-    results.kea = (await ladder('kea-dhcp4')).best;
+    const climbed = await ladder('kea-dhcp4');
+    results.kea = climbed.best;
+    ladders.kea = climbed.runs;
+    await stop(p);
+  }, 15 * 60_000);
+
+  // Node's floor (bench/lib/dhcp-floor.mjs): the same warm-up, then only the rung at dnsmasq's rate, where the p99 target is.
+  it("bare node:dgram responder (Node's floor)", async () => {
+    const p = srv.spawn(process.execPath, [...daemonNodeFlags(), fileURLToPath(new URL('./lib/dhcp-floor.mjs', import.meta.url)), '10.77.0.1']);
+    const listening = new Promise<void>((resolve) => p.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()));
+    p.stderr!.resume();
+    await listening;
+    warmups.floor = await perfdhcp(RATES[0]!, WARM_SECONDS);
+    const rung = await perfdhcp(results.dnsmasq?.rate ?? RATES[1]!);
+    console.log(`Node's floor @${rung.rate}/s: drops ${rung.drops.join('/')}, p99 ${rung.p99?.toFixed(2) ?? '-'} ms (${Object.entries(rung.p99ByKind).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')})`);
+    // A floor that drops is no floor: the responder or the topology is broken.
+    expect(rung.drops).toEqual([0, 0]);
+    ladders.floor = [rung];
     await stop(p);
   }, 15 * 60_000);
 
   afterAll(() => {
     // Issue 19's latency target: p99 at dnsmasq's zero-drop rate, durable leases included.
     const atRate = results.dnsmasq?.rate;
+    // What the runtime alone costs at that rate, against a server in C: the part of rackboot's p99 our code can remove is above this.
+    const floor = ladders.floor?.find((r) => r.rate === atRate);
+    const kea = ladders.kea?.find((r) => r.rate === atRate);
+    if (floor?.p99 != null) {
+      record({ name: `DHCP p99 exchange latency at the dnsmasq rate (${atRate}/s), bare node:dgram responder (Node's floor)`, unit: 'ms', ours: floor.p99, better: 'lower', reference: kea?.p99 ?? undefined, referenceName: 'kea-dhcp4' });
+      for (const [kind, p99] of Object.entries(floor.p99ByKind)) {
+        record({ name: `DHCP p99 ${kind} at the dnsmasq rate (${atRate}/s), Node's floor`, unit: 'ms', ours: p99, better: 'lower', reference: kea?.p99ByKind[kind], referenceName: 'kea-dhcp4' });
+      }
+    }
     for (const [key, mode] of [['rackboot', ''], ['rackboot-process', ', leaseDurability process']] as const) {
       const ours = results[key];
       const same = ladders[key]?.find((r) => r.rate === atRate && r.drops.every((d) => d === 0));
@@ -231,6 +258,9 @@ describe.skipIf(why)('DHCP DORA rate: rackboot vs dnsmasq vs kea-dhcp4', () => {
         if (ours?.p99 != null && theirs?.p99 != null) {
           record({ name: `DHCP p99 exchange latency vs ${name}${mode}`, unit: 'ms', ours: ours.p99, better: 'lower', reference: theirs.p99, referenceName: name });
         }
+      }
+      if (floor?.p99 != null && same?.p99 != null) {
+        record({ name: `DHCP p99 exchange latency at the dnsmasq rate (${atRate}/s${mode}) vs Node's floor`, unit: 'ms', ours: same.p99, better: 'lower', reference: floor.p99, referenceName: 'bare node:dgram' });
       }
       console.log(`DORA/s at zero drops: ${key} ${ours?.rate ?? 0}, dnsmasq ${results.dnsmasq?.rate ?? 0}, kea ${results.kea?.rate ?? 0}; ` +
         `ratios ${((ours?.rate ?? 0) / (results.dnsmasq?.rate || 1)).toFixed(2)}x dnsmasq, ${((ours?.rate ?? 0) / (results.kea?.rate || 1)).toFixed(2)}x kea (ladder top ${RATES.at(-1)}/s)`);
