@@ -2,7 +2,7 @@
 // datagram (answerBatchDurably for a batch of one, as the service calls it),
 // with no sockets, perfdhcp or scheduler in the way, so a change to the
 // per-datagram work shows here in microseconds where the DHCP bench's p99
-// moves by milliseconds run to run (README, Issue 19 round 27). New MACs
+// moves by milliseconds run to run (bench/HISTORY.md, round 27). New MACs
 // DISCOVER then REQUEST, on a file store set up as the daemon sets it up:
 // `leaseDurability: process` (the commit alone; `power` adds an fsync in the
 // thread pool, which the loop does not wait for), checkpoints in their

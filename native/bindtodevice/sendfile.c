@@ -29,8 +29,8 @@
 // TCP_NODELAY for what it writes next on the connection.
 // It pays where the sending thread is CPU-bound, whose cost is per segment
 // (on loopback the receive path runs on the sender's CPU too): one client
-// with nobody else on the CPUs, 0.84x nginx uncorked, 0.98x corked (README,
-// issue 19 round 7).
+// with nobody else on the CPUs, 0.84x nginx uncorked, 0.98x corked (bench/HISTORY.md,
+// round 7).
 //
 // The callback gets (0, length) when every byte was sent, (ENODATA, sent) when
 // the file ended before offset + length (it shrank: never reported whole), and
@@ -58,7 +58,7 @@
 // 4 MiB, nginx's order (its sendfile_max_chunk is 2 MiB): with 1 MiB, a
 // 200-machine boot storm kept more transfers in flight at once, each paced
 // slower, in smaller segments, and the daemon spent 1.36x the CPU of
-// dnsmasq + nginx for the same bytes; with 4 MiB 1.16x (README, issue 19
+// dnsmasq + nginx for the same bytes; with 4 MiB 1.16x (bench/HISTORY.md,
 // round 8).
 #define QUANTUM (4 << 20)
 #define MAX_THREADS 8
@@ -68,8 +68,8 @@
 // and initramfs phases took 1.76x and 1.44x the reference chain's where two
 // give 0.85x and 0.70x (round 19; round 27 again: the storm 1.14x the chain
 // with one, 1.04x with two). Under wrk on loopback a thread idles 90% of the
-// time, and one thread was not faster there in round 27's bench (README,
-// issue 19 rounds 19 and 27).
+// time, and one thread was not faster there in round 27's bench (bench/HISTORY.md,
+// rounds 19 and 27).
 #define DEFAULT_THREADS 2
 
 // One I/O thread: its epoll set, its wake-up eventfd, and what was submitted to it.

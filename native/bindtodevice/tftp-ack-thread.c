@@ -18,7 +18,7 @@
 // one after another (blksize 512, 145 round trips each), the daemon's
 // task-clock: 2.34-2.61 s with a thread each, 1.85 s on the loop, with the
 // same context switches (one per ACK) but three times the CPU migrations
-// (README, Performance, round 11). One long-lived thread stays warm, and
+// (bench/HISTORY.md, round 11). One long-lived thread stays warm, and
 // in a storm one epoll_wait brings the ACKs of many transfers at once.
 //
 // JavaScript may decide from a sync the receiver has since overtaken (it

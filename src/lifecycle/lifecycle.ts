@@ -19,7 +19,7 @@ const REFUSAL_LOG_MS = 10_000;
  * ms. Under perfdhcp at 2,000 DORA/s (every client an unknown MAC) the
  * commit per turn was a quarter of the event loop's time, more than the
  * lease commits themselves: each one wrote the same discovered and event
- * pages again (CPU profile, README, issue 19 round 21). A quiet daemon's
+ * pages again (CPU profile, bench/HISTORY.md, round 21). A quiet daemon's
  * first sighting is still written on the next turn. Only on a store where
  * gathered writes pay (Store.gatheredWritesPay); elsewhere one commit per turn.
  */

@@ -3,7 +3,7 @@
 // daemon that is the event loop. A checkpoint syncs the WAL, copies its pages
 // into the database and syncs that: 3-6 ms every half second under perfdhcp
 // at 200 DORA/s on this project's bench box (perf trace of the main thread,
-// README, Issue 19 round 20), and the DHCP exchanges queued behind it were
+// bench/HISTORY.md, round 20), and the DHCP exchanges queued behind it were
 // the p99 tail. Here the main connection stops checkpointing and a worker
 // thread with its own connection checkpoints (PASSIVE: writers never wait for
 // it) before the WAL grows past CHECKPOINT_PAGES, SQLite's own bound, looking

@@ -53,7 +53,7 @@ export const WRITE_BEHIND_GAP_MS = 10;
  * event loop and syncs the WAL first, finds the WAL (nearly) on disk.
  * Without it the checkpoint wrote the WAL out itself with the loop waiting
  * (median 3.4 ms under perfdhcp at 400/s, against 0.3 ms when each ACK's
- * flush had kept it clean; README, Performance, round 6). The daemon now
+ * flush had kept it clean; bench/HISTORY.md, round 6). The daemon now
  * checkpoints in a worker (checkpoint-off-loop.ts), so that cost is off the
  * loop; the sync stays for what it keeps behind the ACK: a power cut then
  * takes at most about the last gapMs of leases, not the kernel's ~30 s.

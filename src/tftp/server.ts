@@ -58,7 +58,7 @@ export interface TftpServiceDeps {
    * the loop, so lock-step transfers do not wait for a busy loop. Default:
    * off; the daemon turns it on (DAEMON_ACK_THREAD). Since the receiver is
    * one thread and not one per transfer, a lone transfer is as fast there
-   * as on the loop, and costs no more CPU (README, Performance, round 11).
+   * as on the loop, and costs no more CPU (bench/HISTORY.md, round 11).
    */
   ackThread?: boolean;
   /** How long a late copy of a finished transfer's request is dropped (finished-requests.ts; default 3 s). */
@@ -68,7 +68,7 @@ export interface TftpServiceDeps {
 /**
  * The daemon's ackThread. On the loop, 200-machine storm rounds were
  * bimodal when the machine slowed (TFTP 2.2-2.4 s per machine, the loop
- * held over 50 ms in 4-7 s; README, Performance, rounds 9 and 10); the
+ * held over 50 ms in 4-7 s; bench/HISTORY.md, rounds 9 and 10); the
  * shared receiver thread costs a lone transfer nothing (round 11).
  */
 export const DAEMON_ACK_THREAD = true;
