@@ -5,12 +5,13 @@
 // between its p99 and kea-dhcp4's is what Node's event loop and V8 cost on
 // this machine, and the distance between rackboot's and its is our code's.
 //
-// Usage: node dhcp-floor.mjs SERVER_ADDRESS [PORT] (PORT 67 by default; a
-// test passes another). Prints "listening PORT" once bound.
+// Usage: node dhcp-floor.mjs SERVER_ADDRESS [PORT] (PORT 67 by default).
+// Prints "listening PORT" once bound.
 //
 // Only what RFC 2131 §2 and §4.3 need for perfdhcp's DORA: a BOOTREPLY with
 // the request's xid, flags, giaddr and chaddr; yiaddr from a per-MAC table
-// (the requested address, option 50, for an ACK); options 53, 54, 51 and 1
+// counting up from 10.77.1.0, the bench's pool (the requested address,
+// option 50, for an ACK); options 53, 54, 51 and 1
 // (RFC 2132 §9.6, §9.7, §9.2, §3.3). Replies go to giaddr:67 through a relay
 // (perfdhcp is one) and are broadcast to port 68 otherwise.
 import dgram from 'node:dgram';
