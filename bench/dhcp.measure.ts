@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { missingPrerequisites, Netns, uniqueSuffix } from '../test/helpers/netns.js';
-import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, writeConfig } from '../test/dhcp/netns/harness.js';
+import { buildCli, cleanupDir, makeSwitch, perfdhcpCounts, plug, Rackboot, tempDir, writeConfig } from '../test/dhcp/netns/harness.js';
 import { daemonEnv, daemonNodeFlags } from './lib/daemon-flags.mjs';
 import { quick, record } from './lib/results.mjs';
 import { startPostgres } from '../test/helpers/postgres.js';
@@ -58,7 +58,6 @@ async function perfdhcp(rate: number, seconds = SECONDS): Promise<Run> {
   p.stdout.on('data', (d: Buffer) => (out += d.toString()));
   p.stderr.resume();
   await new Promise<void>((r) => p.once('exit', () => r()));
-  const nums = (re: RegExp) => [...out.matchAll(re)].map((m) => Number(m[1]));
   // -x t prints "sent / received: S.us / S.us" for every successful
   // DISCOVER-OFFER and REQUEST-ACK exchange, each kind under its own
   // "Statistics for: KIND" heading: p99 is over both kinds, and per kind.
@@ -70,13 +69,13 @@ async function perfdhcp(rate: number, seconds = SECONDS): Promise<Run> {
     const m = /sent \/ received: ([\d.]+) \/ ([\d.]+)/.exec(line);
     if (m) (byKind[kind] ??= []).push((Number(m[2]) - Number(m[1])) * 1000);
   }
+  const counts = perfdhcpCounts(out);
   const p99Of = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)]!;
   const delays = Object.values(byKind).flat();
   const p99ByKind = Object.fromEntries(Object.entries(byKind).filter(([, xs]) => xs.length > 0).map(([k, xs]) => [k, p99Of(xs)]));
   return {
     // perfdhcp's own "Rate" divides by the run plus its exit wait (-W): the DISCOVERs sent over the run itself say whether it kept the rate.
-    rate, achieved: (nums(/sent packets: (\d+)/g)[0] ?? 0) / seconds, sent: nums(/sent packets: (\d+)/g), received: nums(/received packets: (\d+)/g),
-    drops: nums(/drops: (\d+)/g), p99: delays.length ? p99Of(delays) : null, p99ByKind,
+    rate, achieved: (counts.sent[0] ?? 0) / seconds, ...counts, p99: delays.length ? p99Of(delays) : null, p99ByKind,
   };
 }
 

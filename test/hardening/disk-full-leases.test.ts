@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MessageType } from '../../src/dhcp/codec.js';
 import { missingPrerequisites, Netns, sh, uniqueSuffix } from '../helpers/netns.js';
-import { buildCli, cleanupDir, makeSwitch, plug, Rackboot, tempDir, waitFor, writeConfig } from '../dhcp/netns/harness.js';
+import { buildCli, cleanupDir, makeSwitch, perfdhcpCounts, plug, Rackboot, tempDir, waitFor, writeConfig } from '../dhcp/netns/harness.js';
 import { dhcpFromPcap, messageType } from './pcap.js';
 
 const why = missingPrerequisites(['/usr/sbin/perfdhcp', '/usr/bin/tcpdump', '/usr/bin/curl', '/usr/bin/dd']);
@@ -36,10 +36,7 @@ function perfdhcp(perf: Netns, clients: number): { sent: number[]; received: num
     out = String((err as { stdout?: string }).stdout ?? '');
     if (!out.includes('sent packets')) throw err;
   }
-  return {
-    sent: [...out.matchAll(/sent packets: (\d+)/g)].map((m) => Number(m[1])),
-    received: [...out.matchAll(/received packets: (\d+)/g)].map((m) => Number(m[1])),
-  };
+  return perfdhcpCounts(out);
 }
 
 describe.skipIf(why)('disk full under the lease store', () => {

@@ -9,7 +9,7 @@ import { linkNamespaces, missingPrerequisites, Netns, uniqueSuffix } from '../..
 import { parseDhcp } from '../../../src/dhcp/codec.js';
 import { plainDiscover } from '../fixtures.js';
 import {
-  buildCli, CLIENT_SCRIPT, cleanupDir, exchange, makeSwitch, plug, Rackboot, readEvents, tempDir, waitFor, writeConfig,
+  buildCli, CLIENT_SCRIPT, cleanupDir, exchange, makeSwitch, perfdhcpCounts, plug, Rackboot, readEvents, tempDir, waitFor, writeConfig,
 } from './harness.js';
 
 const why = missingPrerequisites(['/usr/sbin/dhclient', '/usr/bin/busybox', '/usr/sbin/perfdhcp', '/usr/bin/tcpdump']);
@@ -100,9 +100,7 @@ describe.skipIf(why)('full mode with real DHCP clients in namespaces', () => {
 
   it('perfdhcp runs DORA at a steady rate with zero drops', () => {
     const out = ns(NS.perf).exec('perfdhcp', ['-4', '-l', IF.perf, '-r', '25', '-R', '100', '-p', '8'], { timeoutMs: 40_000 });
-    const sent = [...out.matchAll(/sent packets: (\d+)/g)].map((m) => Number(m[1]));
-    const received = [...out.matchAll(/received packets: (\d+)/g)].map((m) => Number(m[1]));
-    const drops = [...out.matchAll(/drops: (\d+)/g)].map((m) => Number(m[1]));
+    const { sent, received, drops } = perfdhcpCounts(out);
     console.log(out.split('\n').filter((l) => /Rate|sent|received|drops:|avg delay/.test(l)).join('\n'));
     expect(sent.length).toBe(2); // DISCOVER-OFFER and REQUEST-ACK
     expect(sent[0]).toBeGreaterThanOrEqual(150);

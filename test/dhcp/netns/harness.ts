@@ -124,6 +124,12 @@ export function exchange(ns: Netns, opts: { bindPort: number; to: string; bytes:
   });
 }
 
+/** perfdhcp's report: per exchange (DISCOVER-OFFER, then REQUEST-ACK), the packets it sent, received and counted as dropped. */
+export function perfdhcpCounts(report: string): { sent: number[]; received: number[]; drops: number[] } {
+  const nums = (re: RegExp) => [...report.matchAll(re)].map((m) => Number(m[1]));
+  return { sent: nums(/sent packets: (\d+)/g), received: nums(/received packets: (\d+)/g), drops: nums(/drops: (\d+)/g) };
+}
+
 /** A namespace with one bridge: the switch every peer of a test plugs into. */
 export function makeSwitch(name: string): Netns {
   const sw = Netns.create(name);
