@@ -68,12 +68,12 @@
 // and initramfs phases took 1.76x and 1.44x the reference chain's where two
 // give 0.85x and 0.70x (round 19; round 27 again: the storm 1.14x the chain
 // with one, 1.04x with two). Under 200 wrk clients on loopback one thread
-// is faster: two dealt in turn keep both cores sending, the clients fall
-// behind and segments shrink (33-46 KB against 47-49). Dealing to the
-// second thread only while the first waited for a CPU over half the time
-// took that row from 0.93x to 1.04x nginx and cost the storm (1.02x and
-// 1.05x the chain against 0.99x), so it was removed (bench/HISTORY.md,
-// rounds 19, 27 and 30).
+// was faster in most runs: two dealt in turn keep both cores sending, the
+// clients' receive windows close more often and segments shrink (33-46 KB
+// against 47-49). Dealing to the second thread only while the first waited
+// for a CPU over half the time took that row from 0.93x to 1.04x nginx and
+// cost the storm (1.02x and 1.05x the chain against 0.99x), so it was
+// removed (bench/HISTORY.md, rounds 19, 27 and 30).
 #define DEFAULT_THREADS 2
 
 // One I/O thread: its epoll set, its wake-up eventfd, and what was submitted to it.
