@@ -4,6 +4,7 @@
 // is a client failure, counted per load type with its message kept.
 import { spawn } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
+import { perfdhcpStats } from './perfdhcp-report.mjs';
 
 export const LOADS = ['dhcp', 'tftp', 'ipxe', 'assets', 'range', 'api', 'metrics', 'sse', 'inventory', 'bad-udp'];
 
@@ -39,17 +40,6 @@ export const BAD_DATAGRAMS = {
     Buffer.from('\0\x01undionly.kpxe\0octet\0blksize\0'),                            // option without value
   ],
 };
-
-/** perfdhcp's report as {exchange name: {sent, received, drops}}. */
-export function perfdhcpStats(out) {
-  const stats = {};
-  const parts = out.split(/^\*\*\*Statistics for: (.+?)\*\*\*$/m);
-  for (let i = 1; i + 1 < parts.length; i += 2) {
-    const num = (key) => Number(new RegExp(`^${key}: (\\d+)$`, 'm').exec(parts[i + 1])?.[1]);
-    stats[parts[i]] = { sent: num('sent packets'), received: num('received packets'), drops: num('drops') };
-  }
-  return stats;
-}
 
 /**
  * env: {clientNs, perfNs, perfIf, server, httpUrl, adminUrl, token, nodeMacs, kpxeSize,

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { Netns, sh } from '../../helpers/netns.js';
+import { perfdhcpStats } from '../../../bench/lib/perfdhcp-report.mjs';
 import { ADDON_BUILD } from '../../../src/dhcp/server.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -124,10 +125,10 @@ export function exchange(ns: Netns, opts: { bindPort: number; to: string; bytes:
   });
 }
 
-/** perfdhcp's report: per exchange (DISCOVER-OFFER, then REQUEST-ACK), the packets it sent, received and counted as dropped. */
+/** perfdhcp's report as arrays in report order (DISCOVER-OFFER, then REQUEST-ACK): the packets it sent, received and counted as dropped. */
 export function perfdhcpCounts(report: string): { sent: number[]; received: number[]; drops: number[] } {
-  const nums = (re: RegExp) => [...report.matchAll(re)].map((m) => Number(m[1]));
-  return { sent: nums(/sent packets: (\d+)/g), received: nums(/received packets: (\d+)/g), drops: nums(/drops: (\d+)/g) };
+  const kinds = Object.values(perfdhcpStats(report));
+  return { sent: kinds.map((k) => k.sent), received: kinds.map((k) => k.received), drops: kinds.map((k) => k.drops) };
 }
 
 /** A namespace with one bridge: the switch every peer of a test plugs into. */
