@@ -112,9 +112,12 @@ export class Leases {
   }
 
   /**
-   * Writes the binding durably (synchronous=FULL) before the caller ACKs.
-   * Returns when it expires (epoch ms): what the ACK needs, without reading
-   * the row back on the DHCP path.
+   * Writes the binding in a transaction (a savepoint inside a DHCP batch's):
+   * on its own, durable when it returns (the connection's default level is
+   * synchronous=FULL); in a batch, the batch's commit decides: the daemon
+   * commits it at NORMAL and holds the ACK until the WAL's flush has covered
+   * it (answer.ts). Returns when it expires (epoch ms): what the ACK needs,
+   * without reading the row back on the DHCP path.
    */
   bind(mac: string, ip: string, seconds: number, info: { clientId?: string; hostname?: string } = {}): number {
     const now = this.now();
