@@ -1,9 +1,9 @@
 // perfdhcp's (kea's DHCP load generator) end-of-run report, parsed in one
 // place for the soak, the DHCP bench and the netns tests. Each exchange kind
 // has its own section, headed "***Statistics for: DISCOVER-OFFER***" (then
-// REQUEST-ACK), with one "key: value" per line; the keys are read inside
-// their section, anchored to whole lines, so "drops ratio: 0 %" is never
-// taken for "drops: N".
+// REQUEST-ACK), with one "key: value" per line. Each key is read inside its
+// own section, from a whole line: a count missing from one kind is NaN there,
+// never the next kind's count moved up a place.
 
 /** perfdhcp's report as {exchange kind: {sent, received, drops}}, kinds in report order. */
 export function perfdhcpStats(out) {
