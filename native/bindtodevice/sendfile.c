@@ -8,8 +8,8 @@
 // (nginx serves the same way). Each thread owns an epoll set: a transfer is
 // sent until the socket is full (EAGAIN), then waits for EPOLLOUT, like an
 // nginx worker. A transfer that could go on without blocking yields after
-// QUANTUM bytes so one fast client cannot hold up the others. Transfers are
-// dealt to the threads in turn.
+// QUANTUM bytes so one fast client cannot hold up the others. A new transfer
+// goes to the first thread that is not short of CPU (see worker_for).
 //
 // The libuv threadpool is not used: it has 4 threads shared with fs and dns,
 // and a transfer to a slow client would hold one of them for its whole life.
@@ -41,10 +41,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -67,20 +69,27 @@
 // runs on the sending CPU; 8-120 transfers ready per pass), and the kernel
 // and initramfs phases took 1.76x and 1.44x the reference chain's where two
 // give 0.85x and 0.70x (round 19; round 27 again: the storm 1.14x the chain
-// with one, 1.04x with two). Under 200 wrk clients on loopback one thread
-// was faster in most runs: two dealt in turn keep both cores sending, the
-// clients' receive windows close more often and segments shrink (33-46 KB
-// against 47-49). Dealing to the second thread only while the first waited
-// for a CPU over half the time took that row from 0.93x to 1.04x nginx and
-// cost the storm (1.02x and 1.05x the chain against 0.99x), so it was
-// removed (bench/HISTORY.md, rounds 19, 27 and 30).
+// with one, 1.04x with two). The second thread only takes transfers while
+// the first is short of CPU (worker_for): in the storm a sending thread
+// waits for a CPU 95% of the time, so there both are short and transfers
+// are dealt in turn; under 200 wrk clients on loopback it waits about 15%,
+// and there transfers dealt to both threads in turn kept both cores
+// sending, the clients' receive windows closed more often and TCP segments
+// shrank to 33-46 KB against one thread's 45-48. Against dealing in turn
+// always: HTTP at 200 clients 0.92x -> 1.02x nginx, the storm at parity
+// with it (bench/HISTORY.md, rounds 19, 27, 30, 31 and 32).
 #define DEFAULT_THREADS 2
+// A thread is short of CPU when, over its last SAMPLE_NS or more of wall
+// time, the kernel kept it waiting for a CPU (run_delay in
+// /proc/thread-self/schedstat) more than half of it.
+#define SAMPLE_NS (50 * 1000 * 1000LL)
 
 // One I/O thread: its epoll set, its wake-up eventfd, and what was submitted to it.
 struct worker {
   int epfd;
   int wakefd;
   struct transfer *incoming;  // submitted, not yet seen by the thread (linked by next_run, under lock)
+  atomic_int short_of_cpu;  // written by the thread, read by worker_for without the lock
 };
 
 struct transfer {
@@ -155,6 +164,23 @@ static void finish(struct transfer *t, int error) {
   free(t);
 }
 
+static int64_t monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// The second field of a schedstat file: ns spent runnable, waiting for a CPU. -1 if unreadable.
+static int64_t run_delay_ns(int schedstat) {
+  char text[96];
+  ssize_t n = pread(schedstat, text, sizeof text - 1, 0);
+  if (n <= 0) return -1;
+  text[n] = 0;
+  char *end;
+  strtoll(text, &end, 10);
+  return end == text ? -1 : strtoll(end, NULL, 10);
+}
+
 // Sends until done, EAGAIN (wait for EPOLLOUT) or QUANTUM (back of the ready list).
 // Returns 1 if the transfer is still live.
 static int pump(struct transfer *t) {
@@ -192,6 +218,12 @@ static void *run(void *arg) {
   pthread_setname_np(pthread_self(), "rb-sendfile");
   struct epoll_event events[64];
   struct transfer *ready_head = NULL, *ready_tail = NULL;
+  // Without it (a kernel built without CONFIG_SCHED_INFO) the thread counts
+  // as short of CPU for good, and transfers are dealt to the threads in turn.
+  int schedstat = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+  int64_t sampled_at = monotonic_ns();
+  int64_t delay_then = schedstat < 0 ? -1 : run_delay_ns(schedstat);
+  if (delay_then < 0) atomic_store_explicit(&w->short_of_cpu, 1, memory_order_relaxed);
 #define PUSH_READY(t)                        \
   do {                                       \
     (t)->ready = 1;                          \
@@ -202,6 +234,18 @@ static void *run(void *arg) {
   } while (0)
   for (;;) {
     int n = epoll_wait(w->epfd, events, 64, ready_head ? 0 : -1);
+    // Sampled only while the thread runs: a thread that sleeps with nothing
+    // to send keeps its last verdict until it wakes, and the first sample
+    // then spans the sleep.
+    int64_t now = monotonic_ns();
+    if (delay_then >= 0 && now - sampled_at >= SAMPLE_NS) {
+      int64_t delay = run_delay_ns(schedstat);
+      if (delay >= 0) {
+        atomic_store_explicit(&w->short_of_cpu, (delay - delay_then) * 2 > now - sampled_at, memory_order_relaxed);
+        delay_then = delay;
+        sampled_at = now;
+      }
+    }
     for (int i = 0; i < n; i++) {
       if (events[i].data.ptr == NULL) {
         uint64_t v;
@@ -273,6 +317,15 @@ static void start(void) {
   }
 }
 
+// The first thread not short of CPU, so a load one thread can send stays on
+// one; in turn when all are short (a transfer stays on its thread for life).
+static struct worker *worker_for(uint32_t id) {
+  for (int i = 0; i < threads; i++) {
+    if (!atomic_load_explicit(&workers[i].short_of_cpu, memory_order_relaxed)) return &workers[i];
+  }
+  return &workers[id % threads];
+}
+
 static napi_value send_file(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
@@ -319,7 +372,7 @@ static napi_value send_file(napi_env env, napi_callback_info info) {
   if (next_id == 0) next_id = 1;
   t->next = live;
   live = t;
-  t->worker = &workers[t->id % threads];
+  t->worker = worker_for(t->id);
   t->next_run = t->worker->incoming;
   t->worker->incoming = t;
   // From the unlock on, *t is the thread's: it may send the whole body and
