@@ -76,8 +76,10 @@
 // and there transfers dealt to both threads in turn kept both cores
 // sending, the clients' receive windows closed more often and TCP segments
 // shrank to 33-46 KB against one thread's 45-48. Against dealing in turn
-// always: HTTP at 200 clients 0.92x -> 1.02x nginx, the storm at parity
-// with it (bench/HISTORY.md, rounds 19, 27, 30, 31 and 32).
+// always, in alternating A/B rounds: HTTP at 200 clients 0.92x -> 1.02x
+// nginx, the storm at parity with it; in round 32's two full runs, where
+// the HTTP bench follows the others, 0.95x and 0.92x (bench/HISTORY.md,
+// rounds 19, 27, 30, 31 and 32).
 #define DEFAULT_THREADS 2
 // A thread is short of CPU when, over its last SAMPLE_NS or more of wall
 // time, the kernel kept it waiting for a CPU (run_delay in

@@ -137,7 +137,7 @@ describe.skipIf(!native)('zero-copy asset bodies (sendfile on the addon thread)'
   });
 
   it('keeps one client\'s transfers, one after another, on the first sending thread: the second only takes work while the first is short of CPU', async () => {
-    // Dealt in turn (as before round 30), eight transfers wake each of the two threads at least four times.
+    // Dealt in turn (as before round 30, and between rounds 30 and 32), eight transfers wake each of the two threads at least four times.
     await fetchBody(`${base}/f`, { headers: { range: 'bytes=0-1048575' } });
     const before = timesRun('rb-sendfile');
     expect(before.size).toBe(2);
