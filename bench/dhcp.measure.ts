@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { missingPrerequisites, Netns, uniqueSuffix } from '../test/helpers/netns.js';
 import { buildCli, cleanupDir, makeSwitch, perfdhcpCounts, plug, Rackboot, tempDir, writeConfig } from '../test/dhcp/netns/harness.js';
 import { daemonEnv, daemonNodeFlags } from './lib/daemon-flags.mjs';
-import { quick, record } from './lib/results.mjs';
+import { median, quick, record } from './lib/results.mjs';
 import { startPostgres } from '../test/helpers/postgres.js';
 import { syncLatency } from './lib/disk-sync.js';
 
@@ -40,8 +40,23 @@ const WARM_SECONDS = quick ? 4 : 24;
 // take a few ms more (an fsync) lost rungs to that. Every server now gets
 // the same 1 s after the last request.
 const DROP_TIME_US = 1_000_000;
+/**
+ * The p99 target is read at dnsmasq's zero-drop rate, 200/s in every full run
+ * so far. Every server runs that rung this many times in its ladder (the
+ * floor too), and the rung counts as the median of them: one 8 s rung is
+ * 3,200 exchanges, so its p99 rests on its 32 slowest, and the same code's
+ * `process` row moved 1.9-2.4 ms across four single rungs (round 33).
+ */
+const P99_RATE = 200;
+/** Issue 19's p99 target at that rate. */
+const P99_TARGET_MS = 2;
+const P99_RUNGS = quick ? 1 : 3;
 
-interface Run { rate: number; achieved: number; sent: number[]; received: number[]; drops: number[]; p99: number | null; p99ByKind: Record<string, number> }
+interface Run {
+  rate: number; achieved: number; sent: number[]; received: number[]; drops: number[]; p99: number | null; p99ByKind: Record<string, number>;
+  /** Each repeat's p99, where the rung was run more than once (P99_RUNGS). */
+  p99s?: Array<number | null>;
+}
 
 let sw: Netns, srv: Netns, cli: Netns;
 let dir: string;
@@ -79,6 +94,29 @@ async function perfdhcp(rate: number, seconds = SECONDS): Promise<Run> {
   };
 }
 
+/**
+ * `times` rungs at `rate`, as one: the median p99 (each kind's too), the
+ * worst drops of any repeat and the lowest rate reached, so a repeat that
+ * dropped fails the rung; the counts sent and received are the first's.
+ */
+async function repeatedRung(rate: number, times: number): Promise<Run> {
+  const rungs: Run[] = [];
+  for (let k = 0; k < times; k++) rungs.push(await perfdhcp(rate));
+  if (rungs.length === 1) return rungs[0]!;
+  const p99s = rungs.map((r) => r.p99);
+  const kinds = Object.keys(rungs[0]!.p99ByKind).filter((k) => rungs.every((r) => r.p99ByKind[k] !== undefined));
+  return {
+    ...rungs[0]!,
+    achieved: Math.min(...rungs.map((r) => r.achieved)),
+    drops: rungs[0]!.drops.map((_, i) => Math.max(...rungs.map((r) => r.drops[i] ?? Infinity))),
+    p99: p99s.every((p) => p !== null) ? median(p99s) : null,
+    p99ByKind: Object.fromEntries(kinds.map((k) => [k, median(rungs.map((r) => r.p99ByKind[k]!))])),
+    p99s,
+  };
+}
+
+const rungsText = (r: Run) => (r.p99s ? ` [rungs ${r.p99s.map((p) => p?.toFixed(2) ?? '-').join(', ')}]` : '');
+
 /** Each server's first WARM_SECONDS of traffic, by its ladder name. */
 const warmups: Record<string, Run> = {};
 
@@ -89,10 +127,10 @@ async function ladder(name: string): Promise<{ best: Run | undefined; runs: Run[
   const warm = warmups[name] = await perfdhcp(RATES[0]!, WARM_SECONDS);
   console.log(`${name} warm-up, ${WARM_SECONDS} s @${RATES[0]}/s (not in the ladder): drops ${warm.drops.join('/')}, p99 ${warm.p99?.toFixed(1) ?? '-'} ms`);
   for (const rate of RATES) {
-    const r = await perfdhcp(rate);
+    const r = await repeatedRung(rate, rate === P99_RATE ? P99_RUNGS : 1);
     runs.push(r);
     const kinds = Object.entries(r.p99ByKind).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
-    console.log(`${name} @${rate}/s: achieved ${r.achieved.toFixed(1)}/s, sent ${r.sent.join('/')}, drops ${r.drops.join('/')}, p99 ${r.p99?.toFixed(1) ?? "-"} ms (${kinds})`);
+    console.log(`${name} @${rate}/s: achieved ${r.achieved.toFixed(1)}/s, sent ${r.sent.join('/')}, drops ${r.drops.join('/')}, p99 ${r.p99?.toFixed(1) ?? "-"} ms (${kinds})${rungsText(r)}`);
     const clean = r.drops.length === 2 && r.drops.every((d) => d === 0) && r.achieved >= rate * 0.95;
     if (!clean) break;
     best = r;
@@ -218,8 +256,8 @@ describe.skipIf(why)('DHCP DORA rate: rackboot vs dnsmasq vs kea-dhcp4', () => {
     p.stderr!.resume();
     await listening;
     await perfdhcp(RATES[0]!, WARM_SECONDS);
-    const rung = await perfdhcp(results.dnsmasq?.rate ?? RATES[1]!);
-    console.log(`Node's floor @${rung.rate}/s: drops ${rung.drops.join('/')}, p99 ${rung.p99?.toFixed(2) ?? '-'} ms (${Object.entries(rung.p99ByKind).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')})`);
+    const rung = await repeatedRung(results.dnsmasq?.rate ?? P99_RATE, P99_RUNGS);
+    console.log(`Node's floor @${rung.rate}/s: drops ${rung.drops.join('/')}, p99 ${rung.p99?.toFixed(2) ?? '-'} ms (${Object.entries(rung.p99ByKind).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')})${rungsText(rung)}`);
     // A floor that drops is no floor: the responder or the topology is broken.
     expect(rung.drops).toEqual([0, 0]);
     ladders.floor = [rung];
@@ -246,9 +284,14 @@ describe.skipIf(why)('DHCP DORA rate: rackboot vs dnsmasq vs kea-dhcp4', () => {
         record({ name: `DHCP p99 exchange latency in the first ${WARM_SECONDS} s after start (${RATES[0]}/s${mode})`, unit: 'ms', ours: warm.p99, better: 'lower', reference: warmups.dnsmasq?.p99 ?? undefined, referenceName: 'dnsmasq' });
       }
       if (atRate !== undefined && same?.p99 != null) {
-        record({ name: `DHCP p99 exchange latency at the dnsmasq rate (${atRate}/s${mode})`, unit: 'ms', ours: same.p99, better: 'lower', reference: results.dnsmasq?.p99 ?? undefined, referenceName: 'dnsmasq', absolute: 2 });
+        record({ name: `DHCP p99 exchange latency at the dnsmasq rate (${atRate}/s${mode})`, unit: 'ms', ours: same.p99, better: 'lower', reference: results.dnsmasq?.p99 ?? undefined, referenceName: 'dnsmasq', absolute: P99_TARGET_MS });
         for (const [kind, p99] of Object.entries(same.p99ByKind)) {
           record({ name: `DHCP p99 ${kind} at the dnsmasq rate (${atRate}/s${mode})`, unit: 'ms', ours: p99, better: 'lower', reference: results.dnsmasq?.p99ByKind[kind], referenceName: 'dnsmasq' });
+        }
+        // How many of the repeats held on their own: the median can hold while one rung in three misses.
+        if (same.p99s) {
+          const met = same.p99s.filter((p) => p !== null && p <= P99_TARGET_MS).length;
+          record({ name: `DHCP p99 exchange latency at the dnsmasq rate (${atRate}/s${mode}): rungs of ${same.p99s.length} at or under ${P99_TARGET_MS} ms`, unit: 'rungs', ours: met, better: 'higher' });
         }
       }
       for (const [ref, name] of [['dnsmasq', 'dnsmasq'], ['kea', 'kea-dhcp4']] as const) {
