@@ -36,5 +36,5 @@ VOLUME ["/var/lib/rackboot"]
 EXPOSE 67/udp 69/udp 4011/udp 8080/tcp 8443/tcp
 # Node flags and environment as in systemd/rackboot.service (test/packaging checks they match).
 ENV MALLOC_ARENA_MAX=2
-ENTRYPOINT ["node", "--max-semi-space-size=16", "/opt/rackboot/dist/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=16", "--no-memory-reducer", "/opt/rackboot/dist/cli.js"]
 CMD ["serve", "--config", "/etc/rackboot/rackboot.yaml"]

@@ -34,7 +34,7 @@ describe('systemd unit', () => {
 
   it('gives node the flags the benches run the daemon with, and the Docker image the same', () => {
     const flags = nodeFlagsOfUnit(unit);
-    expect(flags).toEqual(['--max-semi-space-size=16']);
+    expect(flags).toEqual(['--max-semi-space-size=16', '--no-memory-reducer']);
     const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8'))![1]!) as string[];
     expect(entrypoint).toEqual(['node', ...flags, '/opt/rackboot/dist/cli.js']);
     expect(() => nodeFlagsOfUnit(unit.replace(/^ExecStart=.*$/m, 'ExecStart=/opt/rackboot/bin/rackboot serve'))).toThrow(/no `node \.\.\. dist\/cli\.js`/);
