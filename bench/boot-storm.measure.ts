@@ -146,7 +146,7 @@ async function stormOnRackboot(round: number, floor: number, linkMBps: number, l
   const script = readFileSync(join(s.phases, `${stormMac(0)}.ipxe`), 'utf8');
   await stop(rackboot);
   console.log(`boot storm, rackboot, round ${round + 1}: ${MACHINES} machines in ${s.seconds.toFixed(1)} s; floor ${floor.toFixed(1)} s at ${linkMBps.toFixed(0)} MB/s; ${s.failures} failed; ${drops} DHCP drops`);
-  console.log(`  per machine (median / p95 / max s): ${describeBreakdown(s.breakdown)}`);
+  console.log(`  per machine (median / p95 / max ms): ${describeBreakdown(s.breakdown)}`);
   if (s.failures) console.log(`  failed: ${s.failedAt}`);
   console.log(`  ${s.dropped}`);
   console.log(`  TFTP ${Object.entries(tftp).map(([k, v]) => `${k.replaceAll('_', ' ')} ${v}`).join(', ')}`);
@@ -164,7 +164,7 @@ async function stormOnChain(round: number, script: string, floor: number, load: 
   const ref = await storm(`reference-${round}`);
   for (const p of procs) await stop(p);
   console.log(`boot storm, reference chain (dnsmasq DHCP + TFTP, nginx HTTP), round ${round + 1}: ${MACHINES} machines in ${ref.seconds.toFixed(1)} s (${(ref.seconds / floor).toFixed(2)}x floor); ${ref.failures} failed; ${ref.hostCpu.toFixed(1)} s busy CPU on the box (${ref.steal.toFixed(1)} s of it stolen by the hypervisor), ${ref.serverCpu.toFixed(1)} s of it in the server namespace's processes (${ref.serverCpuByCommand}); load average at the end: ${load()}`);
-  console.log(`  per machine (median / p95 / max s): ${describeBreakdown(ref.breakdown)}`);
+  console.log(`  per machine (median / p95 / max ms): ${describeBreakdown(ref.breakdown)}`);
   if (ref.failures) console.log(`  failed: ${ref.failedAt}`);
   console.log(`  ${ref.dropped}`);
   return ref;
@@ -228,13 +228,14 @@ describe.skipIf(why)(`boot storm: ${MACHINES} machines`, () => {
     const range = (xs: number[]) => `${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)} s`;
     if (ROUNDS > 1) {
       console.log(`boot storm, ${ROUNDS} rounds: rackboot median ${seconds.toFixed(1)} s (${range(ours.map((o) => o.seconds))})${refSeconds === undefined ? '' : `, reference chain median ${refSeconds.toFixed(1)} s (${range(refs.map((r) => r.seconds))}), rackboot / chain ${(seconds / refSeconds).toFixed(2)}x`}`);
-      console.log(`  per machine over all rounds, rackboot (median / p95 / max s): ${describeBreakdown(breakdown)}`);
-      if (refBreakdown) console.log(`  per machine over all rounds, chain (median / p95 / max s): ${describeBreakdown(refBreakdown)}`);
+      console.log(`  per machine over all rounds, rackboot (median / p95 / max ms): ${describeBreakdown(breakdown)}`);
+      if (refBreakdown) console.log(`  per machine over all rounds, chain (median / p95 / max ms): ${describeBreakdown(refBreakdown)}`);
     }
 
     const refName = 'dnsmasq+nginx';
     for (const p of PHASES) {
-      record({ name: `boot storm ${MACHINES}: ${p} per machine (median)`, unit: 's', ours: breakdown[p][0]!, better: 'lower', reference: refBreakdown?.[p][0], referenceName: refName });
+      const ms = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
+      record({ name: `boot storm ${MACHINES}: ${p} per machine (median)`, unit: 'ms', ours: ms(breakdown[p][0])!, better: 'lower', reference: ms(refBreakdown?.[p][0]), referenceName: refName });
     }
     record({ name: `boot storm ${MACHINES}: daemon CPU`, unit: 's', ours: daemonCpu, better: 'lower' });
     record({ name: `boot storm ${MACHINES}: busy CPU on the box`, unit: 's', ours: median(ours.map((o) => o.hostCpu)), better: 'lower', reference: refs.length ? median(refs.map((r) => r.hostCpu)) : undefined, referenceName: refName });

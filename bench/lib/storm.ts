@@ -209,8 +209,9 @@ export function phaseBreakdown(...phasesDirs: string[]): Record<Phase, number[]>
   })) as Record<Phase, number[]>;
 }
 
+/** In milliseconds: a phase takes a few ms on a fast machine, which seconds to two places rounded to 0.01 or 0.00. */
 export function describeBreakdown(b: Record<Phase, number[]>): string {
-  return PHASES.map((p) => `${p} ${b[p].map((v) => v.toFixed(2)).join(' / ')}`).join('; ');
+  return PHASES.map((p) => `${p} ${b[p].map((v) => (v * 1000).toFixed(1)).join(' / ')}`).join('; ');
 }
 
 /**
