@@ -233,8 +233,8 @@ describe.skipIf(why)(`boot storm: ${MACHINES} machines`, () => {
     }
 
     const refName = 'dnsmasq+nginx';
+    const ms = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
     for (const p of PHASES) {
-      const ms = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
       record({ name: `boot storm ${MACHINES}: ${p} per machine (median)`, unit: 'ms', ours: ms(breakdown[p][0])!, better: 'lower', reference: ms(refBreakdown?.[p][0]), referenceName: refName });
     }
     record({ name: `boot storm ${MACHINES}: daemon CPU`, unit: 's', ours: daemonCpu, better: 'lower' });

@@ -237,7 +237,7 @@ function report(results, firsts) {
     record({ name: `tftp curl blksize 1468 big.bin: dnsmasq control / dnsmasq, widest run`, unit: 'x', ours: Math.max(...controlRatios.map((x) => Math.max(x, 1 / x))), better: 'lower' });
   }
   const firstRow = 'atftp windowsize 8 | big.bin';
-  console.log(`first transfer after start, ${firstRow} (not in the runs): ${Object.entries(firsts).map(([n, rows]) => `${n} ${rows[firstRow]?.toFixed(3) ?? '-'} s`).join(', ')}`);
+  console.log(`first transfer after start, ${firstRow} (not in the runs): ${Object.entries(firsts).map(([n, byRow]) => `${n} ${byRow[firstRow]?.toFixed(3) ?? '-'} s`).join(', ')}`);
   record({ name: 'tftp atftp windowsize 8 big.bin: first transfer after start', unit: 's', ours: firsts.rackboot[firstRow], better: 'lower',
     reference: firsts.atftpd[firstRow], referenceName: 'atftpd' });
   record({ name: `tftp ${CONCURRENT} concurrent curl ipxe.efi`, unit: 's', ours: med('rackboot', `${CONCURRENT} concurrent curl | ipxe.efi`), better: 'lower',
