@@ -3,8 +3,8 @@
 // Targets are issue 19's: at least nginx's rate at every client count, and a
 // peak RSS of at most 150 MB through 200 clients. Each server's own CPU per
 // GB sent is a row too: on loopback wrk's receiving takes most of the 2-core
-// box, so a server's throughput follows what the box has left after it, and
-// its CPU per GB says where a gap comes from with far less run-to-run noise.
+// box, so a server's throughput follows what its own CPU leaves of the box,
+// and its CPU per GB says where a gap in MB/s comes from.
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
