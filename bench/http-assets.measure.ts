@@ -82,16 +82,13 @@ describe.skipIf(why)('HTTP assets: rackboot vs nginx', () => {
       const perGb = (r: { rate: number; cpu: number }) => (r.cpu * 1000) / ((r.rate * seconds) / 1024);
       // The order alternates run by run (rackboot first in runs 1 and 3), as the storm's rounds do, so neither server always runs on the other's leftovers.
       for (let i = 0; i < runs; i++) {
-        const measureOurs = () => {
-          const r = wrk('http://127.0.0.1:18080/assets/bench/initramfs-amd64.xz', clients, 'node');
-          ours.push(r.rate);
-          oursCpu.push(perGb(r));
+        const measure = (port: number, server: string, rates: number[], cpus: number[]) => {
+          const r = wrk(`http://127.0.0.1:${port}/assets/bench/initramfs-amd64.xz`, clients, server);
+          rates.push(r.rate);
+          cpus.push(perGb(r));
         };
-        const measureRef = () => {
-          const r = wrk('http://127.0.0.1:18081/assets/bench/initramfs-amd64.xz', clients, 'nginx');
-          ref.push(r.rate);
-          refCpu.push(perGb(r));
-        };
+        const measureOurs = () => measure(18080, 'node', ours, oursCpu);
+        const measureRef = () => measure(18081, 'nginx', ref, refCpu);
         if (i % 2 === 0) { measureOurs(); measureRef(); } else { measureRef(); measureOurs(); }
       }
       record({ name: `http 100MB x${clients} clients`, unit: 'MB/s', ours: median(ours), reference: median(ref), referenceName: 'nginx', better: 'higher', targetRatio: 1, runRatios: ours.map((o, i) => o / ref[i]!) });
