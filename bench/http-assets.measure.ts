@@ -6,9 +6,10 @@
 // box, so a server's throughput follows what its own CPU leaves of the box,
 // and its CPU per GB says where a gap in MB/s comes from.
 // The rows are taken after both servers have had the same warm-up: a fresh
-// daemon's JavaScript runs in V8's lower tiers for its first tens of seconds
-// of load, which nginx's native code has no counterpart to. What a client
-// meets in those seconds is a row of its own, taken first, with no target.
+// daemon's CPU per request falls through its first tens of seconds of load
+// while V8 compiles the hot paths, which nginx's native code has no
+// counterpart to. What a client meets in those seconds is a row of its own,
+// taken first, with no target.
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
