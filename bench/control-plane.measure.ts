@@ -14,6 +14,14 @@
 // the server namespace's processes (schedstat), so the kernel's work done
 // in those threads (the sends, and the veth delivery that runs in the
 // sender's context) counts for both stacks alike.
+//
+// Latency one machine at a time, for the same steps: each step's wall time
+// (its command's own start included, so mostly the client's: udhcpc takes
+// about 30 ms between OFFER and REQUEST with either server) and, for the
+// HTTP steps, curl's own clock from the connection to the response's first
+// and last byte, which leaves the client's start-up out. Before each
+// stack's phases, its CPU per second while nothing asks: a phase's CPU row
+// includes the server's timers over the step (most for DHCP's ~85 ms).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,7 +49,8 @@ let files: StormFiles;
 
 /** Machine i's command for one phase, run in its namespace. */
 function step(phase: Phase, i: number): [string, string[]] {
-  const get = (url: string): [string, string[]] => ['curl', ['-sfS', '-o', '/dev/null', url]];
+  // curl's own clock: from the connection's establishment to the response's first byte, and to its end.
+  const get = (url: string): [string, string[]] => ['curl', ['-sfS', '-o', '/dev/null', '-w', '%{time_connect} %{time_starttransfer} %{time_total}', url]];
   switch (phase) {
     case 'dhcp': return ['busybox', ['udhcpc', '-i', `rbm${x}${i}`, '-n', '-q', '-f', '-t', '10', '-T', '2', '-s', join(dir, 'udhcpc.sh')]];
     case 'tftp': return get(`tftp://${SERVER}/undionly.kpxe`);
@@ -51,23 +60,55 @@ function step(phase: Phase, i: number): [string, string[]] {
   }
 }
 
+/** Per phase: server CPU per machine (ms), the event loop's share, the step's wall time, and an HTTP response's first and last byte after its connection (curl's clock), medians. */
+interface PhaseCost { all: number; loop?: number; wall: number; firstByte?: number; last?: number }
+/** One stack's round: every phase, and its CPU per second idle just before. */
+interface Round { phases: Record<string, PhaseCost>; idle: number }
+
 const serverSeconds = () => Object.values(namespaceRunSecondsByCommand(srv.name)).reduce((a, b) => a + b, 0);
+
+/**
+ * The server side's CPU per second while no machine asks anything (ms/s):
+ * what a phase's CPU row holds besides the phase's own work. It matters for
+ * DHCP, whose step lasts about 85 ms (most of it udhcpc's own), where
+ * rackboot's timers (the event-loop watch samples every 10 ms) run too.
+ */
+async function idleCpuPerSecond(seconds = 2): Promise<number> {
+  const before = serverSeconds();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  return ((serverSeconds() - before) * 1000) / seconds;
+}
 
 /**
  * Boots every machine through `phases`, one machine at a time, phase by
  * phase: per phase, the server side's CPU per machine in ms, and the
  * event loop's share when `loopOf` names the daemon.
  */
-function bootOneByOne(phases: readonly Phase[], loopOf?: number): Record<string, { all: number; loop?: number }> {
-  const out: Record<string, { all: number; loop?: number }> = {};
+function bootOneByOne(phases: readonly Phase[], loopOf?: number): Record<string, PhaseCost> {
+  const out: Record<string, PhaseCost> = {};
   for (const phase of phases) {
     const before = serverSeconds();
     const loopBefore = loopOf === undefined ? 0 : threadRunSeconds(loopOf);
+    const walls: number[] = [];
+    const firstBytes: number[] = [];
+    const lasts: number[] = [];
     for (let i = 0; i < MACHINES; i++) {
       const [cmd, args] = step(phase, i);
-      clients[i]!.exec(cmd, args);
+      const t0 = process.hrtime.bigint();
+      const said = clients[i]!.exec(cmd, args);
+      walls.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (cmd !== 'curl' || phase === 'tftp') continue;
+      const [connected, firstByte, last] = said.trim().split(' ').map((v) => Number(v) * 1000) as [number, number, number];
+      firstBytes.push(firstByte - connected);
+      lasts.push(last - connected);
     }
-    out[phase] = { all: ((serverSeconds() - before) * 1000) / MACHINES, loop: loopOf === undefined ? undefined : ((threadRunSeconds(loopOf) - loopBefore) * 1000) / MACHINES };
+    out[phase] = {
+      all: ((serverSeconds() - before) * 1000) / MACHINES,
+      loop: loopOf === undefined ? undefined : ((threadRunSeconds(loopOf) - loopBefore) * 1000) / MACHINES,
+      wall: median(walls),
+      firstByte: firstBytes.length ? median(firstBytes) : undefined,
+      last: lasts.length ? median(lasts) : undefined,
+    };
   }
   return out;
 }
@@ -117,59 +158,81 @@ describe.skipIf(why)(`control-plane CPU per machine: ${MACHINES} machines one at
       // The admin plane and the first inventory load finish after /healthz answers.
       await new Promise((r) => setTimeout(r, 3000));
       unconfigured();
+      const idle = await idleCpuPerSecond();
       const got = bootOneByOne(PHASES, rackboot.pid!);
       script ||= clients[0]!.exec('curl', ['-sfS', `http://${SERVER}:8080/ipxe?mac=${stormMac(0)}&arch=i386`]);
       await stop(rackboot);
-      return got;
+      return { phases: got, idle };
     };
     const onChain = async () => {
       const chain = startReferenceChain(srv, { dir, ifName: SERVER_IF, server: SERVER, tftpRoot: join(dir, 'ipxe'), assetsDir: join(dir, 'assets'), script, machines: MACHINES });
       await waitFor(() => { try { return srv.exec('curl', ['-sf', `http://${SERVER}:8080/ipxe`]) === script; } catch { return false; } }, 30_000, () => 'nginx did not start');
       unconfigured();
+      const idle = await idleCpuPerSecond();
       const got = bootOneByOne(PHASES);
       for (const p of chain) await stop(p);
-      return got;
+      return { phases: got, idle };
     };
     // Rounds alternate which stack goes first (as the storm's do), so the
     // machine's slow and fast spells fall on both; each row is a median.
-    const oursByRound: ReturnType<typeof bootOneByOne>[] = [];
-    const refByRound: ReturnType<typeof bootOneByOne>[] = [];
+    const oursByRound: Round[] = [];
+    const refByRound: Round[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       if (round % 2 === 1) refByRound.push(await onChain());
       oursByRound.push(await onRackboot());
       if (round % 2 === 0) refByRound.push(await onChain());
     }
-    const medianOf = (rounds: ReturnType<typeof bootOneByOne>[]) => Object.fromEntries(PHASES.map((p) => [p, {
-      all: median(rounds.map((r) => r[p]!.all)),
-      loop: rounds[0]![p]!.loop === undefined ? undefined : median(rounds.map((r) => r[p]!.loop!)),
-    }])) as ReturnType<typeof bootOneByOne>;
+    const medianOf = (rounds: Round[]) => Object.fromEntries(PHASES.map((p) => {
+      const of = (k: keyof PhaseCost) => (rounds[0]!.phases[p]![k] === undefined ? undefined : median(rounds.map((r) => r.phases[p]![k]!)));
+      return [p, { all: of('all')!, loop: of('loop'), wall: of('wall')!, firstByte: of('firstByte'), last: of('last') }];
+    })) as Record<Phase, PhaseCost>;
     const ours = medianOf(oursByRound);
     const ref = medianOf(refByRound);
+    const idle = { ours: median(oursByRound.map((r) => r.idle)), ref: median(refByRound.map((r) => r.idle)) };
 
     // The machines keep the chain's leases for the floors' script requests.
-    const floors: Record<string, number> = {};
+    const floors: Record<string, PhaseCost> = {};
     for (const kind of ['node:http', 'fastify'] as const) {
       const floor = startFloor(kind, script);
       await waitFor(() => { try { return srv.exec('curl', ['-sf', `http://${SERVER}:8080/ipxe`]) === script; } catch { return false; } }, 30_000, () => `${kind} floor did not start`);
-      floors[kind] = bootOneByOne(['script']).script!.all;
+      floors[kind] = bootOneByOne(['script']).script!;
       await stop(floor);
     }
 
     const total = (r: typeof ours, k: 'all' | 'loop') => PHASES.reduce((a, p) => a + (r[p]![k] ?? 0), 0);
+    const HTTP_PHASES = ['script', 'kernel', 'initramfs'] as const;
     console.log(`control-plane CPU per machine (ms), ${MACHINES} machines one at a time, median of ${ROUNDS} rounds: rackboot (its event loop) / dnsmasq+nginx`);
     for (const p of PHASES) console.log(`  ${p.padEnd(10)} ${ours[p]!.all.toFixed(2)} (${ours[p]!.loop!.toFixed(2)}) / ${ref[p]!.all.toFixed(2)}  ${(ours[p]!.all / ref[p]!.all).toFixed(2)}x`);
     console.log(`  ${'all'.padEnd(10)} ${total(ours, 'all').toFixed(2)} (${total(ours, 'loop').toFixed(2)}) / ${total(ref, 'all').toFixed(2)}  ${(total(ours, 'all') / total(ref, 'all')).toFixed(2)}x`);
-    console.log(`  one script request with a new connection: bare node:http ${floors['node:http']!.toFixed(2)}, bare fastify ${floors.fastify!.toFixed(2)}, rackboot ${ours.script!.all.toFixed(2)}, nginx ${ref.script!.all.toFixed(2)}`);
+    console.log(`  idle, per second: ${idle.ours.toFixed(2)} / ${idle.ref.toFixed(2)}`);
+    console.log('each step\'s wall time (ms, the median machine; the command under ip netns exec, its own start included): rackboot / dnsmasq+nginx');
+    for (const p of PHASES) console.log(`  ${p.padEnd(10)} ${ours[p]!.wall.toFixed(2)} / ${ref[p]!.wall.toFixed(2)}`);
+    const bytes = (c: PhaseCost) => `${c.firstByte!.toFixed(3)} / ${c.last!.toFixed(3)}`;
+    console.log('an HTTP response\'s first / last byte after its connection (ms, curl\'s clock, the median machine): rackboot; dnsmasq+nginx');
+    for (const p of HTTP_PHASES) console.log(`  ${p.padEnd(10)} ${bytes(ours[p]!)}; ${bytes(ref[p]!)}`);
+    console.log(`  the script from bare node:http ${bytes(floors['node:http']!)}, from bare fastify ${bytes(floors.fastify!)}`);
+    console.log(`one script request with a new connection (server CPU, ms): bare node:http ${floors['node:http']!.all.toFixed(2)}, bare fastify ${floors.fastify!.all.toFixed(2)}, rackboot ${ours.script!.all.toFixed(2)}, nginx ${ref.script!.all.toFixed(2)}`);
 
     const refName = 'dnsmasq+nginx';
     for (const p of PHASES) {
       record({ name: `control plane: ${p} CPU per machine`, unit: 'ms', ours: ours[p]!.all, reference: ref[p]!.all, referenceName: refName, better: 'lower' });
     }
-    record({ name: 'control plane: CPU per machine, all phases', unit: 'ms', ours: total(ours, 'all'), reference: total(ref, 'all'), referenceName: refName, better: 'lower', runRatios: oursByRound.map((o, i) => total(o, 'all') / total(refByRound[i]!, 'all')) });
+    record({ name: 'control plane: CPU per machine, all phases', unit: 'ms', ours: total(ours, 'all'), reference: total(ref, 'all'), referenceName: refName, better: 'lower', runRatios: oursByRound.map((o, i) => total(o.phases, 'all') / total(refByRound[i]!.phases, 'all')) });
     record({ name: 'control plane: event loop CPU per machine, all phases', unit: 'ms', ours: total(ours, 'loop'), better: 'lower' });
+    record({ name: 'control plane: server CPU per second, idle', unit: 'ms', ours: idle.ours, reference: idle.ref, referenceName: refName, better: 'lower' });
     for (const kind of ['node:http', 'fastify'] as const) {
-      record({ name: `control plane: script request CPU, bare ${kind} (Node's floor)`, unit: 'ms', ours: floors[kind]!, reference: ref.script!.all, referenceName: 'nginx', better: 'lower' });
+      record({ name: `control plane: script request CPU, bare ${kind} (Node's floor)`, unit: 'ms', ours: floors[kind]!.all, reference: ref.script!.all, referenceName: 'nginx', better: 'lower' });
+    }
+    for (const p of PHASES) {
+      record({ name: `control plane: ${p} step wall time per machine`, unit: 'ms', ours: ours[p]!.wall, reference: ref[p]!.wall, referenceName: refName, better: 'lower' });
+    }
+    for (const p of HTTP_PHASES) {
+      record({ name: `control plane: ${p} first byte after the connection`, unit: 'ms', ours: ours[p]!.firstByte!, reference: ref[p]!.firstByte!, referenceName: refName, better: 'lower' });
+    }
+    for (const kind of ['node:http', 'fastify'] as const) {
+      record({ name: `control plane: script first byte after the connection, bare ${kind} (Node's floor)`, unit: 'ms', ours: floors[kind]!.firstByte!, reference: ref.script!.firstByte!, referenceName: 'nginx', better: 'lower' });
     }
     for (const p of PHASES) expect(ours[p]!.all).toBeGreaterThan(0);
+    for (const p of HTTP_PHASES) expect(ours[p]!.last!).toBeGreaterThanOrEqual(ours[p]!.firstByte!);
   }, 1_800_000);
 });
