@@ -47,10 +47,14 @@ let dir: string;
 let cli: string;
 let files: StormFiles;
 
+/** The steps that are HTTP requests: curl reports when their responses' first and last bytes came. */
+const HTTP_PHASES = ['script', 'kernel', 'initramfs'] as const;
+const isHttp = (phase: Phase) => (HTTP_PHASES as readonly Phase[]).includes(phase);
+
 /** Machine i's command for one phase, run in its namespace. */
 function step(phase: Phase, i: number): [string, string[]] {
-  // curl's own clock: from the connection's establishment to the response's first byte, and to its end.
-  const get = (url: string): [string, string[]] => ['curl', ['-sfS', '-o', '/dev/null', '-w', '%{time_connect} %{time_starttransfer} %{time_total}', url]];
+  // For HTTP, curl's own clock: from the connection's establishment to the response's first byte, and to its end.
+  const get = (url: string): [string, string[]] => ['curl', ['-sfS', '-o', '/dev/null', ...(isHttp(phase) ? ['-w', '%{time_connect} %{time_starttransfer} %{time_total}'] : []), url]];
   switch (phase) {
     case 'dhcp': return ['busybox', ['udhcpc', '-i', `rbm${x}${i}`, '-n', '-q', '-f', '-t', '10', '-T', '2', '-s', join(dir, 'udhcpc.sh')]];
     case 'tftp': return get(`tftp://${SERVER}/undionly.kpxe`);
@@ -97,7 +101,7 @@ function bootOneByOne(phases: readonly Phase[], loopOf?: number): Record<string,
       const t0 = process.hrtime.bigint();
       const said = clients[i]!.exec(cmd, args);
       walls.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      if (cmd !== 'curl' || phase === 'tftp') continue;
+      if (!isHttp(phase)) continue;
       const [connected, firstByte, last] = said.trim().split(' ').map((v) => Number(v) * 1000) as [number, number, number];
       firstBytes.push(firstByte - connected);
       lasts.push(last - connected);
@@ -200,7 +204,6 @@ describe.skipIf(why)(`control-plane CPU per machine: ${MACHINES} machines one at
     }
 
     const total = (r: typeof ours, k: 'all' | 'loop') => PHASES.reduce((a, p) => a + (r[p]![k] ?? 0), 0);
-    const HTTP_PHASES = ['script', 'kernel', 'initramfs'] as const;
     console.log(`control-plane CPU per machine (ms), ${MACHINES} machines one at a time, median of ${ROUNDS} rounds: rackboot (its event loop) / dnsmasq+nginx`);
     for (const p of PHASES) console.log(`  ${p.padEnd(10)} ${ours[p]!.all.toFixed(2)} (${ours[p]!.loop!.toFixed(2)}) / ${ref[p]!.all.toFixed(2)}  ${(ours[p]!.all / ref[p]!.all).toFixed(2)}x`);
     console.log(`  ${'all'.padEnd(10)} ${total(ours, 'all').toFixed(2)} (${total(ours, 'loop').toFixed(2)}) / ${total(ref, 'all').toFixed(2)}  ${(total(ours, 'all') / total(ref, 'all')).toFixed(2)}x`);
