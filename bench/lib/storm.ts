@@ -209,6 +209,21 @@ export function phaseBreakdown(...phasesDirs: string[]): Record<Phase, number[]>
   })) as Record<Phase, number[]>;
 }
 
+/**
+ * Each machine's whole boot, from its script's start to its initramfs's last
+ * byte, in seconds, for the machines that finished; `mac` picks one machine.
+ * The storm's duration is the last machine's start plus this for it, so
+ * these say what the storm's rows compare once the starts are fixed.
+ */
+export function wholeBoots(phasesDir: string, mac?: string): number[] {
+  return readdirSync(phasesDir).filter((n) => !n.includes('.') && (mac === undefined || n === mac)).flatMap((f) => {
+    const marks = new Map(readFileSync(join(phasesDir, f), 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string]));
+    const start = marks.get('start');
+    const end = marks.get('initramfs');
+    return start && end ? [Number(BigInt(end) - BigInt(start)) / 1e9] : [];
+  });
+}
+
 /** In milliseconds: a phase takes a few ms on a fast machine, which seconds to two places rounded to 0.01 or 0.00. */
 export function describeBreakdown(b: Record<Phase, number[]>): string {
   return PHASES.map((p) => `${p} ${b[p].map((v) => (v * 1000).toFixed(1)).join(' / ')}`).join('; ');

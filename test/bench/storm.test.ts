@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { threadCpuByName } from '../../bench/lib/storm.js';
+import { threadCpuByName, wholeBoots } from '../../bench/lib/storm.js';
 
 /** CPU seconds of a /proc stat file (utime + stime, at 100 ticks a second). */
 function cpuOf(statFile: string): number {
@@ -22,5 +24,23 @@ describe('the storm bench\'s CPU by thread name', () => {
     // And nothing counted twice: no name holds more than the whole process has used.
     const processCpu = cpuOf('/proc/self/stat');
     for (const seconds of after.values()) expect(seconds).toBeLessThanOrEqual(processCpu + 0.02);
+  });
+});
+
+describe('the storm bench\'s whole boot per machine', () => {
+  it('runs from the start mark to the initramfs mark, leaves out machines that did not finish, and picks one machine by MAC', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rb-phases-'));
+    try {
+      const at = (ms: number) => String(BigInt(1_800_000_000_000) * 1_000_000n + BigInt(ms * 1e6));
+      writeFileSync(join(dir, '52:54:00:80:00:00'), ['start', 'dhcp', 'tftp', 'script', 'kernel', 'initramfs'].map((p, i) => `${p} ${at(i * 20)}`).join('\n') + '\n');
+      writeFileSync(join(dir, '52:54:00:80:00:01'), `start ${at(0)}\ndhcp ${at(80)}\ntftp ${at(95)}\nscript ${at(101)}\nkernel ${at(110)}\ninitramfs ${at(130)}\n`);
+      writeFileSync(join(dir, '52:54:00:80:00:02'), `start ${at(0)}\ndhcp ${at(80)}\n`); // stopped after DHCP
+      writeFileSync(join(dir, '52:54:00:80:00:01.ipxe'), '#!ipxe\n'); // not a machine's marks
+      expect(wholeBoots(dir).map((s) => Math.round(s * 1000)).sort((a, b) => a - b)).toEqual([100, 130]);
+      expect(wholeBoots(dir, '52:54:00:80:00:01').map((s) => Math.round(s * 1000))).toEqual([130]);
+      expect(wholeBoots(dir, '52:54:00:80:00:02')).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
