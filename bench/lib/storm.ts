@@ -210,10 +210,11 @@ export function phaseBreakdown(...phasesDirs: string[]): Record<Phase, number[]>
 }
 
 /**
- * Each machine's whole boot, from its script's start to its initramfs's last
- * byte, in seconds, for the machines that finished; `mac` picks one machine.
- * The storm's duration is the last machine's start plus this for it, so
- * these say what the storm's rows compare once the starts are fixed.
+ * Each machine's whole boot, from machine.sh's start (before its DHCP) to
+ * its initramfs's last byte, in seconds, for the machines that finished;
+ * `mac` picks one machine. The storm's duration is the last machine's start
+ * plus this for it, so these say what the storm's rows compare once the
+ * starts are fixed.
  */
 export function wholeBoots(phasesDir: string, mac?: string): number[] {
   return readdirSync(phasesDir).filter((n) => !n.includes('.') && (mac === undefined || n === mac)).flatMap((f) => {
