@@ -193,11 +193,21 @@ export function freshPhasesDir(dir: string, label: string): string {
   return p;
 }
 
+/**
+ * Each machine's marks in a phases directory (the files named by a MAC;
+ * `.ipxe` and `.err` are not marks): [step, ns since the epoch], in order.
+ * `only` reads that machine's file alone.
+ */
+function machineMarks(phasesDir: string, only?: string): Array<{ mac: string; marks: Array<[string, string]> }> {
+  return readdirSync(phasesDir).filter((n) => !n.includes('.') && (only === undefined || n === only)).map((mac) => ({
+    mac, marks: readFileSync(join(phasesDir, mac), 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string]),
+  }));
+}
+
 /** Per phase: [median, p95, max] seconds over the machines that finished it, pooled over every storm given. */
 export function phaseBreakdown(...phasesDirs: string[]): Record<Phase, number[]> {
   const per = Object.fromEntries(PHASES.map((p) => [p, [] as number[]])) as Record<Phase, number[]>;
-  for (const phasesDir of phasesDirs) for (const f of readdirSync(phasesDir).filter((n) => !n.includes('.'))) {
-    const marks = readFileSync(join(phasesDir, f), 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string]);
+  for (const phasesDir of phasesDirs) for (const { marks } of machineMarks(phasesDir)) {
     for (let i = 1; i < marks.length; i++) {
       per[marks[i]![0] as Phase]?.push(Number(BigInt(marks[i]![1]) - BigInt(marks[i - 1]![1])) / 1e9);
     }
@@ -217,8 +227,8 @@ export function phaseBreakdown(...phasesDirs: string[]): Record<Phase, number[]>
  * starts are fixed.
  */
 export function wholeBoots(phasesDir: string, mac?: string): number[] {
-  return readdirSync(phasesDir).filter((n) => !n.includes('.') && (mac === undefined || n === mac)).flatMap((f) => {
-    const marks = new Map(readFileSync(join(phasesDir, f), 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string]));
+  return machineMarks(phasesDir, mac).flatMap((m) => {
+    const marks = new Map(m.marks);
     const start = marks.get('start');
     const end = marks.get('initramfs');
     return start && end ? [Number(BigInt(end) - BigInt(start)) / 1e9] : [];
@@ -277,14 +287,13 @@ export async function stop(p: ChildProcess): Promise<void> {
 export function failureSummary(phasesDir: string): string {
   const at = new Map<string, number>();
   const errors = new Map<string, number>();
-  for (const f of readdirSync(phasesDir).filter((n) => !n.includes('.'))) {
-    const marks = readFileSync(join(phasesDir, f), 'utf8').trim().split('\n').map((l) => l.split(' ')[0]!);
-    const done = PHASES.indexOf(marks.at(-1) as Phase);
+  for (const { mac, marks } of machineMarks(phasesDir)) {
+    const done = PHASES.indexOf(marks.at(-1)?.[0] as Phase);
     if (done === PHASES.length - 1) continue;
     const phase = PHASES[done + 1]!;
     at.set(phase, (at.get(phase) ?? 0) + 1);
     let err = '';
-    try { err = readFileSync(join(phasesDir, `${f}.err`), 'utf8').trim().split('\n').at(-1) ?? ''; } catch { /* none */ }
+    try { err = readFileSync(join(phasesDir, `${mac}.err`), 'utf8').trim().split('\n').at(-1) ?? ''; } catch { /* none */ }
     const key = `${phase}: ${err || '(no message)'}`;
     errors.set(key, (errors.get(key) ?? 0) + 1);
   }
