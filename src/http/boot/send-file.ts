@@ -79,9 +79,11 @@ export async function sendFileRange(res: ServerResponse, path: string, start: nu
       // The file shrank under us: a short body would be taken for the whole asset.
       if (bytesRead === 0) throw new Error(`${path} ended at byte ${pos}, before ${end + 1}`);
       pos += bytesRead;
-      // Node drops a write to a destroyed socket without ever calling its callback (http's _writeRaw,
-      // Node 20), and 'close' comes a tick later: written now, this buffer would never come back.
-      if (res.socket?.destroyed) {
+      // http's _writeRaw (Node 20) drops a write to a destroyed socket, and parks one to a socket that
+      // is no longer writable (the client sent its FIN and the server ended its side) in a queue that
+      // dies with the response; neither calls the write's callback, and 'close' comes later. Written
+      // now, this buffer would never come back, and the client has stopped taking bytes anyway.
+      if (res.socket && (res.socket.destroyed || !res.socket.writable)) {
         free.push(buf);
         return;
       }
